@@ -1,0 +1,65 @@
+"""The ``idealssl`` command line. Each subcommand lives in its own module with two functions,
+``configure(parser)`` and ``run(args) -> int``; this file only dispatches.
+
+Subcommand modules must not import torch at module level, so that ``idealssl check`` starts fast.
+Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import InputError
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "check": ("idealssl.check.cli", "decide and certify whether a representation is ideal for a probe family"),
+    "derive": ("idealssl.derive_cli", "the objective configuration the theory prescribes; exact finite-problem objectives"),
+    "train": ("idealssl.train.cli_train", "pretrain an encoder with an SSL objective"),
+    "eval": ("idealssl.train.cli_eval", "evaluate a checkpoint: linear probe, k-NN, few-shot, anomaly detection"),
+    "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),
+    "bench": ("idealssl.synthetic.cli", "synthetic benchmarks on finite worlds where M(X) is known"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="idealssl",
+        description="Idealized self-supervised representations: check, derive, benchmark, train.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"idealssl {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in COMMANDS.items():
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:  # a subcommand not built yet
+            if not (exc.name and (module == exc.name or module.startswith(exc.name + "."))):
+                raise
+            continue
+        p = sub.add_parser(name, help=help_, description=(mod.__doc__ or help_).strip().splitlines()[0])
+        mod.configure(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except InputError as exc:
+        print(f"idealssl {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"idealssl {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
