@@ -1,4 +1,9 @@
-"""Objectives: one module per loss, one interface (:mod:`idealssl.objectives.base`)."""
-from .base import Objective, ObjectiveOutput, available, build, register
+"""Objectives: one module per loss, one interface (:mod:`idealssl.objectives.base`).
 
-__all__ = ["Objective", "ObjectiveOutput", "available", "build", "register"]
+>>> from idealssl.objectives import build, available
+>>> available()   # ['barlow', 'byol', 'cissl', 'dino', 'dissl', 'simclr', 'swav', 'vicreg', 'vje']
+>>> obj = build("dissl", dim=128, n_classes=256)
+"""
+from .base import Objective, ObjectiveOutput, UnknownObjectiveError, available, build, register
+
+__all__ = ["Objective", "ObjectiveOutput", "UnknownObjectiveError", "available", "build", "register"]

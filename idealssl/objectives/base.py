@@ -30,11 +30,14 @@ gradients equal those of one process on the full batch.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence
 
 import torch
 from torch import nn
+
+from ..errors import InputError
 
 
 @dataclass
@@ -77,6 +80,29 @@ class Objective(nn.Module):
     def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def check_views(self, views: Sequence[torch.Tensor], min_views: Optional[int] = None) -> list[torch.Tensor]:
+        """Validate ``views``: a list of at least ``min_views`` (default ``n_global``) tensors (B, dim), same B.
+
+        Raises ``ValueError`` with one precise line otherwise.
+        """
+        min_views = self.n_global if min_views is None else min_views
+        if isinstance(views, torch.Tensor) or not isinstance(views, (list, tuple)):
+            raise ValueError(f"{self.name}: views must be a list of (B, {self.dim}) tensors, got {type(views).__name__}")
+        if len(views) < min_views:
+            raise ValueError(f"{self.name}: needs at least {min_views} views, got {len(views)}")
+        b = None
+        for i, v in enumerate(views):
+            if not isinstance(v, torch.Tensor) or v.dim() != 2 or v.shape[1] != self.dim:
+                shape = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+                raise ValueError(f"{self.name}: view {i} must have shape (B, {self.dim}), got {shape}")
+            if b is None:
+                b = v.shape[0]
+            elif v.shape[0] != b:
+                raise ValueError(f"{self.name}: all views must have the same batch size, view 0 has {b}, view {i} has {v.shape[0]}")
+        if b < 2:
+            raise ValueError(f"{self.name}: batch size must be >= 2, got {b}")
+        return list(views)
+
     def momentum(self, step: int, total_steps: int) -> float:
         """EMA coefficient for the backbone (only used when ``momentum_backbone``)."""
         return 0.0
@@ -110,10 +136,33 @@ def available() -> list[str]:
     return sorted(_REGISTRY)
 
 
+class UnknownObjectiveError(InputError, KeyError):
+    """Unknown objective name or hyperparameter (an ``InputError``; also a ``KeyError`` for callers that catch it)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 def build(name: str, dim: int, **hparams) -> Objective:
-    """Build a registered objective. Raises ``KeyError`` with the list of names when unknown."""
+    """Build a registered objective by (case-insensitive) name.
+
+    Raises
+    ------
+    UnknownObjectiveError
+        (an :class:`idealssl.errors.InputError` and a ``KeyError``) for an unknown name, with the list of
+        names, or for a hyperparameter the objective does not take, with the list it takes.
+    """
     names = available()
-    key = name.lower()
+    key = str(name).lower()
     if key not in _REGISTRY:
-        raise KeyError(f"unknown method {name!r}; available: {', '.join(names)}")
-    return _REGISTRY[key](dim=dim, **hparams)
+        raise UnknownObjectiveError(f"unknown method {name!r}; available: {', '.join(names)}")
+    cls = _REGISTRY[key]
+    params = inspect.signature(cls.__init__).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        accepted = [k for k in params if k not in ("self", "dim")]
+        bad = sorted(set(hparams) - set(accepted))
+        if bad:
+            raise UnknownObjectiveError(
+                f"method {key!r} has no hyperparameter {', '.join(map(repr, bad))}; it takes: {', '.join(accepted)}"
+            )
+    return cls(dim=dim, **hparams)

@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from idealssl.errors import InputError
+from idealssl.objectives import Objective, ObjectiveOutput, available, build
+
+from .conftest import small_kwargs
+
+EXPECTED = {"cissl", "dissl", "simclr", "dino", "swav", "byol", "vicreg", "barlow", "vje"}
+
+
+def test_available_lists_every_registered_name():
+    names = available()
+    assert names == sorted(names)
+    assert {"cissl", "dissl", "simclr"} <= set(names)
+    assert set(names) <= EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_build_forward_backward_contract(name):
+    if name not in available():
+        pytest.skip(f"{name} not registered yet")
+    dim, b = 12, 8
+    obj = build(name.upper(), dim, **small_kwargs(name, dim))
+    assert isinstance(obj, Objective) and obj.name == name
+    views = [torch.randn(b, dim, requires_grad=True) for _ in range(obj.n_global)]
+    targets = [torch.randn(b, dim) for _ in range(obj.n_global)] if obj.momentum_backbone else None
+    out = obj(views, targets)
+    assert isinstance(out, ObjectiveOutput)
+    assert out.loss.dim() == 0 and torch.isfinite(out.loss)
+    assert "loss" in out.logs
+    for k, v in out.logs.items():
+        assert not (isinstance(v, torch.Tensor) and v.requires_grad), k
+    out.loss.backward()
+    assert all(v.grad is not None and torch.isfinite(v.grad).all() for v in views)
+    obj.update(0, 10)
+    m = obj.momentum(0, 10)
+    assert 0.0 <= m <= 1.0
+    assert (m > 0) == obj.momentum_backbone
+
+
+def test_unknown_name_and_hparam_are_input_errors():
+    with pytest.raises(InputError, match="unknown method 'nope'; available: .*cissl"):
+        build("nope", 4)
+    with pytest.raises(KeyError):
+        build("nope", 4)
+    with pytest.raises(InputError, match="no hyperparameter 'tau'"):
+        build("cissl", 4, tau=0.1)
+
+
+@pytest.mark.parametrize("name", ["simclr", "cissl", "dissl"])
+def test_bad_views_give_one_line_errors(name):
+    obj = build(name, 6, **small_kwargs(name, 6))
+    with pytest.raises(ValueError, match="at least 2 views"):
+        obj([torch.randn(4, 6)])
+    with pytest.raises(ValueError, match=r"shape \(B, 6\)"):
+        obj([torch.randn(4, 6), torch.randn(4, 5)])
+    with pytest.raises(ValueError, match="same batch size"):
+        obj([torch.randn(4, 6), torch.randn(3, 6)])
