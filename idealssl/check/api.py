@@ -1,0 +1,305 @@
+"""``idealssl.check``: is a representation ideal for a probe family? With a certificate either way.
+
+Theory (issl-theory.md; theory/ in this repository): an encoder φ is sample optimal for all
+~-invariant tasks and a probe family F iff
+
+* invariance: x ~ x+ ⇒ φ(x) = φ(x+)  (Thm 1), and
+* for affine probes (``linear``): the C orbit codes are **affinely independent**, rank[μ_m − μ_1] =
+  C − 1 (Thm 1 in its correct affine form, Lemma A; the main-text "dim span ≥ C − 1" is not
+  sufficient, see 2.1-bis);
+* for homogeneous probes (``linear-nobias``): the codes are linearly independent (rank C);
+* for universal / MLP probes (``mlp``): the codes are distinct (Sec. 5).
+
+Data flow: problem (validated Z and orbits) → one streaming pass (:mod:`.stats`) → conditions on the
+C codes (:mod:`.geometry`) → certificate (:mod:`.certificates`) or witness (:mod:`.witness`) →
+:class:`~idealssl.check.report.CheckReport`.
+"""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, Optional
+
+import numpy as np
+
+from ..errors import InputError
+from ..problem import Orbits, Task, load_orbits, load_task
+from ..representation import Representation, from_array, load_representation
+from . import certificates as cert
+from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
+from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency, spread
+from .report import PROBES, CheckReport, Condition
+from .stats import orbit_stats
+from .witness import affine_witness, evaluate, mlp_witness, probe_to_json
+
+DEFAULT_TOL = 1e-4
+
+
+def _singular_values(M: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
+    """Singular values; for tall matrices (C ≫ d) through the d x d Gram matrix, whose relative
+    precision (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6."""
+    r, c = M.shape
+    if r > 4 * c and tol >= 1e-6:
+        ev = np.linalg.eigvalsh(M.T @ M)[::-1]
+        return np.sqrt(np.clip(ev, 0.0, None)), "eigenvalues of the d x d Gram matrix"
+    return (np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0)), "SVD"
+
+
+def _as_rep(Z) -> Representation:
+    if isinstance(Z, Representation):
+        return Z
+    if isinstance(Z, (str, os.PathLike)):
+        return load_representation(Z)
+    return from_array(Z)
+
+
+def check(
+    Z: Any,
+    orbits: Any,
+    probe: str = "linear",
+    tol: float = DEFAULT_TOL,
+    task: Any = None,
+    exhaustive: bool = False,
+    threads: int = 2,
+) -> CheckReport:
+    """Decide whether Z is ideal for ``probe`` and certify the verdict.
+
+    Parameters
+    ----------
+    Z : array-like (N, d), path to ``.npy``/``.npz`` (``file.npz:key``), or a Representation
+    orbits : orbits JSON path or parsed dict, :class:`~idealssl.problem.Orbits`, a length-N label
+        sequence, or a partition (list of lists of point indices)
+    probe : ``"linear"`` (affine, default), ``"linear-nobias"`` or ``"mlp"``
+    tol : float
+        Relative tolerance (0 < tol < 1) for every condition: deviations relative to the spread of
+        the codes, singular values relative to the largest.
+    task : task JSON path or dict (``orbit_labels`` or ``point_labels``), optional
+        Build a witness probe for this task and evaluate it on all N points.
+    exhaustive : bool
+        Also decide every binary labelling independently (C ≤ 12).
+    threads : int
+        Threads for the streaming pass over a ``.npy`` file.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    InputError
+        Any invalid input (one precise message).
+    """
+    if probe not in PROBES:
+        raise InputError(f"unknown probe family {probe!r}; choose one of {', '.join(PROBES)}")
+    if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (0 < tol < 1) or math.isnan(tol):
+        raise InputError(f"tolerance must be a number in (0, 1), got {tol!r}")
+    rep = _as_rep(Z)
+    orb = load_orbits(orbits, n=rep.n)
+    if exhaustive and orb.n_orbits > MAX_C:
+        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
+    the_task: Optional[Task] = load_task(task, orb) if task is not None else None
+
+    st = orbit_stats(rep, orb, threads=threads)
+    codes, C, d = st.codes, orb.n_orbits, rep.d
+    notes: list[str] = []
+    S = spread(codes)
+    scale = S
+    if scale == 0:
+        scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
+        if C > 1:
+            notes.append("all orbit codes coincide (zero spread); deviations are measured relative to the codes' norm")
+    bias = probe != "linear-nobias"
+    conds: dict[str, Condition] = {}
+
+    # ---- invariance (Thm 1)
+    worst = int(np.argmax(st.max_dev))
+    inv_value = float(st.max_dev[worst]) / scale
+    conds["invariance"] = Condition(
+        holds=inv_value <= tol,
+        value=inv_value,
+        threshold=tol,
+        comparison="<=",
+        description="max ‖z_x − z_(orbit's first point)‖ / spread of the codes",
+        detail={
+            "worst_orbit": worst,
+            "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
+            "rms_within_orbit_relative": float(np.sqrt(np.sum(st.mean_sq_dev * st.sizes) / rep.n)) / scale,
+            "code_spread": S,
+        },
+    )
+
+    # ---- geometry of the codes
+    centred = codes - codes.mean(axis=0)
+    sv_aff, how = _singular_values(centred, tol)
+    aff_rank = numerical_rank(sv_aff, tol)
+    sv_lin, _ = _singular_values(codes, tol)
+    lin_rank = numerical_rank(sv_lin, tol)
+    rel = lambda sv, k: (float(sv[k - 1] / sv[0]) if (len(sv) >= k and sv[0] > 0) else 0.0)  # noqa: E731
+    shown = lambda sv: (sv / sv[0]).tolist()[:1000] if len(sv) and sv[0] > 0 else sv.tolist()[:1000]  # noqa: E731
+
+    certificate = None
+    if probe == "linear":
+        sigma = 1.0 if C == 1 else rel(sv_aff, C - 1)
+        conds["affine_independence"] = Condition(
+            holds=aff_rank == C - 1,
+            value=sigma,
+            threshold=tol,
+            comparison=">",
+            description="σ_(C−1) / σ_1 of the centred codes [μ_m − μ̄] (affinely independent iff > tol)",
+            detail={"singular_values_relative": shown(sv_aff), "affine_rank": aff_rank, "method": how},
+        )
+        conds["effective_dimension"] = Condition(
+            holds=aff_rank >= C - 1,
+            value=aff_rank,
+            threshold=C - 1,
+            comparison=">=",
+            description=f"affine rank of the codes vs the required C − 1 (nominal d = {d})",
+            detail={"nominal_dim": d, "linear_span_rank": lin_rank},
+        )
+        margin_ok = aff_rank == C - 1
+        conds["worst_case_margin"] = Condition(
+            holds=margin_ok,
+            value=(1.0 if C == 1 else float(sv_aff[C - 2]) / math.sqrt(C) / scale) if margin_ok else 0.0,
+            threshold=0.0,
+            comparison=">",
+            description="lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread" if margin_ok else "no positive margin: some task is not separable (see certificate)",
+            detail={"bound": "lower" if margin_ok else "upper"},
+        )
+        span_ok = lin_rank >= C - 1
+        conds["span_dimension_paper"] = Condition(
+            holds=span_ok,
+            value=lin_rank,
+            threshold=C - 1,
+            comparison=">=",
+            description="the paper's main-text condition dim span{φ(x)} ≥ C − 1 (necessary, NOT sufficient)",
+            decisive=False,
+        )
+        if span_ok and aff_rank < C - 1:
+            notes.append(
+                "the paper's main-text condition dim span ≥ C − 1 holds, but the codes are affinely dependent, so some invariant "
+                "task is not linearly separable: the span condition is not sufficient (issl-theory.md 2.1-bis); the affine one decides"
+            )
+        if aff_rank < C - 1:
+            certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first)
+    elif probe == "linear-nobias":
+        lin_scale = rms_norm(codes) or 1.0
+        sigma = rel(sv_lin, C)
+        conds["linear_independence"] = Condition(
+            holds=lin_rank == C,
+            value=sigma,
+            threshold=tol,
+            comparison=">",
+            description="σ_C / σ_1 of the codes [μ_m] (linearly independent iff > tol)",
+            detail={"singular_values_relative": shown(sv_lin), "linear_rank": lin_rank, "method": how},
+        )
+        conds["effective_dimension"] = Condition(
+            holds=lin_rank >= C,
+            value=lin_rank,
+            threshold=C,
+            comparison=">=",
+            description=f"linear rank of the codes vs the required C (nominal d = {d})",
+            detail={"nominal_dim": d, "affine_rank": aff_rank},
+        )
+        margin_ok = lin_rank == C
+        conds["worst_case_margin"] = Condition(
+            holds=margin_ok,
+            value=float(sv_lin[C - 1]) / math.sqrt(C) / lin_scale if margin_ok else 0.0,
+            threshold=0.0,
+            comparison=">",
+            description="lower bound σ_C/√C on every binary task's best margin, relative to the codes' RMS norm" if margin_ok else "no positive margin: some task is not separable (see certificate)",
+            detail={"bound": "lower" if margin_ok else "upper"},
+        )
+        if lin_rank < C:
+            certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first)
+    else:  # mlp / universal
+        dist, i, j = min_pairwise_distance(codes)
+        rel_dist = dist / scale if C > 1 else math.inf
+        distinct = C == 1 or rel_dist > tol
+        conds["distinct_codes"] = Condition(
+            holds=distinct,
+            value=rel_dist,
+            threshold=tol,
+            comparison=">",
+            description="smallest distance between two orbits' codes / spread of the codes",
+            detail={"closest_orbits": [i, j]} if C > 1 else {},
+        )
+        conds["effective_dimension"] = Condition(
+            holds=aff_rank >= min(1, C - 1),
+            value=aff_rank,
+            threshold=min(1, C - 1),
+            comparison=">=",
+            description=f"affine rank of the codes vs the required 1 for universal probes (nominal d = {d})",
+            detail={"nominal_dim": d, "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width 2(C−1) always suffices (witness construction)"},
+        )
+        conds["worst_case_margin"] = Condition(
+            holds=distinct,
+            value=rel_dist / 2 if C > 1 else 1.0,
+            threshold=0.0,
+            comparison=">",
+            description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes with this margin",
+        )
+        if not distinct:
+            certificate = cert.shared_code_certificate(rep, orb, i, j, st.first, scale, tol)
+
+    invariant = conds["invariance"].holds
+    if certificate is None and not invariant:
+        certificate = cert.non_invariant_certificate(rep, orb, worst, int(st.first[worst]), int(st.argmax_dev[worst]), scale, tol)
+    ideal = all(c.holds for c in conds.values() if c.decisive)
+    if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
+        notes.append("no certificate could be built")
+    if certificate is not None and not certificate["verified"]:
+        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+
+    curve, needed, _ = sample_efficiency(st.mass)
+    se = {
+        "formula": "W_n = sum_m p_m (1 - p_m)^n",
+        "applies": ideal,
+        "curve": curve,
+        "n_for_W_le_0.01": needed,
+        "orbit_marginal": "uniform over points" if not orb.p_given else "from p",
+        "note": "worst-case expected ERM risk over invariant tasks sharing this orbit marginal (Prop. 2); larger if tasks may change the marginal",
+    }
+
+    witness = None
+    if the_task is not None:
+        K = len(the_task.classes)
+        if probe == "mlp":
+            w = mlp_witness(codes, the_task.orbit_labels, K)
+        else:
+            w = affine_witness(codes, the_task.orbit_labels, K, bias=bias)
+        ev = evaluate(w, rep, the_task.point_labels(orb))
+        witness = {"probe": probe_to_json(w), "classes": the_task.classes, "evaluation": ev, "fits": ev["n_errors"] == 0}
+        if not witness["fits"]:
+            notes.append(
+                "the witness construction did not fit the task on every point"
+                + ("; the representation is not ideal, so this task may be unfittable" if not ideal else " (numerically fragile codes: try a larger --tol)")
+            )
+
+    exh = None
+    if exhaustive:
+        Zs = rep.to_array() if rep.n <= MAX_POINTS else None
+        exh = exhaustive_check(Zs, orb.labels, codes, probe, tol)
+        all_fit = exh["n_fittable"] == exh["n_labellings"]
+        structural = all(c.holds for k, c in conds.items() if c.decisive and k != "invariance")
+        # population optimality <=> structural conditions, when Z is invariant; a failing structural
+        # condition always leaves some labelling unfittable, on points as on codes
+        exh["agrees"] = bool(all_fit == structural) if invariant else bool(structural or not all_fit)
+        exh["population_optimal"] = all_fit
+        if not exh["agrees"]:
+            notes.append("the exhaustive cross-check disagrees with the rank test at this tolerance (nearly degenerate codes?)")
+
+    return CheckReport(
+        ideal=ideal,
+        probe=probe,
+        n_points=rep.n,
+        n_orbits=C,
+        dim=d,
+        tol=tol,
+        conditions=conds,
+        counterexample=certificate,
+        witness=witness,
+        sample_efficiency=se,
+        exhaustive=exh,
+        notes=notes,
+        orbit_names=orb.names if orb.names != list(range(C)) else None,
+    )

@@ -1,0 +1,154 @@
+"""Certificates that a representation is not ideal, each verified before it is returned.
+
+Three kinds, tried in this order (the first that applies is reported):
+
+``radon`` (linear families)
+    An affine (``linear``) or linear (``linear-nobias``) dependency Σ_m λ_m μ_m = v among orbit codes
+    (with Σ λ_m = 0 in the affine case). Label the orbits with λ_m > 0 as 1, all others 0. For any
+    probe direction w with ‖w‖ = 1 and bias b, if every code satisfied y_m (w·μ_m + b) ≥ γ, then
+    summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; issl-theory.md
+    Lemma A and 5.2). The codes are actual points (each orbit's first point), so no probe of the family
+    fits this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
+    recomputing v in float64 and, when the support is small, by an independent LP.
+``shared_code`` (``mlp``)
+    Two orbits whose codes coincide (relative distance ≤ tol): label one 1 and the other 0. Any probe
+    — any function of z — gives both points the same output (exactly, when the distance is 0).
+``non_invariant`` (all families)
+    An orbit m with points x (its first point) and x' at relative distance > tol. Task: orbit m is 1,
+    all others 0. On the one-point training sample D = {x}, the affine probe that bisects z_x and z_x'
+    is an empirical risk minimiser (zero training error) that misclassifies x', a point of an orbit it
+    has seen. For an invariant encoder no ERM errs on a seen orbit, so the worst-case ERM risk W_n
+    exceeds the ideal Σ_m p_m (1 − p_m)^n (Thm 1, invariance; Prop. 2). Verified by evaluating the probe.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional
+
+import numpy as np
+
+from ..problem import Orbits
+from ..representation import Representation
+from . import lp
+from .geometry import Dependency, find_dependency, numerical_rank, singular_values
+from .witness import erm_failure_probe, predict, probe_to_json
+
+#: largest support (number of orbits) for which the LP cross-check of a Radon certificate runs
+LP_SUPPORT_LIMIT = 600
+
+
+def _labels(orbits: Orbits, positive) -> tuple[list, list]:
+    ol = np.zeros(orbits.n_orbits, dtype=np.int64)
+    ol[np.asarray(positive, dtype=np.int64)] = 1
+    return ol.tolist(), ol[orbits.labels].tolist()
+
+
+def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray) -> Optional[Dict]:
+    """Certificate from an affine (``bias``) or linear dependency among the codes."""
+    C, d = codes.shape
+    # any d + 2 codes are affinely dependent (d + 1 linearly): search a small subset first
+    need = d + 2 if bias else d + 1
+    if C > need:
+        sub = np.arange(need)
+        M = codes[sub] - codes[sub].mean(axis=0) if bias else codes[sub]
+        sub_rank = numerical_rank(singular_values(M), tol)
+        dep = find_dependency(codes[sub], sub_rank, affine=bias)
+        if dep is not None:
+            lam = np.zeros(C)
+            lam[sub] = dep.lam
+            dep = Dependency(lam=lam, residual=dep.residual, margin_bound=dep.margin_bound, affine=bias)
+    else:
+        dep = find_dependency(codes, rank, affine=bias)
+    if dep is None:
+        return None
+    lam = dep.lam
+    pos, neg = np.flatnonzero(lam > 0), np.flatnonzero(lam < 0)
+    support = np.flatnonzero(lam != 0)
+    # recompute the residual independently, from the codes in float64
+    v = lam[support] @ codes[support]
+    residual = float(np.linalg.norm(v))
+    bound = residual / float(np.abs(lam).sum())
+    rel_bound = bound / scale if scale > 0 else 0.0
+    verified = rel_bound <= tol and (not bias or abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum()))
+    orbit_labels, point_labels = _labels(orbits, pos)
+    cross = None
+    if len(support) <= LP_SUPPORT_LIMIT and d <= 4096:
+        y = np.where(lam[support] > 0, 1.0, -1.0)
+        sep = lp.separable(codes[support], y, bias=bias, tol=tol)
+        cross = f"independent LP on the {len(support)} code points: {'separable — DISAGREES' if sep else 'not separable (agrees)'}"
+        verified = verified and not sep
+    fam = "affine" if bias else "homogeneous linear"
+    return {
+        "kind": "radon",
+        "summary": (
+            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {pos.tolist()[:12]}{'...' if len(pos) > 12 else ''}"
+            f" (λ > 0) labelled 1 vs orbits {neg.tolist()[:12]}{'...' if len(neg) > 12 else ''} (λ < 0) and all others 0: "
+            f"no {fam} probe fits this task (margin ≤ {rel_bound:.3g} × code spread)"
+        ),
+        "orbit_labels": orbit_labels,
+        "point_labels": point_labels,
+        "proof": {
+            "lambda": {int(m): float(lam[m]) for m in support},
+            "points": {int(m): int(first[m]) for m in support},
+            "sum_lambda": float(lam.sum()),
+            "residual_norm": residual,
+            "margin_upper_bound": bound,
+            "margin_upper_bound_relative": rel_bound,
+        },
+        "verification": (
+            f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} no {fam} probe"
+            f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol {tol:g})"
+        ),
+        "lp_cross_check": cross,
+        "verified": bool(verified),
+    }
+
+
+def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float, tol: float) -> Dict:
+    """Certificate from two orbits i, j with (nearly) the same code."""
+    zi, zj = rep.rows(np.array([first[i], first[j]]))
+    dist = float(np.linalg.norm(zi - zj))
+    rel = dist / scale if scale > 0 else (0.0 if dist == 0 else float("inf"))
+    orbit_labels, point_labels = _labels(orbits, [i])
+    return {
+        "kind": "shared_code",
+        "summary": (
+            f"orbits {i} and {j} share a code (points {int(first[i])} and {int(first[j])} are at distance {dist:.3g}, "
+            f"{rel:.3g} relative): labelling orbit {i} as 1 and orbit {j} as 0 "
+            + ("cannot be fitted by any function of z" if dist == 0 else "needs a probe that varies by a full class over that distance")
+        ),
+        "orbit_labels": orbit_labels,
+        "point_labels": point_labels,
+        "proof": {"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist, "relative_distance": rel},
+        "verification": f"distance recomputed from the representation: {dist:.3g} ({rel:.3g} relative ≤ tol {tol:g})",
+        "verified": bool(rel <= tol),
+    }
+
+
+def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float) -> Dict:
+    """Certificate from an orbit m whose points x and x2 have different representations."""
+    z = rep.rows(np.array([x, x2]))
+    dist = float(np.linalg.norm(z[0] - z[1]))
+    probe = erm_failure_probe(z[0], z[1])
+    pred, strict = predict(probe, z)
+    same_orbit = orbits.labels[x] == m and orbits.labels[x2] == m
+    verified = bool(same_orbit and strict.all() and pred[0] == 1 and pred[1] == 0 and dist / scale > tol)
+    orbit_labels, point_labels = _labels(orbits, [m])
+    return {
+        "kind": "non_invariant",
+        "summary": (
+            f"orbit {m} is not invariant: points {x} and {x2} are at distance {dist:.3g} ({dist / scale:.3g} relative). "
+            f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe below has zero training "
+            f"error yet labels {x2} (same orbit) 0 — an ERM that errs on a seen orbit, which no ideal encoder allows"
+        ),
+        "orbit_labels": orbit_labels,
+        "point_labels": point_labels,
+        "proof": {
+            "orbit": int(m),
+            "train_indices": [int(x)],
+            "misclassified": int(x2),
+            "distance": dist,
+            "erm_probe": probe_to_json(probe),
+        },
+        "verification": f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} (strict)",
+        "verified": verified,
+    }

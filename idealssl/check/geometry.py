@@ -1,0 +1,181 @@
+"""Geometry of the orbit codes: spreads, ranks, dependencies, margins, the sample-efficiency curve.
+
+Notation (issl-theory.md section 5): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
+codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
+rotations, translations (affine and MLP families) and positive scalings of Z.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import scipy.linalg
+
+
+def spread(codes: np.ndarray) -> float:
+    """S = sqrt((1/C) Σ_m ‖μ_m − μ̄‖²): the RMS distance of the codes to their centroid."""
+    c = codes - codes.mean(axis=0)
+    return float(np.sqrt(np.einsum("ij,ij->", c, c) / len(codes)))
+
+
+def rms_norm(codes: np.ndarray) -> float:
+    """sqrt((1/C) Σ_m ‖μ_m‖²): the scale used by homogeneous (no-bias) linear probes."""
+    return float(np.sqrt(np.einsum("ij,ij->", codes, codes) / len(codes)))
+
+
+def singular_values(M: np.ndarray) -> np.ndarray:
+    """Singular values of M in decreasing order (LAPACK gesdd, values only)."""
+    if M.size == 0:
+        return np.zeros(0)
+    return np.linalg.svd(M, compute_uv=False)
+
+
+def numerical_rank(sv: np.ndarray, tol: float) -> int:
+    """#{i : σ_i > tol · σ_1}; 0 when σ_1 = 0."""
+    if len(sv) == 0 or sv[0] <= 0:
+        return 0
+    return int(np.count_nonzero(sv > tol * sv[0]))
+
+
+@dataclass
+class Dependency:
+    """A dependency Σ_m λ_m μ_m = v ≈ 0 among codes (with Σ_m λ_m = 0 for affine dependencies).
+
+    Attributes
+    ----------
+    lam : ndarray (C,)
+        Coefficients, zero outside the support; ``Σ λ_m = 0`` exactly when ``affine``.
+    residual : float
+        ‖v‖ = ‖Σ_m λ_m μ_m‖ recomputed in float64 from the codes.
+    margin_bound : float
+        ‖v‖ / ‖λ‖₁: no probe of the family separates the Radon labelling (λ > 0 vs λ < 0) with a
+        geometric margin (distance to the decision hyperplane) larger than this.
+    """
+
+    lam: np.ndarray
+    residual: float
+    margin_bound: float
+    affine: bool
+
+
+def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Dependency]:
+    """An affine (or linear) dependency among the codes, supported on at most rank + 2 codes.
+
+    Pivoted QR on A = [μ_m − μ̄ ; 1] (affine) or A = [μ_m] (linear) picks ``rank (+1)`` well
+    conditioned columns B; the next pivot column j is expressed in them by least squares, giving
+    λ_B = x, λ_j = −1 (and, for affine dependencies, λ_j adjusted so that Σ λ = 0 exactly).
+    Returns None when the codes are independent at this rank (rank equal to C − 1, resp. C).
+
+    Radon's theorem (issl-theory.md, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
+    realisable by any affine (resp. homogeneous) halfspace; :class:`Dependency.margin_bound`
+    quantifies it when the dependency holds only up to floating point.
+    """
+    C, d = codes.shape
+    centred = codes - codes.mean(axis=0)
+    s = spread(codes) if affine else rms_norm(codes)
+    s = s if s > 0 else 1.0
+    if affine:
+        A = np.vstack([centred.T / s, np.ones((1, C))])
+        k = rank + 1
+    else:
+        A = codes.T / s
+        k = rank
+    if k >= C:
+        return None
+    _, R, piv = scipy.linalg.qr(A, mode="economic", pivoting=True)
+    B, j = piv[:k], piv[k]
+    if k == 0:
+        x = np.zeros(0)
+    else:
+        x, *_ = np.linalg.lstsq(A[:, B], A[:, j], rcond=None)
+    lam = np.zeros(C)
+    lam[B] = x
+    lam[j] = -1.0
+    if affine:
+        lam[j] = -float(x.sum())  # Σ λ = 0 exactly (the '1' row was only approximately fitted)
+        if lam[j] == 0.0:  # degenerate: fall back to the plain solution
+            lam[j] = -1.0
+    lam /= np.abs(lam).max()
+    v = lam @ codes if not affine else lam @ centred
+    residual = float(np.linalg.norm(v))
+    l1 = float(np.abs(lam).sum())
+    return Dependency(lam=lam, residual=residual, margin_bound=residual / l1, affine=affine)
+
+
+def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> Tuple[float, int, int]:
+    """Smallest distance between two distinct orbits' codes, with the pair (i < j).
+
+    Blocked Gram computation, O(C² d) flops and O(block²) memory. Candidates found through the
+    Gram identity are re-measured exactly to avoid cancellation for nearly equal codes.
+    """
+    C = len(codes)
+    if C < 2:
+        return math.inf, -1, -1
+    X = codes - codes.mean(axis=0)
+    sq = np.einsum("ij,ij->i", X, X)
+    best = (math.inf, -1, -1)
+    for a in range(0, C, block):
+        Xa = X[a:a + block]
+        for b in range(a, C, block):
+            Xb = X[b:b + block]
+            D = sq[a:a + block, None] + sq[None, b:b + block] - 2.0 * (Xa @ Xb.T)
+            if a == b:
+                D[np.tril_indices(len(Xa))] = np.inf
+            # re-measure the few smallest candidates exactly
+            k = min(8, D.size)
+            cand = np.argpartition(D, k - 1, axis=None)[:k]
+            for flat in cand:
+                ii, jj = np.unravel_index(flat, D.shape)
+                if not np.isfinite(D[ii, jj]):
+                    continue
+                dist = float(np.linalg.norm(codes[a + ii] - codes[b + jj]))
+                if dist < best[0]:
+                    best = (dist, int(a + ii), int(b + jj))
+    return best
+
+
+def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**15):
+    """Worst-case ERM risk of an ideal encoder, W_n = Σ_m p_m (1 − p_m)^n (Prop. 2).
+
+    Returns the curve at n = 1, 2, 5, 10, 20, 50, ... (up to the first n with W_n ≤ target, and
+    one decade more) and the smallest n with W_n ≤ target (``None`` if above ``n_max``).
+
+    Notes
+    -----
+    Holds for tasks sharing the marginal p over orbits (issl-theory.md 2.2 and 5.6); with
+    equiprobable orbits it is (1 − 1/C)^n. If tasks may change the marginal, the supremum is larger.
+    """
+    p = np.asarray(mass, dtype=np.float64)
+    p = p[p > 0]
+
+    def W(n: int) -> float:
+        return float(np.sum(p * np.exp(n * np.log1p(-np.minimum(p, 1.0 - 1e-300)))) if len(p) else 0.0)
+
+    if len(p) == 1:  # one orbit: nothing to learn
+        needed = 1
+    else:
+        lo, hi = 0, 1
+        while W(hi) > target and hi < n_max:
+            lo, hi = hi, hi * 2
+        if W(hi) > target:
+            needed = None
+        else:
+            while hi - lo > 1:  # W is decreasing in n
+                mid = (lo + hi) // 2
+                if W(mid) <= target:
+                    hi = mid
+                else:
+                    lo = mid
+            needed = hi
+    grid = []
+    top = (needed or n_max) * 10
+    base = 1
+    while base <= top and len(grid) < 60:
+        for k in (1, 2, 5):
+            if base * k <= top:
+                grid.append(base * k)
+        base *= 10
+    curve = [[n, W(n)] for n in grid]
+    return curve, needed, W

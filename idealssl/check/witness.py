@@ -1,0 +1,139 @@
+"""Witness probes: explicit probes that fit a given invariant task, checked by evaluating them.
+
+* affine (``linear``): scores s(z) = W z + b with s_k(μ_m) = 1[label_m = k] solved exactly by the
+  minimum-norm solution of [μ_m, 1] X = onehot — possible for every labelling iff the codes are
+  affinely independent (issl-theory.md Lemma A);
+* homogeneous (``linear-nobias``): the same with s(z) = W z, possible iff linearly independent;
+* ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
+  projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between
+  consecutive ones, so it is exact on every code and robust to deviations below a quarter of the
+  smallest gap (universal probes need only invariance and distinct codes, Sec. 5).
+
+Every witness is evaluated on all N points (:func:`evaluate`) before it is reported.
+"""
+from __future__ import annotations
+
+from typing import Dict, Tuple
+
+import numpy as np
+
+from ..representation import Representation
+
+
+def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> Dict:
+    """Minimum-norm (W, b) with argmax(W μ_m + b) = label_m (exact when the codes are independent)."""
+    C, d = codes.shape
+    T = np.zeros((C, n_classes))
+    T[np.arange(C), orbit_labels] = 1.0
+    if bias:
+        mu = codes.mean(axis=0)
+        X = codes - mu
+        s = np.sqrt(np.einsum("ij,ij->", X, X) / C) or 1.0
+        A = np.hstack([X / s, np.ones((C, 1))])
+        sol, *_ = np.linalg.lstsq(A, T, rcond=None)
+        W = sol[:d].T / s
+        b = sol[d] - W @ mu
+    else:
+        s = np.sqrt(np.einsum("ij,ij->", codes, codes) / C) or 1.0
+        sol, *_ = np.linalg.lstsq(codes / s, T, rcond=None)
+        W = sol.T / s
+        b = np.zeros(n_classes)
+    return {"kind": "affine" if bias else "linear", "W": W, "b": b}
+
+
+def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> Dict:
+    """One-hidden-layer ReLU MLP of width 2(C−1) fitting the labelling (see module docstring).
+
+    The direction u is the best (largest smallest gap between consecutive projections, relative to
+    the projections' range) among the top principal direction and 32 Gaussian directions.
+    """
+    C, d = codes.shape
+    mu = codes.mean(axis=0)
+    X = codes - mu
+    rng = np.random.default_rng(seed)
+    cands = [rng.standard_normal(d) for _ in range(32)]
+    if C > 1:
+        _, _, vt = np.linalg.svd(X, full_matrices=False)
+        cands.insert(0, vt[0])
+    best, best_gap = None, -1.0
+    for u in cands:
+        u = u / np.linalg.norm(u)
+        t = np.sort(X @ u)
+        rng_t = t[-1] - t[0]
+        gap = float(np.min(np.diff(t)) / rng_t) if C > 1 and rng_t > 0 else 0.0
+        if gap > best_gap:
+            best, best_gap = u, gap
+    u = best
+    t = X @ u
+    order = np.argsort(t, kind="stable")
+    s = t[order]
+    V = np.zeros((C, n_classes))
+    V[np.arange(C), orbit_labels[order]] = 1.0
+    W1, b1, W2 = [], [], []
+    for i in range(C - 1):
+        g = s[i + 1] - s[i]
+        a, b = s[i] + g / 4, s[i + 1] - g / 4
+        delta = (V[i + 1] - V[i]) / max(b - a, 1e-300)
+        W1 += [u, u]
+        b1 += [-(a + u @ mu), -(b + u @ mu)]  # units act on z: u·(z − μ̄) − a = u·z − (a + u·μ̄)
+        W2 += [delta, -delta]
+    if not W1:  # one orbit: constant score
+        W1, b1, W2 = [np.zeros(d)], [0.0], [np.zeros(n_classes)]
+    return {
+        "kind": "mlp",
+        "activation": "relu",
+        "W1": np.asarray(W1),
+        "b1": np.asarray(b1),
+        "W2": np.asarray(W2).T,
+        "b2": V[0].copy(),
+        "direction_gap": best_gap,
+    }
+
+
+def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray) -> Dict:
+    """Affine 2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``
+    (perpendicular bisector of the two points)."""
+    w = z_seen - z_other
+    b = -float(w @ (z_seen + z_other)) / 2.0
+    d = len(w)
+    return {"kind": "affine", "W": np.vstack([np.zeros(d), w]), "b": np.array([0.0, b])}
+
+
+def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
+    """Class scores of a probe on the rows of Z."""
+    if probe["kind"] == "mlp":
+        H = np.maximum(Z @ probe["W1"].T + probe["b1"], 0.0)
+        return H @ probe["W2"].T + probe["b2"]
+    return Z @ probe["W"].T + probe["b"]
+
+
+def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Predicted class and whether the top score is strictly above the runner-up (no tie)."""
+    S = scores(probe, Z)
+    if S.shape[1] == 1:
+        return np.zeros(len(Z), dtype=np.int64), np.ones(len(Z), dtype=bool)
+    top2 = np.partition(S, -2, axis=1)[:, -2:]
+    pred = np.argmax(S, axis=1)
+    scale = np.maximum(np.abs(top2).max(axis=1), 1.0)
+    strict = (top2[:, 1] - top2[:, 0]) > 1e-9 * scale
+    return pred, strict
+
+
+def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict:
+    """Accuracy of ``probe`` on all N points (streaming); ties count as errors.
+
+    Returns ``{"n_errors": int, "accuracy": float, "first_error": index or None}``.
+    """
+    errors, first = 0, None
+    for start, block in rep.chunks():
+        pred, strict = predict(probe, block)
+        wrong = (pred != point_labels[start:start + len(block)]) | ~strict
+        k = int(wrong.sum())
+        if k and first is None:
+            first = start + int(np.argmax(wrong))
+        errors += k
+    return {"n_errors": errors, "accuracy": 1.0 - errors / rep.n, "first_error": first}
+
+
+def probe_to_json(probe: Dict) -> Dict:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in probe.items()}

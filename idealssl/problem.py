@@ -1,0 +1,372 @@
+"""A finite ISSL problem: N points, their augmentation orbits (the classes of ~), a marginal p.
+
+Orbits reach idealssl in one of three JSON forms (schema: ``idealssl/schemas/orbits.schema.json``):
+
+* ``{"orbits": [[0, 1, 2], [3, 4], ...]}`` — a partition of the point indices 0..N-1;
+* ``{"labels": [m_0, ..., m_{N-1}]}`` — the orbit of each point (integers or strings);
+* ``{"pairs": [[i, j], ...], "n": N}`` — augmentation pairs x ~ x+; the orbits are the connected
+  components of the pair graph (the equivalence relation they generate), and a point in no pair is
+  an orbit of its own.
+
+Each may carry ``"p"``: per-point probabilities (non-negative, summing to 1; default uniform).
+
+Orbit numbering (used by reports and certificates): for ``orbits``, orbit k is the k-th list; for
+``labels``, the distinct label values in sorted order; for ``pairs``, components in the order of their
+smallest point index. :attr:`Orbits.names` keeps the user's identifiers.
+
+All validation lives here, and every failure is one :class:`~idealssl.errors.InputError` line.
+"""
+from __future__ import annotations
+
+import json
+import numbers
+import os
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Sequence
+
+import numpy as np
+
+from .errors import InputError
+
+P_TOL = 1e-6  # tolerance on sum(p) == 1
+
+
+@dataclass
+class Orbits:
+    """The partition X/~ of N points into C orbits.
+
+    Attributes
+    ----------
+    labels : ndarray of int64, shape (N,)
+        Orbit index in 0..C-1 of every point (the maximal invariant M).
+    n_orbits : int
+        C.
+    p : ndarray of float64, shape (N,)
+        Point probabilities (uniform 1/N by default).
+    names : list
+        The user's identifier of each orbit (list index, label value or component's first point).
+    source : str
+        Where the orbits came from, for messages.
+    """
+
+    labels: np.ndarray
+    n_orbits: int
+    p: np.ndarray
+    names: List[Any] = field(default_factory=list)
+    source: str = "<orbits>"
+    p_given: bool = False
+
+    @property
+    def n(self) -> int:
+        return int(self.labels.shape[0])
+
+    def orbit_mass(self) -> np.ndarray:
+        """p_m = sum of p over the points of orbit m."""
+        return np.bincount(self.labels, weights=self.p, minlength=self.n_orbits)
+
+    def sizes(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=self.n_orbits)
+
+    def first_points(self) -> np.ndarray:
+        """Smallest point index of each orbit."""
+        first = np.full(self.n_orbits, self.n, dtype=np.int64)
+        np.minimum.at(first, self.labels, np.arange(self.n, dtype=np.int64))
+        return first
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
+
+
+def _int_array(values, what: str, source: str) -> np.ndarray:
+    if not isinstance(values, (list, tuple, np.ndarray)):
+        raise InputError(f"{source}: {what} must be a list, got {type(values).__name__}")
+    arr = np.asarray(values) if len(values) else np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    for i, v in enumerate(values):
+        if not _is_int(v):
+            raise InputError(f"{source}: {what}[{i}] = {v!r} is not an integer")
+    return np.asarray(values, dtype=np.int64)  # pragma: no cover - reached only for mixed python ints
+
+
+def _parse_p(p, n: int, source: str) -> np.ndarray:
+    if not isinstance(p, (list, tuple, np.ndarray)):
+        raise InputError(f"{source}: \"p\" must be a list of {n} probabilities")
+    if len(p) != n:
+        raise InputError(f"{source}: \"p\" has {len(p)} entries but there are {n} points")
+    try:
+        arr = np.asarray(p, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{source}: \"p\" must hold numbers") from None
+    if arr.ndim != 1 or any(isinstance(v, bool) for v in (p if isinstance(p, (list, tuple)) else [])):
+        raise InputError(f"{source}: \"p\" must be a flat list of numbers")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{source}: \"p\" holds a non-finite value at index {int(np.argmin(np.isfinite(arr)))}")
+    if (arr < 0).any():
+        i = int(np.argmax(arr < 0))
+        raise InputError(f"{source}: \"p\" is not a distribution: p[{i}] = {arr[i]} is negative")
+    total = float(arr.sum())
+    if abs(total - 1.0) > P_TOL:
+        raise InputError(f"{source}: \"p\" is not a distribution: it sums to {total:.9g}, not 1")
+    return arr / total
+
+
+def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>") -> Orbits:
+    """Orbits from a per-point label sequence (ints or strings)."""
+    if isinstance(labels, np.ndarray):
+        if labels.ndim != 1:
+            raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
+        raw = labels
+        if raw.dtype.kind not in "iuUS":
+            if raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all():
+                raw = raw.astype(np.int64)
+            else:
+                raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {raw.dtype}")
+    else:
+        if not isinstance(labels, (list, tuple)):
+            raise InputError(f"{source}: \"labels\" must be a list, got {type(labels).__name__}")
+        kinds = set()
+        for i, v in enumerate(labels):
+            if _is_int(v):
+                kinds.add("int")
+            elif isinstance(v, str):
+                kinds.add("str")
+            else:
+                raise InputError(f"{source}: labels[{i}] = {v!r} is not an integer or a string")
+        if len(kinds) > 1:
+            raise InputError(f"{source}: \"labels\" mixes integers and strings")
+        raw = np.asarray(labels) if labels else np.zeros(0, dtype=np.int64)
+    if raw.shape[0] == 0:
+        raise InputError(f"{source}: no points (empty labels)")
+    names, inv = np.unique(raw, return_inverse=True)
+    n = raw.shape[0]
+    pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
+    return Orbits(labels=inv.astype(np.int64).ravel(), n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
+
+
+def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = "<orbits>") -> Orbits:
+    """Orbits from a list of lists of point indices, which must partition 0..N-1."""
+    if not isinstance(parts, (list, tuple)):
+        raise InputError(f"{source}: \"orbits\" must be a list of lists of point indices")
+    if not parts:
+        raise InputError(f"{source}: \"orbits\" is empty")
+    arrays = []
+    for k, part in enumerate(parts):
+        if not isinstance(part, (list, tuple, np.ndarray)):
+            raise InputError(f"{source}: orbits[{k}] must be a list of point indices, got {type(part).__name__}")
+        if len(part) == 0:
+            raise InputError(f"{source}: orbits[{k}] is empty; every orbit needs at least one point")
+        arrays.append(_int_array(part, f"orbits[{k}]", source))
+    total = sum(len(a) for a in arrays)
+    n = total if n is None else n
+    labels = np.full(n, -1, dtype=np.int64)
+    for k, a in enumerate(arrays):
+        if a.min() < 0 or a.max() >= n:
+            bad = int(a[(a < 0) | (a >= n)][0])
+            raise InputError(f"{source}: orbits[{k}] holds point {bad}, out of range 0..{n - 1}")
+        uniq, counts = np.unique(a, return_counts=True)
+        if (counts > 1).any():
+            raise InputError(f"{source}: point {int(uniq[counts > 1][0])} is listed twice in orbits[{k}]")
+        taken = labels[a] >= 0
+        if taken.any():
+            i = int(a[taken][0])
+            raise InputError(f"{source}: point {i} is in two orbits (orbits[{int(labels[i])}] and orbits[{k}])")
+        labels[a] = k
+    if (labels < 0).any():
+        missing = np.flatnonzero(labels < 0)
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise InputError(f"{source}: point {int(missing[0])}{more} is in no orbit; the orbits must cover all {n} points")
+    pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
+    return Orbits(labels=labels, n_orbits=len(arrays), p=pp, names=list(range(len(arrays))), source=source, p_given=p is not None)
+
+
+def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
+    """Orbits as the connected components of augmentation pairs over points 0..n-1."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    if not _is_int(n) or n < 1:
+        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {n!r}")
+    if not isinstance(pairs, (list, tuple, np.ndarray)):
+        raise InputError(f"{source}: \"pairs\" must be a list of [i, j] pairs")
+    if len(pairs) == 0:
+        arr = np.zeros((0, 2), dtype=np.int64)
+    else:
+        for k, pr in enumerate(pairs):
+            if not isinstance(pr, (list, tuple, np.ndarray)) or len(pr) != 2:
+                raise InputError(f"{source}: pairs[{k}] = {pr!r} is not a pair [i, j]")
+            if not (_is_int(pr[0]) and _is_int(pr[1])):
+                raise InputError(f"{source}: pairs[{k}] = {pr!r} must hold two integer point indices")
+        arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    bad = (arr < 0) | (arr >= n)
+    if bad.any():
+        k = int(np.argmax(bad.any(axis=1)))
+        raise InputError(f"{source}: pairs[{k}] = {arr[k].tolist()} has a point index out of range 0..{n - 1}")
+    key = np.sort(arr, axis=1)
+    if len(key):
+        _, first, counts = np.unique(key, axis=0, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            dup = key[first[counts > 1][0]].tolist()
+            raise InputError(f"{source}: duplicate pair {dup} (pairs are unordered; list each once)")
+    g = coo_matrix((np.ones(len(arr)), (arr[:, 0], arr[:, 1])), shape=(n, n))
+    _, comp = connected_components(g, directed=False)
+    # renumber components by their smallest point index
+    first = np.full(comp.max() + 1, n, dtype=np.int64)
+    np.minimum.at(first, comp, np.arange(n))
+    order = np.argsort(first)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    labels = rank[comp].astype(np.int64)
+    pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
+    return Orbits(labels=labels, n_orbits=len(order), p=pp, names=first[order].tolist(), source=source, p_given=p is not None)
+
+
+_FORMS = ("orbits", "labels", "pairs")
+_ALLOWED = {"orbits": {"orbits", "p"}, "labels": {"labels", "p"}, "pairs": {"pairs", "n", "p"}}
+
+
+def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None) -> Orbits:
+    """Validate a parsed orbits JSON object (one of the three forms) and build :class:`Orbits`."""
+    if not isinstance(obj, dict):
+        raise InputError(f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got {type(obj).__name__}")
+    forms = [k for k in _FORMS if k in obj]
+    if len(forms) != 1:
+        what = "none" if not forms else " and ".join(forms)
+        raise InputError(f"{source}: expected exactly one of the keys \"orbits\", \"labels\", \"pairs\"; found {what}")
+    form = forms[0]
+    extra = set(obj) - _ALLOWED[form]
+    if extra:
+        raise InputError(f"{source}: unknown key {sorted(extra)[0]!r} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
+    p = obj.get("p")
+    if form == "orbits":
+        return orbits_from_partition(obj["orbits"], n=n, p=p, source=source)
+    if form == "labels":
+        return orbits_from_labels(obj["labels"], p=p, source=source)
+    if "n" not in obj:
+        raise InputError(f"{source}: the \"pairs\" form needs \"n\", the number of points")
+    return orbits_from_pairs(obj["pairs"], obj["n"], p=p, source=source)
+
+
+def read_json(path: str | os.PathLike, what: str):
+    """Parse a JSON file; every failure is one InputError line (with line/column for syntax errors)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, expected a {what} JSON file")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text; expected a {what} JSON file") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:
+        raise InputError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply") from None
+
+
+def _reject_constant(name):
+    raise ValueError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
+
+
+def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
+    """Load orbits from a JSON file path, a parsed JSON dict, an :class:`Orbits`, or a label array.
+
+    Parameters
+    ----------
+    path_or_obj : path, dict, Orbits, sequence of labels, or list of lists (a partition)
+    n : int, optional
+        Number of points of the representation; when given, the orbit structure must cover exactly
+        ``n`` points (else InputError "N mismatch").
+    """
+    if isinstance(path_or_obj, Orbits):
+        orb = path_or_obj
+    elif isinstance(path_or_obj, dict):
+        orb = orbits_from_json_obj(path_or_obj, n=n)
+    elif isinstance(path_or_obj, (str, os.PathLike)):
+        source = os.fspath(path_or_obj)
+        orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
+    elif isinstance(path_or_obj, (list, tuple)) and path_or_obj and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj):
+        orb = orbits_from_partition(path_or_obj, n=n)
+    else:
+        orb = orbits_from_labels(path_or_obj if isinstance(path_or_obj, (list, tuple)) else np.asarray(path_or_obj))
+    if n is not None and orb.n != n:
+        raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {n} rows")
+    return orb
+
+
+# ---------------------------------------------------------------------------------------- tasks
+@dataclass
+class Task:
+    """An invariant downstream task: one label per orbit.
+
+    Attributes
+    ----------
+    orbit_labels : ndarray of int64, shape (C,)
+        Class index (0..K-1) of each orbit.
+    classes : list
+        The user's label values, ``classes[k]`` for index k.
+    """
+
+    orbit_labels: np.ndarray
+    classes: List[Any]
+
+    def point_labels(self, orbits: Orbits) -> np.ndarray:
+        return self.orbit_labels[orbits.labels]
+
+
+def _label_values(values, what: str, source: str) -> np.ndarray:
+    if not isinstance(values, (list, tuple)):
+        raise InputError(f"{source}: {what} must be a list")
+    for i, v in enumerate(values):
+        if not (_is_int(v) or isinstance(v, str)):
+            raise InputError(f"{source}: {what}[{i}] = {v!r} is not an integer or a string")
+    if len({type(v) is str for v in values}) > 1:
+        raise InputError(f"{source}: {what} mixes integers and strings")
+    return np.asarray(values)
+
+
+def load_task(path_or_obj, orbits: Orbits) -> Task:
+    """Load a task JSON (``{"orbit_labels": [...]}`` of length C or ``{"point_labels": [...]}`` of length N).
+
+    Point labels must be constant on each orbit (an invariant task), otherwise InputError names the
+    orbit and the two points that disagree.
+    """
+    if isinstance(path_or_obj, dict):
+        obj, source = path_or_obj, "<task>"
+    else:
+        source = os.fspath(path_or_obj)
+        obj = read_json(source, "task")
+    if not isinstance(obj, dict) or len({"orbit_labels", "point_labels"} & set(obj)) != 1:
+        raise InputError(f"{source}: a task is a JSON object with exactly one of \"orbit_labels\" (length C) or \"point_labels\" (length N)")
+    extra = set(obj) - {"orbit_labels", "point_labels"}
+    if extra:
+        raise InputError(f"{source}: unknown key {sorted(extra)[0]!r} in the task")
+    if "orbit_labels" in obj:
+        vals = _label_values(obj["orbit_labels"], "orbit_labels", source)
+        if len(vals) != orbits.n_orbits:
+            raise InputError(f"{source}: \"orbit_labels\" has {len(vals)} entries but there are C = {orbits.n_orbits} orbits")
+        classes, idx = np.unique(vals, return_inverse=True)
+        return Task(orbit_labels=idx.ravel().astype(np.int64), classes=classes.tolist())
+    vals = _label_values(obj["point_labels"], "point_labels", source)
+    if len(vals) != orbits.n:
+        raise InputError(f"{source}: \"point_labels\" has {len(vals)} entries but there are N = {orbits.n} points")
+    classes, idx = np.unique(vals, return_inverse=True)
+    idx = idx.ravel().astype(np.int64)
+    first = orbits.first_points()
+    per_orbit = idx[first]
+    bad = np.flatnonzero(per_orbit[orbits.labels] != idx)
+    if len(bad):
+        i = int(bad[0])
+        m = int(orbits.labels[i])
+        raise InputError(f"{source}: not an invariant task: points {int(first[m])} and {i} are in the same orbit but labelled {classes[per_orbit[m]]!r} and {classes[idx[i]]!r}")
+    return Task(orbit_labels=per_orbit, classes=classes.tolist())

@@ -1,0 +1,297 @@
+"""Representations: N x d numeric matrices, read in row chunks without loading them whole.
+
+A representation reaches :func:`idealssl.check` as an in-memory array or as a file:
+
+* ``.npy`` (NumPy format, any version) — read with ``allow_pickle=False``; the data are streamed in
+  row chunks from the file (C order) or through a memory map (Fortran order);
+* ``.npz`` — one named member (``path.npz`` with ``key=...``, or ``path.npz:key``; a single-member
+  archive needs no key), compressed or not, streamed from the archive.
+
+Everything goes through one validation layer (:func:`validate_header`), which turns every bad input
+into an :class:`~idealssl.errors.InputError` with one precise message: missing or unreadable files,
+pickled / object arrays, non-numeric dtypes, arrays that are not 2-D, empty arrays, truncated files.
+NaN and inf are detected while streaming (:meth:`Representation.chunks`).
+
+Reading the data part with ``readinto`` into one reusable buffer (instead of touching a memory map)
+keeps the resident set at one chunk whatever N is: a full pass over a 2 GB file costs one chunk of
+memory, not 2 GB of mapped pages.
+"""
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Iterator, Optional, Tuple
+
+import numpy as np
+
+from .errors import InputError
+
+#: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
+CHUNK_BYTES = 8 << 20
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK\x03\x04"
+
+
+def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
+    """Reject anything that is not a non-empty 2-D real numeric array (one precise message)."""
+    if dtype.hasobject:
+        raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array (pickled data are refused)")
+    if dtype.fields is not None:
+        raise InputError(f"{what}: is a structured array (dtype {dtype}); expected a plain numeric N x d array")
+    if dtype.kind not in "fiub":
+        kind = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}.get(dtype.kind, dtype.kind)
+        raise InputError(f"{what}: has non-numeric dtype {dtype} ({kind}); expected real numbers")
+    if len(shape) != 2:
+        hint = " (reshape a vector of N scalars to N x 1)" if len(shape) == 1 else ""
+        raise InputError(f"{what}: must be 2-D (N points x d dimensions), got shape {tuple(shape)}{hint}")
+    if shape[0] < 1 or shape[1] < 1:
+        raise InputError(f"{what}: is empty (shape {tuple(shape)}); need at least one point and one dimension")
+
+
+def _chunk_rows(d: int) -> int:
+    return max(1, CHUNK_BYTES // (8 * d))
+
+
+@dataclass
+class Representation:
+    """An N x d representation that can be streamed in row chunks.
+
+    Attributes
+    ----------
+    n, d : int
+        Number of points and dimension.
+    dtype : numpy.dtype
+        Stored dtype (chunks are yielded as float64 copies).
+    source : str
+        Where the data come from (a path, ``path:key`` or ``"<array>"``), used in messages.
+    """
+
+    n: int
+    d: int
+    dtype: np.dtype
+    source: str
+    _array: Optional[np.ndarray] = None
+    _path: Optional[str] = None
+    _key: Optional[str] = None
+    _offset: int = 0
+    _fortran: bool = False
+
+    # ------------------------------------------------------------------ reading
+    def chunks(self, rows: Optional[int] = None, check_finite: bool = True) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(start, block)`` with ``block`` a float64 array of rows ``start:start+len(block)``.
+
+        Raises
+        ------
+        InputError
+            On NaN/inf (names the first offending row) or a truncated file.
+        """
+        rows = rows or _chunk_rows(self.d)
+        if self._array is not None or self._fortran:
+            arr = self._array if self._array is not None else self._memmap()
+            for start in range(0, self.n, rows):
+                block = np.asarray(arr[start:start + rows], dtype=np.float64)
+                if check_finite:
+                    _check_finite(block, start, self.source)
+                yield start, block
+            return
+        itemsize = self.dtype.itemsize
+        buf = bytearray(rows * self.d * itemsize)
+        with self._stream() as f:
+            for start in range(0, self.n, rows):
+                m = min(rows, self.n - start)
+                nbytes = m * self.d * itemsize
+                view = memoryview(buf)[:nbytes]
+                got = _read_fully(f, view)
+                if got != nbytes:
+                    raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
+                block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(np.float64)
+                if check_finite:
+                    _check_finite(block, start, self.source)
+                yield start, block
+
+    def rows(self, index: np.ndarray) -> np.ndarray:
+        """Random access to a few rows (float64). Uses a memory map for ``.npy``; streams otherwise."""
+        index = np.asarray(index, dtype=np.int64)
+        if self._array is not None:
+            return np.asarray(self._array[index], dtype=np.float64)
+        if self._key is None:
+            return np.asarray(self._memmap()[index], dtype=np.float64)
+        out = np.empty((len(index), self.d))
+        order = np.argsort(index)
+        sorted_idx = index[order]
+        for start, block in self.chunks(check_finite=False):
+            lo, hi = np.searchsorted(sorted_idx, [start, start + len(block)])
+            if hi > lo:
+                out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
+        return out
+
+    def to_array(self) -> np.ndarray:
+        """The whole matrix as float64 (for small problems: LPs, exhaustive checks, tests)."""
+        if self._array is not None:
+            return np.asarray(self._array, dtype=np.float64)
+        out = np.empty((self.n, self.d))
+        for start, block in self.chunks():
+            out[start:start + len(block)] = block
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _memmap(self) -> np.ndarray:
+        order = "F" if self._fortran else "C"
+        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=(self.n, self.d), order=order)
+
+    def _stream(self):
+        if self._key is None:
+            f = open(self._path, "rb")
+            f.seek(self._offset)
+            return f
+        zf = zipfile.ZipFile(self._path)
+        member = zf.open(self._key + ".npy")
+        version = np.lib.format.read_magic(member)
+        _read_header(member, version)
+        return _ZipMember(zf, member)
+
+
+class _ZipMember:
+    """Context manager closing both the member and its archive."""
+
+    def __init__(self, zf, member):
+        self.zf, self.member = zf, member
+
+    def readinto(self, b):
+        return self.member.readinto(b)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.member.close()
+        self.zf.close()
+
+
+def _read_fully(f, view: memoryview) -> int:
+    got = 0
+    while got < len(view):
+        k = f.readinto(view[got:])
+        if not k:
+            break
+        got += k
+    return got
+
+
+def _check_finite(block: np.ndarray, start: int, source: str) -> None:
+    if not np.isfinite(block).all():
+        bad = np.argwhere(~np.isfinite(block))[0]
+        value = block[bad[0], bad[1]]
+        raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a representation must be finite")
+
+
+def _read_header(f, version):
+    try:
+        if version == (1, 0):
+            return np.lib.format.read_array_header_1_0(f)
+        if version == (2, 0):
+            return np.lib.format.read_array_header_2_0(f)
+        # version 3.0 (utf-8 header) has no public reader; it shares 2.0's layout
+        return np.lib.format._read_array_header(f, version)
+    except ValueError as exc:
+        raise InputError(f"not a valid .npy header: {exc}") from None
+
+
+def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
+    try:
+        version = np.lib.format.read_magic(f)
+    except ValueError:
+        raise InputError(f"{what}: not a NumPy .npy file (bad magic string)") from None
+    shape, fortran, dtype = _read_header(f, version)
+    validate_header(shape, dtype, what)
+    return shape, fortran, dtype, f.tell()
+
+
+def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> Representation:
+    """Open a representation file (``.npy`` or ``.npz``) for streaming, validating its header.
+
+    Parameters
+    ----------
+    path : path-like
+        ``file.npy``, ``file.npz`` or ``file.npz:key``.
+    key : str, optional
+        Member of a ``.npz`` archive (needed when it holds more than one array).
+
+    Raises
+    ------
+    InputError
+        Missing or unreadable file, unknown format, pickled/object or non-numeric data, not 2-D,
+        empty, truncated.
+    """
+    path = os.fspath(path)
+    if key is None and not os.path.exists(path) and ":" in path:
+        path, key = path.rsplit(":", 1)
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path}: is a directory, expected a .npy or .npz file")
+    try:
+        with open(path, "rb") as f:
+            magic = f.read(6)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
+    if magic.startswith(_ZIP_MAGIC):
+        return _open_npz(path, key)
+    if magic != _NPY_MAGIC:
+        raise InputError(f"{path}: not a .npy or .npz file (unrecognised first bytes {magic!r})")
+    if key is not None:
+        raise InputError(f"{path}: a .npy file has no members; drop the key {key!r}")
+    with open(path, "rb") as f:
+        shape, fortran, dtype, offset = _describe_npy(f, path)
+    size = os.path.getsize(path)
+    expected = offset + shape[0] * shape[1] * dtype.itemsize
+    if size < expected:
+        raise InputError(f"{path}: file is truncated ({size} bytes, the header announces {expected})")
+    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran))
+
+
+def _open_npz(path: str, key: Optional[str]) -> Representation:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InputError(f"{path}: not a readable .npz archive ({exc})") from None
+    with zf:
+        names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
+        if not names:
+            raise InputError(f"{path}: the .npz archive holds no arrays")
+        if key is None:
+            if len(names) > 1:
+                raise InputError(f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name one with {path}:KEY or --key KEY")
+            key = names[0]
+        if key not in names:
+            raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
+        what = f"{path}:{key}"
+        try:
+            with zf.open(key + ".npy") as f:
+                shape, fortran, dtype, _ = _describe_npy(f, what)
+        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+            raise InputError(f"{what}: cannot read the archive member ({exc})") from None
+    if fortran:
+        # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arr = npz[key]
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{what}: cannot load ({exc})") from None
+        return from_array(arr, source=what)
+    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)
+
+
+def from_array(Z, source: str = "<array>") -> Representation:
+    """Wrap an in-memory array (or anything ``np.asarray`` accepts) after validating it."""
+    if isinstance(Z, Representation):
+        return Z
+    try:
+        arr = np.asarray(Z)
+    except (ValueError, TypeError) as exc:
+        raise InputError(f"{source}: cannot be read as an array ({exc})") from None
+    validate_header(arr.shape, arr.dtype, source)
+    return Representation(n=int(arr.shape[0]), d=int(arr.shape[1]), dtype=arr.dtype, source=source, _array=arr)
