@@ -1,0 +1,1 @@
+"""Shipped presets, one YAML per dataset (package data). See idealssl.train.config."""

@@ -1,0 +1,347 @@
+"""Image datasets in their real on-disk formats, read without downloading anything.
+
+Every reader returns an :class:`ImageSet`: uint8 images (N, C, H, W) per split (held in memory, so
+that the trainer can put small datasets on the device and draw batches by indexing), integer
+labels (-1 where there are none), and the channel mean/std used for normalisation.
+
+Formats (``--data-dir DIR``; each reader also accepts DIR pointing at the dataset folder itself):
+
+========== ===================================================================================
+cifar10    ``DIR/cifar-10-batches-py/{data_batch_1..5, test_batch}`` (python pickle batches)
+cifar100   ``DIR/cifar-100-python/{train, test}`` (python pickle batches, fine labels)
+stl10      ``DIR/stl10_binary/{train_X.bin, train_y.bin, test_X.bin, test_y.bin, unlabeled_X.bin}``
+           (raw uint8, column-major 3x96x96; labels 1..10); pretraining uses unlabeled + train
+tinyimagenet ``DIR/tiny-imagenet-200/{wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG,
+           val/val_annotations.txt}``
+imagenet   ``DIR/imagenet/{train,val}/<wnid>/*.JPEG`` (val arranged in class folders)
+folder     any ImageFolder: ``DIR/{train,val|test}/<class>/*.{png,jpg,jpeg,bmp,webp}``
+digits     scikit-learn's bundled 8x8 digits (1,797 images; stratified 80/20 split, seed 0)
+========== ===================================================================================
+
+CIFAR pickles are read with a restricted unpickler that only admits the numpy array
+reconstruction functions, so a malicious pickle cannot execute code.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import InputError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+
+
+@dataclass
+class ImageSet:
+    """A dataset held as uint8 arrays.
+
+    Attributes
+    ----------
+    name : str
+        Dataset name.
+    train_x, test_x : np.ndarray
+        uint8 images of shape (N, C, H, W).
+    train_y, test_y : np.ndarray
+        int64 labels (N,), -1 when unlabeled.
+    pretrain_x : np.ndarray or None
+        Images used for self-supervised pretraining when different from ``train_x`` (STL-10:
+        unlabeled + train).
+    n_classes : int
+        Number of classes of the labelled splits.
+    mean, std : tuple of float
+        Per-channel statistics of the training images, in [0, 1] units.
+    notes : str
+        Where the splits come from (written to the run directory).
+    """
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    n_classes: int
+    mean: Tuple[float, ...] = ()
+    std: Tuple[float, ...] = ()
+    pretrain_x: Optional[np.ndarray] = None
+    notes: str = ""
+
+    def __post_init__(self):
+        for nm in ("train_x", "test_x"):
+            a = getattr(self, nm)
+            if a.dtype != np.uint8 or a.ndim != 4:
+                raise InputError(f"{self.name}: {nm} must be uint8 (N, C, H, W), got {a.dtype} {a.shape}")
+        if not self.mean:
+            sample = self.train_x[:10000].astype(np.float32) / 255.0
+            self.mean = tuple(float(v) for v in sample.mean(axis=(0, 2, 3)))
+            self.std = tuple(max(float(v), 1e-3) for v in sample.std(axis=(0, 2, 3)))
+
+    @property
+    def channels(self) -> int:
+        return int(self.train_x.shape[1])
+
+    @property
+    def image_size(self) -> int:
+        return int(self.train_x.shape[-1])
+
+    @property
+    def ssl_x(self) -> np.ndarray:
+        """Images used for pretraining."""
+        return self.pretrain_x if self.pretrain_x is not None else self.train_x
+
+
+def _missing(dataset: str, where: str) -> InputError:
+    return InputError(f"dataset {dataset!r} not found (nothing is downloaded): {where}")
+
+
+def _locate(data_dir: Path, folder: str, required: Sequence[str]) -> Optional[Path]:
+    """DIR/folder or DIR itself, whichever holds all ``required`` files."""
+    for cand in (data_dir / folder, data_dir):
+        if all((cand / r).exists() for r in required):
+            return cand
+    return None
+
+
+# ----------------------------------------------------------------------------------------------- digits
+def load_digits_set() -> ImageSet:
+    """scikit-learn's bundled 8x8 digits, values 0..16 scaled to uint8, stratified 80/20 split (seed 0)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
+    y = d.target.astype(np.int64)
+    tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
+    return ImageSet("digits", x[tr], y[tr], x[te], y[te], 10,
+                    notes="sklearn.datasets.load_digits; stratified train/test split 80/20, random_state=0")
+
+
+# ----------------------------------------------------------------------------------------------- CIFAR
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickler that admits only what a CIFAR batch holds: dicts, lists, bytes, str, numpy arrays."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("_codecs", "encode"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset pickle")
+
+
+def _read_cifar_batch(path: Path, label_key: str) -> Tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as fh:
+            d = _ArrayUnpickler(fh, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: not a CIFAR python batch ({exc})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{path}: not a CIFAR python batch (expected a dict, got {type(d).__name__})")
+    d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+    if "data" not in d or label_key not in d:
+        raise InputError(f"{path}: not a CIFAR python batch (keys {sorted(d)}; need 'data' and {label_key!r})")
+    data = np.asarray(d["data"])
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        raise InputError(f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
+    labels = np.asarray(d[label_key], dtype=np.int64)
+    if labels.shape != (data.shape[0],):
+        raise InputError(f"{path}: {len(labels)} labels for {data.shape[0]} images")
+    return data.reshape(-1, 3, 32, 32), labels
+
+
+def load_cifar(data_dir: Path, n_classes: int) -> ImageSet:
+    """CIFAR-10/100 from the python pickle batches (``cifar-10-python.tar.gz`` unpacked)."""
+    if n_classes == 10:
+        folder, train_files, test_files, key = "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"
+        mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    else:
+        folder, train_files, test_files, key = "cifar-100-python", ["train"], ["test"], "fine_labels"
+        mean, std = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+    name = f"cifar{n_classes}"
+    root = _locate(data_dir, folder, train_files + test_files)
+    if root is None:
+        raise _missing(name, f"put {', '.join(train_files + test_files)} (unpacked {folder.replace('-batches-py', '').replace('-python', '')}-python.tar.gz) in {data_dir / folder}/")
+    tr = [_read_cifar_batch(root / f, key) for f in train_files]
+    te = [_read_cifar_batch(root / f, key) for f in test_files]
+    trx, try_ = np.concatenate([a for a, _ in tr]), np.concatenate([b for _, b in tr])
+    tex, tey = np.concatenate([a for a, _ in te]), np.concatenate([b for _, b in te])
+    for y in (try_, tey):
+        if y.min() < 0 or y.max() >= n_classes:
+            raise InputError(f"{root}: labels outside 0..{n_classes - 1}")
+    return ImageSet(name, trx, try_, tex, tey, n_classes, mean, std, notes=f"python pickle batches in {root}")
+
+
+# ----------------------------------------------------------------------------------------------- STL-10
+def _read_stl_x(path: Path) -> np.ndarray:
+    raw = np.fromfile(path, dtype=np.uint8)
+    if raw.size % (3 * 96 * 96):
+        raise InputError(f"{path}: size {raw.size} bytes is not a multiple of 3*96*96 (not an STL-10 image file)")
+    # STL-10 stores each image column-major: (3, 96 columns, 96 rows)
+    return np.ascontiguousarray(raw.reshape(-1, 3, 96, 96).transpose(0, 1, 3, 2))
+
+
+def _read_stl_y(path: Path, n: int) -> np.ndarray:
+    y = np.fromfile(path, dtype=np.uint8).astype(np.int64) - 1
+    if y.shape != (n,):
+        raise InputError(f"{path}: {y.size} labels for {n} images")
+    if y.size and (y.min() < 0 or y.max() > 9):
+        raise InputError(f"{path}: labels must be 1..10")
+    return y
+
+
+def load_stl10(data_dir: Path, use_unlabeled: bool = True) -> ImageSet:
+    """STL-10 from ``stl10_binary``; pretraining uses unlabeled_X.bin + train_X.bin."""
+    req = ["train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"]
+    root = _locate(data_dir, "stl10_binary", req)
+    if root is None:
+        raise _missing("stl10", f"put {', '.join(req)} and unlabeled_X.bin (unpacked stl10_binary.tar.gz) in {data_dir / 'stl10_binary'}/")
+    trx, tex = _read_stl_x(root / "train_X.bin"), _read_stl_x(root / "test_X.bin")
+    try_, tey = _read_stl_y(root / "train_y.bin", len(trx)), _read_stl_y(root / "test_y.bin", len(tex))
+    pre = None
+    notes = f"STL-10 binaries in {root}"
+    if use_unlabeled:
+        if not (root / "unlabeled_X.bin").exists():
+            raise _missing("stl10", f"put unlabeled_X.bin in {root}/ (or set data.stl10_unlabeled=false)")
+        pre = np.concatenate([_read_stl_x(root / "unlabeled_X.bin"), trx])
+        notes += "; pretraining on unlabeled + train"
+    return ImageSet("stl10", trx, try_, tex, tey, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713),
+                    pretrain_x=pre, notes=notes)
+
+
+# ----------------------------------------------------------------------------------------------- folders
+def _decode(path: Path, size: int, channels: int) -> np.ndarray:
+    """Decode one image, resize the shorter side to ``size`` and centre-crop to size x size."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB" if channels == 3 else "L")
+            w, h = im.size
+            s = size / min(w, h)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+            w, h = im.size
+            left, top = (w - size) // 2, (h - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            a = np.asarray(im, dtype=np.uint8)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot decode image ({exc})") from None
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def _decode_all(files: Sequence[Path], size: int, channels: int, workers: int = 0) -> np.ndarray:
+    out = np.empty((len(files), channels, size, size), dtype=np.uint8)
+    if workers > 1 and len(files) > 256:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            for i, a in enumerate(ex.map(lambda p: _decode(p, size, channels), files, chunksize=64)):
+                out[i] = a
+    else:
+        for i, p in enumerate(files):
+            out[i] = _decode(p, size, channels)
+    return out
+
+
+def _class_folders(split_dir: Path) -> Tuple[List[Path], List[int], List[str]]:
+    classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
+    files, labels = [], []
+    for c, name in enumerate(classes):
+        for p in sorted((split_dir / name).rglob("*")):
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+                files.append(p)
+                labels.append(c)
+    return files, labels, classes
+
+
+def load_image_folder(data_dir: Path, size: int, channels: int = 3, name: str = "folder",
+                      folder: str = "", max_images: int = 0) -> ImageSet:
+    """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size."""
+    root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
+    test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
+    if not (root / "train").is_dir() or test_name is None:
+        raise _missing(name, f"put class folders in {root}/train/<class>/*.jpg and {root}/val/<class>/*.jpg")
+    trf, trl, classes = _class_folders(root / "train")
+    tef, tel, tclasses = _class_folders(root / test_name)
+    if not trf or not tef:
+        raise InputError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) under train/<class>/ or {test_name}/<class>/")
+    if tclasses != classes:
+        raise InputError(f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})")
+    if max_images and len(trf) > max_images:
+        raise InputError(f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
+                         f"lower data.image_size or raise data.max_images")
+    workers = min(8, os.cpu_count() or 1)
+    return ImageSet(name, _decode_all(trf, size, channels, workers), np.asarray(trl, np.int64),
+                    _decode_all(tef, size, channels, workers), np.asarray(tel, np.int64), len(classes),
+                    notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
+                          f"to {size} then centre-cropped)")
+
+
+def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
+    """TinyImageNet-200 in its distributed layout (train/<wnid>/images, val/images + val_annotations.txt)."""
+    req = ["wnids.txt", "train", "val/val_annotations.txt", "val/images"]
+    root = _locate(data_dir, "tiny-imagenet-200", req)
+    if root is None:
+        raise _missing("tinyimagenet", f"unpack tiny-imagenet-200.zip so that {data_dir / 'tiny-imagenet-200'}/ holds wnids.txt, train/<wnid>/images/ and val/images/ + val/val_annotations.txt")
+    wnids = [w.strip() for w in (root / "wnids.txt").read_text().split() if w.strip()]
+    index = {w: i for i, w in enumerate(wnids)}
+    trf, trl = [], []
+    for w in wnids:
+        d = root / "train" / w / "images"
+        if not d.is_dir():
+            raise InputError(f"{root}: missing train/{w}/images/ listed in wnids.txt")
+        for p in sorted(d.iterdir()):
+            if p.suffix.lower() in IMAGE_EXTENSIONS:
+                trf.append(p)
+                trl.append(index[w])
+    tef, tel = [], []
+    for line in (root / "val" / "val_annotations.txt").read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) < 2:
+            continue
+        if parts[1] not in index:
+            raise InputError(f"{root}/val/val_annotations.txt: unknown wnid {parts[1]!r}")
+        tef.append(root / "val" / "images" / parts[0])
+        tel.append(index[parts[1]])
+    workers = min(8, os.cpu_count() or 1)
+    return ImageSet("tinyimagenet", _decode_all(trf, size, 3, workers), np.asarray(trl, np.int64),
+                    _decode_all(tef, size, 3, workers), np.asarray(tel, np.int64), len(wnids),
+                    (0.4802, 0.4481, 0.3975), (0.2770, 0.2691, 0.2821),
+                    notes=f"TinyImageNet in {root}; test = the official val split (the test split has no labels)")
+
+
+# ----------------------------------------------------------------------------------------------- registry
+def _dir(data_dir) -> Path:
+    return Path(os.path.expanduser(str(data_dir or os.environ.get("IDEALSSL_DATA", "data"))))
+
+
+DATASETS: Dict[str, Callable[..., ImageSet]] = {
+    "digits": lambda data_dir, cfg: load_digits_set(),
+    "cifar10": lambda data_dir, cfg: load_cifar(_dir(data_dir), 10),
+    "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
+    "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
+    "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(_dir(data_dir), int(cfg.get("image_size") or 64)),
+    "imagenet": lambda data_dir, cfg: load_image_folder(_dir(data_dir), int(cfg.get("image_size") or 224), 3,
+                                                        "imagenet", "imagenet", int(cfg.get("max_images") or 0)),
+    "folder": lambda data_dir, cfg: load_image_folder(_dir(data_dir), int(cfg.get("image_size") or 64),
+                                                      int(cfg.get("channels") or 3), "folder", "",
+                                                      int(cfg.get("max_images") or 0)),
+}
+
+
+def load_dataset(name: str, data_dir=None, cfg: Optional[dict] = None) -> ImageSet:
+    """Load a dataset by name; a missing dataset raises :class:`InputError` saying which files go where."""
+    key = str(name).lower().replace("-", "").replace("_", "")
+    if key not in DATASETS:
+        raise InputError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
+    if key not in ("digits",) and data_dir is not None and not _dir(data_dir).exists():
+        raise InputError(f"--data-dir {data_dir} does not exist")
+    return DATASETS[key](data_dir, cfg or {})

@@ -1,0 +1,95 @@
+"""Pretrain an encoder with a self-supervised objective on an image dataset, then evaluate it.
+
+Examples
+--------
+  idealssl train --method dissl --dataset digits              # embedded data, about a minute on CPU
+  idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
+  idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
+  torchrun --nproc_per_node 2 -m idealssl.cli train --method simclr --dataset digits   # DDP (gloo on CPU)
+
+Configuration order: built-in defaults < preset idealssl/configs/<dataset>.yaml < --config FILE <
+flags < dotted overrides (section.key=value). --batch-size is global (all processes together);
+the learning rate is scaled with it by optim.lr_scaling (none|linear|sqrt, relative to
+optim.ref_batch=256), so it does not depend on the number of processes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = __doc__.split("Examples\n--------\n", 1)[1]
+    p.add_argument("--method", help="objective name (idealssl train --list-methods)")
+    p.add_argument("--dataset", help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, folder")
+    p.add_argument("--data-dir", help="folder holding the dataset files (default $IDEALSSL_DATA or ./data)")
+    p.add_argument("--config", help="YAML file with configuration overrides")
+    p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")
+    p.add_argument("--resume", nargs="?", const="auto", default=None,
+                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
+    p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
+    p.add_argument("--arch", help="resnet18, resnet50 or convnet")
+    p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
+    p.add_argument("--precision", choices=["auto", "32", "bf16"])
+    p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--fast-dev-run", action="store_true", help="5 steps, quick evaluation (smoke test)")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
+    p.add_argument("--list-methods", action="store_true", help="list the registered objectives and exit")
+    p.add_argument("--list-presets", action="store_true", help="list the shipped dataset presets and exit")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. optim.lr=1e-3 views.strength=2")
+
+
+def run(args) -> int:
+    import yaml
+
+    from .config import list_presets, resolve
+
+    if args.list_methods:
+        from ..objectives import available
+
+        print("\n".join(available()))
+        return 0
+    if args.list_presets:
+        print("\n".join(list_presets()))
+        return 0
+    flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
+             "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
+             "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
+             "model.compile": args.compile}
+    if args.no_progress:
+        flags["train.progress"] = "off"
+    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides)
+    if args.fast_dev_run:
+        cfg["train"]["limit_steps"] = 5
+        cfg["optim"]["epochs"] = 1
+        cfg["eval"]["at_end"] = ["knn"]
+    if args.print_config:
+        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        return 0
+    from ..objectives import available
+
+    if cfg["method"] not in available():
+        from ..errors import InputError
+
+        raise InputError(f"unknown method {cfg['method']!r}; available: {', '.join(available())}")
+    from .loop import Interrupted, NonFiniteLoss, train
+
+    try:
+        res = train(cfg, resume=args.resume)
+    except NonFiniteLoss as exc:
+        print(f"idealssl train: {exc}", file=sys.stderr)
+        return 3
+    except Interrupted as exc:
+        print(f"idealssl train: {exc}; continue with: idealssl train --out {exc.path.parent.parent} --resume",
+              file=sys.stderr)
+        return 128 + int(exc.signum)
+    if res:
+        print(json.dumps({k: res[k] for k in ("run_dir", "method", "dataset", "seed")}))
+    return 0

@@ -1,0 +1,186 @@
+"""Run configuration: defaults < dataset preset < preset's per-method section < --config file <
+command-line flags < dotted overrides (``optim.lr=1e-3 views.strength=2``).
+
+Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is
+written to the run directory as ``config.yaml``.
+
+Batch size is global (summed over processes); the learning rate is scaled with the global batch by
+``optim.lr_scaling``: ``linear`` (lr * B / ref_batch, Goyal et al. 2017), ``sqrt``
+(lr * sqrt(B / ref_batch)) or ``none``. Because it depends on the global batch only, the same
+command gives the same learning rate on 1 or N processes.
+"""
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import yaml
+
+from ..errors import InputError
+
+DEFAULTS: Dict[str, Any] = {
+    "method": "dissl",
+    "dataset": "digits",
+    "data_dir": None,
+    "seed": 0,
+    "out": None,  # run directory; default runs/<dataset>-<method>/<timestamp>-s<seed>
+    "device": "auto",
+    "data": {"image_size": None, "stl10_unlabeled": True, "max_images": 0, "on_device": True,
+             "val_fraction": 0.1, "fraction": 1.0},
+    "model": {"arch": "resnet18", "expand_dim": None, "small_stem": None, "width": 64, "sync_bn": False,
+              "channels_last": "auto", "compile": False},
+    "views": {"size": None, "n_global": 2, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333], "flip_p": 0.5,
+              "rotate": 0.0, "jitter": [0.4, 0.4, 0.4, 0.1], "jitter_p": 0.8, "gray_p": 0.2, "blur_p": 0.0,
+              "blur_sigma": [0.1, 2.0], "solarize_p": 0.0, "strength": 1.0, "n_local": 0, "local_size": None,
+              "local_scale": [0.05, 0.2]},
+    "objective": {},
+    "optim": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-6, "momentum": 0.9, "batch_size": 256,
+              "epochs": 100, "warmup_epochs": 10, "lr_scaling": "none", "ref_batch": 256, "grad_clip": 2.0},
+    "probe": {"online": True, "lr": 1e-3},
+    "eval": {"at_end": ["linear", "knn", "fewshot", "anomaly"], "knn_k": 20, "knn_t": 0.07,
+             "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2], "linear_steps": 300, "fewshot_k": 10,
+             "fewshot_trials": 5, "anomaly_k": 5, "anomaly_max_train": 5000, "batch_size": 512},
+    "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
+              "limit_steps": 0, "keep_epoch_ckpts": False},
+}
+
+OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
+PRECISIONS = ("auto", "32", "bf16")
+
+
+def deep_update(base: dict, new: dict) -> dict:
+    for k, v in (new or {}).items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict):
+            deep_update(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+    return base
+
+
+def _parse_value(text: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_override(cfg: dict, item: str) -> None:
+    """Apply one ``a.b.c=value`` override (value parsed as YAML: numbers, lists, null, true)."""
+    if "=" not in item:
+        raise InputError(f"override {item!r} must look like section.key=value (e.g. optim.lr=1e-3)")
+    key, val = item.split("=", 1)
+    parts = key.strip().split(".")
+    node = cfg
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            if p == "objective" or node is cfg.get("objective"):
+                node = node.setdefault(p, {})
+                continue
+            raise InputError(f"override {key!r}: unknown section {p!r}; sections: {', '.join(k for k, v in cfg.items() if isinstance(v, dict))}")
+        node = node[p]
+    leaf = parts[-1]
+    if node is not cfg.get("objective") and leaf not in node:
+        raise InputError(f"override {key!r}: unknown key {leaf!r}; known: {', '.join(sorted(node))}")
+    node[leaf] = _parse_value(val)
+
+
+def load_yaml(path) -> dict:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file {p} does not exist")
+    try:
+        d = yaml.safe_load(p.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise InputError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(d, dict):
+        raise InputError(f"{p}: a config must be a mapping at top level")
+    return d
+
+
+def preset(dataset: str) -> dict:
+    """The shipped preset for a dataset (empty when none)."""
+    name = f"{dataset.lower()}.yaml"
+    try:
+        text = resources.files("idealssl.configs").joinpath(name).read_text()
+    except (FileNotFoundError, ModuleNotFoundError):
+        return {}
+    return yaml.safe_load(text) or {}
+
+
+def list_presets() -> List[str]:
+    try:
+        return sorted(p.name[:-5] for p in resources.files("idealssl.configs").iterdir() if p.name.endswith(".yaml"))
+    except ModuleNotFoundError:
+        return []
+
+
+def _check_keys(d: dict, ref: dict, where: str) -> None:
+    for k, v in d.items():
+        if k in ("objective", "methods"):
+            continue
+        if k not in ref:
+            raise InputError(f"{where}: unknown key {k!r}; known: {', '.join(sorted(ref))}")
+        if isinstance(v, dict) and isinstance(ref[k], dict):
+            _check_keys(v, ref[k], f"{where}.{k}")
+
+
+def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_file=None,
+            flags: Optional[dict] = None, overrides: Optional[List[str]] = None) -> dict:
+    """Resolve the full configuration (see module docstring for the order)."""
+    cfg = copy.deepcopy(DEFAULTS)
+    user = load_yaml(config_file) if config_file else {}
+    dataset = dataset or user.get("dataset") or cfg["dataset"]
+    method = method or user.get("method") or cfg["method"]
+    pre = preset(dataset)
+    methods = pre.pop("methods", {}) or {}
+    _check_keys(pre, cfg, f"preset {dataset}")
+    deep_update(cfg, pre)
+    deep_update(cfg, methods.get(str(method).lower(), {}))
+    umethods = user.pop("methods", {}) or {}
+    _check_keys(user, cfg, str(config_file))
+    deep_update(cfg, user)
+    deep_update(cfg, umethods.get(str(method).lower(), {}))
+    cfg["method"], cfg["dataset"] = str(method).lower(), str(dataset).lower()
+    for k, v in (flags or {}).items():
+        if v is None:
+            continue
+        node = cfg
+        parts = k.split(".")
+        for p in parts[:-1]:
+            node = node[p]
+        node[parts[-1]] = v
+    for o in overrides or []:
+        apply_override(cfg, o)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: dict) -> None:
+    o, t, v = cfg["optim"], cfg["train"], cfg["views"]
+    if str(o["name"]).lower() not in OPTIMIZERS:
+        raise InputError(f"optim.name={o['name']!r}; choose one of {', '.join(OPTIMIZERS)}")
+    for key, lo in (("batch_size", 2), ("epochs", 1)):
+        if not isinstance(o[key], int) or o[key] < lo:
+            raise InputError(f"optim.{key} must be an integer >= {lo}, got {o[key]!r}")
+    if not (isinstance(o["lr"], (int, float)) and o["lr"] > 0):
+        raise InputError(f"optim.lr must be a positive number, got {o['lr']!r}")
+    if o["lr_scaling"] not in ("none", "linear", "sqrt"):
+        raise InputError(f"optim.lr_scaling must be none, linear or sqrt, got {o['lr_scaling']!r}")
+    if str(t["precision"]) not in PRECISIONS:
+        raise InputError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t['precision']!r}")
+    if not (isinstance(v["strength"], (int, float)) and v["strength"] > 0):
+        raise InputError(f"views.strength must be > 0, got {v['strength']!r}")
+    if cfg["device"] not in ("auto", "cpu", "cuda") and not str(cfg["device"]).startswith("cuda:"):
+        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg['device']!r}")
+    f = cfg["data"]["fraction"]
+    if not (isinstance(f, (int, float)) and 0 < f <= 1):
+        raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
+
+
+def lr_for(cfg: dict) -> float:
+    """Learning rate after the scaling rule (global batch vs ``optim.ref_batch``)."""
+    o = cfg["optim"]
+    r = o["batch_size"] / float(o["ref_batch"])
+    return float(o["lr"]) * {"none": 1.0, "linear": r, "sqrt": r ** 0.5}[o["lr_scaling"]]

@@ -1,0 +1,197 @@
+"""Evaluation protocols. Every function returns a dict whose ``protocol`` string says exactly what
+was measured (features, split, hyperparameters and how they were chosen), because numbers quoted
+across SSL projects differ mostly by hidden protocol details (peers.md sec. 2 and 5).
+
+* :func:`extract`: backbone features with the backbone in ``eval()`` mode (BatchNorm frozen),
+  un-augmented images, no gradient.
+* :func:`linear_probe`: multinomial logistic regression on standardised features, full-batch
+  L-BFGS; the weight decay is chosen on a stratified validation split carved from train (never
+  test), then the probe is refit on all of train and evaluated once on test.
+* :func:`knn`: weighted k-NN (Wu et al. 2018; DINO's protocol): cosine similarity on L2-normalised
+  features, the k nearest training samples vote with weight exp(sim / T).
+* :func:`fewshot`: k labelled images per class, logistic regression (scikit-learn, C=1, standardised
+  inputs) on the features and, with the same labels, on raw pixels.
+* :func:`anomaly`: one-class detection: for each class c, the training images of c are "normal"; every
+  test image is scored; AUROC of the score for "not c" over the whole test split, per class and mean.
+  Score: mean cosine distance to the k nearest normal training features, or the objective's own
+  likelihood score when it provides one (VJE).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable, Dict, Optional, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@torch.no_grad()
+def extract(backbone: torch.nn.Module, prep: Callable, x_uint8, device, batch_size: int = 512,
+            autocast: bool = False) -> torch.Tensor:
+    """Features (N, d) of uint8 images (numpy or tensor), backbone in eval mode; float32 on CPU."""
+    was = backbone.training
+    backbone.eval()
+    out = []
+    xs = torch.as_tensor(x_uint8)
+    for i in range(0, len(xs), batch_size):
+        xb = prep(xs[i:i + batch_size].to(device, non_blocking=True))
+        with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
+            out.append(backbone(xb).float().cpu())
+    backbone.train(was)
+    return torch.cat(out) if out else torch.zeros(0)
+
+
+def _standardise(fit: torch.Tensor, *others: torch.Tensor):
+    mu, sd = fit.mean(0, keepdim=True), fit.std(0, keepdim=True).clamp_min(1e-6)
+    return [(t - mu) / sd for t in (fit,) + others]
+
+
+def _split_val(y: np.ndarray, fraction: float, seed: int):
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(y))
+    counts = np.bincount(y)
+    strat = y if counts[counts > 0].min() >= 2 and int(round(fraction * len(y))) >= len(counts[counts > 0]) else None
+    return train_test_split(idx, test_size=fraction, stratify=strat, random_state=seed)
+
+
+def _fit_logreg(x: torch.Tensor, y: torch.Tensor, n_classes: int, wd: float, steps: int) -> torch.nn.Linear:
+    """Minimise mean CE(Wx + b, y) + wd/2 ||W||^2 with full-batch L-BFGS (strong Wolfe)."""
+    torch.manual_seed(0)
+    lin = torch.nn.Linear(x.shape[1], n_classes).double()
+    torch.nn.init.zeros_(lin.weight)
+    torch.nn.init.zeros_(lin.bias)
+    x, y = x.double(), y.long()
+    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20,
+                            line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+
+    def closure():
+        opt.zero_grad()
+        loss = F.cross_entropy(lin(x), y) + 0.5 * wd * lin.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        opt.step(closure)
+    return lin
+
+
+def _acc(lin, x, y, topk=1) -> float:
+    with torch.no_grad():
+        logits = lin(x.double())
+        k = min(topk, logits.shape[1])
+        return float((logits.topk(k, 1).indices == y.view(-1, 1)).any(1).double().mean())
+
+
+def linear_probe(ftr: torch.Tensor, ytr, fte: torch.Tensor, yte, n_classes: int,
+                 wds: Sequence[float] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2), steps: int = 300,
+                 val_fraction: float = 0.1, seed: int = 0, features: str = "backbone") -> Dict:
+    """Offline linear probe; weight decay chosen on a validation split carved from train."""
+    ytr_np = np.asarray(ytr)
+    ytr_t, yte_t = torch.as_tensor(ytr_np).long(), torch.as_tensor(np.asarray(yte)).long()
+    fit_idx, val_idx = _split_val(ytr_np, val_fraction, seed)
+    xf, xv = _standardise(ftr[fit_idx], ftr[val_idx])
+    val_acc = {}
+    for wd in wds:
+        lin = _fit_logreg(xf, ytr_t[fit_idx], n_classes, float(wd), steps)
+        val_acc[float(wd)] = _acc(lin, xv, ytr_t[val_idx])
+    best = max(val_acc, key=lambda w: (val_acc[w], w))  # ties -> stronger regularisation
+    xa, xt = _standardise(ftr, fte)
+    lin = _fit_logreg(xa, ytr_t, n_classes, best, steps)
+    res = {"top1": _acc(lin, xt, yte_t, 1), "train_top1": _acc(lin, xa, ytr_t, 1),
+           "val_top1_by_wd": {str(k): v for k, v in val_acc.items()}, "chosen_wd": best,
+           "protocol": (f"offline linear probe: multinomial logistic regression on standardised {features} features "
+                        f"(backbone in eval mode, un-augmented images), full-batch L-BFGS ({steps} iterations); "
+                        f"weight decay chosen from {list(map(float, wds))} on a stratified {val_fraction:.0%} "
+                        f"validation split of train (seed {seed}), refit on all of train, evaluated once on test")}
+    if n_classes > 5:
+        res["top5"] = _acc(lin, xt, yte_t, 5)
+    return res
+
+
+@torch.no_grad()
+def knn_predict(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, n_classes: int, k: int, t: float,
+                chunk: int = 1024) -> torch.Tensor:
+    """Class scores of a temperature-weighted cosine k-NN: sum over the k neighbours of exp(sim/T)."""
+    a, b = F.normalize(ftr.float(), dim=1), F.normalize(fte.float(), dim=1)
+    k = min(k, len(a))
+    out = []
+    for i in range(0, len(b), chunk):
+        sim = b[i:i + chunk] @ a.T
+        s, j = sim.topk(k, dim=1)
+        w = torch.exp(s / t)
+        scores = torch.zeros(len(s), n_classes).scatter_add_(1, ytr[j], w)
+        out.append(scores)
+    return torch.cat(out)
+
+
+def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, features: str = "backbone") -> Dict:
+    ytr_t, yte_t = torch.as_tensor(np.asarray(ytr)).long(), torch.as_tensor(np.asarray(yte)).long()
+    scores = knn_predict(ftr, ytr_t, fte, n_classes, k, t)
+    return {"top1": float((scores.argmax(1) == yte_t).float().mean()), "k": int(k), "temperature": float(t),
+            "distance": "cosine",
+            "protocol": (f"k-NN: k={k}, T={t}, cosine similarity on L2-normalised {features} features (eval mode, "
+                         f"un-augmented), votes weighted by exp(sim/T), memory bank = all of train, evaluated on test; "
+                         f"k and T fixed in advance (not tuned)")}
+
+
+def fewshot(ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int = 10, trials: int = 5,
+            seed: int = 0) -> Dict:
+    """k labels per class: logistic regression on features vs on raw pixels, same labels, mean over trials."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.pipeline import make_pipeline
+
+    ytr, yte = np.asarray(ytr), np.asarray(yte)
+    ftr_np, fte_np = np.asarray(ftr, dtype=np.float64), np.asarray(fte, dtype=np.float64)
+    rtr = raw_tr.reshape(len(raw_tr), -1).astype(np.float64) / 255.0
+    rte = raw_te.reshape(len(raw_te), -1).astype(np.float64) / 255.0
+    rng = np.random.default_rng(seed)
+    classes = np.unique(ytr[ytr >= 0])
+    acc_f, acc_r = [], []
+    for _ in range(trials):
+        idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), size=min(k, int((ytr == c).sum())), replace=False)
+                              for c in classes])
+        for xs, xt, acc in ((ftr_np, fte_np, acc_f), (rtr, rte, acc_r)):
+            clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+            clf.fit(xs[idx], ytr[idx])
+            acc.append(float((clf.predict(xt) == yte).mean()))
+    return {"k_per_class": int(k), "trials": int(trials), "top1": float(np.mean(acc_f)), "top1_std": float(np.std(acc_f)),
+            "raw_pixels_top1": float(np.mean(acc_r)), "raw_pixels_top1_std": float(np.std(acc_r)),
+            "protocol": (f"few-shot: {k} labelled train images per class drawn at random ({trials} draws, seed {seed}); "
+                         f"logistic regression (scikit-learn, C=1, standardised inputs) on backbone features vs on raw "
+                         f"pixels with the same labels; accuracy on all of test, mean and std over draws")}
+
+
+@torch.no_grad()
+def knn_distance_score(normal: torch.Tensor, test: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """Mean cosine distance of each test feature to its k nearest normal training features."""
+    a, b = F.normalize(normal.float(), dim=1), F.normalize(test.float(), dim=1)
+    s = (b @ a.T).topk(min(k, len(a)), dim=1).values
+    return (1 - s).mean(1)
+
+
+def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, score_fn: Optional[Callable] = None,
+            score_name: Optional[str] = None, seed: int = 0) -> Dict:
+    """One-class anomaly detection per class; AUROC (anomaly = positive) per class and mean."""
+    from sklearn.metrics import roc_auc_score
+
+    ytr, yte = np.asarray(ytr), np.asarray(yte)
+    rng = np.random.default_rng(seed)
+    per = {}
+    for c in np.unique(ytr[ytr >= 0]):
+        idx = np.flatnonzero(ytr == c)
+        if len(idx) > max_train:
+            idx = rng.choice(idx, max_train, replace=False)
+        normal = ftr[torch.as_tensor(idx)]
+        s = score_fn(normal, fte) if score_fn is not None else knn_distance_score(normal, fte, k)
+        lab = (yte != c).astype(int)
+        if 0 < lab.sum() < len(lab):
+            per[str(int(c))] = float(roc_auc_score(lab, np.asarray(s, dtype=np.float64)))
+    name = score_name or f"mean cosine distance to the {k} nearest normal training features"
+    return {"auroc_mean": float(np.mean(list(per.values()))) if per else float("nan"), "auroc_per_class": per,
+            "score": name,
+            "protocol": (f"one-class anomaly detection: for each class c, the train images of c (at most {max_train}) "
+                         f"are normal; every test image is scored by {name}; AUROC for 'not c' over the whole test "
+                         f"split; mean over classes")}
