@@ -11,10 +11,10 @@ __all__ = ["check", "load_representation", "load_orbits", "__version__"]
 
 
 def __getattr__(name):
-    if name == "check":
-        from .check.api import check
+    if name == "check":  # the callable module idealssl.check (see idealssl/check/__init__.py)
+        import importlib
 
-        return check
+        return importlib.import_module(".check", __name__)
     if name == "load_representation":
         from .representation import load_representation
 

@@ -23,15 +23,22 @@ COMMANDS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (``PROG: error: MESSAGE``) and exit 2; ``-h`` shows usage."""
+
+    def error(self, message):  # noqa: D401
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="idealssl",
         description="Idealized self-supervised representations: check, derive, benchmark, train.",
     )
     from . import __version__
 
     parser.add_argument("--version", action="version", version=f"idealssl {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_) in COMMANDS.items():
         try:
             mod = importlib.import_module(module)

@@ -1,0 +1,105 @@
+"""``idealssl check`` as a user types it: formats, exit codes, JSON keys, certificates re-verified."""
+import json
+
+import numpy as np
+import pytest
+
+from idealssl.check import lp
+from idealssl.cli import main
+
+from .conftest import repeat_codes, simplex
+
+REQUIRED = {"ideal", "probe", "n_points", "n_orbits", "dim", "conditions", "counterexample"}
+
+
+def cli_json(capsys, *argv):
+    rc = main(["check", *argv, "--json"])
+    out, err = capsys.readouterr()
+    return rc, json.loads(out)
+
+
+def _forms(labels):
+    C = int(labels.max()) + 1
+    parts = [np.flatnonzero(labels == m).tolist() for m in range(C)]
+    pairs = [[p[0], q] for p in parts for q in p[1:]]
+    return [
+        {"labels": labels.tolist()},
+        {"labels": [f"orbit-{m}" for m in labels]},
+        {"orbits": parts},
+        {"pairs": pairs, "n": len(labels)},
+    ]
+
+
+@pytest.mark.parametrize("probe", ["linear", "linear-nobias", "mlp"])
+def test_every_orbit_format_and_probe(capsys, write, probe):
+    rng = np.random.default_rng(0)
+    codes = simplex(4, d=4, rng=rng) + 3.0  # shifted: linearly independent too (generic)
+    Z, labels = repeat_codes(codes, 3)
+    perm = rng.permutation(len(Z))
+    Z, labels = Z[perm], labels[perm]
+    z = write("z.npy", Z.astype(np.float32))
+    verdicts = set()
+    for k, form in enumerate(_forms(labels)):
+        rc, rep = cli_json(capsys, z, "--augs", write(f"o{k}.json", form), "--probe", probe)
+        assert REQUIRED <= set(rep)
+        assert rep["n_points"] == 12 and rep["n_orbits"] == 4 and rep["dim"] == 4 and rep["probe"] == probe
+        for c in rep["conditions"].values():
+            assert {"holds", "value", "threshold"} <= set(c)
+        verdicts.add((rc, rep["ideal"]))
+    assert verdicts == {(0, True)}
+
+
+def test_not_ideal_json_certificate_reverified(capsys, write):
+    """Exit 1, counterexample with N point labels, and the labelling is LP-infeasible on the points."""
+    rng = np.random.default_rng(3)
+    codes = rng.standard_normal((6, 3))  # C - 1 = 5 > d = 3
+    Z, labels = repeat_codes(codes, 4)
+    Z = Z + 1e-9 * rng.standard_normal(Z.shape)
+    rc, rep = cli_json(capsys, write("z.npy", Z), "--augs", write("o.json", {"labels": labels.tolist()}))
+    assert rc == 1 and rep["ideal"] is False
+    ce = rep["counterexample"]
+    assert len(ce["point_labels"]) == len(Z) and len(ce["orbit_labels"]) == 6
+    assert [ce["orbit_labels"][m] for m in labels] == ce["point_labels"]
+    y = np.where(np.array(ce["point_labels"]) == 1, 1.0, -1.0)
+    assert not lp.separable(Z, y)
+
+
+def test_task_witness_is_printed_and_fits(capsys, write):
+    Z, labels = repeat_codes(simplex(5, rng=np.random.default_rng(1)), 2)
+    z, o = write("z.npy", Z), write("o.json", {"labels": labels.tolist()})
+    task = {"point_labels": [["cat", "dog", "cow", "dog", "cat"][m] for m in labels]}
+    rc, rep = cli_json(capsys, z, "--augs", o, "--task", write("t.json", task))
+    assert rc == 0
+    w = rep["witness"]
+    W, b = np.array(w["probe"]["W"]), np.array(w["probe"]["b"])
+    pred = np.array(w["classes"])[np.argmax(Z @ W.T + b, axis=1)]
+    assert pred.tolist() == task["point_labels"]
+    assert w["evaluation"]["n_errors"] == 0 and w["fits"]
+    # mlp witness, verified independently
+    rc, rep = cli_json(capsys, z, "--augs", o, "--task", write("t.json", task), "--probe", "mlp")
+    p = rep["witness"]["probe"]
+    H = np.maximum(Z @ np.array(p["W1"]).T + np.array(p["b1"]), 0)
+    pred = np.array(rep["witness"]["classes"])[np.argmax(H @ np.array(p["W2"]).T + np.array(p["b2"]), axis=1)]
+    assert pred.tolist() == task["point_labels"]
+
+
+def test_readable_report_and_span_counterexample(capsys, write):
+    rc = main(["check", write("z.npy", np.array([[1.0, 0], [1, 1], [1, 2]])), "--augs", write("o.json", {"orbits": [[0], [1], [2]]})])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "NOT IDEAL" in out and "span" in out and "certificate (radon, verified)" in out
+
+
+def test_pairs_singletons_and_probabilities(capsys, write):
+    """Pairs form: points in no pair are orbits of their own; p shapes W_n."""
+    Z = np.array([[0.0, 0], [0, 0], [1, 0], [0, 1]])
+    rc, rep = cli_json(capsys, write("z.npy", Z), "--augs", write("o.json", {"pairs": [[0, 1]], "n": 4, "p": [0.25, 0.25, 0.25, 0.25]}))
+    assert rc == 0 and rep["n_orbits"] == 3
+    w1 = rep["sample_efficiency"]["curve"][0][1]
+    assert w1 == pytest.approx(0.5 * 0.5 + 0.25 * 0.75 * 2)
+
+
+def test_exhaustive_flag(capsys, write):
+    Z, labels = repeat_codes(simplex(4), 2)
+    rc, rep = cli_json(capsys, write("z.npy", Z), "--augs", write("o.json", {"labels": labels.tolist()}), "--exhaustive")
+    assert rc == 0 and rep["exhaustive"]["n_fittable"] == rep["exhaustive"]["n_labellings"] == 7
