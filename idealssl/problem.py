@@ -139,8 +139,13 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>") -> Or
         raw = np.asarray(labels) if labels else np.zeros(0, dtype=np.int64)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")
-    names, inv = np.unique(raw, return_inverse=True)
     n = raw.shape[0]
+    if raw.dtype.kind in "iu" and raw.min() >= 0 and raw.max() < 4 * n + 1024:
+        present = np.bincount(raw) > 0  # O(N) relabelling, same result as np.unique
+        names = np.flatnonzero(present)
+        inv = (np.cumsum(present) - 1)[raw]
+    else:
+        names, inv = np.unique(raw, return_inverse=True)
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
     return Orbits(labels=inv.astype(np.int64).ravel(), n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
 
@@ -278,6 +283,35 @@ def _reject_constant(name):
     raise ValueError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
 
 
+_FAST_LABELS = None
+
+
+def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
+    """Fast path for the common large file ``{"labels": [int, int, ...]}`` (no "p"): parse the list
+    with NumPy instead of building a million Python ints. Returns None whenever the file is anything
+    else, so the general parser (and its messages) handles it."""
+    import re
+
+    global _FAST_LABELS
+    if _FAST_LABELS is None:
+        _FAST_LABELS = re.compile(rb'\A\s*\{\s*"labels"\s*:\s*\[([-0-9,\s]*)\]\s*\}\s*\Z')
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    m = _FAST_LABELS.match(raw)
+    if not m:
+        return None
+    body = m.group(1)
+    if not body.strip() or re.search(rb"-(?![0-9])", body) or re.search(rb"[^0-9]0[0-9]", b"," + body):
+        return None  # empty, a stray minus or a leading zero: let the JSON parser report it
+    arr = np.fromstring(body.decode("ascii"), dtype=np.int64, sep=",")
+    if len(arr) != body.count(b",") + 1:
+        return None  # something fromstring could not read as one integer per comma
+    return arr
+
+
 def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
     """Load orbits from a JSON file path, a parsed JSON dict, an :class:`Orbits`, or a label array.
 
@@ -294,7 +328,11 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
         orb = orbits_from_json_obj(path_or_obj, n=n)
     elif isinstance(path_or_obj, (str, os.PathLike)):
         source = os.fspath(path_or_obj)
-        orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
+        fast = _fast_integer_labels(source) if os.path.isfile(source) and os.path.getsize(source) > (1 << 20) else None
+        if fast is not None:
+            orb = orbits_from_labels(fast, source=source)
+        else:
+            orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
     elif isinstance(path_or_obj, (list, tuple)) and path_or_obj and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj):
         orb = orbits_from_partition(path_or_obj, n=n)
     else:
