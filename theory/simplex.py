@@ -1,0 +1,152 @@
+"""S4 and S5 of theory/statements.md: the ideal log loss, its simplex minimiser, the normalisation.
+
+Establishes (symbolically, for general C and temperature τ unless a size is named):
+
+* S4.1  the regular-simplex Gram matrix (C/(C−1))(I − 11ᵀ/C) has unit diagonal, off-diagonal
+        −1/(C−1) and rank C − 1 (eigenvalues checked for C = 2..7), so it needs d ≥ C − 1;
+* S4.2  at the simplex with w_m = z_m the ideal log loss equals
+        L*(C, τ) = log(1 + (C−1) exp(−C/((C−1)τ)));
+        and the three algebraic steps of the lower bound L_I ≥ L*: the pair identities, the
+        convexity of t ↦ log(1 + (C−1)eᵗ), and the value of the bound;
+* S4.3  for d = 1 (codes and weights are ±1) the exact minimum, by enumeration with exact
+        arithmetic, is strictly above L* for C = 3, 4, 5; and ``numeric_minimum`` (scipy SLSQP,
+        independent of idealssl.derive) confirms L* for d ≥ C − 1 and a larger value for d < C − 1;
+* S5.1  whitening affinely independent codes (exact arithmetic, C = 3 and 4) gives a unit regular
+        simplex, so the normalised loss of an ideal representation is L*.
+
+Run ``python -m theory.simplex`` to print these claims.
+"""
+from __future__ import annotations
+
+import itertools
+from typing import Dict
+
+import sympy as sp
+
+from ._report import report
+
+C, tau, t = sp.symbols("C tau t", positive=True)
+
+
+def L_star(Cv=C, tv=tau):
+    """L*(C, τ) = log(1 + (C − 1) exp(−C/((C − 1)τ)))."""
+    Cv, tv = sp.sympify(Cv), sp.sympify(tv)
+    return sp.log(1 + (Cv - 1) * sp.exp(-Cv / ((Cv - 1) * tv)))
+
+
+def simplex_gram(Cv):
+    """(C/(C−1))(I − 11ᵀ/C) as a sympy matrix (numeric C)."""
+    return sp.Rational(Cv, Cv - 1) * (sp.eye(Cv) - sp.ones(Cv, Cv) / Cv)
+
+
+def _vec(name, n):
+    return sp.Matrix(sp.symbols(f"{name}0:{n}", real=True))
+
+
+def derive() -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    # ---- S4.1 simplex Gram, general C
+    diag = sp.simplify(C / (C - 1) * (1 - 1 / C))
+    off = sp.simplify(C / (C - 1) * (-1 / C))
+    out["S4.1 simplex Gram: diagonal = 1 (general C)"] = sp.simplify(diag - 1) == 0
+    out["S4.1 simplex Gram: off-diagonal = -1/(C-1) (general C)"] = sp.simplify(off + 1 / (C - 1)) == 0
+    ok = True
+    for Cv in range(2, 8):
+        ev = simplex_gram(Cv).eigenvals()
+        ok &= ev == {sp.Rational(Cv, Cv - 1): Cv - 1, 0: 1}
+    out["S4.1 simplex Gram has eigenvalue C/(C-1) (multiplicity C-1) and 0: rank C-1 (C = 2..7)"] = bool(ok)
+    # ---- S4.2 value at the simplex, general C and tau
+    pos, neg = 1 / tau, -1 / ((C - 1) * tau)
+    at_simplex = -sp.log(sp.exp(pos) / (sp.exp(pos) + (C - 1) * sp.exp(neg)))
+    out["S4.2 loss at the simplex (w_m = z_m) = log(1 + (C-1) exp(-C/((C-1) tau))) (general C, tau)"] = (
+        sp.simplify(sp.expand_log(at_simplex - L_star(), force=True)) == 0
+        or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0)
+    # pair identities (generic symbolic vectors, C = 3, d = 2 and C = 4, d = 3)
+    ident_ok = norm_ok = gap_ok = True
+    for Cv, d in ((3, 2), (4, 3)):
+        w = [_vec(f"w{m}_", d) for m in range(Cv)]
+        z = [_vec(f"z{m}_", d) for m in range(Cv)]
+        W, Z = sum(w, sp.zeros(d, 1)), sum(z, sp.zeros(d, 1))
+        S = sum((w[m].dot(z[m]) for m in range(Cv)), sp.Integer(0))
+        lhs = sum(((w[m] - w[k]).dot(z[m] - z[k]) for m in range(Cv) for k in range(Cv)), sp.Integer(0))
+        ident_ok &= sp.expand(lhs - (2 * Cv * S - 2 * W.dot(Z))) == 0
+        lhs2 = sum(((w[m] - w[k]).dot(w[m] - w[k]) for m in range(Cv) for k in range(Cv)), sp.Integer(0))
+        norm_ok &= sp.expand(lhs2 - (2 * Cv * sum((w[m].dot(w[m]) for m in range(Cv)), sp.Integer(0)) - 2 * W.dot(W))) == 0
+        mean_gap = sum(((w[k] - w[m]).dot(z[m]) for m in range(Cv) for k in range(Cv) if k != m), sp.Integer(0)) / (Cv * (Cv - 1))
+        gap_ok &= sp.expand(mean_gap - (W.dot(Z) - Cv * S) / (Cv * (Cv - 1))) == 0
+    out["S4.2 identity sum_{m,m'} (w_m - w_m').(z_m - z_m') = 2C S - 2 W.Z (C=3,d=2; C=4,d=3)"] = bool(ident_ok)
+    out["S4.2 identity sum_{m,m'} |w_m - w_m'|^2 = 2C sum|w_m|^2 - 2|W|^2"] = bool(norm_ok)
+    out["S4.2 mean logit gap over m' != m equals (W.Z - C S)/(C(C-1))"] = bool(gap_ok)
+    c1 = sp.symbols("c", positive=True)  # C - 1 > 0
+    f = sp.log(1 + c1 * sp.exp(t))
+    f2 = sp.simplify(sp.diff(f, t, 2))
+    out["S4.2 f(t) = log(1 + (C-1) e^t) is convex: f'' = (C-1)e^t/(1+(C-1)e^t)^2 > 0"] = (
+        sp.simplify(f2 - c1 * sp.exp(t) / (1 + c1 * sp.exp(t)) ** 2) == 0 and bool(f2.is_positive))
+    # bound: C S - W.Z <= (1/2) sqrt(2C^2 * 2C^2) = C^2  => mean gap >= -C/(C-1)
+    bound = -sp.sqrt(2 * C**2 * 2 * C**2) / 2 / (C * (C - 1))
+    out["S4.2 Cauchy-Schwarz bound: mean logit gap >= -C/(C-1) when |w_m| <= 1 and E|z|^2 <= 1"] = sp.simplify(bound + C / (C - 1)) == 0
+    out["S4.2 f(-C/(C-1)) = L*: the Jensen bound equals the simplex value"] = sp.simplify(
+        f.subs(c1, C - 1).subs(t, -C / (C - 1)) - L_star(C, 1)) == 0
+    # ---- S4.3 d = 1, exact enumeration
+    d1 = {}
+    for Cv in (3, 4, 5):
+        best = None
+        for zs in itertools.product((-1, 1), repeat=Cv):
+            for ws in itertools.product((-1, 1), repeat=Cv):
+                val = sum(sp.log(sum(sp.exp(ws[k] * zs[m]) for k in range(Cv))) - ws[m] * zs[m] for m in range(Cv)) / Cv
+                num = sp.N(val, 40)
+                if best is None or num < best[0]:
+                    best = (num, val)
+        d1[Cv] = best
+        out[f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = {sp.N(L_star(Cv, 1), 12)}"] = bool(
+            best[0] > sp.N(L_star(Cv, 1), 40))
+    # ---- S5.1 whitening gives the unit simplex (exact arithmetic)
+    wh_ok = True
+    for codes in ([[0, 0], [3, 1], [1, 2]], [[1, 0, 0], [0, 2, 0], [0, 0, 5], [1, 1, 1]]):
+        M = sp.Matrix(codes)
+        Cv, d = M.shape
+        mu = sp.ones(1, Cv) * M / Cv
+        X = M - sp.ones(Cv, 1) * mu
+        Sig = X.T * X / Cv  # orbit-weighted covariance of the codes
+        Lc = Sig.cholesky(hermitian=False)
+        A = Lc.inv()  # A Sig A^T = I
+        V = X * A.T / sp.sqrt(d)  # scaled so that E|z|^2 = 1
+        G = (V * V.T).applyfunc(sp.simplify)
+        wh_ok &= (G - simplex_gram(Cv)).applyfunc(sp.simplify) == sp.zeros(Cv, Cv)
+    out["S5.1 whitening + scaling maps affinely independent codes to the unit regular simplex (C = 3, 4, exact)"] = bool(wh_ok)
+    return out
+
+
+def numeric_minimum(Cv: int, d: int, restarts: int = 6, seed: int = 0) -> float:
+    """min of the ideal log loss over unit-norm codes z_m ∈ R^d and weights w_m, C equiprobable
+    orbits, τ = 1, by SLSQP with explicit equality constraints ‖z_m‖² = ‖w_m‖² = 1 (independent of
+    idealssl.derive, which uses L-BFGS on a normalising parametrisation)."""
+    import numpy as np
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    n = Cv * d
+
+    def loss(x):
+        Zc, W = x[:n].reshape(Cv, d), x[n:].reshape(Cv, d)
+        A = Zc @ W.T
+        m = A.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(A - m).sum(axis=1)) + m[:, 0] - np.diag(A)))
+
+    cons = [{"type": "eq", "fun": (lambda x, i=i: float(x[i * d:(i + 1) * d] @ x[i * d:(i + 1) * d]) - 1.0)} for i in range(2 * Cv)]
+    best = np.inf
+    for _ in range(restarts):
+        x0 = rng.normal(size=2 * n)
+        x0 = (x0.reshape(2 * Cv, d) / np.linalg.norm(x0.reshape(2 * Cv, d), axis=1, keepdims=True)).ravel()
+        res = minimize(loss, x0, method="SLSQP", constraints=cons, options={"maxiter": 1000, "ftol": 1e-12})
+        if res.success:
+            best = min(best, res.fun)
+    return float(best)
+
+
+def main() -> int:
+    return report("S4/S5: ideal log loss, simplex minimiser, normalisation", derive())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
