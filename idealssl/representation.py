@@ -117,6 +117,18 @@ class Representation:
         index = np.asarray(index, dtype=np.int64)
         if self._array is not None:
             return np.asarray(self._array[index], dtype=np.float64)
+        if self._key is None and not self._fortran:
+            # positioned reads (not a memory map): page-cache read-ahead on a map would inflate RSS
+            rowbytes = self.d * self.dtype.itemsize
+            out = np.empty((len(index), self.d))
+            with open(self._path, "rb", buffering=0) as f:
+                fd = f.fileno()
+                for k, i in enumerate(index.tolist()):
+                    raw = os.pread(fd, rowbytes, self._offset + i * rowbytes)
+                    if len(raw) != rowbytes:
+                        raise InputError(f"{self.source}: file is truncated (row {i} is incomplete)")
+                    out[k] = np.frombuffer(raw, dtype=self.dtype)
+            return out
         if self._key is None:
             return np.asarray(self._memmap()[index], dtype=np.float64)
         out = np.empty((len(index), self.d))

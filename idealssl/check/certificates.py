@@ -138,7 +138,7 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
         "kind": "non_invariant",
         "summary": (
             f"orbit {m} is not invariant: points {x} and {x2} are at distance {dist:.3g} ({dist / scale:.3g} relative). "
-            f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe below has zero training "
+            f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe in proof.erm_probe has zero training "
             f"error yet labels {x2} (same orbit) 0 — an ERM that errs on a seen orbit, which no ideal encoder allows"
         ),
         "orbit_labels": orbit_labels,

@@ -1,0 +1,123 @@
+"""Scale benchmark for ``idealssl check``: wall time and peak RSS against one NumPy pass.
+
+    python benches/check_scale.py [--n 1000000] [--d 512] [--orbits 10000] [--repeats 3]
+
+Writes (once) ``benches/data/rep_{n}x{d}.npy`` (float32, standard normal; 2 GB at the defaults) and
+two orbit files, orbits in random order and orbits stored contiguously (the layout of an augmented
+dataset, each image's views side by side). Then, alternating in the same run, each timed as a fresh
+process and repeated:
+
+* baseline: ``python -c "np.load(path, mmap_mode='r').sum(axis=0)"``, a single NumPy pass over the
+  memory-mapped file;
+* ours: ``idealssl check path --augs orbits.json`` (default probe, readable report).
+
+Reports medians, the ratio ours / baseline, and peak RSS (``ru_maxrss`` of each child) into
+``benches/results/check_scale.json``. Targets (issue 2): ratio ≤ 3, peak RSS ≤ 1.5 GB.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_data(n: int, d: int, C: int, seed: int = 0):
+    data = HERE / "data"
+    data.mkdir(exist_ok=True)
+    rep = data / f"rep_{n}x{d}.npy"
+    if not rep.exists():
+        rng = np.random.default_rng(seed)
+        Z = np.lib.format.open_memmap(rep, mode="w+", dtype=np.float32, shape=(n, d))
+        for s in range(0, n, 65536):
+            Z[s:s + 65536] = rng.standard_normal((min(65536, n - s), d), dtype=np.float32)
+        Z.flush()
+        del Z
+    files = {}
+    for layout in ("random", "contiguous"):
+        path = data / f"orbits_{n}_{C}_{layout}.json"
+        if not path.exists():
+            rng = np.random.default_rng(seed + 1)
+            if layout == "random":
+                labels = rng.integers(0, C, n)
+                labels[:C] = np.arange(C)  # every orbit non-empty
+            else:
+                labels = np.repeat(np.arange(C), -(-n // C))[:n]
+            path.write_text(json.dumps({"labels": labels.tolist()}))
+        files[layout] = path
+    return rep, files
+
+
+def timed(cmd):
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 1):
+        raise RuntimeError(f"{cmd} failed ({code}): {err}")
+    return wall, ru.ru_maxrss * 1024  # bytes (Linux reports KiB)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000)
+    ap.add_argument("--d", type=int, default=512)
+    ap.add_argument("--orbits", type=int, default=10_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", default=str(HERE / "results" / "check_scale.json"))
+    args = ap.parse_args()
+    rep, orbit_files = make_data(args.n, args.d, args.orbits)
+    base_cmd = [sys.executable, "-c", f"import numpy as np; np.load({str(rep)!r}, mmap_mode='r').sum(axis=0)"]
+    exe = [sys.executable, "-m", "idealssl.cli", "check", str(rep), "--augs"]
+    timed(base_cmd)  # warm the page cache
+    rows = {}
+    for layout, path in orbit_files.items():
+        base, ours, rss_b, rss_o = [], [], [], []
+        for _ in range(args.repeats):
+            w, r = timed(base_cmd)
+            base.append(w)
+            rss_b.append(r)
+            w, r = timed(exe + [str(path)])
+            ours.append(w)
+            rss_o.append(r)
+        rows[layout] = {
+            "baseline_wall_s": statistics.median(base),
+            "check_wall_s": statistics.median(ours),
+            "ratio": statistics.median(ours) / statistics.median(base),
+            "baseline_peak_rss_bytes": max(rss_b),
+            "check_peak_rss_bytes": max(rss_o),
+            "all_baseline_s": base,
+            "all_check_s": ours,
+        }
+        print(f"{layout:>10}: numpy pass {rows[layout]['baseline_wall_s']:.2f} s, idealssl check {rows[layout]['check_wall_s']:.2f} s, "
+              f"ratio {rows[layout]['ratio']:.2f}, peak RSS {rows[layout]['check_peak_rss_bytes'] / 2**30:.2f} GiB "
+              f"(numpy pass: {rows[layout]['baseline_peak_rss_bytes'] / 2**30:.2f} GiB)")
+    result = {
+        "benchmark": "idealssl check vs one numpy pass over the same memory-mapped file",
+        "command": "python benches/check_scale.py " + " ".join(sys.argv[1:]),
+        "n": args.n, "d": args.d, "orbits": args.orbits, "dtype": "float32", "repeats": args.repeats,
+        "file_bytes": rep.stat().st_size,
+        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__},
+        "page_cache": "warm (the file is read once before timing)",
+        "targets": {"ratio_max": 3.0, "peak_rss_max_bytes": int(1.5 * 2**30)},
+        "results": rows,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
