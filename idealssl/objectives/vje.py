@@ -215,14 +215,14 @@ class VJE(Objective):
             e, t = vje_elbo(mu, logvar, views[b], self.nu, self.log_tau, self.beta, self.lambda_radial, noise)
             elbos.append(gather(e, self.gather))
             for k in terms:
-                terms[k].append(t[k].detach())
+                terms[k].append(gather(t[k].detach(), self.gather))
         elbo = torch.stack(elbos).mean()
         d = self.dim if self.normalize_by_dim else 1
         loss = -elbo / d
         with torch.no_grad():
             logs = {"loss": loss.detach(), "elbo": elbo.detach(),
                     **{k: torch.cat(t).mean() for k, t in terms.items()},
-                    "mean_logvar": torch.cat([lv for _, lv in post]).mean(),
+                    "mean_logvar": gather(torch.cat([lv.detach() for _, lv in post]), self.gather).mean(),
                     "radial_scale": self.log_tau.exp().detach(), "nu": self.nu.detach()}
         return ObjectiveOutput(loss, logs)
 

@@ -1,0 +1,123 @@
+"""Under DDP (2 processes, gloo, CPU) every objective gives the full-batch value, logs and gradients.
+
+Each process holds half of the batch; parameter gradients are averaged over processes exactly as
+``DistributedDataParallel`` does (all-reduce SUM / world size) and compared with one process on the
+full batch. The backbone is a linear layer, so gradients reaching the encoder are checked too.
+"""
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from idealssl.objectives import build
+from idealssl.objectives.distributed import BatchNorm1d, gather, is_distributed
+
+from .conftest import small_kwargs
+
+D_IN, DIM, B = 6, 12, 8
+CASES = [  # (name, number of views, extra hyperparameters)
+    ("simclr", 2, {}), ("simclr", 3, {}), ("cissl", 2, {}), ("cissl", 2, {"probe": "mlp"}),
+    ("dissl", 2, {}), ("dissl", 4, {"marginal_ema": 0.5}), ("dino", 3, {}), ("swav", 4, {"freeze_prototypes_steps": 0}),
+    ("byol", 2, {}), ("vicreg", 2, {}), ("vicreg", 3, {}), ("barlow", 2, {}), ("vje", 2, {"n_samples": 0}),
+]
+
+
+def _run_case(case_id, rank=0, world=1):
+    """Loss, logs, averaged gradients and buffers of one case on this rank's share of the batch."""
+    name, v, extra = CASES[case_id]
+    torch.manual_seed(0)
+    obj = build(name, DIM, **{**small_kwargs(name, DIM), **extra})
+    torch.manual_seed(1)
+    backbone = torch.nn.Linear(D_IN, DIM)
+    ema_backbone = torch.nn.Linear(D_IN, DIM)
+    g = torch.Generator().manual_seed(2 + case_id)
+    x = torch.randn(v, B, D_IN, generator=g) * 2
+    share = slice(rank * B // world, (rank + 1) * B // world)
+    views = [backbone(x[i, share]) for i in range(v)]
+    targets = None
+    if obj.momentum_backbone:
+        with torch.no_grad():
+            targets = [ema_backbone(x[i, share]) for i in range(obj.n_global)]
+    out = obj(views, targets)
+    # a second call exercises the EMA / centre / running statistics written by the first
+    if name in ("dissl", "dino"):
+        obj.update(0, 10)
+        out = obj(views, targets)
+    out.loss.backward()
+    grads = {}
+    for prefix, module in (("backbone", backbone), ("objective", obj)):
+        for k, p in module.named_parameters():
+            if p.grad is None:
+                continue
+            gr = p.grad.clone()
+            if world > 1:
+                dist.all_reduce(gr)
+                gr /= world
+            grads[f"{prefix}.{k}"] = gr
+    buffers = {k: b.clone() for k, b in obj.named_buffers() if b.dtype.is_floating_point}
+    logs = {k: float(val) for k, val in out.logs.items()}
+    return {"loss": out.loss.item(), "logs": logs, "grads": grads, "buffers": buffers}
+
+
+def _worker(rank, world, port, outdir):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        assert is_distributed()
+        results = [_run_case(i, rank, world) for i in range(len(CASES))]
+        # the gather primitive itself: values, order, and gradient convention (sum over ranks)
+        x = torch.full((2, 3), float(rank), requires_grad=True)
+        y = gather(x)
+        (y * torch.arange(4.0)[:, None]).sum().backward()
+        bn = BatchNorm1d(3)
+        z = bn(torch.randn(5, 3, generator=torch.Generator().manual_seed(rank)))
+        extra = {"gathered": y.detach(), "grad": x.grad, "bn_mean": bn.running_mean.clone(), "z_mean": gather(z).mean(0)}
+        if rank == 0:
+            torch.save({"results": results, "extra": extra}, os.path.join(outdir, "ddp.pt"))
+    finally:
+        dist.destroy_process_group()
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("ddp")
+    mp.spawn(_worker, args=(2, _free_port(), str(outdir)), nprocs=2, join=True)
+    return torch.load(outdir / "ddp.pt", weights_only=True)
+
+
+def test_gather_primitive(ddp_results):
+    e = ddp_results["extra"]
+    assert torch.equal(e["gathered"][:, 0], torch.tensor([0.0, 0.0, 1.0, 1.0]))
+    # d/dx of sum_k w_k y_k on rank 0 is w[0:2], summed over the 2 ranks' identical losses
+    assert torch.equal(e["grad"], 2 * torch.tensor([[0.0] * 3, [1.0] * 3]))
+    full = torch.cat([torch.randn(5, 3, generator=torch.Generator().manual_seed(r)) for r in range(2)])
+    ref = torch.nn.BatchNorm1d(3)
+    ref(full)
+    assert torch.allclose(e["bn_mean"], ref.running_mean, atol=1e-6)
+    assert torch.allclose(e["z_mean"], torch.zeros(3), atol=1e-5)
+
+
+@pytest.mark.parametrize("case_id", range(len(CASES)), ids=[f"{n}-{v}views-{'-'.join(e)}" for n, v, e in CASES])
+def test_ddp_equals_single_process(ddp_results, case_id):
+    got = ddp_results["results"][case_id]
+    ref = _run_case(case_id)
+    assert got["loss"] == pytest.approx(ref["loss"], rel=1e-5, abs=1e-6)
+    assert got["logs"].keys() == ref["logs"].keys()
+    for k in ref["logs"]:
+        assert got["logs"][k] == pytest.approx(ref["logs"][k], rel=1e-4, abs=1e-5), k
+    assert got["grads"].keys() == ref["grads"].keys() and len(ref["grads"]) > 2
+    for k, gr in ref["grads"].items():
+        # atol: gradients that are zero in exact arithmetic (a bias before batch norm) carry float noise
+        assert torch.allclose(got["grads"][k], gr, rtol=1e-4, atol=1e-5 * max(1.0, gr.abs().max().item())), k
+    for k, b in ref["buffers"].items():
+        assert torch.allclose(got["buffers"][k], b, rtol=1e-4, atol=1e-6), k
