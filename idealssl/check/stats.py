@@ -59,8 +59,9 @@ class OrbitStats:
 
 def _process(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, acc_max, acc_sum, acc_arg):
     lab = labels[start:start + len(block)]
-    diff = block - codes_w[lab]
-    sq = np.einsum("ij,ij->i", diff, diff)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow in float32 is handled below
+        diff = block - codes_w[lab]
+        sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
         _check_finite(block, start, source)  # raises on NaN/inf
         diff = block.astype(np.float64) - codes_w[lab].astype(np.float64)  # overflow in float32
