@@ -57,10 +57,13 @@ class OrbitStats:
     mass: np.ndarray
 
 
-def _process(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, acc_max, acc_sum, acc_arg):
+def _process(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, acc_max, acc_sum, acc_arg, work=None):
     lab = labels[start:start + len(block)]
+    # gather + subtract into a reused buffer: no fresh multi-MB allocation (and page faults) per chunk
+    diff = work[: len(block)] if work is not None else np.empty(block.shape, codes_w.dtype)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow in float32 is handled below
-        diff = block - codes_w[lab]
+        np.take(codes_w, lab, axis=0, out=diff)
+        np.subtract(block, diff, out=diff)
         sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
         _check_finite(block, start, source)  # raises on NaN/inf
@@ -104,6 +107,7 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
         acc_max = np.zeros(C)
         acc_sum = np.zeros(C)
         acc_arg = first.copy()
+        work_buf = np.empty((rows, d), dtype=work)
         if streamable:
             itemsize = rep.dtype.itemsize
             buf = bytearray(rows * d * itemsize)
@@ -118,10 +122,10 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
                     block = np.frombuffer(buf, dtype=rep.dtype, count=m * d).reshape(m, d)
                     if block.dtype != work:
                         block = block.astype(work)
-                    _process(block, start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg)
+                    _process(block, start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg, work_buf)
         else:
             for start, block in rep.chunks(rows=rows, check_finite=False):
-                _process(block.astype(work, copy=False), start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg)
+                _process(block.astype(work, copy=False), start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg, work_buf)
         return acc_max, acc_sum, acc_arg
 
     starts = list(range(0, rep.n, rows))
