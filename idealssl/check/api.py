@@ -213,7 +213,7 @@ def check(
             certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first)
     else:  # mlp / universal
         dist, i, j = min_pairwise_distance(codes)
-        rel_dist = dist / scale if C > 1 else math.inf
+        rel_dist = dist / scale if C > 1 else math.nan  # one orbit: vacuous (reported as null)
         distinct = C == 1 or rel_dist > tol
         conds["distinct_codes"] = Condition(
             holds=distinct,
@@ -233,7 +233,7 @@ def check(
         )
         conds["worst_case_margin"] = Condition(
             holds=distinct,
-            value=rel_dist / 2 if C > 1 else 1.0,
+            value=rel_dist / 2 if C > 1 else math.nan,
             threshold=0.0,
             comparison=">",
             description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes with this margin",

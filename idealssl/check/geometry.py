@@ -150,8 +150,10 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
     p = np.asarray(mass, dtype=np.float64)
     p = p[p > 0]
 
+    q = p[p < 1.0]  # an orbit of mass 1 is always seen: it contributes 0
+
     def W(n: int) -> float:
-        return float(np.sum(p * np.exp(n * np.log1p(-np.minimum(p, 1.0 - 1e-300)))) if len(p) else 0.0)
+        return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
 
     if len(p) == 1:  # one orbit: nothing to learn
         needed = 1

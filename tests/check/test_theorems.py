@@ -213,3 +213,18 @@ def test_exhaustive_agrees_with_rank_test(C):
         assert (r.exhaustive["n_fittable"] == r.exhaustive["n_labellings"]) == ideal
         if ideal:  # the lower bound never exceeds the exact worst-case margin
             assert r.conditions["worst_case_margin"].value <= r.exhaustive["exact_worst_case_margin"] + 1e-6
+
+
+@pytest.mark.parametrize("probe", ["linear", "linear-nobias", "mlp"])
+def test_degenerate_problems(probe):
+    """One point, one orbit, identical codes, a zero code: sensible verdicts, JSON-clean reports."""
+    import json
+
+    one = idealssl.check(np.array([[1.0, 2.0]]), [0], probe=probe)
+    assert one.ideal and one.sample_efficiency["curve"][0][1] == 0.0
+    json.loads(one.to_json())
+    assert not idealssl.check(np.array([[1.0, 2.0], [1.0, 3.0]]), [0, 0], probe=probe).ideal
+    same = idealssl.check(np.zeros((4, 2)), [0, 1, 2, 3], probe=probe)
+    assert not same.ideal and same.counterexample["verified"]
+    zero = idealssl.check(np.array([[0.0, 0.0], [1.0, 1.0]]), [0, 1], probe=probe)
+    assert zero.ideal == (probe != "linear-nobias")  # a zero code ties every homogeneous probe
