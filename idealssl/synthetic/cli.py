@@ -1,0 +1,135 @@
+"""Synthetic benchmarks on finite worlds where M(X) is known: run the claim tests, export worlds, report.
+
+Usage::
+
+    idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N] [--out DIR]
+    idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
+    idealssl bench worlds
+    idealssl bench report [--results DIR] [--readme README.md]
+
+``synthetic`` writes ``DIR/<mode>/<experiment>.json`` (default DIR: synthetic/results);
+``export`` writes ``representation.npy`` + ``orbits.json`` (+ ``world.json``) for ``idealssl check``:
+the raw inputs by default, or the representation of an encoder trained on the world with ``--method``;
+``report`` prints the claims table built from the result files (and rewrites the table between the
+``<!-- claims:begin -->`` / ``<!-- claims:end -->`` markers of ``--readme``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench_command", metavar="SUITE")
+    p = sub.add_parser("synthetic", help="train objectives on finite worlds and test the theory's claims")
+    p.add_argument("--mode", choices=("quick", "full"), default="quick",
+                   help="quick: CI settings (~2 min, one seed); full: the recorded tables (5 seeds)")
+    p.add_argument("--experiments", nargs="+", metavar="NAME",
+                   help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)")
+    p.add_argument("--seeds", nargs="+", type=int, metavar="S", help="override the mode's seeds")
+    p.add_argument("--steps", type=int, help="override the mode's training steps")
+    p.add_argument("--out", default="synthetic/results", help="results directory (default: synthetic/results)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
+
+    e = sub.add_parser("export", help="write representation.npy + orbits.json of a world for idealssl check")
+    e.add_argument("--world", choices=("vector", "digits", "coarse"), default="vector",
+                   help="vector: the suite's shift world (C=16); coarse: the coarseness world (C=32); digits: 8x8 digits (C=20)")
+    e.add_argument("--level", type=int, help="coarsen to the level with this many orbits (coarseness family)")
+    e.add_argument("--seed", type=int, default=0, help="world and training seed")
+    e.add_argument("--method", help="train this objective (or 'oracle') and export its representation instead of the raw inputs")
+    e.add_argument("--dim", type=int, help="representation dimension when training (default C-1)")
+    e.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
+    e.add_argument("--out", required=True, help="output directory")
+
+    sub.add_parser("worlds", help="describe the suite's worlds")
+
+    r = sub.add_parser("report", help="print the claims table from the result files")
+    r.add_argument("--results", default="synthetic/results", help="results directory (default: synthetic/results)")
+    r.add_argument("--mode", choices=("quick", "full"), default="full")
+    r.add_argument("--readme", help="rewrite the table between the claims markers of this markdown file")
+    parser.set_defaults(_bench_parser=parser)
+
+
+def _world(name: str, seed: int):
+    from . import experiments as E
+
+    return {"vector": E.main_world, "digits": E.image_world, "coarse": E.coarse_world}[name](seed)
+
+
+def run(args) -> int:
+    cmd = getattr(args, "bench_command", None)
+    if cmd is None:
+        args._bench_parser.print_help()
+        return 2
+    if cmd == "worlds":
+        from . import experiments as E
+
+        for name in ("vector", "coarse", "digits"):
+            w = _world(name, 0)
+            fam = " -> ".join(str(x.C) for x in w.coarseness_family())
+            print(f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, coarseness levels C = {fam}")
+            print(f"        {(getattr(E, {'vector': 'main_world', 'coarse': 'coarse_world', 'digits': 'image_world'}[name]).__doc__ or '').split(chr(10))[0]}")
+        return 0
+    if cmd == "export":
+        return _export(args)
+    if cmd == "report":
+        from .report import claims_table, update_readme
+
+        table = claims_table(Path(args.results), args.mode)
+        if args.readme:
+            update_readme(Path(args.readme), table)
+            print(f"updated {args.readme}")
+        print(table)
+        return 0
+    # synthetic
+    if args.steps is not None and args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if args.seeds is not None and any(s < 0 for s in args.seeds):
+        raise InputError("--seeds must be non-negative integers")
+    import torch
+
+    from .experiments import run_suite
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    res = run_suite(args.mode, args.experiments, args.out, seeds=args.seeds, steps=args.steps)
+    n_claims = [c for r in res.values() for c in r["verdict"]["claims"]]
+    held = sum(c.get("held") is True for c in n_claims)
+    failed = sum(c.get("held") is False for c in n_claims)
+    print(f"{len(res)} experiments in {time.perf_counter() - t0:.1f} s; claims held {held}, failed {failed}, "
+          f"other {len(n_claims) - held - failed}; results in {Path(args.out) / args.mode}")
+    return 0
+
+
+def _export(args) -> int:
+    from .worlds import export
+
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    w = _world(args.world, args.seed)
+    if args.level is not None:
+        levels = {x.C: x for x in w.coarseness_family()}
+        if args.level not in levels:
+            raise InputError(f"--level {args.level}: the {args.world} world's coarseness levels are {', '.join(map(str, sorted(levels)))}")
+        w = levels[args.level]
+    Z = None
+    info = {"world": w.name, "N": w.N, "C": w.C}
+    if args.method:
+        if args.dim is not None and args.dim < 1:
+            raise InputError(f"--dim must be >= 1, got {args.dim}")
+        from .experiments import method_hparams
+        from .train import TrainConfig, embed, train
+
+        dim = args.dim or w.C - 1
+        hp = {} if args.method == "oracle" else method_hparams(args.method.lower())
+        res = train(w, TrainConfig(method=args.method, dim=dim, steps=args.steps, hparams=hp, seed=args.seed))
+        Z = embed(res["encoder"], w)
+        info.update(method=args.method, dim=dim, steps=args.steps, train_seconds=round(res["seconds"], 2))
+    paths = export(w, args.out, Z)
+    print(json.dumps({**info, **paths}))
+    return 0

@@ -1,0 +1,636 @@
+"""The experiments that test the paper's claims on finite worlds, and their recorded verdicts.
+
+Each experiment trains small encoders on a world (:mod:`.train`), measures the representations
+(:mod:`.evaluate`), and states its prediction, the criterion it is judged by and whether it held,
+computed from the numbers (never written by hand). :func:`run_suite` runs a selection and writes
+one JSON file per experiment (protocol, seeds, versions, wall time, rows, verdict).
+
+Experiments (``issl-theory.md`` section 5 numbers in brackets):
+
+``dimension``
+    d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [5.2, 5.4, 5.10].
+``methods``
+    every registered objective (and the supervised oracle) on one world at equal budget: the head
+    comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1) [5.9] and VJE against the
+    others; its models also feed ``loss_vs_accuracy``.
+``coarseness``
+    a coarseness family (orbits merged within classes) vs few-shot error, against W_n (Prop. 2,
+    Fig. 7a) [5.6].
+``loss_vs_accuracy``
+    ideal ISSL log loss vs probe accuracy across models on one world (Fig. 7b) [5.7].
+``dissl_threshold``
+    the DISSL teacher's determinism vs lambda and 1 + beta, with the full-data and the batch
+    marginal (free logits, population objective; then trained encoders) [5.8, 5.11].
+"""
+from __future__ import annotations
+
+import math
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from .evaluate import geometry, ideal_log_loss, probe_tasks, run_check, worst_case_risk
+from .worlds import World, digits_world, vector_world
+
+EXPERIMENTS = ("dimension", "methods", "coarseness", "loss_vs_accuracy", "dissl_threshold")
+
+#: small heads for every objective (keys a constructor does not take are ignored and recorded)
+SMALL_HEADS = dict(
+    hidden_dim=256, teacher_hidden_dim=256, probe_hidden_dim=256, projector_hidden_dim=256,
+    predictor_hidden_dim=256, out_dim=64, bottleneck=None, bottleneck_dim=32,
+)
+#: per-method overrides on top of SMALL_HEADS (teacher categories / prototypes sized to the world)
+METHOD_HPARAMS = {
+    "dissl": dict(n_classes=64),
+    "dino": dict(out_dim=64),  # K = 64 prototypes, as DISSL's 64 teacher categories
+    "swav": dict(n_prototypes=64, queue_length=0, freeze_prototypes_steps=0),
+    "vicreg": dict(out_dim=128),
+    "barlow": dict(out_dim=128),
+}
+#: the comparisons the paper makes (baseline, ours)
+HEAD_PAIRS = (("simclr", "cissl"), ("dino", "dissl"))
+
+MODES = {
+    # quick: CI, about two minutes on two cores; full: the recorded tables (seeds 0, 1, 2)
+    "quick": dict(steps=300, seeds=(0,), n_tasks=10, batch=128, lambdas=(1.0, 2.3), free_restarts=2, free_steps=600,
+                  dims_rel=("quarter", "at", "double"), digits=False, loss_models=(60, 300)),
+    "full": dict(steps=1500, seeds=(0, 1, 2), n_tasks=30, batch=128, lambdas=(0.5, 1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
+                 free_restarts=5, free_steps=2000, dims_rel=("two", "quarter", "half", "at", "double"), digits=True,
+                 loss_models=(30, 100, 300, 1500)),
+}
+
+
+def method_hparams(method: str) -> Dict:
+    """The hyperparameters the suite passes to ``method`` (small heads; see METHOD_HPARAMS)."""
+    if method == "oracle":
+        return {}
+    return {**SMALL_HEADS, **METHOD_HPARAMS.get(method, {})}
+
+
+def versions() -> Dict[str, str]:
+    """Versions of Python, the libraries and the git revision (recorded with every result)."""
+    import scipy
+    import sklearn
+    import torch
+
+    import idealssl
+
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent).stdout.strip()
+    except Exception:  # pragma: no cover - no git
+        rev = ""
+    return {"python": platform.python_version(), "numpy": np.__version__, "scipy": scipy.__version__,
+            "sklearn": sklearn.__version__, "torch": torch.__version__, "idealssl": idealssl.__version__,
+            "git": rev or "unknown", "platform": platform.platform()}
+
+
+def _dims(C: int, which: Sequence[str]) -> List[int]:
+    table = {"two": 2, "quarter": max(2, (C - 1) // 4), "half": max(2, (C - 1) // 2), "at": C - 1, "double": 2 * (C - 1)}
+    return sorted({table[w] for w in which})
+
+
+def _mean_sd(xs) -> Dict[str, float]:
+    xs = np.asarray([x for x in xs if x is not None], dtype=float)
+    if xs.size == 0:
+        return {"mean": float("nan"), "sd": float("nan"), "n": 0}
+    return {"mean": float(xs.mean()), "sd": float(xs.std(ddof=1)) if xs.size > 1 else 0.0, "n": int(xs.size)}
+
+
+# ---------------------------------------------------------------------------- one model
+def train_and_assess(world: World, method: str, dim: int, seed: int, mode: Dict, *, probes=("linear", "mlp"),
+                     shots: Sequence[int] = (), task_groups=None, steps: Optional[int] = None,
+                     hparams: Optional[Dict] = None, check: bool = True) -> Dict:
+    """Train one encoder and measure its representation; a failed run is recorded, not raised."""
+    from .train import TrainConfig, embed, train
+
+    hp = method_hparams(method) if hparams is None else hparams
+    cfg = TrainConfig(method=method, dim=dim, steps=steps or mode["steps"], batch=mode["batch"], hparams=hp, seed=seed)
+    row = {"world": world.name, "method": method, "dim": dim, "seed": seed, "steps": cfg.steps}
+    try:
+        res = train(world, cfg)
+    except InputError:
+        raise
+    except Exception as exc:  # a method that cannot train here is a finding, recorded
+        row["error"] = f"{type(exc).__name__}: {exc}"
+        return row
+    Z = embed(res["encoder"], world)
+    row.update(train_seconds=round(res["seconds"], 3), final_loss=res["losses"][-1],
+               hparams_used=res["hparams_used"], hparams_ignored=res["hparams_ignored"], logs=res["last_logs"])
+    row.update(assess(world, Z, probes=probes, shots=shots, n_tasks=mode["n_tasks"], seed=seed,
+                      task_groups=task_groups, check=check))
+    row["_encoder"] = res["encoder"]
+    row["_objective"] = res["objective"]
+    return row
+
+
+def assess(world: World, Z: np.ndarray, *, probes=("linear", "mlp"), shots=(), n_tasks=20, seed=0,
+           task_groups=None, check=True) -> Dict:
+    """Geometry, ideal log loss, probes on random invariant tasks, and the checker's verdict."""
+    if not np.all(np.isfinite(Z)):
+        return {"error": "representation has NaN/inf"}
+    out = {"geometry": geometry(Z, world.orbits), "ideal_log_loss": ideal_log_loss(Z, world.orbits)}
+    out["probes"] = {p: probe_tasks(Z, world.orbits, p, n_tasks=n_tasks, shots=shots if p == "linear" else (),
+                                    task_groups=task_groups, seed=seed) for p in probes}
+    if check:
+        out["check"] = run_check(Z, world.orbits, probe="linear")
+    return out
+
+
+def _strip(rows: List[Dict]) -> List[Dict]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+
+
+def _acc(row, probe="linear", K="2"):
+    try:
+        return row["probes"][probe]["full"][K]["mean_acc"]
+    except KeyError:
+        return None
+
+
+def _perfect(row, probe="linear", K="2"):
+    try:
+        return row["probes"][probe]["full"][K]["frac_perfect"]
+    except KeyError:
+        return None
+
+
+def _few(row, n, key="error"):
+    try:
+        return row["probes"]["linear"]["fewshot"][str(n)][key]
+    except KeyError:
+        return None
+
+
+def cover_fraction(C: int, r: int) -> float:
+    """Fraction of the 2^C - 2 non-constant binary labellings of C points in general position in an
+    r-dimensional affine space that an affine halfspace separates (Cover 1965; ``issl-theory.md`` 5.4):
+    (2 sum_{k=0}^{r} binom(C-1, k) - 2) / (2^C - 2)."""
+    r = min(r, C - 1)
+    return (2 * sum(math.comb(C - 1, k) for k in range(r + 1)) - 2) / (2 ** C - 2)
+
+
+# ---------------------------------------------------------------------------- worlds used
+def main_world(seed: int = 0) -> World:
+    """The suite's vector world: C = 16 orbits of the cyclic-shift group on R^8 (8 shifts) times 2 nuisance
+    vectors in 2 extra dimensions (16 inputs per orbit, N = 256), 4 classes of 4 orbits."""
+    return vector_world(n_orbits=16, dim=8, groups=("shift",), n_classes=4, nuisance_dim=2, n_nuisance=2, seed=seed)
+
+
+def coarse_world(seed: int = 0) -> World:
+    """C = 32 orbits of the group generated by sign flips of coordinates 0, 1 and quarter-turns in
+    their plane (the dihedral group of order 8) on R^6 (N = 256), 4 classes of 8 orbits: coarseness
+    levels C = 32, 16, 8, 4."""
+    return vector_world(n_orbits=32, dim=6, groups=("signflip:2", "rotation:4"), n_classes=4, seed=seed)
+
+
+def image_world(seed: int = 0) -> World:
+    """Digits 0-9, 2 base images each (C = 20), translations by at most one pixel (9 images per orbit)."""
+    return digits_world(per_class=2, max_shift=1, seed=seed)
+
+
+# ---------------------------------------------------------------------------- experiments
+def exp_dimension(mode: Dict, methods=None) -> Dict:
+    """Dimension below / at / above C-1 for linear and MLP probes (Theorem 1; Sec. 5; Fig. 7c)."""
+    from ..objectives import available
+
+    # (label, objective, extra hparams): CISSL with the linear student and CISSL-MLP, whose student
+    # head is an MLP like the MLP probe (Fig. 7c), beside the supervised oracle
+    variants = [("oracle", "oracle", {}), ("cissl", "cissl", {}), ("cissl-mlp", "cissl", {"probe": "mlp"})]
+    variants = [v for v in variants if v[1] == "oracle" or v[1] in available()]
+    if methods:
+        variants = [v for v in variants if v[0] in methods]
+    methods = [v[0] for v in variants]
+    worlds = [main_world()] + ([image_world()] if mode["digits"] else [])
+    rows = []
+    for w in worlds:
+        for d in _dims(w.C, mode["dims_rel"]):
+            for label, m, extra in variants:
+                hp = {**method_hparams(m), **extra}
+                for s in mode["seeds"]:
+                    r = train_and_assess(w, m, d, s, mode, hparams=hp)
+                    r["method"] = label
+                    r["C"] = w.C
+                    r["cover_fraction_binary"] = cover_fraction(w.C, d)
+                    rows.append(r)
+    rows = _strip(rows)
+    # verdicts
+    summary, below_ok, at_ok, mlp_ok = [], [], {}, []
+    for w in worlds:
+        for m in methods:
+            for d in _dims(w.C, mode["dims_rel"]):
+                rs = [r for r in rows if r["world"] == w.name and r["method"] == m and r["dim"] == d and "error" not in r]
+                if not rs:
+                    continue
+                lin = _mean_sd([_perfect(r, "linear", "2") for r in rs])
+                lin5 = _mean_sd([_perfect(r, "linear", "5") for r in rs])
+                mlp = _mean_sd([_perfect(r, "mlp", "2") for r in rs])
+                entry = {"world": w.name, "C": w.C, "method": m, "dim": d, "relation": "below" if d < w.C - 1 else ("at" if d == w.C - 1 else "above"),
+                         "linear_frac_perfect_binary": lin, "linear_frac_perfect_5class": lin5, "mlp_frac_perfect_binary": mlp,
+                         "linear_acc_binary": _mean_sd([_acc(r, "linear", "2") for r in rs]),
+                         "mlp_acc_binary": _mean_sd([_acc(r, "mlp", "2") for r in rs]),
+                         "affine_rank": _mean_sd([r["geometry"]["affine_rank"] for r in rs]),
+                         "invariance_ratio": _mean_sd([r["geometry"]["invariance_ratio"] for r in rs]),
+                         "cover_fraction_binary": cover_fraction(w.C, d),
+                         "check_ideal": _mean_sd([float(r["check"]["ideal"]) for r in rs if r.get("check") and "ideal" in r["check"]])}
+                summary.append(entry)
+                if m in ("oracle", "cissl"):  # trained for linear probes
+                    (below_ok if d < w.C - 1 else at_ok.setdefault(m, [])).append(
+                        lin["mean"] < 1.0 if d < w.C - 1 else lin["mean"] >= 0.95)
+                if d < w.C - 1:
+                    mlp_ok.append(mlp["mean"] >= lin["mean"] and mlp["mean"] > 0)
+    claims = [
+        {"id": "dim-necessary", "prediction": "linear probes: d < C-1 leaves some random invariant task unrealizable (Theorem 1, necessity)",
+         "criterion": "oracle and cissl, every world, d < C-1: fraction of binary tasks fitted perfectly on the full world < 1",
+         "held": bool(below_ok) and all(below_ok)},
+    ]
+    for m, oks in at_ok.items():
+        claims.append({"id": f"dim-sufficient-{m}", "prediction": f"linear probes: with d >= C-1 the {m} encoder realizes all invariant tasks (Theorem 1 + Prop. 3, in practice)",
+                       "criterion": "every world, d >= C-1: mean fraction of binary tasks fitted perfectly >= 0.95",
+                       "held": all(oks)})
+    claims.append({"id": "dim-mlp", "prediction": "MLP probes need less dimension than linear probes (Sec. 5, Fig. 7c)",
+                   "criterion": "every method and world, d < C-1: MLP-probe fraction of perfectly fitted binary tasks >= the linear probe's and > 0",
+                   "values": {"cells_holding": int(sum(mlp_ok)), "cells": len(mlp_ok)}, "held": bool(mlp_ok) and all(mlp_ok)})
+    verdict = {"claims": claims}
+    return {"rows": rows, "summary": summary, "verdict": verdict,
+            "protocol": {"worlds": [w.describe() for w in worlds], "methods": methods, "dims": {w.name: _dims(w.C, mode["dims_rel"]) for w in worlds},
+                         "probes": "full world as training and test set; random labellings of the orbits (2 and 5 labels)",
+                         "n_tasks": mode["n_tasks"], "steps": mode["steps"], "batch": mode["batch"]}}
+
+
+def _methods_list():
+    from ..objectives import available
+
+    return ["oracle"] + available()
+
+
+def exp_methods(mode: Dict, store: Optional[Dict] = None) -> Dict:
+    """All objectives on the main world at equal budget (d = C-1): heads (Table 1) and VJE."""
+    w = main_world()
+    d = w.C - 1
+    shots = (4, 16, 64)
+    rows = []
+    for m in _methods_list():
+        for s in mode["seeds"]:
+            rows.append(train_and_assess(w, m, d, s, mode, shots=shots, probes=("linear",)))
+    if store is not None:
+        store["methods_rows"] = rows
+    rows = _strip(rows)
+    summary = {}
+    for m in sorted({r["method"] for r in rows}):
+        rs = [r for r in rows if r["method"] == m and "error" not in r]
+        errs = [r["error"] for r in rows if r["method"] == m and "error" in r]
+        if not rs:
+            summary[m] = {"error": errs[0] if errs else "no runs"}
+            continue
+        summary[m] = {
+            "linear_acc_binary": _mean_sd([_acc(r) for r in rs]),
+            "linear_acc_5class": _mean_sd([_acc(r, K="5") for r in rs]),
+            "linear_frac_perfect_binary": _mean_sd([_perfect(r) for r in rs]),
+            **{f"fewshot_error_n{n}": _mean_sd([_few(r, n) for r in rs]) for n in shots},
+            "W_n": {str(n): _few(rs[0], n, "W_n") for n in shots},
+            "ideal_log_loss_gap": _mean_sd([r["ideal_log_loss"]["gap"] for r in rs]),
+            "invariance_ratio": _mean_sd([r["geometry"]["invariance_ratio"] for r in rs]),
+            "affine_rank": _mean_sd([r["geometry"]["affine_rank"] for r in rs]),
+            "simplex_distance": _mean_sd([r["geometry"]["simplex_distance"] for r in rs]),
+            "check_ideal": _mean_sd([float(r["check"]["ideal"]) for r in rs if r.get("check") and "ideal" in r["check"]]),
+            "train_seconds": _mean_sd([r["train_seconds"] for r in rs]),
+        }
+    claims = []
+    for base, ours in HEAD_PAIRS:
+        if base not in summary or ours not in summary or "error" in summary[base] or "error" in summary[ours]:
+            claims.append({"id": f"heads-{ours}-vs-{base}", "prediction": f"{ours} beats {base} on linear probes at equal budget (Table 1)",
+                           "criterion": "not run: a method is missing or failed", "held": None})
+            continue
+        a = summary[ours]["fewshot_error_n16"]
+        b = summary[base]["fewshot_error_n16"]
+        fa, fb = summary[ours]["linear_acc_binary"]["mean"], summary[base]["linear_acc_binary"]["mean"]
+        n = max(a["n"], 1)
+        se = math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n) if n > 1 else 0.0
+        diff = b["mean"] - a["mean"]
+        held = (diff > 2 * se and fa >= fb) if n > 1 else (diff > 0 and fa >= fb)
+        if n > 1 and abs(diff) <= 2 * se and abs(fa - fb) < 0.01:
+            held = "inconclusive"
+        claims.append({"id": f"heads-{ours}-vs-{base}", "prediction": f"{ours} beats {base} on linear probes at equal budget (Table 1)",
+                       "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference with one seed) "
+                                    "and full-data binary accuracy not lower; 'inconclusive' when both differences are within noise",
+                       "values": {"fewshot16_error": {ours: a, base: b}, "full_acc_binary": {ours: fa, base: fb}},
+                       "held": held})
+    if "vje" in summary and "error" not in summary["vje"]:
+        ranked = sorted((s["fewshot_error_n16"]["mean"], m) for m, s in summary.items() if "error" not in s)
+        claims.append({"id": "vje-rank", "prediction": "no prediction (VJE is not derived from the ISSL characterization): measurement only",
+                       "criterion": "rank of VJE by 16-shot linear-probe error among all methods (1 = best)",
+                       "values": {"rank": [m for _, m in ranked].index("vje") + 1, "of": len(ranked),
+                                  "order": [m for _, m in ranked]}, "held": None})
+    return {"rows": rows, "summary": summary, "verdict": {"claims": claims},
+            "protocol": {"world": w.describe(), "dim": d, "shots": list(shots), "steps": mode["steps"], "batch": mode["batch"],
+                         "hparams": {m: method_hparams(m) for m in _methods_list() if m != "oracle"}, "n_tasks": mode["n_tasks"],
+                         "probe": "affine logistic regression (C=1e3) on standardized Z; few-shot: n i.i.d. inputs, one draw per task"}}
+
+
+def exp_coarseness(mode: Dict, method: str = "dissl") -> Dict:
+    """Coarser label-preserving augmentations vs few-shot error (Prop. 2, Fig. 7a)."""
+    from ..objectives import available
+
+    base = coarse_world()
+    family = base.coarseness_family()
+    d = base.C - 1
+    shots = (1, 2, 4, 8, 16, 32)
+    task_groups = base.classes  # tasks: labellings of the classes (invariant for every level)
+    methods = ["oracle"] + ([method] if method in available() else [])
+    rows = []
+    for m in methods:
+        for lvl in family:
+            for s in mode["seeds"]:
+                r = train_and_assess(lvl, m, d, s, mode, shots=shots, probes=("linear",), task_groups=lvl.classes, check=False)
+                r["level_C"] = lvl.C
+                rows.append(r)
+    rows = _strip(rows)
+    summary, mono, bound, seen = [], [], [], []
+    for m in methods:
+        prev = None
+        for lvl in family:
+            rs = [r for r in rows if r["method"] == m and r["level_C"] == lvl.C and "error" not in r]
+            if not rs:
+                continue
+            e = {"method": m, "C": lvl.C,
+                 **{f"error_n{n}": _mean_sd([_few(r, n) for r in rs]) for n in shots},
+                 **{f"seen_orbit_error_n{n}": _mean_sd([_few(r, n, "seen_orbit_error") for r in rs]) for n in shots},
+                 **{f"W_n{n}": worst_case_risk(lvl.orbit_mass, n) for n in shots},
+                 "invariance_ratio": _mean_sd([r["geometry"]["invariance_ratio"] for r in rs])}
+            summary.append(e)
+            for n in shots:
+                err = e[f"error_n{n}"]
+                se = err["sd"] / math.sqrt(max(err["n"], 1))
+                bound.append(err["mean"] <= e[f"W_n{n}"] + 2 * se + 0.02)
+                seen.append(e[f"seen_orbit_error_n{n}"]["mean"] <= 0.05)
+                if prev is not None:
+                    pe = prev[f"error_n{n}"]
+                    pse = pe["sd"] / math.sqrt(max(pe["n"], 1))
+                    mono.append(err["mean"] <= pe["mean"] + 2 * math.hypot(se, pse) + 0.01)
+            prev = e
+    verdict = {"claims": [
+        {"id": "coarse-monotone", "prediction": "coarser label-preserving augmentations give lower few-shot error at every n (Prop. 2, Fig. 7a)",
+         "criterion": "for every method, n and pair of adjacent levels, error(coarser) <= error(finer) + 2 SE + 0.01",
+         "values": {"pairs_holding": int(sum(mono)), "pairs": len(mono)}, "held": bool(mono) and all(mono)},
+        {"id": "coarse-Wn-bound", "prediction": "few-shot error of a learned encoder <= W_n = sum_m p_m (1-p_m)^n of its orbits (Prop. 2)",
+         "criterion": "mean error <= W_n + 2 SE + 0.02 for every method, level and n",
+         "values": {"cells_holding": int(sum(bound)), "cells": len(bound)}, "held": bool(bound) and all(bound)},
+        {"id": "coarse-seen-orbits", "prediction": "an (approximately) ideal encoder makes no error on orbits seen in the few-shot sample (invariance, Fig. 3)",
+         "criterion": "mean seen-orbit error <= 0.05 for every method, level and n",
+         "values": {"cells_holding": int(sum(seen)), "cells": len(seen)}, "held": bool(seen) and all(seen)},
+    ]}
+    return {"rows": rows, "summary": summary, "verdict": verdict,
+            "protocol": {"world": base.describe(), "levels": [lvl.C for lvl in family], "dim": d, "shots": list(shots),
+                         "tasks": "random labellings (2 and 5 labels, capped at 4) of the 4 classes, invariant at every level",
+                         "methods": methods, "steps": mode["steps"], "n_tasks": mode["n_tasks"]}}
+
+
+def exp_loss_vs_accuracy(mode: Dict, store: Optional[Dict] = None) -> Dict:
+    """Ideal ISSL log loss vs linear-probe accuracy across models on one world (Fig. 7b)."""
+    from scipy.stats import spearmanr
+
+    from ..objectives import available
+
+    w = main_world()
+    shots = (16,)
+    rows = []
+    for r in (store or {}).get("methods_rows", []):
+        if "error" not in r:
+            rows.append({k: v for k, v in r.items() if not k.startswith("_")})
+    # budget sweep of the theory's own objectives: fewer steps, same augmentations
+    for m in [x for x in ("cissl", "dissl") if x in available()]:
+        for steps in mode["loss_models"]:
+            for s in mode["seeds"]:
+                rows.append(_strip([train_and_assess(w, m, w.C - 1, s, mode, shots=shots, probes=("linear",), steps=steps, check=False)])[0])
+    rows = [r for r in rows if "error" not in r]
+    L = np.array([r["ideal_log_loss"]["ideal_log_loss"] for r in rows])
+    err = np.array([_few(r, 16) for r in rows])
+    acc = np.array([_acc(r) for r in rows])
+    out = {}
+    if len(rows) >= 4:
+        rho_e, p_e = spearmanr(L, err)
+        rho_a, p_a = spearmanr(L, acc)
+        out = {"spearman_loss_vs_fewshot16_error": {"rho": float(rho_e), "p": float(p_e)},
+               "spearman_loss_vs_full_binary_acc": {"rho": float(rho_a), "p": float(p_a)}, "n_models": len(rows)}
+        sub = [i for i, r in enumerate(rows) if r["method"] in ("cissl", "dissl")]
+        if len(sub) >= 4:
+            rho_s, p_s = spearmanr(L[sub], err[sub])
+            out["spearman_within_issl_objectives"] = {"rho": float(rho_s), "p": float(p_s), "n_models": len(sub)}
+    held = None
+    if out:
+        held = bool(out["spearman_loss_vs_fewshot16_error"]["rho"] > 0 and out["spearman_loss_vs_fewshot16_error"]["p"] < 0.05)
+    points = [{"method": r["method"], "steps": r["steps"], "seed": r["seed"], "ideal_log_loss": r["ideal_log_loss"]["ideal_log_loss"],
+               "fewshot16_error": _few(r, 16), "full_binary_acc": _acc(r)} for r in rows]
+    verdict = {"claims": [{"id": "loss-vs-acc", "prediction": "lower ideal ISSL log loss goes with better linear probing (Fig. 7b)",
+                           "criterion": "Spearman correlation between L_I and 16-shot error across models > 0 with p < 0.05",
+                           "values": out, "held": held}]}
+    return {"rows": points, "summary": out, "verdict": verdict,
+            "protocol": {"world": w.describe(), "dim": w.C - 1, "models": "every method of 'methods' (when run in the same suite) "
+                         "plus cissl and dissl at steps " + str(list(mode["loss_models"])), "n_tasks": mode["n_tasks"],
+                         "note": "L_I with unit-norm z and w at temperature 1 (Eq. 6); optimum " + f"{ideal_log_loss_value(w.C):.4f}"}}
+
+
+def ideal_log_loss_value(C: int) -> float:
+    from .evaluate import ideal_log_loss_optimum
+
+    return ideal_log_loss_optimum(C)
+
+
+# ---------------------------------------------------------------------------- DISSL threshold
+def free_logit_dissl(C: int, K: int, lam: float, beta: float, per_orbit: int = 2, batch: Optional[int] = None,
+                     steps: int = 2000, seed: int = 0, lr: float = 0.05) -> Dict:
+    """Minimise the DISSL objective over free per-input teacher and student logits (no encoder).
+
+    The inputs are ``C * per_orbit`` points in C orbits; a view of x is uniform over its orbit. With
+    ``batch=None`` the loss is the population objective (every input as anchor, the exact
+    expectation over its views, the teacher marginal over the whole data set); with ``batch=B`` it
+    is minimised by SGD on minibatches of B anchors with the marginal of the minibatch, as the
+    original code does. The loss terms are :func:`idealssl.objectives.dissl.dissl_loss`.
+
+    Returns the conditional entropy H(M^|X) and the marginal entropy H(M^) of the teacher over the
+    whole data set (``issl-theory.md`` 5.8: H(M^|X) > 0 at the optimum iff lambda > 1 + beta when
+    K > C; 5.11: the batch marginal repeats this with B in place of C).
+    """
+    import torch
+
+    from ..objectives.dissl import dissl_loss
+
+    g = torch.Generator().manual_seed(seed)
+    N = C * per_orbit
+    orbit = torch.arange(N) // per_orbit
+    T = (0.1 * torch.randn(N, K, generator=g)).requires_grad_(True)
+    S = (0.1 * torch.randn(N, K, generator=g)).requires_grad_(True)
+    opt = torch.optim.Adam([T, S], lr=lr)
+    # all ordered pairs (i, j) within an orbit, j uniform over the orbit (including i)
+    pi = torch.arange(N).repeat_interleave(per_orbit)
+    pj = (orbit.repeat_interleave(per_orbit) * per_orbit + torch.arange(per_orbit).repeat(N))
+    for _ in range(steps):
+        if batch is None:
+            a, b = pi, pj
+        else:
+            anchors = torch.randint(0, N, (batch,), generator=g)
+            a = anchors
+            b = orbit[anchors] * per_orbit + torch.randint(0, per_orbit, (batch,), generator=g)
+        loss, _ = dissl_loss([T[a], T[b]], [S[a], S[b]], lambda_maximality=lam, beta_det_inv=beta,
+                             teacher_temperature=1.0, student_temperature=1.0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        p = T.softmax(-1)
+        h_cond = float(-(p * p.clamp_min(1e-30).log()).sum(-1).mean())
+        pm = p.mean(0)
+        h_marg = float(-(pm * pm.clamp_min(1e-30).log()).sum())
+    return {"H_M_given_X": h_cond, "H_M": h_marg}
+
+
+def exp_dissl_threshold(mode: Dict) -> Dict:
+    """DISSL teacher determinism vs lambda and 1 + beta; full-data vs batch marginal."""
+    from ..objectives import available
+
+    beta = 0.8
+    C = 8
+    settings = [
+        # (name, K, batch): K > C with the population marginal; K < C (population); K < C with a batch B < K
+        ("K>C, full marginal", 2 * C, None),
+        ("K<C, full marginal", C // 2, None),
+        ("K<=C, batch marginal B<K", C, 2),
+    ]
+    rows = []
+    for name, K, B in settings:
+        for lam in mode["lambdas"]:
+            hs = [free_logit_dissl(C, K, lam, beta, batch=B, steps=mode["free_steps"], seed=s)
+                  for s in range(mode["free_restarts"])]
+            rows.append({"part": "free-logits", "setting": name, "C": C, "K": K, "batch": B, "lambda": lam, "beta": beta,
+                         "H_M_given_X": _mean_sd([h["H_M_given_X"] for h in hs]), "H_M": _mean_sd([h["H_M"] for h in hs]),
+                         "restarts": mode["free_restarts"], "steps": mode["free_steps"]})
+    # trained encoders: DISSL on the main world with K = 4C teacher categories
+    trained = []
+    if "dissl" in available():
+        import torch
+
+        w = main_world()
+        for lam in mode["lambdas"]:
+            for s in mode["seeds"]:
+                hp = {**method_hparams("dissl"), "n_classes": 4 * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
+                r = train_and_assess(w, "dissl", w.C - 1, s, mode, hparams=hp, probes=("linear",), check=False)
+                if "error" in r:
+                    trained.append({k: v for k, v in r.items() if not k.startswith("_")})
+                    continue
+                obj, enc = r["_objective"], r["_encoder"]
+                rng = np.random.default_rng(1000 + s)
+                X = torch.as_tensor(w.X)
+                with torch.no_grad():
+                    out = obj([enc(X), enc(X[w.sample_views(np.arange(w.N), rng)])])
+                trained.append({"part": "trained", "setting": "K=4C, trained encoder (full-data marginal at evaluation)",
+                                "C": w.C, "K": 4 * w.C, "batch": mode["batch"], "lambda": lam, "beta": beta, "seed": s,
+                                "H_M_given_Z_full": float(out.logs["H_M_given_Z"]), "H_M_full": float(out.logs["H_M"]),
+                                "H_M_given_Z_last_batch": r["logs"].get("H_M_given_Z"),
+                                "linear_acc_binary": _acc(r), "invariance_ratio": r["geometry"]["invariance_ratio"]})
+    thr = 1 + beta
+    eps = 0.05
+    checks = {}
+    for name, K, B in settings:
+        rs = [r for r in rows if r["setting"] == name]
+        if name.startswith("K<C, full"):
+            checks[name] = all(r["H_M_given_X"]["mean"] < eps for r in rs)
+        else:
+            checks[name] = all((r["H_M_given_X"]["mean"] > eps) == (r["lambda"] > thr) for r in rs)
+    claims = [
+        {"id": "dissl-threshold", "prediction": "with more teacher categories than orbits (K > C), the optimal teacher is deterministic iff lambda <= 1 + beta (5.8)",
+         "criterion": f"free logits, population objective: H(M^|X) > {eps} exactly for the lambdas > 1 + beta = {thr}",
+         "held": checks[settings[0][0]]},
+        {"id": "dissl-small-K", "prediction": "with K <= C the optimal teacher is deterministic for every lambda (5.8)",
+         "criterion": f"free logits, population objective, K = C/2: H(M^|X) < {eps} for every lambda", "held": checks[settings[1][0]]},
+        {"id": "dissl-batch-marginal", "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda > 1 + beta even though K <= C (5.11)",
+         "criterion": f"free logits, minibatch B = 2, K = C: H(M^|X) > {eps} exactly for the lambdas > {thr}", "held": checks[settings[2][0]]},
+    ]
+    if trained and all("error" not in t for t in trained):
+        hi = [t["H_M_given_Z_full"] for t in trained if t["lambda"] > thr]
+        lo = [t["H_M_given_Z_full"] for t in trained if t["lambda"] <= thr]
+        claims.append({"id": "dissl-threshold-trained", "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (5.8, 5.11)",
+                       "criterion": "mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds the mean over runs with lambda <= 1 + beta by > 0.05 nats",
+                       "values": {"above": _mean_sd(hi), "at_or_below": _mean_sd(lo)},
+                       "held": (bool(hi) and bool(lo) and float(np.mean(hi)) > float(np.mean(lo)) + 0.05) if hi and lo else None})
+    return {"rows": rows + trained, "summary": {"threshold": thr}, "verdict": {"claims": claims},
+            "protocol": {"beta": beta, "lambdas": list(mode["lambdas"]), "free_logits": "C=8 orbits of 2 inputs, Adam lr 0.05, "
+                         f"{mode['free_steps']} steps, {mode['free_restarts']} restarts, temperatures 1, loss terms from idealssl.objectives.dissl.dissl_loss",
+                         "trained": f"main world, d=C-1, K=4C, {mode['steps']} steps, batch {mode['batch']}"}}
+
+
+RUNNERS: Dict[str, Callable] = {
+    "dimension": lambda mode, store: exp_dimension(mode),
+    "methods": lambda mode, store: exp_methods(mode, store),
+    "coarseness": lambda mode, store: exp_coarseness(mode),
+    "loss_vs_accuracy": lambda mode, store: exp_loss_vs_accuracy(mode, store),
+    "dissl_threshold": lambda mode, store: exp_dissl_threshold(mode),
+}
+
+
+def run_suite(mode_name: str = "quick", experiments: Optional[Sequence[str]] = None, out_dir=None,
+              seeds: Optional[Sequence[int]] = None, steps: Optional[int] = None, log: Callable[[str], None] = print) -> Dict[str, Dict]:
+    """Run experiments and write ``<out_dir>/<mode>/<experiment>.json``.
+
+    Parameters
+    ----------
+    mode_name : {"quick", "full"}
+    experiments : names from :data:`EXPERIMENTS` (default: all, in that order)
+    out_dir : path or None (None: write nothing)
+    seeds, steps : override the mode's seeds / training steps
+    """
+    import json
+
+    import torch
+
+    if mode_name not in MODES:
+        raise InputError(f"unknown mode {mode_name!r}; use quick or full")
+    experiments = list(experiments or EXPERIMENTS)
+    bad = [e for e in experiments if e not in RUNNERS]
+    if bad:
+        raise InputError(f"unknown experiment {bad[0]!r}; available: {', '.join(EXPERIMENTS)}")
+    if "loss_vs_accuracy" in experiments and "methods" in experiments:
+        experiments.sort(key=lambda e: e == "loss_vs_accuracy")  # reuse the methods' models
+    mode = dict(MODES[mode_name])
+    if seeds is not None:
+        mode["seeds"] = tuple(seeds)
+    if steps is not None:
+        mode["steps"] = int(steps)
+    vers = versions()
+    store: Dict = {}
+    results = {}
+    for name in experiments:
+        t0 = time.perf_counter()
+        torch.manual_seed(0)
+        res = RUNNERS[name](mode, store)
+        res = {"experiment": name, "mode": mode_name, "seeds": list(mode["seeds"]), "mode_settings": _plain(mode),
+               "versions": vers, "wall_seconds": round(time.perf_counter() - t0, 2),
+               "command": f"idealssl bench synthetic --mode {mode_name} --experiments {name}", **res}
+        results[name] = res
+        held = [c.get("held") for c in res["verdict"]["claims"]]
+        log(f"{name}: {res['wall_seconds']:.1f} s; claims held: {held}")
+        if out_dir is not None:
+            d = Path(out_dir) / mode_name
+            d.mkdir(parents=True, exist_ok=True)
+            (d / f"{name}.json").write_text(json.dumps(_plain(res), indent=1, allow_nan=False))
+    return results
+
+
+def _plain(x):
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
