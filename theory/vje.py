@@ -38,15 +38,23 @@ def student_t_log_normaliser(nu, D):
     return sp.loggamma((nu + D) / 2) - sp.loggamma(nu / 2) - D / 2 * sp.log(nu * sp.pi)
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+MU, S = sp.symbols("mu", real=True), sp.symbols("s", positive=True)
+
+
+def gaussian_kl_by_integration():
+    """KL(N(μ, s²) ‖ N(0, 1)) as the sympy integral ∫ q log(q/p) dz, in the symbols ``MU``, ``S``."""
     z = sp.symbols("z", real=True)
-    mu = sp.symbols("mu", real=True)
-    s = sp.symbols("s", positive=True)
+    mu, s = MU, S
     q = sp.exp(-(z - mu) ** 2 / (2 * s**2)) / sp.sqrt(2 * sp.pi * s**2)
     logq = -(z - mu) ** 2 / (2 * s**2) - sp.log(2 * sp.pi * s**2) / 2
     logp = -z**2 / 2 - sp.log(2 * sp.pi) / 2
-    kl = sp.simplify(sp.integrate(q * sp.expand(logq - logp), (z, -sp.oo, sp.oo)))
+    return sp.simplify(sp.integrate(q * sp.expand(logq - logp), (z, -sp.oo, sp.oo)))
+
+
+def derive() -> Dict[str, object]:
+    out: Dict[str, object] = {}
+    mu, s = MU, S
+    kl = gaussian_kl_by_integration()
     out["S8.1 KL(N(mu, s^2) || N(0,1)) = (s^2 + mu^2 - 1 - log s^2)/2 (symbolic integral)"] = sp.simplify(
         sp.expand_log(kl - (s**2 + mu**2 - 1 - sp.log(s**2)) / 2, force=True)) == 0
     # ---- S8.2 Student-t normaliser
