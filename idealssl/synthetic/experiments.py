@@ -51,15 +51,16 @@ METHOD_HPARAMS = {
     "swav": dict(n_prototypes=64, queue_length=0, freeze_prototypes_steps=0),
     "vicreg": dict(out_dim=128),
     "barlow": dict(out_dim=128),
+    "vje": dict(hidden_dim=None),  # its own default inference-network width, max(d // 4, 8)
 }
 #: the comparisons the paper makes (baseline, ours)
 HEAD_PAIRS = (("simclr", "cissl"), ("dino", "dissl"))
 
 MODES = {
     # quick: CI, about two minutes on two cores; full: the recorded tables (seeds 0, 1, 2)
-    "quick": dict(steps=300, seeds=(0,), n_tasks=10, batch=128, lambdas=(1.0, 2.3), free_restarts=2, free_steps=600,
+    "quick": dict(steps=250, seeds=(0,), n_tasks=8, batch=128, lambdas=(1.0, 2.3), free_restarts=2, free_steps=600,
                   dims_rel=("quarter", "at", "double"), digits=False, loss_models=(60, 300)),
-    "full": dict(steps=1500, seeds=(0, 1, 2), n_tasks=30, batch=128, lambdas=(0.5, 1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
+    "full": dict(steps=1500, seeds=(0, 1, 2), n_tasks=20, batch=128, lambdas=(0.5, 1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
                  free_restarts=5, free_steps=2000, dims_rel=("two", "quarter", "half", "at", "double"), digits=True,
                  loss_models=(30, 100, 300, 1500)),
 }
@@ -135,8 +136,10 @@ def assess(world: World, Z: np.ndarray, *, probes=("linear", "mlp"), shots=(), n
     if not np.all(np.isfinite(Z)):
         return {"error": "representation has NaN/inf"}
     out = {"geometry": geometry(Z, world.orbits), "ideal_log_loss": ideal_log_loss(Z, world.orbits)}
+    # linear probes: binary and 5-label tasks (+ few-shot); MLP probes: binary tasks (they cost more)
     out["probes"] = {p: probe_tasks(Z, world.orbits, p, n_tasks=n_tasks, shots=shots if p == "linear" else (),
-                                    task_groups=task_groups, seed=seed) for p in probes}
+                                    n_labels=(2, 5) if p == "linear" else (2,), task_groups=task_groups, seed=seed)
+                     for p in probes}
     if check:
         out["check"] = run_check(Z, world.orbits, probe="linear")
     return out
