@@ -1,0 +1,131 @@
+"""Small helpers shared by the figure notebooks: run mode, output folders, recorded results, plotting.
+
+Environment variables (read when a notebook starts)
+
+``IDEALSSL_NB_MODE``
+    ``quick`` (default: recorded results + small live runs, what the test suite executes) or ``full``
+    (rerun the heavy experiments of :mod:`notebooks.experiments` and record them).
+``IDEALSSL_NB_FIGDIR``
+    where figures are written (default ``notebooks/figures``).
+``IDEALSSL_NB_RESULTS``
+    where full-mode results are written and recorded results are read (default ``notebooks/results``).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+MODES = ("quick", "full")
+
+
+def mode() -> str:
+    """The run mode from ``IDEALSSL_NB_MODE`` (quick or full)."""
+    m = os.environ.get("IDEALSSL_NB_MODE", "quick").strip().lower()
+    if m not in MODES:
+        raise ValueError(f"IDEALSSL_NB_MODE must be quick or full, got {m!r}")
+    return m
+
+
+def figdir() -> Path:
+    d = Path(os.environ.get("IDEALSSL_NB_FIGDIR", HERE / "figures"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def resultsdir() -> Path:
+    return Path(os.environ.get("IDEALSSL_NB_RESULTS", HERE / "results"))
+
+
+def setup(threads: int = 2) -> Dict[str, Any]:
+    """Common start of every notebook: mode, torch threads, matplotlib style. Returns a small dict."""
+    import matplotlib
+
+    if not _in_notebook() and "MPLBACKEND" not in os.environ:
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3,
+                         "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
+                         "legend.fontsize": 9, "axes.titlesize": 11})
+    try:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", threads)))
+    except ImportError:  # pragma: no cover
+        pass
+    info = {"mode": mode(), "figdir": str(figdir()), "results": str(resultsdir()), "t0": time.perf_counter()}
+    print(f"mode = {info['mode']}  (set IDEALSSL_NB_MODE=full to rerun the heavy experiments)")
+    return info
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def savefig(fig, name: str) -> Path:
+    """Save ``fig`` as ``<figdir>/<name>.png`` and return the path."""
+    p = figdir() / f"{name}.png"
+    fig.savefig(p, bbox_inches="tight")
+    print(f"saved {p.name}")
+    return p
+
+
+def load_recorded(name: str) -> Optional[Dict]:
+    """The recorded full-mode result ``<results>/<name>.json``, or None when absent."""
+    p = resultsdir() / f"{name}.json"
+    if not p.exists():
+        return None
+    return json.loads(p.read_text())
+
+
+def save_recorded(name: str, obj: Dict) -> Path:
+    d = resultsdir()
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / f"{name}.json"
+    p.write_text(json.dumps(plain(obj), indent=1, allow_nan=False))
+    return p
+
+
+def plain(x):
+    """JSON-safe copy (numpy scalars to Python, non-finite floats to None)."""
+    if isinstance(x, dict):
+        return {str(k): plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return plain(x.tolist())
+    if isinstance(x, (float, np.floating)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def mean_se(xs):
+    """(mean, standard error) of a list, ignoring None; SE = sd/sqrt(n) (0 for one value)."""
+    a = np.asarray([x for x in xs if x is not None], dtype=float)
+    if a.size == 0:
+        return float("nan"), float("nan")
+    return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
+
+
+def verdict(held: bool, text: str) -> str:
+    """One line 'AGREES' / 'DISAGREES' with the paper, printed and returned."""
+    line = f"{'AGREES' if held else 'DISAGREES'} with the paper: {text}"
+    print(line)
+    return line
