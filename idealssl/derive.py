@@ -341,15 +341,13 @@ def ideal_log_loss_minimum(C: int, d: int, temperature: float = 1.0, restarts: i
         return f, np.concatenate([GZ.ravel(), GW.ravel()])
 
     best = np.inf
-    if d == 1:  # codes and weights are signs: exact enumeration over codes (weights optimal per code)
-        import itertools
-
-        for s in itertools.product((-1.0, 1.0), repeat=C):
-            Zc = np.array(s)[:, None]
-            v = _signs_min(Zc, idx, np.full(C, 1.0 / C), C, temperature, [])[0] if C <= 14 else np.inf
-            best = min(best, v)
-        if np.isfinite(best):
-            return float(best)
+    if d == 1 and C <= 14:
+        # codes and weights are signs; up to relabelling the orbits, the codes are k times +1 then
+        # C - k times -1, so enumerating k = 0..C and all 2^C weight signs is exhaustive
+        for k in range(C + 1):
+            Zc = np.where(np.arange(C) < k, 1.0, -1.0)[:, None]
+            best = min(best, _signs_min(Zc, idx, np.full(C, 1.0 / C), C, temperature, [])[0])
+        return float(best)
     for r in range(restarts):
         x0 = rng.normal(size=2 * C * d)
         res = minimize(fg, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
@@ -454,12 +452,12 @@ def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categor
         else:
             reason = f"d = {dim} < C = {dmin}: C codes in R^{dim} are linearly dependent, so some invariant task is not realisable by homogeneous probes"
         if probe != "mlp" and dim < C - 1:
-            if C <= 12:
-                ideal["minimum_in_dim"] = ideal_log_loss_minimum(C, dim, temperature)
+            if C <= 10:
+                ideal["minimum_in_dim"] = ideal_log_loss_minimum(C, dim, temperature, restarts=4)
                 ideal["minimum_in_dim_note"] = f"numerical minimum over unit-norm codes in R^{dim} (> optimum: the simplex needs d >= C - 1)"
             else:
                 ideal["minimum_in_dim"] = None
-                ideal["minimum_in_dim_note"] = "not computed for C > 12; strictly larger than the optimum (S4.3)"
+                ideal["minimum_in_dim_note"] = "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
     # ---- CISSL (S6)
     cissl = {
         "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the teacher's)",

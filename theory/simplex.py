@@ -43,6 +43,17 @@ def _vec(name, n):
     return sp.Matrix(sp.symbols(f"{name}0:{n}", real=True))
 
 
+VALUE_CLAIM = "S4.2 loss at the simplex (w_m = z_m) = log(1 + (C-1) exp(-C/((C-1) tau))) (general C, tau)"
+
+
+def value_at_simplex_claim() -> Dict[str, object]:
+    """S4.2: the loss at the simplex (logit 1/τ on the diagonal, −1/((C−1)τ) off it) equals L*."""
+    pos, neg = 1 / tau, -1 / ((C - 1) * tau)
+    at_simplex = -sp.log(sp.exp(pos) / (sp.exp(pos) + (C - 1) * sp.exp(neg)))
+    return {VALUE_CLAIM: sp.simplify(sp.expand_log(at_simplex - L_star(), force=True)) == 0
+            or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0}
+
+
 def derive() -> Dict[str, object]:
     out: Dict[str, object] = {}
     # ---- S4.1 simplex Gram, general C
@@ -56,11 +67,7 @@ def derive() -> Dict[str, object]:
         ok &= ev == {sp.Rational(Cv, Cv - 1): Cv - 1, 0: 1}
     out["S4.1 simplex Gram has eigenvalue C/(C-1) (multiplicity C-1) and 0: rank C-1 (C = 2..7)"] = bool(ok)
     # ---- S4.2 value at the simplex, general C and tau
-    pos, neg = 1 / tau, -1 / ((C - 1) * tau)
-    at_simplex = -sp.log(sp.exp(pos) / (sp.exp(pos) + (C - 1) * sp.exp(neg)))
-    out["S4.2 loss at the simplex (w_m = z_m) = log(1 + (C-1) exp(-C/((C-1) tau))) (general C, tau)"] = (
-        sp.simplify(sp.expand_log(at_simplex - L_star(), force=True)) == 0
-        or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0)
+    out.update(value_at_simplex_claim())
     # pair identities (generic symbolic vectors, C = 3, d = 2 and C = 4, d = 3)
     ident_ok = norm_ok = gap_ok = True
     for Cv, d in ((3, 2), (4, 3)):
