@@ -60,9 +60,9 @@ MODES = {
     # quick: CI, about two minutes on two cores; full: the recorded tables (seeds 0, 1, 2)
     "quick": dict(steps=250, seeds=(0,), n_tasks=8, batch=128, lambdas=(1.0, 2.3), free_restarts=2, free_steps=600,
                   dims_rel=("quarter", "at", "double"), digits=False, loss_models=(60, 300)),
-    "full": dict(steps=1500, seeds=(0, 1, 2), n_tasks=20, batch=128, lambdas=(0.5, 1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
-                 free_restarts=5, free_steps=2000, dims_rel=("two", "quarter", "half", "at", "double"), digits=True,
-                 loss_models=(30, 100, 300, 1500)),
+    "full": dict(steps=1000, seeds=(0, 1, 2), n_tasks=20, batch=128, lambdas=(1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
+                 free_restarts=3, free_steps=1000, dims_rel=("quarter", "half", "at", "double"), digits=True,
+                 loss_models=(30, 100, 300, 1000)),
 }
 
 
@@ -605,6 +605,11 @@ def run_suite(mode_name: str = "quick", experiments: Optional[Sequence[str]] = N
     if steps is not None:
         mode["steps"] = int(steps)
     vers = versions()
+    command = f"idealssl bench synthetic --mode {mode_name} --experiments {' '.join(experiments)}"
+    if seeds is not None:
+        command += " --seeds " + " ".join(str(x) for x in seeds)
+    if steps is not None:
+        command += f" --steps {steps}"
     store: Dict = {}
     results = {}
     for name in experiments:
@@ -613,7 +618,7 @@ def run_suite(mode_name: str = "quick", experiments: Optional[Sequence[str]] = N
         res = RUNNERS[name](mode, store)
         res = {"experiment": name, "mode": mode_name, "seeds": list(mode["seeds"]), "mode_settings": _plain(mode),
                "versions": vers, "wall_seconds": round(time.perf_counter() - t0, 2),
-               "command": f"idealssl bench synthetic --mode {mode_name} --experiments {name}", **res}
+               "command": command, **res}
         results[name] = res
         held = [c.get("held") for c in res["verdict"]["claims"]]
         log(f"{name}: {res['wall_seconds']:.1f} s; claims held: {held}")
