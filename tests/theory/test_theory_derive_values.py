@@ -326,3 +326,12 @@ def test_dimension_one_minimum_equals_the_exact_sympy_enumeration(C):
     assert derive.ideal_log_loss_minimum(C, 1) == pytest.approx(best, abs=1e-12)
     exact = {3: 0.585597372527, 4: 0.820075191603, 5: 1.06218423759}[C]  # printed by theory.simplex
     assert best == pytest.approx(exact, abs=1e-10)
+
+
+def test_docstring_example_runs():
+    import doctest
+
+    import idealssl.derive as mod
+
+    res = doctest.testmod(mod)
+    assert res.attempted >= 1 and res.failed == 0
