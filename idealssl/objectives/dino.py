@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from ._ema import cosine_momentum, ema_update_, frozen_copy
 from .base import Objective, ObjectiveOutput, register
-from .distributed import gather
+from .distributed import BatchNorm1d, gather
 from .dissl import entropy
 
 __all__ = ["DINO", "DINOHead", "dino_loss", "teacher_probs", "updated_center"]
@@ -57,7 +57,7 @@ class DINOHead(nn.Module):
     linear layer without bias whose rows have unit norm (``norm_last_layer=True``)."""
 
     def __init__(self, in_dim: int, out_dim: int = 65536, hidden_dim: int = 2048, bottleneck_dim: int = 256,
-                 n_layers: int = 3, use_bn: bool = False):
+                 n_layers: int = 3, use_bn: bool = False, gather: bool = True):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
@@ -66,8 +66,7 @@ class DINOHead(nn.Module):
         for _ in range(n_layers - 1):
             layers.append(nn.Linear(d, hidden_dim))
             if use_bn:
-                from .distributed import BatchNorm1d
-                layers.append(BatchNorm1d(hidden_dim))
+                layers.append(BatchNorm1d(hidden_dim, gather=gather))
             layers.append(nn.GELU())
             d = hidden_dim
         layers.append(nn.Linear(d, bottleneck_dim))
@@ -113,6 +112,7 @@ class DINO(Objective):
     bottleneck_dim : int, default 256
     n_layers : int, default 3
     use_bn : bool, default False
+        Batch norm in the head's hidden layers (``--use_bn_in_head``; helps small problems).
     student_temp : float, default 0.1
     teacher_temp : float, default 0.04
     warmup_teacher_temp : float, default 0.04
@@ -159,7 +159,7 @@ class DINO(Objective):
         self.momentum_teacher = float(momentum_teacher)
         self.freeze_last_layer_steps = int(freeze_last_layer_steps)
         self.gather = bool(gather)
-        self.student = DINOHead(dim, out_dim, hidden_dim, bottleneck_dim, n_layers, use_bn)
+        self.student = DINOHead(dim, out_dim, hidden_dim, bottleneck_dim, n_layers, use_bn, gather)
         self.teacher = frozen_copy(self.student)
         self.register_buffer("center", torch.zeros(out_dim))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))

@@ -20,7 +20,7 @@ from .conftest import small_kwargs
 D_IN, DIM, B = 6, 12, 8
 CASES = [  # (name, number of views, extra hyperparameters)
     ("simclr", 2, {}), ("simclr", 3, {}), ("cissl", 2, {}), ("cissl", 2, {"probe": "mlp"}),
-    ("dissl", 2, {}), ("dissl", 4, {"marginal_ema": 0.5}), ("dino", 3, {}), ("swav", 4, {"freeze_prototypes_steps": 0}),
+    ("dissl", 2, {}), ("dissl", 4, {"marginal_ema": 0.5}), ("dino", 3, {}), ("dino", 2, {"use_bn": True}), ("swav", 4, {"freeze_prototypes_steps": 0}),
     ("byol", 2, {}), ("vicreg", 2, {}), ("vicreg", 3, {}), ("barlow", 2, {}), ("vje", 2, {"n_samples": 0}),
 ]
 

@@ -57,3 +57,46 @@ def test_bad_views_give_one_line_errors(name):
         obj([torch.randn(4, 6), torch.randn(4, 5)])
     with pytest.raises(ValueError, match="same batch size"):
         obj([torch.randn(4, 6), torch.randn(3, 6)])
+
+
+ALL = sorted(EXPECTED)
+
+
+def _inputs(obj, v, b=8, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    views = [torch.randn(b, obj.dim, generator=g) for _ in range(v)]
+    targets = [torch.randn(b, obj.dim, generator=g) for _ in range(obj.n_global)] if obj.momentum_backbone else None
+    return views, targets
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_multi_crop_two_global_two_local(name):
+    obj = build(name, 12, **small_kwargs(name, 12))
+    views, targets = _inputs(obj, 4)
+    views = [v.requires_grad_(True) for v in views]
+    out = obj(views, targets)
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+    assert all(v.grad is not None and v.grad.abs().sum() > 0 for v in views), "every crop must receive gradient"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_symmetric_in_the_two_global_views(name):
+    extra = {"n_samples": 0} if name == "vje" else {}
+    obj = build(name, 12, **small_kwargs(name, 12), **extra)
+    views, targets = _inputs(obj, 2)
+    state = {k: v.clone() for k, v in obj.state_dict().items()}
+    a = obj(views, targets).loss.item()
+    obj.load_state_dict(state)  # undo centre / running-statistics updates
+    b = obj(views[::-1], targets[::-1] if targets else None).loss.item()
+    assert a == pytest.approx(b, rel=1e-5, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_documented(name):
+    from idealssl.objectives.base import _REGISTRY
+
+    available()
+    doc = _REGISTRY[name].__doc__
+    for needle in ("Parameters", "Examples", "math::", "build("):
+        assert needle in doc, f"{name} docstring lacks {needle}"
