@@ -38,7 +38,18 @@ def _float(text: str) -> float:
     return v
 
 
+EPILOG = """examples:
+  idealssl derive --probe linear --classes 10            # d >= 9, heads, DISSL K and lambda, L* = 1.3769
+  idealssl derive --probe linear --classes 5 --dim 3     # cannot be ideal; minimum in R^3 = 0.7906 > L*
+  idealssl derive --classes 4 --dissl-categories 8 --dissl-lambda 2.3 --json
+  idealssl derive --exact rep.npy --augs orbits.json     # exact objectives on a finite problem
+
+theory: theory/statements.md (S1-S8); python -m theory prints every derivation."""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--probe", choices=PROBES, default="linear",
                         help="downstream probe family (default: linear, i.e. affine probes)")
     parser.add_argument("--classes", type=_positive_int, metavar="C",
