@@ -100,3 +100,21 @@ def test_documented(name):
     doc = _REGISTRY[name].__doc__
     for needle in ("Parameters", "Examples", "math::", "build("):
         assert needle in doc, f"{name} docstring lacks {needle}"
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_compact_presets_build_small_heads(name):
+    from idealssl.objectives.presets import compact
+
+    obj = build(name, 16, **compact(name, width=32))
+    n_params = sum(p.numel() for p in obj.parameters())
+    assert n_params < 20_000, n_params
+    views, targets = _inputs(obj, 2)
+    assert torch.isfinite(obj(views, targets).loss)
+
+
+def test_compact_unknown_name():
+    from idealssl.objectives.presets import compact
+
+    with pytest.raises(InputError, match="no compact preset"):
+        compact("moco")
