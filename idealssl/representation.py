@@ -29,7 +29,7 @@ import numpy as np
 from .errors import InputError
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
-CHUNK_BYTES = 8 << 20
+CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
