@@ -58,10 +58,10 @@ HEAD_PAIRS = (("simclr", "cissl"), ("dino", "dissl"))
 
 MODES = {
     # quick: CI, about two minutes on two cores; full: the recorded tables (seeds 0, 1, 2)
-    "quick": dict(steps=250, seeds=(0,), n_tasks=8, batch=128, lambdas=(1.0, 2.3), free_restarts=2, free_steps=600,
+    "quick": dict(steps=250, seeds=(0,), n_tasks=8, batch=128, lambdas=(1.0, 2.3), lambdas_trained=(1.0, 2.3), free_restarts=2, free_steps=600,
                   dims_rel=("quarter", "at", "double"), digits=False, loss_models=(60, 300)),
     "full": dict(steps=1000, seeds=(0, 1, 2), n_tasks=20, batch=128, lambdas=(1.0, 1.5, 1.7, 1.9, 2.3, 3.0),
-                 free_restarts=3, free_steps=1000, dims_rel=("quarter", "half", "at", "double"), digits=True,
+                 lambdas_trained=(1.0, 1.5, 2.3, 3.0), free_restarts=3, free_steps=1000, dims_rel=("quarter", "half", "at", "double"), digits=True,
                  loss_models=(30, 100, 300, 1000)),
 }
 
@@ -106,13 +106,13 @@ def _mean_sd(xs) -> Dict[str, float]:
 # ---------------------------------------------------------------------------- one model
 def train_and_assess(world: World, method: str, dim: int, seed: int, mode: Dict, *, probes=("linear", "mlp"),
                      shots: Sequence[int] = (), task_groups=None, steps: Optional[int] = None,
-                     hparams: Optional[Dict] = None, check: bool = True) -> Dict:
+                     hparams: Optional[Dict] = None, check: bool = True, batch: Optional[int] = None) -> Dict:
     """Train one encoder and measure its representation; a failed run is recorded, not raised."""
     from .train import TrainConfig, embed, train
 
     hp = method_hparams(method) if hparams is None else hparams
-    cfg = TrainConfig(method=method, dim=dim, steps=steps or mode["steps"], batch=mode["batch"], hparams=hp, seed=seed)
-    row = {"world": world.name, "method": method, "dim": dim, "seed": seed, "steps": cfg.steps}
+    cfg = TrainConfig(method=method, dim=dim, steps=steps or mode["steps"], batch=batch or mode["batch"], hparams=hp, seed=seed)
+    row = {"world": world.name, "method": method, "dim": dim, "seed": seed, "steps": cfg.steps, "batch": cfg.batch}
     try:
         res = train(world, cfg)
     except InputError:
@@ -513,29 +513,31 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
             rows.append({"part": "free-logits", "setting": name, "C": C, "K": K, "batch": B, "lambda": lam, "beta": beta,
                          "H_M_given_X": _mean_sd([h["H_M_given_X"] for h in hs]), "H_M": _mean_sd([h["H_M"] for h in hs]),
                          "restarts": mode["free_restarts"], "steps": mode["free_steps"]})
-    # trained encoders: DISSL on the main world with K = 4C teacher categories
+    # trained encoders: DISSL on the main world (C = 16); K = 4C teacher categories with batch 128,
+    # and K = C with batch 128 (B >= K) vs batch 4 (B < K: the batch-marginal effect, 5.11)
     trained = []
+    trained_settings = [("K=4C, B=128", 4, mode["batch"]), ("K=C, B=128", 1, mode["batch"]), ("K=C, B=4", 1, 4)]
     if "dissl" in available():
         import torch
 
         w = main_world()
-        for lam in mode["lambdas"]:
-            for s in mode["seeds"]:
-                hp = {**method_hparams("dissl"), "n_classes": 4 * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
-                r = train_and_assess(w, "dissl", w.C - 1, s, mode, hparams=hp, probes=("linear",), check=False)
-                if "error" in r:
-                    trained.append({k: v for k, v in r.items() if not k.startswith("_")})
-                    continue
-                obj, enc = r["_objective"], r["_encoder"]
-                rng = np.random.default_rng(1000 + s)
-                X = torch.as_tensor(w.X)
-                with torch.no_grad():
-                    out = obj([enc(X), enc(X[w.sample_views(np.arange(w.N), rng)])])
-                trained.append({"part": "trained", "setting": "K=4C, trained encoder (full-data marginal at evaluation)",
-                                "C": w.C, "K": 4 * w.C, "batch": mode["batch"], "lambda": lam, "beta": beta, "seed": s,
-                                "H_M_given_Z_full": float(out.logs["H_M_given_Z"]), "H_M_full": float(out.logs["H_M"]),
-                                "H_M_given_Z_last_batch": r["logs"].get("H_M_given_Z"),
-                                "linear_acc_binary": _acc(r), "invariance_ratio": r["geometry"]["invariance_ratio"]})
+        for tname, kmul, B in trained_settings:
+            for lam in mode["lambdas_trained"]:
+                for s in mode["seeds"]:
+                    hp = {**method_hparams("dissl"), "n_classes": kmul * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
+                    r = train_and_assess(w, "dissl", w.C - 1, s, mode, hparams=hp, probes=("linear",), check=False, batch=B)
+                    if "error" in r:
+                        trained.append({"part": "trained", "setting": tname, "lambda": lam, "seed": s, "error": r["error"]})
+                        continue
+                    obj, enc = r["_objective"], r["_encoder"]
+                    rng = np.random.default_rng(1000 + s)
+                    X = torch.as_tensor(w.X)
+                    with torch.no_grad():  # the teacher over the whole world: full-data marginal
+                        out = obj([enc(X), enc(X[w.sample_views(np.arange(w.N), rng)])])
+                    trained.append({"part": "trained", "setting": tname, "C": w.C, "K": kmul * w.C, "batch": B, "lambda": lam,
+                                    "beta": beta, "seed": s, "H_M_given_Z_full": float(out.logs["H_M_given_Z"]),
+                                    "H_M_full": float(out.logs["H_M"]), "H_M_given_Z_last_batch": r["logs"].get("H_M_given_Z"),
+                                    "linear_acc_binary": _acc(r), "invariance_ratio": r["geometry"]["invariance_ratio"]})
     thr = 1 + beta
     eps = 0.05
     checks = {}
@@ -554,17 +556,31 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
         {"id": "dissl-batch-marginal", "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda > 1 + beta even though K <= C (5.11)",
          "criterion": f"free logits, minibatch B = 2, K = C: H(M^|X) > {eps} exactly for the lambdas > {thr}", "held": checks[settings[2][0]]},
     ]
-    if trained and all("error" not in t for t in trained):
-        hi = [t["H_M_given_Z_full"] for t in trained if t["lambda"] > thr]
-        lo = [t["H_M_given_Z_full"] for t in trained if t["lambda"] <= thr]
-        claims.append({"id": "dissl-threshold-trained", "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (5.8, 5.11)",
-                       "criterion": "mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds the mean over runs with lambda <= 1 + beta by > 0.05 nats",
-                       "values": {"above": _mean_sd(hi), "at_or_below": _mean_sd(lo)},
-                       "held": (bool(hi) and bool(lo) and float(np.mean(hi)) > float(np.mean(lo)) + 0.05) if hi and lo else None})
+    ok = [t for t in trained if "error" not in t]
+
+    def _h(setting, above):
+        return [t["H_M_given_Z_full"] for t in ok if t["setting"] == setting and (t["lambda"] > thr) == above]
+
+    tsum = {name: {"lambda>1+beta": _mean_sd(_h(name, True)), "lambda<=1+beta": _mean_sd(_h(name, False))}
+            for name, _, _ in trained_settings}
+    if ok:
+        hi, lo = _h("K=4C, B=128", True), _h("K=4C, B=128", False)
+        claims.append({"id": "dissl-threshold-trained", "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (5.8)",
+                       "criterion": "K = 4C, batch 128: mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds the mean over runs with lambda <= 1 + beta by > 0.05 nats",
+                       "values": tsum["K=4C, B=128"],
+                       "held": (float(np.mean(hi)) > float(np.mean(lo)) + 0.05) if hi and lo else None})
+        b4h, b128h = _h("K=C, B=4", True), _h("K=C, B=128", True)
+        b4l, b128l = _h("K=C, B=4", False), _h("K=C, B=128", False)
+        claims.append({"id": "dissl-batch-marginal-trained", "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda = 1 + beta, a batch B >= K does not (5.11)",
+                       "criterion": "lambda > 1 + beta: mean H(M^|Z) with B = 4 exceeds that with B = 128 by > 0.05 nats; lambda <= 1 + beta: it does not",
+                       "values": {"B=4": tsum["K=C, B=4"], "B=128": tsum["K=C, B=128"]},
+                       "held": (float(np.mean(b4h)) > float(np.mean(b128h)) + 0.05 and not float(np.mean(b4l)) > float(np.mean(b128l)) + 0.05)
+                       if b4h and b128h and b4l and b128l else None})
     return {"rows": rows + trained, "summary": {"threshold": thr}, "verdict": {"claims": claims},
             "protocol": {"beta": beta, "lambdas": list(mode["lambdas"]), "free_logits": "C=8 orbits of 2 inputs, Adam lr 0.05, "
                          f"{mode['free_steps']} steps, {mode['free_restarts']} restarts, temperatures 1, loss terms from idealssl.objectives.dissl.dissl_loss",
-                         "trained": f"main world, d=C-1, K=4C, {mode['steps']} steps, batch {mode['batch']}"}}
+                         "trained": f"main world (C=16), d=C-1, {mode['steps']} steps, settings (K, batch): 4C/{mode['batch']}, C/{mode['batch']}, C/4; "
+                                    "lambdas " + str(list(mode["lambdas_trained"])) + "; H(M^|Z) of the teacher over the whole world after training"}}
 
 
 RUNNERS: Dict[str, Callable] = {
