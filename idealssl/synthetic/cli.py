@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench_command", metavar="SUITE")
     p = sub.add_parser("synthetic", help="train objectives on finite worlds and test the theory's claims")
     p.add_argument("--mode", choices=("quick", "full"), default="quick",
-                   help="quick: CI settings (~2 min, one seed); full: the recorded tables (5 seeds)")
+                   help="quick: CI settings (~2 min, one seed); full: the recorded tables (3 seeds, 1000 steps)")
     p.add_argument("--experiments", nargs="+", metavar="NAME",
                    help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)")
     p.add_argument("--seeds", nargs="+", type=int, metavar="S", help="override the mode's seeds")
@@ -90,6 +90,10 @@ def run(args) -> int:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if args.seeds is not None and any(s < 0 for s in args.seeds):
         raise InputError("--seeds must be non-negative integers")
+    if args.threads < 0:
+        raise InputError(f"--threads must be >= 0, got {args.threads}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a directory")
     import torch
 
     from .experiments import run_suite
@@ -111,6 +115,8 @@ def _export(args) -> int:
 
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a directory")
     w = _world(args.world, args.seed)
     if args.level is not None:
         levels = {x.C: x for x in w.coarseness_family()}

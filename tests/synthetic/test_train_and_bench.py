@@ -91,6 +91,9 @@ def test_bench_cli_errors_exit_2(tmp_path, capsys):
     assert main(["bench", "report", "--results", str(tmp_path / "none")]) == 2
     assert main(["bench", "export", "--world", "vector", "--method", "nope", "--out", str(tmp_path)]) == 2
     assert main(["bench", "synthetic", "--steps", "0", "--out", str(tmp_path)]) == 2
+    (tmp_path / "f").write_text("x")
+    assert main(["bench", "synthetic", "--out", str(tmp_path / "f")]) == 2
+    assert "not a directory" in capsys.readouterr().err
 
 
 def test_bench_export_then_check(tmp_path, capsys):
