@@ -5,13 +5,14 @@ from typing import Optional, Sequence
 
 import torch
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP
 
 __all__ = ["BarlowTwins", "cross_correlation", "on_diagonal", "off_diagonal", "barlow_loss"]
 
 
+@float32_loss
 def cross_correlation(z1: torch.Tensor, z2: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """Empirical cross-correlation :math:`\\mathcal C_{ij} = \\frac1N \\sum_n \\hat z^1_{ni} \\hat z^2_{nj}`
     of the batch-standardised views (mean 0, biased variance 1 per feature: ``BatchNorm1d(affine=False)``)."""
@@ -31,6 +32,7 @@ def off_diagonal(c: torch.Tensor) -> torch.Tensor:
     return c.pow(2).sum() - torch.diagonal(c).pow(2).sum()
 
 
+@float32_loss
 def barlow_loss(embeddings: Sequence[torch.Tensor], lambd: float = 0.0051, n_global: int = 2) -> tuple[torch.Tensor, dict]:
     """Barlow Twins over V views: mean over the pairs (i < n_global, j > i) of
     :math:`\\sum_i (1-\\mathcal C_{ii})^2 + \\lambda \\sum_{i\\ne j} \\mathcal C_{ij}^2` (Zbontar et al. 2021, Eq. 1)."""

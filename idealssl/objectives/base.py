@@ -30,6 +30,7 @@ gradients equal those of one process on the full batch.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Optional, Sequence
@@ -110,6 +111,32 @@ class Objective(nn.Module):
     @torch.no_grad()
     def update(self, step: int, total_steps: int) -> None:
         """Per-step state update (EMA heads, schedules). Default: nothing."""
+
+
+def _first_tensor(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj
+    if isinstance(obj, (list, tuple)):
+        for x in obj:
+            t = _first_tensor(x)
+            if t is not None:
+                return t
+    return None
+
+
+def float32_loss(fn):
+    """Decorator for pure loss functions: run with autocast disabled, so that a loss called inside a
+    mixed-precision region (fp16/bf16 heads) is computed in float32. The functions cast their inputs
+    with ``.float()`` themselves."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        t = _first_tensor(list(args) + list(kwargs.values()))
+        device = t.device.type if t is not None else "cpu"
+        with torch.autocast(device_type=device, enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 _REGISTRY: Dict[str, Callable[..., Objective]] = {}

@@ -7,18 +7,20 @@ import torch
 from torch.nn import functional as F
 
 from ._ema import cosine_momentum, ema_update_, frozen_copy
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP
 
 __all__ = ["BYOL", "regression_loss", "byol_loss"]
 
 
+@float32_loss
 def regression_loss(prediction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per-sample normalised MSE :math:`\\|\\bar q - \\bar t\\|^2 = 2 - 2\\cos(q, t)` (BYOL Eq. 2), shape (N,)."""
     return 2.0 - 2.0 * F.cosine_similarity(prediction.float(), target.float(), dim=-1, eps=1e-8)
 
 
+@float32_loss
 def byol_loss(predictions: Sequence[torch.Tensor], targets: Sequence[torch.Tensor]) -> torch.Tensor:
     """Symmetrised BYOL loss over the ordered pairs (target view t, online view v != t).
 

@@ -7,7 +7,7 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP, PROBES, probe_head
 from .simclr import same_sample_mask
@@ -15,6 +15,7 @@ from .simclr import same_sample_mask
 __all__ = ["CISSL", "cissl_loss"]
 
 
+@float32_loss
 def cissl_loss(student: Sequence[torch.Tensor], teacher: Sequence[torch.Tensor], temperature: float) -> torch.Tensor:
     """Self-contrastive CISSL loss with asymmetric heads.
 

@@ -8,18 +8,20 @@ from torch import nn
 from torch.nn import functional as F
 
 from ._ema import cosine_momentum, ema_update_, frozen_copy
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import BatchNorm1d, gather
 from .dissl import entropy
 
 __all__ = ["DINO", "DINOHead", "dino_loss", "teacher_probs", "updated_center"]
 
 
+@float32_loss
 def teacher_probs(teacher_out: torch.Tensor, center: torch.Tensor, temperature: float) -> torch.Tensor:
     """Centred and sharpened teacher distribution :math:`\\mathrm{softmax}((g_t(z) - c)/\\tau_t)` (float32)."""
     return ((teacher_out.float() - center.float()) / temperature).softmax(-1)
 
 
+@float32_loss
 def dino_loss(student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Tensor], student_temperature: float) -> torch.Tensor:
     """DINO cross-entropy between teacher views and all other student views.
 
@@ -46,6 +48,7 @@ def dino_loss(student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Ten
     return torch.stack(terms).mean()
 
 
+@float32_loss
 def updated_center(center: torch.Tensor, teacher_out: Sequence[torch.Tensor], momentum: float) -> torch.Tensor:
     """Centre EMA: :math:`c \\leftarrow m c + (1-m)\\, \\mathrm{mean}_{t,n}\\, g_t(z_t^{(n)})` over the (gathered) batch."""
     batch_center = torch.cat([x.float() for x in teacher_out], 0).mean(0)

@@ -5,7 +5,7 @@ from typing import Optional, Sequence
 
 import torch
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP, PROBES, probe_head
 
@@ -17,6 +17,7 @@ def entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * torch.log(p.clamp_min(torch.finfo(p.dtype).tiny))).sum(-1)
 
 
+@float32_loss
 def maximality(teacher_probs: Sequence[torch.Tensor], ema_marginal: Optional[torch.Tensor] = None,
                ema_momentum: float = 0.0) -> torch.Tensor:
     """Maximality term: mean over teacher views i of H(M^_i), the entropy of the teacher's marginal.
@@ -36,6 +37,7 @@ def maximality(teacher_probs: Sequence[torch.Tensor], ema_marginal: Optional[tor
     return torch.stack(hs).mean()
 
 
+@float32_loss
 def det_inv(teacher_probs: Sequence[torch.Tensor], teacher_log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
     """Determinism + invariance term: mean over ordered teacher-view pairs i != j of CE(p_i, p_j).
 
@@ -50,6 +52,7 @@ def det_inv(teacher_probs: Sequence[torch.Tensor], teacher_log_probs: Sequence[t
     return torch.stack(ces).mean()
 
 
+@float32_loss
 def distillation(teacher_probs: Sequence[torch.Tensor], student_log_probs: Sequence[torch.Tensor]) -> torch.Tensor:
     """Distillation term: mean over pairs (teacher view i, student view j), i != j, of CE(p_i, s_j).
 
@@ -64,6 +67,7 @@ def distillation(teacher_probs: Sequence[torch.Tensor], student_log_probs: Seque
     return torch.stack(ces).mean()
 
 
+@float32_loss
 def dissl_loss(teacher_logits: Sequence[torch.Tensor], student_logits: Sequence[torch.Tensor],
                lambda_maximality: float = 2.3, beta_det_inv: float = 0.8, teacher_temperature: float = 0.5,
                student_temperature: float = 1.0, ema_marginal: Optional[torch.Tensor] = None,

@@ -6,7 +6,7 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP
 
@@ -22,6 +22,7 @@ def same_sample_mask(n: int, n_views: int, device=None) -> torch.Tensor:
     return idx[:, None] == idx[None, :]
 
 
+@float32_loss
 def nt_xent_loss(projections: Sequence[torch.Tensor], temperature: float) -> torch.Tensor:
     """Normalised-temperature cross-entropy (NT-Xent) over V views, self excluded.
 

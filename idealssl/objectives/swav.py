@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .dissl import entropy
 from .heads import MLP
@@ -48,6 +48,7 @@ def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, n_iters: int = 3) -> t
     return q.T.to(scores.dtype if scores.is_floating_point() else torch.float32)
 
 
+@float32_loss
 def swapped_prediction_loss(scores: Sequence[torch.Tensor], codes: Sequence[torch.Tensor], temperature: float) -> torch.Tensor:
     """SwAV's swapped prediction: the code of assignment view a is predicted from every other view v.
 

@@ -6,18 +6,20 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP
 
 __all__ = ["VICReg", "invariance", "variance", "covariance", "vicreg_loss"]
 
 
+@float32_loss
 def invariance(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Invariance term :math:`s(x, y) = \\frac{1}{N D}\\sum_{n,j} (x_{nj} - y_{nj})^2` (mean squared error)."""
     return F.mse_loss(x.float(), y.float())
 
 
+@float32_loss
 def variance(x: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> torch.Tensor:
     """Variance term :math:`v(x) = \\frac1D\\sum_j \\max(0, \\gamma - \\sqrt{\\mathrm{Var}(x_{:,j}) + \\epsilon})`
     (unbiased variance over the batch)."""
@@ -25,6 +27,7 @@ def variance(x: torch.Tensor, gamma: float = 1.0, eps: float = 1e-4) -> torch.Te
     return F.relu(gamma - std).mean()
 
 
+@float32_loss
 def covariance(x: torch.Tensor) -> torch.Tensor:
     """Covariance term :math:`c(x) = \\frac1D \\sum_{i \\ne j} C(x)_{ij}^2`,
     :math:`C(x) = \\frac{1}{N-1}\\sum_n (x_n - \\bar x)(x_n - \\bar x)^\\top`."""
@@ -36,6 +39,7 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
     return off.pow(2).sum() / d
 
 
+@float32_loss
 def vicreg_loss(embeddings: Sequence[torch.Tensor], sim_coeff: float = 25.0, std_coeff: float = 25.0,
                 cov_coeff: float = 1.0, n_global: int = 2, gamma: float = 1.0, eps: float = 1e-4) -> tuple[torch.Tensor, dict]:
     """VICReg over V views (the expander outputs of the whole batch).

@@ -16,7 +16,7 @@ from typing import Optional, Sequence
 import torch
 from torch import nn
 
-from .base import Objective, ObjectiveOutput, register
+from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
 from .heads import MLP
 
@@ -28,11 +28,13 @@ def _t_log_norm(nu: torch.Tensor, d: int) -> torch.Tensor:
     return torch.lgamma((nu + d) / 2) - torch.lgamma(nu / 2) - d / 2 * torch.log(nu * math.pi)
 
 
+@float32_loss
 def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, diag(exp(logvar))) || N(0, I)) = 1/2 sum_j (s_j^2 + mu_j^2 - 1 - log s_j^2), shape (N,)."""
     return 0.5 * (logvar.exp() + mu.pow(2) - 1.0 - logvar).sum(-1)
 
 
+@float32_loss
 def directional_log_lik(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, nu) -> torch.Tensor:
     """Directional factor (RECONSTRUCTED): anisotropic Student-t kernel of the target direction u around m.
 
@@ -48,6 +50,7 @@ def directional_log_lik(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, 
     return _t_log_norm(nu, d) - 0.5 * logvar.sum(-1) - 0.5 * (nu + d) * torch.log1p(maha / nu)
 
 
+@float32_loss
 def radial_log_lik(log_r: torch.Tensor, loc: torch.Tensor, log_tau: torch.Tensor, nu) -> torch.Tensor:
     """Radial factor (RECONSTRUCTED): univariate Student-t on the log-norm, as a density of r = ||y||.
 
@@ -62,6 +65,7 @@ def radial_log_lik(log_r: torch.Tensor, loc: torch.Tensor, log_tau: torch.Tensor
     return _t_log_norm(nu, 1) - log_tau - 0.5 * (nu + 1) * torch.log1p(dr.pow(2) / nu) - log_r
 
 
+@float32_loss
 def vje_elbo(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, log_tau: torch.Tensor,
              beta: float = 1.0, lambda_radial: float = 1.0, noise: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict]:
     """Per-sample conditional ELBO of one ordered pair context -> target (RECONSTRUCTED form).

@@ -135,3 +135,33 @@ def test_marginal_ema_buffer_moves_and_is_used():
     ref = ref_dissl([x.numpy() for x in tl], [x.numpy() for x in sl], 2.3, 0.8, 0.5, 1.0,
                     used.double().numpy(), m)
     assert out.loss.item() == pytest.approx(ref, rel=1e-4)
+
+
+def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=600, seed=0):
+    """Free per-(orbit, view) teacher and student logits: the population DISSL objective of a finite problem."""
+    g = torch.Generator().manual_seed(seed)
+    t = torch.nn.Parameter(torch.randn(2, n_orbits, k, generator=g))
+    s = torch.nn.Parameter(torch.randn(2, n_orbits, k, generator=g))
+    opt = torch.optim.Adam([t, s], lr=0.05)
+    for _ in range(steps):
+        loss, terms = dissl_loss([t[0], t[1]], [s[0], s[1]], lam, beta)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    p = torch.softmax(t.detach() / 0.5, -1)
+    h_cond = -(p * p.clamp_min(1e-30).log()).sum(-1).mean().item()
+    return loss.item(), h_cond
+
+
+def test_theory_minimum_is_minus_lambda_log_k_when_k_equals_orbits():
+    """issl-theory 5.8: K = C: the minimiser is a deterministic, invariant, balanced teacher, value -lambda log K."""
+    loss, h_cond = _optimise_free_dissl(4, 4, 2.3)
+    assert loss == pytest.approx(-2.3 * math.log(4), abs=0.05)
+    assert h_cond < 0.05
+
+
+def test_theory_teacher_spreads_iff_lambda_exceeds_one_plus_beta():
+    """issl-theory 5.8: K > C: spreading an orbit over k categories changes the loss by (1 + beta - lambda) log k."""
+    _, h_spread = _optimise_free_dissl(4, 8, 2.3)   # 2.3 > 1.8: non-deterministic teacher
+    _, h_det = _optimise_free_dissl(4, 8, 1.0)      # 1.0 < 1.8: deterministic teacher
+    assert h_spread > 0.3 and h_det < 0.1, (h_spread, h_det)

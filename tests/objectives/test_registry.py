@@ -118,3 +118,16 @@ def test_compact_unknown_name():
 
     with pytest.raises(InputError, match="no compact preset"):
         compact("moco")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bf16_autocast_forward_backward(name):
+    """Mixed precision: heads run in bf16, every loss is computed in float32 and stays finite."""
+    obj = build(name, 12, **small_kwargs(name, 12))
+    views, targets = _inputs(obj, 2)
+    views = [v.requires_grad_(True) for v in views]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = obj(views, targets)
+    assert out.loss.dtype == torch.float32 and torch.isfinite(out.loss)
+    out.loss.backward()
+    assert all(torch.isfinite(v.grad).all() for v in views)
