@@ -62,6 +62,34 @@ def _run_case(case_id, rank=0, world=1):
     return {"loss": out.loss.item(), "logs": logs, "grads": grads, "buffers": buffers}
 
 
+class _Model(torch.nn.Module):
+    """Backbone + objective in one module, so that a real ``DistributedDataParallel`` can wrap it."""
+
+    def __init__(self, backbone, objective):
+        super().__init__()
+        self.backbone, self.objective = backbone, objective
+
+    def forward(self, x):
+        return self.objective([self.backbone(xi) for xi in x]).loss
+
+
+REAL_DDP = ["cissl", "dissl", "vicreg", "barlow"]
+
+
+def _run_real_ddp(name, rank=0, world=1):
+    """Gradients after a backward through ``torch.nn.parallel.DistributedDataParallel`` (world > 1)."""
+    torch.manual_seed(0)
+    obj = build(name, DIM, **small_kwargs(name, DIM))
+    torch.manual_seed(1)
+    model = _Model(torch.nn.Linear(D_IN, DIM), obj)
+    x = torch.randn(2, B, D_IN, generator=torch.Generator().manual_seed(99)) * 2
+    share = slice(rank * B // world, (rank + 1) * B // world)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    loss = net(x[:, share])
+    loss.backward()
+    return loss.item(), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+
 def _worker(rank, world, port, outdir):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
@@ -75,7 +103,8 @@ def _worker(rank, world, port, outdir):
         (y * torch.arange(4.0)[:, None]).sum().backward()
         bn = BatchNorm1d(3)
         z = bn(torch.randn(5, 3, generator=torch.Generator().manual_seed(rank)))
-        extra = {"gathered": y.detach(), "grad": x.grad, "bn_mean": bn.running_mean.clone(), "z_mean": gather(z).mean(0)}
+        extra = {"gathered": y.detach(), "grad": x.grad, "bn_mean": bn.running_mean.clone(), "z_mean": gather(z).mean(0),
+                 "real_ddp": {n: _run_real_ddp(n, rank, world) for n in REAL_DDP}}
         if rank == 0:
             torch.save({"results": results, "extra": extra}, os.path.join(outdir, "ddp.pt"))
     finally:
@@ -121,3 +150,14 @@ def test_ddp_equals_single_process(ddp_results, case_id):
         assert torch.allclose(got["grads"][k], gr, rtol=1e-4, atol=1e-5 * max(1.0, gr.abs().max().item())), k
     for k, b in ref["buffers"].items():
         assert torch.allclose(got["buffers"][k], b, rtol=1e-4, atol=1e-6), k
+
+
+@pytest.mark.parametrize("name", REAL_DDP)
+def test_real_distributed_data_parallel_gradients(ddp_results, name):
+    """Through DistributedDataParallel itself (its own gradient averaging), not a hand-written all-reduce."""
+    loss, grads = ddp_results["extra"]["real_ddp"][name]
+    ref_loss, ref_grads = _run_real_ddp(name)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert grads.keys() == ref_grads.keys()
+    for k, g in ref_grads.items():
+        assert torch.allclose(grads[k], g, rtol=1e-4, atol=1e-5 * max(1.0, g.abs().max().item())), k

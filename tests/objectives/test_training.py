@@ -8,7 +8,6 @@ and must not collapse (effective rank of the representation well above 1).
 """
 import copy
 
-import numpy as np
 import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
