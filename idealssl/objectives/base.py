@@ -178,6 +178,8 @@ def build(name: str, dim: int, **hparams) -> Objective:
     UnknownObjectiveError
         (an :class:`idealssl.errors.InputError` and a ``KeyError``) for an unknown name, with the list of
         names, or for a hyperparameter the objective does not take, with the list it takes.
+    InputError
+        for a bad value of a known hyperparameter (e.g. a negative temperature), one line.
     """
     names = available()
     key = str(name).lower()
@@ -192,4 +194,9 @@ def build(name: str, dim: int, **hparams) -> Objective:
             raise UnknownObjectiveError(
                 f"method {key!r} has no hyperparameter {', '.join(map(repr, bad))}; it takes: {', '.join(accepted)}"
             )
-    return cls(dim=dim, **hparams)
+    try:
+        return cls(dim=dim, **hparams)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as exc:  # a bad value for a known hyperparameter
+        raise InputError(f"method {key!r}: {exc}") from exc

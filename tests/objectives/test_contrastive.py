@@ -131,3 +131,29 @@ def test_simclr_loss_decreases_when_views_align():
         first = loss.item() if first is None else first
         opt.zero_grad(); loss.backward(); opt.step()
     assert loss.item() < 0.5 * first
+
+
+def _fit_heads(symmetric, tau, seed, steps=800):
+    """C = 4 invariant codes on a line (d = 1); teacher = free lookup table into R^3 (a universal head);
+    student = the same table (symmetric, SimCLR-like) or a linear map of the code (CISSL, linear probe)."""
+    torch.manual_seed(seed)
+    z = torch.arange(4.0)[:, None]
+    table = torch.nn.Parameter(torch.randn(4, 3))
+    lin = torch.nn.Linear(1, 3)
+    opt = torch.optim.Adam([table, *lin.parameters()], lr=0.05)
+    for _ in range(steps):
+        s = table if symmetric else lin(z)
+        loss = cissl_loss([s, s], [table, table], tau)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return loss.item()
+
+
+def test_asymmetric_head_needs_an_ideal_representation():
+    """issl-theory 5.9: with codes on a line (not affinely independent for C = 4), a universal symmetric head
+    reaches the ETF optimum log(2 + 6 exp(-4/(3 tau))) while the probe-family (linear) student cannot."""
+    tau = 0.5
+    etf = math.log(2 + 6 * math.exp(-4 / (3 * tau)))
+    assert _fit_heads(True, tau, 0) == pytest.approx(etf, abs=2e-3)
+    assert min(_fit_heads(False, tau, s) for s in range(2)) > etf + 0.1
