@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -59,6 +60,22 @@ def run(args) -> int:
     if args.list_presets:
         print("\n".join(list_presets()))
         return 0
+    if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
+        args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
+        args.resume = "auto"
+    if args.resume:
+        # a bare --resume continues the run as it was configured: method, dataset and seed come from it
+        from . import checkpoint as C
+
+        if args.resume == "auto":
+            path = C.find_last(args.out) if args.out else None
+        else:
+            path = C.resolve_checkpoint(args.resume)
+        if path is not None:
+            old = C.load(path)["cfg"]
+            args.method = args.method or old["method"]
+            args.dataset = args.dataset or old["dataset"]
+            args.seed = old["seed"] if args.seed is None else args.seed
     flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,

@@ -41,7 +41,8 @@ DEFAULTS: Dict[str, Any] = {
     "probe": {"online": True, "lr": 1e-3},
     "eval": {"at_end": ["linear", "knn", "fewshot", "anomaly"], "knn_k": 20, "knn_t": 0.07,
              "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2], "linear_steps": 300, "fewshot_k": 10,
-             "fewshot_trials": 5, "anomaly_k": 5, "anomaly_max_train": 5000, "batch_size": 512},
+             "fewshot_trials": 5, "anomaly_k": 5, "anomaly_max_train": 5000,
+             "anomaly_fit_steps": 100, "anomaly_fit_lr": 1e-3, "batch_size": 512},
     "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
               "limit_steps": 0, "keep_epoch_ckpts": False},
 }

@@ -172,9 +172,13 @@ def knn_distance_score(normal: torch.Tensor, test: torch.Tensor, k: int = 5) -> 
     return (1 - s).mean(1)
 
 
-def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, score_fn: Optional[Callable] = None,
+def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_fn: Optional[Callable] = None,
             score_name: Optional[str] = None, seed: int = 0) -> Dict:
-    """One-class anomaly detection per class; AUROC (anomaly = positive) per class and mean."""
+    """One-class anomaly detection per class; AUROC (anomaly = positive) per class and mean.
+
+    ``class_score_fn(normal_train_indices) -> test scores`` replaces the default k-NN distance score
+    (used for likelihood scores that must be fitted on the normal class, e.g. VJE).
+    """
     from sklearn.metrics import roc_auc_score
 
     ytr, yte = np.asarray(ytr), np.asarray(yte)
@@ -183,9 +187,11 @@ def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, score_fn: Opt
     for c in np.unique(ytr[ytr >= 0]):
         idx = np.flatnonzero(ytr == c)
         if len(idx) > max_train:
-            idx = rng.choice(idx, max_train, replace=False)
-        normal = ftr[torch.as_tensor(idx)]
-        s = score_fn(normal, fte) if score_fn is not None else knn_distance_score(normal, fte, k)
+            idx = np.sort(rng.choice(idx, max_train, replace=False))
+        if class_score_fn is not None:
+            s = class_score_fn(idx)
+        else:
+            s = knn_distance_score(ftr[torch.as_tensor(idx)], fte, k)
         lab = (yte != c).astype(int)
         if 0 < lab.sum() < len(lab):
             per[str(int(c))] = float(roc_auc_score(lab, np.asarray(s, dtype=np.float64)))

@@ -306,8 +306,10 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
         run_dir = _new_run_dir(cfg)
     run_dir = Path(D.broadcast_obj(str(run_dir), info))
     if ck is not None:
-        keep = {k: cfg[k] for k in ("device",)}
+        # the checkpoint's configuration wins, except what does not change the trajectory
+        keep = {k: copy.deepcopy(cfg[k]) for k in ("device", "eval", "data_dir")}
         old = ck["cfg"]
+        keep["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
         for k in ("method", "dataset", "seed"):
             if old.get(k) != cfg.get(k):
                 raise InputError(f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}")
@@ -571,10 +573,65 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
     return results
 
 
-def anomaly_scorer(objective):
-    """The objective's own anomaly score when it has one (VJE), else None (k-NN distance is used)."""
-    fn = getattr(objective, "anomaly_score", None)
-    return fn if callable(fn) else None
+def has_likelihood_score(objective) -> bool:
+    """Objectives with a per-sample likelihood anomaly score (VJE's ``score(views)``)."""
+    return callable(getattr(objective, "score", None))
+
+
+def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
+                       autocast: bool = False) -> dict:
+    """One-class anomaly detection with the objective's own likelihood score (VJE).
+
+    For each class c, a copy of the pretrained objective (its heads: posterior and likelihood) is
+    fitted on class c alone (``eval.anomaly_fit_steps`` Adam steps, lr ``eval.anomaly_fit_lr``, on
+    the frozen backbone's features of two augmented views of c's train images), then every test
+    image is scored by ``objective.score`` (negative ELBO, higher = more anomalous) on two
+    augmented views; AUROC for "not c" over the whole test split. Views come from a generator
+    seeded with the run's seed, so the evaluation is reproducible.
+    """
+    ev = cfg["eval"]
+    steps, lr = int(ev.get("anomaly_fit_steps", 100)), float(ev.get("anomaly_fit_lr", 1e-3))
+    g = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 12345)
+    aug = ViewGenerator(views_fn.cfg, views_fn.mean.flatten().tolist(), views_fn.std.flatten().tolist(), g)
+    was = backbone.training
+    backbone.eval()
+
+    @torch.no_grad()
+    def two_views(x):
+        outs = [[], []]
+        for i in range(0, len(x), 512):
+            vs = aug(torch.as_tensor(x[i:i + 512]).to(device))[:2]
+            for j in range(2):
+                with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
+                    outs[j].append(backbone(vs[j]).float())
+        return [torch.cat(o) for o in outs]
+
+    tr, te = two_views(data.train_x), two_views(data.test_x)
+    backbone.train(was)
+
+    def fit_and_score(normal_idx: np.ndarray) -> torch.Tensor:
+        obj = copy.deepcopy(objective).to(device).train()
+        params = [p for p in obj.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=lr) if params else None
+        gi = torch.Generator().manual_seed(int(cfg["seed"]))
+        idx_all = torch.as_tensor(normal_idx)
+        for _ in range(steps if opt is not None else 0):
+            idx = idx_all[torch.randperm(len(idx_all), generator=gi)[:256]].to(device)
+            loss = obj([tr[0][idx], tr[1][idx]]).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        obj.eval()
+        with torch.no_grad():
+            return obj.score([te[0], te[1]], generator=torch.Generator(device=device).manual_seed(0)).float().cpu()
+
+    res = E.anomaly(None, data.train_y, None, data.test_y, max_train=int(ev["anomaly_max_train"]),
+                    class_score_fn=fit_and_score, score_name=f"{cfg['method']} negative ELBO (objective.score)",
+                    seed=int(cfg["seed"]))
+    res["protocol"] += (f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
+                        f"frozen backbone's features of two augmented views, and test images are scored on two "
+                        f"augmented views")
+    return res
 
 
 def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
@@ -607,22 +664,10 @@ def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator,
         out["fewshot"] = E.fewshot(ftr, data.train_y, fte, data.test_y, data.train_x, data.test_x,
                                    int(ev["fewshot_k"]), int(ev["fewshot_trials"]), int(cfg["seed"]))
     if "anomaly" in which:
-        scorer = anomaly_scorer(objective)
-        if scorer is not None:
-            obj_dev = next(iter(objective.parameters()), torch.zeros(())).device
-
-            def score_fn(normal, test, _s=scorer):
-                with torch.no_grad():
-                    return _s(normal.to(obj_dev), test.to(obj_dev)).float().cpu()
-
-            name = getattr(objective, "anomaly_score_name", None) or f"{cfg['method']} likelihood score (objective.anomaly_score)"
-            out["anomaly"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                       int(ev["anomaly_max_train"]), score_fn, name, int(cfg["seed"]))
-            out["anomaly_knn"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                           int(ev["anomaly_max_train"]), seed=int(cfg["seed"]))
-        else:
-            out["anomaly"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                       int(ev["anomaly_max_train"]), seed=int(cfg["seed"]))
+        out["anomaly"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
+                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]))
+        if has_likelihood_score(objective):
+            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast)
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
     out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
                        "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
@@ -643,6 +688,8 @@ def summary(results: dict) -> str:
         f = ev["fewshot"]
         parts.append(f"{f['k_per_class']}-shot {f['top1']:.4f} (raw pixels {f['raw_pixels_top1']:.4f})")
     if "anomaly" in ev:
-        parts.append(f"anomaly AUROC {ev['anomaly']['auroc_mean']:.4f}")
+        parts.append(f"anomaly AUROC (k-NN) {ev['anomaly']['auroc_mean']:.4f}")
+    if "anomaly_likelihood" in ev:
+        parts.append(f"anomaly AUROC (likelihood) {ev['anomaly_likelihood']['auroc_mean']:.4f}")
     parts.append(f"{results['throughput']['images_per_s']:.0f} img/s, {results['train_seconds']:.1f}s training")
     return " | ".join(parts)

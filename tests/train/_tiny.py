@@ -1,0 +1,59 @@
+"""Tiny objectives registered for the trainer's tests (independent of the real objectives)."""
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from idealssl.objectives.base import Objective, ObjectiveOutput, _REGISTRY, register
+
+
+def _reg(name):
+    def deco(cls):
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        return register(name)(cls)
+    return deco
+
+
+@_reg("tinytest")
+class TinyContrastive(Objective):
+    """InfoNCE between two views through a linear head; ``nan_at`` makes the loss NaN from that step on."""
+
+    def __init__(self, dim, out_dim=16, temperature=0.2, nan_at=-1):
+        super().__init__(dim)
+        self.head = nn.Linear(dim, out_dim)
+        self.t = temperature
+        self.nan_at = int(nan_at)
+        self.register_buffer("calls", torch.zeros((), dtype=torch.long))
+
+    def forward(self, views, targets=None):
+        z = [F.normalize(self.head(v), dim=1) for v in views[:2]]
+        logits = z[0] @ z[1].T / self.t
+        y = torch.arange(len(logits), device=logits.device)
+        loss = 0.5 * (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y))
+        if 0 <= self.nan_at <= int(self.calls):
+            loss = loss * float("nan")
+        return ObjectiveOutput(loss, {"pos_sim": (z[0] * z[1]).sum(1).mean().detach()})
+
+    def update(self, step, total_steps):
+        self.calls += 1
+
+
+@_reg("tinyema")
+class TinyEMA(Objective):
+    """BYOL-like: predictor on the online view regresses the EMA backbone's embedding of the other view."""
+
+    momentum_backbone = True
+
+    def __init__(self, dim):
+        super().__init__(dim)
+        self.pred = nn.Sequential(nn.Linear(dim, dim), nn.ReLU(), nn.Linear(dim, dim))
+
+    def forward(self, views, targets=None):
+        assert targets is not None and len(targets) == 2 and not targets[0].requires_grad
+        p = [F.normalize(self.pred(v), dim=1) for v in views[:2]]
+        t = [F.normalize(x, dim=1) for x in targets]
+        loss = 2 - (p[0] * t[1]).sum(1).mean() - (p[1] * t[0]).sum(1).mean()
+        return ObjectiveOutput(loss, {})
+
+    def momentum(self, step, total_steps):
+        return 0.99

@@ -1,0 +1,174 @@
+"""The trainer end to end on digits: run directory, resume, NaN, bad inputs, export, eval, DDP."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import FAST
+from idealssl.cli import main
+from idealssl.objectives import available
+
+
+def _losses(run_dir):
+    out = {}
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        r = json.loads(line)
+        if not r.get("end_of_epoch"):
+            out[r["step"]] = r["loss"]
+    return out
+
+
+def test_digits_run_writes_run_directory_with_protocols(tmp_path, capsys):
+    out = tmp_path / "run"
+    rc = main(["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out), *FAST])
+    assert rc == 0
+    for f in ("config.yaml", "env.json", "metrics.jsonl", "results.json", "checkpoints/last.pt"):
+        assert (out / f).is_file(), f
+    res = json.loads((out / "results.json").read_text())
+    ev = res["eval"]
+    for key in ("online_linear", "linear", "knn", "fewshot", "anomaly", "monitors"):
+        assert "protocol" in ev[key], key
+    assert ev["knn"]["k"] == 20 and ev["knn"]["temperature"] == 0.07 and ev["knn"]["distance"] == "cosine"
+    assert "validation split of train" in ev["linear"]["protocol"]
+    assert 0.5 < ev["linear"]["top1"] <= 1.0  # 10 classes: far above chance even after 10 steps
+    assert res["throughput"]["images_per_s"] > 0 and res["peak_memory_mib"] > 0
+    env = json.loads((out / "env.json").read_text())
+    assert env["torch"] == torch.__version__ and env["device"] == "cpu" and "stem" in env
+    assert len(_losses(out)) == 10  # 359 images // 64 = 5 steps x 2 epochs, logged every step
+    # eval and export read the checkpoint back
+    assert main(["eval", "knn", str(out)]) == 0
+    assert json.loads((out / "eval-knn.json").read_text())["knn"]["top1"] == ev["knn"]["top1"]
+    assert main(["export", str(out), "--out", str(tmp_path / "bb.pt")]) == 0
+    sd = torch.load(tmp_path / "bb.pt", weights_only=True)
+    from idealssl.models import build_encoder
+
+    build_encoder("convnet", 1, 8, width=8).load_state_dict(sd)
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
+    """Stop mid-epoch (train.limit_steps), resume, compare every step with a run never stopped; EMA state too."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    common = ["train", "--method", "tinyema", "--dataset", "digits", "--epochs", "3"]
+    assert main(common + ["--out", str(a), *FAST, "eval.at_end=[]"]) == 0
+    assert main(common + ["--out", str(b), *FAST, "eval.at_end=[]", "train.limit_steps=7"]) == 0
+    ck = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    assert ck["step"] == 7 and ck["ema"] is not None
+    assert main(["train", "--out", str(b), "--resume", *FAST[-1:]]) == 0
+    la, lb = _losses(a), _losses(b)
+    assert sorted(la) == sorted(lb) == list(range(1, 16))
+    assert all(la[s] == lb[s] for s in la), {s: (la[s], lb[s]) for s in la if la[s] != lb[s]}
+    ca = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
+    cb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    for k in ca["model"]:
+        assert torch.equal(ca["model"][k], cb["model"][k]), k
+
+
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "nan"
+    rc = main(["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "3", "--out", str(out), *FAST,
+               "objective.nan_at=7"])
+    err = capsys.readouterr().err
+    assert rc == 3
+    assert "loss is nan at step 7 (epoch 1)" in err and "Last good checkpoint" in err and "last.pt" in err
+    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 5
+    assert not (out / "results.json").exists()
+
+
+@pytest.mark.parametrize("argv,fragment", [
+    (["--method", "nosuch", "--dataset", "digits"], "unknown method 'nosuch'; available:"),
+    (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}/missing"], "does not exist"),
+    (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}"], "put data_batch_1"),
+    (["--method", "tinytest", "--dataset", "nosuchset"], "unknown dataset"),
+    (["--method", "tinytest", "optim.nosuch=1"], "unknown key 'nosuch'"),
+    (["--method", "tinytest", "--batch-size", "5000"], "exceeds the 1437 pretraining images"),
+    (["--method", "tinytest", "--config", "{tmp}/none.yaml"], "does not exist"),
+    (["--method", "tinytest", "optim.lr=-1"], "optim.lr must be a positive number"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, fragment):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    rc = main(["train", "--out", str(tmp_path / "r"), *argv])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and fragment in err and len(err.splitlines()) == 1, err
+
+
+def test_every_registered_method_trains_through_the_loop(tmp_path):
+    methods = [m for m in available() if not m.startswith("tiny")]
+    assert methods, "no objectives registered"
+    for m in methods:
+        out = tmp_path / m
+        rc = main(["train", "--method", m, "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
+                   "eval.at_end=[]"])
+        assert rc == 0, m
+        assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 2
+
+
+def test_export_torchvision_keys(tmp_path):
+    import torchvision
+
+    out = tmp_path / "rn"
+    assert main(["train", "--method", "tinytest", "--arch", "resnet18", "--out", str(out), *FAST,
+                 "train.limit_steps=1", "eval.at_end=[]"]) == 0
+    assert main(["export", str(out), "--out", str(tmp_path / "tv.pt"), "--format", "torchvision"]) == 0
+    net = torchvision.models.resnet18(weights=None)
+    net.conv1 = torch.nn.Conv2d(1, 64, 3, 1, 1, bias=False)
+    res = net.load_state_dict(torch.load(tmp_path / "tv.pt", weights_only=True), strict=False)
+    assert sorted(res.missing_keys) == ["fc.bias", "fc.weight"] and not res.unexpected_keys
+
+
+def _wait_for_step(path, step, proc, timeout=120):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.stderr.read()}")
+        if path.exists():
+            lines = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+            if lines and lines[-1]["step"] >= step:
+                return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, sig):
+    """A real process killed mid-run (SIGTERM: checkpoint at that step; SIGKILL: last epoch checkpoint)."""
+    args = ["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "6"]
+    a, b = tmp_path / "a", tmp_path / "b"
+    subprocess.run([sys.executable, str(runner), *args, "--out", str(a), *FAST, "eval.at_end=[]"], check=True,
+                   env=sub_env, capture_output=True)
+    p = subprocess.Popen([sys.executable, str(runner), *args, "--out", str(b), *FAST, "eval.at_end=[]"], env=sub_env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_step(b / "metrics.jsonl", 12, p)
+    p.send_signal(sig)
+    p.wait(60)
+    assert p.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL)
+    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    assert 10 <= step < 30
+    r = subprocess.run([sys.executable, str(runner), "train", "--out", str(b), "--resume"], env=sub_env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert f"resuming at step {step}" in r.stderr
+    la, lb = _losses(a), _losses(b)
+    assert sorted(la) == sorted(lb) == list(range(1, 31)) and la == lb
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out),
+           *FAST, "eval.at_end=[knn]"]
+    r = subprocess.run(cmd, env=sub_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    env = json.loads((out / "env.json").read_text())
+    res = json.loads((out / "results.json").read_text())
+    assert env["world_size"] == 2 and env["backend"] == "gloo" and env["batch_size_per_process"] == 32
+    assert res["world_size"] == 2 and res["eval"]["knn"]["top1"] > 0.3
+    assert len(_losses(out)) == 10
+    # resuming the 2-process run continues from its checkpoint with both processes' view generators
+    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
