@@ -133,7 +133,7 @@ def test_simclr_loss_decreases_when_views_align():
     assert loss.item() < 0.5 * first
 
 
-def _fit_heads(symmetric, tau, seed, steps=800):
+def _fit_heads(symmetric, tau, seed, steps=400):
     """C = 4 invariant codes on a line (d = 1); teacher = free lookup table into R^3 (a universal head);
     student = the same table (symmetric, SimCLR-like) or a linear map of the code (CISSL, linear probe)."""
     torch.manual_seed(seed)

@@ -137,7 +137,7 @@ def test_marginal_ema_buffer_moves_and_is_used():
     assert out.loss.item() == pytest.approx(ref, rel=1e-4)
 
 
-def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=600, seed=0):
+def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=300, seed=0):
     """Free per-(orbit, view) teacher and student logits: the population DISSL objective of a finite problem."""
     g = torch.Generator().manual_seed(seed)
     t = torch.nn.Parameter(torch.randn(2, n_orbits, k, generator=g))

@@ -119,8 +119,18 @@ def _free_port():
 
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
-    outdir = tmp_path_factory.mktemp("ddp")
-    mp.spawn(_worker, args=(2, _free_port(), str(outdir)), nprocs=2, join=True)
+    """Spawn the 2 processes once per test session, also under pytest-xdist (workers share the result
+    through the session's temporary root, guarded by a file lock)."""
+    from filelock import FileLock  # a dependency of torch
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # shared by this session's xdist workers
+    outdir = base / "objectives_ddp"
+    with FileLock(str(base / "objectives_ddp.lock")):
+        if not (outdir / "ddp.pt").is_file():
+            outdir.mkdir(exist_ok=True)
+            mp.spawn(_worker, args=(2, _free_port(), str(outdir)), nprocs=2, join=True)
     return torch.load(outdir / "ddp.pt", weights_only=True)
 
 
