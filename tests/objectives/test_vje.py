@@ -119,3 +119,11 @@ def test_bad_hyperparameters():
         build("vje", 4, nu=0.0)
     with pytest.raises(ValueError, match="n_samples"):
         build("vje", 4).score([torch.randn(3, 4)] * 2, n_samples=-1)
+
+
+def test_learned_degrees_of_freedom_receive_gradient():
+    obj = build("vje", 8, learn_nu=True, nu=3.0)
+    assert obj.nu.item() == pytest.approx(3.0)
+    obj([torch.randn(6, 8), torch.randn(6, 8)]).loss.backward()
+    assert obj.log_nu.grad is not None and obj.log_nu.grad.abs() > 0
+    assert isinstance(build("vje", 8).log_nu, torch.Tensor) and "log_nu" not in dict(build("vje", 8).named_parameters())
