@@ -377,8 +377,7 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
 
     dmodel: nn.Module = model
     if info.enabled:
-        dmodel = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None,
-                                                     broadcast_buffers=False)
+        dmodel = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
     if m["compile"]:
         dmodel = torch.compile(dmodel)
 

@@ -158,8 +158,13 @@ def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, s
 
 @pytest.mark.slow
 def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
            str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out),
            *FAST, "eval.at_end=[knn]"]
     r = subprocess.run(cmd, env=sub_env, capture_output=True, text=True, timeout=240)
