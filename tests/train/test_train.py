@@ -177,3 +177,46 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     # resuming the 2-process run continues from its checkpoint with both processes' view generators
     ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
+
+
+def test_real_format_fixtures_train_end_to_end(tmp_path):
+    """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
+    import numpy as np
+    from test_datasets import _cifar_batch
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "cifar-10-batches-py"
+    root.mkdir()
+    for i in range(1, 6):
+        _cifar_batch(root / f"data_batch_{i}", 16, 10, b"labels", rng)
+    _cifar_batch(root / "test_batch", 20, 10, b"labels", rng)
+    out = tmp_path / "c10"
+    assert main(["train", "--method", "tinytest", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--epochs", "1",
+                 "--out", str(out), "--arch", "convnet", "model.width=8", "optim.batch_size=32", "train.progress=off",
+                 "eval.at_end=[knn]"]) == 0
+    env = json.loads((out / "env.json").read_text())
+    assert env["views"]["size"] == 32 and "python pickle batches" in env["dataset_notes"]
+    assert json.loads((out / "results.json").read_text())["steps"] == 2
+
+    stl = tmp_path / "stl10_binary"
+    stl.mkdir()
+    rng.integers(0, 256, (4, 3, 96, 96), dtype=np.uint8).tofile(stl / "train_X.bin")
+    np.array([1, 2, 3, 4], np.uint8).tofile(stl / "train_y.bin")
+    rng.integers(0, 256, (2, 3, 96, 96), dtype=np.uint8).tofile(stl / "test_X.bin")
+    np.array([1, 2], np.uint8).tofile(stl / "test_y.bin")
+    rng.integers(0, 256, (12, 3, 96, 96), dtype=np.uint8).tofile(stl / "unlabeled_X.bin")
+    out = tmp_path / "stl"
+    assert main(["train", "--method", "tinytest", "--dataset", "stl10", "--data-dir", str(tmp_path), "--epochs", "2",
+                 "--out", str(out), "--arch", "convnet", "model.width=4", "optim.batch_size=8", "views.size=16",
+                 "train.progress=off", "train.log_every=1", "eval.at_end=[knn]", "eval.knn_k=2"]) == 0
+    assert len(_losses(out)) == 4  # 16 pretraining images (unlabeled + train) // 8 = 2 steps x 2 epochs
+
+
+def test_every_preset_resolves():
+    from idealssl.train.config import list_presets, resolve
+
+    names = list_presets()
+    assert {"digits", "cifar10", "cifar100", "stl10", "tinyimagenet", "imagenet"} <= set(names)
+    for n in names:
+        cfg = resolve("dissl", n)
+        assert cfg["dataset"] == n and cfg["optim"]["batch_size"] >= 2
