@@ -476,7 +476,14 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
                         with torch.no_grad():
                             targets = [t.float() for t in model.encode(views[:n_global], ema)]
                     loss, probe_loss, logs = dmodel(views, targets, yb)
-                lval = D.all_mean(loss.detach().float(), info)
+                # one collective per step: the mean loss (for the NaN check and the log) and whether any
+                # process received SIGTERM/SIGINT, so that all processes stop at the same step
+                flags = torch.stack([loss.detach().float().reshape(()),
+                                     torch.tensor(float(stop["sig"] is not None), device=loss.device)])
+                if info.enabled:
+                    torch.distributed.all_reduce(flags)
+                    flags[0] /= info.world
+                lval, stop_now = flags[0], bool(flags[1] > 0)
                 if not torch.isfinite(lval):
                     last = ckpt_mod.find_last(run_dir)
                     raise NonFiniteLoss(
@@ -507,9 +514,9 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
                     metrics_fh.write(json.dumps(rec) + "\n")
                     metrics_fh.flush()
                 progress.update(step, epoch, last_loss)
-                if stop["sig"] is not None:
+                if stop_now:
                     save()
-                    raise Interrupted(stop["sig"], ckpt_dir / "last.pt")
+                    raise Interrupted(stop["sig"] or signal.SIGTERM, ckpt_dir / "last.pt")
             if pos >= steps_per_epoch:
                 # end of epoch: label-free monitors on a fixed batch, then checkpoint
                 if metrics_fh is not None:

@@ -220,3 +220,31 @@ def test_every_preset_resolves():
     for n in names:
         cfg = resolve("dissl", n)
         assert cfg["dataset"] == n and cfg["optim"]["batch_size"] >= 2
+
+
+@pytest.mark.slow
+def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub_env):
+    """2 processes: SIGTERM to torchrun stops both at the same step with one checkpoint; resuming under
+    torchrun reproduces the uninterrupted 2-process run's losses."""
+    import socket
+
+    def cmd(out, extra=()):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+                str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "5", "--out", str(out),
+                *extra, *FAST, "eval.at_end=[]"]
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    subprocess.run(cmd(a), env=sub_env, check=True, capture_output=True, timeout=240)
+    p = subprocess.Popen(cmd(b), env=sub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for_step(b / "metrics.jsonl", 8, p)
+    p.send_signal(signal.SIGTERM)
+    p.wait(120)
+    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    assert 8 <= step < 25
+    r = subprocess.run(cmd(b, ["--resume"]), env=sub_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
+    la, lb = _losses(a), _losses(b)
+    assert sorted(la) == sorted(lb) == list(range(1, 26)) and la == lb
