@@ -78,7 +78,7 @@ def run(args) -> int:
     out = args.out or str(path.parent.parent / f"eval-{args.protocol}.json")
     with open(out, "w") as fh:
         json.dump(res, fh, indent=2)
-    for name in which:
+    for name in which + (["anomaly_likelihood"] if "anomaly_likelihood" in res else []):
         r = res.get(name, {})
         val = r.get("top1", r.get("auroc_mean"))
         print(f"{name}: {val:.4f}  [{r.get('protocol', '')}]")

@@ -28,7 +28,7 @@ DEFAULTS: Dict[str, Any] = {
     "out": None,  # run directory; default runs/<dataset>-<method>/<timestamp>-s<seed>
     "device": "auto",
     "data": {"image_size": None, "stl10_unlabeled": True, "max_images": 0, "on_device": True,
-             "val_fraction": 0.1, "fraction": 1.0},
+             "val_fraction": 0.1, "fraction": 1.0, "only_class": None},
     "model": {"arch": "resnet18", "expand_dim": None, "small_stem": None, "width": 64, "sync_bn": False,
               "channels_last": "auto", "compile": False},
     "views": {"size": None, "n_global": 2, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333], "flip_p": 0.5,

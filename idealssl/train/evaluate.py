@@ -173,8 +173,8 @@ def knn_distance_score(normal: torch.Tensor, test: torch.Tensor, k: int = 5) -> 
 
 
 def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_fn: Optional[Callable] = None,
-            score_name: Optional[str] = None, seed: int = 0) -> Dict:
-    """One-class anomaly detection per class; AUROC (anomaly = positive) per class and mean.
+            score_name: Optional[str] = None, seed: int = 0, classes: Optional[Sequence[int]] = None) -> Dict:
+    """One-class anomaly detection per class (all classes, or ``classes``); AUROC (anomaly = positive) per class and mean.
 
     ``class_score_fn(normal_train_indices) -> test scores`` replaces the default k-NN distance score
     (used for likelihood scores that must be fitted on the normal class, e.g. VJE).
@@ -184,7 +184,7 @@ def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_f
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     rng = np.random.default_rng(seed)
     per = {}
-    for c in np.unique(ytr[ytr >= 0]):
+    for c in (np.unique(ytr[ytr >= 0]) if classes is None else classes):
         idx = np.flatnonzero(ytr == c)
         if len(idx) > max_train:
             idx = np.sort(rng.choice(idx, max_train, replace=False))

@@ -320,7 +320,14 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
     ssl_y = data.train_y if data.pretrain_x is None else np.full(len(data.ssl_x), -1, np.int64)
     if data.pretrain_x is not None:
         ssl_y[len(data.ssl_x) - len(data.train_y):] = data.train_y  # STL-10: unlabeled then train
-    ssl_x = _subset(data.ssl_x, float(cfg["data"]["fraction"]), seed)
+    ssl_x = data.ssl_x
+    only = cfg["data"].get("only_class")
+    if only is not None:
+        # one-class protocol: pretrain on the labelled train images of one class only
+        if not (isinstance(only, int) and 0 <= only < data.n_classes):
+            raise InputError(f"data.only_class must be an integer in 0..{data.n_classes - 1}, got {only!r}")
+        ssl_x, ssl_y = data.train_x[data.train_y == only], data.train_y[data.train_y == only]
+    ssl_x = _subset(ssl_x, float(cfg["data"]["fraction"]), seed)
     ssl_y = _subset(ssl_y, float(cfg["data"]["fraction"]), seed)
     metrics_path = run_dir / "metrics.jsonl"
 
@@ -585,7 +592,7 @@ def has_likelihood_score(objective) -> bool:
 
 
 def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
-                       autocast: bool = False) -> dict:
+                       autocast: bool = False, classes=None) -> dict:
     """One-class anomaly detection with the objective's own likelihood score (VJE).
 
     For each class c, a copy of the pretrained objective (its heads: posterior and likelihood) is
@@ -633,7 +640,7 @@ def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenera
 
     res = E.anomaly(None, data.train_y, None, data.test_y, max_train=int(ev["anomaly_max_train"]),
                     class_score_fn=fit_and_score, score_name=f"{cfg['method']} negative ELBO (objective.score)",
-                    seed=int(cfg["seed"]))
+                    seed=int(cfg["seed"]), classes=classes)
     res["protocol"] += (f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
                         f"frozen backbone's features of two augmented views, and test images are scored on two "
                         f"augmented views")
@@ -670,10 +677,18 @@ def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator,
         out["fewshot"] = E.fewshot(ftr, data.train_y, fte, data.test_y, data.train_x, data.test_x,
                                    int(ev["fewshot_k"]), int(ev["fewshot_trials"]), int(cfg["seed"]))
     if "anomaly" in which:
+        only = cfg["data"].get("only_class")
+        classes = None if only is None else [int(only)]
         out["anomaly"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]))
+                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]), classes=classes)
         if has_likelihood_score(objective):
-            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast)
+            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast,
+                                                           classes=classes)
+        if only is not None:
+            for key in ("anomaly", "anomaly_likelihood"):
+                if key in out:
+                    out[key]["protocol"] += (f"; the encoder was pretrained on the train images of class {only} only "
+                                             f"(data.only_class={only}, the standard one-class protocol)")
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
     out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
                        "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
