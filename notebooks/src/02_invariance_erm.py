@@ -33,8 +33,8 @@ from idealssl.check.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
-DRAWS = 4000 if FULL else 400
-SVM_DRAWS = 400 if FULL else 40
+DRAWS = 4000 if FULL else 300
+SVM_DRAWS = 400 if FULL else 28
 rng = np.random.default_rng(0)
 
 
