@@ -10,16 +10,17 @@ EXPECTED = {"cissl", "dissl", "simclr", "dino", "swav", "byol", "vicreg", "barlo
 
 
 def test_available_lists_every_registered_name():
+    from idealssl.objectives.base import _REGISTRY
+
     names = available()
     assert names == sorted(names)
-    assert {"cissl", "dissl", "simclr"} <= set(names)
-    assert set(names) <= EXPECTED
+    # the package's own objectives are exactly EXPECTED (other tests may register tiny objectives of their own)
+    ours = {n for n in names if _REGISTRY[n].__module__.startswith("idealssl.objectives.")}
+    assert ours == EXPECTED
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_build_forward_backward_contract(name):
-    if name not in available():
-        pytest.skip(f"{name} not registered yet")
     dim, b = 12, 8
     obj = build(name.upper(), dim, **small_kwargs(name, dim))
     assert isinstance(obj, Objective) and obj.name == name
