@@ -61,7 +61,8 @@ def setup(threads: int = 2) -> Dict[str, Any]:
     except ImportError:  # pragma: no cover
         pass
     info = {"mode": mode(), "figdir": str(figdir()), "results": str(resultsdir()), "t0": time.perf_counter()}
-    print(f"mode = {info['mode']}  (set IDEALSSL_NB_MODE=full to rerun the heavy experiments)")
+    print(f"mode = {info['mode']}" + ("  (set IDEALSSL_NB_MODE=full to rerun the heavy experiments)" if info["mode"] == "quick"
+                                      else "  (heavy experiments are rerun and recorded)"))
     return info
 
 

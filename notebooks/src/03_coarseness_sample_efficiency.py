@@ -101,23 +101,27 @@ for ax, method in zip(axes[:2], ("dissl", "oracle")):
     seeds = len(rec["protocol"]["seeds"]) if rec else 0
     ax.set_title(f"{'DISSL' if method == 'dissl' else 'oracle (ideal log loss, true M)'}: {seeds} seeds, ± SE" if rec else
                  "no recorded results: run full mode")
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     ax.set_ylim(0, 1)
 ax = axes[2]
 for C in levels:
     ax.plot(ns_dense, (1 - 1 / C) ** ns_dense, "-", color=colors[C], lw=1.5, label=f"theory C={C}")
     ax.plot(shots, [live[C][n]["unseen_mass"] for n in shots], "s", color=colors[C], mfc="none", ms=7)
     ax.plot(shots, [live[C][n]["error"] for n in shots], "x", color=colors[C], ms=7)
-ax.plot(ns_sup, sup4, "k:", lw=2, label="C=4, sup over marginals")
-ax.plot([], [], "ks", mfc="none", label="ideal codes: unseen mass (worst ERM)")
-ax.plot([], [], "kx", label="ideal codes: logistic-regression error")
+ax.plot(ns_sup, sup4, "k:", lw=2)
 ax.set_xscale("log", base=2)
 ax.set_xlabel("labelled examples n (log scale)")
 ax.set_ylabel("risk")
 ax.set_ylim(0, 1)
 ax.set_title("Live: ideal encoder per level vs W_n")
-ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
-fig.tight_layout()
+L2 = plt.Line2D
+handles = [L2([], [], color=colors[C], lw=3, label=f"C = {C}") for C in levels] + [
+    L2([], [], color="k", lw=1.5, label="theory W_n = (1 − 1/C)^n"),
+    L2([], [], color="k", marker="o", ls="none", label="trained encoder, mean ± SE"),
+    L2([], [], color="k", marker="s", mfc="none", ls="none", label="ideal codes: unseen mass (worst ERM)"),
+    L2([], [], color="k", marker="x", ls="none", label="ideal codes: logistic-regression error"),
+    L2([], [], color="k", ls=":", lw=2, label="C = 4: sup over orbit marginals")]
+fig.legend(handles=handles, fontsize=8, ncol=9, loc="lower center", bbox_to_anchor=(0.5, 0.0))
+fig.tight_layout(rect=(0, 0.07, 1, 1))
 nbutil.savefig(fig, "03_coarseness_sample_efficiency")
 plt.show()
 

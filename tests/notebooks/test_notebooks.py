@@ -102,3 +102,23 @@ def test_mode_rejects_unknown(monkeypatch):
         nbutil.mode()
     monkeypatch.setenv("IDEALSSL_NB_MODE", "FULL")
     assert nbutil.mode() == "full"
+
+
+@pytest.mark.slow
+def test_experiments_module_records_a_quick_run(tmp_path, monkeypatch):
+    """The heavy-experiment runner behind full mode: a quick-config run of one experiment writes a
+    JSON record with its protocol, rows and the command that reproduces it (into tmp_path)."""
+    import json
+
+    from notebooks import experiments as E
+
+    monkeypatch.setenv("IDEALSSL_NB_RESULTS", str(tmp_path))
+    res = E.run("loss_vs_accuracy", "quick", log=lambda *_: None)
+    rec = json.loads((tmp_path / "loss_vs_accuracy.json").read_text())
+    assert rec["command"] == "python -m notebooks.experiments loss_vs_accuracy --mode quick"
+    assert len(rec["rows"]) == len(res["rows"]) == 2 * len(rec["budgets"]) * len(rec["protocol"]["seeds"])
+    C = 16
+    for r in rec["rows"]:
+        assert r["ideal_log_loss"] >= r["optimum"] - 1e-6  # L_I is bounded below by the simplex optimum (Prop. 3)
+        assert 0.0 <= r["error_n16"] <= 1.0 and 0.0 < r["acc_binary"] <= 1.0
+    assert abs(rec["rows"][0]["optimum"] - __import__("math").log1p((C - 1) * __import__("math").exp(-C / (C - 1)))) < 1e-12
