@@ -77,13 +77,21 @@ def run(args) -> int:
     if cmd == "export":
         return _export(args)
     if cmd == "report":
-        from .report import claims_table, update_readme
+        from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
 
         table = claims_table(Path(args.results), args.mode)
+        tables = result_tables(Path(args.results), args.mode)
         if args.readme:
-            update_readme(Path(args.readme), table)
-            print(f"updated {args.readme}")
+            readme = Path(args.readme)
+            if not readme.is_file():
+                raise InputError(f"--readme {readme}: no such file")
+            update_readme(readme, table)
+            if TBEGIN in readme.read_text():
+                update_readme_tables(readme, tables)
+            print(f"updated {readme}")
         print(table)
+        print()
+        print(tables)
         return 0
     # synthetic
     if args.steps is not None and args.steps < 1:
