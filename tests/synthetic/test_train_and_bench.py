@@ -147,3 +147,22 @@ def test_quick_suite_runs(tmp_path):
         doc = json.loads((tmp_path / "quick" / f"{name}.json").read_text())
         assert doc["verdict"]["claims"] and doc["versions"]["torch"]
         assert all(c["held"] in (True, False, None, "inconclusive") for c in doc["verdict"]["claims"])
+
+
+def test_readme_tables_are_the_recorded_results():
+    """synthetic/README.md's claims table and result tables are generated from synthetic/results/full
+    (regenerate with `idealssl bench report --mode full --readme synthetic/README.md`)."""
+    from pathlib import Path
+
+    from idealssl.synthetic.report import claims_table, result_tables
+
+    root = Path(__file__).resolve().parents[2]
+    results = root / "synthetic" / "results"
+    if not (results / "full").is_dir():
+        pytest.skip("no recorded full-mode results in this checkout")
+    readme = (root / "synthetic" / "README.md").read_text()
+    assert claims_table(results, "full") in readme
+    assert result_tables(results, "full") in readme
+    for f in (results / "full").glob("*.json"):
+        doc = json.loads(f.read_text())
+        assert doc["mode"] == "full" and doc["seeds"] == [0, 1, 2] and doc["wall_seconds"] > 0
