@@ -145,5 +145,5 @@ def _export(args) -> int:
         Z = embed(res["encoder"], w)
         info.update(method=args.method, dim=dim, steps=args.steps, train_seconds=round(res["seconds"], 2))
     paths = export(w, args.out, Z)
-    print(json.dumps({**info, **paths}))
+    print(json.dumps({**info, "files": paths}))
     return 0
