@@ -684,11 +684,13 @@ def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator,
         if has_likelihood_score(objective):
             out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast,
                                                            classes=classes)
-        if only is not None:
-            for key in ("anomaly", "anomaly_likelihood"):
-                if key in out:
-                    out[key]["protocol"] += (f"; the encoder was pretrained on the train images of class {only} only "
-                                             f"(data.only_class={only}, the standard one-class protocol)")
+        for key in ("anomaly", "anomaly_likelihood"):
+            if key in out:
+                out[key]["protocol"] += (
+                    f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
+                    f"the standard one-class protocol)" if only is not None else
+                    "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
+                    "detector is one-class (data.only_class=c gives the standard protocol)")
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
     out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
                        "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
