@@ -74,6 +74,7 @@ def execute(nb, mode: str, timeout: int = 1800, env: Optional[dict] = None):
     old = dict(os.environ)
     os.environ["IDEALSSL_NB_MODE"] = mode
     os.environ.setdefault("OMP_NUM_THREADS", "2")
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures embedded even if MPLBACKEND=Agg
     os.environ.update(env or {})
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
