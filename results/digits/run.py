@@ -120,7 +120,8 @@ convnet (width 32, d = 64), with `optim.epochs={epochs}` for every method ({epoc
 on the 1,437 train images; the preset's own default is 60), AdamW lr 2e-3 with 5 warmup epochs and cosine decay, weight decay 1e-6, grad-norm clip 2; heads scaled to d = 64
 as listed in the preset. Test split: 360 images (stratified 20 %, seed 0). CPU, 1 thread per run.
 
-Accuracies and AUROCs in %, mean ± std over seeds; "train s" is the mean wall time of pretraining.
+Accuracies and AUROCs in %, mean ± std over seeds; "train s" is the mean wall time of pretraining
+(2 runs in parallel, 1 thread each, on a 2-core machine shared with other jobs: an upper bound).
 "anomaly AUROC (likelihood)" exists only for objectives with a likelihood score (VJE).
 The anomaly columns here use the encoder pretrained on all train images (all classes, no labels) and
 only the *detector* is one-class; the standard protocol that pretrains on class c alone is in
