@@ -2,7 +2,7 @@
 
 Examples
 --------
-  idealssl train --method dissl --dataset digits              # embedded data, about a minute on CPU
+  idealssl train --method dissl --dataset digits              # embedded data, 20 s to 2 min on a 2-core CPU
   idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
   idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
   torchrun --nproc_per_node 2 -m idealssl.cli train --method simclr --dataset digits   # DDP (gloo on CPU)
