@@ -345,7 +345,11 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
         ema = copy.deepcopy(backbone).to(device)
         for p in ema.parameters():
             p.requires_grad_(False)
-    if info.enabled and m["sync_bn"]:
+    use_cuda = device.type == "cuda"
+    if m["sync_bn"] and info.enabled:
+        if not use_cuda:
+            raise InputError("model.sync_bn=true needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); "
+                             "on CPU each process normalises its own B/W images")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     use_cuda = device.type == "cuda"
     channels_last = (m["channels_last"] == "auto" and use_cuda) or m["channels_last"] is True

@@ -32,7 +32,8 @@ class TinyContrastive(Objective):
         loss = 0.5 * (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y))
         if 0 <= self.nan_at <= int(self.calls):
             loss = loss * float("nan")
-        return ObjectiveOutput(loss, {"pos_sim": (z[0] * z[1]).sum(1).mean().detach()})
+        return ObjectiveOutput(loss, {"pos_sim": (z[0] * z[1]).sum(1).mean().detach(), "n_views": len(views),
+                                      "smallest_batch": min(v.shape[0] for v in views)})
 
     def update(self, step, total_steps):
         self.calls += 1

@@ -248,3 +248,17 @@ def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub
     assert r.returncode == 0, r.stderr[-3000:]
     la, lb = _losses(a), _losses(b)
     assert sorted(la) == sorted(lb) == list(range(1, 26)) and la == lb
+
+
+def test_multicrop_local_views_reach_the_objective(tmp_path):
+    """DINO with 2 global + 2 local crops (multi-crop): local views go through the loop to the objective."""
+    out = tmp_path / "mc"
+    assert main(["train", "--method", "dino", "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
+                 "eval.at_end=[]", "views.n_local=2", "views.local_size=4", "views.size=8"]) == 0
+    env = json.loads((out / "env.json").read_text())
+    assert env["views"]["n_local"] == 2 and env["views"]["local_size"] == 4
+    out = tmp_path / "mc2"
+    assert main(["train", "--method", "tinytest", "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
+                 "eval.at_end=[]", "views.n_local=3", "views.local_size=4"]) == 0
+    recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all(r["n_views"] == 5 and r["smallest_batch"] == 64 for r in recs if "n_views" in r) and recs
