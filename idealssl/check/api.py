@@ -35,14 +35,25 @@ from .witness import affine_witness, evaluate, mlp_witness, probe_to_json
 DEFAULT_TOL = 1e-4
 
 
-def _singular_values(M: np.ndarray, tol: float) -> tuple[np.ndarray, str]:
-    """Singular values; for tall matrices (C ≫ d) through the d x d Gram matrix, whose relative
-    precision (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6."""
-    r, c = M.shape
-    if r > 4 * c and tol >= 1e-6:
-        ev = np.linalg.eigvalsh(M.T @ M)[::-1]
-        return np.sqrt(np.clip(ev, 0.0, None)), "eigenvalues of the d x d Gram matrix"
-    return (np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0)), "SVD"
+def _spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing.
+
+    For tall matrices (C > 4d) through the d x d Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision
+    (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6; the centred Gram is G − C μ̄μ̄ᵀ unless the centroid
+    is far from the codes' spread (cancellation), when it is formed directly.
+    """
+    C, d = codes.shape
+    mu = codes.mean(axis=0)
+    if C > 4 * d and tol >= 1e-6:
+        G = codes.T @ codes
+        Gc = G - C * np.outer(mu, mu)
+        S2 = np.trace(Gc) / C
+        if mu @ mu > 1e4 * max(S2, 0.0):
+            centred = codes - mu
+            Gc = centred.T @ centred
+        root = lambda M: np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))  # noqa: E731
+        return root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
+    return np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
 
 
 def _as_rep(Z) -> Representation:
@@ -129,10 +140,8 @@ def check(
     )
 
     # ---- geometry of the codes
-    centred = codes - codes.mean(axis=0)
-    sv_aff, how = _singular_values(centred, tol)
+    sv_aff, sv_lin, how = _spectra(codes, tol)
     aff_rank = numerical_rank(sv_aff, tol)
-    sv_lin, _ = _singular_values(codes, tol)
     lin_rank = numerical_rank(sv_lin, tol)
     rel = lambda sv, k: (float(sv[k - 1] / sv[0]) if (len(sv) >= k and sv[0] > 0) else 0.0)  # noqa: E731
     shown = lambda sv: (sv / sv[0]).tolist()[:1000] if len(sv) and sv[0] > 0 else sv.tolist()[:1000]  # noqa: E731

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
-import scipy.linalg
 
 
 def spread(codes: np.ndarray) -> float:
@@ -61,11 +60,13 @@ class Dependency:
 
 
 def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Dependency]:
-    """An affine (or linear) dependency among the codes, supported on at most rank + 2 codes.
+    """An affine (or linear) dependency among the codes: λ ≠ 0 with Σ_m λ_m μ_m ≈ 0 (and Σ_m λ_m = 0
+    exactly, for affine dependencies).
 
-    Pivoted QR on A = [μ_m − μ̄ ; 1] (affine) or A = [μ_m] (linear) picks ``rank (+1)`` well
-    conditioned columns B; the next pivot column j is expressed in them by least squares, giving
-    λ_B = x, λ_j = −1 (and, for affine dependencies, λ_j adjusted so that Σ λ = 0 exactly).
+    λ is the right singular vector of the smallest singular value of A = [(μ_m − μ̄)/s ; 1]
+    (affine) or A = [μ_m / s] (linear), a null vector of A when the codes are dependent; entries below
+    1e-12 of the largest are set to 0 so that the support is as small as the geometry allows.
+    Callers pass at most d + 2 codes (any d + 2 points of R^d are affinely dependent), so A is small.
     Returns None when the codes are independent at this rank (rank equal to C − 1, resp. C).
 
     Radon's theorem (issl-theory.md, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
@@ -76,29 +77,18 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     centred = codes - codes.mean(axis=0)
     s = spread(codes) if affine else rms_norm(codes)
     s = s if s > 0 else 1.0
-    if affine:
-        A = np.vstack([centred.T / s, np.ones((1, C))])
-        k = rank + 1
-    else:
-        A = codes.T / s
-        k = rank
-    if k >= C:
+    if (rank + 1 if affine else rank) >= C:
         return None
-    _, R, piv = scipy.linalg.qr(A, mode="economic", pivoting=True)
-    B, j = piv[:k], piv[k]
-    if k == 0:
-        x = np.zeros(0)
-    else:
-        x, *_ = np.linalg.lstsq(A[:, B], A[:, j], rcond=None)
-    lam = np.zeros(C)
-    lam[B] = x
-    lam[j] = -1.0
+    A = np.vstack([centred.T / s, np.ones((1, C))]) if affine else codes.T / s
+    _, _, vt = np.linalg.svd(A, full_matrices=True)
+    lam = vt[-1].copy()
     if affine:
-        lam[j] = -float(x.sum())  # Σ λ = 0 exactly (the '1' row was only approximately fitted)
-        if lam[j] == 0.0:  # degenerate: fall back to the plain solution
-            lam[j] = -1.0
+        lam -= lam.mean()  # Σ λ = 0 exactly (the '1' row holds it only up to rounding)
+    lam[np.abs(lam) < 1e-12 * np.abs(lam).max()] = 0.0
+    if affine:
+        lam -= lam[lam != 0].mean() * (lam != 0)
     lam /= np.abs(lam).max()
-    v = lam @ codes if not affine else lam @ centred
+    v = lam @ centred if affine else lam @ codes
     residual = float(np.linalg.norm(v))
     l1 = float(np.abs(lam).sum())
     return Dependency(lam=lam, residual=residual, margin_bound=residual / l1, affine=affine)

@@ -11,12 +11,15 @@ needs (issl-theory.md, Thm 1 and section 5):
   (affine dependency, shared codes) is a statement about points, so certificates built on them are
   exact at the point level (no convexity argument needed).
 
-Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. The pass reads the file with
-``readinto`` in chunks (one reusable buffer), and with ``threads=2`` splits the rows between two
-threads (NumPy releases the GIL), each with its own file handle and accumulators.
+Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read through a
+memory map without copies, in chunks small enough to stay in cache; each chunk's pages are released
+from the mapping once processed (``madvise(MADV_DONTNEED)``), so the resident set stays at
+O(C·d + chunk) however large the file. With ``threads=2`` the rows are split into two contiguous
+halves processed by two threads (NumPy releases the GIL), each with its own accumulators.
 """
 from __future__ import annotations
 
+import mmap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..problem import Orbits
-from ..representation import Representation, _check_finite, _chunk_rows, _read_fully
+from ..representation import Representation, _check_finite, _chunk_rows
 
 
 @dataclass
@@ -57,27 +60,21 @@ class OrbitStats:
     mass: np.ndarray
 
 
-def _process(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, acc_max, acc_sum, acc_arg, work=None):
-    lab = labels[start:start + len(block)]
-    # gather + subtract into a reused buffer: no fresh multi-MB allocation (and page faults) per chunk
-    diff = work[: len(block)] if work is not None else np.empty(block.shape, codes_w.dtype)
+def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray, work: np.ndarray) -> None:
+    """out[start:start+m] = ‖z_x − r_{M(x)}‖² for the rows of ``block`` (gather and subtract into a
+    reused buffer: no multi-MB allocation per chunk)."""
+    m = len(block)
+    lab = labels[start:start + m]
+    diff = work[:m]
     with np.errstate(over="ignore", invalid="ignore"):  # overflow in float32 is handled below
         np.take(codes_w, lab, axis=0, out=diff)
         np.subtract(block, diff, out=diff)
         sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
         _check_finite(block, start, source)  # raises on NaN/inf
-        diff = block.astype(np.float64) - codes_w[lab].astype(np.float64)  # overflow in float32
-        sq = np.einsum("ij,ij->i", diff, diff)
-    sq = sq.astype(np.float64)
-    acc_sum += np.bincount(lab, weights=sq, minlength=len(acc_sum))
-    new_max = acc_max.copy()
-    np.maximum.at(new_max, lab, sq)
-    grown = new_max > acc_max
-    if grown.any():
-        hit = np.flatnonzero(grown[lab] & (sq == new_max[lab]))
-        acc_arg[lab[hit]] = start + hit
-        acc_max[:] = new_max
+        diff64 = np.asarray(block, dtype=np.float64) - codes_w[lab].astype(np.float64)  # float32 overflow
+        sq = np.einsum("ij,ij->i", diff64, diff64)
+    out[start:start + m] = sq
 
 
 def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitStats:
@@ -103,46 +100,46 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
     rows = _chunk_rows(d)
     streamable = rep._array is None and rep._key is None and not rep._fortran
 
+    sq = np.empty(rep.n)  # squared deviation of every point from its orbit's code
+
     def run(ranges):
-        acc_max = np.zeros(C)
-        acc_sum = np.zeros(C)
-        acc_arg = first.copy()
         work_buf = np.empty((rows, d), dtype=work)
         if streamable:
-            itemsize = rep.dtype.itemsize
-            buf = bytearray(rows * d * itemsize)
-            with open(rep._path, "rb") as f:
-                for start in ranges:
-                    m = min(rows, rep.n - start)
-                    f.seek(rep._offset + start * d * itemsize)
-                    nbytes = m * d * itemsize
-                    got = _read_fully(f, memoryview(buf)[:nbytes])
-                    if got != nbytes:
-                        raise InputError(f"{rep.source}: file is truncated inside row {start + got // (d * itemsize)}")
-                    block = np.frombuffer(buf, dtype=rep.dtype, count=m * d).reshape(m, d)
-                    if block.dtype != work:
-                        block = block.astype(work)
-                    _process(block, start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg, work_buf)
+            # zero-copy rows from a memory map; each processed range is dropped from this process's
+            # mapping right away (MADV_DONTNEED: the pages stay in the page cache, not in our RSS)
+            Zm = rep._memmap()
+            mm = getattr(Zm, "_mmap", None)
+            base = rep._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
+            rowbytes = d * rep.dtype.itemsize
+            for start in ranges:
+                block = Zm[start:start + rows]
+                if block.dtype != work:
+                    block = block.astype(work)
+                _deviations(block, start, labels, codes_w, rep.source, sq, work_buf)
+                if mm is not None and hasattr(mm, "madvise"):
+                    lo = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                    hi = (base + (start + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                    if hi > lo:
+                        mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
         else:
             for start, block in rep.chunks(rows=rows, check_finite=False):
-                _process(block.astype(work, copy=False), start, labels, codes_w, rep.source, acc_max, acc_sum, acc_arg, work_buf)
-        return acc_max, acc_sum, acc_arg
+                _deviations(block.astype(work, copy=False), start, labels, codes_w, rep.source, sq, work_buf)
 
     starts = list(range(0, rep.n, rows))
     if streamable and threads > 1 and len(starts) > 1:
-        parts = [starts[i::threads] for i in range(threads)]
+        k = -(-len(starts) // threads)  # contiguous ranges: sequential reads within each thread
+        parts = [starts[i * k:(i + 1) * k] for i in range(threads)]
         with ThreadPoolExecutor(max_workers=threads) as ex:
-            results = list(ex.map(run, parts))
+            list(ex.map(run, parts))
     else:
-        results = [run(starts)]
+        run(starts)
+    # per-orbit reductions, once, over the N deviations
+    acc_sum = np.bincount(labels, weights=sq, minlength=C)
     acc_max = np.zeros(C)
-    acc_sum = np.zeros(C)
+    np.maximum.at(acc_max, labels, sq)
     acc_arg = first.copy()
-    for mx, sm, ag in results:
-        acc_sum += sm
-        upd = mx > acc_max
-        acc_max[upd] = mx[upd]
-        acc_arg[upd] = ag[upd]
+    hit = np.flatnonzero((sq == acc_max[labels]) & (acc_max[labels] > 0))
+    acc_arg[labels[hit[::-1]]] = hit[::-1]  # the smallest index attaining the maximum wins
     sizes = orbits.sizes()
     return OrbitStats(
         codes=codes,
