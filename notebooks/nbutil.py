@@ -21,6 +21,8 @@ from typing import Any, Dict, Optional
 
 import numpy as np
 
+from idealssl.jsonutil import plain  # noqa: F401  (re-exported: notebooks call nbutil.plain)
+
 HERE = Path(__file__).resolve().parent
 MODES = ("quick", "full")
 
@@ -98,23 +100,6 @@ def save_recorded(name: str, obj: Dict) -> Path:
     p.write_text(json.dumps(plain(obj), indent=1, allow_nan=False))
     return p
 
-
-def plain(x):
-    """JSON-safe copy (numpy scalars to Python, non-finite floats to None)."""
-    if isinstance(x, dict):
-        return {str(k): plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [plain(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return plain(x.tolist())
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
 
 
 def mean_se(xs):

@@ -8,6 +8,8 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
+from ..jsonutil import plain
+
 PROBES = ("linear", "linear-nobias", "mlp")
 PROBE_TITLES = {
     "linear": "linear probes with bias (affine: argmax of W z + b)",
@@ -49,12 +51,12 @@ class Condition:
     def to_dict(self) -> Dict[str, Any]:
         return {
             "holds": bool(self.holds),
-            "value": _num(self.value),
-            "threshold": _num(self.threshold),
+            "value": plain(self.value),
+            "threshold": plain(self.threshold),
             "comparison": self.comparison,
             "decisive": self.decisive,
             "description": self.description,
-            **({"detail": _jsonable(self.detail)} if self.detail else {}),
+            **({"detail": plain(self.detail)} if self.detail else {}),
         }
 
 
@@ -111,14 +113,14 @@ class CheckReport:
             "dim": self.dim,
             "tol": self.tol,
             "conditions": {k: c.to_dict() for k, c in self.conditions.items()},
-            "counterexample": _jsonable(self.counterexample),
-            "witness": _jsonable(self.witness),
-            "sample_efficiency": _jsonable(self.sample_efficiency),
-            "exhaustive": _jsonable(self.exhaustive),
+            "counterexample": plain(self.counterexample),
+            "witness": plain(self.witness),
+            "sample_efficiency": plain(self.sample_efficiency),
+            "exhaustive": plain(self.exhaustive),
             "notes": list(self.notes),
         }
         if self.orbit_names is not None:
-            d["orbit_ids"] = _jsonable(self.orbit_names)
+            d["orbit_ids"] = plain(self.orbit_names)
         return d
 
     def to_json(self, **kw) -> str:
@@ -126,35 +128,6 @@ class CheckReport:
 
     def __str__(self) -> str:
         return format_report(self)
-
-
-def _num(x):
-    if x is None:
-        return None
-    x = float(x)
-    if math.isnan(x):
-        return None
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    return x
-
-
-def _jsonable(obj):
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _num(obj)
-    return obj
 
 
 def _fmt(x) -> str:

@@ -34,6 +34,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 
 from ..errors import InputError
+from ..jsonutil import plain
 from .evaluate import geometry, ideal_log_loss, probe_tasks, run_check, worst_case_risk
 from .worlds import World, digits_world, vector_world
 
@@ -632,7 +633,7 @@ def run_suite(mode_name: str = "quick", experiments: Optional[Sequence[str]] = N
         t0 = time.perf_counter()
         torch.manual_seed(0)
         res = RUNNERS[name](mode, store)
-        res = {"experiment": name, "mode": mode_name, "seeds": list(mode["seeds"]), "mode_settings": _plain(mode),
+        res = {"experiment": name, "mode": mode_name, "seeds": list(mode["seeds"]), "mode_settings": plain(mode),
                "versions": vers, "wall_seconds": round(time.perf_counter() - t0, 2),
                "command": command, **res}
         results[name] = res
@@ -641,20 +642,6 @@ def run_suite(mode_name: str = "quick", experiments: Optional[Sequence[str]] = N
         if out_dir is not None:
             d = Path(out_dir) / mode_name
             d.mkdir(parents=True, exist_ok=True)
-            (d / f"{name}.json").write_text(json.dumps(_plain(res), indent=1, allow_nan=False))
+            (d / f"{name}.json").write_text(json.dumps(plain(res), indent=1, allow_nan=False))
     return results
 
-
-def _plain(x):
-    if isinstance(x, dict):
-        return {str(k): _plain(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_plain(v) for v in x]
-    if isinstance(x, (np.floating, float)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from idealssl.jsonutil import plain
 from idealssl.synthetic.evaluate import geometry, ideal_log_loss, probe_tasks
 from idealssl.synthetic.worlds import vector_world
 
@@ -127,7 +128,7 @@ def test_dissl_threshold_experiment_and_report(tmp_path):
         assert key in doc
     claims = {c["id"]: c for c in doc["verdict"]["claims"]}
     assert claims["dissl-threshold"]["held"] is True
-    assert E._plain(res["dissl_threshold"]["verdict"]) == doc["verdict"]
+    assert plain(res["dissl_threshold"]["verdict"]) == doc["verdict"]
     table = claims_table(tmp_path, "tiny")
     assert "dissl-threshold" in table and "**held**" in table
     readme = tmp_path / "R.md"
