@@ -93,7 +93,34 @@ def test_score_signature_semantics_and_anomaly_ordering():
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(obj.score([h, -h], 4, g1), obj.score([h, -h], 4, g2))
     obj0 = build("vje", 8, n_samples=0).eval()
-    assert obj0([h, -h]).loss.item() * 8 == pytest.approx(obj0.score([h, -h], n_samples=0).mean().item(), rel=1e-5)
+    assert obj0([h, -h]).loss.item() * 8 == pytest.approx(
+        obj0.score([h, -h], n_samples=0, jacobian=True).mean().item(), rel=1e-5)
+
+
+def test_score_excludes_the_parameter_free_polar_jacobian():
+    """Regression: the score was -ELBO of y in R^D, whose -(D-1) log r_b term depends on the input norm only.
+
+    With D = 64 it dominated the score, so a head fitted on any class ranked test images by norm (digits
+    one-class AUROC 0.50). The default score is the polar-coordinate bound: rescaling a target by k changes
+    it only through the radial factor, never by (D-1) log k.
+    """
+    d = 64
+    obj = build("vje", d, n_samples=0).eval()
+    h, y = torch.randn(5, d), torch.randn(5, d).abs()
+    mu, logvar = obj.posterior(h)
+    k = 10.0
+    e1, t1 = vje_elbo(mu, logvar, y, obj.nu, obj.log_tau)
+    ek, tk = vje_elbo(mu, logvar, k * y, obj.nu, obj.log_tau)
+    polar1, polark = e1 - t1["jacobian"], ek - tk["jacobian"]
+    # rescaling the target by k changes the polar bound only through the radial factor ...
+    assert torch.allclose(polark - polar1, tk["log_rad"] - t1["log_rad"], atol=1e-3)
+    assert torch.allclose(tk["log_dir"], t1["log_dir"], atol=1e-4)
+    # ... while the R^D bound moves by the parameter-free (D-1) log k (plus the radial change)
+    assert torch.allclose((ek - e1) - (polark - polar1), torch.full((5,), -(d - 1) * math.log(k)), atol=1e-3)
+    # the score is the polar bound by default; jacobian=True adds (D-1) log r_b, averaged over the 2 pairs
+    s = obj.score([h, y], n_samples=0)
+    sj = obj.score([h, y], n_samples=0, jacobian=True)
+    assert torch.allclose(sj - s, (d - 1) * (h.norm(dim=-1).log() + y.norm(dim=-1).log()) / 2, atol=1e-3)
 
 
 def test_heavy_tails_bound_the_pull_of_outlier_pairs():
