@@ -30,7 +30,6 @@ import numpy as np
 from .errors import InputError
 from .theory_math import (
     PROBES,
-    DisslOptimum,
     check_classes,
     check_probe,
     dissl_teacher_optimum,

@@ -18,7 +18,6 @@ memory, not 2 GB of mapped pages.
 """
 from __future__ import annotations
 
-import io
 import os
 import zipfile
 from dataclasses import dataclass

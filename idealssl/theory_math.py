@@ -6,7 +6,7 @@ Every function names the statement of ``theory/statements.md`` it implements. Th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 import numpy as np

@@ -23,7 +23,6 @@ import sys
 import time
 from typing import Dict, List, Optional, Sequence
 
-import numpy as np
 
 try:  # as a package module (python -m notebooks.experiments) or from the notebooks folder
     from . import nbutil

@@ -23,7 +23,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ..errors import InputError
-from ..problem import Orbits, Task, load_orbits, load_task
+from ..problem import Task, load_orbits, load_task
 from ..representation import Representation, from_array, load_representation
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check

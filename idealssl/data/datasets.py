@@ -23,10 +23,9 @@ reconstruction functions, so a malicious pickle cannot execute code.
 """
 from __future__ import annotations
 
-import io
 import os
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 

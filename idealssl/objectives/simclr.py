@@ -115,7 +115,7 @@ class SimCLR(Objective):
 
     def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
         views = self.check_views(views)
-        v, b = len(views), views[0].shape[0]
+        v = len(views)
         g = self.head(torch.cat(views, 0)).chunk(v)
         g = [gather(x, self.gather) for x in g]
         loss = nt_xent_loss(g, self.temperature)

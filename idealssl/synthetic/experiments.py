@@ -345,7 +345,6 @@ def exp_coarseness(mode: Dict, method: str = "dissl") -> Dict:
     family = base.coarseness_family()
     d = base.C - 1
     shots = (1, 2, 4, 8, 16, 32)
-    task_groups = base.classes  # tasks: labellings of the classes (invariant for every level)
     methods = ["oracle"] + ([method] if method in available() else [])
     rows = []
     for m in methods:

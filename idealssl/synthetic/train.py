@@ -20,7 +20,7 @@ import copy
 import inspect
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional
+from typing import Dict
 
 import numpy as np
 import torch

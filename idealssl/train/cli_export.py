@@ -39,7 +39,6 @@ def to_torchvision(sd: dict) -> dict:
 
 
 def run(args) -> int:
-    import torch
 
     from ..errors import InputError
     from . import checkpoint as C

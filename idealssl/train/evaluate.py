@@ -18,7 +18,6 @@ across SSL projects differ mostly by hidden protocol details (peers.md sec. 2 an
 """
 from __future__ import annotations
 
-import math
 from typing import Callable, Dict, Optional, Sequence
 
 import numpy as np

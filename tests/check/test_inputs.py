@@ -1,9 +1,7 @@
 """Bad input: one clear line on stderr and exit 2, never a traceback or a wrong verdict."""
-import json
 import pickle
 import subprocess
 import sys
-import zipfile
 
 import numpy as np
 import pytest
@@ -120,7 +118,7 @@ def test_npz_keys(capsys, write, tmp_path):
 
 
 def test_bad_task(capsys, write):
-    z, o = write("z.npy", GOOD), write("o.json", {"orbits": [[0], [1, 2]]})
+    o = write("o.json", {"orbits": [[0], [1, 2]]})
     Z2 = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     z2 = write("z2.npy", Z2)
     assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"point_labels": [0, 1, 0]})], "not an invariant task")

@@ -58,3 +58,9 @@ class TinyEMA(Objective):
 
     def momentum(self, step, total_steps):
         return 0.99
+
+
+#: a small, fast digits configuration (overrides) shared by the trainer tests
+FAST = ["model.width=8", "optim.batch_size=64", "data.fraction=0.25", "optim.warmup_epochs=1",
+        "train.log_every=1", "eval.linear_wd=[0.0,0.001]", "eval.linear_steps=50", "eval.fewshot_trials=1",
+        "train.progress=off"]

@@ -9,10 +9,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 import _tiny  # noqa: E402,F401  (registers tinytest / tinyema)
 
-#: a small, fast digits configuration (overrides) shared by the trainer tests
-FAST = ["model.width=8", "optim.batch_size=64", "data.fraction=0.25", "optim.warmup_epochs=1",
-        "train.log_every=1", "eval.linear_wd=[0.0,0.001]", "eval.linear_steps=50", "eval.fewshot_trials=1",
-        "train.progress=off"]
+from _tiny import FAST  # noqa: E402,F401  (re-exported for fixtures)
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import time
 import pytest
 import torch
 
-from conftest import FAST
+from _tiny import FAST  # tests/train is on sys.path (conftest.py); 'conftest' itself is ambiguous across folders
 from idealssl.cli import main
 from idealssl.objectives import available
 
