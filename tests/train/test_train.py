@@ -157,14 +157,11 @@ def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, s
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")  # with --dist loadgroup (.ci/run): torchrun tests run one at a time
 def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+    # --standalone: torchrun picks a free rendezvous port itself (no race with other tests for a port)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out),
            *FAST, "eval.at_end=[knn]"]
     r = subprocess.run(cmd, env=sub_env, capture_output=True, text=True, timeout=240)
@@ -223,21 +220,18 @@ def test_every_preset_resolves():
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")
 def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub_env):
     """2 processes: SIGTERM to torchrun stops both at the same step with one checkpoint; resuming under
     torchrun reproduces the uninterrupted 2-process run's losses."""
-    import socket
-
     def cmd(out, extra=()):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
+        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
                 str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "5", "--out", str(out),
                 *extra, *FAST, "eval.at_end=[]"]
 
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run(cmd(a), env=sub_env, check=True, capture_output=True, timeout=240)
+    r = subprocess.run(cmd(a), env=sub_env, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-3000:]
     p = subprocess.Popen(cmd(b), env=sub_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for_step(b / "metrics.jsonl", 8, p)
     p.send_signal(signal.SIGTERM)
