@@ -12,9 +12,9 @@ into an :class:`~idealssl.errors.InputError` with one precise message: missing o
 pickled / object arrays, non-numeric dtypes, arrays that are not 2-D, empty arrays, truncated files.
 NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 
-Reading the data part with ``readinto`` into one reusable buffer (instead of touching a memory map)
-keeps the resident set at one chunk whatever N is: a full pass over a 2 GB file costs one chunk of
-memory, not 2 GB of mapped pages.
+``Representation.chunks`` reads the data part with ``readinto`` into one reusable buffer, so a
+pass over a file keeps one chunk resident; the checker's own pass (:mod:`idealssl.check.stats`)
+reads ``.npy`` files through a memory map instead, releasing each chunk's pages after use.
 """
 from __future__ import annotations
 
