@@ -12,12 +12,13 @@ into an :class:`~idealssl.errors.InputError` with one precise message: missing o
 pickled / object arrays, non-numeric dtypes, arrays that are not 2-D, empty arrays, truncated files.
 NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 
-``Representation.chunks`` reads the data part with ``readinto`` into one reusable buffer, so a
-pass over a file keeps one chunk resident; the checker's own pass (:mod:`idealssl.check.stats`)
-reads ``.npy`` files through a memory map instead, releasing each chunk's pages after use.
+``Representation.chunks`` reads a ``.npy`` through a memory map and releases each chunk's pages once
+used, so a pass over a file of any size keeps about one chunk resident (a ``.npz`` member is
+streamed with ``readinto`` into one reusable buffer).
 """
 from __future__ import annotations
 
+import mmap
 import os
 import zipfile
 from dataclasses import dataclass
@@ -79,34 +80,54 @@ class Representation:
     _fortran: bool = False
 
     # ------------------------------------------------------------------ reading
-    def chunks(self, rows: Optional[int] = None, check_finite: bool = True) -> Iterator[Tuple[int, np.ndarray]]:
-        """Yield ``(start, block)`` with ``block`` a float64 array of rows ``start:start+len(block)``.
+    def chunks(self, rows: Optional[int] = None, check_finite: bool = True, dtype=np.float64,
+               start: int = 0, stop: Optional[int] = None) -> Iterator[Tuple[int, np.ndarray]]:
+        """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
+        the stored dtype already is ``dtype``; blocks are then read-only views).
+
+        A C-order ``.npy`` is read through a memory map, each chunk's pages released from the mapping
+        once the caller is done with it (``madvise(MADV_DONTNEED)``: they stay in the page cache, not
+        in this process's resident set), so a pass over any file keeps about one chunk resident. A
+        ``.npz`` member is streamed sequentially (``start``/``stop`` are not supported there).
 
         Raises
         ------
         InputError
-            On NaN/inf (names the first offending row) or a truncated file.
+            On NaN/inf (names the first offending row) or a truncated archive member.
         """
         rows = rows or _chunk_rows(self.d)
-        if self._array is not None or self._fortran:
-            arr = self._array if self._array is not None else self._memmap()
-            for start in range(0, self.n, rows):
-                block = np.asarray(arr[start:start + rows], dtype=np.float64)
-                if check_finite:
-                    _check_finite(block, start, self.source)
-                yield start, block
+        stop = self.n if stop is None else min(stop, self.n)
+        if self._key is not None:
+            if start != 0 or stop != self.n:
+                raise ValueError("a .npz member is streamed from its first row to its last")
+            yield from self._stream_chunks(rows, check_finite, dtype)
             return
+        arr = self._array if self._array is not None else self._memmap()
+        mm = getattr(arr, "_mmap", None) if self._array is None and not self._fortran else None
+        base = self._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
+        rowbytes = self.d * self.dtype.itemsize
+        for i in range(start, stop, rows):
+            block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
+            if check_finite:
+                _check_finite(block, i, self.source)
+            yield i, block
+            if mm is not None and hasattr(mm, "madvise"):
+                lo = (base + i * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+                if hi > lo:
+                    mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[Tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
         buf = bytearray(rows * self.d * itemsize)
         with self._stream() as f:
             for start in range(0, self.n, rows):
                 m = min(rows, self.n - start)
                 nbytes = m * self.d * itemsize
-                view = memoryview(buf)[:nbytes]
-                got = _read_fully(f, view)
+                got = _read_fully(f, memoryview(buf)[:nbytes])
                 if got != nbytes:
                     raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
-                block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(np.float64)
+                block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
                     _check_finite(block, start, self.source)
                 yield start, block

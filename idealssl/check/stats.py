@@ -19,7 +19,6 @@ halves processed by two threads (NumPy releases the GIL), each with its own accu
 """
 from __future__ import annotations
 
-import mmap
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -98,41 +97,21 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
     codes_w = codes.astype(work)
     labels = orbits.labels
     rows = _chunk_rows(d)
-    streamable = rep._array is None and rep._key is None and not rep._fortran
-
     sq = np.empty(rep.n)  # squared deviation of every point from its orbit's code
 
-    def run(ranges):
+    def run(bounds):
         work_buf = np.empty((rows, d), dtype=work)
-        if streamable:
-            # zero-copy rows from a memory map; each processed range is dropped from this process's
-            # mapping right away (MADV_DONTNEED: the pages stay in the page cache, not in our RSS)
-            Zm = rep._memmap()
-            mm = getattr(Zm, "_mmap", None)
-            base = rep._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
-            rowbytes = d * rep.dtype.itemsize
-            for start in ranges:
-                block = Zm[start:start + rows]
-                if block.dtype != work:
-                    block = block.astype(work)
-                _deviations(block, start, labels, codes_w, rep.source, sq, work_buf)
-                if mm is not None and hasattr(mm, "madvise"):
-                    lo = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                    hi = (base + (start + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                    if hi > lo:
-                        mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
-        else:
-            for start, block in rep.chunks(rows=rows, check_finite=False):
-                _deviations(block.astype(work, copy=False), start, labels, codes_w, rep.source, sq, work_buf)
+        for start, block in rep.chunks(rows=rows, check_finite=False, dtype=work, start=bounds[0], stop=bounds[1]):
+            _deviations(block, start, labels, codes_w, rep.source, sq, work_buf)
 
-    starts = list(range(0, rep.n, rows))
-    if streamable and threads > 1 and len(starts) > 1:
-        k = -(-len(starts) // threads)  # contiguous ranges: sequential reads within each thread
-        parts = [starts[i * k:(i + 1) * k] for i in range(threads)]
+    n_chunks = -(-rep.n // rows)
+    if threads > 1 and n_chunks > 1 and rep._key is None:
+        # contiguous ranges, whole chunks each: sequential reads within each thread
+        step = -(-n_chunks // threads) * rows
         with ThreadPoolExecutor(max_workers=threads) as ex:
-            list(ex.map(run, parts))
+            list(ex.map(run, [(lo, lo + step) for lo in range(0, rep.n, step)]))
     else:
-        run(starts)
+        run((0, rep.n))
     # per-orbit reductions, once, over the N deviations
     acc_sum = np.bincount(labels, weights=sq, minlength=C)
     acc_max = np.zeros(C)
