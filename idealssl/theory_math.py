@@ -156,6 +156,17 @@ class DisslOptimum:
                 "deterministic": self.deterministic, "regime": self.regime}
 
 
+def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
+    """C x K one-hot teacher mapping the C orbits onto the first ``groups`` categories in the most
+    balanced partition (consecutive orbits share a category)."""
+    q = np.zeros((C, K))
+    m = 0
+    for k, s in enumerate(_balanced_sizes(C, groups)):
+        q[m : m + s, k] = 1.0
+        m += s
+    return q
+
+
 def _balanced_sizes(total: int, parts: int) -> List[int]:
     a, b = divmod(total, parts)
     return [a + 1] * b + [a] * (parts - b)
@@ -216,13 +227,7 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
             raise InputError(f"DISSL {name} must be a non-negative number, got {v!r}")
     a = 1.0 + beta
     if lam <= a:
-        g = min(K, C)
-        sizes = _balanced_sizes(C, g)
-        q = np.zeros((C, K))
-        m = 0
-        for k, s in enumerate(sizes):
-            q[m : m + s, k] = 1.0
-            m += s
+        q = _deterministic_teacher(C, K, min(K, C))
         value = dissl_invariant_objective(q, lam, beta)
         regime = "lambda <= 1 + beta: deterministic teacher, most balanced partition of the orbits"
         if lam == a and K > C:
@@ -245,12 +250,7 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
         return DisslOptimum(value, lower, exact, False, q,
                             "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic")
     lower = -lam * math.log(K)
-    sizes = _balanced_sizes(C, K)
-    q = np.zeros((C, K))
-    m = 0
-    for k, s in enumerate(sizes):
-        q[m : m + s, k] = 1.0
-        m += s
+    q = _deterministic_teacher(C, K, K)
     value = dissl_invariant_objective(q, lam, beta)
     exact = C % K == 0
     if not exact and numeric and C * K <= 4096:
