@@ -112,8 +112,9 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
     return arr / total
 
 
-def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>") -> Orbits:
-    """Orbits from a per-point label sequence (ints or strings)."""
+def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
+    """Orbits from a per-point label sequence (ints or strings). ``copy=False`` lets the orbits keep
+    an int64 label array 0..C-1 as given (for arrays the caller owns and will not modify)."""
     if isinstance(labels, np.ndarray):
         if labels.ndim != 1:
             raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
@@ -143,11 +144,14 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>") -> Or
     if raw.dtype.kind in "iu" and raw.min() >= 0 and raw.max() < 4 * n + 1024:
         present = np.bincount(raw) > 0  # O(N) relabelling, same result as np.unique
         names = np.flatnonzero(present)
-        inv = (np.cumsum(present) - 1)[raw]
+        inv = raw if present.all() else (np.cumsum(present) - 1)[raw]  # labels 0..C-1 already
     else:
         names, inv = np.unique(raw, return_inverse=True)
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
-    return Orbits(labels=inv.astype(np.int64).ravel(), n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
+    out = np.ascontiguousarray(inv, dtype=np.int64).ravel()
+    if copy and isinstance(labels, np.ndarray) and np.may_share_memory(out, labels):
+        out = out.copy()  # never alias the caller's array
+    return Orbits(labels=out, n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
 
 
 def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = "<orbits>") -> Orbits:
@@ -283,32 +287,63 @@ def _reject_constant(name):
     raise ValueError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
 
 
-_FAST_LABELS = None
-
-
 def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     """Fast path for the common large file ``{"labels": [int, int, ...]}`` (no "p"): parse the list
-    with NumPy instead of building a million Python ints. Returns None whenever the file is anything
-    else, so the general parser (and its messages) handles it."""
-    import re
+    with NumPy instead of building a million Python ints.
 
-    global _FAST_LABELS
-    if _FAST_LABELS is None:
-        _FAST_LABELS = re.compile(rb'\A\s*\{\s*"labels"\s*:\s*\[([-0-9,\s]*)\]\s*\}\s*\Z')
+    Returns None whenever the file is anything else, so that the general parser (and its messages)
+    handles it: other keys or characters, anything outside JSON's grammar for a list of integers
+    (``np.fromstring`` alone would accept a leading zero, a trailing comma, a lone minus), and
+    integers of 17 digits or more."""
+    import re
+    import warnings
+
     try:
         with open(path, "rb") as f:
             raw = f.read()
     except OSError:
         return None
-    m = _FAST_LABELS.match(raw)
-    if not m:
+    head = re.match(rb'\s*\{\s*"labels"\s*:\s*\[', raw[:256])
+    tail = re.search(rb'\]\s*\}\s*\Z', raw[-256:])
+    if not head or not tail:
         return None
-    body = m.group(1)
-    if not body.strip() or re.search(rb"-(?![0-9])", body) or re.search(rb"[^0-9]0[0-9]", b"," + body):
-        return None  # empty, a stray minus or a leading zero: let the JSON parser report it
-    arr = np.fromstring(body.decode("ascii"), dtype=np.int64, sep=",")
-    if len(arr) != body.count(b",") + 1:
-        return None  # something fromstring could not read as one integer per comma
+    body = raw[head.end():len(raw) - len(raw[-256:]) + tail.start()]
+    if body.translate(None, b"0123456789-, \t\n\r"):
+        return None  # another character
+    # the grammar, checked on the bytes without whitespace (t): numbers -?digits without leading
+    # zeros, separated by single commas (digits separated by whitespace alone are caught by
+    # fromstring below, which reads the original text)
+    t = np.frombuffer(body.translate(None, b" \t\n\r"), dtype=np.uint8)
+    if t.size == 0 or not 48 <= t[-1] <= 57 or not (48 <= t[0] <= 57 or t[0] == 45):
+        return None  # empty, or a leading / trailing comma or minus
+
+    def digit_at(i):
+        c = t[np.clip(i, 0, t.size - 1)]
+        return (i >= 0) & (i < t.size) & (c >= 48) & (c <= 57)
+
+    comma = np.flatnonzero(t == 44)
+    minus = np.flatnonzero(t == 45) if b"-" in body else comma[:0]
+    zero = np.flatnonzero(t == 48)
+    if (
+        not digit_at(comma - 1).all()  # ",," or "-,"
+        or not (digit_at(comma + 1) | (t[np.minimum(comma + 1, t.size - 1)] == 45)).all()
+        or not ((minus == 0) | (t[minus - 1] == 44)).all()  # a minus inside a number
+        or (~digit_at(zero - 1) & digit_at(zero + 1)).any()  # a leading zero
+    ):
+        return None
+    if minus.size:  # a minus must touch its digits in the text itself ("- 1" reads as -1)
+        u = np.frombuffer(body, dtype=np.uint8)
+        after = u[np.minimum(np.flatnonzero(u == 45) + 1, u.size - 1)]
+        if ((after < 48) | (after > 57)).any():
+            return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # NumPy warns (DeprecationWarning) on unmatched data
+            arr = np.fromstring(body.decode("ascii"), dtype=np.int64, sep=",")
+    except (ValueError, DeprecationWarning, OverflowError):
+        return None  # e.g. "7 8"
+    if len(arr) != comma.size + 1 or arr.max() >= 10**16 or arr.min() <= -(10**16):
+        return None  # not one integer per comma, or long enough that int64 parsing could saturate
     return arr
 
 
@@ -330,7 +365,7 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
         source = os.fspath(path_or_obj)
         fast = _fast_integer_labels(source) if os.path.isfile(source) and os.path.getsize(source) > (1 << 20) else None
         if fast is not None:
-            orb = orbits_from_labels(fast, source=source)
+            orb = orbits_from_labels(fast, source=source, copy=False)
         else:
             orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
     elif isinstance(path_or_obj, (list, tuple)) and path_or_obj and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj):

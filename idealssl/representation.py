@@ -30,6 +30,8 @@ from .errors import InputError
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
 CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
+RELEASE_BYTES = 8 << 20  # a streamed .npy's pages are released from the mapping in batches of this size
+ROW_GAP = 4  # Representation.rows reads through gaps of up to this many rows (one read instead of two)
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -85,9 +87,10 @@ class Representation:
         """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
         the stored dtype already is ``dtype``; blocks are then read-only views).
 
-        A C-order ``.npy`` is read through a memory map, each chunk's pages released from the mapping
-        once the caller is done with it (``madvise(MADV_DONTNEED)``: they stay in the page cache, not
-        in this process's resident set), so a pass over any file keeps about one chunk resident. A
+        A C-order ``.npy`` is read through a memory map, the pages of the chunks the caller is done
+        with released from the mapping every ``RELEASE_BYTES`` (``madvise(MADV_DONTNEED)``: they stay
+        in the page cache, not in this process's resident set), so a pass over any file keeps about
+        ``RELEASE_BYTES`` + one chunk resident. A
         ``.npz`` member is streamed sequentially (``start``/``stop`` are not supported there).
 
         Raises
@@ -106,16 +109,21 @@ class Representation:
         mm = getattr(arr, "_mmap", None) if self._array is None and not self._fortran else None
         base = self._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
         rowbytes = self.d * self.dtype.itemsize
+        release = mm is not None and hasattr(mm, "madvise")
+        done = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE  # pages before this are released
         for i in range(start, stop, rows):
             block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
             if check_finite:
                 _check_finite(block, i, self.source)
             yield i, block
-            if mm is not None and hasattr(mm, "madvise"):
-                lo = (base + i * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
+            if release:
+                # release whole pages behind the block, in batches of RELEASE_BYTES (each madvise
+                # costs a TLB shootdown on every CPU running a thread of this process)
                 hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                if hi > lo:
-                    mm.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+                if hi - done >= RELEASE_BYTES or i + rows >= stop:
+                    if hi > done:
+                        mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
+                    done = max(done, hi)
 
     def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[Tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
@@ -138,16 +146,29 @@ class Representation:
         if self._array is not None:
             return np.asarray(self._array[index], dtype=np.float64)
         if self._key is None and not self._fortran:
-            # positioned reads (not a memory map): page-cache read-ahead on a map would inflate RSS
+            # positioned reads (not a memory map: fault-around on a map would inflate RSS), one per
+            # run of nearby rows (gaps of up to ROW_GAP rows are read through)
             rowbytes = self.d * self.dtype.itemsize
             out = np.empty((len(index), self.d))
+            if len(index) == 0:
+                return out
+            order = np.argsort(index, kind="stable")
+            srt = index[order]
+            span = max(1, CHUNK_BYTES // rowbytes)  # rows per read at most
+            lo = np.flatnonzero(np.r_[True, (np.diff(srt) > ROW_GAP) | (np.diff(srt // span) != 0)])
+            first_row = srt[lo]
+            n_rows = srt[np.r_[lo[1:], len(srt)] - 1] + 1 - first_row  # rows read by each run
+            at = np.r_[0, np.cumsum(n_rows)[:-1]]  # where each run lands in the staging buffer
+            staging = np.empty((int(n_rows.sum()), self.d), dtype=self.dtype)
+            view = memoryview(staging.reshape(-1).view(np.uint8))
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
-                for k, i in enumerate(index.tolist()):
-                    raw = os.pread(fd, rowbytes, self._offset + i * rowbytes)
-                    if len(raw) != rowbytes:
-                        raise InputError(f"{self.source}: file is truncated (row {i} is incomplete)")
-                    out[k] = np.frombuffer(raw, dtype=self.dtype)
+                for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
+                    got = os.preadv(fd, [view[pos * rowbytes:(pos + k) * rowbytes]], self._offset + a * rowbytes)
+                    if got != k * rowbytes:
+                        raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
+            run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))
+            out[order] = staging[at[run] + srt - first_row[run]]
             return out
         if self._key is None:
             return np.asarray(self._memmap()[index], dtype=np.float64)

@@ -27,7 +27,7 @@ from ..problem import Task, load_orbits, load_task
 from ..representation import Representation, from_array, load_representation
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
-from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency, spread
+from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency
 from .report import PROBES, CheckReport, Condition
 from .stats import orbit_stats
 from .witness import affine_witness, evaluate, mlp_witness, probe_to_json
@@ -113,7 +113,8 @@ def check(
     st = orbit_stats(rep, orb, threads=threads)
     codes, C, d = st.codes, orb.n_orbits, rep.d
     notes: list[str] = []
-    S = spread(codes)
+    sv_aff, sv_lin, how = _spectra(codes, tol)
+    S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
     scale = S
     if scale == 0:
         scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
@@ -140,7 +141,6 @@ def check(
     )
 
     # ---- geometry of the codes
-    sv_aff, sv_lin, how = _spectra(codes, tol)
     aff_rank = numerical_rank(sv_aff, tol)
     lin_rank = numerical_rank(sv_lin, tol)
     rel = lambda sv, k: (float(sv[k - 1] / sv[0]) if (len(sv) >= k and sv[0] > 0) else 0.0)  # noqa: E731
@@ -191,7 +191,7 @@ def check(
         if aff_rank < C - 1:
             certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first)
     elif probe == "linear-nobias":
-        lin_scale = rms_norm(codes) or 1.0
+        lin_scale = float(np.sqrt(np.sum(np.square(sv_lin)) / C)) or 1.0  # RMS norm of the codes
         sigma = rel(sv_lin, C)
         conds["linear_independence"] = Condition(
             holds=lin_rank == C,

@@ -29,7 +29,7 @@ import numpy as np
 from ..problem import Orbits
 from ..representation import Representation
 from . import lp
-from .geometry import Dependency, find_dependency, numerical_rank, singular_values
+from .geometry import Dependency, find_dependency
 from .witness import erm_failure_probe, predict, probe_to_json
 
 #: the LP cross-check of a Radon certificate runs when (support size) x d is at most this
@@ -48,11 +48,9 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     C, d = codes.shape
     # any d + 2 codes are affinely dependent (d + 1 linearly): search a small subset first
     need = d + 2 if bias else d + 1
-    if C > need:
+    if C > need:  # the first `need` codes are dependent whatever their rank
         sub = np.arange(need)
-        M = codes[sub] - codes[sub].mean(axis=0) if bias else codes[sub]
-        sub_rank = numerical_rank(singular_values(M), tol)
-        dep = find_dependency(codes[sub], sub_rank, affine=bias)
+        dep = find_dependency(codes[sub], rank, affine=bias)
         if dep is not None:
             lam = np.zeros(C)
             lam[sub] = dep.lam

@@ -19,6 +19,7 @@ halves processed by two threads (NumPy releases the GIL), each with its own accu
 """
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -59,16 +60,40 @@ class OrbitStats:
     mass: np.ndarray
 
 
+def _load_kernel():
+    """The compiled fused kernel (``_deviation_kernel.c``), or None: when the optional extension
+    was not built, or ``IDEALSSL_PURE_NUMPY=1`` asks for the NumPy path (same results)."""
+    if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
+        return None
+    try:
+        from ._deviation_kernel import sq_deviations
+    except ImportError:
+        return None
+    return sq_deviations
+
+
+#: ``sq_deviations(block, codes, labels, out)`` from the C extension, or None (NumPy path)
+fused_kernel = _load_kernel()
+
+
 def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray, work: np.ndarray) -> None:
-    """out[start:start+m] = ‖z_x − r_{M(x)}‖² for the rows of ``block`` (gather and subtract into a
-    reused buffer: no multi-MB allocation per chunk)."""
+    """out[start:start+m] = ‖z_x − r_{M(x)}‖² for the rows of ``block``.
+
+    With the compiled kernel: one read of each row and of its code, squares summed in float64.
+    Otherwise NumPy: gather the codes into a reused buffer (no multi-MB allocation per chunk),
+    subtract, reduce. Either way the difference is formed in the working precision."""
     m = len(block)
     lab = labels[start:start + m]
-    diff = work[:m]
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow in float32 is handled below
-        np.take(codes_w, lab, axis=0, out=diff)
-        np.subtract(block, diff, out=diff)
-        sq = np.einsum("ij,ij->i", diff, diff)
+    if fused_kernel is not None and block.flags.c_contiguous and block.dtype == codes_w.dtype:
+        sq = out[start:start + m]
+        with np.errstate(over="ignore", invalid="ignore"):
+            fused_kernel(block, codes_w, lab, sq)
+    else:
+        diff = work[:m]
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow in float32 is handled below
+            np.take(codes_w, lab, axis=0, out=diff)
+            np.subtract(block, diff, out=diff)
+            sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
         _check_finite(block, start, source)  # raises on NaN/inf
         diff64 = np.asarray(block, dtype=np.float64) - codes_w[lab].astype(np.float64)  # float32 overflow

@@ -1,0 +1,241 @@
+"""The checker's fast paths give exactly what the plain paths give.
+
+* the compiled gather-subtract-norm kernel (``idealssl/check/_deviation_kernel.c``) vs NumPy;
+* ``Representation.rows`` (coalesced positioned reads) vs indexing the array;
+* the large-file parser of ``{"labels": [ints]}`` vs the JSON parser;
+* the batched release of a memory-mapped file's pages keeps a pass's resident set small.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import idealssl
+import idealssl.check.stats as stats
+import idealssl.representation as representation
+from idealssl.check.stats import orbit_stats
+from idealssl.errors import InputError
+from idealssl.problem import _fast_integer_labels, load_orbits, orbits_from_labels
+from idealssl.representation import from_array, load_representation
+
+try:  # the extension itself, whether or not IDEALSSL_PURE_NUMPY is set
+    from idealssl.check._deviation_kernel import sq_deviations as kernel
+except ImportError:  # pragma: no cover - built by `pip install -e .` wherever a C compiler exists
+    kernel = None
+needs_kernel = pytest.mark.skipif(kernel is None, reason="the optional C extension is not built")
+
+
+def test_kernel_is_built_when_a_compiler_exists():
+    """`pip install -e .` builds the extension wherever a C compiler is on PATH (as in CI)."""
+    if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
+        pytest.skip("IDEALSSL_PURE_NUMPY asks for the NumPy path")
+    if shutil.which(os.environ.get("CC", "cc")) is None:
+        pytest.skip("no C compiler on PATH")
+    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl.check._deviation_kernel was not built: reinstall with `pip install -e .`"
+
+
+@needs_kernel
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    d=st.integers(1, 70),
+    C=st.integers(1, 9),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**32 - 1),
+    scale=st.sampled_from([1e-30, 1.0, 1e15]),
+)
+def test_kernel_matches_numpy(n, d, C, dtype, seed, scale):
+    rng = np.random.default_rng(seed)
+    Z = (rng.standard_normal((n, d)) * scale).astype(dtype)
+    R = (rng.standard_normal((C, d)) * scale).astype(dtype)
+    lab = rng.integers(0, C, n)
+    out = np.full(n, np.nan)
+    kernel(Z, R, lab, out)
+    diff = (Z - R[lab]).astype(np.float64)  # the difference in the data's precision, as documented
+    np.testing.assert_allclose(out, np.einsum("ij,ij->i", diff, diff), rtol=1e-12, atol=0)
+
+
+@needs_kernel
+def test_kernel_rejects_bad_arguments():
+    Z = np.zeros((4, 3), np.float32)
+    R = np.zeros((2, 3), np.float32)
+    lab = np.array([0, 1, 1, 0])
+    out = np.zeros(4)
+    kernel(Z, R, lab, out)
+    with pytest.raises(ValueError, match=r"labels\[2\] = 2 is outside 0..1"):
+        kernel(Z, R, np.array([0, 1, 2, 0]), out)
+    with pytest.raises(ValueError, match="outside"):
+        kernel(Z, R, np.array([0, -1, 0, 0]), out)
+    with pytest.raises(TypeError, match="float32 or both float64"):
+        kernel(Z, R.astype(np.float64), lab, out)
+    with pytest.raises(TypeError):
+        kernel(Z, R, lab.astype(np.int32), out)
+    with pytest.raises(TypeError):
+        kernel(Z, R, lab, out.astype(np.float32))
+    with pytest.raises(ValueError, match="shapes"):
+        kernel(Z, np.zeros((2, 2), np.float32), lab, out)
+    with pytest.raises(ValueError, match="shapes"):
+        kernel(Z, R, lab[:3], out)
+    with pytest.raises(ValueError, match="expected block"):
+        kernel(Z.ravel(), R, lab, out)
+    with pytest.raises((BufferError, ValueError), match="contiguous"):
+        kernel(np.asfortranarray(np.zeros((4, 3), np.float32)), R, lab, out)
+    with pytest.raises((BufferError, ValueError)):  # read-only output
+        ro = np.zeros(4)
+        ro.flags.writeable = False
+        kernel(Z, R, lab, ro)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
+def test_pass_same_with_and_without_kernel(tmp_path, monkeypatch, dtype):
+    """orbit_stats over a .npy file (many chunks, 2 threads, pages released in small batches) is the
+    same with the compiled kernel and with NumPy."""
+    monkeypatch.setattr(representation, "CHUNK_BYTES", 8 * 11 * 16)  # 16 rows of 11 dims
+    monkeypatch.setattr(representation, "RELEASE_BYTES", 4096)
+    rng = np.random.default_rng(3)
+    n, d, C = 997, 11, 37
+    Z = (rng.standard_normal((n, d)) * 10).astype(dtype)
+    labels = rng.integers(0, C, n)
+    labels[:C] = np.arange(C)
+    np.save(tmp_path / "z.npy", Z)
+    orb = orbits_from_labels(labels)
+    monkeypatch.setattr(stats, "fused_kernel", kernel)
+    got = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=2)
+    monkeypatch.setattr(stats, "fused_kernel", None)
+    ref = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=2)
+    plain = orbit_stats(from_array(Z.astype(np.float64)), orb, threads=1)
+    for f in ("codes", "max_dev", "mean_sq_dev", "argmax_dev", "sizes", "first"):
+        np.testing.assert_allclose(getattr(got, f), getattr(ref, f), rtol=1e-6)
+        np.testing.assert_allclose(getattr(got, f), getattr(plain, f), rtol=1e-5)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    index=st.lists(st.integers(0, 299), min_size=0, max_size=60),
+    gap=st.integers(0, 6),
+    chunk_rows=st.integers(1, 50),
+    dtype=st.sampled_from(["<f4", ">f8", "<i2"]),
+)
+def test_rows_match_indexing(tmp_path_factory, index, gap, chunk_rows, dtype):
+    """Coalesced positioned reads return exactly the requested rows (unsorted, repeated, any gaps,
+    reads split at CHUNK_BYTES)."""
+    path = tmp_path_factory.mktemp("rows") / f"z{dtype[1:]}.npy"
+    Z = np.arange(300 * 5).reshape(300, 5).astype(dtype)
+    np.save(path, Z)
+    mp = pytest.MonkeyPatch()
+    try:
+        mp.setattr(representation, "ROW_GAP", gap)
+        mp.setattr(representation, "CHUNK_BYTES", chunk_rows * 5 * Z.dtype.itemsize)
+        got = load_representation(path).rows(np.array(index, dtype=np.int64))
+    finally:
+        mp.undo()
+    assert got.dtype == np.float64 and got.shape == (len(index), 5)
+    np.testing.assert_array_equal(got, Z[np.array(index, dtype=np.int64)].astype(np.float64))
+
+
+def test_rows_truncated_file(tmp_path):
+    Z = np.ones((50, 4), np.float32)
+    np.save(tmp_path / "z.npy", Z)
+    rep = load_representation(tmp_path / "z.npy")
+    with open(tmp_path / "z.npy", "r+b") as f:
+        f.truncate(os.path.getsize(tmp_path / "z.npy") - 8)
+    with pytest.raises(InputError, match="truncated"):
+        rep.rows(np.array([3, 49]))
+
+
+# --------------------------------------------------------------------------- the labels fast path
+_separators = st.sampled_from([",", ", ", " ,", ",\n", "\t,\r\n "])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    values=st.lists(st.one_of(st.integers(-(10**12), 10**12), st.sampled_from(["01", "-", "--1", "1.5", "1e3", "+1", "0", "-0", "00", "7 8", '"a"', "", "99999999999999999999", "9223372036854775808"])), min_size=0, max_size=30),
+    seps=st.lists(_separators, min_size=30, max_size=30),
+    pad=st.sampled_from(["", " ", "\n\t"]),
+)
+def test_fast_labels_agree_with_json(tmp_path_factory, values, seps, pad):
+    """Whenever the fast parser answers, it answers what the JSON parser reads; whatever JSON rejects
+    or reads as something other than integers, the fast parser declines (None)."""
+    body = "".join(str(v) + (seps[i] if i < len(values) - 1 else "") for i, v in enumerate(values))
+    text = f'{pad}{{{pad}"labels"{pad}:{pad}[{pad}{body}{pad}]{pad}}}{pad}'
+    path = tmp_path_factory.mktemp("lab") / "o.json"
+    path.write_text(text)
+    fast = _fast_integer_labels(str(path))
+    try:
+        parsed = json.loads(text)["labels"]
+        ints = len(parsed) > 0 and all(isinstance(v, int) and not isinstance(v, bool) for v in parsed)
+    except ValueError:
+        parsed, ints = None, False
+    if fast is not None:
+        assert ints and fast.tolist() == parsed
+    if values and all(isinstance(v, int) for v in values):
+        assert fast is not None  # a well-formed integer list is never left to the slow parser
+
+
+def test_fast_labels_through_load_orbits(tmp_path):
+    """A > 1 MB labels file takes the fast path and gives the same orbits as the JSON parser."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 5000, 300_000)
+    labels[:5000] = rng.permutation(5000)
+    path = tmp_path / "o.json"
+    path.write_text(json.dumps({"labels": labels.tolist()}, indent=1))
+    assert os.path.getsize(path) > 1 << 20 and _fast_integer_labels(str(path)) is not None
+    fast = load_orbits(str(path), n=len(labels))
+    ref = orbits_from_labels(labels.tolist())
+    np.testing.assert_array_equal(fast.labels, ref.labels)
+    assert fast.names == ref.names and fast.n_orbits == ref.n_orbits
+    # gaps in the label values: relabelled in order, like np.unique
+    sparse = labels * 3 + 7
+    path.write_text(json.dumps({"labels": sparse.tolist()}))
+    np.testing.assert_array_equal(load_orbits(str(path)).labels, np.unique(sparse, return_inverse=True)[1])
+
+
+def test_labels_array_is_not_aliased():
+    """Orbits never share memory with the caller's label array (the caller may change it)."""
+    lab = np.array([0, 1, 1, 2, 0], dtype=np.int64)
+    orb = orbits_from_labels(lab)
+    lab[0] = 2
+    assert orb.labels[0] == 0
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmHWM from /proc (Linux)")
+def test_pass_keeps_resident_set_small(tmp_path):
+    """A pass over a 256 MB float32 file keeps the checker's peak RSS far below the file size (pages
+    released in batches). Measured as the child's own VmHWM: ``ru_maxrss`` would also count the
+    parent's peak, which a child inherits through exec."""
+    n, d = 131_072, 512
+    path = tmp_path / "big.npy"
+    Z = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
+    rng = np.random.default_rng(0)
+    for s in range(0, n, 16384):
+        Z[s:s + 16384] = rng.standard_normal((16384, d), dtype=np.float32)
+    Z.flush()
+    del Z
+    (tmp_path / "o.json").write_text(json.dumps({"labels": (np.arange(n) % 1000).tolist()}))
+    code = (
+        "import sys; from idealssl.cli import main\n"
+        "code = main(['check', sys.argv[1], '--augs', sys.argv[2], '--json'])\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+        "print(hwm, code, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "o.json")], capture_output=True, text=True, check=True)
+    hwm_kib, exit_code = map(int, out.stderr.strip().splitlines()[-1].split())
+    assert exit_code == 1 and json.loads(out.stdout)["n_points"] == n  # C - 1 > d: not ideal
+    assert hwm_kib / 1024 < 160, f"peak RSS {hwm_kib / 1024:.0f} MiB for a 256 MiB file"
+
+
+@pytest.mark.parametrize("C,d,offset", [(7, 3, 0.0), (300, 5, 0.0), (300, 5, 1e3), (50, 8, 1e-3)])
+def test_spread_from_the_spectrum(C, d, offset):
+    """The reported code spread, read off the singular values (Σσ² = ‖μ − μ̄‖_F²; Gram matrix when
+    C > 4d), equals the direct RMS distance of the codes to their centroid."""
+    rng = np.random.default_rng(C)
+    codes = rng.standard_normal((C, d)) + offset
+    r = idealssl.check(np.repeat(codes, 2, axis=0), np.repeat(np.arange(C), 2))
+    direct = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
+    assert r.conditions["invariance"].detail["code_spread"] == pytest.approx(direct, rel=1e-9)
