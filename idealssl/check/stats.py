@@ -12,10 +12,16 @@ needs (issl-theory.md, Thm 1 and section 5):
   exact at the point level (no convexity argument needed).
 
 Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read through a
-memory map without copies, in chunks small enough to stay in cache; each chunk's pages are released
-from the mapping once processed (``madvise(MADV_DONTNEED)``), so the resident set stays at
-O(C·d + chunk) however large the file. With ``threads=2`` the rows are split into two contiguous
-halves processed by two threads (NumPy releases the GIL), each with its own accumulators.
+memory map without copies, in chunks small enough to stay in cache; the pages of processed chunks are
+released from the mapping in batches (``madvise(MADV_DONTNEED)``), so the resident set stays at
+O(C·d + a few MB) however large the file. With ``threads=2`` the rows are split into two contiguous
+halves processed by two threads (the kernel and NumPy release the GIL).
+
+Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``_deviation_kernel.c``, an
+optional extension built by ``pip install``) that reads each row and its code once, prefetching the
+codes of the next rows; without it (or with ``IDEALSSL_PURE_NUMPY=1``) by NumPy in three passes over
+the chunk (gather, subtract, reduce). Same arithmetic either way: differences in the working
+precision, squares summed in float64 by the kernel and in the working precision by NumPy.
 """
 from __future__ import annotations
 
