@@ -228,3 +228,24 @@ def test_degenerate_problems(probe):
     assert not same.ideal and same.counterexample["verified"]
     zero = idealssl.check(np.array([[0.0, 0.0], [1.0, 1.0]]), [0, 1], probe=probe)
     assert zero.ideal == (probe != "linear-nobias")  # a zero code ties every homogeneous probe
+
+
+@FAST
+@given(seed=st.integers(0, 10**6), C=st.integers(2, 6), extra=st.integers(0, 3), eps=st.sampled_from([0.0, 1e-7, 1e-5, 5e-5, 2e-4]),
+       offset=st.sampled_from([0.0, 1e2, 1e4]), probe=st.sampled_from(["linear", "linear-nobias"]))
+def test_near_dependent_codes_certificates_are_verified(seed, C, extra, eps, offset, probe):
+    """Codes dependent up to a perturbation near the tolerance: whenever the rank test says "not
+    ideal", the Radon certificate is verified, its margin bound recomputed and the independent LP
+    consistent with it (the LP's ‖w‖_∞ margin, divided by √d, never exceeds the geometric bound)."""
+    rng = np.random.default_rng(seed)
+    d = C - 1 + extra if probe == "linear" else C + extra
+    codes = rng.standard_normal((C, d)) + offset
+    t = rng.uniform(-2, 2)
+    codes[-1] = t * codes[0] + (1 - t) * codes[1] if probe == "linear" else t * codes[0]
+    codes[-1] += eps * rng.standard_normal(d) * np.linalg.norm(codes[0] - codes[1])
+    Z, labels = repeat_codes(codes, 2)
+    r = idealssl.check(Z, labels, probe=probe)
+    if not r.ideal:
+        ce = r.counterexample
+        assert ce["kind"] == "radon" and ce["verified"], ce
+        assert "DISAGREES" not in (ce["lp_cross_check"] or "")
