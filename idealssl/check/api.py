@@ -189,7 +189,7 @@ def check(
                 "task is not linearly separable: the span condition is not sufficient (issl-theory.md 2.1-bis); the affine one decides"
             )
         if aff_rank < C - 1:
-            certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first)
+            certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first, top=float(sv_aff[0]) if len(sv_aff) else None)
     elif probe == "linear-nobias":
         lin_scale = float(np.sqrt(np.sum(np.square(sv_lin)) / C)) or 1.0  # RMS norm of the codes
         sigma = rel(sv_lin, C)
@@ -219,7 +219,7 @@ def check(
             detail={"bound": "lower" if margin_ok else "upper"},
         )
         if lin_rank < C:
-            certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first)
+            certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first, top=float(sv_lin[0]) if len(sv_lin) else None)
     else:  # mlp / universal
         dist, i, j = min_pairwise_distance(codes)
         rel_dist = dist / scale if C > 1 else math.nan  # one orbit: vacuous (reported as null)

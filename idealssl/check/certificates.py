@@ -45,8 +45,15 @@ def _labels(orbits: Orbits, positive) -> tuple[list, list]:
     return ol.tolist(), ol[orbits.labels].tolist()
 
 
-def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray) -> Optional[Dict]:
-    """Certificate from an affine (``bias``) or linear dependency among the codes."""
+def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
+                      top: Optional[float] = None) -> Optional[Dict]:
+    """Certificate from an affine (``bias``) or linear dependency among the codes.
+
+    ``scale`` is the unit of the reported relative bound (the code spread, or the codes' RMS norm
+    for ``linear-nobias``); ``top`` is σ_1 of the (centred) codes, the unit of the rank test. The
+    certificate is verified when its margin bound is at most tol · σ_1, the rank test's threshold:
+    for the dependency from the smallest singular vector, ‖Σλμ‖/‖λ‖₁ ≤ σ_min ≤ tol · σ_1 whenever the
+    rank test found the codes dependent, so the two decide alike."""
     C, d = codes.shape
     # any d + 2 codes are affinely dependent (d + 1 linearly): search a small subset first
     need = d + 2 if bias else d + 1
@@ -69,7 +76,8 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     residual = float(np.linalg.norm(v))
     bound = residual / float(np.abs(lam).sum())
     rel_bound = bound / scale if scale > 0 else 0.0
-    verified = rel_bound <= tol and (not bias or abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum()))
+    limit = tol * max(top or 0.0, scale) / scale if scale > 0 else tol  # tol · σ_1, in units of scale (σ_1 ≥ scale)
+    verified = rel_bound <= limit * (1 + 1e-9) and (not bias or abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum()))
     orbit_labels, point_labels = _labels(orbits, pos)
     cross = None
     if len(support) * d <= LP_CROSS_CHECK_LIMIT:
@@ -106,7 +114,7 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
         },
         "verification": (
             f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} no {fam} probe"
-            f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol {tol:g})"
+            f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol · σ_1 = {limit:.3g} relative)"
         ),
         "lp_cross_check": cross,
         "verified": bool(verified),
