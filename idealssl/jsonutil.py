@@ -15,8 +15,12 @@ def plain(x):
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
+        if len(x) > 64 and set(map(type, x)) == {int}:  # e.g. N point labels: no per-item Python work
+            return list(x)
         return [plain(v) for v in x]
     if isinstance(x, np.ndarray):
+        if x.dtype.kind in "biu" or (x.dtype.kind == "f" and np.isfinite(x).all()):
+            return x.tolist()  # already Python bools, ints or finite floats
         return plain(x.tolist())
     if isinstance(x, (bool, np.bool_)):
         return bool(x)

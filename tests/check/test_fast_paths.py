@@ -239,3 +239,21 @@ def test_spread_from_the_spectrum(C, d, offset):
     r = idealssl.check(np.repeat(codes, 2, axis=0), np.repeat(np.arange(C), 2))
     direct = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
     assert r.conditions["invariance"].detail["code_spread"] == pytest.approx(direct, rel=1e-9)
+
+
+def test_plain_fast_paths_give_what_the_slow_path_gives():
+    """idealssl.jsonutil.plain: long int lists and finite numeric arrays skip the per-item walk;
+    the result is the same JSON-safe value."""
+    from idealssl.jsonutil import plain
+
+    assert plain(list(range(100))) == list(range(100))
+    assert plain([True] * 100) == [True] * 100 and type(plain([True] * 100)[0]) is bool
+    mixed = [1] * 99 + [float("nan")]
+    assert plain(mixed)[-1] is None and plain(mixed)[:99] == [1] * 99
+    assert [type(v) for v in plain([np.int64(3)] * 100)] == [int] * 100
+    assert plain(np.array([1.0, np.inf, -np.nan])) == [1.0, None, None]
+    assert plain(np.arange(3)) == [0, 1, 2] and type(plain(np.arange(3))[0]) is int
+    assert plain(np.array([True, False])) == [True, False]
+    assert plain(np.ones((2, 2), np.float32)) == [[1.0, 1.0], [1.0, 1.0]]
+    out = [1] * 100
+    assert plain(out) is not out  # a copy
