@@ -53,6 +53,15 @@ def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: is empty (shape {tuple(shape)}); need at least one point and one dimension")
 
 
+def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
+    """Read len(buf) bytes at ``offset`` into ``buf`` (no intermediate copy where os.preadv exists)."""
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [buf], offset)
+    data = os.pread(fd, len(buf), offset)
+    buf[:len(data)] = data
+    return len(data)
+
+
 def _chunk_rows(d: int) -> int:
     return max(1, CHUNK_BYTES // (8 * d))
 
@@ -164,7 +173,7 @@ class Representation:
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
-                    got = os.preadv(fd, [view[pos * rowbytes:(pos + k) * rowbytes]], self._offset + a * rowbytes)
+                    got = _pread_into(fd, view[pos * rowbytes:(pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
                         raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
             run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))

@@ -35,7 +35,7 @@ from .witness import erm_failure_probe, predict, probe_to_json
 #: the LP cross-check of a Radon certificate runs when (support size) x d is at most this
 #: (larger LPs take seconds; the algebraic proof stands on its own)
 LP_CROSS_CHECK_LIMIT = 20_000
-#: absolute slack (in units of the code spread) for the LP's solution: HiGHS' feasibility tolerance
+#: absolute slack (in the certificate's relative units) for the LP's solution: about HiGHS' feasibility tolerance
 LP_SLACK = 1e-8
 
 
