@@ -1,8 +1,9 @@
 """Build configuration beyond pyproject.toml: one optional C extension.
 
-``idealssl.check._deviation_kernel`` fuses the checker's per-row gather-subtract-norm (see
-idealssl/check/stats.py). It is optional: without a C compiler the install still succeeds and the
-checker uses its NumPy path (same results, slower at scale).
+``idealssl._kernels`` (idealssl/_kernels.c) holds the checker's fused per-row gather-subtract-norm
+(idealssl/check/stats.py) and a strict parser for large JSON integer lists (idealssl/problem.py). It is
+optional: without a C compiler the install still succeeds and those callers use NumPy / Python (same
+results, slower at scale).
 """
 import sys
 
@@ -13,8 +14,8 @@ flags = [] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
 setup(
     ext_modules=[
         Extension(
-            "idealssl.check._deviation_kernel",
-            sources=["idealssl/check/_deviation_kernel.c"],
+            "idealssl._kernels",
+            sources=["idealssl/_kernels.c"],
             extra_compile_args=flags,
             optional=True,
         )

@@ -10,7 +10,7 @@ process and repeated:
 * baseline: ``python -c "np.load(path, mmap_mode='r').sum(axis=0)"``, a single NumPy pass over the
   memory-mapped file;
 * ours: ``idealssl check path --augs orbits.json`` (default probe, readable report), with the
-  compiled kernel of ``idealssl/check/_deviation_kernel.c``;
+  compiled kernels of ``idealssl/_kernels.c``;
 * ours without it (``IDEALSSL_PURE_NUMPY=1``: the NumPy fallback), for the record.
 
 Reports medians, the ratio ours / baseline, and peak RSS (``ru_maxrss`` of each child) into

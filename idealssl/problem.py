@@ -26,6 +26,7 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from . import kernels
 from .errors import InputError
 
 P_TOL = 1e-6  # tolerance on sum(p) == 1
@@ -294,7 +295,8 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     Returns None whenever the file is anything else, so that the general parser (and its messages)
     handles it: other keys or characters, anything outside JSON's grammar for a list of integers
     (``np.fromstring`` alone would accept a leading zero, a trailing comma, a lone minus), and
-    integers of 17 digits or more."""
+    integers of 18 digits or more. The compiled ``parse_int_list`` (``idealssl/_kernels.c``) checks
+    and parses in one pass; the NumPy path below gives the same answers."""
     import re
     import warnings
 
@@ -308,6 +310,10 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     if not head or not tail:
         return None
     body = raw[head.end():len(raw) - len(raw[-256:]) + tail.start()]
+    parse = kernels.get("parse_int_list")
+    if parse is not None:  # the compiled parser checks the same grammar in one pass
+        arr = np.empty(body.count(b",") + 1, dtype=np.int64)
+        return arr if parse(body, arr) == len(arr) else None
     if body.translate(None, b"0123456789-, \t\n\r"):
         return None  # another character
     # the grammar, checked on the bytes without whitespace (t): numbers -?digits without leading
@@ -342,7 +348,7 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
             arr = np.fromstring(body.decode("ascii"), dtype=np.int64, sep=",")
     except (ValueError, DeprecationWarning, OverflowError):
         return None  # e.g. "7 8"
-    if len(arr) != comma.size + 1 or arr.max() >= 10**16 or arr.min() <= -(10**16):
+    if len(arr) != comma.size + 1 or arr.max() >= 10**17 or arr.min() <= -(10**17):
         return None  # not one integer per comma, or long enough that int64 parsing could saturate
     return arr
 

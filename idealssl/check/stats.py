@@ -17,20 +17,20 @@ released from the mapping in batches (``madvise(MADV_DONTNEED)``), so the reside
 O(C·d + a few MB) however large the file. With ``threads=2`` the rows are split into two contiguous
 halves processed by two threads (the kernel and NumPy release the GIL).
 
-Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``_deviation_kernel.c``, an
-optional extension built by ``pip install``) that reads each row and its code once, prefetching the
+Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/_kernels.c``,
+an optional extension built by ``pip install``) that reads each row and its code once, prefetching the
 codes of the next rows; without it (or with ``IDEALSSL_PURE_NUMPY=1``) by NumPy in three passes over
 the chunk (gather, subtract, reduce). Same arithmetic either way: differences in the working
 precision, squares summed in float64 by the kernel and in the working precision by NumPy.
 """
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import kernels
 from ..errors import InputError
 from ..problem import Orbits
 from ..representation import Representation, _check_finite, _chunk_rows
@@ -66,20 +66,8 @@ class OrbitStats:
     mass: np.ndarray
 
 
-def _load_kernel():
-    """The compiled fused kernel (``_deviation_kernel.c``), or None: when the optional extension
-    was not built, or ``IDEALSSL_PURE_NUMPY=1`` asks for the NumPy path (same results)."""
-    if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
-        return None
-    try:
-        from ._deviation_kernel import sq_deviations
-    except ImportError:
-        return None
-    return sq_deviations
-
-
 #: ``sq_deviations(block, codes, labels, out)`` from the C extension, or None (NumPy path)
-fused_kernel = _load_kernel()
+fused_kernel = kernels.get("sq_deviations")
 
 
 def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray, work: np.ndarray) -> None:

@@ -1,6 +1,6 @@
 """The checker's fast paths give exactly what the plain paths give.
 
-* the compiled gather-subtract-norm kernel (``idealssl/check/_deviation_kernel.c``) vs NumPy;
+* the compiled gather-subtract-norm kernel (``sq_deviations`` in ``idealssl/_kernels.c``) vs NumPy;
 * ``Representation.rows`` (coalesced positioned reads) vs indexing the array;
 * the large-file parser of ``{"labels": [ints]}`` vs the JSON parser;
 * the batched release of a memory-mapped file's pages keeps a pass's resident set small.
@@ -25,9 +25,10 @@ from idealssl.problem import _fast_integer_labels, load_orbits, orbits_from_labe
 from idealssl.representation import from_array, load_representation
 
 try:  # the extension itself, whether or not IDEALSSL_PURE_NUMPY is set
-    from idealssl.check._deviation_kernel import sq_deviations as kernel
+    from idealssl._kernels import parse_int_list
+    from idealssl._kernels import sq_deviations as kernel
 except ImportError:  # pragma: no cover - built by `pip install -e .` wherever a C compiler exists
-    kernel = None
+    kernel = parse_int_list = None
 needs_kernel = pytest.mark.skipif(kernel is None, reason="the optional C extension is not built")
 
 
@@ -37,7 +38,7 @@ def test_kernel_is_built_when_a_compiler_exists():
         pytest.skip("IDEALSSL_PURE_NUMPY asks for the NumPy path")
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler on PATH")
-    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl.check._deviation_kernel was not built: reinstall with `pip install -e .`"
+    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl._kernels was not built: reinstall with `pip install -e .`"
 
 
 @needs_kernel
@@ -150,32 +151,53 @@ def test_rows_truncated_file(tmp_path):
 
 
 # --------------------------------------------------------------------------- the labels fast path
-_separators = st.sampled_from([",", ", ", " ,", ",\n", "\t,\r\n "])
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    values=st.lists(st.one_of(st.integers(-(10**12), 10**12), st.sampled_from(["01", "-", "--1", "1.5", "1e3", "+1", "0", "-0", "00", "7 8", '"a"', "", "99999999999999999999", "9223372036854775808"])), min_size=0, max_size=30),
-    seps=st.lists(_separators, min_size=30, max_size=30),
-    pad=st.sampled_from(["", " ", "\n\t"]),
+_tokens = st.one_of(
+    st.integers(-(10**17) + 1, 10**17 - 1).map(str),
+    st.sampled_from(["01", "-", "--1", "1.5", "1e3", "+1", "0", "-0", "00", "-01", "7 8", "1-2", "- 1", '"a"', "", "true",
+                     "99999999999999999999", "9223372036854775808", "100000000000000000", "[1]"]),
 )
-def test_fast_labels_agree_with_json(tmp_path_factory, values, seps, pad):
-    """Whenever the fast parser answers, it answers what the JSON parser reads; whatever JSON rejects
-    or reads as something other than integers, the fast parser declines (None)."""
-    body = "".join(str(v) + (seps[i] if i < len(values) - 1 else "") for i, v in enumerate(values))
+_seps = st.sampled_from([",", ", ", " ,", ",\n", "\t,\r\n ", ",,", " ", "", ";", "\u00a0,"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(st.tuples(_tokens, _seps), max_size=12), last=_tokens, pad=st.sampled_from(["", " ", "\n\t"]),
+       pure=st.booleans())
+def test_fast_labels_agree_with_json(tmp_path_factory, items, last, pad, pure):
+    """Whenever the fast parser answers (compiled, or NumPy with IDEALSSL_PURE_NUMPY=1), it answers
+    what the JSON parser reads; whatever JSON rejects or reads as something other than integers, it
+    declines (None); a well-formed list of integers below 10^17 it always answers."""
+    body = "".join(a + b for a, b in items) + last
     text = f'{pad}{{{pad}"labels"{pad}:{pad}[{pad}{body}{pad}]{pad}}}{pad}'
     path = tmp_path_factory.mktemp("lab") / "o.json"
-    path.write_text(text)
-    fast = _fast_integer_labels(str(path))
+    path.write_text(text, encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("IDEALSSL_PURE_NUMPY", "1" if pure else "0")
+        fast = _fast_integer_labels(str(path))
     try:
         parsed = json.loads(text)["labels"]
-        ints = len(parsed) > 0 and all(isinstance(v, int) and not isinstance(v, bool) for v in parsed)
+        ints = len(parsed) > 0 and all(type(v) is int for v in parsed)
     except ValueError:
         parsed, ints = None, False
     if fast is not None:
-        assert ints and fast.tolist() == parsed
-    if values and all(isinstance(v, int) for v in values):
-        assert fast is not None  # a well-formed integer list is never left to the slow parser
+        assert ints and fast.dtype == np.int64 and fast.tolist() == parsed
+    elif ints and all(abs(v) < 10**17 for v in parsed):
+        assert set(text) - set('0123456789-,[]{}":labels \t\n\r'), "a plain integer list was left to the slow parser"
+
+
+@needs_kernel
+def test_parse_int_list_bounds_and_arguments():
+    out = np.zeros(3, dtype=np.int64)
+    assert parse_int_list(b" 1, -2 ,3 ", out) == 3 and out.tolist() == [1, -2, 3]
+    assert parse_int_list(b"1,2,3,4", out) == -1  # more numbers than room: never writes past the end
+    assert parse_int_list(b"", out) == -1 and parse_int_list(b"  ", out) == -1
+    assert parse_int_list(b"12345678901234567", out) == 1 and out[0] == 12345678901234567
+    assert parse_int_list(b"123456789012345678", out) == -1  # 18 digits: left to the JSON parser
+    with pytest.raises(TypeError):
+        parse_int_list("1,2", out)  # str, not bytes
+    ro = np.zeros(3, dtype=np.int64)
+    ro.flags.writeable = False
+    with pytest.raises((TypeError, BufferError, ValueError)):
+        parse_int_list(b"1", ro)
 
 
 def test_fast_labels_through_load_orbits(tmp_path):

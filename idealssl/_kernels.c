@@ -1,5 +1,9 @@
 /*
- * Fused kernel for the checker's streaming pass (idealssl/check/stats.py):
+ * idealssl's compiled kernels (an optional extension, built by setup.py; without it the callers use
+ * NumPy / Python, with the same results). Written against the buffer protocol only (no NumPy headers
+ * are needed to build it). Every argument is validated: a kernel never reads or writes out of bounds.
+ *
+ * sq_deviations(block, codes, labels, out)   (used by idealssl/check/stats.py)
  *
  *     out[i] = sum_k (Z[i, k] - R[labels[i], k])^2        for every row i of a block Z,
  *
@@ -11,11 +15,12 @@
  * order, fetching each point's code is a random read from a C x d table that need not fit in
  * cache). The GIL is released, so two threads can run it on two halves of a file.
  *
- * Written against the buffer protocol only (no NumPy headers are needed to build it). Every
- * argument is validated (format, shape, contiguity, writability, label range) and a bad argument
- * raises ValueError/TypeError: the kernel never reads or writes out of bounds.
+ * parse_int_list(text, out)   (used by idealssl/problem.py)
  *
- * Built as an optional extension (setup.py): when it cannot be compiled, stats.py uses NumPy.
+ *     Parses the inside of a JSON array of integers, ws* int (ws* ',' ws* int)* ws*, with JSON's
+ *     integer grammar -?(0|[1-9][0-9]*) (at most 17 digits, so no overflow) and JSON whitespace,
+ *     into the int64 buffer out. Returns the count, or -1 when the text is anything else (the caller
+ *     then leaves it to the JSON parser) or holds more numbers than out.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -127,21 +132,95 @@ done:
     return result;
 }
 
+#define JSON_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
+
+static PyObject *
+parse_int_list(PyObject *self, PyObject *args)
+{
+    Py_buffer tb = {0}, ob = {0};
+    if (!PyArg_ParseTuple(args, "y*w*:parse_int_list", &tb, &ob))
+        return NULL;
+    const unsigned char *p = (const unsigned char *)tb.buf, *end = p + tb.len;
+    char *out = (char *)ob.buf;
+    const Py_ssize_t cap = ob.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t n = 0;
+    int ok = 1;
+    while (p < end && JSON_SPACE(*p))
+        p++;
+    if (p == end)
+        ok = 0; /* an empty list: not for this path */
+    while (ok) {
+        int neg = 0;
+        if (p < end && *p == '-') {
+            neg = 1;
+            p++;
+        }
+        if (p == end || *p < '0' || *p > '9') {
+            ok = 0; /* a number must follow (a lone minus, ",,", a leading or trailing comma) */
+            break;
+        }
+        int64_t v = 0;
+        if (*p == '0') {
+            p++;
+            if (p < end && *p >= '0' && *p <= '9') {
+                ok = 0; /* a leading zero */
+                break;
+            }
+        } else {
+            int digits = 0;
+            while (p < end && *p >= '0' && *p <= '9') {
+                if (++digits > 17) {
+                    ok = 0; /* long enough to overflow int64: leave it to the JSON parser */
+                    break;
+                }
+                v = v * 10 + (*p - '0');
+                p++;
+            }
+            if (!ok)
+                break;
+        }
+        if (n >= cap) {
+            ok = 0;
+            break;
+        }
+        const int64_t w = neg ? -v : v;
+        memcpy(out + n * (Py_ssize_t)sizeof(int64_t), &w, sizeof w);
+        n++;
+        while (p < end && JSON_SPACE(*p))
+            p++;
+        if (p == end)
+            break;
+        if (*p != ',') {
+            ok = 0; /* anything else after a number ("1 2", "1.5", "1e3", ...) */
+            break;
+        }
+        p++;
+        while (p < end && JSON_SPACE(*p))
+            p++;
+    }
+    PyBuffer_Release(&tb);
+    PyBuffer_Release(&ob);
+    return PyLong_FromSsize_t(ok ? n : -1);
+}
+
 static PyMethodDef methods[] = {
     {"sq_deviations", sq_deviations, METH_VARARGS,
      "sq_deviations(block, codes, labels, out): out[i] = sum_k (block[i, k] - codes[labels[i], k])**2.\n\n"
      "block and codes: C-contiguous, both float32 or both float64; labels: int64; out: float64, writable.\n"
      "Squares summed in double; releases the GIL."},
+    {"parse_int_list", parse_int_list, METH_VARARGS,
+     "parse_int_list(text, out) -> n: the JSON integers of text (the inside of a JSON array) into the int64\n"
+     "buffer out; -1 when text is anything else or holds more numbers than out."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "_deviation_kernel",
-    "Fused gather-subtract-norm kernel for the checker's streaming pass (see stats.py).", -1, methods,
+    PyModuleDef_HEAD_INIT, "_kernels",
+    "idealssl's compiled kernels: sq_deviations (the checker's pass), parse_int_list (orbit labels).", -1, methods,
 };
 
 PyMODINIT_FUNC
-PyInit__deviation_kernel(void)
+PyInit__kernels(void)
 {
     return PyModule_Create(&module);
 }
