@@ -5,7 +5,6 @@ Each process holds half of the batch; parameter gradients are averaged over proc
 full batch. The backbone is a linear layer, so gradients reaching the encoder are checked too.
 """
 import os
-import socket
 
 import pytest
 import torch
@@ -90,10 +89,11 @@ def _run_real_ddp(name, rank=0, world=1):
     return loss.item(), {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
 
 
-def _worker(rank, world, port, outdir):
+def _worker(rank, world, store, outdir):
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    # rendezvous through a file (no TCP port to pick, so no race with other processes for one)
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
     try:
         assert is_distributed()
         results = [_run_case(i, rank, world) for i in range(len(CASES))]
@@ -111,12 +111,6 @@ def _worker(rank, world, port, outdir):
         dist.destroy_process_group()
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def ddp_results(tmp_path_factory):
     """Spawn the 2 processes once per test session, also under pytest-xdist (workers share the result
@@ -130,7 +124,9 @@ def ddp_results(tmp_path_factory):
     with FileLock(str(base / "objectives_ddp.lock")):
         if not (outdir / "ddp.pt").is_file():
             outdir.mkdir(exist_ok=True)
-            mp.spawn(_worker, args=(2, _free_port(), str(outdir)), nprocs=2, join=True)
+            store = outdir / f"rendezvous-{os.getpid()}"
+            store.unlink(missing_ok=True)
+            mp.spawn(_worker, args=(2, str(store), str(outdir)), nprocs=2, join=True)
     return torch.load(outdir / "ddp.pt", weights_only=True)
 
 
