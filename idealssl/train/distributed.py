@@ -1,6 +1,7 @@
 """Process-group setup for ``torchrun`` (NCCL on GPU, gloo on CPU); one process without it."""
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -48,7 +49,11 @@ def setup(device_pref: str) -> tuple[DistInfo, torch.device]:
 
 
 def teardown() -> None:
+    """Destroy the default group after collecting unreachable DDP reducers (often held in reference
+    cycles), so that no gloo state is left to be destroyed during interpreter shutdown, where it can
+    abort the process (pytorch/pytorch#65237)."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
