@@ -75,20 +75,48 @@ class Orbits:
         return first
 
 
+def _short(v, limit: int = 60) -> str:
+    """repr of a value for a one-line message, cut to ``limit`` characters."""
+    text = repr(v)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _is_int(x) -> bool:
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
+INT64_MAX = 2**63 - 1
+
+
 def _int_array(values, what: str, source: str) -> np.ndarray:
-    if not isinstance(values, (list, tuple, np.ndarray)):
+    """A flat list of integers (JSON booleans excluded) as int64; one InputError line otherwise."""
+    if isinstance(values, np.ndarray):
+        if values.ndim != 1 or values.dtype.kind not in "iu":
+            raise InputError(f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and shape {values.shape}")
+        if values.dtype.kind == "u" and values.size and values.max() > INT64_MAX:
+            raise InputError(f"{source}: {what} holds {int(values.max())}, beyond the int64 range")
+        return values.astype(np.int64)
+    if not isinstance(values, (list, tuple)):
         raise InputError(f"{source}: {what} must be a list, got {type(values).__name__}")
-    arr = np.asarray(values) if len(values) else np.zeros(0, dtype=np.int64)
-    if arr.dtype.kind in "iu":
-        return arr.astype(np.int64)
-    for i, v in enumerate(values):
-        if not _is_int(v):
-            raise InputError(f"{source}: {what}[{i}] = {v!r} is not an integer")
-    return np.asarray(values, dtype=np.int64)  # pragma: no cover - reached only for mixed python ints
+    if not set(map(type, values)) <= {int}:  # one C-level pass; the loop below only names the culprit
+        for i, v in enumerate(values):
+            if not _is_int(v):
+                raise InputError(f"{source}: {what}[{i}] = {_short(v)} is not an integer")
+    return _as_int64(values, what, source)
+
+
+def _as_int64(values, what: str, source: str) -> np.ndarray:
+    """Python integers as int64, refusing any outside its range (NumPy would turn them into floats)."""
+    if not len(values):
+        return np.zeros(0, dtype=np.int64)
+    try:
+        arr = np.asarray(values)
+    except OverflowError:
+        arr = None
+    if arr is None or arr.dtype != np.int64:
+        big = next(v for v in values if not -INT64_MAX - 1 <= v <= INT64_MAX)
+        raise InputError(f"{source}: {what} holds the integer {big}, beyond the int64 range")
+    return arr
 
 
 def _parse_p(p, n: int, source: str) -> np.ndarray:
@@ -96,12 +124,16 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
         raise InputError(f"{source}: \"p\" must be a list of {n} probabilities")
     if len(p) != n:
         raise InputError(f"{source}: \"p\" has {len(p)} entries but there are {n} points")
+    if isinstance(p, np.ndarray):
+        if p.ndim != 1 or p.dtype.kind not in "fiu":
+            raise InputError(f"{source}: \"p\" must be a flat array of real numbers, got dtype {p.dtype}")
+    elif not set(map(type, p)) <= {int, float}:
+        i, v = next((i, v) for i, v in enumerate(p) if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating)))
+        raise InputError(f"{source}: \"p\"[{i}] = {_short(v)} is not a number")
     try:
         arr = np.asarray(p, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"{source}: \"p\" must hold numbers") from None
-    if arr.ndim != 1 or any(isinstance(v, bool) for v in (p if isinstance(p, (list, tuple)) else [])):
-        raise InputError(f"{source}: \"p\" must be a flat list of numbers")
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"{source}: \"p\" must hold finite numbers") from None
     if not np.isfinite(arr).all():
         raise InputError(f"{source}: \"p\" holds a non-finite value at index {int(np.argmin(np.isfinite(arr)))}")
     if (arr < 0).any():
@@ -121,8 +153,8 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
             raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
         raw = labels
         if raw.dtype.kind not in "iuUS":
-            if raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all():
-                raw = raw.astype(np.int64)
+            if raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all():
+                raw = raw.astype(np.int64)  # integral floats below 2^53 are exact integers
             else:
                 raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {raw.dtype}")
     else:
@@ -135,10 +167,10 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
             elif isinstance(v, str):
                 kinds.add("str")
             else:
-                raise InputError(f"{source}: labels[{i}] = {v!r} is not an integer or a string")
+                raise InputError(f"{source}: labels[{i}] = {_short(v)} is not an integer or a string")
         if len(kinds) > 1:
             raise InputError(f"{source}: \"labels\" mixes integers and strings")
-        raw = np.asarray(labels) if labels else np.zeros(0, dtype=np.int64)
+        raw = np.asarray(labels) if "str" in kinds else _as_int64(labels, "\"labels\"", source)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")
     n = raw.shape[0]
@@ -197,7 +229,7 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     from scipy.sparse.csgraph import connected_components
 
     if not _is_int(n) or n < 1:
-        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {n!r}")
+        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {_short(n)}")
     if not isinstance(pairs, (list, tuple, np.ndarray)):
         raise InputError(f"{source}: \"pairs\" must be a list of [i, j] pairs")
     if len(pairs) == 0:
@@ -205,10 +237,10 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     else:
         for k, pr in enumerate(pairs):
             if not isinstance(pr, (list, tuple, np.ndarray)) or len(pr) != 2:
-                raise InputError(f"{source}: pairs[{k}] = {pr!r} is not a pair [i, j]")
+                raise InputError(f"{source}: pairs[{k}] = {_short(pr)} is not a pair [i, j]")
             if not (_is_int(pr[0]) and _is_int(pr[1])):
-                raise InputError(f"{source}: pairs[{k}] = {pr!r} must hold two integer point indices")
-        arr = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+                raise InputError(f"{source}: pairs[{k}] = {_short(pr)} must hold two integer point indices")
+        arr = _as_int64([i for pr in pairs for i in pr], "\"pairs\"", source).reshape(-1, 2)
     bad = (arr < 0) | (arr >= n)
     if bad.any():
         k = int(np.argmax(bad.any(axis=1)))
@@ -247,14 +279,18 @@ def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None)
     form = forms[0]
     extra = set(obj) - _ALLOWED[form]
     if extra:
-        raise InputError(f"{source}: unknown key {sorted(extra)[0]!r} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
+        raise InputError(f"{source}: unknown key {_short(sorted(extra)[0])} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
     p = obj.get("p")
+    if "p" in obj and p is None:
+        raise InputError(f"{source}: \"p\" is null; give a list of probabilities or leave the key out")
     if form == "orbits":
         return orbits_from_partition(obj["orbits"], n=n, p=p, source=source)
     if form == "labels":
         return orbits_from_labels(obj["labels"], p=p, source=source)
     if "n" not in obj:
         raise InputError(f"{source}: the \"pairs\" form needs \"n\", the number of points")
+    if n is not None and _is_int(obj["n"]) and obj["n"] != n:  # before anything of size n is allocated
+        raise InputError(f"{source}: \"n\" = {obj['n']} points but the representation has N = {n} rows")
     return orbits_from_pairs(obj["pairs"], obj["n"], p=p, source=source)
 
 
@@ -265,6 +301,8 @@ def read_json(path: str | os.PathLike, what: str):
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, expected a {what} JSON file")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file (a pipe or a device?); expected a {what} JSON file")
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -275,13 +313,22 @@ def read_json(path: str | os.PathLike, what: str):
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text; expected a {what} JSON file") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:
         raise InputError(f"{path}: {exc}") from None
     except RecursionError:
         raise InputError(f"{path}: JSON nested too deeply") from None
+
+
+def _no_duplicate_keys(pairs):
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"duplicate key {dup!r} in a JSON object")
+    return obj
 
 
 def _reject_constant(name):
@@ -363,6 +410,8 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
         Number of points of the representation; when given, the orbit structure must cover exactly
         ``n`` points (else InputError "N mismatch").
     """
+    if n is not None and not _is_int(n):
+        raise InputError(f"n (the number of points) must be an integer, got {n!r}")
     if isinstance(path_or_obj, Orbits):
         orb = path_or_obj
     elif isinstance(path_or_obj, dict):
@@ -404,13 +453,17 @@ class Task:
 
 
 def _label_values(values, what: str, source: str) -> np.ndarray:
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuU":
+        values = values.tolist()
     if not isinstance(values, (list, tuple)):
         raise InputError(f"{source}: {what} must be a list")
     for i, v in enumerate(values):
         if not (_is_int(v) or isinstance(v, str)):
-            raise InputError(f"{source}: {what}[{i}] = {v!r} is not an integer or a string")
+            raise InputError(f"{source}: {what}[{i}] = {_short(v)} is not an integer or a string")
     if len({type(v) is str for v in values}) > 1:
         raise InputError(f"{source}: {what} mixes integers and strings")
+    if values and not isinstance(values[0], str):
+        return _as_int64([int(v) for v in values], what, source)
     return np.asarray(values)
 
 
@@ -422,14 +475,19 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
     """
     if isinstance(path_or_obj, dict):
         obj, source = path_or_obj, "<task>"
-    else:
+    elif isinstance(path_or_obj, (str, os.PathLike)):
         source = os.fspath(path_or_obj)
         obj = read_json(source, "task")
+    elif isinstance(path_or_obj, (list, tuple, np.ndarray)):  # labels: per orbit (length C) or per point (N)
+        source = "<task>"
+        obj = {"orbit_labels" if len(path_or_obj) == orbits.n_orbits else "point_labels": path_or_obj}
+    else:
+        raise InputError(f"a task is a JSON path, a dict or a list of labels, got {type(path_or_obj).__name__}")
     if not isinstance(obj, dict) or len({"orbit_labels", "point_labels"} & set(obj)) != 1:
         raise InputError(f"{source}: a task is a JSON object with exactly one of \"orbit_labels\" (length C) or \"point_labels\" (length N)")
     extra = set(obj) - {"orbit_labels", "point_labels"}
     if extra:
-        raise InputError(f"{source}: unknown key {sorted(extra)[0]!r} in the task")
+        raise InputError(f"{source}: unknown key {_short(sorted(extra)[0])} in the task")
     if "orbit_labels" in obj:
         vals = _label_values(obj["orbit_labels"], "orbit_labels", source)
         if len(vals) != orbits.n_orbits:
@@ -440,6 +498,7 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
     if len(vals) != orbits.n:
         raise InputError(f"{source}: \"point_labels\" has {len(vals)} entries but there are N = {orbits.n} points")
     classes, idx = np.unique(vals, return_inverse=True)
+    classes = classes.tolist()  # plain Python values, for messages and reports
     idx = idx.ravel().astype(np.int64)
     first = orbits.first_points()
     per_orbit = idx[first]
@@ -448,4 +507,4 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
         i = int(bad[0])
         m = int(orbits.labels[i])
         raise InputError(f"{source}: not an invariant task: points {int(first[m])} and {i} are in the same orbit but labelled {classes[per_orbit[m]]!r} and {classes[idx[i]]!r}")
-    return Task(orbit_labels=per_orbit, classes=classes.tolist())
+    return Task(orbit_labels=per_orbit, classes=classes)

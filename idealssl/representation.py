@@ -18,9 +18,11 @@ streamed with ``readinto`` into one reusable buffer).
 """
 from __future__ import annotations
 
+import dataclasses
 import mmap
 import os
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 
@@ -43,6 +45,8 @@ def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array (pickled data are refused)")
     if dtype.fields is not None:
         raise InputError(f"{what}: is a structured array (dtype {dtype}); expected a plain numeric N x d array")
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        raise InputError(f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes in float64)")
     if dtype.kind not in "fiub":
         kind = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}.get(dtype.kind, dtype.kind)
         raise InputError(f"{what}: has non-numeric dtype {dtype} ({kind}); expected real numbers")
@@ -89,6 +93,16 @@ class Representation:
     _key: Optional[str] = None
     _offset: int = 0
     _fortran: bool = False
+    #: every value read is multiplied by this power of two (see :meth:`rescaled`)
+    _scale: float = 1.0
+
+    def rescaled(self, factor: float) -> "Representation":
+        """The same data multiplied by ``factor``, a power of two (so exactly, barring underflow):
+        the checker's verdicts are scale invariant, and this keeps squares of far-out values finite."""
+        return dataclasses.replace(self, _scale=self._scale * factor)
+
+    def _scaled(self, block: np.ndarray) -> np.ndarray:
+        return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
 
     # ------------------------------------------------------------------ reading
     def chunks(self, rows: Optional[int] = None, check_finite: bool = True, dtype=np.float64,
@@ -124,6 +138,7 @@ class Representation:
             block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
             if check_finite:
                 _check_finite(block, i, self.source)
+            block = self._scaled(block)
             yield i, block
             if release:
                 # release whole pages behind the block, in batches of RELEASE_BYTES (each madvise
@@ -141,17 +156,23 @@ class Representation:
             for start in range(0, self.n, rows):
                 m = min(rows, self.n - start)
                 nbytes = m * self.d * itemsize
-                got = _read_fully(f, memoryview(buf)[:nbytes])
+                try:
+                    got = _read_fully(f, memoryview(buf)[:nbytes])
+                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                    raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
                 if got != nbytes:
                     raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
                 block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
                     _check_finite(block, start, self.source)
+                block = self._scaled(block)
                 yield start, block
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Random access to a few rows (float64). Uses a memory map for ``.npy``; streams otherwise."""
-        index = np.asarray(index, dtype=np.int64)
+        return self._scaled(self._raw_rows(np.asarray(index, dtype=np.int64)))
+
+    def _raw_rows(self, index: np.ndarray) -> np.ndarray:
         if self._array is not None:
             return np.asarray(self._array[index], dtype=np.float64)
         if self._key is None and not self._fortran:
@@ -184,7 +205,7 @@ class Representation:
         out = np.empty((len(index), self.d))
         order = np.argsort(index)
         sorted_idx = index[order]
-        for start, block in self.chunks(check_finite=False):
+        for start, block in dataclasses.replace(self, _scale=1.0).chunks(check_finite=False):
             lo, hi = np.searchsorted(sorted_idx, [start, start + len(block)])
             if hi > lo:
                 out[order[lo:hi]] = block[sorted_idx[lo:hi] - start]
@@ -193,7 +214,7 @@ class Representation:
     def to_array(self) -> np.ndarray:
         """The whole matrix as float64 (for small problems: LPs, exhaustive checks, tests)."""
         if self._array is not None:
-            return np.asarray(self._array, dtype=np.float64)
+            return self._scaled(np.asarray(self._array, dtype=np.float64))
         out = np.empty((self.n, self.d))
         for start, block in self.chunks():
             out[start:start + len(block)] = block
@@ -209,10 +230,13 @@ class Representation:
             f = open(self._path, "rb")
             f.seek(self._offset)
             return f
-        zf = zipfile.ZipFile(self._path)
-        member = zf.open(self._key + ".npy")
-        version = np.lib.format.read_magic(member)
-        _read_header(member, version)
+        try:
+            zf = zipfile.ZipFile(self._path)
+            member = zf.open(self._key + ".npy")
+            version = np.lib.format.read_magic(member)
+            _read_header(member, version, self.source)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+            raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
         return _ZipMember(zf, member)
 
 
@@ -250,16 +274,40 @@ def _check_finite(block: np.ndarray, start: int, source: str) -> None:
         raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a representation must be finite")
 
 
-def _read_header(f, version):
+def _read_header(f, version, what: str = "<npy>"):
+    """(shape, fortran_order, dtype) from a .npy header of format version 1.0, 2.0 or 3.0."""
+    if version not in ((1, 0), (2, 0), (3, 0)):
+        raise InputError(f"{what}: unsupported .npy format version {version[0]}.{version[1]} (known: 1.0, 2.0, 3.0)")
     try:
         if version == (1, 0):
             return np.lib.format.read_array_header_1_0(f)
         if version == (2, 0):
             return np.lib.format.read_array_header_2_0(f)
-        # version 3.0 (utf-8 header) has no public reader; it shares 2.0's layout
-        return np.lib.format._read_array_header(f, version)
-    except ValueError as exc:
-        raise InputError(f"not a valid .npy header: {exc}") from None
+        return _read_header_3_0(f)
+    except InputError:
+        raise
+    except Exception as exc:  # NumPy's header parser raises ValueError, SyntaxError, tokenize errors...
+        raise InputError(f"{what}: not a valid .npy header ({type(exc).__name__}: {exc})") from None
+
+
+def _read_header_3_0(f):
+    """Version 3.0 is 2.0 (4-byte little-endian header length) with a UTF-8 header; NumPy has no
+    public reader for it."""
+    import ast
+
+    size = f.read(4)
+    if len(size) != 4:
+        raise ValueError("the header length is truncated")
+    header = f.read(int.from_bytes(size, "little"))
+    d = ast.literal_eval(header.decode("utf-8"))
+    if not isinstance(d, dict) or set(d) != {"descr", "fortran_order", "shape"}:
+        raise ValueError(f"the header is not a dict with the keys descr, fortran_order, shape: {header[:80]!r}")
+    shape, fortran = d["shape"], d["fortran_order"]
+    if not (isinstance(shape, tuple) and all(type(x) is int and x >= 0 for x in shape)):
+        raise ValueError(f"shape is not a tuple of non-negative ints: {shape!r}")
+    if not isinstance(fortran, bool):
+        raise ValueError(f"fortran_order is not a bool: {fortran!r}")
+    return shape, fortran, np.lib.format.descr_to_dtype(d["descr"])
 
 
 def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
@@ -267,7 +315,7 @@ def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
         version = np.lib.format.read_magic(f)
     except ValueError:
         raise InputError(f"{what}: not a NumPy .npy file (bad magic string)") from None
-    shape, fortran, dtype = _read_header(f, version)
+    shape, fortran, dtype = _read_header(f, version, what)
     validate_header(shape, dtype, what)
     return shape, fortran, dtype, f.tell()
 
@@ -288,6 +336,8 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
         Missing or unreadable file, unknown format, pickled/object or non-numeric data, not 2-D,
         empty, truncated.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"a representation path must be a string or path, got {type(path).__name__}")
     path = os.fspath(path)
     if key is None and not os.path.exists(path) and ":" in path:
         path, key = path.rsplit(":", 1)
@@ -295,6 +345,8 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, expected a .npy or .npz file")
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: not a regular file (a pipe or a device?); expected a .npy or .npz file")
     try:
         with open(path, "rb") as f:
             magic = f.read(6)
@@ -318,7 +370,7 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
 def _open_npz(path: str, key: Optional[str]) -> Representation:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, OSError, zlib.error) as exc:
         raise InputError(f"{path}: not a readable .npz archive ({exc})") from None
     with zf:
         names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
@@ -334,14 +386,14 @@ def _open_npz(path: str, key: Optional[str]) -> Representation:
         try:
             with zf.open(key + ".npy") as f:
                 shape, fortran, dtype, _ = _describe_npy(f, what)
-        except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
             raise InputError(f"{what}: cannot read the archive member ({exc})") from None
     if fortran:
         # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arr = npz[key]
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             raise InputError(f"{what}: cannot load ({exc})") from None
         return from_array(arr, source=what)
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)
@@ -351,6 +403,8 @@ def from_array(Z, source: str = "<array>") -> Representation:
     """Wrap an in-memory array (or anything ``np.asarray`` accepts) after validating it."""
     if isinstance(Z, Representation):
         return Z
+    if isinstance(Z, np.ma.MaskedArray):
+        raise InputError(f"{source}: a masked array; fill or drop the masked entries first (the mask would be ignored)")
     try:
         arr = np.asarray(Z)
     except (ValueError, TypeError) as exc:

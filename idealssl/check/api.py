@@ -17,6 +17,7 @@ C codes (:mod:`.geometry`) → certificate (:mod:`.certificates`) or witness (:m
 from __future__ import annotations
 
 import math
+import numbers
 import os
 from typing import Any, Optional
 
@@ -28,9 +29,9 @@ from ..representation import Representation, from_array, load_representation
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency
-from .report import PROBES, CheckReport, Condition
-from .stats import orbit_stats
-from .witness import affine_witness, evaluate, mlp_witness, probe_to_json
+from .report import MIN_TOL, PROBES, CheckReport, Condition
+from .stats import orbit_stats, safe_scale
+from .witness import affine_witness, evaluate, in_original_units, mlp_witness, probe_to_json
 
 DEFAULT_TOL = 1e-4
 
@@ -102,17 +103,28 @@ def check(
     """
     if probe not in PROBES:
         raise InputError(f"unknown probe family {probe!r}; choose one of {', '.join(PROBES)}")
-    if not isinstance(tol, (int, float)) or isinstance(tol, bool) or not (0 < tol < 1) or math.isnan(tol):
-        raise InputError(f"tolerance must be a number in (0, 1), got {tol!r}")
+    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= tol < 1):
+        why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if isinstance(tol, numbers.Real) and 0 < tol < MIN_TOL else ""
+        raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
+    tol = float(tol)
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
     rep = _as_rep(Z)
     orb = load_orbits(orbits, n=rep.n)
     if exhaustive and orb.n_orbits > MAX_C:
         raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
     the_task: Optional[Task] = load_task(task, orb) if task is not None else None
 
+    notes: list[str] = []
+    factor = safe_scale(rep, orb)
+    if factor != 1.0:
+        notes.append(
+            f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every verdict is scale "
+            "invariant); distances and bounds below are in those units, probes in the original ones"
+        )
+    user_rep, rep = rep, rep.rescaled(factor)
     st = orbit_stats(rep, orb, threads=threads)
     codes, C, d = st.codes, orb.n_orbits, rep.d
-    notes: list[str] = []
     sv_aff, sv_lin, how = _spectra(codes, tol)
     S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
     scale = S
@@ -253,6 +265,8 @@ def check(
     invariant = conds["invariance"].holds
     if certificate is None and not invariant:
         certificate = cert.non_invariant_certificate(rep, orb, worst, int(st.first[worst]), int(st.argmax_dev[worst]), scale, tol)
+        erm = certificate["proof"]["erm_probe"]
+        erm["W"] = (np.asarray(erm["W"]) * factor).tolist()  # the probe acts on the user's Z
     ideal = all(c.holds for c in conds.values() if c.decisive)
     if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
         notes.append("no certificate could be built")
@@ -276,7 +290,8 @@ def check(
             w = mlp_witness(codes, the_task.orbit_labels, K)
         else:
             w = affine_witness(codes, the_task.orbit_labels, K, bias=bias)
-        ev = evaluate(w, rep, the_task.point_labels(orb))
+        w = in_original_units(w, factor)
+        ev = evaluate(w, user_rep, the_task.point_labels(orb))
         witness = {"probe": probe_to_json(w), "classes": the_task.classes, "evaluation": ev, "fits": ev["n_errors"] == 0}
         if not witness["fits"]:
             notes.append(

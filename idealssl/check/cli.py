@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .report import PROBES
+from .report import MIN_TOL, PROBES
 
 
 def _tol(text: str) -> float:
@@ -19,8 +19,8 @@ def _tol(text: str) -> float:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not (0 < v < 1):
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
+    if not (MIN_TOL <= v < 1):
+        raise argparse.ArgumentTypeError(f"must be in [{MIN_TOL:g}, 1), got {text}")
     return v
 
 

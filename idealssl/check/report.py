@@ -11,6 +11,8 @@ import numpy as np
 from ..jsonutil import plain
 
 PROBES = ("linear", "linear-nobias", "mlp")
+#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1) would count
+MIN_TOL = 1e-12
 PROBE_TITLES = {
     "linear": "linear probes with bias (affine: argmax of W z + b)",
     "linear-nobias": "homogeneous linear probes (argmax of W z, no bias)",

@@ -95,6 +95,28 @@ def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.n
     out[start:start + m] = sq
 
 
+#: codes whose largest magnitude lies outside [2^-SAFE_EXP, 2^SAFE_EXP] are rescaled by a power of two
+#: before the pass, so that squared deviations neither overflow nor underflow in float64
+SAFE_EXP = 400
+#: the same for float32 data, whose NumPy path sums squares in float32
+SAFE_EXP_FLOAT32 = 30
+
+
+def safe_scale(rep: Representation, orbits: Orbits) -> float:
+    """A power of two 2^-e bringing the largest code magnitude near 1 when it is far from 1, else 1.
+
+    The checker's verdicts are invariant under positive scaling of Z; multiplying by a power of two
+    is exact, so the rescaled problem is the same problem with squares that stay in range."""
+    codes = rep.rows(orbits.first_points())
+    with np.errstate(invalid="ignore"):
+        top = float(np.max(np.abs(codes))) if codes.size else 0.0
+    if not np.isfinite(top) or top == 0.0:
+        return 1.0  # non-finite values are reported by the pass; all-zero codes need no rescaling
+    limit = SAFE_EXP_FLOAT32 if rep.dtype == np.float32 else SAFE_EXP
+    e = int(np.frexp(top)[1])  # top = f · 2^e with 0.5 ≤ f < 1
+    return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
+
+
 def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitStats:
     """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring).
 
@@ -112,7 +134,7 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
         _check_finite(codes[m:m + 1], int(first[m]), rep.source)
     # work in float32 when the data are float32 (differences of close numbers are exact enough)
-    work = np.float32 if rep.dtype == np.float32 else np.float64
+    work = np.float32 if rep.dtype == np.float32 and rep._scale == 1.0 else np.float64
     codes_w = codes.astype(work)
     labels = orbits.labels
     rows = _chunk_rows(d)

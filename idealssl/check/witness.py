@@ -92,8 +92,9 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
 
 def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray) -> Dict:
     """Affine 2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``
-    (perpendicular bisector of the two points)."""
-    w = z_seen - z_other
+    (perpendicular bisector of the two points, scaled so that the score is ±1/2 on them)."""
+    diff = z_seen - z_other
+    w = diff / float(diff @ diff)
     b = -float(w @ (z_seen + z_other)) / 2.0
     d = len(w)
     return {"kind": "affine", "W": np.vstack([np.zeros(d), w]), "b": np.array([0.0, b])}
@@ -114,7 +115,7 @@ def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(Z), dtype=np.int64), np.ones(len(Z), dtype=bool)
     top2 = np.partition(S, -2, axis=1)[:, -2:]
     pred = np.argmax(S, axis=1)
-    scale = np.maximum(np.abs(top2).max(axis=1), 1.0)
+    scale = np.abs(top2).max(axis=1)  # relative: a tie is a tie at any scale of z
     strict = (top2[:, 1] - top2[:, 0]) > 1e-9 * scale
     return pred, strict
 
@@ -133,6 +134,15 @@ def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict
             first = start + int(np.argmax(wrong))
         errors += k
     return {"n_errors": errors, "accuracy": 1.0 - errors / rep.n, "first_error": first}
+
+
+def in_original_units(probe: Dict, factor: float) -> Dict:
+    """The probe whose scores on z equal ``probe``'s scores on ``factor · z`` (first-layer weights
+    times ``factor``): converts a probe built on rescaled data back to the user's units."""
+    if factor == 1.0:
+        return probe
+    key = "W1" if probe["kind"] == "mlp" else "W"
+    return {**probe, key: probe[key] * factor}
 
 
 def probe_to_json(probe: Dict) -> Dict:

@@ -49,7 +49,7 @@ def assert_bad(capsys, argv, fragment):
         ({"pairs": [[0, 1], [1, 0]], "n": 3}, "duplicate pair"),
         ({"pairs": [[0, 1], [1, 5]], "n": 3}, "out of range"),
         ({"pairs": [[0, 1]]}, "needs \"n\""),
-        ({"pairs": [[0, 1]], "n": 4}, "cover 4 points"),
+        ({"pairs": [[0, 1]], "n": 4}, "\"n\" = 4 points but the representation has N = 3"),
         ({"pairs": [[0, 1, 2]], "n": 3}, "is not a pair"),
         ({"orbit": [[0, 1, 2]]}, "exactly one of the keys"),
         ({"labels": [0, 1, 2], "orbits": [[0, 1, 2]]}, "exactly one of the keys"),
@@ -128,7 +128,7 @@ def test_bad_task(capsys, write):
 
 def test_bad_options(capsys, write):
     z, o = write("z.npy", GOOD), write("o.json", {"labels": list(range(3))})
-    for argv, fragment in (([z, "--augs", o, "--tol", "2"], "must be in (0, 1)"), ([z, "--augs", o, "--probe", "svm"], "invalid choice"), ([z], "--augs")):
+    for argv, fragment in (([z, "--augs", o, "--tol", "2"], "must be in [1e-12, 1)"), ([z, "--augs", o, "--tol", "1e-17"], "must be in [1e-12, 1)"), ([z, "--augs", o, "--probe", "svm"], "invalid choice"), ([z], "--augs")):
         with pytest.raises(SystemExit) as e:
             main(["check", *argv])
         assert e.value.code == 2

@@ -1,0 +1,167 @@
+"""Edge-case inputs found by an adversarial review: each was a traceback, a hang or a wrong verdict.
+
+Bad input → one line on stderr, exit 2; valid but extreme input → the same verdict as its tame twin.
+"""
+import io
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import idealssl
+from idealssl.errors import InputError
+from idealssl.problem import load_orbits
+
+from .test_inputs import GOOD, assert_bad, run_cli
+
+BIG = 2**63  # one past int64
+
+
+@pytest.mark.parametrize(
+    "orbits,fragment",
+    [
+        ({"orbits": [[0, True], [2]]}, "orbits[0][1] = True is not an integer"),
+        ({"orbits": [[[0, 1]], [[2]]]}, "is not an integer"),  # nested lists
+        ({"orbits": [[0, 1], [BIG]]}, "beyond the int64 range"),
+        ({"labels": [BIG, BIG, -1]}, "beyond the int64 range"),  # NumPy would make these floats and merge them
+        ({"pairs": [[0, BIG]], "n": 3}, "beyond the int64 range"),
+        ({"pairs": [[0, 1]], "n": 2**40}, "\"n\" = 1099511627776 points but the representation has N = 3"),  # no 8 TiB allocation
+        ({"labels": [0, 1, 1], "p": ["0.5", "0.25", "0.25"]}, "\"p\"[0] = '0.5' is not a number"),
+        ({"labels": [0, 1, 1], "p": None}, "\"p\" is null"),
+        ({"labels": [0, 1, 1], "p": [10**400, 0, 0]}, "\"p\" must hold finite numbers"),
+    ],
+)
+def test_bad_orbits_edge(capsys, write, orbits, fragment):
+    assert_bad(capsys, [write("z.npy", GOOD), "--augs", write("o.json", orbits)], fragment)
+
+
+def test_duplicate_json_keys_are_refused(capsys, write):
+    z = write("z.npy", GOOD)
+    assert_bad(capsys, [z, "--augs", write("o.json", '{"orbits": [[0, 1, 2]], "orbits": [[0], [1], [2]]}')], "duplicate key 'orbits'")
+    o = write("o2.json", {"labels": [0, 1, 2]})
+    assert_bad(capsys, [z, "--augs", o, "--task", write("t.json", '{"orbit_labels": [0, 1, 0], "orbit_labels": [1, 1, 0]}')], "duplicate key")
+
+
+def test_task_labels_beyond_int64_are_refused(capsys, write):
+    o = write("o.json", {"labels": [0, 1, 2]})
+    assert_bad(capsys, [write("z.npy", GOOD), "--augs", o, "--task", write("t.json", {"orbit_labels": [BIG, BIG + 1, -1]})], "beyond the int64 range")
+
+
+def test_long_values_are_cut_in_messages(capsys, write):
+    deep = [0]
+    for _ in range(200):
+        deep = [deep]
+    rc, out, err = run_cli(capsys, write("z.npy", GOOD), "--augs", write("o.json", {"orbits": [deep, [1], [2]]}))
+    assert rc == 2 and len(err) < 300 and err.count("\n") == 1
+
+
+def test_file_name_with_newline_stays_one_line(capsys, tmp_path, write):
+    rc, out, err = run_cli(capsys, str(tmp_path / "a\nb.npy"), "--augs", write("o.json", {"labels": [0, 1, 2]}))
+    assert rc == 2 and err.count("\n") == 1 and "a\\nb.npy" in err
+
+
+def test_fifo_is_refused_not_read(capsys, tmp_path, write):
+    fifo = tmp_path / "z.npy"
+    os.mkfifo(fifo)
+    assert_bad(capsys, [str(fifo), "--augs", write("o.json", {"labels": [0, 1, 2]})], "not a regular file")
+    assert_bad(capsys, [write("z2.npy", GOOD), "--augs", str(fifo)], "not a regular file")
+
+
+def _npy_bytes(arr, version):
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, version=version)
+    return buf.getvalue()
+
+
+def test_npy_format_versions(capsys, write):
+    o = write("o.json", {"labels": [0, 1, 2]})
+    for version in [(1, 0), (2, 0), (3, 0)]:
+        rc, out, err = run_cli(capsys, write("z.npy", _npy_bytes(GOOD, version)), "--augs", o)
+        assert rc == 0, (version, err)
+    data = bytearray(_npy_bytes(GOOD, (1, 0)))
+    data[6] = 9  # version 9.0
+    assert_bad(capsys, [write("v9.npy", bytes(data)), "--augs", o], "unsupported .npy format version 9.0")
+    bad = _npy_bytes(GOOD, (1, 0)).replace(b"'descr'", b"('descr'", 1)  # an unclosed bracket in the header
+    assert_bad(capsys, [write("h.npy", bad), "--augs", o], "h.npy: not a valid .npy header")
+
+
+def test_corrupt_npz_members(capsys, tmp_path, write):
+    o = write("o.json", {"labels": list(range(3000))})
+    Z = np.random.default_rng(0).standard_normal((3000, 4))
+    path = tmp_path / "z.npz"
+    np.savez_compressed(path, a=Z)
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        info = zf.getinfo("a.npy")
+    start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    for k in range(start + 200, start + info.compress_size - 100, 97):  # corrupt the deflate stream mid-way
+        raw[k] ^= 0xFF
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(raw))
+    rc, out, err = run_cli(capsys, f"{bad}:a", "--augs", o)
+    assert rc == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_extended_precision_is_refused(capsys, write):
+    if np.dtype(np.longdouble).itemsize <= 8:
+        pytest.skip("long double is float64 here")
+    assert_bad(capsys, [write("z.npy", GOOD.astype(np.longdouble)), "--augs", write("o.json", {"labels": [0, 1, 2]})], "extended-precision")
+
+
+# ------------------------------------------------------------------ extreme but valid magnitudes
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e-40, 1.0, 1e40, 1e155, 1e300])
+@pytest.mark.parametrize("pure_numpy", [False, True])
+def test_verdicts_survive_extreme_scales(monkeypatch, scale, pure_numpy):
+    """A hidden non-invariant point (1.5% of the spread) is found at every scale; ideal stays ideal.
+    (At 1e155 the spread's square overflowed and the verdict was 'ideal'; at 1e-160 squares underflowed.)"""
+    from idealssl.check import stats
+
+    if pure_numpy:
+        monkeypatch.setattr(stats, "fused_kernel", None)
+    Z = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    labels = [0, 0, 1, 1, 2, 2]
+    for dtype in (np.float64, np.float32):
+        if dtype == np.float32 and not 1e-30 <= scale <= 1e30:
+            continue
+        ideal = (Z * scale).astype(dtype)
+        r = idealssl.check(ideal, labels)
+        assert r.ideal and r.counterexample is None, (scale, dtype)
+        w = idealssl.check(ideal, labels, task={"orbit_labels": [0, 1, 0]}).witness
+        assert w["fits"], (scale, dtype)
+        off = Z.copy()
+        off[1, 0] = 0.015
+        r = idealssl.check((off * scale).astype(dtype), labels)
+        assert not r.ideal and not r.conditions["invariance"].holds, (scale, dtype)
+        assert r.counterexample["kind"] == "non_invariant" and r.counterexample["verified"]
+        assert abs(r.conditions["invariance"].value - 0.015 / (2 / 3)) < 1e-6  # relative to the spread √(Σ‖μ_m − μ̄‖²/C) = 2/3
+        erm = r.counterexample["proof"]["erm_probe"]  # acts on the user's (unscaled) points
+        s = (off * scale).astype(np.float64)[[0, 1]] @ np.asarray(erm["W"]).T + np.asarray(erm["b"])
+        assert s[0, 1] > s[0, 0] and s[1, 0] > s[1, 1]
+
+
+# ------------------------------------------------------------------ Python API arguments
+def test_api_arguments():
+    Z, labels = GOOD, [0, 1, 2]
+    assert idealssl.check(Z, labels, task=[0, 1, 1]).witness["fits"]  # a task as a list of orbit labels
+    assert idealssl.check(Z, labels, task=np.array([1, 0, 1])).witness["fits"]
+    assert idealssl.check(Z, labels, tol=np.float32(1e-4)).ideal
+    for kwargs, fragment in [
+        ({"task": 3}, "a task is a JSON path"),
+        ({"threads": "2"}, "threads must be a positive integer"),
+        ({"threads": None}, "threads must be a positive integer"),
+        ({"tol": 1e-17}, "float64 rounding"),
+        ({"tol": "1e-4"}, "tolerance must be a number"),
+    ]:
+        with pytest.raises(InputError, match=fragment):
+            idealssl.check(Z, labels, **kwargs)
+    with pytest.raises(InputError, match="masked array"):
+        idealssl.check(np.ma.masked_array(Z, mask=np.zeros_like(Z, dtype=bool)), labels)
+    with pytest.raises(InputError, match="labels holds|beyond|integers or strings"):
+        idealssl.check(Z, np.array([1e19, 2e19, 0.0]))  # not exact integers: never cast to INT64_MIN
+    with pytest.raises(InputError, match="must be an integer"):
+        load_orbits({"labels": [0, 1, 2]}, n="3")
+    with pytest.raises(InputError, match="flat array of real numbers"):
+        load_orbits({"labels": [0, 1, 2], "p": np.array([True, False, False])})
+    with pytest.raises(InputError, match="representation path"):
+        idealssl.representation.load_representation(None)
