@@ -116,14 +116,15 @@ def check(
     the_task: Optional[Task] = load_task(task, orb) if task is not None else None
 
     notes: list[str] = []
-    factor = safe_scale(rep, orb)
+    raw_codes = rep.rows(orb.first_points())
+    factor = safe_scale(raw_codes, rep.dtype)
     if factor != 1.0:
         notes.append(
             f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every verdict is scale "
             "invariant); distances and bounds below are in those units, probes in the original ones"
         )
     user_rep, rep = rep, rep.rescaled(factor)
-    st = orbit_stats(rep, orb, threads=threads)
+    st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
     codes, C, d = st.codes, orb.n_orbits, rep.d
     sv_aff, sv_lin, how = _spectra(codes, tol)
     S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -102,23 +103,23 @@ SAFE_EXP = 400
 SAFE_EXP_FLOAT32 = 30
 
 
-def safe_scale(rep: Representation, orbits: Orbits) -> float:
+def safe_scale(codes: np.ndarray, dtype: np.dtype) -> float:
     """A power of two 2^-e bringing the largest code magnitude near 1 when it is far from 1, else 1.
 
     The checker's verdicts are invariant under positive scaling of Z; multiplying by a power of two
     is exact, so the rescaled problem is the same problem with squares that stay in range."""
-    codes = rep.rows(orbits.first_points())
     with np.errstate(invalid="ignore"):
         top = float(np.max(np.abs(codes))) if codes.size else 0.0
     if not np.isfinite(top) or top == 0.0:
         return 1.0  # non-finite values are reported by the pass; all-zero codes need no rescaling
-    limit = SAFE_EXP_FLOAT32 if rep.dtype == np.float32 else SAFE_EXP
+    limit = SAFE_EXP_FLOAT32 if dtype == np.float32 else SAFE_EXP
     e = int(np.frexp(top)[1])  # top = f · 2^e with 0.5 ≤ f < 1
     return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
 
 
-def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitStats:
-    """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring).
+def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Optional[np.ndarray] = None) -> OrbitStats:
+    """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring); ``codes``, when
+    given, are ``rep.rows(orbits.first_points())`` already read.
 
     Raises
     ------
@@ -129,7 +130,7 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2) -> OrbitS
         raise InputError(f"{orbits.source}: the orbits cover {orbits.n} points but {rep.source} has N = {rep.n} rows")
     C, d = orbits.n_orbits, rep.d
     first = orbits.first_points()
-    codes = rep.rows(first)
+    codes = rep.rows(first) if codes is None else codes
     if not np.isfinite(codes).all():
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
         _check_finite(codes[m:m + 1], int(first[m]), rep.source)
