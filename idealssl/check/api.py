@@ -30,10 +30,12 @@ from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency
 from .report import MIN_TOL, PROBES, CheckReport, Condition
-from .stats import orbit_stats, safe_scale
-from .witness import affine_witness, evaluate, in_original_units, mlp_witness, probe_to_json
+from .stats import float32_sums, orbit_stats, ray_deviation, safe_scale
+from .witness import affine_witness, evaluate, in_original_units, mlp_witness, nearest_code_witness, probe_to_json
 
 DEFAULT_TOL = 1e-4
+#: singular values below this fraction of ‖codes‖_F are float64 rounding (centring, SVD), set to 0
+NOISE_FLOOR = 1e-13
 
 
 def _spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
@@ -117,7 +119,7 @@ def check(
 
     notes: list[str] = []
     raw_codes = rep.rows(orb.first_points())
-    factor = safe_scale(raw_codes, rep.dtype)
+    factor = safe_scale(raw_codes, float32_sums(rep))
     if factor != 1.0:
         notes.append(
             f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every verdict is scale "
@@ -127,12 +129,19 @@ def check(
     st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
     codes, C, d = st.codes, orb.n_orbits, rep.d
     sv_aff, sv_lin, how = _spectra(codes, tol)
+    # singular values at the rounding level of the codes themselves are zero (identical codes far from
+    # the origin leave ~1e-16 of their norm after centring, which must not count as a spread)
+    floor = NOISE_FLOOR * float(np.sqrt(np.einsum("ij,ij->", codes, codes)))
+    sv_aff = np.where(sv_aff > floor, sv_aff, 0.0)
+    sv_lin = np.where(sv_lin > floor, sv_lin, 0.0)
     S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
     scale = S
     if scale == 0:
         scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
-        if C > 1:
-            notes.append("all orbit codes coincide (zero spread); deviations are measured relative to the codes' norm")
+        notes.append(
+            ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
+            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z changes the invariance value)"
+        )
     bias = probe != "linear-nobias"
     conds: dict[str, Condition] = {}
 
@@ -202,7 +211,8 @@ def check(
                 "task is not linearly separable: the span condition is not sufficient (issl-theory.md 2.1-bis); the affine one decides"
             )
         if aff_rank < C - 1:
-            certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first, top=float(sv_aff[0]) if len(sv_aff) else None)
+            certificate = cert.radon_certificate(codes, orb, aff_rank, S if S > 0 else scale, tol, True, st.first, top=float(sv_aff[0]) if len(sv_aff) else None,
+                                                 unit="code spread" if S > 0 else "the codes' RMS norm")
     elif probe == "linear-nobias":
         lin_scale = float(np.sqrt(np.sum(np.square(sv_lin)) / C)) or 1.0  # RMS norm of the codes
         sigma = rel(sv_lin, C)
@@ -232,7 +242,8 @@ def check(
             detail={"bound": "lower" if margin_ok else "upper"},
         )
         if lin_rank < C:
-            certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first, top=float(sv_lin[0]) if len(sv_lin) else None)
+            certificate = cert.radon_certificate(codes, orb, lin_rank, lin_scale, tol, False, st.first, top=float(sv_lin[0]) if len(sv_lin) else None,
+                                                 unit="the codes' RMS norm")
     else:  # mlp / universal
         dist, i, j = min_pairwise_distance(codes)
         rel_dist = dist / scale if C > 1 else math.nan  # one orbit: vacuous (reported as null)
@@ -263,9 +274,25 @@ def check(
         if not distinct:
             certificate = cert.shared_code_certificate(rep, orb, i, j, st.first, scale, tol)
 
+    pair = (worst, int(st.first[worst]), int(st.argmax_dev[worst]))  # a non-invariant orbit and two of its points
+    if probe == "linear-nobias" and not conds["invariance"].holds:
+        # homogeneous probes cannot tell z from c·z (c > 0): invariance up to positive scaling suffices
+        chord, m_ray, x_ray = ray_deviation(rep, orb, codes)
+        ray = {"value": chord, "threshold": tol, "holds": chord <= tol, "worst_points": [int(st.first[m_ray]), x_ray]}
+        strict = conds["invariance"]
+        if chord <= tol:
+            conds["invariance"] = Condition(
+                holds=True, value=chord, threshold=tol, comparison="<=",
+                description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of its code, "
+                            "which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
+                detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
+            )
+        else:
+            strict.detail["up_to_positive_scaling"] = ray
+            pair = (m_ray, int(st.first[m_ray]), x_ray)
     invariant = conds["invariance"].holds
     if certificate is None and not invariant:
-        certificate = cert.non_invariant_certificate(rep, orb, worst, int(st.first[worst]), int(st.argmax_dev[worst]), scale, tol)
+        certificate = cert.non_invariant_certificate(rep, orb, *pair, scale, tol, bias=bias)
         erm = certificate["proof"]["erm_probe"]
         erm["W"] = (np.asarray(erm["W"]) * factor).tolist()  # the probe acts on the user's Z
     ideal = all(c.holds for c in conds.values() if c.decisive)
@@ -287,17 +314,26 @@ def check(
     witness = None
     if the_task is not None:
         K = len(the_task.classes)
+        y = the_task.point_labels(orb)
         if probe == "mlp":
-            w = mlp_witness(codes, the_task.orbit_labels, K)
+            # the one-hidden-layer construction first; where its one projection leaves gaps smaller
+            # than the deviations, the nearest-code (maxout) network
+            w = in_original_units(mlp_witness(codes, the_task.orbit_labels, K), factor)
+            ev = evaluate(w, user_rep, y)
+            if ev["n_errors"]:
+                w2 = in_original_units(nearest_code_witness(codes, the_task.orbit_labels, K), factor)
+                ev2 = evaluate(w2, user_rep, y)
+                if ev2["n_errors"] < ev["n_errors"]:
+                    w, ev = w2, ev2
         else:
-            w = affine_witness(codes, the_task.orbit_labels, K, bias=bias)
-        w = in_original_units(w, factor)
-        ev = evaluate(w, user_rep, the_task.point_labels(orb))
+            w = in_original_units(affine_witness(codes, the_task.orbit_labels, K, bias=bias), factor)
+            ev = evaluate(w, user_rep, y)
         witness = {"probe": probe_to_json(w), "classes": the_task.classes, "evaluation": ev, "fits": ev["n_errors"] == 0}
         if not witness["fits"]:
             notes.append(
                 "the witness construction did not fit the task on every point"
-                + ("; the representation is not ideal, so this task may be unfittable" if not ideal else " (numerically fragile codes: try a larger --tol)")
+                + ("; the representation is not ideal, so this task may be unfittable" if not ideal else
+                   ": some points, within --tol of their orbit's code, lie further from it than the task's margin (codes nearly degenerate at this tolerance); a smaller --tol would call them non-invariant")
             )
 
     exh = None

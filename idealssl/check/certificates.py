@@ -46,7 +46,7 @@ def _labels(orbits: Orbits, positive) -> tuple[list, list]:
 
 
 def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
-                      top: Optional[float] = None) -> Optional[Dict]:
+                      top: Optional[float] = None, unit: str = "code spread") -> Optional[Dict]:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
 
     ``scale`` is the unit of the reported relative bound (the code spread, or the codes' RMS norm
@@ -95,12 +95,15 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
         )
         verified = verified and agrees
     fam = "affine" if bias else "homogeneous linear"
+    # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ > 0), the task labels the support 1 and
+    # the probe still chooses between classes 0 and 1: w·μ_m > 0 for all m contradicts Σλ_m w·μ_m = 0
+    two_class = "" if len(neg) else " (a two-class task: class 0 stays available to the probe; with a single class any labelling is trivially fitted)"
     return {
         "kind": "radon",
         "summary": (
             f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {pos.tolist()[:12]}{'...' if len(pos) > 12 else ''}"
             f" (λ > 0) labelled 1 vs orbits {neg.tolist()[:12]}{'...' if len(neg) > 12 else ''} (λ < 0) and all others 0: "
-            f"no {fam} probe fits this task (margin ≤ {rel_bound:.3g} × code spread)"
+            f"no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
         ),
         "orbit_labels": orbit_labels,
         "point_labels": point_labels,
@@ -142,11 +145,13 @@ def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int,
     }
 
 
-def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float) -> Dict:
-    """Certificate from an orbit m whose points x and x2 have different representations."""
+def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float,
+                              bias: bool = True) -> Dict:
+    """Certificate from an orbit m whose points x and x2 have different representations (for
+    homogeneous probes, ``bias=False``: different directions, and the ERM probe has no bias)."""
     z = rep.rows(np.array([x, x2]))
     dist = float(np.linalg.norm(z[0] - z[1]))
-    probe = erm_failure_probe(z[0], z[1])
+    probe = erm_failure_probe(z[0], z[1], bias=bias)
     pred, strict = predict(probe, z)
     same_orbit = orbits.labels[x] == m and orbits.labels[x2] == m
     verified = bool(same_orbit and strict.all() and pred[0] == 1 and pred[1] == 0 and dist / scale > tol)

@@ -136,6 +136,8 @@ def _fmt(x) -> str:
     if isinstance(x, (int, np.integer)):
         return str(int(x))
     x = float(x)
+    if math.isnan(x):
+        return "n/a"
     if math.isinf(x):
         return "inf"
     if x == 0 or 1e-3 <= abs(x) < 1e5:

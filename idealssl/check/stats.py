@@ -99,11 +99,17 @@ def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.n
 #: codes whose largest magnitude lies outside [2^-SAFE_EXP, 2^SAFE_EXP] are rescaled by a power of two
 #: before the pass, so that squared deviations neither overflow nor underflow in float64
 SAFE_EXP = 400
-#: the same for float32 data, whose NumPy path sums squares in float32
+#: the same for float32 data on the NumPy path, which sums squares in float32 (the compiled kernel sums
+#: them in float64, where no float32 value can overflow or underflow)
 SAFE_EXP_FLOAT32 = 30
 
 
-def safe_scale(codes: np.ndarray, dtype: np.dtype) -> float:
+def float32_sums(rep: Representation) -> bool:
+    """Whether the pass over ``rep`` sums squares in float32 (the NumPy path on float32 data)."""
+    return rep.dtype == np.float32 and (fused_kernel is None or rep._fortran)
+
+
+def safe_scale(codes: np.ndarray, float32: bool = False) -> float:
     """A power of two 2^-e bringing the largest code magnitude near 1 when it is far from 1, else 1.
 
     The checker's verdicts are invariant under positive scaling of Z; multiplying by a power of two
@@ -112,7 +118,7 @@ def safe_scale(codes: np.ndarray, dtype: np.dtype) -> float:
         top = float(np.max(np.abs(codes))) if codes.size else 0.0
     if not np.isfinite(top) or top == 0.0:
         return 1.0  # non-finite values are reported by the pass; all-zero codes need no rescaling
-    limit = SAFE_EXP_FLOAT32 if dtype == np.float32 else SAFE_EXP
+    limit = SAFE_EXP_FLOAT32 if float32 else SAFE_EXP
     e = int(np.frexp(top)[1])  # top = f · 2^e with 0.5 ≤ f < 1
     return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
 
@@ -171,3 +177,27 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Op
         sizes=sizes,
         mass=orbits.orbit_mass(),
     )
+
+
+def ray_deviation(rep: Representation, orbits: Orbits, codes: np.ndarray) -> tuple[float, int, int]:
+    """max over points of ‖ẑ_x − r̂_{M(x)}‖ (unit vectors; a zero vector counts as distance 2 from
+    any direction unless both are zero), with the orbit and the point attaining it.
+
+    Homogeneous probes argmax(W z) cannot tell z from c·z, c > 0, so for ``linear-nobias`` an orbit
+    whose points are positive multiples of its code acts as an invariant one (a second pass, run only
+    when the strict invariance test fails)."""
+    norms = np.linalg.norm(codes, axis=1)
+    unit = np.divide(codes, norms[:, None], out=np.zeros_like(codes), where=norms[:, None] > 0)
+    best, arg = -1.0, 0
+    for start, block in rep.chunks():
+        lab = orbits.labels[start:start + len(block)]
+        zn = np.linalg.norm(block, axis=1)
+        zu = np.divide(block, zn[:, None], out=np.zeros_like(block), where=zn[:, None] > 0)
+        chord = np.linalg.norm(zu - unit[lab], axis=1)
+        both_zero = (zn == 0) & (norms[lab] == 0)
+        one_zero = (zn == 0) != (norms[lab] == 0)
+        chord = np.where(both_zero, 0.0, np.where(one_zero, 2.0, chord))
+        i = int(np.argmax(chord))
+        if chord[i] > best:
+            best, arg = float(chord[i]), start + i
+    return best, int(orbits.labels[arg]), arg

@@ -7,7 +7,12 @@
 * ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
   projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between
   consecutive ones, so it is exact on every code and robust to deviations below a quarter of the
-  smallest gap (universal probes need only invariance and distinct codes, Sec. 5).
+  smallest gap (universal probes need only invariance and distinct codes, Sec. 5);
+* ``mlp``, when the projection leaves gaps smaller than the deviations (many codes, one direction):
+  the nearest-code classifier, a max-affine (maxout) network: unit m scores
+  2(μ_m − μ̄)·(z − μ̄) − ‖μ_m − μ̄‖² = ‖z − μ̄‖² − ‖z − μ_m‖², and class k scores the maximum of its
+  units. It is a ReLU network (max(a, b) = a + ReLU(b − a), a tree of depth ⌈log2 C⌉) and it
+  classifies every point closer to its own code than to any other code correctly.
 
 Every witness is evaluated on all N points (:func:`evaluate`) before it is reported.
 """
@@ -90,13 +95,29 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     }
 
 
-def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray) -> Dict:
-    """Affine 2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``
-    (perpendicular bisector of the two points, scaled so that the score is ±1/2 on them)."""
+def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> Dict:
+    """Max-affine probe: class k scores max over its orbits m of ‖z − μ̄‖² − ‖z − μ_m‖² (see module docstring)."""
+    mu = codes.mean(axis=0)
+    X = codes - mu
+    W = 2.0 * X
+    b = -np.einsum("ij,ij->i", X, X) - W @ mu  # unit m: W_m · z + b_m = 2 X_m·(z − μ̄) − ‖X_m‖²
+    return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64), "n_classes": int(n_classes)}
+
+
+def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> Dict:
+    """2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``.
+
+    Affine: the perpendicular bisector of the two points, scaled so that the score is ±1/2 on them.
+    Homogeneous (``bias=False``): w = ẑ_seen − ẑ_other, with w·z_seen = ‖z_seen‖(1 − cos θ) > 0 and
+    w·z_other = ‖z_other‖(cos θ − 1) < 0 whenever the directions differ (a zero z_other ties)."""
+    d = len(z_seen)
+    if not bias:
+        ns, no = np.linalg.norm(z_seen), np.linalg.norm(z_other)
+        w = (z_seen / ns if ns > 0 else 0.0) - (z_other / no if no > 0 else 0.0)
+        return {"kind": "linear", "W": np.vstack([np.zeros(d), w]), "b": np.zeros(2)}
     diff = z_seen - z_other
     w = diff / float(diff @ diff)
     b = -float(w @ (z_seen + z_other)) / 2.0
-    d = len(w)
     return {"kind": "affine", "W": np.vstack([np.zeros(d), w]), "b": np.array([0.0, b])}
 
 
@@ -105,6 +126,14 @@ def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
     if probe["kind"] == "mlp":
         H = np.maximum(Z @ probe["W1"].T + probe["b1"], 0.0)
         return H @ probe["W2"].T + probe["b2"]
+    if probe["kind"] == "maxout":
+        U = Z @ probe["W"].T + probe["b"]
+        S = np.full((len(Z), probe["n_classes"]), -np.inf)
+        for k in range(probe["n_classes"]):
+            units = probe["unit_class"] == k
+            if units.any():
+                S[:, k] = U[:, units].max(axis=1)
+        return S
     return Z @ probe["W"].T + probe["b"]
 
 
@@ -115,7 +144,8 @@ def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         return np.zeros(len(Z), dtype=np.int64), np.ones(len(Z), dtype=bool)
     top2 = np.partition(S, -2, axis=1)[:, -2:]
     pred = np.argmax(S, axis=1)
-    scale = np.abs(top2).max(axis=1)  # relative: a tie is a tie at any scale of z
+    with np.errstate(invalid="ignore"):
+        scale = np.abs(top2).max(axis=1)  # relative: a tie is a tie at any scale of z
     strict = (top2[:, 1] - top2[:, 0]) > 1e-9 * scale
     return pred, strict
 

@@ -165,3 +165,82 @@ def test_api_arguments():
         load_orbits({"labels": [0, 1, 2], "p": np.array([True, False, False])})
     with pytest.raises(InputError, match="representation path"):
         idealssl.representation.load_representation(None)
+
+
+# ------------------------------------------------------------------ verdict edge cases (adversarial review)
+def test_exhaustive_margin_on_a_nearly_flat_triangle_is_exact_and_fast():
+    """sklearn's SVC with C = 1e10 spun for minutes here; the hull-distance NNLS is exact: the worst
+    labelling separates the apex from the base, margin h/2."""
+    import time
+
+    h = 0.01
+    Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.5, h]]) + 3.0
+    t = time.perf_counter()
+    r = idealssl.check(Z, [0, 1, 2], exhaustive=True)
+    assert time.perf_counter() - t < 20
+    codes = Z - Z.mean(axis=0)
+    spread = np.sqrt(np.mean(np.sum(codes**2, axis=1)))
+    assert r.ideal and r.exhaustive["agrees"]
+    assert abs(r.exhaustive["exact_worst_case_margin"] * spread - h / 2) < 1e-7
+
+
+def test_mlp_witness_fits_many_codes_with_small_deviations():
+    """600 codes on one projection leave gaps far below the allowed deviations; the nearest-code
+    (maxout) network fits every point, and its scores are recomputed here from the printed weights."""
+    rng = np.random.default_rng(0)
+    C, d, per = 600, 50, 3
+    codes = rng.standard_normal((C, d))
+    spread = np.sqrt(np.mean(np.sum((codes - codes.mean(0)) ** 2, axis=1)))
+    Z = np.repeat(codes, per, axis=0)
+    noise = rng.standard_normal(Z.shape)
+    noise[::per] = 0.0  # each orbit's first point is its code
+    Z += 0.9e-4 * spread * noise / np.linalg.norm(noise, axis=1, keepdims=True).clip(1e-300)
+    labels = np.repeat(np.arange(C), per)
+    task = {"orbit_labels": (np.arange(C) % 2).tolist()}
+    r = idealssl.check(Z, labels, probe="mlp", task=task)
+    assert r.ideal and r.witness["fits"], r.notes
+    w = r.witness["probe"]
+    assert w["kind"] == "maxout"  # the one-projection network misclassifies some points here
+    if w["kind"] == "maxout":
+        U = Z @ np.asarray(w["W"]).T + np.asarray(w["b"])
+        cls = np.asarray(w["unit_class"])
+        S = np.stack([U[:, cls == k].max(axis=1) for k in range(w["n_classes"])], axis=1)
+        assert (S.argmax(axis=1) == (labels % 2)).all()
+
+
+def test_linear_nobias_accepts_positive_multiples_within_an_orbit():
+    Z = np.array([[1.0, 0.0], [2.0, 0.0], [0.0, 1.0]])
+    orbits = {"orbits": [[0, 1], [2]]}
+    r = idealssl.check(Z, orbits, probe="linear-nobias", task={"orbit_labels": [1, 0]})
+    assert r.ideal and r.witness["fits"]  # argmax(W z) cannot tell e1 from 2 e1
+    assert not idealssl.check(Z, orbits).ideal  # an affine probe can
+    flipped = np.array([[1.0, 0.0], [-1.0, 0.5], [0.0, 1.0]])
+    r = idealssl.check(flipped, orbits, probe="linear-nobias")
+    ce = r.counterexample
+    assert not r.ideal and ce["kind"] == "non_invariant" and ce["verified"]
+    probe = ce["proof"]["erm_probe"]
+    assert probe["kind"] == "linear" and not any(probe["b"])  # an ERM of the family: no bias
+    W = np.asarray(probe["W"])
+    s = flipped[[ce["proof"]["train_indices"][0], ce["proof"]["misclassified"]]] @ W.T
+    assert s[0, 1] > s[0, 0] and s[1, 0] > s[1, 1]
+
+
+def test_identical_codes_have_zero_spread_and_a_verified_certificate():
+    Z = np.tile(np.array([3.1, -7.7, 0.3, 1e3, 5.0]), (6, 1))
+    r = idealssl.check(Z, list(range(6)))
+    assert not r.ideal and r.counterexample["verified"]
+    assert r.conditions["invariance"].detail["code_spread"] == 0
+    assert any("zero spread" in n for n in r.notes)
+
+
+def test_one_orbit_note_says_the_value_depends_on_the_origin():
+    r = idealssl.check(np.array([[0.0, 0.0], [1.0, 0.0]]), [0, 0])
+    assert any("one orbit" in n and "origin" in n for n in r.notes)
+    assert "n/a" in str(idealssl.check(np.zeros((1, 2)), [0], probe="mlp"))
+
+
+def test_nobias_one_sided_dependency_says_two_classes():
+    r = idealssl.check(np.array([[1.0], [-1.0]]), [0, 1], probe="linear-nobias")
+    ce = r.counterexample
+    assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1]
+    assert "class 0 stays available" in ce["summary"]
