@@ -156,6 +156,21 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
     same_orbit = orbits.labels[x] == m and orbits.labels[x2] == m
     verified = bool(same_orbit and strict.all() and pred[0] == 1 and pred[1] == 0 and dist / scale > tol)
     orbit_labels, point_labels = _labels(orbits, [m])
+    if not bias and not z[1].any() and z[0].any():
+        # a zero point: argmax(W·0) ties every class for every W, so no homogeneous probe classifies it
+        return {
+            "kind": "non_invariant",
+            "summary": (
+                f"orbit {m} is not invariant up to positive scaling: point {x2} is the zero vector while its orbit's code (point {x}) is not. "
+                f"Every homogeneous probe scores the zero vector 0 for every class (a tie), so no probe argmax(W z) fits the task "
+                f"orbit {m} labelled 1, all others 0, on point {x2}"
+            ),
+            "orbit_labels": orbit_labels,
+            "point_labels": point_labels,
+            "proof": {"orbit": int(m), "zero_point": int(x2), "code_point": int(x), "norm_of_zero_point": 0.0},
+            "verification": f"representation of point {x2} re-read: all {len(z[1])} entries are exactly 0",
+            "verified": bool(same_orbit),
+        }
     return {
         "kind": "non_invariant",
         "summary": (
@@ -172,6 +187,7 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
             "distance": dist,
             "erm_probe": probe_to_json(probe),
         },
-        "verification": f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} (strict)",
+        "verification": f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} "
+                        + ("(strict)" if strict.all() else "(with a tie: not verified)"),
         "verified": verified,
     }

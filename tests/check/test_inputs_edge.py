@@ -244,3 +244,20 @@ def test_nobias_one_sided_dependency_says_two_classes():
     ce = r.counterexample
     assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1]
     assert "class 0 stays available" in ce["summary"]
+
+
+def test_nobias_zero_point_in_an_orbit_gets_a_verified_certificate():
+    Z = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    r = idealssl.check(Z, {"orbits": [[0, 2], [1]]}, probe="linear-nobias")
+    ce = r.counterexample
+    assert not r.ideal and ce["verified"] and ce["proof"]["zero_point"] == 2
+    assert not Z[ce["proof"]["zero_point"]].any()
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_small_real_spread_far_from_the_origin_is_not_rounding(seed):
+    """Codes 1e3 + 1e-9·N(0, 1): ~10^4 ulps of spread, affinely independent; the rounding floor must
+    not erase it (it did when the floor was relative to ‖codes‖_F, which grows with the translation)."""
+    codes = 1e3 + 1e-9 * np.random.default_rng(seed).standard_normal((4, 3))
+    r = idealssl.check(codes, [0, 1, 2, 3], exhaustive=True)
+    assert r.ideal and r.exhaustive["agrees"], (r.conditions["affine_independence"].value, r.notes)
