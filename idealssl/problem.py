@@ -127,9 +127,10 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
     if isinstance(p, np.ndarray):
         if p.ndim != 1 or p.dtype.kind not in "fiu":
             raise InputError(f"{source}: \"p\" must be a flat array of real numbers, got dtype {p.dtype}")
-    elif not set(map(type, p)) <= {int, float}:
-        i, v = next((i, v) for i, v in enumerate(p) if isinstance(v, bool) or not isinstance(v, (numbers.Real, np.floating)))
-        raise InputError(f"{source}: \"p\"[{i}] = {_short(v)} is not a number")
+    elif not set(map(type, p)) <= {int, float}:  # one C-level pass; the search below names the culprit
+        bad = next(((i, v) for i, v in enumerate(p) if isinstance(v, bool) or not isinstance(v, numbers.Real)), None)
+        if bad is not None:  # NumPy scalars (np.float64, np.int64) are numbers.Real and pass
+            raise InputError(f"{source}: \"p\"[{bad[0]}] = {_short(bad[1])} is not a number")
     try:
         arr = np.asarray(p, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):

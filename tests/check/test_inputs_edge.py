@@ -161,6 +161,10 @@ def test_api_arguments():
         idealssl.check(Z, np.array([1e19, 2e19, 0.0]))  # not exact integers: never cast to INT64_MIN
     with pytest.raises(InputError, match="must be an integer"):
         load_orbits({"labels": [0, 1, 2]}, n="3")
+    p = load_orbits({"labels": [0, 1, 1], "p": [np.float64(0.5), np.float32(0.5), np.int64(0)]}).p  # NumPy scalars are numbers
+    assert p.tolist() == [0.5, 0.5, 0.0]
+    with pytest.raises(InputError, match=r"\"p\"\[1\] = np.True_ is not a number"):
+        load_orbits({"labels": [0, 1, 1], "p": [1.0, np.True_, 0.0]})
     with pytest.raises(InputError, match="flat array of real numbers"):
         load_orbits({"labels": [0, 1, 2], "p": np.array([True, False, False])})
     with pytest.raises(InputError, match="representation path"):
