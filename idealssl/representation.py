@@ -37,6 +37,8 @@ ROW_GAP = 4  # Representation.rows reads through gaps of up to this many rows (o
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
+#: what reading a damaged .npz archive or member can raise (turned into one InputError line)
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 
 
 def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
@@ -158,7 +160,7 @@ class Representation:
                 nbytes = m * self.d * itemsize
                 try:
                     got = _read_fully(f, memoryview(buf)[:nbytes])
-                except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+                except _ARCHIVE_ERRORS as exc:
                     raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
                 if got != nbytes:
                     raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
@@ -235,7 +237,7 @@ class Representation:
             member = zf.open(self._key + ".npy")
             version = np.lib.format.read_magic(member)
             _read_header(member, version, self.source)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib.error) as exc:
+        except (*_ARCHIVE_ERRORS, ValueError) as exc:
             raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
         return _ZipMember(zf, member)
 
@@ -370,7 +372,7 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
 def _open_npz(path: str, key: Optional[str]) -> Representation:
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, zlib.error) as exc:
+    except _ARCHIVE_ERRORS as exc:
         raise InputError(f"{path}: not a readable .npz archive ({exc})") from None
     with zf:
         names = [n[:-4] for n in zf.namelist() if n.endswith(".npy")]
@@ -386,14 +388,14 @@ def _open_npz(path: str, key: Optional[str]) -> Representation:
         try:
             with zf.open(key + ".npy") as f:
                 shape, fortran, dtype, _ = _describe_npy(f, what)
-        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as exc:
+        except _ARCHIVE_ERRORS as exc:
             raise InputError(f"{what}: cannot read the archive member ({exc})") from None
     if fortran:
         # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arr = npz[key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        except (*_ARCHIVE_ERRORS, ValueError) as exc:
             raise InputError(f"{what}: cannot load ({exc})") from None
         return from_array(arr, source=what)
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)

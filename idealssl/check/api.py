@@ -16,6 +16,7 @@ C codes (:mod:`.geometry`) → certificate (:mod:`.certificates`) or witness (:m
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import os
@@ -31,7 +32,7 @@ from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .geometry import min_pairwise_distance, numerical_rank, rms_norm, sample_efficiency
 from .report import MIN_TOL, PROBES, CheckReport, Condition
 from .stats import float32_sums, orbit_stats, ray_deviation, safe_scale
-from .witness import affine_witness, evaluate, in_original_units, mlp_witness, nearest_code_witness, probe_to_json
+from .witness import MLP_WITNESSES, affine_witness, evaluate, in_original_units, probe_to_json
 
 DEFAULT_TOL = 1e-4
 #: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
@@ -293,10 +294,7 @@ def check(
             pair = (m_ray, int(st.first[m_ray]), x_ray)
     invariant = conds["invariance"].holds
     if certificate is None and not invariant:
-        certificate = cert.non_invariant_certificate(rep, orb, *pair, scale, tol, bias=bias)
-        erm = certificate["proof"].get("erm_probe")
-        if erm is not None:
-            erm["W"] = (np.asarray(erm["W"]) * factor).tolist()  # the probe acts on the user's Z
+        certificate = cert.non_invariant_certificate(rep, orb, *pair, scale, tol, bias=bias, units=factor)
     ideal = all(c.holds for c in conds.values() if c.decisive)
     if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
         notes.append("no certificate could be built")
@@ -317,19 +315,17 @@ def check(
     if the_task is not None:
         K = len(the_task.classes)
         y = the_task.point_labels(orb)
-        if probe == "mlp":
-            # the one-hidden-layer construction first; where its one projection leaves gaps smaller
-            # than the deviations, the nearest-code (maxout) network
-            w = in_original_units(mlp_witness(codes, the_task.orbit_labels, K), factor)
-            ev = evaluate(w, user_rep, y)
-            if ev["n_errors"]:
-                w2 = in_original_units(nearest_code_witness(codes, the_task.orbit_labels, K), factor)
-                ev2 = evaluate(w2, user_rep, y)
-                if ev2["n_errors"] < ev["n_errors"]:
-                    w, ev = w2, ev2
-        else:
-            w = in_original_units(affine_witness(codes, the_task.orbit_labels, K, bias=bias), factor)
-            ev = evaluate(w, user_rep, y)
+        # mlp: the one-hidden-layer construction first; where its one projection leaves gaps smaller
+        # than the deviations, the nearest-code (maxout) network; the one with fewer errors is kept
+        builds = MLP_WITNESSES if probe == "mlp" else (functools.partial(affine_witness, bias=bias),)
+        w, ev = None, None
+        for build in builds:
+            cand = in_original_units(build(codes, the_task.orbit_labels, K), factor)
+            cand_ev = evaluate(cand, user_rep, y)
+            if ev is None or cand_ev["n_errors"] < ev["n_errors"]:
+                w, ev = cand, cand_ev
+            if ev["n_errors"] == 0:
+                break
         witness = {"probe": probe_to_json(w), "classes": the_task.classes, "evaluation": ev, "fits": ev["n_errors"] == 0}
         if not witness["fits"]:
             notes.append(

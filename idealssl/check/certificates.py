@@ -30,7 +30,7 @@ from ..problem import Orbits
 from ..representation import Representation
 from . import lp
 from .geometry import Dependency, find_dependency
-from .witness import erm_failure_probe, predict, probe_to_json
+from .witness import erm_failure_probe, in_original_units, predict, probe_to_json
 
 #: the LP cross-check of a Radon certificate runs when (support size) x d is at most this
 #: (larger LPs take seconds; the algebraic proof stands on its own)
@@ -146,9 +146,11 @@ def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int,
 
 
 def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float,
-                              bias: bool = True) -> Dict:
+                              bias: bool = True, units: float = 1.0) -> Dict:
     """Certificate from an orbit m whose points x and x2 have different representations (for
-    homogeneous probes, ``bias=False``: different directions, and the ERM probe has no bias)."""
+    homogeneous probes, ``bias=False``: different directions, and the ERM probe has no bias).
+
+    ``units``: the factor by which ``rep`` rescales the user's Z; the ERM probe is printed acting on Z."""
     z = rep.rows(np.array([x, x2]))
     dist = float(np.linalg.norm(z[0] - z[1]))
     probe = erm_failure_probe(z[0], z[1], bias=bias)
@@ -185,7 +187,7 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
             "train_indices": [int(x)],
             "misclassified": int(x2),
             "distance": dist,
-            "erm_probe": probe_to_json(probe),
+            "erm_probe": probe_to_json(in_original_units(probe, units)),
         },
         "verification": f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} "
                         + ("(strict)" if strict.all() else "(with a tie: not verified)"),

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import lp
-from .witness import mlp_witness, nearest_code_witness, predict
+from .witness import MLP_WITNESSES, predict
 
 MAX_C = 12
 MAX_POINTS = 2000
@@ -49,7 +49,7 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
         y = y_orbit[lab]
         if probe == "mlp":
             ok = False
-            for build in (mlp_witness, nearest_code_witness):
+            for build in MLP_WITNESSES:
                 pred, strict = predict(build(codes, (y_orbit > 0).astype(np.int64), 2), pts)
                 ok = bool(np.all(strict & (pred == (y > 0))))
                 if ok:

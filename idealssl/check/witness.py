@@ -104,6 +104,10 @@ def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes:
     return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64), "n_classes": int(n_classes)}
 
 
+#: the MLP witness constructions, tried in this order (the first that fits every point is kept)
+MLP_WITNESSES = (mlp_witness, nearest_code_witness)
+
+
 def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> Dict:
     """2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``.
 
