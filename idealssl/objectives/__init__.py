@@ -4,6 +4,14 @@
 >>> available()   # ['barlow', 'byol', 'cissl', 'dino', 'dissl', 'simclr', 'swav', 'vicreg', 'vje']
 >>> obj = build("dissl", dim=128, n_classes=256)
 """
-from .base import Objective, ObjectiveOutput, UnknownObjectiveError, available, build, register
-
 __all__ = ["Objective", "ObjectiveOutput", "UnknownObjectiveError", "available", "build", "register"]
+
+
+def __getattr__(name):
+    """Import torch (through :mod:`.base`) only when an objective is asked for, so that the torch-free
+    :mod:`idealssl.objectives.defaults` can be read by :mod:`idealssl.derive`."""
+    if name in __all__:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
