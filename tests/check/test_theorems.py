@@ -8,9 +8,9 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis import strategies as st
 
 import idealssl
-from idealssl.check import lp
-from idealssl.check.witness import affine_witness, evaluate, mlp_witness
-from idealssl.representation import from_array
+from idealssl.checker import lp
+from idealssl.checker.witness import affine_witness, evaluate, mlp_witness
+from idealssl.inputs.representation import from_array
 
 from .conftest import repeat_codes, simplex
 

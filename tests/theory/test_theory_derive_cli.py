@@ -142,5 +142,5 @@ def test_bad_input_exits_2_with_one_line(argv_kind, needle, tmp_path, capsys):
 
 
 def test_derive_cli_does_not_import_torch():
-    code = "import sys, idealssl.derive_cli, idealssl.derive, idealssl.theory_math; sys.exit('torch' in sys.modules)"
+    code = "import sys, idealssl.derive.cli, idealssl.derive, idealssl.theory_math; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -31,10 +31,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import kernels
+from ..inputs import kernels
 from ..errors import InputError
-from ..problem import Orbits
-from ..representation import Representation, _check_finite, _chunk_rows
+from ..inputs.orbits import Orbits
+from ..inputs.representation import Representation, require_finite, chunk_rows
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.n
             np.subtract(block, diff, out=diff)
             sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
-        _check_finite(block, start, source)  # raises on NaN/inf
+        require_finite(block, start, source)  # raises on NaN/inf
         diff64 = np.asarray(block, dtype=np.float64) - codes_w[lab].astype(np.float64)  # float32 overflow
         sq = np.einsum("ij,ij->i", diff64, diff64)
     out[start:start + m] = sq
@@ -139,12 +139,12 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Op
     codes = rep.rows(first) if codes is None else codes
     if not np.isfinite(codes).all():
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
-        _check_finite(codes[m:m + 1], int(first[m]), rep.source)
+        require_finite(codes[m:m + 1], int(first[m]), rep.source)
     # work in float32 when the data are float32 (differences of close numbers are exact enough)
     work = np.float32 if rep.dtype == np.float32 and rep._scale == 1.0 else np.float64
     codes_w = codes.astype(work)
     labels = orbits.labels
-    rows = _chunk_rows(d)
+    rows = chunk_rows(d)
     sq = np.empty(rep.n)  # squared deviation of every point from its orbit's code
 
     def run(bounds):

@@ -12,6 +12,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..theory_math import erm_risk, numerical_rank  # noqa: F401  (numerical_rank: re-exported for the checker)
+
 
 def spread(codes: np.ndarray) -> float:
     """S = sqrt((1/C) Σ_m ‖μ_m − μ̄‖²): the RMS distance of the codes to their centroid."""
@@ -29,13 +31,6 @@ def singular_values(M: np.ndarray) -> np.ndarray:
     if M.size == 0:
         return np.zeros(0)
     return np.linalg.svd(M, compute_uv=False)
-
-
-def numerical_rank(sv: np.ndarray, tol: float) -> int:
-    """#{i : σ_i > tol · σ_1}; 0 when σ_1 = 0."""
-    if len(sv) == 0 or sv[0] <= 0:
-        return 0
-    return int(np.count_nonzero(sv > tol * sv[0]))
 
 
 @dataclass
@@ -144,10 +139,8 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
     p = np.asarray(mass, dtype=np.float64)
     p = p[p > 0]
 
-    q = p[p < 1.0]  # an orbit of mass 1 is always seen: it contributes 0
-
     def W(n: int) -> float:
-        return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
+        return erm_risk(p, n)
 
     if len(p) == 1:  # one orbit: nothing to learn
         needed = 1
