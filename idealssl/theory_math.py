@@ -12,18 +12,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import InputError
-from .probes import PROBES, get_family
+from .probes import get_family
 
 __all__ = [
-    "PROBES", "check_probe", "check_classes", "ideal_log_loss_optimum", "regular_simplex", "minimal_dimension",
+    "check_classes", "ideal_log_loss_optimum", "regular_simplex", "minimal_dimension",
     "erm_risk", "worst_case_erm_risk", "merge_orbits", "numerical_rank", "matrix_rank", "entropy",
     "dissl_invariant_objective", "DisslOptimum", "dissl_teacher_optimum",
 ]
-
-
-def check_probe(probe: str) -> str:
-    """``probe`` if it names a probe family (:data:`idealssl.probes.PROBES`), else InputError."""
-    return get_family(probe).name
 
 
 def check_classes(C, what: str = "--classes") -> int:

@@ -6,8 +6,8 @@ Three kinds, tried in this order (the first that applies is reported):
     An affine (``linear``) or linear (``linear-nobias``) dependency Σ_m λ_m μ_m = v among orbit codes
     (with Σ λ_m = 0 in the affine case). Label the orbits with λ_m > 0 as 1, all others 0. For any
     probe direction w with ‖w‖ = 1 and bias b, if every code satisfied y_m (w·μ_m + b) ≥ γ, then
-    summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; issl-theory.md
-    Lemma A and 5.2). The codes are actual points (each orbit's first point), so no probe of the family
+    summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; theory/statements.md
+    S1.3, Lemma A). The codes are actual points (each orbit's first point), so no probe of the family
     fits this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
     recomputing v in float64 and, when the support is small, by an independent LP.
 ``shared_code`` (``mlp``)

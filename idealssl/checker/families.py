@@ -5,7 +5,7 @@ optimal for all invariant tasks and a probe family F iff it is invariant (x ~ x+
 measured in :mod:`.api`) and
 
 * ``linear`` (affine probes): the C orbit codes are affinely independent, rank[μ_m − μ̄] = C − 1
-  (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: S1.2);
+  (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: the note under S1.3);
 * ``linear-nobias`` (homogeneous probes): the codes are linearly independent, rank[μ_m] = C (S1.4);
   invariance is only needed up to positive scaling (argmax W z = argmax W (cz), c > 0);
 * ``mlp`` (universal probes): the codes are distinct (S2.1).
@@ -130,7 +130,7 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
     if span_ok and not independent:
         notes.append(
             "the paper's main-text condition dim span ≥ C − 1 holds, but the codes are affinely dependent, so some invariant "
-            "task is not linearly separable: the span condition is not sufficient (theory/statements.md S1.2); the affine one decides"
+            "task is not linearly separable: the span condition is not sufficient (theory/statements.md S1.3, note on the paper's wording); the affine one decides"
         )
     certificate = None
     if g.aff_rank < C - 1:

@@ -1,6 +1,6 @@
 """Geometry of the orbit codes: spreads, ranks, dependencies, margins, the sample-efficiency curve.
 
-Notation (issl-theory.md section 5): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
+Notation (theory/statements.md S1.1): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
 codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
 rotations, translations (affine and MLP families) and positive scalings of Z.
 """
@@ -66,7 +66,7 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     the geometry allows. Callers pass at most d + 2 codes, so A is small.
     Returns None when the codes are independent at this rank (rank equal to C − 1, resp. C).
 
-    Radon's theorem (issl-theory.md, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
+    Radon's theorem (theory/statements.md S1.3, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
     realisable by any affine (resp. homogeneous) halfspace; :class:`Dependency.margin_bound`
     quantifies it when the dependency holds only up to floating point.
     """
@@ -133,7 +133,7 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
 
     Notes
     -----
-    Holds for tasks sharing the marginal p over orbits (issl-theory.md 2.2 and 5.6); with
+    Holds for tasks sharing the marginal p over orbits (theory/statements.md S3.1); with
     equiprobable orbits it is (1 − 1/C)^n. If tasks may change the marginal, the supremum is larger.
     """
     p = np.asarray(mass, dtype=np.float64)

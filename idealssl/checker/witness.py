@@ -2,7 +2,7 @@
 
 * affine (``linear``): scores s(z) = W z + b with s_k(μ_m) = 1[label_m = k] solved exactly by the
   minimum-norm solution of [μ_m, 1] X = onehot — possible for every labelling iff the codes are
-  affinely independent (issl-theory.md Lemma A);
+  affinely independent (theory/statements.md S1.3, Lemma A);
 * homogeneous (``linear-nobias``): the same with s(z) = W z, possible iff linearly independent;
 * ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
   projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between

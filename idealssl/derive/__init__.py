@@ -33,11 +33,16 @@ Examples
 (True, -0.803637)
 """
 from __future__ import annotations
-from __future__ import annotations
 
 from ..objectives.defaults import DISSL
 from ..probes import PROBES
-from ..theory_math import dissl_teacher_optimum, ideal_log_loss_optimum, minimal_dimension, regular_simplex, worst_case_erm_risk
+from ..theory_math import (
+    dissl_teacher_optimum,
+    ideal_log_loss_optimum,
+    minimal_dimension,
+    regular_simplex,
+    worst_case_erm_risk,
+)
 from .configuration import Configuration, configure
 from .finite import ExactReport, exact
 from .logloss import (

@@ -23,7 +23,6 @@ from ..objectives.defaults import DISSL
 from ..probes import PROBES
 
 
-
 def _positive_int(text: str) -> int:
     try:
         v = int(text)

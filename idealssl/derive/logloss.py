@@ -206,7 +206,19 @@ def ideal_log_loss(Z, orbits, temperature: float = 1.0, restarts: int = 4, seed:
                            temperature, restarts, seed)
 
 
-def minimise_ideal_log_loss(Z, labels, C, w, temperature=1.0, restarts=4, seed=0) -> LogLossValue:
+def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, temperature: float = 1.0,
+                            restarts: int = 4, seed: int = 0, maxiter: int = 2000, relaxation: bool = True) -> LogLossValue:
+    """inf over unit-norm class weights of Σ_x ω_x CE(orbit of x, softmax(W z_x / τ)): the one numeric minimiser.
+
+    Multi-start L-BFGS on the sphere (starts: the normalised weighted codes, the normalised centred
+    codes, ``restarts`` Gaussian ones; exhaustive over signs when d = 1), then, with ``relaxation``,
+    the convex relaxation over the unit ball (FISTA) for a certified lower bound. Without it,
+    ``lower_bound`` is the value itself and ``exact`` is False.
+
+    Parameters
+    ----------
+    Z : (N, d) points; labels : (N,) orbit indices 0..C-1; w : (N,) point weights ω_x (summing to 1)
+    """
     if not (temperature > 0 and math.isfinite(temperature)):
         raise InputError(f"temperature must be a positive number, got {temperature!r}")
     N, d = Z.shape
@@ -222,7 +234,9 @@ def minimise_ideal_log_loss(Z, labels, C, w, temperature=1.0, restarts=4, seed=0
     if d == 1:
         f, W = _signs_min(Z, labels, w, C, temperature, starts)
     else:
-        f, W = _sphere_min(Z, labels, w, C, temperature, starts)
+        f, W = _sphere_min(Z, labels, w, C, temperature, starts, maxiter=maxiter)
+    if not relaxation:
+        return LogLossValue(float(f), float(f), False, W)
     lb, _ = _ball_min(Z, labels, w, C, temperature, W)
     lb = min(lb, f)
     return LogLossValue(float(f), float(lb), bool(f - lb <= 1e-7), W)

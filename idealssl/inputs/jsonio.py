@@ -12,6 +12,7 @@ import numpy as np
 
 from ..errors import InputError
 
+
 def short(v, limit: int = 60) -> str:
     """repr of a value for a one-line message, cut to ``limit`` characters."""
     text = repr(v)
