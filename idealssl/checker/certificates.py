@@ -30,7 +30,7 @@ import numpy as np
 from ..inputs.orbits import Orbits
 from ..inputs.representation import Representation
 from . import lp
-from .geometry import Dependency, find_dependency
+from .geometry import find_dependency
 from .witness import erm_failure_probe, in_original_units, predict, probe_to_json
 
 #: the LP cross-check of a Radon certificate runs when (support size) x d is at most this
@@ -83,36 +83,57 @@ class Certificate:
         return out
 
 
+def _few(idx: np.ndarray, k: int = 12) -> str:
+    return f"{idx.tolist()[:k]}{'...' if len(idx) > k else ''}"
+
+
 def _labels(orbits: Orbits, positive) -> tuple[list, list]:
     ol = np.zeros(orbits.n_orbits, dtype=np.int64)
     ol[np.asarray(positive, dtype=np.int64)] = 1
     return ol.tolist(), ol[orbits.labels].tolist()
 
 
+def _affine_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]:
+    """An affine dependency (Σ λ = 0) among the codes; any d + 2 codes are affinely dependent, so for
+    C > d + 2 it is searched among the first d + 2 only."""
+    C, d = codes.shape
+    if C > d + 2:
+        dep = find_dependency(codes[: d + 2], rank, affine=True)
+        if dep is None:  # pragma: no cover - d + 2 codes are always affinely dependent
+            return None
+        lam = np.zeros(C)
+        lam[: d + 2] = dep.lam
+        return lam
+    dep = find_dependency(codes, rank, affine=True)
+    return None if dep is None else dep.lam
+
+
 def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
-                      top: Optional[float] = None, unit: str = "code spread") -> Optional[Certificate]:
+                      top: Optional[float] = None, unit: str = "code spread", lam: Optional[np.ndarray] = None,
+                      slack: float = 1.0) -> Optional[Certificate]:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
+
+    The task labels the orbits with λ_m > 0 as 1 and every other orbit 0. For an affine dependency
+    (Σ λ = 0) both signs occur; a linear one (``lam``, from
+    :func:`~idealssl.checker.geometry.homogeneous_dependency`) has both signs or a zero coefficient,
+    so the task is never constant (a constant task is fitted by any probe).
 
     ``scale`` is the unit of the reported relative bound (the code spread, or the codes' RMS norm
     for ``linear-nobias``); ``top`` is σ_1 of the (centred) codes, the unit of the rank test. The
-    certificate is verified when its margin bound is at most tol · σ_1, the rank test's threshold:
-    for the dependency from the smallest singular vector, ‖Σλμ‖/‖λ‖₁ ≤ σ_min ≤ tol · σ_1 whenever the
-    rank test found the codes dependent, so the two decide alike."""
+    certificate is verified when its margin bound is at most ``slack`` · tol · σ_1, the rank test's
+    threshold: for the dependency from the smallest singular vector, ‖Σλμ‖/‖λ‖₁ ≤ σ_min ≤ tol · σ_1
+    whenever the rank test found the codes dependent, so the two decide alike (``slack`` = 2 when
+    coefficients below tol were set to zero, each adding at most tol · σ_1)."""
     C, d = codes.shape
-    # any d + 2 codes are affinely dependent (d + 1 linearly): search a small subset first
-    need = d + 2 if bias else d + 1
-    if C > need:  # the first `need` codes are dependent whatever their rank
-        sub = np.arange(need)
-        dep = find_dependency(codes[sub], rank, affine=bias)
-        if dep is not None:
-            lam = np.zeros(C)
-            lam[sub] = dep.lam
-            dep = Dependency(lam=lam, residual=dep.residual, margin_bound=dep.margin_bound, affine=bias)
-    else:
-        dep = find_dependency(codes, rank, affine=bias)
-    if dep is None:
+    if lam is None:
+        lam = _affine_dependency(codes, rank) if bias else None
+    if lam is None:
         return None
-    lam = dep.lam
+    lam = np.asarray(lam, dtype=np.float64)
+    if not (lam > 0).any():
+        lam = -lam
+    if not ((lam <= 0).any()):  # every orbit labelled 1: a constant task is no certificate
+        return None
     pos, neg = np.flatnonzero(lam > 0), np.flatnonzero(lam < 0)
     support = np.flatnonzero(lam != 0)
     # recompute the residual independently, from the codes in float64
@@ -120,7 +141,7 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     residual = float(np.linalg.norm(v))
     bound = residual / float(np.abs(lam).sum())
     rel_bound = bound / scale if scale > 0 else 0.0
-    limit = tol * max(top or 0.0, scale) / scale if scale > 0 else tol  # tol · σ_1, in units of scale (σ_1 ≥ scale)
+    limit = slack * tol * max(top or 0.0, scale) / scale if scale > 0 else tol  # tol · σ_1, in units of scale (σ_1 ≥ scale)
     verified = rel_bound <= limit * (1 + 1e-9) and (not bias or abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum()))
     orbit_labels, point_labels = _labels(orbits, pos)
     cross = None
@@ -139,15 +160,18 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
         )
         verified = verified and agrees
     fam = "affine" if bias else "homogeneous linear"
-    # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ > 0), the task labels the support 1 and
-    # the probe still chooses between classes 0 and 1: w·μ_m > 0 for all m contradicts Σλ_m w·μ_m = 0
-    two_class = "" if len(neg) else " (a two-class task: class 0 stays available to the probe; with a single class any labelling is trivially fitted)"
+    # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ ≥ 0 with a zero), the task labels the
+    # support 1 and the other orbits 0: w·μ_m > 0 on the support contradicts Σλ_m w·μ_m = 0
+    zero = [m for m in support if not codes[m].any()]
+    two_class = "" if len(neg) else (
+        f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits"
+        + (f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties" if zero and len(support) == 1 else "") + ")")
     return Certificate(
         kind="radon",
         summary=(
-            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {pos.tolist()[:12]}{'...' if len(pos) > 12 else ''}"
-            f" (λ > 0) labelled 1 vs orbits {neg.tolist()[:12]}{'...' if len(neg) > 12 else ''} (λ < 0) and all others 0: "
-            f"no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
+            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {_few(pos)} (λ > 0) labelled 1 vs "
+            + (f"orbits {_few(neg)} (λ < 0) and all others 0" if len(neg) else "all other orbits 0")
+            + f": no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
         ),
         orbit_labels=orbit_labels,
         point_labels=point_labels,

@@ -1,4 +1,4 @@
-"""``--exhaustive``: enumerate every binary labelling of the orbits and decide each independently.
+"""``--exhaustive``: enumerate every non-constant binary labelling of the orbits and decide each independently.
 
 For the linear families each labelling (up to complement) is decided by a linear program on the
 points (:mod:`idealssl.checker.lp`), with no use of ranks or dependencies; for ``mlp`` each labelling
@@ -6,7 +6,7 @@ gets its explicit witness (:func:`~idealssl.checker.witness.mlp_witness`, else t
 evaluated on the points. The exact worst-case margin (affine probes) is half the smallest distance
 between the convex hulls of the two classes' codes over the labellings, each distance a small
 non-negative least-squares problem.
-The number of labellings is 2^(C−1), so C is limited to :data:`MAX_C`.
+The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited to :data:`MAX_C`.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ MAX_POINTS = 2000
 
 
 def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> Dict:
-    """Fit every binary labelling of the C orbits; return counts and the first unfittable one.
+    """Fit every non-constant binary labelling of the C orbits; return counts and the first unfittable one.
 
     Parameters
     ----------
@@ -42,10 +42,11 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
     bias = family.bias
     total, fittable, first_bad = 0, 0, None
     margins = []
-    # fix orbit 0's label to 1 (complements are equivalent); for affine families skip the constant labelling
+    # fix orbit 0's label to 1 (complements are equivalent) and skip the constant labelling: any probe
+    # fits a task with one label, so it is never evidence either way
     for rest in itertools.product((1, -1), repeat=C - 1):
         y_orbit = np.array((1,) + rest, dtype=np.float64)
-        if bias and np.all(y_orbit > 0):
+        if np.all(y_orbit > 0):
             continue
         total += 1
         y = y_orbit[lab]

@@ -93,6 +93,45 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     return Dependency(lam=lam, residual=residual, margin_bound=residual / l1, affine=affine)
 
 
+def homogeneous_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]:
+    """A linear dependency α ≠ 0 among the codes (Σ_m α_m μ_m ≈ 0) whose labelling is never constant.
+
+    * rank = C − 1: the one dependency (up to scale), the left singular vector of the smallest singular
+      value of the C × d matrix of codes;
+    * rank ≤ C − 2: the left null space has dimension ≥ 2, so some dependency has a zero coefficient:
+      a combination of two null vectors that cancels one coordinate (for C > d + 1, a dependency among
+      the first d + 1 codes, zero on the others);
+    * rank = C: None (no dependency).
+
+    α is oriented so that its largest entry is positive, and scaled to ‖α‖_∞ = 1. A dependency with a
+    zero or with both signs labels its positive entries 1 and every other orbit 0: never a constant
+    labelling (theory/statements.md S1.4).
+    """
+    C, d = codes.shape
+    if rank >= C:
+        return None
+    s = rms_norm(codes) or 1.0
+    if C > d + 1:  # any d + 1 codes are linearly dependent
+        sub = codes[: d + 1] / s
+        lam = np.zeros(C)
+        lam[: d + 1] = np.linalg.svd(sub, full_matrices=True)[0][:, -1]
+    else:
+        U = np.linalg.svd(codes / s, full_matrices=True)[0]
+        if rank == C - 1:
+            lam = U[:, -1].copy()
+        else:
+            a, b = U[:, -1], U[:, -2]
+            j = int(np.argmax(np.abs(a) * np.abs(b)))  # a coordinate where both are clearly non-zero
+            if abs(a[j]) * abs(b[j]) < 1e-12:  # some null vector already has a zero there
+                lam = a.copy() if abs(a[j]) < 1e-12 else b.copy()
+            else:
+                lam = b[j] * a - a[j] * b
+                lam[j] = 0.0
+    lam[np.abs(lam) < 1e-12 * np.abs(lam).max()] = 0.0
+    lam /= lam[int(np.argmax(np.abs(lam)))]
+    return lam
+
+
 def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> Tuple[float, int, int]:
     """Smallest distance between two distinct orbits' codes, with the pair (i < j).
 

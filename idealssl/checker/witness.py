@@ -3,7 +3,9 @@
 * affine (``linear``): scores s(z) = W z + b with s_k(μ_m) = 1[label_m = k] solved exactly by the
   minimum-norm solution of [μ_m, 1] X = onehot — possible for every labelling iff the codes are
   affinely independent (theory/statements.md S1.3, Lemma A);
-* homogeneous (``linear-nobias``): the same with s(z) = W z, possible iff linearly independent;
+* homogeneous (``linear-nobias``): s(z) = W z with scores chosen in the range of the codes
+  (:func:`homogeneous_witness`): every non-constant labelling when the codes have rank C, or rank
+  C − 1 with a positive dependency (theory/statements.md S1.4);
 * ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
   projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between
   consecutive ones, so it is exact on every code and robust to deviations below a quarter of the
@@ -45,6 +47,31 @@ def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, 
         W = sol.T / s
         b = np.zeros(n_classes)
     return {"kind": "affine" if bias else "linear", "W": W, "b": b}
+
+
+def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> Dict:
+    """W with argmax(W μ_m) = label_m and no bias, for every non-constant labelling of ideal codes (S1.4).
+
+    Rank C: the minimum-norm solution of W μ_m = onehot(label_m). Rank C − 1 with the dependency
+    Σ α_m μ_m = 0, α > 0: the achievable score vectors (w·μ_m)_m are exactly those orthogonal to α, so
+    class k gets the scores 1 on its orbits S_k and −α(S_k)/α(S_kᶜ) on the others (orthogonal to α,
+    negative off S_k), and an unused class the scores 0; each row is then solved exactly. Otherwise
+    (not ideal) the least-squares one-hot solution, which may not fit."""
+    C, d = codes.shape
+    s = np.sqrt(np.einsum("ij,ij->", codes, codes) / C) or 1.0
+    X = codes / s
+    U, sv, _ = np.linalg.svd(X, full_matrices=True)
+    T = np.zeros((C, n_classes))
+    T[np.arange(C), orbit_labels] = 1.0
+    alpha = U[:, -1] * np.sign(U[np.argmax(np.abs(U[:, -1])), -1]) if C > 1 else np.ones(1)
+    rank = int(np.count_nonzero(sv > 1e-12 * (sv[0] if len(sv) else 0.0))) if len(sv) else 0
+    if C > 1 and rank == C - 1 and np.all(alpha > 0) and len(np.unique(orbit_labels)) > 1:
+        for k in range(n_classes):
+            inside = orbit_labels == k
+            if inside.any():
+                T[:, k] = np.where(inside, 1.0, -alpha[inside].sum() / alpha[~inside].sum())
+    sol, *_ = np.linalg.lstsq(X, T, rcond=None)
+    return {"kind": "linear", "W": sol.T / s, "b": np.zeros(n_classes)}
 
 
 def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> Dict:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import idealssl
+from idealssl.checker import lp
 from idealssl.errors import InputError
 from idealssl.inputs.orbits import load_orbits
 
@@ -243,11 +244,19 @@ def test_one_orbit_note_says_the_value_depends_on_the_origin():
     assert "n/a" in str(idealssl.check(np.zeros((1, 2)), [0], probe="mlp"))
 
 
-def test_nobias_one_sided_dependency_says_two_classes():
-    r = idealssl.check(np.array([[1.0], [-1.0]]), [0, 1], probe="linear-nobias")
+def test_nobias_one_sided_dependency_without_zero_is_ideal_with_a_zero_is_not():
+    """Issue 11: codes 1 and −1 (dependency α = (1, 1), the origin inside their hull) are ideal for
+    argmax(W z): w = 1 separates them. The old checker said NOT IDEAL with the constant labelling
+    [1, 1] as its "certificate"; a constant task is fitted by any probe."""
+    r = idealssl.check(np.array([[1.0], [-1.0]]), [0, 1], probe="linear-nobias", exhaustive=True, task=[1, 0])
+    assert r.ideal and r.counterexample is None and r.witness["fits"]
+    assert r.exhaustive["n_labellings"] == 1 and r.exhaustive["agrees"]  # the constant labelling is not enumerated
+    # α = (1, 1, 0): one-signed with a zero; its support {0, 1} vs the rest is the certificate
+    Z = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    r = idealssl.check(Z, [0, 1, 2], probe="linear-nobias", exhaustive=True)
     ce = r.counterexample
-    assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1]
-    assert "class 0 stays available" in ce["summary"]
+    assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1, 0]
+    assert not lp.separable(Z, np.array([1.0, 1.0, -1.0]), bias=False) and r.exhaustive["agrees"]
 
 
 def test_nobias_zero_point_in_an_orbit_gets_a_verified_certificate():
