@@ -38,7 +38,8 @@ class ProbeFamily:
     condition : str
         When an invariant encoder is ideal for the family (Theorem 1 and its variants).
     minimal_dimension : callable C -> int
-        Smallest representation dimension for which an ideal encoder exists (C ≥ 2 orbits).
+        Smallest representation dimension for which an ideal encoder exists (C ≥ 2 orbits): C − 1 for
+        both linear families (the centred regular simplex is ideal for homogeneous probes too), 1 for MLPs.
     dimension_statement : str
         The statement of theory/statements.md proving ``minimal_dimension``.
     log_loss_defined : bool
@@ -83,8 +84,9 @@ LINEAR_NOBIAS = ProbeFamily(
     form="homogeneous linear probes f(z) = argmax(Wz)",
     head="a linear map without bias",
     head_kind="linear",
-    condition="invariant, with linearly independent orbit codes (rank of the codes = C)",
-    minimal_dimension=lambda C: C,
+    condition=("invariant up to positive scaling, with orbit codes of rank C, or of rank C - 1 whose one linear dependency "
+               "sum_m alpha_m mu_m = 0 has every alpha_m non-zero and of one sign (the origin inside the codes' hull)"),
+    minimal_dimension=lambda C: C - 1,
     dimension_statement="S1.4",
     log_loss_defined=True,
 )

@@ -65,9 +65,10 @@ def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
 def minimal_dimension(probe: str, C: int) -> int:
     """Smallest representation dimension for which some encoder is ideal (S1.3, S1.4, S2.1).
 
-    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C (linearly
-    independent codes); mlp (universal probes): 1 (distinct codes). The values live with the
-    families (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
+    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C − 1 (rank C − 1 with
+    the origin inside the codes' hull, e.g. the centred regular simplex; S1.4); mlp (universal probes):
+    1 (distinct codes). The values live with the families
+    (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
     """
     family = get_family(probe)
     return family.minimal_dimension(check_classes(C, "C"))

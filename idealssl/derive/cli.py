@@ -42,6 +42,7 @@ def _float(text: str) -> float:
 EPILOG = """examples:
   idealssl derive --probe linear --classes 10            # d >= 9, heads, DISSL K and lambda, L* = 1.3769
   idealssl derive --probe linear --classes 5 --dim 3     # cannot be ideal; minimum in R^3 = 0.7906 > L*
+  idealssl derive --probe linear-nobias --classes 5      # d >= 4 too: the centred simplex is ideal without bias
   idealssl derive --classes 4 --dissl-categories 8 --dissl-lambda 2.3 --json
   idealssl derive --exact rep.npy --augs orbits.json     # exact objectives on a finite problem
 
@@ -85,9 +86,13 @@ def _print_config(c: dict) -> None:
     if c["dim"] is not None:
         verdict = "can be ideal" if c["dim_can_be_ideal"] else "cannot be ideal"
         print(f"--dim {c['dim']:<13} {verdict}: {c['dim_reason']}")
-    print(f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   [{c['statements']['ideal_objective']}]")
-    print(f"                    {io['optimum_formula']}")
-    print(f"                    minimiser: {io['minimiser']} (cosine {_fmt(io['simplex_cosine'])})")
+    if io.get("defined", True):
+        print(f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   [{c['statements']['ideal_objective']}]")
+        print(f"                    {io['optimum_formula']}")
+        print(f"                    minimiser: {io['minimiser']} (cosine {_fmt(io['simplex_cosine'])})")
+    else:
+        print(f"ideal log loss      {io['note']}   [{c['statements']['ideal_objective']}]")
+        print(f"                    (for linear probes its optimum would be L* = {_fmt(io['optimum_for_linear_probes'])})")
     if "minimum_in_dim" in io:
         print(f"                    in R^{c['dim']}: {_fmt(io['minimum_in_dim'])} ({io['minimum_in_dim_note']})")
     cs = c["cissl"]

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..objectives.defaults import DISSL
-from ..probes import get_family
+from ..probes import ProbeFamily, get_family
 from ..theory_math import check_classes, dissl_teacher_optimum, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import ideal_log_loss_minimum
 
@@ -51,6 +51,46 @@ class Configuration:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+def _ideal_objective(family: ProbeFamily, C: int, temperature: float) -> dict:
+    """The ideal ISSL log loss (S4) where it characterises the family (linear probes), and what is and
+    is not defined for MLP probes (S2.1)."""
+    Lstar = ideal_log_loss_optimum(C, temperature)
+    ideal = {
+        "name": "ideal ISSL log loss L_I (Dubois et al. Eq. 6), unit-norm weights and codes, equiprobable orbits",
+        "temperature": temperature,
+        "optimum": Lstar,
+        "optimum_formula": "log(1 + (C-1) exp(-C / ((C-1) tau)))",
+        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), weights w_m = code of orbit m",
+        "simplex_cosine": -1.0 / (C - 1),
+        "simplex_dimension": C - 1,
+        "defined": True,
+    }
+    if not family.log_loss_defined:
+        ideal.update(
+            defined=False,
+            optimum=None,
+            optimum_for_linear_probes=Lstar,
+            note=("not defined for MLP probes: L_I has linear class weights, so its optimum L*, the simplex minimiser and the "
+                  "normalised loss (S5.1) characterise linear probes only. Defined for MLP probes: the condition (invariant, "
+                  "distinct codes, any d >= 1; S2.1), W_n (S3.1), and the CISSL/DISSL prescriptions with the head of the probe's "
+                  "MLP architecture (their optima are values of those objectives, reached when that head's output is ideal for "
+                  "linear probes). Not derived: the smallest d for a fixed-width MLP (between VC and memory-capacity bounds, S2.1)"),
+        )
+    return ideal
+
+
+def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
+    """Why ``dim`` can or cannot be ideal for the family (S1.3, S1.4, S2.1)."""
+    dmin = family.minimal_dimension(C)
+    if dim >= dmin:
+        return f"d = {dim} >= {dmin}: an encoder that is {family.condition} exists"
+    if family.bias:
+        return f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is not linearly realisable (Radon)"
+    return (f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} have rank <= {dim} <= C - 2, so they satisfy two independent linear "
+            "dependencies and a combination with a zero coefficient; its positive orbits vs the rest (or its support vs the rest) "
+            "is a non-constant invariant task no homogeneous probe realises (S1.4)")
+
+
 def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categories: Optional[int] = None,
               dissl_lambda: float = DISSL.lambda_maximality, dissl_beta: float = DISSL.beta_det_inv,
               temperature: float = 1.0, n_values=(1, 2, 5, 10, 20, 50, 100)) -> Configuration:
@@ -78,27 +118,14 @@ def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categor
         raise InputError(f"--dim must be a positive integer, got {dim!r}")
     K = C if dissl_categories is None else dissl_categories
     dmin = family.minimal_dimension(C)
-    head, cond = family.head, family.condition
+    head = family.head
     Lstar = ideal_log_loss_optimum(C, temperature)
-    ideal = {
-        "name": "ideal ISSL log loss L_I (Dubois et al. Eq. 6), unit-norm weights and codes, equiprobable orbits",
-        "temperature": temperature,
-        "optimum": Lstar,
-        "optimum_formula": "log(1 + (C-1) exp(-C / ((C-1) tau)))",
-        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), weights w_m = code of orbit m",
-        "simplex_cosine": -1.0 / (C - 1),
-        "simplex_dimension": C - 1,
-    }
+    ideal = _ideal_objective(family, C, temperature)
     reason = can = None
     if dim is not None:
         dim = int(dim)
         can = dim >= dmin
-        if can:
-            reason = f"d = {dim} >= {dmin}: an encoder that is {cond} exists"
-        elif family.bias and family.linear:
-            reason = f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is not linearly realisable (Radon)"
-        else:
-            reason = f"d = {dim} < C = {dmin}: C codes in R^{dim} are linearly dependent, so some invariant task is not realisable by homogeneous probes"
+        reason = _dim_reason(family, C, dim)
         if family.log_loss_defined and dim < C - 1:
             if C <= 10:
                 ideal["minimum_in_dim"] = ideal_log_loss_minimum(C, dim, temperature, restarts=4)

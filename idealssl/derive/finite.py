@@ -145,7 +145,7 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
         norm = dict(nv.to_dict(), optimum=Ln, gap=nv.value - Ln, reaches_optimum=bool(nv.value - Ln <= tol),
                     rank=int(Zn.shape[1]) if np.any(Zn) else 0,
                     note=("whitened (affine-invariant): reaches the optimum iff ideal for " + probe + " probes (Theorem 1)"
-                          + ("; computed with an extra orbit at the origin, so C' = C + 1" if not family.bias else "")))
+                          + ("; homogeneous probes: points and orbits first rescaled positively (S5.1), no extra orbit" if not family.bias else "")))
     cissl = {
         "value": unit.value - math.log(C), "lower_bound": unit.lower_bound - math.log(C), "exact": unit.exact,
         "optimum": Lstar - math.log(C), "gap": unit.value - Lstar,

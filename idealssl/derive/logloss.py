@@ -242,19 +242,50 @@ def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.nda
     return LogLossValue(float(f), float(lb), bool(f - lb <= 1e-7), W)
 
 
+def homogeneous_rescaling(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, rtol: float = 1e-7):
+    """Positive per-point and per-orbit rescaling for homogeneous probes (statements.md S5.1, S1.4).
+
+    argmax(W z) = argmax(W (c z)) for every c > 0, so rescaling points positively changes nothing for
+    ``linear-nobias``. Every point goes to the unit sphere (zero points stay 0); with μ̂_m the resulting
+    codes (orbit means):
+
+    * rank C: unchanged; the codes lie on an affine hyperplane missing the origin, on which homogeneous
+      probes are exactly the affine probes, so the centred whitening applies (``centred`` True);
+    * rank C − 1 and the dependency Σ α_m μ̂_m = 0 one-signed, every |α_m| > rtol ‖α‖: orbit m is scaled by
+      α_m > 0, which makes the codes' orbit-weighted mean 0 (``centred`` True, centring is a no-op);
+    * otherwise (not ideal): unchanged, and the whitening is uncentred, a linear map (``centred`` False).
+
+    Returns the rescaled points, ``centred`` and the case in words.
+    """
+    n = np.linalg.norm(Z, axis=1, keepdims=True)
+    Zu = np.where(n > 0, Z / np.where(n > 0, n, 1.0), 0.0)
+    codes = np.zeros((C, Z.shape[1]))
+    np.add.at(codes, labels, Zu * (w * C)[:, None])
+    U, sv, _ = np.linalg.svd(codes, full_matrices=True)
+    r = int(np.count_nonzero(sv > rtol * sv[0])) if sv.size and sv[0] > 0 else 0
+    if r == C:
+        return Zu, True, "rank C: centred whitening (the codes lie on an affine hyperplane missing the origin)"
+    if r == C - 1:
+        a = U[:, -1] / U[int(np.argmax(np.abs(U[:, -1]))), -1]
+        if np.all(a > rtol * np.linalg.norm(a)):
+            return Zu * a[labels][:, None], True, "rank C - 1, positive dependency alpha: orbits scaled by alpha (centred codes)"
+    return Zu, False, "neither rank C nor a positive dependency: uncentred whitening (not ideal for homogeneous probes)"
+
+
 def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e-7):
-    """The affine-invariant normalisation behind the normalised ideal log loss (statements.md S5).
+    """The normalisation behind the normalised ideal log loss (statements.md S5.1).
 
     Affine probes: z ↦ Σ_T^{-1/2} (z − μ̄) / sqrt(r), with μ̄ the orbit-weighted mean, Σ_T the
     orbit-weighted total covariance (pseudo-inverse on its range, singular values below
     ``rtol`` × the largest dropped) and r its rank, so the result is centred with orbit-weighted
-    E‖z‖² = 1. Homogeneous probes (``linear-nobias``): the same on the problem with one extra orbit,
-    a single point at the origin (codes are linearly independent iff they are affinely independent
-    together with 0).
+    E‖z‖² = 1: an affine bijection of the data's affine hull, which affine probes cannot see.
+    Homogeneous probes (``linear-nobias``): first the positive rescaling of
+    :func:`homogeneous_rescaling` (which homogeneous probes cannot see), then the same whitening,
+    centred or not as that function says. The C orbits are kept as they are (no extra orbit).
 
     Returns
     -------
-    Zn : ndarray (N', r), labels : ndarray (N',), C' : int, weights : ndarray (N',)
+    Zn : ndarray (N, r), labels : ndarray (N,), C : int, weights : ndarray (N,)
     """
     Zf, orb = finite_problem(Z, orbits)
     family = get_family(probe)
@@ -262,12 +293,10 @@ def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e
         raise InputError(f"the normalised ideal log loss is defined for linear and linear-nobias probes, not {probe}")
     labels, C = orb.labels, orb.n_orbits
     w = orbit_weights(labels, C, orb.p)
+    centred = True
     if not family.bias:
-        Zf = np.vstack([Zf, np.zeros((1, Zf.shape[1]))])
-        labels = np.append(labels, C)
-        w = np.append(w * C / (C + 1), 1.0 / (C + 1))
-        C = C + 1
-    mu = w @ Zf
+        Zf, centred, _ = homogeneous_rescaling(Zf, labels, C, w, rtol)
+    mu = w @ Zf if centred else np.zeros(Zf.shape[1])
     X = (Zf - mu) * np.sqrt(w)[:, None]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     r = int(np.count_nonzero(s > rtol * s[0])) if s.size and s[0] > 0 else 0
@@ -281,8 +310,9 @@ def normalised_ideal_log_loss(Z, orbits, probe: str = "linear", temperature: flo
                               restarts: int = 2, seed: int = 0) -> LogLossValue:
     """Ideal log loss of :func:`normalised_representation` (statements.md S5.1).
 
-    Equals L*(C) (L*(C+1) for ``linear-nobias``) iff the representation is invariant with affinely
-    (linearly) independent codes, i.e. ideal for the probe family by Theorem 1; larger otherwise.
+    Equals L*(C) iff the representation is ideal for the probe family: invariant with affinely
+    independent codes (``linear``, Theorem 1), or invariant up to positive scaling with codes of rank C,
+    or of rank C − 1 with a positive dependency (``linear-nobias``, S1.4); larger otherwise.
     """
     Zn, labels, C, w = normalised_representation(Z, orbits, probe, rtol)
     return minimise_ideal_log_loss(Zn, labels, C, w, temperature, restarts, seed)

@@ -23,13 +23,18 @@ def L_indep(C, tau=1.0):
 
 
 @pytest.mark.parametrize("C", [2, 3, 6, 11])
-@pytest.mark.parametrize("probe,dmin", [("linear", -1), ("linear-nobias", 0), ("mlp", None)])
+@pytest.mark.parametrize("probe,dmin", [("linear", -1), ("linear-nobias", -1), ("mlp", None)])
 def test_configuration_json(C, probe, dmin, capsys):
     rc, out, err = run(["--probe", probe, "--classes", str(C), "--json"], capsys)
     assert rc == 0 and err == ""
     cfg = json.loads(out)
-    assert cfg["minimal_dimension"] == (1 if dmin is None else C + dmin)
-    assert cfg["ideal_objective"]["optimum"] == pytest.approx(L_indep(C), abs=1e-12)
+    assert cfg["minimal_dimension"] == (1 if dmin is None else C + dmin)  # linear-nobias: C - 1 (S1.4, issue 11)
+    if probe == "mlp":  # L* is the linear probes' optimum: not reported as the MLP family's (issue 11)
+        assert cfg["ideal_objective"]["defined"] is False and cfg["ideal_objective"]["optimum"] is None
+        assert cfg["ideal_objective"]["optimum_for_linear_probes"] == pytest.approx(L_indep(C), abs=1e-12)
+        assert "not defined for MLP probes" in cfg["ideal_objective"]["note"]
+    else:
+        assert cfg["ideal_objective"]["optimum"] == pytest.approx(L_indep(C), abs=1e-12)
     assert cfg["ideal_objective"]["simplex_cosine"] == pytest.approx(-1 / (C - 1))
     assert cfg["sample_efficiency"]["W_n"] == pytest.approx([(1 - 1 / C) ** n for n in cfg["sample_efficiency"]["n"]])
     assert cfg["cissl"]["population_optimum"] == pytest.approx(L_indep(C) - math.log(C))
@@ -49,9 +54,13 @@ def test_dim_verdict_and_minimum_in_dim(C, d, ok, capsys):
         assert cfg["ideal_objective"]["minimum_in_dim"] > cfg["ideal_objective"]["optimum"]
 
 
-def test_nobias_needs_C_and_mlp_needs_1(capsys):
+def test_nobias_needs_C_minus_1_and_mlp_needs_1(capsys):
     cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "4", "--dim", "3", "--json"], capsys)[1])
-    assert cfg["dim_can_be_ideal"] is False
+    assert cfg["dim_can_be_ideal"] is True  # the centred simplex in R^3 is ideal without bias (S1.4)
+    cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "4", "--dim", "2", "--json"], capsys)[1])
+    assert cfg["dim_can_be_ideal"] is False and "zero coefficient" in cfg["dim_reason"]
+    cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "5", "--json"], capsys)[1])
+    assert cfg["minimal_dimension"] == 4  # the acceptance example of issue 11
     cfg = json.loads(run(["--probe", "mlp", "--classes", "40", "--dim", "1", "--json"], capsys)[1])
     assert cfg["dim_can_be_ideal"] is True
 
