@@ -45,11 +45,19 @@ def _simplex3(name):
     return [a, b, 1 - a - b]
 
 
+CE_CLAIM = "S7.1 CE(p, s) = H(p) + KL(p||s) (K = 3, symbolic)"
+
+
+def ce_decomposition_claim() -> Dict[str, object]:
+    """S7.1's first step, with the module's CE, H and KL (a test injects a wrong KL to see it fail)."""
+    p, s = _simplex3("p"), _simplex3("s")
+    return {CE_CLAIM: sp.simplify(sp.expand_log(CE(p, s) - H(p) - KL(p, s), force=True)) == 0}
+
+
 def derive() -> Dict[str, object]:
     out: Dict[str, object] = {}
     lam, beta = sp.symbols("lambda beta", nonnegative=True)
-    p, s = _simplex3("p"), _simplex3("s")
-    out["S7.1 CE(p, s) = H(p) + KL(p||s) (K = 3, symbolic)"] = sp.simplify(sp.expand_log(CE(p, s) - H(p) - KL(p, s), force=True)) == 0
+    out.update(ce_decomposition_claim())
     # invariant teacher q_m for C = 2 orbits, K = 3 categories; student = teacher
     q1, q2 = _simplex3("a"), _simplex3("b")
     qbar = [(x + y) / 2 for x, y in zip(q1, q2)]

@@ -34,6 +34,15 @@ def _ce_mean(G):
     return sum(sp.log(sum(sp.exp(G[m, k]) for k in range(Cv))) - G[m, m] for m in range(Cv)) / Cv
 
 
+SYMMETRIC_CLAIM = "S6.2 symmetric head, 1-D codes {0,1,2,3}, g = lookup onto the simplex: loss = L*(4) exactly"
+
+
+def symmetric_head_claim(Cv: int = 4) -> Dict[str, object]:
+    """S6.2's value, against the module's L_star (a test injects a wrong L* to see it fail)."""
+    G = simplex_gram(Cv)  # g(code_m)^T g(code_m') for a lookup g onto the unit simplex
+    return {SYMMETRIC_CLAIM: sp.simplify(sp.exp(sp.expand(_ce_mean(G) - L_star(Cv, 1)))) == 1}
+
+
 def derive() -> Dict[str, object]:
     out: Dict[str, object] = {}
     a, b = sp.symbols("a b", real=True)
@@ -47,10 +56,7 @@ def derive() -> Dict[str, object]:
     out["S6.1 infinite-negative CISSL term = ideal log-loss term - log C (C = 4, symbolic logits)"] = (
         sp.simplify(sp.expand_log(cissl - (ideal - sp.log(Cv)), force=True)) == 0)
     # ---- S6.2 symmetric head on 1-D codes reaches L*(4)
-    G = simplex_gram(Cv)  # g(code_m)^T g(code_m') for a lookup g onto the unit simplex
-    sym = _ce_mean(G)
-    out["S6.2 symmetric head, 1-D codes {0,1,2,3}, g = lookup onto the simplex: loss = L*(4) exactly"] = (
-        sp.simplify(sp.exp(sp.expand(sym - L_star(Cv, 1)))) == 1)
+    out.update(symmetric_head_claim(Cv))
     codes_1d = sp.Matrix([0, 1, 2, 3])
     centred = codes_1d - sp.ones(Cv, 1) * (sum(codes_1d) / Cv)
     out["S6.2 ... while those codes have affine rank 1 < C - 1 = 3 (not ideal for linear probes)"] = centred.rank() == 1

@@ -29,14 +29,22 @@ def cover_count(Cv: int, d: int) -> int:
     return 2 * sum(sp.binomial(Cv - 1, k) for k in range(0, min(d, Cv - 1) + 1))
 
 
+COVER_CLAIM = "S1.5 Cover count < 2^C for every d < C-1 (C = 2..10): dimension C-1 is necessary"
+
+
+def cover_necessity_claim() -> Dict[str, object]:
+    """S1.5 with the module's cover_count (a test injects an off-by-one count to see it fail)."""
+    ok = all(cover_count(Cv, d) < 2**Cv for Cv in range(2, 11) for d in range(1, Cv - 1)) and all(
+        cover_count(Cv, Cv - 1) == 2**Cv for Cv in range(2, 11))
+    return {COVER_CLAIM: bool(ok)}
+
+
 def derive() -> Dict[str, object]:
     out: Dict[str, object] = {}
     C, k, n = sp.symbols("C k n", positive=True, integer=True)
     full = sp.simplify(2 * sp.summation(sp.binomial(C - 1, k), (k, 0, C - 1)))
     out["S1.5 Cover count at d = C-1: 2 sum_k binom(C-1, k) = 2^C (general C)"] = sp.simplify(full - 2**C) == 0
-    ok = all(cover_count(Cv, d) < 2**Cv for Cv in range(2, 11) for d in range(1, Cv - 1)) and all(
-        cover_count(Cv, Cv - 1) == 2**Cv for Cv in range(2, 11))
-    out["S1.5 Cover count < 2^C for every d < C-1 (C = 2..10): dimension C-1 is necessary"] = ok
+    out.update(cover_necessity_claim())
     out["S1.5 Cover counts (C,d) = (5,1),(5,2),(5,3),(5,4),(7,3),(8,7)"] = [
         int(cover_count(*cd)) for cd in ((5, 1), (5, 2), (5, 3), (5, 4), (7, 3), (8, 7))]
     # ---- S3.1 W_n by enumeration of samples, symbolic masses

@@ -99,13 +99,27 @@ def derive() -> Dict[str, object]:
     e1 = -(nu + 1) / 2 * sp.log(1 + d1**2 / (nu * s1**2)) - s1**2 / 2
     out["S8.4 anchoring (D = 1, residual d > 0): ELBO -> -oo as s -> 0+ and as s -> oo"] = (
         sp.limit(e1, s1, 0, "+") == -sp.oo and sp.limit(e1, s1, sp.oo) == -sp.oo)
+    out.update(student_t_weight_claim())
+    return out
+
+
+WEIGHT_CLAIM = "S8.5 Student-t weight d/d(delta^2) = (nu+D)/(2(nu+delta^2)), bounded by (nu+D)/(2 nu)"
+
+
+def student_t_weight(nu, D, delta2):
+    """The closed form S8.5 states for d/dδ² [((ν+D)/2) log(1 + δ²/ν)]."""
+    return (nu + D) / (2 * (nu + delta2))
+
+
+def student_t_weight_claim() -> Dict[str, object]:
+    """S8.5 against the module's closed form (a test injects a wrong one to see it fail)."""
+    nu = sp.symbols("nu", positive=True)
     dd = sp.symbols("delta2", nonnegative=True)
     Dn = sp.symbols("D", positive=True)
     g = sp.diff((nu + Dn) / 2 * sp.log(1 + dd / nu), dd)
-    out["S8.5 Student-t weight d/d(delta^2) = (nu+D)/(2(nu+delta^2)), bounded by (nu+D)/(2 nu)"] = (
-        sp.simplify(g - (nu + Dn) / (2 * (nu + dd))) == 0
-        and sp.simplify((nu + Dn) / (2 * nu) - g - (nu + Dn) * dd / (2 * nu * (nu + dd))) == 0)
-    return out
+    w = student_t_weight(nu, Dn, dd)
+    return {WEIGHT_CLAIM: bool(sp.simplify(g - w) == 0
+                               and sp.simplify((nu + Dn) / (2 * nu) - w - (nu + Dn) * dd / (2 * nu * (nu + dd))) == 0)}
 
 
 def main() -> int:

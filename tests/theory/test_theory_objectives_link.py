@@ -40,6 +40,27 @@ def test_cissl_batch_loss_never_below_the_bound_for_unit_codes():
             assert float(cissl_mod.cissl_loss([u, u], [t, t], tau)) >= bound - 1e-9
 
 
+def test_cissl_batch_loss_with_several_samples_per_orbit_rewards_non_invariance():
+    """Issue 11: with m same-orbit negative views of an anchor in the batch (other samples of its orbit),
+    an invariant encoder (student and teacher constant on orbits) pays at least log(m + 2) per anchor:
+    its own two views and the m others share one logit. Giving each sample its own direction goes below
+    that bound: the batch form's self target rewards non-invariance (S6.1). The one-sample-per-orbit
+    test above cannot see this."""
+    gen = torch.Generator().manual_seed(0)
+    orbit = torch.tensor([0, 0, 0, 1, 1, 2])
+    counts = torch.bincount(orbit)
+    m = 2 * (counts[orbit] - 1)  # same-orbit negative views of each sample's anchors
+    bound = float(torch.log(m.double() + 2).mean())
+    tau = 0.1
+    for _ in range(30):  # invariant encoders: never below the bound
+        u = torch.randn(3, 4, generator=gen, dtype=torch.float64)[orbit]
+        t = torch.randn(3, 4, generator=gen, dtype=torch.float64)[orbit]
+        assert float(cissl_mod.cissl_loss([u, u], [t, t], tau)) >= bound - 1e-9
+    S = torch.tensor(derive.regular_simplex(6), dtype=torch.float64)  # one direction per sample
+    loss = float(cissl_mod.cissl_loss([S, S], [S, S], tau))
+    assert loss < bound - 0.5, (loss, bound)
+
+
 # ------------------------------------------------------------------ S7: DISSL
 @pytest.mark.parametrize("lam,beta", [(1.0, 0.8), (2.3, 0.8), (0.5, 0.0)])
 def test_dissl_loss_at_invariant_teacher_and_matching_student_is_F(lam, beta):
