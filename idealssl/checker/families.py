@@ -120,18 +120,21 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
             description=f"affine rank of the codes vs the required C − 1 (nominal d = {g.d})",
             detail={"nominal_dim": g.d, "linear_span_rank": g.lin_rank},
         ),
-        "worst_case_margin": _margin(independent, 1.0 if C == 1 else float(sv[C - 2]) / math.sqrt(C) / g.scale if independent else 0.0,
-                                     "lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread"),
+        "worst_case_margin": _margin(
+            independent, 1.0 if C == 1 else float(sv[C - 2]) / math.sqrt(C) / g.scale if independent else 0.0,
+            "lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread"),
     }
     span_ok = g.lin_rank >= C - 1
     conds["span_dimension_paper"] = Condition(
         holds=span_ok, value=g.lin_rank, threshold=C - 1, comparison=">=",
-        description="the paper's main-text condition dim span{φ(x)} ≥ C − 1 (necessary, NOT sufficient)", decisive=False,
+        description="the paper's main-text condition dim span{φ(x)} ≥ C − 1 (necessary, NOT sufficient)",
+        decisive=False,
     )
     if span_ok and not independent:
         notes.append(
-            "the paper's main-text condition dim span ≥ C − 1 holds, but the codes are affinely dependent, so some invariant "
-            "task is not linearly separable: the span condition is not sufficient (theory/statements.md S1.3, note on the paper's wording); the affine one decides"
+            "the paper's main-text condition dim span ≥ C − 1 holds, but the codes are affinely dependent, so some "
+            "invariant task is not linearly separable: the span condition is not sufficient "
+            "(theory/statements.md S1.3, note on the paper's wording); the affine one decides"
         )
     certificate = None
     if g.aff_rank < C - 1:
@@ -164,7 +167,9 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
     zero_value = 1.0 if C == 1 else float(norms.min() / norms.max()) if norms.max() > 0 else 0.0
     rank_ok = g.lin_rank >= C - 1
     lam = homogeneous_dependency(codes, g.lin_rank) if C > 1 else None
-    alpha_value, alpha = (1.0, None) if lam is None else _dependency_value(codes, lam) if g.lin_rank == C - 1 else (0.0, None)
+    alpha_value, alpha = 1.0, None  # rank C: no dependency
+    if lam is not None:
+        alpha_value, alpha = _dependency_value(codes, lam) if g.lin_rank == C - 1 else (0.0, None)
     positive = g.lin_rank == C or (g.lin_rank == C - 1 and (C == 1 or alpha_value > tol))
     nonzero = zero_value > tol
     realisable = rank_ok and positive and nonzero
@@ -180,13 +185,14 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
         "linear_rank": Condition(
             holds=rank_ok, value=1.0 if C == 1 else _rel(sv, C - 1), threshold=tol, comparison=">",
             description="σ_(C−1) / σ_1 of the codes [μ_m] (rank ≥ C − 1 iff > tol)",
-            detail={"singular_values_relative": _shown(sv), "linear_rank": g.lin_rank, "linearly_independent": g.lin_rank == C,
-                    "sigma_C_relative": _rel(sv, C), "method": g.method},
+            detail={"singular_values_relative": _shown(sv), "linear_rank": g.lin_rank,
+                    "linearly_independent": g.lin_rank == C, "sigma_C_relative": _rel(sv, C), "method": g.method},
         ),
         "positive_dependency": Condition(
             holds=positive, value=alpha_value, threshold=tol, comparison=">",
-            description="rank C − 1: smallest coefficient of the one dependency Σ α_m μ_m/‖μ_m‖ = 0, relative to ‖α‖, signs aligned "
-                        "(> tol iff the origin is inside the codes' hull); 1 at rank C (no dependency), 0 below C − 1",
+            description="rank C − 1: smallest coefficient of the one dependency Σ α_m μ_m/‖μ_m‖ = 0, relative to ‖α‖, "
+                        "signs aligned (> tol iff the origin is inside the codes' hull); 1 at rank C (no dependency), "
+                        "0 below C − 1",
             detail={"alpha_unit_codes": alpha.tolist()[:1000]} if alpha is not None else {},
         ),
         "nonzero_codes": Condition(
@@ -199,9 +205,10 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
             description=f"linear rank of the codes vs the required C − 1 (nominal d = {g.d})",
             detail={"nominal_dim": g.d, "affine_rank": g.aff_rank},
         ),
-        "worst_case_margin": _margin(realisable, margin,
-                                     "lower bound on every non-constant binary task's best margin, relative to the codes' RMS norm "
-                                     "(σ_C/√C at rank C; ρ σ_(C−1)/√C, ρ = α_min/(Σα − α_min), at rank C − 1)"),
+        "worst_case_margin": _margin(
+            realisable, margin,
+            "lower bound on every non-constant binary task's best margin, relative to the codes' RMS norm "
+            "(σ_C/√C at rank C; ρ σ_(C−1)/√C, ρ = α_min/(Σα − α_min), at rank C − 1)"),
     }
     certificate = None
     if not realisable and C > 1:
@@ -215,7 +222,8 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
                 lam = np.where(small, 0.0, lam)
                 slack = 2.0
         certificate = cert.radon_certificate(codes, orb, g.lin_rank, lin_scale, tol, False, g.first,
-                                             top=float(sv[0]) if len(sv) else None, unit="the codes' RMS norm", lam=lam, slack=slack)
+                                             top=float(sv[0]) if len(sv) else None, unit="the codes' RMS norm",
+                                             lam=lam, slack=slack)
     return conds, certificate
 
 
@@ -234,11 +242,13 @@ def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, note
         "effective_dimension": Condition(
             holds=g.aff_rank >= min(1, C - 1), value=g.aff_rank, threshold=min(1, C - 1), comparison=">=",
             description=f"affine rank of the codes vs the required 1 for universal probes (nominal d = {g.d})",
-            detail={"nominal_dim": g.d, "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width 2(C−1) always suffices (witness construction)"},
+            detail={"nominal_dim": g.d, "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width "
+                                                "2(C−1) always suffices (witness construction)"},
         ),
         "worst_case_margin": Condition(
             holds=distinct, value=rel_dist / 2 if C > 1 else math.nan, threshold=0.0, comparison=">",
-            description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes with this margin",
+            description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes "
+                        "with this margin",
         ),
     }
     certificate = None if distinct else cert.shared_code_certificate(rep, orb, i, j, g.first, scale, tol)
@@ -259,8 +269,8 @@ def invariance_up_to_scaling(conds: Dict[str, Condition], rep: Representation, o
     if chord <= tol:
         conds["invariance"] = Condition(
             holds=True, value=chord, threshold=tol, comparison="<=",
-            description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of its code, "
-                        "which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
+            description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of "
+                        "its code, which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
             detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
         )
         return pair

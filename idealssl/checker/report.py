@@ -188,7 +188,7 @@ def format_report(r: CheckReport) -> str:
     if ex:
         lines.append("")
         lines.append(
-            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} binary labellings fittable; "
+            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} non-constant binary labellings (up to complement) fittable; "
             f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
         )
         if ex.get("exact_worst_case_margin") is not None:

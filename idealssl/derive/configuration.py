@@ -60,7 +60,8 @@ def _ideal_objective(family: ProbeFamily, C: int, temperature: float) -> dict:
         "temperature": temperature,
         "optimum": Lstar,
         "optimum_formula": "log(1 + (C-1) exp(-C / ((C-1) tau)))",
-        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), weights w_m = code of orbit m",
+        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), "
+                     "weights w_m = code of orbit m",
         "simplex_cosine": -1.0 / (C - 1),
         "simplex_dimension": C - 1,
         "defined": True,
@@ -70,11 +71,12 @@ def _ideal_objective(family: ProbeFamily, C: int, temperature: float) -> dict:
             defined=False,
             optimum=None,
             optimum_for_linear_probes=Lstar,
-            note=("not defined for MLP probes: L_I has linear class weights, so its optimum L*, the simplex minimiser and the "
-                  "normalised loss (S5.1) characterise linear probes only. Defined for MLP probes: the condition (invariant, "
-                  "distinct codes, any d >= 1; S2.1), W_n (S3.1), and the CISSL/DISSL prescriptions with the head of the probe's "
-                  "MLP architecture (their optima are values of those objectives, reached when that head's output is ideal for "
-                  "linear probes). Not derived: the smallest d for a fixed-width MLP (between VC and memory-capacity bounds, S2.1)"),
+            note=("not defined for MLP probes: L_I has linear class weights, so its optimum L*, the simplex minimiser "
+                  "and the normalised loss (S5.1) characterise linear probes only. Defined for MLP probes: the "
+                  "condition (invariant, distinct codes, any d >= 1; S2.1), W_n (S3.1), and the CISSL/DISSL "
+                  "prescriptions with the head of the probe's MLP architecture (their optima are values of those "
+                  "objectives, reached when that head's output is ideal for linear probes). Not derived: the smallest "
+                  "d for a fixed-width MLP (between VC and memory-capacity bounds, S2.1)"),
         )
     return ideal
 
@@ -85,10 +87,11 @@ def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
     if dim >= dmin:
         return f"d = {dim} >= {dmin}: an encoder that is {family.condition} exists"
     if family.bias:
-        return f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is not linearly realisable (Radon)"
-    return (f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} have rank <= {dim} <= C - 2, so they satisfy two independent linear "
-            "dependencies and a combination with a zero coefficient; its positive orbits vs the rest (or its support vs the rest) "
-            "is a non-constant invariant task no homogeneous probe realises (S1.4)")
+        return (f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is "
+                "not linearly realisable (Radon)")
+    return (f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} have rank <= {dim} <= C - 2, so they satisfy two "
+            "independent linear dependencies and a combination with a zero coefficient; its positive orbits vs the "
+            "rest (or its support vs the rest) is a non-constant invariant task no homogeneous probe realises (S1.4)")
 
 
 def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categories: Optional[int] = None,
