@@ -9,7 +9,10 @@ Three kinds, tried in this order (the first that applies is reported):
     summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; theory/statements.md
     S1.3, Lemma A). The codes are actual points (each orbit's first point), so no probe of the family
     fits this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
-    recomputing v in float64 and, when the support is small, by an independent LP.
+    recomputing v in float64 and, when the support is small, by an independent LP. Without bias the
+    dependency has both signs or a zero coefficient (S1.4: a one-signed dependency without zeros means
+    the origin is inside the codes' hull, which is ideal), so the task is never constant; a zero code
+    is the dependency e_m (every homogeneous probe ties on 0).
 ``shared_code`` (``mlp``)
     Two orbits whose codes coincide (relative distance ≤ tol): label one 1 and the other 0. Any probe
     — any function of z — gives both points the same output (exactly, when the distance is 0).
