@@ -102,7 +102,7 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results" / "check_scale.json"))
     args = ap.parse_args()
     rep, orbit_files = make_data_in_child(args.n, args.d, args.orbits)
-    kernel = subprocess.run([sys.executable, "-c", "import idealssl.check.stats as s; print(s.fused_kernel is not None)"],
+    kernel = subprocess.run([sys.executable, "-c", "import idealssl.checker.stats as s; print(s.fused_kernel is not None)"],
                             capture_output=True, text=True, check=True).stdout.strip() == "True"
     base_cmd = [sys.executable, "-c", f"import numpy as np; np.load({str(rep)!r}, mmap_mode='r').sum(axis=0)"]
     exe = [sys.executable, "-m", "idealssl.cli", "check", str(rep), "--augs"]

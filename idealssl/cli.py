@@ -14,8 +14,8 @@ from .errors import InputError
 
 #: subcommand -> (module, one-line help)
 COMMANDS = {
-    "check": ("idealssl.check.cli", "decide and certify whether a representation is ideal for a probe family"),
-    "derive": ("idealssl.derive_cli", "the objective configuration the theory prescribes; exact finite-problem objectives"),
+    "check": ("idealssl.checker.cli", "decide and certify whether a representation is ideal for a probe family"),
+    "derive": ("idealssl.derive.cli", "the objective configuration the theory prescribes; exact finite-problem objectives"),
     "train": ("idealssl.train.cli_train", "pretrain an encoder with an SSL objective"),
     "eval": ("idealssl.train.cli_eval", "evaluate a checkpoint: linear probe, k-NN, few-shot, anomaly detection"),
     "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),

@@ -6,7 +6,7 @@
   inputs; 0 for an invariant encoder (idealssl Theorem 1's first condition), about 1 when the
   views of one input are as far apart as two different inputs.
 * :func:`simplex_distance`: how far C codes (orbit or class means) are from a regular simplex, the
-  minimiser of the ideal ISSL log loss (Dubois et al. 2022, Prop. 3; issl-theory.md sec. 2.3).
+  minimiser of the ideal ISSL log loss (Dubois et al. 2022, Prop. 3; theory/statements.md S4.2).
   Scale- and rotation-invariant; 0 exactly for a centred regular simplex. Needs the codes, hence
   labels (or known orbits).
 """

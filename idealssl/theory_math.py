@@ -12,15 +12,13 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .errors import InputError
+from .probes import get_family
 
-#: probe families understood by ``derive`` and ``check``
-PROBES = ("linear", "linear-nobias", "mlp")
-
-
-def check_probe(probe: str) -> str:
-    if probe not in PROBES:
-        raise InputError(f"unknown probe family {probe!r}; choose one of {', '.join(PROBES)}")
-    return probe
+__all__ = [
+    "check_classes", "ideal_log_loss_optimum", "regular_simplex", "minimal_dimension",
+    "erm_risk", "worst_case_erm_risk", "merge_orbits", "numerical_rank", "matrix_rank", "entropy",
+    "dissl_invariant_objective", "DisslOptimum", "dissl_teacher_optimum",
+]
 
 
 def check_classes(C, what: str = "--classes") -> int:
@@ -68,14 +66,39 @@ def minimal_dimension(probe: str, C: int) -> int:
     """Smallest representation dimension for which some encoder is ideal (S1.3, S1.4, S2.1).
 
     linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C (linearly
-    independent codes); mlp (universal probes): 1 (distinct codes).
+    independent codes); mlp (universal probes): 1 (distinct codes). The values live with the
+    families (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
     """
-    check_probe(probe)
-    C = check_classes(C, "C")
-    return {"linear": C - 1, "linear-nobias": C, "mlp": 1}[probe]
+    family = get_family(probe)
+    return family.minimal_dimension(check_classes(C, "C"))
+
+
+# ---------------------------------------------------------------- ranks
+def numerical_rank(sv: np.ndarray, tol: float) -> int:
+    """#{i : σ_i > tol · σ_1} for singular values ``sv`` in decreasing order; 0 when σ_1 = 0."""
+    if len(sv) == 0 or sv[0] <= 0:
+        return 0
+    return int(np.count_nonzero(sv > tol * sv[0]))
+
+
+def matrix_rank(A: np.ndarray, rtol: float) -> int:
+    """Numerical rank of A: singular values above ``rtol`` times the largest."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.size == 0:
+        return 0
+    return numerical_rank(np.linalg.svd(A, compute_uv=False), rtol)
 
 
 # ---------------------------------------------------------------- S3: sample efficiency
+def erm_risk(p, n) -> float:
+    """W_n = Σ_m p_m (1 − p_m)^n for orbit masses ``p`` and one sample size ``n`` (S3.1), unvalidated.
+
+    Computed as p·exp(n log1p(−p)), accurate for large n and small p; orbits of mass 0 or 1 add 0."""
+    q = np.asarray(p, dtype=np.float64).ravel()
+    q = q[(q > 0) & (q < 1.0)]
+    return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
+
+
 def worst_case_erm_risk(n, classes: Optional[int] = None, masses: Optional[Sequence[float]] = None):
     """W_n = Σ_m p_m (1 − p_m)^n for an ideal encoder (statements.md S3.1; Dubois et al. Prop. 2).
 

@@ -15,6 +15,11 @@ Establishes (symbolically, for general C and temperature τ unless a size is nam
         simplex, so the normalised loss of an ideal representation is L*.
 
 Run ``python -m theory.simplex`` to print these claims.
+
+``numeric_minimum`` is deliberately a second, independent optimiser (SLSQP with explicit norm
+constraints): it is a test oracle for the one numeric minimiser of the package,
+:func:`idealssl.derive.logloss.minimise_ideal_log_loss` / :func:`idealssl.derive.ideal_log_loss_minimum`,
+and is not used by idealssl itself.
 """
 from __future__ import annotations
 

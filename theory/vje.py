@@ -1,7 +1,7 @@
 """S8 of theory/statements.md: the pieces of the VJE bound (Oji & Fieguth, TMLR 2026).
 
-The VJE paper's equations were not available; the loss below follows the reconstruction in
-shared/reference/vje.md (marked [RECON] there). What is derived here is mathematics that holds for
+The VJE paper's equations were not available; the loss below follows the reconstruction documented
+in theory/objectives.md (VJE section, marked RECON there) and implemented in idealssl/objectives/vje.py. What is derived here is mathematics that holds for
 that reconstruction; whether the paper uses exactly these forms is not known.
 
 Establishes:
@@ -109,7 +109,7 @@ def derive() -> Dict[str, object]:
 
 
 def main() -> int:
-    return report("S8: VJE bound pieces (on the reconstruction in reference/vje.md, not the paper's text)", derive())
+    return report("S8: VJE bound pieces (on the reconstruction in theory/objectives.md, not the paper's text)", derive())
 
 
 if __name__ == "__main__":

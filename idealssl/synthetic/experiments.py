@@ -5,7 +5,8 @@ Each experiment trains small encoders on a world (:mod:`.train`), measures the r
 computed from the numbers (never written by hand). :func:`run_suite` runs a selection and writes
 one JSON file per experiment (protocol, seeds, versions, wall time, rows, verdict).
 
-Experiments (``issl-theory.md`` section 5 numbers in brackets):
+Experiments (numbers in brackets: the claims of the reference digest this suite was designed from; theory/statements.md
+holds the statements they test):
 
 ``dimension``
     d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [5.2, 5.4, 5.10].
@@ -173,7 +174,7 @@ def _few(row, n, key="error"):
 
 def cover_fraction(C: int, r: int) -> float:
     """Fraction of the 2^C - 2 non-constant binary labellings of C points in general position in an
-    r-dimensional affine space that an affine halfspace separates (Cover 1965; ``issl-theory.md`` 5.4):
+    r-dimensional affine space that an affine halfspace separates (Cover 1965; theory/statements.md S1.5):
     (2 sum_{k=0}^{r} binom(C-1, k) - 2) / (2^C - 2)."""
     r = min(r, C - 1)
     return (2 * sum(math.comb(C - 1, k) for k in range(r + 1)) - 2) / (2 ** C - 2)
@@ -440,7 +441,8 @@ def exp_loss_vs_accuracy(mode: Dict, store: Optional[Dict] = None) -> Dict:
 
 
 def ideal_log_loss_value(C: int) -> float:
-    from .evaluate import ideal_log_loss_optimum
+    """L*(C) at temperature 1 (:func:`idealssl.theory_math.ideal_log_loss_optimum`)."""
+    from ..theory_math import ideal_log_loss_optimum
 
     return ideal_log_loss_optimum(C)
 
@@ -457,8 +459,8 @@ def free_logit_dissl(C: int, K: int, lam: float, beta: float, per_orbit: int = 2
     original code does. The loss terms are :func:`idealssl.objectives.dissl.dissl_loss`.
 
     Returns the conditional entropy H(M^|X) and the marginal entropy H(M^) of the teacher over the
-    whole data set (``issl-theory.md`` 5.8: H(M^|X) > 0 at the optimum iff lambda > 1 + beta when
-    K > C; 5.11: the batch marginal repeats this with B in place of C).
+    whole data set (theory/statements.md S7.3: H(M^|X) > 0 at the optimum iff lambda > 1 + beta when
+    K > C; with the batch marginal the same holds with B in place of C).
     """
     import torch
 

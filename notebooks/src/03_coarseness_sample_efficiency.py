@@ -3,7 +3,7 @@
 #
 # **Claim reproduced.** For a sample-optimal encoder the worst-case expected risk of ERM with n
 # labelled examples is W_n = Σ_m p_m (1 − p_m)^n, i.e. (1 − 1/C)^n for C equiprobable orbits
-# (Prop. 2; `issl-theory.md` 2.2, 5.6). Coarser label-preserving augmentations (fewer, larger
+# (Prop. 2; theory/statements.md S3.1-S3.2). Coarser label-preserving augmentations (fewer, larger
 # orbits) therefore make downstream learning more sample efficient (Fig. 7a: stronger
 # augmentations give better few-shot linear probing).
 #
@@ -19,7 +19,7 @@
 #   in full mode): encoders *trained* at each level with the supervised oracle (ideal log loss with
 #   the true orbits) and with DISSL, d = 31, 3 seeds, 1000 steps.
 # * Caveat checked: if tasks may also change the input marginal, the sup over marginals exceeds
-#   (1 − 1/C)^n for moderate n (`issl-theory.md` 2.2).
+#   (1 − 1/C)^n for moderate n (theory/statements.md S3.1).
 
 # %%
 import time

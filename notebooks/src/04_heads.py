@@ -9,7 +9,7 @@
 # CISSL 45.8 vs SimCLR 44.9, DISSL 45.5 vs DINO 43.5 linear-probe top-1.
 #
 # **Protocol.**
-# * **Exact (live, both modes)**, `issl-theory.md` 5.9: with unit norms and equiprobable orbits, the
+# * **Exact (live, both modes)**, theory/statements.md S6.2-S6.3: with unit norms and equiprobable orbits, the
 #   symmetric objective reaches the ideal log loss optimum L_I* = log(1 + (C−1)e^{−C/(C−1)}) for
 #   *any* injective codes, even in d = 1 (the head maps them to a simplex); the asymmetric
 #   objective's minimum is the d-dimensional minimum of L_I (`idealssl.derive.ideal_log_loss_minimum`),
@@ -30,7 +30,7 @@ import nbutil
 import experiments as E
 import idealssl
 from idealssl.derive import ideal_log_loss_minimum
-from idealssl.synthetic.evaluate import ideal_log_loss_optimum
+from idealssl.theory_math import ideal_log_loss_optimum
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
@@ -160,7 +160,7 @@ if rec is not None:
         elif not better:
             nbutil.verdict(False, txt + f" — the symmetric baseline is better here (invariance ratio {NAMES[ours]} "
                                         f"{summ[ours]['invariance_ratio'][0]:.3f} vs {NAMES[base]} {summ[base]['invariance_ratio'][0]:.3f}); "
-                                        "cf. the authors' 2023 follow-up, which found no robust gain from the asymmetric head (issl-theory.md 4.9)")
+                                        "cf. the authors' 2023 follow-up, which found no robust gain from the asymmetric head")
         else:
             nbutil.verdict(True, txt + " (Table 1 direction: ours better)")
         if base in dig and ours in dig:

@@ -28,7 +28,7 @@ from sklearn.exceptions import ConvergenceWarning
 import nbutil
 import experiments as E
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"

@@ -25,7 +25,8 @@ import matplotlib.pyplot as plt
 from scipy.stats import spearmanr
 import nbutil
 import experiments as E
-from idealssl.synthetic.evaluate import ideal_log_loss, ideal_log_loss_optimum, probe_tasks
+from idealssl.synthetic.evaluate import ideal_log_loss, probe_tasks
+from idealssl.theory_math import ideal_log_loss_optimum
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"

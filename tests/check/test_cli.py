@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from idealssl.check import lp
+from idealssl.checker import lp
 from idealssl.cli import main
 
 from .conftest import repeat_codes, simplex

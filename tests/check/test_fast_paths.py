@@ -17,16 +17,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import idealssl
-import idealssl.check.stats as stats
-import idealssl.representation as representation
-from idealssl.check.stats import orbit_stats
+import idealssl.checker.stats as stats
+import idealssl.inputs.representation as representation
+from idealssl.checker.stats import orbit_stats
 from idealssl.errors import InputError
-from idealssl.problem import _fast_integer_labels, load_orbits, orbits_from_labels
-from idealssl.representation import from_array, load_representation
+from idealssl.inputs.orbits import _fast_integer_labels, load_orbits, orbits_from_labels
+from idealssl.inputs.representation import from_array, load_representation
 
 try:  # the extension itself, whether or not IDEALSSL_PURE_NUMPY is set
-    from idealssl._kernels import parse_int_list
-    from idealssl._kernels import sq_deviations as kernel
+    from idealssl.inputs._kernels import parse_int_list
+    from idealssl.inputs._kernels import sq_deviations as kernel
 except ImportError:  # pragma: no cover - built by `pip install -e .` wherever a C compiler exists
     kernel = parse_int_list = None
 needs_kernel = pytest.mark.skipif(kernel is None, reason="the optional C extension is not built")
@@ -38,7 +38,7 @@ def test_kernel_is_built_when_a_compiler_exists():
         pytest.skip("IDEALSSL_PURE_NUMPY asks for the NumPy path")
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler on PATH")
-    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl._kernels was not built: reinstall with `pip install -e .`"
+    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl.inputs._kernels was not built: reinstall with `pip install -e .`"
 
 
 @needs_kernel

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from idealssl.cli import main
 from idealssl.errors import InputError
-from idealssl.problem import load_orbits, load_task
-from idealssl.representation import load_representation
+from idealssl.inputs import load_orbits, load_task
+from idealssl.inputs.representation import load_representation
 
 GOOD = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 

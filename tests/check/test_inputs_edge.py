@@ -11,7 +11,7 @@ import pytest
 
 import idealssl
 from idealssl.errors import InputError
-from idealssl.problem import load_orbits
+from idealssl.inputs.orbits import load_orbits
 
 from .test_inputs import GOOD, assert_bad, run_cli
 
@@ -115,7 +115,7 @@ def test_extended_precision_is_refused(capsys, write):
 def test_verdicts_survive_extreme_scales(monkeypatch, scale, pure_numpy):
     """A hidden non-invariant point (1.5% of the spread) is found at every scale; ideal stays ideal.
     (At 1e155 the spread's square overflowed and the verdict was 'ideal'; at 1e-160 squares underflowed.)"""
-    from idealssl.check import stats
+    from idealssl.checker import stats
 
     if pure_numpy:
         monkeypatch.setattr(stats, "fused_kernel", None)
@@ -168,7 +168,7 @@ def test_api_arguments():
     with pytest.raises(InputError, match="flat array of real numbers"):
         load_orbits({"labels": [0, 1, 2], "p": np.array([True, False, False])})
     with pytest.raises(InputError, match="representation path"):
-        idealssl.representation.load_representation(None)
+        idealssl.inputs.representation.load_representation(None)
 
 
 # ------------------------------------------------------------------ verdict edge cases (adversarial review)

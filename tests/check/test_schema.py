@@ -6,7 +6,7 @@ import jsonschema
 import pytest
 
 from idealssl.errors import InputError
-from idealssl.problem import load_orbits, load_task
+from idealssl.inputs import load_orbits, load_task
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "idealssl" / "schemas"
 ORBITS = json.loads((SCHEMAS / "orbits.schema.json").read_text())

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import idealssl
-import idealssl.representation as representation
-from idealssl.check.stats import orbit_stats
-from idealssl.problem import orbits_from_labels
-from idealssl.representation import from_array, load_representation
+import idealssl.inputs.representation as representation
+from idealssl.checker.stats import orbit_stats
+from idealssl.inputs.orbits import orbits_from_labels
+from idealssl.inputs.representation import from_array, load_representation
 
 
 @pytest.fixture

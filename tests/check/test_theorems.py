@@ -1,4 +1,4 @@
-"""Property-based tests of the theorems behind ``idealssl check`` (issl-theory.md section 5)."""
+"""Property-based tests of the theorems behind ``idealssl check`` (theory/statements.md S1-S3)."""
 import itertools
 import math
 
@@ -8,9 +8,9 @@ from hypothesis import given, settings, HealthCheck
 from hypothesis import strategies as st
 
 import idealssl
-from idealssl.check import lp
-from idealssl.check.witness import affine_witness, evaluate, mlp_witness
-from idealssl.representation import from_array
+from idealssl.checker import lp
+from idealssl.checker.witness import affine_witness, evaluate, mlp_witness
+from idealssl.inputs.representation import from_array
 
 from .conftest import repeat_codes, simplex
 
@@ -65,7 +65,7 @@ def _cover(C, d):
 
 @pytest.mark.parametrize("C,d", [(4, 1), (5, 1), (5, 2), (5, 3), (5, 4), (6, 2), (6, 3)])
 def test_cover_count_matches_enumeration(C, d):
-    """Cover's function-counting theorem (5.4): 2 Σ_{k<=d} binom(C-1, k) separable labellings."""
+    """Cover's function-counting theorem (theory/statements.md S1.5): 2 Σ_{k<=d} binom(C-1, k) separable labellings."""
     codes = np.random.default_rng(C * 10 + d).standard_normal((C, d))
     count = 0
     for ys in itertools.product((1.0, -1.0), repeat=C):
@@ -115,7 +115,7 @@ def test_nobias_and_affine_differ_exactly_when_affine_but_not_linear(seed, C):
 
 
 def test_span_vs_affine_counterexample():
-    """(1,0), (1,1), (1,2): span rank 2 = C-1 but affinely dependent; {b} vs {a,c} infeasible (2.1-bis)."""
+    """(1,0), (1,1), (1,2): span rank 2 = C-1 but affinely dependent; {b} vs {a,c} infeasible (theory/statements.md S1.3)."""
     Z = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
     r = idealssl.check(Z, [0, 1, 2])
     assert not r.ideal

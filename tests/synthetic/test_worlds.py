@@ -112,7 +112,7 @@ def test_world_validation():
 
 def test_export_round_trips_through_the_checker(tmp_path):
     import idealssl
-    from idealssl.problem import load_orbits
+    from idealssl.inputs.orbits import load_orbits
 
     w = vector_world(n_orbits=6, dim=5, seed=0)
     simplex = (np.eye(w.C) - 1.0 / w.C)[w.orbits]

@@ -21,7 +21,7 @@ def test_derivation_establishes_its_claims(name, capsys):
 
 
 def test_cover_counts_match_lp_enumeration_in_the_reference():
-    """issl-theory.md 2.1-bis counted these by LP enumeration: 10, 22, 30, 32, 84, 256."""
+    """Cover's counts (theory/statements.md S1.5), also found by LP enumeration: 10, 22, 30, 32, 84, 256."""
     from theory.sample_efficiency import cover_count
 
     got = [int(cover_count(C, d)) for C, d in ((5, 1), (5, 2), (5, 3), (5, 4), (7, 3), (8, 7))]

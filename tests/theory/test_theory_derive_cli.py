@@ -142,5 +142,11 @@ def test_bad_input_exits_2_with_one_line(argv_kind, needle, tmp_path, capsys):
 
 
 def test_derive_cli_does_not_import_torch():
-    code = "import sys, idealssl.derive_cli, idealssl.derive, idealssl.theory_math; sys.exit('torch' in sys.modules)"
+    code = "import sys, idealssl.derive.cli, idealssl.derive, idealssl.theory_math; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_checker_and_derive_import_no_torch():
+    # `pip install .` without torch must give a working check and derive (issue 15)
+    code = "import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; assert 'torch' not in sys.modules"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -51,7 +51,7 @@ def test_minimum_below_C_minus_1_is_strictly_larger_and_matches_independent_opti
     Lstar = derive.ideal_log_loss_optimum(C)
     assert ours == pytest.approx(indep, abs=2e-5)
     assert ours > Lstar + 1e-2
-    if reference is not None:  # issl-theory.md 2.3, L-BFGS numbers
+    if reference is not None:  # theory/statements.md S4.3, L-BFGS numbers
         assert ours == pytest.approx(reference, abs=1e-4)
 
 
@@ -115,7 +115,7 @@ def test_Wn_equiprobable_matches_configure_and_brute_force():
 
 
 def test_invariance_matters_worked_example():
-    """issl-theory.md 2.2: a1, a2 (mass 1/4 each) ~ A, b (mass 1/2) ~ B, d = 1.
+    """theory/statements.md S3.3: a1, a2 (mass 1/4 each) ~ A, b (mass 1/2) ~ B, d = 1.
 
     The reference gives W_1 = 5/8 for the non-invariant encoder a1, a2, b -> 0, 1, 2; exact enumeration
     gives 9/16: after seeing a1 no threshold can mislabel both a2 and b (labels +, -, + are not

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from idealssl import derive
 
-check_api = pytest.importorskip("idealssl.check.api", reason="idealssl.check.api (issue 2) is missing")
+check_api = pytest.importorskip("idealssl.checker.api", reason="idealssl.checker.api (issue 2) is missing")
 check = check_api.check
 
 TOL = 1e-6

@@ -3,9 +3,9 @@
 For orbit m let r_m = z_{x_m} be the representation of its first point x_m (smallest index), its
 *code*. One pass over the rows computes, for every point, the squared deviation
 ``‖z_x − r_{M(x)}‖²`` and accumulates per orbit its maximum and its sum. This is all the theory
-needs (issl-theory.md, Thm 1 and section 5):
+needs (theory/statements.md S1; Dubois et al. 2022, Thm. 1):
 
-* invariance (5.1) holds iff every deviation is 0; we report ``max_x ‖z_x − r_{M(x)}‖`` relative to
+* invariance (S1.3) holds iff every deviation is 0; we report ``max_x ‖z_x − r_{M(x)}‖`` relative to
   the spread of the codes;
 * with the codes being actual points of the problem, every geometric statement about the codes
   (affine dependency, shared codes) is a statement about points, so certificates built on them are
@@ -17,7 +17,7 @@ released from the mapping in batches (``madvise(MADV_DONTNEED)``), so the reside
 O(C·d + a few MB) however large the file. With ``threads=2`` the rows are split into two contiguous
 halves processed by two threads (the kernel and NumPy release the GIL).
 
-Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/_kernels.c``,
+Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/inputs/_kernels.c``,
 an optional extension built by ``pip install``) that reads each row and its code once, prefetching the
 codes of the next rows; without it (or with ``IDEALSSL_PURE_NUMPY=1``) by NumPy in three passes over
 the chunk (gather, subtract, reduce). Same arithmetic either way: differences in the working
@@ -31,10 +31,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import kernels
 from ..errors import InputError
-from ..problem import Orbits
-from ..representation import Representation, _check_finite, _chunk_rows
+from ..inputs import kernels
+from ..inputs.orbits import Orbits
+from ..inputs.representation import Representation, chunk_rows, require_finite
 
 
 @dataclass
@@ -90,7 +90,7 @@ def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.n
             np.subtract(block, diff, out=diff)
             sq = np.einsum("ij,ij->i", diff, diff)
     if not np.isfinite(sq).all():
-        _check_finite(block, start, source)  # raises on NaN/inf
+        require_finite(block, start, source)  # raises on NaN/inf
         diff64 = np.asarray(block, dtype=np.float64) - codes_w[lab].astype(np.float64)  # float32 overflow
         sq = np.einsum("ij,ij->i", diff64, diff64)
     out[start:start + m] = sq
@@ -139,12 +139,12 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Op
     codes = rep.rows(first) if codes is None else codes
     if not np.isfinite(codes).all():
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
-        _check_finite(codes[m:m + 1], int(first[m]), rep.source)
+        require_finite(codes[m:m + 1], int(first[m]), rep.source)
     # work in float32 when the data are float32 (differences of close numbers are exact enough)
     work = np.float32 if rep.dtype == np.float32 and rep._scale == 1.0 else np.float64
     codes_w = codes.astype(work)
     labels = orbits.labels
-    rows = _chunk_rows(d)
+    rows = chunk_rows(d)
     sq = np.empty(rep.n)  # squared deviation of every point from its orbit's code
 
     def run(bounds):

@@ -3,7 +3,7 @@
  * NumPy / Python, with the same results). Written against the buffer protocol only (no NumPy headers
  * are needed to build it). Every argument is validated: a kernel never reads or writes out of bounds.
  *
- * sq_deviations(block, codes, labels, out)   (used by idealssl/check/stats.py)
+ * sq_deviations(block, codes, labels, out)   (used by idealssl/checker/stats.py)
  *
  *     out[i] = sum_k (Z[i, k] - R[labels[i], k])^2        for every row i of a block Z,
  *
@@ -15,7 +15,7 @@
  * order, fetching each point's code is a random read from a C x d table that need not fit in
  * cache). The GIL is released, so two threads can run it on two halves of a file.
  *
- * parse_int_list(text, out)   (used by idealssl/problem.py)
+ * parse_int_list(text, out)   (used by idealssl/inputs/orbits.py)
  *
  *     Parses the inside of a JSON array of integers, ws* int (ws* ',' ws* int)* ws*, with JSON's
  *     integer grammar -?(0|[1-9][0-9]*) (at most 17 digits, so no overflow) and JSON whitespace,

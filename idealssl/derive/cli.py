@@ -17,9 +17,10 @@ import argparse
 import json
 import math
 
-from .errors import InputError
-
-PROBES = ("linear", "linear-nobias", "mlp")
+from ..errors import InputError
+from ..jsonutil import plain
+from ..objectives.defaults import DISSL
+from ..probes import PROBES
 
 
 def _positive_int(text: str) -> int:
@@ -60,8 +61,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="array name inside an .npz representation")
     parser.add_argument("--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL (default 1)")
     parser.add_argument("--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default C)")
-    parser.add_argument("--dissl-lambda", type=_float, default=2.3, help="DISSL maximality weight lambda (default 2.3)")
-    parser.add_argument("--dissl-beta", type=_float, default=0.8, help="DISSL teacher cross-view weight beta (default 0.8)")
+    parser.add_argument("--dissl-lambda", type=_float, default=DISSL.lambda_maximality,
+                        help=f"DISSL maximality weight lambda (default {DISSL.lambda_maximality:g}, the released code's)")
+    parser.add_argument("--dissl-beta", type=_float, default=DISSL.beta_det_inv,
+                        help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)")
     parser.add_argument("--tol", type=_float, default=1e-6, help="tolerance for 'reaches its optimum' (default 1e-6)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -130,36 +133,24 @@ def _print_exact(r: dict) -> None:
     print("W_n (if ideal)      " + ", ".join(f"W_{n} = {w:.4g}" for n, w in zip(se["n"], se["W_n_data_marginal"])))
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return _jsonable(obj.item())
-    return obj
-
-
 def run(args: argparse.Namespace) -> int:
-    from . import derive
+    from . import configure, exact
 
     if args.exact is not None:
         if args.classes is not None:
             raise InputError("give either --classes (configuration) or --exact with --augs (finite problem), not both")
         if args.augs is None:
             raise InputError("--exact needs --augs ORBITS_JSON (the orbits of the points)")
-        from .problem import load_orbits
-        from .representation import load_representation
+        from ..inputs.orbits import load_orbits
+        from ..inputs.representation import load_representation
 
         rep = load_representation(args.exact, key=args.key)
         orb = load_orbits(args.augs, n=rep.n)
-        res = derive.exact(rep, orb, probe=args.probe, temperature=args.temperature,
+        res = exact(rep, orb, probe=args.probe, temperature=args.temperature,
                            dissl_categories=args.dissl_categories, dissl_lambda=args.dissl_lambda,
                            dissl_beta=args.dissl_beta, tol=args.tol).to_dict()
         if args.json:
-            print(json.dumps(_jsonable(res), indent=2))
+            print(json.dumps(plain(res), indent=2))
         else:
             _print_exact(res)
         return 0
@@ -167,11 +158,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--augs is only used with --exact REPRESENTATION")
     if args.classes is None:
         raise InputError("give --classes C (configuration) or --exact REPRESENTATION --augs ORBITS_JSON")
-    res = derive.configure(args.probe, args.classes, dim=args.dim, dissl_categories=args.dissl_categories,
+    res = configure(args.probe, args.classes, dim=args.dim, dissl_categories=args.dissl_categories,
                            dissl_lambda=args.dissl_lambda, dissl_beta=args.dissl_beta,
                            temperature=args.temperature).to_dict()
     if args.json:
-        print(json.dumps(_jsonable(res), indent=2))
+        print(json.dumps(plain(res), indent=2))
     else:
         _print_config(res)
     return 0

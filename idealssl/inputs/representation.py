@@ -28,7 +28,7 @@ from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
 CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
@@ -68,7 +68,7 @@ def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
     return len(data)
 
 
-def _chunk_rows(d: int) -> int:
+def chunk_rows(d: int) -> int:
     return max(1, CHUNK_BYTES // (8 * d))
 
 
@@ -123,7 +123,7 @@ class Representation:
         InputError
             On NaN/inf (names the first offending row) or a truncated archive member.
         """
-        rows = rows or _chunk_rows(self.d)
+        rows = rows or chunk_rows(self.d)
         stop = self.n if stop is None else min(stop, self.n)
         if self._key is not None:
             if start != 0 or stop != self.n:
@@ -139,7 +139,7 @@ class Representation:
         for i in range(start, stop, rows):
             block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
             if check_finite:
-                _check_finite(block, i, self.source)
+                require_finite(block, i, self.source)
             block = self._scaled(block)
             yield i, block
             if release:
@@ -166,7 +166,7 @@ class Representation:
                     raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
                 block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
-                    _check_finite(block, start, self.source)
+                    require_finite(block, start, self.source)
                 block = self._scaled(block)
                 yield start, block
 
@@ -269,7 +269,7 @@ def _read_fully(f, view: memoryview) -> int:
     return got
 
 
-def _check_finite(block: np.ndarray, start: int, source: str) -> None:
+def require_finite(block: np.ndarray, start: int, source: str) -> None:
     if not np.isfinite(block).all():
         bad = np.argwhere(~np.isfinite(block))[0]
         value = block[bad[0], bad[1]]

@@ -9,15 +9,10 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from ..jsonutil import plain
+from ..probes import get_family
 
-PROBES = ("linear", "linear-nobias", "mlp")
 #: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1) would count
 MIN_TOL = 1e-12
-PROBE_TITLES = {
-    "linear": "linear probes with bias (affine: argmax of W z + b)",
-    "linear-nobias": "homogeneous linear probes (argmax of W z, no bias)",
-    "mlp": "MLP / universal probes",
-}
 
 
 @dataclass
@@ -81,7 +76,7 @@ class CheckReport:
         Name -> :class:`Condition`.
     counterexample : dict or None
         When not ideal: a certificate (``kind``, ``orbit_labels``, ``point_labels``, ``proof``,
-        ``verified``); see :mod:`idealssl.check.certificates`.
+        ``verified``); see :mod:`idealssl.checker.certificates`.
     witness : dict or None
         With ``task=``: the probe fitting the task and its evaluation on all N points.
     sample_efficiency : dict
@@ -148,8 +143,9 @@ def _fmt(x) -> str:
 def format_report(r: CheckReport) -> str:
     """Readable multi-line report."""
     ok = lambda b: "ok  " if b else "FAIL"  # noqa: E731
+    title = get_family(r.probe).title
     lines = [
-        f"idealssl check — {PROBE_TITLES[r.probe]}",
+        f"idealssl check — {title}",
         f"  N = {r.n_points} points, C = {r.n_orbits} orbits, d = {r.dim}, tolerance {r.tol:g} (relative)",
         "",
         "conditions (value vs threshold):",
@@ -158,7 +154,7 @@ def format_report(r: CheckReport) -> str:
         tag = ok(c.holds) if c.decisive else ("info" if c.holds else "info")
         lines.append(f"  [{tag}] {name:<22} {_fmt(c.value):>10} {c.comparison} {_fmt(c.threshold):<8} {c.description}")
     lines.append("")
-    lines.append(f"verdict: {'IDEAL' if r.ideal else 'NOT IDEAL'} for {PROBE_TITLES[r.probe]}")
+    lines.append(f"verdict: {'IDEAL' if r.ideal else 'NOT IDEAL'} for {title}")
     se = r.sample_efficiency
     if se:
         n99 = se.get("n_for_W_le_0.01")

@@ -11,7 +11,8 @@ import argparse
 import sys
 
 from ..errors import InputError
-from .report import MIN_TOL, PROBES
+from ..probes import PROBES
+from .report import MIN_TOL
 
 
 def _tol(text: str) -> float:
@@ -37,7 +38,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..representation import load_representation
+    from ..inputs.representation import load_representation
     from .api import DEFAULT_TOL, check
 
     if args.threads < 1:

@@ -1,6 +1,6 @@
 """Geometry of the orbit codes: spreads, ranks, dependencies, margins, the sample-efficiency curve.
 
-Notation (issl-theory.md section 5): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
+Notation (theory/statements.md S1.1): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
 codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
 rotations, translations (affine and MLP families) and positive scalings of Z.
 """
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Optional, Tuple
 
 import numpy as np
+
+from ..theory_math import erm_risk, numerical_rank  # noqa: F401  (numerical_rank: re-exported for the checker)
 
 
 def spread(codes: np.ndarray) -> float:
@@ -29,13 +31,6 @@ def singular_values(M: np.ndarray) -> np.ndarray:
     if M.size == 0:
         return np.zeros(0)
     return np.linalg.svd(M, compute_uv=False)
-
-
-def numerical_rank(sv: np.ndarray, tol: float) -> int:
-    """#{i : σ_i > tol · σ_1}; 0 when σ_1 = 0."""
-    if len(sv) == 0 or sv[0] <= 0:
-        return 0
-    return int(np.count_nonzero(sv > tol * sv[0]))
 
 
 @dataclass
@@ -71,7 +66,7 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     the geometry allows. Callers pass at most d + 2 codes, so A is small.
     Returns None when the codes are independent at this rank (rank equal to C − 1, resp. C).
 
-    Radon's theorem (issl-theory.md, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
+    Radon's theorem (theory/statements.md S1.3, Lemma A): the labelling {λ > 0} vs {λ < 0} is then not
     realisable by any affine (resp. homogeneous) halfspace; :class:`Dependency.margin_bound`
     quantifies it when the dependency holds only up to floating point.
     """
@@ -138,16 +133,14 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
 
     Notes
     -----
-    Holds for tasks sharing the marginal p over orbits (issl-theory.md 2.2 and 5.6); with
+    Holds for tasks sharing the marginal p over orbits (theory/statements.md S3.1); with
     equiprobable orbits it is (1 − 1/C)^n. If tasks may change the marginal, the supremum is larger.
     """
     p = np.asarray(mass, dtype=np.float64)
     p = p[p > 0]
 
-    q = p[p < 1.0]  # an orbit of mass 1 is always seen: it contributes 0
-
     def W(n: int) -> float:
-        return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
+        return erm_risk(p, n)
 
     if len(p) == 1:  # one orbit: nothing to learn
         needed = 1

@@ -1,8 +1,8 @@
 """``--exhaustive``: enumerate every binary labelling of the orbits and decide each independently.
 
 For the linear families each labelling (up to complement) is decided by a linear program on the
-points (:mod:`idealssl.check.lp`), with no use of ranks or dependencies; for ``mlp`` each labelling
-gets its explicit witness (:func:`~idealssl.check.witness.mlp_witness`, else the nearest-code network)
+points (:mod:`idealssl.checker.lp`), with no use of ranks or dependencies; for ``mlp`` each labelling
+gets its explicit witness (:func:`~idealssl.checker.witness.mlp_witness`, else the nearest-code network)
 evaluated on the points. The exact worst-case margin (affine probes) is half the smallest distance
 between the convex hulls of the two classes' codes over the labellings, each distance a small
 non-negative least-squares problem.
@@ -16,6 +16,7 @@ from typing import Dict
 import numpy as np
 
 from ..errors import InputError
+from ..probes import get_family
 from . import lp
 from .witness import MLP_WITNESSES, predict
 
@@ -37,7 +38,8 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
         raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
     on_points = Z is not None
     pts, lab = (Z, labels) if on_points else (codes, np.arange(C))
-    bias = probe != "linear-nobias"
+    family = get_family(probe)
+    bias = family.bias
     total, fittable, first_bad = 0, 0, None
     margins = []
     # fix orbit 0's label to 1 (complements are equivalent); for affine families skip the constant labelling
@@ -47,7 +49,7 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
             continue
         total += 1
         y = y_orbit[lab]
-        if probe == "mlp":
+        if not family.linear:
             ok = False
             for build in MLP_WITNESSES:
                 pred, strict = predict(build(codes, (y_orbit > 0).astype(np.int64), 2), pts)
@@ -64,7 +66,7 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
     spread = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
     exact_margin = (min(margins) / spread) if (margins and fittable == total and spread > 0) else None
     return {
-        "method": "LP per labelling (scipy HiGHS)" if probe != "mlp" else "explicit ReLU witness per labelling",
+        "method": "LP per labelling (scipy HiGHS)" if family.linear else "explicit ReLU witness per labelling",
         "on": f"all {len(Z)} points" if on_points else f"the {C} orbit codes (N > {MAX_POINTS})",
         "n_labellings": total,
         "n_fittable": int(fittable),

@@ -6,8 +6,8 @@ Three kinds, tried in this order (the first that applies is reported):
     An affine (``linear``) or linear (``linear-nobias``) dependency Σ_m λ_m μ_m = v among orbit codes
     (with Σ λ_m = 0 in the affine case). Label the orbits with λ_m > 0 as 1, all others 0. For any
     probe direction w with ‖w‖ = 1 and bias b, if every code satisfied y_m (w·μ_m + b) ≥ γ, then
-    summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; issl-theory.md
-    Lemma A and 5.2). The codes are actual points (each orbit's first point), so no probe of the family
+    summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; theory/statements.md
+    S1.3, Lemma A). The codes are actual points (each orbit's first point), so no probe of the family
     fits this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
     recomputing v in float64 and, when the support is small, by an independent LP.
 ``shared_code`` (``mlp``)
@@ -22,12 +22,13 @@ Three kinds, tried in this order (the first that applies is reported):
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-from ..problem import Orbits
-from ..representation import Representation
+from ..inputs.orbits import Orbits
+from ..inputs.representation import Representation
 from . import lp
 from .geometry import Dependency, find_dependency
 from .witness import erm_failure_probe, in_original_units, predict, probe_to_json
@@ -39,6 +40,49 @@ LP_CROSS_CHECK_LIMIT = 20_000
 LP_SLACK = 1e-8
 
 
+@dataclass
+class Certificate:
+    """A certificate that the representation is not ideal: an invariant task no probe of the family fits.
+
+    Attributes
+    ----------
+    kind : str
+        ``"radon"``, ``"shared_code"`` or ``"non_invariant"``.
+    summary : str
+        One paragraph for the report.
+    orbit_labels, point_labels : list of int
+        The task (labels 0/1), per orbit and per point.
+    proof : dict
+        The figures the argument rests on (coefficients, points, distances, the ERM probe).
+    verification : str
+        How the proof was re-checked.
+    verified : bool
+    lp_cross_check : str or None
+        ``radon`` only: the independent LP's verdict (None when the LP was too large to run).
+    """
+
+    kind: str
+    summary: str
+    orbit_labels: List[int]
+    point_labels: List[int]
+    proof: Dict[str, Any]
+    verification: str
+    verified: bool
+    lp_cross_check: Optional[str] = None
+    has_lp_cross_check: bool = field(default=False, repr=False)
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The report's JSON form (``counterexample``): the keys above, ``lp_cross_check`` for ``radon`` only."""
+        out: Dict[str, Any] = {
+            "kind": self.kind, "summary": self.summary, "orbit_labels": self.orbit_labels,
+            "point_labels": self.point_labels, "proof": self.proof, "verification": self.verification,
+        }
+        if self.has_lp_cross_check:
+            out["lp_cross_check"] = self.lp_cross_check
+        out["verified"] = bool(self.verified)
+        return out
+
+
 def _labels(orbits: Orbits, positive) -> tuple[list, list]:
     ol = np.zeros(orbits.n_orbits, dtype=np.int64)
     ol[np.asarray(positive, dtype=np.int64)] = 1
@@ -46,7 +90,7 @@ def _labels(orbits: Orbits, positive) -> tuple[list, list]:
 
 
 def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
-                      top: Optional[float] = None, unit: str = "code spread") -> Optional[Dict]:
+                      top: Optional[float] = None, unit: str = "code spread") -> Optional[Certificate]:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
 
     ``scale`` is the unit of the reported relative bound (the code spread, or the codes' RMS norm
@@ -98,16 +142,16 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ > 0), the task labels the support 1 and
     # the probe still chooses between classes 0 and 1: w·μ_m > 0 for all m contradicts Σλ_m w·μ_m = 0
     two_class = "" if len(neg) else " (a two-class task: class 0 stays available to the probe; with a single class any labelling is trivially fitted)"
-    return {
-        "kind": "radon",
-        "summary": (
+    return Certificate(
+        kind="radon",
+        summary=(
             f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {pos.tolist()[:12]}{'...' if len(pos) > 12 else ''}"
             f" (λ > 0) labelled 1 vs orbits {neg.tolist()[:12]}{'...' if len(neg) > 12 else ''} (λ < 0) and all others 0: "
             f"no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
         ),
-        "orbit_labels": orbit_labels,
-        "point_labels": point_labels,
-        "proof": {
+        orbit_labels=orbit_labels,
+        point_labels=point_labels,
+        proof={
             "lambda": {int(m): float(lam[m]) for m in support},
             "points": {int(m): int(first[m]) for m in support},
             "sum_lambda": float(lam.sum()),
@@ -115,38 +159,39 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
             "margin_upper_bound": bound,
             "margin_upper_bound_relative": rel_bound,
         },
-        "verification": (
+        verification=(
             f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} no {fam} probe"
             f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol · σ_1 = {limit:.3g} relative)"
         ),
-        "lp_cross_check": cross,
-        "verified": bool(verified),
-    }
+        verified=bool(verified),
+        lp_cross_check=cross,
+        has_lp_cross_check=True,
+    )
 
 
-def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float, tol: float) -> Dict:
+def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float, tol: float) -> Certificate:
     """Certificate from two orbits i, j with (nearly) the same code."""
     zi, zj = rep.rows(np.array([first[i], first[j]]))
     dist = float(np.linalg.norm(zi - zj))
     rel = dist / scale if scale > 0 else (0.0 if dist == 0 else float("inf"))
     orbit_labels, point_labels = _labels(orbits, [i])
-    return {
-        "kind": "shared_code",
-        "summary": (
+    return Certificate(
+        kind="shared_code",
+        summary=(
             f"orbits {i} and {j} share a code (points {int(first[i])} and {int(first[j])} are at distance {dist:.3g}, "
             f"{rel:.3g} relative): labelling orbit {i} as 1 and orbit {j} as 0 "
             + ("cannot be fitted by any function of z" if dist == 0 else "needs a probe that varies by a full class over that distance")
         ),
-        "orbit_labels": orbit_labels,
-        "point_labels": point_labels,
-        "proof": {"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist, "relative_distance": rel},
-        "verification": f"distance recomputed from the representation: {dist:.3g} ({rel:.3g} relative ≤ tol {tol:g})",
-        "verified": bool(rel <= tol),
-    }
+        orbit_labels=orbit_labels,
+        point_labels=point_labels,
+        proof={"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist, "relative_distance": rel},
+        verification=f"distance recomputed from the representation: {dist:.3g} ({rel:.3g} relative ≤ tol {tol:g})",
+        verified=bool(rel <= tol),
+    )
 
 
 def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float,
-                              bias: bool = True, units: float = 1.0) -> Dict:
+                              bias: bool = True, units: float = 1.0) -> Certificate:
     """Certificate from an orbit m whose points x and x2 have different representations (for
     homogeneous probes, ``bias=False``: different directions, and the ERM probe has no bias).
 
@@ -160,36 +205,36 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
     orbit_labels, point_labels = _labels(orbits, [m])
     if not bias and not z[1].any() and z[0].any():
         # a zero point: argmax(W·0) ties every class for every W, so no homogeneous probe classifies it
-        return {
-            "kind": "non_invariant",
-            "summary": (
+        return Certificate(
+            kind="non_invariant",
+            summary=(
                 f"orbit {m} is not invariant up to positive scaling: point {x2} is the zero vector while its orbit's code (point {x}) is not. "
                 f"Every homogeneous probe scores the zero vector 0 for every class (a tie), so no probe argmax(W z) fits the task "
                 f"orbit {m} labelled 1, all others 0, on point {x2}"
             ),
-            "orbit_labels": orbit_labels,
-            "point_labels": point_labels,
-            "proof": {"orbit": int(m), "zero_point": int(x2), "code_point": int(x), "norm_of_zero_point": 0.0},
-            "verification": f"representation of point {x2} re-read: all {len(z[1])} entries are exactly 0",
-            "verified": bool(same_orbit),
-        }
-    return {
-        "kind": "non_invariant",
-        "summary": (
+            orbit_labels=orbit_labels,
+            point_labels=point_labels,
+            proof={"orbit": int(m), "zero_point": int(x2), "code_point": int(x), "norm_of_zero_point": 0.0},
+            verification=f"representation of point {x2} re-read: all {len(z[1])} entries are exactly 0",
+            verified=bool(same_orbit),
+        )
+    return Certificate(
+        kind="non_invariant",
+        summary=(
             f"orbit {m} is not invariant: points {x} and {x2} are at distance {dist:.3g} ({dist / scale:.3g} relative). "
             f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe in proof.erm_probe has zero training "
             f"error yet labels {x2} (same orbit) 0 — an ERM that errs on a seen orbit, which no ideal encoder allows"
         ),
-        "orbit_labels": orbit_labels,
-        "point_labels": point_labels,
-        "proof": {
+        orbit_labels=orbit_labels,
+        point_labels=point_labels,
+        proof={
             "orbit": int(m),
             "train_indices": [int(x)],
             "misclassified": int(x2),
             "distance": dist,
             "erm_probe": probe_to_json(in_original_units(probe, units)),
         },
-        "verification": f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} "
-                        + ("(strict)" if strict.all() else "(with a tie: not verified)"),
-        "verified": verified,
-    }
+        verification=f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} "
+                     + ("(strict)" if strict.all() else "(with a tie: not verified)"),
+        verified=verified,
+    )

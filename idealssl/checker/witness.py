@@ -2,7 +2,7 @@
 
 * affine (``linear``): scores s(z) = W z + b with s_k(μ_m) = 1[label_m = k] solved exactly by the
   minimum-norm solution of [μ_m, 1] X = onehot — possible for every labelling iff the codes are
-  affinely independent (issl-theory.md Lemma A);
+  affinely independent (theory/statements.md S1.3, Lemma A);
 * homogeneous (``linear-nobias``): the same with s(z) = W z, possible iff linearly independent;
 * ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
   projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between
@@ -18,11 +18,12 @@ Every witness is evaluated on all N points (:func:`evaluate`) before it is repor
 """
 from __future__ import annotations
 
-from typing import Dict, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 
-from ..representation import Representation
+from ..inputs.representation import Representation
 
 
 def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> Dict:
@@ -181,3 +182,30 @@ def in_original_units(probe: Dict, factor: float) -> Dict:
 
 def probe_to_json(probe: Dict) -> Dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in probe.items()}
+
+
+@dataclass
+class Witness:
+    """A probe fitting a given task, with its evaluation on all N points.
+
+    Attributes
+    ----------
+    probe : dict
+        The probe (``kind`` and its weights as arrays), acting on the user's Z.
+    classes : list
+        The task's label values.
+    evaluation : dict
+        :func:`evaluate`'s result.
+    """
+
+    probe: Dict[str, Any]
+    classes: List[Any]
+    evaluation: Dict[str, Any]
+
+    @property
+    def fits(self) -> bool:
+        return self.evaluation["n_errors"] == 0
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The report's JSON form (``witness``)."""
+        return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation, "fits": self.fits}

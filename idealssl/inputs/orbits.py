@@ -18,7 +18,6 @@ All validation lives here, and every failure is one :class:`~idealssl.errors.Inp
 """
 from __future__ import annotations
 
-import json
 import numbers
 import os
 from dataclasses import dataclass, field
@@ -26,8 +25,9 @@ from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
+from ..errors import InputError
 from . import kernels
-from .errors import InputError
+from .jsonio import as_int64, int_array, is_int, read_json, short
 
 P_TOL = 1e-6  # tolerance on sum(p) == 1
 
@@ -75,49 +75,6 @@ class Orbits:
         return first
 
 
-def _short(v, limit: int = 60) -> str:
-    """repr of a value for a one-line message, cut to ``limit`` characters."""
-    text = repr(v)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-INT64_MAX = 2**63 - 1
-
-
-def _int_array(values, what: str, source: str) -> np.ndarray:
-    """A flat list of integers (JSON booleans excluded) as int64; one InputError line otherwise."""
-    if isinstance(values, np.ndarray):
-        if values.ndim != 1 or values.dtype.kind not in "iu":
-            raise InputError(f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and shape {values.shape}")
-        if values.dtype.kind == "u" and values.size and values.max() > INT64_MAX:
-            raise InputError(f"{source}: {what} holds {int(values.max())}, beyond the int64 range")
-        return values.astype(np.int64)
-    if not isinstance(values, (list, tuple)):
-        raise InputError(f"{source}: {what} must be a list, got {type(values).__name__}")
-    if not set(map(type, values)) <= {int}:  # one C-level pass; the loop below only names the culprit
-        for i, v in enumerate(values):
-            if not _is_int(v):
-                raise InputError(f"{source}: {what}[{i}] = {_short(v)} is not an integer")
-    return _as_int64(values, what, source)
-
-
-def _as_int64(values, what: str, source: str) -> np.ndarray:
-    """Python integers as int64, refusing any outside its range (NumPy would turn them into floats)."""
-    if not len(values):
-        return np.zeros(0, dtype=np.int64)
-    try:
-        arr = np.asarray(values)
-    except OverflowError:
-        arr = None
-    if arr is None or arr.dtype != np.int64:
-        big = next(v for v in values if not -INT64_MAX - 1 <= v <= INT64_MAX)
-        raise InputError(f"{source}: {what} holds the integer {big}, beyond the int64 range")
-    return arr
-
 
 def _parse_p(p, n: int, source: str) -> np.ndarray:
     if not isinstance(p, (list, tuple, np.ndarray)):
@@ -130,7 +87,7 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
     elif not set(map(type, p)) <= {int, float}:  # one C-level pass; the search below names the culprit
         bad = next(((i, v) for i, v in enumerate(p) if isinstance(v, bool) or not isinstance(v, numbers.Real)), None)
         if bad is not None:  # NumPy scalars (np.float64, np.int64) are numbers.Real and pass
-            raise InputError(f"{source}: \"p\"[{bad[0]}] = {_short(bad[1])} is not a number")
+            raise InputError(f"{source}: \"p\"[{bad[0]}] = {short(bad[1])} is not a number")
     try:
         arr = np.asarray(p, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
@@ -163,15 +120,15 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
             raise InputError(f"{source}: \"labels\" must be a list, got {type(labels).__name__}")
         kinds = set()
         for i, v in enumerate(labels):
-            if _is_int(v):
+            if is_int(v):
                 kinds.add("int")
             elif isinstance(v, str):
                 kinds.add("str")
             else:
-                raise InputError(f"{source}: labels[{i}] = {_short(v)} is not an integer or a string")
+                raise InputError(f"{source}: labels[{i}] = {short(v)} is not an integer or a string")
         if len(kinds) > 1:
             raise InputError(f"{source}: \"labels\" mixes integers and strings")
-        raw = np.asarray(labels) if "str" in kinds else _as_int64(labels, "\"labels\"", source)
+        raw = np.asarray(labels) if "str" in kinds else as_int64(labels, "\"labels\"", source)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")
     n = raw.shape[0]
@@ -200,7 +157,7 @@ def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = 
             raise InputError(f"{source}: orbits[{k}] must be a list of point indices, got {type(part).__name__}")
         if len(part) == 0:
             raise InputError(f"{source}: orbits[{k}] is empty; every orbit needs at least one point")
-        arrays.append(_int_array(part, f"orbits[{k}]", source))
+        arrays.append(int_array(part, f"orbits[{k}]", source))
     total = sum(len(a) for a in arrays)
     n = total if n is None else n
     labels = np.full(n, -1, dtype=np.int64)
@@ -229,8 +186,8 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    if not _is_int(n) or n < 1:
-        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {_short(n)}")
+    if not is_int(n) or n < 1:
+        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {short(n)}")
     if not isinstance(pairs, (list, tuple, np.ndarray)):
         raise InputError(f"{source}: \"pairs\" must be a list of [i, j] pairs")
     if len(pairs) == 0:
@@ -238,10 +195,10 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     else:
         for k, pr in enumerate(pairs):
             if not isinstance(pr, (list, tuple, np.ndarray)) or len(pr) != 2:
-                raise InputError(f"{source}: pairs[{k}] = {_short(pr)} is not a pair [i, j]")
-            if not (_is_int(pr[0]) and _is_int(pr[1])):
-                raise InputError(f"{source}: pairs[{k}] = {_short(pr)} must hold two integer point indices")
-        arr = _as_int64([i for pr in pairs for i in pr], "\"pairs\"", source).reshape(-1, 2)
+                raise InputError(f"{source}: pairs[{k}] = {short(pr)} is not a pair [i, j]")
+            if not (is_int(pr[0]) and is_int(pr[1])):
+                raise InputError(f"{source}: pairs[{k}] = {short(pr)} must hold two integer point indices")
+        arr = as_int64([i for pr in pairs for i in pr], "\"pairs\"", source).reshape(-1, 2)
     bad = (arr < 0) | (arr >= n)
     if bad.any():
         k = int(np.argmax(bad.any(axis=1)))
@@ -280,7 +237,7 @@ def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None)
     form = forms[0]
     extra = set(obj) - _ALLOWED[form]
     if extra:
-        raise InputError(f"{source}: unknown key {_short(sorted(extra)[0])} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
+        raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
     p = obj.get("p")
     if "p" in obj and p is None:
         raise InputError(f"{source}: \"p\" is null; give a list of probabilities or leave the key out")
@@ -290,50 +247,10 @@ def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None)
         return orbits_from_labels(obj["labels"], p=p, source=source)
     if "n" not in obj:
         raise InputError(f"{source}: the \"pairs\" form needs \"n\", the number of points")
-    if n is not None and _is_int(obj["n"]) and obj["n"] != n:  # before anything of size n is allocated
+    if n is not None and is_int(obj["n"]) and obj["n"] != n:  # before anything of size n is allocated
         raise InputError(f"{source}: \"n\" = {obj['n']} points but the representation has N = {n} rows")
     return orbits_from_pairs(obj["pairs"], obj["n"], p=p, source=source)
 
-
-def read_json(path: str | os.PathLike, what: str):
-    """Parse a JSON file; every failure is one InputError line (with line/column for syntax errors)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise InputError(f"{path}: no such file")
-    if os.path.isdir(path):
-        raise InputError(f"{path}: is a directory, expected a {what} JSON file")
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: not a regular file (a pipe or a device?); expected a {what} JSON file")
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8 text; expected a {what} JSON file") from None
-    try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    except ValueError as exc:
-        raise InputError(f"{path}: {exc}") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply") from None
-
-
-def _no_duplicate_keys(pairs):
-    obj = dict(pairs)
-    if len(obj) != len(pairs):
-        seen = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key {dup!r} in a JSON object")
-    return obj
-
-
-def _reject_constant(name):
-    raise ValueError(f"non-standard JSON constant {name} (NaN/Infinity are not allowed)")
 
 
 def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
@@ -411,7 +328,7 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
         Number of points of the representation; when given, the orbit structure must cover exactly
         ``n`` points (else InputError "N mismatch").
     """
-    if n is not None and not _is_int(n):
+    if n is not None and not is_int(n):
         raise InputError(f"n (the number of points) must be an integer, got {n!r}")
     if isinstance(path_or_obj, Orbits):
         orb = path_or_obj
@@ -431,81 +348,3 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
     if n is not None and orb.n != n:
         raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {n} rows")
     return orb
-
-
-# ---------------------------------------------------------------------------------------- tasks
-@dataclass
-class Task:
-    """An invariant downstream task: one label per orbit.
-
-    Attributes
-    ----------
-    orbit_labels : ndarray of int64, shape (C,)
-        Class index (0..K-1) of each orbit.
-    classes : list
-        The user's label values, ``classes[k]`` for index k.
-    """
-
-    orbit_labels: np.ndarray
-    classes: List[Any]
-
-    def point_labels(self, orbits: Orbits) -> np.ndarray:
-        return self.orbit_labels[orbits.labels]
-
-
-def _label_values(values, what: str, source: str) -> np.ndarray:
-    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuU":
-        values = values.tolist()
-    if not isinstance(values, (list, tuple)):
-        raise InputError(f"{source}: {what} must be a list")
-    for i, v in enumerate(values):
-        if not (_is_int(v) or isinstance(v, str)):
-            raise InputError(f"{source}: {what}[{i}] = {_short(v)} is not an integer or a string")
-    if len({type(v) is str for v in values}) > 1:
-        raise InputError(f"{source}: {what} mixes integers and strings")
-    if values and not isinstance(values[0], str):
-        return _as_int64([int(v) for v in values], what, source)
-    return np.asarray(values)
-
-
-def load_task(path_or_obj, orbits: Orbits) -> Task:
-    """Load a task JSON (``{"orbit_labels": [...]}`` of length C or ``{"point_labels": [...]}`` of length N).
-
-    Point labels must be constant on each orbit (an invariant task), otherwise InputError names the
-    orbit and the two points that disagree.
-    """
-    if isinstance(path_or_obj, dict):
-        obj, source = path_or_obj, "<task>"
-    elif isinstance(path_or_obj, (str, os.PathLike)):
-        source = os.fspath(path_or_obj)
-        obj = read_json(source, "task")
-    elif isinstance(path_or_obj, (list, tuple, np.ndarray)):  # labels: per orbit (length C) or per point (N)
-        source = "<task>"
-        obj = {"orbit_labels" if len(path_or_obj) == orbits.n_orbits else "point_labels": path_or_obj}
-    else:
-        raise InputError(f"a task is a JSON path, a dict or a list of labels, got {type(path_or_obj).__name__}")
-    if not isinstance(obj, dict) or len({"orbit_labels", "point_labels"} & set(obj)) != 1:
-        raise InputError(f"{source}: a task is a JSON object with exactly one of \"orbit_labels\" (length C) or \"point_labels\" (length N)")
-    extra = set(obj) - {"orbit_labels", "point_labels"}
-    if extra:
-        raise InputError(f"{source}: unknown key {_short(sorted(extra)[0])} in the task")
-    if "orbit_labels" in obj:
-        vals = _label_values(obj["orbit_labels"], "orbit_labels", source)
-        if len(vals) != orbits.n_orbits:
-            raise InputError(f"{source}: \"orbit_labels\" has {len(vals)} entries but there are C = {orbits.n_orbits} orbits")
-        classes, idx = np.unique(vals, return_inverse=True)
-        return Task(orbit_labels=idx.ravel().astype(np.int64), classes=classes.tolist())
-    vals = _label_values(obj["point_labels"], "point_labels", source)
-    if len(vals) != orbits.n:
-        raise InputError(f"{source}: \"point_labels\" has {len(vals)} entries but there are N = {orbits.n} points")
-    classes, idx = np.unique(vals, return_inverse=True)
-    classes = classes.tolist()  # plain Python values, for messages and reports
-    idx = idx.ravel().astype(np.int64)
-    first = orbits.first_points()
-    per_orbit = idx[first]
-    bad = np.flatnonzero(per_orbit[orbits.labels] != idx)
-    if len(bad):
-        i = int(bad[0])
-        m = int(orbits.labels[i])
-        raise InputError(f"{source}: not an invariant task: points {int(first[m])} and {i} are in the same orbit but labelled {classes[per_orbit[m]]!r} and {classes[idx[i]]!r}")
-    return Task(orbit_labels=per_orbit, classes=classes)

@@ -1,0 +1,247 @@
+"""Per probe family: the conditions of the theory on the orbit codes, their certificate and witnesses.
+
+Theory (theory/statements.md S1–S2; Dubois et al. 2022, Thm. 1 and Sec. 5): an encoder is sample
+optimal for all invariant tasks and a probe family F iff it is invariant (x ~ x+ ⇒ φ(x) = φ(x+),
+measured in :mod:`.api`) and
+
+* ``linear`` (affine probes): the C orbit codes are affinely independent, rank[μ_m − μ̄] = C − 1
+  (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: the note under S1.3);
+* ``linear-nobias`` (homogeneous probes): the codes are linearly independent, rank[μ_m] = C (S1.4);
+  invariance is only needed up to positive scaling (argmax W z = argmax W (cz), c > 0);
+* ``mlp`` (universal probes): the codes are distinct (S2.1).
+
+Each family is one :class:`FamilyRules` entry of :data:`FAMILIES`: a function measuring its
+conditions (and building a certificate when one fails), its witness constructions, and optionally a
+relaxation of the invariance condition. Adding a family = one entry here + one in
+:mod:`idealssl.probes`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..inputs.orbits import Orbits
+from ..inputs.representation import Representation
+from ..probes import FAMILIES as PROBE_FAMILIES
+from ..probes import ProbeFamily
+from . import certificates as cert
+from .certificates import Certificate
+from .geometry import min_pairwise_distance
+from .report import Condition
+from .stats import OrbitStats, ray_deviation
+from .witness import MLP_WITNESSES, affine_witness
+
+
+@dataclass
+class CodeGeometry:
+    """The orbit codes and their spectra, measured once for every family's conditions.
+
+    Attributes
+    ----------
+    codes : ndarray (C, d)
+        The codes r_m (each orbit's first point), in the checker's (possibly rescaled) units.
+    first : ndarray (C,)
+        Index of each orbit's first point.
+    sv_aff, sv_lin : ndarray
+        Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m] (rounding-level values
+        set to 0), decreasing.
+    aff_rank, lin_rank : int
+        Their numerical ranks at ``tol``.
+    method : str
+        How the spectra were computed.
+    spread : float
+        S = sqrt(Σ σ²_aff / C), the RMS distance of the codes to their centroid.
+    scale : float
+        The unit of relative deviations: S, or the codes' RMS norm when S = 0.
+    tol : float
+    """
+
+    codes: np.ndarray
+    first: np.ndarray
+    sv_aff: np.ndarray
+    sv_lin: np.ndarray
+    aff_rank: int
+    lin_rank: int
+    method: str
+    spread: float
+    scale: float
+    tol: float
+
+    @property
+    def C(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.codes.shape[1])
+
+
+def _rel(sv: np.ndarray, k: int) -> float:
+    """σ_k / σ_1 (0 when there is no k-th value or σ_1 = 0)."""
+    return float(sv[k - 1] / sv[0]) if (len(sv) >= k and sv[0] > 0) else 0.0
+
+
+def _shown(sv: np.ndarray) -> list:
+    """Up to 1000 singular values, relative to the largest, for the report."""
+    return (sv / sv[0]).tolist()[:1000] if len(sv) and sv[0] > 0 else sv.tolist()[:1000]
+
+
+def _margin(holds: bool, value: float, lower: str) -> Condition:
+    return Condition(
+        holds=holds,
+        value=value if holds else 0.0,
+        threshold=0.0,
+        comparison=">",
+        description=lower if holds else "no positive margin: some task is not separable (see certificate)",
+        detail={"bound": "lower" if holds else "upper"},
+    )
+
+
+Measured = Tuple[Dict[str, Condition], Optional[Certificate]]
+
+
+def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+    """``linear``: affine independence of the codes (S1.3), with the paper's span condition for information."""
+    C, tol, sv = g.C, g.tol, g.sv_aff
+    independent = g.aff_rank == C - 1
+    conds = {
+        "affine_independence": Condition(
+            holds=independent, value=1.0 if C == 1 else _rel(sv, C - 1), threshold=tol, comparison=">",
+            description="σ_(C−1) / σ_1 of the centred codes [μ_m − μ̄] (affinely independent iff > tol)",
+            detail={"singular_values_relative": _shown(sv), "affine_rank": g.aff_rank, "method": g.method},
+        ),
+        "effective_dimension": Condition(
+            holds=g.aff_rank >= C - 1, value=g.aff_rank, threshold=C - 1, comparison=">=",
+            description=f"affine rank of the codes vs the required C − 1 (nominal d = {g.d})",
+            detail={"nominal_dim": g.d, "linear_span_rank": g.lin_rank},
+        ),
+        "worst_case_margin": _margin(independent, 1.0 if C == 1 else float(sv[C - 2]) / math.sqrt(C) / g.scale if independent else 0.0,
+                                     "lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread"),
+    }
+    span_ok = g.lin_rank >= C - 1
+    conds["span_dimension_paper"] = Condition(
+        holds=span_ok, value=g.lin_rank, threshold=C - 1, comparison=">=",
+        description="the paper's main-text condition dim span{φ(x)} ≥ C − 1 (necessary, NOT sufficient)", decisive=False,
+    )
+    if span_ok and not independent:
+        notes.append(
+            "the paper's main-text condition dim span ≥ C − 1 holds, but the codes are affinely dependent, so some invariant "
+            "task is not linearly separable: the span condition is not sufficient (theory/statements.md S1.3, note on the paper's wording); the affine one decides"
+        )
+    certificate = None
+    if g.aff_rank < C - 1:
+        S = g.spread
+        certificate = cert.radon_certificate(g.codes, orb, g.aff_rank, S if S > 0 else g.scale, tol, True, g.first,
+                                             top=float(sv[0]) if len(sv) else None,
+                                             unit="code spread" if S > 0 else "the codes' RMS norm")
+    return conds, certificate
+
+
+def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+    """``linear-nobias``: linear independence of the codes (S1.4)."""
+    C, tol, sv = g.C, g.tol, g.sv_lin
+    lin_scale = float(np.sqrt(np.sum(np.square(sv)) / C)) or 1.0  # RMS norm of the codes
+    independent = g.lin_rank == C
+    conds = {
+        "linear_independence": Condition(
+            holds=independent, value=_rel(sv, C), threshold=tol, comparison=">",
+            description="σ_C / σ_1 of the codes [μ_m] (linearly independent iff > tol)",
+            detail={"singular_values_relative": _shown(sv), "linear_rank": g.lin_rank, "method": g.method},
+        ),
+        "effective_dimension": Condition(
+            holds=g.lin_rank >= C, value=g.lin_rank, threshold=C, comparison=">=",
+            description=f"linear rank of the codes vs the required C (nominal d = {g.d})",
+            detail={"nominal_dim": g.d, "affine_rank": g.aff_rank},
+        ),
+        "worst_case_margin": _margin(independent, float(sv[C - 1]) / math.sqrt(C) / lin_scale if independent else 0.0,
+                                     "lower bound σ_C/√C on every binary task's best margin, relative to the codes' RMS norm"),
+    }
+    certificate = None
+    if g.lin_rank < C:
+        certificate = cert.radon_certificate(g.codes, orb, g.lin_rank, lin_scale, tol, False, g.first,
+                                             top=float(sv[0]) if len(sv) else None, unit="the codes' RMS norm")
+    return conds, certificate
+
+
+def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+    """``mlp``: distinct codes (S2.1)."""
+    C, tol, scale = g.C, g.tol, g.scale
+    dist, i, j = min_pairwise_distance(g.codes)
+    rel_dist = dist / scale if C > 1 else math.nan  # one orbit: vacuous (reported as null)
+    distinct = C == 1 or rel_dist > tol
+    conds = {
+        "distinct_codes": Condition(
+            holds=distinct, value=rel_dist, threshold=tol, comparison=">",
+            description="smallest distance between two orbits' codes / spread of the codes",
+            detail={"closest_orbits": [i, j]} if C > 1 else {},
+        ),
+        "effective_dimension": Condition(
+            holds=g.aff_rank >= min(1, C - 1), value=g.aff_rank, threshold=min(1, C - 1), comparison=">=",
+            description=f"affine rank of the codes vs the required 1 for universal probes (nominal d = {g.d})",
+            detail={"nominal_dim": g.d, "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width 2(C−1) always suffices (witness construction)"},
+        ),
+        "worst_case_margin": Condition(
+            holds=distinct, value=rel_dist / 2 if C > 1 else math.nan, threshold=0.0, comparison=">",
+            description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes with this margin",
+        ),
+    }
+    certificate = None if distinct else cert.shared_code_certificate(rep, orb, i, j, g.first, scale, tol)
+    return conds, certificate
+
+
+Pair = Tuple[int, int, int]
+
+
+def invariance_up_to_scaling(conds: Dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float,
+                             pair: Pair) -> Pair:
+    """``linear-nobias``: homogeneous probes cannot tell z from c·z (c > 0), so invariance up to positive
+    scaling suffices. Replaces ``conds["invariance"]`` when every point is a positive multiple of its code;
+    returns the (orbit, point, point) pair for the non-invariance certificate."""
+    chord, m_ray, x_ray = ray_deviation(rep, orb, st.codes)
+    ray = {"value": chord, "threshold": tol, "holds": chord <= tol, "worst_points": [int(st.first[m_ray]), x_ray]}
+    strict = conds["invariance"]
+    if chord <= tol:
+        conds["invariance"] = Condition(
+            holds=True, value=chord, threshold=tol, comparison="<=",
+            description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of its code, "
+                        "which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
+            detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
+        )
+        return pair
+    strict.detail["up_to_positive_scaling"] = ray
+    return (m_ray, int(st.first[m_ray]), x_ray)
+
+
+@dataclass(frozen=True)
+class FamilyRules:
+    """What the checker does for one probe family.
+
+    Attributes
+    ----------
+    family : ProbeFamily
+    conditions : callable (geometry, rep, orbits, notes) -> (conditions, certificate or None)
+        The family's structural conditions on the codes (all but invariance), and a verified
+        certificate when one fails.
+    witnesses : tuple of callables (codes, orbit_labels, n_classes) -> probe
+        Witness constructions for a task, tried in order (the one with fewest errors is kept).
+    relax_invariance : callable, optional
+        Replaces the strict invariance condition by a weaker one the family cannot tell apart.
+    """
+
+    family: ProbeFamily
+    conditions: Callable[[CodeGeometry, Representation, Orbits, List[str]], Measured]
+    witnesses: Tuple[Callable, ...]
+    relax_invariance: Optional[Callable[..., Pair]] = None
+
+
+FAMILIES: Dict[str, FamilyRules] = {
+    "linear": FamilyRules(PROBE_FAMILIES["linear"], affine_conditions, (functools.partial(affine_witness, bias=True),)),
+    "linear-nobias": FamilyRules(PROBE_FAMILIES["linear-nobias"], homogeneous_conditions,
+                                 (functools.partial(affine_witness, bias=False),), invariance_up_to_scaling),
+    "mlp": FamilyRules(PROBE_FAMILIES["mlp"], universal_conditions, MLP_WITNESSES),
+}
+assert tuple(FAMILIES) == tuple(PROBE_FAMILIES), "every probe family of idealssl.probes needs checker rules"
