@@ -154,14 +154,14 @@ def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=300, seed=0):
 
 
 def test_theory_minimum_is_minus_lambda_log_k_when_k_equals_orbits():
-    """issl-theory 5.8: K = C: the minimiser is a deterministic, invariant, balanced teacher, value -lambda log K."""
+    """theory/statements.md S7.2: K = C: the minimiser is a deterministic, invariant, balanced teacher, value -lambda log K."""
     loss, h_cond = _optimise_free_dissl(4, 4, 2.3)
     assert loss == pytest.approx(-2.3 * math.log(4), abs=0.05)
     assert h_cond < 0.05
 
 
 def test_theory_teacher_spreads_iff_lambda_exceeds_one_plus_beta():
-    """issl-theory 5.8: K > C: spreading an orbit over k categories changes the loss by (1 + beta - lambda) log k."""
+    """theory/statements.md S7.3: K > C: spreading an orbit over k categories changes the loss by (1 + beta - lambda) log k."""
     _, h_spread = _optimise_free_dissl(4, 8, 2.3)   # 2.3 > 1.8: non-deterministic teacher
     _, h_det = _optimise_free_dissl(4, 8, 1.0)      # 1.0 < 1.8: deterministic teacher
     assert h_spread > 0.3 and h_det < 0.1, (h_spread, h_det)
