@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
-from .heads import MLP, HEAD_KINDS, probe_head
+from .heads import HEAD_KINDS, MLP, probe_head
 from .simclr import same_sample_mask
 
 __all__ = ["CISSL", "cissl_loss"]

@@ -148,8 +148,8 @@ def fewshot(ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int =
             seed: int = 0) -> Dict:
     """k labels per class: logistic regression on features vs on raw pixels, same labels, mean over trials."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     ftr_np, fte_np = np.asarray(ftr, dtype=np.float64), np.asarray(fte, dtype=np.float64)
