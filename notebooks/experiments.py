@@ -37,10 +37,12 @@ def digits_heads(mode: str = "full", log=print) -> Dict:
     """SimCLR vs CISSL and DINO vs DISSL on the embedded digits with the image trainer (Table 1, Sec. 4.1).
     The synthetic-world comparison is the ``methods`` experiment of ``idealssl bench synthetic``."""
     cfg = CONFIGS[mode]
-    rows = digits_runs(HEAD_METHODS, cfg["digits_seeds"], cfg["digits_epochs"], at_end=["linear", "knn", "fewshot"], log=log)
+    rows = digits_runs(HEAD_METHODS, cfg["digits_seeds"], cfg["digits_epochs"], at_end=["linear", "knn", "fewshot"],
+                       log=log)
     return {"experiment": "digits_heads", "mode": mode, "rows": rows,
             "protocol": {"dataset": "sklearn digits 8x8 (1,437 train / 360 test), digits preset of idealssl train",
-                         "methods": list(HEAD_METHODS), "epochs": cfg["digits_epochs"], "seeds": list(cfg["digits_seeds"])}}
+                         "methods": list(HEAD_METHODS), "epochs": cfg["digits_epochs"],
+                         "seeds": list(cfg["digits_seeds"])}}
 
 
 def digits_runs(methods: Sequence[str], seeds: Sequence[int], epochs: int, at_end: List[str], log=print,
