@@ -11,7 +11,7 @@
 #
 # **Protocol.**
 # 1. Cover's count: C random Gaussian codes in R^d (general position almost surely), every binary
-#    labelling decided by an independent linear program (`idealssl.check.lp.separable`), against
+#    labelling decided by an independent linear program (`idealssl.checker.lp.separable`), against
 #    Cover's formula and against the checker's rank-based verdict `idealssl.check(...).ideal`.
 # 2. The condition is the *affine* rank, not the nominal d: codes in R^{C−1} squeezed into an
 #    r-dimensional affine subspace behave like general position in R^r.
@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import nbutil
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"

@@ -29,7 +29,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import nbutil
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
