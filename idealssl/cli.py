@@ -23,6 +23,10 @@ COMMANDS = {
 }
 
 
+#: top-level modules of the optional ``[train]`` extra (``pip install 'idealssl[train]'``)
+TRAIN_EXTRA = ("torch", "torchvision", "sklearn", "yaml")
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line on stderr (``PROG: error: MESSAGE``) and exit 2; ``-h`` shows usage."""
 
@@ -65,7 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args._run(args) or 0)
+        try:
+            return int(args._run(args) or 0)
+        except ModuleNotFoundError as exc:  # subcommands import the [train] extra lazily, inside run()
+            if exc.name not in TRAIN_EXTRA:
+                raise
+            raise InputError(f"this command needs the optional training dependencies ({exc.name} is not installed): "
+                             "pip install 'idealssl[train]', or from a checkout "
+                             "pip install -c constraints.txt -e '.[train]'") from exc
     except InputError as exc:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, even for odd file names
         print(f"idealssl {args.command}: error: {message}", file=sys.stderr)

@@ -8,7 +8,11 @@ Environment variables (read when a notebook starts)
 ``IDEALSSL_NB_FIGDIR``
     where figures are written (default ``notebooks/figures``).
 ``IDEALSSL_NB_RESULTS``
-    where full-mode results are written and recorded results are read (default ``notebooks/results``).
+    where the notebooks' own full-mode results (digits and VJE runs, :mod:`notebooks.experiments`) are
+    written and read (default ``notebooks/results``).
+``IDEALSSL_SYNTHETIC_RESULTS``
+    where the synthetic-world results are read (default ``synthetic/results``; the notebooks never
+    write there: ``idealssl bench synthetic`` is the only writer).
 """
 from __future__ import annotations
 
@@ -43,6 +47,51 @@ def figdir() -> Path:
 
 def resultsdir() -> Path:
     return Path(os.environ.get("IDEALSSL_NB_RESULTS", HERE / "results"))
+
+
+def synthetic_resultsdir() -> Path:
+    return Path(os.environ.get("IDEALSSL_SYNTHETIC_RESULTS", HERE.parent / "synthetic" / "results"))
+
+
+def load_synthetic(name: str, mode: str = "full") -> Optional[Dict]:
+    """The recorded result of the synthetic experiment ``name`` (``synthetic/results/<mode>/<name>.json``,
+    written by ``idealssl bench synthetic --mode <mode>``), or None when absent. Prints where it came from."""
+    p = synthetic_resultsdir() / mode / f"{name}.json"
+    if not p.exists():
+        print(f"no recorded {name}: run `idealssl bench synthetic --mode {mode} --experiments {name}`")
+        return None
+    rec = json.loads(p.read_text())
+    print(f"recorded {name}: {rec['mode']} mode, seeds {rec['seeds']}, git {rec['versions']['git']}, "
+          f"{rec['wall_seconds']} s to produce ({rec['command']})")
+    return rec
+
+
+def flat_row(r: Dict) -> Dict:
+    """One row of an :mod:`idealssl.synthetic.experiments` result as the flat dict the notebooks plot:
+    method, seed, steps, dim, C (the level's orbit count in the coarseness experiment), probe numbers
+    (``acc_binary``, ``acc_5class``, ``frac_perfect_binary``, ``mlp_acc_binary``, ``mlp_frac_perfect_binary``,
+    ``error_n<n>``, ``seen_error_n<n>``, ``unseen_mass_n<n>``), geometry, ideal log loss, checker verdict."""
+    out = {k: r.get(k) for k in ("world", "method", "seed", "steps", "dim", "batch_regime")}
+    out["C"] = r.get("level_C", r.get("geometry", {}).get("C"))
+    probes = r.get("probes", {})
+    for p, pre in (("linear", ""), ("mlp", "mlp_")):
+        full = probes.get(p, {}).get("full", {})
+        for K, name in (("2", "binary"), ("5", "5class")):
+            if K in full:
+                out[f"{pre}acc_{name}"] = full[K]["mean_acc"]
+                out[f"{pre}frac_perfect_{name}"] = full[K]["frac_perfect"]
+    for n, f in probes.get("linear", {}).get("fewshot", {}).items():
+        out[f"error_n{n}"] = f["error"]
+        out[f"seen_error_n{n}"] = f["seen_orbit_error"]
+        out[f"unseen_mass_n{n}"] = f["unseen_mass"]
+        out[f"W_n{n}"] = f["W_n"]
+    g = r.get("geometry", {})
+    out.update(invariance_ratio=g.get("invariance_ratio"), affine_rank=g.get("affine_rank"))
+    if "ideal_log_loss" in r:
+        out["ideal_log_loss"] = r["ideal_log_loss"]["ideal_log_loss"]
+    if r.get("check"):
+        out["check_ideal"] = r["check"].get("ideal")
+    return out
 
 
 def setup(threads: int = 2) -> Dict[str, Any]:
@@ -115,3 +164,17 @@ def verdict(held: bool, text: str) -> str:
     line = f"{'AGREES' if held else 'DISAGREES'} with the paper: {text}"
     print(line)
     return line
+
+
+def claim_verdicts(rec: Optional[Dict]) -> None:
+    """Print the verdict of every claim recorded by ``idealssl bench synthetic`` (computed there, from the
+    numbers, by :mod:`idealssl.synthetic.experiments`; the notebooks do not recompute them)."""
+    if rec is None:
+        return
+    words = {True: "AGREES with the paper", False: "DISAGREES with the paper", "inconclusive": "INCONCLUSIVE",
+             "cannot discriminate": "CANNOT DISCRIMINATE here"}
+    for c in rec["verdict"]["claims"]:
+        vals = c.get("values")
+        print(f"{words.get(c.get('held'), 'REPORTED')} [{c['id']}]: {c['prediction']} — criterion: {c['criterion']}"
+              + (f" — values: {json.dumps(plain(vals))}" if vals else ""))
+

@@ -8,8 +8,8 @@ convolution for Gaussian blur, ``torch.where`` for grayscale and solarisation. A
 from one ``torch.Generator`` on the device, whose state the trainer checkpoints, so a resumed run
 draws exactly the views an uninterrupted run would.
 
-Augmentation strength (Dubois et al. 2022, Sec. 3.2 and their TinyImageNet scripts; digest
-issl-theory.md sec. 3.4): with strength ``s``, RandomResizedCrop(scale=(0.2/s, 1)), ColorJitter
+Augmentation strength (Dubois et al. 2022, Sec. 3.2 and the TinyImageNet scripts of their released code,
+github.com/YannDubs/Invariant-Self-Supervised-Learning): with strength ``s``, RandomResizedCrop(scale=(0.2/s, 1)), ColorJitter
 (0.4s, 0.4s, 0.4s, 0.1s) with p=0.8, grayscale with p=0.1s; "coarse" augmentations are s=2 plus
 Gaussian blur. Here ``scale[0]/s``, ``jitter * s`` and ``gray_p * s`` (capped at 1; hue capped at
 0.5) implement the same knob for any base recipe.

@@ -3,7 +3,7 @@
 * ``resnet18`` / ``resnet50``: torchvision's architectures (randomly initialised; no weights are
   downloaded). For images of side <= 64 the stem is replaced by a 3x3 stride-1 convolution without
   max-pooling (the "CIFAR stem" of SimCLR's CIFAR experiments and of the ISSL TinyImageNet runs,
-  issl-theory.md sec. 3.4); the choice is returned in ``Encoder.stem`` and written to the log.
+  Dubois et al. 2022, TinyImageNet experiments); the choice is returned in ``Encoder.stem`` and written to the log.
 * ``convnet``: a small VGG-style network for 8x8 digits (3 conv-BN-ReLU blocks, one 2x2 pool,
   global average pooling).
 * ``expand_dim``: the paper's "+dim" (Dubois et al. 2022, Sec. 6, "dimensionality"): before

@@ -6,9 +6,9 @@ from typing import Optional, Sequence
 import torch
 from torch.nn import functional as F
 
-from ._ema import cosine_momentum, ema_update_, frozen_copy
 from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
+from .ema import cosine_momentum, ema_update_, frozen_copy
 from .heads import MLP
 
 __all__ = ["BYOL", "regression_loss", "byol_loss"]

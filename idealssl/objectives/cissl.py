@@ -9,7 +9,7 @@ from torch.nn import functional as F
 
 from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
-from .heads import MLP, PROBES, probe_head
+from .heads import HEAD_KINDS, MLP, probe_head
 from .simclr import same_sample_mask
 
 __all__ = ["CISSL", "cissl_loss"]
@@ -110,8 +110,8 @@ class CISSL(Objective):
         super().__init__(dim)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
-        if probe not in PROBES:
-            raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+        if probe not in HEAD_KINDS:
+            raise ValueError(f"probe must be one of {HEAD_KINDS}, got {probe!r}")
         self.temperature = float(temperature)
         self.probe = probe
         self.gather = bool(gather)

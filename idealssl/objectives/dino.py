@@ -7,10 +7,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._ema import cosine_momentum, ema_update_, frozen_copy
 from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import BatchNorm1d, gather
-from .dissl import entropy
+from .ema import cosine_momentum, ema_update_, frozen_copy
+from .functional import entropy
 
 __all__ = ["DINO", "DINOHead", "dino_loss", "teacher_probs", "updated_center"]
 

@@ -34,7 +34,6 @@ All ranks must hold the same local batch size (``drop_last=True`` in the sampler
 """
 from __future__ import annotations
 
-
 import torch
 import torch.distributed as dist
 from torch import nn

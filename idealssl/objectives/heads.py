@@ -19,9 +19,9 @@ from torch import nn
 
 from .distributed import BatchNorm1d
 
-__all__ = ["MLP", "LinearHead", "probe_head", "PROBES"]
+__all__ = ["MLP", "LinearHead", "probe_head", "HEAD_KINDS"]
 
-PROBES = ("linear", "mlp")
+HEAD_KINDS = ("linear", "mlp")
 
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU}
 
@@ -140,4 +140,4 @@ def probe_head(
     if probe == "mlp":
         return MLP(in_dim, out_dim, hidden_dim=mlp_hidden_dim, n_hidden=mlp_n_hidden, bottleneck=bottleneck,
                    out_norm=out_norm, gather=gather)
-    raise ValueError(f"probe must be one of {PROBES}, got {probe!r}")
+    raise ValueError(f"probe must be one of {HEAD_KINDS}, got {probe!r}")

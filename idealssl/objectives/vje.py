@@ -5,8 +5,8 @@ were not available; the structure below (symmetric conditional ELBO, polar Stude
 direction and radius factored, diagonal Gaussian amortised posterior whose variances are the directional
 likelihood's feature-wise scale, stop-gradient target, degrees of freedom as a parameter) is what the
 abstract and the authors' statements say; every exact form (densities, normalisers, radial factor,
-prior, weights) is a reconstruction, documented in theory/objectives.md and
-shared/reference/vje.md Sec. 1-3.
+prior, weights) is a reconstruction, documented in theory/objectives.md (VJE) and theory/statements.md
+(S8).
 """
 from __future__ import annotations
 

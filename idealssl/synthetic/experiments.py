@@ -5,23 +5,22 @@ Each experiment trains small encoders on a world (:mod:`.train`), measures the r
 computed from the numbers (never written by hand). :func:`run_suite` runs a selection and writes
 one JSON file per experiment (protocol, seeds, versions, wall time, rows, verdict).
 
-Experiments (numbers in brackets: the claims of the reference digest this suite was designed from; theory/statements.md
-holds the statements they test):
+Experiments (statements of ``theory/statements.md`` in brackets):
 
 ``dimension``
-    d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [5.2, 5.4, 5.10].
+    d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [S1.3, S1.5, S2.1].
 ``methods``
     every registered objective (and the supervised oracle) on one world at equal budget: the head
-    comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1) [5.9] and VJE against the
-    others; its models also feed ``loss_vs_accuracy``.
+    comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1) [S6.2, S6.3] and VJE against the
+    others; its models also feed ``loss_vs_accuracy`` [S6].
 ``coarseness``
     a coarseness family (orbits merged within classes) vs few-shot error, against W_n (Prop. 2,
-    Fig. 7a) [5.6].
+    Fig. 7a) [S3.1, S3.2].
 ``loss_vs_accuracy``
-    ideal ISSL log loss vs probe accuracy across models on one world (Fig. 7b) [5.7].
+    ideal ISSL log loss vs probe accuracy across models on one world (Fig. 7b) [S4.2].
 ``dissl_threshold``
     the DISSL teacher's determinism vs lambda and 1 + beta, with the full-data and the batch
-    marginal (free logits, population objective; then trained encoders) [5.8, 5.11].
+    marginal (free logits, population objective; then trained encoders) [S7.2, S7.3].
 """
 from __future__ import annotations
 
@@ -41,16 +40,12 @@ from .worlds import World, digits_world, vector_world
 
 EXPERIMENTS = ("dimension", "methods", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
-#: small heads for every objective (keys a constructor does not take are ignored and recorded)
-SMALL_HEADS = dict(
-    hidden_dim=256, teacher_hidden_dim=256, probe_hidden_dim=256, projector_hidden_dim=256,
-    predictor_hidden_dim=256, out_dim=64, bottleneck=None, bottleneck_dim=32,
-)
-#: per-method overrides on top of SMALL_HEADS (teacher categories / prototypes sized to the world)
+#: small heads for every objective: presets.compact (width 256, 64 categories / prototypes sized to the
+#: worlds, projections of 64) with these per-method differences
 METHOD_HPARAMS = {
-    "dissl": dict(n_classes=64),
-    "dino": dict(out_dim=64),  # K = 64 prototypes, as DISSL's 64 teacher categories
-    "swav": dict(n_prototypes=64, queue_length=0, freeze_prototypes_steps=0),
+    "dissl": dict(bottleneck=None),
+    "dino": dict(bottleneck_dim=32, use_bn=False),
+    "swav": dict(queue_length=0, freeze_prototypes_steps=0),
     "vicreg": dict(out_dim=128),
     "barlow": dict(out_dim=128),
     "vje": dict(hidden_dim=None),  # its own default inference-network width, max(d // 4, 8)
@@ -72,7 +67,9 @@ def method_hparams(method: str) -> Dict:
     """The hyperparameters the suite passes to ``method`` (small heads; see METHOD_HPARAMS)."""
     if method == "oracle":
         return {}
-    return {**SMALL_HEADS, **METHOD_HPARAMS.get(method, {})}
+    from ..objectives.presets import compact
+
+    return {**compact(method, width=256, categories=64, out_dim=64), **METHOD_HPARAMS.get(method, {})}
 
 
 def versions() -> Dict[str, str]:
@@ -174,7 +171,7 @@ def _few(row, n, key="error"):
 
 def cover_fraction(C: int, r: int) -> float:
     """Fraction of the 2^C - 2 non-constant binary labellings of C points in general position in an
-    r-dimensional affine space that an affine halfspace separates (Cover 1965; theory/statements.md S1.5):
+    r-dimensional affine space that an affine halfspace separates (Cover 1965; ``theory/statements.md`` S1.5):
     (2 sum_{k=0}^{r} binom(C-1, k) - 2) / (2^C - 2)."""
     r = min(r, C - 1)
     return (2 * sum(math.comb(C - 1, k) for k in range(r + 1)) - 2) / (2 ** C - 2)
@@ -459,8 +456,8 @@ def free_logit_dissl(C: int, K: int, lam: float, beta: float, per_orbit: int = 2
     original code does. The loss terms are :func:`idealssl.objectives.dissl.dissl_loss`.
 
     Returns the conditional entropy H(M^|X) and the marginal entropy H(M^) of the teacher over the
-    whole data set (theory/statements.md S7.3: H(M^|X) > 0 at the optimum iff lambda > 1 + beta when
-    K > C; with the batch marginal the same holds with B in place of C).
+    whole data set (``theory/statements.md`` S7.2-S7.3: H(M^|X) > 0 at the optimum iff lambda > 1 + beta when
+    K > C; with a batch marginal the same argument runs with B in place of C).
     """
     import torch
 
@@ -516,7 +513,7 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
                          "H_M_given_X": _mean_sd([h["H_M_given_X"] for h in hs]), "H_M": _mean_sd([h["H_M"] for h in hs]),
                          "restarts": mode["free_restarts"], "steps": mode["free_steps"]})
     # trained encoders: DISSL on the main world (C = 16); K = 4C teacher categories with batch 128,
-    # and K = C with batch 128 (B >= K) vs batch 4 (B < K: the batch-marginal effect, 5.11)
+    # and K = C with batch 128 (B >= K) vs batch 4 (B < K: the batch-marginal effect)
     trained = []
     trained_settings = [("K=4C, B=128", 4, mode["batch"]), ("K=C, B=128", 1, mode["batch"]), ("K=C, B=4", 1, 4)]
     if "dissl" in available():
@@ -526,7 +523,7 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
         for tname, kmul, B in trained_settings:
             for lam in mode["lambdas_trained"]:
                 for s in mode["seeds"]:
-                    hp = {**method_hparams("dissl"), "n_classes": kmul * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
+                    hp = {**method_hparams("dissl"), "categories": kmul * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
                     r = train_and_assess(w, "dissl", w.C - 1, s, mode, hparams=hp, probes=("linear",), check=False, batch=B)
                     if "error" in r:
                         trained.append({"part": "trained", "setting": tname, "lambda": lam, "seed": s, "error": r["error"]})
@@ -550,12 +547,12 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
         else:
             checks[name] = all((r["H_M_given_X"]["mean"] > eps) == (r["lambda"] > thr) for r in rs)
     claims = [
-        {"id": "dissl-threshold", "prediction": "with more teacher categories than orbits (K > C), the optimal teacher is deterministic iff lambda <= 1 + beta (5.8)",
+        {"id": "dissl-threshold", "prediction": "with more teacher categories than orbits (K > C), the optimal teacher is deterministic iff lambda <= 1 + beta (S7.2-S7.3)",
          "criterion": f"free logits, population objective: H(M^|X) > {eps} exactly for the lambdas > 1 + beta = {thr}",
          "held": checks[settings[0][0]]},
-        {"id": "dissl-small-K", "prediction": "with K <= C the optimal teacher is deterministic for every lambda (5.8)",
+        {"id": "dissl-small-K", "prediction": "with K <= C the optimal teacher is deterministic for every lambda (S7.2)",
          "criterion": f"free logits, population objective, K = C/2: H(M^|X) < {eps} for every lambda", "held": checks[settings[1][0]]},
-        {"id": "dissl-batch-marginal", "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda > 1 + beta even though K <= C (5.11)",
+        {"id": "dissl-batch-marginal", "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda > 1 + beta even though K <= C (S7.3 with the batch marginal)",
          "criterion": f"free logits, minibatch B = 2, K = C: H(M^|X) > {eps} exactly for the lambdas > {thr}", "held": checks[settings[2][0]]},
     ]
     ok = [t for t in trained if "error" not in t]
@@ -567,13 +564,13 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
             for name, _, _ in trained_settings}
     if ok:
         hi, lo = _h("K=4C, B=128", True), _h("K=4C, B=128", False)
-        claims.append({"id": "dissl-threshold-trained", "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (5.8)",
+        claims.append({"id": "dissl-threshold-trained", "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (S7.3)",
                        "criterion": "K = 4C, batch 128: mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds the mean over runs with lambda <= 1 + beta by > 0.05 nats",
                        "values": tsum["K=4C, B=128"],
                        "held": (float(np.mean(hi)) > float(np.mean(lo)) + 0.05) if hi and lo else None})
         b4h, b128h = _h("K=C, B=4", True), _h("K=C, B=128", True)
         b4l, b128l = _h("K=C, B=4", False), _h("K=C, B=128", False)
-        claims.append({"id": "dissl-batch-marginal-trained", "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda = 1 + beta, a batch B >= K does not (5.11)",
+        claims.append({"id": "dissl-batch-marginal-trained", "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda = 1 + beta, a batch B >= K does not (S7.3 with the batch marginal)",
                        "criterion": "lambda > 1 + beta: mean H(M^|Z) with B = 4 exceeds that with B = 128 by > 0.05 nats; lambda <= 1 + beta: it does not",
                        "values": {"B=4": tsum["K=C, B=4"], "B=128": tsum["K=C, B=128"]},
                        "held": (float(np.mean(b4h)) > float(np.mean(b128h)) + 0.05 and not float(np.mean(b4l)) > float(np.mean(b128l)) + 0.05)

@@ -7,7 +7,8 @@ vector worlds, a two-layer convnet for 8x8 image worlds), and the objective is a
 :mod:`idealssl.objectives.base`: ``forward(views, targets)``, an EMA copy of the encoder when the
 objective sets ``momentum_backbone`` (its no-grad embeddings of the global views are the targets;
 EMA coefficient ``objective.momentum(step, total)``), and ``objective.update(step, total)`` after
-every optimiser step.
+every optimiser step: the step is :func:`idealssl.train.step.training_step`, the one ``idealssl train``
+runs.
 
 One extra method is built in: ``"oracle"`` minimises the ideal ISSL log loss (Eq. 6) with the
 TRUE maximal invariant M (unit-norm embeddings and learnable unit-norm class weights,
@@ -16,17 +17,16 @@ can reach, not an SSL method.
 """
 from __future__ import annotations
 
-import copy
-import inspect
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..objectives.ema import frozen_copy
 from .worlds import World
 
 __all__ = ["TrainConfig", "make_encoder", "train", "embed", "ORACLE"]
@@ -49,8 +49,8 @@ class TrainConfig:
     hidden : int
         Width of the encoder's hidden layers.
     hparams : dict
-        Extra keyword arguments for the objective (only those its constructor accepts are used;
-        the rest are reported as ignored).
+        Extra keyword arguments for the objective's constructor (:func:`idealssl.objectives.build`
+        refuses one it does not take).
     seed : int
     """
 
@@ -108,77 +108,76 @@ class _Oracle(nn.Module):
 
 
 def _build_objective(method: str, dim: int, hparams: Dict):
+    """Through :func:`idealssl.objectives.build`, which refuses an unknown method or hyperparameter (one
+    line, an :class:`~idealssl.errors.InputError`) instead of dropping it."""
     from ..objectives import build
-    from ..objectives.base import _REGISTRY, available
 
-    names = available()
-    if method.lower() not in names:
-        raise InputError(f"unknown method {method!r}; available: {', '.join(names + [ORACLE]) or ORACLE}")
-    cls = _REGISTRY[method.lower()]
-    sig = inspect.signature(cls.__init__)
-    takes_kwargs = any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-    used = {k: v for k, v in hparams.items() if takes_kwargs or k in sig.parameters}
-    ignored = sorted(set(hparams) - set(used))
-    return build(method, dim, **used), used, ignored
+    return build(method, dim, **hparams)
+
+
+def _build(world: World, cfg: TrainConfig):
+    if cfg.method.lower() == ORACLE:
+        bad = sorted(set(cfg.hparams) - {"temperature"})
+        if bad:
+            raise InputError(f"method 'oracle' has no hyperparameter {', '.join(map(repr, bad))}; it takes: temperature")
+        return _Oracle(cfg.dim, world.C, **cfg.hparams)
+    return _build_objective(cfg.method, cfg.dim, dict(cfg.hparams))
 
 
 def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
-    """Train an encoder on ``world`` with ``cfg.method``.
+    """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.train.step.training_step`).
 
     Returns
     -------
     dict
         ``encoder`` (the trained module, eval mode), ``objective``, ``config`` (plain dict),
-        ``hparams_used``, ``hparams_ignored``, ``losses`` (per step), ``last_logs`` (the
-        objective's logs at the last step, as floats), ``seconds``.
+        ``hparams_used`` (``cfg.hparams``: an unknown one is refused), ``hparams_ignored`` (always empty,
+        kept for the results' format), ``losses`` (per step), ``last_logs`` (the objective's logs at the
+        last step, as floats), ``seconds``.
     """
+    from ..train.step import Schedules, training_step
+
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     enc = make_encoder(world, cfg.dim, cfg.hidden)
-    if cfg.method.lower() == ORACLE:
-        obj, used, ignored = _Oracle(cfg.dim, world.C, **{k: v for k, v in cfg.hparams.items() if k == "temperature"}), \
-            {k: v for k, v in cfg.hparams.items() if k == "temperature"}, sorted(set(cfg.hparams) - {"temperature"})
-    else:
-        obj, used, ignored = _build_objective(cfg.method, cfg.dim, dict(cfg.hparams))
-    ema = copy.deepcopy(enc).requires_grad_(False) if getattr(obj, "momentum_backbone", False) else None
+    obj = _build(world, cfg)
+    oracle = cfg.method.lower() == ORACLE
+    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
     params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
     X = torch.as_tensor(world.X)
     orbits_t = torch.as_tensor(world.orbits)
     n_views = int(getattr(obj, "n_global", 2))
-    losses, logs = [], {}
+    losses: List[float] = []
+    logs: Dict[str, float] = {}
     t0 = time.perf_counter()
     enc.train()
     obj.train()
+
+    def check(loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
+
     for step in range(cfg.steps):
         anchors = rng.integers(0, world.N, size=cfg.batch)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
-        views = [enc(X[v]) for v in vidx]
-        if cfg.method.lower() == ORACLE:
-            loss = obj(views, orbits_t[anchors])
-            out_logs = {}
-        else:
+
+        def forward():
+            views = [enc(X[v]) for v in vidx]
+            if oracle:
+                return obj(views, orbits_t[anchors]), None, {}
             targets = None
             if ema is not None:
                 with torch.no_grad():
                     targets = [ema(X[v]) for v in vidx]
             out = obj(views, targets)
-            loss, out_logs = out.loss, out.logs
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if ema is not None:
-            m = float(obj.momentum(step, cfg.steps))
-            with torch.no_grad():
-                for pe, po in zip(ema.parameters(), enc.parameters()):
-                    pe.mul_(m).add_(po.detach(), alpha=1.0 - m)
-        if hasattr(obj, "update"):
-            obj.update(step, cfg.steps)
-        losses.append(float(loss.detach()))
+            return out.loss, None, out.logs
+
+        res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc, check=check)
+        losses.append(float(res.loss.detach()))
         if step == cfg.steps - 1:
-            logs = {k: float(v) for k, v in out_logs.items()}
+            logs = {k: float(v) for k, v in res.logs.items()}
         if log_every and step % log_every == 0:
             print(f"[{cfg.method} d={cfg.dim}] step {step} loss {losses[-1]:.4f}", flush=True)
     enc.eval()
@@ -187,8 +186,8 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
         "encoder": enc,
         "objective": obj,
         "config": asdict(cfg),
-        "hparams_used": used,
-        "hparams_ignored": ignored,
+        "hparams_used": dict(cfg.hparams),
+        "hparams_ignored": [],
         "losses": losses,
         "last_logs": logs,
         "seconds": time.perf_counter() - t0,

@@ -2,7 +2,7 @@
 
 A *world* is a finite input set X = {x_1, ..., x_N} together with an augmentation equivalence
 x ~ x+ given as a partition of the N inputs into C classes ("orbits"), indexed by the maximal
-invariant M : X -> {0, ..., C-1} (Dubois et al. 2022, Eq. 4; ``reference/issl-theory.md`` 1.1).
+invariant M : X -> {0, ..., C-1} (Dubois et al. 2022, Eq. 4; ``theory/statements.md`` S1.1).
 Because X and M are explicit, everything the theory talks about can be computed exactly:
 population risks are averages over the N inputs, the invariant tasks are the labellings of the C
 orbits, and the augmentation distribution A(X~ | x) is the uniform distribution over the orbit of

@@ -1,8 +1,10 @@
 """Run configuration: defaults < dataset preset < preset's per-method section < --config file <
 command-line flags < dotted overrides (``optim.lr=1e-3 views.strength=2``).
 
-Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is
-written to the run directory as ``config.yaml``.
+Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is a
+plain mapping (written to the run directory as ``config.yaml`` and stored in checkpoints); its typed,
+validated form is :class:`RunConfig` (one dataclass per section), built and checked in one place by
+:func:`validate`.
 
 Batch size is global (summed over processes); the learning rate is scaled with the global batch by
 ``optim.lr_scaling``: ``linear`` (lr * B / ref_batch, Goyal et al. 2017), ``sqrt``
@@ -12,9 +14,10 @@ command gives the same learning rate on 1 or N processes.
 from __future__ import annotations
 
 import copy
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -158,26 +161,203 @@ def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_
     return cfg
 
 
-def validate(cfg: dict) -> None:
-    o, t, v = cfg["optim"], cfg["train"], cfg["views"]
-    if str(o["name"]).lower() not in OPTIMIZERS:
-        raise InputError(f"optim.name={o['name']!r}; choose one of {', '.join(OPTIMIZERS)}")
+# ------------------------------------------------------------------------------------------------ typed config
+Num = Union[int, float]
+Probs = Union[Num, List[Num]]
+
+
+@dataclass
+class DataConfig:
+    image_size: Optional[int]
+    stl10_unlabeled: bool
+    max_images: int
+    on_device: bool
+    val_fraction: Num
+    fraction: Num
+    only_class: Optional[int]
+
+
+@dataclass
+class ModelConfig:
+    arch: str
+    expand_dim: Optional[int]
+    small_stem: Optional[bool]
+    width: int
+    sync_bn: bool
+    channels_last: Union[bool, str]
+    compile: bool
+
+
+@dataclass
+class ViewsConfig:
+    size: Optional[int]
+    n_global: int
+    scale: List[Num]
+    ratio: List[Num]
+    flip_p: Num
+    rotate: Num
+    jitter: List[Num]
+    jitter_p: Num
+    gray_p: Num
+    blur_p: Probs
+    blur_sigma: List[Num]
+    solarize_p: Probs
+    strength: Num
+    n_local: int
+    local_size: Optional[int]
+    local_scale: List[Num]
+
+
+@dataclass
+class OptimConfig:
+    name: str
+    lr: Num
+    weight_decay: Num
+    momentum: Num
+    batch_size: int
+    epochs: int
+    warmup_epochs: Num
+    lr_scaling: str
+    ref_batch: Num
+    grad_clip: Optional[Num]
+
+
+@dataclass
+class ProbeConfig:
+    online: bool
+    lr: Num
+
+
+@dataclass
+class EvalConfig:
+    at_end: List[str]
+    knn_k: int
+    knn_t: Num
+    linear_wd: List[Num]
+    linear_steps: int
+    fewshot_k: int
+    fewshot_trials: int
+    anomaly_k: int
+    anomaly_max_train: int
+    anomaly_fit_steps: int
+    anomaly_fit_lr: Num
+    batch_size: int
+
+
+@dataclass
+class TrainOptions:
+    precision: Union[str, int]
+    log_every: int
+    ckpt_every_epochs: int
+    progress: Union[str, bool]  # YAML reads a bare off as false
+    limit_steps: Optional[int]
+    keep_epoch_ckpts: bool
+
+
+@dataclass
+class RunConfig:
+    """The resolved configuration, typed and validated (:meth:`from_dict`); :meth:`to_dict` gives back the
+    plain mapping written to ``config.yaml`` and stored in checkpoints (same keys, same order, same values)."""
+
+    method: str
+    dataset: str
+    data_dir: Optional[str]
+    seed: int
+    out: Optional[str]
+    device: str
+    data: DataConfig
+    model: ModelConfig
+    views: ViewsConfig
+    objective: Dict[str, Any]
+    optim: OptimConfig
+    probe: ProbeConfig
+    eval: EvalConfig
+    train: TrainOptions
+
+    @classmethod
+    def from_dict(cls, cfg: dict) -> "RunConfig":
+        """Type-check every entry against the dataclasses, then :func:`validate` the values; one
+        :class:`InputError` naming the key otherwise."""
+        rc = _build(cls, cfg, "")
+        validate(rc)
+        return rc
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _type_ok(value: Any, tp: Any) -> bool:
+    origin = get_origin(tp)
+    if tp is Any:
+        return True
+    if origin is Union:
+        return any(_type_ok(value, t) for t in get_args(tp))
+    if origin in (list, List):
+        (inner,) = get_args(tp) or (Any,)
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)
+    if origin in (dict, Dict):
+        return isinstance(value, dict)
+    if tp is type(None):
+        return value is None
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if tp is float:
+        return isinstance(value, float)
+    return isinstance(value, tp)
+
+
+def _describe(tp: Any) -> str:
+    if get_origin(tp) is Union:
+        return " or ".join(_describe(t) for t in get_args(tp))
+    if get_origin(tp) in (list, List):
+        return f"a list of {_describe((get_args(tp) or (Any,))[0])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}.get(
+        tp, getattr(tp, "__name__", str(tp)))
+
+
+def _build(cls: Any, d: dict, where: str):
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        key = f"{where}{f.name}"
+        if f.name not in d:
+            raise InputError(f"configuration: missing key {key!r}")
+        v, tp = d[f.name], hints[f.name]
+        if is_dataclass(tp):
+            if not isinstance(v, dict):
+                raise InputError(f"configuration: {key} must be a mapping, got {v!r}")
+            kwargs[f.name] = _build(tp, v, key + ".")
+            continue
+        if not _type_ok(v, tp):
+            raise InputError(f"{key} must be {_describe(tp).replace('Num', 'a number')}, got {v!r}")
+        kwargs[f.name] = v
+    return cls(**kwargs)
+
+
+def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
+    """All value checks of a resolved configuration, in one place; returns the typed configuration."""
+    if isinstance(cfg, dict):
+        return RunConfig.from_dict(cfg)
+    o, t, v = cfg.optim, cfg.train, cfg.views
+    if str(o.name).lower() not in OPTIMIZERS:
+        raise InputError(f"optim.name={o.name!r}; choose one of {', '.join(OPTIMIZERS)}")
     for key, lo in (("batch_size", 2), ("epochs", 1)):
-        if not isinstance(o[key], int) or o[key] < lo:
-            raise InputError(f"optim.{key} must be an integer >= {lo}, got {o[key]!r}")
-    if not (isinstance(o["lr"], (int, float)) and o["lr"] > 0):
-        raise InputError(f"optim.lr must be a positive number, got {o['lr']!r}")
-    if o["lr_scaling"] not in ("none", "linear", "sqrt"):
-        raise InputError(f"optim.lr_scaling must be none, linear or sqrt, got {o['lr_scaling']!r}")
-    if str(t["precision"]) not in PRECISIONS:
-        raise InputError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t['precision']!r}")
-    if not (isinstance(v["strength"], (int, float)) and v["strength"] > 0):
-        raise InputError(f"views.strength must be > 0, got {v['strength']!r}")
-    if cfg["device"] not in ("auto", "cpu", "cuda") and not str(cfg["device"]).startswith("cuda:"):
-        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg['device']!r}")
-    f = cfg["data"]["fraction"]
-    if not (isinstance(f, (int, float)) and 0 < f <= 1):
+        if getattr(o, key) < lo:
+            raise InputError(f"optim.{key} must be an integer >= {lo}, got {getattr(o, key)!r}")
+    if not o.lr > 0:
+        raise InputError(f"optim.lr must be a positive number, got {o.lr!r}")
+    if o.lr_scaling not in ("none", "linear", "sqrt"):
+        raise InputError(f"optim.lr_scaling must be none, linear or sqrt, got {o.lr_scaling!r}")
+    if str(t.precision) not in PRECISIONS:
+        raise InputError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
+    if not v.strength > 0:
+        raise InputError(f"views.strength must be > 0, got {v.strength!r}")
+    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
+    f = cfg.data.fraction
+    if not 0 < f <= 1:
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
+    return cfg
 
 
 def lr_for(cfg: dict) -> float:

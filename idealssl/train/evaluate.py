@@ -1,6 +1,7 @@
 """Evaluation protocols. Every function returns a dict whose ``protocol`` string says exactly what
 was measured (features, split, hyperparameters and how they were chosen), because numbers quoted
-across SSL projects differ mostly by hidden protocol details (peers.md sec. 2 and 5).
+across SSL projects differ mostly by hidden protocol details (compare solo-learn's and DINO's k-NN and
+linear protocols).
 
 * :func:`extract`: backbone features with the backbone in ``eval()`` mode (BatchNorm frozen),
   un-augmented images, no gradient.
@@ -15,14 +16,22 @@ across SSL projects differ mostly by hidden protocol details (peers.md sec. 2 an
   test image is scored; AUROC of the score for "not c" over the whole test split, per class and mean.
   Score: mean cosine distance to the k nearest normal training features, or the objective's own
   likelihood score when it provides one (VJE).
+* :func:`evaluate_model`: every end-of-training evaluation of a run (``eval.at_end``), including
+  :func:`likelihood_anomaly` for objectives with a ``score``.
 """
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Sequence
+import copy
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .. import metrics as monitors
+from ..data.datasets import ImageSet
+from ..data.views import ViewGenerator
 
 
 @torch.no_grad()
@@ -139,8 +148,8 @@ def fewshot(ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int =
             seed: int = 0) -> Dict:
     """k labels per class: logistic regression on features vs on raw pixels, same labels, mean over trials."""
     from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
     from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     ftr_np, fte_np = np.asarray(ftr, dtype=np.float64), np.asarray(fte, dtype=np.float64)
@@ -200,3 +209,116 @@ def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_f
             "protocol": (f"one-class anomaly detection: for each class c, the train images of c (at most {max_train}) "
                          f"are normal; every test image is scored by {name}; AUROC for 'not c' over the whole test "
                          f"split; mean over classes")}
+
+
+# ------------------------------------------------------------------------------------------------ run level
+def has_likelihood_score(objective) -> bool:
+    """Objectives with a per-sample likelihood anomaly score (VJE's ``score(views)``)."""
+    return callable(getattr(objective, "score", None))
+
+
+def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
+                       autocast: bool = False, classes=None) -> dict:
+    """One-class anomaly detection with the objective's own likelihood score (VJE).
+
+    For each class c, a copy of the pretrained objective (its heads: posterior and likelihood) is
+    fitted on class c alone (``eval.anomaly_fit_steps`` Adam steps, lr ``eval.anomaly_fit_lr``, on
+    the frozen backbone's features of two augmented views of c's train images), then every test
+    image is scored by ``objective.score`` (negative ELBO, higher = more anomalous) on two
+    augmented views; AUROC for "not c" over the whole test split. Views come from a generator
+    seeded with the run's seed, so the evaluation is reproducible.
+    """
+    ev = cfg["eval"]
+    steps, lr = int(ev.get("anomaly_fit_steps", 100)), float(ev.get("anomaly_fit_lr", 1e-3))
+    g = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 12345)
+    aug = ViewGenerator(views_fn.cfg, views_fn.mean.flatten().tolist(), views_fn.std.flatten().tolist(), g)
+    was = backbone.training
+    backbone.eval()
+
+    @torch.no_grad()
+    def two_views(x):
+        outs = [[], []]
+        for i in range(0, len(x), 512):
+            vs = aug(torch.as_tensor(x[i:i + 512]).to(device))[:2]
+            for j in range(2):
+                with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
+                    outs[j].append(backbone(vs[j]).float())
+        return [torch.cat(o) for o in outs]
+
+    tr, te = two_views(data.train_x), two_views(data.test_x)
+    backbone.train(was)
+
+    def fit_and_score(normal_idx: np.ndarray) -> torch.Tensor:
+        obj = copy.deepcopy(objective).to(device).train()
+        params = [p for p in obj.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=lr) if params else None
+        gi = torch.Generator().manual_seed(int(cfg["seed"]))
+        idx_all = torch.as_tensor(normal_idx)
+        for _ in range(steps if opt is not None else 0):
+            idx = idx_all[torch.randperm(len(idx_all), generator=gi)[:256]].to(device)
+            loss = obj([tr[0][idx], tr[1][idx]]).loss
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        obj.eval()
+        with torch.no_grad():
+            return obj.score([te[0], te[1]], generator=torch.Generator(device=device).manual_seed(0)).float().cpu()
+
+    res = anomaly(None, data.train_y, None, data.test_y, max_train=int(ev["anomaly_max_train"]),
+                    class_score_fn=fit_and_score, score_name=f"{cfg['method']} negative ELBO (objective.score)",
+                    seed=int(cfg["seed"]), classes=classes)
+    res["protocol"] += (f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
+                        f"frozen backbone's features of two augmented views, and test images are scored on two "
+                        f"augmented views")
+    return res
+
+
+def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
+                   probe: Optional[nn.Module] = None, autocast: bool = False, verbose: bool = False,
+                   which: Optional[List[str]] = None) -> dict:
+    """All end-of-training evaluations (``eval.at_end`` or ``which``); each entry carries its protocol."""
+    ev = cfg["eval"]
+    which = list(which if which is not None else ev["at_end"])
+    bs = int(ev["batch_size"])
+    ftr = extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
+    fte = extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
+    out: dict = {"features": f"backbone output (d={ftr.shape[1]}), eval mode, un-augmented images resized to "
+                             f"{views_fn.cfg.size}px, normalised with the dataset mean/std",
+                 "train_split": f"{len(ftr)} labelled train images", "test_split": f"{len(fte)} test images"}
+    yte = torch.as_tensor(data.test_y)
+    if probe is not None:
+        with torch.no_grad():
+            pred = probe(fte.to(device)).argmax(1).cpu()
+        out["online_linear"] = {"top1": float((pred == yte).float().mean()),
+                                "protocol": "online linear probe: trained during pretraining on detached features of "
+                                            "the first augmented global view (train-mode BatchNorm), same optimiser "
+                                            f"(lr {cfg['probe']['lr']}, constant), evaluated on test with eval-mode "
+                                            "features of un-augmented images"}
+    if "linear" in which:
+        out["linear"] = linear_probe(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["linear_wd"],
+                                       int(ev["linear_steps"]), float(cfg["data"]["val_fraction"]), int(cfg["seed"]))
+    if "knn" in which:
+        out["knn"] = knn(ftr, data.train_y, fte, data.test_y, data.n_classes, int(ev["knn_k"]), float(ev["knn_t"]))
+    if "fewshot" in which:
+        out["fewshot"] = fewshot(ftr, data.train_y, fte, data.test_y, data.train_x, data.test_x,
+                                   int(ev["fewshot_k"]), int(ev["fewshot_trials"]), int(cfg["seed"]))
+    if "anomaly" in which:
+        only = cfg["data"].get("only_class")
+        classes = None if only is None else [int(only)]
+        out["anomaly"] = anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
+                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]), classes=classes)
+        if has_likelihood_score(objective):
+            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast,
+                                                           classes=classes)
+        for key in ("anomaly", "anomaly_likelihood"):
+            if key in out:
+                out[key]["protocol"] += (
+                    f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
+                    f"the standard one-class protocol)" if only is not None else
+                    "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
+                    "detector is one-class (data.only_class=c gives the standard protocol)")
+    means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
+    out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
+                       "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
+                                   "test class means' normalised Gram matrix to a regular simplex's"}
+    return out

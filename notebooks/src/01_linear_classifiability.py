@@ -7,7 +7,7 @@
 # population optimality iff the dimensionality is at least |X/~| − 1").
 # Cover's function-counting theorem gives the count below that threshold: C codes in general
 # position in R^d admit exactly 2·Σ_{k=0}^{d} binom(C−1, k) affinely separable binary labellings out
-# of 2^C (theory/statements.md S1.3, S1.5).
+# of 2^C (`theory/statements.md` S1.3, S1.5).
 #
 # **Protocol.**
 # 1. Cover's count: C random Gaussian codes in R^d (general position almost surely), every binary
@@ -15,7 +15,7 @@
 #    Cover's formula and against the checker's rank-based verdict `idealssl.check(...).ideal`.
 # 2. The condition is the *affine* rank, not the nominal d: codes in R^{C−1} squeezed into an
 #    r-dimensional affine subspace behave like general position in R^r.
-# 3. The span-vs-affine counterexample (theory/statements.md S1.3): codes (1,0), (1,1), (1,2)
+# 3. The span-vs-affine counterexample (`theory/statements.md` S1.3): codes (1,0), (1,1), (1,2)
 #    satisfy the paper's main-text condition dim span ≥ C − 1 = 2, yet the task {b} vs {a, c} has no
 #    linear probe. The checker finds it and returns the failing labelling as a certificate.
 #

@@ -2,7 +2,7 @@
 # # 7 · VJE: learned per-feature uncertainty and one-class anomaly detection
 #
 # **Claims examined** (Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026; only the
-# abstract and the authors' statements were available, see `shared/reference/vje.md`; the objective
+# abstract and the authors' statements were available, see `theory/statements.md` S8; the objective
 # in `idealssl.objectives.vje` is a *reconstruction*):
 # 1. the diagonal Gaussian posterior, whose variances are shared with the directional Student-t
 #    likelihood, "captures anisotropic uncertainty" (feature-wise);

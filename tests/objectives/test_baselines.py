@@ -265,3 +265,22 @@ def test_module_equals_reference_on_head_outputs(name):
             q = [ref_sinkhorn(x, 0.05, 3) for x in s]
             ref = np.mean([np.mean(-(q[a] * np_log_softmax(s[1 - a] / 0.1)).sum(1)) for a in range(2)])
     assert out.loss.item() == pytest.approx(ref, rel=1e-4)
+
+
+def test_ema_update_averages_parameters_and_copies_buffers():
+    from torch import nn
+
+    from idealssl.objectives.ema import ema_update_, frozen_copy
+
+    online = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    target = frozen_copy(online)
+    with torch.no_grad():
+        for p in online.parameters():
+            p.add_(1.0)
+    online(torch.randn(8, 3))  # moves the online running statistics
+    before = [p.clone() for p in target.parameters()]
+    ema_update_(target, online, 0.9)
+    for pt, p0, po in zip(target.parameters(), before, online.parameters()):
+        assert torch.allclose(pt, 0.9 * p0 + 0.1 * po)
+    for bt, bo in zip(target.buffers(), online.buffers()):
+        assert torch.equal(bt, bo)

@@ -151,7 +151,7 @@ def _fit_heads(symmetric, tau, seed, steps=400):
 
 
 def test_asymmetric_head_needs_an_ideal_representation():
-    """issl-theory 5.9: with codes on a line (not affinely independent for C = 4), a universal symmetric head
+    """theory/statements.md S6.2: with codes on a line (not affinely independent for C = 4), a universal symmetric head
     reaches the ETF optimum log(2 + 6 exp(-4/(3 tau))) while the probe-family (linear) student cannot."""
     tau = 0.5
     etf = math.log(2 + 6 * math.exp(-4 / (3 * tau)))

@@ -71,7 +71,7 @@ def test_unknown_method_is_an_input_error(small_world):
 
 
 def test_free_logit_dissl_threshold():
-    """issl-theory.md 5.8: with K > C categories the optimal teacher is deterministic for
+    """theory/statements.md S7.2-S7.3: with K > C categories the optimal teacher is deterministic for
     lambda < 1 + beta and spreads for lambda > 1 + beta (beta = 0.8: threshold 1.8)."""
     from idealssl.synthetic.experiments import free_logit_dissl
 

@@ -8,9 +8,10 @@ import time
 import pytest
 import torch
 
-from _tiny import FAST  # tests/train is on sys.path (conftest.py); 'conftest' itself is ambiguous across folders
 from idealssl.cli import main
 from idealssl.objectives import available
+
+from ._tiny import FAST
 
 
 def _losses(run_dir):
@@ -179,7 +180,7 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
 def test_real_format_fixtures_train_end_to_end(tmp_path):
     """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
     import numpy as np
-    from test_datasets import _cifar_batch
+    from .test_datasets import _cifar_batch
 
     rng = np.random.default_rng(0)
     root = tmp_path / "cifar-10-batches-py"

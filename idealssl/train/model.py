@@ -1,0 +1,47 @@
+"""The trained module: backbone + objective + detached online probe (:class:`SSLModel`)."""
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["SSLModel"]
+
+
+class SSLModel(nn.Module):
+    """Backbone + objective (heads, teacher state) + detached online linear probe.
+
+    ``forward`` encodes views of the same resolution in one pass, evaluates the objective, and fits
+    the probe on the first global view's features with the gradient stopped, so the probe never
+    shapes the representation (solo-learn's online probe).
+    """
+
+    def __init__(self, backbone: nn.Module, objective: nn.Module, n_classes: int):
+        super().__init__()
+        self.backbone = backbone
+        self.objective = objective
+        self.probe = nn.Linear(backbone.dim, max(1, n_classes))
+
+    def encode(self, views: List[torch.Tensor], net: Optional[nn.Module] = None) -> List[torch.Tensor]:
+        net = net or self.backbone
+        out: List[Optional[torch.Tensor]] = [None] * len(views)
+        groups: Dict[tuple, List[int]] = {}
+        for i, v in enumerate(views):
+            groups.setdefault(tuple(v.shape[1:]), []).append(i)
+        for idx in groups.values():
+            z = net(torch.cat([views[i] for i in idx]))
+            for j, i in enumerate(idx):
+                out[i] = z[j * views[i].shape[0]:(j + 1) * views[i].shape[0]]
+        return out  # type: ignore[return-value]
+
+    def forward(self, views, targets, labels):
+        feats = self.encode(views)
+        out = self.objective([f.float() for f in feats], targets)
+        logits = self.probe(feats[0].detach().float())
+        lab = labels.long()
+        n = (lab >= 0).sum()
+        probe_loss = F.cross_entropy(logits, lab.clamp_min(0), reduction="none")
+        probe_loss = (probe_loss * (lab >= 0)).sum() / n.clamp_min(1)
+        return out.loss, probe_loss, out.logs
