@@ -68,8 +68,8 @@ def _as_rep(Z) -> Representation:
 
 
 def _validated(tol: Any, threads: Any) -> float:
-    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= tol < 1):
-        tiny = isinstance(tol, numbers.Real) and 0 < tol < MIN_TOL
+    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= float(tol) < 1):
+        tiny = isinstance(tol, numbers.Real) and 0 < float(tol) < MIN_TOL
         why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if tiny else ""
         raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:

@@ -12,7 +12,7 @@ The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited 
 from __future__ import annotations
 
 import itertools
-from typing import Dict
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -25,7 +25,7 @@ MAX_C = 12
 MAX_POINTS = 2000
 
 
-def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> Dict:
+def exhaustive_check(Z: Optional[np.ndarray], labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> Dict:
     """Fit every non-constant binary labelling of the C orbits; return counts and the first unfittable one.
 
     Parameters
@@ -38,7 +38,7 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
     if C > MAX_C:
         raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
     on_points = Z is not None
-    pts, lab = (Z, labels) if on_points else (codes, np.arange(C))
+    pts, lab = (Z, labels) if Z is not None else (codes, np.arange(C))
     family = get_family(probe)
     bias = family.bias
     total, fittable, first_bad = 0, 0, None
@@ -71,7 +71,7 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
     exact_margin = (min(margins) / spread) if (margins and fittable == total and spread > 0) else None
     return {
         "method": "LP per labelling (scipy HiGHS)" if family.linear else "explicit ReLU witness per labelling",
-        "on": f"all {len(Z)} points" if on_points else f"the {C} orbit codes (N > {MAX_POINTS})",
+        "on": f"all {len(pts)} points" if on_points else f"the {C} orbit codes (N > {MAX_POINTS})",
         "n_labellings": total,
         "n_fittable": int(fittable),
         "first_unfittable_orbit_labels": first_bad,

@@ -176,7 +176,7 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
     margin = 0.0
     if realisable and g.lin_rank == C:
         margin = float(sv[C - 1]) / math.sqrt(C) / lin_scale
-    elif realisable and C > 1:  # S1.4: margin ≥ ρ σ_(C−1)/√C with ρ = α_min / (Σα − α_min), α of the raw codes
+    elif realisable and lam is not None:  # S1.4: margin ≥ ρ σ_(C−1)/√C, ρ = α_min / (Σα − α_min), α of the raw codes
         a = np.abs(lam)
         margin = float(a.min() / (a.sum() - a.min())) * float(sv[C - 2]) / math.sqrt(C) / lin_scale
     elif realisable:
@@ -216,7 +216,7 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
         if not nonzero:  # the dependency e_m of a (numerically) zero code
             lam = np.zeros(C)
             lam[int(np.argmin(norms))] = 1.0
-        elif lam is not None and g.lin_rank == C - 1:  # coefficients within tol of 0 are zeros
+        elif lam is not None and alpha is not None:  # rank C − 1: coefficients within tol of 0 are zeros
             small = np.abs(alpha) <= tol * np.linalg.norm(alpha)
             if small.any():
                 lam = np.where(small, 0.0, lam)

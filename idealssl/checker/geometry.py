@@ -197,7 +197,7 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
                 else:
                     lo = mid
             needed = hi
-    grid = []
+    grid: list = []
     top = (needed or n_max) * 10
     base = 1
     while base <= top and len(grid) < 60:

@@ -21,7 +21,7 @@ Every witness is evaluated on all N points (:func:`evaluate`) before it is repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -84,11 +84,12 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     mu = codes.mean(axis=0)
     X = codes - mu
     rng = np.random.default_rng(seed)
-    cands = [rng.standard_normal(d) for _ in range(32)]
+    cands: list = [rng.standard_normal(d) for _ in range(32)]
     if C > 1:
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         cands.insert(0, vt[0])
-    best, best_gap = None, -1.0
+    best: Optional[np.ndarray] = None
+    best_gap = -1.0
     for u in cands:
         u = u / np.linalg.norm(u)
         t = np.sort(X @ u)
@@ -96,13 +97,16 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
         gap = float(np.min(np.diff(t)) / rng_t) if C > 1 and rng_t > 0 else 0.0
         if gap > best_gap:
             best, best_gap = u, gap
+    assert best is not None  # 32 Gaussian candidates at least
     u = best
     t = X @ u
     order = np.argsort(t, kind="stable")
     s = t[order]
     V = np.zeros((C, n_classes))
     V[np.arange(C), orbit_labels[order]] = 1.0
-    W1, b1, W2 = [], [], []
+    W1: list = []
+    b1: list = []
+    W2: list = []
     for i in range(C - 1):
         g = s[i + 1] - s[i]
         a, b = s[i] + g / 4, s[i + 1] - g / 4

@@ -88,9 +88,11 @@ def read_json(path: str | os.PathLike, what: str):
 def _no_duplicate_keys(pairs):
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key {dup!r} in a JSON object")
+        seen: set = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"duplicate key {k!r} in a JSON object")
+            seen.add(k)
     return obj
 
 

@@ -6,6 +6,7 @@ path for every kernel; both give the same results (tests/check/test_fast_paths.p
 """
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Callable, Optional
 
@@ -14,7 +15,7 @@ def get(name: str) -> Optional[Callable]:
     if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
         return None
     try:
-        from . import _kernels
+        kernels = importlib.import_module("idealssl.inputs._kernels")
     except ImportError:
         return None
-    return getattr(_kernels, name)
+    return getattr(kernels, name)

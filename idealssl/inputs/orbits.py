@@ -21,7 +21,7 @@ from __future__ import annotations
 import numbers
 import os
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -103,7 +103,7 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
     return arr / total
 
 
-def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
+def orbits_from_labels(labels: Union[Sequence, np.ndarray], p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
     """Orbits from a per-point label sequence (ints or strings). ``copy=False`` lets the orbits keep
     an int64 label array 0..C-1 as given (for arrays the caller owns and will not modify)."""
     if isinstance(labels, np.ndarray):

@@ -147,7 +147,7 @@ class Representation:
                 # costs a TLB shootdown on every CPU running a thread of this process)
                 hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
                 if hi - done >= RELEASE_BYTES or i + rows >= stop:
-                    if hi > done:
+                    if hi > done and mm is not None:
                         mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
                     done = max(done, hi)
 
@@ -192,7 +192,8 @@ class Representation:
             n_rows = srt[np.r_[lo[1:], len(srt)] - 1] + 1 - first_row  # rows read by each run
             at = np.r_[0, np.cumsum(n_rows)[:-1]]  # where each run lands in the staging buffer
             staging = np.empty((int(n_rows.sum()), self.d), dtype=self.dtype)
-            view = memoryview(staging.reshape(-1).view(np.uint8))
+            view = staging.reshape(-1).view(np.uint8).data
+            assert self._path is not None
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
@@ -224,10 +225,14 @@ class Representation:
 
     # ------------------------------------------------------------------ helpers
     def _memmap(self) -> np.ndarray:
-        order = "F" if self._fortran else "C"
-        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=(self.n, self.d), order=order)
+        assert self._path is not None
+        shape = (self.n, self.d)
+        if self._fortran:
+            return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="F")
+        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="C")
 
     def _stream(self):
+        assert self._path is not None, "an in-memory representation has no file to stream"
         if self._key is None:
             f = open(self._path, "rb")
             f.seek(self._offset)
