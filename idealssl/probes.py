@@ -10,8 +10,8 @@ Statements cited are those of ``theory/statements.md`` (S1–S8) and of Dubois e
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
 
 from .errors import InputError
 
@@ -106,9 +106,9 @@ MLP = ProbeFamily(
 )
 
 #: every probe family, by name, in the order shown to users
-FAMILIES: Dict[str, ProbeFamily] = {f.name: f for f in (LINEAR, LINEAR_NOBIAS, MLP)}
+FAMILIES: dict[str, ProbeFamily] = {f.name: f for f in (LINEAR, LINEAR_NOBIAS, MLP)}
 #: the probe family names (``--probe`` choices of ``check`` and ``derive``)
-PROBES: Tuple[str, ...] = tuple(FAMILIES)
+PROBES: tuple[str, ...] = tuple(FAMILIES)
 
 
 def get_family(name: str) -> ProbeFamily:

@@ -6,8 +6,8 @@ Every function names the statement of ``theory/statements.md`` it implements. Th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -43,7 +43,7 @@ def ideal_log_loss_optimum(C: int, temperature: float = 1.0) -> float:
     return math.log1p((C - 1) * math.exp(-C / ((C - 1) * temperature)))
 
 
-def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
+def regular_simplex(C: int, d: int | None = None) -> np.ndarray:
     """C unit vectors in R^d (d ≥ C − 1, default C − 1) with pairwise cosine −1/(C − 1), summing to 0.
 
     Construction: the rows of an orthonormal basis U (C × (C−1)) of the complement of the all-ones
@@ -100,7 +100,7 @@ def erm_risk(p, n) -> float:
     return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
 
 
-def worst_case_erm_risk(n, classes: Optional[int] = None, masses: Optional[Sequence[float]] = None):
+def worst_case_erm_risk(n, classes: int | None = None, masses: Sequence[float] | None = None):
     """W_n = Σ_m p_m (1 − p_m)^n for an ideal encoder (statements.md S3.1; Dubois et al. Prop. 2).
 
     Give either ``classes`` (equiprobable orbits: W_n = (1 − 1/C)^n) or the orbit ``masses``.
@@ -171,7 +171,7 @@ class DisslOptimum:
     value: float
     lower_bound: float
     exact: bool
-    deterministic: Optional[bool]
+    deterministic: bool | None
     teacher: np.ndarray
     regime: str
 
@@ -191,7 +191,7 @@ def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
     return q
 
 
-def _balanced_sizes(total: int, parts: int) -> List[int]:
+def _balanced_sizes(total: int, parts: int) -> list[int]:
     a, b = divmod(total, parts)
     return [a + 1] * b + [a] * (parts - b)
 

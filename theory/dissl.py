@@ -21,8 +21,6 @@ Run ``python -m theory.dissl`` to print these claims.
 """
 from __future__ import annotations
 
-from typing import Dict
-
 import sympy as sp
 
 from ._report import report
@@ -48,14 +46,14 @@ def _simplex3(name):
 CE_CLAIM = "S7.1 CE(p, s) = H(p) + KL(p||s) (K = 3, symbolic)"
 
 
-def ce_decomposition_claim() -> Dict[str, object]:
+def ce_decomposition_claim() -> dict[str, object]:
     """S7.1's first step, with the module's CE, H and KL (a test injects a wrong KL to see it fail)."""
     p, s = _simplex3("p"), _simplex3("s")
     return {CE_CLAIM: sp.simplify(sp.expand_log(CE(p, s) - H(p) - KL(p, s), force=True)) == 0}
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     lam, beta = sp.symbols("lambda beta", nonnegative=True)
     out.update(ce_decomposition_claim())
     # invariant teacher q_m for C = 2 orbits, K = 3 categories; student = teacher

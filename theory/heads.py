@@ -20,7 +20,6 @@ Run ``python -m theory.heads`` to print these claims.
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import sympy as sp
 
@@ -37,14 +36,14 @@ def _ce_mean(G):
 SYMMETRIC_CLAIM = "S6.2 symmetric head, 1-D codes {0,1,2,3}, g = lookup onto the simplex: loss = L*(4) exactly"
 
 
-def symmetric_head_claim(Cv: int = 4) -> Dict[str, object]:
+def symmetric_head_claim(Cv: int = 4) -> dict[str, object]:
     """S6.2's value, against the module's L_star (a test injects a wrong L* to see it fail)."""
     G = simplex_gram(Cv)  # g(code_m)^T g(code_m') for a lookup g onto the unit simplex
     return {SYMMETRIC_CLAIM: sp.simplify(sp.exp(sp.expand(_ce_mean(G) - L_star(Cv, 1)))) == 1}
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     a, b = sp.symbols("a b", real=True)
     gap = (sp.exp(a) + sp.exp(b)) / 2 - sp.exp((a + b) / 2)
     out["S6.1 (e^a + e^b)/2 - e^((a+b)/2) = (e^(a/2) - e^(b/2))^2 / 2 >= 0: orbit-averaging the teacher lowers the CISSL loss"] = (

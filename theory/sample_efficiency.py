@@ -17,7 +17,6 @@ Run ``python -m theory.sample_efficiency`` to print these claims.
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import sympy as sp
 
@@ -32,15 +31,15 @@ def cover_count(Cv: int, d: int) -> int:
 COVER_CLAIM = "S1.5 Cover count < 2^C for every d < C-1 (C = 2..10): dimension C-1 is necessary"
 
 
-def cover_necessity_claim() -> Dict[str, object]:
+def cover_necessity_claim() -> dict[str, object]:
     """S1.5 with the module's cover_count (a test injects an off-by-one count to see it fail)."""
     ok = all(cover_count(Cv, d) < 2**Cv for Cv in range(2, 11) for d in range(1, Cv - 1)) and all(
         cover_count(Cv, Cv - 1) == 2**Cv for Cv in range(2, 11))
     return {COVER_CLAIM: bool(ok)}
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     C, k, n = sp.symbols("C k n", positive=True, integer=True)
     full = sp.simplify(2 * sp.summation(sp.binomial(C - 1, k), (k, 0, C - 1)))
     out["S1.5 Cover count at d = C-1: 2 sum_k binom(C-1, k) = 2^C (general C)"] = sp.simplify(full - 2**C) == 0

@@ -24,7 +24,6 @@ and is not used by idealssl itself.
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import sympy as sp
 
@@ -51,7 +50,7 @@ def _vec(name, n):
 VALUE_CLAIM = "S4.2 loss at the simplex (w_m = z_m) = log(1 + (C-1) exp(-C/((C-1) tau))) (general C, tau)"
 
 
-def value_at_simplex_claim() -> Dict[str, object]:
+def value_at_simplex_claim() -> dict[str, object]:
     """S4.2: the loss at the simplex (logit 1/τ on the diagonal, −1/((C−1)τ) off it) equals L*."""
     pos, neg = 1 / tau, -1 / ((C - 1) * tau)
     at_simplex = -sp.log(sp.exp(pos) / (sp.exp(pos) + (C - 1) * sp.exp(neg)))
@@ -59,8 +58,8 @@ def value_at_simplex_claim() -> Dict[str, object]:
             or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0}
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     # ---- S4.1 simplex Gram, general C
     diag = sp.simplify(C / (C - 1) * (1 - 1 / C))
     off = sp.simplify(C / (C - 1) * (-1 / C))

@@ -25,8 +25,6 @@ Run ``python -m theory.vje`` to print these claims.
 """
 from __future__ import annotations
 
-from typing import Dict
-
 import sympy as sp
 
 from ._report import report
@@ -51,8 +49,8 @@ def gaussian_kl_by_integration():
     return sp.simplify(sp.integrate(q * sp.expand(logq - logp), (z, -sp.oo, sp.oo)))
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     mu, s = MU, S
     kl = gaussian_kl_by_integration()
     out["S8.1 KL(N(mu, s^2) || N(0,1)) = (s^2 + mu^2 - 1 - log s^2)/2 (symbolic integral)"] = sp.simplify(
@@ -111,7 +109,7 @@ def student_t_weight(nu, D, delta2):
     return (nu + D) / (2 * (nu + delta2))
 
 
-def student_t_weight_claim() -> Dict[str, object]:
+def student_t_weight_claim() -> dict[str, object]:
     """S8.5 against the module's closed form (a test injects a wrong one to see it fail)."""
     nu = sp.symbols("nu", positive=True)
     dd = sp.symbols("delta2", nonnegative=True)

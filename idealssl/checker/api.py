@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +78,7 @@ def _validated(tol: Any, threads: Any) -> float:
 
 
 def _stream(rep: Representation, orb: Orbits, threads: int,
-            notes: List[str]) -> Tuple[Representation, float, OrbitStats]:
+            notes: list[str]) -> tuple[Representation, float, OrbitStats]:
     """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude."""
     raw_codes = rep.rows(orb.first_points())
     factor = safe_scale(raw_codes, float32_sums(rep))
@@ -92,7 +92,7 @@ def _stream(rep: Representation, orb: Orbits, threads: int,
     return rep, factor, st
 
 
-def code_geometry(st: OrbitStats, tol: float, notes: List[str]) -> CodeGeometry:
+def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
     """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
     (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
     codes = st.codes
@@ -130,7 +130,7 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
     )
 
 
-def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> Dict[str, Any]:
+def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
     curve, needed, _ = sample_efficiency(st.mass)
     return {
         "formula": "W_n = sum_m p_m (1 - p_m)^n",
@@ -144,11 +144,11 @@ def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> Dict[str, An
 
 
 def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits, user_rep: Representation,
-                  factor: float, ideal: bool, notes: List[str]) -> Witness:
+                  factor: float, ideal: bool, notes: list[str]) -> Witness:
     """The family's witness constructions in order; the first that fits every point (else the one with fewest
     errors)."""
     y = task.point_labels(orb)
-    best: Optional[Witness] = None
+    best: Witness | None = None
     for build in rules.witnesses:
         probe = in_original_units(build(codes, task.orbit_labels, len(task.classes)), factor)
         cand = Witness(probe, task.classes, evaluate(probe, user_rep, y))
@@ -168,7 +168,7 @@ def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits
 
 
 def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: str, tol: float,
-                   conds: Dict[str, Condition], notes: List[str]) -> Dict[str, Any]:
+                   conds: dict[str, Condition], notes: list[str]) -> dict[str, Any]:
     """``--exhaustive``: every labelling decided independently, compared with the verdict."""
     Zs = rep.to_array() if rep.n <= MAX_POINTS else None
     exh = exhaustive_check(Zs, orb.labels, codes, probe, tol)
@@ -221,7 +221,7 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
         raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
                          f"of {MAX_C} (drop --exhaustive: the rank test is exact)")
     the_task = load_task(task, orb) if task is not None else None
-    notes: List[str] = []
+    notes: list[str] = []
     rep, factor, st = _stream(user_rep, orb, threads, notes)
     g = code_geometry(st, tol, notes)
     conds = {"invariance": invariance_condition(st, g, rep.n)}

@@ -26,7 +26,7 @@ Three kinds, tried in this order (the first that applies is reported):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
@@ -66,17 +66,17 @@ class Certificate:
 
     kind: str
     summary: str
-    orbit_labels: List[int]
-    point_labels: List[int]
-    proof: Dict[str, Any]
+    orbit_labels: list[int]
+    point_labels: list[int]
+    proof: dict[str, Any]
     verification: str
     verified: bool
-    lp_cross_check: Optional[str] = None
+    lp_cross_check: str | None = None
     has_lp_cross_check: bool = field(default=False, repr=False)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``counterexample``): the keys above, ``lp_cross_check`` for ``radon`` only."""
-        out: Dict[str, Any] = {
+        out: dict[str, Any] = {
             "kind": self.kind, "summary": self.summary, "orbit_labels": self.orbit_labels,
             "point_labels": self.point_labels, "proof": self.proof, "verification": self.verification,
         }
@@ -96,7 +96,7 @@ def _labels(orbits: Orbits, positive) -> tuple[list, list]:
     return ol.tolist(), ol[orbits.labels].tolist()
 
 
-def _affine_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]:
+def _affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
     """An affine dependency (Σ λ = 0) among the codes; any d + 2 codes are affinely dependent, so for
     C > d + 2 it is searched among the first d + 2 only."""
     C, d = codes.shape
@@ -112,8 +112,8 @@ def _affine_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]:
 
 
 def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
-                      top: Optional[float] = None, unit: str = "code spread", lam: Optional[np.ndarray] = None,
-                      slack: float = 1.0) -> Optional[Certificate]:
+                      top: float | None = None, unit: str = "code spread", lam: np.ndarray | None = None,
+                      slack: float = 1.0) -> Certificate | None:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
 
     The task labels the orbits with λ_m > 0 as 1 and every other orbit 0. For an affine dependency

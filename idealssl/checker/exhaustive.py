@@ -12,7 +12,6 @@ The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited 
 from __future__ import annotations
 
 import itertools
-from typing import Dict, Optional
 
 import numpy as np
 
@@ -25,7 +24,7 @@ MAX_C = 12
 MAX_POINTS = 2000
 
 
-def exhaustive_check(Z: Optional[np.ndarray], labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> Dict:
+def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> dict:
     """Fit every non-constant binary labelling of the C orbits; return counts and the first unfittable one.
 
     Parameters

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -102,10 +102,10 @@ def _margin(holds: bool, value: float, lower: str) -> Condition:
     )
 
 
-Measured = Tuple[Dict[str, Condition], Optional[Certificate]]
+Measured = tuple[dict[str, Condition], Certificate | None]
 
 
-def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: list[str]) -> Measured:
     """``linear``: affine independence of the codes (S1.3), with the paper's span condition for information."""
     C, tol, sv = g.C, g.tol, g.sv_aff
     independent = g.aff_rank == C - 1
@@ -145,7 +145,7 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
     return conds, certificate
 
 
-def _dependency_value(codes: np.ndarray, lam: np.ndarray) -> Tuple[float, np.ndarray]:
+def _dependency_value(codes: np.ndarray, lam: np.ndarray) -> tuple[float, np.ndarray]:
     """min_m α̂_m / ‖α̂‖ for the dependency of the unit codes, α̂_m = α_m ‖μ_m‖ (a per-code positive
     scaling changes α but not α̂, and homogeneous probes cannot see such scalings); α̂ is oriented so
     that its largest entry is positive. Positive iff α is one-signed without zeros."""
@@ -156,7 +156,7 @@ def _dependency_value(codes: np.ndarray, lam: np.ndarray) -> Tuple[float, np.nda
     return float(a.min() / np.linalg.norm(a)), a
 
 
-def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: list[str]) -> Measured:
     """``linear-nobias`` (S1.4): every non-constant invariant task is realised by argmax(W z) iff the codes
     have rank C, or rank C − 1 and their one dependency Σ α_m μ_m = 0 has every α_m non-zero and of
     one sign (the origin in the relative interior of the codes' convex hull). A zero code fails on its
@@ -227,7 +227,7 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
     return conds, certificate
 
 
-def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: List[str]) -> Measured:
+def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: list[str]) -> Measured:
     """``mlp``: distinct codes (S2.1)."""
     C, tol, scale = g.C, g.tol, g.scale
     dist, i, j = min_pairwise_distance(g.codes)
@@ -255,10 +255,10 @@ def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, note
     return conds, certificate
 
 
-Pair = Tuple[int, int, int]
+Pair = tuple[int, int, int]
 
 
-def invariance_up_to_scaling(conds: Dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float,
+def invariance_up_to_scaling(conds: dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float,
                              pair: Pair) -> Pair:
     """``linear-nobias``: homogeneous probes cannot tell z from c·z (c > 0), so invariance up to positive
     scaling suffices. Replaces ``conds["invariance"]`` when every point is a positive multiple of its code;
@@ -295,12 +295,12 @@ class FamilyRules:
     """
 
     family: ProbeFamily
-    conditions: Callable[[CodeGeometry, Representation, Orbits, List[str]], Measured]
-    witnesses: Tuple[Callable, ...]
-    relax_invariance: Optional[Callable[..., Pair]] = None
+    conditions: Callable[[CodeGeometry, Representation, Orbits, list[str]], Measured]
+    witnesses: tuple[Callable, ...]
+    relax_invariance: Callable[..., Pair] | None = None
 
 
-FAMILIES: Dict[str, FamilyRules] = {
+FAMILIES: dict[str, FamilyRules] = {
     "linear": FamilyRules(PROBE_FAMILIES["linear"], affine_conditions, (functools.partial(affine_witness, bias=True),)),
     "linear-nobias": FamilyRules(PROBE_FAMILIES["linear-nobias"], homogeneous_conditions, (homogeneous_witness,),
                                  invariance_up_to_scaling),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -54,7 +53,7 @@ class Dependency:
     affine: bool
 
 
-def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Dependency]:
+def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Dependency | None:
     """An affine (or linear) dependency among the codes: λ ≠ 0 with Σ_m λ_m μ_m ≈ 0 (and Σ_m λ_m = 0
     exactly, for affine dependencies).
 
@@ -93,7 +92,7 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     return Dependency(lam=lam, residual=residual, margin_bound=residual / l1, affine=affine)
 
 
-def homogeneous_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]:
+def homogeneous_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
     """A linear dependency α ≠ 0 among the codes (Σ_m α_m μ_m ≈ 0) whose labelling is never constant.
 
     * rank = C − 1: the one dependency (up to scale), the left singular vector of the smallest singular
@@ -132,7 +131,7 @@ def homogeneous_dependency(codes: np.ndarray, rank: int) -> Optional[np.ndarray]
     return lam
 
 
-def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> Tuple[float, int, int]:
+def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> tuple[float, int, int]:
     """Smallest distance between two distinct orbits' codes, with the pair (i < j).
 
     Blocked Gram computation, O(C² d) flops and O(block²) memory. Candidates found through the

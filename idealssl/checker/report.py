@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
@@ -43,9 +43,9 @@ class Condition:
     comparison: str
     description: str
     decisive: bool = True
-    detail: Dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "holds": bool(self.holds),
             "value": plain(self.value),
@@ -92,16 +92,16 @@ class CheckReport:
     n_orbits: int
     dim: int
     tol: float
-    conditions: Dict[str, Condition]
-    counterexample: Optional[Dict[str, Any]] = None
-    witness: Optional[Dict[str, Any]] = None
-    sample_efficiency: Dict[str, Any] = field(default_factory=dict)
-    exhaustive: Optional[Dict[str, Any]] = None
-    notes: List[str] = field(default_factory=list)
-    orbit_names: Optional[List[Any]] = None
+    conditions: dict[str, Condition]
+    counterexample: dict[str, Any] | None = None
+    witness: dict[str, Any] | None = None
+    sample_efficiency: dict[str, Any] = field(default_factory=dict)
+    exhaustive: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    orbit_names: list[Any] | None = None
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         d = {
             "ideal": bool(self.ideal),
             "probe": self.probe,

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -123,7 +122,7 @@ def safe_scale(codes: np.ndarray, float32: bool = False) -> float:
     return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
 
 
-def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Optional[np.ndarray] = None) -> OrbitStats:
+def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np.ndarray | None = None) -> OrbitStats:
     """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring); ``codes``, when
     given, are ``rep.rows(orbits.first_points())`` already read.
 

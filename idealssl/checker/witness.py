@@ -21,14 +21,14 @@ Every witness is evaluated on all N points (:func:`evaluate`) before it is repor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
 from ..inputs.representation import Representation
 
 
-def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> Dict:
+def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> dict:
     """Minimum-norm (W, b) with argmax(W μ_m + b) = label_m (exact when the codes are independent)."""
     C, d = codes.shape
     T = np.zeros((C, n_classes))
@@ -49,7 +49,7 @@ def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, 
     return {"kind": "affine" if bias else "linear", "W": W, "b": b}
 
 
-def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> Dict:
+def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> dict:
     """W with argmax(W μ_m) = label_m and no bias, for every non-constant labelling of ideal codes (S1.4).
 
     Rank C: the minimum-norm solution of W μ_m = onehot(label_m). Rank C − 1 with the dependency
@@ -74,7 +74,7 @@ def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: 
     return {"kind": "linear", "W": sol.T / s, "b": np.zeros(n_classes)}
 
 
-def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> Dict:
+def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> dict:
     """One-hidden-layer ReLU MLP of width 2(C−1) fitting the labelling (see module docstring).
 
     The direction u is the best (largest smallest gap between consecutive projections, relative to
@@ -88,7 +88,7 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     if C > 1:
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         cands.insert(0, vt[0])
-    best: Optional[np.ndarray] = None
+    best: np.ndarray | None = None
     best_gap = -1.0
     for u in cands:
         u = u / np.linalg.norm(u)
@@ -127,7 +127,7 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     }
 
 
-def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> Dict:
+def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> dict:
     """Max-affine probe: class k scores max over its orbits m of ‖z − μ̄‖² − ‖z − μ_m‖² (see module docstring)."""
     mu = codes.mean(axis=0)
     X = codes - mu
@@ -140,7 +140,7 @@ def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes:
 MLP_WITNESSES = (mlp_witness, nearest_code_witness)
 
 
-def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> Dict:
+def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> dict:
     """2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``.
 
     Affine: the perpendicular bisector of the two points, scaled so that the score is ±1/2 on them.
@@ -157,7 +157,7 @@ def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True
     return {"kind": "affine", "W": np.vstack([np.zeros(d), w]), "b": np.array([0.0, b])}
 
 
-def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
+def scores(probe: dict, Z: np.ndarray) -> np.ndarray:
     """Class scores of a probe on the rows of Z."""
     if probe["kind"] == "mlp":
         H = np.maximum(Z @ probe["W1"].T + probe["b1"], 0.0)
@@ -173,7 +173,7 @@ def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
     return Z @ probe["W"].T + probe["b"]
 
 
-def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def predict(probe: dict, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Predicted class and whether the top score is strictly above the runner-up (no tie)."""
     S = scores(probe, Z)
     if S.shape[1] == 1:
@@ -186,7 +186,7 @@ def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return pred, strict
 
 
-def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict:
+def evaluate(probe: dict, rep: Representation, point_labels: np.ndarray) -> dict:
     """Accuracy of ``probe`` on all N points (streaming); ties count as errors.
 
     Returns ``{"n_errors": int, "accuracy": float, "first_error": index or None}``.
@@ -202,7 +202,7 @@ def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict
     return {"n_errors": errors, "accuracy": 1.0 - errors / rep.n, "first_error": first}
 
 
-def in_original_units(probe: Dict, factor: float) -> Dict:
+def in_original_units(probe: dict, factor: float) -> dict:
     """The probe whose scores on z equal ``probe``'s scores on ``factor · z`` (first-layer weights
     times ``factor``): converts a probe built on rescaled data back to the user's units."""
     if factor == 1.0:
@@ -211,7 +211,7 @@ def in_original_units(probe: Dict, factor: float) -> Dict:
     return {**probe, key: probe[key] * factor}
 
 
-def probe_to_json(probe: Dict) -> Dict:
+def probe_to_json(probe: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in probe.items()}
 
 
@@ -229,14 +229,14 @@ class Witness:
         :func:`evaluate`'s result.
     """
 
-    probe: Dict[str, Any]
-    classes: List[Any]
-    evaluation: Dict[str, Any]
+    probe: dict[str, Any]
+    classes: list[Any]
+    evaluation: dict[str, Any]
 
     @property
     def fits(self) -> bool:
         return self.evaluation["n_errors"] == 0
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``witness``)."""
         return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation, "fits": self.fits}

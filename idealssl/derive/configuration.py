@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
@@ -38,9 +37,9 @@ class Configuration:
     probe: str
     classes: int
     minimal_dimension: int
-    dim: Optional[int]
-    dim_can_be_ideal: Optional[bool]
-    dim_reason: Optional[str]
+    dim: int | None
+    dim_can_be_ideal: bool | None
+    dim_reason: str | None
     ideal_objective: dict
     cissl: dict
     dissl: dict
@@ -94,7 +93,7 @@ def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
             "rest (or its support vs the rest) is a non-constant invariant task no homogeneous probe realises (S1.4)")
 
 
-def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categories: Optional[int] = None,
+def configure(probe: str, classes: int, dim: int | None = None, dissl_categories: int | None = None,
               dissl_lambda: float = DISSL.lambda_maximality, dissl_beta: float = DISSL.beta_det_inv,
               temperature: float = 1.0, n_values=(1, 2, 5, 10, 20, 50, 100)) -> Configuration:
     """The objective configuration the theory prescribes (statements.md S1-S7).

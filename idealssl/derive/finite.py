@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -83,7 +82,7 @@ class ExactReport:
     temperature: float
     ideal_log_loss: dict
     ideal_log_loss_unit: dict
-    normalised_ideal_log_loss: Optional[dict]
+    normalised_ideal_log_loss: dict | None
     cissl: dict
     dissl: dict
     sample_efficiency: dict
@@ -92,7 +91,7 @@ class ExactReport:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_categories: Optional[int] = None,
+def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_categories: int | None = None,
           dissl_lambda: float = DISSL.lambda_maximality, dissl_beta: float = DISSL.beta_det_inv, tol: float = 1e-6,
           restarts: int = 4, seed: int = 0, n_values=(1, 2, 5, 10, 20, 50, 100)) -> ExactReport:
     """Exact population values of the ideal objectives on a finite problem (statements.md S4-S7).

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -25,7 +24,7 @@ def _softmax_rows(A: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
-def _loss_grad(W: np.ndarray, Z: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float, T: Optional[np.ndarray] = None):
+def _loss_grad(W: np.ndarray, Z: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float, T: np.ndarray | None = None):
     """Weighted softmax cross-entropy Σ_x ω_x CE(target_x, softmax(W z_x / τ)) and its gradient in W.
 
     ``y`` are hard targets (orbit indices) unless ``T`` (N × K soft targets) is given.
@@ -165,7 +164,7 @@ class LogLossValue:
         return {"value": self.value, "lower_bound": self.lower_bound, "exact": self.exact}
 
 
-def orbit_weights(labels: np.ndarray, C: int, p: Optional[np.ndarray]) -> np.ndarray:
+def orbit_weights(labels: np.ndarray, C: int, p: np.ndarray | None) -> np.ndarray:
     """ω_x = (1/C) p_x / p_{M(x)}: equiprobable orbits (Prop. 3), p within each orbit."""
     p = np.full(len(labels), 1.0) if p is None else np.asarray(p, dtype=np.float64)
     mass = np.bincount(labels, weights=p, minlength=C)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import importlib
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
-def get(name: str) -> Optional[Callable]:
+def get(name: str) -> Callable | None:
     if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
         return None
     try:

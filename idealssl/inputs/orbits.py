@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class Orbits:
     labels: np.ndarray
     n_orbits: int
     p: np.ndarray
-    names: List[Any] = field(default_factory=list)
+    names: list[Any] = field(default_factory=list)
     source: str = "<orbits>"
     p_given: bool = False
 
@@ -103,7 +104,7 @@ def _parse_p(p, n: int, source: str) -> np.ndarray:
     return arr / total
 
 
-def orbits_from_labels(labels: Union[Sequence, np.ndarray], p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
+def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
     """Orbits from a per-point label sequence (ints or strings). ``copy=False`` lets the orbits keep
     an int64 label array 0..C-1 as given (for arrays the caller owns and will not modify)."""
     if isinstance(labels, np.ndarray):
@@ -145,7 +146,7 @@ def orbits_from_labels(labels: Union[Sequence, np.ndarray], p=None, source: str 
     return Orbits(labels=out, n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
 
 
-def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = "<orbits>") -> Orbits:
+def orbits_from_partition(parts, n: int | None = None, p=None, source: str = "<orbits>") -> Orbits:
     """Orbits from a list of lists of point indices, which must partition 0..N-1."""
     if not isinstance(parts, (list, tuple)):
         raise InputError(f"{source}: \"orbits\" must be a list of lists of point indices")
@@ -226,7 +227,7 @@ _FORMS = ("orbits", "labels", "pairs")
 _ALLOWED = {"orbits": {"orbits", "p"}, "labels": {"labels", "p"}, "pairs": {"pairs", "n", "p"}}
 
 
-def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None) -> Orbits:
+def orbits_from_json_obj(obj, source: str = "<orbits>", n: int | None = None) -> Orbits:
     """Validate a parsed orbits JSON object (one of the three forms) and build :class:`Orbits`."""
     if not isinstance(obj, dict):
         raise InputError(f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got {type(obj).__name__}")
@@ -253,7 +254,7 @@ def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None)
 
 
 
-def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
+def _fast_integer_labels(path: str) -> np.ndarray | None:
     """Fast path for the common large file ``{"labels": [int, int, ...]}`` (no "p"): parse the list
     with NumPy instead of building a million Python ints.
 
@@ -318,7 +319,7 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     return arr
 
 
-def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
+def load_orbits(path_or_obj, n: int | None = None) -> Orbits:
     """Load orbits from a JSON file path, a parsed JSON dict, an :class:`Orbits`, or a label array.
 
     Parameters

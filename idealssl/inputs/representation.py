@@ -23,8 +23,8 @@ import mmap
 import os
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -41,7 +41,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 
 
-def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
+def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
     """Reject anything that is not a non-empty 2-D real numeric array (one precise message)."""
     if dtype.hasobject:
         raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array (pickled data are refused)")
@@ -90,15 +90,15 @@ class Representation:
     d: int
     dtype: np.dtype
     source: str
-    _array: Optional[np.ndarray] = None
-    _path: Optional[str] = None
-    _key: Optional[str] = None
+    _array: np.ndarray | None = None
+    _path: str | None = None
+    _key: str | None = None
     _offset: int = 0
     _fortran: bool = False
     #: every value read is multiplied by this power of two (see :meth:`rescaled`)
     _scale: float = 1.0
 
-    def rescaled(self, factor: float) -> "Representation":
+    def rescaled(self, factor: float) -> Representation:
         """The same data multiplied by ``factor``, a power of two (so exactly, barring underflow):
         the checker's verdicts are scale invariant, and this keeps squares of far-out values finite."""
         return dataclasses.replace(self, _scale=self._scale * factor)
@@ -107,8 +107,8 @@ class Representation:
         return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
 
     # ------------------------------------------------------------------ reading
-    def chunks(self, rows: Optional[int] = None, check_finite: bool = True, dtype=np.float64,
-               start: int = 0, stop: Optional[int] = None) -> Iterator[Tuple[int, np.ndarray]]:
+    def chunks(self, rows: int | None = None, check_finite: bool = True, dtype=np.float64,
+               start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
         the stored dtype already is ``dtype``; blocks are then read-only views).
 
@@ -151,7 +151,7 @@ class Representation:
                         mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
                     done = max(done, hi)
 
-    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[Tuple[int, np.ndarray]]:
+    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
         buf = bytearray(rows * self.d * itemsize)
         with self._stream() as f:
@@ -317,7 +317,7 @@ def _read_header_3_0(f):
     return shape, fortran, np.lib.format.descr_to_dtype(d["descr"])
 
 
-def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
+def _describe_npy(f, what: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     try:
         version = np.lib.format.read_magic(f)
     except ValueError:
@@ -327,7 +327,7 @@ def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
     return shape, fortran, dtype, f.tell()
 
 
-def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> Representation:
+def load_representation(path: str | os.PathLike, key: str | None = None) -> Representation:
     """Open a representation file (``.npy`` or ``.npz``) for streaming, validating its header.
 
     Parameters
@@ -374,7 +374,7 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran))
 
 
-def _open_npz(path: str, key: Optional[str]) -> Representation:
+def _open_npz(path: str, key: str | None) -> Representation:
     try:
         zf = zipfile.ZipFile(path)
     except _ARCHIVE_ERRORS as exc:

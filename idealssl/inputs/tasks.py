@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +25,7 @@ class Task:
     """
 
     orbit_labels: np.ndarray
-    classes: List[Any]
+    classes: list[Any]
 
     def point_labels(self, orbits: Orbits) -> np.ndarray:
         return self.orbit_labels[orbits.labels]
