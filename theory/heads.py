@@ -46,7 +46,8 @@ def derive() -> dict[str, object]:
     out: dict[str, object] = {}
     a, b = sp.symbols("a b", real=True)
     gap = (sp.exp(a) + sp.exp(b)) / 2 - sp.exp((a + b) / 2)
-    out["S6.1 (e^a + e^b)/2 - e^((a+b)/2) = (e^(a/2) - e^(b/2))^2 / 2 >= 0: orbit-averaging the teacher lowers the CISSL loss"] = (
+    out["S6.1 (e^a + e^b)/2 - e^((a+b)/2) = (e^(a/2) - e^(b/2))^2 / 2 >= 0: orbit-averaging the teacher lowers the "
+        "CISSL loss"] = (
         sp.simplify(sp.expand(gap - (sp.exp(a / 2) - sp.exp(b / 2)) ** 2 / 2)) == 0)
     Cv = 4
     s = sp.symbols(f"s0:{Cv}", real=True)  # s_k = w_k^T z for an anchor of orbit 0
@@ -69,7 +70,8 @@ def derive() -> dict[str, object]:
             if best is None or num < best[0]:
                 best = (num, v)
     target = -1 + sp.log(2 * sp.exp(-1) + 2 * sp.E)
-    out["S6.3 asymmetric head, unit-norm 1-D codes, C = 4: exact minimum = -1 + log(2/e + 2e)"] = sp.simplify(best[1] - target) == 0 or abs(best[0] - sp.N(target, 40)) < 1e-30
+    out["S6.3 asymmetric head, unit-norm 1-D codes, C = 4: exact minimum = -1 + log(2/e + "
+        "2e)"] = sp.simplify(best[1] - target) == 0 or abs(best[0] - sp.N(target, 40)) < 1e-30
     out["S6.3 ... = 0.8201 > L*(4) = 0.5827: the asymmetric objective cannot reach the optimum with d < C - 1"] = bool(
         best[0] > sp.N(L_star(Cv, 1), 40))
     return out

@@ -57,7 +57,8 @@ def derive() -> dict[str, object]:
             unseen = sum((p[m] for m in range(3) if m not in D), sp.Integer(0))
             total += prob * unseen
         ok &= sp.expand(total - sum(p[m] * (1 - p[m]) ** nv for m in range(3))) == 0
-    out["S3.1 E_D[unseen mass] = sum_m p_m (1-p_m)^n by enumeration of all samples (C = 3, n = 1..4, symbolic p)"] = bool(ok)
+    out["S3.1 E_D[unseen mass] = sum_m p_m (1-p_m)^n by enumeration of all samples (C = 3, n = 1..4, symbolic "
+        "p)"] = bool(ok)
     Wu = C * (1 / C) * (1 - 1 / C) ** n
     out["S3.1 equiprobable orbits: W_n = (1 - 1/C)^n (general C, n)"] = sp.simplify(Wu - (1 - 1 / C) ** n) == 0
     # ---- S3.2 coarsening
@@ -68,7 +69,8 @@ def derive() -> dict[str, object]:
         Dn = sp.expand(pp * (a + q) ** nv + q * (a + pp) ** nv - (pp + q) * a**nv)
         coeffs = sp.Poly(Dn, a, pp, q).coeffs()
         ok &= all(c >= 0 for c in coeffs) and len(coeffs) > 0
-    out["S3.2 merging orbits p, q: p(1-p)^n + q(1-q)^n - (p+q)(1-p-q)^n has non-negative coefficients in (1-p-q, p, q), n = 1..8"] = bool(ok)
+    out["S3.2 merging orbits p, q: p(1-p)^n + q(1-q)^n - (p+q)(1-p-q)^n has non-negative coefficients in (1-p-q, p, "
+        "q), n = 1..8"] = bool(ok)
     Cr = sp.symbols("C", positive=True)
     dlog = sp.simplify(sp.diff(n * sp.log(1 - 1 / Cr), Cr))
     out["S3.2 d/dC [n log(1 - 1/C)] = n/(C(C-1)) > 0: fewer (coarser) equiprobable orbits give smaller W_n"] = (

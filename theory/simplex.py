@@ -95,7 +95,8 @@ def derive() -> dict[str, object]:
         sp.simplify(f2 - c1 * sp.exp(t) / (1 + c1 * sp.exp(t)) ** 2) == 0 and bool(f2.is_positive))
     # bound: C S - W.Z <= (1/2) sqrt(2C^2 * 2C^2) = C^2  => mean gap >= -C/(C-1)
     bound = -sp.sqrt(2 * C**2 * 2 * C**2) / 2 / (C * (C - 1))
-    out["S4.2 Cauchy-Schwarz bound: mean logit gap >= -C/(C-1) when |w_m| <= 1 and E|z|^2 <= 1"] = sp.simplify(bound + C / (C - 1)) == 0
+    out["S4.2 Cauchy-Schwarz bound: mean logit gap >= -C/(C-1) when |w_m| <= 1 and E|z|^2 <= "
+        "1"] = sp.simplify(bound + C / (C - 1)) == 0
     out["S4.2 f(-C/(C-1)) = L*: the Jensen bound equals the simplex value"] = sp.simplify(
         f.subs(c1, C - 1).subs(t, -C / (C - 1)) - L_star(C, 1)) == 0
     # ---- S4.3 d = 1, exact enumeration
@@ -109,7 +110,8 @@ def derive() -> dict[str, object]:
                 if best is None or num < best[0]:
                     best = (num, val)
         d1[Cv] = best
-        out[f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = {sp.N(L_star(Cv, 1), 12)}"] = bool(
+        out[f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = "
+            f"{sp.N(L_star(Cv, 1), 12)}"] = bool(
             best[0] > sp.N(L_star(Cv, 1), 40))
     # ---- S5.1 whitening gives the unit simplex (exact arithmetic)
     wh_ok = True
@@ -124,7 +126,8 @@ def derive() -> dict[str, object]:
         V = X * A.T / sp.sqrt(d)  # scaled so that E|z|^2 = 1
         G = (V * V.T).applyfunc(sp.simplify)
         wh_ok &= (G - simplex_gram(Cv)).applyfunc(sp.simplify) == sp.zeros(Cv, Cv)
-    out["S5.1 whitening + scaling maps affinely independent codes to the unit regular simplex (C = 3, 4, exact)"] = bool(wh_ok)
+    out["S5.1 whitening + scaling maps affinely independent codes to the unit regular simplex (C = 3, 4, "
+        "exact)"] = bool(wh_ok)
     return out
 
 

@@ -62,7 +62,8 @@ def derive() -> dict[str, object]:
         nu = sp.Integer(nv)
         I = sp.integrate((1 + x**2 / nu) ** (-(nu + 1) / 2), (x, -sp.oo, sp.oo))
         ok &= sp.simplify(I - sp.sqrt(nu * sp.pi) * sp.gamma(nu / 2) / sp.gamma((nu + 1) / 2)) == 0
-    out["S8.2 D = 1: int (1 + x^2/nu)^(-(nu+1)/2) dx = sqrt(nu pi) Gamma(nu/2)/Gamma((nu+1)/2) (nu = 1, 2, 3, 5)"] = bool(ok)
+    out["S8.2 D = 1: int (1 + x^2/nu)^(-(nu+1)/2) dx = sqrt(nu pi) Gamma(nu/2)/Gamma((nu+1)/2) (nu = 1, 2, 3, "
+        "5)"] = bool(ok)
     r = sp.symbols("r", positive=True)
     ok = True
     for D, nv in ((2, 1), (2, 3), (3, 2), (3, 5)):
@@ -71,7 +72,8 @@ def derive() -> dict[str, object]:
         I = area * sp.integrate(r ** (D - 1) * (1 + r**2 / nu) ** (-(nu + D) / 2), (r, 0, sp.oo))
         target = (nu * sp.pi) ** sp.Rational(D, 2) * sp.gamma(nu / 2) / sp.gamma((nu + D) / 2)
         ok &= sp.simplify(I - target) == 0
-    out["S8.2 D-dim normaliser via the radial integral: (nu pi)^(D/2) Gamma(nu/2)/Gamma((nu+D)/2) ((D,nu) = (2,1),(2,3),(3,2),(3,5))"] = bool(ok)
+    out["S8.2 D-dim normaliser via the radial integral: (nu pi)^(D/2) Gamma(nu/2)/Gamma((nu+D)/2) ((D,nu) = "
+        "(2,1),(2,3),(3,2),(3,5))"] = bool(ok)
     # ---- S8.3 polar Jacobians
     th, ph = sp.symbols("theta phi", real=True)
     J2 = sp.Matrix([r * sp.cos(th), r * sp.sin(th)]).jacobian([r, th]).det()
@@ -91,7 +93,8 @@ def derive() -> dict[str, object]:
     KLd = sum((sj[j] ** 2 + muj[j] ** 2 - 1 - sp.log(sj[j] ** 2)) / 2 for j in range(D))
     elbo = loglik - KLd
     reduced = c - (nu + D) / 2 * sp.log(1 + delta2 / nu) - sum(sj[j] ** 2 + muj[j] ** 2 - 1 for j in range(D)) / 2
-    out["S8.4 shared scale: ELBO = c - ((nu+D)/2) log(1 + delta^2/nu) - (1/2) sum (s_j^2 + mu_j^2 - 1): the log s_j terms cancel (D = 3)"] = (
+    out["S8.4 shared scale: ELBO = c - ((nu+D)/2) log(1 + delta^2/nu) - (1/2) sum (s_j^2 + mu_j^2 - 1): the log s_j "
+        "terms cancel (D = 3)"] = (
         sp.simplify(sp.expand_log(elbo - reduced, force=True)) == 0)
     s1, d1 = sp.symbols("s d", positive=True)
     e1 = -(nu + 1) / 2 * sp.log(1 + d1**2 / (nu * s1**2)) - s1**2 / 2
@@ -121,7 +124,8 @@ def student_t_weight_claim() -> dict[str, object]:
 
 
 def main() -> int:
-    return report("S8: VJE bound pieces (on the reconstruction in theory/objectives.md, not the paper's text)", derive())
+    return report("S8: VJE bound pieces (on the reconstruction in theory/objectives.md, not the paper's "
+                  "text)", derive())
 
 
 if __name__ == "__main__":

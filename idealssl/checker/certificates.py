@@ -111,7 +111,8 @@ def _affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
     return None if dep is None else dep.lam
 
 
-def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool, first: np.ndarray,
+def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool,
+                      first: np.ndarray,
                       top: float | None = None, unit: str = "code spread", lam: np.ndarray | None = None,
                       slack: float = 1.0) -> Certificate | None:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
@@ -144,8 +145,10 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     residual = float(np.linalg.norm(v))
     bound = residual / float(np.abs(lam).sum())
     rel_bound = bound / scale if scale > 0 else 0.0
-    limit = slack * tol * max(top or 0.0, scale) / scale if scale > 0 else tol  # tol · σ_1, in units of scale (σ_1 ≥ scale)
-    verified = rel_bound <= limit * (1 + 1e-9) and (not bias or abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum()))
+    # tol · σ_1, in units of scale (σ_1 ≥ scale)
+    limit = slack * tol * max(top or 0.0, scale) / scale if scale > 0 else tol
+    sums_to_zero = abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum())
+    verified = rel_bound <= limit * (1 + 1e-9) and (not bias or sums_to_zero)
     orbit_labels, point_labels = _labels(orbits, pos)
     cross = None
     if len(support) * d <= LP_CROSS_CHECK_LIMIT:
@@ -158,21 +161,25 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
         lower = max(t_star, 0.0) / np.sqrt(d)
         agrees = lower <= rel_bound * (1 + 1e-6) + LP_SLACK
         cross = (
-            f"independent LP on the {len(support)} code points: best margin with ‖w‖_∞ ≤ 1 is {t_star:.3g}, so the best geometric margin is "
-            f"≥ {lower:.3g} (relative), {'within' if agrees else 'ABOVE — DISAGREES with'} the certificate's bound {rel_bound:.3g}"
+            f"independent LP on the {len(support)} code points: best margin with ‖w‖_∞ ≤ 1 is {t_star:.3g}, so the "
+            "best geometric margin is "
+            f"≥ {lower:.3g} (relative), {'within' if agrees else 'ABOVE — DISAGREES with'} the certificate's bound "
+            f"{rel_bound:.3g}"
         )
         verified = verified and agrees
     fam = "affine" if bias else "homogeneous linear"
     # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ ≥ 0 with a zero), the task labels the
     # support 1 and the other orbits 0: w·μ_m > 0 on the support contradicts Σλ_m w·μ_m = 0
     zero = [m for m in support if not codes[m].any()]
+    tie = (f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties"
+           if zero and len(support) == 1 else "")
     two_class = "" if len(neg) else (
-        f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits"
-        + (f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties" if zero and len(support) == 1 else "") + ")")
+        f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits{tie})")
     return Certificate(
         kind="radon",
         summary=(
-            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {_few(pos)} (λ > 0) labelled 1 vs "
+            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {_few(pos)} (λ > 0) "
+            "labelled 1 vs "
             + (f"orbits {_few(neg)} (λ < 0) and all others 0" if len(neg) else "all other orbits 0")
             + f": no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
         ),
@@ -187,8 +194,10 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
             "margin_upper_bound_relative": rel_bound,
         },
         verification=(
-            f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} no {fam} probe"
-            f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol · σ_1 = {limit:.3g} relative)"
+            f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} "
+            f"no {fam} probe"
+            f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol "
+            f"· σ_1 = {limit:.3g} relative)"
         ),
         verified=bool(verified),
         lp_cross_check=cross,
@@ -196,7 +205,8 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     )
 
 
-def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float, tol: float) -> Certificate:
+def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float,
+                            tol: float) -> Certificate:
     """Certificate from two orbits i, j with (nearly) the same code."""
     zi, zj = rep.rows(np.array([first[i], first[j]]))
     dist = float(np.linalg.norm(zi - zj))
@@ -207,11 +217,13 @@ def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int,
         summary=(
             f"orbits {i} and {j} share a code (points {int(first[i])} and {int(first[j])} are at distance {dist:.3g}, "
             f"{rel:.3g} relative): labelling orbit {i} as 1 and orbit {j} as 0 "
-            + ("cannot be fitted by any function of z" if dist == 0 else "needs a probe that varies by a full class over that distance")
+            + ("cannot be fitted by any function of z" if dist == 0
+               else "needs a probe that varies by a full class over that distance")
         ),
         orbit_labels=orbit_labels,
         point_labels=point_labels,
-        proof={"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist, "relative_distance": rel},
+        proof={"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist,
+               "relative_distance": rel},
         verification=f"distance recomputed from the representation: {dist:.3g} ({rel:.3g} relative ≤ tol {tol:g})",
         verified=bool(rel <= tol),
     )
@@ -235,8 +247,10 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
         return Certificate(
             kind="non_invariant",
             summary=(
-                f"orbit {m} is not invariant up to positive scaling: point {x2} is the zero vector while its orbit's code (point {x}) is not. "
-                f"Every homogeneous probe scores the zero vector 0 for every class (a tie), so no probe argmax(W z) fits the task "
+                f"orbit {m} is not invariant up to positive scaling: point {x2} is the zero vector while its orbit's "
+                f"code (point {x}) is not. "
+                "Every homogeneous probe scores the zero vector 0 for every class (a tie), so no probe argmax(W z) "
+                "fits the task "
                 f"orbit {m} labelled 1, all others 0, on point {x2}"
             ),
             orbit_labels=orbit_labels,
@@ -248,8 +262,10 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
     return Certificate(
         kind="non_invariant",
         summary=(
-            f"orbit {m} is not invariant: points {x} and {x2} are at distance {dist:.3g} ({dist / scale:.3g} relative). "
-            f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe in proof.erm_probe has zero training "
+            f"orbit {m} is not invariant: points {x} and {x2} are at distance {dist:.3g} ({dist / scale:.3g} "
+            "relative). "
+            f"Task: orbit {m} labelled 1, all others 0; trained on the single example {x}, the probe in "
+            "proof.erm_probe has zero training "
             f"error yet labels {x2} (same orbit) 0 — an ERM that errs on a seen orbit, which no ideal encoder allows"
         ),
         orbit_labels=orbit_labels,

@@ -4,7 +4,8 @@ For the linear families each labelling (up to complement) is decided by a linear
 points (:mod:`idealssl.checker.lp`), with no use of ranks or dependencies; for ``mlp`` each labelling
 gets its explicit witness (:func:`~idealssl.checker.witness.mlp_witness`, else the nearest-code network)
 evaluated on the points, and counts as fittable only when its two classes' codes are more than tol × the
-code spread apart (the tolerance of the ``distinct_codes`` condition). The exact worst-case margin (affine probes) is half the smallest distance
+code spread apart (the tolerance of the ``distinct_codes`` condition). The exact worst-case margin (affine
+probes) is half the smallest distance
 between the convex hulls of the two classes' codes over the labellings, each distance a small
 non-negative least-squares problem.
 The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited to :data:`MAX_C`.
@@ -35,7 +36,8 @@ def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray
     """
     C = len(codes)
     if C > MAX_C:
-        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
+        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} "
+                         "(drop --exhaustive: the rank test is exact)")
     on_points = Z is not None
     pts, lab = (Z, labels) if Z is not None else (codes, np.arange(C))
     family = get_family(probe)

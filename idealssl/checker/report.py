@@ -11,7 +11,8 @@ import numpy as np
 from ..jsonutil import plain
 from ..probes import get_family
 
-#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1) would count
+#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1)
+#: would count
 MIN_TOL = 1e-12
 
 
@@ -166,13 +167,15 @@ def format_report(r: CheckReport) -> str:
     ce = r.counterexample
     if ce:
         lines.append("")
-        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): {ce['summary']}")
+        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): "
+                     f"{ce['summary']}")
         ol = ce["orbit_labels"]
         if len(ol) <= 40:
             lines.append(f"  orbit labels: {ol}")
         else:
             pos = [i for i, v in enumerate(ol) if v == 1]
-            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json prints every label")
+            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
+                         "prints every label")
         for k in ("verification", "lp_cross_check"):
             if ce.get(k):
                 lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
@@ -188,11 +191,13 @@ def format_report(r: CheckReport) -> str:
     if ex:
         lines.append("")
         lines.append(
-            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} non-constant binary labellings (up to complement) fittable; "
+            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} "
+            "non-constant binary labellings (up to complement) fittable; "
             f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
         )
         if ex.get("exact_worst_case_margin") is not None:
-            lines.append(f"  exact worst-case margin (relative to the code spread): {_fmt(ex['exact_worst_case_margin'])}")
+            lines.append("  exact worst-case margin (relative to the code spread): "
+                         f"{_fmt(ex['exact_worst_case_margin'])}")
     for n in r.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)

@@ -70,7 +70,8 @@ class OrbitStats:
 fused_kernel = kernels.get("sq_deviations")
 
 
-def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray, work: np.ndarray) -> None:
+def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray,
+                work: np.ndarray) -> None:
     """out[start:start+m] = ‖z_x − r_{M(x)}‖² for the rows of ``block``.
 
     With the compiled kernel: one read of each row and of its code, squares summed in float64.

@@ -133,7 +133,8 @@ def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes:
     X = codes - mu
     W = 2.0 * X
     b = -np.einsum("ij,ij->i", X, X) - W @ mu  # unit m: W_m · z + b_m = 2 X_m·(z − μ̄) − ‖X_m‖²
-    return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64), "n_classes": int(n_classes)}
+    return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64),
+            "n_classes": int(n_classes)}
 
 
 #: the MLP witness constructions, tried in this order (the first that fits every point is kept)
@@ -239,4 +240,5 @@ class Witness:
 
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``witness``)."""
-        return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation, "fits": self.fits}
+        return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation,
+                "fits": self.fits}

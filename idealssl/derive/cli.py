@@ -57,15 +57,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", type=_positive_int, metavar="C",
                         help="number of augmentation orbits (equivalence classes)")
     parser.add_argument("--dim", type=_positive_int, metavar="d", help="a representation dimension to judge")
-    parser.add_argument("--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite problem")
-    parser.add_argument("--augs", metavar="ORBITS_JSON", help="orbits of the finite problem (JSON: orbits, labels or pairs)")
+    parser.add_argument("--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite "
+                                                                  "problem")
+    parser.add_argument("--augs", metavar="ORBITS_JSON", help="orbits of the finite problem (JSON: orbits, labels or "
+                                                              "pairs)")
     parser.add_argument("--key", help="array name inside an .npz representation")
-    parser.add_argument("--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL (default 1)")
-    parser.add_argument("--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default C)")
+    parser.add_argument("--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL "
+                                                                        "(default 1)")
+    parser.add_argument("--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default "
+                                                                                    "C)")
     parser.add_argument("--dissl-lambda", type=_float, default=DISSL.lambda_maximality,
-                        help=f"DISSL maximality weight lambda (default {DISSL.lambda_maximality:g}, the released code's)")
+                        help=f"DISSL maximality weight lambda (default {DISSL.lambda_maximality:g}, the released "
+                             "code's)")
     parser.add_argument("--dissl-beta", type=_float, default=DISSL.beta_det_inv,
-                        help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)")
+                        help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released "
+                             "code's)")
     parser.add_argument("--tol", type=_float, default=1e-6, help="tolerance for 'reaches its optimum' (default 1e-6)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -87,26 +93,30 @@ def _print_config(c: dict) -> None:
         verdict = "can be ideal" if c["dim_can_be_ideal"] else "cannot be ideal"
         print(f"--dim {c['dim']:<13} {verdict}: {c['dim_reason']}")
     if io.get("defined", True):
-        print(f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   [{c['statements']['ideal_objective']}]")
+        print(f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   "
+              f"[{c['statements']['ideal_objective']}]")
         print(f"                    {io['optimum_formula']}")
         print(f"                    minimiser: {io['minimiser']} (cosine {_fmt(io['simplex_cosine'])})")
     else:
         print(f"ideal log loss      {io['note']}   [{c['statements']['ideal_objective']}]")
-        print(f"                    (for linear probes its optimum would be L* = {_fmt(io['optimum_for_linear_probes'])})")
+        print("                    (for linear probes its optimum would be L* = "
+              f"{_fmt(io['optimum_for_linear_probes'])})")
     if "minimum_in_dim" in io:
         print(f"                    in R^{c['dim']}: {_fmt(io['minimum_in_dim'])} ({io['minimum_in_dim_note']})")
     cs = c["cissl"]
     print(f"CISSL               student head: {cs['student_head']}   [{c['statements']['cissl']}]")
     print(f"                    teacher head: {cs['teacher_head']}")
     print(f"                    assumes: {cs['assumptions']}")
-    print(f"                    population optimum {_fmt(cs['population_optimum'])} = {cs['population_optimum_formula']}")
+    print(f"                    population optimum {_fmt(cs['population_optimum'])} = "
+          f"{cs['population_optimum_formula']}")
     ds = c["dissl"]
     t = ds["teacher_optimum"]
     print(f"DISSL               student head: {ds['student_head']}   [{c['statements']['dissl']}]")
     print(f"                    teacher head: {ds['teacher_head']}")
     print(f"                    categories K = {ds['categories']}: {ds['categories_rule']}")
     print(f"                    lambda, beta = {_fmt(ds['lambda'])}, {_fmt(ds['beta'])}: {ds['lambda_constraint']}")
-    print(f"                    teacher optimum {_fmt(t['value'])} ({'exact' if t['exact'] else 'lower bound ' + _fmt(t['lower_bound'])}; "
+    print(f"                    teacher optimum {_fmt(t['value'])} "
+          f"({'exact' if t['exact'] else 'lower bound ' + _fmt(t['lower_bound'])}; "
           f"deterministic: {_fmt(t['deterministic'])}) -- {t['regime']}")
     if "warning" in ds:
         print(f"                    WARNING: {ds['warning']}")
@@ -116,7 +126,8 @@ def _print_config(c: dict) -> None:
 
 
 def _print_exact(r: dict) -> None:
-    print(f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = {_fmt(r['temperature'])}")
+    print(f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = "
+          f"{_fmt(r['temperature'])}")
 
     def row(name, v, extra=""):
         status = "exact" if v.get("exact", True) else f"upper bound; relaxation {_fmt(v['lower_bound'])}"

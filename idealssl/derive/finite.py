@@ -130,12 +130,14 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
     raw = minimise_ideal_log_loss(Zf, labels, C, w, temperature, restarts, seed)
     msq = float(np.dot(w, np.einsum("ij,ij->i", Zf, Zf)))
     ideal_raw = dict(raw.to_dict(), optimum=Lstar, mean_sq_norm=msq,
-                     note="representation as given; L* is a lower bound only when the orbit-weighted mean squared norm is <= 1")
+                     note="representation as given; L* is a lower bound only when the orbit-weighted mean squared norm "
+                          "is <= 1")
     Zu = _row_normalise(Zf)
     unit = minimise_ideal_log_loss(Zu, labels, C, w, temperature, restarts, seed)
     ideal_unit = dict(unit.to_dict(), optimum=Lstar, gap=unit.value - Lstar,
                       reaches_optimum=bool(unit.value - Lstar <= tol),
-                      note="rows L2-normalised (Prop. 3): reaches L* iff invariant and the codes form a regular simplex")
+                      note="rows L2-normalised (Prop. 3): reaches L* iff invariant and the codes form a regular "
+                           "simplex")
     norm = None
     if family.log_loss_defined:
         Zn, ln, Cn, wn = normalised_representation(Zf, orb, probe)
@@ -143,13 +145,15 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
         Ln = ideal_log_loss_optimum(Cn, temperature)
         norm = dict(nv.to_dict(), optimum=Ln, gap=nv.value - Ln, reaches_optimum=bool(nv.value - Ln <= tol),
                     rank=int(Zn.shape[1]) if np.any(Zn) else 0,
-                    note=("whitened (affine-invariant): reaches the optimum iff ideal for " + probe + " probes (Theorem 1)"
-                          + ("; homogeneous probes: points and orbits first rescaled positively (S5.1), no extra orbit" if not family.bias else "")))
+                    note=(f"whitened (affine-invariant): reaches the optimum iff ideal for {probe} probes (Theorem 1)"
+                          + ("; homogeneous probes: points and orbits first rescaled positively (S5.1), "
+                             "no extra orbit" if not family.bias else "")))
     cissl = {
         "value": unit.value - math.log(C), "lower_bound": unit.lower_bound - math.log(C), "exact": unit.exact,
         "optimum": Lstar - math.log(C), "gap": unit.value - Lstar,
         "reaches_optimum": bool(unit.value - Lstar <= tol),
-        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of candidates) = L_I(unit phi) - log C (S6.1)",
+        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
+                "candidates) = L_I(unit phi) - log C (S6.1)",
     }
     K = C if dissl_categories is None else dissl_categories
     opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
@@ -169,7 +173,8 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
         "categories": K, "lambda": dissl_lambda, "beta": dissl_beta,
         "H_teacher_given_X": h_cond, "H_teacher": h_marg, "student_cross_entropy": stud,
         "student_excess": stud - h_cond, "teacher": opt.to_dict(), "student": fam,
-        "note": "objective at the theory's optimal (invariant) teacher and the best student of the probe family on Z; student_excess = 0 iff Z realises the teacher (S7.4)",
+        "note": "objective at the theory's optimal (invariant) teacher and the best student of the probe family on Z; "
+                "student_excess = 0 iff Z realises the teacher (S7.4)",
     }
     ns = [int(n) for n in n_values]
     mass = orb.orbit_mass()

@@ -206,7 +206,8 @@ def ideal_log_loss(Z, orbits, temperature: float = 1.0, restarts: int = 4, seed:
 
 
 def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, temperature: float = 1.0,
-                            restarts: int = 4, seed: int = 0, maxiter: int = 2000, relaxation: bool = True) -> LogLossValue:
+                            restarts: int = 4, seed: int = 0, maxiter: int = 2000,
+                            relaxation: bool = True) -> LogLossValue:
     """inf over unit-norm class weights of Σ_x ω_x CE(orbit of x, softmax(W z_x / τ)): the one numeric minimiser.
 
     Multi-start L-BFGS on the sphere (starts: the normalised weighted codes, the normalised centred
@@ -267,7 +268,8 @@ def homogeneous_rescaling(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarr
     if r == C - 1:
         a = U[:, -1] / U[int(np.argmax(np.abs(U[:, -1]))), -1]
         if np.all(a > rtol * np.linalg.norm(a)):
-            return Zu * a[labels][:, None], True, "rank C - 1, positive dependency alpha: orbits scaled by alpha (centred codes)"
+            case = "rank C - 1, positive dependency alpha: orbits scaled by alpha (centred codes)"
+            return Zu * a[labels][:, None], True, case
     return Zu, False, "neither rank C nor a positive dependency: uncentred whitening (not ideal for homogeneous probes)"
 
 
@@ -358,7 +360,7 @@ def ideal_log_loss_minimum(C: int, d: int, temperature: float = 1.0, restarts: i
             Zc = np.where(np.arange(C) < k, 1.0, -1.0)[:, None]
             best = min(best, _signs_min(Zc, idx, np.full(C, 1.0 / C), C, temperature, [])[0])
         return float(best)
-    for r in range(restarts):
+    for _ in range(restarts):
         x0 = rng.normal(size=2 * C * d)
         res = minimize(fg, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
         best = min(best, float(res.fun))
@@ -382,7 +384,8 @@ def finite_problem(Z, orbits):
         raise InputError(f"{rep.source}: contains NaN or infinite values")
     orb = orbits if isinstance(orbits, Orbits) else load_orbits(orbits, n=arr.shape[0])
     if orb.n != arr.shape[0]:
-        raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} rows")
+        raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} "
+                         "rows")
     if orb.n_orbits < 2:
         raise InputError(f"{orb.source}: only one orbit; every invariant task is then constant")
     return arr, orb

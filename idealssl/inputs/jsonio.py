@@ -30,7 +30,8 @@ def int_array(values, what: str, source: str) -> np.ndarray:
     """A flat list of integers (JSON booleans excluded) as int64; one InputError line otherwise."""
     if isinstance(values, np.ndarray):
         if values.ndim != 1 or values.dtype.kind not in "iu":
-            raise InputError(f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and shape {values.shape}")
+            raise InputError(f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and "
+                             f"shape {values.shape}")
         if values.dtype.kind == "u" and values.size and values.max() > INT64_MAX:
             raise InputError(f"{source}: {what} holds {int(values.max())}, beyond the int64 range")
         return values.astype(np.int64)

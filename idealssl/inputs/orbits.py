@@ -112,7 +112,9 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
             raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
         raw = labels
         if raw.dtype.kind not in "iuUS":
-            if raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all():
+            integral = raw.dtype.kind == "f" and bool(
+                np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all())
+            if integral:
                 raw = raw.astype(np.int64)  # integral floats below 2^53 are exact integers
             else:
                 raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {raw.dtype}")
@@ -177,9 +179,11 @@ def orbits_from_partition(parts, n: int | None = None, p=None, source: str = "<o
     if (labels < 0).any():
         missing = np.flatnonzero(labels < 0)
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise InputError(f"{source}: point {int(missing[0])}{more} is in no orbit; the orbits must cover all {n} points")
+        raise InputError(f"{source}: point {int(missing[0])}{more} is in no orbit; the orbits must cover all {n} "
+                         "points")
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
-    return Orbits(labels=labels, n_orbits=len(arrays), p=pp, names=list(range(len(arrays))), source=source, p_given=p is not None)
+    return Orbits(labels=labels, n_orbits=len(arrays), p=pp, names=list(range(len(arrays))), source=source,
+                  p_given=p is not None)
 
 
 def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
@@ -220,7 +224,8 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     rank[order] = np.arange(len(order))
     labels = rank[comp].astype(np.int64)
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
-    return Orbits(labels=labels, n_orbits=len(order), p=pp, names=first[order].tolist(), source=source, p_given=p is not None)
+    return Orbits(labels=labels, n_orbits=len(order), p=pp, names=first[order].tolist(), source=source,
+                  p_given=p is not None)
 
 
 _FORMS = ("orbits", "labels", "pairs")
@@ -230,7 +235,8 @@ _ALLOWED = {"orbits": {"orbits", "p"}, "labels": {"labels", "p"}, "pairs": {"pai
 def orbits_from_json_obj(obj, source: str = "<orbits>", n: int | None = None) -> Orbits:
     """Validate a parsed orbits JSON object (one of the three forms) and build :class:`Orbits`."""
     if not isinstance(obj, dict):
-        raise InputError(f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got {type(obj).__name__}")
+        raise InputError(f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got "
+                         f"{type(obj).__name__}")
     forms = [k for k in _FORMS if k in obj]
     if len(forms) != 1:
         what = "none" if not forms else " and ".join(forms)
@@ -238,7 +244,8 @@ def orbits_from_json_obj(obj, source: str = "<orbits>", n: int | None = None) ->
     form = forms[0]
     extra = set(obj) - _ALLOWED[form]
     if extra:
-        raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
+        raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} for the {form!r} form (allowed: "
+                         f"{', '.join(sorted(_ALLOWED[form]))})")
     p = obj.get("p")
     if "p" in obj and p is None:
         raise InputError(f"{source}: \"p\" is null; give a list of probabilities or leave the key out")
@@ -342,7 +349,8 @@ def load_orbits(path_or_obj, n: int | None = None) -> Orbits:
             orb = orbits_from_labels(fast, source=source, copy=False)
         else:
             orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
-    elif isinstance(path_or_obj, (list, tuple)) and path_or_obj and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj):
+    elif (isinstance(path_or_obj, (list, tuple)) and path_or_obj
+          and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj)):
         orb = orbits_from_partition(path_or_obj, n=n)
     else:
         orb = orbits_from_labels(path_or_obj if isinstance(path_or_obj, (list, tuple)) else np.asarray(path_or_obj))

@@ -44,13 +44,16 @@ _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
     """Reject anything that is not a non-empty 2-D real numeric array (one precise message)."""
     if dtype.hasobject:
-        raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array (pickled data are refused)")
+        raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array "
+                         "(pickled data are refused)")
     if dtype.fields is not None:
         raise InputError(f"{what}: is a structured array (dtype {dtype}); expected a plain numeric N x d array")
     if dtype.kind == "f" and dtype.itemsize > 8:
-        raise InputError(f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes in float64)")
+        raise InputError(f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes "
+                         "in float64)")
     if dtype.kind not in "fiub":
-        kind = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}.get(dtype.kind, dtype.kind)
+        names = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}
+        kind = names.get(dtype.kind, dtype.kind)
         raise InputError(f"{what}: has non-numeric dtype {dtype} ({kind}); expected real numbers")
     if len(shape) != 2:
         hint = " (reshape a vector of N scalars to N x 1)" if len(shape) == 1 else ""
@@ -163,7 +166,8 @@ class Representation:
                 except _ARCHIVE_ERRORS as exc:
                     raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
                 if got != nbytes:
-                    raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
+                    raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
+                                     f"data ends inside row {start + got // (self.d * itemsize)})")
                 block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
                     require_finite(block, start, self.source)
@@ -278,7 +282,8 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
     if not np.isfinite(block).all():
         bad = np.argwhere(~np.isfinite(block))[0]
         value = block[bad[0], bad[1]]
-        raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a representation must be finite")
+        raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
+                         "representation must be finite")
 
 
 def _read_header(f, version, what: str = "<npy>"):
@@ -371,7 +376,8 @@ def load_representation(path: str | os.PathLike, key: str | None = None) -> Repr
     expected = offset + shape[0] * shape[1] * dtype.itemsize
     if size < expected:
         raise InputError(f"{path}: file is truncated ({size} bytes, the header announces {expected})")
-    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran))
+    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset,
+                          _fortran=bool(fortran))
 
 
 def _open_npz(path: str, key: str | None) -> Representation:
@@ -385,7 +391,8 @@ def _open_npz(path: str, key: str | None) -> Representation:
             raise InputError(f"{path}: the .npz archive holds no arrays")
         if key is None:
             if len(names) > 1:
-                raise InputError(f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name one with {path}:KEY or --key KEY")
+                raise InputError(f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name "
+                                 f"one with {path}:KEY or --key KEY")
             key = names[0]
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")

@@ -121,8 +121,10 @@ def test_bad_task(capsys, write):
     o = write("o.json", {"orbits": [[0], [1, 2]]})
     Z2 = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     z2 = write("z2.npy", Z2)
-    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"point_labels": [0, 1, 0]})], "not an invariant task")
-    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"orbit_labels": [0, 1, 0]})], "there are C = 2 orbits")
+    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"point_labels": [0, 1, 0]})], "not an invariant "
+                                                                                                  "task")
+    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"orbit_labels": [0, 1, 0]})], "there are C = 2 "
+                                                                                                  "orbits")
     assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"labels": [0, 1]})], "exactly one of")
 
 

@@ -27,7 +27,8 @@ BIG = 2**63  # one past int64
         ({"orbits": [[0, 1], [BIG]]}, "beyond the int64 range"),
         ({"labels": [BIG, BIG, -1]}, "beyond the int64 range"),  # NumPy would make these floats and merge them
         ({"pairs": [[0, BIG]], "n": 3}, "beyond the int64 range"),
-        ({"pairs": [[0, 1]], "n": 2**40}, "\"n\" = 1099511627776 points but the representation has N = 3"),  # no 8 TiB allocation
+        ({"pairs": [[0, 1]], "n": 2**40}, "\"n\" = 1099511627776 points but the representation has N = "
+                                          "3"),  # no 8 TiB allocation
         ({"labels": [0, 1, 1], "p": ["0.5", "0.25", "0.25"]}, "\"p\"[0] = '0.5' is not a number"),
         ({"labels": [0, 1, 1], "p": None}, "\"p\" is null"),
         ({"labels": [0, 1, 1], "p": [10**400, 0, 0]}, "\"p\" must hold finite numbers"),
@@ -39,9 +40,11 @@ def test_bad_orbits_edge(capsys, write, orbits, fragment):
 
 def test_duplicate_json_keys_are_refused(capsys, write):
     z = write("z.npy", GOOD)
-    assert_bad(capsys, [z, "--augs", write("o.json", '{"orbits": [[0, 1, 2]], "orbits": [[0], [1], [2]]}')], "duplicate key 'orbits'")
+    assert_bad(capsys, [z, "--augs", write("o.json", '{"orbits": [[0, 1, 2]], "orbits": [[0], [1], '
+                                                     '[2]]}')], "duplicate key 'orbits'")
     o = write("o2.json", {"labels": [0, 1, 2]})
-    assert_bad(capsys, [z, "--augs", o, "--task", write("t.json", '{"orbit_labels": [0, 1, 0], "orbit_labels": [1, 1, 0]}')], "duplicate key")
+    assert_bad(capsys, [z, "--augs", o, "--task", write("t.json", '{"orbit_labels": [0, 1, 0], "orbit_labels": [1, 1, '
+                                                                  '0]}')], "duplicate key")
 
 
 def test_task_labels_beyond_int64_are_refused(capsys, write):

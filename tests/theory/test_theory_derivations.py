@@ -48,10 +48,12 @@ def test_derivation_detects_a_false_claim(monkeypatch):
     ("heads", "L_star", lambda mod: (lambda Cv, tv: sp.log(1 + (sp.sympify(Cv) - 1) * sp.exp(-1 / sp.sympify(tv)))),
      "symmetric_head_claim", "SYMMETRIC_CLAIM"),
     # sample efficiency: Cover's count summed one term too far
-    ("sample_efficiency", "cover_count", lambda mod: (lambda Cv, d: 2 * sum(sp.binomial(Cv - 1, k) for k in range(0, min(d + 1, Cv - 1) + 1))),
+    ("sample_efficiency", "cover_count",
+     lambda mod: (lambda Cv, d: 2 * sum(sp.binomial(Cv - 1, k) for k in range(0, min(d + 1, Cv - 1) + 1))),
      "cover_necessity_claim", "COVER_CLAIM"),
     # VJE: the Student-t weight without the δ² in the denominator
-    ("vje", "student_t_weight", lambda mod: (lambda nu, D, delta2: (nu + D) / (2 * nu)), "student_t_weight_claim", "WEIGHT_CLAIM"),
+    ("vje", "student_t_weight", lambda mod: (lambda nu, D, delta2: (nu + D) / (2 * nu)),
+     "student_t_weight_claim", "WEIGHT_CLAIM"),
 ])
 def test_each_derivation_module_catches_an_injected_wrong_claim(monkeypatch, module, attr, wrong, claim_fn, key):
     """Issue 11: the derivations do not only count their own "[established]" lines; a deliberately wrong

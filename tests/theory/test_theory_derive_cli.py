@@ -157,5 +157,6 @@ def test_derive_cli_does_not_import_torch():
 
 def test_checker_and_derive_import_no_torch():
     # `pip install .` without torch must give a working check and derive (issue 15)
-    code = "import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; assert 'torch' not in sys.modules"
+    code = ("import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; "
+            "assert 'torch' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
