@@ -29,7 +29,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file with configuration overrides")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory")
+                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory "
+                        "(with --out DIR: continue it in DIR)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
@@ -50,7 +55,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import yaml
 
-    from .config import list_presets, resolve
+    from .config import list_presets, load_yaml, resolve
 
     if args.list_methods:
         from ..objectives import available
@@ -63,8 +68,9 @@ def run(args) -> int:
     if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
         args.resume = "auto"
+    old = None
     if args.resume:
-        # a bare --resume continues the run as it was configured: method, dataset and seed come from it
+        # a resume continues the run as it was configured: what this command does not set comes from the checkpoint
         from . import checkpoint as C
 
         if args.resume == "auto":
@@ -82,7 +88,12 @@ def run(args) -> int:
              "model.compile": args.compile}
     if args.no_progress:
         flags["train.progress"] = "off"
-    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides)
+    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)
+    cfg["out"] = args.out
+    keys = [k for k, v in flags.items() if v is not None] + [o.split("=", 1)[0].strip() for o in args.overrides or []]
+    if args.config:
+        keys += _dotted(load_yaml(args.config))
+    explicit = {k: _get(cfg, k) for k in keys}
     if args.fast_dev_run:
         cfg["train"]["limit_steps"] = 5
         cfg["optim"]["epochs"] = 1
@@ -99,7 +110,8 @@ def run(args) -> int:
     from .loop import Interrupted, NonFiniteLoss, train
 
     try:
-        res = train(cfg, resume=args.resume)
+        res = train(cfg, resume=args.resume, explicit=explicit, allow_changes=args.allow_changes,
+                    overwrite=args.overwrite)
     except NonFiniteLoss as exc:
         print(f"idealssl train: {exc}", file=sys.stderr)
         return 3
@@ -110,3 +122,22 @@ def run(args) -> int:
     if res:
         print(json.dumps({k: res[k] for k in ("run_dir", "method", "dataset", "seed")}))
     return 0
+
+
+def _get(cfg: dict, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _dotted(d: dict, prefix: str = "") -> list:
+    out = []
+    for k, v in d.items():
+        if k == "methods":
+            continue
+        if isinstance(v, dict) and k != "objective":
+            out += _dotted(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out
