@@ -510,8 +510,13 @@ class Session:
 
     def log(self, rec: dict) -> None:
         if self.metrics is not None:
-            self.metrics.write(json.dumps(rec) + "\n")
-            self.metrics.flush()
+            try:
+                self.metrics.write(json.dumps(rec) + "\n")
+                self.metrics.flush()
+            except OSError as exc:
+                raise InputError(f"cannot write {self.metrics.name}: "
+                                 f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
+                                 f"continue with --resume once there is room") from None
 
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
@@ -709,7 +714,10 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
     finally:
         progress.close()
         if session.metrics is not None:
-            session.metrics.close()
+            try:
+                session.metrics.close()
+            except OSError:  # the failed write is reported already
+                pass
     results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
     if info.enabled:
         torch.distributed.barrier()

@@ -4,6 +4,7 @@ Each run here is the tiny digits configuration (``FAST``: 5 steps per epoch, abo
 """
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -33,10 +34,18 @@ def _one_line_error(capsys):
     return lines[0]
 
 
-@pytest.fixture
-def finished(tmp_path):
-    out = tmp_path / "run"
+@pytest.fixture(scope="module")
+def _template(tmp_path_factory):
+    out = tmp_path_factory.mktemp("template") / "run"
     assert _run(out) == 0
+    return out
+
+
+@pytest.fixture
+def finished(tmp_path, _template):
+    """A finished 2-epoch run (10 steps; a copy of one trained once per module)."""
+    out = tmp_path / "run"
+    shutil.copytree(_template, out)
     return out
 
 
