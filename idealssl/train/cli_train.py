@@ -79,9 +79,12 @@ def run(args) -> int:
             path = C.resolve_checkpoint(args.resume)
         if path is not None:
             old = C.load(path)["cfg"]
-            args.method = args.method or old["method"]
-            args.dataset = args.dataset or old["dataset"]
-            args.seed = old["seed"] if args.seed is None else args.seed
+        elif args.out and os.path.isfile(os.path.join(args.out, "config.yaml")):
+            old = load_yaml(os.path.join(args.out, "config.yaml"))  # killed before its first checkpoint: same run again
+        if old is not None:
+            args.method = args.method or old.get("method")
+            args.dataset = args.dataset or old.get("dataset")
+            args.seed = old.get("seed") if args.seed is None else args.seed
     flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
