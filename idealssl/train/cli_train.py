@@ -5,6 +5,8 @@ Examples
   idealssl train --method dissl --dataset digits              # embedded data, 20 s to 2 min on a 2-core CPU
   idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
   idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
+  idealssl train --out runs/a --resume --epochs 120            # extend a run (other changes need --allow-changes)
+  idealssl train --resume runs/a/checkpoints/epoch=30.pt --out runs/b   # branch a run into a new directory
   torchrun --nproc_per_node 2 -m idealssl.cli train --method simclr --dataset digits   # DDP (gloo on CPU)
 
 Configuration order: built-in defaults < preset idealssl/configs/<dataset>.yaml < --config FILE <

@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from idealssl.objectives.base import Objective, ObjectiveOutput, _REGISTRY, register
+from idealssl.objectives.base import _REGISTRY, Objective, ObjectiveOutput, register
 
 
 def _reg(name):

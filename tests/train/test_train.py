@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from idealssl.cli import main
-from idealssl.train import checkpoint as C
 from idealssl.objectives import available
+from idealssl.train import checkpoint as C
 
 from ._tiny import FAST
 
@@ -181,6 +181,7 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
 def test_real_format_fixtures_train_end_to_end(tmp_path):
     """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
     import numpy as np
+
     from .test_datasets import _cifar_batch
 
     rng = np.random.default_rng(0)
