@@ -151,10 +151,27 @@ def _read_cifar_batch(path: Path, label_key: str) -> Tuple[np.ndarray, np.ndarra
     data = np.asarray(d["data"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise InputError(f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
-    labels = np.asarray(d[label_key], dtype=np.int64)
+    labels = _int_labels(d[label_key], path)
     if labels.shape != (data.shape[0],):
         raise InputError(f"{path}: {len(labels)} labels for {data.shape[0]} images")
     return data.reshape(-1, 3, 32, 32), labels
+
+
+def _int_labels(raw, path: Path) -> np.ndarray:
+    """Integer class labels as int64, or one line saying what is wrong (non-integer, too large)."""
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"{path}: labels are not a list of integers ({exc})") from None
+    if arr.dtype == object:
+        if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr.ravel()):
+            raise InputError(f"{path}: labels must be integers")
+        if any(not -(2 ** 63) <= int(x) < 2 ** 63 for x in arr.ravel()):
+            raise InputError(f"{path}: labels outside the integer range (class indices are small integers)")
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu" or arr.dtype == np.uint64 and arr.size and arr.max() >= 2 ** 63:
+        raise InputError(f"{path}: labels must be integers, got {arr.dtype}")
+    return arr.astype(np.int64)
 
 
 def load_cifar(data_dir: Path, n_classes: int) -> ImageSet:
@@ -174,7 +191,7 @@ def load_cifar(data_dir: Path, n_classes: int) -> ImageSet:
     trx, try_ = np.concatenate([a for a, _ in tr]), np.concatenate([b for _, b in tr])
     tex, tey = np.concatenate([a for a, _ in te]), np.concatenate([b for _, b in te])
     for y in (try_, tey):
-        if y.min() < 0 or y.max() >= n_classes:
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
             raise InputError(f"{root}: labels outside 0..{n_classes - 1}")
     return ImageSet(name, trx, try_, tex, tey, n_classes, mean, std, notes=f"python pickle batches in {root}")
 

@@ -23,7 +23,7 @@ bilinear without antialiasing.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch

@@ -399,9 +399,16 @@ def _open_npz(path: str, key: str | None) -> Representation:
         what = f"{path}:{key}"
         try:
             with zf.open(key + ".npy") as f:
-                shape, fortran, dtype, _ = _describe_npy(f, what)
+                shape, fortran, dtype, offset = _describe_npy(f, what)
         except _ARCHIVE_ERRORS as exc:
             raise InputError(f"{what}: cannot read the archive member ({exc})") from None
+        # as for a .npy file: the header's announced size must fit in the member before anything is allocated
+        # (a few hundred bytes can announce a terabyte; Python ints, no overflow)
+        member = zf.getinfo(key + ".npy").file_size
+        expected = offset + int(shape[0]) * int(shape[1]) * dtype.itemsize
+        if member < expected:
+            raise InputError(f"{what}: the archive member is truncated or its header lies ({member} bytes, the header "
+                             f"announces {expected} for shape {tuple(shape)} {dtype})")
     if fortran:
         # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
         try:

@@ -49,7 +49,7 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 def ema_update_(target: nn.Module, online: nn.Module, momentum: float) -> None:
     """``target <- momentum * target + (1 - momentum) * online`` for parameters; buffers copied from
     ``online`` (see the module docstring for why)."""
-    for pt, po in zip(target.parameters(), online.parameters()):
+    for pt, po in zip(target.parameters(), online.parameters(), strict=True):
         pt.mul_(momentum).add_(po.detach(), alpha=1.0 - momentum)
-    for bt, bo in zip(target.buffers(), online.buffers()):
+    for bt, bo in zip(target.buffers(), online.buffers(), strict=True):
         bt.copy_(bo)

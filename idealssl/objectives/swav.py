@@ -8,8 +8,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .base import Objective, ObjectiveOutput, float32_loss, register
-from .dissl import entropy
 from .distributed import gather
+from .functional import entropy
 from .heads import MLP
 
 __all__ = ["SwAV", "sinkhorn", "swapped_prediction_loss"]

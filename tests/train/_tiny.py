@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from idealssl.objectives.base import Objective, ObjectiveOutput, _REGISTRY, register
+from idealssl.objectives.base import _REGISTRY, Objective, ObjectiveOutput, register
 
 
 def _reg(name):
@@ -18,11 +18,12 @@ def _reg(name):
 class TinyContrastive(Objective):
     """InfoNCE between two views through a linear head; ``nan_at`` makes the loss NaN from that step on."""
 
-    def __init__(self, dim, out_dim=16, temperature=0.2, nan_at=-1):
+    def __init__(self, dim, out_dim=16, temperature=0.2, nan_at=-1, inf_weight_at=-1):
         super().__init__(dim)
         self.head = nn.Linear(dim, out_dim)
         self.t = temperature
         self.nan_at = int(nan_at)
+        self.inf_weight_at = int(inf_weight_at)  # a weight becomes inf in update() (the loss stays finite until then)
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, views, targets=None):
@@ -37,6 +38,8 @@ class TinyContrastive(Objective):
 
     def update(self, step, total_steps):
         self.calls += 1
+        if 0 <= self.inf_weight_at == int(self.calls):
+            self.head.weight.data[0, 0] = float("inf")
 
 
 @_reg("tinyema")

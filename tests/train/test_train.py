@@ -10,6 +10,7 @@ import torch
 
 from idealssl.cli import main
 from idealssl.objectives import available
+from idealssl.train import checkpoint as C
 
 from ._tiny import FAST
 
@@ -56,14 +57,14 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
     common = ["train", "--method", "tinyema", "--dataset", "digits", "--epochs", "3"]
     assert main(common + ["--out", str(a), *FAST, "eval.at_end=[]"]) == 0
     assert main(common + ["--out", str(b), *FAST, "eval.at_end=[]", "train.limit_steps=7"]) == 0
-    ck = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    ck = C.load(b / "checkpoints" / "last.pt")
     assert ck["step"] == 7 and ck["ema"] is not None
     assert main(["train", "--out", str(b), "--resume", *FAST[-1:]]) == 0
     la, lb = _losses(a), _losses(b)
     assert sorted(la) == sorted(lb) == list(range(1, 16))
     assert all(la[s] == lb[s] for s in la), {s: (la[s], lb[s]) for s in la if la[s] != lb[s]}
-    ca = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
-    cb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    ca = C.load(a / "checkpoints" / "last.pt")
+    cb = C.load(b / "checkpoints" / "last.pt")
     for k in ca["model"]:
         assert torch.equal(ca["model"][k], cb["model"][k]), k
 
@@ -75,7 +76,7 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(
     err = capsys.readouterr().err
     assert rc == 3
     assert "loss is nan at step 7 (epoch 1)" in err and "Last good checkpoint" in err and "last.pt" in err
-    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 5
+    assert C.load(out / "checkpoints" / "last.pt")["step"] == 5
     assert not (out / "results.json").exists()
 
 
@@ -104,7 +105,7 @@ def test_every_registered_method_trains_through_the_loop(tmp_path):
         rc = main(["train", "--method", m, "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
                    "eval.at_end=[]"])
         assert rc == 0, m
-        assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 2
+        assert C.load(out / "checkpoints" / "last.pt")["step"] == 2
 
 
 def test_export_torchvision_keys(tmp_path):
@@ -147,7 +148,7 @@ def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, s
     p.send_signal(sig)
     p.wait(60)
     assert p.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL)
-    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    step = C.load(b / "checkpoints" / "last.pt")["step"]
     assert 10 <= step < 30
     r = subprocess.run([sys.executable, str(runner), "train", "--out", str(b), "--resume"], env=sub_env,
                        capture_output=True, text=True)
@@ -173,13 +174,14 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     assert res["world_size"] == 2 and res["eval"]["knn"]["top1"] > 0.3
     assert len(_losses(out)) == 10
     # resuming the 2-process run continues from its checkpoint with both processes' view generators
-    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ck = C.load(out / "checkpoints" / "last.pt")
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
 
 
 def test_real_format_fixtures_train_end_to_end(tmp_path):
     """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
     import numpy as np
+
     from .test_datasets import _cifar_batch
 
     rng = np.random.default_rng(0)
@@ -191,6 +193,7 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
     out = tmp_path / "c10"
     assert main(["train", "--method", "tinytest", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--epochs", "1",
                  "--out", str(out), "--arch", "convnet", "model.width=8", "optim.batch_size=32", "train.progress=off",
+                 "optim.warmup_epochs=0",
                  "eval.at_end=[knn]"]) == 0
     env = json.loads((out / "env.json").read_text())
     assert env["views"]["size"] == 32 and "python pickle batches" in env["dataset_notes"]
@@ -206,6 +209,7 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
     out = tmp_path / "stl"
     assert main(["train", "--method", "tinytest", "--dataset", "stl10", "--data-dir", str(tmp_path), "--epochs", "2",
                  "--out", str(out), "--arch", "convnet", "model.width=4", "optim.batch_size=8", "views.size=16",
+                 "optim.warmup_epochs=0",
                  "train.progress=off", "train.log_every=1", "eval.at_end=[knn]", "eval.knn_k=2"]) == 0
     assert len(_losses(out)) == 4  # 16 pretraining images (unlabeled + train) // 8 = 2 steps x 2 epochs
 
@@ -237,7 +241,7 @@ def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub
     _wait_for_step(b / "metrics.jsonl", 8, p)
     p.send_signal(signal.SIGTERM)
     p.wait(120)
-    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    step = C.load(b / "checkpoints" / "last.pt")["step"]
     assert 8 <= step < 25
     r = subprocess.run(cmd(b, ["--resume"]), env=sub_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
