@@ -8,6 +8,7 @@ entry in :data:`idealssl.checker.families.FAMILIES`.
 
 Statements cited are those of ``theory/statements.md`` (S1–S8) and of Dubois et al. (NeurIPS 2022).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -84,9 +85,11 @@ LINEAR_NOBIAS = ProbeFamily(
     form="homogeneous linear probes f(z) = argmax(Wz)",
     head="a linear map without bias",
     head_kind="linear",
-    condition=("invariant up to positive scaling, with orbit codes of rank C, or of rank C - 1 whose one linear "
-               "dependency sum_m alpha_m mu_m = 0 has every alpha_m non-zero and of one sign (the origin inside the "
-               "codes' hull)"),
+    condition=(
+        "invariant up to positive scaling, with orbit codes of rank C, or of rank C - 1 whose one linear "
+        "dependency sum_m alpha_m mu_m = 0 has every alpha_m non-zero and of one sign (the origin inside the "
+        "codes' hull)"
+    ),
     minimal_dimension=lambda C: C - 1,
     dimension_statement="S1.4",
     log_loss_defined=True,

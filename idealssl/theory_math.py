@@ -3,6 +3,7 @@
 Every function names the statement of ``theory/statements.md`` it implements. The sympy modules in
 ``theory/`` derive these expressions symbolically and ``tests/theory`` checks that the two agree.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,9 +16,19 @@ from .errors import InputError
 from .probes import get_family
 
 __all__ = [
-    "check_classes", "ideal_log_loss_optimum", "regular_simplex", "minimal_dimension",
-    "erm_risk", "worst_case_erm_risk", "merge_orbits", "numerical_rank", "matrix_rank", "entropy",
-    "dissl_invariant_objective", "DisslOptimum", "dissl_teacher_optimum",
+    "check_classes",
+    "ideal_log_loss_optimum",
+    "regular_simplex",
+    "minimal_dimension",
+    "erm_risk",
+    "worst_case_erm_risk",
+    "merge_orbits",
+    "numerical_rank",
+    "matrix_rank",
+    "entropy",
+    "dissl_invariant_objective",
+    "DisslOptimum",
+    "dissl_teacher_optimum",
 ]
 
 
@@ -176,8 +187,13 @@ class DisslOptimum:
     regime: str
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "lower_bound": self.lower_bound, "exact": self.exact,
-                "deterministic": self.deterministic, "regime": self.regime}
+        return {
+            "value": self.value,
+            "lower_bound": self.lower_bound,
+            "exact": self.exact,
+            "deterministic": self.deterministic,
+            "regime": self.regime,
+        }
 
 
 def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
@@ -271,8 +287,9 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
             v2, q2 = _dissl_numeric(C, K, lam, beta)
             if v2 < value:
                 value, q = v2, q2
-        return DisslOptimum(value, lower, exact, False, q,
-                            "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic")
+        return DisslOptimum(
+            value, lower, exact, False, q, "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic"
+        )
     lower = -lam * math.log(K)
     q = _deterministic_teacher(C, K, K)
     value = dissl_invariant_objective(q, lam, beta)
@@ -281,5 +298,11 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
         v2, q2 = _dissl_numeric(C, K, lam, beta)
         if v2 < value - 1e-12:
             value, q = v2, q2
-    return DisslOptimum(value, lower, exact, True if exact else None, q,
-                        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C")
+    return DisslOptimum(
+        value,
+        lower,
+        exact,
+        True if exact else None,
+        q,
+        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C",
+    )

@@ -1,4 +1,5 @@
 """Shared printing for the derivation modules: one line per established claim."""
+
 from __future__ import annotations
 
 

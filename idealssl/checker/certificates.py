@@ -23,6 +23,7 @@ Three kinds, tried in this order (the first that applies is reported):
     has seen. For an invariant encoder no ERM errs on a seen orbit, so the worst-case ERM risk W_n
     exceeds the ideal Σ_m p_m (1 − p_m)^n (Thm 1, invariance; Prop. 2). Verified by evaluating the probe.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -77,8 +78,12 @@ class Certificate:
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``counterexample``): the keys above, ``lp_cross_check`` for ``radon`` only."""
         out: dict[str, Any] = {
-            "kind": self.kind, "summary": self.summary, "orbit_labels": self.orbit_labels,
-            "point_labels": self.point_labels, "proof": self.proof, "verification": self.verification,
+            "kind": self.kind,
+            "summary": self.summary,
+            "orbit_labels": self.orbit_labels,
+            "point_labels": self.point_labels,
+            "proof": self.proof,
+            "verification": self.verification,
         }
         if self.has_lp_cross_check:
             out["lp_cross_check"] = self.lp_cross_check
@@ -111,10 +116,19 @@ def _affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
     return None if dep is None else dep.lam
 
 
-def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float, tol: float, bias: bool,
-                      first: np.ndarray,
-                      top: float | None = None, unit: str = "code spread", lam: np.ndarray | None = None,
-                      slack: float = 1.0) -> Certificate | None:
+def radon_certificate(
+    codes: np.ndarray,
+    orbits: Orbits,
+    rank: int,
+    scale: float,
+    tol: float,
+    bias: bool,
+    first: np.ndarray,
+    top: float | None = None,
+    unit: str = "code spread",
+    lam: np.ndarray | None = None,
+    slack: float = 1.0,
+) -> Certificate | None:
     """Certificate from an affine (``bias``) or linear dependency among the codes.
 
     The task labels the orbits with λ_m > 0 as 1 and every other orbit 0. For an affine dependency
@@ -171,10 +185,16 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ ≥ 0 with a zero), the task labels the
     # support 1 and the other orbits 0: w·μ_m > 0 on the support contradicts Σλ_m w·μ_m = 0
     zero = [m for m in support if not codes[m].any()]
-    tie = (f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties"
-           if zero and len(support) == 1 else "")
-    two_class = "" if len(neg) else (
-        f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits{tie})")
+    tie = (
+        f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties"
+        if zero and len(support) == 1
+        else ""
+    )
+    two_class = (
+        ""
+        if len(neg)
+        else (f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits{tie})")
+    )
     return Certificate(
         kind="radon",
         summary=(
@@ -205,8 +225,9 @@ def radon_certificate(codes: np.ndarray, orbits: Orbits, rank: int, scale: float
     )
 
 
-def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float,
-                            tol: float) -> Certificate:
+def shared_code_certificate(
+    rep: Representation, orbits: Orbits, i: int, j: int, first: np.ndarray, scale: float, tol: float
+) -> Certificate:
     """Certificate from two orbits i, j with (nearly) the same code."""
     zi, zj = rep.rows(np.array([first[i], first[j]]))
     dist = float(np.linalg.norm(zi - zj))
@@ -217,20 +238,36 @@ def shared_code_certificate(rep: Representation, orbits: Orbits, i: int, j: int,
         summary=(
             f"orbits {i} and {j} share a code (points {int(first[i])} and {int(first[j])} are at distance {dist:.3g}, "
             f"{rel:.3g} relative): labelling orbit {i} as 1 and orbit {j} as 0 "
-            + ("cannot be fitted by any function of z" if dist == 0
-               else "needs a probe that varies by a full class over that distance")
+            + (
+                "cannot be fitted by any function of z"
+                if dist == 0
+                else "needs a probe that varies by a full class over that distance"
+            )
         ),
         orbit_labels=orbit_labels,
         point_labels=point_labels,
-        proof={"orbits": [int(i), int(j)], "points": [int(first[i]), int(first[j])], "distance": dist,
-               "relative_distance": rel},
+        proof={
+            "orbits": [int(i), int(j)],
+            "points": [int(first[i]), int(first[j])],
+            "distance": dist,
+            "relative_distance": rel,
+        },
         verification=f"distance recomputed from the representation: {dist:.3g} ({rel:.3g} relative ≤ tol {tol:g})",
         verified=bool(rel <= tol),
     )
 
 
-def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: int, x2: int, scale: float, tol: float,
-                              bias: bool = True, units: float = 1.0) -> Certificate:
+def non_invariant_certificate(
+    rep: Representation,
+    orbits: Orbits,
+    m: int,
+    x: int,
+    x2: int,
+    scale: float,
+    tol: float,
+    bias: bool = True,
+    units: float = 1.0,
+) -> Certificate:
     """Certificate from an orbit m whose points x and x2 have different representations (for
     homogeneous probes, ``bias=False``: different directions, and the ERM probe has no bias).
 
@@ -278,6 +315,6 @@ def non_invariant_certificate(rep: Representation, orbits: Orbits, m: int, x: in
             "erm_probe": probe_to_json(in_original_units(probe, units)),
         },
         verification=f"probe evaluated on points {x} and {x2}: predicts {int(pred[0])} and {int(pred[1])} "
-                     + ("(strict)" if strict.all() else "(with a tie: not verified)"),
+        + ("(strict)" if strict.all() else "(with a tie: not verified)"),
         verified=verified,
     )

@@ -10,6 +10,7 @@ between the convex hulls of the two classes' codes over the labellings, each dis
 non-negative least-squares problem.
 The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited to :data:`MAX_C`.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,8 +37,10 @@ def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray
     """
     C = len(codes)
     if C > MAX_C:
-        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} "
-                         "(drop --exhaustive: the rank test is exact)")
+        raise InputError(
+            f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} "
+            "(drop --exhaustive: the rank test is exact)"
+        )
     on_points = Z is not None
     pts, lab = (Z, labels) if Z is not None else (codes, np.arange(C))
     family = get_family(probe)

@@ -16,6 +16,7 @@ conditions (and building a certificate when one fails), its witness construction
 relaxation of the invariance condition. Adding a family = one entry here + one in
 :mod:`idealssl.probes`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -111,22 +112,33 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
     independent = g.aff_rank == C - 1
     conds = {
         "affine_independence": Condition(
-            holds=independent, value=1.0 if C == 1 else _rel(sv, C - 1), threshold=tol, comparison=">",
+            holds=independent,
+            value=1.0 if C == 1 else _rel(sv, C - 1),
+            threshold=tol,
+            comparison=">",
             description="σ_(C−1) / σ_1 of the centred codes [μ_m − μ̄] (affinely independent iff > tol)",
             detail={"singular_values_relative": _shown(sv), "affine_rank": g.aff_rank, "method": g.method},
         ),
         "effective_dimension": Condition(
-            holds=g.aff_rank >= C - 1, value=g.aff_rank, threshold=C - 1, comparison=">=",
+            holds=g.aff_rank >= C - 1,
+            value=g.aff_rank,
+            threshold=C - 1,
+            comparison=">=",
             description=f"affine rank of the codes vs the required C − 1 (nominal d = {g.d})",
             detail={"nominal_dim": g.d, "linear_span_rank": g.lin_rank},
         ),
         "worst_case_margin": _margin(
-            independent, 1.0 if C == 1 else float(sv[C - 2]) / math.sqrt(C) / g.scale if independent else 0.0,
-            "lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread"),
+            independent,
+            1.0 if C == 1 else float(sv[C - 2]) / math.sqrt(C) / g.scale if independent else 0.0,
+            "lower bound σ_(C−1)/√C on every binary task's best margin, relative to the spread",
+        ),
     }
     span_ok = g.lin_rank >= C - 1
     conds["span_dimension_paper"] = Condition(
-        holds=span_ok, value=g.lin_rank, threshold=C - 1, comparison=">=",
+        holds=span_ok,
+        value=g.lin_rank,
+        threshold=C - 1,
+        comparison=">=",
         description="the paper's main-text condition dim span{φ(x)} ≥ C − 1 (necessary, NOT sufficient)",
         decisive=False,
     )
@@ -139,9 +151,17 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
     certificate = None
     if g.aff_rank < C - 1:
         S = g.spread
-        certificate = cert.radon_certificate(g.codes, orb, g.aff_rank, S if S > 0 else g.scale, tol, True, g.first,
-                                             top=float(sv[0]) if len(sv) else None,
-                                             unit="code spread" if S > 0 else "the codes' RMS norm")
+        certificate = cert.radon_certificate(
+            g.codes,
+            orb,
+            g.aff_rank,
+            S if S > 0 else g.scale,
+            tol,
+            True,
+            g.first,
+            top=float(sv[0]) if len(sv) else None,
+            unit="code spread" if S > 0 else "the codes' RMS norm",
+        )
     return conds, certificate
 
 
@@ -183,32 +203,51 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
         margin = 1.0
     conds = {
         "linear_rank": Condition(
-            holds=rank_ok, value=1.0 if C == 1 else _rel(sv, C - 1), threshold=tol, comparison=">",
+            holds=rank_ok,
+            value=1.0 if C == 1 else _rel(sv, C - 1),
+            threshold=tol,
+            comparison=">",
             description="σ_(C−1) / σ_1 of the codes [μ_m] (rank ≥ C − 1 iff > tol)",
-            detail={"singular_values_relative": _shown(sv), "linear_rank": g.lin_rank,
-                    "linearly_independent": g.lin_rank == C, "sigma_C_relative": _rel(sv, C), "method": g.method},
+            detail={
+                "singular_values_relative": _shown(sv),
+                "linear_rank": g.lin_rank,
+                "linearly_independent": g.lin_rank == C,
+                "sigma_C_relative": _rel(sv, C),
+                "method": g.method,
+            },
         ),
         "positive_dependency": Condition(
-            holds=positive, value=alpha_value, threshold=tol, comparison=">",
+            holds=positive,
+            value=alpha_value,
+            threshold=tol,
+            comparison=">",
             description="rank C − 1: smallest coefficient of the one dependency Σ α_m μ_m/‖μ_m‖ = 0, relative to ‖α‖, "
-                        "signs aligned (> tol iff the origin is inside the codes' hull); 1 at rank C (no dependency), "
-                        "0 below C − 1",
+            "signs aligned (> tol iff the origin is inside the codes' hull); 1 at rank C (no dependency), "
+            "0 below C − 1",
             detail={"alpha_unit_codes": alpha.tolist()[:1000]} if alpha is not None else {},
         ),
         "nonzero_codes": Condition(
-            holds=nonzero, value=zero_value, threshold=tol, comparison=">",
+            holds=nonzero,
+            value=zero_value,
+            threshold=tol,
+            comparison=">",
             description="smallest code norm / largest (a zero code ties every homogeneous probe)",
             detail={"smallest_norm_orbit": int(np.argmin(norms))} if C > 1 else {},
         ),
         "effective_dimension": Condition(
-            holds=rank_ok, value=g.lin_rank, threshold=C - 1, comparison=">=",
+            holds=rank_ok,
+            value=g.lin_rank,
+            threshold=C - 1,
+            comparison=">=",
             description=f"linear rank of the codes vs the required C − 1 (nominal d = {g.d})",
             detail={"nominal_dim": g.d, "affine_rank": g.aff_rank},
         ),
         "worst_case_margin": _margin(
-            realisable, margin,
+            realisable,
+            margin,
             "lower bound on every non-constant binary task's best margin, relative to the codes' RMS norm "
-            "(σ_C/√C at rank C; ρ σ_(C−1)/√C, ρ = α_min/(Σα − α_min), at rank C − 1)"),
+            "(σ_C/√C at rank C; ρ σ_(C−1)/√C, ρ = α_min/(Σα − α_min), at rank C − 1)",
+        ),
     }
     certificate = None
     if not realisable and C > 1:
@@ -221,9 +260,19 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
             if small.any():
                 lam = np.where(small, 0.0, lam)
                 slack = 2.0
-        certificate = cert.radon_certificate(codes, orb, g.lin_rank, lin_scale, tol, False, g.first,
-                                             top=float(sv[0]) if len(sv) else None, unit="the codes' RMS norm",
-                                             lam=lam, slack=slack)
+        certificate = cert.radon_certificate(
+            codes,
+            orb,
+            g.lin_rank,
+            lin_scale,
+            tol,
+            False,
+            g.first,
+            top=float(sv[0]) if len(sv) else None,
+            unit="the codes' RMS norm",
+            lam=lam,
+            slack=slack,
+        )
     return conds, certificate
 
 
@@ -235,20 +284,32 @@ def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, note
     distinct = C == 1 or rel_dist > tol
     conds = {
         "distinct_codes": Condition(
-            holds=distinct, value=rel_dist, threshold=tol, comparison=">",
+            holds=distinct,
+            value=rel_dist,
+            threshold=tol,
+            comparison=">",
             description="smallest distance between two orbits' codes / spread of the codes",
             detail={"closest_orbits": [i, j]} if C > 1 else {},
         ),
         "effective_dimension": Condition(
-            holds=g.aff_rank >= min(1, C - 1), value=g.aff_rank, threshold=min(1, C - 1), comparison=">=",
+            holds=g.aff_rank >= min(1, C - 1),
+            value=g.aff_rank,
+            threshold=min(1, C - 1),
+            comparison=">=",
             description=f"affine rank of the codes vs the required 1 for universal probes (nominal d = {g.d})",
-            detail={"nominal_dim": g.d, "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width "
-                                                "2(C−1) always suffices (witness construction)"},
+            detail={
+                "nominal_dim": g.d,
+                "note": "a fixed-width MLP needs more: a one-hidden-layer ReLU MLP of width "
+                "2(C−1) always suffices (witness construction)",
+            },
         ),
         "worst_case_margin": Condition(
-            holds=distinct, value=rel_dist / 2 if C > 1 else math.nan, threshold=0.0, comparison=">",
+            holds=distinct,
+            value=rel_dist / 2 if C > 1 else math.nan,
+            threshold=0.0,
+            comparison=">",
             description="half the smallest code distance / spread: every labelling is fitted by 1-NN on codes "
-                        "with this margin",
+            "with this margin",
         ),
     }
     certificate = None if distinct else cert.shared_code_certificate(rep, orb, i, j, g.first, scale, tol)
@@ -258,8 +319,9 @@ def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, note
 Pair = tuple[int, int, int]
 
 
-def invariance_up_to_scaling(conds: dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float,
-                             pair: Pair) -> Pair:
+def invariance_up_to_scaling(
+    conds: dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float, pair: Pair
+) -> Pair:
     """``linear-nobias``: homogeneous probes cannot tell z from c·z (c > 0), so invariance up to positive
     scaling suffices. Replaces ``conds["invariance"]`` when every point is a positive multiple of its code;
     returns the (orbit, point, point) pair for the non-invariance certificate."""
@@ -268,9 +330,12 @@ def invariance_up_to_scaling(conds: dict[str, Condition], rep: Representation, o
     strict = conds["invariance"]
     if chord <= tol:
         conds["invariance"] = Condition(
-            holds=True, value=chord, threshold=tol, comparison="<=",
+            holds=True,
+            value=chord,
+            threshold=tol,
+            comparison="<=",
             description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of "
-                        "its code, which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
+            "its code, which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
             detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
         )
         return pair
@@ -302,8 +367,9 @@ class FamilyRules:
 
 FAMILIES: dict[str, FamilyRules] = {
     "linear": FamilyRules(PROBE_FAMILIES["linear"], affine_conditions, (functools.partial(affine_witness, bias=True),)),
-    "linear-nobias": FamilyRules(PROBE_FAMILIES["linear-nobias"], homogeneous_conditions, (homogeneous_witness,),
-                                 invariance_up_to_scaling),
+    "linear-nobias": FamilyRules(
+        PROBE_FAMILIES["linear-nobias"], homogeneous_conditions, (homogeneous_witness,), invariance_up_to_scaling
+    ),
     "mlp": FamilyRules(PROBE_FAMILIES["mlp"], universal_conditions, MLP_WITNESSES),
 }
 assert tuple(FAMILIES) == tuple(PROBE_FAMILIES), "every probe family of idealssl.probes needs checker rules"

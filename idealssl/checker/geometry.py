@@ -4,6 +4,7 @@ Notation (theory/statements.md S1.1): codes μ_1..μ_C ∈ R^d, centroid μ̄ = 
 codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
 rotations, translations (affine and MLP families) and positive scalings of Z.
 """
+
 from __future__ import annotations
 
 import math
@@ -144,10 +145,10 @@ def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> tuple[float, 
     sq = np.einsum("ij,ij->i", X, X)
     best = (math.inf, -1, -1)
     for a in range(0, C, block):
-        Xa = X[a:a + block]
+        Xa = X[a : a + block]
         for b in range(a, C, block):
-            Xb = X[b:b + block]
-            D = sq[a:a + block, None] + sq[None, b:b + block] - 2.0 * (Xa @ Xb.T)
+            Xb = X[b : b + block]
+            D = sq[a : a + block, None] + sq[None, b : b + block] - 2.0 * (Xa @ Xb.T)
             if a == b:
                 D[np.tril_indices(len(Xa))] = np.inf
             # re-measure the few smallest candidates exactly

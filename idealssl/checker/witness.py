@@ -18,6 +18,7 @@
 
 Every witness is evaluated on all N points (:func:`evaluate`) before it is reported.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -133,8 +134,13 @@ def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes:
     X = codes - mu
     W = 2.0 * X
     b = -np.einsum("ij,ij->i", X, X) - W @ mu  # unit m: W_m · z + b_m = 2 X_m·(z − μ̄) − ‖X_m‖²
-    return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64),
-            "n_classes": int(n_classes)}
+    return {
+        "kind": "maxout",
+        "W": W,
+        "b": b,
+        "unit_class": np.asarray(orbit_labels, dtype=np.int64),
+        "n_classes": int(n_classes),
+    }
 
 
 #: the MLP witness constructions, tried in this order (the first that fits every point is kept)
@@ -195,7 +201,7 @@ def evaluate(probe: dict, rep: Representation, point_labels: np.ndarray) -> dict
     errors, first = 0, None
     for start, block in rep.chunks():
         pred, strict = predict(probe, block)
-        wrong = (pred != point_labels[start:start + len(block)]) | ~strict
+        wrong = (pred != point_labels[start : start + len(block)]) | ~strict
         k = int(wrong.sum())
         if k and first is None:
             first = start + int(np.argmax(wrong))
@@ -240,5 +246,9 @@ class Witness:
 
     def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``witness``)."""
-        return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation,
-                "fits": self.fits}
+        return {
+            "probe": probe_to_json(self.probe),
+            "classes": self.classes,
+            "evaluation": self.evaluation,
+            "fits": self.fits,
+        }

@@ -5,6 +5,7 @@ index (Dubois et al. 2022, Eq. 6; theory/statements.md S4), its normalised (whit
 and its minimum over codes in R^d (S4.3). Used by :mod:`idealssl.derive` and by the synthetic
 evaluation (:func:`idealssl.synthetic.evaluate.ideal_log_loss`).
 """
+
 from __future__ import annotations
 
 import math
@@ -61,8 +62,9 @@ def _sphere_min(Z, y, w, C, tau, starts, maxiter=2000):
 
     best_f, best_W = np.inf, None
     for W0 in starts:
-        res = minimize(fg, W0.ravel(), jac=True, method="L-BFGS-B",
-                       options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11})
+        res = minimize(
+            fg, W0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11}
+        )
         V = res.x.reshape(C, d)
         W = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
         f = _loss_grad(W, Z, y, w, tau)[0]
@@ -201,13 +203,22 @@ def ideal_log_loss(Z, orbits, temperature: float = 1.0, restarts: int = 4, seed:
         relaxation ‖w_m‖ ≤ 1); they agree at ideal representations.
     """
     Zf, orb = finite_problem(Z, orbits)
-    return minimise_ideal_log_loss(Zf, orb.labels, orb.n_orbits, orbit_weights(orb.labels, orb.n_orbits, orb.p),
-                           temperature, restarts, seed)
+    return minimise_ideal_log_loss(
+        Zf, orb.labels, orb.n_orbits, orbit_weights(orb.labels, orb.n_orbits, orb.p), temperature, restarts, seed
+    )
 
 
-def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, temperature: float = 1.0,
-                            restarts: int = 4, seed: int = 0, maxiter: int = 2000,
-                            relaxation: bool = True) -> LogLossValue:
+def minimise_ideal_log_loss(
+    Z: np.ndarray,
+    labels: np.ndarray,
+    C: int,
+    w: np.ndarray,
+    temperature: float = 1.0,
+    restarts: int = 4,
+    seed: int = 0,
+    maxiter: int = 2000,
+    relaxation: bool = True,
+) -> LogLossValue:
     """inf over unit-norm class weights of Σ_x ω_x CE(orbit of x, softmax(W z_x / τ)): the one numeric minimiser.
 
     Multi-start L-BFGS on the sphere (starts: the normalised weighted codes, the normalised centred
@@ -307,8 +318,9 @@ def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e
     return Zn, labels, C, w
 
 
-def normalised_ideal_log_loss(Z, orbits, probe: str = "linear", temperature: float = 1.0, rtol: float = 1e-7,
-                              restarts: int = 2, seed: int = 0) -> LogLossValue:
+def normalised_ideal_log_loss(
+    Z, orbits, probe: str = "linear", temperature: float = 1.0, rtol: float = 1e-7, restarts: int = 2, seed: int = 0
+) -> LogLossValue:
     """Ideal log loss of :func:`normalised_representation` (statements.md S5.1).
 
     Equals L*(C) iff the representation is ideal for the probe family: invariant with affinely
@@ -367,7 +379,6 @@ def ideal_log_loss_minimum(C: int, d: int, temperature: float = 1.0, restarts: i
     return best
 
 
-
 def finite_problem(Z, orbits):
     """Validate (Z, orbits) with the shared loaders; returns (float64 array, Orbits)."""
     from ..inputs.orbits import Orbits, load_orbits
@@ -384,9 +395,9 @@ def finite_problem(Z, orbits):
         raise InputError(f"{rep.source}: contains NaN or infinite values")
     orb = orbits if isinstance(orbits, Orbits) else load_orbits(orbits, n=arr.shape[0])
     if orb.n != arr.shape[0]:
-        raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} "
-                         "rows")
+        raise InputError(
+            f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} rows"
+        )
     if orb.n_orbits < 2:
         raise InputError(f"{orb.source}: only one orbit; every invariant task is then constant")
     return arr, orb
-

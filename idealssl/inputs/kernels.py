@@ -4,6 +4,7 @@
 at install) or when ``IDEALSSL_PURE_NUMPY=1`` asks for the NumPy / Python paths. Callers keep such a
 path for every kernel; both give the same results (tests/check/test_fast_paths.py).
 """
+
 from __future__ import annotations
 
 import importlib

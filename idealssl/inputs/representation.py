@@ -16,6 +16,7 @@ NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 used, so a pass over a file of any size keeps about one chunk resident (a ``.npz`` member is
 streamed with ``readinto`` into one reusable buffer).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,13 +45,16 @@ _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
     """Reject anything that is not a non-empty 2-D real numeric array (one precise message)."""
     if dtype.hasobject:
-        raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array "
-                         "(pickled data are refused)")
+        raise InputError(
+            f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array "
+            "(pickled data are refused)"
+        )
     if dtype.fields is not None:
         raise InputError(f"{what}: is a structured array (dtype {dtype}); expected a plain numeric N x d array")
     if dtype.kind == "f" and dtype.itemsize > 8:
-        raise InputError(f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes "
-                         "in float64)")
+        raise InputError(
+            f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes in float64)"
+        )
     if dtype.kind not in "fiub":
         names = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}
         kind = names.get(dtype.kind, dtype.kind)
@@ -67,7 +71,7 @@ def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
     if hasattr(os, "preadv"):
         return os.preadv(fd, [buf], offset)
     data = os.pread(fd, len(buf), offset)
-    buf[:len(data)] = data
+    buf[: len(data)] = data
     return len(data)
 
 
@@ -110,8 +114,14 @@ class Representation:
         return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
 
     # ------------------------------------------------------------------ reading
-    def chunks(self, rows: int | None = None, check_finite: bool = True, dtype=np.float64,
-               start: int = 0, stop: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    def chunks(
+        self,
+        rows: int | None = None,
+        check_finite: bool = True,
+        dtype=np.float64,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
         the stored dtype already is ``dtype``; blocks are then read-only views).
 
@@ -140,7 +150,7 @@ class Representation:
         release = mm is not None and hasattr(mm, "madvise")
         done = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE  # pages before this are released
         for i in range(start, stop, rows):
-            block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
+            block = np.asarray(arr[i : min(i + rows, stop)]).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
             block = self._scaled(block)
@@ -166,8 +176,10 @@ class Representation:
                 except _ARCHIVE_ERRORS as exc:
                     raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
                 if got != nbytes:
-                    raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
-                                     f"data ends inside row {start + got // (self.d * itemsize)})")
+                    raise InputError(
+                        f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
+                        f"data ends inside row {start + got // (self.d * itemsize)})"
+                    )
                 block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
                     require_finite(block, start, self.source)
@@ -201,7 +213,7 @@ class Representation:
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
-                    got = _pread_into(fd, view[pos * rowbytes:(pos + k) * rowbytes], self._offset + a * rowbytes)
+                    got = _pread_into(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
                         raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
             run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))
@@ -224,7 +236,7 @@ class Representation:
             return self._scaled(np.asarray(self._array, dtype=np.float64))
         out = np.empty((self.n, self.d))
         for start, block in self.chunks():
-            out[start:start + len(block)] = block
+            out[start : start + len(block)] = block
         return out
 
     # ------------------------------------------------------------------ helpers
@@ -282,8 +294,10 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
     if not np.isfinite(block).all():
         bad = np.argwhere(~np.isfinite(block))[0]
         value = block[bad[0], bad[1]]
-        raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
-                         "representation must be finite")
+        raise InputError(
+            f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
+            "representation must be finite"
+        )
 
 
 def _read_header(f, version, what: str = "<npy>"):
@@ -376,8 +390,9 @@ def load_representation(path: str | os.PathLike, key: str | None = None) -> Repr
     expected = offset + shape[0] * shape[1] * dtype.itemsize
     if size < expected:
         raise InputError(f"{path}: file is truncated ({size} bytes, the header announces {expected})")
-    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset,
-                          _fortran=bool(fortran))
+    return Representation(
+        n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran)
+    )
 
 
 def _open_npz(path: str, key: str | None) -> Representation:
@@ -391,8 +406,10 @@ def _open_npz(path: str, key: str | None) -> Representation:
             raise InputError(f"{path}: the .npz archive holds no arrays")
         if key is None:
             if len(names) > 1:
-                raise InputError(f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name "
-                                 f"one with {path}:KEY or --key KEY")
+                raise InputError(
+                    f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name "
+                    f"one with {path}:KEY or --key KEY"
+                )
             key = names[0]
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
@@ -407,8 +424,10 @@ def _open_npz(path: str, key: str | None) -> Representation:
         member = zf.getinfo(key + ".npy").file_size
         expected = offset + int(shape[0]) * int(shape[1]) * dtype.itemsize
         if member < expected:
-            raise InputError(f"{what}: the archive member is truncated or its header lies ({member} bytes, the header "
-                             f"announces {expected} for shape {tuple(shape)} {dtype})")
+            raise InputError(
+                f"{what}: the archive member is truncated or its header lies ({member} bytes, the header "
+                f"announces {expected} for shape {tuple(shape)} {dtype})"
+            )
     if fortran:
         # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
         try:

@@ -15,6 +15,7 @@ them a second time would only add lag (and is meaningless for the integer ``num_
 This is what ``idealssl train`` always did for its EMA backbone; the objectives' heads (parameters
 only before) now follow it, which changes no loss (their teachers run in training mode).
 """
+
 from __future__ import annotations
 
 import copy

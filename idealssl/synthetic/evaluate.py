@@ -17,6 +17,7 @@ inputs (uniform distribution on X).
   and compared with W_n.
 * :func:`run_check` — the verdict of :func:`idealssl.check` when the checker is installed.
 """
+
 from __future__ import annotations
 
 import math
@@ -149,7 +150,7 @@ def _features(Z: np.ndarray, probe: str) -> np.ndarray:
     (no centring, which would smuggle in a bias)."""
     Z = np.asarray(Z, dtype=np.float64)
     if probe == "linear-nobias":
-        return Z / max(float(np.sqrt(np.mean(Z ** 2))), 1e-12)
+        return Z / max(float(np.sqrt(np.mean(Z**2))), 1e-12)
     sd = Z.std(0)
     return (Z - Z.mean(0)) / np.where(sd > 1e-12, sd, 1.0)
 

@@ -5,13 +5,14 @@
   the destination instead of writing through it. :func:`write_text_atomic` does the same for
   ``config.yaml``, ``env.json``, ``results.json`` and the rewritten ``metrics.jsonl``.
 * Verified: the state is serialised to bytes, and the file holds ``{"format", "sha256", "payload"}``
-  (the payload as a uint8 tensor, stored raw); :func:`load` recomputes the SHA-256 of the payload and refuses a mismatch (one line naming the file,
-  exit 2), as it refuses an empty, truncated or foreign file. Checkpoints of the earlier format
-  (``idealssl-checkpoint-1``, no digest) still load, with a note that they could not be verified.
+  (the payload as a uint8 tensor, stored raw); :func:`load` recomputes the SHA-256 of the payload and refuses a
+  mismatch (one line naming the file, exit 2), as it refuses an empty, truncated or foreign file. Checkpoints of the
+  earlier format (``idealssl-checkpoint-1``, no digest) still load, with a note that they could not be verified.
 * Disk full: an ``OSError`` or torch's stream-writer error while writing becomes one line, "no space
   left on ... (the previous checkpoint is kept)"; the temporary file is removed.
 * Read with ``weights_only=True`` (no code runs from a checkpoint).
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,8 +21,9 @@ import io
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import torch
 
@@ -87,8 +89,9 @@ def save_atomic(obj, path, digest: bool = True) -> None:
         msg = first_line(exc)
         if "write failed" not in msg and "unexpected pos" not in msg:
             raise
-        raise InputError(f"no space left on the device while writing {path} ({msg}); the previous checkpoint "
-                         f"is kept") from None
+        raise InputError(
+            f"no space left on the device while writing {path} ({msg}); the previous checkpoint is kept"
+        ) from None
     _write_atomic(path, lambda fh: fh.write(data), "checkpoint")
 
 
@@ -111,12 +114,15 @@ def load(path, map_location="cpu") -> dict:
         payload = ck.get("payload")
         raw = payload.numpy().tobytes() if isinstance(payload, torch.Tensor) and payload.dtype == torch.uint8 else None
         if raw is None or hashlib.sha256(raw).hexdigest() != ck.get("sha256"):
-            raise InputError(f"{path}: the checkpoint's SHA-256 digest does not match its contents (the file is "
-                             f"damaged); use an earlier checkpoint or start over")
+            raise InputError(
+                f"{path}: the checkpoint's SHA-256 digest does not match its contents (the file is "
+                f"damaged); use an earlier checkpoint or start over"
+            )
         ck = _torch_load(io.BytesIO(raw), path)
     elif isinstance(ck, dict) and "backbone" in ck and "cfg" in ck:
-        print(f"note: {path} has no digest (written by an earlier idealssl); loaded without verification",
-              file=sys.stderr)
+        print(
+            f"note: {path} has no digest (written by an earlier idealssl); loaded without verification", file=sys.stderr
+        )
     if not isinstance(ck, dict) or "backbone" not in ck or "cfg" not in ck:
         raise InputError(f"{path}: not an idealssl checkpoint (no 'backbone'/'cfg' entries)")
     if map_location != "cpu":
@@ -146,7 +152,7 @@ def remove_orphans(ckpt_dir) -> list:
     return gone
 
 
-def find_last(run_dir) -> Optional[Path]:
+def find_last(run_dir) -> Path | None:
     """``run_dir/checkpoints/last.pt`` when present."""
     p = Path(run_dir) / "checkpoints" / "last.pt"
     return p if p.is_file() else None
@@ -165,7 +171,7 @@ def resolve_checkpoint(path) -> Path:
     return p
 
 
-def run_dir_of(path) -> Optional[Path]:
+def run_dir_of(path) -> Path | None:
     """The run directory a checkpoint file belongs to (``RUN/checkpoints/FILE``), or None for a loose file."""
     p = Path(path)
     return p.parent.parent if p.parent.name == "checkpoints" else None

@@ -10,6 +10,7 @@ that ``torchvision.models.resnet18().load_state_dict(sd, strict=False)`` loads e
 (the fc layer stays missing; a small-image stem has a 3x3 conv1, so build the model with the same
 stem). Not available with the +dim expansion block, which torchvision has no slot for.
 """
+
 from __future__ import annotations
 
 import argparse

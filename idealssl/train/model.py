@@ -1,7 +1,6 @@
 """The trained module: backbone + objective + detached online probe (:class:`SSLModel`)."""
-from __future__ import annotations
 
-from typing import Dict, List, Optional
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -24,16 +23,16 @@ class SSLModel(nn.Module):
         self.objective = objective
         self.probe = nn.Linear(backbone.dim, max(1, n_classes))
 
-    def encode(self, views: List[torch.Tensor], net: Optional[nn.Module] = None) -> List[torch.Tensor]:
+    def encode(self, views: list[torch.Tensor], net: nn.Module | None = None) -> list[torch.Tensor]:
         net = net or self.backbone
-        out: List[Optional[torch.Tensor]] = [None] * len(views)
-        groups: Dict[tuple, List[int]] = {}
+        out: list[torch.Tensor | None] = [None] * len(views)
+        groups: dict[tuple, list[int]] = {}
         for i, v in enumerate(views):
             groups.setdefault(tuple(v.shape[1:]), []).append(i)
         for idx in groups.values():
             z = net(torch.cat([views[i] for i in idx]))
             for j, i in enumerate(idx):
-                out[i] = z[j * views[i].shape[0]:(j + 1) * views[i].shape[0]]
+                out[i] = z[j * views[i].shape[0] : (j + 1) * views[i].shape[0]]
         return out  # type: ignore[return-value]
 
     def forward(self, views, targets, labels):
@@ -60,8 +59,9 @@ def backbone_from_checkpoint(ck: dict, path, part: str = "backbone") -> nn.Modul
         raise InputError(f"{path}: the {part} state dict is not a mapping of names to tensors")
     try:
         m = ck["cfg"]["model"]
-        backbone = build_encoder(m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"],
-                                 m["small_stem"], int(m["width"]))
+        backbone = build_encoder(
+            m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"])
+        )
     except InputError as exc:
         raise InputError(f"{path}: bad model configuration in the checkpoint ({exc})") from None
     except (KeyError, TypeError, ValueError) as exc:

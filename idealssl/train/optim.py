@@ -10,9 +10,10 @@ tensor's update is scaled by a layer-wise trust ratio
 normalisation parameters (every tensor with one dimension) are excluded from both the weight decay and
 the adaptation, as in those recipes (their ``exclude_bias_and_norm``); they take plain SGD-momentum steps.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 
@@ -22,8 +23,9 @@ __all__ = ["LARS"]
 class LARS(torch.optim.Optimizer):
     """LARS with momentum; ``eta`` is the trust coefficient (0.001 in the original, 0.02 in Barlow Twins)."""
 
-    def __init__(self, params: Iterable, lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.9,
-                 eta: float = 0.001):
+    def __init__(
+        self, params: Iterable, lr: float = 0.1, weight_decay: float = 0.0, momentum: float = 0.9, eta: float = 0.001
+    ):
         if lr < 0 or weight_decay < 0 or not 0 <= momentum < 1 or eta <= 0:
             raise ValueError(f"LARS: bad lr={lr}, weight_decay={weight_decay}, momentum={momentum} or eta={eta}")
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, eta=eta))

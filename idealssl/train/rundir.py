@@ -19,13 +19,14 @@
   line). Any other change (``--lr``, ``--batch-size``, ``optim.*``, ``views.*``, ...) is refused unless
   ``--allow-changes``, which applies it and lists it.
 """
+
 from __future__ import annotations
 
 import copy
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from ..errors import InputError
 from . import checkpoint as ckpt_mod
@@ -38,15 +39,17 @@ def is_nonempty(d: Path) -> bool:
     return d.is_dir() and any(d.iterdir())
 
 
-def claim_empty(run_dir: Path, overwrite: bool, main: bool) -> Optional[Path]:
+def claim_empty(run_dir: Path, overwrite: bool, main: bool) -> Path | None:
     """Refuse a non-empty ``run_dir``, or (``overwrite``) move its contents aside; returns where they went."""
     if run_dir.exists() and not run_dir.is_dir():
         raise InputError(f"--out {run_dir} exists and is not a directory")
     if not is_nonempty(run_dir):
         return None
     if not overwrite:
-        raise InputError(f"--out {run_dir} is not empty (an earlier run?); continue it with --resume, start over with "
-                         f"--overwrite (moves its contents to {run_dir.name}.replaced-<time>), or pick another --out")
+        raise InputError(
+            f"--out {run_dir} is not empty (an earlier run?); continue it with --resume, start over with "
+            f"--overwrite (moves its contents to {run_dir.name}.replaced-<time>), or pick another --out"
+        )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     dest = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
     i = 1
@@ -79,19 +82,23 @@ def _safe(key: str) -> bool:
     return any(key == s or key.startswith(s + ".") for s in RESUME_SAFE)
 
 
-def merge_on_resume(cfg: dict, ck: dict, explicit: Dict[str, Any], allow_changes: bool) -> Tuple[dict, List[str]]:
+def merge_on_resume(cfg: dict, ck: dict, explicit: dict[str, Any], allow_changes: bool) -> tuple[dict, list[str]]:
     """The configuration a resume runs with, and the lines that say what was kept / changed."""
     old = ck["cfg"]
     for k in ("method", "dataset", "seed"):
         if old.get(k) != cfg.get(k):
-            raise InputError(f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}")
+            raise InputError(
+                f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}"
+            )
     merged = copy.deepcopy(old)
     for k in ("device", "eval", "data_dir"):
         merged[k] = copy.deepcopy(cfg[k])
     merged["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
     merged["out"] = cfg.get("out")
-    notes = [f"resuming at step {ck['step']}: method, dataset, seed and the training settings are kept from the "
-             f"checkpoint; this command's device, data_dir, eval.*, train.limit_steps and train.progress apply"]
+    notes = [
+        f"resuming at step {ck['step']}: method, dataset, seed and the training settings are kept from the "
+        f"checkpoint; this command's device, data_dir, eval.*, train.limit_steps and train.progress apply"
+    ]
     changes = {k: (_get(old, k), v) for k, v in explicit.items() if not _safe(k) and _get(old, k) != v}
     done = int(ck["step"])
     spe = int(ck.get("steps_per_epoch") or 1)
@@ -102,14 +109,18 @@ def merge_on_resume(cfg: dict, ck: dict, explicit: Dict[str, Any], allow_changes
         if new > was:
             changes.pop("optim.epochs")
             _set(merged, "optim.epochs", new)
-            notes.append(f"optim.epochs {was} -> {new}: the run is extended (the lr and EMA schedules now run to step "
-                         f"{new * spe}; steps before {done} followed the schedules of {was} epochs)")
+            notes.append(
+                f"optim.epochs {was} -> {new}: the run is extended (the lr and EMA schedules now run to step "
+                f"{new * spe}; steps before {done} followed the schedules of {was} epochs)"
+            )
     if changes and not allow_changes:
         k, (was, new) = next(iter(changes.items()))
         more = f" (and {', '.join(list(changes)[1:])})" if len(changes) > 1 else ""
-        raise InputError(f"--resume: this command changes {k} from {was!r} to {new!r}{more}; a resume keeps the "
-                         f"checkpoint's settings. Pass --allow-changes to apply the change (the run then differs from "
-                         f"an uninterrupted one), or start a new run with another --out")
+        raise InputError(
+            f"--resume: this command changes {k} from {was!r} to {new!r}{more}; a resume keeps the "
+            f"checkpoint's settings. Pass --allow-changes to apply the change (the run then differs from "
+            f"an uninterrupted one), or start a new run with another --out"
+        )
     for k, (was, new) in changes.items():
         _set(merged, k, new)
         notes.append(f"--allow-changes: {k} {was!r} -> {new!r}")
@@ -131,7 +142,7 @@ def read_metrics(path: Path, step: int) -> str:
     return "".join(line + "\n" for line in keep)
 
 
-def reset_metrics(dest: Path, step: int, source: Optional[Path] = None) -> None:
+def reset_metrics(dest: Path, step: int, source: Path | None = None) -> None:
     """``dest`` := the records of ``source`` (default ``dest``) up to ``step``, written atomically."""
     src = dest if source is None else source
     if src.exists() or dest.exists() or dest.is_symlink():

@@ -18,6 +18,7 @@ Problems whose deciding quantities fall within a factor 10 of the tolerance on e
 (``assume``): there the verdict is a matter of tolerance, not of theory. The default run is fast
 (``EXAMPLES`` per family); ``HARNESS_EXAMPLES=2000`` runs a long one.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -36,12 +37,27 @@ TOL = 1e-4  # the checker's default
 LP_T = 2e-4  # fittable iff the LP's margin on normalised points exceeds this
 BAND = 10.0  # skip problems whose deciding quantities lie in [TOL / BAND, TOL * BAND]
 EXAMPLES = int(os.environ.get("HARNESS_EXAMPLES", "12"))
-HARNESS = settings(max_examples=EXAMPLES, deadline=None,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+HARNESS = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]
+)
 
-KINDS = ["gaussian", "simplex_affine", "origin_inside", "origin_on_face", "origin_outside", "collinear", "coplanar",
-         "repeated", "zero_code", "rank_minus_one_linear", "rank_minus_one_affine", "simplex_linear_image",
-         "near_face", "near_dependent", "near_repeated"]
+KINDS = [
+    "gaussian",
+    "simplex_affine",
+    "origin_inside",
+    "origin_on_face",
+    "origin_outside",
+    "collinear",
+    "coplanar",
+    "repeated",
+    "zero_code",
+    "rank_minus_one_linear",
+    "rank_minus_one_affine",
+    "simplex_linear_image",
+    "near_face",
+    "near_dependent",
+    "near_repeated",
+]
 
 
 # ----------------------------------------------------------------------------------------- problems
@@ -133,8 +149,8 @@ def lp_margin(codes: np.ndarray, labels: np.ndarray, bias: bool) -> float:
             if k == c:
                 continue
             row = np.zeros(nv)
-            row[c * d:(c + 1) * d] -= X[m]
-            row[k * d:(k + 1) * d] += X[m]
+            row[c * d : (c + 1) * d] -= X[m]
+            row[k * d : (k + 1) * d] += X[m]
             if bias:
                 row[K * d + c] -= 1.0
                 row[K * d + k] += 1.0

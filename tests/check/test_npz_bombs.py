@@ -5,6 +5,7 @@ and 16 GB before an error; Fortran-ordered members the same. Now the announced s
 member's size before anything is allocated: one line, exit 2, at once. Self-contained (goes through the CLI
 only), so that it does not depend on where the input layer lives.
 """
+
 import json
 import time
 import zipfile

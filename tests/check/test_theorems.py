@@ -1,4 +1,5 @@
 """Property-based tests of the theorems behind ``idealssl check`` (theory/statements.md S1-S3)."""
+
 import itertools
 import math
 
@@ -119,7 +120,8 @@ def test_nobias_and_affine_differ_exactly_when_affine_but_not_linear(seed, C):
 
 
 def test_span_vs_affine_counterexample():
-    """(1,0), (1,1), (1,2): span rank 2 = C-1 but affinely dependent; {b} vs {a,c} infeasible (theory/statements.md S1.3)."""
+    """(1,0), (1,1), (1,2): span rank 2 = C-1 but affinely dependent; {b} vs {a,c} infeasible
+    (theory/statements.md S1.3)."""
     Z = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])
     r = idealssl.check(Z, [0, 1, 2])
     assert not r.ideal
@@ -235,8 +237,14 @@ def test_degenerate_problems(probe):
 
 
 @FAST
-@given(seed=st.integers(0, 10**6), C=st.integers(2, 6), extra=st.integers(0, 3), eps=st.sampled_from([0.0, 1e-7, 1e-5, 5e-5, 2e-4]),
-       offset=st.sampled_from([0.0, 1e2, 1e4]), probe=st.sampled_from(["linear", "linear-nobias"]))
+@given(
+    seed=st.integers(0, 10**6),
+    C=st.integers(2, 6),
+    extra=st.integers(0, 3),
+    eps=st.sampled_from([0.0, 1e-7, 1e-5, 5e-5, 2e-4]),
+    offset=st.sampled_from([0.0, 1e2, 1e4]),
+    probe=st.sampled_from(["linear", "linear-nobias"]),
+)
 def test_near_dependent_codes_certificates_are_verified(seed, C, extra, eps, offset, probe):
     """Codes dependent up to a perturbation near the tolerance: whenever the rank test says "not
     ideal", the Radon certificate is verified, its margin bound recomputed and the independent LP

@@ -1,4 +1,5 @@
 """`idealssl derive`: both forms, JSON output checked against independent values, bad input -> exit 2."""
+
 import json
 import math
 import subprocess
@@ -67,7 +68,12 @@ def test_nobias_needs_C_minus_1_and_mlp_needs_1(capsys):
 
 @pytest.mark.parametrize("lam,warn", [(1.5, False), (2.3, True)])
 def test_dissl_threshold_in_configuration(lam, warn, capsys):
-    cfg = json.loads(run(["--classes", "4", "--dissl-categories", "8", "--dissl-lambda", str(lam), "--dissl-beta", "0.8", "--json"], capsys)[1])
+    cfg = json.loads(
+        run(
+            ["--classes", "4", "--dissl-categories", "8", "--dissl-lambda", str(lam), "--dissl-beta", "0.8", "--json"],
+            capsys,
+        )[1]
+    )
     t = cfg["dissl"]["teacher_optimum"]
     assert t["deterministic"] is (not warn)
     assert ("warning" in cfg["dissl"]) is warn
@@ -78,7 +84,15 @@ def test_dissl_threshold_in_configuration(lam, warn, capsys):
 def test_text_output_names_every_part(capsys):
     rc, out, _ = run(["--probe", "linear", "--classes", "5", "--dim", "3"], capsys)
     assert rc == 0
-    for word in ("minimal dimension", "cannot be ideal", "ideal log loss", "CISSL", "DISSL", "sample efficiency", "S4.2"):
+    for word in (
+        "minimal dimension",
+        "cannot be ideal",
+        "ideal log loss",
+        "CISSL",
+        "DISSL",
+        "sample efficiency",
+        "S4.2",
+    ):
         assert word in out
 
 
@@ -98,7 +112,11 @@ def test_exact_json_on_simplex_and_on_a_line(tmp_path, capsys):
     r = json.loads(out)
     assert rc == 0
     assert r["normalised_ideal_log_loss"]["value"] == pytest.approx(L_indep(C), abs=1e-9)
-    assert r["normalised_ideal_log_loss"]["reaches_optimum"] and r["cissl"]["reaches_optimum"] and r["dissl"]["reaches_optimum"]
+    assert (
+        r["normalised_ideal_log_loss"]["reaches_optimum"]
+        and r["cissl"]["reaches_optimum"]
+        and r["dissl"]["reaches_optimum"]
+    )
     assert r["dissl"]["teacher_optimum"] == pytest.approx(-2.3 * math.log(C))
     assert r["sample_efficiency"]["W_n_equiprobable"][0] == pytest.approx(0.75)
 
@@ -111,17 +129,20 @@ def test_exact_json_on_simplex_and_on_a_line(tmp_path, capsys):
     assert rc == 0 and "normalised" in out and "gap" in out
 
 
-@pytest.mark.parametrize("argv_kind,needle", [
-    ("classes1", "--classes must be >= 2"),
-    ("missing", "no such file"),
-    ("noaugs", "--exact needs --augs"),
-    ("both", "either --classes"),
-    ("mismatch", "N = 3"),
-    ("nan", "non-finite"),
-    ("object", ""),
-    ("nothing", "give --classes"),
-    ("augs_alone", "only used with --exact"),
-])
+@pytest.mark.parametrize(
+    "argv_kind,needle",
+    [
+        ("classes1", "--classes must be >= 2"),
+        ("missing", "no such file"),
+        ("noaugs", "--exact needs --augs"),
+        ("both", "either --classes"),
+        ("mismatch", "N = 3"),
+        ("nan", "non-finite"),
+        ("object", ""),
+        ("nothing", "give --classes"),
+        ("augs_alone", "only used with --exact"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(argv_kind, needle, tmp_path, capsys):
     good_rep, good_orb = _write_problem(tmp_path, np.eye(3), [0, 1, 2])
     bad = tmp_path / "bad.npy"
@@ -157,6 +178,8 @@ def test_derive_cli_does_not_import_torch():
 
 def test_checker_and_derive_import_no_torch():
     # `pip install .` without torch must give a working check and derive (issue 15)
-    code = ("import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; "
-            "assert 'torch' not in sys.modules")
+    code = (
+        "import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; "
+        "assert 'torch' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,4 +1,5 @@
 """idealssl.derive against values computed independently (statements.md S3, S4, S6, S7)."""
+
 import itertools
 import math
 
@@ -41,8 +42,10 @@ def test_numeric_minimum_confirms_the_simplex_for_d_at_least_C_minus_1(C, d):
     assert m == pytest.approx(derive.ideal_log_loss_optimum(C), abs=1e-6)
 
 
-@pytest.mark.parametrize("C,d,reference", [
-    (5, 3, 0.79056), (5, 2, 0.84578), pytest.param(6, 3, 0.95814, marks=pytest.mark.slow), (4, 2, None), (3, 1, None)])
+@pytest.mark.parametrize(
+    "C,d,reference",
+    [(5, 3, 0.79056), (5, 2, 0.84578), pytest.param(6, 3, 0.95814, marks=pytest.mark.slow), (4, 2, None), (3, 1, None)],
+)
 def test_minimum_below_C_minus_1_is_strictly_larger_and_matches_independent_optimiser(C, d, reference):
     from theory.simplex import numeric_minimum
 
@@ -82,7 +85,9 @@ def _brute_force_Wn(points, point_orbit, p, n):
     """
     N = len(points)
     C = point_orbit.max() + 1
-    realisable = [np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if _separable(points, np.array(lab, float))]
+    realisable = [
+        np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if _separable(points, np.array(lab, float))
+    ]
     best = 0.0
     for task in itertools.product((-1, 1), repeat=C):
         y = np.array(task)[point_orbit]
@@ -126,11 +131,16 @@ def _realisable_multiclass(P, lab):
         for k in range(K):
             if k != lab[i]:
                 row = np.zeros(K * (d + 1))
-                row[lab[i] * (d + 1):(lab[i] + 1) * (d + 1)] -= X[i]
-                row[k * (d + 1):(k + 1) * (d + 1)] += X[i]
+                row[lab[i] * (d + 1) : (lab[i] + 1) * (d + 1)] -= X[i]
+                row[k * (d + 1) : (k + 1) * (d + 1)] += X[i]
                 rows.append(row)
-    res = linprog(np.zeros(K * (d + 1)), A_ub=np.array(rows), b_ub=-np.ones(len(rows)),
-                  bounds=[(None, None)] * (K * (d + 1)), method="highs")
+    res = linprog(
+        np.zeros(K * (d + 1)),
+        A_ub=np.array(rows),
+        b_ub=-np.ones(len(rows)),
+        bounds=[(None, None)] * (K * (d + 1)),
+        method="highs",
+    )
     return res.status == 0
 
 
@@ -138,8 +148,11 @@ def _brute_force_Wn_labels(points, point_orbit, p, n, K):
     """W_n with tasks and probes over K labels: sup over tasks (any labelling of the orbits with K labels)
     of E_D[max over realisable labellings agreeing with the task on D of the mass they get wrong]."""
     N, C = len(points), point_orbit.max() + 1
-    realisable = [np.array(lab) for lab in itertools.product(range(K), repeat=N)
-                  if _realisable_multiclass(points, np.unique(lab, return_inverse=True)[1].ravel())]
+    realisable = [
+        np.array(lab)
+        for lab in itertools.product(range(K), repeat=N)
+        if _realisable_multiclass(points, np.unique(lab, return_inverse=True)[1].ravel())
+    ]
     best = 0.0
     for task in itertools.product(range(K), repeat=C):
         y = np.array(task)[point_orbit]
@@ -278,8 +291,16 @@ def test_dissl_full_population_objective_with_free_teacher_and_student():
 
     rng = np.random.default_rng(1)
     for lam in (1.2, 2.6):
-        best = min(minimize(obj, rng.normal(scale=3.0, size=2 * N * K), args=(lam,), method="BFGS",
-                            options={"gtol": 1e-8, "maxiter": 5000}).fun for _ in range(8))
+        best = min(
+            minimize(
+                obj,
+                rng.normal(scale=3.0, size=2 * N * K),
+                args=(lam,),
+                method="BFGS",
+                options={"gtol": 1e-8, "maxiter": 5000},
+            ).fun
+            for _ in range(8)
+        )
         assert best == pytest.approx(derive.dissl_teacher_optimum(C, K, lam, beta).value, abs=2e-3)
 
 
@@ -287,6 +308,7 @@ def _dissl_population(Lq, Ls, A, lam, beta):
     """Population DISSL objective with per-point teacher and student logits and its gradient.
 
     A[i, j] = 1 when j is a view of i (same orbit); views independent given the orbit."""
+
     def softmax(L):
         P = np.exp(L - L.max(axis=1, keepdims=True))
         return P / P.sum(axis=1, keepdims=True)
@@ -312,13 +334,22 @@ def test_dissl_full_objective_with_free_teacher_and_student_fast():
     A = (orbit[:, None] == orbit[None, :]).astype(float)
 
     def fg(x, lam):
-        f, gq, gs = _dissl_population(x[:N * K].reshape(N, K), x[N * K:].reshape(N, K), A, lam, beta)
+        f, gq, gs = _dissl_population(x[: N * K].reshape(N, K), x[N * K :].reshape(N, K), A, lam, beta)
         return f, np.concatenate([gq.ravel(), gs.ravel()])
 
     rng = np.random.default_rng(0)
     for lam in (1.2, 2.6):
-        best = min(minimize(fg, rng.normal(scale=3.0, size=2 * N * K), args=(lam,), jac=True, method="L-BFGS-B",
-                            options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10}).fun for _ in range(4))
+        best = min(
+            minimize(
+                fg,
+                rng.normal(scale=3.0, size=2 * N * K),
+                args=(lam,),
+                jac=True,
+                method="L-BFGS-B",
+                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+            ).fun
+            for _ in range(4)
+        )
         assert best == pytest.approx(derive.dissl_teacher_optimum(C, K, lam, beta).value, abs=2e-3)
 
 
@@ -385,9 +416,15 @@ def test_ideal_log_loss_matches_an_independent_solver_on_a_random_problem():
         m = A.max(axis=1, keepdims=True)
         return float(np.mean(np.log(np.exp(A - m).sum(axis=1)) + m[:, 0] - A[np.arange(12), lab]))
 
-    cons = [{"type": "eq", "fun": (lambda x, i=i: x[i * d:(i + 1) * d] @ x[i * d:(i + 1) * d] - 1)} for i in range(C)]
-    ind = min(minimize(f, rng.normal(size=C * d), method="SLSQP", constraints=cons, options={"ftol": 1e-12, "maxiter": 500}).fun
-              for _ in range(8))
+    cons = [
+        {"type": "eq", "fun": (lambda x, i=i: x[i * d : (i + 1) * d] @ x[i * d : (i + 1) * d] - 1)} for i in range(C)
+    ]
+    ind = min(
+        minimize(
+            f, rng.normal(size=C * d), method="SLSQP", constraints=cons, options={"ftol": 1e-12, "maxiter": 500}
+        ).fun
+        for _ in range(8)
+    )
     assert v.value == pytest.approx(ind, abs=1e-6)
     assert v.lower_bound <= v.value + 1e-12
 
@@ -428,7 +465,9 @@ def test_dimension_one_minimum_equals_the_exact_sympy_enumeration(C):
 
     best = min(
         _loss_at(np.array(zs, float)[:, None], np.array(ws, float)[:, None])
-        for zs in itertools.product((-1, 1), repeat=C) for ws in itertools.product((-1, 1), repeat=C))
+        for zs in itertools.product((-1, 1), repeat=C)
+        for ws in itertools.product((-1, 1), repeat=C)
+    )
     assert derive.ideal_log_loss_minimum(C, 1) == pytest.approx(best, abs=1e-12)
     exact = {3: 0.585597372527, 4: 0.820075191603, 5: 1.06218423759}[C]  # printed by theory.simplex
     assert best == pytest.approx(exact, abs=1e-10)

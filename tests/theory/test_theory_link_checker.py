@@ -8,6 +8,7 @@ its hull: ideal for both families, S1.4), generic codes (ideal iff d is large en
 rank C − 1 iff the dependency is one-signed), rank-deficient codes (in a random affine subspace of
 dimension < C - 1) and non-invariant (one point moved by at least 5% of the code spread).
 """
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -70,7 +71,12 @@ def _problem(kind, C, d, per, seed, bias=True):
 KINDS = st.sampled_from(["simplex", "centred", "generic", "deficient", "noninvariant"])
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(KINDS, st.integers(2, 6), st.integers(1, 7), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_checker_ideal_iff_normalised_log_loss_optimal_affine(kind, C, d, per, seed):
     Z, lab = _problem(kind, C, d, per, seed, bias=True)
@@ -86,7 +92,12 @@ def test_checker_ideal_iff_normalised_log_loss_optimal_affine(kind, C, d, per, s
         assert v.value - derive.ideal_log_loss_optimum(C) > 1e-4
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(KINDS, st.integers(2, 5), st.integers(1, 7), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_checker_ideal_iff_normalised_log_loss_optimal_nobias(kind, C, d, per, seed):
     Z, lab = _problem(kind, C, d, per, seed, bias=False)

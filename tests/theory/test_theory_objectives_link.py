@@ -2,6 +2,7 @@
 
 These tests read the objectives written under issue "objectives"; they compare, not re-implement.
 """
+
 import math
 
 import numpy as np
@@ -68,8 +69,14 @@ def test_dissl_loss_at_invariant_teacher_and_matching_student_is_F(lam, beta):
     the batch loss equals (1+β) H(M^|X) − λ H(M^) (S7.1)."""
     gen = torch.Generator().manual_seed(1)
     logits = torch.randn(6, 5, generator=gen, dtype=torch.float64) * 2
-    loss, _ = dissl_mod.dissl_loss([logits, logits], [logits, logits], lambda_maximality=lam, beta_det_inv=beta,
-                                   teacher_temperature=1.0, student_temperature=1.0)
+    loss, _ = dissl_mod.dissl_loss(
+        [logits, logits],
+        [logits, logits],
+        lambda_maximality=lam,
+        beta_det_inv=beta,
+        teacher_temperature=1.0,
+        student_temperature=1.0,
+    )
     q = torch.softmax(logits, -1).numpy()
     assert float(loss) == pytest.approx(dissl_invariant_objective(q, lam, beta), abs=1e-5)
 
@@ -79,14 +86,26 @@ def test_dissl_loss_reaches_the_teacher_optimum_and_not_below():
     opt = derive.dissl_teacher_optimum(C, K, lam, beta)
     q = torch.tensor(opt.teacher, dtype=torch.float64)
     logits = torch.log(q.clamp_min(1e-30))
-    loss, _ = dissl_mod.dissl_loss([logits, logits], [logits, logits], lambda_maximality=lam, beta_det_inv=beta,
-                                   teacher_temperature=1.0, student_temperature=1.0)
+    loss, _ = dissl_mod.dissl_loss(
+        [logits, logits],
+        [logits, logits],
+        lambda_maximality=lam,
+        beta_det_inv=beta,
+        teacher_temperature=1.0,
+        student_temperature=1.0,
+    )
     assert float(loss) == pytest.approx(opt.value, abs=1e-6)
     gen = torch.Generator().manual_seed(2)
     for _ in range(100):
         t1, t2, s1, s2 = (torch.randn(C, K, generator=gen, dtype=torch.float64) * 3 for _ in range(4))
-        loss, _ = dissl_mod.dissl_loss([t1, t2], [s1, s2], lambda_maximality=lam, beta_det_inv=beta,
-                                       teacher_temperature=1.0, student_temperature=1.0)
+        loss, _ = dissl_mod.dissl_loss(
+            [t1, t2],
+            [s1, s2],
+            lambda_maximality=lam,
+            beta_det_inv=beta,
+            teacher_temperature=1.0,
+            student_temperature=1.0,
+        )
         assert float(loss) >= opt.lower_bound - 1e-9
 
 

@@ -1,4 +1,5 @@
 """Tiny objectives registered for the trainer's tests (independent of the real objectives)."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,6 +12,7 @@ def _reg(name):
         if name in _REGISTRY:
             return _REGISTRY[name]
         return register(name)(cls)
+
     return deco
 
 
@@ -33,8 +35,14 @@ class TinyContrastive(Objective):
         loss = 0.5 * (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y))
         if 0 <= self.nan_at <= int(self.calls):
             loss = loss * float("nan")
-        return ObjectiveOutput(loss, {"pos_sim": (z[0] * z[1]).sum(1).mean().detach(), "n_views": len(views),
-                                      "smallest_batch": min(v.shape[0] for v in views)})
+        return ObjectiveOutput(
+            loss,
+            {
+                "pos_sim": (z[0] * z[1]).sum(1).mean().detach(),
+                "n_views": len(views),
+                "smallest_batch": min(v.shape[0] for v in views),
+            },
+        )
 
     def update(self, step, total_steps):
         self.calls += 1
@@ -64,6 +72,14 @@ class TinyEMA(Objective):
 
 
 #: a small, fast digits configuration (overrides) shared by the trainer tests
-FAST = ["model.width=8", "optim.batch_size=64", "data.fraction=0.25", "optim.warmup_epochs=1",
-        "train.log_every=1", "eval.linear_wd=[0.0,0.001]", "eval.linear_steps=50", "eval.fewshot_trials=1",
-        "train.progress=off"]
+FAST = [
+    "model.width=8",
+    "optim.batch_size=64",
+    "data.fraction=0.25",
+    "optim.warmup_epochs=1",
+    "train.log_every=1",
+    "eval.linear_wd=[0.0,0.001]",
+    "eval.linear_steps=50",
+    "eval.fewshot_trials=1",
+    "train.progress=off",
+]

@@ -5,6 +5,7 @@ previously written lost (and, after a resume, the same losses as a run never dis
 Slow (subprocesses, several runs): CI's slow step. The full-disk case needs root (a small tmpfs) and is
 skipped otherwise.
 """
+
 import json
 import os
 import random
@@ -40,8 +41,11 @@ def _losses(run_dir):
 
 
 def _snapshot(d, skip=()):
-    return {p.relative_to(d).as_posix(): p.read_bytes() for p in sorted(d.rglob("*"))
-            if p.is_file() and p.relative_to(d).as_posix() not in skip}
+    return {
+        p.relative_to(d).as_posix(): p.read_bytes()
+        for p in sorted(d.rglob("*"))
+        if p.is_file() and p.relative_to(d).as_posix() not in skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,8 @@ def _runner(tmp_path, kill_write=None, kill_fraction=0.5, name="runner.py"):
     after writing ``kill_fraction`` of the bytes of its N-th checkpoint (into the temporary file)."""
     here = os.path.dirname(__file__)
     p = tmp_path / name
-    p.write_text(textwrap.dedent(f"""
+    p.write_text(
+        textwrap.dedent(f"""
         import importlib.util, os, signal, sys
         spec = importlib.util.spec_from_file_location("_tiny", {os.path.join(here, "_tiny.py")!r})
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
@@ -78,7 +83,8 @@ def _runner(tmp_path, kill_write=None, kill_fraction=0.5, name="runner.py"):
         C._write_atomic = write
         from idealssl.cli import main
         sys.exit(main(sys.argv[1:]))
-    """))
+    """)
+    )
     return p
 
 
@@ -91,8 +97,13 @@ def _env():
 
 def _resume_until_done(runner, out, tries=3):
     for _ in range(tries):
-        r = subprocess.run([sys.executable, str(runner), "train", "--out", str(out), "--resume", "train.progress=off"],
-                           env=_env(), capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [sys.executable, str(runner), "train", "--out", str(out), "--resume", "train.progress=off"],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert "Traceback" not in r.stderr, r.stderr
         if r.returncode == 0:
             return r
@@ -103,8 +114,13 @@ def _resume_until_done(runner, out, tries=3):
 def test_kill9_at_a_random_point_of_a_step_then_resume(tmp_path, reference, seed):
     rng = random.Random(seed)
     runner, out = _runner(tmp_path), tmp_path / "run"
-    p = subprocess.Popen([sys.executable, str(runner), *ARGS, "--out", str(out)], env=_env(),
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, str(runner), *ARGS, "--out", str(out)],
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     target = rng.randint(2, TOTAL - 3)
     t0 = time.time()
     while time.time() - t0 < 300 and p.poll() is None:
@@ -126,8 +142,9 @@ def test_kill9_at_a_random_point_of_a_step_then_resume(tmp_path, reference, seed
 @pytest.mark.parametrize("which,fraction", [(1, 0.0), (2, 0.5), (3, 0.99)])
 def test_kill9_during_the_checkpoint_write(tmp_path, reference, which, fraction):
     runner, out = _runner(tmp_path, kill_write=which, kill_fraction=fraction), tmp_path / "run"
-    r = subprocess.run([sys.executable, str(runner), *ARGS, "--out", str(out)], env=_env(), capture_output=True,
-                       text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, str(runner), *ARGS, "--out", str(out)], env=_env(), capture_output=True, text=True, timeout=600
+    )
     assert r.returncode == -signal.SIGKILL and "Traceback" not in r.stderr
     tmp = list((out / "checkpoints").glob(".last.pt.*.tmp"))
     assert len(tmp) == 1  # the write that was cut short
@@ -151,7 +168,7 @@ def finished(tmp_path_factory):
 def _damage(path, rng, kind):
     raw = bytearray(path.read_bytes())
     if kind == "truncate":
-        del raw[rng.randrange(0, len(raw)):]
+        del raw[rng.randrange(0, len(raw)) :]
     else:
         for _ in range(rng.choice([1, 8, 50])):
             raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
@@ -168,9 +185,11 @@ def test_damaged_checkpoints_are_refused_in_one_line(tmp_path, finished, capsys,
     good = C.load(last)
     _damage(last, random.Random(seed * 7 + len(cmd)), kind)
     before = _snapshot(run)
-    argv = {"resume": ["train", "--out", str(run), "--resume", "train.progress=off"],
-            "eval": ["eval", "knn", str(run), "--out", str(tmp_path / "e.json")],
-            "export": ["export", str(run), "--out", str(tmp_path / "x.pt")]}[cmd]
+    argv = {
+        "resume": ["train", "--out", str(run), "--resume", "train.progress=off"],
+        "eval": ["eval", "knn", str(run), "--out", str(tmp_path / "e.json")],
+        "export": ["export", str(run), "--out", str(tmp_path / "x.pt")],
+    }[cmd]
     capsys.readouterr()
     rc = main(argv)
     err = capsys.readouterr().err

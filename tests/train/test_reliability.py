@@ -2,6 +2,7 @@
 
 Each run here is the tiny digits configuration (``FAST``: 5 steps per epoch, about a second).
 """
+
 import json
 import os
 import shutil
@@ -89,9 +90,11 @@ def test_2_flipped_bytes_in_a_checkpoint_are_detected(finished, capsys, cmd, tmp
     last = finished / "checkpoints" / "last.pt"
     _flip(last)
     capsys.readouterr()
-    argv = {"resume": ["train", "--out", str(finished), "--resume"],
-            "eval": ["eval", "knn", str(finished)],
-            "export": ["export", str(finished), "--out", str(tmp_path / "x.pt")]}[cmd]
+    argv = {
+        "resume": ["train", "--out", str(finished), "--resume"],
+        "eval": ["eval", "knn", str(finished)],
+        "export": ["export", str(finished), "--out", str(tmp_path / "x.pt")],
+    }[cmd]
     assert main(argv) == 2
     line = _one_line_error(capsys)
     assert str(last) in line and ("digest" in line or "not an idealssl checkpoint" in line), line
@@ -116,13 +119,27 @@ def test_2_zero_byte_checkpoint_is_a_clear_error(finished, capsys):
 def test_3_resume_file_with_out_writes_into_out_only(finished, tmp_path):
     before = _snapshot(finished)
     new = tmp_path / "branch"
-    assert main(["train", "--resume", str(finished / "checkpoints" / "last.pt"), "--out", str(new),
-                 "--epochs", "3", *FAST[-1:]]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--resume",
+                str(finished / "checkpoints" / "last.pt"),
+                "--out",
+                str(new),
+                "--epochs",
+                "3",
+                *FAST[-1:],
+            ]
+        )
+        == 0
+    )
     assert _snapshot(finished) == before
     assert (new / "config.yaml").is_file() and (new / "results.json").is_file()
     assert C.load(new / "checkpoints" / "last.pt")["step"] == 15
-    steps = [json.loads(l)["step"] for l in (new / "metrics.jsonl").read_text().splitlines()
-             if "probe_loss" in json.loads(l)]
+    steps = [
+        json.loads(l)["step"] for l in (new / "metrics.jsonl").read_text().splitlines() if "probe_loss" in json.loads(l)
+    ]
     assert steps == list(range(1, 16))
 
 
@@ -148,13 +165,15 @@ def test_3_eval_on_a_loose_file_writes_next_to_it(finished, tmp_path):
 def test_4_resume_without_checkpoint_drops_the_dead_runs_records_and_temp_files(tmp_path):
     out = tmp_path / "run"
     (out / "checkpoints").mkdir(parents=True)
-    (out / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 1.0, "probe_loss": 1.0}) + "\n"
-                                               for s in (1, 2, 3)) + '{"step": 4, "lo')
+    (out / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": s, "loss": 1.0, "probe_loss": 1.0}) + "\n" for s in (1, 2, 3)) + '{"step": 4, "lo'
+    )
     orphan = out / "checkpoints" / ".last.pt.abc123.tmp"
     orphan.write_bytes(b"partial")
     assert main(TRAIN + ["--epochs", "1", "--out", str(out), "--resume", *QUIET]) == 0
-    steps = [json.loads(l)["step"] for l in (out / "metrics.jsonl").read_text().splitlines()
-             if "probe_loss" in json.loads(l)]
+    steps = [
+        json.loads(l)["step"] for l in (out / "metrics.jsonl").read_text().splitlines() if "probe_loss" in json.loads(l)
+    ]
     assert steps == [1, 2, 3, 4, 5]
     assert not orphan.exists()
 
@@ -163,8 +182,11 @@ def test_4_resume_from_a_checkpoint_keeps_exactly_the_records_up_to_its_step(fin
     with open(finished / "metrics.jsonl", "a") as fh:  # a dead process logged past the checkpoint
         fh.write(json.dumps({"step": 11, "loss": 9.0, "probe_loss": 9.0}) + "\n")
     assert main(["train", "--out", str(finished), "--resume", "--epochs", "3", *FAST[-1:]]) == 0
-    steps = [json.loads(l)["step"] for l in (finished / "metrics.jsonl").read_text().splitlines()
-             if "probe_loss" in json.loads(l)]
+    steps = [
+        json.loads(l)["step"]
+        for l in (finished / "metrics.jsonl").read_text().splitlines()
+        if "probe_loss" in json.loads(l)
+    ]
     assert steps == list(range(1, 16))
 
 
@@ -177,9 +199,15 @@ def test_5_resume_extends_epochs_explicitly(finished, capsys):
     assert json.loads((finished / "results.json").read_text())["steps"] == 20
 
 
-@pytest.mark.parametrize("flags,key", [(["--lr", "0.5"], "optim.lr"), (["--batch-size", "32"], "optim.batch_size"),
-                                       (["optim.weight_decay=0.1"], "optim.weight_decay"),
-                                       (["--epochs", "1"], "optim.epochs")])
+@pytest.mark.parametrize(
+    "flags,key",
+    [
+        (["--lr", "0.5"], "optim.lr"),
+        (["--batch-size", "32"], "optim.batch_size"),
+        (["optim.weight_decay=0.1"], "optim.weight_decay"),
+        (["--epochs", "1"], "optim.epochs"),
+    ],
+)
 def test_5_resume_refuses_silent_changes(finished, capsys, flags, key):
     before = _snapshot(finished)
     capsys.readouterr()
@@ -191,8 +219,23 @@ def test_5_resume_refuses_silent_changes(finished, capsys, flags, key):
 
 def test_5_allow_changes_applies_and_says_so(finished, capsys):
     capsys.readouterr()
-    assert main(["train", "--out", str(finished), "--resume", "--epochs", "3", "--lr", "0.001", "--allow-changes",
-                 *FAST[-1:]]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--out",
+                str(finished),
+                "--resume",
+                "--epochs",
+                "3",
+                "--lr",
+                "0.001",
+                "--allow-changes",
+                *FAST[-1:],
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "optim.lr" in err and "0.001" in err
     assert C.load(finished / "checkpoints" / "last.pt")["cfg"]["optim"]["lr"] == 0.001
@@ -208,11 +251,20 @@ def test_6_non_finite_weights_are_never_saved_as_a_good_checkpoint(tmp_path, cap
 
 
 # ------------------------------------------------------------------------------------------------ 8
-@pytest.mark.parametrize("override,fragment", [
-    ("optim.grad_clip=abc", "optim.grad_clip"), ("model.width=-3", "model.width"), ("views.scale=5", "views.scale"),
-    ("optim.lr=inf", "optim.lr"), ("views.scale=[0.9,0.1]", "views.scale"), ("optim.momentum=nan", "optim.momentum"),
-    ("views.flip_p=2", "views.flip_p"), ("eval.knn_k=0", "eval.knn_k"), ("train.log_every=0", "train.log_every"),
-])
+@pytest.mark.parametrize(
+    "override,fragment",
+    [
+        ("optim.grad_clip=abc", "optim.grad_clip"),
+        ("model.width=-3", "model.width"),
+        ("views.scale=5", "views.scale"),
+        ("optim.lr=inf", "optim.lr"),
+        ("views.scale=[0.9,0.1]", "views.scale"),
+        ("optim.momentum=nan", "optim.momentum"),
+        ("views.flip_p=2", "views.flip_p"),
+        ("eval.knn_k=0", "eval.knn_k"),
+        ("train.log_every=0", "train.log_every"),
+    ],
+)
 def test_8_bad_overrides_are_one_line_exit_2(tmp_path, capsys, override, fragment):
     assert main(TRAIN + ["--out", str(tmp_path / "r"), *QUIET, override]) == 2
     assert fragment in _one_line_error(capsys)
@@ -229,12 +281,15 @@ def _write_checkpoint(src, dst, edit):
     C.save_atomic(ck, dst)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda ck: ck["cfg"]["model"].update(arch="nosuch"),
-    lambda ck: ck["cfg"].pop("model"),
-    lambda ck: ck["backbone"].pop(next(iter(ck["backbone"]))),
-    lambda ck: ck.update(backbone={"x": 1}),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda ck: ck["cfg"]["model"].update(arch="nosuch"),
+        lambda ck: ck["cfg"].pop("model"),
+        lambda ck: ck["backbone"].pop(next(iter(ck["backbone"]))),
+        lambda ck: ck.update(backbone={"x": 1}),
+    ],
+)
 def test_8_eval_on_a_checkpoint_with_a_bad_config_or_state_dict(finished, tmp_path, capsys, edit):
     bad = tmp_path / "bad" / "checkpoints" / "last.pt"
     _write_checkpoint(finished / "checkpoints" / "last.pt", bad, edit)
@@ -248,7 +303,9 @@ def test_8_export_to_a_directory_or_with_a_bad_state_dict(finished, tmp_path, ca
     assert main(["export", str(finished), "--out", str(tmp_path)]) == 2
     assert "directory" in _one_line_error(capsys)
     bad = tmp_path / "bad" / "checkpoints" / "last.pt"
-    _write_checkpoint(finished / "checkpoints" / "last.pt", bad, lambda ck: ck.update(backbone={"x": 1}, arch="resnet18"))
+    _write_checkpoint(
+        finished / "checkpoints" / "last.pt", bad, lambda ck: ck.update(backbone={"x": 1}, arch="resnet18")
+    )
     assert main(["export", str(bad), "--out", str(tmp_path / "o.pt"), "--format", "torchvision"]) == 2
     _one_line_error(capsys)
     assert main(["export", str(bad), "--out", str(tmp_path / "o.pt")]) == 2
@@ -260,8 +317,10 @@ def test_8_disk_full_while_writing_a_checkpoint_keeps_the_old_one(finished, monk
     before = last.read_bytes()
 
     def full(*a, **k):
-        raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file "
-                           "data/3: file write failed")
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file "
+            "data/3: file write failed"
+        )
 
     monkeypatch.setattr(C, "_serialise", full)
     capsys.readouterr()
@@ -272,7 +331,7 @@ def test_8_disk_full_while_writing_a_checkpoint_keeps_the_old_one(finished, monk
     assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]
 
 
-@pytest.mark.parametrize("labels", [["a", "b"], [0.5, 1.0], [2 ** 70, 0], [-1, 3], [10, 0]])
+@pytest.mark.parametrize("labels", [["a", "b"], [0.5, 1.0], [2**70, 0], [-1, 3], [10, 0]])
 def test_8_cifar_labels_non_integer_or_out_of_range(tmp_path, labels):
     import pickle
 
