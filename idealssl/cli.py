@@ -24,6 +24,7 @@ COMMANDS = {
     "eval": ("idealssl.train.cli_eval", "evaluate a checkpoint: linear probe, k-NN, few-shot, anomaly detection"),
     "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),
     "bench": ("idealssl.synthetic.cli", "synthetic benchmarks on finite worlds where M(X) is known"),
+    "plot": ("idealssl.cli_plot", "draw a training run's figures (curves, embedding, check report) into RUN/plots"),
 }
 
 

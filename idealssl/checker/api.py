@@ -126,6 +126,7 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
             "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
             "rms_within_orbit_relative": float(np.sqrt(np.sum(st.mean_sq_dev * st.sizes) / n)) / g.scale,
             "code_spread": g.spread,
+            "max_deviation_relative_per_orbit": (st.max_dev[:1000] / g.scale).tolist(),  # the first 1000 orbits
         },
     )
 

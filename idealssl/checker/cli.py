@@ -1,7 +1,7 @@
 """Decide and certify whether a representation is ideal for a probe family.
 
     idealssl check representation.npy --augs orbits.json [--probe linear|linear-nobias|mlp]
-                   [--json] [--task task.json] [--tol T] [--exhaustive] [--key KEY]
+                   [--json] [--task task.json] [--tol T] [--exhaustive] [--key KEY] [--plot FILE.png]
 
 Exit status: 0 ideal, 1 not ideal, 2 bad input.
 """
@@ -39,6 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exhaustive", action="store_true", help="also decide every binary labelling by LP (C <= 12)")
     p.add_argument("--key", help="array name inside a .npz archive")
     p.add_argument("--threads", type=int, default=2, help="threads for the streaming pass (default 2)")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the codes' singular values and each orbit's "
+                                                     "deviation against the tolerance (needs matplotlib)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,4 +61,10 @@ def run(args: argparse.Namespace) -> int:
     )
     out = report.to_json() if args.json else str(report)
     sys.stdout.write(out + "\n")
+    if args.plot:
+        from ..plots import check_figure
+
+        sys.stdout.flush()
+        check_figure(report.to_dict(), args.plot)
+        print(f"figure written to {args.plot}", file=sys.stderr)
     return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes
