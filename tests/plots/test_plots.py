@@ -1,6 +1,7 @@
 """``idealssl plot RUN`` and ``idealssl check --plot`` as a user types them: files written, bad input one line."""
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -165,3 +166,17 @@ def test_plot_a_trained_run_with_embedding(tmp_path, capsys):
     assert capsys.readouterr().out.split() == [str(run / "plots" / n) for n in ("curves.png", "embedding.png")]
     _png(run / "plots" / "curves.png")
     _png(run / "plots" / "embedding.png")
+
+
+def test_check_plot_stays_torch_free(tmp_path):
+    import subprocess
+
+    z, o = _world(tmp_path)
+    code = (
+        "import sys; from idealssl.cli import main; "
+        f"rc = main(['check', {z!r}, '--augs', {o!r}, '--plot', {str(tmp_path / 'c.png')!r}]); "
+        "assert 'torch' not in sys.modules, 'torch imported'; sys.exit(rc)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    _png(tmp_path / "c.png")
