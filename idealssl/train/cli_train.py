@@ -46,7 +46,13 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
     p.add_argument("--precision", choices=["auto", "32", "bf16"])
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--fast-dev-run", action="store_true", help="5 steps, quick evaluation (smoke test)")
+    p.add_argument("--fast-dev-run", action="store_true",
+                   help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
+                        "checkpoint, every evaluation on 200 train/test images (numbers not reportable)")
+    p.add_argument("--limit-batches", type=int, metavar="N",
+                   help="at most N steps per epoch (train.limit_batches; the schedules follow)")
+    p.add_argument("--data-fraction", type=float, metavar="F",
+                   help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--list-methods", action="store_true", help="list the registered objectives and exit")
@@ -90,7 +96,8 @@ def run(args) -> int:
     flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
-             "model.compile": args.compile}
+             "model.compile": args.compile, "train.limit_batches": args.limit_batches,
+             "data.fraction": args.data_fraction}
     if args.no_progress:
         flags["train.progress"] = "off"
     cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)
@@ -100,9 +107,7 @@ def run(args) -> int:
         keys += _dotted(load_yaml(args.config))
     explicit = {k: _get(cfg, k) for k in keys}
     if args.fast_dev_run:
-        cfg["train"]["limit_steps"] = 5
-        cfg["optim"]["epochs"] = 1
-        cfg["eval"]["at_end"] = ["knn"]
+        fast_dev_run(cfg)
     if args.print_config:
         print(yaml.safe_dump(cfg, sort_keys=False), end="")
         return 0
@@ -127,6 +132,23 @@ def run(args) -> int:
     if res:
         print(json.dumps({k: res[k] for k in ("run_dir", "method", "dataset", "seed")}))
     return 0
+
+
+#: what --fast-dev-run sets (after every other setting): a seconds-long run through every stage
+FAST_DEV_RUN = {"optim.epochs": 1, "optim.warmup_epochs": 0, "train.limit_batches": 3, "train.limit_steps": 0,
+                "train.log_every": 1, "train.ckpt_every_epochs": 1, "eval.max_images": 200, "eval.linear_steps": 20,
+                "eval.fewshot_trials": 1, "eval.anomaly_max_train": 100, "eval.anomaly_fit_steps": 2}
+
+
+def fast_dev_run(cfg: dict) -> None:
+    """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
+    monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
+    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    cfg["optim"]["batch_size"] = min(int(cfg["optim"]["batch_size"]), world * -(-16 // world))
+    for key, value in FAST_DEV_RUN.items():
+        section, leaf = key.split(".")
+        cfg[section][leaf] = value
+    cfg["eval"]["linear_wd"] = list(cfg["eval"]["linear_wd"])[:2]
 
 
 def _get(cfg: dict, key: str):

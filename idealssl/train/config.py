@@ -46,9 +46,11 @@ DEFAULTS: Dict[str, Any] = {
     "eval": {"at_end": ["linear", "knn", "fewshot", "anomaly"], "knn_k": 20, "knn_t": 0.07,
              "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2], "linear_steps": 300, "fewshot_k": 10,
              "fewshot_trials": 5, "anomaly_k": 5, "anomaly_max_train": 5000,
-             "anomaly_fit_steps": 100, "anomaly_fit_lr": 1e-3, "batch_size": 512},
+             "anomaly_fit_steps": 100, "anomaly_fit_lr": 1e-3, "batch_size": 512,
+             "max_images": 0},  # max_images: evaluate on at most this many train and test images each (0: all)
     "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
-              "limit_steps": 0, "keep_epoch_ckpts": False},
+              "limit_steps": 0, "keep_epoch_ckpts": False,
+              "limit_batches": 0},  # limit_batches: at most this many steps per epoch (0: all)
 }
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
@@ -258,6 +260,7 @@ class EvalConfig:
     anomaly_fit_steps: int
     anomaly_fit_lr: Num
     batch_size: int
+    max_images: int
 
 
 @dataclass
@@ -268,6 +271,7 @@ class TrainOptions:
     progress: Union[str, bool]  # YAML reads a bare off as false
     limit_steps: Optional[int]
     keep_epoch_ckpts: bool
+    limit_batches: int
 
 
 @dataclass
@@ -427,6 +431,7 @@ def _validate_eval(e: EvalConfig) -> None:
     _need(not bad, "eval.at_end", f"a list drawn from {', '.join(EVALS)}", e.at_end)
     for name in ("knn_k", "linear_steps", "fewshot_k", "fewshot_trials", "anomaly_k", "anomaly_max_train", "batch_size"):
         _need(getattr(e, name) >= 1, f"eval.{name}", "an integer >= 1", getattr(e, name))
+    _need(e.max_images >= 0, "eval.max_images", "an integer >= 0 (0: all)", e.max_images)
     _need(e.anomaly_fit_steps >= 0, "eval.anomaly_fit_steps", "an integer >= 0", e.anomaly_fit_steps)
     _check_range("eval.knn_t", e.knn_t, 0, lo_open=True)
     _check_range("eval.anomaly_fit_lr", e.anomaly_fit_lr, 0, lo_open=True)
@@ -447,6 +452,7 @@ def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
     for name in ("log_every", "ckpt_every_epochs"):
         _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
     _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
+    _need(t.limit_batches >= 0, "train.limit_batches", "an integer >= 0 (0: every batch)", t.limit_batches)
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
         raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
     f = d.fraction

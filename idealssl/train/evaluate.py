@@ -23,6 +23,7 @@ linear protocols).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -348,6 +349,20 @@ def likelihood_anomaly(
     return res
 
 
+def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, str]:
+    """``data`` with at most ``max_images`` train and test images each (a seeded random subset; eval.max_images),
+    and a line saying so ("" when nothing was dropped)."""
+    if not max_images or (len(data.train_x) <= max_images and len(data.test_x) <= max_images):
+        return data, ""
+    rng = np.random.default_rng(seed + 7)
+    itr = np.sort(rng.permutation(len(data.train_x))[:max_images])
+    ite = np.sort(rng.permutation(len(data.test_x))[:max_images])
+    small = dataclasses.replace(data, train_x=data.train_x[itr], train_y=data.train_y[itr], test_x=data.test_x[ite],
+                                test_y=data.test_y[ite], pretrain_x=None)
+    return small, (f"reduced evaluation (eval.max_images={max_images}): {len(itr)} of {len(data.train_x)} train and "
+                   f"{len(ite)} of {len(data.test_x)} test images, a seeded random subset; not a reportable number")
+
+
 def evaluate_model(
     backbone,
     objective,
@@ -364,6 +379,7 @@ def evaluate_model(
     ev = cfg["eval"]
     which = list(which if which is not None else ev["at_end"])
     bs = int(ev["batch_size"])
+    data, subset = eval_subset(data, int(ev.get("max_images") or 0), int(cfg["seed"]))
     ftr = extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
     fte = extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
     out: dict = {
@@ -372,6 +388,8 @@ def evaluate_model(
         "train_split": f"{len(ftr)} labelled train images",
         "test_split": f"{len(fte)} test images",
     }
+    if subset:
+        out["subset"] = subset
     yte = torch.as_tensor(data.test_y)
     if probe is not None:
         with torch.no_grad():

@@ -368,6 +368,8 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     if B > len(ssl_x):
         raise InputError(f"optim.batch_size={B} exceeds the {len(ssl_x)} pretraining images of {data.name}")
     steps_per_epoch = len(ssl_x) // B
+    if rc.train.limit_batches:  # --limit-batches: shorter epochs (the schedules follow)
+        steps_per_epoch = min(steps_per_epoch, int(rc.train.limit_batches))
     total = steps_per_epoch * int(rc.optim.epochs)
     warmup = int(round(float(rc.optim.warmup_epochs) * steps_per_epoch))
     lr = lr_for(cfg)
@@ -599,7 +601,7 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
     model = run.model
     model.eval()
     with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
-        xm = run.images[:256].to(run.device)
+        xm = run.images[: min(256, int(run.rc.eval.max_images) or 256)].to(run.device)
         plain = model.backbone(run.views_fn.plain(xm)).float()
         state = run.gen.get_state()
         v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
