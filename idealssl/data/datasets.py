@@ -16,6 +16,8 @@ tinyimagenet ``DIR/tiny-imagenet-200/{wnids.txt, train/<wnid>/images/*.JPEG, val
 imagenet   ``DIR/imagenet/{train,val}/<wnid>/*.JPEG`` (val arranged in class folders)
 folder     any ImageFolder: ``DIR/{train,val|test}/<class>/*.{png,jpg,jpeg,bmp,webp}``
 digits     scikit-learn's bundled 8x8 digits (1,797 images; stratified 80/20 split, seed 0)
+fake       random images of any size and class count, generated (``data.fake_size``, ``data.fake_classes``,
+           ``data.fake_images``, ``data.fake_channels``; seed ``data.fake_seed``): smoke tests and speed benchmarks
 ========== ===================================================================================
 
 CIFAR pickles are read with a restricted unpickler that only admits the numpy array
@@ -392,12 +394,65 @@ def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
 
 
 # ----------------------------------------------------------------------------------------------- registry
+# ----------------------------------------------------------------------------------------------- fake
+def load_fake(size: int = 32, n_classes: int = 10, n_images: int = 1000, channels: int = 3, seed: int = 0) -> ImageSet:
+    """Random uint8 images (no file read): ``n_images`` train and ``max(n_classes, n_images // 5)`` test images of
+    ``channels`` x ``size`` x ``size``, labels cycling over ``n_classes``. Each image is half a fixed random
+    pattern of its class and half noise, so the classes are separable (evaluations run above chance) but
+    nothing is natural about them: use it for smoke tests and throughput, never for accuracy."""
+    for key, v, lo in (
+        ("fake_size", size, 1),
+        ("fake_classes", n_classes, 1),
+        ("fake_images", n_images, 2),
+        ("fake_channels", channels, 1),
+    ):
+        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
+            raise InputError(f"data.{key} must be an integer >= {lo}, got {v!r}")
+    if channels not in (1, 3):
+        raise InputError(f"data.fake_channels must be 1 or 3 (the views' colour jitter needs 1 or 3), got {channels}")
+    if n_images * channels * size * size > 2**31:
+        raise InputError(
+            f"--dataset fake: {n_images} images of {channels}x{size}x{size} would need more than 2 GiB; "
+            f"lower data.fake_images or data.fake_size"
+        )
+    rng = np.random.default_rng(seed)
+    patterns = rng.integers(0, 256, (n_classes, channels, size, size), dtype=np.uint8)
+
+    def split(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = np.arange(n, dtype=np.int64) % n_classes
+        noise = rng.integers(0, 256, (n, channels, size, size), dtype=np.uint8)
+        x = (patterns[y].astype(np.uint16) + noise) // 2
+        return x.astype(np.uint8), y
+
+    train_x, train_y = split(n_images)
+    test_x, test_y = split(max(n_classes, n_images // 5))
+    return ImageSet(
+        "fake",
+        train_x,
+        train_y,
+        test_x,
+        test_y,
+        n_classes,
+        mean=(0.5,) * channels,
+        std=(0.2,) * channels,
+        notes=f"fake: {n_images} train / {len(test_x)} test random {channels}x{size}x{size} images, "
+        f"{n_classes} classes (half a class pattern, half noise), seed {seed}; not natural images",
+    )
+
+
 def _dir(data_dir) -> Path:
     return Path(os.path.expanduser(str(data_dir or os.environ.get("IDEALSSL_DATA", "data"))))
 
 
 DATASETS: dict[str, Callable[..., ImageSet]] = {
     "digits": lambda data_dir, cfg: load_digits_set(),
+    "fake": lambda data_dir, cfg: load_fake(
+        cfg.get("fake_size", 32),
+        cfg.get("fake_classes", 10),
+        cfg.get("fake_images", 1000),
+        cfg.get("fake_channels", 3),
+        cfg.get("fake_seed", 0),
+    ),
     "cifar10": lambda data_dir, cfg: load_cifar(_dir(data_dir), 10),
     "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
     "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
@@ -421,6 +476,6 @@ def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
-    if key not in ("digits",) and data_dir is not None and not _dir(data_dir).exists():
+    if key not in ("digits", "fake") and data_dir is not None and not _dir(data_dir).exists():
         raise InputError(f"--data-dir {data_dir} does not exist")
     return DATASETS[key](data_dir, cfg or {})

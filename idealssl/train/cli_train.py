@@ -26,7 +26,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = __doc__.split("Examples\n--------\n", 1)[1]
     p.add_argument("--method", help="objective name (idealssl train --list-methods)")
-    p.add_argument("--dataset", help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, folder")
+    p.add_argument("--dataset", help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, "
+                                     "folder, fake (random images: data.fake_size=, data.fake_classes=)")
     p.add_argument("--data-dir", help="folder holding the dataset files (default $IDEALSSL_DATA or ./data)")
     p.add_argument("--config", help="YAML file with configuration overrides")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")

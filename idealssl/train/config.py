@@ -32,7 +32,8 @@ DEFAULTS: Dict[str, Any] = {
     "out": None,  # run directory; default runs/<dataset>-<method>/<timestamp>-s<seed>
     "device": "auto",
     "data": {"image_size": None, "stl10_unlabeled": True, "max_images": 0, "on_device": True,
-             "val_fraction": 0.1, "fraction": 1.0, "only_class": None},
+             "val_fraction": 0.1, "fraction": 1.0, "only_class": None,
+             "fake_size": 32, "fake_classes": 10, "fake_images": 1000, "fake_channels": 3, "fake_seed": 0},
     "model": {"arch": "resnet18", "expand_dim": None, "small_stem": None, "width": 64, "sync_bn": False,
               "channels_last": "auto", "compile": False},
     "views": {"size": None, "n_global": 2, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333], "flip_p": 0.5,
@@ -193,6 +194,11 @@ class DataConfig:
     val_fraction: Num
     fraction: Num
     only_class: Optional[int]
+    fake_size: int
+    fake_classes: int
+    fake_images: int
+    fake_channels: int
+    fake_seed: int
 
 
 @dataclass

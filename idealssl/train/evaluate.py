@@ -357,10 +357,18 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     rng = np.random.default_rng(seed + 7)
     itr = np.sort(rng.permutation(len(data.train_x))[:max_images])
     ite = np.sort(rng.permutation(len(data.test_x))[:max_images])
-    small = dataclasses.replace(data, train_x=data.train_x[itr], train_y=data.train_y[itr], test_x=data.test_x[ite],
-                                test_y=data.test_y[ite], pretrain_x=None)
-    return small, (f"reduced evaluation (eval.max_images={max_images}): {len(itr)} of {len(data.train_x)} train and "
-                   f"{len(ite)} of {len(data.test_x)} test images, a seeded random subset; not a reportable number")
+    small = dataclasses.replace(
+        data,
+        train_x=data.train_x[itr],
+        train_y=data.train_y[itr],
+        test_x=data.test_x[ite],
+        test_y=data.test_y[ite],
+        pretrain_x=None,
+    )
+    return small, (
+        f"reduced evaluation (eval.max_images={max_images}): {len(itr)} of {len(data.train_x)} train and "
+        f"{len(ite)} of {len(data.test_x)} test images, a seeded random subset; not a reportable number"
+    )
 
 
 def evaluate_model(
