@@ -55,10 +55,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-fraction", type=float, metavar="F",
                    help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--logger", metavar="LIST",
+                   help="comma-separated: jsonl (always on), csv (RUN/metrics.csv), tb (TensorBoard, RUN/tb; "
+                        "pip install 'idealssl[tb]'), wandb (pip install 'idealssl[wandb]'; respects WANDB_MODE)")
     p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--list-methods", action="store_true", help="list the registered objectives and exit")
     p.add_argument("--list-presets", action="store_true", help="list the shipped dataset presets and exit")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. optim.lr=1e-3 views.strength=2")
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="dotted overrides, e.g. optim.lr=1e-3 views.strength=2")
 
 
 def run(args) -> int:
@@ -101,6 +105,10 @@ def run(args) -> int:
              "data.fraction": args.data_fraction}
     if args.no_progress:
         flags["train.progress"] = "off"
+    if args.logger is not None:
+        from .loggers import parse
+
+        flags["train.loggers"] = parse(args.logger)
     cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)
     cfg["out"] = args.out
     keys = [k for k, v in flags.items() if v is not None] + [o.split("=", 1)[0].strip() for o in args.overrides or []]
@@ -118,7 +126,10 @@ def run(args) -> int:
         from ..errors import InputError
 
         raise InputError(f"unknown method {cfg['method']!r}; available: {', '.join(available())}")
+    from .loggers import check_available
     from .loop import Interrupted, NonFiniteLoss, train
+
+    check_available(list(cfg["train"]["loggers"]))
 
     try:
         res = train(cfg, resume=args.resume, explicit=explicit, allow_changes=args.allow_changes,

@@ -51,7 +51,8 @@ DEFAULTS: Dict[str, Any] = {
              "max_images": 0},  # max_images: evaluate on at most this many train and test images each (0: all)
     "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
               "limit_steps": 0, "keep_epoch_ckpts": False,
-              "limit_batches": 0},  # limit_batches: at most this many steps per epoch (0: all)
+              "limit_batches": 0,  # at most this many steps per epoch (0: all)
+              "loggers": ["jsonl"]},  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
 }
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
@@ -278,6 +279,7 @@ class TrainOptions:
     limit_steps: Optional[int]
     keep_epoch_ckpts: bool
     limit_batches: int
+    loggers: List[str]
 
 
 @dataclass
@@ -459,6 +461,9 @@ def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
         _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
     _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
     _need(t.limit_batches >= 0, "train.limit_batches", "an integer >= 0 (0: every batch)", t.limit_batches)
+    from .loggers import LOGGERS
+
+    _need(all(x in LOGGERS for x in t.loggers), "train.loggers", f"a list drawn from {', '.join(LOGGERS)}", t.loggers)
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
         raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
     f = d.fraction

@@ -133,10 +133,20 @@ def _scalar_logs(logs: dict) -> dict:
 class Progress:
     """A one-line bar on a terminal; plain periodic lines otherwise (CI, SLURM, pipes)."""
 
-    def __init__(self, mode: str, total: int, enabled: bool):
+    def __init__(self, mode: str, total: int, enabled: bool, batch: int = 0, start_step: int = 0):
         self.enabled = enabled and mode != "off"
         self.tty = sys.stderr.isatty() if mode == "auto" else mode == "bar"
         self.total, self.t0, self.last = total, time.time(), 0.0
+        self.batch, self.start = batch, start_step  # images per step (global); the step this session began at
+
+    def speed(self, step: int, now: float) -> str:
+        """``N img/s, ETA h:mm:ss`` from this session's steps so far ("" before the first)."""
+        done, dt = step - self.start, now - self.t0
+        if done <= 0 or dt <= 0:
+            return ""
+        rate = done / dt
+        eta = int(round(max(0, self.total - step) / rate))
+        return f" {rate * self.batch:.0f} img/s ETA {eta // 3600}:{eta % 3600 // 60:02d}:{eta % 60:02d}"
 
     def update(self, step: int, epoch: int, loss: float, force: bool = False):
         if not self.enabled:
@@ -146,12 +156,13 @@ class Progress:
             if now - self.last > 0.2 or force:
                 frac = step / max(1, self.total)
                 bar = "#" * int(30 * frac)
-                sys.stderr.write(f"\r[{bar:<30}] {step}/{self.total} epoch {epoch} loss {loss:.4f} {now - self.t0:.0f}s")
+                sys.stderr.write(f"\r[{bar:<30}] {step}/{self.total} epoch {epoch} loss {loss:.4f} "
+                                 f"{now - self.t0:.0f}s{self.speed(step, now)}\033[K")
                 sys.stderr.flush()
                 self.last = now
         elif force or now - self.last > 10:
-            print(f"step {step}/{self.total} epoch {epoch} loss {loss:.4f} elapsed {now - self.t0:.0f}s",
-                  file=sys.stderr, flush=True)
+            print(f"step {step}/{self.total} epoch {epoch} loss {loss:.4f} elapsed {now - self.t0:.0f}s"
+                  f"{self.speed(step, now)}", file=sys.stderr, flush=True)
             self.last = now
 
     def close(self):
@@ -506,6 +517,7 @@ class Session:
     progress: Progress
     steps: int = 0
     last_loss: float = float("nan")
+    extra: list = field(default_factory=list)  #: optional loggers (csv, tb, wandb; idealssl.train.loggers)
 
     def train_seconds(self, run: Run) -> float:
         return run.elapsed_prev + (time.time() - self.t_train)
@@ -519,6 +531,8 @@ class Session:
                 raise InputError(f"cannot write {self.metrics.name}: "
                                  f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
                                  f"continue with --resume once there is room") from None
+        for lg in self.extra:
+            lg.log(rec)
 
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
@@ -706,15 +720,21 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
                         f"({info.world} process(es)), lr {run.lr:g}, device {device}"
                         + (f"; resuming at step {run.step}" if run.resumed else ""))
     progress = Progress(str(run.rc.train.progress), run.total if not run.limit else min(run.total, run.limit),
-                        verbose and info.main)
+                        verbose and info.main, batch=run.batch, start_step=run.step)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     session = Session(time.time(), open(run.metrics_path, "a") if info.main else None, progress)
     try:
+        if info.main:
+            from .loggers import build as build_loggers
+
+            session.extra = build_loggers(list(run.rc.train.loggers), run.run_dir, _plain(run.cfg))
         with StopSignals() as stop:
             fit(run, session, stop)
     finally:
         progress.close()
+        for lg in session.extra:
+            lg.close()
         if session.metrics is not None:
             try:
                 session.metrics.close()

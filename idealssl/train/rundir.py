@@ -32,7 +32,7 @@ from ..errors import InputError
 from . import checkpoint as ckpt_mod
 
 #: explicit settings that a resume takes from the command (they do not change the trajectory)
-RESUME_SAFE = ("device", "data_dir", "out", "eval", "train.limit_steps", "train.progress")
+RESUME_SAFE = ("device", "data_dir", "out", "eval", "train.limit_steps", "train.progress", "train.loggers")
 
 
 def is_nonempty(d: Path) -> bool:

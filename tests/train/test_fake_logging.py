@@ -66,3 +66,125 @@ def test_train_on_fake_images(tmp_path, capsys):
     assert "tinytest on fake: 128 pretraining images" in err
     res = json.loads((run / "results.json").read_text())
     assert res["steps"] == 4 and res["eval"]["knn"]["top1"] > 0.25  # 4 classes: above chance
+
+
+def _quick_run(tmp_path, *extra):
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--method",
+        "tinytest",
+        "--dataset",
+        "fake",
+        "--arch",
+        "convnet",
+        "--epochs",
+        "2",
+        "--out",
+        str(run),
+        *QUICK,
+        "data.fake_size=8",
+        "data.fake_images=64",
+        "optim.batch_size=32",
+        *extra,
+    ]
+    return run, main(argv)
+
+
+def test_csv_logger_mirrors_the_jsonl(tmp_path, capsys):
+    import csv
+
+    run, rc = _quick_run(tmp_path, "--logger", "csv")
+    assert rc == 0
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    recs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == len(recs) == 6  # 2 steps + 1 epoch record, twice
+    assert {"step", "loss", "lr", "rankme", "invariance_ratio"} <= set(rows[0])
+    assert float(rows[0]["loss"]) == pytest.approx(recs[0]["loss"])
+
+
+class _Writer:
+    calls: list = []
+
+    def __init__(self, log_dir):
+        self.log_dir = log_dir
+
+    def add_scalar(self, tag, value, step):
+        _Writer.calls.append((tag, value, step))
+
+    def flush(self):
+        pass
+
+    def close(self):
+        _Writer.calls.append(("closed", self.log_dir, 0))
+
+
+def test_tensorboard_logger_writes_scalars_through_summary_writer(tmp_path, capsys, monkeypatch):
+    import sys
+    import types
+
+    mod = types.ModuleType("torch.utils.tensorboard")
+    mod.SummaryWriter = _Writer
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", mod)
+    _Writer.calls = []
+    run, rc = _quick_run(tmp_path, "--logger", "tb,csv")
+    assert rc == 0
+    tags = {t for t, _, _ in _Writer.calls}
+    assert {"train/loss", "train/lr", "epoch/rankme", "closed"} <= tags
+    assert ("closed", str(run / "tb"), 0) in _Writer.calls and (run / "metrics.csv").is_file()
+
+
+@pytest.mark.parametrize("name,extra", [("tb", "tb"), ("wandb", "wandb")])
+def test_missing_optional_logger_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch, name, extra):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard" if name == "tb" else "wandb", None)
+    run, rc = _quick_run(tmp_path, "--logger", name)
+    err = capsys.readouterr().err
+    assert rc == 2 and f"pip install 'idealssl[{extra}]'" in err and err.count("\n") == 1, err
+    assert not run.exists()
+
+
+def test_wandb_respects_wandb_mode_and_never_prompts(tmp_path, capsys, monkeypatch):
+    import sys
+    import types
+
+    seen = {}
+
+    class _Run:
+        def log(self, d, step):
+            seen.setdefault("logs", []).append((step, d))
+
+        def finish(self):
+            seen["finished"] = True
+
+    def init(**kw):
+        seen.update(kw)
+        return _Run()
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    run, rc = _quick_run(tmp_path, "--logger", "wandb")
+    assert rc == 0 and seen["mode"] == "disabled" and seen["finished"] and seen["dir"] == str(run)
+    assert any("train/loss" in d for _, d in seen["logs"])
+    monkeypatch.delenv("WANDB_MODE")
+    seen.clear()
+    _, rc = _quick_run(tmp_path / "b", "--logger", "wandb")
+    assert rc == 0 and seen["mode"] == "offline"  # no key, no mode: offline, never a login prompt
+
+
+def test_unknown_logger_is_one_line(capsys):
+    assert main(["train", "--logger", "jsonl,mlflow", "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown logger 'mlflow'" in err and err.count("\n") == 1
+
+
+def test_progress_lines_show_images_per_second_and_eta(capsys):
+    from idealssl.train.loop import Progress
+
+    p = Progress("plain", total=100, enabled=True, batch=32, start_step=0)
+    p.t0 -= 10.0  # 10 s ago
+    p.update(20, 0, 1.5, force=True)
+    line = capsys.readouterr().err
+    assert "step 20/100" in line and "64 img/s" in line and "ETA 0:00:40" in line
