@@ -68,15 +68,17 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import yaml
 
-    from .config import list_presets, load_yaml, resolve
+    from .config import load_yaml, resolve
 
     if args.list_methods:
-        from ..objectives import available
+        from .catalog import list_methods
 
-        print("\n".join(available()))
+        print(list_methods())
         return 0
     if args.list_presets:
-        print("\n".join(list_presets()))
+        from .catalog import list_presets
+
+        print(list_presets())
         return 0
     if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
@@ -118,7 +120,10 @@ def run(args) -> int:
     if args.fast_dev_run:
         fast_dev_run(cfg)
     if args.print_config:
-        print(yaml.safe_dump(cfg, sort_keys=False), end="")
+        from .catalog import resolved_view
+
+        shown, notes = resolved_view(cfg)
+        print("".join(f"# {n}\n" for n in notes) + yaml.safe_dump(shown, sort_keys=False), end="")
         return 0
     from ..objectives import available
 

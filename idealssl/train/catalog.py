@@ -1,0 +1,161 @@
+"""What ``idealssl train --list-methods``, ``--list-presets`` and ``--print-config`` print.
+
+Methods: the objective's one-line summary, its paper, and its defining hyperparameters with their defaults
+(the constructor's; a preset's ``methods:`` section may override them per dataset). Presets: the dataset, the
+architecture, the recipe and the documented number (or "no number yet").
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+#: method -> (paper, defining hyperparameters)
+PAPERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "simclr": (
+        'Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", ICML 2020',
+        ("temperature", "out_dim"),
+    ),
+    "byol": ('Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020', ("base_momentum", "out_dim")),
+    "dino": (
+        'Caron et al., "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021',
+        ("out_dim", "student_temp", "teacher_temp", "center_momentum", "momentum_teacher"),
+    ),
+    "swav": (
+        'Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments", NeurIPS 2020',
+        ("n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"),
+    ),
+    "vicreg": (
+        'Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance Regularization", ICLR 2022',
+        ("sim_coeff", "std_coeff", "cov_coeff"),
+    ),
+    "barlow": (
+        'Zbontar et al., "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", ICML 2021',
+        ("lambd", "out_dim"),
+    ),
+    "cissl": (
+        'Dubois, Hashimoto, Ermon & Liang, "Improving Self-Supervised Learning by Characterizing Idealized '
+        'Representations", NeurIPS 2022 (CISSL, Sec. 4.1)',
+        ("temperature", "probe", "out_dim"),
+    ),
+    "dissl": (
+        'Dubois, Hashimoto, Ermon & Liang, "Improving Self-Supervised Learning by Characterizing Idealized '
+        'Representations", NeurIPS 2022 (DISSL, Sec. 4.2)',
+        ("categories", "lambda_maximality", "beta_det_inv", "student_temperature", "teacher_temperature", "probe"),
+    ),
+    "vje": (
+        'Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026 (reconstructed form; theory/objectives.md)',
+        ("nu", "beta", "lambda_radial"),
+    ),
+}
+
+
+def objective_defaults(method: str) -> dict[str, Any]:
+    """The registered objective's constructor defaults (``dim`` and ``gather`` left out)."""
+    from ..objectives import available
+    from ..objectives.base import _REGISTRY
+
+    available()  # imports every objective module
+    cls = _REGISTRY[method]
+    params = inspect.signature(cls.__init__).parameters
+    return {
+        k: p.default
+        for k, p in params.items()
+        if k not in ("self", "dim", "gather") and p.default is not inspect.Parameter.empty
+    }
+
+
+def _summary(method: str) -> str:
+    from ..objectives.base import _REGISTRY
+
+    cls = _REGISTRY[method]
+    doc = inspect.getmodule(cls).__doc__ or cls.__doc__ or ""
+    return doc.strip().splitlines()[0] if doc.strip() else method
+
+
+def list_methods() -> str:
+    from ..objectives import available
+
+    lines = []
+    for m in available():
+        paper, keys = PAPERS.get(m, ("(no paper recorded)", ()))
+        d = objective_defaults(m)
+        shown = {k: d[k] for k in keys if k in d} or dict(list(d.items())[:6])
+        lines.append(f"{m:<8} {_summary(m)}")
+        lines.append(f"{'':<8}   paper: {paper}")
+        lines.append(f"{'':<8}   defaults: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    lines.append("")
+    lines.append(
+        "every hyperparameter of a method (resolved for a dataset): idealssl train --method M --dataset D "
+        "--print-config; change one with objective.KEY=VALUE"
+    )
+    return "\n".join(lines)
+
+
+def _digits_number() -> str:
+    path = Path(__file__).resolve().parents[2] / "results" / "digits" / "results.json"
+    try:
+        rows = json.loads(path.read_text())["rows"]
+        lin = rows["dissl"]["linear"]
+        n = len(lin.get("values", []))
+        return (
+            f"DISSL linear probe {lin['mean']:.3f} ± {lin['std']:.3f} ({n} seeds; every method in "
+            f"results/digits/README.md)"
+        )
+    except (OSError, KeyError, TypeError, ValueError):
+        return "see results/digits/README.md in the repository"
+
+
+def list_presets() -> str:
+    from .config import list_presets as names
+    from .config import preset
+
+    lines = []
+    for name in names():
+        text = resources.files("idealssl.configs").joinpath(f"{name}.yaml").read_text()
+        comments = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")]
+        p = preset(name)
+        m, o = p.get("model") or {}, p.get("optim") or {}
+        arch = m.get("arch", "resnet18") + (f" (width {m['width']})" if "width" in m else "")
+        recipe = ", ".join(f"{k} {o[k]}" for k in ("name", "lr", "batch_size", "epochs", "warmup_epochs") if k in o)
+        number = _digits_number() if name == "digits" else "no number yet"
+        lines.append(f"{name:<13} {comments[0] if comments else name}")
+        lines.append(f"{'':<13}   arch: {arch}; recipe: {recipe or 'the defaults'}; number: {number}")
+    return "\n".join(lines)
+
+
+def resolved_view(cfg: dict) -> tuple[dict, list[str]]:
+    """A copy of ``cfg`` with what a run resolves (the device, the run directory pattern, the objective's own
+    defaults beside the configured values), and comment lines (the learning rate after scaling, what changed)."""
+    import copy
+
+    from .config import lr_for
+
+    out = copy.deepcopy(cfg)
+    notes = []
+    if out.get("device") == "auto":
+        try:
+            import torch
+
+            out["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+        except ModuleNotFoundError:
+            out["device"] = "cpu"
+        notes.append(f"device: auto resolves to {out['device']} on this machine")
+    if not out.get("out"):
+        out["out"] = f"runs/{cfg['dataset']}-{cfg['method']}/<start time>-s{cfg['seed']}"
+        notes.append("out: the default run directory (the time stamp is taken at the start)")
+    try:
+        full = objective_defaults(cfg["method"])
+    except KeyError:
+        full = {}
+    full.update(cfg.get("objective") or {})
+    if cfg["method"] == "dissl" and full.get("teacher_temperature") is None and "student_temperature" in full:
+        full["teacher_temperature"] = float(full["student_temperature"]) / 2
+        notes.append("objective.teacher_temperature: null means student_temperature / 2 (DISSL)")
+    out["objective"] = full
+    notes.append("objective: every hyperparameter of the method (its defaults, then the preset's and yours)")
+    notes.append(f"learning rate after optim.lr_scaling={cfg['optim']['lr_scaling']}: {lr_for(cfg):g}")
+    return out, notes
