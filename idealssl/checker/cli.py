@@ -5,6 +5,7 @@
 
 Exit status: 0 ideal, 1 not ideal, 2 bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,18 @@ import sys
 from ..errors import InputError
 from ..probes import PROBES
 from .report import MIN_TOL
+
+EXAMPLES = """examples:
+  idealssl bench export --world vector --out w        # inputs to try: w/representation.npy, w/orbits.json
+  idealssl check w/representation.npy --augs w/orbits.json
+        # conditions (value vs threshold), the verdict, and when not ideal a verified certificate: a labelling
+        # of the orbits no affine probe fits (exit 1; exit 0 when ideal)
+  idealssl check w/representation.npy --augs w/orbits.json --probe linear-nobias --json > report.json
+  echo '{"labels": [0, 0, 1, 1]}' > o.json; idealssl check Z.npy --augs o.json   # 4 points in 2 orbits
+  idealssl check feats.npz:train --augs orbits.json --task task.json   # a witness probe fitting the task
+  idealssl check Z.npy --augs orbits.json --exhaustive          # every binary labelling decided by LP (C <= 12)
+  idealssl check Z.npy --augs orbits.json --plot check.png      # singular values and per-orbit deviations vs tol
+"""
 
 
 def _tol(text: str) -> float:
@@ -26,6 +39,8 @@ def _tol(text: str) -> float:
 
 
 def configure(p: argparse.ArgumentParser) -> None:
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.epilog = EXAMPLES
     p.add_argument("representation", help="N x d matrix: .npy, or .npz with --key (or file.npz:KEY)")
     p.add_argument("--augs", required=True, metavar="ORBITS.json", help='orbit structure: {"orbits": [[...], ...]}, '
                                                                         '{"labels": [...]} or {"pairs": [[i, j], ...], '

@@ -23,7 +23,19 @@ from pathlib import Path
 from ..errors import InputError
 
 
+EXAMPLES = """examples:
+  idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
+  idealssl bench synthetic                               # every claim test, quick settings (minutes on a CPU)
+  idealssl bench synthetic --experiments dimension --seeds 0 1 --steps 300 --out /tmp/bench
+  idealssl bench report --results /tmp/bench --mode quick        # the claims table from those result files
+  idealssl bench export --world vector --out w && idealssl check w/representation.npy --augs w/orbits.json
+  idealssl bench export --world digits --method dissl --dim 19 --out d   # a trained encoder's representation
+"""
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = EXAMPLES
     sub = parser.add_subparsers(dest="bench_command", metavar="SUITE")
     p = sub.add_parser("synthetic", help="train objectives on finite worlds and test the theory's claims")
     p.add_argument("--mode", choices=("quick", "full"), default="quick",

@@ -1,0 +1,68 @@
+"""Discoverability: --list-methods, --list-presets, --print-config, check/bench help, unknown flags."""
+
+import pytest
+import yaml
+
+from idealssl.cli import main
+
+
+def test_list_methods_prints_papers_and_hyperparameters(capsys):
+    assert main(["train", "--list-methods"]) == 0
+    out = capsys.readouterr().out
+    for fragment in (
+        "dissl ",
+        "lambda_maximality=2.3",
+        "beta_det_inv=0.8",
+        "Dubois",
+        "simclr ",
+        "temperature=0.1",
+        "Chen et al.",
+        "byol ",
+        "Grill et al.",
+        "--print-config",
+    ):
+        assert fragment in out, fragment
+
+
+def test_list_presets_prints_dataset_arch_recipe_and_number(capsys):
+    assert main(["train", "--list-presets"]) == 0
+    out = capsys.readouterr().out
+    assert "cifar10 " in out and "no number yet" in out and "arch: resnet18" in out and "epochs 300" in out
+    digits = out.split("digits", 1)[1].split("\n")[1]
+    assert "convnet" in digits and "number:" in digits and "no number yet" not in digits
+
+
+def test_print_config_shows_resolved_values(capsys):
+    assert main(["train", "--method", "dissl", "--dataset", "digits", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    cfg = yaml.safe_load(out)
+    assert cfg["device"] in ("cpu", "cuda") and cfg["out"].startswith("runs/digits-dissl/")
+    ob = cfg["objective"]
+    assert ob["categories"] == 128  # the digits preset's
+    assert ob["lambda_maximality"] == 2.3 and ob["beta_det_inv"] == 0.8 and ob["teacher_temperature"] == 0.5
+    assert "# learning rate after optim.lr_scaling=none: 0.002" in out
+
+
+@pytest.mark.parametrize("command", [["check"], ["bench"]])
+def test_check_and_bench_help_have_worked_examples(capsys, command):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "-h"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "examples:" in out and out.count(f"idealssl {command[0]} ") >= 3
+
+
+@pytest.mark.parametrize(
+    "argv,where",
+    [
+        (["check", "z.npy", "--augs", "o.json", "--bogus"], "idealssl check -h"),
+        (["train", "--bogus"], "idealssl train -h"),
+        (["bench", "synthetic", "--bogus"], "idealssl bench synthetic -h"),
+        (["plot", "RUN", "--bogus"], "idealssl plot -h"),
+    ],
+)
+def test_unknown_flag_points_to_the_subcommand_help(capsys, argv, where):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "unrecognized arguments: --bogus" in err and f"(see {where})" in err, err
