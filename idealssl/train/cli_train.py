@@ -45,6 +45,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arch", help="resnet18, resnet50 or convnet")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
+    p.add_argument("--devices", type=int, metavar="N",
+                   help="start N processes on this machine (DDP, no torchrun needed; gloo on CPU, one GPU each on "
+                        "CUDA); --batch-size stays global")
     p.add_argument("--precision", choices=["auto", "32", "bf16"])
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--fast-dev-run", action="store_true",
@@ -117,8 +120,12 @@ def run(args) -> int:
     if args.config:
         keys += _dotted(load_yaml(args.config))
     explicit = {k: _get(cfg, k) for k in keys}
+    if args.devices is not None and args.devices < 1:
+        from ..errors import InputError
+
+        raise InputError(f"--devices must be >= 1, got {args.devices}")
     if args.fast_dev_run:
-        fast_dev_run(cfg)
+        fast_dev_run(cfg, args.devices)
     if args.print_config:
         from .catalog import resolved_view
 
@@ -136,9 +143,12 @@ def run(args) -> int:
 
     check_available(list(cfg["train"]["loggers"]))
 
+    kwargs = {"resume": args.resume, "explicit": explicit, "allow_changes": args.allow_changes,
+              "overwrite": args.overwrite}
+    if args.devices is not None and args.devices > 1 and "WORLD_SIZE" not in os.environ:
+        return _spawned(args.devices, cfg, kwargs)
     try:
-        res = train(cfg, resume=args.resume, explicit=explicit, allow_changes=args.allow_changes,
-                    overwrite=args.overwrite)
+        res = train(cfg, **kwargs)
     except NonFiniteLoss as exc:
         print(f"idealssl train: {exc}", file=sys.stderr)
         return 3
@@ -157,10 +167,24 @@ FAST_DEV_RUN = {"optim.epochs": 1, "optim.warmup_epochs": 0, "train.limit_batche
                 "eval.fewshot_trials": 1, "eval.anomaly_max_train": 100, "eval.anomaly_fit_steps": 2}
 
 
-def fast_dev_run(cfg: dict) -> None:
+def _spawned(n: int, cfg: dict, kwargs: dict) -> int:
+    from ..errors import InputError
+    from .launch import spawn
+
+    code, payload = spawn(n, cfg, **kwargs)
+    if code == 2:
+        raise InputError(str(payload))
+    if code:
+        print(f"idealssl train: {payload}", file=sys.stderr)
+        return code
+    print(json.dumps({k: payload[k] for k in ("run_dir", "method", "dataset", "seed")}))
+    return 0
+
+
+def fast_dev_run(cfg: dict, devices: int | None = None) -> None:
     """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
     monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
-    world = max(1, int(os.environ.get("WORLD_SIZE", "1") or 1))
+    world = max(1, devices or int(os.environ.get("WORLD_SIZE", "1") or 1))
     cfg["optim"]["batch_size"] = min(int(cfg["optim"]["batch_size"]), world * -(-16 // world))
     for key, value in FAST_DEV_RUN.items():
         section, leaf = key.split(".")

@@ -125,3 +125,43 @@ def test_fast_dev_run_resnet18_under_a_minute(tmp_path, sub_env, method):
     wall = time.time() - t0
     if os.getloadavg()[0] < (os.cpu_count() or 1):  # the issue's measure is on an unshared CPU
         assert wall < 60, f"{wall:.0f} s"
+
+
+def test_devices_must_be_positive(capsys):
+    assert main(["train", "--method", "simclr", "--devices", "0", "--print-config"]) == 2
+    err = capsys.readouterr().err
+    assert "--devices must be >= 1, got 0" in err and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_devices_2_starts_ddp_itself_on_cpu(tmp_path, sub_env):
+    """--devices 2: two gloo processes without torchrun; a bad --out is one line, exit 2."""
+    out = tmp_path / "r"
+    cmd = [
+        sys.executable,
+        "-m",
+        "idealssl.cli",
+        "train",
+        "--method",
+        "simclr",
+        "--dataset",
+        "digits",
+        "--devices",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "model.width=8",
+        "optim.batch_size=64",
+        "optim.warmup_epochs=0",
+        "train.limit_batches=3",
+        "eval.at_end=[knn]",
+        "train.progress=off",
+    ]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=sub_env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads((out / "results.json").read_text())
+    assert res["world_size"] == 2 and res["steps"] == 3 and "knn" in res["eval"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=sub_env, timeout=600)  # --out is not empty now
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is not empty" in r.stderr, r.stderr
