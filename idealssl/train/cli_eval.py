@@ -4,6 +4,7 @@ Examples
 --------
   idealssl eval linear runs/digits-dissl/20260101-120000-s0        # a run directory or a .pt file
   idealssl eval knn RUN --knn-k 20 --knn-t 0.07
+  idealssl eval knn RUN --knn-k 10 20 200 --knn-t 0.07 0.1    # a grid: every setting reported
   idealssl eval all RUN --out eval.json
 
 Every number is written with its protocol (features, split, hyperparameters and how they were
@@ -24,8 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("protocol", choices=PROTOCOLS)
     p.add_argument("checkpoint", help="checkpoint file or run directory (uses checkpoints/last.pt)")
     p.add_argument("--data-dir", help="dataset folder (default: the one the run used)")
-    p.add_argument("--knn-k", type=int)
-    p.add_argument("--knn-t", type=float)
+    p.add_argument("--knn-k", type=int, nargs="+", help="k, or several (a grid, each setting reported)")
+    p.add_argument("--knn-t", type=float, nargs="+", help="temperature T, or several")
     p.add_argument("--fewshot-k", type=int)
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", choices=["online", "ema"], default="online",
@@ -60,7 +61,7 @@ def run(args) -> int:
         cfg["data_dir"] = args.data_dir
     for key, val in (("knn_k", args.knn_k), ("knn_t", args.knn_t), ("fewshot_k", args.fewshot_k)):
         if val is not None:
-            cfg["eval"][key] = val
+            cfg["eval"][key] = val[0] if isinstance(val, list) and len(val) == 1 else val
     if args.device == "auto":
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
@@ -92,5 +93,7 @@ def run(args) -> int:
         r = res.get(name, {})
         val = r.get("top1", r.get("auroc_mean"))
         print(f"{name}: {val:.4f}  [{r.get('protocol', '')}]")
+    for s in (res.get("knn_grid") or {}).get("settings", []):
+        print(f"knn k={s['k']} T={s['temperature']:g}: {s['top1']:.4f}")
     print(f"written to {out}", file=sys.stderr)
     return 0

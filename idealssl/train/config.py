@@ -256,8 +256,8 @@ class ProbeConfig:
 @dataclass
 class EvalConfig:
     at_end: List[str]
-    knn_k: int
-    knn_t: Num
+    knn_k: Union[int, List[int]]  # a list: a grid, each setting reported (eval.knn_k=[10,20,200])
+    knn_t: Union[Num, List[Num]]
     linear_wd: List[Num]
     linear_steps: int
     fewshot_k: int
@@ -437,11 +437,15 @@ def _validate_optim(o: OptimConfig) -> None:
 def _validate_eval(e: EvalConfig) -> None:
     bad = [x for x in e.at_end if x not in EVALS]
     _need(not bad, "eval.at_end", f"a list drawn from {', '.join(EVALS)}", e.at_end)
-    for name in ("knn_k", "linear_steps", "fewshot_k", "fewshot_trials", "anomaly_k", "anomaly_max_train", "batch_size"):
+    for k in e.knn_k if isinstance(e.knn_k, list) else [e.knn_k]:
+        _need(k >= 1, "eval.knn_k", "an integer >= 1 or a non-empty list of them", e.knn_k)
+    _need(e.knn_k != [] and e.knn_t != [], "eval.knn_k/knn_t", "a value or a non-empty list", [e.knn_k, e.knn_t])
+    for t in e.knn_t if isinstance(e.knn_t, list) else [e.knn_t]:
+        _check_range("eval.knn_t", t, 0, lo_open=True)
+    for name in ("linear_steps", "fewshot_k", "fewshot_trials", "anomaly_k", "anomaly_max_train", "batch_size"):
         _need(getattr(e, name) >= 1, f"eval.{name}", "an integer >= 1", getattr(e, name))
     _need(e.max_images >= 0, "eval.max_images", "an integer >= 0 (0: all)", e.max_images)
     _need(e.anomaly_fit_steps >= 0, "eval.anomaly_fit_steps", "an integer >= 0", e.anomaly_fit_steps)
-    _check_range("eval.knn_t", e.knn_t, 0, lo_open=True)
     _check_range("eval.anomaly_fit_lr", e.anomaly_fit_lr, 0, lo_open=True)
     _need(len(e.linear_wd) > 0 and all(_finite(x) and x >= 0 for x in e.linear_wd), "eval.linear_wd",
           "a non-empty list of numbers >= 0", e.linear_wd)

@@ -176,6 +176,22 @@ def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, featur
     }
 
 
+def knn_grid(ftr, ytr, fte, yte, n_classes: int, ks, ts) -> dict:
+    """``{"knn": first setting}``, plus ``"knn_grid"`` (every (k, T) pair, each with its top-1) when ``eval.knn_k`` or
+    ``eval.knn_t`` is a list. The grid is reported, not used to pick a number: ``knn`` stays the first setting."""
+    ks = [int(k) for k in (ks if isinstance(ks, (list, tuple)) else [ks])]
+    ts = [float(t) for t in (ts if isinstance(ts, (list, tuple)) else [ts])]
+    runs = [knn(ftr, ytr, fte, yte, n_classes, k, t) for k in ks for t in ts]
+    out: dict = {"knn": runs[0]}
+    if len(runs) > 1:
+        out["knn_grid"] = {
+            "settings": [{"k": r["k"], "temperature": r["temperature"], "top1": r["top1"]} for r in runs],
+            "protocol": f"k-NN as in 'knn' for every k in {ks} and T in {ts}, each on test; reported side by side, "
+            "none chosen on test ('knn' is the first setting, fixed in advance)",
+        }
+    return out
+
+
 def fewshot(
     ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int = 10, trials: int = 5, seed: int = 0
 ) -> dict:
@@ -422,7 +438,7 @@ def evaluate_model(
             int(cfg["seed"]),
         )
     if "knn" in which:
-        out["knn"] = knn(ftr, data.train_y, fte, data.test_y, data.n_classes, int(ev["knn_k"]), float(ev["knn_t"]))
+        out.update(knn_grid(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["knn_k"], ev["knn_t"]))
     if "fewshot" in which:
         out["fewshot"] = fewshot(
             ftr,

@@ -755,6 +755,8 @@ def summary(results: dict) -> str:
         parts.append(f"linear {ev['linear']['top1']:.4f} (wd {ev['linear']['chosen_wd']:g} chosen on val)")
     if "knn" in ev:
         parts.append(f"knn@k={ev['knn']['k']},T={ev['knn']['temperature']},cosine {ev['knn']['top1']:.4f}")
+    for s in (ev.get("knn_grid") or {}).get("settings", [])[1:]:
+        parts.append(f"knn@k={s['k']},T={s['temperature']} {s['top1']:.4f}")
     if "fewshot" in ev:
         f = ev["fewshot"]
         parts.append(f"{f['k_per_class']}-shot {f['top1']:.4f} (raw pixels {f['raw_pixels_top1']:.4f})")

@@ -165,3 +165,39 @@ def test_devices_2_starts_ddp_itself_on_cpu(tmp_path, sub_env):
     assert res["world_size"] == 2 and res["steps"] == 3 and "knn" in res["eval"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=sub_env, timeout=600)  # --out is not empty now
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is not empty" in r.stderr, r.stderr
+
+
+def test_knn_grid_reports_every_setting(tmp_path, capsys):
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--method",
+        "tinytest",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--out",
+        str(run),
+        *[o for o in FAST if "fraction" not in o],
+        "optim.warmup_epochs=0",
+        "train.limit_batches=2",
+        "eval.at_end=[knn]",
+        "eval.knn_k=[5,20]",
+        "eval.knn_t=[0.07,0.5]",
+        "eval.max_images=300",
+    ]
+    assert main(argv) == 0
+    ev = json.loads((run / "results.json").read_text())["eval"]
+    grid = ev["knn_grid"]["settings"]
+    assert [(s["k"], s["temperature"]) for s in grid] == [(5, 0.07), (5, 0.5), (20, 0.07), (20, 0.5)]
+    assert ev["knn"]["k"] == 5 and ev["knn"]["top1"] == grid[0]["top1"]
+    capsys.readouterr()
+    assert main(["eval", "knn", str(run), "--knn-k", "10", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "knn k=10 T=0.07" in out and "knn k=200 T=0.07" in out
+
+
+def test_bad_knn_grid_is_one_line(capsys):
+    assert main(["train", "--method", "simclr", "eval.knn_k=[10,0]", "--print-config"]) == 2
+    assert "eval.knn_k must be an integer >= 1 or a non-empty list" in capsys.readouterr().err
