@@ -48,7 +48,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--devices", type=int, metavar="N",
                    help="start N processes on this machine (DDP, no torchrun needed; gloo on CPU, one GPU each on "
                         "CUDA); --batch-size stays global")
-    p.add_argument("--precision", choices=["auto", "32", "bf16"])
+    p.add_argument("--precision", choices=["auto", "32", "bf16-mixed", "16-mixed", "bf16"],
+                   help="auto (bf16-mixed on CUDA, 32 on CPU), 32, bf16-mixed (bf16 autocast), 16-mixed (fp16 "
+                        "autocast with a gradient scaler; CUDA only); bf16 = bf16-mixed")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     p.add_argument("--fast-dev-run", action="store_true",
                    help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "

@@ -56,7 +56,7 @@ DEFAULTS: Dict[str, Any] = {
 }
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
-PRECISIONS = ("auto", "32", "bf16")
+PRECISIONS = ("auto", "32", "bf16", "bf16-mixed", "16-mixed")  # bf16 = bf16-mixed
 EVALS = ("linear", "knn", "fewshot", "anomaly")
 
 

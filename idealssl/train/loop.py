@@ -255,6 +255,7 @@ class Run:
     step: int = 0
     elapsed_prev: float = 0.0
     resumed: bool = False
+    scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
 
     @property
     def ckpt_dir(self) -> Path:
@@ -357,12 +358,22 @@ def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, dev
 
 
 def _precision(rc: RunConfig, device: torch.device) -> bool:
-    """Whether to run forward passes under bf16 autocast."""
+    """Whether to run forward passes under bf16 autocast (``16-mixed``: see :func:`_fp16_scaler`)."""
     prec = str(rc.train.precision)
-    autocast = (prec == "auto" and device.type == "cuda") or prec == "bf16"
+    autocast = (prec == "auto" and device.type == "cuda") or prec in ("bf16", "bf16-mixed")
     if autocast and device.type == "cpu":
-        autocast = prec == "bf16"
+        autocast = prec in ("bf16", "bf16-mixed")
     return autocast
+
+
+def _fp16_scaler(rc: RunConfig, device: torch.device):
+    """``train.precision=16-mixed``: a gradient scaler for fp16 autocast (CUDA only); None otherwise."""
+    if str(rc.train.precision) != "16-mixed":
+        return None
+    if device.type != "cuda":
+        raise InputError("train.precision=16-mixed needs a CUDA device (fp16 autocast with a gradient scaler); "
+                         "on CPU use bf16-mixed or 32")
+    return torch.amp.GradScaler("cuda")
 
 
 def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device: torch.device) -> Run:
@@ -401,6 +412,7 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     run = Run(cfg, rc, info, device, run_dir, data, model, dmodel, ema, opt, schedules, vcfg,
               ViewGenerator(vcfg, data.mean, data.std, gen), gen, images, labels, n_global, B, B // info.world,
               steps_per_epoch, total, int(rc.train.limit_steps or 0), lr, _precision(rc, device), channels_last)
+    run.scaler = _fp16_scaler(rc, device)
     if ck is not None:
         _load_state(run, ck)
     return run
@@ -419,6 +431,8 @@ def _load_state(run: Run, ck: dict) -> None:
                          f"resume with the same number")
     run.gen.set_state(states[run.info.rank])
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
+    if run.scaler is not None and ck.get("scaler"):
+        run.scaler.load_state_dict(ck["scaler"])
     run.resumed = True
 
 
@@ -435,6 +449,7 @@ def write_run_files(run: Run, resuming: bool, source: Optional[Path]) -> None:
     env.update({"encoder": backbone.arch, "stem": backbone.stem, "dim": backbone.dim,
                 "views": _plain(run.vcfg.to_dict()), "dataset_notes": run.data.notes, "lr_after_scaling": run.lr,
                 "batch_size_global": run.batch, "batch_size_per_process": run.b_local, "autocast_bf16": run.autocast,
+                "autocast_fp16_grad_scaler": run.scaler is not None,
                 "channels_last": run.channels_last, "data_on_device": bool(run.rc.data.on_device)})
     ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(env, indent=2, default=_json_default), "env file")
     if source is not None:
@@ -479,7 +494,8 @@ def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
             "rng": {"torch": torch.get_rng_state(), "views": view_states},
             "dim": backbone.dim, "arch": backbone.arch, "in_channels": run.data.channels,
             "image_size": run.vcfg.size, "n_classes": run.data.n_classes, "mean": list(run.data.mean),
-            "std": list(run.data.std), "train_seconds": train_seconds}
+            "std": list(run.data.std), "train_seconds": train_seconds,
+            "scaler": run.scaler.state_dict() if run.scaler is not None else None}
 
 
 def non_finite_state(run: Run) -> Optional[str]:
@@ -582,7 +598,9 @@ def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, 
 
     out = training_step(forward, run.opt, run.model.objective, run.step, run.schedules, ema=run.ema,
                         online=run.model.backbone, grad_clip=float(run.rc.optim.grad_clip or 0.0),
-                        autocast=run.autocast, device_type=run.device.type, check=_loss_check(run, stop, epoch))
+                        autocast=run.autocast or run.scaler is not None, device_type=run.device.type,
+                        check=_loss_check(run, stop, epoch),
+                        autocast_dtype=torch.float16 if run.scaler is not None else torch.bfloat16, scaler=run.scaler)
     lval, stop_now = out.checked
     run.step += 1
     session.steps += 1

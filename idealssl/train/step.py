@@ -96,6 +96,8 @@ def training_step(
     autocast: bool = False,
     device_type: str = "cpu",
     check: Callable[[torch.Tensor], Any] | None = None,
+    autocast_dtype: torch.dtype = torch.bfloat16,
+    scaler: Any = None,
 ) -> StepOutput:
     """Run step ``step`` (see the module docstring for the order).
 
@@ -112,20 +114,32 @@ def training_step(
         The EMA backbone and the online backbone it follows (``schedules.momentum`` must be set).
     check
         Called with the loss before any state changes; raises to abort the step (non-finite loss).
+    autocast_dtype, scaler
+        The autocast precision (bf16 by default; float16 for ``16-mixed``) and, for float16, a
+        ``torch.amp.GradScaler`` (the loss is scaled for backward, gradients unscaled before clipping).
     """
     if schedules.lr is not None:
         factor = schedules.lr_factor(step)
         for g in optimizer.param_groups:
             g["lr"] = g["base_lr"] * (1.0 if g.get("fixed") else factor)
-    ctx = torch.autocast(device_type=device_type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    ctx = torch.autocast(device_type=device_type, dtype=autocast_dtype) if autocast else contextlib.nullcontext()
     with ctx:
         loss, aux, logs = forward()
     checked = check(loss) if check is not None else None
     optimizer.zero_grad(set_to_none=True)
-    (loss if aux is None else loss + aux).backward()
-    if grad_clip:
-        nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], float(grad_clip))
-    optimizer.step()
+    total = loss if aux is None else loss + aux
+    if scaler is not None:
+        scaler.scale(total).backward()
+        if grad_clip:
+            scaler.unscale_(optimizer)
+            nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], float(grad_clip))
+        scaler.step(optimizer)  # skipped when the scaled gradients overflowed
+        scaler.update()
+    else:
+        total.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(optimizer.param_groups[0]["params"], float(grad_clip))
+        optimizer.step()
     with torch.no_grad():
         update = getattr(objective, "update", None)
         if callable(update):

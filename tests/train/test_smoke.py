@@ -201,3 +201,27 @@ def test_knn_grid_reports_every_setting(tmp_path, capsys):
 def test_bad_knn_grid_is_one_line(capsys):
     assert main(["train", "--method", "simclr", "eval.knn_k=[10,0]", "--print-config"]) == 2
     assert "eval.knn_k must be an integer >= 1 or a non-empty list" in capsys.readouterr().err
+
+
+def test_precision_bf16_mixed_on_cpu_and_16_mixed_needs_cuda(tmp_path, capsys):
+    common = [
+        "train",
+        "--method",
+        "tinytest",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        *FAST,
+        "optim.warmup_epochs=0",
+        "train.limit_batches=2",
+        "eval.at_end=[]",
+    ]
+    assert main([*common, "--out", str(tmp_path / "a"), "--precision", "bf16-mixed"]) == 0
+    env = json.loads((tmp_path / "a" / "env.json").read_text())
+    assert env["autocast_bf16"] is True and env["autocast_fp16_grad_scaler"] is False
+    capsys.readouterr()
+    assert main([*common, "--out", str(tmp_path / "b"), "--precision", "16-mixed", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "16-mixed needs a CUDA device" in err and err.count("\n") == 1
+    assert not (tmp_path / "b" / "config.yaml").exists()
