@@ -184,7 +184,7 @@ def training_curves(run_dir: Path, out: Path) -> Path:
         flat[0].plot(ex, ey, "o", ms=4, color="C1", label="end of epoch")
         flat[0].legend(fontsize=8)
     fig.suptitle(_run_title(cfg, results, steps + epochs), fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.04 / rows))  # room for the title above the first row
     return _save(fig, out)
 
 
