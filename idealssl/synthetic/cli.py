@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench_command", metavar="SUITE")
     p = sub.add_parser("synthetic", help="train objectives on finite worlds and test the theory's claims")
     p.add_argument("--mode", choices=("quick", "full"), default="quick",
-                   help="quick: CI settings (~2 min, one seed); full: the recorded tables (3 seeds, 1000 steps)")
+                   help="quick: CI settings (a few minutes, one seed); full: the recorded tables (3 seeds, 1000 steps)")
     p.add_argument("--experiments", nargs="+", metavar="NAME",
                    help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)")
     p.add_argument("--seeds", nargs="+", type=int, metavar="S", help="override the mode's seeds")

@@ -5,19 +5,27 @@ Each experiment trains small encoders on a world (:mod:`.train`), measures the r
 computed from the numbers (never written by hand). :func:`run_suite` runs a selection and writes
 one JSON file per experiment (protocol, seeds, versions, wall time, rows, verdict).
 
+Every training experiment records its batch regime (:mod:`.sampling`: ``one-per-orbit``, the paper's,
+for the claims about the paper's objectives; ``iid`` where the experiment needs a fixed batch, with the
+reason) and its temperatures in ``protocol``; the Table 1 pairs are matched and their temperatures
+chosen on a validation world (:mod:`.protocol`). Verdicts are True, False, "inconclusive", "cannot
+discriminate" (the test cannot fail here) or None (a measurement).
+
 Experiments (statements of ``theory/statements.md`` in brackets):
 
 ``dimension``
     d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [S1.3, S1.5, S2.1].
 ``methods``
-    every registered objective (and the supervised oracle) on one world at equal budget: the head
-    comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1) [S6.2, S6.3] and VJE against the
-    others; its models also feed ``loss_vs_accuracy`` [S6].
+    every registered objective (and the supervised oracle) on one world at equal budget in the paper's
+    batch regime: the matched head comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1)
+    [S6.2, S6.3], again in the iid regime as an ablation (CISSL's self target vs the invariant bound),
+    and VJE against the others; its models also feed ``loss_vs_accuracy`` [S6].
 ``coarseness``
     a coarseness family (orbits merged within classes) vs few-shot error, against W_n (Prop. 2,
     Fig. 7a) [S3.1, S3.2].
 ``loss_vs_accuracy``
-    ideal ISSL log loss vs probe accuracy across models on one world (Fig. 7b) [S4.2].
+    ideal ISSL log loss vs probe accuracy across models on one world (Fig. 7b), controlled for training
+    length, with the objectives' own batch losses beside it [S4.2].
 ``dissl_threshold``
     the DISSL teacher's determinism vs lambda and 1 + beta, with the full-data and the batch
     marginal (free logits, population objective; then trained encoders) [S7.2, S7.3].
