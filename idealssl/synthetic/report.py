@@ -9,7 +9,7 @@ from ..errors import InputError
 BEGIN = "<!-- claims:begin -->"
 END = "<!-- claims:end -->"
 
-ORDER = ("dimension", "methods", "coarseness", "loss_vs_accuracy", "dissl_threshold")
+ORDER = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 
 def _fmt(v) -> str:
