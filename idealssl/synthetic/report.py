@@ -92,6 +92,17 @@ def result_tables(results: Path, mode: str = "full") -> str:
     f = d / "methods.json"
     if f.exists():
         out += _methods_tables(json.loads(f.read_text()))
+    f = d / "self_target.json"
+    if f.exists():
+        res = json.loads(f.read_text())
+        out += ["### self target (CISSL and SimCLR at their published default temperatures 0.07 / 0.1, matched heads)", "",
+                "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | invariance ratio | "
+                "16-shot error | linear acc (2 labels) | loss flattened |", "|---|---|---|---|---|---|---|---|---|"]
+        for regime, ms in res["summary"].items():
+            for m, x in ms.items():
+                out.append(f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | {x['below_bound_runs']} | "
+                           f"{_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | {_m(x['linear_acc_binary'])} | {x['flattened']} |")
+        out.append("")
     f = d / "coarseness.json"
     if f.exists():
         res = json.loads(f.read_text())
