@@ -75,8 +75,9 @@ def loss_tail(losses: Sequence[float]) -> Dict:
     drop = abs(float(first.mean() - last.mean()))
     change = float(prev.mean() - last.mean())
     windows = [float(w.mean()) for w in np.array_split(last, min(10, last.size))]
-    return {"final_loss_last10": float(last.mean()), "loss_prev10": float(prev.mean()), "loss_first10": float(first.mean()),
-            "loss_tail_curve": windows, "loss_tail_change": change, "flattened": bool(abs(change) <= max(0.02 * drop, 0.005))}
+    return {"final_loss_last10": float(last.mean()), "loss_prev10": float(prev.mean()),
+            "loss_first10": float(first.mean()), "loss_tail_curve": windows, "loss_tail_change": change,
+            "flattened": bool(abs(change) <= max(0.02 * drop, 0.005))}
 
 
 def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> Dict:
@@ -112,8 +113,9 @@ def head_claim(summary: Dict, base: str, ours: str, regime: str, suffix: str = "
     if n > 1 and abs(diff) <= 2 * se and abs(fa - fb) < 0.01:
         held = INCONCLUSIVE
     return {"id": cid, "prediction": pred,
-            "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference with one "
-                         "seed) and full-data binary accuracy not lower; 'inconclusive' when both differences are within noise",
+            "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference "
+                         "with one seed) and full-data binary accuracy not lower; 'inconclusive' when both differences "
+                         "are within noise",
             "values": {"fewshot16_error": {ours: a, base: b}, "full_acc_binary": {ours: fa, base: fb},
                        "final_loss_last10": {m: summary[m]["final_loss_last10"] for m in (ours, base)},
                        "invariance_ratio": {m: summary[m]["invariance_ratio"] for m in (ours, base)}},

@@ -83,7 +83,8 @@ def test_loss_tail_and_partial_spearman():
 
 def _cell(method, d, C, lin, mlp):
     m = {"mean": lin, "sd": 0.0, "n": 3}
-    return {"world": "w", "C": C, "method": method, "dim": d, "relation": "below" if d < C - 1 else ("at" if d == C - 1 else "above"),
+    rel = "below" if d < C - 1 else ("at" if d == C - 1 else "above")
+    return {"world": "w", "C": C, "method": method, "dim": d, "relation": rel,
             "linear_frac_perfect_binary": m, "mlp_frac_perfect_binary": {"mean": mlp, "sd": 0.0, "n": 3},
             "cover_fraction_binary": 0.5}
 
