@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..objectives.ema import frozen_copy
+from .sampling import sample_anchors
 from .worlds import World
 
 __all__ = ["TrainConfig", "make_encoder", "train", "embed", "ORACLE"]
@@ -45,7 +46,10 @@ class TrainConfig:
     dim : int
         Representation dimension d (the encoder's output, what the probes see).
     steps, batch, lr, weight_decay : int, int, float, float
-        Adam for ``steps`` steps on batches of ``batch`` anchors (uniform over X), 2 views each.
+        Adam for ``steps`` steps on batches of ``batch`` anchors, 2 views each.
+    batch_regime : {"iid", "one-per-orbit"}
+        How the anchors of a batch are drawn (:mod:`.sampling`): i.i.d. uniform over X, or from
+        ``min(batch, C)`` distinct orbits (the paper's regime).
     hidden : int
         Width of the encoder's hidden layers.
     hparams : dict
@@ -63,6 +67,7 @@ class TrainConfig:
     hidden: int = 128
     hparams: Dict = field(default_factory=dict)
     seed: int = 0
+    batch_regime: str = "iid"
 
 
 class _ConvEncoder(nn.Module):
@@ -160,7 +165,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
             raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
 
     for step in range(cfg.steps):
-        anchors = rng.integers(0, world.N, size=cfg.batch)
+        anchors = sample_anchors(world, cfg.batch, rng, cfg.batch_regime)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
         def forward(vidx=vidx, anchors=anchors):

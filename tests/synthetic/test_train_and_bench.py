@@ -147,7 +147,8 @@ def test_quick_suite_runs(tmp_path):
     for name in EXPERIMENTS:
         doc = json.loads((tmp_path / "quick" / f"{name}.json").read_text())
         assert doc["verdict"]["claims"] and doc["versions"]["torch"]
-        assert all(c["held"] in (True, False, None, "inconclusive") for c in doc["verdict"]["claims"])
+        assert all(c["held"] in (True, False, None, "inconclusive", "cannot discriminate") for c in doc["verdict"]["claims"])
+        assert doc["protocol"]["batch_regime"] in ("one-per-orbit", "iid")
 
 
 def test_readme_tables_are_the_recorded_results():
@@ -167,3 +168,12 @@ def test_readme_tables_are_the_recorded_results():
     for f in (results / "full").glob("*.json"):
         doc = json.loads(f.read_text())
         assert doc["mode"] == "full" and doc["seeds"] == [0, 1, 2] and doc["wall_seconds"] > 0
+    for name in ("methods", "coarseness", "loss_vs_accuracy", "dimension", "dissl_threshold"):
+        protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
+        assert protocol["batch_regime"] in ("one-per-orbit", "iid") and "temperatures" in protocol, name
+    for name in ("methods", "loss_vs_accuracy"):  # the claims about the paper: its regime, temperatures chosen on validation
+        protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
+        assert protocol["batch_regime"] == "one-per-orbit"
+        chosen = protocol["temperatures"]["chosen"]
+        assert set(chosen) == {"simclr", "cissl", "dino", "dissl"} and protocol["temperatures"]["validation"]["train_seed"] not in (0, 1, 2)
+
