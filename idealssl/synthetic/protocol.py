@@ -21,10 +21,11 @@ Verdict states (``held``): ``True``, ``False``, ``"inconclusive"`` (the differen
 ``"cannot discriminate"`` (the test cannot fail here whatever the truth, e.g. a probe that memorises
 every labelling), ``None`` (a measurement, no prediction).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -46,12 +47,12 @@ MATCHED_HEADS = {
 TEACHER_RATIO = 0.5
 
 
-def family(method: str) -> Optional[str]:
+def family(method: str) -> str | None:
     """The pair family of ``method`` (``"contrastive"``, ``"distillation"``) or None."""
     return next((f for f, pair in PAIR_FAMILIES.items() if method in pair), None)
 
 
-def temperature_hparams(method: str, value: float) -> Dict:
+def temperature_hparams(method: str, value: float) -> dict:
     """The objective's keyword arguments for one grid value (the same value means the same thing for
     both methods of a pair): contrastive tau; distillation student temperature, teacher = 0.5 x student."""
     if method in PAIR_FAMILIES["contrastive"]:
@@ -64,23 +65,28 @@ def temperature_hparams(method: str, value: float) -> Dict:
     raise ValueError(f"{method!r} has no temperature grid")
 
 
-def loss_tail(losses: Sequence[float]) -> Dict:
+def loss_tail(losses: Sequence[float]) -> dict:
     """The last 10% of a loss curve: its mean (the run's final loss), the mean of the 10% before it and
     of the first 10%, the last 10% as 10 window means, and ``flattened``: the last two 10% windows
     differ by at most max(2% of the total drop, 0.005)."""
     L = np.asarray(losses, dtype=float)
     k = max(1, L.size // 10)
     last, first = L[-k:], L[:k]
-    prev = L[-2 * k:-k] if L.size >= 2 * k else first
+    prev = L[-2 * k : -k] if L.size >= 2 * k else first
     drop = abs(float(first.mean() - last.mean()))
     change = float(prev.mean() - last.mean())
     windows = [float(w.mean()) for w in np.array_split(last, min(10, last.size))]
-    return {"final_loss_last10": float(last.mean()), "loss_prev10": float(prev.mean()),
-            "loss_first10": float(first.mean()), "loss_tail_curve": windows, "loss_tail_change": change,
-            "flattened": bool(abs(change) <= max(0.02 * drop, 0.005))}
+    return {
+        "final_loss_last10": float(last.mean()),
+        "loss_prev10": float(prev.mean()),
+        "loss_first10": float(first.mean()),
+        "loss_tail_curve": windows,
+        "loss_tail_change": change,
+        "flattened": bool(abs(change) <= max(0.02 * drop, 0.005)),
+    }
 
 
-def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> Dict:
+def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> dict:
     """Spearman correlation of x and y controlling for z (partial correlation of the ranks), with a
     two-sided p-value from Student's t with n - 3 degrees of freedom."""
     from scipy.stats import rankdata
@@ -89,16 +95,16 @@ def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float])
     rx, ry, rz = (rankdata(v) for v in (x, y, z))
     r = np.corrcoef(np.vstack([rx, ry, rz]))
     rxy, rxz, ryz = r[0, 1], r[0, 2], r[1, 2]
-    den = math.sqrt(max((1 - rxz ** 2) * (1 - ryz ** 2), 1e-300))
+    den = math.sqrt(max((1 - rxz**2) * (1 - ryz**2), 1e-300))
     rho = float(np.clip((rxy - rxz * ryz) / den, -1.0, 1.0))
     n = len(rx)
     if n <= 3 or abs(rho) >= 1.0:
         return {"rho": rho, "p": 0.0 if abs(rho) >= 1.0 else float("nan"), "n": n}
-    tval = rho * math.sqrt((n - 3) / (1 - rho ** 2))
+    tval = rho * math.sqrt((n - 3) / (1 - rho**2))
     return {"rho": rho, "p": float(2 * student_t.sf(abs(tval), n - 3)), "n": n}
 
 
-def head_claim(summary: Dict, base: str, ours: str, regime: str, suffix: str = "") -> Dict:
+def head_claim(summary: dict, base: str, ours: str, regime: str, suffix: str = "") -> dict:
     """The Table 1 claim 'ours beats base' from the per-method summaries of one batch regime."""
     cid = f"heads-{ours}-vs-{base}{suffix}"
     pred = f"{ours} beats {base} on linear probes at equal budget (Table 1); batch regime {regime}"
@@ -112,11 +118,17 @@ def head_claim(summary: Dict, base: str, ours: str, regime: str, suffix: str = "
     held = (diff > 2 * se and fa >= fb) if n > 1 else (diff > 0 and fa >= fb)
     if n > 1 and abs(diff) <= 2 * se and abs(fa - fb) < 0.01:
         held = INCONCLUSIVE
-    return {"id": cid, "prediction": pred,
-            "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference "
-                         "with one seed) and full-data binary accuracy not lower; 'inconclusive' when both differences "
-                         "are within noise",
-            "values": {"fewshot16_error": {ours: a, base: b}, "full_acc_binary": {ours: fa, base: fb},
-                       "final_loss_last10": {m: summary[m]["final_loss_last10"] for m in (ours, base)},
-                       "invariance_ratio": {m: summary[m]["invariance_ratio"] for m in (ours, base)}},
-            "held": held}
+    return {
+        "id": cid,
+        "prediction": pred,
+        "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference "
+        "with one seed) and full-data binary accuracy not lower; 'inconclusive' when both differences "
+        "are within noise",
+        "values": {
+            "fewshot16_error": {ours: a, base: b},
+            "full_acc_binary": {ours: fa, base: fb},
+            "final_loss_last10": {m: summary[m]["final_loss_last10"] for m in (ours, base)},
+            "invariance_ratio": {m: summary[m]["invariance_ratio"] for m in (ours, base)},
+        },
+        "held": held,
+    }

@@ -25,17 +25,23 @@ log 2 in the one-per-orbit regime. SimCLR's candidates exclude the anchor itself
 E log(m + 1) (0 when m = 0). A final loss *below* the bound certifies that the representation is
 not invariant (the bound holds for every temperature and head).
 """
-from __future__ import annotations
 
-from typing import Dict
+from __future__ import annotations
 
 import numpy as np
 
 from ..errors import InputError
 from .worlds import World
 
-__all__ = ["BATCH_REGIMES", "PAPER_REGIME", "effective_batch", "sample_anchors", "same_orbit_counts",
-           "invariant_bound", "describe_regime"]
+__all__ = [
+    "BATCH_REGIMES",
+    "PAPER_REGIME",
+    "effective_batch",
+    "sample_anchors",
+    "same_orbit_counts",
+    "invariant_bound",
+    "describe_regime",
+]
 
 BATCH_REGIMES = ("one-per-orbit", "iid")
 #: the regime of the paper's claims
@@ -94,9 +100,13 @@ def invariant_bound(world: World, batch: int, regime: str, n_views: int = 2, sel
     return float(sum(pm * np.dot(binom.pmf(k, batch - 1, pm), vals) for pm in p))
 
 
-def describe_regime(world: World, batch: int, regime: str) -> Dict:
+def describe_regime(world: World, batch: int, regime: str) -> dict:
     """What the results record about the regime of one training run."""
     B = effective_batch(world, batch, regime)
-    return {"batch_regime": regime, "batch_requested": int(batch), "batch_effective": B,
-            "invariant_bound_cissl": invariant_bound(world, B, regime, self_candidate=True),
-            "invariant_bound_simclr": invariant_bound(world, B, regime, self_candidate=False)}
+    return {
+        "batch_regime": regime,
+        "batch_requested": int(batch),
+        "batch_effective": B,
+        "invariant_bound_cissl": invariant_bound(world, B, regime, self_candidate=True),
+        "invariant_bound_simclr": invariant_bound(world, B, regime, self_candidate=False),
+    }

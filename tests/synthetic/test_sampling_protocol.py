@@ -1,4 +1,5 @@
 """Batch regimes, the invariant bound, and the comparison protocol's verdict helpers (issue 13)."""
+
 import math
 
 import numpy as np
@@ -84,9 +85,16 @@ def test_loss_tail_and_partial_spearman():
 def _cell(method, d, C, lin, mlp):
     m = {"mean": lin, "sd": 0.0, "n": 3}
     rel = "below" if d < C - 1 else ("at" if d == C - 1 else "above")
-    return {"world": "w", "C": C, "method": method, "dim": d, "relation": rel,
-            "linear_frac_perfect_binary": m, "mlp_frac_perfect_binary": {"mean": mlp, "sd": 0.0, "n": 3},
-            "cover_fraction_binary": 0.5}
+    return {
+        "world": "w",
+        "C": C,
+        "method": method,
+        "dim": d,
+        "relation": rel,
+        "linear_frac_perfect_binary": m,
+        "mlp_frac_perfect_binary": {"mean": mlp, "sd": 0.0, "n": 3},
+        "cover_fraction_binary": 0.5,
+    }
 
 
 def test_dimension_claims_cannot_discriminate():
