@@ -15,11 +15,11 @@ TRUE maximal invariant M (unit-norm embeddings and learnable unit-norm class wei
 temperature 1). It is supervised by the orbits, so it is a reference for what the encoder family
 can reach, not an SSL method.
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..objectives.ema import frozen_copy
+from .sampling import sample_anchors
 from .worlds import World
 
 __all__ = ["TrainConfig", "make_encoder", "train", "embed", "ORACLE"]
@@ -45,7 +46,10 @@ class TrainConfig:
     dim : int
         Representation dimension d (the encoder's output, what the probes see).
     steps, batch, lr, weight_decay : int, int, float, float
-        Adam for ``steps`` steps on batches of ``batch`` anchors (uniform over X), 2 views each.
+        Adam for ``steps`` steps on batches of ``batch`` anchors, 2 views each.
+    batch_regime : {"iid", "one-per-orbit"}
+        How the anchors of a batch are drawn (:mod:`.sampling`): i.i.d. uniform over X, or from
+        ``min(batch, C)`` distinct orbits (the paper's regime).
     hidden : int
         Width of the encoder's hidden layers.
     hparams : dict
@@ -61,8 +65,9 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     hidden: int = 128
-    hparams: Dict = field(default_factory=dict)
+    hparams: dict = field(default_factory=dict)
     seed: int = 0
+    batch_regime: str = "iid"
 
 
 class _ConvEncoder(nn.Module):
@@ -71,10 +76,13 @@ class _ConvEncoder(nn.Module):
         c, h, w = shape
         self.shape = shape
         self.net = nn.Sequential(
-            nn.Conv2d(c, 16, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(c, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(16, 32, 3, stride=2, padding=1),
+            nn.ReLU(),
             nn.Flatten(),
-            nn.Linear(32 * ((h + 1) // 2) * ((w + 1) // 2), hidden), nn.ReLU(),
+            nn.Linear(32 * ((h + 1) // 2) * ((w + 1) // 2), hidden),
+            nn.ReLU(),
             nn.Linear(hidden, dim),
         )
 
@@ -103,11 +111,14 @@ class _Oracle(nn.Module):
 
     def forward(self, views, orbits):
         w = nn.functional.normalize(self.w, dim=1)
-        loss = sum(nn.functional.cross_entropy(nn.functional.normalize(z, dim=1) @ w.T / self.temperature, orbits) for z in views)
+        loss = sum(
+            nn.functional.cross_entropy(nn.functional.normalize(z, dim=1) @ w.T / self.temperature, orbits)
+            for z in views
+        )
         return loss / len(views)
 
 
-def _build_objective(method: str, dim: int, hparams: Dict):
+def _build_objective(method: str, dim: int, hparams: dict):
     """Through :func:`idealssl.objectives.build`, which refuses an unknown method or hyperparameter (one
     line, an :class:`~idealssl.errors.InputError`) instead of dropping it."""
     from ..objectives import build
@@ -119,12 +130,14 @@ def _build(world: World, cfg: TrainConfig):
     if cfg.method.lower() == ORACLE:
         bad = sorted(set(cfg.hparams) - {"temperature"})
         if bad:
-            raise InputError(f"method 'oracle' has no hyperparameter {', '.join(map(repr, bad))}; it takes: temperature")
+            raise InputError(
+                f"method 'oracle' has no hyperparameter {', '.join(map(repr, bad))}; it takes: temperature"
+            )
         return _Oracle(cfg.dim, world.C, **cfg.hparams)
     return _build_objective(cfg.method, cfg.dim, dict(cfg.hparams))
 
 
-def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
+def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
     """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.train.step.training_step`).
 
     Returns
@@ -149,8 +162,8 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
     X = torch.as_tensor(world.X)
     orbits_t = torch.as_tensor(world.orbits)
     n_views = int(getattr(obj, "n_global", 2))
-    losses: List[float] = []
-    logs: Dict[str, float] = {}
+    losses: list[float] = []
+    logs: dict[str, float] = {}
     t0 = time.perf_counter()
     enc.train()
     obj.train()
@@ -160,7 +173,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
             raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
 
     for step in range(cfg.steps):
-        anchors = rng.integers(0, world.N, size=cfg.batch)
+        anchors = sample_anchors(world, cfg.batch, rng, cfg.batch_regime)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
         def forward(vidx=vidx, anchors=anchors):
@@ -198,4 +211,4 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
 def embed(encoder: nn.Module, world: World, batch: int = 4096) -> np.ndarray:
     """The representation Z = phi(X) of every input of the world, shape (N, d), float64."""
     X = torch.as_tensor(world.X)
-    return torch.cat([encoder(X[i:i + batch]) for i in range(0, world.N, batch)]).double().numpy()
+    return torch.cat([encoder(X[i : i + batch]) for i in range(0, world.N, batch)]).double().numpy()
