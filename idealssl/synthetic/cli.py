@@ -24,7 +24,6 @@ from pathlib import Path
 
 from ..errors import InputError
 
-
 EXAMPLES = """examples:
   idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
   idealssl bench synthetic                               # every claim test, quick settings (minutes on a CPU)
