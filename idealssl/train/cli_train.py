@@ -52,6 +52,9 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="auto (bf16-mixed on CUDA, 32 on CPU), 32, bf16-mixed (bf16 autocast), 16-mixed (fp16 "
                         "autocast with a gradient scaler; CUDA only); bf16 = bf16-mixed")
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    p.add_argument("--deterministic", action="store_true", default=None,
+                   help="deterministic kernels (torch.use_deterministic_algorithms; an op without one is an error), "
+                        "cuDNN autotuning off (train.deterministic)")
     p.add_argument("--fast-dev-run", action="store_true",
                    help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
                         "checkpoint, every evaluation on 200 train/test images (numbers not reportable)")
@@ -109,7 +112,7 @@ def run(args) -> int:
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
              "model.compile": args.compile, "train.limit_batches": args.limit_batches,
-             "data.fraction": args.data_fraction}
+             "data.fraction": args.data_fraction, "train.deterministic": args.deterministic}
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:

@@ -52,7 +52,8 @@ DEFAULTS: Dict[str, Any] = {
     "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
               "limit_steps": 0, "keep_epoch_ckpts": False,
               "limit_batches": 0,  # at most this many steps per epoch (0: all)
-              "loggers": ["jsonl"]},  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
+              "loggers": ["jsonl"],
+              "deterministic": False},  # torch.use_deterministic_algorithms, cuDNN benchmark off  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
 }
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
@@ -280,6 +281,7 @@ class TrainOptions:
     keep_epoch_ckpts: bool
     limit_batches: int
     loggers: List[str]
+    deterministic: bool
 
 
 @dataclass

@@ -715,10 +715,14 @@ def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True, *, expl
     """
     opts = ResumeOptions(resume, dict(explicit or {}), allow_changes, overwrite)
     info, device = D.setup(str(cfg["device"]))
+    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
+              torch.backends.cudnn.deterministic)
     try:
         return _train(cfg, opts, verbose, info, device)
     finally:
         D.teardown()
+        torch.use_deterministic_algorithms(before[0])  # train.deterministic holds for this run only
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[1], before[2]
 
 
 def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
@@ -726,12 +730,31 @@ def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
+def _has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def deterministic(on: bool) -> None:
+    """train.deterministic: deterministic kernels (an error for an op without one), cuDNN autotuning off."""
+    if not on:
+        return
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+
+
 def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
     t_setup = time.time()
     cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose)
+    deterministic(bool(cfg["train"].get("deterministic")))
     run = setup(cfg, run_dir, ck, info, device)
     write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
+    if info.enabled and not run.rc.model.sync_bn and _has_batchnorm(run.model):
+        _log(verbose, info, f"warning: BatchNorm statistics are computed per process ({run.b_local} of {run.batch} "
+                            f"images each), so results depend on the number of processes ({info.world}); "
+                            f"model.sync_bn=true (CUDA) makes them global")
     _log(verbose, info, f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
                         f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
                         f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "

@@ -163,6 +163,7 @@ def test_devices_2_starts_ddp_itself_on_cpu(tmp_path, sub_env):
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads((out / "results.json").read_text())
     assert res["world_size"] == 2 and res["steps"] == 3 and "knn" in res["eval"]
+    assert "results depend on the number of processes (2)" in r.stderr  # per-process BatchNorm
     r = subprocess.run(cmd, capture_output=True, text=True, env=sub_env, timeout=600)  # --out is not empty now
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is not empty" in r.stderr, r.stderr
 
@@ -225,3 +226,31 @@ def test_precision_bf16_mixed_on_cpu_and_16_mixed_needs_cuda(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "16-mixed needs a CUDA device" in err and err.count("\n") == 1
     assert not (tmp_path / "b" / "config.yaml").exists()
+
+
+def test_deterministic_flag_reaches_torch_for_the_run_only(tmp_path, capsys, monkeypatch):
+    import torch
+
+    seen = []
+    real = torch.use_deterministic_algorithms
+    monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on, **kw: (seen.append(on), real(on, **kw)))
+    argv = [
+        "train",
+        "--method",
+        "tinytest",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--deterministic",
+        "--out",
+        str(tmp_path / "r"),
+        *FAST,
+        "optim.warmup_epochs=0",
+        "train.limit_batches=2",
+        "eval.at_end=[]",
+    ]
+    assert main(argv) == 0
+    assert seen == [True, False] and not torch.are_deterministic_algorithms_enabled()
+    cfg = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert cfg["train"]["deterministic"] is True
