@@ -314,7 +314,13 @@ def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
 
 
 def load_image_folder(
-    data_dir: Path, size: int, channels: int = 3, name: str = "folder", folder: str = "", max_images: int = 0
+    data_dir: Path,
+    size: int,
+    channels: int = 3,
+    name: str = "folder",
+    folder: str = "",
+    max_images: int = 0,
+    workers: int = 0,
 ) -> ImageSet:
     """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size."""
     root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
@@ -336,7 +342,7 @@ def load_image_folder(
             f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
             f"lower data.image_size or raise data.max_images"
         )
-    workers = min(8, os.cpu_count() or 1)
+    workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
     return ImageSet(
         name,
         _decode_all(trf, size, channels, workers),
@@ -349,7 +355,7 @@ def load_image_folder(
     )
 
 
-def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
+def load_tinyimagenet(data_dir: Path, size: int = 64, workers: int = 0) -> ImageSet:
     """TinyImageNet-200 in its distributed layout (train/<wnid>/images, val/images + val_annotations.txt)."""
     req = ["wnids.txt", "train", "val/val_annotations.txt", "val/images"]
     root = _locate(data_dir, "tiny-imagenet-200", req)
@@ -379,7 +385,7 @@ def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
             raise InputError(f"{root}/val/val_annotations.txt: unknown wnid {parts[1]!r}")
         tef.append(root / "val" / "images" / parts[0])
         tel.append(index[parts[1]])
-    workers = min(8, os.cpu_count() or 1)
+    workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
     return ImageSet(
         "tinyimagenet",
         _decode_all(trf, size, 3, workers),
@@ -456,9 +462,17 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
     "cifar10": lambda data_dir, cfg: load_cifar(_dir(data_dir), 10),
     "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
     "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
-    "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(_dir(data_dir), int(cfg.get("image_size") or 64)),
+    "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(
+        _dir(data_dir), int(cfg.get("image_size") or 64), int(cfg.get("num_workers") or 0)
+    ),
     "imagenet": lambda data_dir, cfg: load_image_folder(
-        _dir(data_dir), int(cfg.get("image_size") or 224), 3, "imagenet", "imagenet", int(cfg.get("max_images") or 0)
+        _dir(data_dir),
+        int(cfg.get("image_size") or 224),
+        3,
+        "imagenet",
+        "imagenet",
+        int(cfg.get("max_images") or 0),
+        int(cfg.get("num_workers") or 0),
     ),
     "folder": lambda data_dir, cfg: load_image_folder(
         _dir(data_dir),
@@ -467,6 +481,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
         "folder",
         "",
         int(cfg.get("max_images") or 0),
+        int(cfg.get("num_workers") or 0),
     ),
 }
 

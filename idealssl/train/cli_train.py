@@ -28,6 +28,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", help="objective name (idealssl train --list-methods)")
     p.add_argument("--dataset", help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, "
                                      "folder, fake (random images: data.fake_size=, data.fake_classes=)")
+    p.add_argument("--num-workers", type=int, metavar="N",
+                   help="threads decoding image files once at start (folder, imagenet, tinyimagenet; data.num_workers; "
+                        "default up to 8); the other datasets are arrays already")
     p.add_argument("--data-dir", help="folder holding the dataset files (default $IDEALSSL_DATA or ./data)")
     p.add_argument("--config", help="YAML file with configuration overrides")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")
@@ -112,7 +115,8 @@ def run(args) -> int:
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
              "model.compile": args.compile, "train.limit_batches": args.limit_batches,
-             "data.fraction": args.data_fraction, "train.deterministic": args.deterministic}
+             "data.fraction": args.data_fraction, "train.deterministic": args.deterministic,
+             "data.num_workers": args.num_workers}
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:

@@ -33,7 +33,8 @@ DEFAULTS: Dict[str, Any] = {
     "device": "auto",
     "data": {"image_size": None, "stl10_unlabeled": True, "max_images": 0, "on_device": True,
              "val_fraction": 0.1, "fraction": 1.0, "only_class": None,
-             "fake_size": 32, "fake_classes": 10, "fake_images": 1000, "fake_channels": 3, "fake_seed": 0},
+             "fake_size": 32, "fake_classes": 10, "fake_images": 1000, "fake_channels": 3, "fake_seed": 0,
+             "num_workers": 0},  # threads decoding image files (folder, imagenet, tinyimagenet); 0: up to 8
     "model": {"arch": "resnet18", "expand_dim": None, "small_stem": None, "width": 64, "sync_bn": False,
               "channels_last": "auto", "compile": False},
     "views": {"size": None, "n_global": 2, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333], "flip_p": 0.5,
@@ -201,6 +202,7 @@ class DataConfig:
     fake_images: int
     fake_channels: int
     fake_seed: int
+    num_workers: int
 
 
 @dataclass
@@ -476,6 +478,7 @@ def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
     if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
+    _need(d.num_workers >= 0, "data.num_workers", "an integer >= 0 (0: up to 8, one per core)", d.num_workers)
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
     _need(d.image_size is None or d.image_size >= 1, "data.image_size", "an integer >= 1", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
