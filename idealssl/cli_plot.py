@@ -20,7 +20,7 @@ import argparse
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = __doc__.split("Examples\n--------\n", 1)[1]
+    p.epilog = "examples:\n" + __doc__.split("Examples\n--------\n", 1)[1]
     p.add_argument("run", metavar="RUN", help="run directory written by idealssl train")
     p.add_argument("--out", metavar="DIR", help="folder for the PNGs (default RUN/plots)")
     p.add_argument("--no-embedding", action="store_true", help="skip the embedding (loads no checkpoint)")
