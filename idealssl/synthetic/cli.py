@@ -94,11 +94,11 @@ def run(args) -> int:
             w = _world(name, 0)
             fam = " -> ".join(str(x.C) for x in w.coarseness_family())
             print(
-                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, coarseness levels C = {fam}"
+                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, "
+                f"coarseness levels C = {fam}"
             )
-            print(
-                f"        {(getattr(E, {'vector': 'main_world', 'coarse': 'coarse_world', 'digits': 'image_world'}[name]).__doc__ or '').split(chr(10))[0]}"
-            )
+            builder = getattr(E, {"vector": "main_world", "coarse": "coarse_world", "digits": "image_world"}[name])
+            print(f"        {(builder.__doc__ or '').split(chr(10))[0]}")
         return 0
     if cmd == "export":
         return _export(args)
@@ -160,7 +160,8 @@ def _export(args) -> int:
         levels = {x.C: x for x in w.coarseness_family()}
         if args.level not in levels:
             raise InputError(
-                f"--level {args.level}: the {args.world} world's coarseness levels are {', '.join(map(str, sorted(levels)))}"
+                f"--level {args.level}: the {args.world} world's coarseness levels are "
+                f"{', '.join(map(str, sorted(levels)))}"
             )
         w = levels[args.level]
     Z = None
