@@ -1,0 +1,119 @@
+"""VJE reconstruction study (issue 18): the experiments that decided the open choices of the v1 reconstruction.
+
+    python results/digits/vje_study.py digits --seeds 0            # screening on digits (one run at a time)
+    python results/digits/vje_study.py synthetic --seeds 0 1 2     # the synthetic vector world (d = 15)
+
+``digits``: each row is ``idealssl train --method vje --dataset digits --seed S optim.epochs=30
+eval.at_end=[linear,knn] objective.K=V ...`` (the digits table's budget, linear and k-NN only), with the
+last logged collapse monitors (``metrics.jsonl``) and RankMe of the test features. ``synthetic``: the
+``methods`` experiment's protocol of ``idealssl.synthetic`` (main vector world, d = C - 1 = 15, its small
+heads, 1000 steps, linear probes, 4/16/64-shot) for VJE variants. Writes ``results/digits/vje_study.json``
+(rows are merged into it, keyed by name and seed) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+RUNS = ROOT / "runs" / "vje-study"
+OUT = HERE / "vje_study.json"
+
+#: digits screening: name -> objective overrides (v1 defaults otherwise)
+DIGITS = {
+    "v1 beta=1 (the ELBO), prior N(0, I/D)": {"beta": 1.0},
+    "v1 beta=1, prior N(0, I)": {"beta": 1.0, "prior_var": 1.0},
+    "v1 beta=1, prior scale learned": {"beta": 1.0, "prior_var": "learned"},
+    "v1 beta=0.1": {"beta": 0.1},
+    "v1 beta=0.01": {"beta": 0.01},
+    "v1 beta=0.001": {"beta": 0.001},
+    "v1 beta=0": {"beta": 0.0},
+    "v1 beta=0, target shared (no EMA)": {"beta": 0.0, "target": "shared"},
+    "v1 beta=0, inference hidden 16": {"beta": 0.0, "hidden_dim": 16},
+    "v1 beta=0, no projector": {"beta": 0.0, "projector_hidden_dim": 0},
+    "v1 beta=0, nu=1e4 (Gaussian limit)": {"beta": 0.0, "nu": 10000.0},
+    "v0 (first reconstruction)": {"variant": "v0"},
+}
+#: synthetic vector world: name -> objective hyperparameters on top of the suite's small heads
+SYNTHETIC = {
+    "v1 (defaults)": {},
+    "v1 beta=1": {"beta": 1.0},
+    "v0": {"variant": "v0"},
+}
+MONITORS = ("eff_rank", "eff_rank_embedding", "mean_logvar", "mu_norm", "noise_norm", "cos_sample", "cos_mean", "kl",
+            "log_dir")
+
+
+def _store(rows: list) -> None:
+    old = json.loads(OUT.read_text()) if OUT.exists() else {"rows": []}
+    keep = [r for r in old["rows"] if (r["study"], r["name"], r["seed"]) not in {(x["study"], x["name"], x["seed"]) for x in rows}]
+    OUT.write_text(json.dumps({"command": "python results/digits/vje_study.py {digits,synthetic} --seeds ...",
+                               "rows": keep + rows}, indent=2))
+
+
+def digits_row(name: str, over: dict, seed: int) -> dict:
+    out = RUNS / f"{abs(hash(name)) % 10**8}-s{seed}"
+    if out.exists():
+        shutil.rmtree(out)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    ov = [f"objective.{k}={v}" for k, v in over.items()]
+    cmd = [sys.executable, "-m", "idealssl.cli", "train", "--method", "vje", "--dataset", "digits", "--seed", str(seed),
+           "--out", str(out), "--no-progress", "optim.epochs=30", "eval.at_end=[linear,knn]", *ov]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    row = {"study": "digits", "name": name, "seed": seed, "overrides": ov}
+    if r.returncode:
+        row["error"] = (r.stderr.strip().splitlines() or ["?"])[-1]
+        return row
+    res = json.loads((out / "results.json").read_text())
+    logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "mu_norm" in x]
+    row.update(linear=res["eval"]["linear"]["top1"], knn=res["eval"]["knn"]["top1"],
+               rankme_test=res["eval"]["monitors"]["rankme_test"],
+               monitors={k: logs[-1].get(k) for k in MONITORS} if logs else {})
+    return row
+
+
+def synthetic_row(name: str, over: dict, seed: int) -> dict:
+    from idealssl.synthetic.experiments import MODES, main_world, method_hparams, train_and_assess
+
+    w = main_world()
+    hp = {**method_hparams("vje"), **over}
+    r = train_and_assess(w, "vje", w.C - 1, seed, MODES["full"], shots=(4, 16, 64), probes=("linear",), hparams=hp,
+                         check=False)
+    row = {"study": "synthetic", "name": name, "seed": seed, "hparams": {k: v for k, v in over.items()}}
+    if "error" in r:
+        row["error"] = r["error"]
+        return row
+    few = {n: r["probes"]["linear"]["fewshot"][n]["error"] for n in ("4", "16", "64")}
+    row.update(fewshot_error=few, linear_acc_binary=r["probes"]["linear"]["full"]["2"]["mean_acc"],
+               affine_rank=r["geometry"]["affine_rank"],
+               invariance_ratio=r["geometry"]["invariance_ratio"],
+               monitors={k: r["logs"].get(k) for k in MONITORS})
+    return row
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("study", choices=("digits", "synthetic"))
+    ap.add_argument("--seeds", nargs="*", type=int, default=[0])
+    ap.add_argument("--only", nargs="*", help="names (or prefixes) of the rows to run")
+    args = ap.parse_args(argv)
+    table = DIGITS if args.study == "digits" else SYNTHETIC
+    names = [n for n in table if not args.only or any(n.startswith(o) for o in args.only)]
+    fn = digits_row if args.study == "digits" else synthetic_row
+    rows = []
+    for s in args.seeds:
+        for n in names:
+            rows.append(fn(n, table[n], s))
+            print(json.dumps(rows[-1]), flush=True)
+            _store([rows[-1]])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
