@@ -261,12 +261,12 @@ class VJE(Objective):
         target = dflt["target"] if target is None else target
         logvar_min = dflt["logvar_min"] if logvar_min is None else logvar_min
         hidden_dim = (dflt["hidden_dim"] or max(dim // 4, 8)) if hidden_dim is None else hidden_dim
-        prior_var = (dflt["prior_var"] or 1.0 / dim) if prior_var is None else prior_var
-        learn_prior = prior_var == "learned"
-        prior_var = 1.0 / dim if learn_prior else float(prior_var)
         init_logvar = dflt["init_logvar"] if init_logvar is None and variant == "v1" else init_logvar
         proj = dflt["projector_hidden_dim"] if projector_hidden_dim is None else projector_hidden_dim
         e = dim if (out_dim is None or not proj) else int(out_dim)
+        prior_var = (dflt["prior_var"] or 1.0 / e) if prior_var is None else prior_var
+        learn_prior = prior_var == "learned"
+        prior_var = 1.0 / e if learn_prior else float(prior_var)
         _check(nu, n_samples, logvar_min, logvar_max, target, prior_var, base_momentum)
         self.variant, self.target, self.polar_scale = variant, target, bool(polar_scale)
         self.momentum_backbone = target == "ema"
