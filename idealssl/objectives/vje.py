@@ -328,14 +328,17 @@ class VJE(Objective):
         mu, logvar = self.posterior(torch.cat(list(embeddings), 0))
         return list(zip(mu.chunk(len(embeddings)), logvar.chunk(len(embeddings))))
 
-    def target_embeddings(self, emb: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]]) -> list:
+    def target_embeddings(self, views: Sequence[torch.Tensor], emb: Sequence[torch.Tensor],
+                          targets: Optional[Sequence[torch.Tensor]]) -> list:
         """The observed (stop-gradient) target of each global view: the EMA encoder's or the online one's."""
         t = self.n_global
         if self.target == "ema":
-            if targets is None or len(targets) != t:
-                raise ValueError(f"vje: target='ema' needs targets = the EMA encoder's embeddings of the {t} global views")
+            if targets is not None and len(targets) != t:
+                raise ValueError(f"vje: targets must be the EMA encoder's embeddings of the {t} global views")
+            # without an EMA encoder (e.g. heads refitted on a frozen backbone), the given views are the targets
+            src = [x.detach() for x in (targets if targets is not None else views[:t])]
             with torch.no_grad():
-                return [x.detach() for x in self.embed(targets, self.target_projector)]
+                return [x.detach() for x in self.embed(src, self.target_projector)]
         return [v.detach() for v in emb[:t]]
 
     @torch.no_grad()
@@ -353,7 +356,7 @@ class VJE(Objective):
     def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
         views = self.check_views(views)
         emb = self.embed(views)
-        tgt = self.target_embeddings(emb, targets)
+        tgt = self.target_embeddings(views, emb, targets)
         post = self.posterior_all(emb)
         elbos, terms = [], {"log_dir": [], "log_rad": [], "kl": []}
         for a, b in self.pairs(len(views)):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,18 +28,17 @@ OUT = HERE / "vje_study.json"
 
 #: digits screening: name -> objective overrides (v1 defaults otherwise)
 DIGITS = {
-    "v1 beta=1 (the ELBO), prior N(0, I/D)": {"beta": 1.0},
+    "v1 beta=1 (the plain ELBO)": {"beta": 1.0},
     "v1 beta=1, prior N(0, I)": {"beta": 1.0, "prior_var": 1.0},
-    "v1 beta=1, prior scale learned": {"beta": 1.0, "prior_var": "learned"},
     "v1 beta=0.1": {"beta": 0.1},
     "v1 beta=0.01": {"beta": 0.01},
-    "v1 beta=0.001": {"beta": 0.001},
-    "v1 beta=0": {"beta": 0.0},
-    "v1 beta=0, target shared (no EMA)": {"beta": 0.0, "target": "shared"},
-    "v1 beta=0, inference hidden 16": {"beta": 0.0, "hidden_dim": 16},
-    "v1 beta=0, no projector": {"beta": 0.0, "projector_hidden_dim": 0},
-    "v1 beta=0, nu=1e4 (Gaussian limit)": {"beta": 0.0, "nu": 10000.0},
-    "v0 (first reconstruction)": {"variant": "v0"},
+    "v1 (defaults: beta=0.001)": {},
+    "v1 beta=0 (no KL: not an ELBO)": {"beta": 0.0},
+    "v1, target shared (no EMA)": {"target": "shared"},
+    "v1, inference hidden 16 (v0's bottleneck)": {"hidden_dim": 16},
+    "v1, no projector": {"projector_hidden_dim": 0},
+    "v1, nu=1e4 (Gaussian limit)": {"nu": 10000.0},
+    "v1, scale s on the sphere (not s/||z||)": {"polar_scale": False},
 }
 #: synthetic vector world: name -> objective hyperparameters on top of the suite's small heads
 SYNTHETIC = {
@@ -58,7 +58,7 @@ def _store(rows: list) -> None:
 
 
 def digits_row(name: str, over: dict, seed: int) -> dict:
-    out = RUNS / f"{abs(hash(name)) % 10**8}-s{seed}"
+    out = RUNS / f"{re.sub('[^a-z0-9]+', '-', name.lower()).strip('-')}-s{seed}"
     if out.exists():
         shutil.rmtree(out)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")

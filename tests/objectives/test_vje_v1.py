@@ -76,8 +76,9 @@ def test_v1_defaults_ema_target_projector_and_update():
     assert obj.variant == "v1" and obj.momentum_backbone and obj.beta == pytest.approx(1e-3)
     assert obj.prior_logvar == pytest.approx(math.log(1 / 6))
     views = [torch.randn(10, 8, requires_grad=True) for _ in range(2)]
-    with pytest.raises(ValueError, match="target='ema'"):
-        obj(views)
+    with pytest.raises(ValueError, match="EMA encoder"):
+        obj(views, [views[0]])
+    assert torch.isfinite(obj(views).loss)  # no EMA encoder (heads refitted on a frozen backbone): views are targets
     targets = [torch.randn(10, 8, requires_grad=True) for _ in range(2)]
     out = obj(views, targets)
     out.loss.backward()
