@@ -70,10 +70,17 @@ def digits_row(name: str, over: dict, seed: int) -> dict:
     if r.returncode:
         row["error"] = (r.stderr.strip().splitlines() or ["?"])[-1]
         return row
+    return read_digits_run(out, row)
+
+
+def read_digits_run(out: Path, row: dict) -> dict:
+    """Linear, k-NN, RankMe of the test features and the last logged monitors of a finished run directory."""
     res = json.loads((out / "results.json").read_text())
     logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "mu_norm" in x]
     row.update(linear=res["eval"]["linear"]["top1"], knn=res["eval"]["knn"]["top1"],
                rankme_test=res["eval"]["monitors"]["rankme_test"],
+               rankme_by_epoch=[round(json.loads(x)["rankme"], 2) for x in (out / "metrics.jsonl").read_text().splitlines()
+                                if "end_of_epoch" in x],
                monitors={k: logs[-1].get(k) for k in MONITORS} if logs else {})
     return row
 

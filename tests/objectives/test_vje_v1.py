@@ -123,25 +123,35 @@ def test_v1_bad_hyperparameters():
         build("vje", 4, prior_var=-1.0)
 
 
-#: the collapse guard's floor: effective rank (RankMe) of the centred representation of the vector world
-#: (C = 16 orbits, d = 15) after 300 steps. v1 measured RANK_V1, v0 (which collapses) RANK_V0 (see below).
-RANK_FLOOR = 6.0
+#: Collapse guard (issue 18). Effective rank = RankMe of the centred representation of the suite's vector
+#: world (C = 16 orbits, d = C - 1 = 15; a collapsed representation has about 1-3). Measured (seed 0, 2026-12-02):
+#: default test (200 steps, heads 64): v1 6.2; slow test (the suite's heads and 1000 steps): v1 6.9, v0 2.9.
+RANK_FLOOR = 4.0
+SMALL = dict(hidden_dim=64, projector_hidden_dim=64, out_dim=32)
 
 
-def _world_rank(hparams: dict, steps: int = 300) -> float:
+def _world_rank(hparams: dict, steps: int) -> float:
     from idealssl.metrics import rankme
-    from idealssl.synthetic.experiments import main_world, method_hparams
+    from idealssl.synthetic.experiments import main_world
     from idealssl.synthetic.train import TrainConfig, embed, train
 
+    torch.set_num_threads(1)
     w = main_world()
-    res = train(w, TrainConfig(method="vje", dim=w.C - 1, steps=steps, hparams={**method_hparams("vje"), **hparams}))
+    res = train(w, TrainConfig(method="vje", dim=w.C - 1, steps=steps, hparams=hparams))
     z = torch.as_tensor(embed(res["encoder"], w))
     return rankme(z - z.mean(0))
 
 
 def test_vje_does_not_collapse_on_the_vector_world():
-    """Collapse guard (issue 18): VJE's representation keeps an effective rank >= RANK_FLOOR on the suite's world."""
-    torch.set_num_threads(1)
-    rank = _world_rank({})
-    assert rank >= RANK_FLOOR, f"VJE effective rank {rank:.2f} < floor {RANK_FLOOR}: the representation collapsed"
-    assert np.isfinite(rank)
+    """VJE (defaults, small heads, 200 steps) keeps an effective rank >= RANK_FLOOR on the suite's vector world."""
+    rank = _world_rank(SMALL, 200)
+    assert np.isfinite(rank) and rank >= RANK_FLOOR, f"VJE effective rank {rank:.2f} < {RANK_FLOOR}: collapsed"
+
+
+@pytest.mark.slow
+def test_vje_v1_keeps_rank_where_v0_collapses_at_the_suite_budget():
+    """At the synthetic suite's budget (its heads, 1000 steps) v1 stays above the floor and v0 falls below it."""
+    from idealssl.synthetic.experiments import method_hparams
+
+    assert _world_rank(method_hparams("vje"), 1000) >= RANK_FLOOR
+    assert _world_rank({**method_hparams("vje"), "variant": "v0"}, 1000) < RANK_FLOOR
