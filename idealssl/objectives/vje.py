@@ -308,8 +308,12 @@ class VJE(Objective):
         return cosine_momentum(self.base_momentum, step, total_steps)
 
     def posterior(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(mu, log s^2) of q(z|h), each (N, D); log s^2 clamped to [logvar_min, logvar_max]."""
-        mu, logvar = self.inference(h).float().chunk(2, dim=-1)
+        """(mu, log s^2) of q(z|h) for backbone outputs h (N, dim) (the projector, if any, is applied first),
+        each (N, E); log s^2 clamped to [logvar_min, logvar_max]."""
+        return self._infer(self.embed([h])[0])
+
+    def _infer(self, e: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.inference(e).float().chunk(2, dim=-1)
         return mu, logvar.clamp(self.logvar_min, self.logvar_max)
 
     def pairs(self, n_views: int) -> list[tuple[int, int]]:
@@ -325,7 +329,7 @@ class VJE(Objective):
 
     def posterior_all(self, embeddings: Sequence[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Posterior (mu, log s^2) of every view's embedding, from one pass of the inference network."""
-        mu, logvar = self.posterior(torch.cat(list(embeddings), 0))
+        mu, logvar = self._infer(torch.cat(list(embeddings), 0))
         return list(zip(mu.chunk(len(embeddings)), logvar.chunk(len(embeddings))))
 
     def target_embeddings(self, views: Sequence[torch.Tensor], emb: Sequence[torch.Tensor],
