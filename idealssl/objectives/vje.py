@@ -362,10 +362,11 @@ class VJE(Objective):
         emb = self.embed(views)
         tgt = self.target_embeddings(views, emb, targets)
         post = self.posterior_all(emb)
-        elbos, terms = [], {"log_dir": [], "log_rad": [], "kl": []}
+        elbos, terms, draws = [], {"log_dir": [], "log_rad": [], "kl": []}, []
         for a, b in self.pairs(len(views)):
             mu, logvar = post[a]
             noise = torch.randn((self.n_samples, *mu.shape), device=mu.device) if self.n_samples > 0 else None
+            draws.append((mu, logvar, noise, tgt[b]))
             e, t = self._elbo(mu, logvar, tgt[b], noise)
             elbos.append(gather(e, self.gather))
             for k in terms:
@@ -374,28 +375,31 @@ class VJE(Objective):
         loss = -elbo / (self.embed_dim if self.normalize_by_dim else 1)
         with torch.no_grad():
             logs = {"loss": loss.detach(), "elbo": elbo.detach(), **{k: torch.cat(t).mean() for k, t in terms.items()},
-                    "radial_scale": self.log_tau.exp().detach(), "nu": self.nu.detach(), "prior_var": torch.exp(torch.as_tensor(self.prior_logvar)).detach(),
-                    **self.monitors(views, emb, post, tgt)}
+                    "radial_scale": self.log_tau.exp().detach(), "nu": self.nu.detach(),
+                    "prior_var": torch.exp(torch.as_tensor(self.prior_logvar)).detach(),
+                    **self.monitors(views, emb, draws)}
         return ObjectiveOutput(loss, logs)
 
     @torch.no_grad()
-    def monitors(self, views, emb, post, tgt) -> dict:
-        """Collapse monitors: effective rank of the centred representations (backbone outputs) and embeddings,
-        and the posterior's statistics."""
-        h = gather(torch.cat([v.detach().float() for v in views]), self.gather)
-        he = gather(torch.cat([v.detach().float() for v in emb]), self.gather)
-        lv = gather(torch.cat([x[1] for x in post]), self.gather)
-        mu_n, cs, cm = [], [], []
-        for a, b in self.pairs(len(views)):
-            mu, logvar = post[a]
-            z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
-            y = tgt[b].float()
-            cs.append(nn.functional.cosine_similarity(z, y, dim=-1))
-            cm.append(nn.functional.cosine_similarity(mu, y, dim=-1))
-            mu_n.append(mu.norm(dim=-1))
+    def monitors(self, views, emb, draws) -> dict:
+        """Collapse monitors over the gathered batch: effective rank of the centred representations (backbone
+        outputs) and embeddings, and the posterior's statistics; ``draws``: (mu, logvar, noise, target) per
+        ordered pair, the sample z being the loss's first draw (mu when plug-in)."""
+        def g(x):
+            return gather(x.detach().float(), self.gather)
+
+        h, he = g(torch.cat(list(views))), g(torch.cat(list(emb)))
+        mu_n, cs, cm, lv = [], [], [], []
+        for mu, logvar, noise, y in draws:
+            z = mu if noise is None else mu + torch.exp(0.5 * logvar) * noise[0]
+            cs.append(g(nn.functional.cosine_similarity(z, y.float(), dim=-1)))
+            cm.append(g(nn.functional.cosine_similarity(mu, y.float(), dim=-1)))
+            mu_n.append(g(mu.norm(dim=-1)))
+            lv.append(g(logvar))
+        lv_all = torch.cat(lv)
         return {"eff_rank": torch.tensor(rankme(h - h.mean(0))), "eff_rank_embedding": torch.tensor(rankme(he - he.mean(0))),
-                "mean_logvar": lv.mean(),
-                "mu_norm": torch.cat(mu_n).mean(), "noise_norm": torch.exp(0.5 * lv).pow(2).sum(-1).sqrt().mean(),
+                "mean_logvar": lv_all.mean(), "mu_norm": torch.cat(mu_n).mean(),
+                "noise_norm": torch.exp(0.5 * lv_all).pow(2).sum(-1).sqrt().mean(),
                 "cos_sample": torch.cat(cs).mean(), "cos_mean": torch.cat(cm).mean()}
 
     @torch.no_grad()
