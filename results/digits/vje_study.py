@@ -2,6 +2,7 @@
 
     python results/digits/vje_study.py digits --seeds 0            # screening on digits (one run at a time)
     python results/digits/vje_study.py synthetic --seeds 0 1 2     # the synthetic vector world (d = 15)
+    python results/digits/vje_study.py report                      # the tables of results/digits/README.md (VJE)
 
 ``digits``: each row is ``idealssl train --method vje --dataset digits --seed S optim.epochs=30
 eval.at_end=[linear,knn] objective.K=V ...`` (the digits table's budget, linear and k-NN only), with the
@@ -104,12 +105,74 @@ def synthetic_row(name: str, over: dict, seed: int) -> dict:
     return row
 
 
+def _ms(v, scale=100.0, nd=1):
+    import statistics as st
+
+    v = [x for x in v if x is not None]
+    if not v:
+        return "n/a"
+    sd = st.stdev(v) if len(v) > 1 else 0.0
+    return f"{scale * st.mean(v):.{nd}f} ± {scale * sd:.{nd}f}"
+
+
+def report() -> str:
+    """Markdown tables: digits 3 seeds (VJE v1, v0, BYOL, VICReg, Barlow), the screening, the synthetic world."""
+    def per_run(path):
+        out = {}
+        for s in (0, 1, 2):
+            p = path(s)
+            if p.exists():
+                out[s] = json.loads(p.read_text())["eval"]
+        return out
+
+    keys = [("linear", "top1"), ("knn", "top1"), ("fewshot", "top1"), ("anomaly", "auroc_mean"),
+            ("anomaly_likelihood", "auroc_mean")]
+    lines = ["| method | linear | k-NN | 10-shot | RankMe (test) | anomaly AUROC, k-NN | anomaly AUROC, likelihood |",
+             "|---|---|---|---|---|---|---|"]
+    srcs = {"vje (v1)": lambda s: HERE / "per_run" / f"vje-s{s}.json",
+            "vje (v0)": lambda s: HERE / "vje_v0_per_run" / f"vje-s{s}.json"}
+    srcs.update({m: (lambda m: lambda s: HERE / "per_run" / f"{m}-s{s}.json")(m) for m in ("byol", "vicreg", "barlow")})
+    for name, path in srcs.items():
+        ev = per_run(path)
+        cells = [_ms([e.get(k, {}).get(f) for e in ev.values()]) for k, f in keys]
+        rank = _ms([e["monitors"]["rankme_test"] for e in ev.values()], 1.0)
+        lines.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {rank} | {cells[3]} | {cells[4]} |")
+    rows = json.loads(OUT.read_text())["rows"] if OUT.exists() else []
+    lines += ["", "| digits screening (seed 0, 30 epochs) | linear | k-NN | RankMe (test) | last logs: eff_rank, mean log s², "
+              "‖μ‖, ‖s‖, cos(z, y), KL |", "|---|---|---|---|---|"]
+    for r in rows:
+        if r["study"] != "digits" or "error" in r:
+            continue
+        mo = r.get("monitors", {})
+        lg = ", ".join(f"{mo.get(k, float('nan')):.2f}" for k in ("eff_rank", "mean_logvar", "mu_norm", "noise_norm",
+                                                                    "cos_sample", "kl"))
+        lines.append(f"| {r['name']} | {100 * r['linear']:.1f} | {100 * r['knn']:.1f} | {r['rankme_test']:.1f} | {lg} |")
+    syn = json.loads((ROOT / "synthetic" / "results" / "full" / "methods.json").read_text())["summary"]
+    lines += ["", "| vector world (d = 15, 1000 steps) | 4-shot error | 16-shot error | 64-shot error | affine rank |",
+              "|---|---|---|---|---|"]
+    v1 = [r for r in rows if r["study"] == "synthetic" and r["name"] == "v1 (defaults)" and "error" not in r]
+    if v1:
+        lines.append(f"| vje (v1), seeds {', '.join(str(r['seed']) for r in v1)} | "
+                     + " | ".join(_ms([r["fewshot_error"][n] for r in v1], 1.0, 3) for n in ("4", "16", "64"))
+                     + f" | {_ms([r['affine_rank'] for r in v1], 1.0)} |")
+    for m in ("vje", "byol", "vicreg", "barlow", "oracle"):
+        if m in syn and "error" not in syn[m]:
+            sm = syn[m]
+            cells = [f"{sm[f'fewshot_error_n{n}']['mean']:.3f} ± {sm[f'fewshot_error_n{n}']['sd']:.3f}" for n in (4, 16, 64)]
+            lines.append(f"| {'vje (v0)' if m == 'vje' else m} (recorded) | " + " | ".join(cells)
+                         + f" | {sm['affine_rank']['mean']:.1f} ± {sm['affine_rank']['sd']:.1f} |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("study", choices=("digits", "synthetic"))
+    ap.add_argument("study", choices=("digits", "synthetic", "report"))
     ap.add_argument("--seeds", nargs="*", type=int, default=[0])
     ap.add_argument("--only", nargs="*", help="names (or prefixes) of the rows to run")
     args = ap.parse_args(argv)
+    if args.study == "report":
+        print(report())
+        return 0
     table = DIGITS if args.study == "digits" else SYNTHETIC
     names = [n for n in table if not args.only or any(n.startswith(o) for o in args.only)]
     fn = digits_row if args.study == "digits" else synthetic_row
