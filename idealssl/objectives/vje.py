@@ -17,7 +17,8 @@ prior N(0, I), shared-encoder target, bottleneck inference network), kept for co
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -83,11 +84,13 @@ def radial_log_lik(log_r: torch.Tensor, loc: torch.Tensor, log_tau: torch.Tensor
 
 @float32_loss
 def vje_elbo(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, log_tau: torch.Tensor,
-             beta: float = 1.0, lambda_radial: float = 1.0, noise: Optional[torch.Tensor] = None) -> tuple[torch.Tensor, dict]:
+             beta: float = 1.0, lambda_radial: float = 1.0,
+             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
     """Per-sample conditional ELBO of one ordered pair context -> target (RECONSTRUCTED form).
 
     .. math:: \\mathrm{ELBO}_{a\\to b} = \\mathbb E_{q(z|h_a)}\\big[\\log p_{dir}(u_b \\mid z/\\|z\\|, s_a)
-       + \\lambda_r \\log p_{rad}(r_b \\mid \\log\\|z\\|)\\big] - (D-1)\\log r_b - \\beta\\,\\mathrm{KL}(q(z|h_a)\\,\\|\\,\\mathcal N(0, I))
+       + \\lambda_r \\log p_{rad}(r_b \\mid \\log\\|z\\|)\\big] - (D-1)\\log r_b
+       - \\beta\\,\\mathrm{KL}(q(z|h_a)\\,\\|\\,\\mathcal N(0, I))
 
     with y_b = sg(h_b) = r_b u_b (polar decomposition; -(D-1) log r_b is the polar Jacobian, constant in
     the parameters), q(z|h_a) = N(mu_a, diag s_a^2), and the expectation estimated with
@@ -131,12 +134,13 @@ def gaussian_kl_prior(mu: torch.Tensor, logvar: torch.Tensor, prior_logvar) -> t
 @float32_loss
 def vje_elbo_v1(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, log_tau: torch.Tensor,
                 radial_offset: torch.Tensor, prior_logvar: float, beta: float = 1.0, lambda_radial: float = 1.0,
-                noise: Optional[torch.Tensor] = None, reference: bool = False,
+                noise: torch.Tensor | None = None, reference: bool = False,
                 polar_scale: bool = True) -> tuple[torch.Tensor, dict]:
     """Per-sample conditional ELBO of one ordered pair context -> target, variant v1 (RECONSTRUCTED form).
 
     .. math:: \\mathrm{ELBO}_{a\\to b} = \\mathbb E_{q(z|h_a)}\\big[\\log \\tilde p_{dir}(u_b \\mid z/\\|z\\|, s_a)
-       + \\lambda_r \\log p_{rad}(r_b \\mid \\log\\|z\\| + o)\\big] - \\beta\\,\\mathrm{KL}(q(z|h_a)\\,\\|\\,\\mathcal N(0, \\sigma_p^2 I))
+       + \\lambda_r \\log p_{rad}(r_b \\mid \\log\\|z\\| + o)\\big]
+       - \\beta\\,\\mathrm{KL}(q(z|h_a)\\,\\|\\,\\mathcal N(0, \\sigma_p^2 I))
 
     y_b = sg(target) = r_b u_b; p~_dir the subnormalised angular Student-t
     (:func:`.vje_polar.angular_t_log_lower`), or the normalised reference model
@@ -165,9 +169,9 @@ def vje_elbo_v1(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu
     return elbo, {"log_dir": log_dir, "log_rad": log_rad, "kl": kl, "cos_sample": cos}
 
 
-_V0 = dict(hidden_dim=None, nu=5.0, prior_var=1.0, target="shared", logvar_min=-10.0, init_logvar=None,
+_V0: dict[str, Any] = dict(hidden_dim=None, nu=5.0, prior_var=1.0, target="shared", logvar_min=-10.0, init_logvar=None,
            projector_hidden_dim=0, beta=1.0)
-_V1 = dict(beta=1e-3, hidden_dim=256, nu=5.0, prior_var=None, target="ema", logvar_min=-14.0, init_logvar="prior",
+_V1: dict[str, Any] = dict(beta=1e-3, hidden_dim=256, nu=5.0, prior_var=None, target="ema", logvar_min=-14.0, init_logvar="prior",
            projector_hidden_dim=256, polar_scale=True)
 
 
@@ -245,11 +249,12 @@ class VJE(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, variant: str = "v1", hidden_dim: Optional[int] = None, nu: Optional[float] = None,
-                 learn_nu: bool = False, beta: Optional[float] = None, lambda_radial: float = 1.0, learn_radial_scale: bool = True,
-                 n_samples: int = 1, prior_var: Optional[float] = None, target: Optional[str] = None,
-                 base_momentum: float = 0.996, init_logvar=None, logvar_min: Optional[float] = None,
-                 logvar_max: float = 5.0, projector_hidden_dim: Optional[int] = None, out_dim: Optional[int] = None,
+    def __init__(self, dim: int, variant: str = "v1", hidden_dim: int | None = None, nu: float | None = None,
+                 learn_nu: bool = False, beta: float | None = None, lambda_radial: float = 1.0,
+                 learn_radial_scale: bool = True,
+                 n_samples: int = 1, prior_var: float | None = None, target: str | None = None,
+                 base_momentum: float = 0.996, init_logvar=None, logvar_min: float | None = None,
+                 logvar_max: float = 5.0, projector_hidden_dim: int | None = None, out_dim: int | None = None,
                  polar_scale: bool = True,
                  normalize_by_dim: bool = True, gather: bool = True):
         super().__init__(dim)
@@ -273,6 +278,7 @@ class VJE(Objective):
         self.base_momentum = float(base_momentum)
         self.beta, self.lambda_radial = float(beta), float(lambda_radial)
         self.n_samples = int(n_samples)
+        self.prior_logvar: torch.Tensor | float
         if learn_prior:
             self.prior_logvar = nn.Parameter(torch.tensor(math.log(prior_var)))
         else:
@@ -285,8 +291,10 @@ class VJE(Objective):
         self.target_projector = frozen_copy(self.projector) if (proj and target == "ema") else None
         self.inference = MLP(e, 2 * e, hidden_dim=hidden_dim, n_hidden=1, gather=gather)
         if init_logvar is not None:
+            last = self.inference[-1]
+            assert isinstance(last, nn.Linear) and last.bias is not None
             with torch.no_grad():
-                self.inference[-1].bias[e:] = math.log(prior_var) if init_logvar == "prior" else float(init_logvar)
+                last.bias[e:] = math.log(prior_var) if init_logvar == "prior" else float(init_logvar)
         log_nu = torch.tensor(math.log(nu))
         if learn_nu:
             self.log_nu = nn.Parameter(log_nu)
@@ -320,7 +328,7 @@ class VJE(Objective):
         """Ordered (context, target) pairs: target a global view, context any other view."""
         return [(a, b) for b in range(min(self.n_global, n_views)) for a in range(n_views) if a != b]
 
-    def embed(self, views: Sequence[torch.Tensor], projector: Optional[nn.Module] = None) -> list[torch.Tensor]:
+    def embed(self, views: Sequence[torch.Tensor], projector: nn.Module | None = None) -> list[torch.Tensor]:
         """The embeddings the model is defined on: projector(backbone output) (one pass), or the output itself."""
         projector = self.projector if projector is None else projector
         if projector is None:
@@ -333,7 +341,7 @@ class VJE(Objective):
         return list(zip(mu.chunk(len(embeddings)), logvar.chunk(len(embeddings))))
 
     def target_embeddings(self, views: Sequence[torch.Tensor], emb: Sequence[torch.Tensor],
-                          targets: Optional[Sequence[torch.Tensor]]) -> list:
+                          targets: Sequence[torch.Tensor] | None) -> list:
         """The observed (stop-gradient) target of each global view: the EMA encoder's or the online one's."""
         t = self.n_global
         if self.target == "ema":
@@ -357,12 +365,13 @@ class VJE(Objective):
         return vje_elbo_v1(mu, logvar, y, self.nu, self.log_tau, self.radial_offset, self.prior_logvar,
                            self.beta, self.lambda_radial, noise, reference=reference, polar_scale=self.polar_scale)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         emb = self.embed(views)
         tgt = self.target_embeddings(views, emb, targets)
         post = self.posterior_all(emb)
-        elbos, terms, draws = [], {"log_dir": [], "log_rad": [], "kl": []}, []
+        elbos, draws = [], []
+        terms: dict[str, list[torch.Tensor]] = {"log_dir": [], "log_rad": [], "kl": []}
         for a, b in self.pairs(len(views)):
             mu, logvar = post[a]
             noise = torch.randn((self.n_samples, *mu.shape), device=mu.device) if self.n_samples > 0 else None
@@ -397,13 +406,14 @@ class VJE(Objective):
             mu_n.append(g(mu.norm(dim=-1)))
             lv.append(g(logvar))
         lv_all = torch.cat(lv)
-        return {"eff_rank": torch.tensor(rankme(h - h.mean(0))), "eff_rank_embedding": torch.tensor(rankme(he - he.mean(0))),
+        return {"eff_rank": torch.tensor(rankme(h - h.mean(0))),
+                "eff_rank_embedding": torch.tensor(rankme(he - he.mean(0))),
                 "mean_logvar": lv_all.mean(), "mu_norm": torch.cat(mu_n).mean(),
                 "noise_norm": torch.exp(0.5 * lv_all).pow(2).sum(-1).sqrt().mean(),
                 "cos_sample": torch.cat(cs).mean(), "cos_mean": torch.cat(cm).mean()}
 
     @torch.no_grad()
-    def score(self, views: Sequence[torch.Tensor], n_samples: int = 8, generator: Optional[torch.Generator] = None,
+    def score(self, views: Sequence[torch.Tensor], n_samples: int = 8, generator: torch.Generator | None = None,
               jacobian: bool = False) -> torch.Tensor:
         """Anomaly score: per-sample negative ELBO (nats) of the polar target (u_b, r_b), averaged over
         ordered view pairs and draws (the target is each view's own embedding: ``views`` are what is scored).

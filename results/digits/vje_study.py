@@ -14,6 +14,7 @@ heads, 1000 steps, linear probes, 4/16/64-shot) for VJE variants. Writes ``resul
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -53,7 +54,8 @@ MONITORS = ("eff_rank", "eff_rank_embedding", "mean_logvar", "mu_norm", "noise_n
 
 def _store(rows: list) -> None:
     old = json.loads(OUT.read_text()) if OUT.exists() else {"rows": []}
-    keep = [r for r in old["rows"] if (r["study"], r["name"], r["seed"]) not in {(x["study"], x["name"], x["seed"]) for x in rows}]
+    new = {(x["study"], x["name"], x["seed"]) for x in rows}
+    keep = [r for r in old["rows"] if (r["study"], r["name"], r["seed"]) not in new]
     OUT.write_text(json.dumps({"command": "python results/digits/vje_study.py {digits,synthetic} --seeds ...",
                                "rows": keep + rows}, indent=2))
 
@@ -80,8 +82,8 @@ def read_digits_run(out: Path, row: dict) -> dict:
     logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "mu_norm" in x]
     row.update(linear=res["eval"]["linear"]["top1"], knn=res["eval"]["knn"]["top1"],
                rankme_test=res["eval"]["monitors"]["rankme_test"],
-               rankme_by_epoch=[round(json.loads(x)["rankme"], 2) for x in (out / "metrics.jsonl").read_text().splitlines()
-                                if "end_of_epoch" in x],
+               rankme_by_epoch=[round(json.loads(x)["rankme"], 2)
+                                for x in (out / "metrics.jsonl").read_text().splitlines() if "end_of_epoch" in x],
                monitors={k: logs[-1].get(k) for k in MONITORS} if logs else {})
     return row
 
@@ -131,22 +133,24 @@ def report() -> str:
              "|---|---|---|---|---|---|---|"]
     srcs = {"vje (v1)": lambda s: HERE / "per_run" / f"vje-s{s}.json",
             "vje (v0)": lambda s: HERE / "vje_v0_per_run" / f"vje-s{s}.json"}
-    srcs.update({m: (lambda m: lambda s: HERE / "per_run" / f"{m}-s{s}.json")(m) for m in ("byol", "vicreg", "barlow")})
+    for m in ("byol", "vicreg", "barlow"):
+        srcs[m] = functools.partial(lambda m, s: HERE / "per_run" / f"{m}-s{s}.json", m)
     for name, path in srcs.items():
         ev = per_run(path)
         cells = [_ms([e.get(k, {}).get(f) for e in ev.values()]) for k, f in keys]
         rank = _ms([e["monitors"]["rankme_test"] for e in ev.values()], 1.0)
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {rank} | {cells[3]} | {cells[4]} |")
     rows = json.loads(OUT.read_text())["rows"] if OUT.exists() else []
-    lines += ["", "| digits screening (seed 0, 30 epochs) | linear | k-NN | RankMe (test) | last logs: eff_rank, mean log s², "
-              "‖μ‖, ‖s‖, cos(z, y), KL |", "|---|---|---|---|---|"]
+    lines += ["", "| digits screening (seed 0, 30 epochs) | linear | k-NN | RankMe (test) | last logs: eff_rank, "
+              "mean log s², ‖μ‖, ‖s‖, cos(z, y), KL |", "|---|---|---|---|---|"]
     for r in rows:
         if r["study"] != "digits" or "error" in r:
             continue
         mo = r.get("monitors", {})
         lg = ", ".join(f"{mo.get(k, float('nan')):.2f}" for k in ("eff_rank", "mean_logvar", "mu_norm", "noise_norm",
                                                                     "cos_sample", "kl"))
-        lines.append(f"| {r['name']} | {100 * r['linear']:.1f} | {100 * r['knn']:.1f} | {r['rankme_test']:.1f} | {lg} |")
+        lines.append(f"| {r['name']} | {100 * r['linear']:.1f} | {100 * r['knn']:.1f} | {r['rankme_test']:.1f} "
+                     f"| {lg} |")
     syn = json.loads((ROOT / "synthetic" / "results" / "full" / "methods.json").read_text())["summary"]
     lines += ["", "| vector world (d = 15, 1000 steps) | 4-shot error | 16-shot error | 64-shot error | affine rank |",
               "|---|---|---|---|---|"]
@@ -158,7 +162,8 @@ def report() -> str:
     for m in ("vje", "byol", "vicreg", "barlow", "oracle"):
         if m in syn and "error" not in syn[m]:
             sm = syn[m]
-            cells = [f"{sm[f'fewshot_error_n{n}']['mean']:.3f} ± {sm[f'fewshot_error_n{n}']['sd']:.3f}" for n in (4, 16, 64)]
+            cells = [f"{sm[f'fewshot_error_n{n}']['mean']:.3f} ± {sm[f'fewshot_error_n{n}']['sd']:.3f}"
+                     for n in (4, 16, 64)]
             lines.append(f"| {'vje (v0)' if m == 'vje' else m} (recorded) | " + " | ".join(cells)
                          + f" | {sm['affine_rank']['mean']:.1f} ± {sm['affine_rank']['sd']:.1f} |")
     return "\n".join(lines)

@@ -25,7 +25,8 @@ def test_reference_model_is_normalised_and_training_term_is_subnormalised(nu, sc
     th = torch.linspace(0, 2 * math.pi, 4001, dtype=torch.float64)[:-1]
     grids = {2: (torch.stack([th.cos(), th.sin()], 1), 2 * math.pi), 3: (_fibonacci_sphere(6000), 4 * math.pi)}
     for d, (u, area) in grids.items():
-        m = torch.nn.functional.normalize(torch.randn(1, d, generator=gen, dtype=torch.float64), dim=1).expand(len(u), d)
+        m = torch.nn.functional.normalize(torch.randn(1, d, generator=gen, dtype=torch.float64), dim=1)
+        m = m.expand(len(u), d)
         lv = (torch.randn(1, d, generator=gen, dtype=torch.float64) * 0.7 + scale).expand(len(u), d)
         ref = angular_t_log_density(u, m, lv, nu, n_grid=512)
         low = angular_t_log_lower(u, m, lv, nu).double()
@@ -52,8 +53,8 @@ def test_kl_with_prior_scale_matches_torch_distributions():
     mu, logvar = torch.randn(5, 4), torch.randn(5, 4)
     q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
     p = torch.distributions.Normal(torch.zeros(4), torch.full((4,), 0.3))
-    assert torch.allclose(gaussian_kl_prior(mu, logvar, math.log(0.09)), torch.distributions.kl_divergence(q, p).sum(-1),
-                          atol=1e-5)
+    expected = torch.distributions.kl_divergence(q, p).sum(-1)
+    assert torch.allclose(gaussian_kl_prior(mu, logvar, math.log(0.09)), expected, atol=1e-5)
 
 
 def test_elbo_stops_gradient_at_the_target_and_reference_score_is_finite():
