@@ -1,10 +1,11 @@
 """Build configuration beyond pyproject.toml: one optional C extension.
 
-``idealssl._kernels`` (idealssl/_kernels.c) holds the checker's fused per-row gather-subtract-norm
-(idealssl/check/stats.py) and a strict parser for large JSON integer lists (idealssl/problem.py). It is
+``idealssl.inputs._kernels`` (idealssl/inputs/_kernels.c) holds the checker's fused per-row gather-subtract-norm
+(idealssl/checker/stats.py) and a strict parser for large JSON integer lists (idealssl/inputs/orbits.py). It is
 optional: without a C compiler the install still succeeds and those callers use NumPy / Python (same
 results, slower at scale).
 """
+
 import sys
 
 from setuptools import Extension, setup
@@ -14,8 +15,8 @@ flags = [] if sys.platform == "win32" else ["-O3", "-fopenmp-simd"]
 setup(
     ext_modules=[
         Extension(
-            "idealssl._kernels",
-            sources=["idealssl/_kernels.c"],
+            "idealssl.inputs._kernels",
+            sources=["idealssl/inputs/_kernels.c"],
             extra_compile_args=flags,
             optional=True,
         )

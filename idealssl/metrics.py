@@ -6,10 +6,11 @@
   inputs; 0 for an invariant encoder (idealssl Theorem 1's first condition), about 1 when the
   views of one input are as far apart as two different inputs.
 * :func:`simplex_distance`: how far C codes (orbit or class means) are from a regular simplex, the
-  minimiser of the ideal ISSL log loss (Dubois et al. 2022, Prop. 3; issl-theory.md sec. 2.3).
+  minimiser of the ideal ISSL log loss (Dubois et al. 2022, Prop. 3; theory/statements.md S4.2).
   Scale- and rotation-invariant; 0 exactly for a centred regular simplex. Needs the codes, hence
   labels (or known orbits).
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,7 @@ def invariance_ratio(z1: torch.Tensor, z2: torch.Tensor) -> float:
     num = ((z1 - z2) ** 2).sum(1).mean()
     z = torch.cat([z1, z2])
     n = z.shape[0]
-    den = 2 * n / (n - 1) * ((z ** 2).sum(1).mean() - (z.mean(0) ** 2).sum())
+    den = 2 * n / (n - 1) * ((z**2).sum(1).mean() - (z.mean(0) ** 2).sum())
     return float(num / den.clamp_min(1e-12))
 
 

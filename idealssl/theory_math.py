@@ -3,24 +3,33 @@
 Every function names the statement of ``theory/statements.md`` it implements. The sympy modules in
 ``theory/`` derive these expressions symbolically and ``tests/theory`` checks that the two agree.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
 
 import numpy as np
 
 from .errors import InputError
+from .probes import get_family
 
-#: probe families understood by ``derive`` and ``check``
-PROBES = ("linear", "linear-nobias", "mlp")
-
-
-def check_probe(probe: str) -> str:
-    if probe not in PROBES:
-        raise InputError(f"unknown probe family {probe!r}; choose one of {', '.join(PROBES)}")
-    return probe
+__all__ = [
+    "check_classes",
+    "ideal_log_loss_optimum",
+    "regular_simplex",
+    "minimal_dimension",
+    "erm_risk",
+    "worst_case_erm_risk",
+    "merge_orbits",
+    "numerical_rank",
+    "matrix_rank",
+    "entropy",
+    "dissl_invariant_objective",
+    "DisslOptimum",
+    "dissl_teacher_optimum",
+]
 
 
 def check_classes(C, what: str = "--classes") -> int:
@@ -45,7 +54,7 @@ def ideal_log_loss_optimum(C: int, temperature: float = 1.0) -> float:
     return math.log1p((C - 1) * math.exp(-C / ((C - 1) * temperature)))
 
 
-def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
+def regular_simplex(C: int, d: int | None = None) -> np.ndarray:
     """C unit vectors in R^d (d ≥ C − 1, default C − 1) with pairwise cosine −1/(C − 1), summing to 0.
 
     Construction: the rows of an orthonormal basis U (C × (C−1)) of the complement of the all-ones
@@ -67,16 +76,42 @@ def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
 def minimal_dimension(probe: str, C: int) -> int:
     """Smallest representation dimension for which some encoder is ideal (S1.3, S1.4, S2.1).
 
-    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C (linearly
-    independent codes); mlp (universal probes): 1 (distinct codes).
+    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C − 1 (rank C − 1 with
+    the origin inside the codes' hull, e.g. the centred regular simplex; S1.4); mlp (universal probes):
+    1 (distinct codes). The values live with the families
+    (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
     """
-    check_probe(probe)
-    C = check_classes(C, "C")
-    return {"linear": C - 1, "linear-nobias": C, "mlp": 1}[probe]
+    family = get_family(probe)
+    return family.minimal_dimension(check_classes(C, "C"))
+
+
+# ---------------------------------------------------------------- ranks
+def numerical_rank(sv: np.ndarray, tol: float) -> int:
+    """#{i : σ_i > tol · σ_1} for singular values ``sv`` in decreasing order; 0 when σ_1 = 0."""
+    if len(sv) == 0 or sv[0] <= 0:
+        return 0
+    return int(np.count_nonzero(sv > tol * sv[0]))
+
+
+def matrix_rank(A: np.ndarray, rtol: float) -> int:
+    """Numerical rank of A: singular values above ``rtol`` times the largest."""
+    A = np.asarray(A, dtype=np.float64)
+    if A.size == 0:
+        return 0
+    return numerical_rank(np.linalg.svd(A, compute_uv=False), rtol)
 
 
 # ---------------------------------------------------------------- S3: sample efficiency
-def worst_case_erm_risk(n, classes: Optional[int] = None, masses: Optional[Sequence[float]] = None):
+def erm_risk(p, n) -> float:
+    """W_n = Σ_m p_m (1 − p_m)^n for orbit masses ``p`` and one sample size ``n`` (S3.1), unvalidated.
+
+    Computed as p·exp(n log1p(−p)), accurate for large n and small p; orbits of mass 0 or 1 add 0."""
+    q = np.asarray(p, dtype=np.float64).ravel()
+    q = q[(q > 0) & (q < 1.0)]
+    return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
+
+
+def worst_case_erm_risk(n, classes: int | None = None, masses: Sequence[float] | None = None):
     """W_n = Σ_m p_m (1 − p_m)^n for an ideal encoder (statements.md S3.1; Dubois et al. Prop. 2).
 
     Give either ``classes`` (equiprobable orbits: W_n = (1 − 1/C)^n) or the orbit ``masses``.
@@ -147,13 +182,18 @@ class DisslOptimum:
     value: float
     lower_bound: float
     exact: bool
-    deterministic: Optional[bool]
+    deterministic: bool | None
     teacher: np.ndarray
     regime: str
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "lower_bound": self.lower_bound, "exact": self.exact,
-                "deterministic": self.deterministic, "regime": self.regime}
+        return {
+            "value": self.value,
+            "lower_bound": self.lower_bound,
+            "exact": self.exact,
+            "deterministic": self.deterministic,
+            "regime": self.regime,
+        }
 
 
 def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
@@ -167,7 +207,7 @@ def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
     return q
 
 
-def _balanced_sizes(total: int, parts: int) -> List[int]:
+def _balanced_sizes(total: int, parts: int) -> list[int]:
     a, b = divmod(total, parts)
     return [a + 1] * b + [a] * (parts - b)
 
@@ -247,8 +287,9 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
             v2, q2 = _dissl_numeric(C, K, lam, beta)
             if v2 < value:
                 value, q = v2, q2
-        return DisslOptimum(value, lower, exact, False, q,
-                            "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic")
+        return DisslOptimum(
+            value, lower, exact, False, q, "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic"
+        )
     lower = -lam * math.log(K)
     q = _deterministic_teacher(C, K, K)
     value = dissl_invariant_objective(q, lam, beta)
@@ -257,5 +298,11 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
         v2, q2 = _dissl_numeric(C, K, lam, beta)
         if v2 < value - 1e-12:
             value, q = v2, q2
-    return DisslOptimum(value, lower, exact, True if exact else None, q,
-                        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C")
+    return DisslOptimum(
+        value,
+        lower,
+        exact,
+        True if exact else None,
+        q,
+        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C",
+    )

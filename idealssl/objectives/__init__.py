@@ -2,8 +2,9 @@
 
 >>> from idealssl.objectives import build, available
 >>> available()   # ['barlow', 'byol', 'cissl', 'dino', 'dissl', 'simclr', 'swav', 'vicreg', 'vje']
->>> obj = build("dissl", dim=128, n_classes=256)
+>>> obj = build("dissl", dim=128, categories=256)
 """
+
 __all__ = ["Objective", "ObjectiveOutput", "UnknownObjectiveError", "available", "build", "register"]
 
 

@@ -1,7 +1,8 @@
 """SimCLR: NT-Xent with one projection head shared by both branches (the symmetric baseline)."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -89,6 +90,9 @@ class SimCLR(Objective):
         Output width of g.
     n_hidden : int, default 1
         Hidden layers of g (SimCLR v1: 1; v2: 2).
+    out_norm : bool, default False
+        Batch norm on g's output (as CISSL's heads have; the synthetic suite's matched comparison
+        sets it so that SimCLR and CISSL differ only by the head asymmetry and the self target).
     gather : bool, default True
         Negatives (and head batch-norm statistics) from all processes when ``torch.distributed`` is
         initialised.
@@ -104,16 +108,24 @@ class SimCLR(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, temperature: float = 0.1, hidden_dim: int = 2048, out_dim: int = 128,
-                 n_hidden: int = 1, gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        temperature: float = 0.1,
+        hidden_dim: int = 2048,
+        out_dim: int = 128,
+        n_hidden: int = 1,
+        out_norm: bool = False,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
         self.temperature = float(temperature)
         self.gather = bool(gather)
-        self.head = MLP(dim, out_dim, hidden_dim=hidden_dim, n_hidden=n_hidden, out_norm=False, gather=gather)
+        self.head = MLP(dim, out_dim, hidden_dim=hidden_dim, n_hidden=n_hidden, out_norm=out_norm, gather=gather)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         v = len(views)
         g = self.head(torch.cat(views, 0)).chunk(v)

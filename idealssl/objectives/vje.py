@@ -26,13 +26,10 @@ from torch import nn
 from ..metrics import rankme
 from .base import Objective, ObjectiveOutput, float32_loss, register
 from .distributed import gather
+from .ema import cosine_momentum, ema_update_, frozen_copy
 from .heads import MLP
 from .vje_polar import angular_t_log_density, angular_t_log_lower, t_log_norm
 
-try:  # the shared EMA helpers (objectives/ema.py after the trainer refactor; _ema.py before it)
-    from .ema import cosine_momentum, ema_update_, frozen_copy
-except ImportError:  # pragma: no cover - depends on the branch
-    from ._ema import cosine_momentum, ema_update_, frozen_copy
 
 __all__ = ["VJE", "gaussian_kl", "gaussian_kl_prior", "directional_log_lik", "radial_log_lik", "vje_elbo",
            "vje_elbo_v1", "VARIANTS"]

@@ -2,7 +2,8 @@
 
 Usage::
 
-    idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N] [--out DIR]
+    idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N]
+                             [--batch-regime one-per-orbit|iid] [--out DIR]
     idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
     idealssl bench worlds
     idealssl bench report [--results DIR] [--readme README.md]
@@ -13,6 +14,7 @@ the raw inputs by default, or the representation of an encoder trained on the wo
 ``report`` prints the claims table built from the result files (and rewrites the table between the
 ``<!-- claims:begin -->`` / ``<!-- claims:end -->`` markers of ``--readme``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,21 +28,41 @@ from ..errors import InputError
 def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="bench_command", metavar="SUITE")
     p = sub.add_parser("synthetic", help="train objectives on finite worlds and test the theory's claims")
-    p.add_argument("--mode", choices=("quick", "full"), default="quick",
-                   help="quick: CI settings (~2 min, one seed); full: the recorded tables (3 seeds, 1000 steps)")
-    p.add_argument("--experiments", nargs="+", metavar="NAME",
-                   help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)")
+    p.add_argument(
+        "--mode",
+        choices=("quick", "full"),
+        default="quick",
+        help="quick: CI settings (a few minutes, one seed); full: the recorded tables (3 seeds, 1000 steps)",
+    )
+    p.add_argument(
+        "--experiments",
+        nargs="+",
+        metavar="NAME",
+        help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)",
+    )
     p.add_argument("--seeds", nargs="+", type=int, metavar="S", help="override the mode's seeds")
     p.add_argument("--steps", type=int, help="override the mode's training steps")
+    p.add_argument(
+        "--batch-regime",
+        choices=("one-per-orbit", "iid"),
+        help="override the regime of the claims about the paper (default one-per-orbit: each batch draws "
+        "min(batch, C) distinct orbits; iid: anchors i.i.d. over the inputs)",
+    )
     p.add_argument("--out", default="synthetic/results", help="results directory (default: synthetic/results)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave the default)")
 
     e = sub.add_parser("export", help="write representation.npy + orbits.json of a world for idealssl check")
-    e.add_argument("--world", choices=("vector", "digits", "coarse"), default="vector",
-                   help="vector: the suite's shift world (C=16); coarse: the coarseness world (C=32); digits: 8x8 digits (C=20)")
+    e.add_argument(
+        "--world",
+        choices=("vector", "digits", "coarse"),
+        default="vector",
+        help="vector: the suite's shift world (C=16); coarse: the coarseness world (C=32); digits: 8x8 digits (C=20)",
+    )
     e.add_argument("--level", type=int, help="coarsen to the level with this many orbits (coarseness family)")
     e.add_argument("--seed", type=int, default=0, help="world and training seed")
-    e.add_argument("--method", help="train this objective (or 'oracle') and export its representation instead of the raw inputs")
+    e.add_argument(
+        "--method", help="train this objective (or 'oracle') and export its representation instead of the raw inputs"
+    )
     e.add_argument("--dim", type=int, help="representation dimension when training (default C-1)")
     e.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     e.add_argument("--out", required=True, help="output directory")
@@ -71,8 +93,12 @@ def run(args) -> int:
         for name in ("vector", "coarse", "digits"):
             w = _world(name, 0)
             fam = " -> ".join(str(x.C) for x in w.coarseness_family())
-            print(f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, coarseness levels C = {fam}")
-            print(f"        {(getattr(E, {'vector': 'main_world', 'coarse': 'coarse_world', 'digits': 'image_world'}[name]).__doc__ or '').split(chr(10))[0]}")
+            print(
+                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, coarseness levels C = {fam}"
+            )
+            print(
+                f"        {(getattr(E, {'vector': 'main_world', 'coarse': 'coarse_world', 'digits': 'image_world'}[name]).__doc__ or '').split(chr(10))[0]}"
+            )
         return 0
     if cmd == "export":
         return _export(args)
@@ -109,12 +135,16 @@ def run(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    res = run_suite(args.mode, args.experiments, args.out, seeds=args.seeds, steps=args.steps)
+    res = run_suite(
+        args.mode, args.experiments, args.out, seeds=args.seeds, steps=args.steps, batch_regime=args.batch_regime
+    )
     n_claims = [c for r in res.values() for c in r["verdict"]["claims"]]
     held = sum(c.get("held") is True for c in n_claims)
     failed = sum(c.get("held") is False for c in n_claims)
-    print(f"{len(res)} experiments in {time.perf_counter() - t0:.1f} s; claims held {held}, failed {failed}, "
-          f"other {len(n_claims) - held - failed}; results in {Path(args.out) / args.mode}")
+    print(
+        f"{len(res)} experiments in {time.perf_counter() - t0:.1f} s; claims held {held}, failed {failed}, "
+        f"other {len(n_claims) - held - failed}; results in {Path(args.out) / args.mode}"
+    )
     return 0
 
 
@@ -129,7 +159,9 @@ def _export(args) -> int:
     if args.level is not None:
         levels = {x.C: x for x in w.coarseness_family()}
         if args.level not in levels:
-            raise InputError(f"--level {args.level}: the {args.world} world's coarseness levels are {', '.join(map(str, sorted(levels)))}")
+            raise InputError(
+                f"--level {args.level}: the {args.world} world's coarseness levels are {', '.join(map(str, sorted(levels)))}"
+            )
         w = levels[args.level]
     Z = None
     info = {"world": w.name, "N": w.N, "C": w.C}

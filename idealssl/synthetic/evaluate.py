@@ -5,25 +5,30 @@ M(x_i); the world is the population, so "population" quantities are exact averag
 inputs (uniform distribution on X).
 
 * :func:`geometry` — invariance ratio, affine and linear rank of the orbit codes, distance of the
-  centred, normalised codes to the regular simplex (Theorem 1; ``issl-theory.md`` 2.1-bis, 5.1-5.2).
+  centred, normalised codes to the regular simplex (Theorem 1; theory/statements.md S1.2-S1.3).
 * :func:`ideal_log_loss` — the ideal ISSL log loss L_I (Eq. 6) with unit-norm representations and
   unit-norm class weights at temperature 1, and its optimum log(1 + (C-1) e^{-C/(C-1)}) (Prop. 3;
-  ``issl-theory.md`` 2.3, 5.7).
+  theory/statements.md S4.2), computed by :func:`idealssl.derive.logloss.minimise_ideal_log_loss`.
 * :func:`worst_case_risk` — W_n = sum_m p_m (1 - p_m)^n, the worst-case expected ERM risk of a
-  sample-optimal encoder (Prop. 2; ``issl-theory.md`` 2.2, 5.6).
+  sample-optimal encoder (Prop. 2; theory/statements.md S3.1).
 * :func:`probe_tasks` — probe accuracy on many random invariant tasks (random labellings of the
   orbits), with the full finite world as training set (population optimality, Def. 2) and in the
   few-shot regime (n i.i.d. labelled inputs), where the error is split into seen and unseen orbits
   and compared with W_n.
 * :func:`run_check` — the verdict of :func:`idealssl.check` when the checker is installed.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Dict, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+
+from ..jsonutil import plain
+from ..probes import get_family
+from ..theory_math import erm_risk, ideal_log_loss_optimum, matrix_rank
 
 __all__ = [
     "geometry",
@@ -35,8 +40,6 @@ __all__ = [
     "run_check",
 ]
 
-PROBES = ("linear", "linear-nobias", "mlp")
-
 
 def _orbit_means(Z: np.ndarray, orbits: np.ndarray, C: int) -> np.ndarray:
     counts = np.bincount(orbits, minlength=C).astype(float)
@@ -45,14 +48,7 @@ def _orbit_means(Z: np.ndarray, orbits: np.ndarray, C: int) -> np.ndarray:
     return mu / counts[:, None]
 
 
-def _rank(A: np.ndarray, rtol: float) -> int:
-    if A.size == 0:
-        return 0
-    s = np.linalg.svd(A, compute_uv=False)
-    return int(np.sum(s > rtol * max(s[0], 1e-300))) if s.size and s[0] > 0 else 0
-
-
-def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> Dict[str, float]:
+def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str, float]:
     """Invariance and dimension figures of a representation.
 
     Parameters
@@ -68,10 +64,10 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> Dict[str,
     dict
         ``invariance_ratio`` = sum_i ||z_i - mu_{M(x_i)}||^2 / sum_i ||z_i - zbar||^2 (0 for an
         invariant encoder; 1 - R^2 of predicting z from the orbit); ``affine_rank`` =
-        rank[mu_m - mu_1]_m (Theorem 1 needs C-1, ``issl-theory.md`` 2.1-bis); ``span_rank`` =
+        rank[mu_m - mu_1]_m (Theorem 1 needs C-1, theory/statements.md S1.3); ``span_rank`` =
         rank[mu_m] (the paper's literal wording); ``simplex_distance`` = ||G - G*||_F / ||G*||_F
         with G the Gram matrix of the centred, unit-normalised codes and G* that of the regular
-        simplex (1 on the diagonal, -1/(C-1) elsewhere; the minimiser of L_I, 2.3).
+        simplex (1 on the diagonal, -1/(C-1) elsewhere; the minimiser of L_I, S4.2).
     """
     Z = np.asarray(Z, dtype=np.float64)
     orbits = np.asarray(orbits)
@@ -88,18 +84,13 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> Dict[str,
         "C": C,
         "d": int(Z.shape[1]),
         "invariance_ratio": within / total if total > 0 else 0.0,
-        "affine_rank": _rank(mu[1:] - mu[0], rtol),
-        "span_rank": _rank(mu, rtol),
+        "affine_rank": matrix_rank(mu[1:] - mu[0], rtol),
+        "span_rank": matrix_rank(mu, rtol),
         "simplex_distance": float(np.linalg.norm(G - Gs) / np.linalg.norm(Gs)),
     }
 
 
-def ideal_log_loss_optimum(C: int) -> float:
-    """min L_I = log(1 + (C-1) exp(-C/(C-1))): the regular simplex, attainable iff d >= C-1 (Prop. 3)."""
-    return math.log1p((C - 1) * math.exp(-C / (C - 1)))
-
-
-def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> Dict[str, float]:
+def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> dict[str, float]:
     """The ideal ISSL log loss of a representation (Dubois et al. 2022, Eq. 6).
 
     .. math::
@@ -108,51 +99,33 @@ def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> Dict[
             -\\log \\frac{\\exp(w_{M(x_i)}^\\top \\hat z_i)}{\\sum_{m'} \\exp(w_{m'}^\\top \\hat z_i)},
         \\qquad \\hat z_i = z_i / \\|z_i\\|
 
-    (unit-norm representations and weights, temperature 1, uniform p_X), minimised over the C
-    weights by L-BFGS on w_m = v_m / ||v_m||, started at the normalised orbit means. With
-    equiprobable orbits its minimum over representations is
+    (unit-norm representations and weights, temperature 1, uniform p_X: every input weighs 1/N),
+    minimised over the C weights by the NumPy minimiser of ``idealssl derive``
+    (:func:`idealssl.derive.logloss.minimise_ideal_log_loss`: multi-start L-BFGS on the sphere, at most
+    ``iters`` iterations per start). With equiprobable orbits its minimum over representations is
     log(1 + (C-1) e^{-C/(C-1)}), reached at the regular simplex iff d >= C-1 (Prop. 3;
-    ``issl-theory.md`` 5.7); the returned ``gap`` is L_I minus that optimum.
+    theory/statements.md S4.2); the returned ``gap`` is L_I minus that optimum.
     """
-    import torch
+    from ..derive.logloss import minimise_ideal_log_loss
 
     Z = np.asarray(Z, dtype=np.float64)
-    orbits = np.asarray(orbits)
+    orbits = np.asarray(orbits, dtype=np.int64)
     C = int(orbits.max()) + 1
-    z = torch.as_tensor(Z)
-    z = z / z.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    y = torch.as_tensor(orbits, dtype=torch.long)
-    mu = torch.as_tensor(_orbit_means(z.numpy(), orbits, C))
-    v = (mu + 1e-6 * torch.randn(mu.shape, generator=torch.Generator().manual_seed(0), dtype=mu.dtype)).requires_grad_(True)
-    opt = torch.optim.LBFGS([v], lr=1.0, max_iter=iters, tolerance_grad=1e-10, tolerance_change=1e-12,
-                            line_search_fn="strong_wolfe")
-
-    def loss_fn():
-        w = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        return torch.nn.functional.cross_entropy(z @ w.T, y)
-
-    def closure():
-        opt.zero_grad()
-        loss = loss_fn()
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    with torch.no_grad():
-        val = float(loss_fn())
+    z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    w = np.full(len(z), 1.0 / len(z))
+    val = minimise_ideal_log_loss(z, orbits, C, w, restarts=1, maxiter=iters, relaxation=False).value
     opt_val = ideal_log_loss_optimum(C)
     return {"ideal_log_loss": val, "optimum": opt_val, "gap": val - opt_val}
 
 
 def worst_case_risk(p: Sequence[float], n: int) -> float:
-    """W_n = sum_m p_m (1 - p_m)^n (Prop. 2 with a fixed orbit marginal p; ``issl-theory.md`` 2.2).
+    """W_n = sum_m p_m (1 - p_m)^n (Prop. 2 with a fixed orbit marginal p; theory/statements.md S3.1).
 
     It is the expected mass of the orbits that n i.i.d. labelled inputs leave unseen: the worst ERM
     on a sample-optimal encoder is right on every seen orbit and wrong on every unseen one. For
     equiprobable orbits it equals (1 - 1/C)^n.
     """
-    p = np.asarray(p, dtype=float)
-    return float(np.sum(p * (1.0 - p) ** n))
+    return erm_risk(p, n)
 
 
 def random_labellings(n_groups: int, n_tasks: int, n_labels: int, rng: np.random.Generator) -> np.ndarray:
@@ -177,7 +150,7 @@ def _features(Z: np.ndarray, probe: str) -> np.ndarray:
     (no centring, which would smuggle in a bias)."""
     Z = np.asarray(Z, dtype=np.float64)
     if probe == "linear-nobias":
-        return Z / max(float(np.sqrt(np.mean(Z ** 2))), 1e-12)
+        return Z / max(float(np.sqrt(np.mean(Z**2))), 1e-12)
     sd = Z.std(0)
     return (Z - Z.mean(0)) / np.where(sd > 1e-12, sd, 1.0)
 
@@ -207,9 +180,9 @@ def probe_tasks(
     n_tasks: int = 20,
     n_labels: Iterable[int] = (2, 5),
     shots: Sequence[int] = (),
-    task_groups: Optional[np.ndarray] = None,
+    task_groups: np.ndarray | None = None,
     seed: int = 0,
-) -> Dict:
+) -> dict:
     """Probe accuracy on random invariant tasks, full-data and few-shot.
 
     Parameters
@@ -241,10 +214,7 @@ def probe_tasks(
         the measured unseen mass and the theoretical W_n (Prop. 2 predicts: seen-orbit error 0 and
         error <= W_n for an ideal encoder, with equality for the worst ERM).
     """
-    if probe not in PROBES:
-        from ..errors import InputError
-
-        raise InputError(f"unknown probe {probe!r}; use one of {', '.join(PROBES)}")
+    get_family(probe)  # InputError for an unknown family
     rng = np.random.default_rng(seed)
     orbits = np.asarray(orbits)
     C = int(orbits.max()) + 1
@@ -292,11 +262,11 @@ def probe_tasks(
     return {"probe": probe, "full": full, "fewshot": few}
 
 
-def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> Optional[Dict]:
+def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> dict | None:
     """The checker's verdict (:func:`idealssl.check`) as a plain dict, or ``None`` when the
     checker is not installed. Errors from the checker are recorded, not raised."""
     try:
-        from ..check.api import check  # noqa: F401
+        from ..checker.api import check  # noqa: F401
     except ImportError:
         return None
     import idealssl
@@ -308,23 +278,9 @@ def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs
     out = {"ideal": bool(rep.ideal)}
     try:
         out["conditions"] = {
-            k: {"holds": bool(c.holds), "value": _jsonable(c.value), "threshold": _jsonable(c.threshold)}
+            k: {"holds": bool(c.holds), "value": plain(c.value), "threshold": plain(c.threshold)}
             for k, c in rep.conditions.items()
         }
     except Exception:  # pragma: no cover - depends on the checker's report type
-        out["report"] = _jsonable(rep.to_dict()) if hasattr(rep, "to_dict") else str(rep)
+        out["report"] = plain(rep.to_dict()) if hasattr(rep, "to_dict") else str(rep)
     return out
-
-
-def _jsonable(v):
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
-    if isinstance(v, np.ndarray):
-        return v.tolist()
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if v is None or isinstance(v, (bool, int, float, str)):
-        return v
-    return str(v)

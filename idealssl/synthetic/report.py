@@ -1,4 +1,5 @@
 """The claims table of ``synthetic/README.md``, built from the recorded result files (never by hand)."""
+
 from __future__ import annotations
 
 import json
@@ -9,7 +10,7 @@ from ..errors import InputError
 BEGIN = "<!-- claims:begin -->"
 END = "<!-- claims:end -->"
 
-ORDER = ("dimension", "methods", "coarseness", "loss_vs_accuracy", "dissl_threshold")
+ORDER = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 
 def _fmt(v) -> str:
@@ -27,7 +28,12 @@ def _fmt(v) -> str:
 
 
 def _verdict(h) -> str:
-    return {True: "**held**", False: "**failed**", None: "measured (no prediction / not run)"}.get(h, f"**{h}**")
+    return {
+        True: "**held**",
+        False: "**failed**",
+        None: "measured (no prediction / not run)",
+        "cannot discriminate": "**cannot discriminate here**",
+    }.get(h, f"**{h}**")
 
 
 def claims_table(results: Path, mode: str = "full") -> str:
@@ -45,7 +51,9 @@ def claims_table(results: Path, mode: str = "full") -> str:
         res = json.loads(f.read_text())
         for c in res["verdict"]["claims"]:
             vals = _fmt(c.get("values", "")) if c.get("values") else ""
-            lines.append(f"| {name} | {c['id']} | {c['prediction']} | {c['criterion']} | {_verdict(c.get('held'))} | {vals} |")
+            lines.append(
+                f"| {name} | {c['id']} | {c['prediction']} | {c['criterion']} | {_verdict(c.get('held'))} | {vals} |"
+            )
     if not found:
         raise InputError(f"{d}: no result files")
     return "\n".join(lines)
@@ -80,40 +88,54 @@ def result_tables(results: Path, mode: str = "full") -> str:
     f = d / "dimension.json"
     if f.exists():
         res = json.loads(f.read_text())
-        out += ["### dimension (linear and MLP probes, full world as training set)", "",
-                "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | invariance ratio |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
+        out += [
+            "### dimension (linear and MLP probes, full world as training set)",
+            "",
+            "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | invariance ratio |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for s in res["summary"]:
-            out.append(f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | {_m(s['linear_frac_perfect_binary'], 2)} | "
-                       f"{_m(s['linear_frac_perfect_5class'], 2)} | {s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
-                       f"{_m(s['affine_rank'], 1)} | {_m(s['invariance_ratio'])} |")
+            out.append(
+                f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | {_m(s['linear_frac_perfect_binary'], 2)} | "
+                f"{_m(s['linear_frac_perfect_5class'], 2)} | {s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
+                f"{_m(s['affine_rank'], 1)} | {_m(s['invariance_ratio'])} |"
+            )
         out.append("")
     f = d / "methods.json"
     if f.exists():
+        out += _methods_tables(json.loads(f.read_text()))
+    f = d / "self_target.json"
+    if f.exists():
         res = json.loads(f.read_text())
-        wn = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
-        out += [f"### methods (world {res['protocol']['world']['name']}, d = {res['protocol']['dim']}, equal budget), sorted by 16-shot error", "",
-                f"W_n: n=4: {wn.get('4', float('nan')):.3f}, n=16: {wn.get('16', float('nan')):.3f}, n=64: {wn.get('64', float('nan')):.3f}", "",
-                "| method | linear acc (2 labels) | (5 labels) | 4-shot error | 16-shot error | 64-shot error | L_I − optimum | invariance ratio | affine rank | distance to simplex |",
-                "|---|---|---|---|---|---|---|---|---|---|"]
-        items = sorted(res["summary"].items(), key=lambda kv: kv[1].get("fewshot_error_n16", {}).get("mean", 9) or 9)
-        for m, s in items:
-            if "error" in s:
-                out.append(f"| {m} | failed: {s['error']} |||||||||")
-                continue
-            out.append(f"| {m} | {_m(s['linear_acc_binary'])} | {_m(s['linear_acc_5class'])} | {_m(s['fewshot_error_n4'])} | "
-                       f"{_m(s['fewshot_error_n16'])} | {_m(s['fewshot_error_n64'])} | {_m(s['ideal_log_loss_gap'])} | "
-                       f"{_m(s['invariance_ratio'])} | {_m(s['affine_rank'], 1)} | {_m(s['simplex_distance'], 2)} |")
+        out += [
+            "### self target (CISSL and SimCLR at their published default temperatures 0.07 / 0.1, matched heads)",
+            "",
+            "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | invariance ratio | "
+            "16-shot error | linear acc (2 labels) | loss flattened |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for regime, ms in res["summary"].items():
+            for m, x in ms.items():
+                out.append(
+                    f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | {x['below_bound_runs']} | "
+                    f"{_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | {_m(x['linear_acc_binary'])} | {x['flattened']} |"
+                )
         out.append("")
     f = d / "coarseness.json"
     if f.exists():
         res = json.loads(f.read_text())
         shots = res["protocol"]["shots"]
-        out += [f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / seen-orbit error)", "",
-                "| method | C | " + " | ".join(f"n={n}" for n in shots) + " | invariance ratio (level orbits) |",
-                "|---|---|" + "---|" * len(shots) + "---|"]
+        out += [
+            f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / seen-orbit error)",
+            "",
+            "| method | C | " + " | ".join(f"n={n}" for n in shots) + " | invariance ratio (level orbits) |",
+            "|---|---|" + "---|" * len(shots) + "---|",
+        ]
         for s in res["summary"]:
-            cells = [f"{s[f'error_n{n}']['mean']:.3f} / {s[f'W_n{n}']:.3f} / {s[f'seen_orbit_error_n{n}']['mean']:.3f}" for n in shots]
+            cells = [
+                f"{s[f'error_n{n}']['mean']:.3f} / {s[f'W_n{n}']:.3f} / {s[f'seen_orbit_error_n{n}']['mean']:.3f}"
+                for n in shots
+            ]
             out.append(f"| {s['method']} | {s['C']} | " + " | ".join(cells) + f" | {_m(s['invariance_ratio'])} |")
         out.append("")
     f = d / "dissl_threshold.json"
@@ -121,31 +143,36 @@ def result_tables(results: Path, mode: str = "full") -> str:
         res = json.loads(f.read_text())
         rows = res["rows"]
         lams = sorted({r["lambda"] for r in rows if r["part"] == "free-logits"})
-        out += [f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = {res['summary']['threshold']}): teacher H(M^|X) in nats", "",
-                "| setting | " + " | ".join(f"λ={x}" for x in lams) + " |", "|---|" + "---|" * len(lams)]
+        out += [
+            f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = {res['summary']['threshold']}): teacher H(M^|X) in nats",
+            "",
+            "| setting | " + " | ".join(f"λ={x}" for x in lams) + " |",
+            "|---|" + "---|" * len(lams),
+        ]
         for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "free-logits"):
             vals = {r["lambda"]: r["H_M_given_X"] for r in rows if r["setting"] == setting}
             out.append(f"| free logits, {setting} | " + " | ".join(_m(vals.get(x)) for x in lams) + " |")
         tl = sorted({r["lambda"] for r in rows if r["part"] == "trained" and "error" not in r})
         if tl:
-            out += ["", "| trained encoder (C = 16) | " + " | ".join(f"λ={x}" for x in tl) + " |", "|---|" + "---|" * len(tl)]
+            out += [
+                "",
+                "| trained encoder (C = 16) | " + " | ".join(f"λ={x}" for x in tl) + " |",
+                "|---|" + "---|" * len(tl),
+            ]
             for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "trained"):
                 cells = []
                 for x in tl:
-                    hs = [r["H_M_given_Z_full"] for r in rows if r["setting"] == setting and r["lambda"] == x and "error" not in r]
+                    hs = [
+                        r["H_M_given_Z_full"]
+                        for r in rows
+                        if r["setting"] == setting and r["lambda"] == x and "error" not in r
+                    ]
                     cells.append(f"{sum(hs) / len(hs):.3f}" if hs else "n/a")
                 out.append(f"| {setting} | " + " | ".join(cells) + " |")
         out.append("")
     f = d / "loss_vs_accuracy.json"
     if f.exists():
-        res = json.loads(f.read_text())
-        s = res["summary"]
-        if s:
-            out += ["### ideal log loss vs probe accuracy", "",
-                    f"Spearman ρ(L_I, 16-shot error) = {s['spearman_loss_vs_fewshot16_error']['rho']:.3f} (p = {s['spearman_loss_vs_fewshot16_error']['p']:.2g}); "
-                    f"ρ(L_I, full-data accuracy) = {s['spearman_loss_vs_full_binary_acc']['rho']:.3f}; {s['n_models']} models"
-                    + (f"; CISSL/DISSL models only: ρ = {s['spearman_within_issl_objectives']['rho']:.3f} ({s['spearman_within_issl_objectives']['n_models']} models)"
-                       if "spearman_within_issl_objectives" in s else ""), ""]
+        out += _loss_lines(json.loads(f.read_text()))
     walls = []
     for name in ORDER:
         f = d / f"{name}.json"
@@ -154,6 +181,109 @@ def result_tables(results: Path, mode: str = "full") -> str:
     if walls:
         out += ["Wall times (" + mode + " mode): " + ", ".join(walls) + "."]
     return "\n".join(out)
+
+
+def _methods_rows(summary: dict, regime: str) -> list:
+    items = sorted(summary.items(), key=lambda kv: kv[1].get("fewshot_error_n16", {}).get("mean", 9) or 9)
+    out = []
+    for m, s in items:
+        if "error" in s:
+            out.append(f"| {m} | {regime} | failed: {s['error']} ||||||||||")
+            continue
+        bound = s.get("invariant_bound")
+        out.append(
+            f"| {m} | {regime} | {_m(s['linear_acc_binary'])} | {_m(s['linear_acc_5class'])} | {_m(s['fewshot_error_n4'])} | "
+            f"{_m(s['fewshot_error_n16'])} | {_m(s['fewshot_error_n64'])} | {_m(s['ideal_log_loss_gap'])} | "
+            f"{_m(s['invariance_ratio'])} | {_m(s['affine_rank'], 1)} | {_m(s.get('final_loss_last10'))} | "
+            f"{'' if bound is None else f'{bound:.3f}'} | {s.get('flattened', '')} |"
+        )
+    return out
+
+
+def _methods_tables(res: dict) -> list:
+    p = res["protocol"]
+    wn = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
+    regime = p.get("batch_regime", "iid")
+    out = [
+        f"### methods (world {p['world']['name']}, d = {p['dim']}, equal budget of {p['steps']} steps), sorted by 16-shot error",
+        "",
+        f"W_n: n=4: {wn.get('4', float('nan')):.3f}, n=16: {wn.get('16', float('nan')):.3f}, n=64: {wn.get('64', float('nan')):.3f}. "
+        f"Batch regime {regime} (effective batch {p.get('batch_effective', p['batch'])})"
+        + (
+            f"; the pairs again in the {p['ablation_regime']} regime (batch {p['batch']}) as an ablation."
+            if p.get("ablation_regime")
+            else "."
+        ),
+        "",
+    ]
+    t = p.get("temperatures")
+    if isinstance(t, dict) and "chosen" in t:
+        out += [
+            "Temperatures chosen on the validation world " + f"({t['validation']['world']} with world seed "
+            f"{t['validation']['world_seed']}, training seed {t['validation']['train_seed']}; "
+            + t["validation"]["criterion"]
+            + "): "
+            + "; ".join(
+                f"{m} {v} (grid {t['grids'][f]}: "
+                + ", ".join(
+                    f"{k} → {'n/a' if e is None else f'{e:.3f}'}" for k, e in t["scores_fewshot16_error"][m].items()
+                )
+                + ")"
+                for f, ms in (("contrastive", ("simclr", "cissl")), ("distillation", ("dino", "dissl")))
+                for m, v in t["chosen"].items()
+                if m in ms
+            )
+            + ". "
+            + "; ".join(f"{k}: {v}" for k, v in t["meaning"].items())
+            + ".",
+            "",
+        ]
+    out += [
+        "| method | batch regime | linear acc (2 labels) | (5 labels) | 4-shot error | 16-shot error | 64-shot error | L_I − optimum | "
+        "invariance ratio | affine rank | final batch loss (last 10%) | invariant bound | loss flattened |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    out += _methods_rows(res["summary"], regime)
+    if res.get("summary_iid"):
+        out += _methods_rows(res["summary_iid"], "iid (ablation)")
+    out.append("")
+    return out
+
+
+def _loss_lines(res: dict) -> list:
+    s = res["summary"]
+    if "spearman_loss_vs_fewshot16_error" not in s:
+        return []
+    part = s.get("partial_spearman_controlling_log_steps")
+    out = [
+        "### ideal log loss vs probe accuracy",
+        "",
+        f"{s['n_models']} models (batch regime {res['protocol'].get('batch_regime', 'iid')}). "
+        f"Spearman ρ(L_I, 16-shot error) = {s['spearman_loss_vs_fewshot16_error']['rho']:.3f} "
+        f"(p = {s['spearman_loss_vs_fewshot16_error']['p']:.2g}); ρ(L_I, full-data accuracy) = "
+        f"{s['spearman_loss_vs_full_binary_acc']['rho']:.3f}"
+        + (f"; partial ρ controlling for log(steps) = {part['rho']:.3f} (p = {part['p']:.2g})" if part else "")
+        + ".",
+        "",
+    ]
+    within = s.get("spearman_within_budget", {})
+    if within:
+        out += [
+            "Within one training budget: "
+            + "; ".join(f"{k} steps: ρ = {v['rho']:.3f} (p = {v['p']:.2g}, {v['n']} models)" for k, v in within.items())
+            + ".",
+            "",
+        ]
+    own = s.get("spearman_own_batch_loss_vs_fewshot16_error_within_method", {})
+    if own:
+        out += [
+            "The objectives' own batch loss (last 10% of steps; no orbit labels) vs 16-shot error, within each objective's "
+            "budget sweep: "
+            + "; ".join(f"{m}: ρ = {v['rho']:.3f} (p = {v['p']:.2g}, {v['n']} models)" for m, v in own.items())
+            + ".",
+            "",
+        ]
+    return out
 
 
 def update_readme_tables(readme: Path, tables: str) -> None:

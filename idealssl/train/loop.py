@@ -1,7 +1,10 @@
 """The training loop: data -> views -> encoder -> objective -> optimiser, then evaluation.
 
-One function, :func:`train`, runs a whole experiment from a resolved configuration
-(:mod:`idealssl.train.config`) and writes a run directory::
+:func:`train` runs a whole experiment from a resolved configuration (:mod:`idealssl.train.config`):
+:func:`resume_point` (checkpoint and configuration merge) -> :func:`setup` (data, model, objective, EMA
+backbone, precision, optimiser, schedules, DDP) -> :func:`write_run_files` -> :func:`fit` (epochs of
+:func:`train_one_epoch`, each step :func:`idealssl.train.step.training_step`; :func:`epoch_monitors`;
+:func:`save_checkpoint`) -> :func:`finalise` (evaluation, results). It writes a run directory::
 
     config.yaml      resolved configuration
     env.json         versions, git revision, device, world size, threads
@@ -23,23 +26,22 @@ global batch B; objectives gather batch statistics themselves (objectives.base).
 """
 from __future__ import annotations
 
-import copy
 import json
-import math
 import os
 import platform
 import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Any, Dict, Optional, TextIO
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import yaml
 from torch import nn
 
@@ -48,10 +50,16 @@ from ..data.datasets import ImageSet, load_dataset
 from ..data.views import ViewConfig, ViewGenerator
 from ..errors import InputError
 from ..models import build_encoder
+from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
 from . import distributed as D
-from . import evaluate as E
-from .config import lr_for
+from .config import RunConfig, lr_for
+from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
+from .model import SSLModel
+from .rundir import claim_empty, merge_on_resume, reset_metrics
+from .step import Schedules, training_step
+
+__all__ = ["train", "SSLModel", "build_objective", "view_config", "evaluate_model", "NonFiniteLoss", "Interrupted"]
 
 
 class NonFiniteLoss(RuntimeError):
@@ -62,44 +70,6 @@ class Interrupted(RuntimeError):
     def __init__(self, signum: int, path: Path):
         super().__init__(f"stopped by signal {signum}; checkpoint written to {path}")
         self.signum, self.path = signum, path
-
-
-# ------------------------------------------------------------------------------------------------ model
-class SSLModel(nn.Module):
-    """Backbone + objective (heads, teacher state) + detached online linear probe.
-
-    ``forward`` encodes views of the same resolution in one pass, evaluates the objective, and fits
-    the probe on the first global view's features with the gradient stopped, so the probe never
-    shapes the representation (solo-learn's online probe).
-    """
-
-    def __init__(self, backbone: nn.Module, objective: nn.Module, n_classes: int):
-        super().__init__()
-        self.backbone = backbone
-        self.objective = objective
-        self.probe = nn.Linear(backbone.dim, max(1, n_classes))
-
-    def encode(self, views: List[torch.Tensor], net: Optional[nn.Module] = None) -> List[torch.Tensor]:
-        net = net or self.backbone
-        out: List[Optional[torch.Tensor]] = [None] * len(views)
-        groups: Dict[tuple, List[int]] = {}
-        for i, v in enumerate(views):
-            groups.setdefault(tuple(v.shape[1:]), []).append(i)
-        for idx in groups.values():
-            z = net(torch.cat([views[i] for i in idx]))
-            for j, i in enumerate(idx):
-                out[i] = z[j * views[i].shape[0]:(j + 1) * views[i].shape[0]]
-        return out  # type: ignore[return-value]
-
-    def forward(self, views, targets, labels):
-        feats = self.encode(views)
-        out = self.objective([f.float() for f in feats], targets)
-        logits = self.probe(feats[0].detach().float())
-        lab = labels.long()
-        n = (lab >= 0).sum()
-        probe_loss = F.cross_entropy(logits, lab.clamp_min(0), reduction="none")
-        probe_loss = (probe_loss * (lab >= 0)).sum() / n.clamp_min(1)
-        return out.loss, probe_loss, out.logs
 
 
 # ------------------------------------------------------------------------------------------------ helpers
@@ -113,8 +83,8 @@ def _git_rev() -> Optional[str]:
 
 
 def environment(device: torch.device, info: D.DistInfo) -> dict:
-    import torchvision
     import sklearn
+    import torchvision
 
     from .. import __version__
 
@@ -189,14 +159,6 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _schedule(step: int, total: int, warmup: int) -> float:
-    """Linear warmup over ``warmup`` steps, then cosine decay to 0 (the ISSL protocol)."""
-    if warmup > 0 and step < warmup:
-        return (step + 1) / warmup
-    t = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
-
-
 def _make_optimizer(cfg: dict, model: SSLModel, lr: float):
     o = cfg["optim"]
     main = [p for n, p in model.named_parameters() if not n.startswith("probe.") and p.requires_grad]
@@ -210,7 +172,11 @@ def _make_optimizer(cfg: dict, model: SSLModel, lr: float):
         return torch.optim.Adam(groups, lr=lr)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(o["momentum"]))
-    raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam or sgd")
+    if name == "lars":
+        from .optim import LARS
+
+        return LARS(groups, lr=lr, momentum=float(o["momentum"]))
+    raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam, sgd or lars")
 
 
 def build_objective(cfg: dict, dim: int):
@@ -245,78 +211,106 @@ def _new_run_dir(cfg: dict) -> Path:
     return d
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("step", 0) <= step:
-            keep.append(line)
-    path.write_text("".join(l + "\n" for l in keep))
+# ------------------------------------------------------------------------------------------------ setup
+@dataclass
+class Run:
+    """Everything a run needs once set up (:func:`setup`); the loop mutates ``step`` only."""
+
+    cfg: dict
+    rc: RunConfig
+    info: D.DistInfo
+    device: torch.device
+    run_dir: Path
+    data: ImageSet
+    model: SSLModel
+    dmodel: nn.Module
+    ema: Optional[nn.Module]
+    opt: torch.optim.Optimizer
+    schedules: Schedules
+    vcfg: ViewConfig
+    views_fn: ViewGenerator
+    gen: torch.Generator
+    images: torch.Tensor
+    labels: torch.Tensor
+    n_global: int
+    batch: int
+    b_local: int
+    steps_per_epoch: int
+    total: int
+    limit: int
+    lr: float
+    autocast: bool
+    channels_last: bool
+    step: int = 0
+    elapsed_prev: float = 0.0
+    resumed: bool = False
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.run_dir / "metrics.jsonl"
+
+    def done(self) -> bool:
+        return self.step >= self.total or bool(self.limit and self.step >= self.limit)
 
 
-# ------------------------------------------------------------------------------------------------ train
-def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True) -> dict:
-    """Pretrain, checkpoint and evaluate; returns the results dict (also written to results.json).
+@dataclass
+class ResumeOptions:
+    """How a run starts (:mod:`idealssl.train.rundir` has the rules)."""
 
-    Parameters
-    ----------
-    cfg : dict
-        Resolved configuration (:func:`idealssl.train.config.resolve`).
-    resume : str, optional
-        ``"auto"`` (the run directory's ``checkpoints/last.pt``), a checkpoint path, or a run directory.
-    """
-    info, device = D.setup(str(cfg["device"]))
-    try:
-        return _train(cfg, resume, verbose, info, device)
-    finally:
-        D.teardown()
+    resume: Optional[str] = None  #: None, "auto" (``--out``'s last checkpoint), a checkpoint file or run directory
+    explicit: Dict[str, Any] = field(default_factory=dict)  #: settings the command gave explicitly (dotted keys)
+    allow_changes: bool = False
+    overwrite: bool = False
 
 
-def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
-    if verbose and info.main:
-        print(msg, file=sys.stderr, flush=True)
-
-
-def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
-    t_setup = time.time()
-    seed = int(cfg["seed"])
-    # ---- run directory and resume point
-    ck = None
-    run_dir = None
-    if resume:
-        if resume == "auto":
-            if not cfg.get("out"):
-                raise InputError("--resume without a path needs --out RUN_DIR (the run to continue)")
-            run_dir = Path(cfg["out"])
-            last = ckpt_mod.find_last(run_dir)
-            if last is None:
-                _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
-            else:
-                ck = ckpt_mod.load(last)
+def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool):
+    """``(cfg, run_dir, checkpoint or None, source run directory or None)``; refuses a non-empty fresh
+    ``--out`` (or moves it aside with ``--overwrite``) and merges the configuration on resume."""
+    ck, run_dir, source = None, None, None
+    out = Path(cfg["out"]) if cfg.get("out") else None
+    if opts.resume == "auto":
+        if out is None:
+            raise InputError("--resume without a path needs --out RUN_DIR (the run to continue)")
+        run_dir = out
+        last = ckpt_mod.find_last(run_dir)
+        if last is None:
+            _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
         else:
-            path = ckpt_mod.resolve_checkpoint(resume)
-            ck = ckpt_mod.load(path)
-            run_dir = path.parent.parent
-    if run_dir is None:
-        run_dir = _new_run_dir(cfg)
+            ck = ckpt_mod.load(last)
+    elif opts.resume:
+        path = ckpt_mod.resolve_checkpoint(opts.resume)
+        ck = ckpt_mod.load(path)
+        source = ckpt_mod.run_dir_of(path)
+        if out is None and source is None:
+            raise InputError(f"--resume {path}: the file is not in a run's checkpoints/ folder; give --out DIR for the "
+                             f"continued run")
+        run_dir = out if out is not None else source
+        if source is not None and run_dir.resolve() == source.resolve():
+            source = None  # continuing in place
+        else:
+            _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
+    else:
+        run_dir = out if out is not None else _new_run_dir(cfg)
+        _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
     run_dir = Path(D.broadcast_obj(str(run_dir), info))
     if ck is not None:
-        # the checkpoint's configuration wins, except what does not change the trajectory
-        keep = {k: copy.deepcopy(cfg[k]) for k in ("device", "eval", "data_dir")}
-        old = ck["cfg"]
-        keep["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
-        for k in ("method", "dataset", "seed"):
-            if old.get(k) != cfg.get(k):
-                raise InputError(f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}")
-        cfg = copy.deepcopy(old)
-        cfg.update(keep)
-    ckpt_dir = run_dir / "checkpoints"
-    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
+        cfg, notes = merge_on_resume(cfg, ck, opts.explicit, opts.allow_changes)
+        for line in notes:
+            _log(verbose, info, line)
+    return cfg, run_dir, ck, source
+
+
+def _moved(dest: Optional[Path], run_dir: Path, verbose: bool, info: D.DistInfo) -> None:
+    if dest is not None and info.main:
+        print(f"--overwrite: the previous contents of {run_dir} were moved to {dest}", file=sys.stderr, flush=True)
+
+
+def pretraining_set(cfg: dict, data: ImageSet, seed: int):
+    """Images and labels (-1 = unlabelled) the encoder is pretrained on: all, one class, or a fraction."""
     ssl_y = data.train_y if data.pretrain_x is None else np.full(len(data.ssl_x), -1, np.int64)
     if data.pretrain_x is not None:
         ssl_y[len(data.ssl_x) - len(data.train_y):] = data.train_y  # STL-10: unlabeled then train
@@ -327,379 +321,407 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
         if not (isinstance(only, int) and 0 <= only < data.n_classes):
             raise InputError(f"data.only_class must be an integer in 0..{data.n_classes - 1}, got {only!r}")
         ssl_x, ssl_y = data.train_x[data.train_y == only], data.train_y[data.train_y == only]
-    ssl_x = _subset(ssl_x, float(cfg["data"]["fraction"]), seed)
-    ssl_y = _subset(ssl_y, float(cfg["data"]["fraction"]), seed)
-    metrics_path = run_dir / "metrics.jsonl"
+    fraction = float(cfg["data"]["fraction"])
+    return _subset(ssl_x, fraction, seed), _subset(ssl_y, fraction, seed)
 
-    # ---- model
-    torch.manual_seed(seed)
-    m = cfg["model"]
-    backbone = build_encoder(m["arch"], data.channels, int(cfg["views"]["size"] or data.image_size),
-                             m["expand_dim"], m["small_stem"], int(m["width"]))
+
+def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, device: torch.device):
+    torch.manual_seed(rc.seed)
+    m = rc.model
+    backbone = build_encoder(m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim,
+                             m.small_stem, int(m.width))
     objective = build_objective(cfg, backbone.dim)
-    n_global = int(getattr(objective, "n_global", 2))
-    vcfg = view_config(cfg, data, n_global)
     model = SSLModel(backbone, objective, data.n_classes).to(device)
-    ema = None
-    if getattr(objective, "momentum_backbone", False):
-        ema = copy.deepcopy(backbone).to(device)
-        for p in ema.parameters():
-            p.requires_grad_(False)
+    ema = frozen_copy(backbone).to(device) if getattr(objective, "momentum_backbone", False) else None
     use_cuda = device.type == "cuda"
-    if m["sync_bn"] and info.enabled:
+    if m.sync_bn and info.enabled:
         if not use_cuda:
             raise InputError("model.sync_bn=true needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); "
                              "on CPU each process normalises its own B/W images")
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
-    use_cuda = device.type == "cuda"
-    channels_last = (m["channels_last"] == "auto" and use_cuda) or m["channels_last"] is True
+    channels_last = (m.channels_last == "auto" and use_cuda) or m.channels_last is True
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
-    prec = str(cfg["train"]["precision"])
-    autocast = (prec == "auto" and use_cuda) or prec == "bf16"
+    return model, ema, channels_last
+
+
+def _precision(rc: RunConfig, device: torch.device) -> bool:
+    """Whether to run forward passes under bf16 autocast."""
+    prec = str(rc.train.precision)
+    autocast = (prec == "auto" and device.type == "cuda") or prec == "bf16"
     if autocast and device.type == "cpu":
         autocast = prec == "bf16"
+    return autocast
 
-    # ---- batches
-    B = int(cfg["optim"]["batch_size"])
+
+def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device: torch.device) -> Run:
+    """Data, model, objective, EMA backbone, optimiser, schedules, view generator, DDP; state from ``ck``."""
+    rc = RunConfig.from_dict(cfg)
+    data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
+    ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
+    model, ema, channels_last = _build_model(rc, cfg, data, info, device)
+    n_global = int(getattr(model.objective, "n_global", 2))
+    vcfg = view_config(cfg, data, n_global)
+    B = int(rc.optim.batch_size)
     if B % info.world:
         raise InputError(f"optim.batch_size={B} (global) must be divisible by the number of processes {info.world}")
     if B > len(ssl_x):
         raise InputError(f"optim.batch_size={B} exceeds the {len(ssl_x)} pretraining images of {data.name}")
-    b_local = B // info.world
     steps_per_epoch = len(ssl_x) // B
-    epochs = int(cfg["optim"]["epochs"])
-    total = steps_per_epoch * epochs
-    limit = int(cfg["train"]["limit_steps"] or 0)
-    warmup = int(round(float(cfg["optim"]["warmup_epochs"]) * steps_per_epoch))
+    total = steps_per_epoch * int(rc.optim.epochs)
+    warmup = int(round(float(rc.optim.warmup_epochs) * steps_per_epoch))
     lr = lr_for(cfg)
     opt = _make_optimizer(cfg, model, lr)
-
-    on_device = bool(cfg["data"]["on_device"])
-    images = torch.from_numpy(ssl_x)
-    labels = torch.from_numpy(ssl_y)
-    if on_device:
+    schedules = Schedules.build(total, model.objective, warmup=warmup, ema=ema is not None)
+    images, labels = torch.from_numpy(ssl_x), torch.from_numpy(ssl_y)
+    if rc.data.on_device:
         images, labels = images.to(device), labels.to(device)
-    elif use_cuda:
+    elif device.type == "cuda":
         images, labels = images.pin_memory(), labels.pin_memory()
     gen = torch.Generator(device=device)
-    gen.manual_seed(seed * 7919 + 104729 * (info.rank + 1))
-    views_fn = ViewGenerator(vcfg, data.mean, data.std, gen)
-
+    gen.manual_seed(rc.seed * 7919 + 104729 * (info.rank + 1))
     dmodel: nn.Module = model
     if info.enabled:
-        dmodel = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if use_cuda else None)
-    if m["compile"]:
-        dmodel = torch.compile(dmodel)
-
-    step = 0
-    elapsed_prev = 0.0
+        dmodel = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if rc.model.compile:
+        dmodel = torch.compile(dmodel)  # type: ignore[assignment]
+    run = Run(cfg, rc, info, device, run_dir, data, model, dmodel, ema, opt, schedules, vcfg,
+              ViewGenerator(vcfg, data.mean, data.std, gen), gen, images, labels, n_global, B, B // info.world,
+              steps_per_epoch, total, int(rc.train.limit_steps or 0), lr, _precision(rc, device), channels_last)
     if ck is not None:
-        model.load_state_dict(ck["model"])
-        if ema is not None and ck.get("ema") is not None:
-            ema.load_state_dict(ck["ema"])
-        opt.load_state_dict(ck["optimizer"])
-        step = int(ck["step"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        states = ck["rng"]["views"]
-        if len(states) != info.world:
-            raise InputError(f"--resume: checkpoint written by {len(states)} processes, now {info.world}; resume with the same number")
-        gen.set_state(states[info.rank])
-        elapsed_prev = float(ck.get("train_seconds", 0.0))
+        _load_state(run, ck)
+    return run
 
-    if info.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(json.loads(json.dumps(cfg, default=_json_default)), sort_keys=False))
-        env = environment(device, info)
-        env.update({"encoder": backbone.arch, "stem": backbone.stem, "dim": backbone.dim,
-                    "views": json.loads(json.dumps(vcfg.to_dict(), default=_json_default)),
-                    "dataset_notes": data.notes, "lr_after_scaling": lr, "batch_size_global": B,
-                    "batch_size_per_process": b_local, "autocast_bf16": autocast, "channels_last": channels_last,
-                    "data_on_device": on_device})
-        (run_dir / "env.json").write_text(json.dumps(env, indent=2, default=_json_default))
-        if ck is not None:
-            _truncate_metrics(metrics_path, step)
-    _log(verbose, info, f"run directory: {run_dir}")
-    _log(verbose, info, f"{cfg['method']} on {data.name}: {len(ssl_x)} pretraining images, {backbone.arch} "
-                        f"({backbone.stem}), d={backbone.dim}, {epochs} epochs x {steps_per_epoch} steps, "
-                        f"global batch {B} ({info.world} process(es)), lr {lr:g}, device {device}"
-                        + (f"; resuming at step {step}" if ck is not None else ""))
 
-    # ---- signals
-    stop = {"sig": None}
-    old_handlers = {}
+def _load_state(run: Run, ck: dict) -> None:
+    run.model.load_state_dict(ck["model"])
+    if run.ema is not None and ck.get("ema") is not None:
+        run.ema.load_state_dict(ck["ema"])
+    run.opt.load_state_dict(ck["optimizer"])
+    run.step = int(ck["step"])
+    torch.set_rng_state(ck["rng"]["torch"])
+    states = ck["rng"]["views"]
+    if len(states) != run.info.world:
+        raise InputError(f"--resume: checkpoint written by {len(states)} processes, now {run.info.world}; "
+                         f"resume with the same number")
+    run.gen.set_state(states[run.info.rank])
+    run.elapsed_prev = float(ck.get("train_seconds", 0.0))
+    run.resumed = True
 
-    def handler(signum, frame):  # noqa: ARG001
-        stop["sig"] = signum
 
-    import threading
+def write_run_files(run: Run, resuming: bool, source: Optional[Path]) -> None:
+    """config.yaml, env.json (atomically, never through a planted symlink); on resume, metrics.jsonl cut
+    back to the checkpoint's step (from ``source``'s when branching) and orphaned temporary files removed."""
+    if not run.info.main:
+        return
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    ckpt_mod.remove_orphans(run.ckpt_dir)
+    ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(_plain(run.cfg), sort_keys=False), "config")
+    backbone = run.model.backbone
+    env = environment(run.device, run.info)
+    env.update({"encoder": backbone.arch, "stem": backbone.stem, "dim": backbone.dim,
+                "views": _plain(run.vcfg.to_dict()), "dataset_notes": run.data.notes, "lr_after_scaling": run.lr,
+                "batch_size_global": run.batch, "batch_size_per_process": run.b_local, "autocast_bf16": run.autocast,
+                "channels_last": run.channels_last, "data_on_device": bool(run.rc.data.on_device)})
+    ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(env, indent=2, default=_json_default), "env file")
+    if source is not None:
+        reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
+    elif resuming:
+        reset_metrics(run.metrics_path, run.step)
 
-    if threading.current_thread() is threading.main_thread():
-        for s in (signal.SIGTERM, signal.SIGINT):
-            old_handlers[s] = signal.signal(s, handler)
 
-    def save(path_name: str = "last.pt"):
-        states = D.gather_obj(gen.get_state().cpu(), info)
-        if not info.main:
-            return
-        state = {"format": "idealssl-checkpoint-1", "cfg": json.loads(json.dumps(cfg, default=_json_default)),
-                 "step": step, "epoch": step // max(1, steps_per_epoch), "steps_per_epoch": steps_per_epoch,
-                 "model": model.state_dict(), "backbone": model.backbone.state_dict(),
-                 "ema": ema.state_dict() if ema is not None else None, "optimizer": opt.state_dict(),
-                 "rng": {"torch": torch.get_rng_state(), "views": states},
-                 "dim": backbone.dim, "arch": backbone.arch, "in_channels": data.channels,
-                 "image_size": vcfg.size, "n_classes": data.n_classes, "mean": list(data.mean),
-                 "std": list(data.std), "train_seconds": elapsed_prev + (time.time() - t_train)}
-        ckpt_mod.save_atomic(state, ckpt_dir / path_name)
+def _plain(obj):
+    return json.loads(json.dumps(obj, default=_json_default))
 
-    # ---- loop
-    progress = Progress(str(cfg["train"]["progress"]), total if not limit else min(total, limit), verbose and info.main)
-    log_every = max(1, int(cfg["train"]["log_every"]))
-    ckpt_every = max(1, int(cfg["train"]["ckpt_every_epochs"]))
-    metrics_fh = open(metrics_path, "a") if info.main else None
-    mon_x = images[:512]
-    t_train = time.time()
-    steps_this_session = 0
-    last_loss = float("nan")
-    if use_cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    dmodel.train()
-    if ema is not None:
-        ema.train()
-    try:
-        while step < total and not (limit and step >= limit):
-            epoch, pos = divmod(step, steps_per_epoch)
-            perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed * 1000003 + epoch))
-            while pos < steps_per_epoch and not (limit and step >= limit):
-                idx = perm[pos * B + info.rank * b_local: pos * B + (info.rank + 1) * b_local]
-                xb = images[idx.to(images.device)] if on_device else images[idx]
-                yb = labels[idx.to(labels.device)] if on_device else labels[idx]
-                xb, yb = xb.to(device, non_blocking=True), yb.to(device, non_blocking=True)
-                factor = _schedule(step, total, warmup)
-                for g in opt.param_groups:
-                    g["lr"] = g["base_lr"] * (1.0 if g.get("fixed") else factor)
-                with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-                    views = views_fn(xb)
-                    if channels_last:
-                        views = [v.contiguous(memory_format=torch.channels_last) for v in views]
-                    targets = None
-                    if ema is not None:
-                        with torch.no_grad():
-                            targets = [t.float() for t in model.encode(views[:n_global], ema)]
-                    loss, probe_loss, logs = dmodel(views, targets, yb)
-                # one collective per step: the mean loss (for the NaN check and the log) and whether any
-                # process received SIGTERM/SIGINT, so that all processes stop at the same step
-                flags = torch.stack([loss.detach().float().reshape(()),
-                                     torch.tensor(float(stop["sig"] is not None), device=loss.device)])
-                if info.enabled:
-                    torch.distributed.all_reduce(flags)
-                    flags[0] /= info.world
-                lval, stop_now = flags[0], bool(flags[1] > 0)
-                if not torch.isfinite(lval):
-                    last = ckpt_mod.find_last(run_dir)
-                    raise NonFiniteLoss(
-                        f"loss is {float(lval)} at step {step} (epoch {epoch}) of {cfg['method']} on {data.name}; "
-                        f"stopped. Last good checkpoint: {last if last else 'none yet'}. "
-                        f"Try a lower optim.lr (now {lr:g}), train.precision=32, or a larger optim.grad_clip")
-                opt.zero_grad(set_to_none=True)
-                (loss + probe_loss).backward()
-                if cfg["optim"]["grad_clip"]:
-                    nn.utils.clip_grad_norm_(opt.param_groups[0]["params"], float(cfg["optim"]["grad_clip"]))
-                opt.step()
-                with torch.no_grad():
-                    model.objective.update(step, total)
-                    if ema is not None:
-                        mom = float(model.objective.momentum(step, total))
-                        for pe, po in zip(ema.parameters(), model.backbone.parameters()):
-                            pe.mul_(mom).add_(po.detach(), alpha=1 - mom)
-                        for be, bo in zip(ema.buffers(), model.backbone.buffers()):
-                            be.copy_(bo)
-                step += 1
-                pos += 1
-                steps_this_session += 1
-                last_loss = float(lval)
-                if metrics_fh is not None and (step % log_every == 0 or step == total):
-                    rec = {"step": step, "epoch": epoch, "loss": last_loss, "probe_loss": float(probe_loss.detach()),
-                           "lr": opt.param_groups[0]["lr"]}
-                    rec.update(_scalar_logs(logs))
-                    metrics_fh.write(json.dumps(rec) + "\n")
-                    metrics_fh.flush()
-                progress.update(step, epoch, last_loss)
-                if stop_now:
-                    save()
-                    raise Interrupted(stop["sig"] or signal.SIGTERM, ckpt_dir / "last.pt")
-            if pos >= steps_per_epoch:
-                # end of epoch: label-free monitors on a fixed batch, then checkpoint
-                if metrics_fh is not None:
-                    with torch.no_grad():
-                        model.eval()
-                        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=autocast):
-                            xm = mon_x[:256].to(device)
-                            plain = model.backbone(views_fn.plain(xm)).float()
-                            state = gen.get_state()
-                            v2 = [model.backbone(v).float() for v in views_fn(xm)[:2]]
-                            gen.set_state(state)  # monitors must not change the training views
-                        model.train()
-                    rec = {"step": step, "epoch": epoch, "end_of_epoch": True, "loss": last_loss,
-                           "rankme": monitors.rankme(plain), "invariance_ratio": monitors.invariance_ratio(*v2),
-                           "train_seconds": elapsed_prev + time.time() - t_train}
-                    metrics_fh.write(json.dumps(rec) + "\n")
-                    metrics_fh.flush()
-                if (epoch + 1) % ckpt_every == 0 or step >= total:
-                    save()
-                    if info.main and cfg["train"]["keep_epoch_ckpts"]:
-                        save(f"epoch={epoch + 1}.pt")
-        progress.update(step, step // max(1, steps_per_epoch), last_loss, force=True)
-        if limit and step >= limit and step < total:
-            save()
-    finally:
-        progress.close()
-        for s, h in old_handlers.items():
-            signal.signal(s, h)
-        if metrics_fh is not None:
-            metrics_fh.close()
-    train_seconds = time.time() - t_train
-    imgs_per_s = steps_this_session * B / max(train_seconds, 1e-9)
-    peak = (torch.cuda.max_memory_allocated(device) / 2**20 if use_cuda
+
+# ------------------------------------------------------------------------------------------------ signals, checkpoints
+class StopSignals:
+    """SIGTERM/SIGINT set a flag (read once per step) instead of killing the process; handlers restored on exit."""
+
+    def __init__(self) -> None:
+        self.sig: Optional[int] = None
+        self._old: Dict[int, object] = {}
+
+    def _handler(self, signum, frame) -> None:  # noqa: ARG002
+        self.sig = signum
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGTERM, signal.SIGINT):
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)  # type: ignore[arg-type]
+
+
+def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
+    """Everything a resume needs, at the run's current step."""
+    backbone = run.model.backbone
+    return {"format": "idealssl-checkpoint-1", "cfg": _plain(run.cfg),
+            "step": run.step, "epoch": run.step // max(1, run.steps_per_epoch), "steps_per_epoch": run.steps_per_epoch,
+            "model": run.model.state_dict(), "backbone": backbone.state_dict(),
+            "ema": run.ema.state_dict() if run.ema is not None else None, "optimizer": run.opt.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "views": view_states},
+            "dim": backbone.dim, "arch": backbone.arch, "in_channels": run.data.channels,
+            "image_size": run.vcfg.size, "n_classes": run.data.n_classes, "mean": list(run.data.mean),
+            "std": list(run.data.std), "train_seconds": train_seconds}
+
+
+def non_finite_state(run: Run) -> Optional[str]:
+    """The name of the first parameter or buffer (model, EMA backbone) that is NaN or infinite, if any."""
+    mods = [("", run.model)] + ([("ema.", run.ema)] if run.ema is not None else [])
+    for prefix, mod in mods:
+        for name, t in list(mod.named_parameters()) + list(mod.named_buffers()):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return prefix + name
+    return None
+
+
+def save_checkpoint(run: Run, session: "Session", name: str = "last.pt") -> None:
+    """Gather every process's view-generator state, then rank 0 writes ``checkpoints/<name>`` atomically;
+    never a checkpoint whose weights are not finite (the last good one is kept, :class:`NonFiniteLoss`)."""
+    bad = non_finite_state(run)
+    if bad is not None:
+        last = ckpt_mod.find_last(run.run_dir)
+        raise NonFiniteLoss(
+            f"parameters are not finite at step {run.step} ({bad}; the loss was {session.last_loss:g}); the checkpoint "
+            f"was not written. Last good checkpoint: {last if last else 'none yet'}. Try a lower optim.lr "
+            f"(now {run.lr:g}) or optim.grad_clip")
+    states = D.gather_obj(run.gen.get_state().cpu(), run.info)
+    if run.info.main:
+        ckpt_mod.save_atomic(checkpoint_state(run, states, session.train_seconds(run)), run.ckpt_dir / name)
+
+
+# ------------------------------------------------------------------------------------------------ loop
+@dataclass
+class Session:
+    """This process's training session: timing, counters, the open metrics file."""
+
+    t_train: float
+    metrics: Optional[TextIO]
+    progress: Progress
+    steps: int = 0
+    last_loss: float = float("nan")
+
+    def train_seconds(self, run: Run) -> float:
+        return run.elapsed_prev + (time.time() - self.t_train)
+
+    def log(self, rec: dict) -> None:
+        if self.metrics is not None:
+            try:
+                self.metrics.write(json.dumps(rec) + "\n")
+                self.metrics.flush()
+            except OSError as exc:
+                raise InputError(f"cannot write {self.metrics.name}: "
+                                 f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
+                                 f"continue with --resume once there is room") from None
+
+
+def _batch(run: Run, perm: torch.Tensor, pos: int):
+    lo = pos * run.batch + run.info.rank * run.b_local
+    idx = perm[lo: lo + run.b_local]
+    if run.rc.data.on_device:
+        xb, yb = run.images[idx.to(run.images.device)], run.labels[idx.to(run.labels.device)]
+    else:
+        xb, yb = run.images[idx], run.labels[idx]
+    return xb.to(run.device, non_blocking=True), yb.to(run.device, non_blocking=True)
+
+
+def _loss_check(run: Run, stop: StopSignals, epoch: int):
+    """One collective per step: the mean loss (NaN check, log) and whether any process received
+    SIGTERM/SIGINT, so that all processes stop at the same step."""
+
+    def check(loss: torch.Tensor):
+        flags = torch.stack([loss.detach().float().reshape(()),
+                             torch.tensor(float(stop.sig is not None), device=loss.device)])
+        if run.info.enabled:
+            torch.distributed.all_reduce(flags)
+            flags[0] /= run.info.world
+        lval = flags[0]
+        if not torch.isfinite(lval):
+            last = ckpt_mod.find_last(run.run_dir)
+            raise NonFiniteLoss(
+                f"loss is {float(lval)} at step {run.step} (epoch {epoch}) of {run.rc.method} on {run.data.name}; "
+                f"stopped. Last good checkpoint: {last if last else 'none yet'}. "
+                f"Try a lower optim.lr (now {run.lr:g}), train.precision=32, or a larger optim.grad_clip")
+        return float(lval), bool(flags[1] > 0)
+
+    return check
+
+
+def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, yb: torch.Tensor, epoch: int) -> bool:
+    """One optimisation step (:func:`idealssl.train.step.training_step`); True when a stop signal arrived."""
+
+    def forward():
+        views = run.views_fn(xb)
+        if run.channels_last:
+            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+        targets = None
+        if run.ema is not None:
+            with torch.no_grad():
+                targets = [t.float() for t in run.model.encode(views[:run.n_global], run.ema)]
+        return run.dmodel(views, targets, yb)
+
+    out = training_step(forward, run.opt, run.model.objective, run.step, run.schedules, ema=run.ema,
+                        online=run.model.backbone, grad_clip=float(run.rc.optim.grad_clip or 0.0),
+                        autocast=run.autocast, device_type=run.device.type, check=_loss_check(run, stop, epoch))
+    lval, stop_now = out.checked
+    run.step += 1
+    session.steps += 1
+    session.last_loss = lval
+    if run.step % max(1, int(run.rc.train.log_every)) == 0 or run.step == run.total:
+        rec = {"step": run.step, "epoch": epoch, "loss": lval, "probe_loss": float(out.aux_loss.detach()),
+               "lr": run.opt.param_groups[0]["lr"]}
+        rec.update(_scalar_logs(out.logs))
+        session.log(rec)
+    session.progress.update(run.step, epoch, lval)
+    return stop_now
+
+
+def train_one_epoch(run: Run, session: Session, stop: StopSignals) -> None:
+    """The remaining steps of the current epoch (or up to ``train.limit_steps``). The permutation is a
+    function of (seed, epoch) only, so a resumed epoch continues the same order."""
+    epoch, pos = divmod(run.step, run.steps_per_epoch)
+    perm = torch.randperm(len(run.images), generator=torch.Generator().manual_seed(run.rc.seed * 1000003 + epoch))
+    while pos < run.steps_per_epoch and not (run.limit and run.step >= run.limit):
+        xb, yb = _batch(run, perm, pos)
+        if train_step(run, session, stop, xb, yb, epoch):
+            save_checkpoint(run, session)
+            raise Interrupted(stop.sig or signal.SIGTERM, run.ckpt_dir / "last.pt")
+        pos += 1
+
+
+@torch.no_grad()
+def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
+    """Label-free monitors on a fixed batch: RankMe of plain features, invariance ratio of two views."""
+    model = run.model
+    model.eval()
+    with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
+        xm = run.images[:256].to(run.device)
+        plain = model.backbone(run.views_fn.plain(xm)).float()
+        state = run.gen.get_state()
+        v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
+        run.gen.set_state(state)  # monitors must not change the training views
+    model.train()
+    return {"step": run.step, "epoch": epoch, "end_of_epoch": True, "loss": session.last_loss,
+            "rankme": monitors.rankme(plain), "invariance_ratio": monitors.invariance_ratio(*v2),
+            "train_seconds": session.train_seconds(run)}
+
+
+def fit(run: Run, session: Session, stop: StopSignals) -> None:
+    """Epochs until the end (or ``train.limit_steps``): steps, end-of-epoch monitors, checkpoints."""
+    ckpt_every = max(1, int(run.rc.train.ckpt_every_epochs))
+    run.dmodel.train()
+    if run.ema is not None:
+        run.ema.train()
+    while not run.done():
+        epoch = run.step // run.steps_per_epoch
+        train_one_epoch(run, session, stop)
+        if run.step == (epoch + 1) * run.steps_per_epoch:  # the epoch is complete
+            if session.metrics is not None:
+                session.log(epoch_monitors(run, session, epoch))
+            if (epoch + 1) % ckpt_every == 0 or run.step >= run.total:
+                save_checkpoint(run, session)
+                if run.info.main and run.rc.train.keep_epoch_ckpts:
+                    save_checkpoint(run, session, f"epoch={epoch + 1}.pt")
+    session.progress.update(run.step, run.step // max(1, run.steps_per_epoch), session.last_loss, force=True)
+    if run.limit and run.step >= run.limit and run.step < run.total:
+        save_checkpoint(run, session)
+
+
+# ------------------------------------------------------------------------------------------------ results
+def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, verbose: bool) -> dict:
+    """results.json (rank 0): throughput, peak memory, the end-of-training evaluations."""
+    if not run.info.main:
+        return {}
+    use_cuda = run.device.type == "cuda"
+    peak = (torch.cuda.max_memory_allocated(run.device) / 2**20 if use_cuda
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-    results: dict = {}
-    if info.main:
-        results = {
-            "method": cfg["method"], "dataset": data.name, "seed": seed, "epochs": epochs, "steps": step,
-            "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
-            "run_dir": str(run_dir), "world_size": info.world, "device": str(device),
-            "throughput": {"images_per_s": imgs_per_s, "views_per_image": vcfg.n_global + vcfg.n_local,
-                           "protocol": "pretraining images per second over this session's steps (global batch, "
-                                       "all processes; includes view generation, forward, backward, optimiser)"},
-            "peak_memory_mib": peak,
-            "peak_memory_protocol": ("torch.cuda.max_memory_allocated" if use_cuda else
-                                     "process max resident set size (ru_maxrss), rank 0"),
-            "train_seconds": elapsed_prev + train_seconds,
-            "final_loss": last_loss,
-        }
-        if cfg["eval"]["at_end"] and step >= total:
-            results["eval"] = evaluate_model(model.backbone, model.objective, data, views_fn, device, cfg,
-                                             probe=model.probe if cfg["probe"]["online"] else None,
-                                             autocast=autocast, verbose=verbose)
-        results["setup_seconds"] = time.time() - t_setup - train_seconds
-        (run_dir / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
-        _log(verbose, info, summary(results))
-    if info.enabled:
-        torch.distributed.barrier()
+    backbone = run.model.backbone
+    results = {
+        "method": run.rc.method, "dataset": run.data.name, "seed": run.rc.seed, "epochs": int(run.rc.optim.epochs),
+        "steps": run.step, "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
+        "run_dir": str(run.run_dir), "world_size": run.info.world, "device": str(run.device),
+        "throughput": {"images_per_s": session.steps * run.batch / max(train_seconds, 1e-9),
+                       "views_per_image": run.vcfg.n_global + run.vcfg.n_local,
+                       "protocol": "pretraining images per second over this session's steps (global batch, "
+                                   "all processes; includes view generation, forward, backward, optimiser)"},
+        "peak_memory_mib": peak,
+        "peak_memory_protocol": ("torch.cuda.max_memory_allocated" if use_cuda else
+                                 "process max resident set size (ru_maxrss), rank 0"),
+        "train_seconds": run.elapsed_prev + train_seconds,
+        "final_loss": session.last_loss,
+    }
+    if run.cfg["eval"]["at_end"] and run.step >= run.total:
+        results["eval"] = evaluate_model(backbone, run.model.objective, run.data, run.views_fn, run.device, run.cfg,
+                                         probe=run.model.probe if run.rc.probe.online else None,
+                                         autocast=run.autocast, verbose=verbose)
+    results["setup_seconds"] = time.time() - t_setup - train_seconds
+    ckpt_mod.write_text_atomic(run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default),
+                               "results file")
+    _log(verbose, run.info, summary(results))
     return results
 
 
-def has_likelihood_score(objective) -> bool:
-    """Objectives with a per-sample likelihood anomaly score (VJE's ``score(views)``)."""
-    return callable(getattr(objective, "score", None))
+def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True, *, explicit: Optional[Dict[str, Any]] = None,
+          allow_changes: bool = False, overwrite: bool = False) -> dict:
+    """Pretrain, checkpoint and evaluate; returns the results dict (also written to results.json).
 
-
-def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
-                       autocast: bool = False, classes=None) -> dict:
-    """One-class anomaly detection with the objective's own likelihood score (VJE).
-
-    For each class c, a copy of the pretrained objective (its heads: posterior and likelihood) is
-    fitted on class c alone (``eval.anomaly_fit_steps`` Adam steps, lr ``eval.anomaly_fit_lr``, on
-    the frozen backbone's features of two augmented views of c's train images), then every test
-    image is scored by ``objective.score`` (negative ELBO, higher = more anomalous) on two
-    augmented views; AUROC for "not c" over the whole test split. Views come from a generator
-    seeded with the run's seed, so the evaluation is reproducible.
+    Parameters
+    ----------
+    cfg : dict
+        Resolved configuration (:func:`idealssl.train.config.resolve`).
+    resume : str, optional
+        ``"auto"`` (the run directory's ``checkpoints/last.pt``), a checkpoint path, or a run directory.
+    explicit, allow_changes, overwrite
+        The settings the command gave explicitly (dotted keys), and the ``--allow-changes`` /
+        ``--overwrite`` flags (:mod:`idealssl.train.rundir`).
     """
-    ev = cfg["eval"]
-    steps, lr = int(ev.get("anomaly_fit_steps", 100)), float(ev.get("anomaly_fit_lr", 1e-3))
-    g = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 12345)
-    aug = ViewGenerator(views_fn.cfg, views_fn.mean.flatten().tolist(), views_fn.std.flatten().tolist(), g)
-    was = backbone.training
-    backbone.eval()
-
-    @torch.no_grad()
-    def two_views(x):
-        outs = [[], []]
-        for i in range(0, len(x), 512):
-            vs = aug(torch.as_tensor(x[i:i + 512]).to(device))[:2]
-            for j in range(2):
-                with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
-                    outs[j].append(backbone(vs[j]).float())
-        return [torch.cat(o) for o in outs]
-
-    tr, te = two_views(data.train_x), two_views(data.test_x)
-    backbone.train(was)
-
-    def fit_and_score(normal_idx: np.ndarray) -> torch.Tensor:
-        obj = copy.deepcopy(objective).to(device).train()
-        params = [p for p in obj.parameters() if p.requires_grad]
-        opt = torch.optim.Adam(params, lr=lr) if params else None
-        gi = torch.Generator().manual_seed(int(cfg["seed"]))
-        idx_all = torch.as_tensor(normal_idx)
-        for _ in range(steps if opt is not None else 0):
-            idx = idx_all[torch.randperm(len(idx_all), generator=gi)[:256]].to(device)
-            loss = obj([tr[0][idx], tr[1][idx]]).loss
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        obj.eval()
-        with torch.no_grad():
-            return obj.score([te[0], te[1]], generator=torch.Generator(device=device).manual_seed(0)).float().cpu()
-
-    res = E.anomaly(None, data.train_y, None, data.test_y, max_train=int(ev["anomaly_max_train"]),
-                    class_score_fn=fit_and_score, score_name=f"{cfg['method']} negative ELBO (objective.score)",
-                    seed=int(cfg["seed"]), classes=classes)
-    res["protocol"] += (f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
-                        f"frozen backbone's features of two augmented views, and test images are scored on two "
-                        f"augmented views")
-    return res
+    opts = ResumeOptions(resume, dict(explicit or {}), allow_changes, overwrite)
+    info, device = D.setup(str(cfg["device"]))
+    try:
+        return _train(cfg, opts, verbose, info, device)
+    finally:
+        D.teardown()
 
 
-def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
-                   probe: Optional[nn.Module] = None, autocast: bool = False, verbose: bool = False,
-                   which: Optional[List[str]] = None) -> dict:
-    """All end-of-training evaluations (``eval.at_end`` or ``which``); each entry carries its protocol."""
-    ev = cfg["eval"]
-    which = list(which if which is not None else ev["at_end"])
-    bs = int(ev["batch_size"])
-    ftr = E.extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
-    fte = E.extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
-    out: dict = {"features": f"backbone output (d={ftr.shape[1]}), eval mode, un-augmented images resized to "
-                             f"{views_fn.cfg.size}px, normalised with the dataset mean/std",
-                 "train_split": f"{len(ftr)} labelled train images", "test_split": f"{len(fte)} test images"}
-    yte = torch.as_tensor(data.test_y)
-    if probe is not None:
-        with torch.no_grad():
-            pred = probe(fte.to(device)).argmax(1).cpu()
-        out["online_linear"] = {"top1": float((pred == yte).float().mean()),
-                                "protocol": "online linear probe: trained during pretraining on detached features of "
-                                            "the first augmented global view (train-mode BatchNorm), same optimiser "
-                                            f"(lr {cfg['probe']['lr']}, constant), evaluated on test with eval-mode "
-                                            "features of un-augmented images"}
-    if "linear" in which:
-        out["linear"] = E.linear_probe(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["linear_wd"],
-                                       int(ev["linear_steps"]), float(cfg["data"]["val_fraction"]), int(cfg["seed"]))
-    if "knn" in which:
-        out["knn"] = E.knn(ftr, data.train_y, fte, data.test_y, data.n_classes, int(ev["knn_k"]), float(ev["knn_t"]))
-    if "fewshot" in which:
-        out["fewshot"] = E.fewshot(ftr, data.train_y, fte, data.test_y, data.train_x, data.test_x,
-                                   int(ev["fewshot_k"]), int(ev["fewshot_trials"]), int(cfg["seed"]))
-    if "anomaly" in which:
-        only = cfg["data"].get("only_class")
-        classes = None if only is None else [int(only)]
-        out["anomaly"] = E.anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]), classes=classes)
-        if has_likelihood_score(objective):
-            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast,
-                                                           classes=classes)
-        for key in ("anomaly", "anomaly_likelihood"):
-            if key in out:
-                out[key]["protocol"] += (
-                    f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
-                    f"the standard one-class protocol)" if only is not None else
-                    "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
-                    "detector is one-class (data.only_class=c gives the standard protocol)")
-    means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
-    out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
-                       "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
-                                   "test class means' normalised Gram matrix to a regular simplex's"}
-    return out
+def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
+    if verbose and info.main:
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
+    t_setup = time.time()
+    cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose)
+    run = setup(cfg, run_dir, ck, info, device)
+    write_run_files(run, bool(opts.resume), source)
+    _log(verbose, info, f"run directory: {run.run_dir}")
+    _log(verbose, info, f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
+                        f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
+                        f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
+                        f"({info.world} process(es)), lr {run.lr:g}, device {device}"
+                        + (f"; resuming at step {run.step}" if run.resumed else ""))
+    progress = Progress(str(run.rc.train.progress), run.total if not run.limit else min(run.total, run.limit),
+                        verbose and info.main)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    session = Session(time.time(), open(run.metrics_path, "a") if info.main else None, progress)
+    try:
+        with StopSignals() as stop:
+            fit(run, session, stop)
+    finally:
+        progress.close()
+        if session.metrics is not None:
+            try:
+                session.metrics.close()
+            except OSError:  # the failed write is reported already
+                pass
+    results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
+    if info.enabled:
+        torch.distributed.barrier()
+    return results
 
 
 def summary(results: dict) -> str:

@@ -7,15 +7,15 @@
 # population optimality iff the dimensionality is at least |X/~| − 1").
 # Cover's function-counting theorem gives the count below that threshold: C codes in general
 # position in R^d admit exactly 2·Σ_{k=0}^{d} binom(C−1, k) affinely separable binary labellings out
-# of 2^C (`issl-theory.md` 2.1-bis, 5.4).
+# of 2^C (`theory/statements.md` S1.3, S1.5).
 #
 # **Protocol.**
 # 1. Cover's count: C random Gaussian codes in R^d (general position almost surely), every binary
-#    labelling decided by an independent linear program (`idealssl.check.lp.separable`), against
+#    labelling decided by an independent linear program (`idealssl.checker.lp.separable`), against
 #    Cover's formula and against the checker's rank-based verdict `idealssl.check(...).ideal`.
 # 2. The condition is the *affine* rank, not the nominal d: codes in R^{C−1} squeezed into an
 #    r-dimensional affine subspace behave like general position in R^r.
-# 3. The span-vs-affine counterexample (`issl-theory.md` 2.1-bis, 5.3): codes (1,0), (1,1), (1,2)
+# 3. The span-vs-affine counterexample (`theory/statements.md` S1.3): codes (1,0), (1,1), (1,2)
 #    satisfy the paper's main-text condition dim span ≥ C − 1 = 2, yet the task {b} vs {a, c} has no
 #    linear probe. The checker finds it and returns the failing labelling as a certificate.
 #
@@ -27,7 +27,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import nbutil
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
@@ -174,5 +174,5 @@ nbutil.verdict(agree_affine,
                "with the nominal d fixed at C − 1, the count follows the AFFINE rank of the codes (Lemma A).")
 print(("REPORTED (caveat to the paper's wording): " if paper_condition_fooled else "NOT REPRODUCED: ")
       + "codes (1,0),(1,1),(1,2) meet the main-text condition dim span ≥ C − 1 but the task {a,c} vs {b} is not "
-      "linearly separable; the correct condition is affine independence (issl-theory.md 2.1-bis).")
+      "linearly separable; the correct condition is affine independence (theory/statements.md S1.3).")
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

@@ -5,10 +5,10 @@
 # enough: among population-optimal encoders, the *invariant* ones minimise the worst-case expected
 # risk of empirical risk minimisers W_n for every n (Def. 3, Theorem 1). With an invariant encoder
 # one labelled example labels its whole orbit, so the worst ERM errs only on unseen orbits:
-# W_n = Σ_m p_m (1 − p_m)^n (Prop. 2 with a fixed orbit marginal; `issl-theory.md` 2.2, 5.6).
+# W_n = Σ_m p_m (1 − p_m)^n (Prop. 2 with a fixed orbit marginal; `theory/statements.md` S3.1, S3.2).
 #
 # **Protocol.**
-# 1. The worked example of `issl-theory.md` 2.2: X = {a1, a2, b}, orbits A = {a1, a2} (mass 1/4
+# 1. The worked example of `theory/statements.md` S3.3: X = {a1, a2, b}, orbits A = {a1, a2} (mass 1/4
 #    each) and B = {b} (mass 1/2), d = 1, affine (threshold) probes. Invariant φ*: a1, a2 ↦ 0,
 #    b ↦ 1. Non-invariant but population-optimal φ: a1 ↦ 0, a2 ↦ 1, b ↦ 2. The theory says
 #    W_1 = 1/2 for φ* and 5/8 for φ. We compute it for binary tasks and for tasks with a third
@@ -29,7 +29,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import nbutil
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"

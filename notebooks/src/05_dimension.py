@@ -12,12 +12,13 @@
 #   is fitted by an affine probe (LP) and by an MLP probe (scikit-learn, 64 ReLU units, L-BFGS,
 #   best of up to 8 initialisations);
 #   the checker is asked for both probe families (`probe="linear"` and `probe="mlp"`).
-# * **Recorded** (`notebooks/results/dimension.json`; `python -m notebooks.experiments dimension`):
-#   `main_world` (C = 16, N = 256), d ∈ {1, 2, 4, 8, 15, 30}; encoders trained with the supervised
-#   oracle, CISSL (linear student) and CISSL-MLP (MLP student); 3 seeds, 600 steps. Each
-#   representation is probed on 20 random binary invariant tasks with the full world as training
-#   set (population optimality): fraction of tasks fitted perfectly and mean accuracy, linear vs
-#   MLP probe.
+# * **Recorded** (`synthetic/results/full/dimension.json`, the `dimension` experiment of
+#   `idealssl bench synthetic --mode full`): `main_world` (C = 16, N = 256), d below, at and above
+#   C − 1 (the dims and steps of that run are printed below); encoders trained with the supervised
+#   oracle, CISSL (linear student) and CISSL-MLP (MLP student). Each representation is probed on
+#   random binary invariant tasks with the full world as training set (population optimality):
+#   fraction of tasks fitted perfectly and mean accuracy, linear vs MLP probe. (The same run also
+#   covers a digits world; this notebook plots the vector world.)
 
 # %%
 import itertools, time, warnings
@@ -26,14 +27,18 @@ import matplotlib.pyplot as plt
 from sklearn.neural_network import MLPClassifier
 from sklearn.exceptions import ConvergenceWarning
 import nbutil
-import experiments as E
 import idealssl
-from idealssl.check.lp import separable
+from idealssl.checker.lp import separable
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
-rec = E.run("dimension", "full") if FULL else nbutil.load_recorded("dimension")
-print("recorded:", "none" if rec is None else f"{rec['mode']} mode, {rec.get('wall_seconds')} s to produce ({rec['command']})")
+rec = nbutil.load_synthetic("dimension")  # trained encoders: idealssl bench synthetic --mode full
+if rec is not None:
+    main = rec["protocol"]["worlds"][0]
+    rec_rows = [nbutil.flat_row(r) for r in rec["rows"] if "error" not in r and r["world"] == main["name"]]
+    rec_C = main["C"]
+    rec_dims = rec["protocol"]["dims"][main["name"]]
+    print(f"protocol: world {main['name']}, dims {rec_dims}, {rec['protocol']['steps']} steps, methods {rec['protocol']['methods']}")
 
 # %% [markdown]
 # ## Live: C = 6 codes, every binary task, linear vs MLP probe
@@ -84,11 +89,11 @@ ax.legend(fontsize=8, loc="lower right")
 STY = {"oracle": ("k", "oracle (true M)"), "cissl": ("C0", "CISSL (linear student)"), "cissl-mlp": ("C1", "CISSL-MLP (MLP student)")}
 agg = {}
 if rec is not None:
-    dims = rec["dims"]
+    dims = rec_dims
     for m in STY:
-        for p in ("linear", "mlp"):
+        for p, pre in (("linear", ""), ("mlp", "mlp_")):
             for k in ("frac_perfect", "acc"):
-                agg[(m, p, k)] = np.array([nbutil.mean_se([r[f"{p}_{k}"] for r in rec["rows"] if r["method"] == m and r["dim"] == d])
+                agg[(m, p, k)] = np.array([nbutil.mean_se([r[f"{pre}{k}_binary"] for r in rec_rows if r["method"] == m and r["dim"] == d])
                                            for d in dims])
     for ax, k, yl in ((axes[1], "frac_perfect", "fraction of binary tasks fitted perfectly"), (axes[2], "acc", "mean accuracy on binary tasks")):
         for m, (col, name) in STY.items():
@@ -96,13 +101,13 @@ if rec is not None:
                 a = agg[(m, p, k)]
                 ax.errorbar(dims, a[:, 0], yerr=a[:, 1], fmt=mk + ls, color=col, capsize=3, mfc="none" if p == "mlp" else col,
                             label=f"{name}, {p} probe")
-        ax.axvline(rec["C"] - 1, color="gray", ls=":", lw=1)
+        ax.axvline(rec_C - 1, color="gray", ls=":", lw=1)
         ax.set_xscale("log", base=2)
         ax.set_xticks(dims)
         ax.set_xticklabels(dims)
         ax.set_xlabel("representation dimension d (log scale); dotted: C − 1")
         ax.set_ylabel(yl)
-        ax.set_title(f"Trained on main world (C = {rec['C']}), {len(rec['protocol']['seeds'])} seeds, ± SE")
+        ax.set_title(f"Trained on main world (C = {rec_C}), {len(rec['seeds'])} seeds, ± SE")
     h, l = axes[1].get_legend_handles_labels()
     fig.legend(h, l, fontsize=8, ncol=6, loc="lower center", bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.07, 1, 1))
@@ -120,22 +125,18 @@ live_ok = all(r["mlp"] == 1.0 for r in live) and all((r["linear"] == 1.0) == (r[
 nbutil.verdict(live_ok, "live codes: the MLP probe solves every task from d = 1 (distinct codes suffice), the linear probe "
                         "only from d = C − 1; the checker's linear and mlp verdicts agree.")
 if rec is not None:
-    dims = np.array(rec["dims"])
-    below, at = dims < rec["C"] - 1, dims >= rec["C"] - 1
+    dims = np.array(rec_dims)
+    below, at = dims < rec_C - 1, dims >= rec_C - 1
     for m in ("oracle", "cissl"):
         fp = agg[(m, "linear", "frac_perfect")][:, 0]
-        inv = [nbutil.mean_se([r["invariance_ratio"] for r in rec["rows"] if r["method"] == m and r["dim"] == d])[0] for d in dims]
-        nbutil.verdict(bool(np.all(fp[below] < 1) and np.all(fp[at] >= 0.95)),
-                       f"{m}: linear probes fit every task only with d ≥ C − 1 (fraction perfect below: "
-                       f"{np.round(fp[below], 2).tolist()}, at/above: {np.round(fp[at], 2).tolist()}); invariance ratio per d "
-                       f"{np.round(inv, 3).tolist()}" + ("" if np.all(fp[at] >= 0.95) else
-                       " — the trained encoder does not reach invariance at this budget, so Theorem 1's sufficiency "
-                       "premise is not met (necessity below C − 1 holds)"))
+        inv = [nbutil.mean_se([r["invariance_ratio"] for r in rec_rows if r["method"] == m and r["dim"] == d])[0] for d in dims]
+        print(f"REPORTED {m}: linear probes fit every task only with d ≥ C − 1? fraction perfect below: "
+              f"{np.round(fp[below], 2).tolist()}, at/above: {np.round(fp[at], 2).tolist()}; invariance ratio per d "
+              f"{np.round(inv, 3).tolist()}")
     for m in ("cissl", "cissl-mlp"):
         gl = agg[(m, "linear", "acc")][-1, 0] - agg[(m, "linear", "acc")][0, 0]
         gm = agg[(m, "mlp", "acc")][-1, 0] - agg[(m, "mlp", "acc")][0, 0]
-        mlp_ge = np.all(agg[(m, "mlp", "acc")][below, 0] >= agg[(m, "linear", "acc")][below, 0] - 0.01)
-        nbutil.verdict(bool(gl > gm and mlp_ge), f"{m}: going from d={dims[0]} to d={dims[-1]} raises linear-probe accuracy by "
-                                                 f"{gl:+.3f} and MLP-probe accuracy by {gm:+.3f}; below C − 1 the MLP probe is never worse "
-                                                 f"(Fig. 7c: dimension matters less for MLP probes).")
+        print(f"REPORTED {m}: going from d={dims[0]} to d={dims[-1]} changes linear-probe accuracy by {gl:+.3f} and "
+              f"MLP-probe accuracy by {gm:+.3f} (Fig. 7c: dimension matters less for MLP probes)")
+nbutil.claim_verdicts(rec)  # the verdicts recorded by idealssl bench synthetic
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

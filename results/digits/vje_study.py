@@ -48,6 +48,9 @@ SYNTHETIC = {
     "v1 beta=1": {"beta": 1.0},
     "v0": {"variant": "v0"},
 }
+#: the heads the suite gave VJE when these rows were recorded (2026-12-02: its SMALL_HEADS): projector
+#: d -> 256 -> 64, the inference network at VJE's own default width
+SYNTHETIC_HEADS = dict(projector_hidden_dim=256, out_dim=64)
 MONITORS = ("eff_rank", "eff_rank_embedding", "mean_logvar", "mu_norm", "noise_norm", "cos_sample", "cos_mean", "kl",
             "log_dir")
 
@@ -89,10 +92,10 @@ def read_digits_run(out: Path, row: dict) -> dict:
 
 
 def synthetic_row(name: str, over: dict, seed: int) -> dict:
-    from idealssl.synthetic.experiments import MODES, main_world, method_hparams, train_and_assess
+    from idealssl.synthetic.experiments import MODES, main_world, train_and_assess
 
     w = main_world()
-    hp = {**method_hparams("vje"), **over}
+    hp = {**SYNTHETIC_HEADS, **over}
     r = train_and_assess(w, "vje", w.C - 1, seed, MODES["full"], shots=(4, 16, 64), probes=("linear",), hparams=hp,
                          check=False)
     row = {"study": "synthetic", "name": name, "seed": seed, "hparams": {k: v for k, v in over.items()}}

@@ -1,4 +1,5 @@
 """The JSON Schemas document exactly the forms the loader accepts (for what a schema can express)."""
+
 import json
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import jsonschema
 import pytest
 
 from idealssl.errors import InputError
-from idealssl.problem import load_orbits, load_task
+from idealssl.inputs import load_orbits, load_task
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "idealssl" / "schemas"
 ORBITS = json.loads((SCHEMAS / "orbits.schema.json").read_text())

@@ -1,13 +1,15 @@
 """The figure notebooks: every committed notebook executes in quick mode, produces its figure and
 states a verdict; the committed notebooks are in sync with their sources and carry outputs.
 
-Quick mode reads the recorded full-mode results (a copy in tmp_path) and runs small live
-experiments; figures go to tmp_path. Full mode: ``IDEALSSL_NB_MODE=full python -m notebooks.run``.
+Quick mode reads the recorded full-mode results (the notebooks' own, a copy in tmp_path, and the
+synthetic suite's ``synthetic/results/full``, read only) and runs small live experiments; figures go
+to tmp_path. Full mode: ``IDEALSSL_NB_MODE=full python -m notebooks.run``.
 """
+
 from __future__ import annotations
 
+import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,6 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the notebooks package lives at the repository root
-    sys.path.insert(0, str(ROOT))
 NB_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NB_DIR.glob("[0-9][0-9]_*.ipynb"))
 VERDICT_WORDS = ("AGREES with the paper", "DISAGREES with the paper", "INCONCLUSIVE", "REPORTED")
@@ -56,7 +56,9 @@ def test_notebook_executes_in_quick_mode(path, tmp_path, monkeypatch):
     for c in nb.cells:  # start from a clean notebook: the outputs checked are the fresh ones
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}}
+    )
     client.execute()  # raises CellExecutionError on any failing cell
     text = _text(nb)
     assert "mode = quick" in text
@@ -78,10 +80,13 @@ def test_committed_notebook_matches_source_and_has_outputs(path):
     assert src.exists(), f"{path.name} has no source {src}"
     committed = nbformat.read(path, as_version=4)
     fresh = build(src)
-    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in fresh.cells], \
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in fresh.cells], (
         f"{path.name} is out of date: rebuild with python -m notebooks.run --only {path.name[:2]}"
+    )
     assert committed.metadata.get("idealssl", {}).get("executed_mode") in ("quick", "full")
-    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code"), "every code cell must have saved outputs"
+    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code"), (
+        "every code cell must have saved outputs"
+    )
     assert "Traceback" not in _text(committed)
     assert (NB_DIR / "figures" / f"{path.stem}.png").exists()
 
@@ -90,8 +95,11 @@ def test_parse_percent_cells():
     from notebooks.run import parse_percent
 
     cells = parse_percent("header\n# %% [markdown]\n# # Title\n#\n# text\n\n# %%\nx = 1\n\n# %%\ny = 2\n")
-    assert cells == [{"type": "markdown", "source": "# Title\n\ntext"}, {"type": "code", "source": "x = 1"},
-                     {"type": "code", "source": "y = 2"}]
+    assert cells == [
+        {"type": "markdown", "source": "# Title\n\ntext"},
+        {"type": "code", "source": "x = 1"},
+        {"type": "code", "source": "y = 2"},
+    ]
 
 
 def test_mode_rejects_unknown(monkeypatch):
@@ -104,21 +112,27 @@ def test_mode_rejects_unknown(monkeypatch):
     assert nbutil.mode() == "full"
 
 
-@pytest.mark.slow
-def test_experiments_module_records_a_quick_run(tmp_path, monkeypatch):
-    """The heavy-experiment runner behind full mode: a quick-config run of one experiment writes a
-    JSON record with its protocol, rows and the command that reproduces it (into tmp_path)."""
-    import json
+#: the synthetic-suite results each notebook reads (written only by ``idealssl bench synthetic``)
+SYNTHETIC_READS = {"03": ["coarseness"], "04": ["methods"], "05": ["dimension"], "06": ["loss_vs_accuracy"]}
 
+
+def test_notebooks_read_the_synthetic_suite_and_keep_only_their_own_results():
+    """One writer per folder: the notebooks read synthetic/results/full (idealssl bench synthetic) and
+    record in notebooks/results only what no other writer produces (their own experiments)."""
     from notebooks import experiments as E
+    from notebooks import nbutil
 
-    monkeypatch.setenv("IDEALSSL_NB_RESULTS", str(tmp_path))
-    res = E.run("loss_vs_accuracy", "quick", log=lambda *_: None)
-    rec = json.loads((tmp_path / "loss_vs_accuracy.json").read_text())
-    assert rec["command"] == "python -m notebooks.experiments loss_vs_accuracy --mode quick"
-    assert len(rec["rows"]) == len(res["rows"]) == 2 * len(rec["budgets"]) * len(rec["protocol"]["seeds"])
-    C = 16
-    for r in rec["rows"]:
-        assert r["ideal_log_loss"] >= r["optimum"] - 1e-6  # L_I is bounded below by the simplex optimum (Prop. 3)
-        assert 0.0 <= r["error_n16"] <= 1.0 and 0.0 < r["acc_binary"] <= 1.0
-    assert abs(rec["rows"][0]["optimum"] - __import__("math").log1p((C - 1) * __import__("math").exp(-C / (C - 1)))) < 1e-12
+    own = sorted(p.stem for p in (NB_DIR / "results").glob("*.json"))
+    assert set(own) <= set(E.EXPERIMENTS), f"notebooks/results holds files no notebook experiment writes: {own}"
+    for nb, names in SYNTHETIC_READS.items():
+        src = next((NB_DIR / "src").glob(f"{nb}_*.py")).read_text()
+        for name in names:
+            assert f'load_synthetic("{name}")' in src
+            rec = json.loads((ROOT / "synthetic" / "results" / "full" / f"{name}.json").read_text())
+            assert rec["command"].startswith("idealssl bench synthetic")
+            rows = [nbutil.flat_row(r) for r in rec["rows"] if "probes" in r]
+            for r in rows:
+                assert {"method", "seed", "C"} <= set(r) and 0.0 <= r["acc_binary"] <= 1.0
+    assert not hasattr(E, "coarseness") and not hasattr(E, "main_world"), (
+        "no second implementation of the synthetic experiments"
+    )

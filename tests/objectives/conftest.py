@@ -1,7 +1,10 @@
 """Shared helpers for the objective tests (independent reference implementations live in the tests)."""
+
 import numpy as np
 import pytest
 import torch
+
+from idealssl.objectives.presets import compact
 
 
 @pytest.fixture(autouse=True)
@@ -23,15 +26,6 @@ def np_normalize(x):
 
 
 def small_kwargs(name, dim):
-    """Small heads so the tests run fast on CPU."""
-    return {
-        "simclr": dict(hidden_dim=32, out_dim=16),
-        "cissl": dict(out_dim=16, teacher_hidden_dim=32, probe_hidden_dim=32),
-        "dissl": dict(n_classes=32, teacher_hidden_dim=32, bottleneck=16, probe_hidden_dim=32),
-        "dino": dict(hidden_dim=32, bottleneck_dim=16, out_dim=64),
-        "swav": dict(hidden_dim=32, out_dim=16, n_prototypes=24),
-        "byol": dict(hidden_dim=32, out_dim=16),
-        "vicreg": dict(hidden_dim=32, out_dim=32),
-        "barlow": dict(hidden_dim=32, out_dim=32),
-        "vje": dict(hidden_dim=16),
-    }[name]
+    """Small heads so the tests run fast on CPU: presets.compact at width 32, with these differences."""
+    diff = {"dissl": dict(categories=32), "dino": dict(use_bn=False), "swav": dict(n_prototypes=24)}
+    return {**compact(name, width=32), **diff.get(name, {})}

@@ -1,4 +1,5 @@
 """SimCLR and CISSL against loop-based numpy references written from the equations."""
+
 import math
 
 import numpy as np
@@ -129,7 +130,9 @@ def test_simclr_loss_decreases_when_views_align():
     for _ in range(30):
         loss = obj([z, z + 1.0 * noise]).loss
         first = loss.item() if first is None else first
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     assert loss.item() < 0.5 * first
 
 
@@ -151,7 +154,7 @@ def _fit_heads(symmetric, tau, seed, steps=400):
 
 
 def test_asymmetric_head_needs_an_ideal_representation():
-    """issl-theory 5.9: with codes on a line (not affinely independent for C = 4), a universal symmetric head
+    """theory/statements.md S6.2: with codes on a line (not affinely independent for C = 4), a universal symmetric head
     reaches the ETF optimum log(2 + 6 exp(-4/(3 tau))) while the probe-family (linear) student cannot."""
     tau = 0.5
     etf = math.log(2 + 6 * math.exp(-4 / (3 * tau)))

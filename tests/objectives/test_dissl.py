@@ -1,4 +1,5 @@
 """DISSL against a numpy reference written from the original implementation's equations."""
+
 import math
 
 import numpy as np
@@ -25,8 +26,10 @@ def ref_dissl(tl, sl, lam, beta, tau_t, tau_s, ema=None, m=0.0):
     return distill - lam * np.mean(hs) + beta * detinv
 
 
-@pytest.mark.parametrize("n,c,v,lam,beta,tau_t,tau_s", [
-    (4, 3, 2, 2.3, 0.8, 0.5, 1.0), (16, 50, 2, 1.0, 0.0, 0.2, 0.7), (9, 8, 4, 2.8, 0.4, 0.5, 1.0)])
+@pytest.mark.parametrize(
+    "n,c,v,lam,beta,tau_t,tau_s",
+    [(4, 3, 2, 2.3, 0.8, 0.5, 1.0), (16, 50, 2, 1.0, 0.0, 0.2, 0.7), (9, 8, 4, 2.8, 0.4, 0.5, 1.0)],
+)
 def test_dissl_loss_matches_reference(n, c, v, lam, beta, tau_t, tau_s):
     tl = [torch.randn(n, c) * 3 for _ in range(2)]
     sl = [torch.randn(n, c) * 3 for _ in range(v)]
@@ -93,12 +96,12 @@ def test_module_equals_reference_and_logs():
     h_mlz = np.mean([-(pi * np.log(pi)).sum(1).mean() for pi in p])
     assert float(out.logs["H_M_given_Z"]) == pytest.approx(h_mlz, rel=1e-5)
     assert set(out.logs) >= {"loss", "H_M", "H_M_given_Z", "KL_invariance", "KL_distillation"}
-    assert obj.teacher_temperature == 0.5 and obj.n_classes == 32
+    assert obj.teacher_temperature == 0.5 and obj.categories == 32
 
 
 def test_defaults_follow_the_original():
     obj = build("dissl", 8)
-    assert (obj.n_classes, obj.lambda_maximality, obj.beta_det_inv) == (16384, 2.3, 0.8)
+    assert (obj.categories, obj.lambda_maximality, obj.beta_det_inv) == (16384, 2.3, 0.8)
     assert (obj.teacher_temperature, obj.student_temperature) == (0.5, 1.0)
     assert obj.teacher[-1].out_features == 16384 and obj.student[-1].out_features == 16384
 
@@ -132,8 +135,7 @@ def test_marginal_ema_buffer_moves_and_is_used():
     # the buffer was updated after the loss: recompute the one used
     m = 0.9
     used = (obj.marginal - (1 - m) * torch.stack([torch.softmax(x / 0.5, 1).mean(0) for x in tl]).mean(0)) / m
-    ref = ref_dissl([x.numpy() for x in tl], [x.numpy() for x in sl], 2.3, 0.8, 0.5, 1.0,
-                    used.double().numpy(), m)
+    ref = ref_dissl([x.numpy() for x in tl], [x.numpy() for x in sl], 2.3, 0.8, 0.5, 1.0, used.double().numpy(), m)
     assert out.loss.item() == pytest.approx(ref, rel=1e-4)
 
 
@@ -154,14 +156,29 @@ def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=300, seed=0):
 
 
 def test_theory_minimum_is_minus_lambda_log_k_when_k_equals_orbits():
-    """issl-theory 5.8: K = C: the minimiser is a deterministic, invariant, balanced teacher, value -lambda log K."""
+    """theory/statements.md S7.2: K = C: the minimiser is a deterministic, invariant, balanced teacher,
+    value -lambda log K."""
     loss, h_cond = _optimise_free_dissl(4, 4, 2.3)
     assert loss == pytest.approx(-2.3 * math.log(4), abs=0.05)
     assert h_cond < 0.05
 
 
 def test_theory_teacher_spreads_iff_lambda_exceeds_one_plus_beta():
-    """issl-theory 5.8: K > C: spreading an orbit over k categories changes the loss by (1 + beta - lambda) log k."""
-    _, h_spread = _optimise_free_dissl(4, 8, 2.3)   # 2.3 > 1.8: non-deterministic teacher
-    _, h_det = _optimise_free_dissl(4, 8, 1.0)      # 1.0 < 1.8: deterministic teacher
+    """theory/statements.md S7.3: K > C: spreading an orbit over k categories changes the loss by
+    (1 + beta - lambda) log k."""
+    _, h_spread = _optimise_free_dissl(4, 8, 2.3)  # 2.3 > 1.8: non-deterministic teacher
+    _, h_det = _optimise_free_dissl(4, 8, 1.0)  # 1.0 < 1.8: deterministic teacher
     assert h_spread > 0.3 and h_det < 0.1, (h_spread, h_det)
+
+
+def test_n_classes_is_a_deprecated_alias_of_categories():
+    with pytest.warns(DeprecationWarning, match="categories"):
+        obj = build("dissl", 8, n_classes=12, teacher_hidden_dim=8, bottleneck=4)
+    assert obj.categories == 12 and obj.marginal.shape == (12,)
+
+
+def test_dino_takes_entropy_from_the_shared_helpers():
+    import idealssl.objectives.dino as dino
+    import idealssl.objectives.functional as functional
+
+    assert dino.entropy is functional.entropy

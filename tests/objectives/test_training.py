@@ -6,6 +6,7 @@ rotation that mixes them. Labels = orbit index (an invariant task). A tiny MLP e
 objective must beat the same encoder at initialisation on a linear probe fitted on few labelled views,
 and must not collapse (effective rank of the representation well above 1).
 """
+
 import copy
 
 import pytest
@@ -13,23 +14,24 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from idealssl.objectives import build
+from idealssl.objectives.presets import compact
 
 N_ORBITS, D_SIG, D_NUI, DIM = 16, 8, 24, 16
 NUISANCE = 1.5  # scale of the nuisance (the signal has unit scale)
 
-HP = {  # small heads; everything else at the objective's defaults unless the tiny problem needs it
-    "simclr": dict(hidden_dim=64, out_dim=32),
-    "cissl": dict(out_dim=32, teacher_hidden_dim=64),
-    "dissl": dict(n_classes=64, teacher_hidden_dim=64, bottleneck=32),
-    # DINO's head without BN maps these uncentred embeddings to nearly one direction and the run falls into
-    # the uniform collapse; the original's ``--use_bn_in_head`` option fixes it on this problem
-    "dino": dict(hidden_dim=64, bottleneck_dim=32, out_dim=128, use_bn=True, momentum_teacher=0.99),
-    "swav": dict(hidden_dim=64, out_dim=32, n_prototypes=32, freeze_prototypes_steps=10),
-    "byol": dict(hidden_dim=64, out_dim=32, base_momentum=0.99),
-    "vicreg": dict(hidden_dim=64, out_dim=64),
-    "barlow": dict(hidden_dim=64, out_dim=64),
-    "vje": dict(hidden_dim=16),
+# small heads (presets.compact at width 64, projections of 32); everything else at the objective's defaults
+# unless the tiny problem needs it
+HP = {
+    m: compact(m, width=64, out_dim=32)
+    for m in ("simclr", "cissl", "dissl", "dino", "swav", "byol", "vicreg", "barlow", "vje")
 }
+HP["dissl"].update(categories=64)
+# DINO's head without BN maps these uncentred embeddings to nearly one direction and the run falls into
+# the uniform collapse; the original's ``--use_bn_in_head`` option fixes it on this problem (compact has it)
+HP["dino"].update(momentum_teacher=0.99)
+HP["swav"].update(n_prototypes=32, freeze_prototypes_steps=10)
+HP["byol"].update(base_momentum=0.99)
+HP["vje"].update(hidden_dim=16)
 
 
 class World:

@@ -1,4 +1,5 @@
 """The small trainer with every registered objective, the DISSL free-logit threshold, and the bench CLI."""
+
 import json
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_unknown_method_is_an_input_error(small_world):
 
 
 def test_free_logit_dissl_threshold():
-    """issl-theory.md 5.8: with K > C categories the optimal teacher is deterministic for
+    """theory/statements.md S7.2-S7.3: with K > C categories the optimal teacher is deterministic for
     lambda < 1 + beta and spreads for lambda > 1 + beta (beta = 0.8: threshold 1.8)."""
     from idealssl.synthetic.experiments import free_logit_dissl
 
@@ -101,8 +102,27 @@ def test_bench_export_then_check(tmp_path, capsys):
     from idealssl.cli import main
 
     out = tmp_path / "coarse4"
-    assert main(["bench", "export", "--world", "coarse", "--level", "4", "--method", "oracle", "--dim", "3",
-                 "--steps", "20", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "export",
+                "--world",
+                "coarse",
+                "--level",
+                "4",
+                "--method",
+                "oracle",
+                "--dim",
+                "3",
+                "--steps",
+                "20",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["C"] == 4 and info["method"] == "oracle"
     Z = np.load(out / "representation.npy", allow_pickle=False)
@@ -118,7 +138,9 @@ def test_dissl_threshold_experiment_and_report(tmp_path):
     from idealssl.synthetic import experiments as E
     from idealssl.synthetic.report import BEGIN, END, claims_table, update_readme
 
-    E.MODES["tiny"] = dict(E.MODES["quick"], steps=5, lambdas=(1.0, 3.0), lambdas_trained=(1.0,), free_restarts=1, free_steps=300)
+    E.MODES["tiny"] = dict(
+        E.MODES["quick"], steps=5, lambdas=(1.0, 3.0), lambdas_trained=(1.0,), free_restarts=1, free_steps=300
+    )
     try:
         res = E.run_suite("tiny", ["dissl_threshold"], tmp_path, log=lambda s: None)
     finally:
@@ -147,7 +169,10 @@ def test_quick_suite_runs(tmp_path):
     for name in EXPERIMENTS:
         doc = json.loads((tmp_path / "quick" / f"{name}.json").read_text())
         assert doc["verdict"]["claims"] and doc["versions"]["torch"]
-        assert all(c["held"] in (True, False, None, "inconclusive") for c in doc["verdict"]["claims"])
+        assert all(
+            c["held"] in (True, False, None, "inconclusive", "cannot discriminate") for c in doc["verdict"]["claims"]
+        )
+        assert doc["protocol"]["batch_regime"] in ("one-per-orbit", "iid")
 
 
 def test_readme_tables_are_the_recorded_results():
@@ -167,3 +192,16 @@ def test_readme_tables_are_the_recorded_results():
     for f in (results / "full").glob("*.json"):
         doc = json.loads(f.read_text())
         assert doc["mode"] == "full" and doc["seeds"] == [0, 1, 2] and doc["wall_seconds"] > 0
+    for name in ("methods", "coarseness", "loss_vs_accuracy", "dimension", "dissl_threshold"):
+        protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
+        assert protocol["batch_regime"] in ("one-per-orbit", "iid") and "temperatures" in protocol, name
+    for name in (
+        "methods",
+        "loss_vs_accuracy",
+    ):  # the claims about the paper: its regime, temperatures chosen on validation
+        protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
+        assert protocol["batch_regime"] == "one-per-orbit"
+        chosen = protocol["temperatures"]["chosen"]
+        assert set(chosen) == {"simclr", "cissl", "dino", "dissl"} and protocol["temperatures"]["validation"][
+            "train_seed"
+        ] not in (0, 1, 2)

@@ -1,28 +1,28 @@
 import os
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE))
-import _tiny  # noqa: E402,F401  (registers tinytest / tinyema)
+from . import _tiny  # noqa: F401  (registers tinytest / tinyema)
 
-from _tiny import FAST  # noqa: E402,F401  (re-exported for fixtures)
+HERE = Path(__file__).parent
 
 
 @pytest.fixture
 def runner(tmp_path):
     """A script that registers the tiny test objectives and runs the idealssl CLI (for subprocesses)."""
     p = tmp_path / "run_idealssl.py"
-    p.write_text(textwrap.dedent(f"""
+    p.write_text(
+        textwrap.dedent(f"""
+        import importlib.util
         import sys
-        sys.path.insert(0, {str(HERE)!r})
-        import _tiny
+        spec = importlib.util.spec_from_file_location("_tiny", {str(HERE / "_tiny.py")!r})
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))  # registers tinytest / tinyema
         from idealssl.cli import main
         sys.exit(main(sys.argv[1:]))
-    """))
+    """)
+    )
     return p
 
 

@@ -1,0 +1,17 @@
+"""The checker: is a representation ideal for a probe family? With a certificate either way.
+
+:func:`check` (also :func:`idealssl.check`) returns a :class:`CheckReport`. Modules:
+
+* :mod:`.api` — the orchestration: inputs → one streaming pass (:mod:`.stats`) → the family's
+  conditions, certificate and witness (:mod:`.families`) → the report (:mod:`.report`);
+* :mod:`.geometry` — ranks, dependencies, distances, the sample-efficiency curve;
+* :mod:`.certificates`, :mod:`.witness` — certificates (verified) and witness probes (evaluated);
+* :mod:`.exhaustive`, :mod:`.lp` — the ``--exhaustive`` cross-check by linear programs;
+* :mod:`.cli` — ``idealssl check``.
+"""
+
+from ..probes import PROBES
+from .api import DEFAULT_TOL, check
+from .report import CheckReport, Condition
+
+__all__ = ["check", "CheckReport", "Condition", "PROBES", "DEFAULT_TOL"]

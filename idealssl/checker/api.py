@@ -1,0 +1,252 @@
+"""``idealssl.check``: is a representation ideal for a probe family? With a certificate either way.
+
+Theory (theory/statements.md S1–S2; Dubois et al. 2022, Thm. 1): an encoder φ is sample optimal for
+all ~-invariant tasks and a probe family F iff it is invariant (x ~ x+ ⇒ φ(x) = φ(x+)) and its C orbit
+codes satisfy the family's condition (:mod:`.families`).
+
+Data flow, one way: inputs (validated Z and orbits, :mod:`idealssl.inputs`) → one streaming pass
+(:mod:`.stats`) → spectra of the C codes (:class:`~.families.CodeGeometry`) → invariance, then the
+family's conditions and certificate (:mod:`.families`, :mod:`.certificates`) → optional witness
+(:mod:`.witness`) and exhaustive cross-check (:mod:`.exhaustive`) → :class:`~.report.CheckReport`.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..inputs.orbits import Orbits, load_orbits
+from ..inputs.representation import Representation, from_array, load_representation
+from ..inputs.tasks import Task, load_task
+from ..probes import get_family
+from ..theory_math import numerical_rank
+from . import certificates as cert
+from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
+from .families import FAMILIES, CodeGeometry, FamilyRules
+from .geometry import rms_norm, sample_efficiency
+from .report import MIN_TOL, CheckReport, Condition
+from .stats import OrbitStats, float32_sums, orbit_stats, safe_scale
+from .witness import Witness, evaluate, in_original_units
+
+DEFAULT_TOL = 1e-4
+#: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
+#: ulps of the largest entry per entry), set to 0
+NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
+
+
+def _spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing.
+
+    For tall matrices (C > 4d) through the d x d Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision
+    (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6; the centred Gram is G − C μ̄μ̄ᵀ unless the centroid
+    is far from the codes' spread (cancellation), when it is formed directly.
+    """
+    C, d = codes.shape
+    mu = codes.mean(axis=0)
+    if C > 4 * d and tol >= 1e-6:
+        G = codes.T @ codes
+        Gc = G - C * np.outer(mu, mu)
+        S2 = np.trace(Gc) / C
+        if mu @ mu > 1e4 * max(S2, 0.0):
+            centred = codes - mu
+            Gc = centred.T @ centred
+        root = lambda M: np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))  # noqa: E731
+        return root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
+    return np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
+
+
+def _as_rep(Z) -> Representation:
+    if isinstance(Z, Representation):
+        return Z
+    if isinstance(Z, (str, os.PathLike)):
+        return load_representation(Z)
+    return from_array(Z)
+
+
+def _validated(tol: Any, threads: Any) -> float:
+    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= float(tol) < 1):
+        tiny = isinstance(tol, numbers.Real) and 0 < float(tol) < MIN_TOL
+        why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if tiny else ""
+        raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise InputError(f"threads must be a positive integer, got {threads!r}")
+    return float(tol)
+
+
+def _stream(rep: Representation, orb: Orbits, threads: int,
+            notes: list[str]) -> tuple[Representation, float, OrbitStats]:
+    """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude."""
+    raw_codes = rep.rows(orb.first_points())
+    factor = safe_scale(raw_codes, float32_sums(rep))
+    if factor != 1.0:
+        notes.append(
+            f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every "
+            "verdict is scale invariant); distances and bounds below are in those units, probes in the original ones"
+        )
+    rep = rep.rescaled(factor)
+    st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
+    return rep, factor, st
+
+
+def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
+    """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
+    (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
+    codes = st.codes
+    C, d = codes.shape
+    sv_aff, sv_lin, how = _spectra(codes, tol)
+    floor = NOISE_FLOOR * math.sqrt(C * d) * float(np.abs(codes).max(initial=0.0))
+    sv_aff = np.where(sv_aff > floor, sv_aff, 0.0)
+    sv_lin = np.where(sv_lin > floor, sv_lin, 0.0)
+    S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
+    scale = S
+    if scale == 0:
+        scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
+        notes.append(
+            ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
+            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z "
+              "changes the invariance value)"
+        )
+    return CodeGeometry(codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol),
+                        how, S, scale, tol)
+
+
+def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
+    """Thm 1's first condition: max ‖z_x − z_(orbit's first point)‖ relative to the codes' spread."""
+    worst = int(np.argmax(st.max_dev))
+    value = float(st.max_dev[worst]) / g.scale
+    return Condition(
+        holds=value <= g.tol, value=value, threshold=g.tol, comparison="<=",
+        description="max ‖z_x − z_(orbit's first point)‖ / spread of the codes",
+        detail={
+            "worst_orbit": worst,
+            "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
+            "rms_within_orbit_relative": float(np.sqrt(np.sum(st.mean_sq_dev * st.sizes) / n)) / g.scale,
+            "code_spread": g.spread,
+        },
+    )
+
+
+def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
+    curve, needed, _ = sample_efficiency(st.mass)
+    return {
+        "formula": "W_n = sum_m p_m (1 - p_m)^n",
+        "applies": ideal,
+        "curve": curve,
+        "n_for_W_le_0.01": needed,
+        "orbit_marginal": "uniform over points" if not orb.p_given else "from p",
+        "note": "worst-case expected ERM risk over invariant tasks sharing this orbit marginal (Prop. 2); larger if "
+                "tasks may change the marginal",
+    }
+
+
+def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits, user_rep: Representation,
+                  factor: float, ideal: bool, notes: list[str]) -> Witness:
+    """The family's witness constructions in order; the first that fits every point (else the one with fewest
+    errors)."""
+    y = task.point_labels(orb)
+    best: Witness | None = None
+    for build in rules.witnesses:
+        probe = in_original_units(build(codes, task.orbit_labels, len(task.classes)), factor)
+        cand = Witness(probe, task.classes, evaluate(probe, user_rep, y))
+        if best is None or cand.evaluation["n_errors"] < best.evaluation["n_errors"]:
+            best = cand
+        if best.fits:
+            break
+    assert best is not None
+    if not best.fits:
+        notes.append(
+            "the witness construction did not fit the task on every point"
+            + ("; the representation is not ideal, so this task may be unfittable" if not ideal else
+               ": some points, within --tol of their orbit's code, lie further from it than the task's margin (codes "
+               "nearly degenerate at this tolerance); a smaller --tol would call them non-invariant")
+        )
+    return best
+
+
+def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: str, tol: float,
+                   conds: dict[str, Condition], notes: list[str]) -> dict[str, Any]:
+    """``--exhaustive``: every labelling decided independently, compared with the verdict."""
+    Zs = rep.to_array() if rep.n <= MAX_POINTS else None
+    exh = exhaustive_check(Zs, orb.labels, codes, probe, tol)
+    all_fit = exh["n_fittable"] == exh["n_labellings"]
+    structural = all(c.holds for k, c in conds.items() if c.decisive and k != "invariance")
+    # population optimality <=> structural conditions, when Z is invariant; a failing structural
+    # condition always leaves some labelling unfittable, on points as on codes
+    exh["agrees"] = bool(all_fit == structural) if conds["invariance"].holds else bool(structural or not all_fit)
+    exh["population_optimal"] = all_fit
+    if not exh["agrees"]:
+        notes.append("the exhaustive cross-check disagrees with the rank test at this tolerance "
+                     "(nearly degenerate codes?)")
+    return exh
+
+
+def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, task: Any = None,
+          exhaustive: bool = False, threads: int = 2) -> CheckReport:
+    """Decide whether Z is ideal for ``probe`` and certify the verdict.
+
+    Parameters
+    ----------
+    Z : array-like (N, d), path to ``.npy``/``.npz`` (``file.npz:key``), or a Representation
+    orbits : orbits JSON path or parsed dict, :class:`~idealssl.inputs.orbits.Orbits`, a length-N label
+        sequence, or a partition (list of lists of point indices)
+    probe : ``"linear"`` (affine, default), ``"linear-nobias"`` or ``"mlp"`` (:data:`idealssl.probes.PROBES`)
+    tol : float
+        Relative tolerance (0 < tol < 1) for every condition: deviations relative to the spread of
+        the codes, singular values relative to the largest.
+    task : task JSON path or dict (``orbit_labels`` or ``point_labels``), optional
+        Build a witness probe for this task and evaluate it on all N points.
+    exhaustive : bool
+        Also decide every binary labelling independently (C ≤ 12).
+    threads : int
+        Threads for the streaming pass over a ``.npy`` file.
+
+    Returns
+    -------
+    CheckReport
+
+    Raises
+    ------
+    InputError
+        Any invalid input (one precise message).
+    """
+    rules = FAMILIES[get_family(probe).name]
+    tol = _validated(tol, threads)
+    user_rep = _as_rep(Z)
+    orb = load_orbits(orbits, n=user_rep.n)
+    if exhaustive and orb.n_orbits > MAX_C:
+        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
+                         f"of {MAX_C} (drop --exhaustive: the rank test is exact)")
+    the_task = load_task(task, orb) if task is not None else None
+    notes: list[str] = []
+    rep, factor, st = _stream(user_rep, orb, threads, notes)
+    g = code_geometry(st, tol, notes)
+    conds = {"invariance": invariance_condition(st, g, rep.n)}
+    structural, certificate = rules.conditions(g, rep, orb, notes)
+    conds.update(structural)
+    worst = conds["invariance"].detail["worst_orbit"]
+    pair = (worst, int(st.first[worst]), int(st.argmax_dev[worst]))  # a non-invariant orbit and two of its points
+    if rules.relax_invariance is not None and not conds["invariance"].holds:
+        pair = rules.relax_invariance(conds, rep, orb, st, tol, pair)
+    if certificate is None and not conds["invariance"].holds:
+        certificate = cert.non_invariant_certificate(rep, orb, *pair, g.scale, tol, bias=rules.family.bias,
+                                                     units=factor)
+    ideal = all(c.holds for c in conds.values() if c.decisive)
+    if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
+        notes.append("no certificate could be built")
+    if certificate is not None and not certificate.verified:
+        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+    witness = None
+    if the_task is not None:
+        witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
+    exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
+    return CheckReport(
+        ideal=ideal, probe=probe, n_points=rep.n, n_orbits=orb.n_orbits, dim=rep.d, tol=tol, conditions=conds,
+        counterexample=certificate.to_dict() if certificate is not None else None,
+        witness=witness.to_dict() if witness is not None else None,
+        sample_efficiency=_sample_efficiency(st, orb, ideal), exhaustive=exh, notes=notes,
+        orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None,
+    )

@@ -1,0 +1,62 @@
+"""Decide and certify whether a representation is ideal for a probe family.
+
+    idealssl check representation.npy --augs orbits.json [--probe linear|linear-nobias|mlp]
+                   [--json] [--task task.json] [--tol T] [--exhaustive] [--key KEY]
+
+Exit status: 0 ideal, 1 not ideal, 2 bad input.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..errors import InputError
+from ..probes import PROBES
+from .report import MIN_TOL
+
+
+def _tol(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (MIN_TOL <= v < 1):
+        raise argparse.ArgumentTypeError(f"must be in [{MIN_TOL:g}, 1), got {text}")
+    return v
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("representation", help="N x d matrix: .npy, or .npz with --key (or file.npz:KEY)")
+    p.add_argument("--augs", required=True, metavar="ORBITS.json", help='orbit structure: {"orbits": [[...], ...]}, '
+                                                                        '{"labels": [...]} or {"pairs": [[i, j], ...], '
+                                                                        '"n": N}; optional "p"')
+    p.add_argument("--probe", choices=PROBES, default="linear", help="probe family (default: linear, i.e. affine W z + "
+                                                                     "b)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the readable report")
+    p.add_argument("--task", metavar="TASK.json", help='a task {"orbit_labels": [...]} or {"point_labels": [...]}: '
+                                                       'print a witness probe fitting it, checked on all N points')
+    p.add_argument("--tol", type=_tol, default=None, help="relative tolerance (default 1e-4)")
+    p.add_argument("--exhaustive", action="store_true", help="also decide every binary labelling by LP (C <= 12)")
+    p.add_argument("--key", help="array name inside a .npz archive")
+    p.add_argument("--threads", type=int, default=2, help="threads for the streaming pass (default 2)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..inputs.representation import load_representation
+    from .api import DEFAULT_TOL, check
+
+    if args.threads < 1:
+        raise InputError(f"--threads must be >= 1, got {args.threads}")
+    rep = load_representation(args.representation, key=args.key)
+    report = check(
+        rep,
+        args.augs,
+        probe=args.probe,
+        tol=args.tol if args.tol is not None else DEFAULT_TOL,
+        task=args.task,
+        exhaustive=args.exhaustive,
+        threads=args.threads,
+    )
+    out = report.to_json() if args.json else str(report)
+    sys.stdout.write(out + "\n")
+    return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes

@@ -1,0 +1,203 @@
+"""The check report: plain objects with documented fields, a JSON form and a readable text form."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..jsonutil import plain
+from ..probes import get_family
+
+#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1)
+#: would count
+MIN_TOL = 1e-12
+
+
+@dataclass
+class Condition:
+    """One condition of the theory, measured.
+
+    Attributes
+    ----------
+    holds : bool
+    value : float
+        The measured quantity (see ``description``).
+    threshold : float
+        What it is compared with (``comparison`` says how).
+    comparison : str
+        One of ``"<="``, ``">"``, ``">="``.
+    description : str
+        What is measured, in one line.
+    decisive : bool
+        Whether the verdict depends on it (informational conditions, such as the paper's
+        main-text span condition, are reported but not decisive).
+    detail : dict
+        Extra figures (singular values, ranks, the pair of orbits concerned, ...).
+    """
+
+    holds: bool
+    value: float
+    threshold: float
+    comparison: str
+    description: str
+    decisive: bool = True
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "holds": bool(self.holds),
+            "value": plain(self.value),
+            "threshold": plain(self.threshold),
+            "comparison": self.comparison,
+            "decisive": self.decisive,
+            "description": self.description,
+            **({"detail": plain(self.detail)} if self.detail else {}),
+        }
+
+
+@dataclass
+class CheckReport:
+    """Result of :func:`idealssl.check`.
+
+    Attributes
+    ----------
+    ideal : bool
+        Whether Z is ideal (sample optimal for all invariant tasks) for the probe family, at
+        tolerance ``tol``: every decisive condition holds.
+    probe : str
+        ``"linear"`` (affine), ``"linear-nobias"`` or ``"mlp"``.
+    n_points, n_orbits, dim : int
+        N, C and d.
+    tol : float
+        Relative tolerance used by every condition.
+    conditions : dict
+        Name -> :class:`Condition`.
+    counterexample : dict or None
+        When not ideal: a certificate (``kind``, ``orbit_labels``, ``point_labels``, ``proof``,
+        ``verified``); see :mod:`idealssl.checker.certificates`.
+    witness : dict or None
+        With ``task=``: the probe fitting the task and its evaluation on all N points.
+    sample_efficiency : dict
+        W_n = Σ_m p_m (1 − p_m)^n for an ideal encoder, and the n needed for W_n ≤ 0.01.
+    exhaustive : dict or None
+        The ``exhaustive=True`` cross-check.
+    notes : list of str
+    """
+
+    ideal: bool
+    probe: str
+    n_points: int
+    n_orbits: int
+    dim: int
+    tol: float
+    conditions: dict[str, Condition]
+    counterexample: dict[str, Any] | None = None
+    witness: dict[str, Any] | None = None
+    sample_efficiency: dict[str, Any] = field(default_factory=dict)
+    exhaustive: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    orbit_names: list[Any] | None = None
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "ideal": bool(self.ideal),
+            "probe": self.probe,
+            "n_points": self.n_points,
+            "n_orbits": self.n_orbits,
+            "dim": self.dim,
+            "tol": self.tol,
+            "conditions": {k: c.to_dict() for k, c in self.conditions.items()},
+            "counterexample": plain(self.counterexample),
+            "witness": plain(self.witness),
+            "sample_efficiency": plain(self.sample_efficiency),
+            "exhaustive": plain(self.exhaustive),
+            "notes": list(self.notes),
+        }
+        if self.orbit_names is not None:
+            d["orbit_ids"] = plain(self.orbit_names)
+        return d
+
+    def to_json(self, **kw) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False, **kw)
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+
+def _fmt(x) -> str:
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    x = float(x)
+    if math.isnan(x):
+        return "n/a"
+    if math.isinf(x):
+        return "inf"
+    if x == 0 or 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def format_report(r: CheckReport) -> str:
+    """Readable multi-line report."""
+    ok = lambda b: "ok  " if b else "FAIL"  # noqa: E731
+    title = get_family(r.probe).title
+    lines = [
+        f"idealssl check — {title}",
+        f"  N = {r.n_points} points, C = {r.n_orbits} orbits, d = {r.dim}, tolerance {r.tol:g} (relative)",
+        "",
+        "conditions (value vs threshold):",
+    ]
+    for name, c in r.conditions.items():
+        tag = ok(c.holds) if c.decisive else ("info" if c.holds else "info")
+        lines.append(f"  [{tag}] {name:<22} {_fmt(c.value):>10} {c.comparison} {_fmt(c.threshold):<8} {c.description}")
+    lines.append("")
+    lines.append(f"verdict: {'IDEAL' if r.ideal else 'NOT IDEAL'} for {title}")
+    se = r.sample_efficiency
+    if se:
+        n99 = se.get("n_for_W_le_0.01")
+        pts = ", ".join(f"W_{n}={_fmt(w)}" for n, w in se.get("curve", [])[:6])
+        lines.append(
+            f"sample efficiency{'' if r.ideal else ' (if it were ideal)'}: W_n = Σ_m p_m (1 − p_m)^n: {pts}; "
+            f"W_n ≤ 0.01 from n = {n99 if n99 is not None else '> 1e15'}"
+        )
+    ce = r.counterexample
+    if ce:
+        lines.append("")
+        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): "
+                     f"{ce['summary']}")
+        ol = ce["orbit_labels"]
+        if len(ol) <= 40:
+            lines.append(f"  orbit labels: {ol}")
+        else:
+            pos = [i for i, v in enumerate(ol) if v == 1]
+            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
+                         "prints every label")
+        for k in ("verification", "lp_cross_check"):
+            if ce.get(k):
+                lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
+    w = r.witness
+    if w:
+        lines.append("")
+        ev = w["evaluation"]
+        lines.append(
+            f"witness probe ({w['probe']['kind']}) for the task: {ev['accuracy'] * 100:.4g}% on all {r.n_points} points"
+            f" ({ev['n_errors']} errors){'' if w['fits'] else ' — does NOT fit'}; --json prints its weights"
+        )
+    ex = r.exhaustive
+    if ex:
+        lines.append("")
+        lines.append(
+            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} "
+            "non-constant binary labellings (up to complement) fittable; "
+            f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
+        )
+        if ex.get("exact_worst_case_margin") is not None:
+            lines.append("  exact worst-case margin (relative to the code spread): "
+                         f"{_fmt(ex['exact_worst_case_margin'])}")
+    for n in r.notes:
+        lines.append(f"note: {n}")
+    return "\n".join(lines)

@@ -1,0 +1,134 @@
+"""The comparison protocol of the synthetic suite: matched heads, temperature grids, loss curves, verdict helpers.
+
+The paper's pairwise claims (Table 1: CISSL vs SimCLR, DISSL vs DINO) are judged with the two methods
+of a pair made equal wherever they do not differ by definition:
+
+* **heads** (:data:`MATCHED_HEADS`, on top of the suite's small heads): SimCLR's projector gets the
+  batch-normalised output of CISSL's heads (same width 256, same output width 64); DINO's head gets one
+  hidden layer of 256 with batch norm, like DISSL's teacher, and keeps its definitional L2 bottleneck
+  and weight-normalised prototypes (64, as DISSL's 64 categories). What stays different is the
+  definition: symmetric vs asymmetric heads, CISSL's self target, DINO's EMA teacher and centring.
+* **temperatures**: the same small grid for both methods of a pair (:func:`temperature_hparams`),
+  chosen on a validation world (another seed of the world) with a validation training seed, never
+  on the test seeds; criterion: 16-shot linear-probe error on the validation world.
+* **schedules** are fractions of the step budget: the EMA coefficients of DINO and BYOL follow a
+  cosine from their base value to 1 over the run's own steps; DINO's teacher-temperature warm-up and
+  last-layer freezing and SwAV's prototype freezing are off (0 steps) at these budgets.
+* **length**: the losses' last 10% are recorded (:func:`loss_tail`), with a flag saying whether the
+  curve has flattened.
+
+Verdict states (``held``): ``True``, ``False``, ``"inconclusive"`` (the difference is within noise),
+``"cannot discriminate"`` (the test cannot fail here whatever the truth, e.g. a probe that memorises
+every labelling), ``None`` (a measurement, no prediction).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+CANNOT = "cannot discriminate"
+INCONCLUSIVE = "inconclusive"
+VERDICT_STATES = (True, False, INCONCLUSIVE, CANNOT, None)
+
+#: the pairs of Table 1, (baseline, ours), by family; the family names the temperature grid
+PAIR_FAMILIES = {"contrastive": ("simclr", "cissl"), "distillation": ("dino", "dissl")}
+PAIR_METHODS = tuple(m for pair in PAIR_FAMILIES.values() for m in pair)
+
+#: head settings that make the two methods of a pair equal where they do not differ by definition
+MATCHED_HEADS = {
+    "simclr": {"out_norm": True},
+    "dino": {"n_layers": 2, "use_bn": True, "warmup_teacher_temp_frac": 0.0, "freeze_last_layer_steps": 0},
+}
+
+#: teacher temperature = student temperature x this, for both distillation methods (DISSL's default ratio)
+TEACHER_RATIO = 0.5
+
+
+def family(method: str) -> str | None:
+    """The pair family of ``method`` (``"contrastive"``, ``"distillation"``) or None."""
+    return next((f for f, pair in PAIR_FAMILIES.items() if method in pair), None)
+
+
+def temperature_hparams(method: str, value: float) -> dict:
+    """The objective's keyword arguments for one grid value (the same value means the same thing for
+    both methods of a pair): contrastive tau; distillation student temperature, teacher = 0.5 x student."""
+    if method in PAIR_FAMILIES["contrastive"]:
+        return {"temperature": float(value)}
+    t = float(value) * TEACHER_RATIO
+    if method == "dino":
+        return {"student_temp": float(value), "teacher_temp": t, "warmup_teacher_temp": t}
+    if method == "dissl":
+        return {"student_temperature": float(value), "teacher_temperature": t}
+    raise ValueError(f"{method!r} has no temperature grid")
+
+
+def loss_tail(losses: Sequence[float]) -> dict:
+    """The last 10% of a loss curve: its mean (the run's final loss), the mean of the 10% before it and
+    of the first 10%, the last 10% as 10 window means, and ``flattened``: the last two 10% windows
+    differ by at most max(2% of the total drop, 0.005)."""
+    L = np.asarray(losses, dtype=float)
+    k = max(1, L.size // 10)
+    last, first = L[-k:], L[:k]
+    prev = L[-2 * k : -k] if L.size >= 2 * k else first
+    drop = abs(float(first.mean() - last.mean()))
+    change = float(prev.mean() - last.mean())
+    windows = [float(w.mean()) for w in np.array_split(last, min(10, last.size))]
+    return {
+        "final_loss_last10": float(last.mean()),
+        "loss_prev10": float(prev.mean()),
+        "loss_first10": float(first.mean()),
+        "loss_tail_curve": windows,
+        "loss_tail_change": change,
+        "flattened": bool(abs(change) <= max(0.02 * drop, 0.005)),
+    }
+
+
+def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> dict:
+    """Spearman correlation of x and y controlling for z (partial correlation of the ranks), with a
+    two-sided p-value from Student's t with n - 3 degrees of freedom."""
+    from scipy.stats import rankdata
+    from scipy.stats import t as student_t
+
+    rx, ry, rz = (rankdata(v) for v in (x, y, z))
+    r = np.corrcoef(np.vstack([rx, ry, rz]))
+    rxy, rxz, ryz = r[0, 1], r[0, 2], r[1, 2]
+    den = math.sqrt(max((1 - rxz**2) * (1 - ryz**2), 1e-300))
+    rho = float(np.clip((rxy - rxz * ryz) / den, -1.0, 1.0))
+    n = len(rx)
+    if n <= 3 or abs(rho) >= 1.0:
+        return {"rho": rho, "p": 0.0 if abs(rho) >= 1.0 else float("nan"), "n": n}
+    tval = rho * math.sqrt((n - 3) / (1 - rho**2))
+    return {"rho": rho, "p": float(2 * student_t.sf(abs(tval), n - 3)), "n": n}
+
+
+def head_claim(summary: dict, base: str, ours: str, regime: str, suffix: str = "") -> dict:
+    """The Table 1 claim 'ours beats base' from the per-method summaries of one batch regime."""
+    cid = f"heads-{ours}-vs-{base}{suffix}"
+    pred = f"{ours} beats {base} on linear probes at equal budget (Table 1); batch regime {regime}"
+    if any(m not in summary or "error" in summary[m] for m in (base, ours)):
+        return {"id": cid, "prediction": pred, "criterion": "not run: a method is missing or failed", "held": None}
+    a, b = summary[ours]["fewshot_error_n16"], summary[base]["fewshot_error_n16"]
+    fa, fb = summary[ours]["linear_acc_binary"]["mean"], summary[base]["linear_acc_binary"]["mean"]
+    n = max(a["n"], 1)
+    se = math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n) if n > 1 else 0.0
+    diff = b["mean"] - a["mean"]
+    held = (diff > 2 * se and fa >= fb) if n > 1 else (diff > 0 and fa >= fb)
+    if n > 1 and abs(diff) <= 2 * se and abs(fa - fb) < 0.01:
+        held = INCONCLUSIVE
+    return {
+        "id": cid,
+        "prediction": pred,
+        "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference "
+        "with one seed) and full-data binary accuracy not lower; 'inconclusive' when both differences "
+        "are within noise",
+        "values": {
+            "fewshot16_error": {ours: a, base: b},
+            "full_acc_binary": {ours: fa, base: fb},
+            "final_loss_last10": {m: summary[m]["final_loss_last10"] for m in (ours, base)},
+            "invariance_ratio": {m: summary[m]["invariance_ratio"] for m in (ours, base)},
+        },
+        "held": held,
+    }

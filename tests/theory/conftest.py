@@ -1,7 +1,0 @@
-"""Make the repository root importable, so that ``import theory`` works under any pytest invocation."""
-import os
-import sys
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
