@@ -30,7 +30,6 @@ from .ema import cosine_momentum, ema_update_, frozen_copy
 from .heads import MLP
 from .vje_polar import angular_t_log_density, angular_t_log_lower, t_log_norm
 
-
 __all__ = ["VJE", "gaussian_kl", "gaussian_kl_prior", "directional_log_lik", "radial_log_lik", "vje_elbo",
            "vje_elbo_v1", "VARIANTS"]
 
@@ -297,7 +296,8 @@ class VJE(Objective):
         self.gather = bool(gather)
         self.embed_dim = e
         self.projector = MLP(dim, e, hidden_dim=proj, n_hidden=1, out_norm=True, gather=gather) if proj else None
-        self.target_projector = frozen_copy(self.projector) if (proj and target == "ema") else None
+        self.target_projector = (frozen_copy(self.projector) if self.projector is not None and target == "ema"
+                                 else None)
         self.inference = MLP(e, 2 * e, hidden_dim=hidden_dim, n_hidden=1, gather=gather)
         if init_logvar is not None:
             last = self.inference[-1]
@@ -365,7 +365,7 @@ class VJE(Objective):
     @torch.no_grad()
     def update(self, step: int, total_steps: int) -> None:
         """EMA update of the target projector (``target="ema"`` with a projector)."""
-        if self.target_projector is not None:
+        if self.target_projector is not None and self.projector is not None:
             ema_update_(self.target_projector, self.projector, self.momentum(step, total_steps))
 
     def _elbo(self, mu, logvar, y, noise, reference: bool = False):
