@@ -2,7 +2,7 @@
 # # 7 · VJE: learned per-feature uncertainty and one-class anomaly detection
 #
 # **Claims examined** (Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026; only the
-# abstract and the authors' statements were available, see `theory/statements.md` S8; the objective
+# abstract and the authors' statements were available, see `theory/objectives.md`, VJE; the objective
 # in `idealssl.objectives.vje` is a *reconstruction*):
 # 1. the diagonal Gaussian posterior, whose variances are shared with the directional Student-t
 #    likelihood, "captures anisotropic uncertainty" (feature-wise);
@@ -64,7 +64,9 @@ def pairs(n, cls):
     return [r * (centers[cls] + sigma * torch.randn(n, D, generator=g)) for _ in range(2)]
 
 
-obj = build("vje", dim=D, hidden_dim=64)
+# the model on the given vectors themselves (no projector, each vector its own stop-gradient target), so that
+# feature j of the posterior is feature j of the data; the image runs below use the default v1 heads
+obj = build("vje", dim=D, hidden_dim=64, projector_hidden_dim=0, target="shared")
 opt = torch.optim.Adam(obj.parameters(), lr=3e-3)
 for step in range(STEPS):
     out = obj(pairs(128, torch.randint(0, K, (128,), generator=g)))

@@ -7,7 +7,8 @@ train images of class c only (``data.only_class=c``), then score every test imag
 Budget per class: the digits preset with batch 64 and 60 epochs (about 2 steps per epoch on the ~144
 images of a class). Scores: mean cosine distance to the 5 nearest normal train features (every method)
 and, for objectives with a likelihood (VJE), the objective's negative ELBO. Writes
-``results/digits/one_class.json`` and a table in ``results/digits/ONE_CLASS.md``.
+``results/digits/one_class.json`` and a table in ``results/digits/ONE_CLASS.md``; rows of methods not in
+``--methods`` are kept from the existing ``one_class.json`` (and say so in the recorded command).
 """
 from __future__ import annotations
 
@@ -69,6 +70,12 @@ def main(argv=None) -> int:
                    for k, d in row.items()} for m, row in table.items()}
     cmd = "python results/digits/one_class.py" + (" --methods " + " ".join(args.methods)) + \
           (" --seeds " + " ".join(map(str, args.seeds)))
+    old = json.loads((HERE / "one_class.json").read_text()) if (HERE / "one_class.json").exists() else {}
+    kept = {m: row for m, row in old.get("results", {}).items() if m not in summary}  # rows of methods not rerun
+    if kept:
+        cmd += "; rows " + ", ".join(kept) + " kept from earlier runs (" + old.get("command", "?") + ")"
+    summary = {**summary, **kept}
+    protocols = {**old.get("protocols", {}), **protocols}
     (HERE / "one_class.json").write_text(json.dumps({"command": cmd, "overrides": OVERRIDES, "seeds": args.seeds,
                                                       "results": summary, "protocols": protocols,
                                                       "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")},
