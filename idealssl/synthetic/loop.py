@@ -79,8 +79,7 @@ def configure_run(world: World, method: str, config: str, seed: int, steps: int,
         raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
     conf = configure(probe, world.C)
     d = int(dim or conf.minimal_dimension)
-    hp = method_hparams(method) if method != "oracle" else {}
-    hp.pop("n_classes", None)
+    hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
     theory: List[Dict[str, Any]] = [{"prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
                                      "value": d, "holds": d >= conf.minimal_dimension}]
     if method == "dissl":
@@ -100,6 +99,17 @@ def configure_run(world: World, method: str, config: str, seed: int, steps: int,
         theory.append({"prescription": f"student head in the probe family ({probe})", "value": hp.get("probe", "linear"),
                        "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear")})
     return LoopConfig(method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory)
+
+
+def _accepted(method: str, hp: Dict[str, Any]) -> Dict[str, Any]:
+    """The suite's small-head keys that ``method``'s constructor takes (the others do not apply to it)."""
+    import inspect
+
+    from ..objectives import base
+
+    base.available()  # imports the registered objectives
+    params = inspect.signature(base._REGISTRY[method.lower()].__init__).parameters
+    return {k: v for k, v in hp.items() if k in params and k != "n_classes"}
 
 
 def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> Dict[str, Any]:

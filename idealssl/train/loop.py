@@ -54,6 +54,7 @@ from ..models import build_encoder
 from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
 from . import distributed as D
+from . import orbit_sets, theory_config
 from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
@@ -254,6 +255,7 @@ class Run:
     step: int = 0
     elapsed_prev: float = 0.0
     resumed: bool = False
+    theory: Optional[list] = None  # the theory's prescriptions as applied (train/theory_config.py)
 
     @property
     def ckpt_dir(self) -> Path:
@@ -349,6 +351,7 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     rc = RunConfig.from_dict(cfg)
     data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
     ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
+    theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(rc.optim.batch_size))  # may set cfg["objective"]
     model, ema, channels_last = _build_model(rc, cfg, data, info, device)
     n_global = int(getattr(model.objective, "n_global", 2))
     vcfg = view_config(cfg, data, n_global)
@@ -378,6 +381,7 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     run = Run(cfg, rc, info, device, run_dir, data, model, dmodel, ema, opt, schedules, vcfg,
               ViewGenerator(vcfg, data.mean, data.std, gen), gen, images, labels, n_global, B, B // info.world,
               steps_per_epoch, total, int(rc.train.limit_steps or 0), lr, _precision(rc, device), channels_last)
+    run.theory = theory_config.with_dim(theory, model.backbone.dim)
     if ck is not None:
         _load_state(run, ck)
     return run
@@ -621,6 +625,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         results["eval"] = evaluate_model(backbone, run.model.objective, run.data, run.views_fn, run.device, run.cfg,
                                          probe=run.model.probe if run.rc.probe.online else None,
                                          autocast=run.autocast, verbose=verbose)
+    orbit_sets.finalise_hook(run, results, verbose)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
     (run.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
     _log(verbose, run.info, summary(results))
@@ -660,6 +665,7 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
                         f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
                         f"({info.world} process(es)), lr {run.lr:g}, device {device}"
                         + (f"; resuming at step {run.step}" if run.resumed else ""))
+    _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
     progress = Progress(str(run.rc.train.progress), run.total if not run.limit else min(run.total, run.limit),
                         verbose and info.main)
     if device.type == "cuda":
