@@ -52,6 +52,10 @@ SEED = 0
 MAX_POINTS = 5000
 #: a labelling is fitted when the LP's margin on normalised points exceeds this (strict separability)
 LP_TOL = 1e-9
+#: above this many entries (points x d) the LPs would take minutes: the fraction is not computed (null, with why)
+MAX_LP_ENTRIES = 2_000_000
+#: closest pairs of codes are listed when C is at most this (an O(C² d) pass otherwise)
+MAX_PAIRS_C = 2048
 #: rows of each diagnostic table
 TOP = 5
 
@@ -201,11 +205,8 @@ def _closest_pairs(codes: np.ndarray, scale: float) -> List[Dict[str, Any]]:
     C = len(codes)
     if C < 2:
         return []
-    if C > 2048:
-        from .geometry import min_pairwise_distance
-
-        dist, i, j = min_pairwise_distance(codes)
-        return [{"orbits": [i, j], "distance": dist / scale}]
+    if C > MAX_PAIRS_C:  # O(C² d): the family's distinct-codes condition reports the closest pair when it needs it
+        return []
     X = codes - codes.mean(axis=0)
     sq = np.einsum("ij,ij->i", X, X)
     D = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0, None))
@@ -261,7 +262,11 @@ def grade(conds: Dict[str, Condition], st: "OrbitStats", g: "CodeGeometry", fami
     out: Dict[str, Any] = {"tol": tol}
     out.update(ideal_tolerance(conds, tol, measure))
     P, lab, on = points_for_fraction(rep, labels, st)
-    out.update(fitted_task_fraction(P, lab, g.codes, family, on))
+    if P.size > MAX_LP_ENTRIES:
+        out.update(fitted_task_fraction=None, why_no_fraction=f"{on}: {P.shape[0]} x {P.shape[1]} exceeds {MAX_LP_ENTRIES:,} "
+                   "entries per linear program; not computed")
+    else:
+        out.update(fitted_task_fraction(P, lab, g.codes, family, on))
     out["diagnostics"] = diagnostics(st, g, family)
     out["hints"] = hints(out, conds, family, g.C, g.d)
     return out
@@ -294,6 +299,8 @@ def format_graded(gr: Dict[str, Any]) -> List[str]:
     else:
         lines.append(f"  ideal_tolerance: {t:.4g} (binding: {gr.get('binding_condition') or 'none'}; ideal for every "
                      f"tolerance in [{t:.4g}, {gr.get('tolerance_headroom', 1.0):.4g}))")
+    if gr.get("why_no_fraction"):
+        lines.append(f"  fitted_task_fraction: not computed ({gr['why_no_fraction']})")
     if gr.get("fitted_task_fraction") is not None:
         lines.append(f"  fitted_task_fraction: {gr['fitted_task_fraction']:.4g} ({gr['n_fitted']}/{gr['n_labellings']}: "
                      f"{gr['labellings']}, on {gr['on']})")

@@ -99,6 +99,14 @@ def configure_run(world: World, method: str, config: str, seed: int, steps: int,
             {"prescription": f"K >= C = {world.C} (K = C when C is known)", "value": K, "holds": K >= world.C},
             {"prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)", "value": lam, "holds": lam < 1 + beta},
         ]
+    if method == "cissl":
+        tau = float(conf.cissl["temperature"]) if config == "derived" else float(hp.get("temperature", 0.07))
+        if config == "derived":
+            hp["temperature"] = tau
+        theory.append({"prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
+                                       "minimiser is the simplex at any tau, but at small tau the loss saturates "
+                                       "(gradients ~ exp(-1/tau)) long before the codes reach it",
+                       "value": tau, "holds": tau == float(conf.cissl["temperature"])})
     if method in ("dissl", "cissl"):
         theory.append({"prescription": f"student head in the probe family ({probe})", "value": hp.get("probe", "linear"),
                        "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear")})
