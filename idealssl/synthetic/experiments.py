@@ -40,16 +40,12 @@ from .worlds import World, digits_world, vector_world
 
 EXPERIMENTS = ("dimension", "methods", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
-#: small heads for every objective (keys a constructor does not take are ignored and recorded)
-SMALL_HEADS = dict(
-    hidden_dim=256, teacher_hidden_dim=256, probe_hidden_dim=256, projector_hidden_dim=256,
-    predictor_hidden_dim=256, out_dim=64, bottleneck=None, bottleneck_dim=32,
-)
-#: per-method overrides on top of SMALL_HEADS (teacher categories / prototypes sized to the world)
+#: small heads for every objective: presets.compact (width 256, 64 categories / prototypes sized to the
+#: worlds, projections of 64) with these per-method differences
 METHOD_HPARAMS = {
-    "dissl": dict(n_classes=64),
-    "dino": dict(out_dim=64),  # K = 64 prototypes, as DISSL's 64 teacher categories
-    "swav": dict(n_prototypes=64, queue_length=0, freeze_prototypes_steps=0),
+    "dissl": dict(bottleneck=None),
+    "dino": dict(bottleneck_dim=32, use_bn=False),
+    "swav": dict(queue_length=0, freeze_prototypes_steps=0),
     "vicreg": dict(out_dim=128),
     "barlow": dict(out_dim=128),
     "vje": dict(hidden_dim=None),  # its own default inference-network width, max(d // 4, 8)
@@ -71,7 +67,9 @@ def method_hparams(method: str) -> Dict:
     """The hyperparameters the suite passes to ``method`` (small heads; see METHOD_HPARAMS)."""
     if method == "oracle":
         return {}
-    return {**SMALL_HEADS, **METHOD_HPARAMS.get(method, {})}
+    from ..objectives.presets import compact
+
+    return {**compact(method, width=256, categories=64, out_dim=64), **METHOD_HPARAMS.get(method, {})}
 
 
 def versions() -> Dict[str, str]:
@@ -440,7 +438,8 @@ def exp_loss_vs_accuracy(mode: Dict, store: Optional[Dict] = None) -> Dict:
 
 
 def ideal_log_loss_value(C: int) -> float:
-    from .evaluate import ideal_log_loss_optimum
+    """L*(C) at temperature 1 (:func:`idealssl.theory_math.ideal_log_loss_optimum`)."""
+    from ..theory_math import ideal_log_loss_optimum
 
     return ideal_log_loss_optimum(C)
 
@@ -524,7 +523,7 @@ def exp_dissl_threshold(mode: Dict) -> Dict:
         for tname, kmul, B in trained_settings:
             for lam in mode["lambdas_trained"]:
                 for s in mode["seeds"]:
-                    hp = {**method_hparams("dissl"), "n_classes": kmul * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
+                    hp = {**method_hparams("dissl"), "categories": kmul * w.C, "lambda_maximality": lam, "beta_det_inv": beta}
                     r = train_and_assess(w, "dissl", w.C - 1, s, mode, hparams=hp, probes=("linear",), check=False, batch=B)
                     if "error" in r:
                         trained.append({"part": "trained", "setting": tname, "lambda": lam, "seed": s, "error": r["error"]})

@@ -32,7 +32,7 @@ import nbutil
 import experiments as E
 import idealssl
 from idealssl.derive import ideal_log_loss_minimum
-from idealssl.synthetic.evaluate import ideal_log_loss_optimum
+from idealssl.theory_math import ideal_log_loss_optimum
 
 info = nbutil.setup()
 FULL = info["mode"] == "full"
