@@ -100,8 +100,9 @@ def ideal_tolerance(conds: Dict[str, Condition], tol: float, measure: Measure) -
     out: Dict[str, Any] = {"ideal_tolerance": None, "binding_condition": lname, "tolerance_headroom": min(U, 1.0)}
     if L >= min(U, 1.0):
         out["binding_condition"] = uname if uname is not None else lname
-        out["why_none"] = (f"{lname} needs t >= {L:.4g} but {uname} holds only for t < {U:.4g}" if uname is not None
-                           else f"{lname} needs t >= {L:.4g}, outside [{MIN_TOL:g}, 1)")
+        need = f"{lname} needs t >= {L:.4g}" if lname is not None else f"every tolerance is at least {MIN_TOL:g}"
+        out["why_none"] = (f"{need} but {uname} holds only for t < {U:.4g}" if uname is not None
+                           else f"{need}, outside [{MIN_TOL:g}, 1)")
         return out
     at_L = measure(L)
     failing = [k for k, c in at_L.items() if c.decisive and not c.holds]
@@ -239,7 +240,8 @@ def hints(graded: Dict[str, Any], conds: Dict[str, Condition], family: ProbeFami
                            "weakest direction); spread the codes apart (a more maximal objective, a head in the probe family)")
                 break
     if t is None:
-        out.append(f"no tolerance makes it ideal ({graded.get('why_none', '')}); reduce the binding deviation first")
+        what = "reduce the deviation" if name == "invariance" else f"raise {name}"
+        out.append(f"no tolerance makes it ideal ({graded.get('why_none', '')}); {what} first")
     elif name is not None and t > graded.get("tol", 0):
         out.append(f"ideal from tolerance {t:.3g} on (binding: {name})")
     return out

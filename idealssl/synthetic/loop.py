@@ -289,3 +289,16 @@ def run_cli(args: Any) -> int:
     print(f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
           f"--probe {args.probe} --tol {GOAL_TOL:g}")
     return 0
+
+
+def table(path: Path) -> str:
+    """Markdown table of the rows of ``loop.json`` (for synthetic/README.md)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    fmt = lambda x: "—" if x is None else (f"{x:.3g}" if isinstance(x, float) else str(x))  # noqa: E731
+    out = ["| method | config | seed | steps | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 | affine rank (of 15) | fitted_task_fraction |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        out.append(f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {'yes' if r['ideal'] else 'no'} | "
+                   f"{fmt(r['ideal_tolerance'])} | {fmt(r['invariance_ratio'])} | {fmt(r['sigma_ratio'])} | {r['affine_rank']} | "
+                   f"{fmt(r['fitted_task_fraction'])} |")
+    return "\n".join(out)
