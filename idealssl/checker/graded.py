@@ -53,7 +53,7 @@ MAX_POINTS = 5000
 #: a labelling is fitted when the LP's margin on normalised points exceeds this (strict separability)
 LP_TOL = 1e-9
 #: above this many entries (points x d) the LPs would take minutes: the fraction is not computed (null, with why)
-MAX_LP_ENTRIES = 2_000_000
+MAX_LP_ENTRIES = 100_000
 #: closest pairs of codes are listed when C is at most this (an O(C² d) pass otherwise)
 MAX_PAIRS_C = 2048
 #: rows of each diagnostic table
