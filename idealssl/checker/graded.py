@@ -17,8 +17,9 @@ Three figures, each computed from what the check already measured (no new theory
     probe of the family fits perfectly on the given points, invariant or not. Linear families: a
     least-squares probe on the points, else the separability LP of :mod:`.lp` (strict separability,
     LP margin > :data:`LP_TOL` on normalised points). ``mlp``: the explicit ReLU witnesses of
-    :mod:`.witness` built on the codes and evaluated on the points (a lower bound: a wide enough MLP fits
-    any labelling of distinct points). Above :data:`MAX_POINTS` points, the C codes and each orbit's
+    :mod:`.witness` built on the codes and evaluated on the points: the nearest-code network (every point
+    strictly nearer a code of its label), else the one-projection network for C ≤ :data:`MLP_PROJECTION_MAX_C`
+    (a lower bound: a wide enough MLP fits any labelling of distinct points). Above :data:`MAX_POINTS` points, the C codes and each orbit's
     farthest point stand in for the points (an upper bound for the linear families; stated in ``on``).
 ``diagnostics``
     The orbits with the largest deviation from their code, the closest pairs of codes and the smallest
@@ -56,6 +57,8 @@ LP_TOL = 1e-9
 MAX_LP_ENTRIES = 100_000
 #: closest pairs of codes are listed when C is at most this (an O(C² d) pass otherwise)
 MAX_PAIRS_C = 2048
+#: the one-projection MLP witness is tried per labelling only up to this many orbits (the nearest-code one always)
+MLP_PROJECTION_MAX_C = 64
 #: rows of each diagnostic table
 TOP = 5
 
@@ -143,12 +146,19 @@ def _fits_linear(P: np.ndarray, y: np.ndarray, bias: bool) -> bool:
     return lp.lp_margin(lp.normalise(P, bias), y, bias) > LP_TOL
 
 
-def _fits_mlp(codes: np.ndarray, P: np.ndarray, lab: np.ndarray, y: np.ndarray) -> bool:
-    for build in MLP_WITNESSES:
-        pred, strict = predict(build(codes, (y > 0).astype(np.int64), 2), P)
-        if bool(np.all(strict & (pred == (y[lab] > 0)))):
-            return True
-    return False
+def _fits_mlp(codes: np.ndarray, P: np.ndarray, lab: np.ndarray, y: np.ndarray, D: np.ndarray) -> bool:
+    """The MLP witnesses on the points: the nearest-code network (exact criterion from the point-to-code
+    distances D: every point strictly nearer a code of its own label than any code of the other), else, for
+    C <= :data:`MLP_PROJECTION_MAX_C`, the one-projection ReLU network of :mod:`.witness`."""
+    pos = y > 0
+    same = np.where(pos[None, :] == pos[lab][:, None], D, np.inf).min(axis=1)
+    other = np.where(pos[None, :] != pos[lab][:, None], D, np.inf).min(axis=1)
+    if bool(np.all(same < other)):
+        return True
+    if len(codes) > MLP_PROJECTION_MAX_C:
+        return False
+    pred, strict = predict(MLP_WITNESSES[0](codes, pos.astype(np.int64), 2), P)
+    return bool(np.all(strict & (pred == pos[lab])))
 
 
 def fitted_task_fraction(P: np.ndarray, lab: np.ndarray, codes: np.ndarray, family: ProbeFamily, on: str) -> Dict[str, Any]:
@@ -157,8 +167,10 @@ def fitted_task_fraction(P: np.ndarray, lab: np.ndarray, codes: np.ndarray, fami
     C = len(codes)
     ys, how = labellings(C, family.bias)
     fitted, first_bad = 0, None
+    D = None if family.linear else np.sqrt(np.clip(np.einsum("ij,ij->i", P, P)[:, None] + np.einsum("ij,ij->i", codes, codes)[None, :]
+                                                   - 2.0 * P @ codes.T, 0.0, None))
     for y in ys:
-        ok = _fits_linear(P, y[lab], family.bias) if family.linear else _fits_mlp(codes, P, lab, y)
+        ok = _fits_linear(P, y[lab], family.bias) if family.linear else _fits_mlp(codes, P, lab, y, D)
         fitted += ok
         if not ok and first_bad is None:
             first_bad = (y > 0).astype(int).tolist()
@@ -166,7 +178,8 @@ def fitted_task_fraction(P: np.ndarray, lab: np.ndarray, codes: np.ndarray, fami
         "fitted_task_fraction": (fitted / len(ys)) if ys else 1.0,
         "n_fitted": int(fitted), "n_labellings": len(ys), "labellings": how, "on": on,
         "method": ("least squares, else LP (scipy HiGHS), strict separability" if family.linear
-                   else "explicit ReLU witnesses built on the codes, evaluated on the points (lower bound)"),
+                   else "explicit ReLU witnesses built on the codes (nearest-code network; one-projection network for "
+                        f"C <= {MLP_PROJECTION_MAX_C}), evaluated on the points (lower bound)"),
         "first_unfitted_orbit_labels": first_bad,
     }
 
