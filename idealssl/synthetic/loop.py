@@ -40,7 +40,7 @@ from .worlds import World
 
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
 GOAL_TOL = 1e-2
-DEFAULT_STEPS = 3000
+DEFAULT_STEPS = 15000
 PROTOCOL = ("idealssl bench loop: the suite's vector world (C = 16, N = 256, seed 0); encoder MLP 10-128-128-d, Adam with "
             "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
             "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes")
@@ -65,7 +65,7 @@ class LoopConfig:
     steps: int
     dim: int
     probe: str = "linear"
-    lr: float = 2e-3
+    lr: float = 3e-3
     lr_final: float = 1e-2  # cosine decay to lr * lr_final
     per_orbit: int = 1
     hidden: int = 128
@@ -247,7 +247,7 @@ def configure_cli(p: Any) -> None:
     p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
     p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 2e-3, cosine-decayed to 1%%)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
     p.add_argument("--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)")
     p.add_argument("--out", required=True, help="run directory: representation.npy, orbits.json, report.json, row.json")
     p.add_argument("--record", help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
