@@ -5,6 +5,7 @@
 optional: without a C compiler the install still succeeds and those callers use NumPy / Python (same
 results, slower at scale).
 """
+
 import sys
 
 from setuptools import Extension, setup

@@ -21,6 +21,7 @@ The data are written by a child process: a child's ``ru_maxrss`` also counts its
 sequentially (buffered reads, as ``cat`` does): how the page cache holds a file (as written through a
 memory map, or as read) changes the cost of mapping it, for the baseline and for us alike.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,9 @@ def make_data_in_child(n: int, d: int, C: int):
     code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import check_scale; check_scale.make_data({n}, {d}, {C})"
     subprocess.run([sys.executable, "-c", code], check=True)
     data = HERE / "data"
-    return data / f"rep_{n}x{d}.npy", {layout: data / f"orbits_{n}_{C}_{layout}.json" for layout in ("random", "contiguous")}
+    return data / f"rep_{n}x{d}.npy", {
+        layout: data / f"orbits_{n}_{C}_{layout}.json" for layout in ("random", "contiguous")
+    }
 
 
 def warm(path: Path) -> None:
@@ -62,7 +65,7 @@ def make_data(n: int, d: int, C: int, seed: int = 0):
         rng = np.random.default_rng(seed)
         Z = np.lib.format.open_memmap(rep, mode="w+", dtype=np.float32, shape=(n, d))
         for s in range(0, n, 65536):
-            Z[s:s + 65536] = rng.standard_normal((min(65536, n - s), d), dtype=np.float32)
+            Z[s : s + 65536] = rng.standard_normal((min(65536, n - s), d), dtype=np.float32)
         Z.flush()
         del Z
     files = {}
@@ -102,14 +105,23 @@ def main():
     ap.add_argument("--out", default=str(HERE / "results" / "check_scale.json"))
     args = ap.parse_args()
     rep, orbit_files = make_data_in_child(args.n, args.d, args.orbits)
-    kernel = subprocess.run([sys.executable, "-c", "import idealssl.checker.stats as s; print(s.fused_kernel is not None)"],
-                            capture_output=True, text=True, check=True).stdout.strip() == "True"
+    kernel = (
+        subprocess.run(
+            [sys.executable, "-c", "import idealssl.checker.stats as s; print(s.fused_kernel is not None)"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        == "True"
+    )
     base_cmd = [sys.executable, "-c", f"import numpy as np; np.load({str(rep)!r}, mmap_mode='r').sum(axis=0)"]
     exe = [sys.executable, "-m", "idealssl.cli", "check", str(rep), "--augs"]
     numpy_env = {**os.environ, "IDEALSSL_PURE_NUMPY": "1"}
     # byte-compile the package, as a regular (non-editable) install does: otherwise, with
     # PYTHONDONTWRITEBYTECODE set, every run would compile idealssl's modules again
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(HERE.parent / "idealssl")], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(HERE.parent / "idealssl")], check=True, stdout=subprocess.DEVNULL
+    )
     warm(rep)
     timed(base_cmd)
     rows = {}
@@ -135,16 +147,28 @@ def main():
             "all_check_s": ours,
             "all_check_numpy_fallback_s": plain,
         }
-        print(f"{layout:>10}: numpy pass {rows[layout]['baseline_wall_s']:.2f} s, idealssl check {rows[layout]['check_wall_s']:.2f} s, "
-              f"ratio {rows[layout]['ratio']:.2f} (NumPy fallback: {rows[layout]['check_numpy_fallback_wall_s']:.2f} s, "
-              f"ratio {rows[layout]['ratio_numpy_fallback']:.2f}), peak RSS {rows[layout]['check_peak_rss_bytes'] / 2**30:.2f} GiB "
-              f"(numpy pass: {rows[layout]['baseline_peak_rss_bytes'] / 2**30:.2f} GiB)")
+        r = rows[layout]
+        print(
+            f"{layout:>10}: numpy pass {r['baseline_wall_s']:.2f} s, idealssl check {r['check_wall_s']:.2f} s, "
+            f"ratio {r['ratio']:.2f} (NumPy fallback: {r['check_numpy_fallback_wall_s']:.2f} s, "
+            f"ratio {r['ratio_numpy_fallback']:.2f}), peak RSS {r['check_peak_rss_bytes'] / 2**30:.2f} GiB "
+            f"(numpy pass: {r['baseline_peak_rss_bytes'] / 2**30:.2f} GiB)"
+        )
     result = {
         "benchmark": "idealssl check vs one numpy pass over the same memory-mapped file",
         "command": "python benches/check_scale.py " + " ".join(sys.argv[1:]),
-        "n": args.n, "d": args.d, "orbits": args.orbits, "dtype": "float32", "repeats": args.repeats,
+        "n": args.n,
+        "d": args.d,
+        "orbits": args.orbits,
+        "dtype": "float32",
+        "repeats": args.repeats,
         "file_bytes": rep.stat().st_size,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+        },
         "page_cache": "warm (the file is read once sequentially, then mapped once by the baseline, before timing)",
         "compiled_kernel": kernel,
         "targets": {"ratio_max": 3.0, "peak_rss_max_bytes": int(1.5 * 2**30)},

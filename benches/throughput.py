@@ -19,6 +19,7 @@ per loop (median over rounds) and the ratio idealssl / best reference.
 
 Run:  python benches/throughput.py            (writes benches/results/throughput.json)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,8 +96,9 @@ def train_step(model, opt, views, y):
 
 def make_opt(model):
     main = [p for n, p in model.named_parameters() if not n.startswith("probe.")]
-    return torch.optim.AdamW([{"params": main}, {"params": list(model.probe.parameters()), "weight_decay": 0.0}],
-                             lr=2e-3, weight_decay=1e-6)
+    return torch.optim.AdamW(
+        [{"params": main}, {"params": list(model.probe.parameters()), "weight_decay": 0.0}], lr=2e-3, weight_decay=1e-6
+    )
 
 
 def run_ours(setting, x, y, mean, std, model0, steps, warmup):
@@ -114,7 +116,7 @@ def run_ours(setting, x, y, mean, std, model0, steps, warmup):
         if s == warmup:
             t0 = time.perf_counter()
         j = (s * B) % (len(images) - B + 1)
-        idx = perm[j:j + B]
+        idx = perm[j : j + B]
         train_step(model, opt, gen(images[idx]), labels[idx])
     return steps / (time.perf_counter() - t0)
 
@@ -123,8 +125,15 @@ def run_reference(setting, x, y, mean, std, model0, steps, warmup, workers):
     model = copy.deepcopy(model0)
     opt = make_opt(model)
     ds = TwoViewPIL(x, y, reference_transform(setting, mean, std))
-    dl = DataLoader(ds, batch_size=setting["batch_size"], shuffle=True, drop_last=True, num_workers=workers,
-                    persistent_workers=workers > 0, generator=torch.Generator().manual_seed(0))
+    dl = DataLoader(
+        ds,
+        batch_size=setting["batch_size"],
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        persistent_workers=workers > 0,
+        generator=torch.Generator().manual_seed(0),
+    )
     s, t0 = 0, None
     while s < steps + warmup:
         for v1, v2, yb in dl:
@@ -150,15 +159,21 @@ def pipeline_ours(setting, x, mean, std, batches):
     t0 = time.perf_counter()
     for s in range(batches):
         j = (s * B) % (len(images) - B + 1)
-        gen(images[perm[j:j + B]])
+        gen(images[perm[j : j + B]])
     return batches / (time.perf_counter() - t0)
 
 
 def pipeline_reference(setting, x, y, mean, std, batches, workers):
     """Views only (no model): batches per second out of the per-sample torchvision DataLoader."""
     ds = TwoViewPIL(x, y, reference_transform(setting, mean, std))
-    dl = DataLoader(ds, batch_size=setting["batch_size"], shuffle=True, drop_last=True, num_workers=workers,
-                    generator=torch.Generator().manual_seed(0))
+    dl = DataLoader(
+        ds,
+        batch_size=setting["batch_size"],
+        shuffle=True,
+        drop_last=True,
+        num_workers=workers,
+        generator=torch.Generator().manual_seed(0),
+    )
     n, t0 = 0, None
     while n < batches + 1:
         for _ in dl:
@@ -173,21 +188,44 @@ def pipeline_reference(setting, x, y, mean, std, batches, workers):
 SETTINGS = {
     "digits-convnet": {
         "desc": "digits 8x8 grayscale (1,437 images), convnet width 32 (d=64), simclr heads of the digits preset, "
-                "batch 256, 2 views: the digits preset's recipe (crop scale 0.4-1, rotation 15 deg, "
-                "brightness/contrast jitter p=0.8)",
-        "data": "digits", "arch": "convnet", "width": 32, "method": "simclr",
-        "objective": {"hidden_dim": 256, "out_dim": 64}, "batch_size": 256,
-        "views": {"size": 8, "scale": [0.4, 1.0], "flip_p": 0.0, "rotate": 15.0, "jitter": [0.4, 0.4, 0.0, 0.0],
-                  "jitter_p": 0.8, "gray_p": 0.0},
+        "batch 256, 2 views: the digits preset's recipe (crop scale 0.4-1, rotation 15 deg, "
+        "brightness/contrast jitter p=0.8)",
+        "data": "digits",
+        "arch": "convnet",
+        "width": 32,
+        "method": "simclr",
+        "objective": {"hidden_dim": 256, "out_dim": 64},
+        "batch_size": 256,
+        "views": {
+            "size": 8,
+            "scale": [0.4, 1.0],
+            "flip_p": 0.0,
+            "rotate": 15.0,
+            "jitter": [0.4, 0.4, 0.0, 0.0],
+            "jitter_p": 0.8,
+            "gray_p": 0.0,
+        },
     },
     "rgb32-convnet": {
         "desc": "CIFAR-sized 32x32 RGB uint8 images (5,000 random images standing in for CIFAR-10: the pipeline "
-                "cost does not depend on content), convnet width 32 (d=64), simclr heads, batch 256, 2 views, "
-                "full SimCLR recipe (crop 0.2-1, flip, colour jitter 0.4/0.4/0.4/0.1 p=0.8, grayscale 0.2)",
-        "data": "rgb32", "arch": "convnet", "width": 32, "method": "simclr",
-        "objective": {"hidden_dim": 256, "out_dim": 64}, "batch_size": 256, "steps_factor": 0.5,
-        "views": {"size": 32, "scale": [0.2, 1.0], "flip_p": 0.5, "rotate": 0.0, "jitter": [0.4, 0.4, 0.4, 0.1],
-                  "jitter_p": 0.8, "gray_p": 0.2},
+        "cost does not depend on content), convnet width 32 (d=64), simclr heads, batch 256, 2 views, "
+        "full SimCLR recipe (crop 0.2-1, flip, colour jitter 0.4/0.4/0.4/0.1 p=0.8, grayscale 0.2)",
+        "data": "rgb32",
+        "arch": "convnet",
+        "width": 32,
+        "method": "simclr",
+        "objective": {"hidden_dim": 256, "out_dim": 64},
+        "batch_size": 256,
+        "steps_factor": 0.5,
+        "views": {
+            "size": 32,
+            "scale": [0.2, 1.0],
+            "flip_p": 0.5,
+            "rotate": 0.0,
+            "jitter": [0.4, 0.4, 0.4, 0.1],
+            "jitter_p": 0.8,
+            "gray_p": 0.2,
+        },
     },
 }
 
@@ -223,8 +261,7 @@ def main(argv=None) -> int:
         for r in range(args.rounds):
             rates["idealssl"].append(run_ours(st, x, y, mean, std, model0, steps, args.warmup))
             for w in args.workers:
-                rates[f"reference_workers{w}"].append(run_reference(st, x, y, mean, std, model0, steps,
-                                                                    args.warmup, w))
+                rates[f"reference_workers{w}"].append(run_reference(st, x, y, mean, std, model0, steps, args.warmup, w))
             print(name, "round", r, {k: round(v[-1], 3) for k, v in rates.items()}, file=sys.stderr, flush=True)
         pipe = {"idealssl": pipeline_ours(st, x, mean, std, args.steps * 2)}
         for w in args.workers:
@@ -232,26 +269,47 @@ def main(argv=None) -> int:
         med = {k: statistics.median(v) for k, v in rates.items()}
         best_ref = max((k for k in med if k.startswith("reference")), key=med.get)
         B = st["batch_size"]
-        results.append({
-            "setting": name, "description": st["desc"], "batch_size": B, "steps_timed": steps,
-            "warmup_steps": args.warmup, "rounds": args.rounds,
-            "steps_per_s": med, "images_per_s": {k: v * B for k, v in med.items()},
-            "steps_per_s_all_rounds": rates, "best_reference": best_ref,
-            "ratio_vs_best_reference": med["idealssl"] / med[best_ref],
-            "views_only_batches_per_s": pipe,
-            "views_only_ratio_vs_best_reference": pipe["idealssl"] / max(v for k, v in pipe.items() if k != "idealssl"),
-        })
-        print(f"{name}: idealssl {med['idealssl']:.2f} steps/s, {best_ref} {med[best_ref]:.2f} steps/s, "
-              f"ratio {results[-1]['ratio_vs_best_reference']:.2f}x; views only: "
-              f"{results[-1]['views_only_ratio_vs_best_reference']:.1f}x", flush=True)
-    out = {"benchmark": "training-step throughput, idealssl batched on-device views vs per-sample torchvision "
-                        "transforms in a DataLoader; same model, optimiser, batch and steps, same process",
-           "command": "OMP_NUM_THREADS=2 python benches/throughput.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                       "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "device": "cpu",
-                       "load_average_at_end": os.getloadavg()},
-           "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"), "results": results}
+        results.append(
+            {
+                "setting": name,
+                "description": st["desc"],
+                "batch_size": B,
+                "steps_timed": steps,
+                "warmup_steps": args.warmup,
+                "rounds": args.rounds,
+                "steps_per_s": med,
+                "images_per_s": {k: v * B for k, v in med.items()},
+                "steps_per_s_all_rounds": rates,
+                "best_reference": best_ref,
+                "ratio_vs_best_reference": med["idealssl"] / med[best_ref],
+                "views_only_batches_per_s": pipe,
+                "views_only_ratio_vs_best_reference": pipe["idealssl"]
+                / max(v for k, v in pipe.items() if k != "idealssl"),
+            }
+        )
+        print(
+            f"{name}: idealssl {med['idealssl']:.2f} steps/s, {best_ref} {med[best_ref]:.2f} steps/s, "
+            f"ratio {results[-1]['ratio_vs_best_reference']:.2f}x; views only: "
+            f"{results[-1]['views_only_ratio_vs_best_reference']:.1f}x",
+            flush=True,
+        )
+    out = {
+        "benchmark": "training-step throughput, idealssl batched on-device views vs per-sample torchvision "
+        "transforms in a DataLoader; same model, optimiser, batch and steps, same process",
+        "command": "OMP_NUM_THREADS=2 python benches/throughput.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "device": "cpu",
+            "load_average_at_end": os.getloadavg(),
+        },
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "results": results,
+    }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2))
     print(f"written to {args.out}")

@@ -5,6 +5,7 @@ Top-level API (imports are lazy so that ``import idealssl`` stays cheap):
 * :func:`idealssl.check` — decide and certify whether a representation is ideal for a probe family.
 * :mod:`idealssl.objectives` — CISSL, DISSL, the baselines and VJE under one interface.
 """
+
 __version__ = "0.1.0"
 
 __all__ = ["check", "load_representation", "load_orbits", "__version__"]

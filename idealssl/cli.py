@@ -4,6 +4,7 @@
 Subcommand modules must not import torch at module level, so that ``idealssl check`` starts fast.
 Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,7 +16,10 @@ from .errors import InputError
 #: subcommand -> (module, one-line help)
 COMMANDS = {
     "check": ("idealssl.checker.cli", "decide and certify whether a representation is ideal for a probe family"),
-    "derive": ("idealssl.derive.cli", "the objective configuration the theory prescribes; exact finite-problem objectives"),
+    "derive": (
+        "idealssl.derive.cli",
+        "the objective configuration the theory prescribes; exact finite-problem objectives",
+    ),
     "train": ("idealssl.train.cli_train", "pretrain an encoder with an SSL objective"),
     "eval": ("idealssl.train.cli_eval", "evaluate a checkpoint: linear probe, k-NN, few-shot, anomaly detection"),
     "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),
@@ -74,9 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         except ModuleNotFoundError as exc:  # subcommands import the [train] extra lazily, inside run()
             if exc.name not in TRAIN_EXTRA:
                 raise
-            raise InputError(f"this command needs the optional training dependencies ({exc.name} is not installed): "
-                             "pip install 'idealssl[train]', or from a checkout "
-                             "pip install -c constraints.txt -e '.[train]'") from exc
+            raise InputError(
+                f"this command needs the optional training dependencies ({exc.name} is not installed): "
+                "pip install 'idealssl[train]', or from a checkout "
+                "pip install -c constraints.txt -e '.[train]'"
+            ) from exc
     except InputError as exc:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, even for odd file names
         print(f"idealssl {args.command}: error: {message}", file=sys.stderr)

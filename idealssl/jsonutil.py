@@ -1,4 +1,5 @@
 """JSON-safe copies of results: one converter for every report and result file idealssl writes."""
+
 from __future__ import annotations
 
 import math

@@ -10,6 +10,7 @@
   Scale- and rotation-invariant; 0 exactly for a centred regular simplex. Needs the codes, hence
   labels (or known orbits).
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,7 @@ def invariance_ratio(z1: torch.Tensor, z2: torch.Tensor) -> float:
     num = ((z1 - z2) ** 2).sum(1).mean()
     z = torch.cat([z1, z2])
     n = z.shape[0]
-    den = 2 * n / (n - 1) * ((z ** 2).sum(1).mean() - (z.mean(0) ** 2).sum())
+    den = 2 * n / (n - 1) * ((z**2).sum(1).mean() - (z.mean(0) ** 2).sum())
     return float(num / den.clamp_min(1e-12))
 
 

@@ -8,10 +8,11 @@ entry in :data:`idealssl.checker.families.FAMILIES`.
 
 Statements cited are those of ``theory/statements.md`` (S1–S8) and of Dubois et al. (NeurIPS 2022).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Dict, Tuple
 
 from .errors import InputError
 
@@ -38,7 +39,8 @@ class ProbeFamily:
     condition : str
         When an invariant encoder is ideal for the family (Theorem 1 and its variants).
     minimal_dimension : callable C -> int
-        Smallest representation dimension for which an ideal encoder exists (C ≥ 2 orbits).
+        Smallest representation dimension for which an ideal encoder exists (C ≥ 2 orbits): C − 1 for
+        both linear families (the centred regular simplex is ideal for homogeneous probes too), 1 for MLPs.
     dimension_statement : str
         The statement of theory/statements.md proving ``minimal_dimension``.
     log_loss_defined : bool
@@ -83,8 +85,12 @@ LINEAR_NOBIAS = ProbeFamily(
     form="homogeneous linear probes f(z) = argmax(Wz)",
     head="a linear map without bias",
     head_kind="linear",
-    condition="invariant, with linearly independent orbit codes (rank of the codes = C)",
-    minimal_dimension=lambda C: C,
+    condition=(
+        "invariant up to positive scaling, with orbit codes of rank C, or of rank C - 1 whose one linear "
+        "dependency sum_m alpha_m mu_m = 0 has every alpha_m non-zero and of one sign (the origin inside the "
+        "codes' hull)"
+    ),
+    minimal_dimension=lambda C: C - 1,
     dimension_statement="S1.4",
     log_loss_defined=True,
 )
@@ -103,9 +109,9 @@ MLP = ProbeFamily(
 )
 
 #: every probe family, by name, in the order shown to users
-FAMILIES: Dict[str, ProbeFamily] = {f.name: f for f in (LINEAR, LINEAR_NOBIAS, MLP)}
+FAMILIES: dict[str, ProbeFamily] = {f.name: f for f in (LINEAR, LINEAR_NOBIAS, MLP)}
 #: the probe family names (``--probe`` choices of ``check`` and ``derive``)
-PROBES: Tuple[str, ...] = tuple(FAMILIES)
+PROBES: tuple[str, ...] = tuple(FAMILIES)
 
 
 def get_family(name: str) -> ProbeFamily:

@@ -3,11 +3,12 @@
 Every function names the statement of ``theory/statements.md`` it implements. The sympy modules in
 ``theory/`` derive these expressions symbolically and ``tests/theory`` checks that the two agree.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
 
 import numpy as np
 
@@ -15,9 +16,19 @@ from .errors import InputError
 from .probes import get_family
 
 __all__ = [
-    "check_classes", "ideal_log_loss_optimum", "regular_simplex", "minimal_dimension",
-    "erm_risk", "worst_case_erm_risk", "merge_orbits", "numerical_rank", "matrix_rank", "entropy",
-    "dissl_invariant_objective", "DisslOptimum", "dissl_teacher_optimum",
+    "check_classes",
+    "ideal_log_loss_optimum",
+    "regular_simplex",
+    "minimal_dimension",
+    "erm_risk",
+    "worst_case_erm_risk",
+    "merge_orbits",
+    "numerical_rank",
+    "matrix_rank",
+    "entropy",
+    "dissl_invariant_objective",
+    "DisslOptimum",
+    "dissl_teacher_optimum",
 ]
 
 
@@ -43,7 +54,7 @@ def ideal_log_loss_optimum(C: int, temperature: float = 1.0) -> float:
     return math.log1p((C - 1) * math.exp(-C / ((C - 1) * temperature)))
 
 
-def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
+def regular_simplex(C: int, d: int | None = None) -> np.ndarray:
     """C unit vectors in R^d (d ≥ C − 1, default C − 1) with pairwise cosine −1/(C − 1), summing to 0.
 
     Construction: the rows of an orthonormal basis U (C × (C−1)) of the complement of the all-ones
@@ -65,9 +76,10 @@ def regular_simplex(C: int, d: Optional[int] = None) -> np.ndarray:
 def minimal_dimension(probe: str, C: int) -> int:
     """Smallest representation dimension for which some encoder is ideal (S1.3, S1.4, S2.1).
 
-    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C (linearly
-    independent codes); mlp (universal probes): 1 (distinct codes). The values live with the
-    families (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
+    linear (affine probes): C − 1 (affinely independent codes); linear-nobias: C − 1 (rank C − 1 with
+    the origin inside the codes' hull, e.g. the centred regular simplex; S1.4); mlp (universal probes):
+    1 (distinct codes). The values live with the families
+    (:attr:`idealssl.probes.ProbeFamily.minimal_dimension`).
     """
     family = get_family(probe)
     return family.minimal_dimension(check_classes(C, "C"))
@@ -99,7 +111,7 @@ def erm_risk(p, n) -> float:
     return float(np.sum(q * np.exp(n * np.log1p(-q)))) if len(q) else 0.0
 
 
-def worst_case_erm_risk(n, classes: Optional[int] = None, masses: Optional[Sequence[float]] = None):
+def worst_case_erm_risk(n, classes: int | None = None, masses: Sequence[float] | None = None):
     """W_n = Σ_m p_m (1 − p_m)^n for an ideal encoder (statements.md S3.1; Dubois et al. Prop. 2).
 
     Give either ``classes`` (equiprobable orbits: W_n = (1 − 1/C)^n) or the orbit ``masses``.
@@ -170,13 +182,18 @@ class DisslOptimum:
     value: float
     lower_bound: float
     exact: bool
-    deterministic: Optional[bool]
+    deterministic: bool | None
     teacher: np.ndarray
     regime: str
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "lower_bound": self.lower_bound, "exact": self.exact,
-                "deterministic": self.deterministic, "regime": self.regime}
+        return {
+            "value": self.value,
+            "lower_bound": self.lower_bound,
+            "exact": self.exact,
+            "deterministic": self.deterministic,
+            "regime": self.regime,
+        }
 
 
 def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
@@ -190,7 +207,7 @@ def _deterministic_teacher(C: int, K: int, groups: int) -> np.ndarray:
     return q
 
 
-def _balanced_sizes(total: int, parts: int) -> List[int]:
+def _balanced_sizes(total: int, parts: int) -> list[int]:
     a, b = divmod(total, parts)
     return [a + 1] * b + [a] * (parts - b)
 
@@ -270,8 +287,9 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
             v2, q2 = _dissl_numeric(C, K, lam, beta)
             if v2 < value:
                 value, q = v2, q2
-        return DisslOptimum(value, lower, exact, False, q,
-                            "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic")
+        return DisslOptimum(
+            value, lower, exact, False, q, "lambda > 1 + beta and K > C: every optimal teacher is non-deterministic"
+        )
     lower = -lam * math.log(K)
     q = _deterministic_teacher(C, K, K)
     value = dissl_invariant_objective(q, lam, beta)
@@ -280,5 +298,11 @@ def dissl_teacher_optimum(C: int, K: int, lam: float, beta: float, numeric: bool
         v2, q2 = _dissl_numeric(C, K, lam, beta)
         if v2 < value - 1e-12:
             value, q = v2, q2
-    return DisslOptimum(value, lower, exact, True if exact else None, q,
-                        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C")
+    return DisslOptimum(
+        value,
+        lower,
+        exact,
+        True if exact else None,
+        q,
+        "lambda > 1 + beta and K <= C: deterministic balanced teacher when K divides C",
+    )

@@ -11,12 +11,13 @@ synthetic`` and recorded in ``synthetic/results/<mode>/``; the notebooks read th
 digits runs of the image trainer (:mod:`idealssl.train`) for notebook 4 and VJE's uncertainty and
 anomaly experiments for notebook 7, built from the library's public functions only.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from typing import Dict, List, Sequence
+from collections.abc import Sequence
 
 try:  # as a package module (python -m notebooks.experiments) or from the notebooks folder
     from . import nbutil
@@ -33,20 +34,29 @@ HEAD_METHODS = ("simclr", "cissl", "dino", "dissl")
 
 
 # ------------------------------------------------------------------------------------------- heads on digits
-def digits_heads(mode: str = "full", log=print) -> Dict:
+def digits_heads(mode: str = "full", log=print) -> dict:
     """SimCLR vs CISSL and DINO vs DISSL on the embedded digits with the image trainer (Table 1, Sec. 4.1).
     The synthetic-world comparison is the ``methods`` experiment of ``idealssl bench synthetic``."""
     cfg = CONFIGS[mode]
-    rows = digits_runs(HEAD_METHODS, cfg["digits_seeds"], cfg["digits_epochs"], at_end=["linear", "knn", "fewshot"],
-                       log=log)
-    return {"experiment": "digits_heads", "mode": mode, "rows": rows,
-            "protocol": {"dataset": "sklearn digits 8x8 (1,437 train / 360 test), digits preset of idealssl train",
-                         "methods": list(HEAD_METHODS), "epochs": cfg["digits_epochs"],
-                         "seeds": list(cfg["digits_seeds"])}}
+    rows = digits_runs(
+        HEAD_METHODS, cfg["digits_seeds"], cfg["digits_epochs"], at_end=["linear", "knn", "fewshot"], log=log
+    )
+    return {
+        "experiment": "digits_heads",
+        "mode": mode,
+        "rows": rows,
+        "protocol": {
+            "dataset": "sklearn digits 8x8 (1,437 train / 360 test), digits preset of idealssl train",
+            "methods": list(HEAD_METHODS),
+            "epochs": cfg["digits_epochs"],
+            "seeds": list(cfg["digits_seeds"]),
+        },
+    }
 
 
-def digits_runs(methods: Sequence[str], seeds: Sequence[int], epochs: int, at_end: List[str], log=print,
-                keep_dir: bool = False) -> List[Dict]:
+def digits_runs(
+    methods: Sequence[str], seeds: Sequence[int], epochs: int, at_end: list[str], log=print, keep_dir: bool = False
+) -> list[dict]:
     """Train each method on the embedded digits with the project's trainer (digits preset) and keep
     its evaluation (linear probe, k-NN, few-shot, anomaly as requested)."""
     import tempfile
@@ -59,18 +69,33 @@ def digits_runs(methods: Sequence[str], seeds: Sequence[int], epochs: int, at_en
         for s in seeds:
             t0 = time.perf_counter()
             tmp = tempfile.mkdtemp(prefix=f"nb-{m}-")
-            cfg = resolve(method=m, dataset="digits", flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs})
+            cfg = resolve(
+                method=m, dataset="digits", flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs}
+            )
             cfg["eval"]["at_end"] = list(at_end)
             res = train(cfg, verbose=False)
             ev = res.get("eval", {})
-            row = {"method": m, "seed": s, "epochs": epochs, "train_seconds": res.get("train_seconds"),
-                   "linear": ev.get("linear", {}).get("top1"), "knn": ev.get("knn", {}).get("top1"),
-                   "fewshot": ev.get("fewshot", {}).get("top1"), "fewshot_raw_pixels": ev.get("fewshot", {}).get("raw_pixels_top1")}
+            row = {
+                "method": m,
+                "seed": s,
+                "epochs": epochs,
+                "train_seconds": res.get("train_seconds"),
+                "linear": ev.get("linear", {}).get("top1"),
+                "knn": ev.get("knn", {}).get("top1"),
+                "fewshot": ev.get("fewshot", {}).get("top1"),
+                "fewshot_raw_pixels": ev.get("fewshot", {}).get("raw_pixels_top1"),
+            }
             for k in ("anomaly", "anomaly_likelihood"):
                 if k in ev:
-                    row[k] = {"auroc_mean": ev[k]["auroc_mean"], "auroc_per_class": ev[k]["auroc_per_class"], "score": ev[k]["score"],
-                              "protocol": ev[k]["protocol"]}
-            row["protocols"] = {k: ev[k].get("protocol") for k in ("linear", "knn", "fewshot") if k in ev and isinstance(ev[k], dict)}
+                    row[k] = {
+                        "auroc_mean": ev[k]["auroc_mean"],
+                        "auroc_per_class": ev[k]["auroc_per_class"],
+                        "score": ev[k]["score"],
+                        "protocol": ev[k]["protocol"],
+                    }
+            row["protocols"] = {
+                k: ev[k].get("protocol") for k in ("linear", "knn", "fewshot") if k in ev and isinstance(ev[k], dict)
+            }
             if keep_dir:
                 row["_run_dir"] = tmp
             rows.append(row)
@@ -79,28 +104,41 @@ def digits_runs(methods: Sequence[str], seeds: Sequence[int], epochs: int, at_en
 
 
 # ------------------------------------------------------------------------------------------- VJE on digits
-def vje_digits(mode: str = "full", log=print) -> Dict:
+def vje_digits(mode: str = "full", log=print) -> dict:
     """VJE on the embedded digits: learned per-feature uncertainty and one-class anomaly detection,
     with SimCLR's k-NN anomaly score as the baseline (the trainer's evaluation)."""
     import shutil
 
     cfg = CONFIGS[mode]
-    runs = digits_runs(("vje", "simclr"), cfg["digits_seeds"], cfg["digits_epochs"], at_end=["linear", "knn", "anomaly"],
-                       log=log, keep_dir=True)
+    runs = digits_runs(
+        ("vje", "simclr"),
+        cfg["digits_seeds"],
+        cfg["digits_epochs"],
+        at_end=["linear", "knn", "anomaly"],
+        log=log,
+        keep_dir=True,
+    )
     for r in runs:
         if r["method"] == "vje":
             r["uncertainty"] = vje_uncertainty(r["_run_dir"], seed=r["seed"])
         shutil.rmtree(r.pop("_run_dir"), ignore_errors=True)
-    return {"experiment": "vje_digits", "mode": mode, "rows": runs,
-            "protocol": {"dataset": "sklearn digits 8x8 (1,437 train / 360 test), digits preset of idealssl train",
-                         "epochs": cfg["digits_epochs"], "seeds": list(cfg["digits_seeds"]),
-                         "uncertainty": "posterior variances s_j^2 = exp(logvar_j) of q(z|h) on test images (8 augmented "
-                                        "views each), against the per-feature variance across those views of the target "
-                                        "direction u = h/||h||",
-                         "anomaly": "the trainer's one-class protocol (pretraining on all classes; per class c, normal = c)"}}
+    return {
+        "experiment": "vje_digits",
+        "mode": mode,
+        "rows": runs,
+        "protocol": {
+            "dataset": "sklearn digits 8x8 (1,437 train / 360 test), digits preset of idealssl train",
+            "epochs": cfg["digits_epochs"],
+            "seeds": list(cfg["digits_seeds"]),
+            "uncertainty": "posterior variances s_j^2 = exp(logvar_j) of q(z|h) on test images (8 augmented "
+            "views each), against the per-feature variance across those views of the target "
+            "direction u = h/||h||",
+            "anomaly": "the trainer's one-class protocol (pretraining on all classes; per class c, normal = c)",
+        },
+    }
 
 
-def vje_uncertainty(run_dir: str, seed: int = 0, n_views: int = 8) -> Dict:
+def vje_uncertainty(run_dir: str, seed: int = 0, n_views: int = 8) -> dict:
     """Per-feature posterior variance of a trained VJE and the empirical view-to-view variance of the
     target direction, on the test images; and the per-image mean log-variance for in-distribution
     test digits vs transformed (out-of-distribution) ones."""
@@ -116,11 +154,13 @@ def vje_uncertainty(run_dir: str, seed: int = 0, n_views: int = 8) -> Dict:
     cfg = ck["cfg"]
     data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
     m = cfg["model"]
-    bb = build_encoder(m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"]))
+    bb = build_encoder(
+        m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"])
+    )
     bb.load_state_dict(ck["backbone"])
     bb.eval()
     obj = build_objective(cfg, bb.dim)
-    obj.load_state_dict({k[len("objective."):]: v for k, v in ck["model"].items() if k.startswith("objective.")})
+    obj.load_state_dict({k[len("objective.") :]: v for k, v in ck["model"].items() if k.startswith("objective.")})
     obj.eval()
     vcfg = view_config(cfg, data, int(getattr(obj, "n_global", 2)))
     views = ViewGenerator(vcfg, ck["mean"], ck["std"], torch.Generator().manual_seed(seed))
@@ -137,18 +177,28 @@ def vje_uncertainty(run_dir: str, seed: int = 0, n_views: int = 8) -> Dict:
         post_var = LV.exp().mean((0, 1))
         per_image_lv = LV.mean((0, 2))
         plain = views.plain(x)
-        ood = {"in-distribution (test digits)": plain, "vertically flipped": plain.flip(-2), "inverted intensities": -plain,
-               "Gaussian noise": torch.randn_like(plain)}
+        ood = {
+            "in-distribution (test digits)": plain,
+            "vertically flipped": plain.flip(-2),
+            "inverted intensities": -plain,
+            "Gaussian noise": torch.randn_like(plain),
+        }
         ood_lv = {k: obj.posterior(bb(v).float())[1].mean(1).numpy().tolist() for k, v in ood.items()}
     from scipy.stats import spearmanr
 
     rho, p = spearmanr(emp_var.numpy(), post_var.numpy())
-    return {"posterior_var": post_var.numpy().tolist(), "empirical_view_var": emp_var.numpy().tolist(),
-            "spearman": {"rho": float(rho), "p": float(p)}, "per_image_mean_logvar": per_image_lv.numpy().tolist(),
-            "test_labels": data.test_y.tolist(), "ood_mean_logvar": ood_lv, "n_views": n_views}
+    return {
+        "posterior_var": post_var.numpy().tolist(),
+        "empirical_view_var": emp_var.numpy().tolist(),
+        "spearman": {"rho": float(rho), "p": float(p)},
+        "per_image_mean_logvar": per_image_lv.numpy().tolist(),
+        "test_labels": data.test_y.tolist(),
+        "ood_mean_logvar": ood_lv,
+        "n_views": n_views,
+    }
 
 
-def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> Dict:
+def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> dict:
     """The standard one-class protocol (v1 of the VJE paper: one-class CIFAR-10; here digits): for each
     class c, pretrain on the train images of class c only (``data.only_class=c``, batch 64, 60 epochs
     in full mode) and score every test image; AUROC of "not c". Scores: the trainer's k-NN distance
@@ -168,8 +218,11 @@ def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> D
             for c in classes:
                 t0 = time.perf_counter()
                 tmp = tempfile.mkdtemp(prefix=f"nb-oc-{m}-")
-                cfg = resolve(method=m, dataset="digits", flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs,
-                                                                 "optim.batch_size": 64})
+                cfg = resolve(
+                    method=m,
+                    dataset="digits",
+                    flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs, "optim.batch_size": 64},
+                )
                 cfg["data"]["only_class"] = c
                 cfg["eval"]["at_end"] = ["anomaly"]
                 ev = train(cfg, verbose=False).get("eval", {})
@@ -180,19 +233,30 @@ def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> D
                         row[f"{k}_protocol"] = ev[k]["protocol"]
                 rows.append(row)
                 shutil.rmtree(tmp, ignore_errors=True)
-                log(f"one-class {m} c={c} seed {s}: {time.perf_counter() - t0:.1f} s, " +
-                    ", ".join(f"{k} {row[k]:.3f}" for k in ("anomaly", "anomaly_likelihood") if k in row))
-    return {"experiment": "vje_one_class", "mode": mode, "rows": rows,
-            "protocol": {"dataset": "sklearn digits 8x8; pretraining on the ~144 train images of class c only",
-                         "epochs": epochs, "batch_size": 64, "seeds": list(seeds), "classes": list(classes),
-                         "scores": "k-NN: mean cosine distance to the 5 nearest normal train features; VJE likelihood: negative ELBO "
-                                   "(objective.score) with the heads fitted on class c"}}
+                log(
+                    f"one-class {m} c={c} seed {s}: {time.perf_counter() - t0:.1f} s, "
+                    + ", ".join(f"{k} {row[k]:.3f}" for k in ("anomaly", "anomaly_likelihood") if k in row)
+                )
+    return {
+        "experiment": "vje_one_class",
+        "mode": mode,
+        "rows": rows,
+        "protocol": {
+            "dataset": "sklearn digits 8x8; pretraining on the ~144 train images of class c only",
+            "epochs": epochs,
+            "batch_size": 64,
+            "seeds": list(seeds),
+            "classes": list(classes),
+            "scores": "k-NN: mean cosine distance to the 5 nearest normal train features; VJE likelihood: "
+            "negative ELBO (objective.score) with the heads fitted on class c",
+        },
+    }
 
 
 EXPERIMENTS = {"digits_heads": digits_heads, "vje_digits": vje_digits, "vje_one_class": vje_one_class}
 
 
-def run(name: str, mode: str = "full", save: bool = True, log=print) -> Dict:
+def run(name: str, mode: str = "full", save: bool = True, log=print) -> dict:
     """Run one experiment and (by default) record it as ``<results>/<name>.json``."""
     import torch
 

@@ -14,6 +14,7 @@ Environment variables (read when a notebook starts)
     where the synthetic-world results are read (default ``synthetic/results``; the notebooks never
     write there: ``idealssl bench synthetic`` is the only writer).
 """
+
 from __future__ import annotations
 
 import json
@@ -21,7 +22,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def synthetic_resultsdir() -> Path:
     return Path(os.environ.get("IDEALSSL_SYNTHETIC_RESULTS", HERE.parent / "synthetic" / "results"))
 
 
-def load_synthetic(name: str, mode: str = "full") -> Optional[Dict]:
+def load_synthetic(name: str, mode: str = "full") -> dict | None:
     """The recorded result of the synthetic experiment ``name`` (``synthetic/results/<mode>/<name>.json``,
     written by ``idealssl bench synthetic --mode <mode>``), or None when absent. Prints where it came from."""
     p = synthetic_resultsdir() / mode / f"{name}.json"
@@ -61,12 +62,14 @@ def load_synthetic(name: str, mode: str = "full") -> Optional[Dict]:
         print(f"no recorded {name}: run `idealssl bench synthetic --mode {mode} --experiments {name}`")
         return None
     rec = json.loads(p.read_text())
-    print(f"recorded {name}: {rec['mode']} mode, seeds {rec['seeds']}, git {rec['versions']['git']}, "
-          f"{rec['wall_seconds']} s to produce ({rec['command']})")
+    print(
+        f"recorded {name}: {rec['mode']} mode, seeds {rec['seeds']}, git {rec['versions']['git']}, "
+        f"{rec['wall_seconds']} s to produce ({rec['command']})"
+    )
     return rec
 
 
-def flat_row(r: Dict) -> Dict:
+def flat_row(r: dict) -> dict:
     """One row of an :mod:`idealssl.synthetic.experiments` result as the flat dict the notebooks plot:
     method, seed, steps, dim, C (the level's orbit count in the coarseness experiment), probe numbers
     (``acc_binary``, ``acc_5class``, ``frac_perfect_binary``, ``mlp_acc_binary``, ``mlp_frac_perfect_binary``,
@@ -94,7 +97,7 @@ def flat_row(r: Dict) -> Dict:
     return out
 
 
-def setup(threads: int = 2) -> Dict[str, Any]:
+def setup(threads: int = 2) -> dict[str, Any]:
     """Common start of every notebook: mode, torch threads, matplotlib style. Returns a small dict."""
     import matplotlib
 
@@ -102,9 +105,19 @@ def setup(threads: int = 2) -> Dict[str, Any]:
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 130, "axes.grid": True, "grid.alpha": 0.3,
-                         "axes.spines.top": False, "axes.spines.right": False, "font.size": 10,
-                         "legend.fontsize": 9, "axes.titlesize": 11})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "savefig.dpi": 130,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "font.size": 10,
+            "legend.fontsize": 9,
+            "axes.titlesize": 11,
+        }
+    )
     try:
         import torch
 
@@ -112,8 +125,14 @@ def setup(threads: int = 2) -> Dict[str, Any]:
     except ImportError:  # pragma: no cover
         pass
     info = {"mode": mode(), "figdir": str(figdir()), "results": str(resultsdir()), "t0": time.perf_counter()}
-    print(f"mode = {info['mode']}" + ("  (set IDEALSSL_NB_MODE=full to rerun the heavy experiments)" if info["mode"] == "quick"
-                                      else "  (heavy experiments are rerun and recorded)"))
+    print(
+        f"mode = {info['mode']}"
+        + (
+            "  (set IDEALSSL_NB_MODE=full to rerun the heavy experiments)"
+            if info["mode"] == "quick"
+            else "  (heavy experiments are rerun and recorded)"
+        )
+    )
     return info
 
 
@@ -134,7 +153,7 @@ def savefig(fig, name: str) -> Path:
     return p
 
 
-def load_recorded(name: str) -> Optional[Dict]:
+def load_recorded(name: str) -> dict | None:
     """The recorded full-mode result ``<results>/<name>.json``, or None when absent."""
     p = resultsdir() / f"{name}.json"
     if not p.exists():
@@ -142,13 +161,12 @@ def load_recorded(name: str) -> Optional[Dict]:
     return json.loads(p.read_text())
 
 
-def save_recorded(name: str, obj: Dict) -> Path:
+def save_recorded(name: str, obj: dict) -> Path:
     d = resultsdir()
     d.mkdir(parents=True, exist_ok=True)
     p = d / f"{name}.json"
     p.write_text(json.dumps(plain(obj), indent=1, allow_nan=False))
     return p
-
 
 
 def mean_se(xs):
@@ -166,15 +184,20 @@ def verdict(held: bool, text: str) -> str:
     return line
 
 
-def claim_verdicts(rec: Optional[Dict]) -> None:
+def claim_verdicts(rec: dict | None) -> None:
     """Print the verdict of every claim recorded by ``idealssl bench synthetic`` (computed there, from the
     numbers, by :mod:`idealssl.synthetic.experiments`; the notebooks do not recompute them)."""
     if rec is None:
         return
-    words = {True: "AGREES with the paper", False: "DISAGREES with the paper", "inconclusive": "INCONCLUSIVE",
-             "cannot discriminate": "CANNOT DISCRIMINATE here"}
+    words = {
+        True: "AGREES with the paper",
+        False: "DISAGREES with the paper",
+        "inconclusive": "INCONCLUSIVE",
+        "cannot discriminate": "CANNOT DISCRIMINATE here",
+    }
     for c in rec["verdict"]["claims"]:
         vals = c.get("values")
-        print(f"{words.get(c.get('held'), 'REPORTED')} [{c['id']}]: {c['prediction']} — criterion: {c['criterion']}"
-              + (f" — values: {json.dumps(plain(vals))}" if vals else ""))
-
+        print(
+            f"{words.get(c.get('held'), 'REPORTED')} [{c['id']}]: {c['prediction']} — criterion: {c['criterion']}"
+            + (f" — values: {json.dumps(plain(vals))}" if vals else "")
+        )

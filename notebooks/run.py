@@ -12,6 +12,7 @@ code cell, ``# %% [markdown]`` a markdown cell whose lines start with ``# ``); i
 ``IDEALSSL_NB_MODE``), and the executed notebook, with its outputs, is written back. Per-notebook
 wall times are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,16 +20,15 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
 
 
-def parse_percent(text: str) -> List[dict]:
+def parse_percent(text: str) -> list[dict]:
     """Cells of a percent-format script: list of {"type": "code"|"markdown", "source": str}."""
-    cells: List[dict] = []
-    cur: Optional[dict] = None
+    cells: list[dict] = []
+    cur: dict | None = None
     for line in text.splitlines():
         if line.startswith("# %%"):
             if cur is not None:
@@ -62,12 +62,15 @@ def build(src: Path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     for c in parse_percent(src.read_text()):
-        nb.cells.append(nbformat.v4.new_markdown_cell(c["source"]) if c["type"] == "markdown"
-                        else nbformat.v4.new_code_cell(c["source"]))
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(c["source"])
+            if c["type"] == "markdown"
+            else nbformat.v4.new_code_cell(c["source"])
+        )
     return nb
 
 
-def execute(nb, mode: str, timeout: int = 1800, env: Optional[dict] = None):
+def execute(nb, mode: str, timeout: int = 1800, env: dict | None = None):
     """Execute ``nb`` in notebooks/ with IDEALSSL_NB_MODE=mode; returns the executed notebook."""
     from nbclient import NotebookClient
 
@@ -77,8 +80,7 @@ def execute(nb, mode: str, timeout: int = 1800, env: Optional[dict] = None):
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures embedded even if MPLBACKEND=Agg
     os.environ.update(env or {})
     try:
-        client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                                resources={"metadata": {"path": str(HERE)}})
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}})
         client.execute()
     finally:
         os.environ.clear()
@@ -86,7 +88,7 @@ def execute(nb, mode: str, timeout: int = 1800, env: Optional[dict] = None):
     return nb
 
 
-def sources(only: Optional[List[str]] = None) -> List[Path]:
+def sources(only: list[str] | None = None) -> list[Path]:
     srcs = sorted(SRC.glob("[0-9][0-9]_*.py"))
     if only:
         srcs = [s for s in srcs if any(s.name.startswith(o) for o in only)]

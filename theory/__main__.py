@@ -1,4 +1,5 @@
 """``python -m theory``: run every derivation and print what it establishes."""
+
 import importlib
 import sys
 

@@ -1,10 +1,9 @@
 """Shared printing for the derivation modules: one line per established claim."""
+
 from __future__ import annotations
 
-from typing import Dict
 
-
-def report(title: str, claims: Dict[str, object]) -> int:
+def report(title: str, claims: dict[str, object]) -> int:
     """Print ``claims`` (name -> True/False or a value) and return 0 iff no claim is False."""
     print(title)
     bad = 0

@@ -19,9 +19,8 @@ Establishes:
 
 Run ``python -m theory.dissl`` to print these claims.
 """
-from __future__ import annotations
 
-from typing import Dict
+from __future__ import annotations
 
 import sympy as sp
 
@@ -45,42 +44,64 @@ def _simplex3(name):
     return [a, b, 1 - a - b]
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
-    lam, beta = sp.symbols("lambda beta", nonnegative=True)
+CE_CLAIM = "S7.1 CE(p, s) = H(p) + KL(p||s) (K = 3, symbolic)"
+
+
+def ce_decomposition_claim() -> dict[str, object]:
+    """S7.1's first step, with the module's CE, H and KL (a test injects a wrong KL to see it fail)."""
     p, s = _simplex3("p"), _simplex3("s")
-    out["S7.1 CE(p, s) = H(p) + KL(p||s) (K = 3, symbolic)"] = sp.simplify(sp.expand_log(CE(p, s) - H(p) - KL(p, s), force=True)) == 0
+    return {CE_CLAIM: sp.simplify(sp.expand_log(CE(p, s) - H(p) - KL(p, s), force=True)) == 0}
+
+
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
+    lam, beta = sp.symbols("lambda beta", nonnegative=True)
+    out.update(ce_decomposition_claim())
     # invariant teacher q_m for C = 2 orbits, K = 3 categories; student = teacher
     q1, q2 = _simplex3("a"), _simplex3("b")
     qbar = [(x + y) / 2 for x, y in zip(q1, q2)]
     L_inv = sp.Rational(1, 2) * (CE(q1, q1) + CE(q2, q2)) * (1 + beta) - lam * H(qbar)
     F = (1 + beta) * (H(q1) + H(q2)) / 2 - lam * H(qbar)
-    out["S7.1 invariant teacher, student = teacher: L = (1+beta) H(M^|X) - lambda H(M^) (C = 2, K = 3)"] = sp.simplify(L_inv - F) == 0
+    out["S7.1 invariant teacher, student = teacher: L = (1+beta) H(M^|X) - lambda H(M^) (C = 2, K = 3)"] = (
+        sp.simplify(L_inv - F) == 0
+    )
     I = (KL(q1, qbar) + KL(q2, qbar)) / 2
     Hc = (H(q1) + H(q2)) / 2
     ident = sp.expand_log(H(qbar) - Hc - I, force=True)
     out["S7.2 H(M^) = H(M^|M) + I(M^;M) with I = mean_m KL(q_m || q-bar) (C = 2, K = 3)"] = sp.simplify(ident) == 0
-    out["S7.2 F = (1+beta-lambda) H(M^|M) - lambda I(M^;M)"] = sp.simplify(
-        sp.expand_log(F - ((1 + beta - lam) * Hc - lam * I), force=True)) == 0
+    out["S7.2 F = (1+beta-lambda) H(M^|M) - lambda I(M^;M)"] = (
+        sp.simplify(sp.expand_log(F - ((1 + beta - lam) * Hc - lam * I), force=True)) == 0
+    )
     # ---- S7.3 spreading over k own categories (disjoint supports)
     k, Cs, K = sp.symbols("k C K", positive=True)
     Fk = (1 + beta) * sp.log(k) - lam * sp.log(Cs * k)
-    out["S7.3 spread over k own categories: F = (1+beta-lambda) log k - lambda log C"] = sp.simplify(
-        sp.expand_log(Fk - ((1 + beta - lam) * sp.log(k) - lam * sp.log(Cs)), force=True)) == 0
+    out["S7.3 spread over k own categories: F = (1+beta-lambda) log k - lambda log C"] = (
+        sp.simplify(sp.expand_log(Fk - ((1 + beta - lam) * sp.log(k) - lam * sp.log(Cs)), force=True)) == 0
+    )
     dF = sp.simplify(sp.diff(Fk, k) * k)
-    out["S7.3 k dF/dk = 1 + beta - lambda: spreading lowers F iff lambda > 1 + beta"] = sp.simplify(dF - (1 + beta - lam)) == 0
+    out["S7.3 k dF/dk = 1 + beta - lambda: spreading lowers F iff lambda > 1 + beta"] = (
+        sp.simplify(dF - (1 + beta - lam)) == 0
+    )
     eps = sp.symbols("epsilon", positive=True)
     h = -eps * sp.log(eps) - (1 - eps) * sp.log(1 - eps)
     dh0 = sp.limit(sp.diff(h, eps), eps, 0, "+")
-    out["S7.3 binary entropy slope h'(0+) = +oo, so an epsilon-split pays (1+beta-lambda) h(eps)/C < 0 for small eps iff lambda > 1+beta"] = dh0 == sp.oo
+    out[
+        "S7.3 binary entropy slope h'(0+) = +oo, so an epsilon-split pays (1+beta-lambda) h(eps)/C < 0 for small eps "
+        "iff lambda > 1+beta"
+    ] = dh0 == sp.oo
     hh = sp.symbols("h", nonnegative=True)
     sol = sp.solve(sp.Eq((1 + beta - lam) * hh - lam * sp.log(Cs), (1 + beta) * hh - lam * sp.log(K)), hh)
     cross_ok = len(sol) == 1 and sp.simplify(sp.expand_log(sol[0] - sp.log(K / Cs), force=True)) == 0
     val = sp.simplify((1 + beta) * sp.log(K / Cs) - lam * sp.log(K))
     val_at = sp.simplify(sp.expand_log(((1 + beta) * hh - lam * sp.log(K)).subs(hh, sp.log(K / Cs)) - val, force=True))
-    out["S7.3 lower bounds (1+beta-lambda)h - lambda log C and (1+beta)h - lambda log K cross at h = log(K/C): min F >= (1+beta) log(K/C) - lambda log K"] = bool(cross_ok and val_at == 0)
-    Fspread = ((1 + beta - lam) * sp.log(K / Cs) - lam * sp.log(Cs))
-    out["S7.3 the uniform spread with k = K/C attains that bound"] = sp.simplify(sp.expand_log(Fspread - val, force=True)) == 0
+    out[
+        "S7.3 lower bounds (1+beta-lambda)h - lambda log C and (1+beta)h - lambda log K cross at h = log(K/C): min F "
+        ">= (1+beta) log(K/C) - lambda log K"
+    ] = bool(cross_ok and val_at == 0)
+    Fspread = (1 + beta - lam) * sp.log(K / Cs) - lam * sp.log(Cs)
+    out["S7.3 the uniform spread with k = K/C attains that bound"] = (
+        sp.simplify(sp.expand_log(Fspread - val, force=True)) == 0
+    )
     return out
 
 

@@ -17,10 +17,10 @@ Establishes:
 
 Run ``python -m theory.heads`` to print these claims.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import sympy as sp
 
@@ -34,23 +34,32 @@ def _ce_mean(G):
     return sum(sp.log(sum(sp.exp(G[m, k]) for k in range(Cv))) - G[m, m] for m in range(Cv)) / Cv
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+SYMMETRIC_CLAIM = "S6.2 symmetric head, 1-D codes {0,1,2,3}, g = lookup onto the simplex: loss = L*(4) exactly"
+
+
+def symmetric_head_claim(Cv: int = 4) -> dict[str, object]:
+    """S6.2's value, against the module's L_star (a test injects a wrong L* to see it fail)."""
+    G = simplex_gram(Cv)  # g(code_m)^T g(code_m') for a lookup g onto the unit simplex
+    return {SYMMETRIC_CLAIM: sp.simplify(sp.exp(sp.expand(_ce_mean(G) - L_star(Cv, 1)))) == 1}
+
+
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     a, b = sp.symbols("a b", real=True)
     gap = (sp.exp(a) + sp.exp(b)) / 2 - sp.exp((a + b) / 2)
-    out["S6.1 (e^a + e^b)/2 - e^((a+b)/2) = (e^(a/2) - e^(b/2))^2 / 2 >= 0: orbit-averaging the teacher lowers the CISSL loss"] = (
-        sp.simplify(sp.expand(gap - (sp.exp(a / 2) - sp.exp(b / 2)) ** 2 / 2)) == 0)
+    out[
+        "S6.1 (e^a + e^b)/2 - e^((a+b)/2) = (e^(a/2) - e^(b/2))^2 / 2 >= 0: orbit-averaging the teacher lowers the "
+        "CISSL loss"
+    ] = sp.simplify(sp.expand(gap - (sp.exp(a / 2) - sp.exp(b / 2)) ** 2 / 2)) == 0
     Cv = 4
     s = sp.symbols(f"s0:{Cv}", real=True)  # s_k = w_k^T z for an anchor of orbit 0
     cissl = -s[0] + sp.log(sum(sp.exp(x) for x in s) / Cv)
     ideal = -sp.log(sp.exp(s[0]) / sum(sp.exp(x) for x in s))
     out["S6.1 infinite-negative CISSL term = ideal log-loss term - log C (C = 4, symbolic logits)"] = (
-        sp.simplify(sp.expand_log(cissl - (ideal - sp.log(Cv)), force=True)) == 0)
+        sp.simplify(sp.expand_log(cissl - (ideal - sp.log(Cv)), force=True)) == 0
+    )
     # ---- S6.2 symmetric head on 1-D codes reaches L*(4)
-    G = simplex_gram(Cv)  # g(code_m)^T g(code_m') for a lookup g onto the unit simplex
-    sym = _ce_mean(G)
-    out["S6.2 symmetric head, 1-D codes {0,1,2,3}, g = lookup onto the simplex: loss = L*(4) exactly"] = (
-        sp.simplify(sp.exp(sp.expand(sym - L_star(Cv, 1)))) == 1)
+    out.update(symmetric_head_claim(Cv))
     codes_1d = sp.Matrix([0, 1, 2, 3])
     centred = codes_1d - sp.ones(Cv, 1) * (sum(codes_1d) / Cv)
     out["S6.2 ... while those codes have affine rank 1 < C - 1 = 3 (not ideal for linear probes)"] = centred.rank() == 1
@@ -58,15 +67,18 @@ def derive() -> Dict[str, object]:
     best = None
     for zs in itertools.product((-1, 1), repeat=Cv):
         for ws in itertools.product((-1, 1), repeat=Cv):
-            Gm = sp.Matrix(Cv, Cv, lambda m, k: ws[k] * zs[m])
+            Gm = sp.Matrix(Cv, Cv, lambda m, k, ws=ws, zs=zs: ws[k] * zs[m])
             v = _ce_mean(Gm)
             num = sp.N(v, 40)
             if best is None or num < best[0]:
                 best = (num, v)
     target = -1 + sp.log(2 * sp.exp(-1) + 2 * sp.E)
-    out["S6.3 asymmetric head, unit-norm 1-D codes, C = 4: exact minimum = -1 + log(2/e + 2e)"] = sp.simplify(best[1] - target) == 0 or abs(best[0] - sp.N(target, 40)) < 1e-30
+    out["S6.3 asymmetric head, unit-norm 1-D codes, C = 4: exact minimum = -1 + log(2/e + 2e)"] = (
+        sp.simplify(best[1] - target) == 0 or abs(best[0] - sp.N(target, 40)) < 1e-30
+    )
     out["S6.3 ... = 0.8201 > L*(4) = 0.5827: the asymmetric objective cannot reach the optimum with d < C - 1"] = bool(
-        best[0] > sp.N(L_star(Cv, 1), 40))
+        best[0] > sp.N(L_star(Cv, 1), 40)
+    )
     return out
 
 

@@ -21,10 +21,10 @@ constraints): it is a test oracle for the one numeric minimiser of the package,
 :func:`idealssl.derive.logloss.minimise_ideal_log_loss` / :func:`idealssl.derive.ideal_log_loss_minimum`,
 and is not used by idealssl itself.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import sympy as sp
 
@@ -51,16 +51,18 @@ def _vec(name, n):
 VALUE_CLAIM = "S4.2 loss at the simplex (w_m = z_m) = log(1 + (C-1) exp(-C/((C-1) tau))) (general C, tau)"
 
 
-def value_at_simplex_claim() -> Dict[str, object]:
+def value_at_simplex_claim() -> dict[str, object]:
     """S4.2: the loss at the simplex (logit 1/τ on the diagonal, −1/((C−1)τ) off it) equals L*."""
     pos, neg = 1 / tau, -1 / ((C - 1) * tau)
     at_simplex = -sp.log(sp.exp(pos) / (sp.exp(pos) + (C - 1) * sp.exp(neg)))
-    return {VALUE_CLAIM: sp.simplify(sp.expand_log(at_simplex - L_star(), force=True)) == 0
-            or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0}
+    return {
+        VALUE_CLAIM: sp.simplify(sp.expand_log(at_simplex - L_star(), force=True)) == 0
+        or sp.simplify(sp.exp(at_simplex) - sp.exp(L_star())) == 0
+    }
 
 
-def derive() -> Dict[str, object]:
-    out: Dict[str, object] = {}
+def derive() -> dict[str, object]:
+    out: dict[str, object] = {}
     # ---- S4.1 simplex Gram, general C
     diag = sp.simplify(C / (C - 1) * (1 - 1 / C))
     off = sp.simplify(C / (C - 1) * (-1 / C))
@@ -83,8 +85,12 @@ def derive() -> Dict[str, object]:
         lhs = sum(((w[m] - w[k]).dot(z[m] - z[k]) for m in range(Cv) for k in range(Cv)), sp.Integer(0))
         ident_ok &= sp.expand(lhs - (2 * Cv * S - 2 * W.dot(Z))) == 0
         lhs2 = sum(((w[m] - w[k]).dot(w[m] - w[k]) for m in range(Cv) for k in range(Cv)), sp.Integer(0))
-        norm_ok &= sp.expand(lhs2 - (2 * Cv * sum((w[m].dot(w[m]) for m in range(Cv)), sp.Integer(0)) - 2 * W.dot(W))) == 0
-        mean_gap = sum(((w[k] - w[m]).dot(z[m]) for m in range(Cv) for k in range(Cv) if k != m), sp.Integer(0)) / (Cv * (Cv - 1))
+        norm_ok &= (
+            sp.expand(lhs2 - (2 * Cv * sum((w[m].dot(w[m]) for m in range(Cv)), sp.Integer(0)) - 2 * W.dot(W))) == 0
+        )
+        mean_gap = sum(((w[k] - w[m]).dot(z[m]) for m in range(Cv) for k in range(Cv) if k != m), sp.Integer(0)) / (
+            Cv * (Cv - 1)
+        )
         gap_ok &= sp.expand(mean_gap - (W.dot(Z) - Cv * S) / (Cv * (Cv - 1))) == 0
     out["S4.2 identity sum_{m,m'} (w_m - w_m').(z_m - z_m') = 2C S - 2 W.Z (C=3,d=2; C=4,d=3)"] = bool(ident_ok)
     out["S4.2 identity sum_{m,m'} |w_m - w_m'|^2 = 2C sum|w_m|^2 - 2|W|^2"] = bool(norm_ok)
@@ -92,13 +98,17 @@ def derive() -> Dict[str, object]:
     c1 = sp.symbols("c", positive=True)  # C - 1 > 0
     f = sp.log(1 + c1 * sp.exp(t))
     f2 = sp.simplify(sp.diff(f, t, 2))
-    out["S4.2 f(t) = log(1 + (C-1) e^t) is convex: f'' = (C-1)e^t/(1+(C-1)e^t)^2 > 0"] = (
-        sp.simplify(f2 - c1 * sp.exp(t) / (1 + c1 * sp.exp(t)) ** 2) == 0 and bool(f2.is_positive))
+    out["S4.2 f(t) = log(1 + (C-1) e^t) is convex: f'' = (C-1)e^t/(1+(C-1)e^t)^2 > 0"] = sp.simplify(
+        f2 - c1 * sp.exp(t) / (1 + c1 * sp.exp(t)) ** 2
+    ) == 0 and bool(f2.is_positive)
     # bound: C S - W.Z <= (1/2) sqrt(2C^2 * 2C^2) = C^2  => mean gap >= -C/(C-1)
     bound = -sp.sqrt(2 * C**2 * 2 * C**2) / 2 / (C * (C - 1))
-    out["S4.2 Cauchy-Schwarz bound: mean logit gap >= -C/(C-1) when |w_m| <= 1 and E|z|^2 <= 1"] = sp.simplify(bound + C / (C - 1)) == 0
-    out["S4.2 f(-C/(C-1)) = L*: the Jensen bound equals the simplex value"] = sp.simplify(
-        f.subs(c1, C - 1).subs(t, -C / (C - 1)) - L_star(C, 1)) == 0
+    out["S4.2 Cauchy-Schwarz bound: mean logit gap >= -C/(C-1) when |w_m| <= 1 and E|z|^2 <= 1"] = (
+        sp.simplify(bound + C / (C - 1)) == 0
+    )
+    out["S4.2 f(-C/(C-1)) = L*: the Jensen bound equals the simplex value"] = (
+        sp.simplify(f.subs(c1, C - 1).subs(t, -C / (C - 1)) - L_star(C, 1)) == 0
+    )
     # ---- S4.3 d = 1, exact enumeration
     d1 = {}
     for Cv in (3, 4, 5):
@@ -110,8 +120,10 @@ def derive() -> Dict[str, object]:
                 if best is None or num < best[0]:
                     best = (num, val)
         d1[Cv] = best
-        out[f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = {sp.N(L_star(Cv, 1), 12)}"] = bool(
-            best[0] > sp.N(L_star(Cv, 1), 40))
+        out[
+            f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = "
+            f"{sp.N(L_star(Cv, 1), 12)}"
+        ] = bool(best[0] > sp.N(L_star(Cv, 1), 40))
     # ---- S5.1 whitening gives the unit simplex (exact arithmetic)
     wh_ok = True
     for codes in ([[0, 0], [3, 1], [1, 2]], [[1, 0, 0], [0, 2, 0], [0, 0, 5], [1, 1, 1]]):
@@ -125,7 +137,9 @@ def derive() -> Dict[str, object]:
         V = X * A.T / sp.sqrt(d)  # scaled so that E|z|^2 = 1
         G = (V * V.T).applyfunc(sp.simplify)
         wh_ok &= (G - simplex_gram(Cv)).applyfunc(sp.simplify) == sp.zeros(Cv, Cv)
-    out["S5.1 whitening + scaling maps affinely independent codes to the unit regular simplex (C = 3, 4, exact)"] = bool(wh_ok)
+    out["S5.1 whitening + scaling maps affinely independent codes to the unit regular simplex (C = 3, 4, exact)"] = (
+        bool(wh_ok)
+    )
     return out
 
 
@@ -145,7 +159,10 @@ def numeric_minimum(Cv: int, d: int, restarts: int = 6, seed: int = 0) -> float:
         m = A.max(axis=1, keepdims=True)
         return float(np.mean(np.log(np.exp(A - m).sum(axis=1)) + m[:, 0] - np.diag(A)))
 
-    cons = [{"type": "eq", "fun": (lambda x, i=i: float(x[i * d:(i + 1) * d] @ x[i * d:(i + 1) * d]) - 1.0)} for i in range(2 * Cv)]
+    cons = [
+        {"type": "eq", "fun": (lambda x, i=i: float(x[i * d : (i + 1) * d] @ x[i * d : (i + 1) * d]) - 1.0)}
+        for i in range(2 * Cv)
+    ]
     best = np.inf
     for _ in range(restarts):
         x0 = rng.normal(size=2 * n)

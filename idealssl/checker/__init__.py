@@ -9,6 +9,7 @@
 * :mod:`.exhaustive`, :mod:`.lp` — the ``--exhaustive`` cross-check by linear programs;
 * :mod:`.cli` — ``idealssl check``.
 """
+
 from ..probes import PROBES
 from .api import DEFAULT_TOL, check
 from .report import CheckReport, Condition

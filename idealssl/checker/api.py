@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
@@ -69,29 +69,31 @@ def _as_rep(Z) -> Representation:
 
 
 def _validated(tol: Any, threads: Any) -> float:
-    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= tol < 1):
-        why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if isinstance(tol, numbers.Real) and 0 < tol < MIN_TOL else ""
+    if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= float(tol) < 1):
+        tiny = isinstance(tol, numbers.Real) and 0 < float(tol) < MIN_TOL
+        why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if tiny else ""
         raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     return float(tol)
 
 
-def _stream(rep: Representation, orb: Orbits, threads: int, notes: List[str]) -> Tuple[Representation, float, OrbitStats]:
+def _stream(rep: Representation, orb: Orbits, threads: int,
+            notes: list[str]) -> tuple[Representation, float, OrbitStats]:
     """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude."""
     raw_codes = rep.rows(orb.first_points())
     factor = safe_scale(raw_codes, float32_sums(rep))
     if factor != 1.0:
         notes.append(
-            f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every verdict is scale "
-            "invariant); distances and bounds below are in those units, probes in the original ones"
+            f"the values are far from 1 in magnitude: the check ran on Z × 2^{int(np.log2(factor))} (exact, and every "
+            "verdict is scale invariant); distances and bounds below are in those units, probes in the original ones"
         )
     rep = rep.rescaled(factor)
     st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
     return rep, factor, st
 
 
-def code_geometry(st: OrbitStats, tol: float, notes: List[str]) -> CodeGeometry:
+def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
     """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
     (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
     codes = st.codes
@@ -106,9 +108,11 @@ def code_geometry(st: OrbitStats, tol: float, notes: List[str]) -> CodeGeometry:
         scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
         notes.append(
             ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
-            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z changes the invariance value)"
+            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z "
+              "changes the invariance value)"
         )
-    return CodeGeometry(codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol), how, S, scale, tol)
+    return CodeGeometry(codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol),
+                        how, S, scale, tol)
 
 
 def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
@@ -127,7 +131,7 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
     )
 
 
-def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> Dict[str, Any]:
+def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
     curve, needed, _ = sample_efficiency(st.mass)
     return {
         "formula": "W_n = sum_m p_m (1 - p_m)^n",
@@ -135,15 +139,17 @@ def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> Dict[str, An
         "curve": curve,
         "n_for_W_le_0.01": needed,
         "orbit_marginal": "uniform over points" if not orb.p_given else "from p",
-        "note": "worst-case expected ERM risk over invariant tasks sharing this orbit marginal (Prop. 2); larger if tasks may change the marginal",
+        "note": "worst-case expected ERM risk over invariant tasks sharing this orbit marginal (Prop. 2); larger if "
+                "tasks may change the marginal",
     }
 
 
-def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits, user_rep: Representation, factor: float,
-                  ideal: bool, notes: List[str]) -> Witness:
-    """The family's witness constructions in order; the first that fits every point (else the one with fewest errors)."""
+def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits, user_rep: Representation,
+                  factor: float, ideal: bool, notes: list[str]) -> Witness:
+    """The family's witness constructions in order; the first that fits every point (else the one with fewest
+    errors)."""
     y = task.point_labels(orb)
-    best: Optional[Witness] = None
+    best: Witness | None = None
     for build in rules.witnesses:
         probe = in_original_units(build(codes, task.orbit_labels, len(task.classes)), factor)
         cand = Witness(probe, task.classes, evaluate(probe, user_rep, y))
@@ -156,13 +162,14 @@ def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits
         notes.append(
             "the witness construction did not fit the task on every point"
             + ("; the representation is not ideal, so this task may be unfittable" if not ideal else
-               ": some points, within --tol of their orbit's code, lie further from it than the task's margin (codes nearly degenerate at this tolerance); a smaller --tol would call them non-invariant")
+               ": some points, within --tol of their orbit's code, lie further from it than the task's margin (codes "
+               "nearly degenerate at this tolerance); a smaller --tol would call them non-invariant")
         )
     return best
 
 
 def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: str, tol: float,
-                   conds: Dict[str, Condition], notes: List[str]) -> Dict[str, Any]:
+                   conds: dict[str, Condition], notes: list[str]) -> dict[str, Any]:
     """``--exhaustive``: every labelling decided independently, compared with the verdict."""
     Zs = rep.to_array() if rep.n <= MAX_POINTS else None
     exh = exhaustive_check(Zs, orb.labels, codes, probe, tol)
@@ -173,7 +180,8 @@ def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: s
     exh["agrees"] = bool(all_fit == structural) if conds["invariance"].holds else bool(structural or not all_fit)
     exh["population_optimal"] = all_fit
     if not exh["agrees"]:
-        notes.append("the exhaustive cross-check disagrees with the rank test at this tolerance (nearly degenerate codes?)")
+        notes.append("the exhaustive cross-check disagrees with the rank test at this tolerance "
+                     "(nearly degenerate codes?)")
     return exh
 
 
@@ -214,9 +222,10 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     user_rep = _as_rep(Z)
     orb = load_orbits(orbits, n=user_rep.n)
     if exhaustive and orb.n_orbits > MAX_C:
-        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
+        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
+                         f"of {MAX_C} (drop --exhaustive: the rank test is exact)")
     the_task = load_task(task, orb) if task is not None else None
-    notes: List[str] = []
+    notes: list[str] = []
     rep, factor, st = _stream(user_rep, orb, threads, notes)
     g = code_geometry(st, tol, notes)
     conds = {"invariance": invariance_condition(st, g, rep.n)}
@@ -227,13 +236,16 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     if rules.relax_invariance is not None and not conds["invariance"].holds:
         pair = rules.relax_invariance(conds, rep, orb, st, tol, pair)
     if certificate is None and not conds["invariance"].holds:
-        certificate = cert.non_invariant_certificate(rep, orb, *pair, g.scale, tol, bias=rules.family.bias, units=factor)
+        certificate = cert.non_invariant_certificate(rep, orb, *pair, g.scale, tol, bias=rules.family.bias,
+                                                     units=factor)
     ideal = all(c.holds for c in conds.values() if c.decisive)
     if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
         notes.append("no certificate could be built")
     if certificate is not None and not certificate.verified:
         notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
-    witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes) if the_task is not None else None
+    witness = None
+    if the_task is not None:
+        witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
     exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
     grades = graded_block(rules, st, g, rep, orb, conds, tol) if graded else None
     return CheckReport(

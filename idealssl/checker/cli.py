@@ -27,10 +27,14 @@ def _tol(text: str) -> float:
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("representation", help="N x d matrix: .npy, or .npz with --key (or file.npz:KEY)")
-    p.add_argument("--augs", required=True, metavar="ORBITS.json", help='orbit structure: {"orbits": [[...], ...]}, {"labels": [...]} or {"pairs": [[i, j], ...], "n": N}; optional "p"')
-    p.add_argument("--probe", choices=PROBES, default="linear", help="probe family (default: linear, i.e. affine W z + b)")
+    p.add_argument("--augs", required=True, metavar="ORBITS.json", help='orbit structure: {"orbits": [[...], ...]}, '
+                                                                        '{"labels": [...]} or {"pairs": [[i, j], ...], '
+                                                                        '"n": N}; optional "p"')
+    p.add_argument("--probe", choices=PROBES, default="linear", help="probe family (default: linear, i.e. affine W z + "
+                                                                     "b)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the readable report")
-    p.add_argument("--task", metavar="TASK.json", help='a task {"orbit_labels": [...]} or {"point_labels": [...]}: print a witness probe fitting it, checked on all N points')
+    p.add_argument("--task", metavar="TASK.json", help='a task {"orbit_labels": [...]} or {"point_labels": [...]}: '
+                                                       'print a witness probe fitting it, checked on all N points')
     p.add_argument("--tol", type=_tol, default=None, help="relative tolerance (default 1e-4)")
     p.add_argument("--exhaustive", action="store_true", help="also decide every binary labelling by LP (C <= 12)")
     p.add_argument("--key", help="array name inside a .npz archive")

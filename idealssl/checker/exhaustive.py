@@ -1,17 +1,19 @@
-"""``--exhaustive``: enumerate every binary labelling of the orbits and decide each independently.
+"""``--exhaustive``: enumerate every non-constant binary labelling of the orbits and decide each independently.
 
 For the linear families each labelling (up to complement) is decided by a linear program on the
 points (:mod:`idealssl.checker.lp`), with no use of ranks or dependencies; for ``mlp`` each labelling
 gets its explicit witness (:func:`~idealssl.checker.witness.mlp_witness`, else the nearest-code network)
-evaluated on the points. The exact worst-case margin (affine probes) is half the smallest distance
+evaluated on the points, and counts as fittable only when its two classes' codes are more than tol × the
+code spread apart (the tolerance of the ``distinct_codes`` condition). The exact worst-case margin (affine
+probes) is half the smallest distance
 between the convex hulls of the two classes' codes over the labellings, each distance a small
 non-negative least-squares problem.
-The number of labellings is 2^(C−1), so C is limited to :data:`MAX_C`.
+The number of labellings is 2^(C−1) − 1 (up to complement), so C is limited to :data:`MAX_C`.
 """
+
 from __future__ import annotations
 
 import itertools
-from typing import Dict
 
 import numpy as np
 
@@ -24,8 +26,8 @@ MAX_C = 12
 MAX_POINTS = 2000
 
 
-def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> Dict:
-    """Fit every binary labelling of the C orbits; return counts and the first unfittable one.
+def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray, probe: str, tol: float) -> dict:
+    """Fit every non-constant binary labelling of the C orbits; return counts and the first unfittable one.
 
     Parameters
     ----------
@@ -35,23 +37,30 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
     """
     C = len(codes)
     if C > MAX_C:
-        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} (drop --exhaustive: the rank test is exact)")
+        raise InputError(
+            f"--exhaustive enumerates 2^(C-1) labellings; C = {C} orbits is above the limit of {MAX_C} "
+            "(drop --exhaustive: the rank test is exact)"
+        )
     on_points = Z is not None
-    pts, lab = (Z, labels) if on_points else (codes, np.arange(C))
+    pts, lab = (Z, labels) if Z is not None else (codes, np.arange(C))
     family = get_family(probe)
     bias = family.bias
     total, fittable, first_bad = 0, 0, None
     margins = []
-    # fix orbit 0's label to 1 (complements are equivalent); for affine families skip the constant labelling
+    spread = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
+    # fix orbit 0's label to 1 (complements are equivalent) and skip the constant labelling: any probe
+    # fits a task with one label, so it is never evidence either way
     for rest in itertools.product((1, -1), repeat=C - 1):
         y_orbit = np.array((1,) + rest, dtype=np.float64)
-        if bias and np.all(y_orbit > 0):
+        if np.all(y_orbit > 0):
             continue
         total += 1
         y = y_orbit[lab]
         if not family.linear:
-            ok = False
-            for build in MLP_WITNESSES:
+            # the witness must fit every point, and the two classes' codes must be further apart than
+            # the tolerance: a probe that changes class over a distance the tolerance calls zero does not count
+            ok = _class_gap(codes, y_orbit) > tol * spread
+            for build in MLP_WITNESSES if ok else ():
                 pred, strict = predict(build(codes, (y_orbit > 0).astype(np.int64), 2), pts)
                 ok = bool(np.all(strict & (pred == (y > 0))))
                 if ok:
@@ -63,16 +72,21 @@ def exhaustive_check(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray, probe
         fittable += ok
         if not ok and first_bad is None:
             first_bad = (y_orbit > 0).astype(int).tolist()
-    spread = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
     exact_margin = (min(margins) / spread) if (margins and fittable == total and spread > 0) else None
     return {
         "method": "LP per labelling (scipy HiGHS)" if family.linear else "explicit ReLU witness per labelling",
-        "on": f"all {len(Z)} points" if on_points else f"the {C} orbit codes (N > {MAX_POINTS})",
+        "on": f"all {len(pts)} points" if on_points else f"the {C} orbit codes (N > {MAX_POINTS})",
         "n_labellings": total,
         "n_fittable": int(fittable),
         "first_unfittable_orbit_labels": first_bad,
         "exact_worst_case_margin": exact_margin,
     }
+
+
+def _class_gap(codes: np.ndarray, y_orbit: np.ndarray) -> float:
+    """Smallest distance between a code labelled +1 and a code labelled −1."""
+    P, Q = codes[y_orbit > 0], codes[y_orbit < 0]
+    return float(np.sqrt(((P[:, None, :] - Q[None, :, :]) ** 2).sum(axis=2)).min())
 
 
 def hull_margin(P: np.ndarray, Q: np.ndarray) -> float:

@@ -4,11 +4,11 @@ Notation (theory/statements.md S1.1): codes μ_1..μ_C ∈ R^d, centroid μ̄ = 
 codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
 rotations, translations (affine and MLP families) and positive scalings of Z.
 """
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
 
 import numpy as np
 
@@ -54,7 +54,7 @@ class Dependency:
     affine: bool
 
 
-def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Dependency]:
+def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Dependency | None:
     """An affine (or linear) dependency among the codes: λ ≠ 0 with Σ_m λ_m μ_m ≈ 0 (and Σ_m λ_m = 0
     exactly, for affine dependencies).
 
@@ -93,7 +93,46 @@ def find_dependency(codes: np.ndarray, rank: int, affine: bool) -> Optional[Depe
     return Dependency(lam=lam, residual=residual, margin_bound=residual / l1, affine=affine)
 
 
-def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> Tuple[float, int, int]:
+def homogeneous_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
+    """A linear dependency α ≠ 0 among the codes (Σ_m α_m μ_m ≈ 0) whose labelling is never constant.
+
+    * rank = C − 1: the one dependency (up to scale), the left singular vector of the smallest singular
+      value of the C × d matrix of codes;
+    * rank ≤ C − 2: the left null space has dimension ≥ 2, so some dependency has a zero coefficient:
+      a combination of two null vectors that cancels one coordinate (for C > d + 1, a dependency among
+      the first d + 1 codes, zero on the others);
+    * rank = C: None (no dependency).
+
+    α is oriented so that its largest entry is positive, and scaled to ‖α‖_∞ = 1. A dependency with a
+    zero or with both signs labels its positive entries 1 and every other orbit 0: never a constant
+    labelling (theory/statements.md S1.4).
+    """
+    C, d = codes.shape
+    if rank >= C:
+        return None
+    s = rms_norm(codes) or 1.0
+    if C > d + 1:  # any d + 1 codes are linearly dependent
+        sub = codes[: d + 1] / s
+        lam = np.zeros(C)
+        lam[: d + 1] = np.linalg.svd(sub, full_matrices=True)[0][:, -1]
+    else:
+        U = np.linalg.svd(codes / s, full_matrices=True)[0]
+        if rank == C - 1:
+            lam = U[:, -1].copy()
+        else:
+            a, b = U[:, -1], U[:, -2]
+            j = int(np.argmax(np.abs(a) * np.abs(b)))  # a coordinate where both are clearly non-zero
+            if abs(a[j]) * abs(b[j]) < 1e-12:  # some null vector already has a zero there
+                lam = a.copy() if abs(a[j]) < 1e-12 else b.copy()
+            else:
+                lam = b[j] * a - a[j] * b
+                lam[j] = 0.0
+    lam[np.abs(lam) < 1e-12 * np.abs(lam).max()] = 0.0
+    lam /= lam[int(np.argmax(np.abs(lam)))]
+    return lam
+
+
+def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> tuple[float, int, int]:
     """Smallest distance between two distinct orbits' codes, with the pair (i < j).
 
     Blocked Gram computation, O(C² d) flops and O(block²) memory. Candidates found through the
@@ -106,10 +145,10 @@ def min_pairwise_distance(codes: np.ndarray, block: int = 2048) -> Tuple[float, 
     sq = np.einsum("ij,ij->i", X, X)
     best = (math.inf, -1, -1)
     for a in range(0, C, block):
-        Xa = X[a:a + block]
+        Xa = X[a : a + block]
         for b in range(a, C, block):
-            Xb = X[b:b + block]
-            D = sq[a:a + block, None] + sq[None, b:b + block] - 2.0 * (Xa @ Xb.T)
+            Xb = X[b : b + block]
+            D = sq[a : a + block, None] + sq[None, b : b + block] - 2.0 * (Xa @ Xb.T)
             if a == b:
                 D[np.tril_indices(len(Xa))] = np.inf
             # re-measure the few smallest candidates exactly
@@ -158,7 +197,7 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
                 else:
                     lo = mid
             needed = hi
-    grid = []
+    grid: list = []
     top = (needed or n_max) * 10
     base = 1
     while base <= top and len(grid) < 60:

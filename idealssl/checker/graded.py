@@ -197,7 +197,7 @@ def diagnostics(st: "OrbitStats", g: "CodeGeometry", family: ProbeFamily) -> Dic
                             "points": [int(st.first[m]), int(st.argmax_dev[m])]} for m in worst]
     out["closest_pairs"] = _closest_pairs(g.codes, scale)
     M = g.codes - g.codes.mean(axis=0) if family.bias else g.codes
-    need = C - 1 if family.bias else C
+    need = C - 1 if (family.bias or not family.linear) else family.minimal_dimension(C)
     if C > 1 and C <= 4096:
         U, s, _ = np.linalg.svd(M, full_matrices=False)
         top = float(s[0]) if len(s) and s[0] > 0 else 1.0
@@ -237,13 +237,13 @@ def hints(graded: Dict[str, Any], conds: Dict[str, Condition], family: ProbeFami
     diag = graded.get("diagnostics", {})
     name = graded.get("binding_condition")
     t = graded.get("ideal_tolerance")
-    need = C - 1 if family.bias else C
+    need = family.minimal_dimension(C)
     inv = conds.get("invariance")
     if inv is not None and not inv.holds:
         worst = [w["orbit"] for w in diag.get("worst_orbits", [])[:3]]
         out.append(f"invariance: within-orbit deviation {inv.value:.3g} of the spread (worst orbits {worst}); "
                    "train longer or weight the invariance/alignment term more, and check that the views are the orbit's")
-    if d < need:
+    if family.linear and d < need:
         out.append(f"dimension: d = {d} < {need}; no encoder in R^{d} is ideal for {family.name} probes: raise d to >= {need}")
     else:
         for c in conds.values():

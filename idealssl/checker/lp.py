@@ -6,6 +6,7 @@ centred and scaled to unit spread, the labelling is declared separable when t* >
 cross-check used by ``--exhaustive`` and by the tests; the checker's verdicts come from ranks and
 dependencies, not from this LP.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,14 +4,15 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
 from ..jsonutil import plain
 from ..probes import get_family
 
-#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1) would count
+#: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1)
+#: would count
 MIN_TOL = 1e-12
 
 
@@ -43,9 +44,9 @@ class Condition:
     comparison: str
     description: str
     decisive: bool = True
-    detail: Dict[str, Any] = field(default_factory=dict)
+    detail: dict[str, Any] = field(default_factory=dict)
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "holds": bool(self.holds),
             "value": plain(self.value),
@@ -95,27 +96,27 @@ class CheckReport:
     n_orbits: int
     dim: int
     tol: float
-    conditions: Dict[str, Condition]
-    counterexample: Optional[Dict[str, Any]] = None
-    witness: Optional[Dict[str, Any]] = None
-    sample_efficiency: Dict[str, Any] = field(default_factory=dict)
-    exhaustive: Optional[Dict[str, Any]] = None
-    notes: List[str] = field(default_factory=list)
-    orbit_names: Optional[List[Any]] = None
-    graded: Optional[Dict[str, Any]] = None
+    conditions: dict[str, Condition]
+    counterexample: dict[str, Any] | None = None
+    witness: dict[str, Any] | None = None
+    sample_efficiency: dict[str, Any] = field(default_factory=dict)
+    exhaustive: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    orbit_names: list[Any] | None = None
+    graded: dict[str, Any] | None = None
 
     @property
-    def ideal_tolerance(self) -> Optional[float]:
+    def ideal_tolerance(self) -> float | None:
         """Smallest tolerance at which Z would be ideal (None: none, or not graded)."""
         return (self.graded or {}).get("ideal_tolerance")
 
     @property
-    def fitted_task_fraction(self) -> Optional[float]:
+    def fitted_task_fraction(self) -> float | None:
         """Fraction of binary orbit labellings a probe of the family fits on the points (None: not graded)."""
         return (self.graded or {}).get("fitted_task_fraction")
 
     # ------------------------------------------------------------------ serialisation
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         d = {
             "ideal": bool(self.ideal),
             "probe": self.probe,
@@ -184,13 +185,15 @@ def format_report(r: CheckReport) -> str:
     ce = r.counterexample
     if ce:
         lines.append("")
-        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): {ce['summary']}")
+        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): "
+                     f"{ce['summary']}")
         ol = ce["orbit_labels"]
         if len(ol) <= 40:
             lines.append(f"  orbit labels: {ol}")
         else:
             pos = [i for i, v in enumerate(ol) if v == 1]
-            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json prints every label")
+            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
+                         "prints every label")
         for k in ("verification", "lp_cross_check"):
             if ce.get(k):
                 lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
@@ -206,11 +209,13 @@ def format_report(r: CheckReport) -> str:
     if ex:
         lines.append("")
         lines.append(
-            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} binary labellings fittable; "
+            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} "
+            "non-constant binary labellings (up to complement) fittable; "
             f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
         )
         if ex.get("exact_worst_case_margin") is not None:
-            lines.append(f"  exact worst-case margin (relative to the code spread): {_fmt(ex['exact_worst_case_margin'])}")
+            lines.append("  exact worst-case margin (relative to the code spread): "
+                         f"{_fmt(ex['exact_worst_case_margin'])}")
     if r.graded is not None:
         from .graded import format_graded
 

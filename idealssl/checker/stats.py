@@ -23,11 +23,11 @@ codes of the next rows; without it (or with ``IDEALSSL_PURE_NUMPY=1``) by NumPy 
 the chunk (gather, subtract, reduce). Same arithmetic either way: differences in the working
 precision, squares summed in float64 by the kernel and in the working precision by NumPy.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -71,16 +71,24 @@ class OrbitStats:
 fused_kernel = kernels.get("sq_deviations")
 
 
-def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.ndarray, source: str, out: np.ndarray, work: np.ndarray) -> None:
+def _deviations(
+    block: np.ndarray,
+    start: int,
+    labels: np.ndarray,
+    codes_w: np.ndarray,
+    source: str,
+    out: np.ndarray,
+    work: np.ndarray,
+) -> None:
     """out[start:start+m] = ‖z_x − r_{M(x)}‖² for the rows of ``block``.
 
     With the compiled kernel: one read of each row and of its code, squares summed in float64.
     Otherwise NumPy: gather the codes into a reused buffer (no multi-MB allocation per chunk),
     subtract, reduce. Either way the difference is formed in the working precision."""
     m = len(block)
-    lab = labels[start:start + m]
+    lab = labels[start : start + m]
     if fused_kernel is not None and block.flags.c_contiguous and block.dtype == codes_w.dtype:
-        sq = out[start:start + m]
+        sq = out[start : start + m]
         with np.errstate(over="ignore", invalid="ignore"):
             fused_kernel(block, codes_w, lab, sq)
     else:
@@ -93,7 +101,7 @@ def _deviations(block: np.ndarray, start: int, labels: np.ndarray, codes_w: np.n
         require_finite(block, start, source)  # raises on NaN/inf
         diff64 = np.asarray(block, dtype=np.float64) - codes_w[lab].astype(np.float64)  # float32 overflow
         sq = np.einsum("ij,ij->i", diff64, diff64)
-    out[start:start + m] = sq
+    out[start : start + m] = sq
 
 
 #: codes whose largest magnitude lies outside [2^-SAFE_EXP, 2^SAFE_EXP] are rescaled by a power of two
@@ -123,7 +131,7 @@ def safe_scale(codes: np.ndarray, float32: bool = False) -> float:
     return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
 
 
-def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Optional[np.ndarray] = None) -> OrbitStats:
+def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np.ndarray | None = None) -> OrbitStats:
     """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring); ``codes``, when
     given, are ``rep.rows(orbits.first_points())`` already read.
 
@@ -139,7 +147,7 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: Op
     codes = rep.rows(first) if codes is None else codes
     if not np.isfinite(codes).all():
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
-        require_finite(codes[m:m + 1], int(first[m]), rep.source)
+        require_finite(codes[m : m + 1], int(first[m]), rep.source)
     # work in float32 when the data are float32 (differences of close numbers are exact enough)
     work = np.float32 if rep.dtype == np.float32 and rep._scale == 1.0 else np.float64
     codes_w = codes.astype(work)
@@ -190,7 +198,7 @@ def ray_deviation(rep: Representation, orbits: Orbits, codes: np.ndarray) -> tup
     unit = np.divide(codes, norms[:, None], out=np.zeros_like(codes), where=norms[:, None] > 0)
     best, arg = -1.0, 0
     for start, block in rep.chunks():
-        lab = orbits.labels[start:start + len(block)]
+        lab = orbits.labels[start : start + len(block)]
         zn = np.linalg.norm(block, axis=1)
         zu = np.divide(block, zn[:, None], out=np.zeros_like(block), where=zn[:, None] > 0)
         chord = np.linalg.norm(zu - unit[lab], axis=1)

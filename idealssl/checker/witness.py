@@ -3,7 +3,9 @@
 * affine (``linear``): scores s(z) = W z + b with s_k(μ_m) = 1[label_m = k] solved exactly by the
   minimum-norm solution of [μ_m, 1] X = onehot — possible for every labelling iff the codes are
   affinely independent (theory/statements.md S1.3, Lemma A);
-* homogeneous (``linear-nobias``): the same with s(z) = W z, possible iff linearly independent;
+* homogeneous (``linear-nobias``): s(z) = W z with scores chosen in the range of the codes
+  (:func:`homogeneous_witness`): every non-constant labelling when the codes have rank C, or rank
+  C − 1 with a positive dependency (theory/statements.md S1.4);
 * ``mlp``: a one-hidden-layer ReLU network of width 2(C−1) on a direction u along which the codes'
   projections t_m = u·μ_m are distinct: each class score is flat near every t_m and ramps between
   consecutive ones, so it is exact on every code and robust to deviations below a quarter of the
@@ -16,17 +18,18 @@
 
 Every witness is evaluated on all N points (:func:`evaluate`) before it is reported.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Tuple
+from typing import Any
 
 import numpy as np
 
 from ..inputs.representation import Representation
 
 
-def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> Dict:
+def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, bias: bool = True) -> dict:
     """Minimum-norm (W, b) with argmax(W μ_m + b) = label_m (exact when the codes are independent)."""
     C, d = codes.shape
     T = np.zeros((C, n_classes))
@@ -47,7 +50,32 @@ def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, 
     return {"kind": "affine" if bias else "linear", "W": W, "b": b}
 
 
-def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> Dict:
+def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> dict:
+    """W with argmax(W μ_m) = label_m and no bias, for every non-constant labelling of ideal codes (S1.4).
+
+    Rank C: the minimum-norm solution of W μ_m = onehot(label_m). Rank C − 1 with the dependency
+    Σ α_m μ_m = 0, α > 0: the achievable score vectors (w·μ_m)_m are exactly those orthogonal to α, so
+    class k gets the scores 1 on its orbits S_k and −α(S_k)/α(S_kᶜ) on the others (orthogonal to α,
+    negative off S_k), and an unused class the scores 0; each row is then solved exactly. Otherwise
+    (not ideal) the least-squares one-hot solution, which may not fit."""
+    C, d = codes.shape
+    s = np.sqrt(np.einsum("ij,ij->", codes, codes) / C) or 1.0
+    X = codes / s
+    U, sv, _ = np.linalg.svd(X, full_matrices=True)
+    T = np.zeros((C, n_classes))
+    T[np.arange(C), orbit_labels] = 1.0
+    alpha = U[:, -1] * np.sign(U[np.argmax(np.abs(U[:, -1])), -1]) if C > 1 else np.ones(1)
+    rank = int(np.count_nonzero(sv > 1e-12 * (sv[0] if len(sv) else 0.0))) if len(sv) else 0
+    if C > 1 and rank == C - 1 and np.all(alpha > 0) and len(np.unique(orbit_labels)) > 1:
+        for k in range(n_classes):
+            inside = orbit_labels == k
+            if inside.any():
+                T[:, k] = np.where(inside, 1.0, -alpha[inside].sum() / alpha[~inside].sum())
+    sol, *_ = np.linalg.lstsq(X, T, rcond=None)
+    return {"kind": "linear", "W": sol.T / s, "b": np.zeros(n_classes)}
+
+
+def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, seed: int = 0) -> dict:
     """One-hidden-layer ReLU MLP of width 2(C−1) fitting the labelling (see module docstring).
 
     The direction u is the best (largest smallest gap between consecutive projections, relative to
@@ -57,11 +85,12 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     mu = codes.mean(axis=0)
     X = codes - mu
     rng = np.random.default_rng(seed)
-    cands = [rng.standard_normal(d) for _ in range(32)]
+    cands: list = [rng.standard_normal(d) for _ in range(32)]
     if C > 1:
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         cands.insert(0, vt[0])
-    best, best_gap = None, -1.0
+    best: np.ndarray | None = None
+    best_gap = -1.0
     for u in cands:
         u = u / np.linalg.norm(u)
         t = np.sort(X @ u)
@@ -69,13 +98,16 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
         gap = float(np.min(np.diff(t)) / rng_t) if C > 1 and rng_t > 0 else 0.0
         if gap > best_gap:
             best, best_gap = u, gap
+    assert best is not None  # 32 Gaussian candidates at least
     u = best
     t = X @ u
     order = np.argsort(t, kind="stable")
     s = t[order]
     V = np.zeros((C, n_classes))
     V[np.arange(C), orbit_labels[order]] = 1.0
-    W1, b1, W2 = [], [], []
+    W1: list = []
+    b1: list = []
+    W2: list = []
     for i in range(C - 1):
         g = s[i + 1] - s[i]
         a, b = s[i] + g / 4, s[i + 1] - g / 4
@@ -96,20 +128,26 @@ def mlp_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, see
     }
 
 
-def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> Dict:
+def nearest_code_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> dict:
     """Max-affine probe: class k scores max over its orbits m of ‖z − μ̄‖² − ‖z − μ_m‖² (see module docstring)."""
     mu = codes.mean(axis=0)
     X = codes - mu
     W = 2.0 * X
     b = -np.einsum("ij,ij->i", X, X) - W @ mu  # unit m: W_m · z + b_m = 2 X_m·(z − μ̄) − ‖X_m‖²
-    return {"kind": "maxout", "W": W, "b": b, "unit_class": np.asarray(orbit_labels, dtype=np.int64), "n_classes": int(n_classes)}
+    return {
+        "kind": "maxout",
+        "W": W,
+        "b": b,
+        "unit_class": np.asarray(orbit_labels, dtype=np.int64),
+        "n_classes": int(n_classes),
+    }
 
 
 #: the MLP witness constructions, tried in this order (the first that fits every point is kept)
 MLP_WITNESSES = (mlp_witness, nearest_code_witness)
 
 
-def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> Dict:
+def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True) -> dict:
     """2-class probe predicting class 1 on ``z_seen`` and class 0 on ``z_other``.
 
     Affine: the perpendicular bisector of the two points, scaled so that the score is ±1/2 on them.
@@ -126,7 +164,7 @@ def erm_failure_probe(z_seen: np.ndarray, z_other: np.ndarray, bias: bool = True
     return {"kind": "affine", "W": np.vstack([np.zeros(d), w]), "b": np.array([0.0, b])}
 
 
-def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
+def scores(probe: dict, Z: np.ndarray) -> np.ndarray:
     """Class scores of a probe on the rows of Z."""
     if probe["kind"] == "mlp":
         H = np.maximum(Z @ probe["W1"].T + probe["b1"], 0.0)
@@ -142,7 +180,7 @@ def scores(probe: Dict, Z: np.ndarray) -> np.ndarray:
     return Z @ probe["W"].T + probe["b"]
 
 
-def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+def predict(probe: dict, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Predicted class and whether the top score is strictly above the runner-up (no tie)."""
     S = scores(probe, Z)
     if S.shape[1] == 1:
@@ -155,7 +193,7 @@ def predict(probe: Dict, Z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return pred, strict
 
 
-def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict:
+def evaluate(probe: dict, rep: Representation, point_labels: np.ndarray) -> dict:
     """Accuracy of ``probe`` on all N points (streaming); ties count as errors.
 
     Returns ``{"n_errors": int, "accuracy": float, "first_error": index or None}``.
@@ -163,7 +201,7 @@ def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict
     errors, first = 0, None
     for start, block in rep.chunks():
         pred, strict = predict(probe, block)
-        wrong = (pred != point_labels[start:start + len(block)]) | ~strict
+        wrong = (pred != point_labels[start : start + len(block)]) | ~strict
         k = int(wrong.sum())
         if k and first is None:
             first = start + int(np.argmax(wrong))
@@ -171,7 +209,7 @@ def evaluate(probe: Dict, rep: Representation, point_labels: np.ndarray) -> Dict
     return {"n_errors": errors, "accuracy": 1.0 - errors / rep.n, "first_error": first}
 
 
-def in_original_units(probe: Dict, factor: float) -> Dict:
+def in_original_units(probe: dict, factor: float) -> dict:
     """The probe whose scores on z equal ``probe``'s scores on ``factor · z`` (first-layer weights
     times ``factor``): converts a probe built on rescaled data back to the user's units."""
     if factor == 1.0:
@@ -180,7 +218,7 @@ def in_original_units(probe: Dict, factor: float) -> Dict:
     return {**probe, key: probe[key] * factor}
 
 
-def probe_to_json(probe: Dict) -> Dict:
+def probe_to_json(probe: dict) -> dict:
     return {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in probe.items()}
 
 
@@ -198,14 +236,19 @@ class Witness:
         :func:`evaluate`'s result.
     """
 
-    probe: Dict[str, Any]
-    classes: List[Any]
-    evaluation: Dict[str, Any]
+    probe: dict[str, Any]
+    classes: list[Any]
+    evaluation: dict[str, Any]
 
     @property
     def fits(self) -> bool:
         return self.evaluation["n_errors"] == 0
 
-    def to_dict(self) -> Dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The report's JSON form (``witness``)."""
-        return {"probe": probe_to_json(self.probe), "classes": self.classes, "evaluation": self.evaluation, "fits": self.fits}
+        return {
+            "probe": probe_to_json(self.probe),
+            "classes": self.classes,
+            "evaluation": self.evaluation,
+            "fits": self.fits,
+        }

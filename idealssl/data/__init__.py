@@ -4,6 +4,7 @@
 ``views``: random resized crop, flip, colour jitter, grayscale, blur, solarisation and multi-crop,
 applied to a whole batch at once with tensor operations on the training device.
 """
+
 from .datasets import DATASETS, ImageSet, load_dataset
 from .views import ViewConfig, ViewGenerator
 

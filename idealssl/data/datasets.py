@@ -21,13 +21,14 @@ digits     scikit-learn's bundled 8x8 digits (1,797 images; stratified 80/20 spl
 CIFAR pickles are read with a restricted unpickler that only admits the numpy array
 reconstruction functions, so a malicious pickle cannot execute code.
 """
+
 from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -65,9 +66,9 @@ class ImageSet:
     test_x: np.ndarray
     test_y: np.ndarray
     n_classes: int
-    mean: Tuple[float, ...] = ()
-    std: Tuple[float, ...] = ()
-    pretrain_x: Optional[np.ndarray] = None
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    pretrain_x: np.ndarray | None = None
     notes: str = ""
 
     def __post_init__(self):
@@ -98,7 +99,7 @@ def _missing(dataset: str, where: str) -> InputError:
     return InputError(f"dataset {dataset!r} not found (nothing is downloaded): {where}")
 
 
-def _locate(data_dir: Path, folder: str, required: Sequence[str]) -> Optional[Path]:
+def _locate(data_dir: Path, folder: str, required: Sequence[str]) -> Path | None:
     """DIR/folder or DIR itself, whichever holds all ``required`` files."""
     for cand in (data_dir / folder, data_dir):
         if all((cand / r).exists() for r in required):
@@ -116,8 +117,15 @@ def load_digits_set() -> ImageSet:
     x = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
     y = d.target.astype(np.int64)
     tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
-    return ImageSet("digits", x[tr], y[tr], x[te], y[te], 10,
-                    notes="sklearn.datasets.load_digits; stratified train/test split 80/20, random_state=0")
+    return ImageSet(
+        "digits",
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        10,
+        notes="sklearn.datasets.load_digits; stratified train/test split 80/20, random_state=0",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- CIFAR
@@ -125,9 +133,12 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Unpickler that admits only what a CIFAR batch holds: dicts, lists, bytes, str, numpy arrays."""
 
     _ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
-        ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
         ("_codecs", "encode"),
     }
 
@@ -137,7 +148,7 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a dataset pickle")
 
 
-def _read_cifar_batch(path: Path, label_key: str) -> Tuple[np.ndarray, np.ndarray]:
+def _read_cifar_batch(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
     try:
         with open(path, "rb") as fh:
             d = _ArrayUnpickler(fh, encoding="bytes").load()
@@ -151,16 +162,38 @@ def _read_cifar_batch(path: Path, label_key: str) -> Tuple[np.ndarray, np.ndarra
     data = np.asarray(d["data"])
     if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
         raise InputError(f"{path}: 'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}")
-    labels = np.asarray(d[label_key], dtype=np.int64)
+    labels = _int_labels(d[label_key], path)
     if labels.shape != (data.shape[0],):
         raise InputError(f"{path}: {len(labels)} labels for {data.shape[0]} images")
     return data.reshape(-1, 3, 32, 32), labels
 
 
+def _int_labels(raw, path: Path) -> np.ndarray:
+    """Integer class labels as int64, or one line saying what is wrong (non-integer, too large)."""
+    try:
+        arr = np.asarray(raw)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InputError(f"{path}: labels are not a list of integers ({exc})") from None
+    if arr.dtype == object:
+        if not all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr.ravel()):
+            raise InputError(f"{path}: labels must be integers")
+        if any(not -(2**63) <= int(x) < 2**63 for x in arr.ravel()):
+            raise InputError(f"{path}: labels outside the integer range (class indices are small integers)")
+        arr = arr.astype(np.int64)
+    if arr.dtype.kind not in "iu" or arr.dtype == np.uint64 and arr.size and arr.max() >= 2**63:
+        raise InputError(f"{path}: labels must be integers, got {arr.dtype}")
+    return arr.astype(np.int64)
+
+
 def load_cifar(data_dir: Path, n_classes: int) -> ImageSet:
     """CIFAR-10/100 from the python pickle batches (``cifar-10-python.tar.gz`` unpacked)."""
     if n_classes == 10:
-        folder, train_files, test_files, key = "cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"
+        folder, train_files, test_files, key = (
+            "cifar-10-batches-py",
+            [f"data_batch_{i}" for i in range(1, 6)],
+            ["test_batch"],
+            "labels",
+        )
         mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
     else:
         folder, train_files, test_files, key = "cifar-100-python", ["train"], ["test"], "fine_labels"
@@ -168,13 +201,17 @@ def load_cifar(data_dir: Path, n_classes: int) -> ImageSet:
     name = f"cifar{n_classes}"
     root = _locate(data_dir, folder, train_files + test_files)
     if root is None:
-        raise _missing(name, f"put {', '.join(train_files + test_files)} (unpacked {folder.replace('-batches-py', '').replace('-python', '')}-python.tar.gz) in {data_dir / folder}/")
+        raise _missing(
+            name,
+            f"put {', '.join(train_files + test_files)} (unpacked "
+            f"{folder.replace('-batches-py', '').replace('-python', '')}-python.tar.gz) in {data_dir / folder}/",
+        )
     tr = [_read_cifar_batch(root / f, key) for f in train_files]
     te = [_read_cifar_batch(root / f, key) for f in test_files]
     trx, try_ = np.concatenate([a for a, _ in tr]), np.concatenate([b for _, b in tr])
     tex, tey = np.concatenate([a for a, _ in te]), np.concatenate([b for _, b in te])
     for y in (try_, tey):
-        if y.min() < 0 or y.max() >= n_classes:
+        if y.size and (y.min() < 0 or y.max() >= n_classes):
             raise InputError(f"{root}: labels outside 0..{n_classes - 1}")
     return ImageSet(name, trx, try_, tex, tey, n_classes, mean, std, notes=f"python pickle batches in {root}")
 
@@ -202,7 +239,10 @@ def load_stl10(data_dir: Path, use_unlabeled: bool = True) -> ImageSet:
     req = ["train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin"]
     root = _locate(data_dir, "stl10_binary", req)
     if root is None:
-        raise _missing("stl10", f"put {', '.join(req)} and unlabeled_X.bin (unpacked stl10_binary.tar.gz) in {data_dir / 'stl10_binary'}/")
+        raise _missing(
+            "stl10",
+            f"put {', '.join(req)} and unlabeled_X.bin (unpacked stl10_binary.tar.gz) in {data_dir / 'stl10_binary'}/",
+        )
     trx, tex = _read_stl_x(root / "train_X.bin"), _read_stl_x(root / "test_X.bin")
     try_, tey = _read_stl_y(root / "train_y.bin", len(trx)), _read_stl_y(root / "test_y.bin", len(tex))
     pre = None
@@ -212,8 +252,18 @@ def load_stl10(data_dir: Path, use_unlabeled: bool = True) -> ImageSet:
             raise _missing("stl10", f"put unlabeled_X.bin in {root}/ (or set data.stl10_unlabeled=false)")
         pre = np.concatenate([_read_stl_x(root / "unlabeled_X.bin"), trx])
         notes += "; pretraining on unlabeled + train"
-    return ImageSet("stl10", trx, try_, tex, tey, 10, (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713),
-                    pretrain_x=pre, notes=notes)
+    return ImageSet(
+        "stl10",
+        trx,
+        try_,
+        tex,
+        tey,
+        10,
+        (0.4467, 0.4398, 0.4066),
+        (0.2603, 0.2566, 0.2713),
+        pretrain_x=pre,
+        notes=notes,
+    )
 
 
 # ----------------------------------------------------------------------------------------------- folders
@@ -250,7 +300,7 @@ def _decode_all(files: Sequence[Path], size: int, channels: int, workers: int = 
     return out
 
 
-def _class_folders(split_dir: Path) -> Tuple[List[Path], List[int], List[str]]:
+def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
     files, labels = [], []
     for c, name in enumerate(classes):
@@ -261,8 +311,9 @@ def _class_folders(split_dir: Path) -> Tuple[List[Path], List[int], List[str]]:
     return files, labels, classes
 
 
-def load_image_folder(data_dir: Path, size: int, channels: int = 3, name: str = "folder",
-                      folder: str = "", max_images: int = 0) -> ImageSet:
+def load_image_folder(
+    data_dir: Path, size: int, channels: int = 3, name: str = "folder", folder: str = "", max_images: int = 0
+) -> ImageSet:
     """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size."""
     root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
     test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
@@ -271,17 +322,29 @@ def load_image_folder(data_dir: Path, size: int, channels: int = 3, name: str = 
     trf, trl, classes = _class_folders(root / "train")
     tef, tel, tclasses = _class_folders(root / test_name)
     if not trf or not tef:
-        raise InputError(f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) under train/<class>/ or {test_name}/<class>/")
+        raise InputError(
+            f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) under train/<class>/ or {test_name}/<class>/"
+        )
     if tclasses != classes:
-        raise InputError(f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})")
+        raise InputError(
+            f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})"
+        )
     if max_images and len(trf) > max_images:
-        raise InputError(f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
-                         f"lower data.image_size or raise data.max_images")
+        raise InputError(
+            f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
+            f"lower data.image_size or raise data.max_images"
+        )
     workers = min(8, os.cpu_count() or 1)
-    return ImageSet(name, _decode_all(trf, size, channels, workers), np.asarray(trl, np.int64),
-                    _decode_all(tef, size, channels, workers), np.asarray(tel, np.int64), len(classes),
-                    notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
-                          f"to {size} then centre-cropped)")
+    return ImageSet(
+        name,
+        _decode_all(trf, size, channels, workers),
+        np.asarray(trl, np.int64),
+        _decode_all(tef, size, channels, workers),
+        np.asarray(tel, np.int64),
+        len(classes),
+        notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
+        f"to {size} then centre-cropped)",
+    )
 
 
 def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
@@ -289,7 +352,11 @@ def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
     req = ["wnids.txt", "train", "val/val_annotations.txt", "val/images"]
     root = _locate(data_dir, "tiny-imagenet-200", req)
     if root is None:
-        raise _missing("tinyimagenet", f"unpack tiny-imagenet-200.zip so that {data_dir / 'tiny-imagenet-200'}/ holds wnids.txt, train/<wnid>/images/ and val/images/ + val/val_annotations.txt")
+        raise _missing(
+            "tinyimagenet",
+            f"unpack tiny-imagenet-200.zip so that {data_dir / 'tiny-imagenet-200'}/ holds wnids.txt, "
+            "train/<wnid>/images/ and val/images/ + val/val_annotations.txt",
+        )
     wnids = [w.strip() for w in (root / "wnids.txt").read_text().split() if w.strip()]
     index = {w: i for i, w in enumerate(wnids)}
     trf, trl = [], []
@@ -311,10 +378,17 @@ def load_tinyimagenet(data_dir: Path, size: int = 64) -> ImageSet:
         tef.append(root / "val" / "images" / parts[0])
         tel.append(index[parts[1]])
     workers = min(8, os.cpu_count() or 1)
-    return ImageSet("tinyimagenet", _decode_all(trf, size, 3, workers), np.asarray(trl, np.int64),
-                    _decode_all(tef, size, 3, workers), np.asarray(tel, np.int64), len(wnids),
-                    (0.4802, 0.4481, 0.3975), (0.2770, 0.2691, 0.2821),
-                    notes=f"TinyImageNet in {root}; test = the official val split (the test split has no labels)")
+    return ImageSet(
+        "tinyimagenet",
+        _decode_all(trf, size, 3, workers),
+        np.asarray(trl, np.int64),
+        _decode_all(tef, size, 3, workers),
+        np.asarray(tel, np.int64),
+        len(wnids),
+        (0.4802, 0.4481, 0.3975),
+        (0.2770, 0.2691, 0.2821),
+        notes=f"TinyImageNet in {root}; test = the official val split (the test split has no labels)",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- registry
@@ -322,21 +396,27 @@ def _dir(data_dir) -> Path:
     return Path(os.path.expanduser(str(data_dir or os.environ.get("IDEALSSL_DATA", "data"))))
 
 
-DATASETS: Dict[str, Callable[..., ImageSet]] = {
+DATASETS: dict[str, Callable[..., ImageSet]] = {
     "digits": lambda data_dir, cfg: load_digits_set(),
     "cifar10": lambda data_dir, cfg: load_cifar(_dir(data_dir), 10),
     "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
     "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
     "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(_dir(data_dir), int(cfg.get("image_size") or 64)),
-    "imagenet": lambda data_dir, cfg: load_image_folder(_dir(data_dir), int(cfg.get("image_size") or 224), 3,
-                                                        "imagenet", "imagenet", int(cfg.get("max_images") or 0)),
-    "folder": lambda data_dir, cfg: load_image_folder(_dir(data_dir), int(cfg.get("image_size") or 64),
-                                                      int(cfg.get("channels") or 3), "folder", "",
-                                                      int(cfg.get("max_images") or 0)),
+    "imagenet": lambda data_dir, cfg: load_image_folder(
+        _dir(data_dir), int(cfg.get("image_size") or 224), 3, "imagenet", "imagenet", int(cfg.get("max_images") or 0)
+    ),
+    "folder": lambda data_dir, cfg: load_image_folder(
+        _dir(data_dir),
+        int(cfg.get("image_size") or 64),
+        int(cfg.get("channels") or 3),
+        "folder",
+        "",
+        int(cfg.get("max_images") or 0),
+    ),
 }
 
 
-def load_dataset(name: str, data_dir=None, cfg: Optional[dict] = None) -> ImageSet:
+def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
     """Load a dataset by name; a missing dataset raises :class:`InputError` saying which files go where."""
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in DATASETS:

@@ -9,8 +9,8 @@ from one ``torch.Generator`` on the device, whose state the trainer checkpoints,
 draws exactly the views an uninterrupted run would.
 
 Augmentation strength (Dubois et al. 2022, Sec. 3.2 and the TinyImageNet scripts of their released code,
-github.com/YannDubs/Invariant-Self-Supervised-Learning): with strength ``s``, RandomResizedCrop(scale=(0.2/s, 1)), ColorJitter
-(0.4s, 0.4s, 0.4s, 0.1s) with p=0.8, grayscale with p=0.1s; "coarse" augmentations are s=2 plus
+github.com/YannDubs/Invariant-Self-Supervised-Learning): with strength ``s``, RandomResizedCrop(scale=(0.2/s, 1)),
+ColorJitter (0.4s, 0.4s, 0.4s, 0.1s) with p=0.8, grayscale with p=0.1s; "coarse" augmentations are s=2 plus
 Gaussian blur. Here ``scale[0]/s``, ``jitter * s`` and ``gray_p * s`` (capped at 1; hue capped at
 0.5) implement the same knob for any base recipe.
 
@@ -20,16 +20,17 @@ jitter is applied in the fixed order brightness, contrast, saturation, hue (torc
 random order); hue is rotated in YIQ space (a linear map per image) instead of HSV; resampling is
 bilinear without antialiasing.
 """
+
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, asdict
-from typing import List, Optional, Sequence, Tuple, Union
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 
-PerView = Union[float, Sequence[float]]
+PerView = float | Sequence[float]
 
 _RGB2YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
 
@@ -67,28 +68,30 @@ class ViewConfig:
 
     size: int = 32
     n_global: int = 2
-    scale: Tuple[float, float] = (0.2, 1.0)
-    ratio: Tuple[float, float] = (3 / 4, 4 / 3)
+    scale: tuple[float, float] = (0.2, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
     flip_p: float = 0.5
     rotate: float = 0.0
-    jitter: Tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)
+    jitter: tuple[float, float, float, float] = (0.4, 0.4, 0.4, 0.1)
     jitter_p: float = 0.8
     gray_p: float = 0.2
     blur_p: PerView = 0.0
-    blur_sigma: Tuple[float, float] = (0.1, 2.0)
+    blur_sigma: tuple[float, float] = (0.1, 2.0)
     solarize_p: PerView = 0.0
     strength: float = 1.0
     n_local: int = 0
     local_size: int = 16
-    local_scale: Tuple[float, float] = (0.05, 0.2)
+    local_scale: tuple[float, float] = (0.05, 0.2)
 
     def effective(self) -> dict:
         """The recipe after applying the strength ``s`` (what the run actually uses)."""
         s = float(self.strength)
         j = self.jitter
-        return dict(scale=(min(self.scale[0] / s, self.scale[1]), self.scale[1]),
-                    jitter=(j[0] * s, j[1] * s, j[2] * s, min(j[3] * s, 0.5)),
-                    gray_p=min(1.0, self.gray_p * s))
+        return dict(
+            scale=(min(self.scale[0] / s, self.scale[1]), self.scale[1]),
+            jitter=(j[0] * s, j[1] * s, j[2] * s, min(j[3] * s, 0.5)),
+            gray_p=min(1.0, self.gray_p * s),
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -114,8 +117,9 @@ class ViewGenerator:
         Source of randomness (on the same device as the images). Its state is the only state.
     """
 
-    def __init__(self, cfg: ViewConfig, mean: Sequence[float], std: Sequence[float],
-                 generator: Optional[torch.Generator] = None):
+    def __init__(
+        self, cfg: ViewConfig, mean: Sequence[float], std: Sequence[float], generator: torch.Generator | None = None
+    ):
         self.cfg = cfg
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
@@ -131,7 +135,7 @@ class ViewGenerator:
         return torch.rand(n, generator=self.g, device=dev) < p
 
     # -- geometric ---------------------------------------------------------------------------------
-    def crop(self, x: torch.Tensor, size: int, scale: Tuple[float, float]) -> torch.Tensor:
+    def crop(self, x: torch.Tensor, size: int, scale: tuple[float, float]) -> torch.Tensor:
         """Random resized crop + horizontal flip (+ rotation) of every image, by one grid_sample.
 
         Crop area a ~ U(scale) (fraction of the image), aspect r ~ logU(ratio), width w = sqrt(a r),
@@ -149,8 +153,9 @@ class ViewGenerator:
         flip = torch.where(self._bern(B, self.cfg.flip_p, dev), -1.0, 1.0)
         ang = self._u(B, -1.0, 1.0, dev) * math.radians(self.cfg.rotate)
         cos, sin = torch.cos(ang), torch.sin(ang)
-        theta = torch.stack([torch.stack([cos * w * flip, -sin * h, cx], 1),
-                             torch.stack([sin * w * flip, cos * h, cy], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([cos * w * flip, -sin * h, cx], 1), torch.stack([sin * w * flip, cos * h, cy], 1)], 1
+        )
         grid = F.affine_grid(theta, [B, x.shape[1], size, size], align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
@@ -159,7 +164,7 @@ class ViewGenerator:
     def _gray(x: torch.Tensor) -> torch.Tensor:
         if x.shape[1] == 1:
             return x
-        return (0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3])
+        return 0.299 * x[:, 0:1] + 0.587 * x[:, 1:2] + 0.114 * x[:, 2:3]
 
     def colour(self, x: torch.Tensor) -> torch.Tensor:
         """Colour jitter with probability ``jitter_p`` (per image), then grayscale with ``gray_p``."""
@@ -227,7 +232,7 @@ class ViewGenerator:
         y = self.solarize(y, _per_view(self.cfg.solarize_p, v))
         return (y - self.mean.to(y.device)) / self.std.to(y.device)
 
-    def __call__(self, x: torch.Tensor) -> List[torch.Tensor]:
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Views of a uint8 batch: ``n_global`` global crops then ``n_local`` local crops."""
         x01 = x.float().div_(255.0)
         views = [self.one_view(x01, self.cfg.size, self.scale, v) for v in range(self.cfg.n_global)]
@@ -235,7 +240,7 @@ class ViewGenerator:
         views += [self.one_view(x01, self.cfg.local_size, ls, 0) for _ in range(self.cfg.n_local)]
         return views
 
-    def plain(self, x: torch.Tensor, size: Optional[int] = None) -> torch.Tensor:
+    def plain(self, x: torch.Tensor, size: int | None = None) -> torch.Tensor:
         """Evaluation input: no augmentation, resized to ``size`` when it differs, normalised."""
         y = x.float().div(255.0)
         size = size or self.cfg.size

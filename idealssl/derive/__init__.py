@@ -32,6 +32,7 @@ Examples
 >>> bool(r.normalised_ideal_log_loss["reaches_optimum"]), round(r.cissl["optimum"], 6)
 (True, -0.803637)
 """
+
 from __future__ import annotations
 
 from ..objectives.defaults import DISSL
@@ -54,9 +55,21 @@ from .logloss import (
 )
 
 __all__ = [
-    "PROBES", "configure", "Configuration", "exact", "ExactReport", "ideal_log_loss", "LogLossValue",
-    "ideal_log_loss_minimum", "normalised_ideal_log_loss", "normalised_representation", "ideal_log_loss_optimum",
-    "regular_simplex", "minimal_dimension", "worst_case_erm_risk", "dissl_teacher_optimum",
+    "PROBES",
+    "configure",
+    "Configuration",
+    "exact",
+    "ExactReport",
+    "ideal_log_loss",
+    "LogLossValue",
+    "ideal_log_loss_minimum",
+    "normalised_ideal_log_loss",
+    "normalised_representation",
+    "ideal_log_loss_optimum",
+    "regular_simplex",
+    "minimal_dimension",
+    "worst_case_erm_risk",
+    "dissl_teacher_optimum",
 ]
 
 DEFAULT_LAMBDA = DISSL.lambda_maximality  #: the released DISSL code's lambda_maximality (paper's β)

@@ -11,6 +11,7 @@ optimum of the ideal log loss, and whether ``--dim`` can be ideal). The second p
 population values of the ideal ISSL log loss, its normalised version, the CISSL loss and the DISSL
 objective on the given problem, next to their optima. Exit status 0, or 2 on bad input.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,6 +43,7 @@ def _float(text: str) -> float:
 EPILOG = """examples:
   idealssl derive --probe linear --classes 10            # d >= 9, heads, DISSL K and lambda, L* = 1.3769
   idealssl derive --probe linear --classes 5 --dim 3     # cannot be ideal; minimum in R^3 = 0.7906 > L*
+  idealssl derive --probe linear-nobias --classes 5      # d >= 4 too: the centred simplex is ideal without bias
   idealssl derive --classes 4 --dissl-categories 8 --dissl-lambda 2.3 --json
   idealssl derive --exact rep.npy --augs orbits.json     # exact objectives on a finite problem
 
@@ -51,20 +53,41 @@ theory: theory/statements.md (S1-S8); python -m theory prints every derivation."
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--probe", choices=PROBES, default="linear",
-                        help="downstream probe family (default: linear, i.e. affine probes)")
-    parser.add_argument("--classes", type=_positive_int, metavar="C",
-                        help="number of augmentation orbits (equivalence classes)")
+    parser.add_argument(
+        "--probe",
+        choices=PROBES,
+        default="linear",
+        help="downstream probe family (default: linear, i.e. affine probes)",
+    )
+    parser.add_argument(
+        "--classes", type=_positive_int, metavar="C", help="number of augmentation orbits (equivalence classes)"
+    )
     parser.add_argument("--dim", type=_positive_int, metavar="d", help="a representation dimension to judge")
-    parser.add_argument("--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite problem")
-    parser.add_argument("--augs", metavar="ORBITS_JSON", help="orbits of the finite problem (JSON: orbits, labels or pairs)")
+    parser.add_argument(
+        "--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite problem"
+    )
+    parser.add_argument(
+        "--augs", metavar="ORBITS_JSON", help="orbits of the finite problem (JSON: orbits, labels or pairs)"
+    )
     parser.add_argument("--key", help="array name inside an .npz representation")
-    parser.add_argument("--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL (default 1)")
-    parser.add_argument("--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default C)")
-    parser.add_argument("--dissl-lambda", type=_float, default=DISSL.lambda_maximality,
-                        help=f"DISSL maximality weight lambda (default {DISSL.lambda_maximality:g}, the released code's)")
-    parser.add_argument("--dissl-beta", type=_float, default=DISSL.beta_det_inv,
-                        help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)")
+    parser.add_argument(
+        "--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL (default 1)"
+    )
+    parser.add_argument(
+        "--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default C)"
+    )
+    parser.add_argument(
+        "--dissl-lambda",
+        type=_float,
+        default=DISSL.lambda_maximality,
+        help=f"DISSL maximality weight lambda (default {DISSL.lambda_maximality:g}, the released code's)",
+    )
+    parser.add_argument(
+        "--dissl-beta",
+        type=_float,
+        default=DISSL.beta_det_inv,
+        help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)",
+    )
     parser.add_argument("--tol", type=_float, default=1e-6, help="tolerance for 'reaches its optimum' (default 1e-6)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -85,24 +108,38 @@ def _print_config(c: dict) -> None:
     if c["dim"] is not None:
         verdict = "can be ideal" if c["dim_can_be_ideal"] else "cannot be ideal"
         print(f"--dim {c['dim']:<13} {verdict}: {c['dim_reason']}")
-    print(f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   [{c['statements']['ideal_objective']}]")
-    print(f"                    {io['optimum_formula']}")
-    print(f"                    minimiser: {io['minimiser']} (cosine {_fmt(io['simplex_cosine'])})")
+    if io.get("defined", True):
+        print(
+            f"ideal log loss      optimum L* = {_fmt(io['optimum'])} at tau = {_fmt(io['temperature'])}   "
+            f"[{c['statements']['ideal_objective']}]"
+        )
+        print(f"                    {io['optimum_formula']}")
+        print(f"                    minimiser: {io['minimiser']} (cosine {_fmt(io['simplex_cosine'])})")
+    else:
+        print(f"ideal log loss      {io['note']}   [{c['statements']['ideal_objective']}]")
+        print(
+            f"                    (for linear probes its optimum would be L* = {_fmt(io['optimum_for_linear_probes'])})"
+        )
     if "minimum_in_dim" in io:
         print(f"                    in R^{c['dim']}: {_fmt(io['minimum_in_dim'])} ({io['minimum_in_dim_note']})")
     cs = c["cissl"]
     print(f"CISSL               student head: {cs['student_head']}   [{c['statements']['cissl']}]")
     print(f"                    teacher head: {cs['teacher_head']}")
     print(f"                    assumes: {cs['assumptions']}")
-    print(f"                    population optimum {_fmt(cs['population_optimum'])} = {cs['population_optimum_formula']}")
+    print(
+        f"                    population optimum {_fmt(cs['population_optimum'])} = {cs['population_optimum_formula']}"
+    )
     ds = c["dissl"]
     t = ds["teacher_optimum"]
     print(f"DISSL               student head: {ds['student_head']}   [{c['statements']['dissl']}]")
     print(f"                    teacher head: {ds['teacher_head']}")
     print(f"                    categories K = {ds['categories']}: {ds['categories_rule']}")
     print(f"                    lambda, beta = {_fmt(ds['lambda'])}, {_fmt(ds['beta'])}: {ds['lambda_constraint']}")
-    print(f"                    teacher optimum {_fmt(t['value'])} ({'exact' if t['exact'] else 'lower bound ' + _fmt(t['lower_bound'])}; "
-          f"deterministic: {_fmt(t['deterministic'])}) -- {t['regime']}")
+    print(
+        f"                    teacher optimum {_fmt(t['value'])} "
+        f"({'exact' if t['exact'] else 'lower bound ' + _fmt(t['lower_bound'])}; "
+        f"deterministic: {_fmt(t['deterministic'])}) -- {t['regime']}"
+    )
     if "warning" in ds:
         print(f"                    WARNING: {ds['warning']}")
     se = c["sample_efficiency"]
@@ -111,7 +148,10 @@ def _print_config(c: dict) -> None:
 
 
 def _print_exact(r: dict) -> None:
-    print(f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = {_fmt(r['temperature'])}")
+    print(
+        f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = "
+        f"{_fmt(r['temperature'])}"
+    )
 
     def row(name, v, extra=""):
         status = "exact" if v.get("exact", True) else f"upper bound; relaxation {_fmt(v['lower_bound'])}"
@@ -126,9 +166,16 @@ def _print_exact(r: dict) -> None:
         row("  normalised", r["normalised_ideal_log_loss"], f"   [rank {r['normalised_ideal_log_loss']['rank']}]")
     row("CISSL population", r["cissl"])
     d = r["dissl"]
-    row("DISSL population", {"value": d["value"], "teacher_optimum": d["teacher_optimum"], "gap": d["gap"],
-                             "reaches_optimum": d["reaches_optimum"]},
-        f"   [K = {d['categories']}, student excess {_fmt(d['student_excess'])}]")
+    row(
+        "DISSL population",
+        {
+            "value": d["value"],
+            "teacher_optimum": d["teacher_optimum"],
+            "gap": d["gap"],
+            "reaches_optimum": d["reaches_optimum"],
+        },
+        f"   [K = {d['categories']}, student excess {_fmt(d['student_excess'])}]",
+    )
     se = r["sample_efficiency"]
     print("W_n (if ideal)      " + ", ".join(f"W_{n} = {w:.4g}" for n, w in zip(se["n"], se["W_n_data_marginal"])))
 
@@ -146,9 +193,16 @@ def run(args: argparse.Namespace) -> int:
 
         rep = load_representation(args.exact, key=args.key)
         orb = load_orbits(args.augs, n=rep.n)
-        res = exact(rep, orb, probe=args.probe, temperature=args.temperature,
-                           dissl_categories=args.dissl_categories, dissl_lambda=args.dissl_lambda,
-                           dissl_beta=args.dissl_beta, tol=args.tol).to_dict()
+        res = exact(
+            rep,
+            orb,
+            probe=args.probe,
+            temperature=args.temperature,
+            dissl_categories=args.dissl_categories,
+            dissl_lambda=args.dissl_lambda,
+            dissl_beta=args.dissl_beta,
+            tol=args.tol,
+        ).to_dict()
         if args.json:
             print(json.dumps(plain(res), indent=2))
         else:
@@ -158,9 +212,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--augs is only used with --exact REPRESENTATION")
     if args.classes is None:
         raise InputError("give --classes C (configuration) or --exact REPRESENTATION --augs ORBITS_JSON")
-    res = configure(args.probe, args.classes, dim=args.dim, dissl_categories=args.dissl_categories,
-                           dissl_lambda=args.dissl_lambda, dissl_beta=args.dissl_beta,
-                           temperature=args.temperature).to_dict()
+    res = configure(
+        args.probe,
+        args.classes,
+        dim=args.dim,
+        dissl_categories=args.dissl_categories,
+        dissl_lambda=args.dissl_lambda,
+        dissl_beta=args.dissl_beta,
+        temperature=args.temperature,
+    ).to_dict()
     if args.json:
         print(json.dumps(plain(res), indent=2))
     else:

@@ -1,15 +1,15 @@
 """What the theory prescribes for a probe family and C orbits (``idealssl derive --probe``)."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
 from ..errors import InputError
 from ..objectives.defaults import DISSL
-from ..probes import get_family
+from ..probes import ProbeFamily, get_family
 from ..theory_math import check_classes, dissl_teacher_optimum, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import ideal_log_loss_minimum
 
@@ -38,9 +38,9 @@ class Configuration:
     probe: str
     classes: int
     minimal_dimension: int
-    dim: Optional[int]
-    dim_can_be_ideal: Optional[bool]
-    dim_reason: Optional[str]
+    dim: int | None
+    dim_can_be_ideal: bool | None
+    dim_reason: str | None
     ideal_objective: dict
     cissl: dict
     dissl: dict
@@ -51,9 +51,65 @@ class Configuration:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categories: Optional[int] = None,
-              dissl_lambda: float = DISSL.lambda_maximality, dissl_beta: float = DISSL.beta_det_inv,
-              temperature: float = 1.0, n_values=(1, 2, 5, 10, 20, 50, 100)) -> Configuration:
+def _ideal_objective(family: ProbeFamily, C: int, temperature: float) -> dict:
+    """The ideal ISSL log loss (S4) where it characterises the family (linear probes), and what is and
+    is not defined for MLP probes (S2.1)."""
+    Lstar = ideal_log_loss_optimum(C, temperature)
+    ideal = {
+        "name": "ideal ISSL log loss L_I (Dubois et al. Eq. 6), unit-norm weights and codes, equiprobable orbits",
+        "temperature": temperature,
+        "optimum": Lstar,
+        "optimum_formula": "log(1 + (C-1) exp(-C / ((C-1) tau)))",
+        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), "
+        "weights w_m = code of orbit m",
+        "simplex_cosine": -1.0 / (C - 1),
+        "simplex_dimension": C - 1,
+        "defined": True,
+    }
+    if not family.log_loss_defined:
+        ideal.update(
+            defined=False,
+            optimum=None,
+            optimum_for_linear_probes=Lstar,
+            note=(
+                "not defined for MLP probes: L_I has linear class weights, so its optimum L*, the simplex minimiser "
+                "and the normalised loss (S5.1) characterise linear probes only. Defined for MLP probes: the "
+                "condition (invariant, distinct codes, any d >= 1; S2.1), W_n (S3.1), and the CISSL/DISSL "
+                "prescriptions with the head of the probe's MLP architecture (their optima are values of those "
+                "objectives, reached when that head's output is ideal for linear probes). Not derived: the smallest "
+                "d for a fixed-width MLP (between VC and memory-capacity bounds, S2.1)"
+            ),
+        )
+    return ideal
+
+
+def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
+    """Why ``dim`` can or cannot be ideal for the family (S1.3, S1.4, S2.1)."""
+    dmin = family.minimal_dimension(C)
+    if dim >= dmin:
+        return f"d = {dim} >= {dmin}: an encoder that is {family.condition} exists"
+    if family.bias:
+        return (
+            f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is "
+            "not linearly realisable (Radon)"
+        )
+    return (
+        f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} have rank <= {dim} <= C - 2, so they satisfy two "
+        "independent linear dependencies and a combination with a zero coefficient; its positive orbits vs the "
+        "rest (or its support vs the rest) is a non-constant invariant task no homogeneous probe realises (S1.4)"
+    )
+
+
+def configure(
+    probe: str,
+    classes: int,
+    dim: int | None = None,
+    dissl_categories: int | None = None,
+    dissl_lambda: float = DISSL.lambda_maximality,
+    dissl_beta: float = DISSL.beta_det_inv,
+    temperature: float = 1.0,
+    n_values=(1, 2, 5, 10, 20, 50, 100),
+) -> Configuration:
     """The objective configuration the theory prescribes (statements.md S1-S7).
 
     Parameters
@@ -78,41 +134,36 @@ def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categor
         raise InputError(f"--dim must be a positive integer, got {dim!r}")
     K = C if dissl_categories is None else dissl_categories
     dmin = family.minimal_dimension(C)
-    head, cond = family.head, family.condition
+    head = family.head
     Lstar = ideal_log_loss_optimum(C, temperature)
-    ideal = {
-        "name": "ideal ISSL log loss L_I (Dubois et al. Eq. 6), unit-norm weights and codes, equiprobable orbits",
-        "temperature": temperature,
-        "optimum": Lstar,
-        "optimum_formula": "log(1 + (C-1) exp(-C / ((C-1) tau)))",
-        "minimiser": "regular simplex: orbit codes = unit vectors with pairwise cosine -1/(C-1), weights w_m = code of orbit m",
-        "simplex_cosine": -1.0 / (C - 1),
-        "simplex_dimension": C - 1,
-    }
+    ideal = _ideal_objective(family, C, temperature)
     reason = can = None
     if dim is not None:
         dim = int(dim)
         can = dim >= dmin
-        if can:
-            reason = f"d = {dim} >= {dmin}: an encoder that is {cond} exists"
-        elif family.bias and family.linear:
-            reason = f"d = {dim} < C - 1 = {dmin}: C codes in R^{dim} are affinely dependent, so some invariant task is not linearly realisable (Radon)"
-        else:
-            reason = f"d = {dim} < C = {dmin}: C codes in R^{dim} are linearly dependent, so some invariant task is not realisable by homogeneous probes"
+        reason = _dim_reason(family, C, dim)
         if family.log_loss_defined and dim < C - 1:
             if C <= 10:
                 ideal["minimum_in_dim"] = ideal_log_loss_minimum(C, dim, temperature, restarts=4)
-                ideal["minimum_in_dim_note"] = f"numerical minimum over unit-norm codes in R^{dim} (> optimum: the simplex needs d >= C - 1)"
+                ideal["minimum_in_dim_note"] = (
+                    f"numerical minimum over unit-norm codes in R^{dim} (> optimum: the simplex needs d >= C - 1)"
+                )
             else:
                 ideal["minimum_in_dim"] = None
-                ideal["minimum_in_dim_note"] = "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
+                ideal["minimum_in_dim_note"] = (
+                    "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
+                )
     # ---- CISSL (S6)
     cissl = {
-        "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the teacher's)",
+        "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the "
+        "teacher's)",
         "teacher_head": "as expressive as possible (wide MLP g on the augmented view), L2-normalised",
         "asymmetric": True,
-        "why": "with a shared (symmetric) head the optimum only makes g(phi(x)) ideal, not phi(x): 1-D codes reach it (S6.3)",
-        "assumptions": "unit-norm representations and teacher outputs, temperature tau, equiprobable orbits, consistent NCE (k >= 1 negatives, k -> infinity for the exact population form), augmentations X~ - M(X) - X",
+        "why": "with a shared (symmetric) head the optimum only makes g(phi(x)) ideal, not phi(x): 1-D codes reach it "
+        "(S6.3)",
+        "assumptions": "unit-norm representations and teacher outputs, temperature tau, equiprobable orbits, "
+        "consistent NCE (k >= 1 negatives, k -> infinity for the exact population form), augmentations "
+        "X~ - M(X) - X",
         "temperature": temperature,
         "population_optimum": Lstar - math.log(C),
         "population_optimum_formula": "L*(C, tau) - log C  (InfoNCE normalised by the number of candidates)",
@@ -126,21 +177,34 @@ def configure(probe: str, classes: int, dim: Optional[int] = None, dissl_categor
         "student_head": f"in the probe family: {head}, then softmax over the K categories",
         "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
         "categories": K,
-        "categories_rule": f"K >= C = {C} for a maximal teacher (K = C exactly when C is known); with K < C the teacher can only estimate a coarsening of M",
+        "categories_rule": f"K >= C = {C} for a maximal teacher (K = C exactly when C is known); with K < C the "
+        "teacher can only estimate a coarsening of M",
         "lambda": dissl_lambda,
         "beta": dissl_beta,
-        "lambda_constraint": "0 < lambda < 1 + beta (then every optimal teacher is deterministic); lambda > 1 + beta with K > C makes every optimal teacher non-deterministic",
+        "lambda_constraint": "0 < lambda < 1 + beta (then every optimal teacher is deterministic); lambda > 1 + beta "
+        "with K > C makes every optimal teacher non-deterministic",
         "lambda_ok": bool(0 < dissl_lambda < a or (K <= C and C % K == 0 and dissl_lambda > 0)),
         "teacher_optimum": opt.to_dict(),
-        "objective": "CE(q(x1), s(x2)) + beta CE(q(x1), q(x2)) - lambda H(mean q); at the optimal student >= (1+beta) H(M^|X) - lambda H(M^)",
+        "objective": "CE(q(x1), s(x2)) + beta CE(q(x1), q(x2)) - lambda H(mean q); at the optimal student >= (1+beta) "
+        "H(M^|X) - lambda H(M^)",
         "paper_names": "code lambda = paper beta (maximality), code beta = paper alpha (teacher cross-view term)",
     }
     if K > C and dissl_lambda > a:
-        dissl["warning"] = f"lambda = {dissl_lambda} > 1 + beta = {a}: with K = {K} > C = {C} categories the optimal teacher is not deterministic"
+        dissl["warning"] = (
+            f"lambda = {dissl_lambda} > 1 + beta = {a}: with K = {K} > C = {C} categories the "
+            "optimal teacher is not deterministic"
+        )
     ns = [int(n) for n in n_values]
-    samp = {"n": ns, "W_n": [worst_case_erm_risk(n, classes=C) for n in ns],
-            "formula": "W_n = (1 - 1/C)^n (equiprobable orbits, ideal encoder)"}
-    statements = {"dimension": "S1.3-S1.4 / S2.1", "ideal_objective": "S4.2-S4.3", "cissl": "S6.1-S6.3",
-                  "dissl": "S7.1-S7.3", "sample_efficiency": "S3.1"}
+    samp = {
+        "n": ns,
+        "W_n": [worst_case_erm_risk(n, classes=C) for n in ns],
+        "formula": "W_n = (1 - 1/C)^n (equiprobable orbits, ideal encoder)",
+    }
+    statements = {
+        "dimension": "S1.3-S1.4 / S2.1",
+        "ideal_objective": "S4.2-S4.3",
+        "cissl": "S6.1-S6.3",
+        "dissl": "S7.1-S7.3",
+        "sample_efficiency": "S3.1",
+    }
     return Configuration(probe, C, dmin, dim, can, reason, ideal, cissl, dissl, samp, statements)
-

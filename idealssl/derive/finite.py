@@ -1,9 +1,9 @@
 """Exact population values of the ideal objectives on a finite problem (``idealssl derive --exact``)."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -35,8 +35,13 @@ def _student_min(Z, labels, T, w, bias: bool, maxiter=20000):
         f, G = _loss_grad(W, Xs, labels, w, 1.0, T)
         return f, G.ravel()
 
-    res = minimize(fg, np.zeros(K * D), jac=True, method="L-BFGS-B",
-                   options={"maxiter": maxiter, "maxfun": 4 * maxiter, "ftol": 0.0, "gtol": 1e-12})
+    res = minimize(
+        fg,
+        np.zeros(K * D),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": maxiter, "maxfun": 4 * maxiter, "ftol": 0.0, "gtol": 1e-12},
+    )
     return float(res.fun)
 
 
@@ -83,7 +88,7 @@ class ExactReport:
     temperature: float
     ideal_log_loss: dict
     ideal_log_loss_unit: dict
-    normalised_ideal_log_loss: Optional[dict]
+    normalised_ideal_log_loss: dict | None
     cissl: dict
     dissl: dict
     sample_efficiency: dict
@@ -92,9 +97,19 @@ class ExactReport:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_categories: Optional[int] = None,
-          dissl_lambda: float = DISSL.lambda_maximality, dissl_beta: float = DISSL.beta_det_inv, tol: float = 1e-6,
-          restarts: int = 4, seed: int = 0, n_values=(1, 2, 5, 10, 20, 50, 100)) -> ExactReport:
+def exact(
+    Z,
+    orbits,
+    probe: str = "linear",
+    temperature: float = 1.0,
+    dissl_categories: int | None = None,
+    dissl_lambda: float = DISSL.lambda_maximality,
+    dissl_beta: float = DISSL.beta_det_inv,
+    tol: float = 1e-6,
+    restarts: int = 4,
+    seed: int = 0,
+    n_values=(1, 2, 5, 10, 20, 50, 100),
+) -> ExactReport:
     """Exact population values of the ideal objectives on a finite problem (statements.md S4-S7).
 
     Parameters
@@ -130,27 +145,50 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
 
     raw = minimise_ideal_log_loss(Zf, labels, C, w, temperature, restarts, seed)
     msq = float(np.dot(w, np.einsum("ij,ij->i", Zf, Zf)))
-    ideal_raw = dict(raw.to_dict(), optimum=Lstar, mean_sq_norm=msq,
-                     note="representation as given; L* is a lower bound only when the orbit-weighted mean squared norm is <= 1")
+    ideal_raw = dict(
+        raw.to_dict(),
+        optimum=Lstar,
+        mean_sq_norm=msq,
+        note="representation as given; L* is a lower bound only when the orbit-weighted mean squared norm is <= 1",
+    )
     Zu = _row_normalise(Zf)
     unit = minimise_ideal_log_loss(Zu, labels, C, w, temperature, restarts, seed)
-    ideal_unit = dict(unit.to_dict(), optimum=Lstar, gap=unit.value - Lstar,
-                      reaches_optimum=bool(unit.value - Lstar <= tol),
-                      note="rows L2-normalised (Prop. 3): reaches L* iff invariant and the codes form a regular simplex")
+    ideal_unit = dict(
+        unit.to_dict(),
+        optimum=Lstar,
+        gap=unit.value - Lstar,
+        reaches_optimum=bool(unit.value - Lstar <= tol),
+        note="rows L2-normalised (Prop. 3): reaches L* iff invariant and the codes form a regular simplex",
+    )
     norm = None
     if family.log_loss_defined:
         Zn, ln, Cn, wn = normalised_representation(Zf, orb, probe)
         nv = minimise_ideal_log_loss(Zn, ln, Cn, wn, temperature, restarts, seed)
         Ln = ideal_log_loss_optimum(Cn, temperature)
-        norm = dict(nv.to_dict(), optimum=Ln, gap=nv.value - Ln, reaches_optimum=bool(nv.value - Ln <= tol),
-                    rank=int(Zn.shape[1]) if np.any(Zn) else 0,
-                    note=("whitened (affine-invariant): reaches the optimum iff ideal for " + probe + " probes (Theorem 1)"
-                          + ("; computed with an extra orbit at the origin, so C' = C + 1" if not family.bias else "")))
+        norm = dict(
+            nv.to_dict(),
+            optimum=Ln,
+            gap=nv.value - Ln,
+            reaches_optimum=bool(nv.value - Ln <= tol),
+            rank=int(Zn.shape[1]) if np.any(Zn) else 0,
+            note=(
+                f"whitened (affine-invariant): reaches the optimum iff ideal for {probe} probes (Theorem 1)"
+                + (
+                    "; homogeneous probes: points and orbits first rescaled positively (S5.1), no extra orbit"
+                    if not family.bias
+                    else ""
+                )
+            ),
+        )
     cissl = {
-        "value": unit.value - math.log(C), "lower_bound": unit.lower_bound - math.log(C), "exact": unit.exact,
-        "optimum": Lstar - math.log(C), "gap": unit.value - Lstar,
+        "value": unit.value - math.log(C),
+        "lower_bound": unit.lower_bound - math.log(C),
+        "exact": unit.exact,
+        "optimum": Lstar - math.log(C),
+        "gap": unit.value - Lstar,
         "reaches_optimum": bool(unit.value - Lstar <= tol),
-        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of candidates) = L_I(unit phi) - log C (S6.1)",
+        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
+        "candidates) = L_I(unit phi) - log C (S6.1)",
     }
     K = C if dissl_categories is None else dissl_categories
     opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
@@ -165,16 +203,28 @@ def exact(Z, orbits, probe: str = "linear", temperature: float = 1.0, dissl_cate
     h_marg = float(entropy(w @ T))
     value = stud + dissl_beta * h_cond - dissl_lambda * h_marg
     dissl = {
-        "value": value, "teacher_optimum": opt.value, "gap": value - opt.value,
+        "value": value,
+        "teacher_optimum": opt.value,
+        "gap": value - opt.value,
         "reaches_optimum": bool(value - opt.value <= tol),
-        "categories": K, "lambda": dissl_lambda, "beta": dissl_beta,
-        "H_teacher_given_X": h_cond, "H_teacher": h_marg, "student_cross_entropy": stud,
-        "student_excess": stud - h_cond, "teacher": opt.to_dict(), "student": fam,
-        "note": "objective at the theory's optimal (invariant) teacher and the best student of the probe family on Z; student_excess = 0 iff Z realises the teacher (S7.4)",
+        "categories": K,
+        "lambda": dissl_lambda,
+        "beta": dissl_beta,
+        "H_teacher_given_X": h_cond,
+        "H_teacher": h_marg,
+        "student_cross_entropy": stud,
+        "student_excess": stud - h_cond,
+        "teacher": opt.to_dict(),
+        "student": fam,
+        "note": "objective at the theory's optimal (invariant) teacher and the best student of the probe family on Z; "
+        "student_excess = 0 iff Z realises the teacher (S7.4)",
     }
     ns = [int(n) for n in n_values]
     mass = orb.orbit_mass()
-    samp = {"n": ns, "W_n_equiprobable": [worst_case_erm_risk(n, classes=C) for n in ns],
-            "W_n_data_marginal": [worst_case_erm_risk(n, masses=mass / mass.sum()) for n in ns],
-            "note": "worst-case ERM risk of an ideal encoder (Prop. 2); holds for this Z only if it is ideal"}
+    samp = {
+        "n": ns,
+        "W_n_equiprobable": [worst_case_erm_risk(n, classes=C) for n in ns],
+        "W_n_data_marginal": [worst_case_erm_risk(n, masses=mass / mass.sum()) for n in ns],
+        "note": "worst-case ERM risk of an ideal encoder (Prop. 2); holds for this Z only if it is ideal",
+    }
     return ExactReport(orb.n, Zf.shape[1], C, probe, temperature, ideal_raw, ideal_unit, norm, cissl, dissl, samp)

@@ -5,12 +5,12 @@ index (Dubois et al. 2022, Eq. 6; theory/statements.md S4), its normalised (whit
 and its minimum over codes in R^d (S4.3). Used by :mod:`idealssl.derive` and by the synthetic
 evaluation (:func:`idealssl.synthetic.evaluate.ideal_log_loss`).
 """
+
 from __future__ import annotations
 
 import math
 import os
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def _softmax_rows(A: np.ndarray) -> np.ndarray:
     return E / E.sum(axis=1, keepdims=True)
 
 
-def _loss_grad(W: np.ndarray, Z: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float, T: Optional[np.ndarray] = None):
+def _loss_grad(W: np.ndarray, Z: np.ndarray, y: np.ndarray, w: np.ndarray, tau: float, T: np.ndarray | None = None):
     """Weighted softmax cross-entropy Σ_x ω_x CE(target_x, softmax(W z_x / τ)) and its gradient in W.
 
     ``y`` are hard targets (orbit indices) unless ``T`` (N × K soft targets) is given.
@@ -62,8 +62,9 @@ def _sphere_min(Z, y, w, C, tau, starts, maxiter=2000):
 
     best_f, best_W = np.inf, None
     for W0 in starts:
-        res = minimize(fg, W0.ravel(), jac=True, method="L-BFGS-B",
-                       options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11})
+        res = minimize(
+            fg, W0.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": maxiter, "ftol": 1e-15, "gtol": 1e-11}
+        )
         V = res.x.reshape(C, d)
         W = V / np.maximum(np.linalg.norm(V, axis=1, keepdims=True), 1e-12)
         f = _loss_grad(W, Z, y, w, tau)[0]
@@ -165,7 +166,7 @@ class LogLossValue:
         return {"value": self.value, "lower_bound": self.lower_bound, "exact": self.exact}
 
 
-def orbit_weights(labels: np.ndarray, C: int, p: Optional[np.ndarray]) -> np.ndarray:
+def orbit_weights(labels: np.ndarray, C: int, p: np.ndarray | None) -> np.ndarray:
     """ω_x = (1/C) p_x / p_{M(x)}: equiprobable orbits (Prop. 3), p within each orbit."""
     p = np.full(len(labels), 1.0) if p is None else np.asarray(p, dtype=np.float64)
     mass = np.bincount(labels, weights=p, minlength=C)
@@ -202,12 +203,22 @@ def ideal_log_loss(Z, orbits, temperature: float = 1.0, restarts: int = 4, seed:
         relaxation ‖w_m‖ ≤ 1); they agree at ideal representations.
     """
     Zf, orb = finite_problem(Z, orbits)
-    return minimise_ideal_log_loss(Zf, orb.labels, orb.n_orbits, orbit_weights(orb.labels, orb.n_orbits, orb.p),
-                           temperature, restarts, seed)
+    return minimise_ideal_log_loss(
+        Zf, orb.labels, orb.n_orbits, orbit_weights(orb.labels, orb.n_orbits, orb.p), temperature, restarts, seed
+    )
 
 
-def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, temperature: float = 1.0,
-                            restarts: int = 4, seed: int = 0, maxiter: int = 2000, relaxation: bool = True) -> LogLossValue:
+def minimise_ideal_log_loss(
+    Z: np.ndarray,
+    labels: np.ndarray,
+    C: int,
+    w: np.ndarray,
+    temperature: float = 1.0,
+    restarts: int = 4,
+    seed: int = 0,
+    maxiter: int = 2000,
+    relaxation: bool = True,
+) -> LogLossValue:
     """inf over unit-norm class weights of Σ_x ω_x CE(orbit of x, softmax(W z_x / τ)): the one numeric minimiser.
 
     Multi-start L-BFGS on the sphere (starts: the normalised weighted codes, the normalised centred
@@ -242,19 +253,51 @@ def minimise_ideal_log_loss(Z: np.ndarray, labels: np.ndarray, C: int, w: np.nda
     return LogLossValue(float(f), float(lb), bool(f - lb <= 1e-7), W)
 
 
+def homogeneous_rescaling(Z: np.ndarray, labels: np.ndarray, C: int, w: np.ndarray, rtol: float = 1e-7):
+    """Positive per-point and per-orbit rescaling for homogeneous probes (statements.md S5.1, S1.4).
+
+    argmax(W z) = argmax(W (c z)) for every c > 0, so rescaling points positively changes nothing for
+    ``linear-nobias``. Every point goes to the unit sphere (zero points stay 0); with μ̂_m the resulting
+    codes (orbit means):
+
+    * rank C: unchanged; the codes lie on an affine hyperplane missing the origin, on which homogeneous
+      probes are exactly the affine probes, so the centred whitening applies (``centred`` True);
+    * rank C − 1 and the dependency Σ α_m μ̂_m = 0 one-signed, every |α_m| > rtol ‖α‖: orbit m is scaled by
+      α_m > 0, which makes the codes' orbit-weighted mean 0 (``centred`` True, centring is a no-op);
+    * otherwise (not ideal): unchanged, and the whitening is uncentred, a linear map (``centred`` False).
+
+    Returns the rescaled points, ``centred`` and the case in words.
+    """
+    n = np.linalg.norm(Z, axis=1, keepdims=True)
+    Zu = np.where(n > 0, Z / np.where(n > 0, n, 1.0), 0.0)
+    codes = np.zeros((C, Z.shape[1]))
+    np.add.at(codes, labels, Zu * (w * C)[:, None])
+    U, sv, _ = np.linalg.svd(codes, full_matrices=True)
+    r = int(np.count_nonzero(sv > rtol * sv[0])) if sv.size and sv[0] > 0 else 0
+    if r == C:
+        return Zu, True, "rank C: centred whitening (the codes lie on an affine hyperplane missing the origin)"
+    if r == C - 1:
+        a = U[:, -1] / U[int(np.argmax(np.abs(U[:, -1]))), -1]
+        if np.all(a > rtol * np.linalg.norm(a)):
+            case = "rank C - 1, positive dependency alpha: orbits scaled by alpha (centred codes)"
+            return Zu * a[labels][:, None], True, case
+    return Zu, False, "neither rank C nor a positive dependency: uncentred whitening (not ideal for homogeneous probes)"
+
+
 def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e-7):
-    """The affine-invariant normalisation behind the normalised ideal log loss (statements.md S5).
+    """The normalisation behind the normalised ideal log loss (statements.md S5.1).
 
     Affine probes: z ↦ Σ_T^{-1/2} (z − μ̄) / sqrt(r), with μ̄ the orbit-weighted mean, Σ_T the
     orbit-weighted total covariance (pseudo-inverse on its range, singular values below
     ``rtol`` × the largest dropped) and r its rank, so the result is centred with orbit-weighted
-    E‖z‖² = 1. Homogeneous probes (``linear-nobias``): the same on the problem with one extra orbit,
-    a single point at the origin (codes are linearly independent iff they are affinely independent
-    together with 0).
+    E‖z‖² = 1: an affine bijection of the data's affine hull, which affine probes cannot see.
+    Homogeneous probes (``linear-nobias``): first the positive rescaling of
+    :func:`homogeneous_rescaling` (which homogeneous probes cannot see), then the same whitening,
+    centred or not as that function says. The C orbits are kept as they are (no extra orbit).
 
     Returns
     -------
-    Zn : ndarray (N', r), labels : ndarray (N',), C' : int, weights : ndarray (N',)
+    Zn : ndarray (N, r), labels : ndarray (N,), C : int, weights : ndarray (N,)
     """
     Zf, orb = finite_problem(Z, orbits)
     family = get_family(probe)
@@ -262,12 +305,10 @@ def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e
         raise InputError(f"the normalised ideal log loss is defined for linear and linear-nobias probes, not {probe}")
     labels, C = orb.labels, orb.n_orbits
     w = orbit_weights(labels, C, orb.p)
+    centred = True
     if not family.bias:
-        Zf = np.vstack([Zf, np.zeros((1, Zf.shape[1]))])
-        labels = np.append(labels, C)
-        w = np.append(w * C / (C + 1), 1.0 / (C + 1))
-        C = C + 1
-    mu = w @ Zf
+        Zf, centred, _ = homogeneous_rescaling(Zf, labels, C, w, rtol)
+    mu = w @ Zf if centred else np.zeros(Zf.shape[1])
     X = (Zf - mu) * np.sqrt(w)[:, None]
     _, s, Vt = np.linalg.svd(X, full_matrices=False)
     r = int(np.count_nonzero(s > rtol * s[0])) if s.size and s[0] > 0 else 0
@@ -277,12 +318,14 @@ def normalised_representation(Z, orbits, probe: str = "linear", rtol: float = 1e
     return Zn, labels, C, w
 
 
-def normalised_ideal_log_loss(Z, orbits, probe: str = "linear", temperature: float = 1.0, rtol: float = 1e-7,
-                              restarts: int = 2, seed: int = 0) -> LogLossValue:
+def normalised_ideal_log_loss(
+    Z, orbits, probe: str = "linear", temperature: float = 1.0, rtol: float = 1e-7, restarts: int = 2, seed: int = 0
+) -> LogLossValue:
     """Ideal log loss of :func:`normalised_representation` (statements.md S5.1).
 
-    Equals L*(C) (L*(C+1) for ``linear-nobias``) iff the representation is invariant with affinely
-    (linearly) independent codes, i.e. ideal for the probe family by Theorem 1; larger otherwise.
+    Equals L*(C) iff the representation is ideal for the probe family: invariant with affinely
+    independent codes (``linear``, Theorem 1), or invariant up to positive scaling with codes of rank C,
+    or of rank C − 1 with a positive dependency (``linear-nobias``, S1.4); larger otherwise.
     """
     Zn, labels, C, w = normalised_representation(Z, orbits, probe, rtol)
     return minimise_ideal_log_loss(Zn, labels, C, w, temperature, restarts, seed)
@@ -329,12 +372,11 @@ def ideal_log_loss_minimum(C: int, d: int, temperature: float = 1.0, restarts: i
             Zc = np.where(np.arange(C) < k, 1.0, -1.0)[:, None]
             best = min(best, _signs_min(Zc, idx, np.full(C, 1.0 / C), C, temperature, [])[0])
         return float(best)
-    for r in range(restarts):
+    for _ in range(restarts):
         x0 = rng.normal(size=2 * C * d)
         res = minimize(fg, x0, jac=True, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10})
         best = min(best, float(res.fun))
     return best
-
 
 
 def finite_problem(Z, orbits):
@@ -353,8 +395,9 @@ def finite_problem(Z, orbits):
         raise InputError(f"{rep.source}: contains NaN or infinite values")
     orb = orbits if isinstance(orbits, Orbits) else load_orbits(orbits, n=arr.shape[0])
     if orb.n != arr.shape[0]:
-        raise InputError(f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} rows")
+        raise InputError(
+            f"{orb.source}: the orbits cover {orb.n} points but the representation has N = {arr.shape[0]} rows"
+        )
     if orb.n_orbits < 2:
         raise InputError(f"{orb.source}: only one orbit; every invariant task is then constant")
     return arr, orb
-

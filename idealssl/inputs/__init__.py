@@ -8,6 +8,7 @@
 
 Every bad input becomes one :class:`idealssl.errors.InputError`. Nothing here imports torch.
 """
+
 from .orbits import Orbits, load_orbits
 from .representation import Representation, from_array, load_representation
 from .tasks import Task, load_task

@@ -2,6 +2,7 @@
 
 Shared by :mod:`idealssl.inputs.orbits` and :mod:`idealssl.inputs.tasks`.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ from ..errors import InputError
 def short(v, limit: int = 60) -> str:
     """repr of a value for a one-line message, cut to ``limit`` characters."""
     text = repr(v)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def is_int(x) -> bool:
@@ -30,7 +31,10 @@ def int_array(values, what: str, source: str) -> np.ndarray:
     """A flat list of integers (JSON booleans excluded) as int64; one InputError line otherwise."""
     if isinstance(values, np.ndarray):
         if values.ndim != 1 or values.dtype.kind not in "iu":
-            raise InputError(f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and shape {values.shape}")
+            raise InputError(
+                f"{source}: {what} must be a flat sequence of integers, got dtype {values.dtype} and "
+                f"shape {values.shape}"
+            )
         if values.dtype.kind == "u" and values.size and values.max() > INT64_MAX:
             raise InputError(f"{source}: {what} holds {int(values.max())}, beyond the int64 range")
         return values.astype(np.int64)
@@ -88,9 +92,11 @@ def read_json(path: str | os.PathLike, what: str):
 def _no_duplicate_keys(pairs):
     obj = dict(pairs)
     if len(obj) != len(pairs):
-        seen = set()
-        dup = next(k for k, _ in pairs if k in seen or seen.add(k))
-        raise ValueError(f"duplicate key {dup!r} in a JSON object")
+        seen: set = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise ValueError(f"duplicate key {k!r} in a JSON object")
+            seen.add(k)
     return obj
 
 

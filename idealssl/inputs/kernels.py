@@ -4,17 +4,19 @@
 at install) or when ``IDEALSSL_PURE_NUMPY=1`` asks for the NumPy / Python paths. Callers keep such a
 path for every kernel; both give the same results (tests/check/test_fast_paths.py).
 """
+
 from __future__ import annotations
 
+import importlib
 import os
-from typing import Callable, Optional
+from collections.abc import Callable
 
 
-def get(name: str) -> Optional[Callable]:
+def get(name: str) -> Callable | None:
     if os.environ.get("IDEALSSL_PURE_NUMPY", "") not in ("", "0"):
         return None
     try:
-        from . import _kernels
+        kernels = importlib.import_module("idealssl.inputs._kernels")
     except ImportError:
         return None
-    return getattr(_kernels, name)
+    return getattr(kernels, name)

@@ -16,12 +16,14 @@ smallest point index. :attr:`Orbits.names` keeps the user's identifiers.
 
 All validation lives here, and every failure is one :class:`~idealssl.errors.InputError` line.
 """
+
 from __future__ import annotations
 
 import numbers
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, List, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +55,7 @@ class Orbits:
     labels: np.ndarray
     n_orbits: int
     p: np.ndarray
-    names: List[Any] = field(default_factory=list)
+    names: list[Any] = field(default_factory=list)
     source: str = "<orbits>"
     p_given: bool = False
 
@@ -75,35 +77,34 @@ class Orbits:
         return first
 
 
-
 def _parse_p(p, n: int, source: str) -> np.ndarray:
     if not isinstance(p, (list, tuple, np.ndarray)):
-        raise InputError(f"{source}: \"p\" must be a list of {n} probabilities")
+        raise InputError(f'{source}: "p" must be a list of {n} probabilities')
     if len(p) != n:
-        raise InputError(f"{source}: \"p\" has {len(p)} entries but there are {n} points")
+        raise InputError(f'{source}: "p" has {len(p)} entries but there are {n} points')
     if isinstance(p, np.ndarray):
         if p.ndim != 1 or p.dtype.kind not in "fiu":
-            raise InputError(f"{source}: \"p\" must be a flat array of real numbers, got dtype {p.dtype}")
+            raise InputError(f'{source}: "p" must be a flat array of real numbers, got dtype {p.dtype}')
     elif not set(map(type, p)) <= {int, float}:  # one C-level pass; the search below names the culprit
         bad = next(((i, v) for i, v in enumerate(p) if isinstance(v, bool) or not isinstance(v, numbers.Real)), None)
         if bad is not None:  # NumPy scalars (np.float64, np.int64) are numbers.Real and pass
-            raise InputError(f"{source}: \"p\"[{bad[0]}] = {short(bad[1])} is not a number")
+            raise InputError(f'{source}: "p"[{bad[0]}] = {short(bad[1])} is not a number')
     try:
         arr = np.asarray(p, dtype=np.float64)
     except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{source}: \"p\" must hold finite numbers") from None
+        raise InputError(f'{source}: "p" must hold finite numbers') from None
     if not np.isfinite(arr).all():
-        raise InputError(f"{source}: \"p\" holds a non-finite value at index {int(np.argmin(np.isfinite(arr)))}")
+        raise InputError(f'{source}: "p" holds a non-finite value at index {int(np.argmin(np.isfinite(arr)))}')
     if (arr < 0).any():
         i = int(np.argmax(arr < 0))
-        raise InputError(f"{source}: \"p\" is not a distribution: p[{i}] = {arr[i]} is negative")
+        raise InputError(f'{source}: "p" is not a distribution: p[{i}] = {arr[i]} is negative')
     total = float(arr.sum())
     if abs(total - 1.0) > P_TOL:
-        raise InputError(f"{source}: \"p\" is not a distribution: it sums to {total:.9g}, not 1")
+        raise InputError(f'{source}: "p" is not a distribution: it sums to {total:.9g}, not 1')
     return arr / total
 
 
-def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
+def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<labels>", copy: bool = True) -> Orbits:
     """Orbits from a per-point label sequence (ints or strings). ``copy=False`` lets the orbits keep
     an int64 label array 0..C-1 as given (for arrays the caller owns and will not modify)."""
     if isinstance(labels, np.ndarray):
@@ -111,13 +112,16 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
             raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
         raw = labels
         if raw.dtype.kind not in "iuUS":
-            if raw.dtype.kind == "f" and np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all():
+            integral = raw.dtype.kind == "f" and bool(
+                np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all()
+            )
+            if integral:
                 raw = raw.astype(np.int64)  # integral floats below 2^53 are exact integers
             else:
                 raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {raw.dtype}")
     else:
         if not isinstance(labels, (list, tuple)):
-            raise InputError(f"{source}: \"labels\" must be a list, got {type(labels).__name__}")
+            raise InputError(f'{source}: "labels" must be a list, got {type(labels).__name__}')
         kinds = set()
         for i, v in enumerate(labels):
             if is_int(v):
@@ -127,8 +131,8 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
             else:
                 raise InputError(f"{source}: labels[{i}] = {short(v)} is not an integer or a string")
         if len(kinds) > 1:
-            raise InputError(f"{source}: \"labels\" mixes integers and strings")
-        raw = np.asarray(labels) if "str" in kinds else as_int64(labels, "\"labels\"", source)
+            raise InputError(f'{source}: "labels" mixes integers and strings')
+        raw = np.asarray(labels) if "str" in kinds else as_int64(labels, '"labels"', source)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")
     n = raw.shape[0]
@@ -145,12 +149,12 @@ def orbits_from_labels(labels: Sequence, p=None, source: str = "<labels>", copy:
     return Orbits(labels=out, n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
 
 
-def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = "<orbits>") -> Orbits:
+def orbits_from_partition(parts, n: int | None = None, p=None, source: str = "<orbits>") -> Orbits:
     """Orbits from a list of lists of point indices, which must partition 0..N-1."""
     if not isinstance(parts, (list, tuple)):
-        raise InputError(f"{source}: \"orbits\" must be a list of lists of point indices")
+        raise InputError(f'{source}: "orbits" must be a list of lists of point indices')
     if not parts:
-        raise InputError(f"{source}: \"orbits\" is empty")
+        raise InputError(f'{source}: "orbits" is empty')
     arrays = []
     for k, part in enumerate(parts):
         if not isinstance(part, (list, tuple, np.ndarray)):
@@ -176,9 +180,13 @@ def orbits_from_partition(parts, n: Optional[int] = None, p=None, source: str = 
     if (labels < 0).any():
         missing = np.flatnonzero(labels < 0)
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise InputError(f"{source}: point {int(missing[0])}{more} is in no orbit; the orbits must cover all {n} points")
+        raise InputError(
+            f"{source}: point {int(missing[0])}{more} is in no orbit; the orbits must cover all {n} points"
+        )
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
-    return Orbits(labels=labels, n_orbits=len(arrays), p=pp, names=list(range(len(arrays))), source=source, p_given=p is not None)
+    return Orbits(
+        labels=labels, n_orbits=len(arrays), p=pp, names=list(range(len(arrays))), source=source, p_given=p is not None
+    )
 
 
 def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
@@ -187,9 +195,9 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     from scipy.sparse.csgraph import connected_components
 
     if not is_int(n) or n < 1:
-        raise InputError(f"{source}: \"n\" (the number of points) must be a positive integer, got {short(n)}")
+        raise InputError(f'{source}: "n" (the number of points) must be a positive integer, got {short(n)}')
     if not isinstance(pairs, (list, tuple, np.ndarray)):
-        raise InputError(f"{source}: \"pairs\" must be a list of [i, j] pairs")
+        raise InputError(f'{source}: "pairs" must be a list of [i, j] pairs')
     if len(pairs) == 0:
         arr = np.zeros((0, 2), dtype=np.int64)
     else:
@@ -198,7 +206,7 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
                 raise InputError(f"{source}: pairs[{k}] = {short(pr)} is not a pair [i, j]")
             if not (is_int(pr[0]) and is_int(pr[1])):
                 raise InputError(f"{source}: pairs[{k}] = {short(pr)} must hold two integer point indices")
-        arr = as_int64([i for pr in pairs for i in pr], "\"pairs\"", source).reshape(-1, 2)
+        arr = as_int64([i for pr in pairs for i in pr], '"pairs"', source).reshape(-1, 2)
     bad = (arr < 0) | (arr >= n)
     if bad.any():
         k = int(np.argmax(bad.any(axis=1)))
@@ -219,41 +227,47 @@ def orbits_from_pairs(pairs, n, p=None, source: str = "<pairs>") -> Orbits:
     rank[order] = np.arange(len(order))
     labels = rank[comp].astype(np.int64)
     pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
-    return Orbits(labels=labels, n_orbits=len(order), p=pp, names=first[order].tolist(), source=source, p_given=p is not None)
+    return Orbits(
+        labels=labels, n_orbits=len(order), p=pp, names=first[order].tolist(), source=source, p_given=p is not None
+    )
 
 
 _FORMS = ("orbits", "labels", "pairs")
 _ALLOWED = {"orbits": {"orbits", "p"}, "labels": {"labels", "p"}, "pairs": {"pairs", "n", "p"}}
 
 
-def orbits_from_json_obj(obj, source: str = "<orbits>", n: Optional[int] = None) -> Orbits:
+def orbits_from_json_obj(obj, source: str = "<orbits>", n: int | None = None) -> Orbits:
     """Validate a parsed orbits JSON object (one of the three forms) and build :class:`Orbits`."""
     if not isinstance(obj, dict):
-        raise InputError(f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got {type(obj).__name__}")
+        raise InputError(
+            f"{source}: expected a JSON object with one of the keys {', '.join(_FORMS)}, got {type(obj).__name__}"
+        )
     forms = [k for k in _FORMS if k in obj]
     if len(forms) != 1:
         what = "none" if not forms else " and ".join(forms)
-        raise InputError(f"{source}: expected exactly one of the keys \"orbits\", \"labels\", \"pairs\"; found {what}")
+        raise InputError(f'{source}: expected exactly one of the keys "orbits", "labels", "pairs"; found {what}')
     form = forms[0]
     extra = set(obj) - _ALLOWED[form]
     if extra:
-        raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} for the {form!r} form (allowed: {', '.join(sorted(_ALLOWED[form]))})")
+        raise InputError(
+            f"{source}: unknown key {short(sorted(extra)[0])} for the {form!r} form (allowed: "
+            f"{', '.join(sorted(_ALLOWED[form]))})"
+        )
     p = obj.get("p")
     if "p" in obj and p is None:
-        raise InputError(f"{source}: \"p\" is null; give a list of probabilities or leave the key out")
+        raise InputError(f'{source}: "p" is null; give a list of probabilities or leave the key out')
     if form == "orbits":
         return orbits_from_partition(obj["orbits"], n=n, p=p, source=source)
     if form == "labels":
         return orbits_from_labels(obj["labels"], p=p, source=source)
     if "n" not in obj:
-        raise InputError(f"{source}: the \"pairs\" form needs \"n\", the number of points")
+        raise InputError(f'{source}: the "pairs" form needs "n", the number of points')
     if n is not None and is_int(obj["n"]) and obj["n"] != n:  # before anything of size n is allocated
-        raise InputError(f"{source}: \"n\" = {obj['n']} points but the representation has N = {n} rows")
+        raise InputError(f'{source}: "n" = {obj["n"]} points but the representation has N = {n} rows')
     return orbits_from_pairs(obj["pairs"], obj["n"], p=p, source=source)
 
 
-
-def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
+def _fast_integer_labels(path: str) -> np.ndarray | None:
     """Fast path for the common large file ``{"labels": [int, int, ...]}`` (no "p"): parse the list
     with NumPy instead of building a million Python ints.
 
@@ -271,10 +285,10 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     except OSError:
         return None
     head = re.match(rb'\s*\{\s*"labels"\s*:\s*\[', raw[:256])
-    tail = re.search(rb'\]\s*\}\s*\Z', raw[-256:])
+    tail = re.search(rb"\]\s*\}\s*\Z", raw[-256:])
     if not head or not tail:
         return None
-    body = raw[head.end():len(raw) - len(raw[-256:]) + tail.start()]
+    body = raw[head.end() : len(raw) - len(raw[-256:]) + tail.start()]
     parse = kernels.get("parse_int_list")
     if parse is not None:  # the compiled parser checks the same grammar in one pass
         arr = np.empty(body.count(b",") + 1, dtype=np.int64)
@@ -318,7 +332,7 @@ def _fast_integer_labels(path: str) -> Optional[np.ndarray]:
     return arr
 
 
-def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
+def load_orbits(path_or_obj, n: int | None = None) -> Orbits:
     """Load orbits from a JSON file path, a parsed JSON dict, an :class:`Orbits`, or a label array.
 
     Parameters
@@ -341,7 +355,11 @@ def load_orbits(path_or_obj, n: Optional[int] = None) -> Orbits:
             orb = orbits_from_labels(fast, source=source, copy=False)
         else:
             orb = orbits_from_json_obj(read_json(source, "orbits"), source=source, n=n)
-    elif isinstance(path_or_obj, (list, tuple)) and path_or_obj and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj):
+    elif (
+        isinstance(path_or_obj, (list, tuple))
+        and path_or_obj
+        and all(isinstance(x, (list, tuple, np.ndarray)) for x in path_or_obj)
+    ):
         orb = orbits_from_partition(path_or_obj, n=n)
     else:
         orb = orbits_from_labels(path_or_obj if isinstance(path_or_obj, (list, tuple)) else np.asarray(path_or_obj))

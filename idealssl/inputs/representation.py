@@ -16,6 +16,7 @@ NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 used, so a pass over a file of any size keeps about one chunk resident (a ``.npz`` member is
 streamed with ``readinto`` into one reusable buffer).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,8 +24,8 @@ import mmap
 import os
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, Optional, Tuple
 
 import numpy as np
 
@@ -41,16 +42,22 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
 
 
-def validate_header(shape: Tuple[int, ...], dtype: np.dtype, what: str) -> None:
+def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
     """Reject anything that is not a non-empty 2-D real numeric array (one precise message)."""
     if dtype.hasobject:
-        raise InputError(f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array (pickled data are refused)")
+        raise InputError(
+            f"{what}: holds Python objects (dtype {dtype}); a representation must be a numeric array "
+            "(pickled data are refused)"
+        )
     if dtype.fields is not None:
         raise InputError(f"{what}: is a structured array (dtype {dtype}); expected a plain numeric N x d array")
     if dtype.kind == "f" and dtype.itemsize > 8:
-        raise InputError(f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes in float64)")
+        raise InputError(
+            f"{what}: has extended-precision dtype {dtype}; convert it to float64 (the checker computes in float64)"
+        )
     if dtype.kind not in "fiub":
-        kind = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}.get(dtype.kind, dtype.kind)
+        names = {"c": "complex", "U": "string", "S": "bytes", "M": "datetime", "m": "timedelta", "V": "void"}
+        kind = names.get(dtype.kind, dtype.kind)
         raise InputError(f"{what}: has non-numeric dtype {dtype} ({kind}); expected real numbers")
     if len(shape) != 2:
         hint = " (reshape a vector of N scalars to N x 1)" if len(shape) == 1 else ""
@@ -64,7 +71,7 @@ def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
     if hasattr(os, "preadv"):
         return os.preadv(fd, [buf], offset)
     data = os.pread(fd, len(buf), offset)
-    buf[:len(data)] = data
+    buf[: len(data)] = data
     return len(data)
 
 
@@ -90,15 +97,15 @@ class Representation:
     d: int
     dtype: np.dtype
     source: str
-    _array: Optional[np.ndarray] = None
-    _path: Optional[str] = None
-    _key: Optional[str] = None
+    _array: np.ndarray | None = None
+    _path: str | None = None
+    _key: str | None = None
     _offset: int = 0
     _fortran: bool = False
     #: every value read is multiplied by this power of two (see :meth:`rescaled`)
     _scale: float = 1.0
 
-    def rescaled(self, factor: float) -> "Representation":
+    def rescaled(self, factor: float) -> Representation:
         """The same data multiplied by ``factor``, a power of two (so exactly, barring underflow):
         the checker's verdicts are scale invariant, and this keeps squares of far-out values finite."""
         return dataclasses.replace(self, _scale=self._scale * factor)
@@ -107,8 +114,14 @@ class Representation:
         return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
 
     # ------------------------------------------------------------------ reading
-    def chunks(self, rows: Optional[int] = None, check_finite: bool = True, dtype=np.float64,
-               start: int = 0, stop: Optional[int] = None) -> Iterator[Tuple[int, np.ndarray]]:
+    def chunks(
+        self,
+        rows: int | None = None,
+        check_finite: bool = True,
+        dtype=np.float64,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
         the stored dtype already is ``dtype``; blocks are then read-only views).
 
@@ -137,7 +150,7 @@ class Representation:
         release = mm is not None and hasattr(mm, "madvise")
         done = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE  # pages before this are released
         for i in range(start, stop, rows):
-            block = np.asarray(arr[i:min(i + rows, stop)]).astype(dtype, copy=False)
+            block = np.asarray(arr[i : min(i + rows, stop)]).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
             block = self._scaled(block)
@@ -147,11 +160,11 @@ class Representation:
                 # costs a TLB shootdown on every CPU running a thread of this process)
                 hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
                 if hi - done >= RELEASE_BYTES or i + rows >= stop:
-                    if hi > done:
+                    if hi > done and mm is not None:
                         mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
                     done = max(done, hi)
 
-    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[Tuple[int, np.ndarray]]:
+    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
         buf = bytearray(rows * self.d * itemsize)
         with self._stream() as f:
@@ -163,7 +176,10 @@ class Representation:
                 except _ARCHIVE_ERRORS as exc:
                     raise InputError(f"{self.source}: the archive member is corrupt ({exc})") from None
                 if got != nbytes:
-                    raise InputError(f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside row {start + got // (self.d * itemsize)})")
+                    raise InputError(
+                        f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
+                        f"data ends inside row {start + got // (self.d * itemsize)})"
+                    )
                 block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
                 if check_finite:
                     require_finite(block, start, self.source)
@@ -192,11 +208,12 @@ class Representation:
             n_rows = srt[np.r_[lo[1:], len(srt)] - 1] + 1 - first_row  # rows read by each run
             at = np.r_[0, np.cumsum(n_rows)[:-1]]  # where each run lands in the staging buffer
             staging = np.empty((int(n_rows.sum()), self.d), dtype=self.dtype)
-            view = memoryview(staging.reshape(-1).view(np.uint8))
+            view = staging.reshape(-1).view(np.uint8).data
+            assert self._path is not None
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
-                    got = _pread_into(fd, view[pos * rowbytes:(pos + k) * rowbytes], self._offset + a * rowbytes)
+                    got = _pread_into(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
                         raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
             run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))
@@ -219,15 +236,19 @@ class Representation:
             return self._scaled(np.asarray(self._array, dtype=np.float64))
         out = np.empty((self.n, self.d))
         for start, block in self.chunks():
-            out[start:start + len(block)] = block
+            out[start : start + len(block)] = block
         return out
 
     # ------------------------------------------------------------------ helpers
     def _memmap(self) -> np.ndarray:
-        order = "F" if self._fortran else "C"
-        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=(self.n, self.d), order=order)
+        assert self._path is not None
+        shape = (self.n, self.d)
+        if self._fortran:
+            return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="F")
+        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="C")
 
     def _stream(self):
+        assert self._path is not None, "an in-memory representation has no file to stream"
         if self._key is None:
             f = open(self._path, "rb")
             f.seek(self._offset)
@@ -273,7 +294,10 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
     if not np.isfinite(block).all():
         bad = np.argwhere(~np.isfinite(block))[0]
         value = block[bad[0], bad[1]]
-        raise InputError(f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a representation must be finite")
+        raise InputError(
+            f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
+            "representation must be finite"
+        )
 
 
 def _read_header(f, version, what: str = "<npy>"):
@@ -312,7 +336,7 @@ def _read_header_3_0(f):
     return shape, fortran, np.lib.format.descr_to_dtype(d["descr"])
 
 
-def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
+def _describe_npy(f, what: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
     try:
         version = np.lib.format.read_magic(f)
     except ValueError:
@@ -322,7 +346,7 @@ def _describe_npy(f, what: str) -> Tuple[Tuple[int, ...], bool, np.dtype, int]:
     return shape, fortran, dtype, f.tell()
 
 
-def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> Representation:
+def load_representation(path: str | os.PathLike, key: str | None = None) -> Representation:
     """Open a representation file (``.npy`` or ``.npz``) for streaming, validating its header.
 
     Parameters
@@ -366,10 +390,12 @@ def load_representation(path: str | os.PathLike, key: Optional[str] = None) -> R
     expected = offset + shape[0] * shape[1] * dtype.itemsize
     if size < expected:
         raise InputError(f"{path}: file is truncated ({size} bytes, the header announces {expected})")
-    return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran))
+    return Representation(
+        n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=path, _path=path, _offset=offset, _fortran=bool(fortran)
+    )
 
 
-def _open_npz(path: str, key: Optional[str]) -> Representation:
+def _open_npz(path: str, key: str | None) -> Representation:
     try:
         zf = zipfile.ZipFile(path)
     except _ARCHIVE_ERRORS as exc:
@@ -380,16 +406,28 @@ def _open_npz(path: str, key: Optional[str]) -> Representation:
             raise InputError(f"{path}: the .npz archive holds no arrays")
         if key is None:
             if len(names) > 1:
-                raise InputError(f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name one with {path}:KEY or --key KEY")
+                raise InputError(
+                    f"{path}: the archive holds {len(names)} arrays ({', '.join(sorted(names))}); name "
+                    f"one with {path}:KEY or --key KEY"
+                )
             key = names[0]
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
         what = f"{path}:{key}"
         try:
             with zf.open(key + ".npy") as f:
-                shape, fortran, dtype, _ = _describe_npy(f, what)
+                shape, fortran, dtype, offset = _describe_npy(f, what)
         except _ARCHIVE_ERRORS as exc:
             raise InputError(f"{what}: cannot read the archive member ({exc})") from None
+        # as for a .npy file: the header's announced size must fit in the member before anything is allocated
+        # (a few hundred bytes can announce a terabyte; Python ints, no overflow)
+        member = zf.getinfo(key + ".npy").file_size
+        expected = offset + int(shape[0]) * int(shape[1]) * dtype.itemsize
+        if member < expected:
+            raise InputError(
+                f"{what}: the archive member is truncated or its header lies ({member} bytes, the header "
+                f"announces {expected} for shape {tuple(shape)} {dtype})"
+            )
     if fortran:
         # a Fortran-ordered member cannot be streamed by rows: load it (validated, no pickle)
         try:

@@ -1,9 +1,10 @@
 """Invariant downstream tasks: one label per orbit, given per orbit or per point (checked invariant)."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, List
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class Task:
     """
 
     orbit_labels: np.ndarray
-    classes: List[Any]
+    classes: list[Any]
 
     def point_labels(self, orbits: Orbits) -> np.ndarray:
         return self.orbit_labels[orbits.labels]
@@ -63,19 +64,24 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
     else:
         raise InputError(f"a task is a JSON path, a dict or a list of labels, got {type(path_or_obj).__name__}")
     if not isinstance(obj, dict) or len({"orbit_labels", "point_labels"} & set(obj)) != 1:
-        raise InputError(f"{source}: a task is a JSON object with exactly one of \"orbit_labels\" (length C) or \"point_labels\" (length N)")
+        raise InputError(
+            f'{source}: a task is a JSON object with exactly one of "orbit_labels" (length C) or '
+            '"point_labels" (length N)'
+        )
     extra = set(obj) - {"orbit_labels", "point_labels"}
     if extra:
         raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} in the task")
     if "orbit_labels" in obj:
         vals = _label_values(obj["orbit_labels"], "orbit_labels", source)
         if len(vals) != orbits.n_orbits:
-            raise InputError(f"{source}: \"orbit_labels\" has {len(vals)} entries but there are C = {orbits.n_orbits} orbits")
+            raise InputError(
+                f'{source}: "orbit_labels" has {len(vals)} entries but there are C = {orbits.n_orbits} orbits'
+            )
         classes, idx = np.unique(vals, return_inverse=True)
         return Task(orbit_labels=idx.ravel().astype(np.int64), classes=classes.tolist())
     vals = _label_values(obj["point_labels"], "point_labels", source)
     if len(vals) != orbits.n:
-        raise InputError(f"{source}: \"point_labels\" has {len(vals)} entries but there are N = {orbits.n} points")
+        raise InputError(f'{source}: "point_labels" has {len(vals)} entries but there are N = {orbits.n} points')
     classes, idx = np.unique(vals, return_inverse=True)
     classes = classes.tolist()  # plain Python values, for messages and reports
     idx = idx.ravel().astype(np.int64)
@@ -85,5 +91,8 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
     if len(bad):
         i = int(bad[0])
         m = int(orbits.labels[i])
-        raise InputError(f"{source}: not an invariant task: points {int(first[m])} and {i} are in the same orbit but labelled {classes[per_orbit[m]]!r} and {classes[idx[i]]!r}")
+        raise InputError(
+            f"{source}: not an invariant task: points {int(first[m])} and {i} are in the same orbit but "
+            f"labelled {classes[per_orbit[m]]!r} and {classes[idx[i]]!r}"
+        )
     return Task(orbit_labels=per_orbit, classes=classes)

@@ -12,9 +12,8 @@
   d >= C - 1 (affine probes) for the orbit codes to be affinely independent; expansion lets d grow
   without widening the trunk.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import torch
 from torch import nn
@@ -27,9 +26,14 @@ class ExpandBlock(nn.Module):
         super().__init__()
         b = min(bottleneck, c_out)
         self.body = nn.Sequential(
-            nn.Conv2d(c_in, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
-            nn.Conv2d(b, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True),
-            nn.Conv2d(b, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+            nn.Conv2d(c_in, b, 1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(b, b, 3, padding=1, bias=False),
+            nn.BatchNorm2d(b),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(b, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out),
         )
         self.short = nn.Sequential(nn.Conv2d(c_in, c_out, 1, bias=False), nn.BatchNorm2d(c_out))
 
@@ -48,7 +52,7 @@ class Encoder(nn.Module):
         Human-readable description of the stem (logged).
     """
 
-    def __init__(self, trunk: nn.Module, channels: int, expand_dim: Optional[int], stem: str, arch: str):
+    def __init__(self, trunk: nn.Module, channels: int, expand_dim: int | None, stem: str, arch: str):
         super().__init__()
         self.trunk = trunk
         self.expand = ExpandBlock(channels, int(expand_dim)) if expand_dim else nn.Identity()
@@ -60,7 +64,7 @@ class Encoder(nn.Module):
         return self.expand(self.trunk(x)).mean(dim=(2, 3))
 
 
-def _resnet(depth: int, in_ch: int, image_size: int, expand_dim, small_stem: Optional[bool]) -> Encoder:
+def _resnet(depth: int, in_ch: int, image_size: int, expand_dim, small_stem: bool | None) -> Encoder:
     import torchvision
 
     net = {18: torchvision.models.resnet18, 50: torchvision.models.resnet50}[depth](weights=None)
@@ -85,14 +89,22 @@ def _convnet(in_ch: int, image_size: int, expand_dim, width: int = 64) -> Encode
         return [nn.Conv2d(a, b, 3, padding=1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
 
     trunk = nn.Sequential(*block(in_ch, w), *block(w, w), nn.MaxPool2d(2), *block(w, 2 * w), *block(2 * w, 2 * w))
-    return Encoder(trunk, 2 * w, expand_dim, f"convnet: 4 conv3x3-BN-ReLU (width {w}, {2 * w}), one 2x2 max-pool", "convnet")
+    return Encoder(
+        trunk, 2 * w, expand_dim, f"convnet: 4 conv3x3-BN-ReLU (width {w}, {2 * w}), one 2x2 max-pool", "convnet"
+    )
 
 
 ENCODERS = ("resnet18", "resnet50", "convnet")
 
 
-def build_encoder(arch: str, in_channels: int, image_size: int, expand_dim: Optional[int] = None,
-                  small_stem: Optional[bool] = None, width: int = 64) -> Encoder:
+def build_encoder(
+    arch: str,
+    in_channels: int,
+    image_size: int,
+    expand_dim: int | None = None,
+    small_stem: bool | None = None,
+    width: int = 64,
+) -> Encoder:
     """Build a backbone by name (``resnet18``, ``resnet50``, ``convnet``)."""
     from ..errors import InputError
 

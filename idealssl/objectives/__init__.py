@@ -4,6 +4,7 @@
 >>> available()   # ['barlow', 'byol', 'cissl', 'dino', 'dissl', 'simclr', 'swav', 'vicreg', 'vje']
 >>> obj = build("dissl", dim=128, categories=256)
 """
+
 __all__ = ["Objective", "ObjectiveOutput", "UnknownObjectiveError", "available", "build", "register"]
 
 

@@ -1,4 +1,5 @@
 """Import every objective module of this package so that each registers itself."""
+
 import importlib
 import pkgutil
 from pathlib import Path

@@ -1,7 +1,8 @@
 """Barlow Twins: redundancy reduction through the cross-correlation matrix of two views."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -33,9 +34,12 @@ def off_diagonal(c: torch.Tensor) -> torch.Tensor:
 
 
 @float32_loss
-def barlow_loss(embeddings: Sequence[torch.Tensor], lambd: float = 0.0051, n_global: int = 2) -> tuple[torch.Tensor, dict]:
+def barlow_loss(
+    embeddings: Sequence[torch.Tensor], lambd: float = 0.0051, n_global: int = 2
+) -> tuple[torch.Tensor, dict]:
     """Barlow Twins over V views: mean over the pairs (i < n_global, j > i) of
-    :math:`\\sum_i (1-\\mathcal C_{ii})^2 + \\lambda \\sum_{i\\ne j} \\mathcal C_{ij}^2` (Zbontar et al. 2021, Eq. 1)."""
+    :math:`\\sum_i (1-\\mathcal C_{ii})^2 + \\lambda \\sum_{i\\ne j} \\mathcal C_{ij}^2`
+    (Zbontar et al. 2021, Eq. 1)."""
     v = len(embeddings)
     if v < 2:
         raise ValueError("Barlow Twins needs at least 2 views")
@@ -85,14 +89,21 @@ class BarlowTwins(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, hidden_dim: int = 8192, out_dim: int = 8192, n_hidden: int = 2,
-                 lambd: float = 0.0051, gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        hidden_dim: int = 8192,
+        out_dim: int = 8192,
+        n_hidden: int = 2,
+        lambd: float = 0.0051,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         self.lambd = float(lambd)
         self.gather = bool(gather)
         self.projector = MLP(dim, out_dim, hidden_dim=hidden_dim, n_hidden=n_hidden, out_bias=False, gather=gather)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         z = [gather(x, self.gather) for x in self.projector(torch.cat(views, 0)).chunk(len(views))]
         loss, terms = barlow_loss(z, self.lambd, self.n_global)

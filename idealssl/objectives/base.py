@@ -28,12 +28,13 @@ Distributed: objectives whose loss uses batch statistics gather across processes
 ``torch.distributed`` is initialised and ``gather=True`` (default), so that the loss and its
 gradients equal those of one process on the full batch.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional, Sequence
 
 import torch
 from torch import nn
@@ -54,7 +55,7 @@ class ObjectiveOutput:
     """
 
     loss: torch.Tensor
-    logs: Dict[str, torch.Tensor | float] = field(default_factory=dict)
+    logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
 
 
 class Objective(nn.Module):
@@ -78,17 +79,21 @@ class Objective(nn.Module):
             raise ValueError(f"dim must be >= 1, got {dim}")
         self.dim = int(dim)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:  # pragma: no cover - abstract
+    def forward(
+        self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None
+    ) -> ObjectiveOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def check_views(self, views: Sequence[torch.Tensor], min_views: Optional[int] = None) -> list[torch.Tensor]:
+    def check_views(self, views: Sequence[torch.Tensor], min_views: int | None = None) -> list[torch.Tensor]:
         """Validate ``views``: a list of at least ``min_views`` (default ``n_global``) tensors (B, dim), same B.
 
         Raises ``ValueError`` with one precise line otherwise.
         """
         min_views = self.n_global if min_views is None else min_views
         if isinstance(views, torch.Tensor) or not isinstance(views, (list, tuple)):
-            raise ValueError(f"{self.name}: views must be a list of (B, {self.dim}) tensors, got {type(views).__name__}")
+            raise ValueError(
+                f"{self.name}: views must be a list of (B, {self.dim}) tensors, got {type(views).__name__}"
+            )
         if len(views) < min_views:
             raise ValueError(f"{self.name}: needs at least {min_views} views, got {len(views)}")
         b = None
@@ -99,7 +104,9 @@ class Objective(nn.Module):
             if b is None:
                 b = v.shape[0]
             elif v.shape[0] != b:
-                raise ValueError(f"{self.name}: all views must have the same batch size, view 0 has {b}, view {i} has {v.shape[0]}")
+                raise ValueError(
+                    f"{self.name}: all views must have the same batch size, view 0 has {b}, view {i} has {v.shape[0]}"
+                )
         if b < 2:
             raise ValueError(f"{self.name}: batch size must be >= 2, got {b}")
         return list(views)
@@ -139,7 +146,7 @@ def float32_loss(fn):
     return wrapper
 
 
-_REGISTRY: Dict[str, Callable[..., Objective]] = {}
+_REGISTRY: dict[str, Callable[..., Objective]] = {}
 
 
 def register(name: str):

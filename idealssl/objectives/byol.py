@@ -1,7 +1,8 @@
 """BYOL: an online predictor regresses the EMA target network's projection of another view."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -29,8 +30,12 @@ def byol_loss(predictions: Sequence[torch.Tensor], targets: Sequence[torch.Tenso
 
     P = number of pairs. For two views this is BYOL's L + L~ (Eq. 2 plus its symmetric counterpart).
     """
-    pairs = [regression_loss(p, t.detach()).mean() for ti, t in enumerate(targets)
-             for vi, p in enumerate(predictions) if vi != ti]
+    pairs = [
+        regression_loss(p, t.detach()).mean()
+        for ti, t in enumerate(targets)
+        for vi, p in enumerate(predictions)
+        if vi != ti
+    ]
     if not pairs:
         raise ValueError("BYOL needs at least 2 views")
     return 2.0 * torch.stack(pairs).mean()
@@ -78,8 +83,9 @@ class BYOL(Objective):
     momentum_backbone = True
     n_global = 2
 
-    def __init__(self, dim: int, hidden_dim: int = 4096, out_dim: int = 256, base_momentum: float = 0.996,
-                 gather: bool = True):
+    def __init__(
+        self, dim: int, hidden_dim: int = 4096, out_dim: int = 256, base_momentum: float = 0.996, gather: bool = True
+    ):
         super().__init__(dim)
         if not 0.0 <= base_momentum <= 1.0:
             raise ValueError(f"base_momentum must be in [0, 1], got {base_momentum}")
@@ -89,7 +95,7 @@ class BYOL(Objective):
         self.predictor = MLP(out_dim, out_dim, hidden_dim=hidden_dim, n_hidden=1, gather=gather)
         self.target_projector = frozen_copy(self.projector)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         t = self.n_global
         if targets is None or len(targets) != t:
@@ -101,8 +107,9 @@ class BYOL(Objective):
         p = [gather(x, self.gather) for x in p]
         loss = byol_loss(p, tz)
         with torch.no_grad():
-            cos = torch.stack([F.cosine_similarity(p[v], tz[i], dim=-1).mean() for i in range(t)
-                               for v in range(len(p)) if v != i]).mean()
+            cos = torch.stack(
+                [F.cosine_similarity(p[v], tz[i], dim=-1).mean() for i in range(t) for v in range(len(p)) if v != i]
+            ).mean()
         return ObjectiveOutput(loss, {"loss": loss.detach(), "cos": cos})
 
     def momentum(self, step: int, total_steps: int) -> float:

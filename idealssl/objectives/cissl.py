@@ -1,8 +1,9 @@
 """CISSL: contrastive ISSL with asymmetric heads (Dubois et al. 2022, Sec. 4.1, Eq. 7)."""
+
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -66,7 +67,8 @@ class CISSL(Objective):
     representation itself, not a projection of it, is what becomes linearly predictive:
 
     .. math:: \\mathcal L = \\frac{1}{VN} \\sum_a \\frac{1}{V} \\sum_{p \\in S(a)}
-       -\\log \\frac{\\exp(\\bar h(z_a)^\\top \\bar g(z_p)/\\tau)}{\\sum_{c} \\exp(\\bar h(z_a)^\\top \\bar g(z_c)/\\tau)}
+       -\\log \\frac{\\exp(\\bar h(z_a)^\\top \\bar g(z_p)/\\tau)}
+       {\\sum_{c} \\exp(\\bar h(z_a)^\\top \\bar g(z_c)/\\tau)}
 
     with bars for L2 normalisation, c over all VN views of the (gathered) batch **including a itself**,
     and S(a) the V views of a's sample (target 1/V on each, i.e. 0.5 on both positives for two views, as
@@ -104,9 +106,18 @@ class CISSL(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, temperature: float = 0.07, out_dim: int = 128, probe: str = "linear",
-                 teacher_hidden_dim: int = 1024, teacher_n_hidden: int = 1, probe_hidden_dim: int = 2048,
-                 probe_n_hidden: int = 2, gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        temperature: float = 0.07,
+        out_dim: int = 128,
+        probe: str = "linear",
+        teacher_hidden_dim: int = 1024,
+        teacher_n_hidden: int = 1,
+        probe_hidden_dim: int = 2048,
+        probe_n_hidden: int = 2,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         if temperature <= 0:
             raise ValueError(f"temperature must be > 0, got {temperature}")
@@ -115,12 +126,20 @@ class CISSL(Objective):
         self.temperature = float(temperature)
         self.probe = probe
         self.gather = bool(gather)
-        self.student = probe_head(probe, dim, out_dim, mlp_hidden_dim=probe_hidden_dim, mlp_n_hidden=probe_n_hidden,
-                                  out_norm=True, gather=gather)
-        self.teacher = MLP(dim, out_dim, hidden_dim=teacher_hidden_dim, n_hidden=teacher_n_hidden, out_norm=True,
-                           gather=gather)
+        self.student = probe_head(
+            probe,
+            dim,
+            out_dim,
+            mlp_hidden_dim=probe_hidden_dim,
+            mlp_n_hidden=probe_n_hidden,
+            out_norm=True,
+            gather=gather,
+        )
+        self.teacher = MLP(
+            dim, out_dim, hidden_dim=teacher_hidden_dim, n_hidden=teacher_n_hidden, out_norm=True, gather=gather
+        )
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         v = len(views)
         z = torch.cat(views, 0)
@@ -128,5 +147,12 @@ class CISSL(Objective):
         t = [gather(x, self.gather) for x in self.teacher(z).chunk(v)]
         loss = cissl_loss(s, t, self.temperature)
         n_cand = v * s[0].shape[0]
-        return ObjectiveOutput(loss, {"loss": loss.detach(), "I_q_zm": math.log(n_cand) - loss.detach(),
-                                      "n_candidates": float(n_cand), "temperature": self.temperature})
+        return ObjectiveOutput(
+            loss,
+            {
+                "loss": loss.detach(),
+                "I_q_zm": math.log(n_cand) - loss.detach(),
+                "n_candidates": float(n_cand),
+                "temperature": self.temperature,
+            },
+        )

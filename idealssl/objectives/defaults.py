@@ -7,6 +7,7 @@ Naming: the released DISSL code calls the maximality weight ``lambda_maximality`
 Eq. 9) and the teacher cross-view weight ``beta_det_inv`` (the paper's α). The code's names are kept
 because they are the names of the released configuration files (theory/statements.md, S7).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

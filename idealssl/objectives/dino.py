@@ -1,7 +1,8 @@
 """DINO: self-distillation with an EMA teacher, centring and sharpening."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -22,7 +23,9 @@ def teacher_probs(teacher_out: torch.Tensor, center: torch.Tensor, temperature: 
 
 
 @float32_loss
-def dino_loss(student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Tensor], student_temperature: float) -> torch.Tensor:
+def dino_loss(
+    student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Tensor], student_temperature: float
+) -> torch.Tensor:
     """DINO cross-entropy between teacher views and all other student views.
 
     Parameters
@@ -41,8 +44,12 @@ def dino_loss(student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Ten
 
         (Caron et al. 2021, Eq. 3 with multi-crop; ``DINOLoss`` of the original code).
     """
-    terms = [-(q * F.log_softmax(s.float() / student_temperature, dim=-1)).sum(-1).mean()
-             for t, q in enumerate(teacher_p) for v, s in enumerate(student_out) if v != t]
+    terms = [
+        -(q * F.log_softmax(s.float() / student_temperature, dim=-1)).sum(-1).mean()
+        for t, q in enumerate(teacher_p)
+        for v, s in enumerate(student_out)
+        if v != t
+    ]
     if not terms:
         raise ValueError("DINO needs at least 2 views")
     return torch.stack(terms).mean()
@@ -50,7 +57,8 @@ def dino_loss(student_out: Sequence[torch.Tensor], teacher_p: Sequence[torch.Ten
 
 @float32_loss
 def updated_center(center: torch.Tensor, teacher_out: Sequence[torch.Tensor], momentum: float) -> torch.Tensor:
-    """Centre EMA: :math:`c \\leftarrow m c + (1-m)\\, \\mathrm{mean}_{t,n}\\, g_t(z_t^{(n)})` over the (gathered) batch."""
+    """Centre EMA over the (gathered) batch:
+    :math:`c \\leftarrow m c + (1-m)\\, \\mathrm{mean}_{t,n}\\, g_t(z_t^{(n)})`."""
     batch_center = torch.cat([x.float() for x in teacher_out], 0).mean(0)
     return center * momentum + batch_center * (1 - momentum)
 
@@ -59,8 +67,16 @@ class DINOHead(nn.Module):
     """DINO projection head: MLP (GELU, no BN by default) -> bottleneck -> L2-normalise -> weight-normalised
     linear layer without bias whose rows have unit norm (``norm_last_layer=True``)."""
 
-    def __init__(self, in_dim: int, out_dim: int = 65536, hidden_dim: int = 2048, bottleneck_dim: int = 256,
-                 n_layers: int = 3, use_bn: bool = False, gather: bool = True):
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int = 65536,
+        hidden_dim: int = 2048,
+        bottleneck_dim: int = 256,
+        n_layers: int = 3,
+        use_bn: bool = False,
+        gather: bool = True,
+    ):
         super().__init__()
         if n_layers < 1:
             raise ValueError(f"n_layers must be >= 1, got {n_layers}")
@@ -143,13 +159,27 @@ class DINO(Objective):
     momentum_backbone = True
     n_global = 2
 
-    def __init__(self, dim: int, out_dim: int = 65536, hidden_dim: int = 2048, bottleneck_dim: int = 256,
-                 n_layers: int = 3, use_bn: bool = False, student_temp: float = 0.1, teacher_temp: float = 0.04,
-                 warmup_teacher_temp: float = 0.04, warmup_teacher_temp_frac: float = 0.0,
-                 center_momentum: float = 0.9, momentum_teacher: float = 0.996, freeze_last_layer_steps: int = 0,
-                 gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        out_dim: int = 65536,
+        hidden_dim: int = 2048,
+        bottleneck_dim: int = 256,
+        n_layers: int = 3,
+        use_bn: bool = False,
+        student_temp: float = 0.1,
+        teacher_temp: float = 0.04,
+        warmup_teacher_temp: float = 0.04,
+        warmup_teacher_temp_frac: float = 0.0,
+        center_momentum: float = 0.9,
+        momentum_teacher: float = 0.996,
+        freeze_last_layer_steps: int = 0,
+        gather: bool = True,
+    ):
         super().__init__(dim)
-        for k, v in dict(student_temp=student_temp, teacher_temp=teacher_temp, warmup_teacher_temp=warmup_teacher_temp).items():
+        for k, v in dict(
+            student_temp=student_temp, teacher_temp=teacher_temp, warmup_teacher_temp=warmup_teacher_temp
+        ).items():
             if v <= 0:
                 raise ValueError(f"{k} must be > 0, got {v}")
         if not 0.0 <= momentum_teacher <= 1.0 or not 0.0 <= center_momentum <= 1.0:
@@ -180,7 +210,7 @@ class DINO(Objective):
             return self.teacher_temp
         return self.warmup_teacher_temp + (self.teacher_temp - self.warmup_teacher_temp) * k / warm
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         t = self.n_global
         if targets is None or len(targets) != t:
@@ -196,8 +226,12 @@ class DINO(Objective):
             if self.training:
                 self.center.copy_(updated_center(self.center, to, self.center_momentum))
             qa = torch.cat(q, 0)
-            logs = {"loss": loss.detach(), "teacher_temp": temp, "H_teacher": entropy(qa).mean(),
-                    "H_teacher_marginal": entropy(qa.mean(0))}
+            logs = {
+                "loss": loss.detach(),
+                "teacher_temp": temp,
+                "H_teacher": entropy(qa).mean(),
+                "H_teacher_marginal": entropy(qa.mean(0)),
+            }
         return ObjectiveOutput(loss, logs)
 
     def momentum(self, step: int, total_steps: int) -> float:

@@ -1,8 +1,9 @@
 """DISSL: distillation ISSL (Dubois et al. 2022, Sec. 4.2, Eq. 9, Algorithm 1)."""
+
 from __future__ import annotations
 
 import warnings
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -16,8 +17,9 @@ __all__ = ["DISSL", "dissl_loss", "maximality", "det_inv", "distillation", "entr
 
 
 @float32_loss
-def maximality(teacher_probs: Sequence[torch.Tensor], ema_marginal: Optional[torch.Tensor] = None,
-               ema_momentum: float = 0.0) -> torch.Tensor:
+def maximality(
+    teacher_probs: Sequence[torch.Tensor], ema_marginal: torch.Tensor | None = None, ema_momentum: float = 0.0
+) -> torch.Tensor:
     """Maximality term: mean over teacher views i of H(M^_i), the entropy of the teacher's marginal.
 
     The marginal of view i is the batch mean :math:`\\bar p_i = \\frac1N \\sum_n p_i(\\cdot|z_n)`
@@ -43,8 +45,12 @@ def det_inv(teacher_probs: Sequence[torch.Tensor], teacher_log_probs: Sequence[t
     = \\mathrm{KL}(p_i \\| p_j) + H(p_i)`: small iff the teacher is invariant across views and
     deterministic. No stop-gradient on either side (as in the original).
     """
-    ces = [-(p * lq).sum(-1).mean() for i, p in enumerate(teacher_probs)
-           for j, lq in enumerate(teacher_log_probs) if i != j]
+    ces = [
+        -(p * lq).sum(-1).mean()
+        for i, p in enumerate(teacher_probs)
+        for j, lq in enumerate(teacher_log_probs)
+        if i != j
+    ]
     if not ces:
         raise ValueError("det_inv needs at least 2 teacher views")
     return torch.stack(ces).mean()
@@ -58,18 +64,28 @@ def distillation(teacher_probs: Sequence[torch.Tensor], student_log_probs: Seque
     teacher is **not** detached: CE(p, s) = KL(p || s) + H(p), so this term also pushes determinism
     (the original's "effective beta is 1 + beta_det_inv").
     """
-    ces = [-(p * ls).sum(-1).mean() for i, p in enumerate(teacher_probs)
-           for j, ls in enumerate(student_log_probs) if i != j]
+    ces = [
+        -(p * ls).sum(-1).mean()
+        for i, p in enumerate(teacher_probs)
+        for j, ls in enumerate(student_log_probs)
+        if i != j
+    ]
     if not ces:
         raise ValueError("distillation needs at least 2 views")
     return torch.stack(ces).mean()
 
 
 @float32_loss
-def dissl_loss(teacher_logits: Sequence[torch.Tensor], student_logits: Sequence[torch.Tensor],
-               lambda_maximality: float = 2.3, beta_det_inv: float = 0.8, teacher_temperature: float = 0.5,
-               student_temperature: float = 1.0, ema_marginal: Optional[torch.Tensor] = None,
-               ema_momentum: float = 0.0) -> tuple[torch.Tensor, dict]:
+def dissl_loss(
+    teacher_logits: Sequence[torch.Tensor],
+    student_logits: Sequence[torch.Tensor],
+    lambda_maximality: float = 2.3,
+    beta_det_inv: float = 0.8,
+    teacher_temperature: float = 0.5,
+    student_temperature: float = 1.0,
+    ema_marginal: torch.Tensor | None = None,
+    ema_momentum: float = 0.0,
+) -> tuple[torch.Tensor, dict]:
     """The DISSL loss from raw head outputs.
 
     Parameters
@@ -101,8 +117,13 @@ def dissl_loss(teacher_logits: Sequence[torch.Tensor], student_logits: Sequence[
     h_m = maximality(p, ema_marginal, ema_momentum)
     ce_det_inv = det_inv(p, logp)
     loss = ce_distill - lambda_maximality * h_m + beta_det_inv * ce_det_inv
-    return loss, {"CE_distill": ce_distill, "H_M": h_m, "CE_det_inv": ce_det_inv, "teacher_probs": p,
-                  "student_log_probs": logs_}
+    return loss, {
+        "CE_distill": ce_distill,
+        "H_M": h_m,
+        "CE_det_inv": ce_det_inv,
+        "teacher_probs": p,
+        "student_log_probs": logs_,
+    }
 
 
 @register("dissl")
@@ -173,17 +194,32 @@ class DISSL(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, categories: int = DEFAULTS.categories,
-                 lambda_maximality: float = DEFAULTS.lambda_maximality, beta_det_inv: float = DEFAULTS.beta_det_inv,
-                 student_temperature: float = DEFAULTS.student_temperature, teacher_temperature: Optional[float] = None,
-                 probe: str = "linear", teacher_hidden_dim: int = 1024, teacher_n_hidden: int = 1,
-                 bottleneck: Optional[int] = 512, probe_hidden_dim: int = 2048, probe_n_hidden: int = 2,
-                 marginal_ema: Optional[float] = None, marginal_ema_start: int = 0, gather: bool = True,
-                 n_classes: Optional[int] = None):
+    def __init__(
+        self,
+        dim: int,
+        categories: int = DEFAULTS.categories,
+        lambda_maximality: float = DEFAULTS.lambda_maximality,
+        beta_det_inv: float = DEFAULTS.beta_det_inv,
+        student_temperature: float = DEFAULTS.student_temperature,
+        teacher_temperature: float | None = None,
+        probe: str = "linear",
+        teacher_hidden_dim: int = 1024,
+        teacher_n_hidden: int = 1,
+        bottleneck: int | None = 512,
+        probe_hidden_dim: int = 2048,
+        probe_n_hidden: int = 2,
+        marginal_ema: float | None = None,
+        marginal_ema_start: int = 0,
+        gather: bool = True,
+        n_classes: int | None = None,
+    ):
         super().__init__(dim)
         if n_classes is not None:
-            warnings.warn("dissl: n_classes is deprecated, use categories (C', the teacher's categories)",
-                          DeprecationWarning, stacklevel=3)
+            warnings.warn(
+                "dissl: n_classes is deprecated, use categories (C', the teacher's categories)",
+                DeprecationWarning,
+                stacklevel=3,
+            )
             categories = n_classes
         if probe not in HEAD_KINDS:
             raise ValueError(f"probe must be one of {HEAD_KINDS}, got {probe!r}")
@@ -203,25 +239,45 @@ class DISSL(Objective):
         self.marginal_ema = marginal_ema
         self.marginal_ema_start = int(marginal_ema_start)
         self.gather = bool(gather)
-        self.teacher = MLP(dim, categories, hidden_dim=teacher_hidden_dim, n_hidden=teacher_n_hidden,
-                           bottleneck=bottleneck, gather=gather)
-        self.student = probe_head(probe, dim, categories, bottleneck=bottleneck, mlp_hidden_dim=probe_hidden_dim,
-                                  mlp_n_hidden=probe_n_hidden, gather=gather)
+        self.teacher = MLP(
+            dim,
+            categories,
+            hidden_dim=teacher_hidden_dim,
+            n_hidden=teacher_n_hidden,
+            bottleneck=bottleneck,
+            gather=gather,
+        )
+        self.student = probe_head(
+            probe,
+            dim,
+            categories,
+            bottleneck=bottleneck,
+            mlp_hidden_dim=probe_hidden_dim,
+            mlp_n_hidden=probe_n_hidden,
+            gather=gather,
+        )
         self.register_buffer("marginal", torch.full((categories,), 1.0 / categories))
         self.register_buffer("step", torch.zeros((), dtype=torch.long))
 
     def _ema_active(self) -> bool:
         return self.marginal_ema is not None and int(self.step) >= self.marginal_ema_start
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         v, t = len(views), self.n_global
         tl = [gather(x, self.gather) for x in self.teacher(torch.cat(views[:t], 0)).chunk(t)]
         sl = [gather(x, self.gather) for x in self.student(torch.cat(views, 0)).chunk(v)]
         ema = self._ema_active()
-        loss, terms = dissl_loss(tl, sl, self.lambda_maximality, self.beta_det_inv, self.teacher_temperature,
-                                 self.student_temperature, self.marginal if ema else None,
-                                 self.marginal_ema if ema else 0.0)
+        loss, terms = dissl_loss(
+            tl,
+            sl,
+            self.lambda_maximality,
+            self.beta_det_inv,
+            self.teacher_temperature,
+            self.student_temperature,
+            self.marginal if ema else None,
+            self.marginal_ema if ema else 0.0,
+        )
         p = terms["teacher_probs"]
         with torch.no_grad():
             if self.training and self.marginal_ema is not None:
@@ -245,4 +301,3 @@ class DISSL(Objective):
     def update(self, step: int, total_steps: int) -> None:
         """Record the step (the marginal EMA starts at ``marginal_ema_start``)."""
         self.step.fill_(int(step) + 1)
-

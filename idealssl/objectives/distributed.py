@@ -32,6 +32,7 @@ is the full-batch value on every rank.
 
 All ranks must hold the same local batch size (``drop_last=True`` in the sampler).
 """
+
 from __future__ import annotations
 
 import torch
@@ -151,4 +152,3 @@ def batch_norm_no_affine(x: torch.Tensor, eps: float = 1e-5, gather_stats: bool 
     mean = xa.mean(0)
     var = xa.var(0, unbiased=False)
     return (x - mean) / torch.sqrt(var + eps)
-

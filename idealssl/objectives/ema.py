@@ -15,6 +15,7 @@ them a second time would only add lag (and is meaningless for the integer ``num_
 This is what ``idealssl train`` always did for its EMA backbone; the objectives' heads (parameters
 only before) now follow it, which changes no loss (their teachers run in training mode).
 """
+
 from __future__ import annotations
 
 import copy
@@ -49,7 +50,7 @@ def frozen_copy(module: nn.Module) -> nn.Module:
 def ema_update_(target: nn.Module, online: nn.Module, momentum: float) -> None:
     """``target <- momentum * target + (1 - momentum) * online`` for parameters; buffers copied from
     ``online`` (see the module docstring for why)."""
-    for pt, po in zip(target.parameters(), online.parameters()):
+    for pt, po in zip(target.parameters(), online.parameters(), strict=True):
         pt.mul_(momentum).add_(po.detach(), alpha=1.0 - momentum)
-    for bt, bo in zip(target.buffers(), online.buffers()):
+    for bt, bo in zip(target.buffers(), online.buffers(), strict=True):
         bt.copy_(bo)

@@ -1,4 +1,5 @@
 """Pure helpers shared by several objectives (no module state, no heads)."""
+
 from __future__ import annotations
 
 import torch

@@ -11,9 +11,8 @@ possible while the other should have the architecture of downstream probes"):
   which is still affine): the head in the *linear probe* family;
 * :class:`MLP`, a multi-layer perceptron: the expressive head, or the head in the *MLP probe* family.
 """
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 from torch import nn
 
@@ -65,7 +64,7 @@ class MLP(nn.Sequential):
         n_hidden: int = 1,
         norm: bool = True,
         activation: str = "relu",
-        bottleneck: Optional[int] = None,
+        bottleneck: int | None = None,
         out_norm: bool = False,
         out_bias: bool = True,
         gather: bool = True,
@@ -107,7 +106,9 @@ class LinearHead(nn.Sequential):
         Gathered batch-norm statistics under ``torch.distributed``.
     """
 
-    def __init__(self, in_dim: int, out_dim: int, bottleneck: Optional[int] = None, out_norm: bool = False, gather: bool = True):
+    def __init__(
+        self, in_dim: int, out_dim: int, bottleneck: int | None = None, out_norm: bool = False, gather: bool = True
+    ):
         _check_pos(in_dim=in_dim, out_dim=out_dim, bottleneck=bottleneck)
         layers: list[nn.Module] = []
         d = in_dim
@@ -125,7 +126,7 @@ def probe_head(
     in_dim: int,
     out_dim: int,
     *,
-    bottleneck: Optional[int] = None,
+    bottleneck: int | None = None,
     mlp_hidden_dim: int = 2048,
     mlp_n_hidden: int = 2,
     out_norm: bool = False,
@@ -138,6 +139,13 @@ def probe_head(
     if probe == "linear":
         return LinearHead(in_dim, out_dim, bottleneck=bottleneck, out_norm=out_norm, gather=gather)
     if probe == "mlp":
-        return MLP(in_dim, out_dim, hidden_dim=mlp_hidden_dim, n_hidden=mlp_n_hidden, bottleneck=bottleneck,
-                   out_norm=out_norm, gather=gather)
+        return MLP(
+            in_dim,
+            out_dim,
+            hidden_dim=mlp_hidden_dim,
+            n_hidden=mlp_n_hidden,
+            bottleneck=bottleneck,
+            out_norm=out_norm,
+            gather=gather,
+        )
     raise ValueError(f"probe must be one of {HEAD_KINDS}, got {probe!r}")

@@ -9,6 +9,7 @@ hyperparameters (temperatures, weights, momenta) at their defaults.
 >>> from idealssl.objectives.presets import compact
 >>> obj = build("dissl", dim=64, **compact("dissl", width=128))
 """
+
 from __future__ import annotations
 
 __all__ = ["compact"]

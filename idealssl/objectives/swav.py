@@ -1,15 +1,16 @@
 """SwAV: swapped prediction of Sinkhorn-Knopp cluster assignments over learned prototypes."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .base import Objective, ObjectiveOutput, float32_loss, register
-from .dissl import entropy
 from .distributed import gather
+from .functional import entropy
 from .heads import MLP
 
 __all__ = ["SwAV", "sinkhorn", "swapped_prediction_loss"]
@@ -49,7 +50,9 @@ def sinkhorn(scores: torch.Tensor, epsilon: float = 0.05, n_iters: int = 3) -> t
 
 
 @float32_loss
-def swapped_prediction_loss(scores: Sequence[torch.Tensor], codes: Sequence[torch.Tensor], temperature: float) -> torch.Tensor:
+def swapped_prediction_loss(
+    scores: Sequence[torch.Tensor], codes: Sequence[torch.Tensor], temperature: float
+) -> torch.Tensor:
     """SwAV's swapped prediction: the code of assignment view a is predicted from every other view v.
 
     .. math:: \\mathcal L = \\frac{1}{A}\\sum_{a} \\frac{1}{V-1}\\sum_{v \\ne a}
@@ -120,10 +123,20 @@ class SwAV(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, hidden_dim: int = 2048, out_dim: int = 128, n_prototypes: int = 3000,
-                 temperature: float = 0.1, epsilon: float = 0.05, sinkhorn_iterations: int = 3,
-                 freeze_prototypes_steps: int = 313, queue_length: int = 0, queue_start_step: int = 0,
-                 gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        hidden_dim: int = 2048,
+        out_dim: int = 128,
+        n_prototypes: int = 3000,
+        temperature: float = 0.1,
+        epsilon: float = 0.05,
+        sinkhorn_iterations: int = 3,
+        freeze_prototypes_steps: int = 313,
+        queue_length: int = 0,
+        queue_start_step: int = 0,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         if temperature <= 0 or epsilon <= 0:
             raise ValueError("temperature and epsilon must be > 0")
@@ -153,9 +166,13 @@ class SwAV(Objective):
         self.prototypes.weight.copy_(F.normalize(self.prototypes.weight, dim=1))
 
     def _use_queue(self) -> bool:
-        return self.queue_length > 0 and int(self.step) >= self.queue_start_step and int(self.queue_filled) >= self.queue_length
+        return (
+            self.queue_length > 0
+            and int(self.step) >= self.queue_start_step
+            and int(self.queue_filled) >= self.queue_length
+        )
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         v, a = len(views), self.n_global
         z = F.normalize(self.head(torch.cat(views, 0)), dim=1)
@@ -177,8 +194,11 @@ class SwAV(Objective):
                     self.queue[i] = torch.cat([z[i].detach(), self.queue[i]], 0)[: self.queue_length]
                 self.queue_filled.add_(n)
             pred = torch.cat([F.softmax(s.float() / self.temperature, -1) for s in scores], 0)
-            logs = {"loss": loss.detach(), "H_codes": entropy(torch.cat(codes, 0).float()).mean(),
-                    "H_pred_marginal": entropy(pred.mean(0))}
+            logs = {
+                "loss": loss.detach(),
+                "H_codes": entropy(torch.cat(codes, 0).float()).mean(),
+                "H_pred_marginal": entropy(pred.mean(0)),
+            }
         return ObjectiveOutput(loss, logs)
 
     @torch.no_grad()

@@ -1,7 +1,8 @@
 """VICReg: variance-invariance-covariance regularisation."""
+
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.nn import functional as F
@@ -40,8 +41,15 @@ def covariance(x: torch.Tensor) -> torch.Tensor:
 
 
 @float32_loss
-def vicreg_loss(embeddings: Sequence[torch.Tensor], sim_coeff: float = 25.0, std_coeff: float = 25.0,
-                cov_coeff: float = 1.0, n_global: int = 2, gamma: float = 1.0, eps: float = 1e-4) -> tuple[torch.Tensor, dict]:
+def vicreg_loss(
+    embeddings: Sequence[torch.Tensor],
+    sim_coeff: float = 25.0,
+    std_coeff: float = 25.0,
+    cov_coeff: float = 1.0,
+    n_global: int = 2,
+    gamma: float = 1.0,
+    eps: float = 1e-4,
+) -> tuple[torch.Tensor, dict]:
     """VICReg over V views (the expander outputs of the whole batch).
 
     .. math:: \\mathcal L = \\lambda\\, \\mathrm{mean}_{(i,j)}\\, s(z_i, z_j)
@@ -53,8 +61,9 @@ def vicreg_loss(embeddings: Sequence[torch.Tensor], sim_coeff: float = 25.0, std
     v = len(embeddings)
     if v < 2:
         raise ValueError("VICReg needs at least 2 views")
-    inv = torch.stack([invariance(embeddings[i], embeddings[j]) for i in range(min(n_global, v))
-                       for j in range(i + 1, v)]).mean()
+    inv = torch.stack(
+        [invariance(embeddings[i], embeddings[j]) for i in range(min(n_global, v)) for j in range(i + 1, v)]
+    ).mean()
     var = torch.stack([variance(z, gamma, eps) for z in embeddings]).mean()
     cov = 2.0 * torch.stack([covariance(z) for z in embeddings]).mean()
     loss = sim_coeff * inv + std_coeff * var + cov_coeff * cov
@@ -98,14 +107,23 @@ class VICReg(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, hidden_dim: int = 8192, out_dim: int = 8192, n_hidden: int = 2,
-                 sim_coeff: float = 25.0, std_coeff: float = 25.0, cov_coeff: float = 1.0, gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        hidden_dim: int = 8192,
+        out_dim: int = 8192,
+        n_hidden: int = 2,
+        sim_coeff: float = 25.0,
+        std_coeff: float = 25.0,
+        cov_coeff: float = 1.0,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         self.sim_coeff, self.std_coeff, self.cov_coeff = float(sim_coeff), float(std_coeff), float(cov_coeff)
         self.gather = bool(gather)
         self.expander = MLP(dim, out_dim, hidden_dim=hidden_dim, n_hidden=n_hidden, out_bias=False, gather=gather)
 
-    def forward(self, views: Sequence[torch.Tensor], targets: Optional[Sequence[torch.Tensor]] = None) -> ObjectiveOutput:
+    def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         z = [gather(x, self.gather) for x in self.expander(torch.cat(views, 0)).chunk(len(views))]
         loss, terms = vicreg_loss(z, self.sim_coeff, self.std_coeff, self.cov_coeff, self.n_global)

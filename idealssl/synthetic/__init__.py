@@ -12,6 +12,7 @@
 
 Importing this package does not import torch.
 """
+
 from .worlds import World, digits_world, export, vector_world
 
 __all__ = ["World", "vector_world", "digits_world", "export"]

@@ -17,11 +17,12 @@ inputs (uniform distribution on X).
   and compared with W_n.
 * :func:`run_check` — the verdict of :func:`idealssl.check` when the checker is installed.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
-from typing import Dict, Iterable, Optional, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -47,7 +48,7 @@ def _orbit_means(Z: np.ndarray, orbits: np.ndarray, C: int) -> np.ndarray:
     return mu / counts[:, None]
 
 
-def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> Dict[str, float]:
+def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str, float]:
     """Invariance and dimension figures of a representation.
 
     Parameters
@@ -89,7 +90,7 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> Dict[str,
     }
 
 
-def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> Dict[str, float]:
+def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> dict[str, float]:
     """The ideal ISSL log loss of a representation (Dubois et al. 2022, Eq. 6).
 
     .. math::
@@ -149,7 +150,7 @@ def _features(Z: np.ndarray, probe: str) -> np.ndarray:
     (no centring, which would smuggle in a bias)."""
     Z = np.asarray(Z, dtype=np.float64)
     if probe == "linear-nobias":
-        return Z / max(float(np.sqrt(np.mean(Z ** 2))), 1e-12)
+        return Z / max(float(np.sqrt(np.mean(Z**2))), 1e-12)
     sd = Z.std(0)
     return (Z - Z.mean(0)) / np.where(sd > 1e-12, sd, 1.0)
 
@@ -179,9 +180,9 @@ def probe_tasks(
     n_tasks: int = 20,
     n_labels: Iterable[int] = (2, 5),
     shots: Sequence[int] = (),
-    task_groups: Optional[np.ndarray] = None,
+    task_groups: np.ndarray | None = None,
     seed: int = 0,
-) -> Dict:
+) -> dict:
     """Probe accuracy on random invariant tasks, full-data and few-shot.
 
     Parameters
@@ -261,7 +262,7 @@ def probe_tasks(
     return {"probe": probe, "full": full, "fewshot": few}
 
 
-def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> Optional[Dict]:
+def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> dict | None:
     """The checker's verdict (:func:`idealssl.check`) as a plain dict, or ``None`` when the
     checker is not installed. Errors from the checker are recorded, not raised."""
     try:

@@ -67,9 +67,14 @@ def method_hparams(method: str) -> Dict:
     """The hyperparameters the suite passes to ``method`` (small heads; see METHOD_HPARAMS)."""
     if method == "oracle":
         return {}
+    from ..objectives.base import UnknownObjectiveError
     from ..objectives.presets import compact
 
-    return {**compact(method, width=256, categories=64, out_dim=64), **METHOD_HPARAMS.get(method, {})}
+    try:
+        small = compact(method, width=256, categories=64, out_dim=64)
+    except UnknownObjectiveError:  # an objective registered from outside (no compact preset): its defaults
+        return {}
+    return {**small, **METHOD_HPARAMS.get(method, {})}
 
 
 def versions() -> Dict[str, str]:

@@ -163,7 +163,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> Dict:
         anchors = rng.integers(0, world.N, size=cfg.batch)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
-        def forward():
+        def forward(vidx=vidx, anchors=anchors):
             views = [enc(X[v]) for v in vidx]
             if oracle:
                 return obj(views, orbits_t[anchors]), None, {}

@@ -40,14 +40,15 @@ References
 Dubois, Hashimoto, Ermon, Liang. "Improving Self-Supervised Learning by Characterizing Idealized
 Representations", NeurIPS 2022 (arXiv 2209.06235), Sections 2-3.
 """
+
 from __future__ import annotations
 
 import itertools
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -91,15 +92,17 @@ class World:
     X: np.ndarray
     orbits: np.ndarray
     classes: np.ndarray
-    input_shape: Tuple[int, ...]
-    params: Dict = field(default_factory=dict)
+    input_shape: tuple[int, ...]
+    params: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.X = np.ascontiguousarray(self.X, dtype=np.float32)
         self.orbits = np.asarray(self.orbits, dtype=np.int64)
         self.classes = np.asarray(self.classes, dtype=np.int64)
         if self.X.ndim != 2 or self.X.shape[0] != self.orbits.shape[0]:
-            raise InputError(f"world {self.name!r}: X has shape {self.X.shape} but there are {self.orbits.shape[0]} orbit labels")
+            raise InputError(
+                f"world {self.name!r}: X has shape {self.X.shape} but there are {self.orbits.shape[0]} orbit labels"
+            )
         C = int(self.orbits.max()) + 1
         if sorted(np.unique(self.orbits).tolist()) != list(range(C)):
             raise InputError(f"world {self.name!r}: orbit labels must be 0..C-1 with every orbit non-empty")
@@ -124,7 +127,7 @@ class World:
         return int(np.unique(self.classes).size)
 
     @property
-    def members(self) -> List[np.ndarray]:
+    def members(self) -> list[np.ndarray]:
         """Indices of the inputs of each orbit."""
         return self._members
 
@@ -138,7 +141,7 @@ class World:
         """Semantic class of each input, shape (N,)."""
         return self.classes[self.orbits]
 
-    def describe(self) -> Dict:
+    def describe(self) -> dict:
         """Plain-JSON summary: name, N, C, classes, orbit sizes, input shape and parameters."""
         sizes = np.bincount(self.orbits)
         return {
@@ -174,7 +177,7 @@ class World:
         return out
 
     # ------------------------------------------------------------------ coarsening
-    def coarsen(self, groups: Sequence[int], name: Optional[str] = None) -> "World":
+    def coarsen(self, groups: Sequence[int], name: str | None = None) -> World:
         """Merge orbits: orbit m of this world becomes orbit ``groups[m]`` of the new one.
 
         Only orbits of the same class may be merged (label preservation); anything else is an
@@ -187,12 +190,16 @@ class World:
         new_classes = np.full(uniq.size, -1, dtype=np.int64)
         for m, g in enumerate(groups):
             if new_classes[g] not in (-1, self.classes[m]):
-                raise InputError(f"coarsen: group {int(uniq[g])} merges orbits of different classes; coarsening must preserve labels")
+                raise InputError(
+                    f"coarsen: group {int(uniq[g])} merges orbits of different classes; coarsening must preserve labels"
+                )
             new_classes[g] = self.classes[m]
         params = dict(self.params, coarsened_from=self.C)
-        return World(name or f"{self.name}-C{uniq.size}", self.X, groups[self.orbits], new_classes, self.input_shape, params)
+        return World(
+            name or f"{self.name}-C{uniq.size}", self.X, groups[self.orbits], new_classes, self.input_shape, params
+        )
 
-    def coarseness_family(self) -> List["World"]:
+    def coarseness_family(self) -> list[World]:
         """The world and its coarsenings, finest first, down to one orbit per class.
 
         At each step the orbits of every class are merged in pairs (the orbit order inside a
@@ -215,7 +222,7 @@ class World:
 
 
 # ---------------------------------------------------------------------- vector worlds
-def group_generators(spec: str, D: int) -> List[np.ndarray]:
+def group_generators(spec: str, D: int) -> list[np.ndarray]:
     """Orthogonal D x D generator matrices of a finite group acting on R^D.
 
     Parameters
@@ -279,7 +286,9 @@ def _closure(x: np.ndarray, gens: Sequence[np.ndarray], max_size: int) -> np.nda
                     seen[k] = w
                     new.append(w)
                     if len(seen) > max_size:
-                        raise InputError(f"group orbit larger than max_orbit={max_size}; use a smaller group or raise max_orbit")
+                        raise InputError(
+                            f"group orbit larger than max_orbit={max_size}; use a smaller group or raise max_orbit"
+                        )
         frontier = new
     return np.stack(list(seen.values()))
 
@@ -288,7 +297,7 @@ def vector_world(
     n_orbits: int = 16,
     dim: int = 8,
     groups: Sequence[str] = ("shift",),
-    n_classes: Optional[int] = None,
+    n_classes: int | None = None,
     nuisance_dim: int = 0,
     n_nuisance: int = 2,
     nuisance_scale: float = 0.5,
@@ -345,8 +354,17 @@ def vector_world(
     orb = np.concatenate(orb)
     _check_disjoint(X, orb, "vector_world")
     classes = np.arange(n_orbits) % n_classes
-    params = dict(kind="vector", n_orbits=n_orbits, dim=dim, groups=list(groups), n_classes=n_classes,
-                  nuisance_dim=nuisance_dim, n_nuisance=n_nuisance, nuisance_scale=nuisance_scale, seed=seed)
+    params = dict(
+        kind="vector",
+        n_orbits=n_orbits,
+        dim=dim,
+        groups=list(groups),
+        n_classes=n_classes,
+        nuisance_dim=nuisance_dim,
+        n_nuisance=n_nuisance,
+        nuisance_scale=nuisance_scale,
+        seed=seed,
+    )
     name = f"vec-{'+'.join(groups) or 'none'}-C{n_orbits}-D{dim}"
     return World(name, X, orb, classes, (X.shape[1],), params)
 
@@ -420,13 +438,22 @@ def digits_world(
     X = np.concatenate(X)
     orb = np.concatenate(orb)
     _check_disjoint(X, orb, "digits_world")
-    params = dict(kind="digits", per_class=per_class, digits=digits, max_shift=max_shift, flips=bool(flips),
-                  intensities=[float(s) for s in intensities], seed=seed)
-    return World(f"digits-C{len(classes)}-s{max_shift}{'-flip' if flips else ''}", X, orb, np.array(classes), (1, 8, 8), params)
+    params = dict(
+        kind="digits",
+        per_class=per_class,
+        digits=digits,
+        max_shift=max_shift,
+        flips=bool(flips),
+        intensities=[float(s) for s in intensities],
+        seed=seed,
+    )
+    return World(
+        f"digits-C{len(classes)}-s{max_shift}{'-flip' if flips else ''}", X, orb, np.array(classes), (1, 8, 8), params
+    )
 
 
 # ---------------------------------------------------------------------- export
-def export(world: World, directory, Z: Optional[np.ndarray] = None) -> Dict[str, str]:
+def export(world: World, directory, Z: np.ndarray | None = None) -> dict[str, str]:
     """Write ``representation.npy`` and ``orbits.json`` for ``idealssl check``.
 
     Parameters

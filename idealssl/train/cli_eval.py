@@ -31,7 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--weights", choices=["online", "ema"], default="online",
                    help="which backbone to evaluate when the run kept an EMA copy (default online)")
-    p.add_argument("--out", help="write the results JSON here (default RUN/eval-<protocol>.json)")
+    p.add_argument("--out", help="write the results JSON here (default RUN/eval-<protocol>.json; for a checkpoint "
+                                 "outside a run's checkpoints/ folder, FILE-eval-<protocol>.json next to it)")
     g = p.add_argument_group("check (train/orbit_sets.py)")
     g.add_argument("--images", type=int, help="held-out images M (default: the run's check.images)")
     g.add_argument("--views", type=int, help="augmented views V per image (default: the run's check.views)")
@@ -41,18 +42,27 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    import copy
+
     import torch
 
     from ..data.datasets import load_dataset
     from ..data.views import ViewGenerator
     from ..errors import InputError
-    from ..models import build_encoder
     from . import checkpoint as C
+    from .config import DEFAULTS, deep_update, validate
     from .loop import build_objective, evaluate_model, view_config
+    from .model import backbone_from_checkpoint
 
     path = C.resolve_checkpoint(args.checkpoint)
     ck = C.load(path)
-    cfg = ck["cfg"]
+    if not isinstance(ck["cfg"], dict):
+        raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
+    cfg = deep_update(copy.deepcopy(DEFAULTS), ck["cfg"])  # keys added since the run was written: defaults
+    try:
+        validate(cfg)
+    except InputError as exc:
+        raise InputError(f"{path}: bad configuration in the checkpoint ({exc})") from None
     if args.data_dir:
         cfg["data_dir"] = args.data_dir
     for key, val in (("knn_k", args.knn_k), ("knn_t", args.knn_t), ("fewshot_k", args.fewshot_k)):
@@ -62,18 +72,17 @@ def run(args) -> int:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(args.device)
-    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
-    m = cfg["model"]
-    backbone = build_encoder(m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"],
-                             m["small_stem"], int(m["width"]))
-    sd = ck["backbone"]
-    if args.weights == "ema":
-        if ck.get("ema") is None:
-            raise InputError(f"{path}: this run kept no EMA backbone (method {cfg['method']})")
-        sd = ck["ema"]
-    backbone.load_state_dict(sd)
+    data = load_dataset(cfg.get("dataset"), cfg.get("data_dir"), cfg["data"])
+    if args.weights == "ema" and ck.get("ema") is None:
+        raise InputError(f"{path}: this run kept no EMA backbone (method {cfg.get('method')})")
+    backbone = backbone_from_checkpoint(ck, path, "ema" if args.weights == "ema" else "backbone")
     objective = build_objective(cfg, backbone.dim)
-    objective.load_state_dict({k[len("objective."):]: v for k, v in ck["model"].items() if k.startswith("objective.")})
+    try:
+        objective.load_state_dict({k[len("objective."):]: v for k, v in ck["model"].items()
+                                   if k.startswith("objective.")})
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: the objective's state dict does not match {cfg.get('method')!r} "
+                         f"({C.first_line(exc)})") from None
     backbone.to(device)
     objective.to(device).eval()
     vcfg = view_config(cfg, data, int(getattr(objective, "n_global", 2)))
@@ -81,14 +90,16 @@ def run(args) -> int:
     if args.protocol == "check":
         from .orbit_sets import eval_check
 
-        return eval_check(args, path, ck, backbone, data, views, int(vcfg.size), device)
+        run_dir = C.run_dir_of(path) or path.parent
+        return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
     res = {"checkpoint": str(path), "method": cfg["method"], "dataset": data.name, "step": ck["step"],
            "weights": args.weights, **res}
-    out = args.out or str(path.parent.parent / f"eval-{args.protocol}.json")
-    with open(out, "w") as fh:
-        json.dump(res, fh, indent=2)
+    run_dir = C.run_dir_of(path)
+    out = args.out or str(run_dir / f"eval-{args.protocol}.json" if run_dir is not None
+                          else path.parent / f"{path.stem}-eval-{args.protocol}.json")  # a loose file: next to it
+    C.write_text_atomic(out, json.dumps(res, indent=2), "results file")
     for name in which + (["anomaly_likelihood"] if "anomaly_likelihood" in res else []):
         r = res.get(name, {})
         val = r.get("top1", r.get("auroc_mean"))

@@ -10,6 +10,7 @@ that ``torchvision.models.resnet18().load_state_dict(sd, strict=False)`` loads e
 (the fc layer stays missing; a small-image stem has a 3x3 conv1, so build the model with the same
 stem). Not available with the +dim expansion block, which torchvision has no slot for.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,28 +33,33 @@ def to_torchvision(sd: dict) -> dict:
     out = {}
     for k, v in sd.items():
         parts = k.split(".")
-        if parts[0] == "expand" or parts[0] != "trunk":
+        if parts[0] == "expand":
             raise InputError("--format torchvision: the +dim expansion block has no torchvision equivalent")
+        if parts[0] != "trunk" or len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) not in _TV:
+            raise InputError(f"--format torchvision: key {k!r} is not part of an idealssl ResNet trunk")
         out[".".join([_TV[int(parts[1])]] + parts[2:])] = v
     return out
 
 
 def run(args) -> int:
+    from pathlib import Path
 
     from ..errors import InputError
     from . import checkpoint as C
     from .checkpoint import save_atomic
+    from .model import backbone_from_checkpoint
 
+    out = Path(args.out)
+    if out.is_dir():
+        raise InputError(f"--out {out} is a directory; give the file to write (e.g. {out / 'backbone.pt'})")
     path = C.resolve_checkpoint(args.checkpoint)
     ck = C.load(path)
-    sd = ck["backbone"] if args.part == "backbone" else ck.get("ema")
-    if sd is None:
-        raise InputError(f"{path}: no EMA backbone in this checkpoint (method {ck['cfg']['method']})")
+    sd = backbone_from_checkpoint(ck, path, args.part).state_dict()  # verified against the model it describes
     if args.format == "torchvision":
-        if not str(ck["arch"]).startswith("resnet"):
+        if not str(ck.get("arch")).startswith("resnet"):
             raise InputError(f"--format torchvision needs a ResNet backbone, this one is {ck['arch']}")
         sd = to_torchvision(sd)
     sd = {k: v.detach().clone().cpu() for k, v in sd.items()}
-    save_atomic(sd, args.out)
-    print(f"wrote {len(sd)} tensors ({ck['arch']}, d={ck['dim']}, step {ck['step']}) to {args.out}")
+    save_atomic(sd, out, digest=False)  # a plain state dict, loadable without idealssl
+    print(f"wrote {len(sd)} tensors ({ck.get('arch')}, d={ck.get('dim')}, step {ck.get('step')}) to {out}")
     return 0

@@ -5,6 +5,8 @@ Examples
   idealssl train --method dissl --dataset digits              # embedded data, 20 s to 2 min on a 2-core CPU
   idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
   idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
+  idealssl train --out runs/a --resume --epochs 120            # extend a run (other changes need --allow-changes)
+  idealssl train --resume runs/a/checkpoints/epoch=30.pt --out runs/b   # branch a run into a new directory
   torchrun --nproc_per_node 2 -m idealssl.cli train --method simclr --dataset digits   # DDP (gloo on CPU)
 
 Configuration order: built-in defaults < preset idealssl/configs/<dataset>.yaml < --config FILE <
@@ -29,7 +31,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML file with configuration overrides")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")
     p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory")
+                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory "
+                        "(with --out DIR: continue it in DIR)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)")
+    p.add_argument("--allow-changes", action="store_true",
+                   help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing")
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
@@ -54,7 +61,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import yaml
 
-    from .config import list_presets, resolve
+    from .config import list_presets, load_yaml, resolve
 
     if args.list_methods:
         from ..objectives import available
@@ -67,8 +74,9 @@ def run(args) -> int:
     if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
         args.resume = "auto"
+    old = None
     if args.resume:
-        # a bare --resume continues the run as it was configured: method, dataset and seed come from it
+        # a resume continues the run as it was configured: what this command does not set comes from the checkpoint
         from . import checkpoint as C
 
         if args.resume == "auto":
@@ -77,16 +85,24 @@ def run(args) -> int:
             path = C.resolve_checkpoint(args.resume)
         if path is not None:
             old = C.load(path)["cfg"]
-            args.method = args.method or old["method"]
-            args.dataset = args.dataset or old["dataset"]
-            args.seed = old["seed"] if args.seed is None else args.seed
+        elif args.out and os.path.isfile(os.path.join(args.out, "config.yaml")):
+            old = load_yaml(os.path.join(args.out, "config.yaml"))  # killed before its first checkpoint: same run again
+        if old is not None:
+            args.method = args.method or old.get("method")
+            args.dataset = args.dataset or old.get("dataset")
+            args.seed = old.get("seed") if args.seed is None else args.seed
     flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
              "model.compile": args.compile, "theory.probe": args.probe, "theory.source": args.config_source}
     if args.no_progress:
         flags["train.progress"] = "off"
-    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides)
+    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)
+    cfg["out"] = args.out
+    keys = [k for k, v in flags.items() if v is not None] + [o.split("=", 1)[0].strip() for o in args.overrides or []]
+    if args.config:
+        keys += _dotted(load_yaml(args.config))
+    explicit = {k: _get(cfg, k) for k in keys}
     if args.fast_dev_run:
         cfg["train"]["limit_steps"] = 5
         cfg["optim"]["epochs"] = 1
@@ -103,7 +119,8 @@ def run(args) -> int:
     from .loop import Interrupted, NonFiniteLoss, train
 
     try:
-        res = train(cfg, resume=args.resume)
+        res = train(cfg, resume=args.resume, explicit=explicit, allow_changes=args.allow_changes,
+                    overwrite=args.overwrite)
     except NonFiniteLoss as exc:
         print(f"idealssl train: {exc}", file=sys.stderr)
         return 3
@@ -114,3 +131,22 @@ def run(args) -> int:
     if res:
         print(json.dumps({k: res[k] for k in ("run_dir", "method", "dataset", "seed")}))
     return 0
+
+
+def _get(cfg: dict, key: str):
+    node = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def _dotted(d: dict, prefix: str = "") -> list:
+    out = []
+    for k, v in d.items():
+        if k == "methods":
+            continue
+        if isinstance(v, dict) and k != "objective":
+            out += _dotted(v, f"{prefix}{k}.")
+        else:
+            out.append(f"{prefix}{k}")
+    return out

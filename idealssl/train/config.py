@@ -14,6 +14,7 @@ command gives the same learning rate on 1 or N processes.
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,6 +59,7 @@ DEFAULTS["check"] = dict(CHECK_DEFAULTS)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16")
+EVALS = ("linear", "knn", "fewshot", "anomaly")
 
 
 def deep_update(base: dict, new: dict) -> dict:
@@ -70,10 +72,17 @@ def deep_update(base: dict, new: dict) -> dict:
 
 
 def _parse_value(text: str):
+    """A YAML value; a number YAML 1.1 reads as a string (``1e-3``, ``inf``) is a number."""
     try:
-        return yaml.safe_load(text)
+        value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
 
 
 def apply_override(cfg: dict, item: str) -> None:
@@ -137,17 +146,24 @@ def _check_keys(d: dict, ref: dict, where: str) -> None:
 
 
 def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_file=None,
-            flags: Optional[dict] = None, overrides: Optional[List[str]] = None) -> dict:
-    """Resolve the full configuration (see module docstring for the order)."""
+            flags: Optional[dict] = None, overrides: Optional[List[str]] = None, base: Optional[dict] = None) -> dict:
+    """Resolve the full configuration (see module docstring for the order). With ``base`` (a resumed run's
+    configuration), ``base`` takes the place of the defaults and the preset."""
     cfg = copy.deepcopy(DEFAULTS)
     user = load_yaml(config_file) if config_file else {}
+    if base is not None:
+        deep_update(cfg, base)
+        # per-session settings never carry over from the checkpoint: the machine, the stopping point, the display
+        cfg["device"] = DEFAULTS["device"]
+        cfg["train"].update(limit_steps=DEFAULTS["train"]["limit_steps"], progress=DEFAULTS["train"]["progress"])
     dataset = dataset or user.get("dataset") or cfg["dataset"]
     method = method or user.get("method") or cfg["method"]
-    pre = preset(dataset)
-    methods = pre.pop("methods", {}) or {}
-    _check_keys(pre, cfg, f"preset {dataset}")
-    deep_update(cfg, pre)
-    deep_update(cfg, methods.get(str(method).lower(), {}))
+    if base is None:
+        pre = preset(dataset)
+        methods = pre.pop("methods", {}) or {}
+        _check_keys(pre, cfg, f"preset {dataset}")
+        deep_update(cfg, pre)
+        deep_update(cfg, methods.get(str(method).lower(), {}))
     umethods = user.pop("methods", {}) or {}
     _check_keys(user, cfg, str(config_file))
     deep_update(cfg, user)
@@ -313,6 +329,9 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 
 def _describe(tp: Any) -> str:
+    if get_origin(tp) is Union and {int, float} <= set(get_args(tp)):
+        rest = [t for t in get_args(tp) if t not in (int, float)]
+        return " or ".join(["a number"] + [_describe(t) for t in rest])
     if get_origin(tp) is Union:
         return " or ".join(_describe(t) for t in get_args(tp))
     if get_origin(tp) in (list, List):
@@ -335,34 +354,118 @@ def _build(cls: Any, d: dict, where: str):
             kwargs[f.name] = _build(tp, v, key + ".")
             continue
         if not _type_ok(v, tp):
-            raise InputError(f"{key} must be {_describe(tp).replace('Num', 'a number')}, got {v!r}")
+            raise InputError(f"{key} must be {_describe(tp)}, got {v!r}")
         kwargs[f.name] = v
     return cls(**kwargs)
+
+
+def _need(ok: bool, key: str, what: str, value: Any) -> None:
+    if not ok:
+        raise InputError(f"{key} must be {what}, got {value!r}")
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _check_range(key: str, x: Any, lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
+                 hi_open: bool = False) -> None:
+    ok = _finite(x) and (lo is None or (x > lo if lo_open else x >= lo)) and (hi is None or (x < hi if hi_open else x <= hi))
+    if not ok:
+        lb = "" if lo is None else f"{'(' if lo_open else '['}{lo:g}"
+        ub = "" if hi is None else f"{hi:g}{')' if hi_open else ']'}"
+        what = f"a finite number in {lb}, {ub}" if lo is not None and hi is not None else (
+            f"a finite number {'>' if lo_open else '>='} {lo:g}" if lo is not None else "a finite number")
+        raise InputError(f"{key} must be {what}, got {x!r}")
+
+
+def _check_pair(key: str, v: List[Num], n: int, lo: float, hi: Optional[float]) -> None:
+    _need(len(v) == n, key, f"a list of {n} numbers", v)
+    for x in v:
+        _check_range(key, x, lo, hi, lo_open=lo == 0 and n == 2)
+    if n == 2:
+        _need(v[0] <= v[1], key, "an increasing pair [low, high]", v)
+
+
+def _validate_views(v: ViewsConfig) -> None:
+    _check_pair("views.scale", v.scale, 2, 0, 1)
+    _check_pair("views.local_scale", v.local_scale, 2, 0, 1)
+    _check_pair("views.ratio", v.ratio, 2, 0, None)
+    _check_pair("views.blur_sigma", v.blur_sigma, 2, 0, None)
+    _need(len(v.jitter) == 4 and all(_finite(x) and x >= 0 for x in v.jitter), "views.jitter",
+          "four numbers >= 0 (brightness, contrast, saturation, hue)", v.jitter)
+    for name in ("flip_p", "jitter_p", "gray_p"):
+        _check_range(f"views.{name}", getattr(v, name), 0, 1)
+    for name in ("blur_p", "solarize_p"):
+        val = getattr(v, name)
+        for x in (val if isinstance(val, list) else [val]):
+            _check_range(f"views.{name}", x, 0, 1)
+    _check_range("views.rotate", v.rotate, 0, 180)
+    _check_range("views.strength", v.strength, 0, lo_open=True)
+    for name, lo in (("size", 1), ("local_size", 1), ("n_global", 1), ("n_local", 0)):
+        val = getattr(v, name)
+        _need(val is None or val >= lo, f"views.{name}", f"an integer >= {lo}", val)
+
+
+def _validate_optim(o: OptimConfig) -> None:
+    if str(o.name).lower() not in OPTIMIZERS:
+        raise InputError(f"optim.name={o.name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    for key, lo in (("batch_size", 2), ("epochs", 1)):
+        if getattr(o, key) < lo:
+            raise InputError(f"optim.{key} must be an integer >= {lo}, got {getattr(o, key)!r}")
+    if not (_finite(o.lr) and o.lr > 0):
+        raise InputError(f"optim.lr must be a positive number, got {o.lr!r}")
+    _check_range("optim.weight_decay", o.weight_decay, 0)
+    _check_range("optim.momentum", o.momentum, 0, 1, hi_open=True)
+    _check_range("optim.warmup_epochs", o.warmup_epochs, 0)
+    if o.warmup_epochs > o.epochs:
+        raise InputError(f"optim.epochs={o.epochs} is fewer than optim.warmup_epochs={o.warmup_epochs:g}: the learning "
+                         f"rate would never finish its warmup; lower optim.warmup_epochs or raise the epochs")
+    _check_range("optim.ref_batch", o.ref_batch, 0, lo_open=True)
+    if o.grad_clip is not None:
+        _check_range("optim.grad_clip", o.grad_clip, 0)
+    if o.lr_scaling not in ("none", "linear", "sqrt"):
+        raise InputError(f"optim.lr_scaling must be none, linear or sqrt, got {o.lr_scaling!r}")
+
+
+def _validate_eval(e: EvalConfig) -> None:
+    bad = [x for x in e.at_end if x not in EVALS]
+    _need(not bad, "eval.at_end", f"a list drawn from {', '.join(EVALS)}", e.at_end)
+    for name in ("knn_k", "linear_steps", "fewshot_k", "fewshot_trials", "anomaly_k", "anomaly_max_train", "batch_size"):
+        _need(getattr(e, name) >= 1, f"eval.{name}", "an integer >= 1", getattr(e, name))
+    _need(e.anomaly_fit_steps >= 0, "eval.anomaly_fit_steps", "an integer >= 0", e.anomaly_fit_steps)
+    _check_range("eval.knn_t", e.knn_t, 0, lo_open=True)
+    _check_range("eval.anomaly_fit_lr", e.anomaly_fit_lr, 0, lo_open=True)
+    _need(len(e.linear_wd) > 0 and all(_finite(x) and x >= 0 for x in e.linear_wd), "eval.linear_wd",
+          "a non-empty list of numbers >= 0", e.linear_wd)
 
 
 def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
     """All value checks of a resolved configuration, in one place; returns the typed configuration."""
     if isinstance(cfg, dict):
         return RunConfig.from_dict(cfg)
-    o, t, v = cfg.optim, cfg.train, cfg.views
-    if str(o.name).lower() not in OPTIMIZERS:
-        raise InputError(f"optim.name={o.name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    for key, lo in (("batch_size", 2), ("epochs", 1)):
-        if getattr(o, key) < lo:
-            raise InputError(f"optim.{key} must be an integer >= {lo}, got {getattr(o, key)!r}")
-    if not o.lr > 0:
-        raise InputError(f"optim.lr must be a positive number, got {o.lr!r}")
-    if o.lr_scaling not in ("none", "linear", "sqrt"):
-        raise InputError(f"optim.lr_scaling must be none, linear or sqrt, got {o.lr_scaling!r}")
+    t, d, m = cfg.train, cfg.data, cfg.model
+    _validate_optim(cfg.optim)
+    _validate_views(cfg.views)
+    _validate_eval(cfg.eval)
     if str(t.precision) not in PRECISIONS:
         raise InputError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
-    if not v.strength > 0:
-        raise InputError(f"views.strength must be > 0, got {v.strength!r}")
+    for name in ("log_every", "ckpt_every_epochs"):
+        _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
+    _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
     if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
         raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
-    f = cfg.data.fraction
-    if not 0 < f <= 1:
+    f = d.fraction
+    if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
+    _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
+    _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
+    _need(d.image_size is None or d.image_size >= 1, "data.image_size", "an integer >= 1", d.image_size)
+    _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
+    _need(m.width >= 1, "model.width", "an integer >= 1", m.width)
+    _need(m.expand_dim is None or m.expand_dim >= 1, "model.expand_dim", "an integer >= 1", m.expand_dim)
+    _check_range("probe.lr", cfg.probe.lr, 0, lo_open=True)
+    _check_range("seed", cfg.seed, 0)
     return cfg
 
 

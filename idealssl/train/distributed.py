@@ -1,4 +1,5 @@
 """Process-group setup for ``torchrun`` (NCCL on GPU, gloo on CPU); one process without it."""
+
 from __future__ import annotations
 
 import gc

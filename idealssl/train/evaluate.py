@@ -19,10 +19,11 @@ linear protocols).
 * :func:`evaluate_model`: every end-of-training evaluation of a run (``eval.at_end``), including
   :func:`likelihood_anomaly` for objectives with a ``score``.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Callable, Dict, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -35,15 +36,16 @@ from ..data.views import ViewGenerator
 
 
 @torch.no_grad()
-def extract(backbone: torch.nn.Module, prep: Callable, x_uint8, device, batch_size: int = 512,
-            autocast: bool = False) -> torch.Tensor:
+def extract(
+    backbone: torch.nn.Module, prep: Callable, x_uint8, device, batch_size: int = 512, autocast: bool = False
+) -> torch.Tensor:
     """Features (N, d) of uint8 images (numpy or tensor), backbone in eval mode; float32 on CPU."""
     was = backbone.training
     backbone.eval()
     out = []
     xs = torch.as_tensor(x_uint8)
     for i in range(0, len(xs), batch_size):
-        xb = prep(xs[i:i + batch_size].to(device, non_blocking=True))
+        xb = prep(xs[i : i + batch_size].to(device, non_blocking=True))
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
             out.append(backbone(xb).float().cpu())
     backbone.train(was)
@@ -71,8 +73,15 @@ def _fit_logreg(x: torch.Tensor, y: torch.Tensor, n_classes: int, wd: float, ste
     torch.nn.init.zeros_(lin.weight)
     torch.nn.init.zeros_(lin.bias)
     x, y = x.double(), y.long()
-    opt = torch.optim.LBFGS(lin.parameters(), lr=1.0, max_iter=steps, history_size=20,
-                            line_search_fn="strong_wolfe", tolerance_grad=1e-7, tolerance_change=1e-10)
+    opt = torch.optim.LBFGS(
+        lin.parameters(),
+        lr=1.0,
+        max_iter=steps,
+        history_size=20,
+        line_search_fn="strong_wolfe",
+        tolerance_grad=1e-7,
+        tolerance_change=1e-10,
+    )
 
     def closure():
         opt.zero_grad()
@@ -92,9 +101,18 @@ def _acc(lin, x, y, topk=1) -> float:
         return float((logits.topk(k, 1).indices == y.view(-1, 1)).any(1).double().mean())
 
 
-def linear_probe(ftr: torch.Tensor, ytr, fte: torch.Tensor, yte, n_classes: int,
-                 wds: Sequence[float] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2), steps: int = 300,
-                 val_fraction: float = 0.1, seed: int = 0, features: str = "backbone") -> Dict:
+def linear_probe(
+    ftr: torch.Tensor,
+    ytr,
+    fte: torch.Tensor,
+    yte,
+    n_classes: int,
+    wds: Sequence[float] = (0.0, 1e-5, 1e-4, 1e-3, 1e-2),
+    steps: int = 300,
+    val_fraction: float = 0.1,
+    seed: int = 0,
+    features: str = "backbone",
+) -> dict:
     """Offline linear probe; weight decay chosen on a validation split carved from train."""
     ytr_np = np.asarray(ytr)
     ytr_t, yte_t = torch.as_tensor(ytr_np).long(), torch.as_tensor(np.asarray(yte)).long()
@@ -107,26 +125,33 @@ def linear_probe(ftr: torch.Tensor, ytr, fte: torch.Tensor, yte, n_classes: int,
     best = max(val_acc, key=lambda w: (val_acc[w], w))  # ties -> stronger regularisation
     xa, xt = _standardise(ftr, fte)
     lin = _fit_logreg(xa, ytr_t, n_classes, best, steps)
-    res = {"top1": _acc(lin, xt, yte_t, 1), "train_top1": _acc(lin, xa, ytr_t, 1),
-           "val_top1_by_wd": {str(k): v for k, v in val_acc.items()}, "chosen_wd": best,
-           "protocol": (f"offline linear probe: multinomial logistic regression on standardised {features} features "
-                        f"(backbone in eval mode, un-augmented images), full-batch L-BFGS ({steps} iterations); "
-                        f"weight decay chosen from {list(map(float, wds))} on a stratified {val_fraction:.0%} "
-                        f"validation split of train (seed {seed}), refit on all of train, evaluated once on test")}
+    res = {
+        "top1": _acc(lin, xt, yte_t, 1),
+        "train_top1": _acc(lin, xa, ytr_t, 1),
+        "val_top1_by_wd": {str(k): v for k, v in val_acc.items()},
+        "chosen_wd": best,
+        "protocol": (
+            f"offline linear probe: multinomial logistic regression on standardised {features} features "
+            f"(backbone in eval mode, un-augmented images), full-batch L-BFGS ({steps} iterations); "
+            f"weight decay chosen from {list(map(float, wds))} on a stratified {val_fraction:.0%} "
+            f"validation split of train (seed {seed}), refit on all of train, evaluated once on test"
+        ),
+    }
     if n_classes > 5:
         res["top5"] = _acc(lin, xt, yte_t, 5)
     return res
 
 
 @torch.no_grad()
-def knn_predict(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, n_classes: int, k: int, t: float,
-                chunk: int = 1024) -> torch.Tensor:
+def knn_predict(
+    ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, n_classes: int, k: int, t: float, chunk: int = 1024
+) -> torch.Tensor:
     """Class scores of a temperature-weighted cosine k-NN: sum over the k neighbours of exp(sim/T)."""
     a, b = F.normalize(ftr.float(), dim=1), F.normalize(fte.float(), dim=1)
     k = min(k, len(a))
     out = []
     for i in range(0, len(b), chunk):
-        sim = b[i:i + chunk] @ a.T
+        sim = b[i : i + chunk] @ a.T
         s, j = sim.topk(k, dim=1)
         w = torch.exp(s / t)
         scores = torch.zeros(len(s), n_classes).scatter_add_(1, ytr[j], w)
@@ -134,18 +159,25 @@ def knn_predict(ftr: torch.Tensor, ytr: torch.Tensor, fte: torch.Tensor, n_class
     return torch.cat(out)
 
 
-def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, features: str = "backbone") -> Dict:
+def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, features: str = "backbone") -> dict:
     ytr_t, yte_t = torch.as_tensor(np.asarray(ytr)).long(), torch.as_tensor(np.asarray(yte)).long()
     scores = knn_predict(ftr, ytr_t, fte, n_classes, k, t)
-    return {"top1": float((scores.argmax(1) == yte_t).float().mean()), "k": int(k), "temperature": float(t),
-            "distance": "cosine",
-            "protocol": (f"k-NN: k={k}, T={t}, cosine similarity on L2-normalised {features} features (eval mode, "
-                         f"un-augmented), votes weighted by exp(sim/T), memory bank = all of train, evaluated on test; "
-                         f"k and T fixed in advance (not tuned)")}
+    return {
+        "top1": float((scores.argmax(1) == yte_t).float().mean()),
+        "k": int(k),
+        "temperature": float(t),
+        "distance": "cosine",
+        "protocol": (
+            f"k-NN: k={k}, T={t}, cosine similarity on L2-normalised {features} features (eval mode, "
+            f"un-augmented), votes weighted by exp(sim/T), memory bank = all of train, evaluated on test; "
+            f"k and T fixed in advance (not tuned)"
+        ),
+    }
 
 
-def fewshot(ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int = 10, trials: int = 5,
-            seed: int = 0) -> Dict:
+def fewshot(
+    ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int = 10, trials: int = 5, seed: int = 0
+) -> dict:
     """k labels per class: logistic regression on features vs on raw pixels, same labels, mean over trials."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -159,17 +191,26 @@ def fewshot(ftr, ytr, fte, yte, raw_tr: np.ndarray, raw_te: np.ndarray, k: int =
     classes = np.unique(ytr[ytr >= 0])
     acc_f, acc_r = [], []
     for _ in range(trials):
-        idx = np.concatenate([rng.choice(np.flatnonzero(ytr == c), size=min(k, int((ytr == c).sum())), replace=False)
-                              for c in classes])
+        idx = np.concatenate(
+            [rng.choice(np.flatnonzero(ytr == c), size=min(k, int((ytr == c).sum())), replace=False) for c in classes]
+        )
         for xs, xt, acc in ((ftr_np, fte_np, acc_f), (rtr, rte, acc_r)):
             clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
             clf.fit(xs[idx], ytr[idx])
             acc.append(float((clf.predict(xt) == yte).mean()))
-    return {"k_per_class": int(k), "trials": int(trials), "top1": float(np.mean(acc_f)), "top1_std": float(np.std(acc_f)),
-            "raw_pixels_top1": float(np.mean(acc_r)), "raw_pixels_top1_std": float(np.std(acc_r)),
-            "protocol": (f"few-shot: {k} labelled train images per class drawn at random ({trials} draws, seed {seed}); "
-                         f"logistic regression (scikit-learn, C=1, standardised inputs) on backbone features vs on raw "
-                         f"pixels with the same labels; accuracy on all of test, mean and std over draws")}
+    return {
+        "k_per_class": int(k),
+        "trials": int(trials),
+        "top1": float(np.mean(acc_f)),
+        "top1_std": float(np.std(acc_f)),
+        "raw_pixels_top1": float(np.mean(acc_r)),
+        "raw_pixels_top1_std": float(np.std(acc_r)),
+        "protocol": (
+            f"few-shot: {k} labelled train images per class drawn at random ({trials} draws, seed {seed}); "
+            f"logistic regression (scikit-learn, C=1, standardised inputs) on backbone features vs on raw "
+            f"pixels with the same labels; accuracy on all of test, mean and std over draws"
+        ),
+    }
 
 
 @torch.no_grad()
@@ -180,9 +221,20 @@ def knn_distance_score(normal: torch.Tensor, test: torch.Tensor, k: int = 5) -> 
     return (1 - s).mean(1)
 
 
-def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_fn: Optional[Callable] = None,
-            score_name: Optional[str] = None, seed: int = 0, classes: Optional[Sequence[int]] = None) -> Dict:
-    """One-class anomaly detection per class (all classes, or ``classes``); AUROC (anomaly = positive) per class and mean.
+def anomaly(
+    ftr,
+    ytr,
+    fte,
+    yte,
+    k: int = 5,
+    max_train: int = 5000,
+    class_score_fn: Callable | None = None,
+    score_name: str | None = None,
+    seed: int = 0,
+    classes: Sequence[int] | None = None,
+) -> dict:
+    """One-class anomaly detection per class (all classes, or ``classes``); AUROC (anomaly = positive) per class
+    and mean.
 
     ``class_score_fn(normal_train_indices) -> test scores`` replaces the default k-NN distance score
     (used for likelihood scores that must be fitted on the normal class, e.g. VJE).
@@ -192,7 +244,7 @@ def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_f
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     rng = np.random.default_rng(seed)
     per = {}
-    for c in (np.unique(ytr[ytr >= 0]) if classes is None else classes):
+    for c in np.unique(ytr[ytr >= 0]) if classes is None else classes:
         idx = np.flatnonzero(ytr == c)
         if len(idx) > max_train:
             idx = np.sort(rng.choice(idx, max_train, replace=False))
@@ -204,11 +256,16 @@ def anomaly(ftr, ytr, fte, yte, k: int = 5, max_train: int = 5000, class_score_f
         if 0 < lab.sum() < len(lab):
             per[str(int(c))] = float(roc_auc_score(lab, np.asarray(s, dtype=np.float64)))
     name = score_name or f"mean cosine distance to the {k} nearest normal training features"
-    return {"auroc_mean": float(np.mean(list(per.values()))) if per else float("nan"), "auroc_per_class": per,
-            "score": name,
-            "protocol": (f"one-class anomaly detection: for each class c, the train images of c (at most {max_train}) "
-                         f"are normal; every test image is scored by {name}; AUROC for 'not c' over the whole test "
-                         f"split; mean over classes")}
+    return {
+        "auroc_mean": float(np.mean(list(per.values()))) if per else float("nan"),
+        "auroc_per_class": per,
+        "score": name,
+        "protocol": (
+            f"one-class anomaly detection: for each class c, the train images of c (at most {max_train}) "
+            f"are normal; every test image is scored by {name}; AUROC for 'not c' over the whole test "
+            f"split; mean over classes"
+        ),
+    }
 
 
 # ------------------------------------------------------------------------------------------------ run level
@@ -217,8 +274,16 @@ def has_likelihood_score(objective) -> bool:
     return callable(getattr(objective, "score", None))
 
 
-def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
-                       autocast: bool = False, classes=None) -> dict:
+def likelihood_anomaly(
+    backbone,
+    objective,
+    data: ImageSet,
+    views_fn: ViewGenerator,
+    device,
+    cfg: dict,
+    autocast: bool = False,
+    classes=None,
+) -> dict:
     """One-class anomaly detection with the objective's own likelihood score (VJE).
 
     For each class c, a copy of the pretrained objective (its heads: posterior and likelihood) is
@@ -239,7 +304,7 @@ def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenera
     def two_views(x):
         outs = [[], []]
         for i in range(0, len(x), 512):
-            vs = aug(torch.as_tensor(x[i:i + 512]).to(device))[:2]
+            vs = aug(torch.as_tensor(x[i : i + 512]).to(device))[:2]
             for j in range(2):
                 with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
                     outs[j].append(backbone(vs[j]).float())
@@ -264,61 +329,117 @@ def likelihood_anomaly(backbone, objective, data: ImageSet, views_fn: ViewGenera
         with torch.no_grad():
             return obj.score([te[0], te[1]], generator=torch.Generator(device=device).manual_seed(0)).float().cpu()
 
-    res = anomaly(None, data.train_y, None, data.test_y, max_train=int(ev["anomaly_max_train"]),
-                    class_score_fn=fit_and_score, score_name=f"{cfg['method']} negative ELBO (objective.score)",
-                    seed=int(cfg["seed"]), classes=classes)
-    res["protocol"] += (f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
-                        f"frozen backbone's features of two augmented views, and test images are scored on two "
-                        f"augmented views")
+    res = anomaly(
+        None,
+        data.train_y,
+        None,
+        data.test_y,
+        max_train=int(ev["anomaly_max_train"]),
+        class_score_fn=fit_and_score,
+        score_name=f"{cfg['method']} negative ELBO (objective.score)",
+        seed=int(cfg["seed"]),
+        classes=classes,
+    )
+    res["protocol"] += (
+        f"; the objective's heads are fitted on class c alone ({steps} Adam steps, lr {lr}) on the "
+        f"frozen backbone's features of two augmented views, and test images are scored on two "
+        f"augmented views"
+    )
     return res
 
 
-def evaluate_model(backbone, objective, data: ImageSet, views_fn: ViewGenerator, device, cfg: dict,
-                   probe: Optional[nn.Module] = None, autocast: bool = False, verbose: bool = False,
-                   which: Optional[List[str]] = None) -> dict:
+def evaluate_model(
+    backbone,
+    objective,
+    data: ImageSet,
+    views_fn: ViewGenerator,
+    device,
+    cfg: dict,
+    probe: nn.Module | None = None,
+    autocast: bool = False,
+    verbose: bool = False,
+    which: list[str] | None = None,
+) -> dict:
     """All end-of-training evaluations (``eval.at_end`` or ``which``); each entry carries its protocol."""
     ev = cfg["eval"]
     which = list(which if which is not None else ev["at_end"])
     bs = int(ev["batch_size"])
     ftr = extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
     fte = extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
-    out: dict = {"features": f"backbone output (d={ftr.shape[1]}), eval mode, un-augmented images resized to "
-                             f"{views_fn.cfg.size}px, normalised with the dataset mean/std",
-                 "train_split": f"{len(ftr)} labelled train images", "test_split": f"{len(fte)} test images"}
+    out: dict = {
+        "features": f"backbone output (d={ftr.shape[1]}), eval mode, un-augmented images resized to "
+        f"{views_fn.cfg.size}px, normalised with the dataset mean/std",
+        "train_split": f"{len(ftr)} labelled train images",
+        "test_split": f"{len(fte)} test images",
+    }
     yte = torch.as_tensor(data.test_y)
     if probe is not None:
         with torch.no_grad():
             pred = probe(fte.to(device)).argmax(1).cpu()
-        out["online_linear"] = {"top1": float((pred == yte).float().mean()),
-                                "protocol": "online linear probe: trained during pretraining on detached features of "
-                                            "the first augmented global view (train-mode BatchNorm), same optimiser "
-                                            f"(lr {cfg['probe']['lr']}, constant), evaluated on test with eval-mode "
-                                            "features of un-augmented images"}
+        out["online_linear"] = {
+            "top1": float((pred == yte).float().mean()),
+            "protocol": "online linear probe: trained during pretraining on detached features of "
+            "the first augmented global view (train-mode BatchNorm), same optimiser "
+            f"(lr {cfg['probe']['lr']}, constant), evaluated on test with eval-mode "
+            "features of un-augmented images",
+        }
     if "linear" in which:
-        out["linear"] = linear_probe(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["linear_wd"],
-                                       int(ev["linear_steps"]), float(cfg["data"]["val_fraction"]), int(cfg["seed"]))
+        out["linear"] = linear_probe(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            data.n_classes,
+            ev["linear_wd"],
+            int(ev["linear_steps"]),
+            float(cfg["data"]["val_fraction"]),
+            int(cfg["seed"]),
+        )
     if "knn" in which:
         out["knn"] = knn(ftr, data.train_y, fte, data.test_y, data.n_classes, int(ev["knn_k"]), float(ev["knn_t"]))
     if "fewshot" in which:
-        out["fewshot"] = fewshot(ftr, data.train_y, fte, data.test_y, data.train_x, data.test_x,
-                                   int(ev["fewshot_k"]), int(ev["fewshot_trials"]), int(cfg["seed"]))
+        out["fewshot"] = fewshot(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            data.train_x,
+            data.test_x,
+            int(ev["fewshot_k"]),
+            int(ev["fewshot_trials"]),
+            int(cfg["seed"]),
+        )
     if "anomaly" in which:
         only = cfg["data"].get("only_class")
         classes = None if only is None else [int(only)]
-        out["anomaly"] = anomaly(ftr, data.train_y, fte, data.test_y, int(ev["anomaly_k"]),
-                                   int(ev["anomaly_max_train"]), seed=int(cfg["seed"]), classes=classes)
+        out["anomaly"] = anomaly(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            int(ev["anomaly_k"]),
+            int(ev["anomaly_max_train"]),
+            seed=int(cfg["seed"]),
+            classes=classes,
+        )
         if has_likelihood_score(objective):
-            out["anomaly_likelihood"] = likelihood_anomaly(backbone, objective, data, views_fn, device, cfg, autocast,
-                                                           classes=classes)
+            out["anomaly_likelihood"] = likelihood_anomaly(
+                backbone, objective, data, views_fn, device, cfg, autocast, classes=classes
+            )
         for key in ("anomaly", "anomaly_likelihood"):
             if key in out:
                 out[key]["protocol"] += (
                     f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
-                    f"the standard one-class protocol)" if only is not None else
-                    "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
-                    "detector is one-class (data.only_class=c gives the standard protocol)")
+                    f"the standard one-class protocol)"
+                    if only is not None
+                    else "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
+                    "detector is one-class (data.only_class=c gives the standard protocol)"
+                )
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
-    out["monitors"] = {"rankme_test": monitors.rankme(fte), "simplex_distance_class_means": monitors.simplex_distance(means),
-                       "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
-                                   "test class means' normalised Gram matrix to a regular simplex's"}
+    out["monitors"] = {
+        "rankme_test": monitors.rankme(fte),
+        "simplex_distance_class_means": monitors.simplex_distance(means),
+        "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
+        "test class means' normalised Gram matrix to a regular simplex's",
+    }
     return out

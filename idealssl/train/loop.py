@@ -26,7 +26,6 @@ global batch B; objectives gather batch statistics themselves (objectives.base).
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 import platform
@@ -36,10 +35,10 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Dict, Optional, TextIO
+from typing import Any, Dict, Optional, TextIO
 
 import numpy as np
 import torch
@@ -58,6 +57,7 @@ from . import orbit_sets, theory_config
 from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
+from .rundir import claim_empty, merge_on_resume, reset_metrics
 from .step import Schedules, training_step
 
 __all__ = ["train", "SSLModel", "build_objective", "view_config", "evaluate_model", "NonFiniteLoss", "Interrupted"]
@@ -173,7 +173,11 @@ def _make_optimizer(cfg: dict, model: SSLModel, lr: float):
         return torch.optim.Adam(groups, lr=lr)
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(o["momentum"]))
-    raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam or sgd")
+    if name == "lars":
+        from .optim import LARS
+
+        return LARS(groups, lr=lr, momentum=float(o["momentum"]))
+    raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam, sgd or lars")
 
 
 def build_objective(cfg: dict, dim: int):
@@ -206,20 +210,6 @@ def _new_run_dir(cfg: dict) -> Path:
         d = base / f"{stamp}-s{cfg['seed']}-{i}"
         i += 1
     return d
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("step", 0) <= step:
-            keep.append(line)
-    path.write_text("".join(l + "\n" for l in keep))
 
 
 # ------------------------------------------------------------------------------------------------ setup
@@ -269,36 +259,56 @@ class Run:
         return self.step >= self.total or bool(self.limit and self.step >= self.limit)
 
 
-def resume_point(cfg: dict, resume: Optional[str], info: D.DistInfo, verbose: bool):
-    """``(cfg, run_dir, checkpoint or None)``: the checkpoint's configuration wins over the command's,
-    except what does not change the trajectory (device, eval, data_dir, train.limit_steps/progress)."""
-    ck, run_dir = None, None
-    if resume == "auto":
-        if not cfg.get("out"):
+@dataclass
+class ResumeOptions:
+    """How a run starts (:mod:`idealssl.train.rundir` has the rules)."""
+
+    resume: Optional[str] = None  #: None, "auto" (``--out``'s last checkpoint), a checkpoint file or run directory
+    explicit: Dict[str, Any] = field(default_factory=dict)  #: settings the command gave explicitly (dotted keys)
+    allow_changes: bool = False
+    overwrite: bool = False
+
+
+def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool):
+    """``(cfg, run_dir, checkpoint or None, source run directory or None)``; refuses a non-empty fresh
+    ``--out`` (or moves it aside with ``--overwrite``) and merges the configuration on resume."""
+    ck, run_dir, source = None, None, None
+    out = Path(cfg["out"]) if cfg.get("out") else None
+    if opts.resume == "auto":
+        if out is None:
             raise InputError("--resume without a path needs --out RUN_DIR (the run to continue)")
-        run_dir = Path(cfg["out"])
+        run_dir = out
         last = ckpt_mod.find_last(run_dir)
         if last is None:
             _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
         else:
             ck = ckpt_mod.load(last)
-    elif resume:
-        path = ckpt_mod.resolve_checkpoint(resume)
+    elif opts.resume:
+        path = ckpt_mod.resolve_checkpoint(opts.resume)
         ck = ckpt_mod.load(path)
-        run_dir = path.parent.parent
-    if run_dir is None:
-        run_dir = _new_run_dir(cfg)
+        source = ckpt_mod.run_dir_of(path)
+        if out is None and source is None:
+            raise InputError(f"--resume {path}: the file is not in a run's checkpoints/ folder; give --out DIR for the "
+                             f"continued run")
+        run_dir = out if out is not None else source
+        if source is not None and run_dir.resolve() == source.resolve():
+            source = None  # continuing in place
+        else:
+            _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
+    else:
+        run_dir = out if out is not None else _new_run_dir(cfg)
+        _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
     run_dir = Path(D.broadcast_obj(str(run_dir), info))
     if ck is not None:
-        keep = {k: copy.deepcopy(cfg[k]) for k in ("device", "eval", "data_dir")}
-        old = ck["cfg"]
-        keep["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
-        for k in ("method", "dataset", "seed"):
-            if old.get(k) != cfg.get(k):
-                raise InputError(f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}")
-        cfg = copy.deepcopy(old)
-        cfg.update(keep)
-    return cfg, run_dir, ck
+        cfg, notes = merge_on_resume(cfg, ck, opts.explicit, opts.allow_changes)
+        for line in notes:
+            _log(verbose, info, line)
+    return cfg, run_dir, ck, source
+
+
+def _moved(dest: Optional[Path], run_dir: Path, verbose: bool, info: D.DistInfo) -> None:
+    if dest is not None and info.main:
+        print(f"--overwrite: the previous contents of {run_dir} were moved to {dest}", file=sys.stderr, flush=True)
 
 
 def pretraining_set(cfg: dict, data: ImageSet, seed: int):
@@ -403,21 +413,25 @@ def _load_state(run: Run, ck: dict) -> None:
     run.resumed = True
 
 
-def write_run_files(run: Run) -> None:
-    """config.yaml, env.json; on resume, metrics.jsonl cut back to the checkpoint's step."""
+def write_run_files(run: Run, resuming: bool, source: Optional[Path]) -> None:
+    """config.yaml, env.json (atomically, never through a planted symlink); on resume, metrics.jsonl cut
+    back to the checkpoint's step (from ``source``'s when branching) and orphaned temporary files removed."""
     if not run.info.main:
         return
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    (run.run_dir / "config.yaml").write_text(yaml.safe_dump(_plain(run.cfg), sort_keys=False))
+    ckpt_mod.remove_orphans(run.ckpt_dir)
+    ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(_plain(run.cfg), sort_keys=False), "config")
     backbone = run.model.backbone
     env = environment(run.device, run.info)
     env.update({"encoder": backbone.arch, "stem": backbone.stem, "dim": backbone.dim,
                 "views": _plain(run.vcfg.to_dict()), "dataset_notes": run.data.notes, "lr_after_scaling": run.lr,
                 "batch_size_global": run.batch, "batch_size_per_process": run.b_local, "autocast_bf16": run.autocast,
                 "channels_last": run.channels_last, "data_on_device": bool(run.rc.data.on_device)})
-    (run.run_dir / "env.json").write_text(json.dumps(env, indent=2, default=_json_default))
-    if run.resumed:
-        _truncate_metrics(run.metrics_path, run.step)
+    ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(env, indent=2, default=_json_default), "env file")
+    if source is not None:
+        reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
+    elif resuming:
+        reset_metrics(run.metrics_path, run.step)
 
 
 def _plain(obj):
@@ -459,8 +473,26 @@ def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
             "std": list(run.data.std), "train_seconds": train_seconds}
 
 
+def non_finite_state(run: Run) -> Optional[str]:
+    """The name of the first parameter or buffer (model, EMA backbone) that is NaN or infinite, if any."""
+    mods = [("", run.model)] + ([("ema.", run.ema)] if run.ema is not None else [])
+    for prefix, mod in mods:
+        for name, t in list(mod.named_parameters()) + list(mod.named_buffers()):
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                return prefix + name
+    return None
+
+
 def save_checkpoint(run: Run, session: "Session", name: str = "last.pt") -> None:
-    """Gather every process's view-generator state, then rank 0 writes ``checkpoints/<name>`` atomically."""
+    """Gather every process's view-generator state, then rank 0 writes ``checkpoints/<name>`` atomically;
+    never a checkpoint whose weights are not finite (the last good one is kept, :class:`NonFiniteLoss`)."""
+    bad = non_finite_state(run)
+    if bad is not None:
+        last = ckpt_mod.find_last(run.run_dir)
+        raise NonFiniteLoss(
+            f"parameters are not finite at step {run.step} ({bad}; the loss was {session.last_loss:g}); the checkpoint "
+            f"was not written. Last good checkpoint: {last if last else 'none yet'}. Try a lower optim.lr "
+            f"(now {run.lr:g}) or optim.grad_clip")
     states = D.gather_obj(run.gen.get_state().cpu(), run.info)
     if run.info.main:
         ckpt_mod.save_atomic(checkpoint_state(run, states, session.train_seconds(run)), run.ckpt_dir / name)
@@ -482,8 +514,13 @@ class Session:
 
     def log(self, rec: dict) -> None:
         if self.metrics is not None:
-            self.metrics.write(json.dumps(rec) + "\n")
-            self.metrics.flush()
+            try:
+                self.metrics.write(json.dumps(rec) + "\n")
+                self.metrics.flush()
+            except OSError as exc:
+                raise InputError(f"cannot write {self.metrics.name}: "
+                                 f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
+                                 f"continue with --resume once there is room") from None
 
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
@@ -627,12 +664,14 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
                                          autocast=run.autocast, verbose=verbose)
     orbit_sets.finalise_hook(run, results, verbose)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
-    (run.run_dir / "results.json").write_text(json.dumps(results, indent=2, default=_json_default))
+    ckpt_mod.write_text_atomic(run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default),
+                               "results file")
     _log(verbose, run.info, summary(results))
     return results
 
 
-def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True) -> dict:
+def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True, *, explicit: Optional[Dict[str, Any]] = None,
+          allow_changes: bool = False, overwrite: bool = False) -> dict:
     """Pretrain, checkpoint and evaluate; returns the results dict (also written to results.json).
 
     Parameters
@@ -641,10 +680,14 @@ def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True) -> dict
         Resolved configuration (:func:`idealssl.train.config.resolve`).
     resume : str, optional
         ``"auto"`` (the run directory's ``checkpoints/last.pt``), a checkpoint path, or a run directory.
+    explicit, allow_changes, overwrite
+        The settings the command gave explicitly (dotted keys), and the ``--allow-changes`` /
+        ``--overwrite`` flags (:mod:`idealssl.train.rundir`).
     """
+    opts = ResumeOptions(resume, dict(explicit or {}), allow_changes, overwrite)
     info, device = D.setup(str(cfg["device"]))
     try:
-        return _train(cfg, resume, verbose, info, device)
+        return _train(cfg, opts, verbose, info, device)
     finally:
         D.teardown()
 
@@ -654,11 +697,11 @@ def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
         print(msg, file=sys.stderr, flush=True)
 
 
-def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
+def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
     t_setup = time.time()
-    cfg, run_dir, ck = resume_point(cfg, resume, info, verbose)
+    cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose)
     run = setup(cfg, run_dir, ck, info, device)
-    write_run_files(run)
+    write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
     _log(verbose, info, f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
                         f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
@@ -677,7 +720,10 @@ def _train(cfg: dict, resume, verbose: bool, info: D.DistInfo, device: torch.dev
     finally:
         progress.close()
         if session.metrics is not None:
-            session.metrics.close()
+            try:
+                session.metrics.close()
+            except OSError:  # the failed write is reported already
+                pass
     results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
     if info.enabled:
         torch.distributed.barrier()

@@ -1,7 +1,6 @@
 """The trained module: backbone + objective + detached online probe (:class:`SSLModel`)."""
-from __future__ import annotations
 
-from typing import Dict, List, Optional
+from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
@@ -24,16 +23,16 @@ class SSLModel(nn.Module):
         self.objective = objective
         self.probe = nn.Linear(backbone.dim, max(1, n_classes))
 
-    def encode(self, views: List[torch.Tensor], net: Optional[nn.Module] = None) -> List[torch.Tensor]:
+    def encode(self, views: list[torch.Tensor], net: nn.Module | None = None) -> list[torch.Tensor]:
         net = net or self.backbone
-        out: List[Optional[torch.Tensor]] = [None] * len(views)
-        groups: Dict[tuple, List[int]] = {}
+        out: list[torch.Tensor | None] = [None] * len(views)
+        groups: dict[tuple, list[int]] = {}
         for i, v in enumerate(views):
             groups.setdefault(tuple(v.shape[1:]), []).append(i)
         for idx in groups.values():
             z = net(torch.cat([views[i] for i in idx]))
             for j, i in enumerate(idx):
-                out[i] = z[j * views[i].shape[0]:(j + 1) * views[i].shape[0]]
+                out[i] = z[j * views[i].shape[0] : (j + 1) * views[i].shape[0]]
         return out  # type: ignore[return-value]
 
     def forward(self, views, targets, labels):
@@ -45,3 +44,32 @@ class SSLModel(nn.Module):
         probe_loss = F.cross_entropy(logits, lab.clamp_min(0), reduction="none")
         probe_loss = (probe_loss * (lab >= 0)).sum() / n.clamp_min(1)
         return out.loss, probe_loss, out.logs
+
+
+def backbone_from_checkpoint(ck: dict, path, part: str = "backbone") -> nn.Module:
+    """The backbone a checkpoint describes, with its ``part`` weights ("backbone" or "ema") loaded strictly;
+    one-line :class:`~idealssl.errors.InputError` naming the file for a bad configuration or state dict."""
+    from ..errors import InputError
+    from ..models import build_encoder
+
+    sd = ck.get(part)
+    if sd is None:
+        raise InputError(f"{path}: no {'EMA backbone' if part == 'ema' else part} in this checkpoint")
+    if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
+        raise InputError(f"{path}: the {part} state dict is not a mapping of names to tensors")
+    try:
+        m = ck["cfg"]["model"]
+        backbone = build_encoder(
+            m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"])
+        )
+    except InputError as exc:
+        raise InputError(f"{path}: bad model configuration in the checkpoint ({exc})") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: bad model configuration in the checkpoint ({type(exc).__name__}: {exc})") from None
+    try:
+        backbone.load_state_dict(sd)
+    except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+        lines = str(exc).strip().splitlines()
+        detail = " ".join(x.strip() for x in lines[:2])[:300] if lines else type(exc).__name__
+        raise InputError(f"{path}: the {part} state dict does not match the checkpoint's model ({detail})") from None
+    return backbone

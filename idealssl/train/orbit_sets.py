@@ -142,7 +142,7 @@ def finalise_hook(run: Any, results: Dict[str, Any], verbose: bool = True) -> No
         print(summary(results["check"]), file=sys.stderr, flush=True)
 
 
-def eval_check(args: Any, path: Path, ck: dict, backbone, data, views_fn, size: int, device) -> int:
+def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, views_fn, size: int, device) -> int:
     """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/)."""
     import sys
 
@@ -150,7 +150,6 @@ def eval_check(args: Any, path: Path, ck: dict, backbone, data, views_fn, size: 
             if v is not None}
     if args.class_orbits:
         over["orbits"] = "class"
-    run_dir = path.parent.parent
     blk = run_check(run_dir, backbone, data, views_fn, size, device, ck["cfg"], over)
     blk["checkpoint"], blk["step"], blk["weights"] = str(path), ck["step"], args.weights
     out = args.out or str(run_dir / "eval-check.json")

@@ -19,12 +19,14 @@ coefficient for step t. Schedules are precomputed per step (DINO's ``main_dino.p
 decay and momentum schedules as arrays up front), so that a resumed run reads exactly the values of an
 uninterrupted one.
 """
+
 from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 import torch
@@ -34,7 +36,7 @@ from ..objectives.ema import ema_update_
 
 __all__ = ["warmup_cosine", "Schedules", "StepOutput", "training_step"]
 
-Forward = Callable[[], Tuple[torch.Tensor, Optional[torch.Tensor], Dict[str, Any]]]
+Forward = Callable[[], tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]]
 
 
 def warmup_cosine(step: int, total: int, warmup: int) -> float:
@@ -53,11 +55,11 @@ class Schedules:
     """
 
     total: int
-    lr: Optional[np.ndarray] = None
-    momentum: Optional[np.ndarray] = None
+    lr: np.ndarray | None = None
+    momentum: np.ndarray | None = None
 
     @classmethod
-    def build(cls, total: int, objective: nn.Module, warmup: Optional[int] = None, ema: bool = False) -> "Schedules":
+    def build(cls, total: int, objective: nn.Module, warmup: int | None = None, ema: bool = False) -> Schedules:
         lr = None if warmup is None else np.array([warmup_cosine(s, total, warmup) for s in range(total)])
         mom = None
         if ema:
@@ -76,15 +78,25 @@ class Schedules:
 @dataclass
 class StepOutput:
     loss: torch.Tensor
-    aux_loss: Optional[torch.Tensor]
-    logs: Dict[str, Any] = field(default_factory=dict)
+    aux_loss: torch.Tensor | None
+    logs: dict[str, Any] = field(default_factory=dict)
     checked: Any = None  #: what ``check`` returned
 
 
-def training_step(forward: Forward, optimizer: torch.optim.Optimizer, objective: nn.Module, step: int,
-                  schedules: Schedules, *, ema: Optional[nn.Module] = None, online: Optional[nn.Module] = None,
-                  grad_clip: float = 0.0, autocast: bool = False, device_type: str = "cpu",
-                  check: Optional[Callable[[torch.Tensor], Any]] = None) -> StepOutput:
+def training_step(
+    forward: Forward,
+    optimizer: torch.optim.Optimizer,
+    objective: nn.Module,
+    step: int,
+    schedules: Schedules,
+    *,
+    ema: nn.Module | None = None,
+    online: nn.Module | None = None,
+    grad_clip: float = 0.0,
+    autocast: bool = False,
+    device_type: str = "cpu",
+    check: Callable[[torch.Tensor], Any] | None = None,
+) -> StepOutput:
     """Run step ``step`` (see the module docstring for the order).
 
     Parameters
@@ -105,7 +117,7 @@ def training_step(forward: Forward, optimizer: torch.optim.Optimizer, objective:
         factor = schedules.lr_factor(step)
         for g in optimizer.param_groups:
             g["lr"] = g["base_lr"] * (1.0 if g.get("fixed") else factor)
-    ctx = (torch.autocast(device_type=device_type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext())
+    ctx = torch.autocast(device_type=device_type, dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
     with ctx:
         loss, aux, logs = forward()
     checked = check(loss) if check is not None else None

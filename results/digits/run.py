@@ -11,12 +11,13 @@ run directories go to ``runs/digits-table/`` (not committed: they hold checkpoin
 ``results/digits/results.json`` and ``results/digits/README.md``. Finished runs are skipped, so the
 script can be interrupted and restarted.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -58,13 +59,30 @@ def run_one(method: str, seed: int, threads: int, epochs: int) -> Path:
     if out.exists():
         shutil.rmtree(out)
     env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, "-m", "idealssl.cli", "train", "--method", method, "--dataset", "digits", "--seed", str(seed),
-           "--out", str(out), "--no-progress", f"optim.epochs={epochs}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "idealssl.cli",
+        "train",
+        "--method",
+        method,
+        "--dataset",
+        "digits",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--no-progress",
+        f"optim.epochs={epochs}",
+    ]
     t0 = time.time()
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
-        print(f"FAILED {method} seed {seed}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
-              file=sys.stderr, flush=True)
+        print(
+            f"FAILED {method} seed {seed}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
+            file=sys.stderr,
+            flush=True,
+        )
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(out / "results.json", dest)
@@ -89,10 +107,16 @@ def summarise(methods, seeds) -> dict:
             for name in ("linear", "knn", "fewshot", "anomaly", "anomaly_likelihood", "online_linear"):
                 pr = _get(r, ("eval", name, "protocol"))
                 if pr:
-                    protocols[name] = re.sub(r"\(seed \d+\)|seed \d+\)", lambda mt: mt.group(0).replace(
-                        str(s), "S = the run's seed"), pr)
-        rows[m] = {k: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "values": v}
-                   for k, v in vals.items() if v}
+                    protocols[name] = re.sub(
+                        r"\(seed \d+\)|seed \d+\)",
+                        lambda mt, s=s: mt.group(0).replace(str(s), "S = the run's seed"),
+                        pr,
+                    )
+        rows[m] = {
+            k: {"mean": statistics.mean(v), "std": statistics.stdev(v) if len(v) > 1 else 0.0, "values": v}
+            for k, v in vals.items()
+            if v
+        }
     return {"rows": rows, "protocols": protocols}
 
 
@@ -111,14 +135,15 @@ def write_table(summary: dict, seeds, command: str, epochs: int) -> None:
                 cells.append(f"{100 * row[k]['mean']:.1f} ± {100 * row[k]['std']:.1f}")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     prot = "\n".join(f"* **{k}**: {v}" for k, v in sorted(summary["protocols"].items()))
-    text = f"""# digits results (every registered method, same budget, seeds {', '.join(map(str, seeds))})
+    text = f"""# digits results (every registered method, same budget, seeds {", ".join(map(str, seeds))})
 
 Regenerate: `{command}` (each run is `idealssl train --method M --dataset digits --seed S`).
 
 Budget, the same for every method: the shipped digits preset (`idealssl/configs/digits.yaml`):
 convnet (width 32, d = 64), with `optim.epochs={epochs}` for every method ({epochs} epochs x 5 steps of batch 256
-on the 1,437 train images; the preset's own default is 60), AdamW lr 2e-3 with 5 warmup epochs and cosine decay, weight decay 1e-6, grad-norm clip 2; heads scaled to d = 64
-as listed in the preset. Test split: 360 images (stratified 20 %, seed 0). CPU, 1 thread per run.
+on the 1,437 train images; the preset's own default is 60), AdamW lr 2e-3 with 5 warmup epochs and cosine decay,
+weight decay 1e-6, grad-norm clip 2; heads scaled to d = 64 as listed in the preset.
+Test split: 360 images (stratified 20 %, seed 0). CPU, 1 thread per run.
 
 Accuracies and AUROCs in %, mean ± std over seeds; "train s" is the mean wall time of pretraining
 (2 runs in parallel, 1 thread each, on a 2-core machine shared with other jobs: an upper bound).
@@ -152,12 +177,23 @@ def main(argv=None) -> int:
     t0 = time.time()
     with ThreadPoolExecutor(args.parallel) as ex:
         list(ex.map(lambda j: run_one(j[0], j[1], args.threads, args.epochs), jobs))
-    command = "python results/digits/run.py" + ("" if args.epochs == 30 else f" --epochs {args.epochs}") + (f" --methods {' '.join(args.methods)}" if args.methods else "") + \
-              ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
+    command = (
+        "python results/digits/run.py"
+        + ("" if args.epochs == 30 else f" --epochs {args.epochs}")
+        + (f" --methods {' '.join(args.methods)}" if args.methods else "")
+        + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
+    )
     summary = summarise(methods, args.seeds)
-    summary.update({"command": command, "seeds": args.seeds, "epochs": args.epochs, "methods": methods,
-                    "wall_seconds_this_invocation": time.time() - t0,
-                    "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+    summary.update(
+        {
+            "command": command,
+            "seeds": args.seeds,
+            "epochs": args.epochs,
+            "methods": methods,
+            "wall_seconds_this_invocation": time.time() - t0,
+            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
     (HERE / "results.json").write_text(json.dumps(summary, indent=2))
     write_table(summary, args.seeds, command, args.epochs)
     print((HERE / "README.md").read_text())

@@ -1,4 +1,5 @@
 """``idealssl check`` as a user types it: formats, exit codes, JSON keys, certificates re-verified."""
+
 import json
 
 import numpy as np
@@ -84,7 +85,14 @@ def test_task_witness_is_printed_and_fits(capsys, write):
 
 
 def test_readable_report_and_span_counterexample(capsys, write):
-    rc = main(["check", write("z.npy", np.array([[1.0, 0], [1, 1], [1, 2]])), "--augs", write("o.json", {"orbits": [[0], [1], [2]]})])
+    rc = main(
+        [
+            "check",
+            write("z.npy", np.array([[1.0, 0], [1, 1], [1, 2]])),
+            "--augs",
+            write("o.json", {"orbits": [[0], [1], [2]]}),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 1
     assert "NOT IDEAL" in out and "span" in out and "certificate (radon, verified)" in out
@@ -93,7 +101,9 @@ def test_readable_report_and_span_counterexample(capsys, write):
 def test_pairs_singletons_and_probabilities(capsys, write):
     """Pairs form: points in no pair are orbits of their own; p shapes W_n."""
     Z = np.array([[0.0, 0], [0, 0], [1, 0], [0, 1]])
-    rc, rep = cli_json(capsys, write("z.npy", Z), "--augs", write("o.json", {"pairs": [[0, 1]], "n": 4, "p": [0.25, 0.25, 0.25, 0.25]}))
+    rc, rep = cli_json(
+        capsys, write("z.npy", Z), "--augs", write("o.json", {"pairs": [[0, 1]], "n": 4, "p": [0.25, 0.25, 0.25, 0.25]})
+    )
     assert rc == 0 and rep["n_orbits"] == 3
     w1 = rep["sample_efficiency"]["curve"][0][1]
     assert w1 == pytest.approx(0.5 * 0.5 + 0.25 * 0.75 * 2)
@@ -101,5 +111,7 @@ def test_pairs_singletons_and_probabilities(capsys, write):
 
 def test_exhaustive_flag(capsys, write):
     Z, labels = repeat_codes(simplex(4), 2)
-    rc, rep = cli_json(capsys, write("z.npy", Z), "--augs", write("o.json", {"labels": labels.tolist()}), "--exhaustive")
+    rc, rep = cli_json(
+        capsys, write("z.npy", Z), "--augs", write("o.json", {"labels": labels.tolist()}), "--exhaustive"
+    )
     assert rc == 0 and rep["exhaustive"]["n_fittable"] == rep["exhaustive"]["n_labellings"] == 7

@@ -5,6 +5,7 @@
 * the large-file parser of ``{"labels": [ints]}`` vs the JSON parser;
 * the batched release of a memory-mapped file's pages keeps a pass's resident set small.
 """
+
 import json
 import os
 import shutil
@@ -38,7 +39,9 @@ def test_kernel_is_built_when_a_compiler_exists():
         pytest.skip("IDEALSSL_PURE_NUMPY asks for the NumPy path")
     if shutil.which(os.environ.get("CC", "cc")) is None:
         pytest.skip("no C compiler on PATH")
-    assert kernel is not None and stats.fused_kernel is kernel, "the C extension idealssl.inputs._kernels was not built: reinstall with `pip install -e .`"
+    assert kernel is not None and stats.fused_kernel is kernel, (
+        "the C extension idealssl.inputs._kernels was not built: reinstall with `pip install -e .`"
+    )
 
 
 @needs_kernel
@@ -153,15 +156,41 @@ def test_rows_truncated_file(tmp_path):
 # --------------------------------------------------------------------------- the labels fast path
 _tokens = st.one_of(
     st.integers(-(10**17) + 1, 10**17 - 1).map(str),
-    st.sampled_from(["01", "-", "--1", "1.5", "1e3", "+1", "0", "-0", "00", "-01", "7 8", "1-2", "- 1", '"a"', "", "true",
-                     "99999999999999999999", "9223372036854775808", "100000000000000000", "[1]"]),
+    st.sampled_from(
+        [
+            "01",
+            "-",
+            "--1",
+            "1.5",
+            "1e3",
+            "+1",
+            "0",
+            "-0",
+            "00",
+            "-01",
+            "7 8",
+            "1-2",
+            "- 1",
+            '"a"',
+            "",
+            "true",
+            "99999999999999999999",
+            "9223372036854775808",
+            "100000000000000000",
+            "[1]",
+        ]
+    ),
 )
 _seps = st.sampled_from([",", ", ", " ,", ",\n", "\t,\r\n ", ",,", " ", "", ";", "\u00a0,"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(items=st.lists(st.tuples(_tokens, _seps), max_size=12), last=_tokens, pad=st.sampled_from(["", " ", "\n\t"]),
-       pure=st.booleans())
+@given(
+    items=st.lists(st.tuples(_tokens, _seps), max_size=12),
+    last=_tokens,
+    pad=st.sampled_from(["", " ", "\n\t"]),
+    pure=st.booleans(),
+)
 def test_fast_labels_agree_with_json(tmp_path_factory, items, last, pad, pure):
     """Whenever the fast parser answers (compiled, or NumPy with IDEALSSL_PURE_NUMPY=1), it answers
     what the JSON parser reads; whatever JSON rejects or reads as something other than integers, it
@@ -236,7 +265,7 @@ def test_pass_keeps_resident_set_small(tmp_path):
     Z = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(n, d))
     rng = np.random.default_rng(0)
     for s in range(0, n, 16384):
-        Z[s:s + 16384] = rng.standard_normal((16384, d), dtype=np.float32)
+        Z[s : s + 16384] = rng.standard_normal((16384, d), dtype=np.float32)
     Z.flush()
     del Z
     (tmp_path / "o.json").write_text(json.dumps({"labels": (np.arange(n) % 1000).tolist()}))
@@ -246,7 +275,9 @@ def test_pass_keeps_resident_set_small(tmp_path):
         "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
         "print(hwm, code, file=sys.stderr)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "o.json")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(tmp_path / "o.json")], capture_output=True, text=True, check=True
+    )
     hwm_kib, exit_code = map(int, out.stderr.strip().splitlines()[-1].split())
     assert exit_code == 1 and json.loads(out.stdout)["n_points"] == n  # C - 1 > d: not ideal
     assert hwm_kib / 1024 < 160, f"peak RSS {hwm_kib / 1024:.0f} MiB for a 256 MiB file"

@@ -1,4 +1,5 @@
 """Bad input: one clear line on stderr and exit 2, never a traceback or a wrong verdict."""
+
 import pickle
 import subprocess
 import sys
@@ -45,11 +46,11 @@ def assert_bad(capsys, argv, fragment):
         ({"labels": [0, 1, None]}, "is not an integer or a string"),
         ({"labels": [0, 1, 1], "p": [0.5, 0.5, 0.5]}, "not a distribution"),
         ({"labels": [0, 1, 1], "p": [1.5, -0.5, 0.0]}, "negative"),
-        ({"labels": [0, 1, 1], "p": [0.5, 0.5]}, "\"p\" has 2 entries"),
+        ({"labels": [0, 1, 1], "p": [0.5, 0.5]}, '"p" has 2 entries'),
         ({"pairs": [[0, 1], [1, 0]], "n": 3}, "duplicate pair"),
         ({"pairs": [[0, 1], [1, 5]], "n": 3}, "out of range"),
-        ({"pairs": [[0, 1]]}, "needs \"n\""),
-        ({"pairs": [[0, 1]], "n": 4}, "\"n\" = 4 points but the representation has N = 3"),
+        ({"pairs": [[0, 1]]}, 'needs "n"'),
+        ({"pairs": [[0, 1]], "n": 4}, '"n" = 4 points but the representation has N = 3'),
         ({"pairs": [[0, 1, 2]], "n": 3}, "is not a pair"),
         ({"orbit": [[0, 1, 2]]}, "exactly one of the keys"),
         ({"labels": [0, 1, 2], "orbits": [[0, 1, 2]]}, "exactly one of the keys"),
@@ -121,36 +122,58 @@ def test_bad_task(capsys, write):
     o = write("o.json", {"orbits": [[0], [1, 2]]})
     Z2 = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
     z2 = write("z2.npy", Z2)
-    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"point_labels": [0, 1, 0]})], "not an invariant task")
-    assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"orbit_labels": [0, 1, 0]})], "there are C = 2 orbits")
+    assert_bad(
+        capsys, [z2, "--augs", o, "--task", write("t.json", {"point_labels": [0, 1, 0]})], "not an invariant task"
+    )
+    assert_bad(
+        capsys, [z2, "--augs", o, "--task", write("t.json", {"orbit_labels": [0, 1, 0]})], "there are C = 2 orbits"
+    )
     assert_bad(capsys, [z2, "--augs", o, "--task", write("t.json", {"labels": [0, 1]})], "exactly one of")
 
 
 def test_bad_options(capsys, write):
     z, o = write("z.npy", GOOD), write("o.json", {"labels": list(range(3))})
-    for argv, fragment in (([z, "--augs", o, "--tol", "2"], "must be in [1e-12, 1)"), ([z, "--augs", o, "--tol", "1e-17"], "must be in [1e-12, 1)"), ([z, "--augs", o, "--probe", "svm"], "invalid choice"), ([z], "--augs")):
+    for argv, fragment in (
+        ([z, "--augs", o, "--tol", "2"], "must be in [1e-12, 1)"),
+        ([z, "--augs", o, "--tol", "1e-17"], "must be in [1e-12, 1)"),
+        ([z, "--augs", o, "--probe", "svm"], "invalid choice"),
+        ([z], "--augs"),
+    ):
         with pytest.raises(SystemExit) as e:
             main(["check", *argv])
         assert e.value.code == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and fragment in err
     big = np.random.default_rng(0).standard_normal((13, 14))
-    assert_bad(capsys, [write("b.npy", big), "--augs", write("b.json", {"labels": list(range(13))}), "--exhaustive"], "above the limit of 12")
+    assert_bad(
+        capsys,
+        [write("b.npy", big), "--augs", write("b.json", {"labels": list(range(13))}), "--exhaustive"],
+        "above the limit of 12",
+    )
 
 
 def test_real_cli_process_bad_input(write):
     """The installed console script, as a user types it: one line on stderr, exit 2."""
     z = write("z.npy", np.array([[np.nan, 0.0]]))
     o = write("o.json", {"labels": [0]})
-    res = subprocess.run([sys.executable, "-m", "idealssl.cli", "check", z, "--augs", o], capture_output=True, text=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "idealssl.cli", "check", z, "--augs", o], capture_output=True, text=True
+    )
     assert res.returncode == 2
     assert res.stderr.strip().count("\n") == 0 and "non-finite" in res.stderr
 
 
 # ------------------------------------------------------------------------------------ fuzzing
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 8) | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=3),
-    lambda children: st.lists(children, max_size=6) | st.dictionaries(st.sampled_from(["orbits", "labels", "pairs", "n", "p", "x"]), children, max_size=4),
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 8)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=6)
+        | st.dictionaries(st.sampled_from(["orbits", "labels", "pairs", "n", "p", "x"]), children, max_size=4)
+    ),
     max_leaves=20,
 )
 
@@ -171,7 +194,10 @@ def test_fuzz_orbits_loader(obj):
 
 
 @settings(max_examples=150, deadline=None)
-@given(data=st.binary(max_size=300), prefix=st.sampled_from([b"", b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00", b"PK\x03\x04"]))
+@given(
+    data=st.binary(max_size=300),
+    prefix=st.sampled_from([b"", b"\x93NUMPY\x01\x00", b"\x93NUMPY\x02\x00", b"PK\x03\x04"]),
+)
 def test_fuzz_representation_loader(tmp_path_factory, data, prefix):
     """Random bytes as a representation file: InputError or a valid 2-D numeric representation."""
     p = tmp_path_factory.mktemp("fz") / "z.npy"

@@ -2,6 +2,7 @@
 
 Bad input → one line on stderr, exit 2; valid but extreme input → the same verdict as its tame twin.
 """
+
 import io
 import os
 import zipfile
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 import idealssl
+from idealssl.checker import lp
 from idealssl.errors import InputError
 from idealssl.inputs.orbits import load_orbits
 
@@ -26,10 +28,13 @@ BIG = 2**63  # one past int64
         ({"orbits": [[0, 1], [BIG]]}, "beyond the int64 range"),
         ({"labels": [BIG, BIG, -1]}, "beyond the int64 range"),  # NumPy would make these floats and merge them
         ({"pairs": [[0, BIG]], "n": 3}, "beyond the int64 range"),
-        ({"pairs": [[0, 1]], "n": 2**40}, "\"n\" = 1099511627776 points but the representation has N = 3"),  # no 8 TiB allocation
+        (
+            {"pairs": [[0, 1]], "n": 2**40},
+            '"n" = 1099511627776 points but the representation has N = 3',
+        ),  # no 8 TiB allocation
         ({"labels": [0, 1, 1], "p": ["0.5", "0.25", "0.25"]}, "\"p\"[0] = '0.5' is not a number"),
-        ({"labels": [0, 1, 1], "p": None}, "\"p\" is null"),
-        ({"labels": [0, 1, 1], "p": [10**400, 0, 0]}, "\"p\" must hold finite numbers"),
+        ({"labels": [0, 1, 1], "p": None}, '"p" is null'),
+        ({"labels": [0, 1, 1], "p": [10**400, 0, 0]}, '"p" must hold finite numbers'),
     ],
 )
 def test_bad_orbits_edge(capsys, write, orbits, fragment):
@@ -38,14 +43,26 @@ def test_bad_orbits_edge(capsys, write, orbits, fragment):
 
 def test_duplicate_json_keys_are_refused(capsys, write):
     z = write("z.npy", GOOD)
-    assert_bad(capsys, [z, "--augs", write("o.json", '{"orbits": [[0, 1, 2]], "orbits": [[0], [1], [2]]}')], "duplicate key 'orbits'")
+    assert_bad(
+        capsys,
+        [z, "--augs", write("o.json", '{"orbits": [[0, 1, 2]], "orbits": [[0], [1], [2]]}')],
+        "duplicate key 'orbits'",
+    )
     o = write("o2.json", {"labels": [0, 1, 2]})
-    assert_bad(capsys, [z, "--augs", o, "--task", write("t.json", '{"orbit_labels": [0, 1, 0], "orbit_labels": [1, 1, 0]}')], "duplicate key")
+    assert_bad(
+        capsys,
+        [z, "--augs", o, "--task", write("t.json", '{"orbit_labels": [0, 1, 0], "orbit_labels": [1, 1, 0]}')],
+        "duplicate key",
+    )
 
 
 def test_task_labels_beyond_int64_are_refused(capsys, write):
     o = write("o.json", {"labels": [0, 1, 2]})
-    assert_bad(capsys, [write("z.npy", GOOD), "--augs", o, "--task", write("t.json", {"orbit_labels": [BIG, BIG + 1, -1]})], "beyond the int64 range")
+    assert_bad(
+        capsys,
+        [write("z.npy", GOOD), "--augs", o, "--task", write("t.json", {"orbit_labels": [BIG, BIG + 1, -1]})],
+        "beyond the int64 range",
+    )
 
 
 def test_long_values_are_cut_in_messages(capsys, write):
@@ -106,7 +123,11 @@ def test_corrupt_npz_members(capsys, tmp_path, write):
 def test_extended_precision_is_refused(capsys, write):
     if np.dtype(np.longdouble).itemsize <= 8:
         pytest.skip("long double is float64 here")
-    assert_bad(capsys, [write("z.npy", GOOD.astype(np.longdouble)), "--augs", write("o.json", {"labels": [0, 1, 2]})], "extended-precision")
+    assert_bad(
+        capsys,
+        [write("z.npy", GOOD.astype(np.longdouble)), "--augs", write("o.json", {"labels": [0, 1, 2]})],
+        "extended-precision",
+    )
 
 
 # ------------------------------------------------------------------ extreme but valid magnitudes
@@ -134,7 +155,9 @@ def test_verdicts_survive_extreme_scales(monkeypatch, scale, pure_numpy):
         r = idealssl.check((off * scale).astype(dtype), labels)
         assert not r.ideal and not r.conditions["invariance"].holds, (scale, dtype)
         assert r.counterexample["kind"] == "non_invariant" and r.counterexample["verified"]
-        assert abs(r.conditions["invariance"].value - 0.015 / (2 / 3)) < 1e-6  # relative to the spread √(Σ‖μ_m − μ̄‖²/C) = 2/3
+        assert (
+            abs(r.conditions["invariance"].value - 0.015 / (2 / 3)) < 1e-6
+        )  # relative to the spread √(Σ‖μ_m − μ̄‖²/C) = 2/3
         erm = r.counterexample["proof"]["erm_probe"]  # acts on the user's (unscaled) points
         s = (off * scale).astype(np.float64)[[0, 1]] @ np.asarray(erm["W"]).T + np.asarray(erm["b"])
         assert s[0, 1] > s[0, 0] and s[1, 0] > s[1, 1]
@@ -161,7 +184,9 @@ def test_api_arguments():
         idealssl.check(Z, np.array([1e19, 2e19, 0.0]))  # not exact integers: never cast to INT64_MIN
     with pytest.raises(InputError, match="must be an integer"):
         load_orbits({"labels": [0, 1, 2]}, n="3")
-    p = load_orbits({"labels": [0, 1, 1], "p": [np.float64(0.5), np.float32(0.5), np.int64(0)]}).p  # NumPy scalars are numbers
+    p = load_orbits(
+        {"labels": [0, 1, 1], "p": [np.float64(0.5), np.float32(0.5), np.int64(0)]}
+    ).p  # NumPy scalars are numbers
     assert p.tolist() == [0.5, 0.5, 0.0]
     with pytest.raises(InputError, match=r"\"p\"\[1\] = np.True_ is not a number"):
         load_orbits({"labels": [0, 1, 1], "p": [1.0, np.True_, 0.0]})
@@ -243,11 +268,19 @@ def test_one_orbit_note_says_the_value_depends_on_the_origin():
     assert "n/a" in str(idealssl.check(np.zeros((1, 2)), [0], probe="mlp"))
 
 
-def test_nobias_one_sided_dependency_says_two_classes():
-    r = idealssl.check(np.array([[1.0], [-1.0]]), [0, 1], probe="linear-nobias")
+def test_nobias_one_sided_dependency_without_zero_is_ideal_with_a_zero_is_not():
+    """Issue 11: codes 1 and −1 (dependency α = (1, 1), the origin inside their hull) are ideal for
+    argmax(W z): w = 1 separates them. The old checker said NOT IDEAL with the constant labelling
+    [1, 1] as its "certificate"; a constant task is fitted by any probe."""
+    r = idealssl.check(np.array([[1.0], [-1.0]]), [0, 1], probe="linear-nobias", exhaustive=True, task=[1, 0])
+    assert r.ideal and r.counterexample is None and r.witness["fits"]
+    assert r.exhaustive["n_labellings"] == 1 and r.exhaustive["agrees"]  # the constant labelling is not enumerated
+    # α = (1, 1, 0): one-signed with a zero; its support {0, 1} vs the rest is the certificate
+    Z = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])
+    r = idealssl.check(Z, [0, 1, 2], probe="linear-nobias", exhaustive=True)
     ce = r.counterexample
-    assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1]
-    assert "class 0 stays available" in ce["summary"]
+    assert not r.ideal and ce["kind"] == "radon" and ce["verified"] and ce["orbit_labels"] == [1, 1, 0]
+    assert not lp.separable(Z, np.array([1.0, 1.0, -1.0]), bias=False) and r.exhaustive["agrees"]
 
 
 def test_nobias_zero_point_in_an_orbit_gets_a_verified_certificate():

@@ -1,4 +1,5 @@
 """The JSON Schemas document exactly the forms the loader accepts (for what a schema can express)."""
+
 import json
 from pathlib import Path
 

@@ -1,5 +1,6 @@
 """The streaming pass gives the same statistics from an array, a .npy (C or Fortran order, any
 endianness, 1 or 2 threads, many chunks) and a .npz member (compressed or not)."""
+
 import numpy as np
 import pytest
 
@@ -42,7 +43,9 @@ def test_all_sources_agree(tmp_path, small_chunks):
     np.savez_compressed(tmp_path / "c.npz", z=Z, other=Z[:3])
     for path in ("c.npy", "f.npy", "be.npy", "u.npz", "c.npz:z"):
         for threads in (1, 2):
-            st = orbit_stats(load_representation(tmp_path / path if ":" not in path else f"{tmp_path}/{path}"), orb, threads=threads)
+            st = orbit_stats(
+                load_representation(tmp_path / path if ":" not in path else f"{tmp_path}/{path}"), orb, threads=threads
+            )
             _same(ref, st)
     st = orbit_stats(load_representation(tmp_path / "f32.npy"), orb, threads=2)
     np.testing.assert_allclose(st.max_dev, ref.max_dev, rtol=1e-5)

@@ -5,6 +5,7 @@ Quick mode reads the recorded full-mode results (the notebooks' own, a copy in t
 synthetic suite's ``synthetic/results/full``, read only) and runs small live experiments; figures go
 to tmp_path. Full mode: ``IDEALSSL_NB_MODE=full python -m notebooks.run``.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,9 @@ def test_notebook_executes_in_quick_mode(path, tmp_path, monkeypatch):
     for c in nb.cells:  # start from a clean notebook: the outputs checked are the fresh ones
         if c.cell_type == "code":
             c.outputs, c.execution_count = [], None
-    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NB_DIR)}}
+    )
     client.execute()  # raises CellExecutionError on any failing cell
     text = _text(nb)
     assert "mode = quick" in text
@@ -77,10 +80,13 @@ def test_committed_notebook_matches_source_and_has_outputs(path):
     assert src.exists(), f"{path.name} has no source {src}"
     committed = nbformat.read(path, as_version=4)
     fresh = build(src)
-    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in fresh.cells], \
+    assert [(c.cell_type, c.source) for c in committed.cells] == [(c.cell_type, c.source) for c in fresh.cells], (
         f"{path.name} is out of date: rebuild with python -m notebooks.run --only {path.name[:2]}"
+    )
     assert committed.metadata.get("idealssl", {}).get("executed_mode") in ("quick", "full")
-    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code"), "every code cell must have saved outputs"
+    assert all(c.get("outputs") for c in committed.cells if c.cell_type == "code"), (
+        "every code cell must have saved outputs"
+    )
     assert "Traceback" not in _text(committed)
     assert (NB_DIR / "figures" / f"{path.stem}.png").exists()
 
@@ -89,8 +95,11 @@ def test_parse_percent_cells():
     from notebooks.run import parse_percent
 
     cells = parse_percent("header\n# %% [markdown]\n# # Title\n#\n# text\n\n# %%\nx = 1\n\n# %%\ny = 2\n")
-    assert cells == [{"type": "markdown", "source": "# Title\n\ntext"}, {"type": "code", "source": "x = 1"},
-                     {"type": "code", "source": "y = 2"}]
+    assert cells == [
+        {"type": "markdown", "source": "# Title\n\ntext"},
+        {"type": "code", "source": "x = 1"},
+        {"type": "code", "source": "y = 2"},
+    ]
 
 
 def test_mode_rejects_unknown(monkeypatch):
@@ -124,4 +133,6 @@ def test_notebooks_read_the_synthetic_suite_and_keep_only_their_own_results():
             rows = [nbutil.flat_row(r) for r in rec["rows"] if "probes" in r]
             for r in rows:
                 assert {"method", "seed", "C"} <= set(r) and 0.0 <= r["acc_binary"] <= 1.0
-    assert not hasattr(E, "coarseness") and not hasattr(E, "main_world"), "no second implementation of the synthetic experiments"
+    assert not hasattr(E, "coarseness") and not hasattr(E, "main_world"), (
+        "no second implementation of the synthetic experiments"
+    )

@@ -1,4 +1,5 @@
 """Shared helpers for the objective tests (independent reference implementations live in the tests)."""
+
 import numpy as np
 import pytest
 import torch

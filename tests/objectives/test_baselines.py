@@ -1,4 +1,5 @@
 """DINO, SwAV, BYOL, VICReg and Barlow Twins against numpy references written from the papers' equations."""
+
 import math
 
 import numpy as np
@@ -49,8 +50,9 @@ def test_dino_closed_forms_and_schedules():
     c = torch.ones(3)
     out = [torch.tensor([[1.0, 2.0, 3.0]]), torch.tensor([[3.0, 2.0, 1.0]])]
     assert torch.allclose(updated_center(c, out, 0.9), 0.9 * c + 0.1 * torch.tensor([2.0, 2.0, 2.0]))
-    obj = build("dino", 8, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_frac=0.5,
-                **small_kwargs("dino", 8))
+    obj = build(
+        "dino", 8, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_frac=0.5, **small_kwargs("dino", 8)
+    )
     assert obj.momentum(0, 100) == pytest.approx(0.996)
     assert obj.momentum(50, 100) == pytest.approx(0.998)
     assert obj.momentum(100, 100) == pytest.approx(1.0)
@@ -93,16 +95,19 @@ def ref_sinkhorn(scores, eps, iters):
     n, k = q.shape
     q = q / q.sum()
     for _ in range(iters):
-        for j in range(k):      # each prototype gets total mass 1/K
+        for j in range(k):  # each prototype gets total mass 1/K
             q[:, j] = q[:, j] / q[:, j].sum() / k
-        for i in range(n):      # each sample gets total mass 1/N
+        for i in range(n):  # each sample gets total mass 1/N
             q[i, :] = q[i, :] / q[i, :].sum() / n
     return q * n
 
 
 @pytest.mark.parametrize("n,k,iters", [(6, 4, 3), (16, 30, 5), (32, 8, 1)])
 def test_sinkhorn_matches_reference(n, k, iters):
-    scores = torch.nn.functional.normalize(torch.randn(n, 5), dim=1) @ torch.nn.functional.normalize(torch.randn(k, 5), dim=1).T
+    scores = (
+        torch.nn.functional.normalize(torch.randn(n, 5), dim=1)
+        @ torch.nn.functional.normalize(torch.randn(k, 5), dim=1).T
+    )
     got = sinkhorn(scores, 0.05, iters).numpy()
     np.testing.assert_allclose(got, ref_sinkhorn(scores.numpy(), 0.05, iters), rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(got.sum(1), 1.0, rtol=1e-5)
@@ -117,8 +122,18 @@ def test_sinkhorn_converges_to_equipartition():
 def test_swapped_prediction_matches_reference():
     scores = [torch.randn(6, 5) for _ in range(4)]
     codes = [torch.softmax(torch.randn(6, 5), 1) for _ in range(2)]
-    ref = np.mean([np.mean([np.mean(-(codes[a].numpy() * np_log_softmax(scores[j].numpy() / 0.1)).sum(1))
-                            for j in range(4) if j != a]) for a in range(2)])
+    ref = np.mean(
+        [
+            np.mean(
+                [
+                    np.mean(-(codes[a].numpy() * np_log_softmax(scores[j].numpy() / 0.1)).sum(1))
+                    for j in range(4)
+                    if j != a
+                ]
+            )
+            for a in range(2)
+        ]
+    )
     assert swapped_prediction_loss(scores, codes, 0.1).item() == pytest.approx(ref, rel=1e-5)
 
 
@@ -190,7 +205,7 @@ def ref_vicreg(x, y, lam=25.0, mu=25.0, nu=1.0):
 
     def cov(z):
         c = np.cov(z, rowvar=False)
-        return (np.sum(c ** 2) - np.sum(np.diag(c) ** 2)) / d
+        return (np.sum(c**2) - np.sum(np.diag(c) ** 2)) / d
 
     return lam * inv + mu * (var(x) + var(y)) / 2 + nu * (cov(x) + cov(y))
 
@@ -234,16 +249,20 @@ def test_barlow_matches_reference_and_is_symmetric(n, d, lambd):
 
 def test_barlow_closed_forms():
     h = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0], [-1.0, -1.0]])
-    assert barlow_loss([h, h])[0].item() == pytest.approx(0.0, abs=1e-4)      # C = I
-    assert barlow_loss([h, -h])[0].item() == pytest.approx(8.0, rel=1e-4)     # C = -I: sum (1+1)^2
+    assert barlow_loss([h, h])[0].item() == pytest.approx(0.0, abs=1e-4)  # C = I
+    assert barlow_loss([h, -h])[0].item() == pytest.approx(8.0, rel=1e-4)  # C = -I: sum (1+1)^2
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 def test_low_precision_inputs_are_finite(dtype):
     x = [(torch.randn(16, 8) * 3e4).clamp(-6e4, 6e4).to(dtype) for _ in range(2)]
-    for val in (vicreg_loss(x)[0], barlow_loss(x)[0], byol_loss(x, x),
-                dino_loss(x, [teacher_probs(t, torch.zeros(8), 0.04) for t in x], 0.1),
-                swapped_prediction_loss(x, [sinkhorn(t.float() / 6e4) for t in x], 0.1)):
+    for val in (
+        vicreg_loss(x)[0],
+        barlow_loss(x)[0],
+        byol_loss(x, x),
+        dino_loss(x, [teacher_probs(t, torch.zeros(8), 0.04) for t in x], 0.1),
+        swapped_prediction_loss(x, [sinkhorn(t.float() / 6e4) for t in x], 0.1),
+    ):
         assert val.dtype == torch.float32 and torch.isfinite(val)
 
 

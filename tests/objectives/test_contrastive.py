@@ -1,4 +1,5 @@
 """SimCLR and CISSL against loop-based numpy references written from the equations."""
+
 import math
 
 import numpy as np
@@ -129,7 +130,9 @@ def test_simclr_loss_decreases_when_views_align():
     for _ in range(30):
         loss = obj([z, z + 1.0 * noise]).loss
         first = loss.item() if first is None else first
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     assert loss.item() < 0.5 * first
 
 

@@ -1,4 +1,5 @@
 """DISSL against a numpy reference written from the original implementation's equations."""
+
 import math
 
 import numpy as np
@@ -25,8 +26,10 @@ def ref_dissl(tl, sl, lam, beta, tau_t, tau_s, ema=None, m=0.0):
     return distill - lam * np.mean(hs) + beta * detinv
 
 
-@pytest.mark.parametrize("n,c,v,lam,beta,tau_t,tau_s", [
-    (4, 3, 2, 2.3, 0.8, 0.5, 1.0), (16, 50, 2, 1.0, 0.0, 0.2, 0.7), (9, 8, 4, 2.8, 0.4, 0.5, 1.0)])
+@pytest.mark.parametrize(
+    "n,c,v,lam,beta,tau_t,tau_s",
+    [(4, 3, 2, 2.3, 0.8, 0.5, 1.0), (16, 50, 2, 1.0, 0.0, 0.2, 0.7), (9, 8, 4, 2.8, 0.4, 0.5, 1.0)],
+)
 def test_dissl_loss_matches_reference(n, c, v, lam, beta, tau_t, tau_s):
     tl = [torch.randn(n, c) * 3 for _ in range(2)]
     sl = [torch.randn(n, c) * 3 for _ in range(v)]
@@ -132,8 +135,7 @@ def test_marginal_ema_buffer_moves_and_is_used():
     # the buffer was updated after the loss: recompute the one used
     m = 0.9
     used = (obj.marginal - (1 - m) * torch.stack([torch.softmax(x / 0.5, 1).mean(0) for x in tl]).mean(0)) / m
-    ref = ref_dissl([x.numpy() for x in tl], [x.numpy() for x in sl], 2.3, 0.8, 0.5, 1.0,
-                    used.double().numpy(), m)
+    ref = ref_dissl([x.numpy() for x in tl], [x.numpy() for x in sl], 2.3, 0.8, 0.5, 1.0, used.double().numpy(), m)
     assert out.loss.item() == pytest.approx(ref, rel=1e-4)
 
 
@@ -154,16 +156,18 @@ def _optimise_free_dissl(n_orbits, k, lam, beta=0.8, steps=300, seed=0):
 
 
 def test_theory_minimum_is_minus_lambda_log_k_when_k_equals_orbits():
-    """theory/statements.md S7.2: K = C: the minimiser is a deterministic, invariant, balanced teacher, value -lambda log K."""
+    """theory/statements.md S7.2: K = C: the minimiser is a deterministic, invariant, balanced teacher,
+    value -lambda log K."""
     loss, h_cond = _optimise_free_dissl(4, 4, 2.3)
     assert loss == pytest.approx(-2.3 * math.log(4), abs=0.05)
     assert h_cond < 0.05
 
 
 def test_theory_teacher_spreads_iff_lambda_exceeds_one_plus_beta():
-    """theory/statements.md S7.3: K > C: spreading an orbit over k categories changes the loss by (1 + beta - lambda) log k."""
-    _, h_spread = _optimise_free_dissl(4, 8, 2.3)   # 2.3 > 1.8: non-deterministic teacher
-    _, h_det = _optimise_free_dissl(4, 8, 1.0)      # 1.0 < 1.8: deterministic teacher
+    """theory/statements.md S7.3: K > C: spreading an orbit over k categories changes the loss by
+    (1 + beta - lambda) log k."""
+    _, h_spread = _optimise_free_dissl(4, 8, 2.3)  # 2.3 > 1.8: non-deterministic teacher
+    _, h_det = _optimise_free_dissl(4, 8, 1.0)  # 1.0 < 1.8: deterministic teacher
     assert h_spread > 0.3 and h_det < 0.1, (h_spread, h_det)
 
 

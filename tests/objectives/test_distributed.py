@@ -4,6 +4,7 @@ Each process holds half of the batch; parameter gradients are averaged over proc
 ``DistributedDataParallel`` does (all-reduce SUM / world size) and compared with one process on the
 full batch. The backbone is a linear layer, so gradients reaching the encoder are checked too.
 """
+
 import gc
 import os
 import sys
@@ -21,9 +22,21 @@ from .conftest import small_kwargs
 
 D_IN, DIM, B = 6, 12, 8
 CASES = [  # (name, number of views, extra hyperparameters)
-    ("simclr", 2, {}), ("simclr", 3, {}), ("cissl", 2, {}), ("cissl", 2, {"probe": "mlp"}),
-    ("dissl", 2, {}), ("dissl", 4, {"marginal_ema": 0.5}), ("dino", 3, {}), ("dino", 2, {"use_bn": True}), ("swav", 4, {"freeze_prototypes_steps": 0}),
-    ("swav", 2, {"freeze_prototypes_steps": 0, "queue_length": 8}), ("byol", 2, {}), ("vicreg", 2, {}), ("vicreg", 3, {}), ("barlow", 2, {}), ("vje", 2, {"n_samples": 0}),
+    ("simclr", 2, {}),
+    ("simclr", 3, {}),
+    ("cissl", 2, {}),
+    ("cissl", 2, {"probe": "mlp"}),
+    ("dissl", 2, {}),
+    ("dissl", 4, {"marginal_ema": 0.5}),
+    ("dino", 3, {}),
+    ("dino", 2, {"use_bn": True}),
+    ("swav", 4, {"freeze_prototypes_steps": 0}),
+    ("swav", 2, {"freeze_prototypes_steps": 0, "queue_length": 8}),
+    ("byol", 2, {}),
+    ("vicreg", 2, {}),
+    ("vicreg", 3, {}),
+    ("barlow", 2, {}),
+    ("vje", 2, {"n_samples": 0}),
 ]
 
 
@@ -106,8 +119,13 @@ def _worker(rank, world, store, outdir):
         (y * torch.arange(4.0)[:, None]).sum().backward()
         bn = BatchNorm1d(3)
         z = bn(torch.randn(5, 3, generator=torch.Generator().manual_seed(rank)))
-        extra = {"gathered": y.detach(), "grad": x.grad, "bn_mean": bn.running_mean.clone(), "z_mean": gather(z).mean(0),
-                 "real_ddp": {n: _run_real_ddp(n, rank, world) for n in REAL_DDP}}
+        extra = {
+            "gathered": y.detach(),
+            "grad": x.grad,
+            "bn_mean": bn.running_mean.clone(),
+            "z_mean": gather(z).mean(0),
+            "real_ddp": {n: _run_real_ddp(n, rank, world) for n in REAL_DDP},
+        }
         if rank == 0:
             torch.save({"results": results, "extra": extra}, os.path.join(outdir, "ddp.pt"))
         del results, extra
@@ -150,7 +168,9 @@ def ddp_results(tmp_path_factory):
                     # ProcessRaisedException and fail at once) is retried once from scratch, loudly.
                     if attempt == 2 or not e.signal_name:
                         raise
-                    warnings.warn(f"gloo worker died with {e.signal_name}; spawning the 2 processes again")
+                    warnings.warn(
+                        f"gloo worker died with {e.signal_name}; spawning the 2 processes again", stacklevel=2
+                    )
     return torch.load(outdir / "ddp.pt", weights_only=True)
 
 

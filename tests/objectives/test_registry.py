@@ -134,9 +134,16 @@ def test_bf16_autocast_forward_backward(name):
     assert all(torch.isfinite(v.grad).all() for v in views)
 
 
-@pytest.mark.parametrize("name,bad", [("cissl", {"temperature": -1.0}), ("dissl", {"probe": "rbf"}),
-                                      ("dino", {"teacher_temp": 0.0}), ("vje", {"nu": -2.0}),
-                                      ("simclr", {"out_dim": 0})])
+@pytest.mark.parametrize(
+    "name,bad",
+    [
+        ("cissl", {"temperature": -1.0}),
+        ("dissl", {"probe": "rbf"}),
+        ("dino", {"teacher_temp": 0.0}),
+        ("vje", {"nu": -2.0}),
+        ("simclr", {"out_dim": 0}),
+    ],
+)
 def test_bad_hyperparameter_values_are_one_line_input_errors(name, bad):
     with pytest.raises(InputError) as info:
         build(name, 8, **bad)

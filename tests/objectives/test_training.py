@@ -6,6 +6,7 @@ rotation that mixes them. Labels = orbit index (an invariant task). A tiny MLP e
 objective must beat the same encoder at initialisation on a linear probe fitted on few labelled views,
 and must not collapse (effective rank of the representation well above 1).
 """
+
 import copy
 
 import pytest
@@ -20,8 +21,10 @@ NUISANCE = 1.5  # scale of the nuisance (the signal has unit scale)
 
 # small heads (presets.compact at width 64, projections of 32); everything else at the objective's defaults
 # unless the tiny problem needs it
-HP = {m: compact(m, width=64, out_dim=32) for m in ("simclr", "cissl", "dissl", "dino", "swav", "byol", "vicreg",
-                                                    "barlow", "vje")}
+HP = {
+    m: compact(m, width=64, out_dim=32)
+    for m in ("simclr", "cissl", "dissl", "dino", "swav", "byol", "vicreg", "barlow", "vje")
+}
 HP["dissl"].update(categories=64)
 # DINO's head without BN maps these uncentred embeddings to nearly one direction and the run falls into
 # the uniform collapse; the original's ``--use_bn_in_head`` option fixes it on this problem (compact has it)

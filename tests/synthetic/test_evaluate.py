@@ -1,5 +1,6 @@
 """Evaluation: the ideal log loss, W_n, probes on random invariant tasks and the geometry figures
 against values known in closed form (theory/statements.md S1.5, S3.1, S4.2-S4.3)."""
+
 import math
 
 import numpy as np
@@ -7,7 +8,12 @@ import pytest
 
 from idealssl.errors import InputError
 from idealssl.synthetic.evaluate import (
-    geometry, ideal_log_loss, ideal_log_loss_optimum, probe_tasks, random_labellings, worst_case_risk,
+    geometry,
+    ideal_log_loss,
+    ideal_log_loss_optimum,
+    probe_tasks,
+    random_labellings,
+    worst_case_risk,
 )
 from idealssl.synthetic.experiments import cover_fraction
 
@@ -37,7 +43,7 @@ def test_ideal_log_loss_is_minimal_at_the_simplex_and_larger_below_c_minus_1():
 
 
 def test_worst_case_risk_formula_and_monte_carlo_unseen_mass():
-    assert worst_case_risk(np.full(4, 0.25), 3) == pytest.approx(0.75 ** 3)
+    assert worst_case_risk(np.full(4, 0.25), 3) == pytest.approx(0.75**3)
     p = np.array([0.5, 0.3, 0.2])
     rng = np.random.default_rng(0)
     n = 4
@@ -51,7 +57,7 @@ def test_worst_case_risk_formula_and_monte_carlo_unseen_mass():
 @pytest.mark.parametrize("C,r,count", [(5, 1, 10), (5, 2, 22), (5, 3, 30), (5, 4, 32), (7, 3, 84), (8, 7, 256)])
 def test_cover_fraction(C, r, count):
     # Cover's counts (theory/statements.md S1.5, LP enumeration); fraction over the non-constant labellings
-    assert cover_fraction(C, r) == pytest.approx((count - 2) / (2 ** C - 2))
+    assert cover_fraction(C, r) == pytest.approx((count - 2) / (2**C - 2))
 
 
 def test_geometry_of_simplex_and_of_degenerate_codes():
@@ -72,7 +78,7 @@ def test_probes_on_an_ideal_representation():
     for v in r["full"].values():
         assert v["frac_perfect"] == 1.0
     for n, v in r["fewshot"].items():
-        assert v["seen_orbit_error"] == 0.0          # invariance + affine independence (Fig. 3)
+        assert v["seen_orbit_error"] == 0.0  # invariance + affine independence (Fig. 3)
         assert v["W_n"] == pytest.approx((1 - 1 / C) ** int(n))
         assert v["error"] <= v["unseen_mass"] + 1e-12  # errors only on unseen orbits
     # the bias-free probe needs linear independence: codes e1, e2, e1 + e2 are affinely but not

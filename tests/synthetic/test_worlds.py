@@ -1,4 +1,5 @@
 """Worlds: orbits are exact, disjoint and of the group's order; coarsening preserves labels; exports load."""
+
 import json
 import math
 
@@ -9,15 +10,18 @@ from idealssl.errors import InputError
 from idealssl.synthetic.worlds import World, digits_world, export, group_generators, vector_world
 
 
-@pytest.mark.parametrize("groups,D,order", [
-    (("shift",), 5, 5),
-    (("signflip:3",), 4, 8),
-    (("perm:3",), 4, 6),
-    (("perm:4",), 4, 24),
-    (("rotation:6",), 3, 6),
-    (("signflip:2", "rotation:4"), 4, 8),  # dihedral group of order 8 in the (0, 1) plane
-    (("shift", "signflip:1"), 3, 24),      # shifts and one flip generate all sign patterns: 3 * 2^3
-])
+@pytest.mark.parametrize(
+    "groups,D,order",
+    [
+        (("shift",), 5, 5),
+        (("signflip:3",), 4, 8),
+        (("perm:3",), 4, 6),
+        (("perm:4",), 4, 24),
+        (("rotation:6",), 3, 6),
+        (("signflip:2", "rotation:4"), 4, 8),  # dihedral group of order 8 in the (0, 1) plane
+        (("shift", "signflip:1"), 3, 24),  # shifts and one flip generate all sign patterns: 3 * 2^3
+    ],
+)
 def test_orbit_sizes_are_group_orders(groups, D, order):
     w = vector_world(n_orbits=5, dim=D, groups=groups, seed=1)
     assert w.C == 5
@@ -85,14 +89,17 @@ def test_digits_world_orbits_are_enumerated_exactly():
     assert w.X.min() >= 0 and w.X.max() <= 1.0
 
 
-@pytest.mark.parametrize("kwargs,msg", [
-    (dict(n_orbits=1), "at least 2 orbits"),
-    (dict(groups=("twist",)), "unknown group"),
-    (dict(groups=("perm:x",)), "must be an integer"),
-    (dict(groups=("perm:9",), dim=4), "2 <= k <= D"),
-    (dict(groups=("perm:8",), dim=8, max_orbit=100), "max_orbit"),
-    (dict(n_classes=0), "n_classes"),
-])
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        (dict(n_orbits=1), "at least 2 orbits"),
+        (dict(groups=("twist",)), "unknown group"),
+        (dict(groups=("perm:x",)), "must be an integer"),
+        (dict(groups=("perm:9",), dim=4), "2 <= k <= D"),
+        (dict(groups=("perm:8",), dim=8, max_orbit=100), "max_orbit"),
+        (dict(n_classes=0), "n_classes"),
+    ],
+)
 def test_vector_world_bad_input(kwargs, msg):
     with pytest.raises(InputError, match=msg):
         vector_world(**kwargs)

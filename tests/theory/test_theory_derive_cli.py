@@ -1,4 +1,5 @@
 """`idealssl derive`: both forms, JSON output checked against independent values, bad input -> exit 2."""
+
 import json
 import math
 import subprocess
@@ -23,13 +24,18 @@ def L_indep(C, tau=1.0):
 
 
 @pytest.mark.parametrize("C", [2, 3, 6, 11])
-@pytest.mark.parametrize("probe,dmin", [("linear", -1), ("linear-nobias", 0), ("mlp", None)])
+@pytest.mark.parametrize("probe,dmin", [("linear", -1), ("linear-nobias", -1), ("mlp", None)])
 def test_configuration_json(C, probe, dmin, capsys):
     rc, out, err = run(["--probe", probe, "--classes", str(C), "--json"], capsys)
     assert rc == 0 and err == ""
     cfg = json.loads(out)
-    assert cfg["minimal_dimension"] == (1 if dmin is None else C + dmin)
-    assert cfg["ideal_objective"]["optimum"] == pytest.approx(L_indep(C), abs=1e-12)
+    assert cfg["minimal_dimension"] == (1 if dmin is None else C + dmin)  # linear-nobias: C - 1 (S1.4, issue 11)
+    if probe == "mlp":  # L* is the linear probes' optimum: not reported as the MLP family's (issue 11)
+        assert cfg["ideal_objective"]["defined"] is False and cfg["ideal_objective"]["optimum"] is None
+        assert cfg["ideal_objective"]["optimum_for_linear_probes"] == pytest.approx(L_indep(C), abs=1e-12)
+        assert "not defined for MLP probes" in cfg["ideal_objective"]["note"]
+    else:
+        assert cfg["ideal_objective"]["optimum"] == pytest.approx(L_indep(C), abs=1e-12)
     assert cfg["ideal_objective"]["simplex_cosine"] == pytest.approx(-1 / (C - 1))
     assert cfg["sample_efficiency"]["W_n"] == pytest.approx([(1 - 1 / C) ** n for n in cfg["sample_efficiency"]["n"]])
     assert cfg["cissl"]["population_optimum"] == pytest.approx(L_indep(C) - math.log(C))
@@ -49,16 +55,25 @@ def test_dim_verdict_and_minimum_in_dim(C, d, ok, capsys):
         assert cfg["ideal_objective"]["minimum_in_dim"] > cfg["ideal_objective"]["optimum"]
 
 
-def test_nobias_needs_C_and_mlp_needs_1(capsys):
+def test_nobias_needs_C_minus_1_and_mlp_needs_1(capsys):
     cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "4", "--dim", "3", "--json"], capsys)[1])
-    assert cfg["dim_can_be_ideal"] is False
+    assert cfg["dim_can_be_ideal"] is True  # the centred simplex in R^3 is ideal without bias (S1.4)
+    cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "4", "--dim", "2", "--json"], capsys)[1])
+    assert cfg["dim_can_be_ideal"] is False and "zero coefficient" in cfg["dim_reason"]
+    cfg = json.loads(run(["--probe", "linear-nobias", "--classes", "5", "--json"], capsys)[1])
+    assert cfg["minimal_dimension"] == 4  # the acceptance example of issue 11
     cfg = json.loads(run(["--probe", "mlp", "--classes", "40", "--dim", "1", "--json"], capsys)[1])
     assert cfg["dim_can_be_ideal"] is True
 
 
 @pytest.mark.parametrize("lam,warn", [(1.5, False), (2.3, True)])
 def test_dissl_threshold_in_configuration(lam, warn, capsys):
-    cfg = json.loads(run(["--classes", "4", "--dissl-categories", "8", "--dissl-lambda", str(lam), "--dissl-beta", "0.8", "--json"], capsys)[1])
+    cfg = json.loads(
+        run(
+            ["--classes", "4", "--dissl-categories", "8", "--dissl-lambda", str(lam), "--dissl-beta", "0.8", "--json"],
+            capsys,
+        )[1]
+    )
     t = cfg["dissl"]["teacher_optimum"]
     assert t["deterministic"] is (not warn)
     assert ("warning" in cfg["dissl"]) is warn
@@ -69,7 +84,15 @@ def test_dissl_threshold_in_configuration(lam, warn, capsys):
 def test_text_output_names_every_part(capsys):
     rc, out, _ = run(["--probe", "linear", "--classes", "5", "--dim", "3"], capsys)
     assert rc == 0
-    for word in ("minimal dimension", "cannot be ideal", "ideal log loss", "CISSL", "DISSL", "sample efficiency", "S4.2"):
+    for word in (
+        "minimal dimension",
+        "cannot be ideal",
+        "ideal log loss",
+        "CISSL",
+        "DISSL",
+        "sample efficiency",
+        "S4.2",
+    ):
         assert word in out
 
 
@@ -89,7 +112,11 @@ def test_exact_json_on_simplex_and_on_a_line(tmp_path, capsys):
     r = json.loads(out)
     assert rc == 0
     assert r["normalised_ideal_log_loss"]["value"] == pytest.approx(L_indep(C), abs=1e-9)
-    assert r["normalised_ideal_log_loss"]["reaches_optimum"] and r["cissl"]["reaches_optimum"] and r["dissl"]["reaches_optimum"]
+    assert (
+        r["normalised_ideal_log_loss"]["reaches_optimum"]
+        and r["cissl"]["reaches_optimum"]
+        and r["dissl"]["reaches_optimum"]
+    )
     assert r["dissl"]["teacher_optimum"] == pytest.approx(-2.3 * math.log(C))
     assert r["sample_efficiency"]["W_n_equiprobable"][0] == pytest.approx(0.75)
 
@@ -102,17 +129,20 @@ def test_exact_json_on_simplex_and_on_a_line(tmp_path, capsys):
     assert rc == 0 and "normalised" in out and "gap" in out
 
 
-@pytest.mark.parametrize("argv_kind,needle", [
-    ("classes1", "--classes must be >= 2"),
-    ("missing", "no such file"),
-    ("noaugs", "--exact needs --augs"),
-    ("both", "either --classes"),
-    ("mismatch", "N = 3"),
-    ("nan", "non-finite"),
-    ("object", ""),
-    ("nothing", "give --classes"),
-    ("augs_alone", "only used with --exact"),
-])
+@pytest.mark.parametrize(
+    "argv_kind,needle",
+    [
+        ("classes1", "--classes must be >= 2"),
+        ("missing", "no such file"),
+        ("noaugs", "--exact needs --augs"),
+        ("both", "either --classes"),
+        ("mismatch", "N = 3"),
+        ("nan", "non-finite"),
+        ("object", ""),
+        ("nothing", "give --classes"),
+        ("augs_alone", "only used with --exact"),
+    ],
+)
 def test_bad_input_exits_2_with_one_line(argv_kind, needle, tmp_path, capsys):
     good_rep, good_orb = _write_problem(tmp_path, np.eye(3), [0, 1, 2])
     bad = tmp_path / "bad.npy"
@@ -148,5 +178,8 @@ def test_derive_cli_does_not_import_torch():
 
 def test_checker_and_derive_import_no_torch():
     # `pip install .` without torch must give a working check and derive (issue 15)
-    code = "import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; assert 'torch' not in sys.modules"
+    code = (
+        "import idealssl.checker, idealssl.derive, idealssl.inputs, idealssl.probes, sys; "
+        "assert 'torch' not in sys.modules"
+    )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -1,4 +1,5 @@
 """idealssl.derive against values computed independently (statements.md S3, S4, S6, S7)."""
+
 import itertools
 import math
 
@@ -41,8 +42,10 @@ def test_numeric_minimum_confirms_the_simplex_for_d_at_least_C_minus_1(C, d):
     assert m == pytest.approx(derive.ideal_log_loss_optimum(C), abs=1e-6)
 
 
-@pytest.mark.parametrize("C,d,reference", [
-    (5, 3, 0.79056), (5, 2, 0.84578), pytest.param(6, 3, 0.95814, marks=pytest.mark.slow), (4, 2, None), (3, 1, None)])
+@pytest.mark.parametrize(
+    "C,d,reference",
+    [(5, 3, 0.79056), (5, 2, 0.84578), pytest.param(6, 3, 0.95814, marks=pytest.mark.slow), (4, 2, None), (3, 1, None)],
+)
 def test_minimum_below_C_minus_1_is_strictly_larger_and_matches_independent_optimiser(C, d, reference):
     from theory.simplex import numeric_minimum
 
@@ -82,7 +85,9 @@ def _brute_force_Wn(points, point_orbit, p, n):
     """
     N = len(points)
     C = point_orbit.max() + 1
-    realisable = [np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if _separable(points, np.array(lab, float))]
+    realisable = [
+        np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if _separable(points, np.array(lab, float))
+    ]
     best = 0.0
     for task in itertools.product((-1, 1), repeat=C):
         y = np.array(task)[point_orbit]
@@ -114,12 +119,59 @@ def test_Wn_equiprobable_matches_configure_and_brute_force():
         assert w == pytest.approx(_brute_force_Wn(codes, np.arange(3), np.full(3, 1 / 3), n), abs=1e-12)
 
 
+def _realisable_multiclass(P, lab):
+    """argmax(W z + b) = lab on every row of P, strictly (own LP: score gaps >= 1)."""
+    K = int(lab.max()) + 1
+    if K == 1:
+        return True
+    n, d = P.shape
+    X = np.hstack([P, np.ones((n, 1))])
+    rows = []
+    for i in range(n):
+        for k in range(K):
+            if k != lab[i]:
+                row = np.zeros(K * (d + 1))
+                row[lab[i] * (d + 1) : (lab[i] + 1) * (d + 1)] -= X[i]
+                row[k * (d + 1) : (k + 1) * (d + 1)] += X[i]
+                rows.append(row)
+    res = linprog(
+        np.zeros(K * (d + 1)),
+        A_ub=np.array(rows),
+        b_ub=-np.ones(len(rows)),
+        bounds=[(None, None)] * (K * (d + 1)),
+        method="highs",
+    )
+    return res.status == 0
+
+
+def _brute_force_Wn_labels(points, point_orbit, p, n, K):
+    """W_n with tasks and probes over K labels: sup over tasks (any labelling of the orbits with K labels)
+    of E_D[max over realisable labellings agreeing with the task on D of the mass they get wrong]."""
+    N, C = len(points), point_orbit.max() + 1
+    realisable = [
+        np.array(lab)
+        for lab in itertools.product(range(K), repeat=N)
+        if _realisable_multiclass(points, np.unique(lab, return_inverse=True)[1].ravel())
+    ]
+    best = 0.0
+    for task in itertools.product(range(K), repeat=C):
+        y = np.array(task)[point_orbit]
+        total = 0.0
+        for D in itertools.product(range(N), repeat=n):
+            idx = list(set(D))
+            worst = max(float(np.dot(p, r != y)) for r in realisable if np.array_equal(r[idx], y[idx]))
+            total += float(np.prod(p[list(D)])) * worst
+        best = max(best, total)
+    return best
+
+
 def test_invariance_matters_worked_example():
     """theory/statements.md S3.3: a1, a2 (mass 1/4 each) ~ A, b (mass 1/2) ~ B, d = 1.
 
-    The reference gives W_1 = 5/8 for the non-invariant encoder a1, a2, b -> 0, 1, 2; exact enumeration
-    gives 9/16: after seeing a1 no threshold can mislabel both a2 and b (labels +, -, + are not
-    realisable on a line), so the worst risk there is 1/2, not 3/4. Still 9/16 > 1/2 (statements.md S3.3).
+    The non-invariant encoder a1, a2, b -> 0, 1, 2 has W_1 = 9/16 when tasks and probes use two labels
+    (after seeing a1, (x, y, x) is not realisable on a line) and the paper's 5/8 when a third label is
+    allowed ((x, y, z) is: three intervals). The invariant encoder has W_1 = 1/2 either way. Before
+    issue 11 only the two-label value was stated, as a correction of 5/8.
     """
     p = np.array([0.25, 0.25, 0.5])
     orbit = np.array([0, 0, 1])
@@ -128,6 +180,9 @@ def test_invariance_matters_worked_example():
     assert _brute_force_Wn(invariant, orbit, p, 1) == pytest.approx(0.5)
     assert worst_case_erm_risk(1, masses=[0.5, 0.5]) == pytest.approx(0.5)
     assert _brute_force_Wn(non_invariant, orbit, p, 1) == pytest.approx(9 / 16)
+    assert _brute_force_Wn_labels(non_invariant, orbit, p, 1, K=2) == pytest.approx(9 / 16)
+    assert _brute_force_Wn_labels(non_invariant, orbit, p, 1, K=3) == pytest.approx(5 / 8)
+    assert _brute_force_Wn_labels(invariant, orbit, p, 1, K=3) == pytest.approx(0.5)
 
 
 @settings(max_examples=60, deadline=None)
@@ -236,9 +291,91 @@ def test_dissl_full_population_objective_with_free_teacher_and_student():
 
     rng = np.random.default_rng(1)
     for lam in (1.2, 2.6):
-        best = min(minimize(obj, rng.normal(scale=3.0, size=2 * N * K), args=(lam,), method="BFGS",
-                            options={"gtol": 1e-8, "maxiter": 5000}).fun for _ in range(8))
+        best = min(
+            minimize(
+                obj,
+                rng.normal(scale=3.0, size=2 * N * K),
+                args=(lam,),
+                method="BFGS",
+                options={"gtol": 1e-8, "maxiter": 5000},
+            ).fun
+            for _ in range(8)
+        )
         assert best == pytest.approx(derive.dissl_teacher_optimum(C, K, lam, beta).value, abs=2e-3)
+
+
+def _dissl_population(Lq, Ls, A, lam, beta):
+    """Population DISSL objective with per-point teacher and student logits and its gradient.
+
+    A[i, j] = 1 when j is a view of i (same orbit); views independent given the orbit."""
+
+    def softmax(L):
+        P = np.exp(L - L.max(axis=1, keepdims=True))
+        return P / P.sum(axis=1, keepdims=True)
+
+    q, s = softmax(Lq), softmax(Ls)
+    N, P = len(q), A.sum()
+    lq, ls = np.log(q), np.log(s)
+    qb = q.mean(axis=0)
+    f = (-(q * (A @ ls)).sum() - beta * (q * (A @ lq)).sum()) / P + lam * (qb * np.log(qb)).sum()
+    Gq = (-(A @ ls) - beta * (A @ lq) - beta * (A.T @ q) / q) / P + lam * (np.log(qb) + 1.0) / N
+    Gs = -(A.T @ q) / s / P
+    back = lambda p, g: p * (g - (p * g).sum(axis=1, keepdims=True))  # noqa: E731  (softmax Jacobian)
+    return f, back(q, Gq), back(s, Gs)
+
+
+def test_dissl_full_objective_with_free_teacher_and_student_fast():
+    """Fast version of the slow test below, in the default run (issue 11): per-point teacher AND student
+    (no invariance assumed), analytic gradient, L-BFGS; the minimum equals the theory's teacher optimum
+    on both sides of the threshold λ = 1 + β."""
+    C, n_per, K, beta = 2, 2, 4, 0.8
+    orbit = np.repeat(np.arange(C), n_per)
+    N = len(orbit)
+    A = (orbit[:, None] == orbit[None, :]).astype(float)
+
+    def fg(x, lam):
+        f, gq, gs = _dissl_population(x[: N * K].reshape(N, K), x[N * K :].reshape(N, K), A, lam, beta)
+        return f, np.concatenate([gq.ravel(), gs.ravel()])
+
+    rng = np.random.default_rng(0)
+    for lam in (1.2, 2.6):
+        best = min(
+            minimize(
+                fg,
+                rng.normal(scale=3.0, size=2 * N * K),
+                args=(lam,),
+                jac=True,
+                method="L-BFGS-B",
+                options={"maxiter": 5000, "ftol": 1e-15, "gtol": 1e-10},
+            ).fun
+            for _ in range(4)
+        )
+        assert best == pytest.approx(derive.dissl_teacher_optimum(C, K, lam, beta).value, abs=2e-3)
+
+
+def test_dissl_orbit_average_never_increases_the_population_objective():
+    """S7.1 -> S7.2: replacing a teacher by its orbit average never increases the population objective
+    (student term unchanged, cross-view term down by Jensen, marginal unchanged), while the bound
+    F = (1 + β) H(M^|X) − λ H(M^) alone is *lower* for the non-invariant teacher: F does not imply
+    invariance, the averaging argument does."""
+    rng = np.random.default_rng(3)
+    C, n_per, K = 3, 3, 5
+    orbit = np.repeat(np.arange(C), n_per)
+    N = len(orbit)
+    A = (orbit[:, None] == orbit[None, :]).astype(float)
+    avg = A / A.sum(axis=1, keepdims=True)  # row i: uniform over i's orbit
+    for _ in range(30):
+        lam, beta = rng.uniform(0.2, 3.0), rng.uniform(0.1, 1.5)
+        Lq, Ls = rng.normal(scale=2.0, size=(N, K)), rng.normal(scale=2.0, size=(N, K))
+        q = np.exp(Lq) / np.exp(Lq).sum(axis=1, keepdims=True)
+        Lbar = np.log(avg @ q)  # logits of the orbit-averaged teacher
+        f, _, _ = _dissl_population(Lq, Ls, A, lam, beta)
+        f_bar, _, _ = _dissl_population(Lbar, Ls, A, lam, beta)
+        assert f_bar <= f + 1e-12
+        H = lambda p: -(p * np.log(p)).sum(axis=-1)  # noqa: E731
+        F = (1 + beta) * H(q).mean() - lam * H(q.mean(axis=0))
+        F_bar = (1 + beta) * H(avg @ q).mean() - lam * H((avg @ q).mean(axis=0))
+        assert F < F_bar  # H(M^|X) < H(M^|M): the bound prefers the non-invariant teacher
 
 
 def test_dissl_student_excess_is_exact_for_colliding_codes():
@@ -279,9 +416,15 @@ def test_ideal_log_loss_matches_an_independent_solver_on_a_random_problem():
         m = A.max(axis=1, keepdims=True)
         return float(np.mean(np.log(np.exp(A - m).sum(axis=1)) + m[:, 0] - A[np.arange(12), lab]))
 
-    cons = [{"type": "eq", "fun": (lambda x, i=i: x[i * d:(i + 1) * d] @ x[i * d:(i + 1) * d] - 1)} for i in range(C)]
-    ind = min(minimize(f, rng.normal(size=C * d), method="SLSQP", constraints=cons, options={"ftol": 1e-12, "maxiter": 500}).fun
-              for _ in range(8))
+    cons = [
+        {"type": "eq", "fun": (lambda x, i=i: x[i * d : (i + 1) * d] @ x[i * d : (i + 1) * d] - 1)} for i in range(C)
+    ]
+    ind = min(
+        minimize(
+            f, rng.normal(size=C * d), method="SLSQP", constraints=cons, options={"ftol": 1e-12, "maxiter": 500}
+        ).fun
+        for _ in range(8)
+    )
     assert v.value == pytest.approx(ind, abs=1e-6)
     assert v.lower_bound <= v.value + 1e-12
 
@@ -322,7 +465,9 @@ def test_dimension_one_minimum_equals_the_exact_sympy_enumeration(C):
 
     best = min(
         _loss_at(np.array(zs, float)[:, None], np.array(ws, float)[:, None])
-        for zs in itertools.product((-1, 1), repeat=C) for ws in itertools.product((-1, 1), repeat=C))
+        for zs in itertools.product((-1, 1), repeat=C)
+        for ws in itertools.product((-1, 1), repeat=C)
+    )
     assert derive.ideal_log_loss_minimum(C, 1) == pytest.approx(best, abs=1e-12)
     exact = {3: 0.585597372527, 4: 0.820075191603, 5: 1.06218423759}[C]  # printed by theory.simplex
     assert best == pytest.approx(exact, abs=1e-10)

@@ -3,10 +3,12 @@ its optimum (statements.md S5.1, linking Theorem 1 / S1.3 with S4.2).
 
 Random finite problems are drawn by hypothesis in four families with clear margins (so that the
 checker's relative tolerance and the whitening cut-off cannot disagree on a borderline case):
-ideal (an affine image of the simplex), generic codes (ideal iff d is large enough), rank-deficient
-codes (in a random affine subspace of dimension < C - 1) and non-invariant (one point moved by at
-least 5% of the code spread).
+ideal (an affine image of the simplex), centred (a linear image of the simplex with the origin inside
+its hull: ideal for both families, S1.4), generic codes (ideal iff d is large enough; without bias at
+rank C − 1 iff the dependency is one-signed), rank-deficient codes (in a random affine subspace of
+dimension < C - 1) and non-invariant (one point moved by at least 5% of the code spread).
 """
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -39,8 +41,22 @@ def _problem(kind, C, d, per, seed, bias=True):
         k = data_k = max(0, min(d, C - 2 if bias else C - 1))
         B = rng.normal(size=(data_k, d)) if k > 0 else np.zeros((0, d))
         codes = rng.normal(size=(C, k)) @ B + (rng.normal(size=d) if bias else 0.0)
+    elif kind == "centred":  # a linear image of the simplex with the origin inside its hull, at barycentre beta
+        assume(d >= C - 1)
+        S = derive.regular_simplex(C)
+        beta = rng.dirichlet(np.ones(C))
+        assume(beta.min() > 0.02)
+        A = rng.normal(size=(d, C - 1))
+        assume(np.linalg.svd(A, compute_uv=False).min() > 0.2)
+        codes = (S - beta @ S) @ A.T
     else:  # noninvariant: start from whatever codes, then move one point
         codes = rng.normal(size=(C, d))
+    if not bias and kind != "noninvariant":  # rank C - 1 without bias: the dependency's signs must be clear (S1.4)
+        U, sv, _ = np.linalg.svd(codes, full_matrices=True)
+        if (sv > 1e-6 * sv[0]).sum() == C - 1:
+            a = U[:, -1] * np.linalg.norm(codes, axis=1)
+            a = a / a[np.argmax(np.abs(a))]
+            assume(abs(a.min()) / np.linalg.norm(a) > 1e-2)
     Z = np.repeat(codes, per, axis=0)
     lab = np.repeat(np.arange(C), per)
     if kind == "noninvariant":
@@ -52,10 +68,15 @@ def _problem(kind, C, d, per, seed, bias=True):
     return Z, lab
 
 
-KINDS = st.sampled_from(["simplex", "generic", "deficient", "noninvariant"])
+KINDS = st.sampled_from(["simplex", "centred", "generic", "deficient", "noninvariant"])
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(KINDS, st.integers(2, 6), st.integers(1, 7), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_checker_ideal_iff_normalised_log_loss_optimal_affine(kind, C, d, per, seed):
     Z, lab = _problem(kind, C, d, per, seed, bias=True)
@@ -71,13 +92,18 @@ def test_checker_ideal_iff_normalised_log_loss_optimal_affine(kind, C, d, per, s
         assert v.value - derive.ideal_log_loss_optimum(C) > 1e-4
 
 
-@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 @given(KINDS, st.integers(2, 5), st.integers(1, 7), st.integers(1, 3), st.integers(0, 2**32 - 1))
 def test_checker_ideal_iff_normalised_log_loss_optimal_nobias(kind, C, d, per, seed):
     Z, lab = _problem(kind, C, d, per, seed, bias=False)
     rep = check(Z, lab, probe="linear-nobias")
     v = derive.normalised_ideal_log_loss(Z, lab, probe="linear-nobias")
-    reached = v.value - derive.ideal_log_loss_optimum(C + 1) <= TOL
+    reached = v.value - derive.ideal_log_loss_optimum(C) <= TOL  # S5.1: C orbits, no extra orbit at the origin
     assert rep.ideal == reached, (kind, C, d, per, v.value)
 
 

@@ -2,6 +2,7 @@
 
 These tests read the objectives written under issue "objectives"; they compare, not re-implement.
 """
+
 import math
 
 import numpy as np
@@ -40,6 +41,27 @@ def test_cissl_batch_loss_never_below_the_bound_for_unit_codes():
             assert float(cissl_mod.cissl_loss([u, u], [t, t], tau)) >= bound - 1e-9
 
 
+def test_cissl_batch_loss_with_several_samples_per_orbit_rewards_non_invariance():
+    """Issue 11: with m same-orbit negative views of an anchor in the batch (other samples of its orbit),
+    an invariant encoder (student and teacher constant on orbits) pays at least log(m + 2) per anchor:
+    its own two views and the m others share one logit. Giving each sample its own direction goes below
+    that bound: the batch form's self target rewards non-invariance (S6.1). The one-sample-per-orbit
+    test above cannot see this."""
+    gen = torch.Generator().manual_seed(0)
+    orbit = torch.tensor([0, 0, 0, 1, 1, 2])
+    counts = torch.bincount(orbit)
+    m = 2 * (counts[orbit] - 1)  # same-orbit negative views of each sample's anchors
+    bound = float(torch.log(m.double() + 2).mean())
+    tau = 0.1
+    for _ in range(30):  # invariant encoders: never below the bound
+        u = torch.randn(3, 4, generator=gen, dtype=torch.float64)[orbit]
+        t = torch.randn(3, 4, generator=gen, dtype=torch.float64)[orbit]
+        assert float(cissl_mod.cissl_loss([u, u], [t, t], tau)) >= bound - 1e-9
+    S = torch.tensor(derive.regular_simplex(6), dtype=torch.float64)  # one direction per sample
+    loss = float(cissl_mod.cissl_loss([S, S], [S, S], tau))
+    assert loss < bound - 0.5, (loss, bound)
+
+
 # ------------------------------------------------------------------ S7: DISSL
 @pytest.mark.parametrize("lam,beta", [(1.0, 0.8), (2.3, 0.8), (0.5, 0.0)])
 def test_dissl_loss_at_invariant_teacher_and_matching_student_is_F(lam, beta):
@@ -47,8 +69,14 @@ def test_dissl_loss_at_invariant_teacher_and_matching_student_is_F(lam, beta):
     the batch loss equals (1+β) H(M^|X) − λ H(M^) (S7.1)."""
     gen = torch.Generator().manual_seed(1)
     logits = torch.randn(6, 5, generator=gen, dtype=torch.float64) * 2
-    loss, _ = dissl_mod.dissl_loss([logits, logits], [logits, logits], lambda_maximality=lam, beta_det_inv=beta,
-                                   teacher_temperature=1.0, student_temperature=1.0)
+    loss, _ = dissl_mod.dissl_loss(
+        [logits, logits],
+        [logits, logits],
+        lambda_maximality=lam,
+        beta_det_inv=beta,
+        teacher_temperature=1.0,
+        student_temperature=1.0,
+    )
     q = torch.softmax(logits, -1).numpy()
     assert float(loss) == pytest.approx(dissl_invariant_objective(q, lam, beta), abs=1e-5)
 
@@ -58,14 +86,26 @@ def test_dissl_loss_reaches_the_teacher_optimum_and_not_below():
     opt = derive.dissl_teacher_optimum(C, K, lam, beta)
     q = torch.tensor(opt.teacher, dtype=torch.float64)
     logits = torch.log(q.clamp_min(1e-30))
-    loss, _ = dissl_mod.dissl_loss([logits, logits], [logits, logits], lambda_maximality=lam, beta_det_inv=beta,
-                                   teacher_temperature=1.0, student_temperature=1.0)
+    loss, _ = dissl_mod.dissl_loss(
+        [logits, logits],
+        [logits, logits],
+        lambda_maximality=lam,
+        beta_det_inv=beta,
+        teacher_temperature=1.0,
+        student_temperature=1.0,
+    )
     assert float(loss) == pytest.approx(opt.value, abs=1e-6)
     gen = torch.Generator().manual_seed(2)
     for _ in range(100):
         t1, t2, s1, s2 = (torch.randn(C, K, generator=gen, dtype=torch.float64) * 3 for _ in range(4))
-        loss, _ = dissl_mod.dissl_loss([t1, t2], [s1, s2], lambda_maximality=lam, beta_det_inv=beta,
-                                       teacher_temperature=1.0, student_temperature=1.0)
+        loss, _ = dissl_mod.dissl_loss(
+            [t1, t2],
+            [s1, s2],
+            lambda_maximality=lam,
+            beta_det_inv=beta,
+            teacher_temperature=1.0,
+            student_temperature=1.0,
+        )
         assert float(loss) >= opt.lower_bound - 1e-9
 
 

@@ -1,9 +1,10 @@
 """Tiny objectives registered for the trainer's tests (independent of the real objectives)."""
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from idealssl.objectives.base import Objective, ObjectiveOutput, _REGISTRY, register
+from idealssl.objectives.base import _REGISTRY, Objective, ObjectiveOutput, register
 
 
 def _reg(name):
@@ -11,6 +12,7 @@ def _reg(name):
         if name in _REGISTRY:
             return _REGISTRY[name]
         return register(name)(cls)
+
     return deco
 
 
@@ -18,11 +20,12 @@ def _reg(name):
 class TinyContrastive(Objective):
     """InfoNCE between two views through a linear head; ``nan_at`` makes the loss NaN from that step on."""
 
-    def __init__(self, dim, out_dim=16, temperature=0.2, nan_at=-1):
+    def __init__(self, dim, out_dim=16, temperature=0.2, nan_at=-1, inf_weight_at=-1):
         super().__init__(dim)
         self.head = nn.Linear(dim, out_dim)
         self.t = temperature
         self.nan_at = int(nan_at)
+        self.inf_weight_at = int(inf_weight_at)  # a weight becomes inf in update() (the loss stays finite until then)
         self.register_buffer("calls", torch.zeros((), dtype=torch.long))
 
     def forward(self, views, targets=None):
@@ -32,11 +35,19 @@ class TinyContrastive(Objective):
         loss = 0.5 * (F.cross_entropy(logits, y) + F.cross_entropy(logits.T, y))
         if 0 <= self.nan_at <= int(self.calls):
             loss = loss * float("nan")
-        return ObjectiveOutput(loss, {"pos_sim": (z[0] * z[1]).sum(1).mean().detach(), "n_views": len(views),
-                                      "smallest_batch": min(v.shape[0] for v in views)})
+        return ObjectiveOutput(
+            loss,
+            {
+                "pos_sim": (z[0] * z[1]).sum(1).mean().detach(),
+                "n_views": len(views),
+                "smallest_batch": min(v.shape[0] for v in views),
+            },
+        )
 
     def update(self, step, total_steps):
         self.calls += 1
+        if 0 <= self.inf_weight_at == int(self.calls):
+            self.head.weight.data[0, 0] = float("inf")
 
 
 @_reg("tinyema")
@@ -61,6 +72,14 @@ class TinyEMA(Objective):
 
 
 #: a small, fast digits configuration (overrides) shared by the trainer tests
-FAST = ["model.width=8", "optim.batch_size=64", "data.fraction=0.25", "optim.warmup_epochs=1",
-        "train.log_every=1", "eval.linear_wd=[0.0,0.001]", "eval.linear_steps=50", "eval.fewshot_trials=1",
-        "train.progress=off"]
+FAST = [
+    "model.width=8",
+    "optim.batch_size=64",
+    "data.fraction=0.25",
+    "optim.warmup_epochs=1",
+    "train.log_every=1",
+    "eval.linear_wd=[0.0,0.001]",
+    "eval.linear_steps=50",
+    "eval.fewshot_trials=1",
+    "train.progress=off",
+]

@@ -13,14 +13,16 @@ HERE = Path(__file__).parent
 def runner(tmp_path):
     """A script that registers the tiny test objectives and runs the idealssl CLI (for subprocesses)."""
     p = tmp_path / "run_idealssl.py"
-    p.write_text(textwrap.dedent(f"""
+    p.write_text(
+        textwrap.dedent(f"""
         import importlib.util
         import sys
         spec = importlib.util.spec_from_file_location("_tiny", {str(HERE / "_tiny.py")!r})
         spec.loader.exec_module(importlib.util.module_from_spec(spec))  # registers tinytest / tinyema
         from idealssl.cli import main
         sys.exit(main(sys.argv[1:]))
-    """))
+    """)
+    )
     return p
 
 

@@ -1,4 +1,5 @@
 """Fixture files in each real on-disk format, written here and read back by idealssl.data."""
+
 import pickle
 
 import numpy as np
@@ -112,9 +113,17 @@ def test_image_folder_and_tinyimagenet(tmp_path):
     assert ds.train_x.shape == (4, 3, 64, 64) and list(ds.test_y) == [1, 0] and ds.n_classes == 2
 
 
-@pytest.mark.parametrize("name,fragment", [
-    ("cifar10", "cifar-10-batches-py"), ("cifar100", "cifar-100-python"), ("stl10", "stl10_binary"),
-    ("tinyimagenet", "tiny-imagenet-200"), ("imagenet", "train/<class>"), ("folder", "train/<class>")])
+@pytest.mark.parametrize(
+    "name,fragment",
+    [
+        ("cifar10", "cifar-10-batches-py"),
+        ("cifar100", "cifar-100-python"),
+        ("stl10", "stl10_binary"),
+        ("tinyimagenet", "tiny-imagenet-200"),
+        ("imagenet", "train/<class>"),
+        ("folder", "train/<class>"),
+    ],
+)
 def test_missing_dataset_says_which_files_where(tmp_path, name, fragment):
     with pytest.raises(InputError) as ei:
         load_dataset(name, tmp_path)

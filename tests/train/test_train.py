@@ -1,4 +1,5 @@
 """The trainer end to end on digits: run directory, resume, NaN, bad inputs, export, eval, DDP."""
+
 import json
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import torch
 
 from idealssl.cli import main
 from idealssl.objectives import available
+from idealssl.train import checkpoint as C
 
 from ._tiny import FAST
 
@@ -56,39 +58,55 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
     common = ["train", "--method", "tinyema", "--dataset", "digits", "--epochs", "3"]
     assert main(common + ["--out", str(a), *FAST, "eval.at_end=[]"]) == 0
     assert main(common + ["--out", str(b), *FAST, "eval.at_end=[]", "train.limit_steps=7"]) == 0
-    ck = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    ck = C.load(b / "checkpoints" / "last.pt")
     assert ck["step"] == 7 and ck["ema"] is not None
     assert main(["train", "--out", str(b), "--resume", *FAST[-1:]]) == 0
     la, lb = _losses(a), _losses(b)
     assert sorted(la) == sorted(lb) == list(range(1, 16))
     assert all(la[s] == lb[s] for s in la), {s: (la[s], lb[s]) for s in la if la[s] != lb[s]}
-    ca = torch.load(a / "checkpoints" / "last.pt", weights_only=True)
-    cb = torch.load(b / "checkpoints" / "last.pt", weights_only=True)
+    ca = C.load(a / "checkpoints" / "last.pt")
+    cb = C.load(b / "checkpoints" / "last.pt")
     for k in ca["model"]:
         assert torch.equal(ca["model"][k], cb["model"][k]), k
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "nan"
-    rc = main(["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "3", "--out", str(out), *FAST,
-               "objective.nan_at=7"])
+    rc = main(
+        [
+            "train",
+            "--method",
+            "tinytest",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "3",
+            "--out",
+            str(out),
+            *FAST,
+            "objective.nan_at=7",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 3
     assert "loss is nan at step 7 (epoch 1)" in err and "Last good checkpoint" in err and "last.pt" in err
-    assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 5
+    assert C.load(out / "checkpoints" / "last.pt")["step"] == 5
     assert not (out / "results.json").exists()
 
 
-@pytest.mark.parametrize("argv,fragment", [
-    (["--method", "nosuch", "--dataset", "digits"], "unknown method 'nosuch'; available:"),
-    (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}/missing"], "does not exist"),
-    (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}"], "put data_batch_1"),
-    (["--method", "tinytest", "--dataset", "nosuchset"], "unknown dataset"),
-    (["--method", "tinytest", "optim.nosuch=1"], "unknown key 'nosuch'"),
-    (["--method", "tinytest", "--batch-size", "5000"], "exceeds the 1437 pretraining images"),
-    (["--method", "tinytest", "--config", "{tmp}/none.yaml"], "does not exist"),
-    (["--method", "tinytest", "optim.lr=-1"], "optim.lr must be a positive number"),
-])
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--method", "nosuch", "--dataset", "digits"], "unknown method 'nosuch'; available:"),
+        (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}/missing"], "does not exist"),
+        (["--method", "tinytest", "--dataset", "cifar10", "--data-dir", "{tmp}"], "put data_batch_1"),
+        (["--method", "tinytest", "--dataset", "nosuchset"], "unknown dataset"),
+        (["--method", "tinytest", "optim.nosuch=1"], "unknown key 'nosuch'"),
+        (["--method", "tinytest", "--batch-size", "5000"], "exceeds the 1437 pretraining images"),
+        (["--method", "tinytest", "--config", "{tmp}/none.yaml"], "does not exist"),
+        (["--method", "tinytest", "optim.lr=-1"], "optim.lr must be a positive number"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, fragment):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     rc = main(["train", "--out", str(tmp_path / "r"), *argv])
@@ -101,18 +119,45 @@ def test_every_registered_method_trains_through_the_loop(tmp_path):
     assert methods, "no objectives registered"
     for m in methods:
         out = tmp_path / m
-        rc = main(["train", "--method", m, "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
-                   "eval.at_end=[]"])
+        rc = main(
+            [
+                "train",
+                "--method",
+                m,
+                "--dataset",
+                "digits",
+                "--out",
+                str(out),
+                *FAST,
+                "train.limit_steps=2",
+                "eval.at_end=[]",
+            ]
+        )
         assert rc == 0, m
-        assert torch.load(out / "checkpoints" / "last.pt", weights_only=True)["step"] == 2
+        assert C.load(out / "checkpoints" / "last.pt")["step"] == 2
 
 
 def test_export_torchvision_keys(tmp_path):
     import torchvision
 
     out = tmp_path / "rn"
-    assert main(["train", "--method", "tinytest", "--arch", "resnet18", "--out", str(out), *FAST,
-                 "train.limit_steps=1", "eval.at_end=[]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "tinytest",
+                "--arch",
+                "resnet18",
+                "--out",
+                str(out),
+                *FAST,
+                "train.limit_steps=1",
+                "eval.at_end=[]",
+            ]
+        )
+        == 0
+    )
     assert main(["export", str(out), "--out", str(tmp_path / "tv.pt"), "--format", "torchvision"]) == 0
     net = torchvision.models.resnet18(weights=None)
     net.conv1 = torch.nn.Conv2d(1, 64, 3, 1, 1, bias=False)
@@ -139,18 +184,28 @@ def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, s
     """A real process killed mid-run (SIGTERM: checkpoint at that step; SIGKILL: last epoch checkpoint)."""
     args = ["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "6"]
     a, b = tmp_path / "a", tmp_path / "b"
-    subprocess.run([sys.executable, str(runner), *args, "--out", str(a), *FAST, "eval.at_end=[]"], check=True,
-                   env=sub_env, capture_output=True)
-    p = subprocess.Popen([sys.executable, str(runner), *args, "--out", str(b), *FAST, "eval.at_end=[]"], env=sub_env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    subprocess.run(
+        [sys.executable, str(runner), *args, "--out", str(a), *FAST, "eval.at_end=[]"],
+        check=True,
+        env=sub_env,
+        capture_output=True,
+    )
+    p = subprocess.Popen(
+        [sys.executable, str(runner), *args, "--out", str(b), *FAST, "eval.at_end=[]"],
+        env=sub_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _wait_for_step(b / "metrics.jsonl", 12, p)
     p.send_signal(sig)
     p.wait(60)
     assert p.returncode == (128 + signal.SIGTERM if sig == signal.SIGTERM else -signal.SIGKILL)
-    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    step = C.load(b / "checkpoints" / "last.pt")["step"]
     assert 10 <= step < 30
-    r = subprocess.run([sys.executable, str(runner), "train", "--out", str(b), "--resume"], env=sub_env,
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(runner), "train", "--out", str(b), "--resume"], env=sub_env, capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
     assert f"resuming at step {step}" in r.stderr
     la, lb = _losses(a), _losses(b)
@@ -162,9 +217,26 @@ def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, s
 def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     out = tmp_path / "ddp"
     # --standalone: torchrun picks a free rendezvous port itself (no race with other tests for a port)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out),
-           *FAST, "eval.at_end=[knn]"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(runner),
+        "train",
+        "--method",
+        "tinytest",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
+        *FAST,
+        "eval.at_end=[knn]",
+    ]
     r = subprocess.run(cmd, env=sub_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
     env = json.loads((out / "env.json").read_text())
@@ -173,13 +245,14 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     assert res["world_size"] == 2 and res["eval"]["knn"]["top1"] > 0.3
     assert len(_losses(out)) == 10
     # resuming the 2-process run continues from its checkpoint with both processes' view generators
-    ck = torch.load(out / "checkpoints" / "last.pt", weights_only=True)
+    ck = C.load(out / "checkpoints" / "last.pt")
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
 
 
 def test_real_format_fixtures_train_end_to_end(tmp_path):
     """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
     import numpy as np
+
     from .test_datasets import _cifar_batch
 
     rng = np.random.default_rng(0)
@@ -189,9 +262,31 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
         _cifar_batch(root / f"data_batch_{i}", 16, 10, b"labels", rng)
     _cifar_batch(root / "test_batch", 20, 10, b"labels", rng)
     out = tmp_path / "c10"
-    assert main(["train", "--method", "tinytest", "--dataset", "cifar10", "--data-dir", str(tmp_path), "--epochs", "1",
-                 "--out", str(out), "--arch", "convnet", "model.width=8", "optim.batch_size=32", "train.progress=off",
-                 "eval.at_end=[knn]"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "tinytest",
+                "--dataset",
+                "cifar10",
+                "--data-dir",
+                str(tmp_path),
+                "--epochs",
+                "1",
+                "--out",
+                str(out),
+                "--arch",
+                "convnet",
+                "model.width=8",
+                "optim.batch_size=32",
+                "train.progress=off",
+                "optim.warmup_epochs=0",
+                "eval.at_end=[knn]",
+            ]
+        )
+        == 0
+    )
     env = json.loads((out / "env.json").read_text())
     assert env["views"]["size"] == 32 and "python pickle batches" in env["dataset_notes"]
     assert json.loads((out / "results.json").read_text())["steps"] == 2
@@ -204,9 +299,34 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
     np.array([1, 2], np.uint8).tofile(stl / "test_y.bin")
     rng.integers(0, 256, (12, 3, 96, 96), dtype=np.uint8).tofile(stl / "unlabeled_X.bin")
     out = tmp_path / "stl"
-    assert main(["train", "--method", "tinytest", "--dataset", "stl10", "--data-dir", str(tmp_path), "--epochs", "2",
-                 "--out", str(out), "--arch", "convnet", "model.width=4", "optim.batch_size=8", "views.size=16",
-                 "train.progress=off", "train.log_every=1", "eval.at_end=[knn]", "eval.knn_k=2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "tinytest",
+                "--dataset",
+                "stl10",
+                "--data-dir",
+                str(tmp_path),
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--arch",
+                "convnet",
+                "model.width=4",
+                "optim.batch_size=8",
+                "views.size=16",
+                "optim.warmup_epochs=0",
+                "train.progress=off",
+                "train.log_every=1",
+                "eval.at_end=[knn]",
+                "eval.knn_k=2",
+            ]
+        )
+        == 0
+    )
     assert len(_losses(out)) == 4  # 16 pretraining images (unlabeled + train) // 8 = 2 steps x 2 epochs
 
 
@@ -225,10 +345,29 @@ def test_every_preset_resolves():
 def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub_env):
     """2 processes: SIGTERM to torchrun stops both at the same step with one checkpoint; resuming under
     torchrun reproduces the uninterrupted 2-process run's losses."""
+
     def cmd(out, extra=()):
-        return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                str(runner), "train", "--method", "tinytest", "--dataset", "digits", "--epochs", "5", "--out", str(out),
-                *extra, *FAST, "eval.at_end=[]"]
+        return [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(runner),
+            "train",
+            "--method",
+            "tinytest",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "5",
+            "--out",
+            str(out),
+            *extra,
+            *FAST,
+            "eval.at_end=[]",
+        ]
 
     a, b = tmp_path / "a", tmp_path / "b"
     r = subprocess.run(cmd(a), env=sub_env, capture_output=True, text=True, timeout=240)
@@ -237,7 +376,7 @@ def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub
     _wait_for_step(b / "metrics.jsonl", 8, p)
     p.send_signal(signal.SIGTERM)
     p.wait(120)
-    step = torch.load(b / "checkpoints" / "last.pt", weights_only=True)["step"]
+    step = C.load(b / "checkpoints" / "last.pt")["step"]
     assert 8 <= step < 25
     r = subprocess.run(cmd(b, ["--resume"]), env=sub_env, capture_output=True, text=True, timeout=240)
     assert r.returncode == 0, r.stderr[-3000:]
@@ -248,12 +387,47 @@ def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub
 def test_multicrop_local_views_reach_the_objective(tmp_path):
     """DINO with 2 global + 2 local crops (multi-crop): local views go through the loop to the objective."""
     out = tmp_path / "mc"
-    assert main(["train", "--method", "dino", "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
-                 "eval.at_end=[]", "views.n_local=2", "views.local_size=4", "views.size=8"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "dino",
+                "--dataset",
+                "digits",
+                "--out",
+                str(out),
+                *FAST,
+                "train.limit_steps=2",
+                "eval.at_end=[]",
+                "views.n_local=2",
+                "views.local_size=4",
+                "views.size=8",
+            ]
+        )
+        == 0
+    )
     env = json.loads((out / "env.json").read_text())
     assert env["views"]["n_local"] == 2 and env["views"]["local_size"] == 4
     out = tmp_path / "mc2"
-    assert main(["train", "--method", "tinytest", "--dataset", "digits", "--out", str(out), *FAST, "train.limit_steps=2",
-                 "eval.at_end=[]", "views.n_local=3", "views.local_size=4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--method",
+                "tinytest",
+                "--dataset",
+                "digits",
+                "--out",
+                str(out),
+                *FAST,
+                "train.limit_steps=2",
+                "eval.at_end=[]",
+                "views.n_local=3",
+                "views.local_size=4",
+            ]
+        )
+        == 0
+    )
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(r["n_views"] == 5 and r["smallest_batch"] == 64 for r in recs if "n_views" in r) and recs

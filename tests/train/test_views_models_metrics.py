@@ -1,4 +1,5 @@
 """Batched view generation, encoders, label-free monitors and the evaluation protocols."""
+
 import math
 
 import numpy as np

@@ -1,0 +1,71 @@
+"""Issue 14, item 7: a tiny .npz whose member header announces a huge array.
+
+Before: (1, 2**40) was a traceback with exit 1 (read as "not ideal"); (10**9, 8) in 200 bytes took a minute
+and 16 GB before an error; Fortran-ordered members the same. Now the announced size is compared with the
+member's size before anything is allocated: one line, exit 2, at once. Self-contained (goes through the CLI
+only), so that it does not depend on where the input layer lives.
+"""
+
+import json
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from idealssl.cli import main
+
+
+def _npy_header(shape, fortran=False, dtype="<f8"):
+    """A version 1.0 .npy header announcing ``shape`` (the format's spec, written by hand)."""
+    text = repr({"descr": dtype, "fortran_order": fortran, "shape": tuple(shape)})
+    pad = 64 - (10 + len(text) + 1) % 64
+    header = (text + " " * pad + "\n").encode("latin1")
+    return b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+
+
+def _bomb(tmp_path, shape, fortran=False, payload=b"\0" * 64, compress=zipfile.ZIP_DEFLATED, name="z.npz"):
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression=compress) as zf:
+        zf.writestr("a.npy", _npy_header(shape, fortran) + payload)
+    return path
+
+
+def _check(capsys, tmp_path, path, n=3):
+    augs = tmp_path / "o.json"
+    augs.write_text(json.dumps({"labels": list(range(n))}))
+    t0 = time.perf_counter()
+    rc = main(["check", f"{path}:a", "--augs", str(augs)])
+    out, err = capsys.readouterr()
+    return rc, err, time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("shape", [(1, 2**40), (10**9, 8), (2**31, 2**31)])
+@pytest.mark.parametrize("fortran", [False, True])
+@pytest.mark.parametrize("compress", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED])
+def test_announced_size_beyond_the_member_is_one_line_exit_2(capsys, tmp_path, shape, fortran, compress):
+    path = _bomb(tmp_path, shape, fortran, compress=compress)
+    assert path.stat().st_size < 400
+    rc, err, seconds = _check(capsys, tmp_path, path)
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert rc == 2 and len(lines) == 1 and "Traceback" not in err, err
+    assert "header" in lines[0] and "announces" in lines[0], lines[0]
+    assert seconds < 5
+
+
+@pytest.mark.parametrize("fortran", [False, True])
+def test_a_member_one_value_short_is_refused(capsys, tmp_path, fortran):
+    Z = np.arange(6, dtype="<f8").reshape(3, 2)
+    data = (np.asfortranarray(Z) if fortran else Z).tobytes(order="F" if fortran else "C")
+    path = _bomb(tmp_path, (3, 2), fortran, payload=data[:-8])
+    rc, err, _ = _check(capsys, tmp_path, path)
+    assert rc == 2 and "announces" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize("fortran", [False, True])
+def test_honest_members_still_load(capsys, tmp_path, fortran):
+    Z = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    data = Z.tobytes(order="F" if fortran else "C")
+    path = _bomb(tmp_path, (3, 2), fortran, payload=data)
+    rc, err, _ = _check(capsys, tmp_path, path)
+    assert rc in (0, 1) and "error" not in err, err
