@@ -19,19 +19,22 @@ Three figures, each computed from what the check already measured (no new theory
     LP margin > :data:`LP_TOL` on normalised points). ``mlp``: the explicit ReLU witnesses of
     :mod:`.witness` built on the codes and evaluated on the points: the nearest-code network (every point
     strictly nearer a code of its label), else the one-projection network for C ≤ :data:`MLP_PROJECTION_MAX_C`
-    (a lower bound: a wide enough MLP fits any labelling of distinct points). Above :data:`MAX_POINTS` points, the C codes and each orbit's
-    farthest point stand in for the points (an upper bound for the linear families; stated in ``on``).
+    (a lower bound: a wide enough MLP fits any labelling of distinct points). Above :data:`MAX_POINTS` points,
+    the C codes and each orbit's farthest point stand in for the points (an upper bound for the linear families;
+    stated in ``on``).
 ``diagnostics``
     The orbits with the largest deviation from their code, the closest pairs of codes and the smallest
     singular directions of the codes (which orbits load on them), in the units of the report.
 
 ``hints`` turns the binding condition into one line each for the readable report.
 """
+
 from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -62,15 +65,15 @@ MLP_PROJECTION_MAX_C = 64
 #: rows of each diagnostic table
 TOP = 5
 
-Measure = Callable[[float], Dict[str, Condition]]
+Measure = Callable[[float], dict[str, Condition]]
 
 
 # ---------------------------------------------------------------------- ideal tolerance
-def _bounds(conds: Dict[str, Condition], tol: float) -> Tuple[List[Tuple[float, str]], List[Tuple[float, str]]]:
+def _bounds(conds: dict[str, Condition], tol: float) -> tuple[list[tuple[float, str]], list[tuple[float, str]]]:
     """Lower and upper bounds on t from the decisive conditions whose threshold is the tolerance
     (and from measurements in their detail that are compared with it, e.g. a relaxed invariance)."""
-    lower: List[Tuple[float, str]] = []
-    upper: List[Tuple[float, str]] = []
+    lower: list[tuple[float, str]] = []
+    upper: list[tuple[float, str]] = []
     for name, c in conds.items():
         if not c.decisive or not _is_tol(c.threshold, tol):
             continue
@@ -89,23 +92,26 @@ def _is_tol(x: Any, tol: float) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and float(x) == tol
 
 
-def _nested(detail: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _nested(detail: dict[str, Any]) -> list[dict[str, Any]]:
     return [v for v in detail.values() if isinstance(v, dict) and "value" in v and "threshold" in v]
 
 
-def ideal_tolerance(conds: Dict[str, Condition], tol: float, measure: Measure) -> Dict[str, Any]:
+def ideal_tolerance(conds: dict[str, Condition], tol: float, measure: Measure) -> dict[str, Any]:
     """``ideal_tolerance``, ``binding_condition``, ``tolerance_headroom`` (see module docstring)."""
     lower, upper = _bounds(conds, tol)
     L, lname = max(lower, default=(MIN_TOL, None))
     if L <= MIN_TOL:  # exact (to rounding): the smallest accepted tolerance, nothing binds
         L, lname = MIN_TOL, None
     U, uname = min(upper, default=(1.0, None))
-    out: Dict[str, Any] = {"ideal_tolerance": None, "binding_condition": lname, "tolerance_headroom": min(U, 1.0)}
+    out: dict[str, Any] = {"ideal_tolerance": None, "binding_condition": lname, "tolerance_headroom": min(U, 1.0)}
     if L >= min(U, 1.0):
         out["binding_condition"] = uname if uname is not None else lname
         need = f"{lname} needs t >= {L:.4g}" if lname is not None else f"every tolerance is at least {MIN_TOL:g}"
-        out["why_none"] = (f"{need} but {uname} holds only for t < {U:.4g}" if uname is not None
-                           else f"{need}, outside [{MIN_TOL:g}, 1)")
+        out["why_none"] = (
+            f"{need} but {uname} holds only for t < {U:.4g}"
+            if uname is not None
+            else f"{need}, outside [{MIN_TOL:g}, 1)"
+        )
         return out
     at_L = measure(L)
     failing = [k for k, c in at_L.items() if c.decisive and not c.holds]
@@ -118,7 +124,7 @@ def ideal_tolerance(conds: Dict[str, Condition], tol: float, measure: Measure) -
 
 
 # ---------------------------------------------------------------------- fitted task fraction
-def labellings(C: int, bias: bool) -> Tuple[List[np.ndarray], str]:
+def labellings(C: int, bias: bool) -> tuple[list[np.ndarray], str]:
     """Binary orbit labellings (±1, orbit 0 labelled +1, the constant one skipped): all, or a seeded sample."""
     if C <= 1:
         return [], "no labelling (one orbit)"
@@ -161,14 +167,25 @@ def _fits_mlp(codes: np.ndarray, P: np.ndarray, lab: np.ndarray, y: np.ndarray, 
     return bool(np.all(strict & (pred == pos[lab])))
 
 
-def fitted_task_fraction(P: np.ndarray, lab: np.ndarray, codes: np.ndarray, family: ProbeFamily, on: str) -> Dict[str, Any]:
+def fitted_task_fraction(
+    P: np.ndarray, lab: np.ndarray, codes: np.ndarray, family: ProbeFamily, on: str
+) -> dict[str, Any]:
     """Fraction of labellings a probe of ``family`` fits perfectly on the points P (orbit ``lab`` each;
     module docstring)."""
     C = len(codes)
     ys, how = labellings(C, family.bias)
     fitted, first_bad = 0, None
-    D = None if family.linear else np.sqrt(np.clip(np.einsum("ij,ij->i", P, P)[:, None] + np.einsum("ij,ij->i", codes, codes)[None, :]
-                                                   - 2.0 * P @ codes.T, 0.0, None))
+    D = (
+        None
+        if family.linear
+        else np.sqrt(
+            np.clip(
+                np.einsum("ij,ij->i", P, P)[:, None] + np.einsum("ij,ij->i", codes, codes)[None, :] - 2.0 * P @ codes.T,
+                0.0,
+                None,
+            )
+        )
+    )
     for y in ys:
         ok = _fits_linear(P, y[lab], family.bias) if family.linear else _fits_mlp(codes, P, lab, y, D)
         fitted += ok
@@ -176,25 +193,38 @@ def fitted_task_fraction(P: np.ndarray, lab: np.ndarray, codes: np.ndarray, fami
             first_bad = (y > 0).astype(int).tolist()
     return {
         "fitted_task_fraction": (fitted / len(ys)) if ys else 1.0,
-        "n_fitted": int(fitted), "n_labellings": len(ys), "labellings": how, "on": on,
-        "method": ("least squares, else LP (scipy HiGHS), strict separability" if family.linear
-                   else "explicit ReLU witnesses built on the codes (nearest-code network; one-projection network for "
-                        f"C <= {MLP_PROJECTION_MAX_C}), evaluated on the points (lower bound)"),
+        "n_fitted": int(fitted),
+        "n_labellings": len(ys),
+        "labellings": how,
+        "on": on,
+        "method": (
+            "least squares, else LP (scipy HiGHS), strict separability"
+            if family.linear
+            else "explicit ReLU witnesses built on the codes (nearest-code network; one-projection network for "
+            f"C <= {MLP_PROJECTION_MAX_C}), evaluated on the points (lower bound)"
+        ),
         "first_unfitted_orbit_labels": first_bad,
     }
 
 
 # ---------------------------------------------------------------------- diagnostics
-def diagnostics(st: "OrbitStats", g: "CodeGeometry", family: ProbeFamily) -> Dict[str, Any]:
+def diagnostics(st: OrbitStats, g: CodeGeometry, family: ProbeFamily) -> dict[str, Any]:
     """Worst orbits, closest pairs of codes, smallest singular directions (relative units)."""
     C = g.C
     scale = g.scale or 1.0
     dev = st.max_dev / scale
     worst = np.argsort(-dev, kind="stable")[:TOP]
-    out: Dict[str, Any] = {"unit": "spread of the codes" if g.spread > 0 else "the codes' RMS norm"}
-    out["worst_orbits"] = [{"orbit": int(m), "max_deviation": float(dev[m]),
-                            "rms_deviation": float(math.sqrt(st.mean_sq_dev[m])) / scale, "size": int(st.sizes[m]),
-                            "points": [int(st.first[m]), int(st.argmax_dev[m])]} for m in worst]
+    out: dict[str, Any] = {"unit": "spread of the codes" if g.spread > 0 else "the codes' RMS norm"}
+    out["worst_orbits"] = [
+        {
+            "orbit": int(m),
+            "max_deviation": float(dev[m]),
+            "rms_deviation": float(math.sqrt(st.mean_sq_dev[m])) / scale,
+            "size": int(st.sizes[m]),
+            "points": [int(st.first[m]), int(st.argmax_dev[m])],
+        }
+        for m in worst
+    ]
     out["closest_pairs"] = _closest_pairs(g.codes, scale)
     M = g.codes - g.codes.mean(axis=0) if family.bias else g.codes
     need = C - 1 if (family.bias or not family.linear) else family.minimal_dimension(C)
@@ -205,17 +235,31 @@ def diagnostics(st: "OrbitStats", g: "CodeGeometry", family: ProbeFamily) -> Dic
         for k in range(min(need, len(s)) - 1, max(min(need, len(s)) - 1 - 3, -1), -1):
             load = np.abs(U[:, k])
             who = np.argsort(-load, kind="stable")[:4]
-            rows.append({"index": k + 1, "sigma_relative": float(s[k]) / top, "orbits": [int(m) for m in who],
-                         "loadings": [float(U[m, k]) for m in who]})
+            rows.append(
+                {
+                    "index": k + 1,
+                    "sigma_relative": float(s[k]) / top,
+                    "orbits": [int(m) for m in who],
+                    "loadings": [float(U[m, k]) for m in who],
+                }
+            )
         if need > len(s):
-            rows.insert(0, {"index": need, "sigma_relative": 0.0, "orbits": [], "loadings": [],
-                            "note": f"d = {g.d} < {need}: this direction does not exist"})
+            rows.insert(
+                0,
+                {
+                    "index": need,
+                    "sigma_relative": 0.0,
+                    "orbits": [],
+                    "loadings": [],
+                    "note": f"d = {g.d} < {need}: this direction does not exist",
+                },
+            )
         out["smallest_directions"] = rows
         out["smallest_directions_of"] = "centred codes [μ_m − μ̄]" if family.bias else "codes [μ_m]"
     return out
 
 
-def _closest_pairs(codes: np.ndarray, scale: float) -> List[Dict[str, Any]]:
+def _closest_pairs(codes: np.ndarray, scale: float) -> list[dict[str, Any]]:
     C = len(codes)
     if C < 2:
         return []
@@ -226,14 +270,19 @@ def _closest_pairs(codes: np.ndarray, scale: float) -> List[Dict[str, Any]]:
     D = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0, None))
     iu = np.triu_indices(C, 1)
     order = np.argsort(D[iu], kind="stable")[:TOP]
-    return [{"orbits": [int(iu[0][k]), int(iu[1][k])],
-             "distance": float(np.linalg.norm(codes[iu[0][k]] - codes[iu[1][k]])) / scale} for k in order]
+    return [
+        {
+            "orbits": [int(iu[0][k]), int(iu[1][k])],
+            "distance": float(np.linalg.norm(codes[iu[0][k]] - codes[iu[1][k]])) / scale,
+        }
+        for k in order
+    ]
 
 
 # ---------------------------------------------------------------------- hints
-def hints(graded: Dict[str, Any], conds: Dict[str, Condition], family: ProbeFamily, C: int, d: int) -> List[str]:
+def hints(graded: dict[str, Any], conds: dict[str, Condition], family: ProbeFamily, C: int, d: int) -> list[str]:
     """One line per thing to act on, from the binding condition and the diagnostics."""
-    out: List[str] = []
+    out: list[str] = []
     diag = graded.get("diagnostics", {})
     name = graded.get("binding_condition")
     t = graded.get("ideal_tolerance")
@@ -241,16 +290,22 @@ def hints(graded: Dict[str, Any], conds: Dict[str, Condition], family: ProbeFami
     inv = conds.get("invariance")
     if inv is not None and not inv.holds:
         worst = [w["orbit"] for w in diag.get("worst_orbits", [])[:3]]
-        out.append(f"invariance: within-orbit deviation {inv.value:.3g} of the spread (worst orbits {worst}); "
-                   "train longer or weight the invariance/alignment term more, and check that the views are the orbit's")
+        out.append(
+            f"invariance: within-orbit deviation {inv.value:.3g} of the spread (worst orbits {worst}); "
+            "train longer or weight the invariance/alignment term more, and check that the views are the orbit's"
+        )
     if family.linear and d < need:
-        out.append(f"dimension: d = {d} < {need}; no encoder in R^{d} is ideal for {family.name} probes: raise d to >= {need}")
+        out.append(
+            f"dimension: d = {d} < {need}; no encoder in R^{d} is ideal for {family.name} probes: raise d to >= {need}"
+        )
     else:
         for c in conds.values():
             if c.decisive and not c.holds and c.comparison == ">" and c.threshold == graded.get("tol"):
                 dirs = diag.get("smallest_directions") or [{}]
-                out.append(f"{c.description.split(' (')[0]}: {c.value:.3g} (orbits {dirs[0].get('orbits', [])} load on the "
-                           "weakest direction); spread the codes apart (a more maximal objective, a head in the probe family)")
+                out.append(
+                    f"{c.description.split(' (')[0]}: {c.value:.3g} (orbits {dirs[0].get('orbits', [])} load on the "
+                    "weakest direction); spread the codes apart (a more maximal objective, a head in the probe family)"
+                )
                 break
     if t is None:
         what = "reduce the deviation" if name == "invariance" else f"raise {name}"
@@ -260,26 +315,43 @@ def hints(graded: Dict[str, Any], conds: Dict[str, Condition], family: ProbeFami
     return out
 
 
-def points_for_fraction(rep: Any, labels: np.ndarray, st: "OrbitStats") -> Tuple[np.ndarray, np.ndarray, str]:
+def points_for_fraction(rep: Any, labels: np.ndarray, st: OrbitStats) -> tuple[np.ndarray, np.ndarray, str]:
     """All points when N <= MAX_POINTS, else the codes and each orbit's farthest point."""
     if rep.n <= MAX_POINTS:
         return rep.to_array(), labels, f"all {rep.n} points"
     C = len(st.codes)
     P = np.vstack([st.codes, rep.rows(st.argmax_dev)])
-    return P, np.concatenate([np.arange(C), np.arange(C)]), (
-        f"the {C} codes and each orbit's farthest point (N = {rep.n} > {MAX_POINTS}; an upper bound for linear probes)")
+    return (
+        P,
+        np.concatenate([np.arange(C), np.arange(C)]),
+        (
+            f"the {C} codes and each orbit's farthest point (N = {rep.n} > {MAX_POINTS}; "
+            "an upper bound for linear probes)"
+        ),
+    )
 
 
-def grade(conds: Dict[str, Condition], st: "OrbitStats", g: "CodeGeometry", family: ProbeFamily, tol: float,
-          measure: Measure, rep: Any, labels: np.ndarray) -> Dict[str, Any]:
+def grade(
+    conds: dict[str, Condition],
+    st: OrbitStats,
+    g: CodeGeometry,
+    family: ProbeFamily,
+    tol: float,
+    measure: Measure,
+    rep: Any,
+    labels: np.ndarray,
+) -> dict[str, Any]:
     """The report's ``graded`` block (module docstring); ``rep`` is the checked (possibly rescaled)
     representation, ``measure(t)`` the decisive conditions measured again at tolerance t."""
-    out: Dict[str, Any] = {"tol": tol}
+    out: dict[str, Any] = {"tol": tol}
     out.update(ideal_tolerance(conds, tol, measure))
     P, lab, on = points_for_fraction(rep, labels, st)
     if P.size > MAX_LP_ENTRIES:
-        out.update(fitted_task_fraction=None, why_no_fraction=f"{on}: {P.shape[0]} x {P.shape[1]} exceeds {MAX_LP_ENTRIES:,} "
-                   "entries per linear program; not computed")
+        out.update(
+            fitted_task_fraction=None,
+            why_no_fraction=f"{on}: {P.shape[0]} x {P.shape[1]} exceeds {MAX_LP_ENTRIES:,} "
+            "entries per linear program; not computed",
+        )
     else:
         out.update(fitted_task_fraction(P, lab, g.codes, family, on))
     out["diagnostics"] = diagnostics(st, g, family)
@@ -287,14 +359,15 @@ def grade(conds: Dict[str, Condition], st: "OrbitStats", g: "CodeGeometry", fami
     return out
 
 
-def for_check(rules: Any, st: "OrbitStats", g: "CodeGeometry", rep: Any, orb: Any, conds: Dict[str, Condition],
-              tol: float) -> Dict[str, Any]:
+def for_check(
+    rules: Any, st: OrbitStats, g: CodeGeometry, rep: Any, orb: Any, conds: dict[str, Condition], tol: float
+) -> dict[str, Any]:
     """:func:`grade` for :func:`idealssl.check`: ``measure(t)`` reruns the check's conditions at tolerance t
     from the same streaming pass (spectra, family conditions, the family's invariance relaxation)."""
     from .api import code_geometry, invariance_condition
 
-    def measure(t: float) -> Dict[str, Condition]:
-        notes: List[str] = []
+    def measure(t: float) -> dict[str, Condition]:
+        notes: list[str] = []
         gt = code_geometry(st, t, notes)
         c = {"invariance": invariance_condition(st, gt, rep.n)}
         c.update(rules.conditions(gt, rep, orb, notes)[0])
@@ -305,29 +378,41 @@ def for_check(rules: Any, st: "OrbitStats", g: "CodeGeometry", rep: Any, orb: An
     return grade(conds, st, g, rules.family, tol, measure, rep, orb.labels)
 
 
-def format_graded(gr: Dict[str, Any]) -> List[str]:
+def format_graded(gr: dict[str, Any]) -> list[str]:
     """Lines of the readable report for the ``graded`` block."""
     t = gr.get("ideal_tolerance")
     lines = ["", "graded verdict:"]
     if t is None:
         lines.append(f"  ideal_tolerance: none ({gr.get('why_none', '')})")
     else:
-        lines.append(f"  ideal_tolerance: {t:.4g} (binding: {gr.get('binding_condition') or 'none'}; ideal for every "
-                     f"tolerance in [{t:.4g}, {gr.get('tolerance_headroom', 1.0):.4g}))")
+        lines.append(
+            f"  ideal_tolerance: {t:.4g} (binding: {gr.get('binding_condition') or 'none'}; ideal for every "
+            f"tolerance in [{t:.4g}, {gr.get('tolerance_headroom', 1.0):.4g}))"
+        )
     if gr.get("why_no_fraction"):
         lines.append(f"  fitted_task_fraction: not computed ({gr['why_no_fraction']})")
     if gr.get("fitted_task_fraction") is not None:
-        lines.append(f"  fitted_task_fraction: {gr['fitted_task_fraction']:.4g} ({gr['n_fitted']}/{gr['n_labellings']}: "
-                     f"{gr['labellings']}, on {gr['on']})")
+        lines.append(
+            f"  fitted_task_fraction: {gr['fitted_task_fraction']:.4g} ({gr['n_fitted']}/{gr['n_labellings']}: "
+            f"{gr['labellings']}, on {gr['on']})"
+        )
     diag = gr.get("diagnostics", {})
     if diag.get("worst_orbits"):
-        lines.append("  largest deviations (orbit: max, relative to the " + diag["unit"] + "): "
-                     + ", ".join(f"{w['orbit']}: {w['max_deviation']:.3g}" for w in diag["worst_orbits"]))
+        lines.append(
+            "  largest deviations (orbit: max, relative to the "
+            + diag["unit"]
+            + "): "
+            + ", ".join(f"{w['orbit']}: {w['max_deviation']:.3g}" for w in diag["worst_orbits"])
+        )
     if diag.get("closest_pairs"):
-        lines.append("  closest codes (orbits: distance): "
-                     + ", ".join(f"{p['orbits'][0]}-{p['orbits'][1]}: {p['distance']:.3g}" for p in diag["closest_pairs"]))
+        lines.append(
+            "  closest codes (orbits: distance): "
+            + ", ".join(f"{p['orbits'][0]}-{p['orbits'][1]}: {p['distance']:.3g}" for p in diag["closest_pairs"])
+        )
     if diag.get("smallest_directions"):
-        lines.append(f"  smallest directions of the {diag['smallest_directions_of']} (σ_k/σ_1: orbits loading most): "
-                     + "; ".join(f"σ_{r['index']} {r['sigma_relative']:.3g}: {r['orbits']}" for r in diag["smallest_directions"]))
+        lines.append(
+            f"  smallest directions of the {diag['smallest_directions_of']} (σ_k/σ_1: orbits loading most): "
+            + "; ".join(f"σ_{r['index']} {r['sigma_relative']:.3g}: {r['orbits']}" for r in diag["smallest_directions"])
+        )
     lines += [f"hint: {h}" for h in gr.get("hints", [])]
     return lines

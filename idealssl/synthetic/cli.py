@@ -48,7 +48,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
     from .loop import configure_cli as _loop_cli
 
-    _loop_cli(sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export and check one encoder"))
+    _loop_cli(sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder"))
 
     sub.add_parser("worlds", help="describe the suite's worlds")
 

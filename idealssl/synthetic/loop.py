@@ -23,6 +23,7 @@ its random initial spread and fail invariance for reasons the theory does not sp
 The one-per-orbit draw is :func:`orbit_batch` (minimal, kept here until the suite's sampler lands in
 ``idealssl/synthetic/sampling.py``).
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +42,11 @@ from .worlds import World
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
 GOAL_TOL = 1e-2
 DEFAULT_STEPS = 15000
-PROTOCOL = ("idealssl bench loop: the suite's vector world (C = 16, N = 256, seed 0); encoder MLP 10-128-128-d, Adam with "
-            "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
-            "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes")
+PROTOCOL = (
+    "idealssl bench loop: the suite's vector world (C = 16, N = 256, seed 0); encoder MLP 10-128-128-d, Adam with "
+    "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
+    "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
+)
 
 
 def orbit_batch(world: World, rng: np.random.Generator, per_orbit: int = 1) -> np.ndarray:
@@ -69,12 +72,13 @@ class LoopConfig:
     lr_final: float = 1e-2  # cosine decay to lr * lr_final
     per_orbit: int = 1
     hidden: int = 128
-    hparams: Dict[str, Any] = field(default_factory=dict)
-    theory: List[Dict[str, Any]] = field(default_factory=list)
+    hparams: dict[str, Any] = field(default_factory=dict)
+    theory: list[dict[str, Any]] = field(default_factory=list)
 
 
-def configure_run(world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear",
-                  dim: Optional[int] = None) -> LoopConfig:
+def configure_run(
+    world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear", dim: int | None = None
+) -> LoopConfig:
     """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring)."""
     from ..derive import configure
     from .experiments import method_hparams
@@ -84,8 +88,13 @@ def configure_run(world: World, method: str, config: str, seed: int, steps: int,
     conf = configure(probe, world.C)
     d = int(dim or conf.minimal_dimension)
     hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
-    theory: List[Dict[str, Any]] = [{"prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
-                                     "value": d, "holds": d >= conf.minimal_dimension}]
+    theory: list[dict[str, Any]] = [
+        {
+            "prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
+            "value": d,
+            "holds": d >= conf.minimal_dimension,
+        }
+    ]
     if method == "dissl":
         from ..objectives.defaults import DISSL
 
@@ -97,23 +106,39 @@ def configure_run(world: World, method: str, config: str, seed: int, steps: int,
             hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
         theory += [
             {"prescription": f"K >= C = {world.C} (K = C when C is known)", "value": K, "holds": K >= world.C},
-            {"prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)", "value": lam, "holds": lam < 1 + beta},
+            {
+                "prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)",
+                "value": lam,
+                "holds": lam < 1 + beta,
+            },
         ]
     if method == "cissl":
         tau = float(conf.cissl["temperature"]) if config == "derived" else float(hp.get("temperature", 0.07))
         if config == "derived":
             hp["temperature"] = tau
-        theory.append({"prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
-                                       "minimiser is the simplex at any tau, but at small tau the loss saturates "
-                                       "(gradients ~ exp(-1/tau)) long before the codes reach it",
-                       "value": tau, "holds": tau == float(conf.cissl["temperature"])})
+        theory.append(
+            {
+                "prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
+                "minimiser is the simplex at any tau, but at small tau the loss saturates "
+                "(gradients ~ exp(-1/tau)) long before the codes reach it",
+                "value": tau,
+                "holds": tau == float(conf.cissl["temperature"]),
+            }
+        )
     if method in ("dissl", "cissl"):
-        theory.append({"prescription": f"student head in the probe family ({probe})", "value": hp.get("probe", "linear"),
-                       "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear")})
-    return LoopConfig(method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory)
+        theory.append(
+            {
+                "prescription": f"student head in the probe family ({probe})",
+                "value": hp.get("probe", "linear"),
+                "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear"),
+            }
+        )
+    return LoopConfig(
+        method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory
+    )
 
 
-def _accepted(method: str, hp: Dict[str, Any]) -> Dict[str, Any]:
+def _accepted(method: str, hp: dict[str, Any]) -> dict[str, Any]:
     """The suite's small-head keys that ``method``'s constructor takes (the others do not apply to it)."""
     import inspect
 
@@ -124,7 +149,7 @@ def _accepted(method: str, hp: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in hp.items() if k in params and k != "n_classes"}
 
 
-def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> Dict[str, Any]:
+def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, Any]:
     """Train with the one-per-orbit batches, Adam with cosine decay; the step is
     :func:`idealssl.train.step.training_step` (the one both trainers run)."""
     import torch
@@ -142,12 +167,13 @@ def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> Dict[str, A
     params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps)))
+        opt, lambda s: cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
+    )
     schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
     X = torch.as_tensor(world.X)
     orbits_t = torch.as_tensor(world.orbits)
     n_views = int(getattr(obj, "n_global", 2))
-    losses: List[float] = []
+    losses: list[float] = []
     t0 = time.perf_counter()
     enc.train()
     obj.train()
@@ -155,7 +181,7 @@ def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> Dict[str, A
         anchors = orbit_batch(world, rng, cfg.per_orbit)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
-        def forward():
+        def forward(vidx=vidx, anchors=anchors):
             views = [enc(X[v]) for v in vidx]
             if oracle:
                 return obj(views, orbits_t[anchors]), None, {}
@@ -186,7 +212,7 @@ def representation(world: World, encoder, method: str) -> np.ndarray:
     return Z
 
 
-def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL_TOL) -> Dict[str, Any]:
+def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL_TOL) -> dict[str, Any]:
     """The checker's report on Z at ``tol`` (with the graded keys) and the row's summary figures."""
     from ..checker import check
 
@@ -194,14 +220,20 @@ def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL
     d = rep.to_dict()
     g = d.get("graded") or {}
     cond = d["conditions"]
-    return {"report": d, "summary": {
-        "ideal": d["ideal"], "tol": tol,
-        "ideal_tolerance": g.get("ideal_tolerance"), "binding_condition": g.get("binding_condition"),
-        "invariance_ratio": cond["invariance"]["value"],
-        "affine_rank": _affine_rank(Z, world), "required_rank": world.C - 1,
-        "sigma_ratio": cond.get("affine_independence", {}).get("value"),
-        "fitted_task_fraction": g.get("fitted_task_fraction"),
-    }}
+    return {
+        "report": d,
+        "summary": {
+            "ideal": d["ideal"],
+            "tol": tol,
+            "ideal_tolerance": g.get("ideal_tolerance"),
+            "binding_condition": g.get("binding_condition"),
+            "invariance_ratio": cond["invariance"]["value"],
+            "affine_rank": _affine_rank(Z, world),
+            "required_rank": world.C - 1,
+            "sigma_ratio": cond.get("affine_independence", {}).get("value"),
+            "fitted_task_fraction": g.get("fitted_task_fraction"),
+        },
+    }
 
 
 def _affine_rank(Z: np.ndarray, world: World, tol: float = GOAL_TOL) -> int:
@@ -211,8 +243,18 @@ def _affine_rank(Z: np.ndarray, world: World, tol: float = GOAL_TOL) -> int:
     return int(numerical_rank(np.linalg.svd(codes - codes.mean(0), compute_uv=False), tol))
 
 
-def run(world: World, method: str, config: str, seed: int, steps: int, out: Optional[Path] = None,
-        probe: str = "linear", dim: Optional[int] = None, log_every: int = 0, lr: Optional[float] = None) -> Dict[str, Any]:
+def run(
+    world: World,
+    method: str,
+    config: str,
+    seed: int,
+    steps: int,
+    out: Path | None = None,
+    probe: str = "linear",
+    dim: int | None = None,
+    log_every: int = 0,
+    lr: float | None = None,
+) -> dict[str, Any]:
     """Configure, train, embed, check; write the run's files to ``out``; return the row."""
     from .worlds import export
 
@@ -222,10 +264,21 @@ def run(world: World, method: str, config: str, seed: int, steps: int, out: Opti
     res = train_loop(world, cfg, log_every=log_every)
     Z = representation(world, res["encoder"], method)
     a = assess(Z, world, probe=probe)
-    row = {"world": world.name, "method": method, "config": config, "seed": seed, "steps": steps, "dim": cfg.dim,
-           "batch": f"{cfg.per_orbit} per orbit x C = {cfg.per_orbit * world.C}", "lr": cfg.lr,
-           "train_seconds": round(res["seconds"], 2), "final_loss": res["losses"][-1], **a["summary"],
-           "hparams": cfg.hparams, "theory": cfg.theory}
+    row = {
+        "world": world.name,
+        "method": method,
+        "config": config,
+        "seed": seed,
+        "steps": steps,
+        "dim": cfg.dim,
+        "batch": f"{cfg.per_orbit} per orbit x C = {cfg.per_orbit * world.C}",
+        "lr": cfg.lr,
+        "train_seconds": round(res["seconds"], 2),
+        "final_loss": res["losses"][-1],
+        **a["summary"],
+        "hparams": cfg.hparams,
+        "theory": cfg.theory,
+    }
     if out is not None:
         out = Path(out)
         export(world, out, Z)
@@ -240,22 +293,36 @@ __all__ = ["orbit_batch", "LoopConfig", "configure_run", "train_loop", "represen
 # ---------------------------------------------------------------------- command line
 def configure_cli(p: Any) -> None:
     """``idealssl bench loop`` arguments."""
-    p.add_argument("--world", choices=("vector", "coarse", "digits"), default="vector", help="the suite's world (default vector, C = 16)")
+    p.add_argument(
+        "--world",
+        choices=("vector", "coarse", "digits"),
+        default="vector",
+        help="the suite's world (default vector, C = 16)",
+    )
     p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
-    p.add_argument("--config", choices=("derived", "original"), default="derived",
-                   help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)")
+    p.add_argument(
+        "--config",
+        choices=("derived", "original"),
+        default="derived",
+        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
+    )
     p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
     p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
-    p.add_argument("--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)")
+    p.add_argument(
+        "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
+    )
     p.add_argument("--out", required=True, help="run directory: representation.npy, orbits.json, report.json, row.json")
-    p.add_argument("--record", help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
-                                    "replacing the row with the same method, config and seed")
+    p.add_argument(
+        "--record",
+        help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
+        "replacing the row with the same method, config and seed",
+    )
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
 
-def record(path: Path, row: Dict[str, Any]) -> None:
+def record(path: Path, row: dict[str, Any]) -> None:
     """Add ``row`` to the rows of ``path`` (same method, config, seed and steps: replaced)."""
     path = Path(path)
     data = json.loads(path.read_text()) if path.is_file() else {"rows": []}
@@ -279,15 +346,37 @@ def run_cli(args: Any) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     w = _world(args.world, 0)
-    row = run(w, args.method.lower(), args.config, args.seed, args.steps, out=Path(args.out), probe=args.probe,
-              dim=args.dim, lr=args.lr)
+    row = run(
+        w,
+        args.method.lower(),
+        args.config,
+        args.seed,
+        args.steps,
+        out=Path(args.out),
+        probe=args.probe,
+        dim=args.dim,
+        lr=args.lr,
+    )
     if args.record:
         record(Path(args.record), row)
-    keys = ("method", "config", "seed", "steps", "ideal", "ideal_tolerance", "invariance_ratio", "affine_rank",
-            "sigma_ratio", "fitted_task_fraction", "train_seconds")
+    keys = (
+        "method",
+        "config",
+        "seed",
+        "steps",
+        "ideal",
+        "ideal_tolerance",
+        "invariance_ratio",
+        "affine_rank",
+        "sigma_ratio",
+        "fitted_task_fraction",
+        "train_seconds",
+    )
     print(json.dumps({k: row.get(k) for k in keys}))
-    print(f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
-          f"--probe {args.probe} --tol {GOAL_TOL:g}")
+    print(
+        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
+        f"--probe {args.probe} --tol {GOAL_TOL:g}"
+    )
     return 0
 
 
@@ -295,10 +384,16 @@ def table(path: Path) -> str:
     """Markdown table of the rows of ``loop.json`` (for synthetic/README.md)."""
     rows = json.loads(Path(path).read_text())["rows"]
     fmt = lambda x: "—" if x is None else (f"{x:.3g}" if isinstance(x, float) else str(x))  # noqa: E731
-    out = ["| method | config | seed | steps | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 | affine rank (of 15) | fitted_task_fraction |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| method | config | seed | steps | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 "
+        "| affine rank (of 15) | fitted_task_fraction |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        out.append(f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {'yes' if r['ideal'] else 'no'} | "
-                   f"{fmt(r['ideal_tolerance'])} | {fmt(r['invariance_ratio'])} | {fmt(r['sigma_ratio'])} | {r['affine_rank']} | "
-                   f"{fmt(r['fitted_task_fraction'])} |")
+        out.append(
+            f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {'yes' if r['ideal'] else 'no'} | "
+            f"{fmt(r['ideal_tolerance'])} | {fmt(r['invariance_ratio'])} | {fmt(r['sigma_ratio'])} | "
+            f"{r['affine_rank']} | "
+            f"{fmt(r['fitted_task_fraction'])} |"
+        )
     return "\n".join(out)

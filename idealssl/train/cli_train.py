@@ -46,7 +46,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"],
                    help="downstream probe family the theory configures for (default linear; theory.probe)")
     p.add_argument("--config-source", choices=["derived", "original"],
-                   help="derived (default): apply idealssl derive's prescriptions; original: the preset's (papers') settings")
+                   help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
     p.add_argument("--precision", choices=["auto", "32", "bf16"])
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")

@@ -14,21 +14,29 @@ and a ``check`` block for ``results.json`` (:func:`check_block`). ``idealssl eva
 run (:func:`run_eval`); ``idealssl check RUN/check/representation.npy --augs RUN/check/orbits.json`` redoes the
 check alone.
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 
-CHECK_DEFAULTS: Dict[str, Any] = {"enabled": True, "images": 50, "views": 4, "seed": 0, "tol": 1e-2, "probe": None,
-                                  "orbits": "image"}
+CHECK_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "images": 50,
+    "views": 4,
+    "seed": 0,
+    "tol": 1e-2,
+    "probe": None,
+    "orbits": "image",
+}
 
 
-def settings(cfg: dict) -> Dict[str, Any]:
+def settings(cfg: dict) -> dict[str, Any]:
     """``check`` section of the configuration, with defaults, validated."""
     s = {**CHECK_DEFAULTS, **(cfg.get("check") or {})}
     for k in ("images", "views"):
@@ -41,8 +49,9 @@ def settings(cfg: dict) -> Dict[str, Any]:
     return s
 
 
-def embed_views(backbone, images: np.ndarray, views_fn, size: int, V: int, seed: int, device,
-                batch: int = 256) -> np.ndarray:
+def embed_views(
+    backbone, images: np.ndarray, views_fn, size: int, V: int, seed: int, device, batch: int = 256
+) -> np.ndarray:
     """Z (M·V x d): V augmented views of each image (row i·V + v), embedded without gradients."""
     import torch
 
@@ -57,9 +66,11 @@ def embed_views(backbone, images: np.ndarray, views_fn, size: int, V: int, seed:
             x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
             x01 = x.float().div(255.0)
             per_view = []
-            for v in range(V):
-                zs = [backbone(views_fn.one_view(x01[i:i + batch], size, views_fn.scale, 0)).float().cpu()
-                      for i in range(0, len(x01), batch)]
+            for _ in range(V):
+                zs = [
+                    backbone(views_fn.one_view(x01[i : i + batch], size, views_fn.scale, 0)).float().cpu()
+                    for i in range(0, len(x01), batch)
+                ]
                 per_view.append(torch.cat(zs))
             out = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
     finally:
@@ -68,7 +79,9 @@ def embed_views(backbone, images: np.ndarray, views_fn, size: int, V: int, seed:
     return out
 
 
-def orbit_set(backbone, data, views_fn, size: int, device, s: Dict[str, Any]) -> Tuple[np.ndarray, np.ndarray, Dict[str, Any]]:
+def orbit_set(
+    backbone, data, views_fn, size: int, device, s: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """(Z, orbit labels, description) for the settings ``s``."""
     n_test = len(data.test_x)
     M = min(int(s["images"]), n_test)
@@ -82,35 +95,58 @@ def orbit_set(backbone, data, views_fn, size: int, device, s: Dict[str, Any]) ->
         _, labels = np.unique(np.repeat(y, V), return_inverse=True)
     else:
         labels = np.repeat(np.arange(M), V)
-    desc = {"images": M, "views": V, "seed": int(s["seed"]), "orbits": s["orbits"], "split": "test",
-            "image_indices": pick.tolist(), "augmentations": "the run's training views (ViewConfig), seeded",
-            "n_orbits": int(labels.max()) + 1}
+    desc = {
+        "images": M,
+        "views": V,
+        "seed": int(s["seed"]),
+        "orbits": s["orbits"],
+        "split": "test",
+        "image_indices": pick.tolist(),
+        "augmentations": "the run's training views (ViewConfig), seeded",
+        "n_orbits": int(labels.max()) + 1,
+    }
     return Z, labels.astype(np.int64), desc
 
 
-def check_block(report: Dict[str, Any], desc: Dict[str, Any], probe: str, tol: float) -> Dict[str, Any]:
+def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: float) -> dict[str, Any]:
     """The ``check`` block of results.json from the checker's JSON report."""
     cond = report["conditions"]
     C = report["n_orbits"]
     rank_key = {"linear": "affine_independence", "linear-nobias": "linear_independence"}.get(probe)
     eff = cond.get("effective_dimension", {})
     return {
-        "verdict": "ideal" if report["ideal"] else "not ideal", "ideal": report["ideal"], "probe": probe, "tol": tol,
+        "verdict": "ideal" if report["ideal"] else "not ideal",
+        "ideal": report["ideal"],
+        "probe": probe,
+        "tol": tol,
         "ideal_tolerance": report.get("ideal_tolerance"),
         "binding_condition": (report.get("graded") or {}).get("binding_condition"),
         "invariance_ratio": cond["invariance"]["value"],
-        "rank": eff.get("value"), "rank_required": eff.get("threshold"),
+        "rank": eff.get("value"),
+        "rank_required": eff.get("threshold"),
         "sigma_ratio": cond[rank_key]["value"] if rank_key in cond else None,
         "fitted_task_fraction": report.get("fitted_task_fraction"),
-        "M": desc["images"], "V": desc["views"], "C": C, "d": report["dim"], "orbits": desc["orbits"],
-        "files": {"representation": "check/representation.npy", "orbits": "check/orbits.json", "report": "check/report.json"},
-        "note": (f"C = {C} orbits need d >= {C - 1 if probe == 'linear' else C} for linear probes; d = {report['dim']}"
-                 if probe != "mlp" else "mlp probes need distinct codes"),
+        "M": desc["images"],
+        "V": desc["views"],
+        "C": C,
+        "d": report["dim"],
+        "orbits": desc["orbits"],
+        "files": {
+            "representation": "check/representation.npy",
+            "orbits": "check/orbits.json",
+            "report": "check/report.json",
+        },
+        "note": (
+            f"C = {C} orbits need d >= {C - 1 if probe == 'linear' else C} for linear probes; d = {report['dim']}"
+            if probe != "mlp"
+            else "mlp probes need distinct codes"
+        ),
     }
 
 
-def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: dict,
-              overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+def run_check(
+    run_dir: Path, backbone, data, views_fn, size: int, device, cfg: dict, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Embed, write ``RUN/check/``, check; returns the ``check`` block."""
     from ..checker import check
     from ..jsonutil import plain
@@ -127,7 +163,7 @@ def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: d
     return plain(check_block(rep, desc, s["probe"], float(s["tol"])))
 
 
-def finalise_hook(run: Any, results: Dict[str, Any], verbose: bool = True) -> None:
+def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> None:
     """``loop.finalise``: the ``theory`` block and, unless ``check.enabled`` is false, the ``check`` block."""
     import sys
 
@@ -146,8 +182,11 @@ def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, v
     """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/)."""
     import sys
 
-    over = {k: v for k, v in (("images", args.images), ("views", args.views), ("probe", args.probe), ("tol", args.tol))
-            if v is not None}
+    over = {
+        k: v
+        for k, v in (("images", args.images), ("views", args.views), ("probe", args.probe), ("tol", args.tol))
+        if v is not None
+    }
     if args.class_orbits:
         over["orbits"] = "class"
     blk = run_check(run_dir, backbone, data, views_fn, size, device, ck["cfg"], over)
@@ -159,8 +198,11 @@ def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, v
     return 0
 
 
-def summary(block: Dict[str, Any]) -> str:
+def summary(block: dict[str, Any]) -> str:
     t = block.get("ideal_tolerance")
-    return (f"check ({block['probe']}, tol {block['tol']:g}, {block['M']} images x {block['V']} views, {block['orbits']} orbits): "
-            f"{block['verdict']}; ideal_tolerance {'none' if t is None else f'{t:.3g}'}; invariance {block['invariance_ratio']:.3g}; "
-            f"rank {block['rank']} vs {block['rank_required']}; fitted_task_fraction {block['fitted_task_fraction']}")
+    return (
+        f"check ({block['probe']}, tol {block['tol']:g}, {block['M']} images x {block['V']} views, "
+        f"{block['orbits']} orbits): {block['verdict']}; ideal_tolerance {'none' if t is None else f'{t:.3g}'}; "
+        f"invariance {block['invariance_ratio']:.3g}; "
+        f"rank {block['rank']} vs {block['rank_required']}; fitted_task_fraction {block['fitted_task_fraction']}"
+    )

@@ -1,4 +1,6 @@
-"""The theory configures the trainer: ``idealssl train --probe linear|linear-nobias|mlp --config-source derived|original``.
+"""The theory configures the trainer.
+
+``idealssl train --probe linear|linear-nobias|mlp --config-source derived|original``.
 
 :func:`idealssl.derive.configure` (theory/statements.md S1–S7; Dubois et al. 2022, Sec. 4–6) prescribes, for a
 probe family and C augmentation orbits: the minimal representation dimension, CISSL's and DISSL's head placement
@@ -29,13 +31,14 @@ Configurations (``theory.source``):
 Each prescription is recorded in ``results.json``'s ``theory`` block as ``{prescription, value, holds,
 applied, enforced}``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from ..errors import InputError
 
-THEORY_DEFAULTS: Dict[str, Any] = {"probe": "linear", "source": "derived", "enforce": True}
+THEORY_DEFAULTS: dict[str, Any] = {"probe": "linear", "source": "derived", "enforce": True}
 SOURCES = ("derived", "original")
 #: derived DISSL maximality weight: this much below the determinism threshold 1 + β
 LAMBDA_MARGIN = 0.3
@@ -55,8 +58,9 @@ def _preset_objective(cfg: dict) -> dict:
         return {}
 
 
-def _rule(prescription: str, value: Any, holds: Optional[bool], applied: bool = False, enforced: bool = False,
-          note: str = "") -> Dict[str, Any]:
+def _rule(
+    prescription: str, value: Any, holds: bool | None, applied: bool = False, enforced: bool = False, note: str = ""
+) -> dict[str, Any]:
     r = {"prescription": prescription, "value": value, "holds": holds, "applied": applied, "enforced": enforced}
     if note:
         r["note"] = note
@@ -69,14 +73,16 @@ def _set(cfg: dict, key: str, value: Any, user: dict, preset: dict, ok, reason: 
     obj = cfg.setdefault("objective", {})
     if key in user and user.get(key) != preset.get(key):
         if not ok(user[key]) and enforce:
-            raise InputError(f"objective.{key}={user[key]!r} contradicts the theory: {reason}; "
-                             "to run it anyway: theory.enforce=false, or --config-source original")
+            raise InputError(
+                f"objective.{key}={user[key]!r} contradicts the theory: {reason}; "
+                "to run it anyway: theory.enforce=false, or --config-source original"
+            )
         return False
     obj[key] = value
     return True
 
 
-def apply(cfg: dict, n_orbits: int, dim: Optional[int] = None, batch: Optional[int] = None) -> List[Dict[str, Any]]:
+def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = None) -> list[dict[str, Any]]:
     """Apply (``derived``) or only measure (``original``) the prescriptions; mutates ``cfg["objective"]``.
 
     Parameters
@@ -111,58 +117,124 @@ def apply(cfg: dict, n_orbits: int, dim: Optional[int] = None, batch: Optional[i
     conf = configure(probe, C)
     preset = _preset_objective(cfg)
     user = dict(cfg.get("objective") or {})
-    rec: List[Dict[str, Any]] = [
+    rec: list[dict[str, Any]] = [
         _rule(f"C = {C} orbits (every pretraining image is its own orbit under crops and colour changes)", C, None),
-        _rule(f"d >= {conf.minimal_dimension} for an encoder ideal for every invariant task ({probe} probes, S1.3-S1.4/S2.1)",
-              dim, None if dim is None else dim >= conf.minimal_dimension,
-              note="not enforced: with C = number of images no practical d meets it; class tasks need far less"),
+        _rule(
+            f"d >= {conf.minimal_dimension} for an encoder ideal for every invariant task "
+            f"({probe} probes, S1.3-S1.4/S2.1)",
+            dim,
+            None if dim is None else dim >= conf.minimal_dimension,
+            note="not enforced: with C = number of images no practical d meets it; class tasks need far less",
+        ),
     ]
     head = _head_kind(probe)
     if method in ("dissl", "cissl"):
         value = user.get("probe", preset.get("probe", "linear"))
-        applied = derived and _set(cfg, "probe", head, user, preset, lambda v: v == head,
-                                   f"the student head must lie in the {probe} probe family ({head}), S6-S7", enforce)
+        applied = derived and _set(
+            cfg,
+            "probe",
+            head,
+            user,
+            preset,
+            lambda v: v == head,
+            f"the student head must lie in the {probe} probe family ({head}), S6-S7",
+            enforce,
+        )
         used = cfg["objective"].get("probe", value) if derived else value
-        rec.append(_rule(f"student head in the probe family: {head} (teacher head as expressive as possible)", used,
-                         used == head, applied, enforce))
+        rec.append(
+            _rule(
+                f"student head in the probe family: {head} (teacher head as expressive as possible)",
+                used,
+                used == head,
+                applied,
+                enforce,
+            )
+        )
     if method == "dissl":
         rec += _dissl(cfg, conf, C, user, preset, derived, enforce, batch)
     elif method == "cissl":
-        rec.append(_rule("CISSL assumptions: unit-norm student and teacher outputs, asymmetric heads, "
-                         "views X~ - M(X) - X (augmentations that never map one image onto another)",
-                         "as built (L2-normalised heads)", True))
+        rec.append(
+            _rule(
+                "CISSL assumptions: unit-norm student and teacher outputs, asymmetric heads, "
+                "views X~ - M(X) - X (augmentations that never map one image onto another)",
+                "as built (L2-normalised heads)",
+                True,
+            )
+        )
     else:
-        rec.append(_rule(f"{method}: not one of the theory's objectives (CISSL, DISSL); no head or hyperparameter is "
-                         "prescribed", None, None))
+        rec.append(
+            _rule(
+                f"{method}: not one of the theory's objectives (CISSL, DISSL); no head or hyperparameter is prescribed",
+                None,
+                None,
+            )
+        )
     return rec
 
 
-def _dissl(cfg: dict, conf: Any, C: int, user: dict, preset: dict, derived: bool, enforce: bool,
-           batch: Optional[int]) -> List[Dict[str, Any]]:
+def _dissl(
+    cfg: dict, conf: Any, C: int, user: dict, preset: dict, derived: bool, enforce: bool, batch: int | None
+) -> list[dict[str, Any]]:
     from ..objectives.defaults import DISSL
 
     obj = cfg.setdefault("objective", {})
     beta = float(user.get("beta_det_inv", preset.get("beta_det_inv", DISSL.beta_det_inv)))
     lam_star = round(1.0 + beta - LAMBDA_MARGIN, 6)
     rec = []
-    k_applied = derived and _set(cfg, "categories", C, user, preset, lambda v: int(v) >= C,
-                                 f"K >= C = {C} for a maximal teacher (S7; {conf.dissl['categories_rule']})", enforce)
-    K = int(obj.get("categories", preset.get("categories", DISSL.categories)) if derived else
-            user.get("categories", preset.get("categories", DISSL.categories)))
+    k_applied = derived and _set(
+        cfg,
+        "categories",
+        C,
+        user,
+        preset,
+        lambda v: int(v) >= C,
+        f"K >= C = {C} for a maximal teacher (S7; {conf.dissl['categories_rule']})",
+        enforce,
+    )
+    K = int(
+        obj.get("categories", preset.get("categories", DISSL.categories))
+        if derived
+        else user.get("categories", preset.get("categories", DISSL.categories))
+    )
     rec.append(_rule(f"K >= C = {C} teacher categories (K = C when C is known)", K, K >= C, k_applied, enforce))
-    l_applied = derived and _set(cfg, "lambda_maximality", lam_star, user, preset, lambda v: 0 < float(v) < 1 + beta,
-                                 f"lambda < 1 + beta = {1 + beta:g} makes every optimal teacher deterministic (S7)", enforce)
-    lam = float(obj.get("lambda_maximality", DISSL.lambda_maximality) if derived else
-                user.get("lambda_maximality", preset.get("lambda_maximality", DISSL.lambda_maximality)))
-    rec.append(_rule(f"0 < lambda < 1 + beta = {1 + beta:g} (deterministic optimal teacher; derived: 1 + beta - {LAMBDA_MARGIN})",
-                     lam, 0 < lam < 1 + beta, l_applied, enforce))
+    l_applied = derived and _set(
+        cfg,
+        "lambda_maximality",
+        lam_star,
+        user,
+        preset,
+        lambda v: 0 < float(v) < 1 + beta,
+        f"lambda < 1 + beta = {1 + beta:g} makes every optimal teacher deterministic (S7)",
+        enforce,
+    )
+    lam = float(
+        obj.get("lambda_maximality", DISSL.lambda_maximality)
+        if derived
+        else user.get("lambda_maximality", preset.get("lambda_maximality", DISSL.lambda_maximality))
+    )
+    rec.append(
+        _rule(
+            f"0 < lambda < 1 + beta = {1 + beta:g} "
+            f"(deterministic optimal teacher; derived: 1 + beta - {LAMBDA_MARGIN})",
+            lam,
+            0 < lam < 1 + beta,
+            l_applied,
+            enforce,
+        )
+    )
     if batch is not None:
-        rec.append(_rule("batch >= K, so that a batch can show a uniform marginal over the K categories", batch,
-                         batch >= K, note="not enforced: the maximality term's batch estimate is at most log(batch)"))
+        rec.append(
+            _rule(
+                "batch >= K, so that a batch can show a uniform marginal over the K categories",
+                batch,
+                batch >= K,
+                note="not enforced: the maximality term's batch estimate is at most log(batch)",
+            )
+        )
     return rec
 
 
-def with_dim(rec: List[Dict[str, Any]], dim: int) -> List[Dict[str, Any]]:
+def with_dim(rec: list[dict[str, Any]], dim: int) -> list[dict[str, Any]]:
     """Fill in the dimension prescription once the encoder is built."""
     for r in rec:
         if r["prescription"].startswith("d >= "):
@@ -171,7 +243,7 @@ def with_dim(rec: List[Dict[str, Any]], dim: int) -> List[Dict[str, Any]]:
     return rec
 
 
-def describe(rec: List[Dict[str, Any]], cfg: dict) -> str:
+def describe(rec: list[dict[str, Any]], cfg: dict) -> str:
     """Lines printed at the start of a run."""
     th = {**THEORY_DEFAULTS, **(cfg.get("theory") or {})}
     lines = [f"theory ({th['source']} configuration, {th['probe']} probes; see idealssl derive --probe {th['probe']}):"]
@@ -182,8 +254,13 @@ def describe(rec: List[Dict[str, Any]], cfg: dict) -> str:
     return "\n".join(lines)
 
 
-def block(rec: List[Dict[str, Any]], cfg: dict) -> Dict[str, Any]:
+def block(rec: list[dict[str, Any]], cfg: dict) -> dict[str, Any]:
     """The ``theory`` block of results.json."""
     th = {**THEORY_DEFAULTS, **(cfg.get("theory") or {})}
-    return {"probe": th["probe"], "source": th["source"], "enforce": bool(th["enforce"]), "prescriptions": rec,
-            "all_hold": all(r["holds"] is not False for r in rec)}
+    return {
+        "probe": th["probe"],
+        "source": th["source"],
+        "enforce": bool(th["enforce"]),
+        "prescriptions": rec,
+        "all_hold": all(r["holds"] is not False for r in rec),
+    }

@@ -1,4 +1,5 @@
 """Graded verdicts (idealssl.checker.graded): ideal_tolerance, fitted_task_fraction, diagnostics, hints."""
+
 import itertools
 import json
 
@@ -117,7 +118,9 @@ def test_diagnostics_hints_json_and_text():
     assert d["fitted_task_fraction"] == r.fitted_task_fraction
     diag = d["graded"]["diagnostics"]
     assert diag["worst_orbits"][0]["orbit"] == 2
-    assert len(diag["closest_pairs"]) == 5 and diag["closest_pairs"][0]["distance"] == pytest.approx(np.sqrt(2.5), rel=1e-9)
+    assert len(diag["closest_pairs"]) == 5 and diag["closest_pairs"][0]["distance"] == pytest.approx(
+        np.sqrt(2.5), rel=1e-9
+    )
     assert diag["smallest_directions"][0]["index"] == 4
     text = str(r)
     assert "graded verdict:" in text and "ideal_tolerance:" in text and "hint: invariance" in text

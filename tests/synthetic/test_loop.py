@@ -1,4 +1,5 @@
 """idealssl bench loop: derive, train in the one-per-orbit regime, export, check."""
+
 import json
 
 import numpy as np
@@ -28,8 +29,29 @@ def test_derived_and_original_configurations():
 def test_bench_loop_writes_files_the_checker_accepts(tmp_path, capsys):
     out = tmp_path / "loop"
     rec = tmp_path / "loop.json"
-    assert main(["bench", "loop", "--world", "vector", "--method", "cissl", "--config", "derived", "--seed", "0",
-                 "--steps", "5", "--out", str(out), "--record", str(rec)]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "loop",
+                "--world",
+                "vector",
+                "--method",
+                "cissl",
+                "--config",
+                "derived",
+                "--seed",
+                "0",
+                "--steps",
+                "5",
+                "--out",
+                str(out),
+                "--record",
+                str(rec),
+            ]
+        )
+        == 0
+    )
     row = json.loads(capsys.readouterr().out.splitlines()[0])
     rep = idealssl.check(str(out / "representation.npy"), str(out / "orbits.json"), tol=1e-2)
     assert rep.ideal == row["ideal"] and rep.ideal_tolerance == row["ideal_tolerance"]

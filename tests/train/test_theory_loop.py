@@ -1,4 +1,5 @@
-"""The theory configures the trainer (train/theory_config.py); the trainer's encoder is checked (train/orbit_sets.py)."""
+"""The theory configures the trainer (train/theory_config.py); its encoder is checked (train/orbit_sets.py)."""
+
 import json
 
 import numpy as np
@@ -42,11 +43,14 @@ def test_original_keeps_the_preset_and_records_what_breaks():
     assert _by(rec, "0 < lambda")["value"] == pytest.approx(2.3) and _by(rec, "0 < lambda")["holds"] is False
 
 
-@pytest.mark.parametrize("override, fragment", [
-    ("objective.lambda_maximality=2.3", "lambda < 1 + beta"),
-    ("objective.categories=64", "K >= C = 1437"),
-    ("objective.probe=mlp", "probe family"),
-])
+@pytest.mark.parametrize(
+    "override, fragment",
+    [
+        ("objective.lambda_maximality=2.3", "lambda < 1 + beta"),
+        ("objective.categories=64", "K >= C = 1437"),
+        ("objective.probe=mlp", "probe family"),
+    ],
+)
 def test_contradicting_setting_is_refused_unless_overridden(override, fragment):
     with pytest.raises(InputError, match="contradicts the theory") as e:
         theory_config.apply(_cfg("dissl", override), n_orbits=1437)
@@ -68,21 +72,51 @@ def test_mlp_probe_and_other_methods():
 
 def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "--method", "dissl", "--dataset", "digits", "--epochs", "1", "--probe", "linear", "--out", str(out),
-               *FAST, "eval.at_end=[]", "check.images=8", "check.views=3"])
+    rc = main(
+        [
+            "train",
+            "--method",
+            "dissl",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "1",
+            "--probe",
+            "linear",
+            "--out",
+            str(out),
+            *FAST,
+            "eval.at_end=[]",
+            "check.images=8",
+            "check.views=3",
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "theory (derived configuration, linear probes" in err and "check (linear, tol 0.01" in err
     res = json.loads((out / "results.json").read_text())
     th, ch = res["theory"], res["check"]
     assert th["source"] == "derived" and {"prescription", "value", "holds"} <= set(th["prescriptions"][0])
-    for k in ("verdict", "ideal_tolerance", "invariance_ratio", "rank", "rank_required", "fitted_task_fraction", "M", "V", "probe"):
+    for k in (
+        "verdict",
+        "ideal_tolerance",
+        "invariance_ratio",
+        "rank",
+        "rank_required",
+        "fitted_task_fraction",
+        "M",
+        "V",
+        "probe",
+    ):
         assert k in ch, k
     assert ch["M"] == 8 and ch["V"] == 3 and ch["rank_required"] == 7
     Z = np.load(out / "check" / "representation.npy")
     assert Z.shape == (24, res["encoder"]["dim"])
     rep = idealssl.check(str(out / "check" / "representation.npy"), str(out / "check" / "orbits.json"), tol=1e-2)
-    assert rep.to_dict()["ideal_tolerance"] == ch["ideal_tolerance"] and rep.fitted_task_fraction == ch["fitted_task_fraction"]
+    assert (
+        rep.to_dict()["ideal_tolerance"] == ch["ideal_tolerance"]
+        and rep.fitted_task_fraction == ch["fitted_task_fraction"]
+    )
     stored = json.loads((out / "check" / "report.json").read_text())
     assert {"ideal_tolerance", "fitted_task_fraction", "graded"} <= set(stored)
     # redo it with class-level orbits
@@ -92,7 +126,19 @@ def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, 
 
 
 def test_contradiction_refused_on_the_command_line(tmp_path, capsys):
-    rc = main(["train", "--method", "dissl", "--dataset", "digits", "--out", str(tmp_path / "r"), *FAST,
-               "objective.lambda_maximality=3.0", "eval.at_end=[]"])
+    rc = main(
+        [
+            "train",
+            "--method",
+            "dissl",
+            "--dataset",
+            "digits",
+            "--out",
+            str(tmp_path / "r"),
+            *FAST,
+            "objective.lambda_maximality=3.0",
+            "eval.at_end=[]",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "contradicts the theory" in err and len(err.splitlines()) == 1
