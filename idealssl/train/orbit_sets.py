@@ -173,7 +173,13 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
     if not settings(run.cfg)["enabled"]:
         return
     size = int(run.vcfg.size)
-    results["check"] = run_check(run.run_dir, run.model.backbone, run.data, run.views_fn, size, run.device, run.cfg)
+    try:
+        results["check"] = run_check(run.run_dir, run.model.backbone, run.data, run.views_fn, size, run.device, run.cfg)
+    except InputError as exc:  # e.g. a test split of one image: the run's other results stand
+        results["check"] = {"skipped": str(exc)}
+        if verbose:
+            print(f"check skipped: {exc}", file=sys.stderr, flush=True)
+        return
     if verbose:
         print(summary(results["check"]), file=sys.stderr, flush=True)
 
