@@ -385,13 +385,14 @@ def table(path: Path) -> str:
     rows = json.loads(Path(path).read_text())["rows"]
     fmt = lambda x: "—" if x is None else (f"{x:.3g}" if isinstance(x, float) else str(x))  # noqa: E731
     out = [
-        "| method | config | seed | steps | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 "
+        "| method | config | seed | steps | lr | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 "
         "| affine rank (of 15) | fitted_task_fraction |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(
-            f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {'yes' if r['ideal'] else 'no'} | "
+            f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {r['lr']:g} | "
+            f"{'yes' if r['ideal'] else 'no'} | "
             f"{fmt(r['ideal_tolerance'])} | {fmt(r['invariance_ratio'])} | {fmt(r['sigma_ratio'])} | "
             f"{r['affine_rank']} | "
             f"{fmt(r['fitted_task_fraction'])} |"
