@@ -39,6 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exhaustive", action="store_true", help="also decide every binary labelling by LP (C <= 12)")
     p.add_argument("--key", help="array name inside a .npz archive")
     p.add_argument("--threads", type=int, default=2, help="threads for the streaming pass (default 2)")
+    p.add_argument("--no-graded", action="store_true",
+                   help="skip the graded verdict (ideal_tolerance, fitted_task_fraction, diagnostics, hints)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         task=args.task,
         exhaustive=args.exhaustive,
         threads=args.threads,
+        graded=not args.no_graded,
     )
     out = report.to_json() if args.json else str(report)
     sys.stdout.write(out + "\n")

@@ -5,6 +5,7 @@ Usage::
     idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N]
                              [--batch-regime one-per-orbit|iid] [--out DIR]
     idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
+    idealssl bench loop --world vector --method dissl|cissl|oracle|... --config derived|original --seed S --out DIR
     idealssl bench worlds
     idealssl bench report [--results DIR] [--readme README.md]
 
@@ -67,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     e.add_argument("--out", required=True, help="output directory")
 
+    from .loop import configure_cli as _loop_cli
+
+    _loop_cli(sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder"))
+
     sub.add_parser("worlds", help="describe the suite's worlds")
 
     r = sub.add_parser("report", help="print the claims table from the result files")
@@ -102,6 +107,10 @@ def run(args) -> int:
         return 0
     if cmd == "export":
         return _export(args)
+    if cmd == "loop":
+        from .loop import run_cli
+
+        return run_cli(args)
     if cmd == "report":
         from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
 

@@ -43,6 +43,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
     p.add_argument("--arch", help="resnet18, resnet50 or convnet")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
+    p.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"],
+                   help="downstream probe family the theory configures for (default linear; theory.probe)")
+    p.add_argument("--config-source", choices=["derived", "original"],
+                   help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
     p.add_argument("--precision", choices=["auto", "32", "bf16"])
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
@@ -90,7 +94,7 @@ def run(args) -> int:
     flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
              "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
-             "model.compile": args.compile}
+             "model.compile": args.compile, "theory.probe": args.probe, "theory.source": args.config_source}
     if args.no_progress:
         flags["train.progress"] = "off"
     cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)

@@ -23,6 +23,8 @@ from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_t
 import yaml
 
 from ..errors import InputError
+from .orbit_sets import CHECK_DEFAULTS
+from .theory_config import THEORY_DEFAULTS
 
 DEFAULTS: Dict[str, Any] = {
     "method": "dissl",
@@ -50,6 +52,10 @@ DEFAULTS: Dict[str, Any] = {
     "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
               "limit_steps": 0, "keep_epoch_ckpts": False},
 }
+
+# the theory's prescriptions (train/theory_config.py) and the end-of-run check (train/orbit_sets.py)
+DEFAULTS["theory"] = dict(THEORY_DEFAULTS)
+DEFAULTS["check"] = dict(CHECK_DEFAULTS)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16")
