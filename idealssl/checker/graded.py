@@ -152,10 +152,11 @@ def _fits_linear(P: np.ndarray, y: np.ndarray, bias: bool) -> bool:
     return lp.lp_margin(lp.normalise(P, bias), y, bias) > LP_TOL
 
 
-def _fits_mlp(codes: np.ndarray, P: np.ndarray, lab: np.ndarray, y: np.ndarray, D: np.ndarray) -> bool:
+def _fits_mlp(codes: np.ndarray, P: np.ndarray, lab: np.ndarray, y: np.ndarray, D: np.ndarray | None) -> bool:
     """The MLP witnesses on the points: the nearest-code network (exact criterion from the point-to-code
     distances D: every point strictly nearer a code of its own label than any code of the other), else, for
     C <= :data:`MLP_PROJECTION_MAX_C`, the one-projection ReLU network of :mod:`.witness`."""
+    assert D is not None, "the point-to-code distances are computed for the mlp family"
     pos = y > 0
     same = np.where(pos[None, :] == pos[lab][:, None], D, np.inf).min(axis=1)
     other = np.where(pos[None, :] != pos[lab][:, None], D, np.inf).min(axis=1)
