@@ -50,6 +50,8 @@ def run_one(method, seed, c):
         "--out",
         str(out),
         "--no-progress",
+        "--config-source",
+        "original",  # as the recorded tables (the presets' settings)
         f"data.only_class={c}",
         *OVERRIDES,
     ]
