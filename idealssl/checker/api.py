@@ -27,6 +27,7 @@ from ..theory_math import numerical_rank
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .families import FAMILIES, CodeGeometry, FamilyRules
+from .graded import for_check as graded_block
 from .geometry import rms_norm, sample_efficiency
 from .report import MIN_TOL, CheckReport, Condition
 from .stats import OrbitStats, float32_sums, orbit_stats, safe_scale
@@ -186,7 +187,7 @@ def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: s
 
 
 def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, task: Any = None,
-          exhaustive: bool = False, threads: int = 2) -> CheckReport:
+          exhaustive: bool = False, threads: int = 2, graded: bool = True) -> CheckReport:
     """Decide whether Z is ideal for ``probe`` and certify the verdict.
 
     Parameters
@@ -204,6 +205,9 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
         Also decide every binary labelling independently (C ≤ 12).
     threads : int
         Threads for the streaming pass over a ``.npy`` file.
+    graded : bool
+        Also compute the graded verdict (``ideal_tolerance``, ``fitted_task_fraction``, diagnostics,
+        hints; :mod:`.graded`).
 
     Returns
     -------
@@ -244,10 +248,11 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     if the_task is not None:
         witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
     exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
+    grades = graded_block(rules, st, g, rep, orb, conds, tol) if graded else None
     return CheckReport(
         ideal=ideal, probe=probe, n_points=rep.n, n_orbits=orb.n_orbits, dim=rep.d, tol=tol, conditions=conds,
         counterexample=certificate.to_dict() if certificate is not None else None,
         witness=witness.to_dict() if witness is not None else None,
         sample_efficiency=_sample_efficiency(st, orb, ideal), exhaustive=exh, notes=notes,
-        orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None,
+        orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None, graded=grades,
     )

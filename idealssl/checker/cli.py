@@ -56,6 +56,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=2, help="threads for the streaming pass (default 2)")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the codes' singular values and each orbit's "
                                                      "deviation against the tolerance (needs matplotlib)")
+    p.add_argument("--no-graded", action="store_true",
+                   help="skip the graded verdict (ideal_tolerance, fitted_task_fraction, diagnostics, hints)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
         task=args.task,
         exhaustive=args.exhaustive,
         threads=args.threads,
+        graded=not args.no_graded,
     )
     out = report.to_json() if args.json else str(report)
     sys.stdout.write(out + "\n")

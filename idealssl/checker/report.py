@@ -85,6 +85,9 @@ class CheckReport:
     exhaustive : dict or None
         The ``exhaustive=True`` cross-check.
     notes : list of str
+    graded : dict or None
+        The graded verdict (:mod:`idealssl.checker.graded`): ``ideal_tolerance``, ``binding_condition``,
+        ``tolerance_headroom``, ``fitted_task_fraction`` (with how it was measured), ``diagnostics``, ``hints``.
     """
 
     ideal: bool
@@ -100,6 +103,17 @@ class CheckReport:
     exhaustive: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
     orbit_names: list[Any] | None = None
+    graded: dict[str, Any] | None = None
+
+    @property
+    def ideal_tolerance(self) -> float | None:
+        """Smallest tolerance at which Z would be ideal (None: none, or not graded)."""
+        return (self.graded or {}).get("ideal_tolerance")
+
+    @property
+    def fitted_task_fraction(self) -> float | None:
+        """Fraction of binary orbit labellings a probe of the family fits on the points (None: not graded)."""
+        return (self.graded or {}).get("fitted_task_fraction")
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -119,6 +133,10 @@ class CheckReport:
         }
         if self.orbit_names is not None:
             d["orbit_ids"] = plain(self.orbit_names)
+        if self.graded is not None:
+            d["ideal_tolerance"] = plain(self.ideal_tolerance)
+            d["fitted_task_fraction"] = plain(self.fitted_task_fraction)
+            d["graded"] = plain(self.graded)
         return d
 
     def to_json(self, **kw) -> str:
@@ -198,6 +216,10 @@ def format_report(r: CheckReport) -> str:
         if ex.get("exact_worst_case_margin") is not None:
             lines.append("  exact worst-case margin (relative to the code spread): "
                          f"{_fmt(ex['exact_worst_case_margin'])}")
+    if r.graded is not None:
+        from .graded import format_graded
+
+        lines += format_graded(r.graded)
     for n in r.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)

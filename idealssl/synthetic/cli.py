@@ -5,6 +5,7 @@ Usage::
     idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N]
                              [--batch-regime one-per-orbit|iid] [--out DIR]
     idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
+    idealssl bench loop --world vector --method dissl|cissl|oracle|... --config derived|original --seed S --out DIR
     idealssl bench worlds
     idealssl bench report [--results DIR] [--readme README.md]
 
@@ -78,6 +79,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
     e.add_argument("--out", required=True, help="output directory")
 
+    from .loop import configure_cli as _loop_cli
+
+    _loop_cli(sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder"))
+
     sub.add_parser("worlds", help="describe the suite's worlds")
 
     r = sub.add_parser("report", help="print the claims table from the result files")
@@ -105,14 +110,18 @@ def run(args) -> int:
             w = _world(name, 0)
             fam = " -> ".join(str(x.C) for x in w.coarseness_family())
             print(
-                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, coarseness levels C = {fam}"
+                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, "
+                f"coarseness levels C = {fam}"
             )
-            print(
-                f"        {(getattr(E, {'vector': 'main_world', 'coarse': 'coarse_world', 'digits': 'image_world'}[name]).__doc__ or '').split(chr(10))[0]}"
-            )
+            builder = getattr(E, {"vector": "main_world", "coarse": "coarse_world", "digits": "image_world"}[name])
+            print(f"        {(builder.__doc__ or '').split(chr(10))[0]}")
         return 0
     if cmd == "export":
         return _export(args)
+    if cmd == "loop":
+        from .loop import run_cli
+
+        return run_cli(args)
     if cmd == "report":
         from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
 
@@ -171,7 +180,8 @@ def _export(args) -> int:
         levels = {x.C: x for x in w.coarseness_family()}
         if args.level not in levels:
             raise InputError(
-                f"--level {args.level}: the {args.world} world's coarseness levels are {', '.join(map(str, sorted(levels)))}"
+                f"--level {args.level}: the {args.world} world's coarseness levels are "
+                f"{', '.join(map(str, sorted(levels)))}"
             )
         w = levels[args.level]
     Z = None

@@ -442,9 +442,11 @@ def dimension_claims(summary: list[dict]) -> list[dict]:
     claims = [
         {
             "id": "dim-necessary",
-            "prediction": "linear probes: d < C-1 leaves some random invariant task unrealizable (Theorem 1, necessity)",
-            "criterion": "oracle and cissl, every world, d < C-1: fraction of binary tasks fitted perfectly on the full world < 1. "
-            "Cannot discriminate: Cover's count makes it true for any encoder; false would mean a broken probe",
+            "prediction": "linear probes: d < C-1 leaves some random invariant task unrealizable (Theorem 1, "
+            "necessity)",
+            "criterion": "oracle and cissl, every world, d < C-1: fraction of binary tasks fitted perfectly on the "
+            "full world < 1. Cannot discriminate: Cover's count makes it true for any encoder; false would mean a "
+            "broken probe",
             "values": {
                 "cells_below_1": int(sum(below_ok)),
                 "cells": len(below_ok),
@@ -468,7 +470,8 @@ def dimension_claims(summary: list[dict]) -> list[dict]:
         claims.append(
             {
                 "id": f"dim-sufficient-{m}",
-                "prediction": f"linear probes: with d >= C-1 the {m} encoder realizes all invariant tasks (Theorem 1 + Prop. 3, in practice)",
+                "prediction": f"linear probes: with d >= C-1 the {m} encoder realizes all invariant tasks (Theorem "
+                "1 + Prop. 3, in practice)",
                 "criterion": "every world, d >= C-1: mean fraction of binary tasks fitted perfectly >= 0.95",
                 "held": all(oks) if oks else None,
             }
@@ -485,8 +488,9 @@ def dimension_claims(summary: list[dict]) -> list[dict]:
         {
             "id": "dim-mlp",
             "prediction": "MLP probes need less dimension than linear probes (Sec. 5, Fig. 7c)",
-            "criterion": "every method and world, d < C-1: MLP-probe fraction of perfectly fitted binary tasks >= the linear probe's and > 0. "
-            "Cannot discriminate when the MLP probe fits every task of every representation at every d (it memorises the world)",
+            "criterion": "every method and world, d < C-1: MLP-probe fraction of perfectly fitted binary tasks >= "
+            "the linear probe's and > 0. Cannot discriminate when the MLP probe fits every task of every "
+            "representation at every d (it memorises the world)",
             "values": {
                 "cells_holding": int(sum(mlp_ok)),
                 "cells": len(mlp_ok),
@@ -554,7 +558,8 @@ def select_temperatures(mode: dict, store: dict | None = None) -> dict:
             "train_seed": mode["validation_seed"],
             "steps": mode["steps"],
             "batch_regime": mode["batch_regime"],
-            "criterion": "16-shot linear-probe error on random invariant tasks of the validation world (lower is better)",
+            "criterion": "16-shot linear-probe error on random invariant tasks of the validation world (lower is "
+            "better)",
         },
         "meaning": {
             "contrastive": "temperature tau",
@@ -601,8 +606,9 @@ def _self_target_claim(main: dict, iid: dict, regime: str) -> dict:
     claim = {
         "id": "cissl-self-target",
         "prediction": "with same-orbit negatives in the batch (iid), CISSL's target (1/2 on the anchor's own view) "
-        "rewards telling an input from its orbit-mates: its loss ends below the invariant bound E log(m+2), so the encoder is not "
-        f"invariant, and it is less invariant than in the {regime} regime (issue of the earlier tables)",
+        "rewards telling an input from its orbit-mates: its loss ends below the invariant bound E log(m+2), so the "
+        f"encoder is not invariant, and it is less invariant than in the {regime} regime (issue of the earlier "
+        "tables)",
         "criterion": "iid: mean final CISSL loss (last 10% of steps) < E log(m+2); and iid invariance ratio > the "
         f"{regime} regime's",
         "held": None,
@@ -706,9 +712,10 @@ def exp_methods(mode: dict, store: dict | None = None) -> dict:
             "schedules": "EMA (DINO, BYOL): cosine from the base coefficient to 1 over the run's steps; DINO teacher "
             "temperature constant (no warm-up), no last-layer or prototype freezing",
             "n_tasks": mode["n_tasks"],
-            "losses": "final_loss_last10 = mean batch loss over the last 10% of steps; "
-            "loss_tail_curve = that window as 10 means; flattened = last two 10% windows within max(2% of the drop, 0.005)",
-            "probe": "affine logistic regression (C=1e3) on standardized Z; few-shot: n i.i.d. inputs, one draw per task",
+            "losses": "final_loss_last10 = mean batch loss over the last 10% of steps; loss_tail_curve = that "
+            "window as 10 means; flattened = last two 10% windows within max(2% of the drop, 0.005)",
+            "probe": "affine logistic regression (C=1e3) on standardized Z; few-shot: n i.i.d. inputs, one draw "
+            "per task",
         },
     }
 
@@ -744,10 +751,11 @@ def exp_self_target(mode: dict) -> dict:
         for m in PAIR_FAMILIES["contrastive"]:
             rs = [r for r in rows if r["batch_regime"] == g and r["method"] == m and "error" not in r]
             if rs:
+                n_below = sum(r["final_loss_last10"] < r[f"invariant_bound_{m}"] for r in rs)
                 summary.setdefault(g, {})[m] = {
                     "final_loss_last10": _mean_sd([r["final_loss_last10"] for r in rs]),
                     "invariant_bound": rs[0][f"invariant_bound_{m}"],
-                    "below_bound_runs": f"{sum(r['final_loss_last10'] < r[f'invariant_bound_{m}'] for r in rs)}/{len(rs)}",
+                    "below_bound_runs": f"{n_below}/{len(rs)}",
                     "invariance_ratio": _mean_sd([r["geometry"]["invariance_ratio"] for r in rs]),
                     "fewshot_error_n16": _mean_sd([_few(r, 16) for r in rs]),
                     "linear_acc_binary": _mean_sd([_acc(r) for r in rs]),
@@ -872,9 +880,11 @@ def coarseness_claims(summary: list[dict], methods: Sequence[str], shots: Sequen
     return [
         {
             "id": "coarse-monotone",
-            "prediction": "coarser label-preserving augmentations give lower few-shot error at every n (Prop. 2, Fig. 7a)",
-            "criterion": "for every method, n >= 2 and pair of adjacent levels, error(coarser) <= error(finer) + slack, slack = 2 SE + 0.01 "
-            "(n = 1 excluded: one labelled input gives the same error at every level by construction)",
+            "prediction": "coarser label-preserving augmentations give lower few-shot error at every n (Prop. 2, "
+            "Fig. 7a)",
+            "criterion": "for every method, n >= 2 and pair of adjacent levels, error(coarser) <= error(finer) + "
+            "slack, slack = 2 SE + 0.01 (n = 1 excluded: one labelled input gives the same error at every level by "
+            "construction)",
             "values": {
                 "pairs_holding": int(sum(mono)),
                 "pairs": len(mono),
@@ -893,7 +903,8 @@ def coarseness_claims(summary: list[dict], methods: Sequence[str], shots: Sequen
         },
         {
             "id": "coarse-seen-orbits",
-            "prediction": "an (approximately) ideal encoder makes no error on orbits seen in the few-shot sample (invariance, Fig. 3)",
+            "prediction": "an (approximately) ideal encoder makes no error on orbits seen in the few-shot sample "
+            "(invariance, Fig. 3)",
             "criterion": "mean seen-orbit error <= 0.05 for every method, level and n",
             "values": {"cells_holding": int(sum(seen)), "cells": len(seen)},
             "held": bool(seen) and all(seen),
@@ -984,9 +995,9 @@ def exp_loss_vs_accuracy(mode: dict, store: dict | None = None) -> dict:
             {
                 "id": "loss-vs-acc",
                 "prediction": "lower ideal ISSL log loss goes with better linear probing (Fig. 7b)",
-                "criterion": "partial Spearman correlation between L_I and 16-shot error across models, controlling for "
-                "log(training steps), > 0 with p < 0.05 (within-budget correlations and the objectives' own "
-                "batch losses reported beside it)",
+                "criterion": "partial Spearman correlation between L_I and 16-shot error across models, "
+                "controlling for log(training steps), > 0 with p < 0.05 (within-budget correlations and the "
+                "objectives' own batch losses reported beside it)",
                 "values": {k: v for k, v in out.items() if k != "spearman_loss_vs_full_binary_acc"},
                 "held": held,
             }
@@ -1176,7 +1187,7 @@ def exp_dissl_threshold(mode: dict) -> dict:
     thr = 1 + beta
     eps = 0.05
     checks = {}
-    for name, K, B in settings:
+    for name, _, _ in settings:
         rs = [r for r in rows if r["setting"] == name]
         if name.startswith("K<C, full"):
             checks[name] = all(r["H_M_given_X"]["mean"] < eps for r in rs)
@@ -1185,8 +1196,10 @@ def exp_dissl_threshold(mode: dict) -> dict:
     claims = [
         {
             "id": "dissl-threshold",
-            "prediction": "with more teacher categories than orbits (K > C), the optimal teacher is deterministic iff lambda <= 1 + beta (S7.2-S7.3)",
-            "criterion": f"free logits, population objective: H(M^|X) > {eps} exactly for the lambdas > 1 + beta = {thr}",
+            "prediction": "with more teacher categories than orbits (K > C), the optimal teacher is deterministic "
+            "iff lambda <= 1 + beta (S7.2-S7.3)",
+            "criterion": f"free logits, population objective: H(M^|X) > {eps} exactly for the lambdas > 1 + beta = "
+            f"{thr}",
             "held": checks[settings[0][0]],
         },
         {
@@ -1197,7 +1210,8 @@ def exp_dissl_threshold(mode: dict) -> dict:
         },
         {
             "id": "dissl-batch-marginal",
-            "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda > 1 + beta even though K <= C (S7.3 with the batch marginal)",
+            "prediction": "with a batch marginal over B < K inputs, the teacher turns non-deterministic iff lambda "
+            "> 1 + beta even though K <= C (S7.3 with the batch marginal)",
             "criterion": f"free logits, minibatch B = 2, K = C: H(M^|X) > {eps} exactly for the lambdas > {thr}",
             "held": checks[settings[2][0]],
         },
@@ -1217,7 +1231,8 @@ def exp_dissl_threshold(mode: dict) -> dict:
             {
                 "id": "dissl-threshold-trained",
                 "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (S7.3)",
-                "criterion": "K = 4C, batch 128: mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds the mean over runs with lambda <= 1 + beta by > 0.05 nats",
+                "criterion": "K = 4C, batch 128: mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds "
+                "the mean over runs with lambda <= 1 + beta by > 0.05 nats",
                 "values": tsum["K=4C, B=128"],
                 "held": (float(np.mean(hi)) > float(np.mean(lo)) + 0.05) if hi and lo else None,
             }
@@ -1227,8 +1242,10 @@ def exp_dissl_threshold(mode: dict) -> dict:
         claims.append(
             {
                 "id": "dissl-batch-marginal-trained",
-                "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda = 1 + beta, a batch B >= K does not (S7.3 with the batch marginal)",
-                "criterion": "lambda > 1 + beta: mean H(M^|Z) with B = 4 exceeds that with B = 128 by > 0.05 nats; lambda <= 1 + beta: it does not",
+                "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda "
+                "= 1 + beta, a batch B >= K does not (S7.3 with the batch marginal)",
+                "criterion": "lambda > 1 + beta: mean H(M^|Z) with B = 4 exceeds that with B = 128 by > 0.05 nats; "
+                "lambda <= 1 + beta: it does not",
                 "values": {"B=4": tsum["K=C, B=4"], "B=128": tsum["K=C, B=128"]},
                 "held": (
                     float(np.mean(b4h)) > float(np.mean(b128h)) + 0.05
@@ -1248,10 +1265,10 @@ def exp_dissl_threshold(mode: dict) -> dict:
             "batch_regime_reason": IID_EXPERIMENTS["dissl_threshold"],
             "temperatures": "DISSL's published defaults (the claims compare lambda, not methods)",
             "lambdas": list(mode["lambdas"]),
-            "free_logits": "C=8 orbits of 2 inputs, Adam lr 0.05, "
-            f"{mode['free_steps']} steps, {mode['free_restarts']} restarts, temperatures 1, loss terms from idealssl.objectives.dissl.dissl_loss",
-            "trained": f"main world (C=16), d=C-1, {mode['steps']} steps, settings (K, batch): 4C/{mode['batch']}, C/{mode['batch']}, C/4; "
-            "lambdas "
+            "free_logits": f"C=8 orbits of 2 inputs, Adam lr 0.05, {mode['free_steps']} steps, "
+            f"{mode['free_restarts']} restarts, temperatures 1, loss terms from idealssl.objectives.dissl.dissl_loss",
+            "trained": f"main world (C=16), d=C-1, {mode['steps']} steps, settings (K, batch): 4C/{mode['batch']}, "
+            f"C/{mode['batch']}, C/4; lambdas "
             + str(list(mode["lambdas_trained"]))
             + "; H(M^|Z) of the teacher over the whole world after training",
         },

@@ -91,13 +91,16 @@ def result_tables(results: Path, mode: str = "full") -> str:
         out += [
             "### dimension (linear and MLP probes, full world as training set)",
             "",
-            "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | invariance ratio |",
+            "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover "
+            "fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | "
+            "invariance ratio |",
             "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for s in res["summary"]:
             out.append(
-                f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | {_m(s['linear_frac_perfect_binary'], 2)} | "
-                f"{_m(s['linear_frac_perfect_5class'], 2)} | {s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
+                f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | "
+                f"{_m(s['linear_frac_perfect_binary'], 2)} | {_m(s['linear_frac_perfect_5class'], 2)} | "
+                f"{s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
                 f"{_m(s['affine_rank'], 1)} | {_m(s['invariance_ratio'])} |"
             )
         out.append("")
@@ -110,15 +113,16 @@ def result_tables(results: Path, mode: str = "full") -> str:
         out += [
             "### self target (CISSL and SimCLR at their published default temperatures 0.07 / 0.1, matched heads)",
             "",
-            "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | invariance ratio | "
-            "16-shot error | linear acc (2 labels) | loss flattened |",
+            "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | "
+            "invariance ratio | 16-shot error | linear acc (2 labels) | loss flattened |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
         for regime, ms in res["summary"].items():
             for m, x in ms.items():
                 out.append(
-                    f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | {x['below_bound_runs']} | "
-                    f"{_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | {_m(x['linear_acc_binary'])} | {x['flattened']} |"
+                    f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | "
+                    f"{x['below_bound_runs']} | {_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | "
+                    f"{_m(x['linear_acc_binary'])} | {x['flattened']} |"
                 )
         out.append("")
     f = d / "coarseness.json"
@@ -126,7 +130,8 @@ def result_tables(results: Path, mode: str = "full") -> str:
         res = json.loads(f.read_text())
         shots = res["protocol"]["shots"]
         out += [
-            f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / seen-orbit error)",
+            f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / "
+            "seen-orbit error)",
             "",
             "| method | C | " + " | ".join(f"n={n}" for n in shots) + " | invariance ratio (level orbits) |",
             "|---|---|" + "---|" * len(shots) + "---|",
@@ -144,7 +149,8 @@ def result_tables(results: Path, mode: str = "full") -> str:
         rows = res["rows"]
         lams = sorted({r["lambda"] for r in rows if r["part"] == "free-logits"})
         out += [
-            f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = {res['summary']['threshold']}): teacher H(M^|X) in nats",
+            f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = "
+            f"{res['summary']['threshold']}): teacher H(M^|X) in nats",
             "",
             "| setting | " + " | ".join(f"λ={x}" for x in lams) + " |",
             "|---|" + "---|" * len(lams),
@@ -192,10 +198,11 @@ def _methods_rows(summary: dict, regime: str) -> list:
             continue
         bound = s.get("invariant_bound")
         out.append(
-            f"| {m} | {regime} | {_m(s['linear_acc_binary'])} | {_m(s['linear_acc_5class'])} | {_m(s['fewshot_error_n4'])} | "
-            f"{_m(s['fewshot_error_n16'])} | {_m(s['fewshot_error_n64'])} | {_m(s['ideal_log_loss_gap'])} | "
-            f"{_m(s['invariance_ratio'])} | {_m(s['affine_rank'], 1)} | {_m(s.get('final_loss_last10'))} | "
-            f"{'' if bound is None else f'{bound:.3f}'} | {s.get('flattened', '')} |"
+            f"| {m} | {regime} | {_m(s['linear_acc_binary'])} | {_m(s['linear_acc_5class'])} | "
+            f"{_m(s['fewshot_error_n4'])} | {_m(s['fewshot_error_n16'])} | {_m(s['fewshot_error_n64'])} | "
+            f"{_m(s['ideal_log_loss_gap'])} | {_m(s['invariance_ratio'])} | {_m(s['affine_rank'], 1)} | "
+            f"{_m(s.get('final_loss_last10'))} | {'' if bound is None else f'{bound:.3f}'} | "
+            f"{s.get('flattened', '')} |"
         )
     return out
 
@@ -205,10 +212,12 @@ def _methods_tables(res: dict) -> list:
     wn = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
     regime = p.get("batch_regime", "iid")
     out = [
-        f"### methods (world {p['world']['name']}, d = {p['dim']}, equal budget of {p['steps']} steps), sorted by 16-shot error",
+        f"### methods (world {p['world']['name']}, d = {p['dim']}, equal budget of {p['steps']} steps), sorted by "
+        "16-shot error",
         "",
-        f"W_n: n=4: {wn.get('4', float('nan')):.3f}, n=16: {wn.get('16', float('nan')):.3f}, n=64: {wn.get('64', float('nan')):.3f}. "
-        f"Batch regime {regime} (effective batch {p.get('batch_effective', p['batch'])})"
+        f"W_n: n=4: {wn.get('4', float('nan')):.3f}, n=16: {wn.get('16', float('nan')):.3f}, n=64: "
+        f"{wn.get('64', float('nan')):.3f}. Batch regime {regime} (effective batch "
+        f"{p.get('batch_effective', p['batch'])})"
         + (
             f"; the pairs again in the {p['ablation_regime']} regime (batch {p['batch']}) as an ablation."
             if p.get("ablation_regime")
@@ -239,8 +248,9 @@ def _methods_tables(res: dict) -> list:
             "",
         ]
     out += [
-        "| method | batch regime | linear acc (2 labels) | (5 labels) | 4-shot error | 16-shot error | 64-shot error | L_I − optimum | "
-        "invariance ratio | affine rank | final batch loss (last 10%) | invariant bound | loss flattened |",
+        "| method | batch regime | linear acc (2 labels) | (5 labels) | 4-shot error | 16-shot error | 64-shot "
+        "error | L_I − optimum | invariance ratio | affine rank | final batch loss (last 10%) | invariant bound | "
+        "loss flattened |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     out += _methods_rows(res["summary"], regime)
@@ -277,8 +287,8 @@ def _loss_lines(res: dict) -> list:
     own = s.get("spearman_own_batch_loss_vs_fewshot16_error_within_method", {})
     if own:
         out += [
-            "The objectives' own batch loss (last 10% of steps; no orbit labels) vs 16-shot error, within each objective's "
-            "budget sweep: "
+            "The objectives' own batch loss (last 10% of steps; no orbit labels) vs 16-shot error, within each "
+            "objective's budget sweep: "
             + "; ".join(f"{m}: ρ = {v['rho']:.3f} (p = {v['p']:.2g}, {v['n']} models)" for m, v in own.items())
             + ".",
             "",

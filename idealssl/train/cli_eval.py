@@ -6,6 +6,7 @@ Examples
   idealssl eval knn RUN --knn-k 20 --knn-t 0.07
   idealssl eval knn RUN --knn-k 10 20 200 --knn-t 0.07 0.1    # a grid: every setting reported
   idealssl eval all RUN --out eval.json
+  idealssl eval check RUN --images 50 --views 4 [--class-orbits]   # RUN/check/: orbit set + idealssl check
 
 Every number is written with its protocol (features, split, hyperparameters and how they were
 chosen). The linear probe's weight decay is chosen on a validation split carved from train.
@@ -16,7 +17,7 @@ import argparse
 import json
 import sys
 
-PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all")
+PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all", "check")
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -33,6 +34,12 @@ def configure(p: argparse.ArgumentParser) -> None:
                    help="which backbone to evaluate when the run kept an EMA copy (default online)")
     p.add_argument("--out", help="write the results JSON here (default RUN/eval-<protocol>.json; for a checkpoint "
                                  "outside a run's checkpoints/ folder, FILE-eval-<protocol>.json next to it)")
+    g = p.add_argument_group("check (train/orbit_sets.py)")
+    g.add_argument("--images", type=int, help="held-out images M (default: the run's check.images)")
+    g.add_argument("--views", type=int, help="augmented views V per image (default: the run's check.views)")
+    g.add_argument("--class-orbits", action="store_true", help="one orbit per class (all views of its images)")
+    g.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"], help="probe family (default: the run's)")
+    g.add_argument("--tol", type=float, help="tolerance of the verdict (default: the run's check.tol)")
 
 
 def run(args) -> int:
@@ -81,6 +88,11 @@ def run(args) -> int:
     objective.to(device).eval()
     vcfg = view_config(cfg, data, int(getattr(objective, "n_global", 2)))
     views = ViewGenerator(vcfg, ck["mean"], ck["std"])
+    if args.protocol == "check":
+        from .orbit_sets import eval_check
+
+        run_dir = C.run_dir_of(path) or path.parent
+        return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
     res = {"checkpoint": str(path), "method": cfg["method"], "dataset": data.name, "step": ck["step"],

@@ -47,6 +47,10 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
     p.add_argument("--arch", help="resnet18, resnet50 or convnet")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
+    p.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"],
+                   help="downstream probe family the theory configures for (default linear; theory.probe)")
+    p.add_argument("--config-source", choices=["derived", "original"],
+                   help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
     p.add_argument("--devices", type=int, metavar="N",
                    help="start N processes on this machine (DDP, no torchrun needed; gloo on CPU, one GPU each on "
@@ -116,7 +120,7 @@ def run(args) -> int:
              "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
              "model.compile": args.compile, "train.limit_batches": args.limit_batches,
              "data.fraction": args.data_fraction, "train.deterministic": args.deterministic,
-             "data.num_workers": args.num_workers}
+             "data.num_workers": args.num_workers, "theory.probe": args.probe, "theory.source": args.config_source}
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:

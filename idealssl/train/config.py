@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_t
 import yaml
 
 from ..errors import InputError
+from .orbit_sets import CHECK_DEFAULTS
+from .theory_config import THEORY_DEFAULTS
 
 DEFAULTS: Dict[str, Any] = {
     "method": "dissl",
@@ -56,6 +59,10 @@ DEFAULTS: Dict[str, Any] = {
               "loggers": ["jsonl"],
               "deterministic": False},  # torch.use_deterministic_algorithms, cuDNN benchmark off  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
 }
+
+# the theory's prescriptions (train/theory_config.py) and the end-of-run check (train/orbit_sets.py)
+DEFAULTS["theory"] = dict(THEORY_DEFAULTS)
+DEFAULTS["check"] = dict(CHECK_DEFAULTS)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16", "bf16-mixed", "16-mixed")  # bf16 = bf16-mixed
@@ -169,6 +176,7 @@ def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_
     deep_update(cfg, user)
     deep_update(cfg, umethods.get(str(method).lower(), {}))
     cfg["method"], cfg["dataset"] = str(method).lower(), str(dataset).lower()
+    epochs_before = cfg["optim"]["epochs"]
     for k, v in (flags or {}).items():
         if v is None:
             continue
@@ -179,8 +187,27 @@ def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_
         node[parts[-1]] = v
     for o in overrides or []:
         apply_override(cfg, o)
+    _fit_warmup(cfg, epochs_before, user, flags, overrides)
     validate(cfg)
     return cfg
+
+
+def _fit_warmup(cfg: dict, epochs_before: int, user: dict, flags: Optional[dict], overrides: Optional[List[str]]) -> None:
+    """A run shortened below the preset's warmup (``--epochs 2`` on a 60-epoch preset with 5 warmup epochs) keeps
+    the schedule's shape: the warmup is scaled by the same factor, and the command says so. A warmup the user set
+    (config file, ``optim.warmup_epochs=...``) is never changed: a warmup longer than the run is refused by
+    :func:`validate`."""
+    o = cfg["optim"]
+    set_by_user = "warmup_epochs" in (user.get("optim") or {}) or any(
+        str(x).split("=", 1)[0].strip() == "optim.warmup_epochs" for x in overrides or []
+    ) or (flags or {}).get("optim.warmup_epochs") is not None
+    epochs, warmup = o["epochs"], o["warmup_epochs"]
+    if set_by_user or not isinstance(epochs, int) or not isinstance(warmup, (int, float)) or warmup <= epochs:
+        return
+    scaled = warmup * epochs / max(epochs_before, epochs, warmup) if epochs_before > epochs else float(epochs) / 2
+    o["warmup_epochs"] = round(float(scaled), 4)
+    print(f"note: optim.warmup_epochs={warmup:g} (preset) is longer than optim.epochs={epochs}; scaled with the run to "
+          f"{o['warmup_epochs']:g} (set optim.warmup_epochs to choose)", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------------------------ typed config

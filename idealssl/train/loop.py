@@ -53,6 +53,7 @@ from ..models import build_encoder
 from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
 from . import distributed as D
+from . import orbit_sets, theory_config
 from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
@@ -256,6 +257,7 @@ class Run:
     elapsed_prev: float = 0.0
     resumed: bool = False
     scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
+    theory: Optional[list] = None  # the theory's prescriptions as applied (train/theory_config.py)
 
     @property
     def ckpt_dir(self) -> Path:
@@ -381,6 +383,7 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     rc = RunConfig.from_dict(cfg)
     data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
     ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
+    theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(rc.optim.batch_size))  # may set cfg["objective"]
     model, ema, channels_last = _build_model(rc, cfg, data, info, device)
     n_global = int(getattr(model.objective, "n_global", 2))
     vcfg = view_config(cfg, data, n_global)
@@ -413,6 +416,7 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
               ViewGenerator(vcfg, data.mean, data.std, gen), gen, images, labels, n_global, B, B // info.world,
               steps_per_epoch, total, int(rc.train.limit_steps or 0), lr, _precision(rc, device), channels_last)
     run.scaler = _fp16_scaler(rc, device)
+    run.theory = theory_config.with_dim(theory, model.backbone.dim)
     if ck is not None:
         _load_state(run, ck)
     return run
@@ -692,6 +696,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         results["eval"] = evaluate_model(backbone, run.model.objective, run.data, run.views_fn, run.device, run.cfg,
                                          probe=run.model.probe if run.rc.probe.online else None,
                                          autocast=run.autocast, verbose=verbose)
+    orbit_sets.finalise_hook(run, results, verbose)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
     ckpt_mod.write_text_atomic(run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default),
                                "results file")
@@ -760,6 +765,7 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
                         f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
                         f"({info.world} process(es)), lr {run.lr:g}, device {device}"
                         + (f"; resuming at step {run.step}" if run.resumed else ""))
+    _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
     progress = Progress(str(run.rc.train.progress), run.total if not run.limit else min(run.total, run.limit),
                         verbose and info.main, batch=run.batch, start_step=run.step)
     if device.type == "cuda":

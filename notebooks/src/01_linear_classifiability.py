@@ -22,10 +22,14 @@
 # Quick mode uses C ∈ {5, 7}; full mode C ∈ {5, 7, 9} (up to 9 × 255 LPs). Nothing is trained.
 
 # %%
-import itertools, math, time
-import numpy as np
+import itertools
+import math
+import time
+
 import matplotlib.pyplot as plt
 import nbutil
+import numpy as np
+
 import idealssl
 from idealssl.checker.lp import separable
 
@@ -52,6 +56,7 @@ def lp_count(codes):
         n += 2 * separable(codes, y)
     return n
 
+
 # %% [markdown]
 # ## Cover's count of separable labellings as d grows
 
@@ -62,8 +67,17 @@ for C in Cs:
     for d in range(1, C + 1):
         Z = rng.standard_normal((C, d))
         rep = idealssl.check(Z, list(range(C)), probe="linear")
-        rows.append(dict(C=C, d=d, lp=lp_count(Z), cover=cover_count(C, d), total=2 ** C,
-                         checker_ideal=rep.ideal, affine_rank=rep.conditions["effective_dimension"].value))
+        rows.append(
+            dict(
+                C=C,
+                d=d,
+                lp=lp_count(Z),
+                cover=cover_count(C, d),
+                total=2**C,
+                checker_ideal=rep.ideal,
+                affine_rank=rep.conditions["effective_dimension"].value,
+            )
+        )
 print(f"{len(rows)} configurations in {time.perf_counter() - t0:.1f} s")
 print(" C  d  LP-count  Cover  2^C  checker-ideal")
 for r in rows:
@@ -84,30 +98,44 @@ for r in range(1, C_aff):
     basis = np.linalg.qr(rng.standard_normal((C_aff - 1, r)))[0]  # 6 x r orthonormal
     Z = rng.standard_normal((C_aff, r)) @ basis.T + rng.standard_normal(C_aff - 1)  # affine r-flat in R^6
     rep = idealssl.check(Z, list(range(C_aff)))
-    aff_rows.append(dict(r=r, rank=rep.conditions["effective_dimension"].value,
-                         span=rep.conditions["span_dimension_paper"].value, lp=lp_count(Z),
-                         cover=cover_count(C_aff, r), ideal=rep.ideal))
+    aff_rows.append(
+        dict(
+            r=r,
+            rank=rep.conditions["effective_dimension"].value,
+            span=rep.conditions["span_dimension_paper"].value,
+            lp=lp_count(Z),
+            cover=cover_count(C_aff, r),
+            ideal=rep.ideal,
+        )
+    )
 for a in aff_rows:
-    print(f"r={a['r']}: checker affine rank {a['rank']}, span rank {a['span']}, LP count {a['lp']}, Cover(r) {a['cover']}, ideal {a['ideal']}")
+    print(
+        f"r={a['r']}: checker affine rank {a['rank']}, span rank {a['span']}, LP count {a['lp']}, "
+        f"Cover(r) {a['cover']}, ideal {a['ideal']}"
+    )
 agree_affine = all(a["lp"] == a["cover"] and a["rank"] == a["r"] for a in aff_rows)
 
 # %% [markdown]
 # ## The span-vs-affine counterexample
 
 # %%
-bad = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])   # a, b, c on the line x = 1
+bad = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]])  # a, b, c on the line x = 1
 good = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])  # affinely independent
 rep_bad = idealssl.check(bad, [0, 1, 2])
 rep_good = idealssl.check(good, [0, 1, 2])
 for name, rep in (("collinear codes", rep_bad), ("independent codes", rep_good)):
     c = rep.conditions
-    print(f"{name}: ideal={rep.ideal}; span rank={c['span_dimension_paper'].value} (paper's condition holds: "
-          f"{c['span_dimension_paper'].holds}); affine rank={c['effective_dimension'].value}")
+    print(
+        f"{name}: ideal={rep.ideal}; span rank={c['span_dimension_paper'].value} (paper's condition holds: "
+        f"{c['span_dimension_paper'].holds}); affine rank={c['effective_dimension'].value}"
+    )
 cert = rep_bad.counterexample
 print("certificate:", cert["summary"])
 print("verified:", cert["verified"], "|", cert["lp_cross_check"])
 y_cert = np.where(np.array(cert["orbit_labels"]) == 1, 1, -1)
-paper_condition_fooled = rep_bad.conditions["span_dimension_paper"].holds and not rep_bad.ideal and not separable(bad, y_cert)
+paper_condition_fooled = (
+    rep_bad.conditions["span_dimension_paper"].holds and not rep_bad.ideal and not separable(bad, y_cert)
+)
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
@@ -116,9 +144,17 @@ colors = plt.cm.viridis(np.linspace(0, 0.85, len(Cs)))
 for C, col in zip(Cs, colors):
     rs = [r for r in rows if r["C"] == C]
     ds = np.arange(1, C + 1)
-    ax.plot(ds, [cover_count(C, d) / 2 ** C for d in ds], "-", color=col, label=f"Cover's formula, C={C}")
-    ax.plot([r["d"] for r in rs], [r["lp"] / r["total"] for r in rs], "o", color=col, ms=7, mfc="none", mew=1.8,
-            label=f"LP count, C={C}")
+    ax.plot(ds, [cover_count(C, d) / 2**C for d in ds], "-", color=col, label=f"Cover's formula, C={C}")
+    ax.plot(
+        [r["d"] for r in rs],
+        [r["lp"] / r["total"] for r in rs],
+        "o",
+        color=col,
+        ms=7,
+        mfc="none",
+        mew=1.8,
+        label=f"LP count, C={C}",
+    )
     ideal_d = [r["d"] for r in rs if r["checker_ideal"]]
     ax.plot(ideal_d, [1.0] * len(ideal_d), "*", color=col, ms=9)
     ax.axvline(C - 1, color=col, ls=":", lw=1)
@@ -129,10 +165,24 @@ ax.set_title("Cover's count: all tasks solvable iff d ≥ C − 1 (dotted)")
 ax.legend(loc="lower right", fontsize=8)
 
 ax = axes[1]
-ax.plot([a["r"] for a in aff_rows], [a["cover"] / 2 ** C_aff for a in aff_rows], "-", color="C1", label="Cover's formula with r")
-ax.plot([a["r"] for a in aff_rows], [a["lp"] / 2 ** C_aff for a in aff_rows], "o", color="C1", mfc="none", mew=1.8, ms=8,
-        label="LP count")
-ax.axhline(cover_count(C_aff, C_aff - 1) / 2 ** C_aff, color="gray", ls="--", lw=1, label="nominal d = 6 would predict")
+ax.plot(
+    [a["r"] for a in aff_rows],
+    [a["cover"] / 2**C_aff for a in aff_rows],
+    "-",
+    color="C1",
+    label="Cover's formula with r",
+)
+ax.plot(
+    [a["r"] for a in aff_rows],
+    [a["lp"] / 2**C_aff for a in aff_rows],
+    "o",
+    color="C1",
+    mfc="none",
+    mew=1.8,
+    ms=8,
+    label="LP count",
+)
+ax.axhline(cover_count(C_aff, C_aff - 1) / 2**C_aff, color="gray", ls="--", lw=1, label="nominal d = 6 would predict")
 ax.set_xlabel("affine rank r of the codes (nominal d = C − 1 = 6)")
 ax.set_ylabel("fraction of binary tasks solvable")
 ax.set_title(f"C = {C_aff}: the affine rank decides, not d")
@@ -167,12 +217,17 @@ plt.show()
 # ## Verdict
 
 # %%
-nbutil.verdict(agree_count and agree_threshold,
-               "the LP count equals Cover's 2·Σ_{k≤d} binom(C−1,k) for every (C, d) tried, reaches 2^C exactly at "
-               "d = C − 1, and the checker's rank verdict agrees with the LP enumeration (Theorem 1, Fig. 2).")
-nbutil.verdict(agree_affine,
-               "with the nominal d fixed at C − 1, the count follows the AFFINE rank of the codes (Lemma A).")
-print(("REPORTED (caveat to the paper's wording): " if paper_condition_fooled else "NOT REPRODUCED: ")
-      + "codes (1,0),(1,1),(1,2) meet the main-text condition dim span ≥ C − 1 but the task {a,c} vs {b} is not "
-      "linearly separable; the correct condition is affine independence (theory/statements.md S1.3).")
+nbutil.verdict(
+    agree_count and agree_threshold,
+    "the LP count equals Cover's 2·Σ_{k≤d} binom(C−1,k) for every (C, d) tried, reaches 2^C exactly at "
+    "d = C − 1, and the checker's rank verdict agrees with the LP enumeration (Theorem 1, Fig. 2).",
+)
+nbutil.verdict(
+    agree_affine, "with the nominal d fixed at C − 1, the count follows the AFFINE rank of the codes (Lemma A)."
+)
+print(
+    ("REPORTED (caveat to the paper's wording): " if paper_condition_fooled else "NOT REPRODUCED: ")
+    + "codes (1,0),(1,1),(1,2) meet the main-text condition dim span ≥ C − 1 but the task {a,c} vs {b} is not "
+    "linearly separable; the correct condition is affine independence (theory/statements.md S1.3)."
+)
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

@@ -24,10 +24,13 @@
 #    effect for an ordinary learner.
 
 # %%
-import itertools, time
-import numpy as np
+import itertools
+import time
+
 import matplotlib.pyplot as plt
 import nbutil
+import numpy as np
+
 import idealssl
 from idealssl.checker.lp import separable
 
@@ -56,9 +59,9 @@ def realisable(Z, lab):
             if j == pos[lab[i]]:
                 continue
             row = np.zeros(K * (d + 1))
-            row[pos[lab[i]] * (d + 1): pos[lab[i]] * (d + 1) + d] -= Z[i]
+            row[pos[lab[i]] * (d + 1) : pos[lab[i]] * (d + 1) + d] -= Z[i]
             row[pos[lab[i]] * (d + 1) + d] -= 1
-            row[j * (d + 1): j * (d + 1) + d] += Z[i]
+            row[j * (d + 1) : j * (d + 1) + d] += Z[i]
             row[j * (d + 1) + d] += 1
             A.append(row)
     res = linprog(np.zeros(K * (d + 1)), A_ub=np.array(A), b_ub=-np.ones(len(A)), bounds=(None, None), method="highs")
@@ -126,6 +129,7 @@ def W_theory(p_orbit, ns):
     p_orbit = np.asarray(p_orbit)
     return np.array([float(np.sum(p_orbit * (1 - p_orbit) ** n)) for n in ns])
 
+
 # %% [markdown]
 # ## The worked example (X = {a1, a2, b})
 
@@ -141,12 +145,19 @@ for K in (2, 3):  # binary tasks, and tasks whose label set has a third label
     wi, ai = inv3.exact_W(ns3)
     wn, an = non3.exact_W(ns3)
     W3[K] = (wi, wn)
-    print(f"K = {K} labels: population optimal {inv3.population_optimal()}, {non3.population_optimal()}; "
-          f"W_1 invariant = {wi[0]:.4f}, non-invariant = {wn[0]:.4f}")
-print("theory Σ p_m(1-p_m)^n matches the exact invariant W_n:", all(np.allclose(W3[K][0], W_theory([0.5, 0.5], ns3)) for K in W3))
+    print(
+        f"K = {K} labels: population optimal {inv3.population_optimal()}, {non3.population_optimal()}; "
+        f"W_1 invariant = {wi[0]:.4f}, non-invariant = {wn[0]:.4f}"
+    )
+print(
+    "theory Σ p_m(1-p_m)^n matches the exact invariant W_n:",
+    all(np.allclose(W3[K][0], W_theory([0.5, 0.5], ns3)) for K in W3),
+)
 # Monte Carlo with K = 3 (the setting of the 5/8 in the theory reference)
-mc3 = {n: (inv3.monte_carlo(n, inv3.tasks[ai[i]], DRAWS, rng), non3.monte_carlo(n, non3.tasks[an[i]], DRAWS, rng))
-       for i, n in enumerate(ns3)}
+mc3 = {
+    n: (inv3.monte_carlo(n, inv3.tasks[ai[i]], DRAWS, rng), non3.monte_carlo(n, non3.tasks[an[i]], DRAWS, rng))
+    for i, n in enumerate(ns3)
+}
 W_inv3, W_non3 = W3[3]
 worked_ok = abs(W_inv3[0] - 0.5) < 1e-12 and abs(W_non3[0] - 5 / 8) < 1e-12 and np.all(W_non3 >= W_inv3 - 1e-12)
 print("with binary tasks only, W_1(φ) =", W3[2][1][0], "(9/16): the 5/8 needs a label that no labelled example shows")
@@ -168,15 +179,23 @@ inv8, non8 = Problem(Z_inv, p8, orb8), Problem(Z_non, p8, orb8)
 rep_inv, rep_non = idealssl.check(Z_inv, orb8), idealssl.check(Z_non, orb8)
 print("checker ideal (invariant, non-invariant):", rep_inv.ideal, rep_non.ideal)
 print("non-invariant failing condition:", [k for k, c in rep_non.conditions.items() if not c.holds])
-print("both population optimal (every orbit labelling LP-separable on all 8 points):",
-      inv8.population_optimal(), non8.population_optimal())
+print(
+    "both population optimal (every orbit labelling LP-separable on all 8 points):",
+    inv8.population_optimal(),
+    non8.population_optimal(),
+)
 ns8 = np.arange(1, 17)
 W_inv8, arg_i8 = inv8.exact_W(ns8)
 W_non8, arg_n8 = non8.exact_W(ns8)
 print("exact invariant W_n equals (1 − 1/C)^n:", np.allclose(W_inv8, (1 - 1 / C) ** ns8))
 ns_mc8 = ns8[::2] if not FULL else ns8
-mc8 = {n: (inv8.monte_carlo(n, inv8.tasks[arg_i8[n - 1]], DRAWS, rng), non8.monte_carlo(n, non8.tasks[arg_n8[n - 1]], DRAWS, rng))
-       for n in ns_mc8}
+mc8 = {
+    n: (
+        inv8.monte_carlo(n, inv8.tasks[arg_i8[n - 1]], DRAWS, rng),
+        non8.monte_carlo(n, non8.tasks[arg_n8[n - 1]], DRAWS, rng),
+    )
+    for n in ns_mc8
+}
 print(f"{time.perf_counter() - t0:.1f} s")
 
 # %% [markdown]
@@ -208,8 +227,10 @@ def svm_risk(Z, p, orbits, tasks, n, draws, rng):
 
 
 ns_svm = np.array([1, 2, 3, 4, 6, 8, 12, 16])
-svm = {name: [svm_risk(Z, p8, orb8, inv8.tasks, n, SVM_DRAWS, rng) for n in ns_svm]
-       for name, Z in (("invariant", Z_inv), ("non-invariant", Z_non))}
+svm = {
+    name: [svm_risk(Z, p8, orb8, inv8.tasks, n, SVM_DRAWS, rng) for n in ns_svm]
+    for name, Z in (("invariant", Z_inv), ("non-invariant", Z_non))
+}
 print(f"{time.perf_counter() - t0:.1f} s")
 for name in svm:
     print(name, "seen-orbit error:", [round(v[1][0], 3) for v in svm[name]])
@@ -222,9 +243,26 @@ ax.plot(ns3, W_non3, "-", color="C3", lw=2, label="non-invariant φ: exact W_n (
 ax.plot(ns3, W3[2][1], ":", color="C3", lw=2, label="non-invariant φ: exact W_n (binary tasks)")
 for i, (col, lab) in enumerate((("C0", "φ*"), ("C3", "φ"))):
     m = np.array([mc3[n][i] for n in ns3])
-    ax.errorbar(ns3, m[:, 0], yerr=m[:, 1], fmt="o", color=col, mfc="none", capsize=3, label=f"{lab}: Monte Carlo ({DRAWS} draws)")
-ax.text(0.42, 0.97, "W_1: φ* = 1/2;  φ = 5/8 (3 labels), 9/16 (binary)", transform=ax.transAxes, ha="center", va="top",
-        fontsize=9, bbox=dict(boxstyle="round", fc="white", ec="0.7"))
+    ax.errorbar(
+        ns3,
+        m[:, 0],
+        yerr=m[:, 1],
+        fmt="o",
+        color=col,
+        mfc="none",
+        capsize=3,
+        label=f"{lab}: Monte Carlo ({DRAWS} draws)",
+    )
+ax.text(
+    0.42,
+    0.97,
+    "W_1: φ* = 1/2;  φ = 5/8 (3 labels), 9/16 (binary)",
+    transform=ax.transAxes,
+    ha="center",
+    va="top",
+    fontsize=9,
+    bbox=dict(boxstyle="round", fc="white", ec="0.7"),
+)
 ax.set_yscale("log")
 ax.set_xlabel("number of labelled examples n")
 ax.set_ylabel("worst-case expected ERM risk W_n")
@@ -248,7 +286,16 @@ for name, col in (("invariant", "C0"), ("non-invariant", "C3")):
     m = np.array([v[0] for v in svm[name]])
     sm = np.array([v[1] for v in svm[name]])
     ax.errorbar(ns_svm, m[:, 0], yerr=m[:, 1], fmt="-o", color=col, capsize=3, label=f"{name}: total risk")
-    ax.errorbar(ns_svm, sm[:, 0], yerr=sm[:, 1], fmt="--s", color=col, mfc="none", capsize=3, label=f"{name}: error on seen orbits")
+    ax.errorbar(
+        ns_svm,
+        sm[:, 0],
+        yerr=sm[:, 1],
+        fmt="--s",
+        color=col,
+        mfc="none",
+        capsize=3,
+        label=f"{name}: error on seen orbits",
+    )
 ax.set_xlabel("number of labelled examples n")
 ax.set_ylabel("population risk of the SVM")
 ax.set_title(f"Practical ERM (linear SVM), mean over tasks, {SVM_DRAWS} draws")
@@ -262,14 +309,26 @@ plt.show()
 
 # %%
 inv_better = bool(np.all(W_non8 >= W_inv8 - 1e-12) and np.any(W_non8 > W_inv8 + 1e-9))
-mc_ok = all(abs(mc8[n][0][0] - W_inv8[n - 1]) <= 4 * mc8[n][0][1] + 1e-3 and abs(mc8[n][1][0] - W_non8[n - 1]) <= 4 * mc8[n][1][1] + 1e-3
-            for n in ns_mc8)
+mc_ok = all(
+    abs(mc8[n][0][0] - W_inv8[n - 1]) <= 4 * mc8[n][0][1] + 1e-3
+    and abs(mc8[n][1][0] - W_non8[n - 1]) <= 4 * mc8[n][1][1] + 1e-3
+    for n in ns_mc8
+)
 seen_zero = all(v[1][0] < 1e-9 for v in svm["invariant"])
-nbutil.verdict(worked_ok, f"worked example: W_1 = {W_inv3[0]:.3f} for the invariant encoder vs {W_non3[0]:.3f} for the "
-                          "non-invariant, population-optimal one (theory 1/2 vs 5/8, reached with a 3-label task; binary tasks give 9/16); "
-                          "W_n(φ) ≥ W_n(φ*) for every n.")
-nbutil.verdict(inv_better and mc_ok, "C = 4: the exact W_n of the invariant encoder is (1 − 1/C)^n, the non-invariant one is "
-                                     "never lower and strictly higher for some n; Monte Carlo agrees within 4 SE.")
-print(("OBSERVED: " if seen_zero else "NOT OBSERVED: ") + "a practical ERM (SVM) on the invariant encoder makes no error on seen orbits; "
-      f"on the non-invariant one it does (mean seen-orbit error at n=2: {svm['non-invariant'][1][1][0]:.3f}).")
+nbutil.verdict(
+    worked_ok,
+    f"worked example: W_1 = {W_inv3[0]:.3f} for the invariant encoder vs {W_non3[0]:.3f} for the "
+    "non-invariant, population-optimal one (theory 1/2 vs 5/8, reached with a 3-label task; binary tasks give 9/16); "
+    "W_n(φ) ≥ W_n(φ*) for every n.",
+)
+nbutil.verdict(
+    inv_better and mc_ok,
+    "C = 4: the exact W_n of the invariant encoder is (1 − 1/C)^n, the non-invariant one is "
+    "never lower and strictly higher for some n; Monte Carlo agrees within 4 SE.",
+)
+print(
+    ("OBSERVED: " if seen_zero else "NOT OBSERVED: ")
+    + "a practical ERM (SVM) on the invariant encoder makes no error on seen orbits; "
+    f"on the non-invariant one it does (mean seen-orbit error at n=2: {svm['non-invariant'][1][1][0]:.3f})."
+)
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

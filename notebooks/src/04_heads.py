@@ -30,10 +30,12 @@
 
 # %%
 import time
-import numpy as np
+
+import experiments as E
 import matplotlib.pyplot as plt
 import nbutil
-import experiments as E
+import numpy as np
+
 import idealssl
 from idealssl.derive import ideal_log_loss_minimum
 from idealssl.theory_math import ideal_log_loss_optimum
@@ -42,8 +44,12 @@ info = nbutil.setup()
 FULL = info["mode"] == "full"
 rec = nbutil.load_synthetic("methods")  # synthetic world: idealssl bench synthetic --mode full
 dig_rec = E.run("digits_heads", "full") if FULL else nbutil.load_recorded("digits_heads")
-print("recorded digits runs:", "none" if dig_rec is None else
-      f"{dig_rec['mode']} mode, {dig_rec.get('wall_seconds')} s to produce ({dig_rec['command']})")
+print(
+    "recorded digits runs:",
+    "none"
+    if dig_rec is None
+    else f"{dig_rec['mode']} mode, {dig_rec.get('wall_seconds')} s to produce ({dig_rec['command']})",
+)
 
 # %% [markdown]
 # ## Exact: what each head can reach in dimension d
@@ -58,8 +64,10 @@ for d, a in zip(ds, asym):
     print(f"C={C_th}, d={d}: asymmetric (CISSL) min {a:.4f}   symmetric (SimCLR) min {sym:.4f}   gap {a - sym:.4f}")
 line_codes = np.arange(C_th, dtype=float)[:, None]  # injective 1-d codes: symmetric optimum reachable
 rep = idealssl.check(line_codes, list(range(C_th)))
-print(f"checker on C={C_th} distinct codes on a line: ideal={rep.ideal}, affine rank "
-      f"{rep.conditions['effective_dimension'].value} < C−1 = {C_th - 1}")
+print(
+    f"checker on C={C_th} distinct codes on a line: ideal={rep.ideal}, affine rank "
+    f"{rep.conditions['effective_dimension'].value} < C−1 = {C_th - 1}"
+)
 exact_ok = bool(np.all(asym[:-1] > sym + 1e-3) and abs(asym[-1] - sym) < 1e-4 and not rep.ideal)
 print(f"{time.perf_counter() - t0:.1f} s")
 
@@ -77,28 +85,48 @@ if rec is not None:
     print(f"synthetic world: batch regime {regime}, {rec['protocol']['steps']} steps, seeds {rec['seeds']}")
     for m in ("oracle",) + E.HEAD_METHODS:
         rs = [r for r in rows if r["method"] == m]
-        summ[m] = {k: nbutil.mean_se([r[k] for r in rs]) for k in ("acc_binary", "acc_5class", "error_n16", "error_n4",
-                                                                      "error_n64", "invariance_ratio", "ideal_log_loss")}
+        summ[m] = {
+            k: nbutil.mean_se([r[k] for r in rs])
+            for k in (
+                "acc_binary",
+                "acc_5class",
+                "error_n16",
+                "error_n4",
+                "error_n64",
+                "invariance_ratio",
+                "ideal_log_loss",
+            )
+        }
         summ[m]["check_ideal"] = f"{sum(bool(r['check_ideal']) for r in rs)}/{len(rs)}"
         s = summ[m]
-        print(f"{NAMES[m]:7s} binary acc {s['acc_binary'][0]:.3f}±{s['acc_binary'][1]:.3f}  5-label acc {s['acc_5class'][0]:.3f}  "
-              f"16-shot err {s['error_n16'][0]:.3f}±{s['error_n16'][1]:.3f}  L_I {s['ideal_log_loss'][0]:.3f}  "
-              f"invariance ratio {s['invariance_ratio'][0]:.3f}  checker ideal {s['check_ideal']}")
+        print(
+            f"{NAMES[m]:7s} binary acc {s['acc_binary'][0]:.3f}±{s['acc_binary'][1]:.3f}  "
+            f"5-label acc {s['acc_5class'][0]:.3f}  "
+            f"16-shot err {s['error_n16'][0]:.3f}±{s['error_n16'][1]:.3f}  L_I {s['ideal_log_loss'][0]:.3f}  "
+            f"invariance ratio {s['invariance_ratio'][0]:.3f}  checker ideal {s['check_ideal']}"
+        )
     for name, summ_r in (("paper regime", rec["summary"]), ("iid ablation", rec.get("summary_iid") or {})):
         for m in E.HEAD_METHODS:
             x = summ_r.get(m)
             if x and "error" not in x:
                 b = x.get("invariant_bound")
-                print(f"{name:12s} {NAMES[m]:7s} final batch loss (last 10%) {x['final_loss_last10']['mean']:.3f}"
-                      + ("" if b is None else f" vs invariant bound {b:.3f}") + f"; loss flattened in {x['flattened']} runs; "
-                      f"16-shot err {x['fewshot_error_n16']['mean']:.3f}; invariance ratio {x['invariance_ratio']['mean']:.3f}")
+                print(
+                    f"{name:12s} {NAMES[m]:7s} final batch loss (last 10%) {x['final_loss_last10']['mean']:.3f}"
+                    + ("" if b is None else f" vs invariant bound {b:.3f}")
+                    + f"; loss flattened in {x['flattened']} runs; "
+                    f"16-shot err {x['fewshot_error_n16']['mean']:.3f}; "
+                    f"invariance ratio {x['invariance_ratio']['mean']:.3f}"
+                )
 dig = {}
 for m in E.HEAD_METHODS:
     rs = [r for r in (dig_rec or {}).get("rows", []) if r["method"] == m]
     if rs:
         dig[m] = {k: nbutil.mean_se([r[k] for r in rs]) for k in ("linear", "knn", "fewshot")}
-        print(f"digits {NAMES[m]:7s} linear {dig[m]['linear'][0]:.4f}±{dig[m]['linear'][1]:.4f}  k-NN {dig[m]['knn'][0]:.4f}  "
-              f"({len(rs)} seeds)")
+        print(
+            f"digits {NAMES[m]:7s} linear {dig[m]['linear'][0]:.4f}±{dig[m]['linear'][1]:.4f}  "
+            f"k-NN {dig[m]['knn'][0]:.4f}  "
+            f"({len(rs)} seeds)"
+        )
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -124,26 +152,66 @@ if rec is not None:
     a16 = np.array([summ[m]["error_n16"] for m in order])
     fa = np.array([1 - summ[m]["acc_5class"][0] for m in order])
     fse = np.array([summ[m]["acc_5class"][1] for m in order])
-    ax.bar(x - wdt / 2, a16[:, 0], wdt, yerr=a16[:, 1], capsize=4, color=[cols[m] for m in order], label="16-shot error (binary+5-label tasks)")
-    ax.bar(x + wdt / 2, fa, wdt, yerr=fse, capsize=4, color=[cols[m] for m in order], alpha=0.45, hatch="//",
-           label="full-data error, 5-label tasks")
+    ax.bar(
+        x - wdt / 2,
+        a16[:, 0],
+        wdt,
+        yerr=a16[:, 1],
+        capsize=4,
+        color=[cols[m] for m in order],
+        label="16-shot error (binary+5-label tasks)",
+    )
+    ax.bar(
+        x + wdt / 2,
+        fa,
+        wdt,
+        yerr=fse,
+        capsize=4,
+        color=[cols[m] for m in order],
+        alpha=0.45,
+        hatch="//",
+        label="full-data error, 5-label tasks",
+    )
     ax.axhline(summ["oracle"]["error_n16"][0], color="k", ls="--", lw=1)
     ax.set_xticks(x)
     ax.set_xticklabels([NAMES[m] for m in order])
     ax.set_ylabel("linear-probe error (lower is better)")
     ax.set_title(f"Synthetic world (C = 16, d = 15, {regime}), {len(rec['seeds'])} seeds, ± SE")
-    ax.legend(handles=[Patch(fc="0.45", label="16-shot error (binary + 5-label tasks)"),
-                       Patch(fc="0.8", hatch="//", label="full-data error, 5-label tasks"),
-                       plt.Line2D([], [], color="k", ls="--", label="oracle, 16-shot error")], fontsize=8, loc="upper left")
+    ax.legend(
+        handles=[
+            Patch(fc="0.45", label="16-shot error (binary + 5-label tasks)"),
+            Patch(fc="0.8", hatch="//", label="full-data error, 5-label tasks"),
+            plt.Line2D([], [], color="k", ls="--", label="oracle, 16-shot error"),
+        ],
+        fontsize=8,
+        loc="upper left",
+    )
     ax = axes[2]
     if dig:
         order_d = [m for m in order if m in dig]
         x = np.arange(len(order_d))
         lin = np.array([dig[m]["linear"] for m in order_d])
         knn = np.array([dig[m]["knn"] for m in order_d])
-        ax.bar(x - wdt / 2, lin[:, 0], wdt, yerr=lin[:, 1], capsize=4, color=[cols[m] for m in order_d], label="linear probe")
-        ax.bar(x + wdt / 2, knn[:, 0], wdt, yerr=knn[:, 1], capsize=4, color=[cols[m] for m in order_d], alpha=0.45, hatch="//",
-               label="k-NN (k=20)")
+        ax.bar(
+            x - wdt / 2,
+            lin[:, 0],
+            wdt,
+            yerr=lin[:, 1],
+            capsize=4,
+            color=[cols[m] for m in order_d],
+            label="linear probe",
+        )
+        ax.bar(
+            x + wdt / 2,
+            knn[:, 0],
+            wdt,
+            yerr=knn[:, 1],
+            capsize=4,
+            color=[cols[m] for m in order_d],
+            alpha=0.45,
+            hatch="//",
+            label="k-NN (k=20)",
+        )
         ax.set_xticks(x)
         ax.set_xticklabels([NAMES[m] for m in order_d])
         lo = min(lin[:, 0].min(), knn[:, 0].min())
@@ -151,8 +219,11 @@ if rec is not None:
         n_seeds = len({r["seed"] for r in dig_rec["rows"]})
         ax.set_title(f"Digits (8x8, d = 64, {dig_rec['rows'][0]['epochs']} epochs), {n_seeds} seeds, ± SE")
         ax.set_ylabel("test top-1 accuracy")
-        ax.legend(handles=[Patch(fc="0.45", label="linear probe"), Patch(fc="0.8", hatch="//", label="k-NN (k = 20)")],
-                  fontsize=8, loc="lower right")
+        ax.legend(
+            handles=[Patch(fc="0.45", label="linear probe"), Patch(fc="0.8", hatch="//", label="k-NN (k = 20)")],
+            fontsize=8,
+            loc="lower right",
+        )
 else:
     for ax in axes[1:]:
         ax.text(0.5, 0.5, "no recorded results:\nIDEALSSL_NB_MODE=full", ha="center", transform=ax.transAxes)
@@ -164,8 +235,11 @@ plt.show()
 # ## Verdict
 
 # %%
-nbutil.verdict(exact_ok, f"exact: the asymmetric objective's minimum exceeds L_I* for every d < C − 1 and meets it at d = C − 1, "
-                         "while the symmetric one reaches L_I* with 1-d codes that the checker rejects (Sec. 4.1; statements S6.2-S6.3).")
+nbutil.verdict(
+    exact_ok,
+    "exact: the asymmetric objective's minimum exceeds L_I* for every d < C − 1 and meets it at d = C − 1, "
+    "while the symmetric one reaches L_I* with 1-d codes that the checker rejects (Sec. 4.1; statements S6.2-S6.3).",
+)
 nbutil.claim_verdicts(rec)  # synthetic world: the verdicts recorded by idealssl bench synthetic
 for base, ours in PAIRS:
     if base in dig and ours in dig:
@@ -173,7 +247,10 @@ for base, ours in PAIRS:
         d_se = np.hypot(lb[1], lo[1])
         txt = f"digits: {NAMES[ours]} linear {lo[0]:.4f}±{lo[1]:.4f} vs {NAMES[base]} {lb[0]:.4f}±{lb[1]:.4f}"
         if abs(lo[0] - lb[0]) <= 2 * d_se:
-            print("INCONCLUSIVE (difference within 2 SE; every method is near 99% on digits, too easy to separate heads): " + txt)
+            print(
+                "INCONCLUSIVE (difference within 2 SE; every method is near 99% on digits, "
+                "too easy to separate heads): " + txt
+            )
         else:
             nbutil.verdict(lo[0] > lb[0], txt)
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

@@ -21,12 +21,16 @@
 #   covers a digits world; this notebook plots the vector world.)
 
 # %%
-import itertools, time, warnings
-import numpy as np
+import itertools
+import time
+import warnings
+
 import matplotlib.pyplot as plt
-from sklearn.neural_network import MLPClassifier
-from sklearn.exceptions import ConvergenceWarning
 import nbutil
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
 import idealssl
 from idealssl.checker.lp import separable
 
@@ -38,7 +42,10 @@ if rec is not None:
     rec_rows = [nbutil.flat_row(r) for r in rec["rows"] if "error" not in r and r["world"] == main["name"]]
     rec_C = main["C"]
     rec_dims = rec["protocol"]["dims"][main["name"]]
-    print(f"protocol: world {main['name']}, dims {rec_dims}, {rec['protocol']['steps']} steps, methods {rec['protocol']['methods']}")
+    print(
+        f"protocol: world {main['name']}, dims {rec_dims}, {rec['protocol']['steps']} steps, "
+        f"methods {rec['protocol']['methods']}"
+    )
 
 # %% [markdown]
 # ## Live: C = 6 codes, every binary task, linear vs MLP probe
@@ -68,10 +75,19 @@ for d in range(1, C6):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp = np.mean([mlp_fits(Z, y) for y in labs])
-    live.append(dict(d=d, linear=lin, mlp=mlp, check_linear=idealssl.check(Z, list(range(C6))).ideal,
-                     check_mlp=idealssl.check(Z, list(range(C6)), probe="mlp").ideal))
-    print(f"d={d}: linear probe solves {lin:.2f} of the tasks, MLP probe {mlp:.2f}; checker ideal: "
-          f"linear {live[-1]['check_linear']}, mlp {live[-1]['check_mlp']}")
+    live.append(
+        dict(
+            d=d,
+            linear=lin,
+            mlp=mlp,
+            check_linear=idealssl.check(Z, list(range(C6))).ideal,
+            check_mlp=idealssl.check(Z, list(range(C6)), probe="mlp").ideal,
+        )
+    )
+    print(
+        f"d={d}: linear probe solves {lin:.2f} of the tasks, MLP probe {mlp:.2f}; checker ideal: "
+        f"linear {live[-1]['check_linear']}, mlp {live[-1]['check_mlp']}"
+    )
 print(f"{time.perf_counter() - t0:.1f} s")
 
 # %%
@@ -86,21 +102,40 @@ ax.set_title(f"Live: C = {C6} invariant codes in general position")
 ax.set_xticks([r["d"] for r in live])
 ax.set_ylim(0, 1.05)
 ax.legend(fontsize=8, loc="lower right")
-STY = {"oracle": ("k", "oracle (true M)"), "cissl": ("C0", "CISSL (linear student)"), "cissl-mlp": ("C1", "CISSL-MLP (MLP student)")}
+STY = {
+    "oracle": ("k", "oracle (true M)"),
+    "cissl": ("C0", "CISSL (linear student)"),
+    "cissl-mlp": ("C1", "CISSL-MLP (MLP student)"),
+}
 agg = {}
 if rec is not None:
     dims = rec_dims
     for m in STY:
         for p, pre in (("linear", ""), ("mlp", "mlp_")):
             for k in ("frac_perfect", "acc"):
-                agg[(m, p, k)] = np.array([nbutil.mean_se([r[f"{pre}{k}_binary"] for r in rec_rows if r["method"] == m and r["dim"] == d])
-                                           for d in dims])
-    for ax, k, yl in ((axes[1], "frac_perfect", "fraction of binary tasks fitted perfectly"), (axes[2], "acc", "mean accuracy on binary tasks")):
+                agg[(m, p, k)] = np.array(
+                    [
+                        nbutil.mean_se([r[f"{pre}{k}_binary"] for r in rec_rows if r["method"] == m and r["dim"] == d])
+                        for d in dims
+                    ]
+                )
+    for ax, k, yl in (
+        (axes[1], "frac_perfect", "fraction of binary tasks fitted perfectly"),
+        (axes[2], "acc", "mean accuracy on binary tasks"),
+    ):
         for m, (col, name) in STY.items():
             for p, ls, mk in (("linear", "-", "o"), ("mlp", "--", "s")):
                 a = agg[(m, p, k)]
-                ax.errorbar(dims, a[:, 0], yerr=a[:, 1], fmt=mk + ls, color=col, capsize=3, mfc="none" if p == "mlp" else col,
-                            label=f"{name}, {p} probe")
+                ax.errorbar(
+                    dims,
+                    a[:, 0],
+                    yerr=a[:, 1],
+                    fmt=mk + ls,
+                    color=col,
+                    capsize=3,
+                    mfc="none" if p == "mlp" else col,
+                    label=f"{name}, {p} probe",
+                )
         ax.axvline(rec_C - 1, color="gray", ls=":", lw=1)
         ax.set_xscale("log", base=2)
         ax.set_xticks(dims)
@@ -120,23 +155,37 @@ plt.show()
 # ## Verdict
 
 # %%
-live_ok = all(r["mlp"] == 1.0 for r in live) and all((r["linear"] == 1.0) == (r["d"] >= C6 - 1) for r in live) \
-    and all(r["check_mlp"] for r in live) and all(r["check_linear"] == (r["d"] >= C6 - 1) for r in live)
-nbutil.verdict(live_ok, "live codes: the MLP probe solves every task from d = 1 (distinct codes suffice), the linear probe "
-                        "only from d = C − 1; the checker's linear and mlp verdicts agree.")
+live_ok = (
+    all(r["mlp"] == 1.0 for r in live)
+    and all((r["linear"] == 1.0) == (r["d"] >= C6 - 1) for r in live)
+    and all(r["check_mlp"] for r in live)
+    and all(r["check_linear"] == (r["d"] >= C6 - 1) for r in live)
+)
+nbutil.verdict(
+    live_ok,
+    "live codes: the MLP probe solves every task from d = 1 (distinct codes suffice), the linear probe "
+    "only from d = C − 1; the checker's linear and mlp verdicts agree.",
+)
 if rec is not None:
     dims = np.array(rec_dims)
     below, at = dims < rec_C - 1, dims >= rec_C - 1
     for m in ("oracle", "cissl"):
         fp = agg[(m, "linear", "frac_perfect")][:, 0]
-        inv = [nbutil.mean_se([r["invariance_ratio"] for r in rec_rows if r["method"] == m and r["dim"] == d])[0] for d in dims]
-        print(f"REPORTED {m}: linear probes fit every task only with d ≥ C − 1? fraction perfect below: "
-              f"{np.round(fp[below], 2).tolist()}, at/above: {np.round(fp[at], 2).tolist()}; invariance ratio per d "
-              f"{np.round(inv, 3).tolist()}")
+        inv = [
+            nbutil.mean_se([r["invariance_ratio"] for r in rec_rows if r["method"] == m and r["dim"] == d])[0]
+            for d in dims
+        ]
+        print(
+            f"REPORTED {m}: linear probes fit every task only with d ≥ C − 1? fraction perfect below: "
+            f"{np.round(fp[below], 2).tolist()}, at/above: {np.round(fp[at], 2).tolist()}; invariance ratio per d "
+            f"{np.round(inv, 3).tolist()}"
+        )
     for m in ("cissl", "cissl-mlp"):
         gl = agg[(m, "linear", "acc")][-1, 0] - agg[(m, "linear", "acc")][0, 0]
         gm = agg[(m, "mlp", "acc")][-1, 0] - agg[(m, "mlp", "acc")][0, 0]
-        print(f"REPORTED {m}: going from d={dims[0]} to d={dims[-1]} changes linear-probe accuracy by {gl:+.3f} and "
-              f"MLP-probe accuracy by {gm:+.3f} (Fig. 7c: dimension matters less for MLP probes)")
+        print(
+            f"REPORTED {m}: going from d={dims[0]} to d={dims[-1]} changes linear-probe accuracy by {gl:+.3f} and "
+            f"MLP-probe accuracy by {gm:+.3f} (Fig. 7c: dimension matters less for MLP probes)"
+        )
 nbutil.claim_verdicts(rec)  # the verdicts recorded by idealssl bench synthetic
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

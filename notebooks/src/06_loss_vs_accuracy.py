@@ -22,10 +22,12 @@
 
 # %%
 import time
-import numpy as np
+
 import matplotlib.pyplot as plt
-from scipy.stats import spearmanr
 import nbutil
+import numpy as np
+from scipy.stats import spearmanr
+
 from idealssl.synthetic import experiments as SE
 from idealssl.synthetic.evaluate import ideal_log_loss, ideal_log_loss_optimum, probe_tasks
 
@@ -47,8 +49,10 @@ V = V @ np.linalg.svd(V)[2][: C - 1].T  # regular simplex in R^{C-1}
 rng = np.random.default_rng(0)
 N_TASKS = 10 if FULL else 3
 live = []
-for kind, levels in (("noise", (0.0, 0.15, 0.3, 0.5, 0.8) if FULL else (0.0, 0.3, 0.8)),
-                     ("rank", (15, 10, 6, 3, 1) if FULL else (10, 3))):
+for kind, levels in (
+    ("noise", (0.0, 0.15, 0.3, 0.5, 0.8) if FULL else (0.0, 0.3, 0.8)),
+    ("rank", (15, 10, 6, 3, 1) if FULL else (10, 3)),
+):
     for lv in levels:
         if kind == "noise":
             Z = V[w.orbits] + lv * rng.standard_normal((w.N, C - 1)) / np.sqrt(C - 1)
@@ -66,16 +70,27 @@ print(f"optimum L_I* = {ideal_log_loss_optimum(C):.4f}; {time.perf_counter() - t
 # %%
 pts = []
 if rec is not None:
-    pts = [dict(method=r["method"], steps=r["steps"], L=r["ideal_log_loss"], err16=r["fewshot16_error"], acc=r["full_binary_acc"])
-           for r in rec["rows"] if r.get("batch_regime") in (None, rec["protocol"].get("batch_regime"))]
+    pts = [
+        dict(
+            method=r["method"],
+            steps=r["steps"],
+            L=r["ideal_log_loss"],
+            err16=r["fewshot16_error"],
+            acc=r["full_binary_acc"],
+        )
+        for r in rec["rows"]
+        if r.get("batch_regime") in (None, rec["protocol"].get("batch_regime"))
+    ]
 stats = {}
 if len(pts) >= 4:
     L = np.array([p["L"] for p in pts])
     for key in ("err16", "acc"):
         rho, pv = spearmanr(L, [p[key] for p in pts])
         stats[key] = (float(rho), float(pv))
-    print(f"{len(pts)} models; Spearman(L_I, 16-shot error) = {stats['err16'][0]:.3f} (p={stats['err16'][1]:.1e}); "
-          f"Spearman(L_I, binary accuracy) = {stats['acc'][0]:.3f} (p={stats['acc'][1]:.1e})")
+    print(
+        f"{len(pts)} models; Spearman(L_I, 16-shot error) = {stats['err16'][0]:.3f} (p={stats['err16'][1]:.1e}); "
+        f"Spearman(L_I, binary accuracy) = {stats['acc'][0]:.3f} (p={stats['acc'][1]:.1e})"
+    )
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(16, 4.4))
@@ -84,14 +99,19 @@ for kind, col, name in (("noise", "C3", "within-orbit noise σ"), ("rank", "C0",
     ls = [p for p in live if p["kind"] == kind]
     ax.plot([p["L"] for p in ls], [p["err16"] for p in ls], "o-", color=col, label=name)
     for p in ls:
-        ax.annotate(f"{p['level']}", (p["L"], p["err16"]), xytext=(4, 4), textcoords="offset points", fontsize=8, color=col)
+        ax.annotate(
+            f"{p['level']}", (p["L"], p["err16"]), xytext=(4, 4), textcoords="offset points", fontsize=8, color=col
+        )
 ax.axvline(ideal_log_loss_optimum(C), color="gray", ls=":", label="optimum L_I* (simplex)")
 ax.set_xlabel("ideal ISSL log loss L_I")
 ax.set_ylabel("16-shot linear-probe error")
 ax.set_title("Live: corrupted simplex codes (C = 16)")
 ax.legend(fontsize=8)
 MK = {"cissl": ("C0", "o"), "dissl": ("C2", "s"), "simclr": ("C3", "^"), "dino": ("C1", "v"), "oracle": ("k", "*")}
-for ax, key, yl in ((axes[1], "err16", "16-shot linear-probe error"), (axes[2], "acc", "full-data accuracy, binary tasks")):
+for ax, key, yl in (
+    (axes[1], "err16", "16-shot linear-probe error"),
+    (axes[2], "acc", "full-data accuracy, binary tasks"),
+):
     if not pts:
         ax.text(0.5, 0.5, "no recorded results:\nIDEALSSL_NB_MODE=full", ha="center", transform=ax.transAxes)
         continue
@@ -117,6 +137,9 @@ plt.show()
 
 # %%
 live_rho = spearmanr([p["L"] for p in live], [p["err16"] for p in live])[0]
-nbutil.verdict(live_rho > 0, f"live: moving away from the simplex raises both L_I and the few-shot error (Spearman {live_rho:.2f}).")
+nbutil.verdict(
+    live_rho > 0,
+    f"live: moving away from the simplex raises both L_I and the few-shot error (Spearman {live_rho:.2f}).",
+)
 nbutil.claim_verdicts(rec)  # the verdict recorded by idealssl bench synthetic
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

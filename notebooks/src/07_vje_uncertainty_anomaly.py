@@ -2,7 +2,7 @@
 # # 7 · VJE: learned per-feature uncertainty and one-class anomaly detection
 #
 # **Claims examined** (Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026; only the
-# abstract and the authors' statements were available, see `theory/statements.md` S8; the objective
+# abstract and the authors' statements were available, see `theory/objectives.md`, VJE; the objective
 # in `idealssl.objectives.vje` is a *reconstruction*):
 # 1. the diagonal Gaussian posterior, whose variances are shared with the directional Student-t
 #    likelihood, "captures anisotropic uncertainty" (feature-wise);
@@ -30,13 +30,15 @@
 
 # %%
 import time
+
+import experiments as E
+import matplotlib.pyplot as plt
+import nbutil
 import numpy as np
 import torch
-import matplotlib.pyplot as plt
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
-import nbutil
-import experiments as E
+
 from idealssl.objectives import build
 
 info = nbutil.setup()
@@ -44,7 +46,10 @@ FULL = info["mode"] == "full"
 rec = E.run("vje_digits", "full") if FULL else nbutil.load_recorded("vje_digits")
 oc = E.run("vje_one_class", "full") if FULL else nbutil.load_recorded("vje_one_class")
 for name, r in (("all-classes pretraining", rec), ("one-class pretraining", oc)):
-    print(f"recorded ({name}):", "none" if r is None else f"{r['mode']} mode, {r.get('wall_seconds')} s to produce ({r['command']})")
+    print(
+        f"recorded ({name}):",
+        "none" if r is None else f"{r['mode']} mode, {r.get('wall_seconds')} s to produce ({r['command']})",
+    )
 
 # %% [markdown]
 # ## Live: known per-feature noise
@@ -64,9 +69,11 @@ def pairs(n, cls):
     return [r * (centers[cls] + sigma * torch.randn(n, D, generator=g)) for _ in range(2)]
 
 
-obj = build("vje", dim=D, hidden_dim=64)
+# the model on the given vectors themselves (no projector, each vector its own stop-gradient target), so that
+# feature j of the posterior is feature j of the data; the image runs below use the default v1 heads
+obj = build("vje", dim=D, hidden_dim=64, projector_hidden_dim=0, target="shared")
 opt = torch.optim.Adam(obj.parameters(), lr=3e-3)
-for step in range(STEPS):
+for _step in range(STEPS):
     out = obj(pairs(128, torch.randint(0, K, (128,), generator=g)))
     opt.zero_grad()
     out.loss.backward()
@@ -93,32 +100,52 @@ dig = {}
 if rec is not None:
     vje_rows = [r for r in rec["rows"] if r["method"] == "vje"]
     sim_rows = [r for r in rec["rows"] if r["method"] == "simclr"]
-    scores = {"VJE likelihood (−ELBO)": [r["anomaly_likelihood"] for r in vje_rows],
-              "VJE features, k-NN": [r["anomaly"] for r in vje_rows],
-              "SimCLR features, k-NN": [r["anomaly"] for r in sim_rows]}
+    scores = {
+        "VJE likelihood (−ELBO)": [r["anomaly_likelihood"] for r in vje_rows],
+        "VJE features, k-NN": [r["anomaly"] for r in vje_rows],
+        "SimCLR features, k-NN": [r["anomaly"] for r in sim_rows],
+    }
     classes = sorted(vje_rows[0]["anomaly"]["auroc_per_class"], key=int)
     for name, rs in scores.items():
-        dig[name] = {"mean": nbutil.mean_se([x["auroc_mean"] for x in rs]),
-                     "per_class": np.array([nbutil.mean_se([x["auroc_per_class"][c] for x in rs]) for c in classes])}
+        dig[name] = {
+            "mean": nbutil.mean_se([x["auroc_mean"] for x in rs]),
+            "per_class": np.array([nbutil.mean_se([x["auroc_per_class"][c] for x in rs]) for c in classes]),
+        }
         print(f"{name:24s} mean AUROC {dig[name]['mean'][0]:.4f} ± {dig[name]['mean'][1]:.4f} ({len(rs)} seeds)")
     for m, rs in (("VJE", vje_rows), ("SimCLR", sim_rows)):
-        print(f"{m} linear probe {nbutil.mean_se([r['linear'] for r in rs])[0]:.4f}, k-NN {nbutil.mean_se([r['knn'] for r in rs])[0]:.4f}")
+        print(
+            f"{m} linear probe {nbutil.mean_se([r['linear'] for r in rs])[0]:.4f}, "
+            f"k-NN {nbutil.mean_se([r['knn'] for r in rs])[0]:.4f}"
+        )
     unc = vje_rows[0]["uncertainty"]
     rho_dig = unc["spearman"]["rho"]
-    print(f"digits (seed {vje_rows[0]['seed']}): Spearman(posterior variance, view-to-view variance of the target direction) = "
-          f"{rho_dig:.3f} (p = {unc['spearman']['p']:.2g}) over {len(unc['posterior_var'])} features")
+    print(
+        f"digits (seed {vje_rows[0]['seed']}): Spearman(posterior variance, "
+        f"view-to-view variance of the target direction) = "
+        f"{rho_dig:.3f} (p = {unc['spearman']['p']:.2g}) over {len(unc['posterior_var'])} features"
+    )
     for k, v in unc["ood_mean_logvar"].items():
         print(f"  mean log s² on {k}: {np.mean(v):.3f}")
 ocd = {}
 if oc is not None:
     ocls = sorted({r["class"] for r in oc["rows"]})
-    for name, m, key in (("VJE likelihood (−ELBO)", "vje", "anomaly_likelihood"), ("VJE features, k-NN", "vje", "anomaly"),
-                         ("SimCLR features, k-NN", "simclr", "anomaly")):
-        per = np.array([nbutil.mean_se([r[key] for r in oc["rows"] if r["method"] == m and r["class"] == c]) for c in ocls])
-        means = [np.mean([r[key] for r in oc["rows"] if r["method"] == m and r["seed"] == s]) for s in oc["protocol"]["seeds"]]
+    for name, m, key in (
+        ("VJE likelihood (−ELBO)", "vje", "anomaly_likelihood"),
+        ("VJE features, k-NN", "vje", "anomaly"),
+        ("SimCLR features, k-NN", "simclr", "anomaly"),
+    ):
+        per = np.array(
+            [nbutil.mean_se([r[key] for r in oc["rows"] if r["method"] == m and r["class"] == c]) for c in ocls]
+        )
+        means = [
+            np.mean([r[key] for r in oc["rows"] if r["method"] == m and r["seed"] == s])
+            for s in oc["protocol"]["seeds"]
+        ]
         ocd[name] = {"per_class": per, "mean": nbutil.mean_se(means)}
-        print(f"one-class pretraining: {name:24s} mean AUROC {ocd[name]['mean'][0]:.4f} ± {ocd[name]['mean'][1]:.4f} "
-              f"({len(oc['protocol']['seeds'])} seeds)")
+        print(
+            f"one-class pretraining: {name:24s} mean AUROC {ocd[name]['mean'][0]:.4f} ± {ocd[name]['mean'][1]:.4f} "
+            f"({len(oc['protocol']['seeds'])} seeds)"
+        )
 
 # %%
 fig = plt.figure(figsize=(17, 13.5 if oc is not None else 9))
@@ -149,8 +176,15 @@ if rec is not None:
     wdt = 0.27
     for i, (name, col) in enumerate(zip(dig, ("C0", "C9", "C3"))):
         pc = dig[name]["per_class"]
-        ax.bar(x + (i - 1) * wdt, pc[:, 0], wdt, yerr=pc[:, 1], capsize=2, color=col,
-               label=f"{name} (mean {dig[name]['mean'][0]:.3f})")
+        ax.bar(
+            x + (i - 1) * wdt,
+            pc[:, 0],
+            wdt,
+            yerr=pc[:, 1],
+            capsize=2,
+            color=col,
+            label=f"{name} (mean {dig[name]['mean'][0]:.3f})",
+        )
     ax.axhline(0.5, color="k", ls=":", lw=1, label="chance")
     ax.set_xticks(x)
     ax.set_xticklabels(classes)
@@ -170,8 +204,15 @@ if oc is not None:
     wdt = 0.27
     for i, (name, col) in enumerate(zip(ocd, ("C0", "C9", "C3"))):
         pc = ocd[name]["per_class"]
-        ax.bar(x + (i - 1) * wdt, pc[:, 0], wdt, yerr=pc[:, 1], capsize=2, color=col,
-               label=f"{name} (mean {ocd[name]['mean'][0]:.3f})")
+        ax.bar(
+            x + (i - 1) * wdt,
+            pc[:, 0],
+            wdt,
+            yerr=pc[:, 1],
+            capsize=2,
+            color=col,
+            label=f"{name} (mean {ocd[name]['mean'][0]:.3f})",
+        )
     ax.axhline(0.5, color="k", ls=":", lw=1, label="chance")
     ax.set_xticks(x)
     ax.set_xticklabels(ocls)
@@ -183,12 +224,22 @@ if oc is not None:
     ax = fig.add_subplot(gs[2, 2])
     names = list(ocd)
     xx = np.arange(len(names))
-    for j, (lab, src, hatch) in enumerate((("all classes", dig, ""), ("class c only", ocd, "//"))):
+    for j, (_lab, src, hatch) in enumerate((("all classes", dig, ""), ("class c only", ocd, "//"))):
         if not src:
             continue
         mm = np.array([src[n]["mean"] for n in names])
-        ax.bar(xx + (j - 0.5) * 0.38, mm[:, 0], 0.38, yerr=mm[:, 1], capsize=3, color=["C0", "C9", "C3"], hatch=hatch,
-               alpha=1.0 if j == 0 else 0.55, edgecolor="k", lw=0.5)
+        ax.bar(
+            xx + (j - 0.5) * 0.38,
+            mm[:, 0],
+            0.38,
+            yerr=mm[:, 1],
+            capsize=3,
+            color=["C0", "C9", "C3"],
+            hatch=hatch,
+            alpha=1.0 if j == 0 else 0.55,
+            edgecolor="k",
+            lw=0.5,
+        )
     ax.axhline(0.5, color="k", ls=":", lw=1)
     ax.set_xticks(xx)
     ax.set_xticklabels(["VJE\n−ELBO", "VJE\nk-NN", "SimCLR\nk-NN"])
@@ -203,23 +254,41 @@ plt.show()
 # ## Verdict
 
 # %%
-nbutil.verdict(rho_live > 0.8, f"live: with known feature-wise noise, the posterior variances order the features like the true "
-                               f"noise (ρ = {rho_live:.2f}); they are anisotropic but inflated towards the prior (KL term).")
-nbutil.verdict(auc_live > 0.9, f"live: the negative ELBO separates an unseen direction from the normal ones (AUROC {auc_live:.3f}).")
+nbutil.verdict(
+    rho_live > 0.8,
+    f"live: with known feature-wise noise, the posterior variances order the features like the true "
+    f"noise (ρ = {rho_live:.2f}); they are anisotropic but inflated towards the prior (KL term).",
+)
+nbutil.verdict(
+    auc_live > 0.9,
+    f"live: the negative ELBO separates an unseen direction from the normal ones (AUROC {auc_live:.3f}).",
+)
 if rec is not None:
     lik, knn_v, knn_s = (dig[k]["mean"][0] for k in dig)
-    nbutil.verdict(lik > max(knn_v, knn_s), f"digits: VJE's likelihood score reaches mean AUROC {lik:.3f} vs k-NN {knn_v:.3f} (VJE "
-                                            f"features) and {knn_s:.3f} (SimCLR features); the paper reports the likelihood "
-                                            "score ahead of SSL baselines (one-class CIFAR-10, one-class pretraining).")
-    nbutil.verdict(rho_dig > 0.3, f"digits: posterior variance vs the empirical view-to-view variance per feature, ρ = {rho_dig:.2f}.")
+    nbutil.verdict(
+        lik > max(knn_v, knn_s),
+        f"digits: VJE's likelihood score reaches mean AUROC {lik:.3f} vs k-NN {knn_v:.3f} (VJE "
+        f"features) and {knn_s:.3f} (SimCLR features); the paper reports the likelihood "
+        "score ahead of SSL baselines (one-class CIFAR-10, one-class pretraining).",
+    )
+    nbutil.verdict(
+        rho_dig > 0.3,
+        f"digits: posterior variance vs the empirical view-to-view variance per feature, ρ = {rho_dig:.2f}.",
+    )
     if ocd:
         lik, knn_v, knn_s = (ocd[k]["mean"][0] for k in ocd)
-        nbutil.verdict(lik > max(knn_v, knn_s), f"digits, standard one-class protocol: VJE likelihood mean AUROC {lik:.3f} vs k-NN "
-                                                f"{knn_v:.3f} (VJE features) and {knn_s:.3f} (SimCLR features).")
+        nbutil.verdict(
+            lik > max(knn_v, knn_s),
+            f"digits, standard one-class protocol: VJE likelihood mean AUROC {lik:.3f} vs k-NN "
+            f"{knn_v:.3f} (VJE features) and {knn_s:.3f} (SimCLR features).",
+        )
     lv = {k: float(np.mean(v)) for k, v in unc["ood_mean_logvar"].items()}
     test_lv = lv["in-distribution (test digits)"]
     lower = [k for k, v in lv.items() if v < test_lv - 0.02]
-    print("REPORTED: per-image uncertainty is not an OOD signal here: mean log s² on test digits "
-          f"{test_lv:.3f}; " + "; ".join(f"{k} {v:.3f}" for k, v in lv.items() if k != "in-distribution (test digits)")
-          + (f" (lower, i.e. MORE confident, on: {', '.join(lower)})" if lower else ""))
+    print(
+        "REPORTED: per-image uncertainty is not an OOD signal here: mean log s² on test digits "
+        f"{test_lv:.3f}; "
+        + "; ".join(f"{k} {v:.3f}" for k, v in lv.items() if k != "in-distribution (test digits)")
+        + (f" (lower, i.e. MORE confident, on: {', '.join(lower)})" if lower else "")
+    )
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

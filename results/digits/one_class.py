@@ -7,8 +7,10 @@ train images of class c only (``data.only_class=c``), then score every test imag
 Budget per class: the digits preset with batch 64 and 60 epochs (about 2 steps per epoch on the ~144
 images of a class). Scores: mean cosine distance to the 5 nearest normal train features (every method)
 and, for objectives with a likelihood (VJE), the objective's negative ELBO. Writes
-``results/digits/one_class.json`` and a table in ``results/digits/ONE_CLASS.md``.
+``results/digits/one_class.json`` and a table in ``results/digits/ONE_CLASS.md``; rows of methods not in
+``--methods`` are kept from the existing ``one_class.json`` (and say so in the recorded command).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +36,25 @@ def run_one(method, seed, c):
     if out.exists():
         shutil.rmtree(out)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [sys.executable, "-m", "idealssl.cli", "train", "--method", method, "--dataset", "digits", "--seed", str(seed),
-           "--out", str(out), "--no-progress", f"data.only_class={c}", *OVERRIDES]
+    cmd = [
+        sys.executable,
+        "-m",
+        "idealssl.cli",
+        "train",
+        "--method",
+        method,
+        "--dataset",
+        "digits",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--config-source",
+        "original",  # as the recorded tables (the presets' settings)
+        f"data.only_class={c}",
+        *OVERRIDES,
+    ]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode:
         print(f"FAILED {method} s{seed} c{c}: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr, flush=True)
@@ -55,34 +74,71 @@ def main(argv=None) -> int:
         res = list(ex.map(lambda j: run_one(*j), jobs))
     table = {}
     protocols = {}
-    for (m, s, c), r in zip(jobs, res):
+    for (m, _s, c), r in zip(jobs, res):
         if r is None:
             continue
         for key in ("anomaly", "anomaly_likelihood"):
             if key in r["eval"]:
                 table.setdefault(m, {}).setdefault(key, {}).setdefault(str(c), []).append(
-                    r["eval"][key]["auroc_per_class"][str(c)])
-                protocols[key] = r["eval"][key]["protocol"].replace(f"class {c} only", "class c only").replace(
-                    f"data.only_class={c}", "data.only_class=c")
-    summary = {m: {k: {"per_class": {c: statistics.mean(v) for c, v in d.items()},
-                       "mean": statistics.mean(statistics.mean(v) for v in d.values())}
-                   for k, d in row.items()} for m, row in table.items()}
-    cmd = "python results/digits/one_class.py" + (" --methods " + " ".join(args.methods)) + \
-          (" --seeds " + " ".join(map(str, args.seeds)))
-    (HERE / "one_class.json").write_text(json.dumps({"command": cmd, "overrides": OVERRIDES, "seeds": args.seeds,
-                                                      "results": summary, "protocols": protocols,
-                                                      "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")},
-                                                     indent=2))
+                    r["eval"][key]["auroc_per_class"][str(c)]
+                )
+                protocols[key] = (
+                    r["eval"][key]["protocol"]
+                    .replace(f"class {c} only", "class c only")
+                    .replace(f"data.only_class={c}", "data.only_class=c")
+                )
+    summary = {
+        m: {
+            k: {
+                "per_class": {c: statistics.mean(v) for c, v in d.items()},
+                "mean": statistics.mean(statistics.mean(v) for v in d.values()),
+            }
+            for k, d in row.items()
+        }
+        for m, row in table.items()
+    }
+    cmd = (
+        "python results/digits/one_class.py"
+        + (" --methods " + " ".join(args.methods))
+        + (" --seeds " + " ".join(map(str, args.seeds)))
+    )
+    old = json.loads((HERE / "one_class.json").read_text()) if (HERE / "one_class.json").exists() else {}
+    kept = {m: row for m, row in old.get("results", {}).items() if m not in summary}  # rows of methods not rerun
+    if kept:
+        cmd += "; rows " + ", ".join(kept) + " kept from earlier runs (" + old.get("command", "?") + ")"
+    summary = {**summary, **kept}
+    protocols = {**old.get("protocols", {}), **protocols}
+    (HERE / "one_class.json").write_text(
+        json.dumps(
+            {
+                "command": cmd,
+                "overrides": OVERRIDES,
+                "seeds": args.seeds,
+                "results": summary,
+                "protocols": protocols,
+                "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            },
+            indent=2,
+        )
+    )
     lines = ["| method | score | " + " | ".join(f"c={c}" for c in range(10)) + " | mean |", "|---" * 13 + "|"]
     for m, row in summary.items():
         for k, d in row.items():
             name = "k-NN distance" if k == "anomaly" else "likelihood (neg. ELBO)"
-            lines.append(f"| {m} | {name} | " + " | ".join(f"{100 * d['per_class'].get(str(c), float('nan')):.1f}"
-                                                         for c in range(10)) + f" | **{100 * d['mean']:.1f}** |")
-    text = (f"# digits one-class anomaly detection (pretrain on one class), AUROC %\n\nRegenerate: `{cmd}`; "
-            f"each cell is `idealssl train --method M --dataset digits --seed S data.only_class=c "
-            f"{' '.join(OVERRIDES)}`, mean over seeds {args.seeds}.\n\n" + "\n".join(lines) + "\n\nProtocols:\n\n" +
-            "\n".join(f"* **{k}**: {v}" for k, v in protocols.items()) + "\n")
+            lines.append(
+                f"| {m} | {name} | "
+                + " | ".join(f"{100 * d['per_class'].get(str(c), float('nan')):.1f}" for c in range(10))
+                + f" | **{100 * d['mean']:.1f}** |"
+            )
+    text = (
+        f"# digits one-class anomaly detection (pretrain on one class), AUROC %\n\nRegenerate: `{cmd}`; "
+        f"each cell is `idealssl train --method M --dataset digits --seed S data.only_class=c "
+        f"{' '.join(OVERRIDES)}`, mean over seeds {args.seeds}.\n\n"
+        + "\n".join(lines)
+        + "\n\nProtocols:\n\n"
+        + "\n".join(f"* **{k}**: {v}" for k, v in protocols.items())
+        + "\n"
+    )
     (HERE / "ONE_CLASS.md").write_text(text)
     print(text)
     return 0

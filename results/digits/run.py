@@ -73,6 +73,8 @@ def run_one(method: str, seed: int, threads: int, epochs: int) -> Path:
         "--out",
         str(out),
         "--no-progress",
+        "--config-source",
+        "original",  # the presets' (papers') settings, as recorded; the theory-derived default came later (issue 12)
         f"optim.epochs={epochs}",
     ]
     t0 = time.time()
@@ -137,7 +139,7 @@ def write_table(summary: dict, seeds, command: str, epochs: int) -> None:
     prot = "\n".join(f"* **{k}**: {v}" for k, v in sorted(summary["protocols"].items()))
     text = f"""# digits results (every registered method, same budget, seeds {", ".join(map(str, seeds))})
 
-Regenerate: `{command}` (each run is `idealssl train --method M --dataset digits --seed S`).
+Regenerate: `{command}` (each run is `idealssl train --method M --dataset digits --config-source original --seed S`).
 
 Budget, the same for every method: the shipped digits preset (`idealssl/configs/digits.yaml`):
 convnet (width 32, d = 64), with `optim.epochs={epochs}` for every method ({epochs} epochs x 5 steps of batch 256

@@ -1,4 +1,5 @@
-"""VJE (reconstructed form) against scipy densities written from the stated equations."""
+"""VJE (reconstructed form), variant v0 (the first reconstruction) against scipy densities written from the stated
+equations; variant v1 in test_vje_v1.py."""
 import math
 
 import numpy as np
@@ -60,7 +61,7 @@ def test_stop_gradient_on_target_and_gradient_to_context():
 
 
 def test_module_symmetric_loss_and_gradients():
-    obj = build("vje", 8, n_samples=0)
+    obj = build("vje", 8, variant="v0", n_samples=0)
     a, b = torch.randn(10, 8, requires_grad=True), torch.randn(10, 8, requires_grad=True)
     out = obj([a, b])
     out.loss.backward()
@@ -76,7 +77,7 @@ def test_module_symmetric_loss_and_gradients():
 
 
 def test_score_signature_semantics_and_anomaly_ordering():
-    obj = build("vje", 8).eval()
+    obj = build("vje", 8, variant="v0").eval()
     h = torch.randn(6, 8)
     s = obj.score([h, h + 0.01 * torch.randn(6, 8)], n_samples=0)
     assert s.shape == (6,) and torch.isfinite(s).all()
@@ -92,7 +93,7 @@ def test_score_signature_semantics_and_anomaly_ordering():
     # reproducible Monte Carlo with a generator; score = D * loss in eval mode, plug-in
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(obj.score([h, -h], 4, g1), obj.score([h, -h], 4, g2))
-    obj0 = build("vje", 8, n_samples=0).eval()
+    obj0 = build("vje", 8, variant="v0", n_samples=0).eval()
     assert obj0([h, -h]).loss.item() * 8 == pytest.approx(
         obj0.score([h, -h], n_samples=0, jacobian=True).mean().item(), rel=1e-5)
 
@@ -105,7 +106,7 @@ def test_score_excludes_the_parameter_free_polar_jacobian():
     it only through the radial factor, never by (D-1) log k.
     """
     d = 64
-    obj = build("vje", d, n_samples=0).eval()
+    obj = build("vje", d, variant="v0", n_samples=0).eval()
     h, y = torch.randn(5, d), torch.randn(5, d).abs()
     mu, logvar = obj.posterior(h)
     k = 10.0
@@ -149,7 +150,7 @@ def test_bad_hyperparameters():
 
 
 def test_learned_degrees_of_freedom_receive_gradient():
-    obj = build("vje", 8, learn_nu=True, nu=3.0)
+    obj = build("vje", 8, variant="v0", learn_nu=True, nu=3.0)
     assert obj.nu.item() == pytest.approx(3.0)
     obj([torch.randn(6, 8), torch.randn(6, 8)]).loss.backward()
     assert obj.log_nu.grad is not None and obj.log_nu.grad.abs() > 0

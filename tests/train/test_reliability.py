@@ -368,6 +368,19 @@ def test_9_lars_trust_ratio_and_exclusions():
     assert torch.allclose(b, torch.full((4,), 1 - 0.2))
 
 
+def test_9_a_run_shortened_below_the_presets_warmup_scales_it_and_says_so(capsys):
+    from idealssl.errors import InputError
+    from idealssl.train import config
+
+    cfg = config.resolve("dissl", "digits", flags={"optim.epochs": 2})
+    preset = config.resolve("dissl", "digits")["optim"]
+    assert cfg["optim"]["epochs"] == 2
+    assert cfg["optim"]["warmup_epochs"] == pytest.approx(preset["warmup_epochs"] * 2 / preset["epochs"], abs=1e-4)
+    assert "scaled with the run" in capsys.readouterr().err
+    with pytest.raises(InputError, match="warmup_epochs"):  # a warmup the user chose is never changed
+        config.resolve("dissl", "digits", flags={"optim.epochs": 2}, overrides=["optim.warmup_epochs=5"])
+
+
 def test_9_fewer_epochs_than_warmup_is_refused(tmp_path, capsys):
     assert main(TRAIN + ["--out", str(tmp_path / "r"), "--epochs", "2", *QUIET, "optim.warmup_epochs=5"]) == 2
     assert "warmup_epochs" in _one_line_error(capsys)

@@ -1,0 +1,400 @@
+"""Close the loop on a world where the truth is known: derive a configuration, train, check the encoder.
+
+``idealssl bench loop --world vector --method dissl --config derived --seed 0 --out DIR`` trains an encoder
+on the world in the paper's batch regime (every batch holds one input of every orbit, the views drawn
+uniformly from each anchor's orbit; Dubois et al. 2022, Sec. 4 and App. D assume the batch covers the orbits)
+and writes ``DIR/representation.npy`` + ``DIR/orbits.json`` of the trained encoder on the whole world, the
+checker's report (``DIR/report.json``, with the graded keys of :mod:`idealssl.checker.graded`) and the run's
+row (``DIR/row.json``). Then ``idealssl check DIR/representation.npy --augs DIR/orbits.json --tol 1e-2``
+decides, independently, whether the trained encoder is ideal for linear probes.
+
+Two configurations, so that they can be compared on the same world, encoder, optimiser and batches:
+
+* ``derived``: what :func:`idealssl.derive.configure` prescribes for the probe family and the world's C
+  (d = the minimal dimension, DISSL's K = C and λ < 1 + β, heads in the probe family with full rank);
+* ``original``: the published hyperparameters with the synthetic suite's small heads
+  (:func:`idealssl.synthetic.experiments.method_hparams`: DISSL K = 64, λ = 2.3, β = 0.8), at the same d.
+
+The representation is what the objective's downstream probe sees: the encoder output, except for the
+``oracle`` whose loss is defined on unit-norm codes (the ideal ISSL log loss, Eq. 6), so its
+representation is the L2-normalised output (the loss is blind to the norm, which would otherwise stay at
+its random initial spread and fail invariance for reasons the theory does not speak to).
+
+The one-per-orbit draw is :func:`orbit_batch` (minimal, kept here until the suite's sampler lands in
+``idealssl/synthetic/sampling.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from ..jsonutil import plain
+from .worlds import World
+
+#: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
+GOAL_TOL = 1e-2
+DEFAULT_STEPS = 15000
+PROTOCOL = (
+    "idealssl bench loop: the suite's vector world (C = 16, N = 256, seed 0); encoder MLP 10-128-128-d, Adam with "
+    "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
+    "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
+)
+
+
+def orbit_batch(world: World, rng: np.random.Generator, per_orbit: int = 1) -> np.ndarray:
+    """Anchors for one batch: ``per_orbit`` inputs of every orbit (uniform within the orbit), shuffled."""
+    members = world.members
+    picks = [m[rng.integers(0, len(m), size=per_orbit)] for m in members]
+    out = np.concatenate(picks)
+    rng.shuffle(out)
+    return out
+
+
+@dataclass
+class LoopConfig:
+    """One run of the loop (recorded in the row)."""
+
+    method: str
+    config: str  # "derived" or "original"
+    seed: int
+    steps: int
+    dim: int
+    probe: str = "linear"
+    lr: float = 3e-3
+    lr_final: float = 1e-2  # cosine decay to lr * lr_final
+    per_orbit: int = 1
+    hidden: int = 128
+    hparams: dict[str, Any] = field(default_factory=dict)
+    theory: list[dict[str, Any]] = field(default_factory=list)
+
+
+def configure_run(
+    world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear", dim: int | None = None
+) -> LoopConfig:
+    """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring)."""
+    from ..derive import configure
+    from .experiments import method_hparams
+
+    if config not in ("derived", "original"):
+        raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
+    conf = configure(probe, world.C)
+    d = int(dim or conf.minimal_dimension)
+    hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
+    theory: list[dict[str, Any]] = [
+        {
+            "prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
+            "value": d,
+            "holds": d >= conf.minimal_dimension,
+        }
+    ]
+    if method == "dissl":
+        from ..objectives.defaults import DISSL
+
+        if config == "derived":
+            K, lam, beta = world.C, 1.5, DISSL.beta_det_inv
+            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta, bottleneck=None)
+        else:
+            K, lam, beta = 64, DISSL.lambda_maximality, DISSL.beta_det_inv
+            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
+        theory += [
+            {"prescription": f"K >= C = {world.C} (K = C when C is known)", "value": K, "holds": K >= world.C},
+            {
+                "prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)",
+                "value": lam,
+                "holds": lam < 1 + beta,
+            },
+        ]
+    if method == "cissl":
+        tau = float(conf.cissl["temperature"]) if config == "derived" else float(hp.get("temperature", 0.07))
+        if config == "derived":
+            hp["temperature"] = tau
+        theory.append(
+            {
+                "prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
+                "minimiser is the simplex at any tau, but at small tau the loss saturates "
+                "(gradients ~ exp(-1/tau)) long before the codes reach it",
+                "value": tau,
+                "holds": tau == float(conf.cissl["temperature"]),
+            }
+        )
+    if method in ("dissl", "cissl"):
+        theory.append(
+            {
+                "prescription": f"student head in the probe family ({probe})",
+                "value": hp.get("probe", "linear"),
+                "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear"),
+            }
+        )
+    return LoopConfig(
+        method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory
+    )
+
+
+def _accepted(method: str, hp: dict[str, Any]) -> dict[str, Any]:
+    """The suite's small-head keys that ``method``'s constructor takes (the others do not apply to it)."""
+    import inspect
+
+    from ..objectives import base
+
+    base.available()  # imports the registered objectives
+    params = inspect.signature(base._REGISTRY[method.lower()].__init__).parameters
+    return {k: v for k, v in hp.items() if k in params and k != "n_classes"}
+
+
+def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, Any]:
+    """Train with the one-per-orbit batches, Adam with cosine decay; the step is
+    :func:`idealssl.train.step.training_step` (the one both trainers run)."""
+    import torch
+
+    from ..objectives.ema import frozen_copy
+    from ..train.step import Schedules, training_step
+    from .train import TrainConfig, _build, make_encoder
+
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    enc = make_encoder(world, cfg.dim, cfg.hidden)
+    obj = _build(world, TrainConfig(method=cfg.method, dim=cfg.dim, hparams=dict(cfg.hparams), seed=cfg.seed))
+    oracle = cfg.method == "oracle"
+    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
+    params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
+    )
+    schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
+    X = torch.as_tensor(world.X)
+    orbits_t = torch.as_tensor(world.orbits)
+    n_views = int(getattr(obj, "n_global", 2))
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    enc.train()
+    obj.train()
+    for step in range(cfg.steps):
+        anchors = orbit_batch(world, rng, cfg.per_orbit)
+        vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
+
+        def forward(vidx=vidx, anchors=anchors):
+            views = [enc(X[v]) for v in vidx]
+            if oracle:
+                return obj(views, orbits_t[anchors]), None, {}
+            targets = None
+            if ema is not None:
+                with torch.no_grad():
+                    targets = [ema(X[v]) for v in vidx]
+            out = obj(views, targets)
+            return out.loss, None, out.logs
+
+        res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc)
+        sched.step()
+        losses.append(float(res.loss.detach()))
+        if log_every and step % log_every == 0:
+            print(f"[{cfg.method}/{cfg.config} s{cfg.seed}] step {step} loss {losses[-1]:.4f}", flush=True)
+    enc.eval()
+    obj.eval()
+    return {"encoder": enc, "objective": obj, "losses": losses, "seconds": time.perf_counter() - t0}
+
+
+def representation(world: World, encoder, method: str) -> np.ndarray:
+    """Z of every input (unit-norm for the oracle; see module docstring)."""
+    from .train import embed
+
+    Z = embed(encoder, world)
+    if method == "oracle":
+        Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
+    return Z
+
+
+def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL_TOL) -> dict[str, Any]:
+    """The checker's report on Z at ``tol`` (with the graded keys) and the row's summary figures."""
+    from ..checker import check
+
+    rep = check(Z, world.orbits, probe=probe, tol=tol)
+    d = rep.to_dict()
+    g = d.get("graded") or {}
+    cond = d["conditions"]
+    return {
+        "report": d,
+        "summary": {
+            "ideal": d["ideal"],
+            "tol": tol,
+            "ideal_tolerance": g.get("ideal_tolerance"),
+            "binding_condition": g.get("binding_condition"),
+            "invariance_ratio": cond["invariance"]["value"],
+            "affine_rank": _affine_rank(Z, world),
+            "required_rank": world.C - 1,
+            "sigma_ratio": cond.get("affine_independence", {}).get("value"),
+            "fitted_task_fraction": g.get("fitted_task_fraction"),
+        },
+    }
+
+
+def _affine_rank(Z: np.ndarray, world: World, tol: float = GOAL_TOL) -> int:
+    from ..theory_math import numerical_rank
+
+    codes = np.stack([Z[m[0]] for m in world.members])
+    return int(numerical_rank(np.linalg.svd(codes - codes.mean(0), compute_uv=False), tol))
+
+
+def run(
+    world: World,
+    method: str,
+    config: str,
+    seed: int,
+    steps: int,
+    out: Path | None = None,
+    probe: str = "linear",
+    dim: int | None = None,
+    log_every: int = 0,
+    lr: float | None = None,
+) -> dict[str, Any]:
+    """Configure, train, embed, check; write the run's files to ``out``; return the row."""
+    from .worlds import export
+
+    cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim)
+    if lr is not None:
+        cfg.lr = float(lr)
+    res = train_loop(world, cfg, log_every=log_every)
+    Z = representation(world, res["encoder"], method)
+    a = assess(Z, world, probe=probe)
+    row = {
+        "world": world.name,
+        "method": method,
+        "config": config,
+        "seed": seed,
+        "steps": steps,
+        "dim": cfg.dim,
+        "batch": f"{cfg.per_orbit} per orbit x C = {cfg.per_orbit * world.C}",
+        "lr": cfg.lr,
+        "train_seconds": round(res["seconds"], 2),
+        "final_loss": res["losses"][-1],
+        **a["summary"],
+        "hparams": cfg.hparams,
+        "theory": cfg.theory,
+    }
+    if out is not None:
+        out = Path(out)
+        export(world, out, Z)
+        (out / "report.json").write_text(json.dumps(plain(a["report"]), indent=1))
+        (out / "row.json").write_text(json.dumps(plain(row), indent=1))
+    return plain(row)
+
+
+__all__ = ["orbit_batch", "LoopConfig", "configure_run", "train_loop", "representation", "assess", "run", "GOAL_TOL"]
+
+
+# ---------------------------------------------------------------------- command line
+def configure_cli(p: Any) -> None:
+    """``idealssl bench loop`` arguments."""
+    p.add_argument(
+        "--world",
+        choices=("vector", "coarse", "digits"),
+        default="vector",
+        help="the suite's world (default vector, C = 16)",
+    )
+    p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
+    p.add_argument(
+        "--config",
+        choices=("derived", "original"),
+        default="derived",
+        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
+    )
+    p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
+    p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
+    p.add_argument(
+        "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
+    )
+    p.add_argument("--out", required=True, help="run directory: representation.npy, orbits.json, report.json, row.json")
+    p.add_argument(
+        "--record",
+        help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
+        "replacing the row with the same method, config and seed",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+
+
+def record(path: Path, row: dict[str, Any]) -> None:
+    """Add ``row`` to the rows of ``path`` (same method, config, seed and steps: replaced)."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {"rows": []}
+    key = ("method", "config", "seed", "steps")
+    data["rows"] = [r for r in data["rows"] if tuple(r.get(k) for k in key) != tuple(row.get(k) for k in key)] + [row]
+    data["rows"].sort(key=lambda r: (r["method"], r["config"], r["seed"], r["steps"]))
+    data["protocol"] = PROTOCOL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(plain(data), indent=1))
+
+
+def run_cli(args: Any) -> int:
+    import torch
+
+    from .cli import _world
+
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a directory")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    w = _world(args.world, 0)
+    row = run(
+        w,
+        args.method.lower(),
+        args.config,
+        args.seed,
+        args.steps,
+        out=Path(args.out),
+        probe=args.probe,
+        dim=args.dim,
+        lr=args.lr,
+    )
+    if args.record:
+        record(Path(args.record), row)
+    keys = (
+        "method",
+        "config",
+        "seed",
+        "steps",
+        "ideal",
+        "ideal_tolerance",
+        "invariance_ratio",
+        "affine_rank",
+        "sigma_ratio",
+        "fitted_task_fraction",
+        "train_seconds",
+    )
+    print(json.dumps({k: row.get(k) for k in keys}))
+    print(
+        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
+        f"--probe {args.probe} --tol {GOAL_TOL:g}"
+    )
+    return 0
+
+
+def table(path: Path) -> str:
+    """Markdown table of the rows of ``loop.json`` (for synthetic/README.md)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    fmt = lambda x: "—" if x is None else (f"{x:.3g}" if isinstance(x, float) else str(x))  # noqa: E731
+    out = [
+        "| method | config | seed | steps | lr | ideal at 1e-2 | ideal_tolerance | invariance ratio | σ_(C−1)/σ_1 "
+        "| affine rank (of 15) | fitted_task_fraction |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['method']} | {r['config']} | {r['seed']} | {r['steps']} | {r['lr']:g} | "
+            f"{'yes' if r['ideal'] else 'no'} | "
+            f"{fmt(r['ideal_tolerance'])} | {fmt(r['invariance_ratio'])} | {fmt(r['sigma_ratio'])} | "
+            f"{r['affine_rank']} | "
+            f"{fmt(r['fitted_task_fraction'])} |"
+        )
+    return "\n".join(out)

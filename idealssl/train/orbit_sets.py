@@ -1,0 +1,214 @@
+"""Orbit sets from a trained image encoder, for ``idealssl check``.
+
+M held-out images (the test split, a seeded choice) × V augmented views each, drawn with the run's own
+training augmentations (its :class:`~idealssl.data.views.ViewConfig`, from a generator seeded with
+``check.seed``), are embedded by the backbone. Each image's V views form one orbit (``check.orbits: image``),
+or all views of all images of a class form one (``check.orbits: class``: the coarser augmentation the class
+labels allow). Written to ``RUN/check/``:
+
+* ``representation.npy`` (M·V x d, float64, row i·V + v = view v of image i),
+* ``orbits.json`` (``{"labels": [...]}``, the checker's labels form),
+* ``report.json`` (``idealssl check --json`` of the two, at ``check.tol`` for ``check.probe``),
+
+and a ``check`` block for ``results.json`` (:func:`check_block`). ``idealssl eval check RUN`` redoes it for any
+run (:func:`run_eval`); ``idealssl check RUN/check/representation.npy --augs RUN/check/orbits.json`` redoes the
+check alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+CHECK_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "images": 50,
+    "views": 4,
+    "seed": 0,
+    "tol": 1e-2,
+    "probe": None,
+    "orbits": "image",
+}
+
+
+def settings(cfg: dict) -> dict[str, Any]:
+    """``check`` section of the configuration, with defaults, validated."""
+    s = {**CHECK_DEFAULTS, **(cfg.get("check") or {})}
+    for k in ("images", "views"):
+        if not isinstance(s[k], int) or isinstance(s[k], bool) or s[k] < (2 if k == "images" else 1):
+            raise InputError(f"check.{k} must be an integer >= {2 if k == 'images' else 1}, got {s[k]!r}")
+    if s["orbits"] not in ("image", "class"):
+        raise InputError(f"check.orbits must be 'image' or 'class', got {s['orbits']!r}")
+    if s["probe"] is None:
+        s["probe"] = (cfg.get("theory") or {}).get("probe", "linear")
+    return s
+
+
+def embed_views(
+    backbone, images: np.ndarray, views_fn, size: int, V: int, seed: int, device, batch: int = 256
+) -> np.ndarray:
+    """Z (M·V x d): V augmented views of each image (row i·V + v), embedded without gradients."""
+    import torch
+
+    g = torch.Generator(device=device)
+    g.manual_seed(int(seed))
+    old, views_fn.g = views_fn.g, g
+    was_training = backbone.training
+    backbone.eval()
+    out = []
+    try:
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
+            x01 = x.float().div(255.0)
+            per_view = []
+            for _ in range(V):
+                zs = [
+                    backbone(views_fn.one_view(x01[i : i + batch], size, views_fn.scale, 0)).float().cpu()
+                    for i in range(0, len(x01), batch)
+                ]
+                per_view.append(torch.cat(zs))
+            out = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
+    finally:
+        views_fn.g = old
+        backbone.train(was_training)
+    return out
+
+
+def orbit_set(
+    backbone, data, views_fn, size: int, device, s: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """(Z, orbit labels, description) for the settings ``s``."""
+    n_test = len(data.test_x)
+    M = min(int(s["images"]), n_test)
+    if M < 2:
+        raise InputError(f"check: the test split has {n_test} images; need at least 2")
+    pick = np.sort(np.random.default_rng(int(s["seed"])).permutation(n_test)[:M])
+    V = int(s["views"])
+    Z = embed_views(backbone, data.test_x[pick], views_fn, size, V, int(s["seed"]), device)
+    if s["orbits"] == "class":
+        y = np.asarray(data.test_y)[pick]
+        _, labels = np.unique(np.repeat(y, V), return_inverse=True)
+    else:
+        labels = np.repeat(np.arange(M), V)
+    desc = {
+        "images": M,
+        "views": V,
+        "seed": int(s["seed"]),
+        "orbits": s["orbits"],
+        "split": "test",
+        "image_indices": pick.tolist(),
+        "augmentations": "the run's training views (ViewConfig), seeded",
+        "n_orbits": int(labels.max()) + 1,
+    }
+    return Z, labels.astype(np.int64), desc
+
+
+def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: float) -> dict[str, Any]:
+    """The ``check`` block of results.json from the checker's JSON report."""
+    cond = report["conditions"]
+    C = report["n_orbits"]
+    rank_key = {"linear": "affine_independence", "linear-nobias": "linear_independence"}.get(probe)
+    eff = cond.get("effective_dimension", {})
+    return {
+        "verdict": "ideal" if report["ideal"] else "not ideal",
+        "ideal": report["ideal"],
+        "probe": probe,
+        "tol": tol,
+        "ideal_tolerance": report.get("ideal_tolerance"),
+        "binding_condition": (report.get("graded") or {}).get("binding_condition"),
+        "invariance_ratio": cond["invariance"]["value"],
+        "rank": eff.get("value"),
+        "rank_required": eff.get("threshold"),
+        "sigma_ratio": cond[rank_key]["value"] if rank_key in cond else None,
+        "fitted_task_fraction": report.get("fitted_task_fraction"),
+        "M": desc["images"],
+        "V": desc["views"],
+        "C": C,
+        "d": report["dim"],
+        "orbits": desc["orbits"],
+        "files": {
+            "representation": "check/representation.npy",
+            "orbits": "check/orbits.json",
+            "report": "check/report.json",
+        },
+        "note": (
+            f"C = {C} orbits need d >= {C - 1 if probe == 'linear' else C} for linear probes; d = {report['dim']}"
+            if probe != "mlp"
+            else "mlp probes need distinct codes"
+        ),
+    }
+
+
+def run_check(
+    run_dir: Path, backbone, data, views_fn, size: int, device, cfg: dict, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Embed, write ``RUN/check/``, check; returns the ``check`` block."""
+    from ..checker import check
+    from ..jsonutil import plain
+
+    s = settings({**cfg, "check": {**(cfg.get("check") or {}), **(overrides or {})}})
+    Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
+    out = Path(run_dir) / "check"
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / "representation.npy", Z, allow_pickle=False)
+    (out / "orbits.json").write_text(json.dumps({"labels": labels.tolist()}))
+    rep = check(Z, labels, probe=s["probe"], tol=float(s["tol"])).to_dict()
+    (out / "report.json").write_text(json.dumps(plain(rep), indent=1))
+    (out / "orbit_set.json").write_text(json.dumps(plain(desc), indent=1))
+    return plain(check_block(rep, desc, s["probe"], float(s["tol"])))
+
+
+def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> None:
+    """``loop.finalise``: the ``theory`` block and, unless ``check.enabled`` is false, the ``check`` block."""
+    import sys
+
+    from .theory_config import block
+
+    results["theory"] = block(run.theory or [], run.cfg)
+    if not settings(run.cfg)["enabled"]:
+        return
+    size = int(run.vcfg.size)
+    try:
+        results["check"] = run_check(run.run_dir, run.model.backbone, run.data, run.views_fn, size, run.device, run.cfg)
+    except InputError as exc:  # e.g. a test split of one image: the run's other results stand
+        results["check"] = {"skipped": str(exc)}
+        if verbose:
+            print(f"check skipped: {exc}", file=sys.stderr, flush=True)
+        return
+    if verbose:
+        print(summary(results["check"]), file=sys.stderr, flush=True)
+
+
+def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, views_fn, size: int, device) -> int:
+    """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/)."""
+    import sys
+
+    over = {
+        k: v
+        for k, v in (("images", args.images), ("views", args.views), ("probe", args.probe), ("tol", args.tol))
+        if v is not None
+    }
+    if args.class_orbits:
+        over["orbits"] = "class"
+    blk = run_check(run_dir, backbone, data, views_fn, size, device, ck["cfg"], over)
+    blk["checkpoint"], blk["step"], blk["weights"] = str(path), ck["step"], args.weights
+    out = args.out or str(run_dir / "eval-check.json")
+    Path(out).write_text(json.dumps(blk, indent=2))
+    print(summary(blk))
+    print(f"written to {out} and {run_dir / 'check'}/", file=sys.stderr)
+    return 0
+
+
+def summary(block: dict[str, Any]) -> str:
+    t = block.get("ideal_tolerance")
+    return (
+        f"check ({block['probe']}, tol {block['tol']:g}, {block['M']} images x {block['V']} views, "
+        f"{block['orbits']} orbits): {block['verdict']}; ideal_tolerance {'none' if t is None else f'{t:.3g}'}; "
+        f"invariance {block['invariance_ratio']:.3g}; "
+        f"rank {block['rank']} vs {block['rank_required']}; fitted_task_fraction {block['fitted_task_fraction']}"
+    )
