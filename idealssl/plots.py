@@ -315,9 +315,12 @@ def check_figure(report: Any, out: Path, where: str = "report") -> Path:
     name, sv = _spectrum(rep)
     floor = tol / 100
     if sv:
+        need = C - 1  # affine (linear) and linear (linear-nobias) rank: at least C - 1
+        n_given = len(sv)
+        if need > n_given:  # fewer dimensions than the rank needs: the missing values are 0
+            sv = sv + [0.0] * (need - n_given)
         ks = list(range(1, len(sv) + 1))
         shown = [max(v, floor) for v in sv]
-        need = C - 1  # affine (linear) and linear (linear-nobias) rank: at least C - 1
         # red: a required value (k <= C - 1) at or below the tolerance; grey: beyond the required rank
         colours = ["lightgrey" if k > need else ("C0" if v > tol else "C3") for k, v in zip(ks, sv)]
         a1.plot(ks, shown, lw=0.8, color="C0", alpha=0.5)
@@ -330,7 +333,8 @@ def check_figure(report: Any, out: Path, where: str = "report") -> Path:
         a1.set_xlabel("k")
         a1.xaxis.get_major_locator().set_params(integer=True)
         a1.set_ylabel("σ_k / σ_1")
-        a1.set_title(f"singular values of the codes ({name})", fontsize=10)
+        missing = f"; k > {n_given}: 0 (only {n_given} values)" if len(sv) > n_given else ""
+        a1.set_title(f"singular values of the codes ({name}{missing})", fontsize=10)
         a1.legend(fontsize=8)
     else:
         a1.text(

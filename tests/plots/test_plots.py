@@ -142,7 +142,7 @@ def test_plot_unknown_flag_is_a_usage_error(capsys):
 
 @pytest.mark.slow
 def test_plot_a_trained_run_with_embedding(tmp_path, capsys):
-    """A real (tiny) run: curves and the PCA embedding of its checkpoint's features."""
+    """A real (tiny) run: curves, the PCA embedding of its checkpoint's features, its check report."""
     pytest.importorskip("torch")
     from tests.train._tiny import FAST
 
@@ -163,9 +163,10 @@ def test_plot_a_trained_run_with_embedding(tmp_path, capsys):
     assert main(argv) == 0
     capsys.readouterr()
     assert main(["plot", str(run)]) == 0
-    assert capsys.readouterr().out.split() == [str(run / "plots" / n) for n in ("curves.png", "embedding.png")]
-    _png(run / "plots" / "curves.png")
-    _png(run / "plots" / "embedding.png")
+    names = ("curves.png", "embedding.png", "check.png")  # the run's check block wrote RUN/check/report.json
+    assert capsys.readouterr().out.split() == [str(run / "plots" / n) for n in names]
+    for n in names:
+        _png(run / "plots" / n)
 
 
 def test_check_plot_stays_torch_free(tmp_path):
