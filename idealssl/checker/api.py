@@ -9,6 +9,7 @@ Data flow, one way: inputs (validated Z and orbits, :mod:`idealssl.inputs`) → 
 family's conditions and certificate (:mod:`.families`, :mod:`.certificates`) → optional witness
 (:mod:`.witness`) and exhaustive cross-check (:mod:`.exhaustive`) → :class:`~.report.CheckReport`.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,8 +28,8 @@ from ..theory_math import numerical_rank
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .families import FAMILIES, CodeGeometry, FamilyRules
-from .graded import for_check as graded_block
 from .geometry import rms_norm, sample_efficiency
+from .graded import for_check as graded_block
 from .report import MIN_TOL, CheckReport, Condition
 from .stats import OrbitStats, float32_sums, orbit_stats, safe_scale
 from .witness import Witness, evaluate, in_original_units
@@ -78,8 +79,9 @@ def _validated(tol: Any, threads: Any) -> float:
     return float(tol)
 
 
-def _stream(rep: Representation, orb: Orbits, threads: int,
-            notes: list[str]) -> tuple[Representation, float, OrbitStats]:
+def _stream(
+    rep: Representation, orb: Orbits, threads: int, notes: list[str]
+) -> tuple[Representation, float, OrbitStats]:
     """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude."""
     raw_codes = rep.rows(orb.first_points())
     factor = safe_scale(raw_codes, float32_sums(rep))
@@ -109,10 +111,11 @@ def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
         notes.append(
             ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
             + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z "
-              "changes the invariance value)"
+            "changes the invariance value)"
         )
-    return CodeGeometry(codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol),
-                        how, S, scale, tol)
+    return CodeGeometry(
+        codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol), how, S, scale, tol
+    )
 
 
 def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
@@ -120,7 +123,10 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
     worst = int(np.argmax(st.max_dev))
     value = float(st.max_dev[worst]) / g.scale
     return Condition(
-        holds=value <= g.tol, value=value, threshold=g.tol, comparison="<=",
+        holds=value <= g.tol,
+        value=value,
+        threshold=g.tol,
+        comparison="<=",
         description="max ‖z_x − z_(orbit's first point)‖ / spread of the codes",
         detail={
             "worst_orbit": worst,
@@ -141,12 +147,20 @@ def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, An
         "n_for_W_le_0.01": needed,
         "orbit_marginal": "uniform over points" if not orb.p_given else "from p",
         "note": "worst-case expected ERM risk over invariant tasks sharing this orbit marginal (Prop. 2); larger if "
-                "tasks may change the marginal",
+        "tasks may change the marginal",
     }
 
 
-def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits, user_rep: Representation,
-                  factor: float, ideal: bool, notes: list[str]) -> Witness:
+def build_witness(
+    rules: FamilyRules,
+    codes: np.ndarray,
+    task: Task,
+    orb: Orbits,
+    user_rep: Representation,
+    factor: float,
+    ideal: bool,
+    notes: list[str],
+) -> Witness:
     """The family's witness constructions in order; the first that fits every point (else the one with fewest
     errors)."""
     y = task.point_labels(orb)
@@ -162,15 +176,25 @@ def build_witness(rules: FamilyRules, codes: np.ndarray, task: Task, orb: Orbits
     if not best.fits:
         notes.append(
             "the witness construction did not fit the task on every point"
-            + ("; the representation is not ideal, so this task may be unfittable" if not ideal else
-               ": some points, within --tol of their orbit's code, lie further from it than the task's margin (codes "
-               "nearly degenerate at this tolerance); a smaller --tol would call them non-invariant")
+            + (
+                "; the representation is not ideal, so this task may be unfittable"
+                if not ideal
+                else ": some points, within --tol of their orbit's code, lie further from it than the task's margin "
+                "(codes nearly degenerate at this tolerance); a smaller --tol would call them non-invariant"
+            )
         )
     return best
 
 
-def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: str, tol: float,
-                   conds: dict[str, Condition], notes: list[str]) -> dict[str, Any]:
+def run_exhaustive(
+    rep: Representation,
+    orb: Orbits,
+    codes: np.ndarray,
+    probe: str,
+    tol: float,
+    conds: dict[str, Condition],
+    notes: list[str],
+) -> dict[str, Any]:
     """``--exhaustive``: every labelling decided independently, compared with the verdict."""
     Zs = rep.to_array() if rep.n <= MAX_POINTS else None
     exh = exhaustive_check(Zs, orb.labels, codes, probe, tol)
@@ -181,13 +205,22 @@ def run_exhaustive(rep: Representation, orb: Orbits, codes: np.ndarray, probe: s
     exh["agrees"] = bool(all_fit == structural) if conds["invariance"].holds else bool(structural or not all_fit)
     exh["population_optimal"] = all_fit
     if not exh["agrees"]:
-        notes.append("the exhaustive cross-check disagrees with the rank test at this tolerance "
-                     "(nearly degenerate codes?)")
+        notes.append(
+            "the exhaustive cross-check disagrees with the rank test at this tolerance (nearly degenerate codes?)"
+        )
     return exh
 
 
-def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, task: Any = None,
-          exhaustive: bool = False, threads: int = 2, graded: bool = True) -> CheckReport:
+def check(
+    Z: Any,
+    orbits: Any,
+    probe: str = "linear",
+    tol: float = DEFAULT_TOL,
+    task: Any = None,
+    exhaustive: bool = False,
+    threads: int = 2,
+    graded: bool = True,
+) -> CheckReport:
     """Decide whether Z is ideal for ``probe`` and certify the verdict.
 
     Parameters
@@ -223,8 +256,10 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     user_rep = _as_rep(Z)
     orb = load_orbits(orbits, n=user_rep.n)
     if exhaustive and orb.n_orbits > MAX_C:
-        raise InputError(f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
-                         f"of {MAX_C} (drop --exhaustive: the rank test is exact)")
+        raise InputError(
+            f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
+            f"of {MAX_C} (drop --exhaustive: the rank test is exact)"
+        )
     the_task = load_task(task, orb) if task is not None else None
     notes: list[str] = []
     rep, factor, st = _stream(user_rep, orb, threads, notes)
@@ -237,8 +272,9 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     if rules.relax_invariance is not None and not conds["invariance"].holds:
         pair = rules.relax_invariance(conds, rep, orb, st, tol, pair)
     if certificate is None and not conds["invariance"].holds:
-        certificate = cert.non_invariant_certificate(rep, orb, *pair, g.scale, tol, bias=rules.family.bias,
-                                                     units=factor)
+        certificate = cert.non_invariant_certificate(
+            rep, orb, *pair, g.scale, tol, bias=rules.family.bias, units=factor
+        )
     ideal = all(c.holds for c in conds.values() if c.decisive)
     if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
         notes.append("no certificate could be built")
@@ -250,9 +286,18 @@ def check(Z: Any, orbits: Any, probe: str = "linear", tol: float = DEFAULT_TOL, 
     exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
     grades = graded_block(rules, st, g, rep, orb, conds, tol) if graded else None
     return CheckReport(
-        ideal=ideal, probe=probe, n_points=rep.n, n_orbits=orb.n_orbits, dim=rep.d, tol=tol, conditions=conds,
+        ideal=ideal,
+        probe=probe,
+        n_points=rep.n,
+        n_orbits=orb.n_orbits,
+        dim=rep.d,
+        tol=tol,
+        conditions=conds,
         counterexample=certificate.to_dict() if certificate is not None else None,
         witness=witness.to_dict() if witness is not None else None,
-        sample_efficiency=_sample_efficiency(st, orb, ideal), exhaustive=exh, notes=notes,
-        orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None, graded=grades,
+        sample_efficiency=_sample_efficiency(st, orb, ideal),
+        exhaustive=exh,
+        notes=notes,
+        orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None,
+        graded=grades,
     )

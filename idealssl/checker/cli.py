@@ -42,22 +42,38 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = EXAMPLES
     p.add_argument("representation", help="N x d matrix: .npy, or .npz with --key (or file.npz:KEY)")
-    p.add_argument("--augs", required=True, metavar="ORBITS.json", help='orbit structure: {"orbits": [[...], ...]}, '
-                                                                        '{"labels": [...]} or {"pairs": [[i, j], ...], '
-                                                                        '"n": N}; optional "p"')
-    p.add_argument("--probe", choices=PROBES, default="linear", help="probe family (default: linear, i.e. affine W z + "
-                                                                     "b)")
+    p.add_argument(
+        "--augs",
+        required=True,
+        metavar="ORBITS.json",
+        help='orbit structure: {"orbits": [[...], ...]}, '
+        '{"labels": [...]} or {"pairs": [[i, j], ...], '
+        '"n": N}; optional "p"',
+    )
+    p.add_argument(
+        "--probe", choices=PROBES, default="linear", help="probe family (default: linear, i.e. affine W z + b)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the readable report")
-    p.add_argument("--task", metavar="TASK.json", help='a task {"orbit_labels": [...]} or {"point_labels": [...]}: '
-                                                       'print a witness probe fitting it, checked on all N points')
+    p.add_argument(
+        "--task",
+        metavar="TASK.json",
+        help='a task {"orbit_labels": [...]} or {"point_labels": [...]}: '
+        "print a witness probe fitting it, checked on all N points",
+    )
     p.add_argument("--tol", type=_tol, default=None, help="relative tolerance (default 1e-4)")
     p.add_argument("--exhaustive", action="store_true", help="also decide every binary labelling by LP (C <= 12)")
     p.add_argument("--key", help="array name inside a .npz archive")
     p.add_argument("--threads", type=int, default=2, help="threads for the streaming pass (default 2)")
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the codes' singular values and each orbit's "
-                                                     "deviation against the tolerance (needs matplotlib)")
-    p.add_argument("--no-graded", action="store_true",
-                   help="skip the graded verdict (ideal_tolerance, fitted_task_fraction, diagnostics, hints)")
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help="also draw the codes' singular values and each orbit's deviation against the tolerance (needs matplotlib)",
+    )
+    p.add_argument(
+        "--no-graded",
+        action="store_true",
+        help="skip the graded verdict (ideal_tolerance, fitted_task_fraction, diagnostics, hints)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
 """The check report: plain objects with documented fields, a JSON form and a readable text form."""
+
 from __future__ import annotations
 
 import json
@@ -185,15 +186,18 @@ def format_report(r: CheckReport) -> str:
     ce = r.counterexample
     if ce:
         lines.append("")
-        lines.append(f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): "
-                     f"{ce['summary']}")
+        lines.append(
+            f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): {ce['summary']}"
+        )
         ol = ce["orbit_labels"]
         if len(ol) <= 40:
             lines.append(f"  orbit labels: {ol}")
         else:
             pos = [i for i, v in enumerate(ol) if v == 1]
-            lines.append(f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
-                         "prints every label")
+            lines.append(
+                f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
+                "prints every label"
+            )
         for k in ("verification", "lp_cross_check"):
             if ce.get(k):
                 lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
@@ -214,8 +218,9 @@ def format_report(r: CheckReport) -> str:
             f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
         )
         if ex.get("exact_worst_case_margin") is not None:
-            lines.append("  exact worst-case margin (relative to the code spread): "
-                         f"{_fmt(ex['exact_worst_case_margin'])}")
+            lines.append(
+                f"  exact worst-case margin (relative to the code spread): {_fmt(ex['exact_worst_case_margin'])}"
+            )
     if r.graded is not None:
         from .graded import format_graded
 

@@ -14,6 +14,7 @@ of the unit sphere, EMA target, wide inference network; every choice decided by 
 results/digits/README.md) and ``"v0"``, the first reconstruction (R^D Student-t constant on the sphere,
 prior N(0, I), shared-encoder target, bottleneck inference network), kept for comparison: it collapses.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,16 @@ from .ema import cosine_momentum, ema_update_, frozen_copy
 from .heads import MLP
 from .vje_polar import angular_t_log_density, angular_t_log_lower, t_log_norm
 
-__all__ = ["VJE", "gaussian_kl", "gaussian_kl_prior", "directional_log_lik", "radial_log_lik", "vje_elbo",
-           "vje_elbo_v1", "VARIANTS"]
+__all__ = [
+    "VJE",
+    "gaussian_kl",
+    "gaussian_kl_prior",
+    "directional_log_lik",
+    "radial_log_lik",
+    "vje_elbo",
+    "vje_elbo_v1",
+    "VARIANTS",
+]
 
 VARIANTS = ("v1", "v0")
 
@@ -79,9 +88,16 @@ def radial_log_lik(log_r: torch.Tensor, loc: torch.Tensor, log_tau: torch.Tensor
 
 
 @float32_loss
-def vje_elbo(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, log_tau: torch.Tensor,
-             beta: float = 1.0, lambda_radial: float = 1.0,
-             noise: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+def vje_elbo(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    target: torch.Tensor,
+    nu,
+    log_tau: torch.Tensor,
+    beta: float = 1.0,
+    lambda_radial: float = 1.0,
+    noise: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, dict]:
     """Per-sample conditional ELBO of one ordered pair context -> target (RECONSTRUCTED form).
 
     .. math:: \\mathrm{ELBO}_{a\\to b} = \\mathbb E_{q(z|h_a)}\\big[\\log p_{dir}(u_b \\mid z/\\|z\\|, s_a)
@@ -114,8 +130,6 @@ def vje_elbo(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, l
     return elbo, {"log_dir": log_dir, "log_rad": log_rad, "kl": kl, "jacobian": jac}
 
 
-
-
 @float32_loss
 def gaussian_kl_prior(mu: torch.Tensor, logvar: torch.Tensor, prior_logvar) -> torch.Tensor:
     """KL(N(mu, diag s^2) || N(0, sigma_p^2 I)), sigma_p^2 = exp(prior_logvar), shape (N,).
@@ -128,10 +142,20 @@ def gaussian_kl_prior(mu: torch.Tensor, logvar: torch.Tensor, prior_logvar) -> t
 
 
 @float32_loss
-def vje_elbo_v1(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu, log_tau: torch.Tensor,
-                radial_offset: torch.Tensor, prior_logvar: float, beta: float = 1.0, lambda_radial: float = 1.0,
-                noise: torch.Tensor | None = None, reference: bool = False,
-                polar_scale: bool = True) -> tuple[torch.Tensor, dict]:
+def vje_elbo_v1(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    target: torch.Tensor,
+    nu,
+    log_tau: torch.Tensor,
+    radial_offset: torch.Tensor,
+    prior_logvar: float,
+    beta: float = 1.0,
+    lambda_radial: float = 1.0,
+    noise: torch.Tensor | None = None,
+    reference: bool = False,
+    polar_scale: bool = True,
+) -> tuple[torch.Tensor, dict]:
     """Per-sample conditional ELBO of one ordered pair context -> target, variant v1 (RECONSTRUCTED form).
 
     .. math:: \\mathrm{ELBO}_{a\\to b} = \\mathbb E_{q(z|h_a)}\\big[\\log \\tilde p_{dir}(u_b \\mid z/\\|z\\|, s_a)
@@ -165,10 +189,26 @@ def vje_elbo_v1(mu: torch.Tensor, logvar: torch.Tensor, target: torch.Tensor, nu
     return elbo, {"log_dir": log_dir, "log_rad": log_rad, "kl": kl, "cos_sample": cos}
 
 
-_V0: dict[str, Any] = dict(hidden_dim=None, nu=5.0, prior_var=1.0, target="shared", logvar_min=-10.0,
-                           init_logvar=None, projector_hidden_dim=0, beta=1.0)
-_V1: dict[str, Any] = dict(beta=1e-3, hidden_dim=256, nu=5.0, prior_var=None, target="ema", logvar_min=-14.0,
-                           init_logvar="prior", projector_hidden_dim=256)
+_V0: dict[str, Any] = dict(
+    hidden_dim=None,
+    nu=5.0,
+    prior_var=1.0,
+    target="shared",
+    logvar_min=-10.0,
+    init_logvar=None,
+    projector_hidden_dim=0,
+    beta=1.0,
+)
+_V1: dict[str, Any] = dict(
+    beta=1e-3,
+    hidden_dim=256,
+    nu=5.0,
+    prior_var=None,
+    target="ema",
+    logvar_min=-14.0,
+    init_logvar="prior",
+    projector_hidden_dim=256,
+)
 
 
 @register("vje")
@@ -257,14 +297,29 @@ class VJE(Objective):
 
     n_global = 2
 
-    def __init__(self, dim: int, variant: str = "v1", hidden_dim: int | None = None, nu: float | None = None,
-                 learn_nu: bool = False, beta: float | None = None, lambda_radial: float = 1.0,
-                 learn_radial_scale: bool = True,
-                 n_samples: int = 1, prior_var: float | None = None, target: str | None = None,
-                 base_momentum: float = 0.996, init_logvar=None, logvar_min: float | None = None,
-                 logvar_max: float = 5.0, projector_hidden_dim: int | None = None, out_dim: int | None = None,
-                 polar_scale: bool = True,
-                 normalize_by_dim: bool = True, gather: bool = True):
+    def __init__(
+        self,
+        dim: int,
+        variant: str = "v1",
+        hidden_dim: int | None = None,
+        nu: float | None = None,
+        learn_nu: bool = False,
+        beta: float | None = None,
+        lambda_radial: float = 1.0,
+        learn_radial_scale: bool = True,
+        n_samples: int = 1,
+        prior_var: float | None = None,
+        target: str | None = None,
+        base_momentum: float = 0.996,
+        init_logvar=None,
+        logvar_min: float | None = None,
+        logvar_max: float = 5.0,
+        projector_hidden_dim: int | None = None,
+        out_dim: int | None = None,
+        polar_scale: bool = True,
+        normalize_by_dim: bool = True,
+        gather: bool = True,
+    ):
         super().__init__(dim)
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
@@ -296,8 +351,7 @@ class VJE(Objective):
         self.gather = bool(gather)
         self.embed_dim = e
         self.projector = MLP(dim, e, hidden_dim=proj, n_hidden=1, out_norm=True, gather=gather) if proj else None
-        self.target_projector = (frozen_copy(self.projector) if self.projector is not None and target == "ema"
-                                 else None)
+        self.target_projector = frozen_copy(self.projector) if self.projector is not None and target == "ema" else None
         self.inference = MLP(e, 2 * e, hidden_dim=hidden_dim, n_hidden=1, gather=gather)
         if init_logvar is not None:
             last = self.inference[-1]
@@ -349,8 +403,9 @@ class VJE(Objective):
         mu, logvar = self._infer(torch.cat(list(embeddings), 0))
         return list(zip(mu.chunk(len(embeddings)), logvar.chunk(len(embeddings))))
 
-    def target_embeddings(self, views: Sequence[torch.Tensor], emb: Sequence[torch.Tensor],
-                          targets: Sequence[torch.Tensor] | None) -> list:
+    def target_embeddings(
+        self, views: Sequence[torch.Tensor], emb: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None
+    ) -> list:
         """The observed (stop-gradient) target of each global view: the EMA encoder's or the online one's."""
         t = self.n_global
         if self.target == "ema":
@@ -371,8 +426,20 @@ class VJE(Objective):
     def _elbo(self, mu, logvar, y, noise, reference: bool = False):
         if self.variant == "v0":
             return vje_elbo(mu, logvar, y, self.nu, self.log_tau, self.beta, self.lambda_radial, noise)
-        return vje_elbo_v1(mu, logvar, y, self.nu, self.log_tau, self.radial_offset, self.prior_logvar,
-                           self.beta, self.lambda_radial, noise, reference=reference, polar_scale=self.polar_scale)
+        return vje_elbo_v1(
+            mu,
+            logvar,
+            y,
+            self.nu,
+            self.log_tau,
+            self.radial_offset,
+            self.prior_logvar,
+            self.beta,
+            self.lambda_radial,
+            noise,
+            reference=reference,
+            polar_scale=self.polar_scale,
+        )
 
     def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
@@ -392,10 +459,15 @@ class VJE(Objective):
         elbo = torch.stack(elbos).mean()
         loss = -elbo / (self.embed_dim if self.normalize_by_dim else 1)
         with torch.no_grad():
-            logs = {"loss": loss.detach(), "elbo": elbo.detach(), **{k: torch.cat(t).mean() for k, t in terms.items()},
-                    "radial_scale": self.log_tau.exp().detach(), "nu": self.nu.detach(),
-                    "prior_var": torch.exp(torch.as_tensor(self.prior_logvar)).detach(),
-                    **self.monitors(views, emb, draws)}
+            logs = {
+                "loss": loss.detach(),
+                "elbo": elbo.detach(),
+                **{k: torch.cat(t).mean() for k, t in terms.items()},
+                "radial_scale": self.log_tau.exp().detach(),
+                "nu": self.nu.detach(),
+                "prior_var": torch.exp(torch.as_tensor(self.prior_logvar)).detach(),
+                **self.monitors(views, emb, draws),
+            }
         return ObjectiveOutput(loss, logs)
 
     @torch.no_grad()
@@ -403,6 +475,7 @@ class VJE(Objective):
         """Collapse monitors over the gathered batch: effective rank of the centred representations (backbone
         outputs) and embeddings, and the posterior's statistics; ``draws``: (mu, logvar, noise, target) per
         ordered pair, the sample z being the loss's first draw (mu when plug-in)."""
+
         def g(x):
             return gather(x.detach().float(), self.gather)
 
@@ -415,15 +488,24 @@ class VJE(Objective):
             mu_n.append(g(mu.norm(dim=-1)))
             lv.append(g(logvar))
         lv_all = torch.cat(lv)
-        return {"eff_rank": torch.tensor(rankme(h - h.mean(0))),
-                "eff_rank_embedding": torch.tensor(rankme(he - he.mean(0))),
-                "mean_logvar": lv_all.mean(), "mu_norm": torch.cat(mu_n).mean(),
-                "noise_norm": torch.exp(0.5 * lv_all).pow(2).sum(-1).sqrt().mean(),
-                "cos_sample": torch.cat(cs).mean(), "cos_mean": torch.cat(cm).mean()}
+        return {
+            "eff_rank": torch.tensor(rankme(h - h.mean(0))),
+            "eff_rank_embedding": torch.tensor(rankme(he - he.mean(0))),
+            "mean_logvar": lv_all.mean(),
+            "mu_norm": torch.cat(mu_n).mean(),
+            "noise_norm": torch.exp(0.5 * lv_all).pow(2).sum(-1).sqrt().mean(),
+            "cos_sample": torch.cat(cs).mean(),
+            "cos_mean": torch.cat(cm).mean(),
+        }
 
     @torch.no_grad()
-    def score(self, views: Sequence[torch.Tensor], n_samples: int = 8, generator: torch.Generator | None = None,
-              jacobian: bool = False) -> torch.Tensor:
+    def score(
+        self,
+        views: Sequence[torch.Tensor],
+        n_samples: int = 8,
+        generator: torch.Generator | None = None,
+        jacobian: bool = False,
+    ) -> torch.Tensor:
         """Anomaly score: per-sample negative ELBO (nats) of the polar target (u_b, r_b), averaged over
         ordered view pairs and draws (the target is each view's own embedding: ``views`` are what is scored).
 

@@ -25,6 +25,7 @@ sentence with one concrete pair:
   For a well-predicted target (r* near 1, Q* small) B_1 is a (D-1)-dimensional Student-t in the tangent
   directions: its log-scale term is about -(D-1) log s, not the -D log s of the R^D constant.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,7 @@ def angular_t_log_lower(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, 
     pos = r_star > 0
     safe_r = torch.where(pos, r_star, torch.ones_like(r_star))
     half = math.log(0.5 * math.sqrt(math.pi)) + torch.lgamma(p - 0.5) - torch.lgamma(p)
-    b1 = (log_c + (d - 1) * safe_r.log() - p * torch.log1p(q_star / nu)
-          + 0.5 * torch.log((nu + q_star) / a) + half)
+    b1 = log_c + (d - 1) * safe_r.log() - p * torch.log1p(q_star / nu) + 0.5 * torch.log((nu + q_star) / a) + half
     b1 = torch.where(pos, b1, torch.full_like(b1, -math.inf))
     delta2 = (a - 2 * b + c).clamp_min(0.0)
     r_plus = r_star.clamp(0.0, 1.0)
@@ -77,8 +77,9 @@ def angular_t_log_lower(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, 
 
 
 @torch.no_grad()
-def angular_t_log_density(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, nu, n_grid: int = 4096,
-                          chunk: int = 256) -> torch.Tensor:
+def angular_t_log_density(
+    u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor, nu, n_grid: int = 4096, chunk: int = 256
+) -> torch.Tensor:
     """Normalised reference model: log p_ref(u) of the angular Student-t (module docstring), shape (N,).
 
     Quadrature in float64 after the substitution r = r* + w sinh(v), w = sqrt((nu + Q*)/a), which turns the
@@ -87,8 +88,11 @@ def angular_t_log_density(u: torch.Tensor, m: torch.Tensor, logvar: torch.Tensor
     """
     out = []
     for i in range(0, u.shape[0], chunk):
-        out.append(_angular_chunk(u[i:i + chunk].double(), m[i:i + chunk].double(), logvar[i:i + chunk].double(),
-                                  float(nu), n_grid))
+        out.append(
+            _angular_chunk(
+                u[i : i + chunk].double(), m[i : i + chunk].double(), logvar[i : i + chunk].double(), float(nu), n_grid
+            )
+        )
     return torch.cat(out).to(u.dtype)
 
 

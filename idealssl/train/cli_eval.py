@@ -11,6 +11,7 @@ Examples
 Every number is written with its protocol (features, split, hyperparameters and how they were
 chosen). The linear probe's weight decay is chosen on a validation split carved from train.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,10 +31,17 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--knn-t", type=float, nargs="+", help="temperature T, or several")
     p.add_argument("--fewshot-k", type=int)
     p.add_argument("--device", default="auto")
-    p.add_argument("--weights", choices=["online", "ema"], default="online",
-                   help="which backbone to evaluate when the run kept an EMA copy (default online)")
-    p.add_argument("--out", help="write the results JSON here (default RUN/eval-<protocol>.json; for a checkpoint "
-                                 "outside a run's checkpoints/ folder, FILE-eval-<protocol>.json next to it)")
+    p.add_argument(
+        "--weights",
+        choices=["online", "ema"],
+        default="online",
+        help="which backbone to evaluate when the run kept an EMA copy (default online)",
+    )
+    p.add_argument(
+        "--out",
+        help="write the results JSON here (default RUN/eval-<protocol>.json; for a checkpoint "
+        "outside a run's checkpoints/ folder, FILE-eval-<protocol>.json next to it)",
+    )
     g = p.add_argument_group("check (train/orbit_sets.py)")
     g.add_argument("--images", type=int, help="held-out images M (default: the run's check.images)")
     g.add_argument("--views", type=int, help="augmented views V per image (default: the run's check.views)")
@@ -79,11 +87,13 @@ def run(args) -> int:
     backbone = backbone_from_checkpoint(ck, path, "ema" if args.weights == "ema" else "backbone")
     objective = build_objective(cfg, backbone.dim)
     try:
-        objective.load_state_dict({k[len("objective."):]: v for k, v in ck["model"].items()
-                                   if k.startswith("objective.")})
+        objective.load_state_dict(
+            {k[len("objective.") :]: v for k, v in ck["model"].items() if k.startswith("objective.")}
+        )
     except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path}: the objective's state dict does not match {cfg.get('method')!r} "
-                         f"({C.first_line(exc)})") from None
+        raise InputError(
+            f"{path}: the objective's state dict does not match {cfg.get('method')!r} ({C.first_line(exc)})"
+        ) from None
     backbone.to(device)
     objective.to(device).eval()
     vcfg = view_config(cfg, data, int(getattr(objective, "n_global", 2)))
@@ -95,11 +105,20 @@ def run(args) -> int:
         return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
-    res = {"checkpoint": str(path), "method": cfg["method"], "dataset": data.name, "step": ck["step"],
-           "weights": args.weights, **res}
+    res = {
+        "checkpoint": str(path),
+        "method": cfg["method"],
+        "dataset": data.name,
+        "step": ck["step"],
+        "weights": args.weights,
+        **res,
+    }
     run_dir = C.run_dir_of(path)
-    out = args.out or str(run_dir / f"eval-{args.protocol}.json" if run_dir is not None
-                          else path.parent / f"{path.stem}-eval-{args.protocol}.json")  # a loose file: next to it
+    out = args.out or str(
+        run_dir / f"eval-{args.protocol}.json"
+        if run_dir is not None
+        else path.parent / f"{path.stem}-eval-{args.protocol}.json"
+    )  # a loose file: next to it
     C.write_text_atomic(out, json.dumps(res, indent=2), "results file")
     for name in which + (["anomaly_likelihood"] if "anomaly_likelihood" in res else []):
         r = res.get(name, {})

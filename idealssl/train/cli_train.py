@@ -14,6 +14,7 @@ flags < dotted overrides (section.key=value). --batch-size is global (all proces
 the learning rate is scaled with it by optim.lr_scaling (none|linear|sqrt, relative to
 optim.ref_batch=256), so it does not depend on the number of processes.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,58 +27,108 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = __doc__.split("Examples\n--------\n", 1)[1]
     p.add_argument("--method", help="objective name (idealssl train --list-methods)")
-    p.add_argument("--dataset", help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, "
-                                     "folder, fake (random images: data.fake_size=, data.fake_classes=)")
-    p.add_argument("--num-workers", type=int, metavar="N",
-                   help="threads decoding image files once at start (folder, imagenet, tinyimagenet; data.num_workers; "
-                        "default up to 8); the other datasets are arrays already")
+    p.add_argument(
+        "--dataset",
+        help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, "
+        "folder, fake (random images: data.fake_size=, data.fake_classes=)",
+    )
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        metavar="N",
+        help="threads decoding image files once at start (folder, imagenet, tinyimagenet; data.num_workers; "
+        "default up to 8); the other datasets are arrays already",
+    )
     p.add_argument("--data-dir", help="folder holding the dataset files (default $IDEALSSL_DATA or ./data)")
     p.add_argument("--config", help="YAML file with configuration overrides")
     p.add_argument("--out", help="run directory (default runs/<dataset>-<method>/<timestamp>-s<seed>)")
-    p.add_argument("--resume", nargs="?", const="auto", default=None,
-                   help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory "
-                        "(with --out DIR: continue it in DIR)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start over in a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)")
-    p.add_argument("--allow-changes", action="store_true",
-                   help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing")
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="auto",
+        default=None,
+        help="continue: bare = the last checkpoint in --out; or a checkpoint / run directory "
+        "(with --out DIR: continue it in DIR)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)",
+    )
+    p.add_argument(
+        "--allow-changes",
+        action="store_true",
+        help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing",
+    )
     p.add_argument("--seed", type=int)
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
     p.add_argument("--arch", help="resnet18, resnet50 or convnet")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
-    p.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"],
-                   help="downstream probe family the theory configures for (default linear; theory.probe)")
-    p.add_argument("--config-source", choices=["derived", "original"],
-                   help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings")
+    p.add_argument(
+        "--probe",
+        choices=["linear", "linear-nobias", "mlp"],
+        help="downstream probe family the theory configures for (default linear; theory.probe)",
+    )
+    p.add_argument(
+        "--config-source",
+        choices=["derived", "original"],
+        help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings",
+    )
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
-    p.add_argument("--devices", type=int, metavar="N",
-                   help="start N processes on this machine (DDP, no torchrun needed; gloo on CPU, one GPU each on "
-                        "CUDA); --batch-size stays global")
-    p.add_argument("--precision", choices=["auto", "32", "bf16-mixed", "16-mixed", "bf16"],
-                   help="auto (bf16-mixed on CUDA, 32 on CPU), 32, bf16-mixed (bf16 autocast), 16-mixed (fp16 "
-                        "autocast with a gradient scaler; CUDA only); bf16 = bf16-mixed")
+    p.add_argument(
+        "--devices",
+        type=int,
+        metavar="N",
+        help="start N processes on this machine (DDP, no torchrun needed; gloo on CPU, one GPU each on "
+        "CUDA); --batch-size stays global",
+    )
+    p.add_argument(
+        "--precision",
+        choices=["auto", "32", "bf16-mixed", "16-mixed", "bf16"],
+        help="auto (bf16-mixed on CUDA, 32 on CPU), 32, bf16-mixed (bf16 autocast), 16-mixed (fp16 "
+        "autocast with a gradient scaler; CUDA only); bf16 = bf16-mixed",
+    )
     p.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
-    p.add_argument("--deterministic", action="store_true", default=None,
-                   help="deterministic kernels (torch.use_deterministic_algorithms; an op without one is an error), "
-                        "cuDNN autotuning off (train.deterministic)")
-    p.add_argument("--fast-dev-run", action="store_true",
-                   help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
-                        "checkpoint, every evaluation on 200 train/test images (numbers not reportable)")
-    p.add_argument("--limit-batches", type=int, metavar="N",
-                   help="at most N steps per epoch (train.limit_batches; the schedules follow)")
-    p.add_argument("--data-fraction", type=float, metavar="F",
-                   help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)")
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        default=None,
+        help="deterministic kernels (torch.use_deterministic_algorithms; an op without one is an error), "
+        "cuDNN autotuning off (train.deterministic)",
+    )
+    p.add_argument(
+        "--fast-dev-run",
+        action="store_true",
+        help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
+        "checkpoint, every evaluation on 200 train/test images (numbers not reportable)",
+    )
+    p.add_argument(
+        "--limit-batches",
+        type=int,
+        metavar="N",
+        help="at most N steps per epoch (train.limit_batches; the schedules follow)",
+    )
+    p.add_argument(
+        "--data-fraction",
+        type=float,
+        metavar="F",
+        help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)",
+    )
     p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--logger", metavar="LIST",
-                   help="comma-separated: jsonl (always on), csv (RUN/metrics.csv), tb (TensorBoard, RUN/tb; "
-                        "pip install 'idealssl[tb]'), wandb (pip install 'idealssl[wandb]'; respects WANDB_MODE)")
+    p.add_argument(
+        "--logger",
+        metavar="LIST",
+        help="comma-separated: jsonl (always on), csv (RUN/metrics.csv), tb (TensorBoard, RUN/tb; "
+        "pip install 'idealssl[tb]'), wandb (pip install 'idealssl[wandb]'; respects WANDB_MODE)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the resolved configuration and exit")
     p.add_argument("--list-methods", action="store_true", help="list the registered objectives and exit")
     p.add_argument("--list-presets", action="store_true", help="list the shipped dataset presets and exit")
-    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                   help="dotted overrides, e.g. optim.lr=1e-3 views.strength=2")
+    p.add_argument(
+        "overrides", nargs="*", metavar="KEY=VALUE", help="dotted overrides, e.g. optim.lr=1e-3 views.strength=2"
+    )
 
 
 def run(args) -> int:
@@ -115,12 +166,25 @@ def run(args) -> int:
             args.method = args.method or old.get("method")
             args.dataset = args.dataset or old.get("dataset")
             args.seed = old.get("seed") if args.seed is None else args.seed
-    flags = {"data_dir": args.data_dir, "out": args.out, "seed": args.seed, "optim.epochs": args.epochs,
-             "optim.batch_size": args.batch_size, "optim.lr": args.lr, "model.arch": args.arch,
-             "views.strength": args.strength, "device": args.device, "train.precision": args.precision,
-             "model.compile": args.compile, "train.limit_batches": args.limit_batches,
-             "data.fraction": args.data_fraction, "train.deterministic": args.deterministic,
-             "data.num_workers": args.num_workers, "theory.probe": args.probe, "theory.source": args.config_source}
+    flags = {
+        "data_dir": args.data_dir,
+        "out": args.out,
+        "seed": args.seed,
+        "optim.epochs": args.epochs,
+        "optim.batch_size": args.batch_size,
+        "optim.lr": args.lr,
+        "model.arch": args.arch,
+        "views.strength": args.strength,
+        "device": args.device,
+        "train.precision": args.precision,
+        "model.compile": args.compile,
+        "train.limit_batches": args.limit_batches,
+        "data.fraction": args.data_fraction,
+        "train.deterministic": args.deterministic,
+        "data.num_workers": args.num_workers,
+        "theory.probe": args.probe,
+        "theory.source": args.config_source,
+    }
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:
@@ -156,8 +220,12 @@ def run(args) -> int:
 
     check_available(list(cfg["train"]["loggers"]))
 
-    kwargs = {"resume": args.resume, "explicit": explicit, "allow_changes": args.allow_changes,
-              "overwrite": args.overwrite}
+    kwargs = {
+        "resume": args.resume,
+        "explicit": explicit,
+        "allow_changes": args.allow_changes,
+        "overwrite": args.overwrite,
+    }
     if args.devices is not None and args.devices > 1 and "WORLD_SIZE" not in os.environ:
         return _spawned(args.devices, cfg, kwargs)
     try:
@@ -166,8 +234,10 @@ def run(args) -> int:
         print(f"idealssl train: {exc}", file=sys.stderr)
         return 3
     except Interrupted as exc:
-        print(f"idealssl train: {exc}; continue with: idealssl train --out {exc.path.parent.parent} --resume",
-              file=sys.stderr)
+        print(
+            f"idealssl train: {exc}; continue with: idealssl train --out {exc.path.parent.parent} --resume",
+            file=sys.stderr,
+        )
         return 128 + int(exc.signum)
     if res:
         print(json.dumps({k: res[k] for k in ("run_dir", "method", "dataset", "seed")}))
@@ -175,9 +245,19 @@ def run(args) -> int:
 
 
 #: what --fast-dev-run sets (after every other setting): a seconds-long run through every stage
-FAST_DEV_RUN = {"optim.epochs": 1, "optim.warmup_epochs": 0, "train.limit_batches": 3, "train.limit_steps": 0,
-                "train.log_every": 1, "train.ckpt_every_epochs": 1, "eval.max_images": 200, "eval.linear_steps": 20,
-                "eval.fewshot_trials": 1, "eval.anomaly_max_train": 100, "eval.anomaly_fit_steps": 2}
+FAST_DEV_RUN = {
+    "optim.epochs": 1,
+    "optim.warmup_epochs": 0,
+    "train.limit_batches": 3,
+    "train.limit_steps": 0,
+    "train.log_every": 1,
+    "train.ckpt_every_epochs": 1,
+    "eval.max_images": 200,
+    "eval.linear_steps": 20,
+    "eval.fewshot_trials": 1,
+    "eval.anomaly_max_train": 100,
+    "eval.anomaly_fit_steps": 2,
+}
 
 
 def _spawned(n: int, cfg: dict, kwargs: dict) -> int:

@@ -11,15 +11,17 @@ Batch size is global (summed over processes); the learning rate is scaled with t
 (lr * sqrt(B / ref_batch)) or ``none``. Because it depends on the global batch only, the same
 command gives the same learning rate on 1 or N processes.
 """
+
 from __future__ import annotations
 
 import copy
 import math
 import sys
+import types
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union, get_args, get_origin, get_type_hints
+from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
@@ -27,37 +29,95 @@ from ..errors import InputError
 from .orbit_sets import CHECK_DEFAULTS
 from .theory_config import THEORY_DEFAULTS
 
-DEFAULTS: Dict[str, Any] = {
+DEFAULTS: dict[str, Any] = {
     "method": "dissl",
     "dataset": "digits",
     "data_dir": None,
     "seed": 0,
     "out": None,  # run directory; default runs/<dataset>-<method>/<timestamp>-s<seed>
     "device": "auto",
-    "data": {"image_size": None, "stl10_unlabeled": True, "max_images": 0, "on_device": True,
-             "val_fraction": 0.1, "fraction": 1.0, "only_class": None,
-             "fake_size": 32, "fake_classes": 10, "fake_images": 1000, "fake_channels": 3, "fake_seed": 0,
-             "num_workers": 0},  # threads decoding image files (folder, imagenet, tinyimagenet); 0: up to 8
-    "model": {"arch": "resnet18", "expand_dim": None, "small_stem": None, "width": 64, "sync_bn": False,
-              "channels_last": "auto", "compile": False},
-    "views": {"size": None, "n_global": 2, "scale": [0.2, 1.0], "ratio": [0.75, 1.3333333], "flip_p": 0.5,
-              "rotate": 0.0, "jitter": [0.4, 0.4, 0.4, 0.1], "jitter_p": 0.8, "gray_p": 0.2, "blur_p": 0.0,
-              "blur_sigma": [0.1, 2.0], "solarize_p": 0.0, "strength": 1.0, "n_local": 0, "local_size": None,
-              "local_scale": [0.05, 0.2]},
+    "data": {
+        "image_size": None,
+        "stl10_unlabeled": True,
+        "max_images": 0,
+        "on_device": True,
+        "val_fraction": 0.1,
+        "fraction": 1.0,
+        "only_class": None,
+        "fake_size": 32,
+        "fake_classes": 10,
+        "fake_images": 1000,
+        "fake_channels": 3,
+        "fake_seed": 0,
+        "num_workers": 0,
+    },  # threads decoding image files (folder, imagenet, tinyimagenet); 0: up to 8
+    "model": {
+        "arch": "resnet18",
+        "expand_dim": None,
+        "small_stem": None,
+        "width": 64,
+        "sync_bn": False,
+        "channels_last": "auto",
+        "compile": False,
+    },
+    "views": {
+        "size": None,
+        "n_global": 2,
+        "scale": [0.2, 1.0],
+        "ratio": [0.75, 1.3333333],
+        "flip_p": 0.5,
+        "rotate": 0.0,
+        "jitter": [0.4, 0.4, 0.4, 0.1],
+        "jitter_p": 0.8,
+        "gray_p": 0.2,
+        "blur_p": 0.0,
+        "blur_sigma": [0.1, 2.0],
+        "solarize_p": 0.0,
+        "strength": 1.0,
+        "n_local": 0,
+        "local_size": None,
+        "local_scale": [0.05, 0.2],
+    },
     "objective": {},
-    "optim": {"name": "adamw", "lr": 2e-3, "weight_decay": 1e-6, "momentum": 0.9, "batch_size": 256,
-              "epochs": 100, "warmup_epochs": 10, "lr_scaling": "none", "ref_batch": 256, "grad_clip": 2.0},
+    "optim": {
+        "name": "adamw",
+        "lr": 2e-3,
+        "weight_decay": 1e-6,
+        "momentum": 0.9,
+        "batch_size": 256,
+        "epochs": 100,
+        "warmup_epochs": 10,
+        "lr_scaling": "none",
+        "ref_batch": 256,
+        "grad_clip": 2.0,
+    },
     "probe": {"online": True, "lr": 1e-3},
-    "eval": {"at_end": ["linear", "knn", "fewshot", "anomaly"], "knn_k": 20, "knn_t": 0.07,
-             "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2], "linear_steps": 300, "fewshot_k": 10,
-             "fewshot_trials": 5, "anomaly_k": 5, "anomaly_max_train": 5000,
-             "anomaly_fit_steps": 100, "anomaly_fit_lr": 1e-3, "batch_size": 512,
-             "max_images": 0},  # max_images: evaluate on at most this many train and test images each (0: all)
-    "train": {"precision": "auto", "log_every": 10, "ckpt_every_epochs": 1, "progress": "auto",
-              "limit_steps": 0, "keep_epoch_ckpts": False,
-              "limit_batches": 0,  # at most this many steps per epoch (0: all)
-              "loggers": ["jsonl"],
-              "deterministic": False},  # torch.use_deterministic_algorithms, cuDNN benchmark off  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
+    "eval": {
+        "at_end": ["linear", "knn", "fewshot", "anomaly"],
+        "knn_k": 20,
+        "knn_t": 0.07,
+        "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
+        "linear_steps": 300,
+        "fewshot_k": 10,
+        "fewshot_trials": 5,
+        "anomaly_k": 5,
+        "anomaly_max_train": 5000,
+        "anomaly_fit_steps": 100,
+        "anomaly_fit_lr": 1e-3,
+        "batch_size": 512,
+        "max_images": 0,
+    },  # max_images: evaluate on at most this many train and test images each (0: all)
+    "train": {
+        "precision": "auto",
+        "log_every": 10,
+        "ckpt_every_epochs": 1,
+        "progress": "auto",
+        "limit_steps": 0,
+        "keep_epoch_ckpts": False,
+        "limit_batches": 0,  # at most this many steps per epoch (0: all)
+        "loggers": ["jsonl"],  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
+        "deterministic": False,  # torch.use_deterministic_algorithms, cuDNN benchmark off
+    },
 }
 
 # the theory's prescriptions (train/theory_config.py) and the end-of-run check (train/orbit_sets.py)
@@ -104,7 +164,8 @@ def apply_override(cfg: dict, item: str) -> None:
             if p == "objective" or node is cfg.get("objective"):
                 node = node.setdefault(p, {})
                 continue
-            raise InputError(f"override {key!r}: unknown section {p!r}; sections: {', '.join(k for k, v in cfg.items() if isinstance(v, dict))}")
+            sections = ", ".join(k for k, v in cfg.items() if isinstance(v, dict))
+            raise InputError(f"override {key!r}: unknown section {p!r}; sections: {sections}")
         node = node[p]
     leaf = parts[-1]
     if node is not cfg.get("objective") and leaf not in node:
@@ -135,7 +196,7 @@ def preset(dataset: str) -> dict:
     return yaml.safe_load(text) or {}
 
 
-def list_presets() -> List[str]:
+def list_presets() -> list[str]:
     try:
         return sorted(p.name[:-5] for p in resources.files("idealssl.configs").iterdir() if p.name.endswith(".yaml"))
     except ModuleNotFoundError:
@@ -152,8 +213,14 @@ def _check_keys(d: dict, ref: dict, where: str) -> None:
             _check_keys(v, ref[k], f"{where}.{k}")
 
 
-def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_file=None,
-            flags: Optional[dict] = None, overrides: Optional[List[str]] = None, base: Optional[dict] = None) -> dict:
+def resolve(
+    method: str | None = None,
+    dataset: str | None = None,
+    config_file=None,
+    flags: dict | None = None,
+    overrides: list[str] | None = None,
+    base: dict | None = None,
+) -> dict:
     """Resolve the full configuration (see module docstring for the order). With ``base`` (a resumed run's
     configuration), ``base`` takes the place of the defaults and the preset."""
     cfg = copy.deepcopy(DEFAULTS)
@@ -192,38 +259,43 @@ def resolve(method: Optional[str] = None, dataset: Optional[str] = None, config_
     return cfg
 
 
-def _fit_warmup(cfg: dict, epochs_before: int, user: dict, flags: Optional[dict], overrides: Optional[List[str]]) -> None:
+def _fit_warmup(cfg: dict, epochs_before: int, user: dict, flags: dict | None, overrides: list[str] | None) -> None:
     """A run shortened below the preset's warmup (``--epochs 2`` on a 60-epoch preset with 5 warmup epochs) keeps
     the schedule's shape: the warmup is scaled by the same factor, and the command says so. A warmup the user set
     (config file, ``optim.warmup_epochs=...``) is never changed: a warmup longer than the run is refused by
     :func:`validate`."""
     o = cfg["optim"]
-    set_by_user = "warmup_epochs" in (user.get("optim") or {}) or any(
-        str(x).split("=", 1)[0].strip() == "optim.warmup_epochs" for x in overrides or []
-    ) or (flags or {}).get("optim.warmup_epochs") is not None
+    set_by_user = (
+        "warmup_epochs" in (user.get("optim") or {})
+        or any(str(x).split("=", 1)[0].strip() == "optim.warmup_epochs" for x in overrides or [])
+        or (flags or {}).get("optim.warmup_epochs") is not None
+    )
     epochs, warmup = o["epochs"], o["warmup_epochs"]
     if set_by_user or not isinstance(epochs, int) or not isinstance(warmup, (int, float)) or warmup <= epochs:
         return
     scaled = warmup * epochs / max(epochs_before, epochs, warmup) if epochs_before > epochs else float(epochs) / 2
     o["warmup_epochs"] = round(float(scaled), 4)
-    print(f"note: optim.warmup_epochs={warmup:g} (preset) is longer than optim.epochs={epochs}; scaled with the run to "
-          f"{o['warmup_epochs']:g} (set optim.warmup_epochs to choose)", file=sys.stderr)
+    print(
+        f"note: optim.warmup_epochs={warmup:g} (preset) is longer than optim.epochs={epochs}; scaled with the run to "
+        f"{o['warmup_epochs']:g} (set optim.warmup_epochs to choose)",
+        file=sys.stderr,
+    )
 
 
 # ------------------------------------------------------------------------------------------------ typed config
-Num = Union[int, float]
-Probs = Union[Num, List[Num]]
+Num = Union[int, float]  # noqa: UP007 - _type_ok and _describe read typing.Union aliases
+Probs = Union[Num, list[Num]]  # noqa: UP007
 
 
 @dataclass
 class DataConfig:
-    image_size: Optional[int]
+    image_size: int | None
     stl10_unlabeled: bool
     max_images: int
     on_device: bool
     val_fraction: Num
     fraction: Num
-    only_class: Optional[int]
+    only_class: int | None
     fake_size: int
     fake_classes: int
     fake_images: int
@@ -235,32 +307,32 @@ class DataConfig:
 @dataclass
 class ModelConfig:
     arch: str
-    expand_dim: Optional[int]
-    small_stem: Optional[bool]
+    expand_dim: int | None
+    small_stem: bool | None
     width: int
     sync_bn: bool
-    channels_last: Union[bool, str]
+    channels_last: bool | str
     compile: bool
 
 
 @dataclass
 class ViewsConfig:
-    size: Optional[int]
+    size: int | None
     n_global: int
-    scale: List[Num]
-    ratio: List[Num]
+    scale: list[Num]
+    ratio: list[Num]
     flip_p: Num
     rotate: Num
-    jitter: List[Num]
+    jitter: list[Num]
     jitter_p: Num
     gray_p: Num
     blur_p: Probs
-    blur_sigma: List[Num]
+    blur_sigma: list[Num]
     solarize_p: Probs
     strength: Num
     n_local: int
-    local_size: Optional[int]
-    local_scale: List[Num]
+    local_size: int | None
+    local_scale: list[Num]
 
 
 @dataclass
@@ -274,7 +346,7 @@ class OptimConfig:
     warmup_epochs: Num
     lr_scaling: str
     ref_batch: Num
-    grad_clip: Optional[Num]
+    grad_clip: Num | None
 
 
 @dataclass
@@ -285,10 +357,10 @@ class ProbeConfig:
 
 @dataclass
 class EvalConfig:
-    at_end: List[str]
-    knn_k: Union[int, List[int]]  # a list: a grid, each setting reported (eval.knn_k=[10,20,200])
-    knn_t: Union[Num, List[Num]]
-    linear_wd: List[Num]
+    at_end: list[str]
+    knn_k: int | list[int]  # a list: a grid, each setting reported (eval.knn_k=[10,20,200])
+    knn_t: Num | list[Num]
+    linear_wd: list[Num]
     linear_steps: int
     fewshot_k: int
     fewshot_trials: int
@@ -302,14 +374,14 @@ class EvalConfig:
 
 @dataclass
 class TrainOptions:
-    precision: Union[str, int]
+    precision: str | int
     log_every: int
     ckpt_every_epochs: int
-    progress: Union[str, bool]  # YAML reads a bare off as false
-    limit_steps: Optional[int]
+    progress: str | bool  # YAML reads a bare off as false
+    limit_steps: int | None
     keep_epoch_ckpts: bool
     limit_batches: int
-    loggers: List[str]
+    loggers: list[str]
     deterministic: bool
 
 
@@ -320,21 +392,21 @@ class RunConfig:
 
     method: str
     dataset: str
-    data_dir: Optional[str]
+    data_dir: str | None
     seed: int
-    out: Optional[str]
+    out: str | None
     device: str
     data: DataConfig
     model: ModelConfig
     views: ViewsConfig
-    objective: Dict[str, Any]
+    objective: dict[str, Any]
     optim: OptimConfig
     probe: ProbeConfig
     eval: EvalConfig
     train: TrainOptions
 
     @classmethod
-    def from_dict(cls, cfg: dict) -> "RunConfig":
+    def from_dict(cls, cfg: dict) -> RunConfig:
         """Type-check every entry against the dataclasses, then :func:`validate` the values; one
         :class:`InputError` naming the key otherwise."""
         rc = _build(cls, cfg, "")
@@ -345,16 +417,20 @@ class RunConfig:
         return asdict(self)
 
 
+#: typing.Union[...] and the X | Y form (types.UnionType) of the annotations
+_UNIONS = (Union, types.UnionType)
+
+
 def _type_ok(value: Any, tp: Any) -> bool:
     origin = get_origin(tp)
     if tp is Any:
         return True
-    if origin is Union:
+    if origin in _UNIONS:
         return any(_type_ok(value, t) for t in get_args(tp))
-    if origin in (list, List):
+    if origin is list:
         (inner,) = get_args(tp) or (Any,)
         return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)
-    if origin in (dict, Dict):
+    if origin in (dict, dict):
         return isinstance(value, dict)
     if tp is type(None):
         return value is None
@@ -366,15 +442,16 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 
 def _describe(tp: Any) -> str:
-    if get_origin(tp) is Union and {int, float} <= set(get_args(tp)):
+    if get_origin(tp) in _UNIONS and {int, float} <= set(get_args(tp)):
         rest = [t for t in get_args(tp) if t not in (int, float)]
         return " or ".join(["a number"] + [_describe(t) for t in rest])
-    if get_origin(tp) is Union:
+    if get_origin(tp) in _UNIONS:
         return " or ".join(_describe(t) for t in get_args(tp))
-    if get_origin(tp) in (list, List):
+    if get_origin(tp) is list:
         return f"a list of {_describe((get_args(tp) or (Any,))[0])}"
     return {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}.get(
-        tp, getattr(tp, "__name__", str(tp)))
+        tp, getattr(tp, "__name__", str(tp))
+    )
 
 
 def _build(cls: Any, d: dict, where: str):
@@ -405,18 +482,26 @@ def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def _check_range(key: str, x: Any, lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
-                 hi_open: bool = False) -> None:
-    ok = _finite(x) and (lo is None or (x > lo if lo_open else x >= lo)) and (hi is None or (x < hi if hi_open else x <= hi))
+def _check_range(
+    key: str, x: Any, lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False
+) -> None:
+    ok = (
+        _finite(x)
+        and (lo is None or (x > lo if lo_open else x >= lo))
+        and (hi is None or (x < hi if hi_open else x <= hi))
+    )
     if not ok:
         lb = "" if lo is None else f"{'(' if lo_open else '['}{lo:g}"
         ub = "" if hi is None else f"{hi:g}{')' if hi_open else ']'}"
-        what = f"a finite number in {lb}, {ub}" if lo is not None and hi is not None else (
-            f"a finite number {'>' if lo_open else '>='} {lo:g}" if lo is not None else "a finite number")
+        what = (
+            f"a finite number in {lb}, {ub}"
+            if lo is not None and hi is not None
+            else (f"a finite number {'>' if lo_open else '>='} {lo:g}" if lo is not None else "a finite number")
+        )
         raise InputError(f"{key} must be {what}, got {x!r}")
 
 
-def _check_pair(key: str, v: List[Num], n: int, lo: float, hi: Optional[float]) -> None:
+def _check_pair(key: str, v: list[Num], n: int, lo: float, hi: float | None) -> None:
     _need(len(v) == n, key, f"a list of {n} numbers", v)
     for x in v:
         _check_range(key, x, lo, hi, lo_open=lo == 0 and n == 2)
@@ -429,13 +514,17 @@ def _validate_views(v: ViewsConfig) -> None:
     _check_pair("views.local_scale", v.local_scale, 2, 0, 1)
     _check_pair("views.ratio", v.ratio, 2, 0, None)
     _check_pair("views.blur_sigma", v.blur_sigma, 2, 0, None)
-    _need(len(v.jitter) == 4 and all(_finite(x) and x >= 0 for x in v.jitter), "views.jitter",
-          "four numbers >= 0 (brightness, contrast, saturation, hue)", v.jitter)
+    _need(
+        len(v.jitter) == 4 and all(_finite(x) and x >= 0 for x in v.jitter),
+        "views.jitter",
+        "four numbers >= 0 (brightness, contrast, saturation, hue)",
+        v.jitter,
+    )
     for name in ("flip_p", "jitter_p", "gray_p"):
         _check_range(f"views.{name}", getattr(v, name), 0, 1)
     for name in ("blur_p", "solarize_p"):
         val = getattr(v, name)
-        for x in (val if isinstance(val, list) else [val]):
+        for x in val if isinstance(val, list) else [val]:
             _check_range(f"views.{name}", x, 0, 1)
     _check_range("views.rotate", v.rotate, 0, 180)
     _check_range("views.strength", v.strength, 0, lo_open=True)
@@ -456,8 +545,10 @@ def _validate_optim(o: OptimConfig) -> None:
     _check_range("optim.momentum", o.momentum, 0, 1, hi_open=True)
     _check_range("optim.warmup_epochs", o.warmup_epochs, 0)
     if o.warmup_epochs > o.epochs:
-        raise InputError(f"optim.epochs={o.epochs} is fewer than optim.warmup_epochs={o.warmup_epochs:g}: the learning "
-                         f"rate would never finish its warmup; lower optim.warmup_epochs or raise the epochs")
+        raise InputError(
+            f"optim.epochs={o.epochs} is fewer than optim.warmup_epochs={o.warmup_epochs:g}: the learning "
+            f"rate would never finish its warmup; lower optim.warmup_epochs or raise the epochs"
+        )
     _check_range("optim.ref_batch", o.ref_batch, 0, lo_open=True)
     if o.grad_clip is not None:
         _check_range("optim.grad_clip", o.grad_clip, 0)
@@ -478,11 +569,15 @@ def _validate_eval(e: EvalConfig) -> None:
     _need(e.max_images >= 0, "eval.max_images", "an integer >= 0 (0: all)", e.max_images)
     _need(e.anomaly_fit_steps >= 0, "eval.anomaly_fit_steps", "an integer >= 0", e.anomaly_fit_steps)
     _check_range("eval.anomaly_fit_lr", e.anomaly_fit_lr, 0, lo_open=True)
-    _need(len(e.linear_wd) > 0 and all(_finite(x) and x >= 0 for x in e.linear_wd), "eval.linear_wd",
-          "a non-empty list of numbers >= 0", e.linear_wd)
+    _need(
+        len(e.linear_wd) > 0 and all(_finite(x) and x >= 0 for x in e.linear_wd),
+        "eval.linear_wd",
+        "a non-empty list of numbers >= 0",
+        e.linear_wd,
+    )
 
 
-def validate(cfg: Union[dict, RunConfig]) -> RunConfig:
+def validate(cfg: dict | RunConfig) -> RunConfig:
     """All value checks of a resolved configuration, in one place; returns the typed configuration."""
     if isinstance(cfg, dict):
         return RunConfig.from_dict(cfg)
@@ -520,4 +615,4 @@ def lr_for(cfg: dict) -> float:
     """Learning rate after the scaling rule (global batch vs ``optim.ref_batch``)."""
     o = cfg["optim"]
     r = o["batch_size"] / float(o["ref_batch"])
-    return float(o["lr"]) * {"none": 1.0, "linear": r, "sqrt": r ** 0.5}[o["lr_scaling"]]
+    return float(o["lr"]) * {"none": 1.0, "linear": r, "sqrt": r**0.5}[o["lr_scaling"]]

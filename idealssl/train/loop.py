@@ -24,6 +24,7 @@ Distributed: under ``torchrun`` the model (backbone + objective heads + online p
 global batch B; objectives gather batch statistics themselves (objectives.base). Optional SyncBN
 (``model.sync_bn``).
 """
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, Optional, TextIO
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -74,10 +75,11 @@ class Interrupted(RuntimeError):
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-def _git_rev() -> Optional[str]:
+def _git_rev() -> str | None:
     try:
-        r = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                           text=True, timeout=5)
+        r = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True, text=True, timeout=5
+        )
         return r.stdout.strip() or None
     except Exception:  # noqa: BLE001
         return None
@@ -89,12 +91,23 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
 
     from .. import __version__
 
-    env = {"idealssl": __version__, "git_revision": _git_rev(), "python": sys.version.split()[0],
-           "torch": torch.__version__, "torchvision": torchvision.__version__, "numpy": np.__version__,
-           "scikit_learn": sklearn.__version__, "platform": platform.platform(), "processor": platform.processor(),
-           "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "device": str(device),
-           "world_size": info.world, "backend": (torch.distributed.get_backend() if info.enabled else None),
-           "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    env = {
+        "idealssl": __version__,
+        "git_revision": _git_rev(),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "numpy": np.__version__,
+        "scikit_learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "device": str(device),
+        "world_size": info.world,
+        "backend": (torch.distributed.get_backend() if info.enabled else None),
+        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
         env["cuda"] = torch.version.cuda
@@ -157,13 +170,19 @@ class Progress:
             if now - self.last > 0.2 or force:
                 frac = step / max(1, self.total)
                 bar = "#" * int(30 * frac)
-                sys.stderr.write(f"\r[{bar:<30}] {step}/{self.total} epoch {epoch} loss {loss:.4f} "
-                                 f"{now - self.t0:.0f}s{self.speed(step, now)}\033[K")
+                sys.stderr.write(
+                    f"\r[{bar:<30}] {step}/{self.total} epoch {epoch} loss {loss:.4f} "
+                    f"{now - self.t0:.0f}s{self.speed(step, now)}\033[K"
+                )
                 sys.stderr.flush()
                 self.last = now
         elif force or now - self.last > 10:
-            print(f"step {step}/{self.total} epoch {epoch} loss {loss:.4f} elapsed {now - self.t0:.0f}s"
-                  f"{self.speed(step, now)}", file=sys.stderr, flush=True)
+            print(
+                f"step {step}/{self.total} epoch {epoch} loss {loss:.4f} elapsed {now - self.t0:.0f}s"
+                f"{self.speed(step, now)}",
+                file=sys.stderr,
+                flush=True,
+            )
             self.last = now
 
     def close(self):
@@ -174,9 +193,16 @@ class Progress:
 def _make_optimizer(cfg: dict, model: SSLModel, lr: float):
     o = cfg["optim"]
     main = [p for n, p in model.named_parameters() if not n.startswith("probe.") and p.requires_grad]
-    groups = [{"params": main, "lr": lr, "weight_decay": float(o["weight_decay"]), "base_lr": lr},
-              {"params": list(model.probe.parameters()), "lr": float(cfg["probe"]["lr"]), "weight_decay": 0.0,
-               "base_lr": float(cfg["probe"]["lr"]), "fixed": True}]
+    groups = [
+        {"params": main, "lr": lr, "weight_decay": float(o["weight_decay"]), "base_lr": lr},
+        {
+            "params": list(model.probe.parameters()),
+            "lr": float(cfg["probe"]["lr"]),
+            "weight_decay": 0.0,
+            "base_lr": float(cfg["probe"]["lr"]),
+            "fixed": True,
+        },
+    ]
     name = str(o["name"]).lower()
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr)
@@ -199,7 +225,9 @@ def build_objective(cfg: dict, dim: int):
     except KeyError as exc:
         raise InputError(str(exc.args[0]) if exc.args else str(exc)) from None
     except TypeError as exc:
-        raise InputError(f"method {cfg['method']!r}: bad objective hyperparameters {cfg.get('objective')} ({exc})") from None
+        raise InputError(
+            f"method {cfg['method']!r}: bad objective hyperparameters {cfg.get('objective')} ({exc})"
+        ) from None
 
 
 def _subset(x: np.ndarray, fraction: float, seed: int) -> np.ndarray:
@@ -236,7 +264,7 @@ class Run:
     data: ImageSet
     model: SSLModel
     dmodel: nn.Module
-    ema: Optional[nn.Module]
+    ema: nn.Module | None
     opt: torch.optim.Optimizer
     schedules: Schedules
     vcfg: ViewConfig
@@ -257,7 +285,7 @@ class Run:
     elapsed_prev: float = 0.0
     resumed: bool = False
     scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
-    theory: Optional[list] = None  # the theory's prescriptions as applied (train/theory_config.py)
+    theory: list | None = None  # the theory's prescriptions as applied (train/theory_config.py)
 
     @property
     def ckpt_dir(self) -> Path:
@@ -275,8 +303,8 @@ class Run:
 class ResumeOptions:
     """How a run starts (:mod:`idealssl.train.rundir` has the rules)."""
 
-    resume: Optional[str] = None  #: None, "auto" (``--out``'s last checkpoint), a checkpoint file or run directory
-    explicit: Dict[str, Any] = field(default_factory=dict)  #: settings the command gave explicitly (dotted keys)
+    resume: str | None = None  #: None, "auto" (``--out``'s last checkpoint), a checkpoint file or run directory
+    explicit: dict[str, Any] = field(default_factory=dict)  #: settings the command gave explicitly (dotted keys)
     allow_changes: bool = False
     overwrite: bool = False
 
@@ -300,8 +328,9 @@ def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool
         ck = ckpt_mod.load(path)
         source = ckpt_mod.run_dir_of(path)
         if out is None and source is None:
-            raise InputError(f"--resume {path}: the file is not in a run's checkpoints/ folder; give --out DIR for the "
-                             f"continued run")
+            raise InputError(
+                f"--resume {path}: the file is not in a run's checkpoints/ folder; give --out DIR for the continued run"
+            )
         run_dir = out if out is not None else source
         if source is not None and run_dir.resolve() == source.resolve():
             source = None  # continuing in place
@@ -318,7 +347,7 @@ def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool
     return cfg, run_dir, ck, source
 
 
-def _moved(dest: Optional[Path], run_dir: Path, verbose: bool, info: D.DistInfo) -> None:
+def _moved(dest: Path | None, run_dir: Path, verbose: bool, info: D.DistInfo) -> None:
     if dest is not None and info.main:
         print(f"--overwrite: the previous contents of {run_dir} were moved to {dest}", file=sys.stderr, flush=True)
 
@@ -327,7 +356,7 @@ def pretraining_set(cfg: dict, data: ImageSet, seed: int):
     """Images and labels (-1 = unlabelled) the encoder is pretrained on: all, one class, or a fraction."""
     ssl_y = data.train_y if data.pretrain_x is None else np.full(len(data.ssl_x), -1, np.int64)
     if data.pretrain_x is not None:
-        ssl_y[len(data.ssl_x) - len(data.train_y):] = data.train_y  # STL-10: unlabeled then train
+        ssl_y[len(data.ssl_x) - len(data.train_y) :] = data.train_y  # STL-10: unlabeled then train
     ssl_x = data.ssl_x
     only = cfg["data"].get("only_class")
     if only is not None:
@@ -342,16 +371,19 @@ def pretraining_set(cfg: dict, data: ImageSet, seed: int):
 def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, device: torch.device):
     torch.manual_seed(rc.seed)
     m = rc.model
-    backbone = build_encoder(m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim,
-                             m.small_stem, int(m.width))
+    backbone = build_encoder(
+        m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
+    )
     objective = build_objective(cfg, backbone.dim)
     model = SSLModel(backbone, objective, data.n_classes).to(device)
     ema = frozen_copy(backbone).to(device) if getattr(objective, "momentum_backbone", False) else None
     use_cuda = device.type == "cuda"
     if m.sync_bn and info.enabled:
         if not use_cuda:
-            raise InputError("model.sync_bn=true needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); "
-                             "on CPU each process normalises its own B/W images")
+            raise InputError(
+                "model.sync_bn=true needs CUDA devices (PyTorch's SyncBatchNorm is GPU-only); "
+                "on CPU each process normalises its own B/W images"
+            )
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     channels_last = (m.channels_last == "auto" and use_cuda) or m.channels_last is True
     if channels_last:
@@ -373,12 +405,14 @@ def _fp16_scaler(rc: RunConfig, device: torch.device):
     if str(rc.train.precision) != "16-mixed":
         return None
     if device.type != "cuda":
-        raise InputError("train.precision=16-mixed needs a CUDA device (fp16 autocast with a gradient scaler); "
-                         "on CPU use bf16-mixed or 32")
+        raise InputError(
+            "train.precision=16-mixed needs a CUDA device (fp16 autocast with a gradient scaler); "
+            "on CPU use bf16-mixed or 32"
+        )
     return torch.amp.GradScaler("cuda")
 
 
-def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device: torch.device) -> Run:
+def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: torch.device) -> Run:
     """Data, model, objective, EMA backbone, optimiser, schedules, view generator, DDP; state from ``ck``."""
     rc = RunConfig.from_dict(cfg)
     data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
@@ -409,12 +443,38 @@ def setup(cfg: dict, run_dir: Path, ck: Optional[dict], info: D.DistInfo, device
     gen.manual_seed(rc.seed * 7919 + 104729 * (info.rank + 1))
     dmodel: nn.Module = model
     if info.enabled:
-        dmodel = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        dmodel = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     if rc.model.compile:
         dmodel = torch.compile(dmodel)  # type: ignore[assignment]
-    run = Run(cfg, rc, info, device, run_dir, data, model, dmodel, ema, opt, schedules, vcfg,
-              ViewGenerator(vcfg, data.mean, data.std, gen), gen, images, labels, n_global, B, B // info.world,
-              steps_per_epoch, total, int(rc.train.limit_steps or 0), lr, _precision(rc, device), channels_last)
+    run = Run(
+        cfg,
+        rc,
+        info,
+        device,
+        run_dir,
+        data,
+        model,
+        dmodel,
+        ema,
+        opt,
+        schedules,
+        vcfg,
+        ViewGenerator(vcfg, data.mean, data.std, gen),
+        gen,
+        images,
+        labels,
+        n_global,
+        B,
+        B // info.world,
+        steps_per_epoch,
+        total,
+        int(rc.train.limit_steps or 0),
+        lr,
+        _precision(rc, device),
+        channels_last,
+    )
     run.scaler = _fp16_scaler(rc, device)
     run.theory = theory_config.with_dim(theory, model.backbone.dim)
     if ck is not None:
@@ -431,8 +491,10 @@ def _load_state(run: Run, ck: dict) -> None:
     torch.set_rng_state(ck["rng"]["torch"])
     states = ck["rng"]["views"]
     if len(states) != run.info.world:
-        raise InputError(f"--resume: checkpoint written by {len(states)} processes, now {run.info.world}; "
-                         f"resume with the same number")
+        raise InputError(
+            f"--resume: checkpoint written by {len(states)} processes, now {run.info.world}; "
+            f"resume with the same number"
+        )
     run.gen.set_state(states[run.info.rank])
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
@@ -440,7 +502,7 @@ def _load_state(run: Run, ck: dict) -> None:
     run.resumed = True
 
 
-def write_run_files(run: Run, resuming: bool, source: Optional[Path]) -> None:
+def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
     """config.yaml, env.json (atomically, never through a planted symlink); on resume, metrics.jsonl cut
     back to the checkpoint's step (from ``source``'s when branching) and orphaned temporary files removed."""
     if not run.info.main:
@@ -450,11 +512,22 @@ def write_run_files(run: Run, resuming: bool, source: Optional[Path]) -> None:
     ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(_plain(run.cfg), sort_keys=False), "config")
     backbone = run.model.backbone
     env = environment(run.device, run.info)
-    env.update({"encoder": backbone.arch, "stem": backbone.stem, "dim": backbone.dim,
-                "views": _plain(run.vcfg.to_dict()), "dataset_notes": run.data.notes, "lr_after_scaling": run.lr,
-                "batch_size_global": run.batch, "batch_size_per_process": run.b_local, "autocast_bf16": run.autocast,
-                "autocast_fp16_grad_scaler": run.scaler is not None,
-                "channels_last": run.channels_last, "data_on_device": bool(run.rc.data.on_device)})
+    env.update(
+        {
+            "encoder": backbone.arch,
+            "stem": backbone.stem,
+            "dim": backbone.dim,
+            "views": _plain(run.vcfg.to_dict()),
+            "dataset_notes": run.data.notes,
+            "lr_after_scaling": run.lr,
+            "batch_size_global": run.batch,
+            "batch_size_per_process": run.b_local,
+            "autocast_bf16": run.autocast,
+            "autocast_fp16_grad_scaler": run.scaler is not None,
+            "channels_last": run.channels_last,
+            "data_on_device": bool(run.rc.data.on_device),
+        }
+    )
     ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(env, indent=2, default=_json_default), "env file")
     if source is not None:
         reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
@@ -471,13 +544,13 @@ class StopSignals:
     """SIGTERM/SIGINT set a flag (read once per step) instead of killing the process; handlers restored on exit."""
 
     def __init__(self) -> None:
-        self.sig: Optional[int] = None
-        self._old: Dict[int, object] = {}
+        self.sig: int | None = None
+        self._old: dict[int, object] = {}
 
     def _handler(self, signum, frame) -> None:  # noqa: ARG002
         self.sig = signum
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGTERM, signal.SIGINT):
                 self._old[s] = signal.signal(s, self._handler)
@@ -491,18 +564,30 @@ class StopSignals:
 def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
     """Everything a resume needs, at the run's current step."""
     backbone = run.model.backbone
-    return {"format": "idealssl-checkpoint-1", "cfg": _plain(run.cfg),
-            "step": run.step, "epoch": run.step // max(1, run.steps_per_epoch), "steps_per_epoch": run.steps_per_epoch,
-            "model": run.model.state_dict(), "backbone": backbone.state_dict(),
-            "ema": run.ema.state_dict() if run.ema is not None else None, "optimizer": run.opt.state_dict(),
-            "rng": {"torch": torch.get_rng_state(), "views": view_states},
-            "dim": backbone.dim, "arch": backbone.arch, "in_channels": run.data.channels,
-            "image_size": run.vcfg.size, "n_classes": run.data.n_classes, "mean": list(run.data.mean),
-            "std": list(run.data.std), "train_seconds": train_seconds,
-            "scaler": run.scaler.state_dict() if run.scaler is not None else None}
+    return {
+        "format": "idealssl-checkpoint-1",
+        "cfg": _plain(run.cfg),
+        "step": run.step,
+        "epoch": run.step // max(1, run.steps_per_epoch),
+        "steps_per_epoch": run.steps_per_epoch,
+        "model": run.model.state_dict(),
+        "backbone": backbone.state_dict(),
+        "ema": run.ema.state_dict() if run.ema is not None else None,
+        "optimizer": run.opt.state_dict(),
+        "rng": {"torch": torch.get_rng_state(), "views": view_states},
+        "dim": backbone.dim,
+        "arch": backbone.arch,
+        "in_channels": run.data.channels,
+        "image_size": run.vcfg.size,
+        "n_classes": run.data.n_classes,
+        "mean": list(run.data.mean),
+        "std": list(run.data.std),
+        "train_seconds": train_seconds,
+        "scaler": run.scaler.state_dict() if run.scaler is not None else None,
+    }
 
 
-def non_finite_state(run: Run) -> Optional[str]:
+def non_finite_state(run: Run) -> str | None:
     """The name of the first parameter or buffer (model, EMA backbone) that is NaN or infinite, if any."""
     mods = [("", run.model)] + ([("ema.", run.ema)] if run.ema is not None else [])
     for prefix, mod in mods:
@@ -512,7 +597,7 @@ def non_finite_state(run: Run) -> Optional[str]:
     return None
 
 
-def save_checkpoint(run: Run, session: "Session", name: str = "last.pt") -> None:
+def save_checkpoint(run: Run, session: Session, name: str = "last.pt") -> None:
     """Gather every process's view-generator state, then rank 0 writes ``checkpoints/<name>`` atomically;
     never a checkpoint whose weights are not finite (the last good one is kept, :class:`NonFiniteLoss`)."""
     bad = non_finite_state(run)
@@ -521,7 +606,8 @@ def save_checkpoint(run: Run, session: "Session", name: str = "last.pt") -> None
         raise NonFiniteLoss(
             f"parameters are not finite at step {run.step} ({bad}; the loss was {session.last_loss:g}); the checkpoint "
             f"was not written. Last good checkpoint: {last if last else 'none yet'}. Try a lower optim.lr "
-            f"(now {run.lr:g}) or optim.grad_clip")
+            f"(now {run.lr:g}) or optim.grad_clip"
+        )
     states = D.gather_obj(run.gen.get_state().cpu(), run.info)
     if run.info.main:
         ckpt_mod.save_atomic(checkpoint_state(run, states, session.train_seconds(run)), run.ckpt_dir / name)
@@ -533,7 +619,7 @@ class Session:
     """This process's training session: timing, counters, the open metrics file."""
 
     t_train: float
-    metrics: Optional[TextIO]
+    metrics: TextIO | None
     progress: Progress
     steps: int = 0
     last_loss: float = float("nan")
@@ -548,16 +634,18 @@ class Session:
                 self.metrics.write(json.dumps(rec) + "\n")
                 self.metrics.flush()
             except OSError as exc:
-                raise InputError(f"cannot write {self.metrics.name}: "
-                                 f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
-                                 f"continue with --resume once there is room") from None
+                raise InputError(
+                    f"cannot write {self.metrics.name}: "
+                    f"{exc.strerror or exc} (no space left on the device?); the last checkpoint is kept, "
+                    f"continue with --resume once there is room"
+                ) from None
         for lg in self.extra:
             lg.log(rec)
 
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
     lo = pos * run.batch + run.info.rank * run.b_local
-    idx = perm[lo: lo + run.b_local]
+    idx = perm[lo : lo + run.b_local]
     if run.rc.data.on_device:
         xb, yb = run.images[idx.to(run.images.device)], run.labels[idx.to(run.labels.device)]
     else:
@@ -570,8 +658,9 @@ def _loss_check(run: Run, stop: StopSignals, epoch: int):
     SIGTERM/SIGINT, so that all processes stop at the same step."""
 
     def check(loss: torch.Tensor):
-        flags = torch.stack([loss.detach().float().reshape(()),
-                             torch.tensor(float(stop.sig is not None), device=loss.device)])
+        flags = torch.stack(
+            [loss.detach().float().reshape(()), torch.tensor(float(stop.sig is not None), device=loss.device)]
+        )
         if run.info.enabled:
             torch.distributed.all_reduce(flags)
             flags[0] /= run.info.world
@@ -581,7 +670,8 @@ def _loss_check(run: Run, stop: StopSignals, epoch: int):
             raise NonFiniteLoss(
                 f"loss is {float(lval)} at step {run.step} (epoch {epoch}) of {run.rc.method} on {run.data.name}; "
                 f"stopped. Last good checkpoint: {last if last else 'none yet'}. "
-                f"Try a lower optim.lr (now {run.lr:g}), train.precision=32, or a larger optim.grad_clip")
+                f"Try a lower optim.lr (now {run.lr:g}), train.precision=32, or a larger optim.grad_clip"
+            )
         return float(lval), bool(flags[1] > 0)
 
     return check
@@ -597,21 +687,36 @@ def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, 
         targets = None
         if run.ema is not None:
             with torch.no_grad():
-                targets = [t.float() for t in run.model.encode(views[:run.n_global], run.ema)]
+                targets = [t.float() for t in run.model.encode(views[: run.n_global], run.ema)]
         return run.dmodel(views, targets, yb)
 
-    out = training_step(forward, run.opt, run.model.objective, run.step, run.schedules, ema=run.ema,
-                        online=run.model.backbone, grad_clip=float(run.rc.optim.grad_clip or 0.0),
-                        autocast=run.autocast or run.scaler is not None, device_type=run.device.type,
-                        check=_loss_check(run, stop, epoch),
-                        autocast_dtype=torch.float16 if run.scaler is not None else torch.bfloat16, scaler=run.scaler)
+    out = training_step(
+        forward,
+        run.opt,
+        run.model.objective,
+        run.step,
+        run.schedules,
+        ema=run.ema,
+        online=run.model.backbone,
+        grad_clip=float(run.rc.optim.grad_clip or 0.0),
+        autocast=run.autocast or run.scaler is not None,
+        device_type=run.device.type,
+        check=_loss_check(run, stop, epoch),
+        autocast_dtype=torch.float16 if run.scaler is not None else torch.bfloat16,
+        scaler=run.scaler,
+    )
     lval, stop_now = out.checked
     run.step += 1
     session.steps += 1
     session.last_loss = lval
     if run.step % max(1, int(run.rc.train.log_every)) == 0 or run.step == run.total:
-        rec = {"step": run.step, "epoch": epoch, "loss": lval, "probe_loss": float(out.aux_loss.detach()),
-               "lr": run.opt.param_groups[0]["lr"]}
+        rec = {
+            "step": run.step,
+            "epoch": epoch,
+            "loss": lval,
+            "probe_loss": float(out.aux_loss.detach()),
+            "lr": run.opt.param_groups[0]["lr"],
+        }
         rec.update(_scalar_logs(out.logs))
         session.log(rec)
     session.progress.update(run.step, epoch, lval)
@@ -643,9 +748,15 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
         v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
         run.gen.set_state(state)  # monitors must not change the training views
     model.train()
-    return {"step": run.step, "epoch": epoch, "end_of_epoch": True, "loss": session.last_loss,
-            "rankme": monitors.rankme(plain), "invariance_ratio": monitors.invariance_ratio(*v2),
-            "train_seconds": session.train_seconds(run)}
+    return {
+        "step": run.step,
+        "epoch": epoch,
+        "end_of_epoch": True,
+        "loss": session.last_loss,
+        "rankme": monitors.rankme(plain),
+        "invariance_ratio": monitors.invariance_ratio(*v2),
+        "train_seconds": session.train_seconds(run),
+    }
 
 
 def fit(run: Run, session: Session, stop: StopSignals) -> None:
@@ -675,37 +786,65 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     if not run.info.main:
         return {}
     use_cuda = run.device.type == "cuda"
-    peak = (torch.cuda.max_memory_allocated(run.device) / 2**20 if use_cuda
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    peak = (
+        torch.cuda.max_memory_allocated(run.device) / 2**20
+        if use_cuda
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     backbone = run.model.backbone
     results = {
-        "method": run.rc.method, "dataset": run.data.name, "seed": run.rc.seed, "epochs": int(run.rc.optim.epochs),
-        "steps": run.step, "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
-        "run_dir": str(run.run_dir), "world_size": run.info.world, "device": str(run.device),
-        "throughput": {"images_per_s": session.steps * run.batch / max(train_seconds, 1e-9),
-                       "views_per_image": run.vcfg.n_global + run.vcfg.n_local,
-                       "protocol": "pretraining images per second over this session's steps (global batch, "
-                                   "all processes; includes view generation, forward, backward, optimiser)"},
+        "method": run.rc.method,
+        "dataset": run.data.name,
+        "seed": run.rc.seed,
+        "epochs": int(run.rc.optim.epochs),
+        "steps": run.step,
+        "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
+        "run_dir": str(run.run_dir),
+        "world_size": run.info.world,
+        "device": str(run.device),
+        "throughput": {
+            "images_per_s": session.steps * run.batch / max(train_seconds, 1e-9),
+            "views_per_image": run.vcfg.n_global + run.vcfg.n_local,
+            "protocol": "pretraining images per second over this session's steps (global batch, "
+            "all processes; includes view generation, forward, backward, optimiser)",
+        },
         "peak_memory_mib": peak,
-        "peak_memory_protocol": ("torch.cuda.max_memory_allocated" if use_cuda else
-                                 "process max resident set size (ru_maxrss), rank 0"),
+        "peak_memory_protocol": (
+            "torch.cuda.max_memory_allocated" if use_cuda else "process max resident set size (ru_maxrss), rank 0"
+        ),
         "train_seconds": run.elapsed_prev + train_seconds,
         "final_loss": session.last_loss,
     }
     if run.cfg["eval"]["at_end"] and run.step >= run.total:
-        results["eval"] = evaluate_model(backbone, run.model.objective, run.data, run.views_fn, run.device, run.cfg,
-                                         probe=run.model.probe if run.rc.probe.online else None,
-                                         autocast=run.autocast, verbose=verbose)
+        results["eval"] = evaluate_model(
+            backbone,
+            run.model.objective,
+            run.data,
+            run.views_fn,
+            run.device,
+            run.cfg,
+            probe=run.model.probe if run.rc.probe.online else None,
+            autocast=run.autocast,
+            verbose=verbose,
+        )
     orbit_sets.finalise_hook(run, results, verbose)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
-    ckpt_mod.write_text_atomic(run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default),
-                               "results file")
+    ckpt_mod.write_text_atomic(
+        run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default), "results file"
+    )
     _log(verbose, run.info, summary(results))
     return results
 
 
-def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True, *, explicit: Optional[Dict[str, Any]] = None,
-          allow_changes: bool = False, overwrite: bool = False) -> dict:
+def train(
+    cfg: dict,
+    resume: str | None = None,
+    verbose: bool = True,
+    *,
+    explicit: dict[str, Any] | None = None,
+    allow_changes: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """Pretrain, checkpoint and evaluate; returns the results dict (also written to results.json).
 
     Parameters
@@ -720,8 +859,11 @@ def train(cfg: dict, resume: Optional[str] = None, verbose: bool = True, *, expl
     """
     opts = ResumeOptions(resume, dict(explicit or {}), allow_changes, overwrite)
     info, device = D.setup(str(cfg["device"]))
-    before = (torch.are_deterministic_algorithms_enabled(), torch.backends.cudnn.benchmark,
-              torch.backends.cudnn.deterministic)
+    before = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.backends.cudnn.benchmark,
+        torch.backends.cudnn.deterministic,
+    )
     try:
         return _train(cfg, opts, verbose, info, device)
     finally:
@@ -757,17 +899,30 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
     write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
     if info.enabled and not run.rc.model.sync_bn and _has_batchnorm(run.model):
-        _log(verbose, info, f"warning: BatchNorm statistics are computed per process ({run.b_local} of {run.batch} "
-                            f"images each), so results depend on the number of processes ({info.world}); "
-                            f"model.sync_bn=true (CUDA) makes them global")
-    _log(verbose, info, f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
-                        f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
-                        f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
-                        f"({info.world} process(es)), lr {run.lr:g}, device {device}"
-                        + (f"; resuming at step {run.step}" if run.resumed else ""))
+        _log(
+            verbose,
+            info,
+            f"warning: BatchNorm statistics are computed per process ({run.b_local} of {run.batch} "
+            f"images each), so results depend on the number of processes ({info.world}); "
+            f"model.sync_bn=true (CUDA) makes them global",
+        )
+    _log(
+        verbose,
+        info,
+        f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
+        f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
+        f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
+        f"({info.world} process(es)), lr {run.lr:g}, device {device}"
+        + (f"; resuming at step {run.step}" if run.resumed else ""),
+    )
     _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
-    progress = Progress(str(run.rc.train.progress), run.total if not run.limit else min(run.total, run.limit),
-                        verbose and info.main, batch=run.batch, start_step=run.step)
+    progress = Progress(
+        str(run.rc.train.progress),
+        run.total if not run.limit else min(run.total, run.limit),
+        verbose and info.main,
+        batch=run.batch,
+        start_step=run.step,
+    )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     session = Session(time.time(), open(run.metrics_path, "a") if info.main else None, progress)

@@ -11,6 +11,7 @@ last logged collapse monitors (``metrics.jsonl``) and RankMe of the test feature
 heads, 1000 steps, linear probes, 4/16/64-shot) for VJE variants. Writes ``results/digits/vje_study.json``
 (rows are merged into it, keyed by name and seed) and prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,16 +52,29 @@ SYNTHETIC = {
 #: the heads the suite gave VJE when these rows were recorded (2026-12-02: its SMALL_HEADS): projector
 #: d -> 256 -> 64, the inference network at VJE's own default width
 SYNTHETIC_HEADS = dict(projector_hidden_dim=256, out_dim=64)
-MONITORS = ("eff_rank", "eff_rank_embedding", "mean_logvar", "mu_norm", "noise_norm", "cos_sample", "cos_mean", "kl",
-            "log_dir")
+MONITORS = (
+    "eff_rank",
+    "eff_rank_embedding",
+    "mean_logvar",
+    "mu_norm",
+    "noise_norm",
+    "cos_sample",
+    "cos_mean",
+    "kl",
+    "log_dir",
+)
 
 
 def _store(rows: list) -> None:
     old = json.loads(OUT.read_text()) if OUT.exists() else {"rows": []}
     new = {(x["study"], x["name"], x["seed"]) for x in rows}
     keep = [r for r in old["rows"] if (r["study"], r["name"], r["seed"]) not in new]
-    OUT.write_text(json.dumps({"command": "python results/digits/vje_study.py {digits,synthetic} --seeds ...",
-                               "rows": keep + rows}, indent=2))
+    OUT.write_text(
+        json.dumps(
+            {"command": "python results/digits/vje_study.py {digits,synthetic} --seeds ...", "rows": keep + rows},
+            indent=2,
+        )
+    )
 
 
 def digits_row(name: str, over: dict, seed: int) -> dict:
@@ -69,8 +83,24 @@ def digits_row(name: str, over: dict, seed: int) -> dict:
         shutil.rmtree(out)
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     ov = [f"objective.{k}={v}" for k, v in over.items()]
-    cmd = [sys.executable, "-m", "idealssl.cli", "train", "--method", "vje", "--dataset", "digits", "--seed", str(seed),
-           "--out", str(out), "--no-progress", "optim.epochs=30", "eval.at_end=[linear,knn]", *ov]
+    cmd = [
+        sys.executable,
+        "-m",
+        "idealssl.cli",
+        "train",
+        "--method",
+        "vje",
+        "--dataset",
+        "digits",
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+        "--no-progress",
+        "optim.epochs=30",
+        "eval.at_end=[linear,knn]",
+        *ov,
+    ]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     row = {"study": "digits", "name": name, "seed": seed, "overrides": ov}
     if r.returncode:
@@ -83,11 +113,17 @@ def read_digits_run(out: Path, row: dict) -> dict:
     """Linear, k-NN, RankMe of the test features and the last logged monitors of a finished run directory."""
     res = json.loads((out / "results.json").read_text())
     logs = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines() if "mu_norm" in x]
-    row.update(linear=res["eval"]["linear"]["top1"], knn=res["eval"]["knn"]["top1"],
-               rankme_test=res["eval"]["monitors"]["rankme_test"],
-               rankme_by_epoch=[round(json.loads(x)["rankme"], 2)
-                                for x in (out / "metrics.jsonl").read_text().splitlines() if "end_of_epoch" in x],
-               monitors={k: logs[-1].get(k) for k in MONITORS} if logs else {})
+    row.update(
+        linear=res["eval"]["linear"]["top1"],
+        knn=res["eval"]["knn"]["top1"],
+        rankme_test=res["eval"]["monitors"]["rankme_test"],
+        rankme_by_epoch=[
+            round(json.loads(x)["rankme"], 2)
+            for x in (out / "metrics.jsonl").read_text().splitlines()
+            if "end_of_epoch" in x
+        ],
+        monitors={k: logs[-1].get(k) for k in MONITORS} if logs else {},
+    )
     return row
 
 
@@ -96,17 +132,21 @@ def synthetic_row(name: str, over: dict, seed: int) -> dict:
 
     w = main_world()
     hp = {**SYNTHETIC_HEADS, **over}
-    r = train_and_assess(w, "vje", w.C - 1, seed, MODES["full"], shots=(4, 16, 64), probes=("linear",), hparams=hp,
-                         check=False)
+    r = train_and_assess(
+        w, "vje", w.C - 1, seed, MODES["full"], shots=(4, 16, 64), probes=("linear",), hparams=hp, check=False
+    )
     row = {"study": "synthetic", "name": name, "seed": seed, "hparams": {k: v for k, v in over.items()}}
     if "error" in r:
         row["error"] = r["error"]
         return row
     few = {n: r["probes"]["linear"]["fewshot"][n]["error"] for n in ("4", "16", "64")}
-    row.update(fewshot_error=few, linear_acc_binary=r["probes"]["linear"]["full"]["2"]["mean_acc"],
-               affine_rank=r["geometry"]["affine_rank"],
-               invariance_ratio=r["geometry"]["invariance_ratio"],
-               monitors={k: r["logs"].get(k) for k in MONITORS})
+    row.update(
+        fewshot_error=few,
+        linear_acc_binary=r["probes"]["linear"]["full"]["2"]["mean_acc"],
+        affine_rank=r["geometry"]["affine_rank"],
+        invariance_ratio=r["geometry"]["invariance_ratio"],
+        monitors={k: r["logs"].get(k) for k in MONITORS},
+    )
     return row
 
 
@@ -122,6 +162,7 @@ def _ms(v, scale=100.0, nd=1):
 
 def report() -> str:
     """Markdown tables: digits 3 seeds (VJE v1, v0, BYOL, VICReg, Barlow), the screening, the synthetic world."""
+
     def per_run(path):
         out = {}
         for s in (0, 1, 2):
@@ -130,12 +171,21 @@ def report() -> str:
                 out[s] = json.loads(p.read_text())["eval"]
         return out
 
-    keys = [("linear", "top1"), ("knn", "top1"), ("fewshot", "top1"), ("anomaly", "auroc_mean"),
-            ("anomaly_likelihood", "auroc_mean")]
-    lines = ["| method | linear | k-NN | 10-shot | RankMe (test) | anomaly AUROC, k-NN | anomaly AUROC, likelihood |",
-             "|---|---|---|---|---|---|---|"]
-    srcs = {"vje (v1)": lambda s: HERE / "per_run" / f"vje-s{s}.json",
-            "vje (v0)": lambda s: HERE / "vje_v0_per_run" / f"vje-s{s}.json"}
+    keys = [
+        ("linear", "top1"),
+        ("knn", "top1"),
+        ("fewshot", "top1"),
+        ("anomaly", "auroc_mean"),
+        ("anomaly_likelihood", "auroc_mean"),
+    ]
+    lines = [
+        "| method | linear | k-NN | 10-shot | RankMe (test) | anomaly AUROC, k-NN | anomaly AUROC, likelihood |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    srcs = {
+        "vje (v1)": lambda s: HERE / "per_run" / f"vje-s{s}.json",
+        "vje (v0)": lambda s: HERE / "vje_v0_per_run" / f"vje-s{s}.json",
+    }
     for m in ("byol", "vicreg", "barlow"):
         srcs[m] = functools.partial(lambda m, s: HERE / "per_run" / f"{m}-s{s}.json", m)
     for name, path in srcs.items():
@@ -144,31 +194,47 @@ def report() -> str:
         rank = _ms([e["monitors"]["rankme_test"] for e in ev.values()], 1.0)
         lines.append(f"| {name} | {cells[0]} | {cells[1]} | {cells[2]} | {rank} | {cells[3]} | {cells[4]} |")
     rows = json.loads(OUT.read_text())["rows"] if OUT.exists() else []
-    lines += ["", "| digits screening (seed 0, 30 epochs) | linear | k-NN | RankMe (test) | last logs: eff_rank, "
-              "mean log s², ‖μ‖, ‖s‖, cos(z, y), KL |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| digits screening (seed 0, 30 epochs) | linear | k-NN | RankMe (test) | last logs: eff_rank, "
+        "mean log s², ‖μ‖, ‖s‖, cos(z, y), KL |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
         if r["study"] != "digits" or "error" in r:
             continue
         mo = r.get("monitors", {})
-        lg = ", ".join(f"{mo.get(k, float('nan')):.2f}" for k in ("eff_rank", "mean_logvar", "mu_norm", "noise_norm",
-                                                                    "cos_sample", "kl"))
-        lines.append(f"| {r['name']} | {100 * r['linear']:.1f} | {100 * r['knn']:.1f} | {r['rankme_test']:.1f} "
-                     f"| {lg} |")
+        lg = ", ".join(
+            f"{mo.get(k, float('nan')):.2f}"
+            for k in ("eff_rank", "mean_logvar", "mu_norm", "noise_norm", "cos_sample", "kl")
+        )
+        lines.append(
+            f"| {r['name']} | {100 * r['linear']:.1f} | {100 * r['knn']:.1f} | {r['rankme_test']:.1f} | {lg} |"
+        )
     syn = json.loads((ROOT / "synthetic" / "results" / "full" / "methods.json").read_text())["summary"]
-    lines += ["", "| vector world (d = 15, 1000 steps) | 4-shot error | 16-shot error | 64-shot error | affine rank |",
-              "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| vector world (d = 15, 1000 steps) | 4-shot error | 16-shot error | 64-shot error | affine rank |",
+        "|---|---|---|---|---|",
+    ]
     v1 = [r for r in rows if r["study"] == "synthetic" and r["name"] == "v1 (defaults)" and "error" not in r]
     if v1:
-        lines.append(f"| vje (v1), seeds {', '.join(str(r['seed']) for r in v1)} | "
-                     + " | ".join(_ms([r["fewshot_error"][n] for r in v1], 1.0, 3) for n in ("4", "16", "64"))
-                     + f" | {_ms([r['affine_rank'] for r in v1], 1.0)} |")
+        lines.append(
+            f"| vje (v1), seeds {', '.join(str(r['seed']) for r in v1)} | "
+            + " | ".join(_ms([r["fewshot_error"][n] for r in v1], 1.0, 3) for n in ("4", "16", "64"))
+            + f" | {_ms([r['affine_rank'] for r in v1], 1.0)} |"
+        )
     for m in ("vje", "byol", "vicreg", "barlow", "oracle"):
         if m in syn and "error" not in syn[m]:
             sm = syn[m]
-            cells = [f"{sm[f'fewshot_error_n{n}']['mean']:.3f} ± {sm[f'fewshot_error_n{n}']['sd']:.3f}"
-                     for n in (4, 16, 64)]
-            lines.append(f"| {'vje (v0)' if m == 'vje' else m} (recorded) | " + " | ".join(cells)
-                         + f" | {sm['affine_rank']['mean']:.1f} ± {sm['affine_rank']['sd']:.1f} |")
+            cells = [
+                f"{sm[f'fewshot_error_n{n}']['mean']:.3f} ± {sm[f'fewshot_error_n{n}']['sd']:.3f}" for n in (4, 16, 64)
+            ]
+            lines.append(
+                f"| {'vje (v0)' if m == 'vje' else m} (recorded) | "
+                + " | ".join(cells)
+                + f" | {sm['affine_rank']['mean']:.1f} ± {sm['affine_rank']['sd']:.1f} |"
+            )
     return "\n".join(lines)
 
 

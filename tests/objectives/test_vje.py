@@ -1,5 +1,6 @@
 """VJE (reconstructed form), variant v0 (the first reconstruction) against scipy densities written from the stated
 equations; variant v1 in test_vje_v1.py."""
+
 import math
 
 import numpy as np
@@ -95,7 +96,8 @@ def test_score_signature_semantics_and_anomaly_ordering():
     assert torch.equal(obj.score([h, -h], 4, g1), obj.score([h, -h], 4, g2))
     obj0 = build("vje", 8, variant="v0", n_samples=0).eval()
     assert obj0([h, -h]).loss.item() * 8 == pytest.approx(
-        obj0.score([h, -h], n_samples=0, jacobian=True).mean().item(), rel=1e-5)
+        obj0.score([h, -h], n_samples=0, jacobian=True).mean().item(), rel=1e-5
+    )
 
 
 def test_score_excludes_the_parameter_free_polar_jacobian():
@@ -127,6 +129,7 @@ def test_score_excludes_the_parameter_free_polar_jacobian():
 def test_heavy_tails_bound_the_pull_of_outlier_pairs():
     """d(-log p_dir)/d(maha) = (nu + D) / (2 (nu + maha)): bounded for Student-t, constant 1/2 for Gaussian."""
     from idealssl.objectives.vje import directional_log_lik
+
     u = torch.nn.functional.normalize(torch.randn(1, 4), dim=1)
     m = (-u).detach().requires_grad_(True)
     logvar = torch.full((1, 4), -4.0)
@@ -139,6 +142,7 @@ def test_heavy_tails_bound_the_pull_of_outlier_pairs():
 
 def test_reconstruction_is_documented():
     from idealssl.objectives.vje import VJE
+
     assert "reconstructed" in VJE.__doc__.lower() and "score(views" in VJE.__doc__
 
 

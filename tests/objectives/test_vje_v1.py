@@ -1,5 +1,6 @@
 """VJE variant v1 (issue 18): the angular Student-t (normalised reference model and subnormalised training term),
 the prior-scaled KL, the asymmetric EMA target, the collapse monitors, and a collapse guard on a synthetic world."""
+
 import math
 
 import numpy as np
@@ -13,7 +14,7 @@ from idealssl.objectives.vje_polar import angular_t_log_density, angular_t_log_l
 
 def _fibonacci_sphere(n: int) -> torch.Tensor:
     i = torch.arange(n, dtype=torch.float64) + 0.5
-    phi, th = torch.acos(1 - 2 * i / n), math.pi * (1 + 5 ** 0.5) * i
+    phi, th = torch.acos(1 - 2 * i / n), math.pi * (1 + 5**0.5) * i
     return torch.stack([th.cos() * phi.sin(), th.sin() * phi.sin(), phi.cos()], 1)
 
 
@@ -61,8 +62,9 @@ def test_elbo_stops_gradient_at_the_target_and_reference_score_is_finite():
     mu = torch.randn(4, 6, requires_grad=True)
     logvar = torch.full((4, 6), -3.0, requires_grad=True)
     y = torch.randn(4, 6, requires_grad=True)
-    e, t = vje_elbo_v1(mu, logvar, y, 5.0, torch.tensor(0.0), torch.tensor(0.0), math.log(1 / 6),
-                       noise=torch.randn(2, 4, 6))
+    e, t = vje_elbo_v1(
+        mu, logvar, y, 5.0, torch.tensor(0.0), torch.tensor(0.0), math.log(1 / 6), noise=torch.randn(2, 4, 6)
+    )
     e.sum().backward()
     assert y.grad is None and mu.grad.abs().sum() > 0 and logvar.grad.abs().sum() > 0
     assert set(t) >= {"log_dir", "log_rad", "kl", "cos_sample"}
@@ -97,8 +99,17 @@ def test_v1_defaults_ema_target_projector_and_update():
 def test_collapse_monitors_are_logged():
     obj = build("vje", 8, target="shared", hidden_dim=16, projector_hidden_dim=16)
     logs = obj([torch.randn(32, 8), torch.randn(32, 8)]).logs
-    for k in ("eff_rank", "eff_rank_embedding", "mean_logvar", "mu_norm", "noise_norm", "cos_sample", "cos_mean",
-              "prior_var", "kl"):
+    for k in (
+        "eff_rank",
+        "eff_rank_embedding",
+        "mean_logvar",
+        "mu_norm",
+        "noise_norm",
+        "cos_sample",
+        "cos_mean",
+        "prior_var",
+        "kl",
+    ):
         assert k in logs and torch.isfinite(torch.as_tensor(logs[k]))
     # a rank-1 batch has effective rank ~1; a generic one much more
     v = torch.randn(32, 1) * torch.randn(1, 8)
