@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 import idealssl
@@ -95,11 +95,14 @@ def test_verdict_invariant_under_similarities_and_permutations(seed, C, dep, pro
 
 
 @FAST
+@example(seed=16692, C=5)  # codes_b with sigma_5 / sigma_1 = 3.8e-5 < tol: dependent at this tolerance (skipped)
 @given(seed=st.integers(0, 10**6), C=st.integers(2, 6))
 def test_nobias_and_affine_differ_exactly_when_affine_but_not_linear(seed, C):
     """linear-nobias vs linear: C generic codes in R^(C-1) are affinely independent with one linear
     dependency α; they differ exactly when α is not one-signed (the origin outside the codes' hull:
-    S1.4). Generic codes in R^C are ideal for both."""
+    S1.4). Generic codes in R^C are ideal for both. Draws whose deciding quantities (singular-value ratios,
+    the dependency's smallest coefficient) lie within a factor 100 of the default tolerance are skipped: there
+    the verdict at that tolerance is the checker's to decide, not generic."""
     rng = np.random.default_rng(seed)
     # C codes in R^(C-1): affinely independent, linearly dependent (generically)
     codes_a = rng.standard_normal((C, C - 1))
@@ -107,6 +110,13 @@ def test_nobias_and_affine_differ_exactly_when_affine_but_not_linear(seed, C):
     inside = bool(np.all(alpha > 0) or np.all(alpha < 0))
     # C codes in R^C: both
     codes_b = rng.standard_normal((C, C))
+    margin = 100 * 1e-4
+    unit_a = codes_a / np.linalg.norm(codes_a, axis=1, keepdims=True)
+    alpha_unit = np.linalg.svd(unit_a, full_matrices=True)[0][:, -1]
+    sv_a = np.linalg.svd(codes_a - codes_a.mean(0), compute_uv=False)
+    sv_b = np.linalg.svd(codes_b, compute_uv=False)
+    assume(np.abs(alpha_unit).min() / np.linalg.norm(alpha_unit) > margin)
+    assume(sv_a[C - 2] / sv_a[0] > margin and sv_b[C - 1] / sv_b[0] > margin)
     for codes, expect_diff in ((codes_a, not inside), (codes_b, False)):
         Z, labels = repeat_codes(codes, 2)
         aff = idealssl.check(Z, labels, probe="linear")
