@@ -189,9 +189,16 @@ def test_readme_tables_are_the_recorded_results():
     readme = (root / "synthetic" / "README.md").read_text()
     assert claims_table(results, "full") in readme
     assert result_tables(results, "full") in readme
-    for f in (results / "full").glob("*.json"):
-        doc = json.loads(f.read_text())
+    from idealssl.synthetic.experiments import EXPERIMENTS
+
+    for name in EXPERIMENTS:  # the suite's files (loop.json is `idealssl bench loop --record`'s, checked below)
+        doc = json.loads((results / "full" / f"{name}.json").read_text())
         assert doc["mode"] == "full" and doc["seeds"] == [0, 1, 2] and doc["wall_seconds"] > 0
+    loop = json.loads((results / "full" / "loop.json").read_text())
+    assert loop["protocol"] and loop["rows"]
+    assert all(
+        {"method", "config", "seed", "steps", "ideal_tolerance", "fitted_task_fraction"} <= set(r) for r in loop["rows"]
+    )
     for name in ("methods", "coarseness", "loss_vs_accuracy", "dimension", "dissl_threshold"):
         protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
         assert protocol["batch_regime"] in ("one-per-orbit", "iid") and "temperatures" in protocol, name
