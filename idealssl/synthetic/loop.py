@@ -156,7 +156,7 @@ def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, A
 
     from ..objectives.ema import frozen_copy
     from ..train.step import Schedules, training_step
-    from .train import TrainConfig, _build, make_encoder
+    from .train import TrainConfig, _build, make_encoder, world_forward
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
@@ -181,17 +181,7 @@ def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, A
         anchors = orbit_batch(world, rng, cfg.per_orbit)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
-        def forward(vidx=vidx, anchors=anchors):
-            views = [enc(X[v]) for v in vidx]
-            if oracle:
-                return obj(views, orbits_t[anchors]), None, {}
-            targets = None
-            if ema is not None:
-                with torch.no_grad():
-                    targets = [ema(X[v]) for v in vidx]
-            out = obj(views, targets)
-            return out.loss, None, out.logs
-
+        forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
         res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc)
         sched.step()
         losses.append(float(res.loss.detach()))

@@ -30,7 +30,7 @@ from ..objectives.ema import frozen_copy
 from .sampling import sample_anchors
 from .worlds import World
 
-__all__ = ["TrainConfig", "make_encoder", "train", "embed", "ORACLE"]
+__all__ = ["TrainConfig", "make_encoder", "train", "embed", "world_forward", "ORACLE"]
 
 ORACLE = "oracle"
 
@@ -137,6 +137,26 @@ def _build(world: World, cfg: TrainConfig):
     return _build_objective(cfg.method, cfg.dim, dict(cfg.hparams))
 
 
+def world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle: bool):
+    """The forward closure of one synthetic step for :func:`idealssl.train.step.training_step`: the encoder's
+    embeddings of the views ``X[v]`` (``v`` in ``vidx``), the EMA backbone's as targets when there is one, and the
+    objective's loss (the oracle's: supervised by the true orbits of the anchors). Shared by :func:`train` and
+    :mod:`idealssl.synthetic.loop`."""
+
+    def forward():
+        views = [enc(X[v]) for v in vidx]
+        if oracle:
+            return obj(views, orbits_t[anchors]), None, {}
+        targets = None
+        if ema is not None:
+            with torch.no_grad():
+                targets = [ema(X[v]) for v in vidx]
+        out = obj(views, targets)
+        return out.loss, None, out.logs
+
+    return forward
+
+
 def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
     """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.train.step.training_step`).
 
@@ -176,17 +196,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
         anchors = sample_anchors(world, cfg.batch, rng, cfg.batch_regime)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
-        def forward(vidx=vidx, anchors=anchors):
-            views = [enc(X[v]) for v in vidx]
-            if oracle:
-                return obj(views, orbits_t[anchors]), None, {}
-            targets = None
-            if ema is not None:
-                with torch.no_grad():
-                    targets = [ema(X[v]) for v in vidx]
-            out = obj(views, targets)
-            return out.loss, None, out.logs
-
+        forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
         res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc, check=check)
         losses.append(float(res.loss.detach()))
         if step == cfg.steps - 1:
