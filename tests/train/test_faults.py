@@ -168,6 +168,17 @@ def test_kill9_during_the_checkpoint_write(tmp_path, reference, which, fraction)
     assert _losses(out) == reference
 
 
+@pytest.fixture
+def one_thread():
+    """In-process runs compared with :func:`reference` use its thread count (1), whatever the worker's."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("finished") / "run"
@@ -235,7 +246,7 @@ def _mount_tmpfs(path, size_kib):
         pytest.skip(f"cannot mount a tmpfs here ({r.stderr.decode().strip()})")
 
 
-def test_full_disk_keeps_the_last_checkpoint(tmp_path, finished, reference, capsys):
+def test_full_disk_keeps_the_last_checkpoint(tmp_path, finished, reference, capsys, one_thread):
     ck_size = (finished / "checkpoints" / "last.pt").stat().st_size
     small = sum(p.stat().st_size for p in finished.iterdir() if p.is_file()) + 8192
     mnt = tmp_path / "mnt"
