@@ -572,8 +572,8 @@ def reading_line(run: Run) -> str:
         )
     d = run.rc.data
     return (
-        f"data: {len(run.images)} pretraining images decoded once and held in memory (data.stream={_setting(d.stream)}, "
-        f"data.memory_budget_gb={d.memory_budget_gb:g})"
+        f"data: {len(run.images)} pretraining images decoded once and held in memory "
+        f"(data.stream={_setting(d.stream)}, data.memory_budget_gb={d.memory_budget_gb:g})"
     )
 
 
