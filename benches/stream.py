@@ -1,0 +1,240 @@
+"""Streaming benchmark: images/s and peak resident memory, in-memory vs streamed, at two dataset sizes.
+
+    python benches/stream.py                  # 2,000 and 20,000 JPEGs (a few minutes on 2 cores)
+    python benches/stream.py --smoke          # tiny, seconds (CI runs it through tests/train/test_stream.py)
+
+Writes (once, reused) ImageFolder trees of generated JPEGs under ``benches/data/stream_jpeg_<N>/`` (git-ignored):
+``train/c<k>/<i>.jpg`` (N images, 10 classes, 64 x 64 px) and ``val/c<k>/`` (10 per class). Then, for each
+size and each way of reading (``data.stream=false``: decoded once into one uint8 array; ``data.stream=true``:
+decoded per batch by DataLoader workers), runs ``idealssl train`` in a FRESH Python process for a fixed number of
+steps and records:
+
+* images/s: the trainer's own ``results.json`` throughput (pretraining images per second over the session's
+  steps: data, views, forward, backward, optimiser; set-up, i.e. decoding everything or computing the channel
+  statistics, not included and recorded separately as ``setup_seconds``);
+* peak RSS: ``ru_maxrss`` of the training process (``RUSAGE_SELF`` in that process);
+* peak PSS of the whole process tree (training process + DataLoader workers), sampled every 0.1 s from
+  ``/proc/<pid>/smaps_rollup``: the workers are forked, and their RSS counts the pages they share with the
+  training process (``RUSAGE_CHILDREN``'s ``ru_maxrss`` is recorded too, as ``rss_children_mib``, but it is the
+  largest child's RSS including those shared pages, not memory added), so the summed proportional set size is
+  the memory the run takes in total.
+
+Peak RSS must not grow with the dataset when streaming (issue 17). The child processes are started from this
+small process: on Linux a child's ``ru_maxrss`` starts from its parent's at ``exec``, so the JPEGs are written by
+a child too. Results go to ``benches/results/stream.json`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def make_folder(root: Path, n_train: int, classes: int, size: int, n_val_per_class: int = 10, seed: int = 0) -> Path:
+    """An ImageFolder of ``n_train`` JPEGs (+ ``n_val_per_class`` per class in val/): smooth random images (a
+    4x4 random grid upsampled) tinted by class. Written once: a ``.complete`` marker says it is whole."""
+    import numpy as np
+    from PIL import Image
+
+    if (root / ".complete").exists():
+        return root
+    rng = np.random.default_rng(seed)
+    tints = rng.integers(0, 256, (classes, 3))
+    for split, per_class in (("train", n_train // classes), ("val", n_val_per_class)):
+        for c in range(classes):
+            d = root / split / f"c{c}"
+            d.mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                small = rng.integers(0, 256, (4, 4, 3)).astype(np.uint8)
+                im = Image.fromarray(small).resize((size, size), Image.BILINEAR)
+                a = (np.asarray(im, dtype=np.uint16) + tints[c]) // 2
+                Image.fromarray(a.astype(np.uint8)).save(d / f"{i}.jpg", quality=90)
+    (root / ".complete").write_text("ok\n")
+    return root
+
+
+#: runs ``idealssl train`` in this fresh process, then prints the run's numbers and this process's peak RSS
+_CHILD = """
+import json, resource, sys
+from idealssl.cli import main
+code = main(sys.argv[2:])
+res = json.load(open(sys.argv[1] + "/results.json")) if code == 0 else {}
+print(json.dumps({
+    "exit": code,
+    "images_per_s": res.get("throughput", {}).get("images_per_s"),
+    "setup_seconds": res.get("setup_seconds"),
+    "train_seconds": res.get("train_seconds"),
+    "steps": res.get("steps"),
+    "data_stream": res.get("data_stream"),
+    "rss_train_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "rss_children_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+}))
+"""
+
+
+def train_args(data: Path, out: Path, stream: bool, p: dict) -> list[str]:
+    """The ``idealssl train`` command line of one measurement."""
+    return [
+        "train",
+        "--method",
+        "simclr",
+        "--dataset",
+        "folder",
+        "--data-dir",
+        str(data),
+        "--arch",
+        "convnet",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--num-workers",
+        str(p["workers"]),
+        "--no-progress",
+        f"data.stream={'true' if stream else 'false'}",
+        f"data.image_size={p['size']}",
+        f"views.size={p['view']}",
+        f"model.width={p['width']}",
+        f"optim.batch_size={p['batch']}",
+        f"train.limit_steps={p['steps']}",
+        "optim.warmup_epochs=0",
+        "eval.at_end=[]",
+        "check.enabled=false",
+    ]
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
+    parent: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            parent.setdefault(ppid, []).append(int(d.name))
+    out, todo = [], [pid]
+    while todo:
+        q = todo.pop()
+        out.append(q)
+        todo.extend(parent.get(q, []))
+    return out
+
+
+def _pss_mib(pids: list[int]) -> float:
+    """Summed proportional set size of ``pids`` (pages shared by forked workers counted once in total)."""
+    kib = 0
+    for q in pids:
+        try:
+            for line in Path(f"/proc/{q}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    kib += int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return kib / 1024
+
+
+def measure(data: Path, work: Path, stream: bool, p: dict) -> dict:
+    """One fresh-process training run; its numbers (see :data:`_CHILD`) and the peak summed PSS of its process
+    tree (training process + DataLoader workers), sampled every 0.1 s."""
+    out = work / f"{data.name}-{'stream' if stream else 'memory'}"
+    env = dict(os.environ, OMP_NUM_THREADS=str(p["threads"]), PYTHONPATH=str(ROOT))
+    t0 = time.time()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(out), *train_args(data, out, stream, p)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _pss_mib(_tree(proc.pid)))
+        time.sleep(0.1)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"training run failed ({proc.returncode}):\n{stderr[-3000:]}")
+    rec = json.loads(stdout.strip().splitlines()[-1])
+    rec["wall_seconds"] = time.time() - t0
+    rec["pss_tree_peak_mib"] = peak
+    return rec
+
+
+PRESETS = {
+    "full": {"sizes": [2000, 20000], "classes": 10, "size": 64, "view": 32, "width": 16, "batch": 128, "steps": 20},
+    "smoke": {"sizes": [48], "classes": 3, "size": 16, "view": 16, "width": 4, "batch": 12, "steps": 2},
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="one tiny folder, 2 steps each way: keeps the script working")
+    ap.add_argument("--data", type=Path, help="where the JPEG folders go (default benches/data)")
+    ap.add_argument("--out", type=Path, help="results JSON (default benches/results/stream.json; smoke: none)")
+    ap.add_argument("--work", type=Path, help="run directories (default: a temporary folder)")
+    ap.add_argument("--workers", type=int, default=2, help="data.num_workers (decode threads / DataLoader workers)")
+    ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of the training processes")
+    args = ap.parse_args(argv)
+    p = dict(PRESETS["smoke" if args.smoke else "full"], workers=args.workers, threads=args.threads)
+    data_root = args.data or HERE / "data"
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = args.work or Path(tmp)
+        rows = []
+        for n in p["sizes"]:
+            folder = data_root / f"stream_jpeg_{n}{'_smoke' if args.smoke else ''}"
+            code = (
+                f"import pathlib, sys; sys.path.insert(0, {str(HERE)!r}); import stream; "
+                f"stream.make_folder(pathlib.Path({str(folder)!r}), {n}, {p['classes']}, {p['size']})"
+            )
+            subprocess.run([sys.executable, "-c", code], check=True)
+            for stream in (False, True):
+                rec = measure(folder, work, stream, p)
+                rec.update(n_train=n, streamed=stream)
+                rows.append(rec)
+                print(
+                    f"{n:>6} images, {'streamed' if stream else 'in memory'}: {rec['images_per_s']:.0f} img/s, "
+                    f"peak RSS {rec['rss_train_mib']:.0f} MiB, peak PSS of the process tree "
+                    f"{rec['pss_tree_peak_mib']:.0f} MiB, "
+                    f"setup {rec['setup_seconds']:.1f} s",
+                    flush=True,
+                )
+    result = {
+        "benchmark": "streaming vs in-memory image data (issue 17)",
+        "command": "python benches/stream.py" + (" --smoke" if args.smoke else ""),
+        "settings": p,
+        "protocol": (
+            f"ImageFolder of generated {p['size']}px JPEGs ({p['classes']} classes); idealssl train --method simclr "
+            f"--arch convnet (width {p['width']}), views {p['view']}px, batch {p['batch']}, {p['steps']} steps, "
+            f"data.num_workers={p['workers']}, OMP_NUM_THREADS={p['threads']}; each run a fresh process; images/s "
+            f"= results.json throughput (set-up excluded); peak RSS = ru_maxrss of the training process; peak PSS = "
+            f"summed Pss of the training process and its workers, sampled every 0.1 s"
+        ),
+        "machine": {
+            "platform": platform.platform(),
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": list(os.getloadavg()),
+        },
+        "rows": rows,
+    }
+    out = args.out or (None if args.smoke else HERE / "results" / "stream.json")
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+        print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
