@@ -217,3 +217,81 @@ def test_streaming_bench_smoke(tmp_path):
     assert [row["streamed"] for row in rows] == [False, True]
     assert all(row["images_per_s"] > 0 and row["rss_train_mib"] > 0 and row["pss_tree_peak_mib"] > 0 for row in rows)
     assert rows[1]["data_stream"]["streamed"] and not rows[0]["data_stream"]["streamed"]
+
+
+# ------------------------------------------------------------------------------------------------ 2 processes
+_DDP_RUNNER = """
+import importlib.util, os, signal, sys, time
+spec = importlib.util.spec_from_file_location("_tiny", {tiny!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+from idealssl.train import loop
+SLEEP = float(os.environ.get("TEST_SLEEP", "0"))
+TERM_AT = int(os.environ.get("TEST_TERM_PARENT_AT", "0"))
+KILL_AT = int(os.environ.get("TEST_KILL9_AT", "0"))
+real = loop.train_step
+def train_step(run, *args):
+    stop = real(run, *args)
+    time.sleep(SLEEP)
+    if run.step == TERM_AT and run.info.rank == 0:
+        os.kill(os.getppid(), signal.SIGTERM)  # as a scheduler stops the job: SIGTERM to torchrun
+    if run.step == KILL_AT:
+        os.kill(os.getpid(), signal.SIGKILL)  # a crash of every process at this step
+    return stop
+loop.train_step = train_step
+from idealssl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _torchrun(runner, folder, out, *extra, env_extra=None, check=True):
+    """``torchrun`` in its multi-node form (c10d rendezvous; one node here) with 2 gloo processes on CPU."""
+    from .test_faults import _env
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2"]
+    cmd += ["--rdzv-backend", "c10d", "--rdzv-endpoint", "localhost:0", str(runner)]
+    args = _args(folder, out, "optim.batch_size=6", "eval.at_end=[]", "check.enabled=false", *extra)
+    args[args.index("--epochs") + 1] = "3"
+    r = subprocess.run(cmd + args, env=dict(_env(), **(env_extra or {})), capture_output=True, text=True, timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("torchrun")
+def test_torchrun_two_processes_streamed_killed_and_resumed_mid_epoch(folder, tmp_path, capsys):
+    """2 processes (gloo, CPU), images streamed: the same losses as in memory; stopped mid-epoch by SIGTERM to
+    torchrun, resumed, killed (SIGKILL, every process) after the next checkpoint, resumed again: the losses of an
+    uninterrupted 2-process run. A 2-process checkpoint also continues on 1 process (another world size)."""
+    from .test_faults import _losses as losses
+
+    runner = tmp_path / "runner.py"
+    runner.write_text(_DDP_RUNNER.format(tiny=str(Path(__file__).with_name("_tiny.py"))))
+    stream = ["data.stream=true", "data.num_workers=1"]
+    ref, mem, b = tmp_path / "ref", tmp_path / "mem", tmp_path / "b"
+    _torchrun(runner, folder, ref, *stream)
+    _torchrun(runner, folder, mem, "data.stream=false")
+    want = losses(ref)
+    assert sorted(want) == list(range(1, 25)) and losses(mem) == want  # 48 images / 6 = 8 steps x 3 epochs
+    env = json.loads((ref / "env.json").read_text())
+    assert env["world_size"] == 2 and env["batch_size_per_process"] == 3 and env["data_stream"]["streamed"]
+
+    r = _torchrun(runner, folder, b, *stream, env_extra={"TEST_SLEEP": "0.3", "TEST_TERM_PARENT_AT": "3"}, check=False)
+    assert r.returncode != 0 and "stopped by signal 15; checkpoint written to" in r.stderr  # (torchrun's own
+    # SignalException traceback follows: the agent's, not the training processes')
+    ck = C.load(b / "checkpoints" / "last.pt")
+    assert 3 <= ck["step"] < 8 and len(ck["rng"]["views"]) == 2  # mid-epoch 0, written once by rank 0
+
+    # the same checkpoint continued by 1 process (branched): same global batch and position, the change said
+    assert main(["train", "--resume", str(b / "checkpoints" / "last.pt"), "--out", str(tmp_path / "one")]) == 0
+    err = capsys.readouterr().err
+    assert "checkpoint written by 2 process(es) with 1: the global batch stays 6 (now 6 per process)" in err
+    one = losses(tmp_path / "one")
+    assert sorted(one) == list(range(1, 25)) and all(one[s] == want[s] for s in range(1, ck["step"] + 1))
+
+    r = _torchrun(runner, folder, b, "--resume", env_extra={"TEST_KILL9_AT": "13"}, check=False)
+    assert r.returncode != 0 and f"resuming at step {ck['step']}" in r.stderr
+    assert C.load(b / "checkpoints" / "last.pt")["step"] == 8  # the end of epoch 0; killed at 13
+    r = _torchrun(runner, folder, b, "--resume")
+    assert "resuming at step 8" in r.stderr
+    assert losses(b) == want
