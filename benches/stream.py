@@ -170,7 +170,7 @@ def measure(data: Path, work: Path, stream: bool, p: dict) -> dict:
 
 
 PRESETS = {
-    "full": {"sizes": [2000, 20000], "classes": 10, "size": 64, "view": 32, "width": 16, "batch": 128, "steps": 20},
+    "full": {"sizes": [2000, 20000], "classes": 10, "size": 64, "view": 32, "width": 16, "batch": 64, "steps": 30},
     "smoke": {"sizes": [48], "classes": 3, "size": 16, "view": 16, "width": 4, "batch": 12, "steps": 2},
 }
 

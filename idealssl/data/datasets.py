@@ -383,7 +383,7 @@ def take(images, key):
     return images.take(key) if isinstance(images, FileImages) else images[key]
 
 
-def channel_stats(images, limit: int = 10000, chunk: int = 256) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(images, limit: int = 10000, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation (in [0, 1] units) of the first ``limit`` images.
 
     Sums of the uint8 values and of their squares are exact integers, so the result does not depend on how
