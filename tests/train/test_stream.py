@@ -149,6 +149,8 @@ def test_streamed_run_resumes_mid_epoch_exactly(folder, tmp_path, monkeypatch):
     assert C.load(b / "checkpoints" / "last.pt")["step"] == 9
     assert main(["train", "--out", str(b), "--resume", "train.progress=off"]) == 0
     assert _losses(a) == _losses(b) and len(_losses(a)) == 12
+    # evaluating the streamed run afterwards streams too
+    assert main(["eval", "knn", str(a)]) == 0 and main(["eval", "check", str(a), "--images", "4", "--views", "2"]) == 0
 
 
 def test_a_resume_may_change_how_images_are_read(folder, tmp_path, capsys):
