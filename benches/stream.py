@@ -2,6 +2,7 @@
 
     python benches/stream.py                  # 2,000 and 20,000 JPEGs (a few minutes on 2 cores)
     python benches/stream.py --smoke          # tiny, seconds (CI runs it through tests/train/test_stream.py)
+    python benches/stream.py --table          # the table of benches/README.md, from benches/results/stream.json
 
 Writes (once, reused) ImageFolder trees of generated JPEGs under ``benches/data/stream_jpeg_<N>/`` (git-ignored):
 ``train/c<k>/<i>.jpg`` (N images, 10 classes, 64 x 64 px) and ``val/c<k>/`` (10 per class). Then, for each
@@ -175,6 +176,21 @@ PRESETS = {
 }
 
 
+def table(result: dict) -> str:
+    """The markdown table of benches/README.md from a results file."""
+    lines = [
+        "| training images | way | images/s | peak RSS, training process | peak PSS, process tree | set-up |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["rows"]:
+        way = f"streamed ({r['data_stream']['workers']} workers)" if r["streamed"] else "in memory"
+        lines.append(
+            f"| {r['n_train']:,} | {way} | {r['images_per_s']:.1f} | {r['rss_train_mib']:.0f} MiB | "
+            f"{r['pss_tree_peak_mib']:.0f} MiB | {r['setup_seconds']:.1f} s |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--smoke", action="store_true", help="one tiny folder, 2 steps each way: keeps the script working")
@@ -183,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--work", type=Path, help="run directories (default: a temporary folder)")
     ap.add_argument("--workers", type=int, default=2, help="data.num_workers (decode threads / DataLoader workers)")
     ap.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of the training processes")
+    ap.add_argument("--table", action="store_true", help="print the README table of the results file and exit")
     args = ap.parse_args(argv)
+    if args.table:
+        print(table(json.loads((args.out or HERE / "results" / "stream.json").read_text())))
+        return 0
     p = dict(PRESETS["smoke" if args.smoke else "full"], workers=args.workers, threads=args.threads)
     data_root = args.data or HERE / "data"
     import tempfile

@@ -219,6 +219,12 @@ def test_streaming_bench_smoke(tmp_path):
     assert [row["streamed"] for row in rows] == [False, True]
     assert all(row["images_per_s"] > 0 and row["rss_train_mib"] > 0 and row["pss_tree_peak_mib"] > 0 for row in rows)
     assert rows[1]["data_stream"]["streamed"] and not rows[0]["data_stream"]["streamed"]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "benches" / "stream.py"), "--table", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0 and r.stdout.count("| 48 | ") == 2 and "streamed (2 workers)" in r.stdout
 
 
 # ------------------------------------------------------------------------------------------------ 2 processes
