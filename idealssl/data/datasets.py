@@ -383,21 +383,26 @@ def take(images, key):
     return images.take(key) if isinstance(images, FileImages) else images[key]
 
 
-def channel_stats(images, limit: int = 10000, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(
+    images, limit: int = 10000, chunk_bytes: int = 1 << 26
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and standard deviation (in [0, 1] units) of the first ``limit`` images.
 
-    Sums of the uint8 values and of their squares are exact integers, so the result does not depend on how
-    the images are read (all at once in memory, or ``chunk`` at a time from disk): the streamed and the
-    in-memory path normalise with the same numbers, bit for bit. The std is floored at 1e-3 (a constant
-    channel)."""
+    Sums of the uint8 values and of their squares (< 2^16, exact in uint16) are exact integers, so the result does
+    not depend on how the images are read (all at once in memory, or about ``chunk_bytes`` of images at a time from
+    disk): the streamed and the in-memory path normalise with the same numbers, bit for bit, and memory stays
+    bounded (no float copy of the set). The std is floored at 1e-3 (a constant channel)."""
     n = min(len(images), limit)
-    c = int(images.shape[1])
+    c, h, w = (int(v) for v in images.shape[1:])
+    chunk = max(1, chunk_bytes // (c * h * w))
     s1, s2 = np.zeros(c, np.int64), np.zeros(c, np.int64)
     for i in range(0, n, chunk):
-        a = np.asarray(images[i : min(n, i + chunk)]).astype(np.int64)
-        s1 += a.sum(axis=(0, 2, 3))
-        s2 += (a * a).sum(axis=(0, 2, 3))
-    count = float(n * images.shape[2] * images.shape[3])
+        a = np.asarray(images[i : min(n, i + chunk)])
+        s1 += a.sum(axis=(0, 2, 3), dtype=np.int64)
+        sq = a.astype(np.uint16)
+        np.multiply(sq, sq, out=sq)
+        s2 += sq.sum(axis=(0, 2, 3), dtype=np.int64)
+    count = float(n * h * w)
     mean = s1 / (255.0 * count)
     var = np.maximum(s2 / (255.0**2 * count) - mean**2, 0.0)
     return tuple(float(v) for v in mean), tuple(max(float(v), 1e-3) for v in np.sqrt(var))

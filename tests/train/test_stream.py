@@ -83,7 +83,7 @@ def test_file_images_decode_like_the_in_memory_path(folder):
     with pytest.raises(IndexError):
         lazy.train_x[np.array([0.5])]
     # exact integer sums: chunked reading gives the same statistics as all at once
-    assert channel_stats(mem.train_x, chunk=7) == channel_stats(mem.train_x)
+    assert channel_stats(mem.train_x, chunk_bytes=7 * 3 * 16 * 16) == channel_stats(mem.train_x)
 
 
 def test_batch_sampler_is_the_in_memory_order_sharded_disjointly():
