@@ -19,10 +19,17 @@ optimiser, step counter, torch RNG). A run stopped at step t (SIGTERM, SIGINT, o
 resumed from its last epoch checkpoint) and resumed with ``--resume`` computes the same losses as
 an uninterrupted run on CPU.
 
+Data: the pretraining images are one uint8 tensor indexed per batch, or, when they stream from disk
+(``data.stream``, :mod:`idealssl.data.stream`), image files decoded per batch by DataLoader workers; both read
+the same indices of the same permutation, so they give the same losses.
+
 Distributed: under ``torchrun`` the model (backbone + objective heads + online probe) is wrapped in
 ``DistributedDataParallel``; each of the W processes takes a disjoint slice of size B/W of every
 global batch B; objectives gather batch statistics themselves (objectives.base). Optional SyncBN
-(``model.sync_bn``).
+(``model.sync_bn``). Rank 0 alone writes the run files and checkpoints. A checkpoint may be resumed by
+another number of processes: the step counts global batches, so the run continues from the same global
+sample (step x B) with B/W' images per process and the same learning rate; only the view generators are
+re-seeded (:func:`world_change_line` says so at start).
 """
 
 from __future__ import annotations
