@@ -8,7 +8,7 @@ Writes (once, reused) ImageFolder trees of generated JPEGs under ``benches/data/
 ``train/c<k>/<i>.jpg`` (N images, 10 classes, 64 x 64 px) and ``val/c<k>/`` (10 per class). Then, for each
 size and each way of reading (``data.stream=false``: decoded once into one uint8 array; ``data.stream=true``:
 decoded per batch by DataLoader workers), runs ``idealssl train`` in a FRESH Python process for a fixed number of
-steps, two rounds alternating the two ways (the load of a shared machine hits both), and records:
+steps, three rounds alternating the two ways (the load of a shared machine hits both), and records:
 
 * images/s: the trainer's own ``results.json`` throughput (pretraining images per second over the session's
   steps: data, views, forward, backward, optimiser; set-up, i.e. decoding everything or computing the channel
@@ -180,7 +180,7 @@ PRESETS = {
         "width": 16,
         "batch": 64,
         "steps": 20,
-        "rounds": 2,
+        "rounds": 3,
     },
     "smoke": {"sizes": [48], "classes": 3, "size": 16, "view": 16, "width": 4, "batch": 12, "steps": 2, "rounds": 1},
 }
