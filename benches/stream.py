@@ -15,11 +15,13 @@ steps, three rounds alternating the two ways (the load of a shared machine hits 
   statistics, not included and recorded separately as ``setup_seconds``); the summary keeps the best round (the
   least disturbed);
 * peak RSS: ``ru_maxrss`` of the training process (``RUSAGE_SELF`` in that process);
-* peak PSS of the whole process tree (training process + DataLoader workers), sampled every 0.1 s from
-  ``/proc/<pid>/smaps_rollup``: the workers are forked, and their RSS counts the pages they share with the
-  training process (``RUSAGE_CHILDREN``'s ``ru_maxrss`` is recorded too, as ``rss_children_mib``, but it is the
-  largest child's RSS including those shared pages, not memory added), so the summed proportional set size is
-  the memory the run takes in total.
+* peak anonymous memory of the whole process tree (training process + DataLoader workers): the summed
+  ``Pss_Anon`` of ``/proc/<pid>/smaps_rollup``, sampled every 0.1 s. The workers are forked, and their RSS counts the
+  pages they share with the training process (``RUSAGE_CHILDREN``'s ``ru_maxrss`` is recorded as
+  ``rss_children_mib``, but it is the largest child's RSS including those pages, not memory added); the
+  proportional anonymous size counts each such page once in total, and leaves out the libraries (libtorch), whose
+  proportional share depends on how many other processes on the machine map them (the summed ``Pss`` is recorded
+  too, as ``pss_tree_peak_mib``).
 
 Peak RSS must not grow with the dataset when streaming (issue 17). The child processes are started from this
 small process: on Linux a child's ``ru_maxrss`` starts from its parent's at ``exec``, so the JPEGs are written by
@@ -132,17 +134,19 @@ def _tree(pid: int) -> list[int]:
     return out
 
 
-def _pss_mib(pids: list[int]) -> float:
-    """Summed proportional set size of ``pids`` (pages shared by forked workers counted once in total)."""
-    kib = 0
+def _pss_mib(pids: list[int]) -> tuple[float, float]:
+    """Summed proportional set size of ``pids``: all of it, and its anonymous part (``Pss_Anon``: heap, tensors,
+    decoded images; pages shared copy-on-write by forked workers counted once in total)."""
+    kib = {"Pss:": 0, "Pss_Anon:": 0}
     for q in pids:
         try:
             for line in Path(f"/proc/{q}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    kib += int(line.split()[1])
+                key = line.split(" ", 1)[0]
+                if key in kib:
+                    kib[key] += int(line.split()[1])
         except (OSError, ValueError):
             continue
-    return kib / 1024
+    return kib["Pss:"] / 1024, kib["Pss_Anon:"] / 1024
 
 
 def measure(data: Path, work: Path, stream: bool, p: dict) -> dict:
@@ -158,9 +162,10 @@ def measure(data: Path, work: Path, stream: bool, p: dict) -> dict:
         stderr=subprocess.PIPE,
         text=True,
     )
-    peak = 0.0
+    peak, anon = 0.0, 0.0
     while proc.poll() is None:
-        peak = max(peak, _pss_mib(_tree(proc.pid)))
+        pss = _pss_mib(_tree(proc.pid))
+        peak, anon = max(peak, pss[0]), max(anon, pss[1])
         time.sleep(0.1)
     stdout, stderr = proc.communicate()
     if proc.returncode != 0:
@@ -168,6 +173,7 @@ def measure(data: Path, work: Path, stream: bool, p: dict) -> dict:
     rec = json.loads(stdout.strip().splitlines()[-1])
     rec["wall_seconds"] = time.time() - t0
     rec["pss_tree_peak_mib"] = peak
+    rec["anon_tree_peak_mib"] = anon
     return rec
 
 
@@ -204,8 +210,8 @@ def run_all(p: dict, data_root: Path, work: Path, smoke: bool) -> list[dict]:
                 rows.append(rec)
                 print(
                     f"{n:>6} images, {'streamed' if stream else 'in memory'}, round {r}: {rec['images_per_s']:.0f} "
-                    f"img/s, peak RSS {rec['rss_train_mib']:.0f} MiB, peak PSS of the process tree "
-                    f"{rec['pss_tree_peak_mib']:.0f} MiB, setup {rec['setup_seconds']:.1f} s",
+                    f"img/s, peak RSS {rec['rss_train_mib']:.0f} MiB, peak anonymous memory of the process tree "
+                    f"{rec['anon_tree_peak_mib']:.0f} MiB, setup {rec['setup_seconds']:.1f} s",
                     flush=True,
                 )
     return rows
@@ -226,6 +232,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "images_per_s_rounds": [r["images_per_s"] for r in rs],
                 "rss_train_mib_max": max(r["rss_train_mib"] for r in rs),
                 "pss_tree_peak_mib_max": max(r["pss_tree_peak_mib"] for r in rs),
+                "anon_tree_peak_mib_max": max(r["anon_tree_peak_mib"] for r in rs),
                 "setup_seconds_min": min(r["setup_seconds"] for r in rs),
             }
         )
@@ -235,8 +242,8 @@ def summarise(rows: list[dict]) -> list[dict]:
 def table(result: dict) -> str:
     """The markdown table of benches/README.md from a results file."""
     lines = [
-        "| training images | way | images/s, best (each round) | peak RSS, training process | peak PSS, process tree "
-        "| set-up |",
+        "| training images | way | images/s, best (each round) | peak RSS, training process | peak anonymous memory, "
+        "process tree | set-up |",
         "|---|---|---|---|---|---|",
     ]
     for r in result["summary"]:
@@ -244,7 +251,7 @@ def table(result: dict) -> str:
         rounds = ", ".join(f"{v:.0f}" for v in r["images_per_s_rounds"])
         lines.append(
             f"| {r['n_train']:,} | {way} | {r['images_per_s_best']:.1f} ({rounds}) | {r['rss_train_mib_max']:.0f} "
-            f"MiB | {r['pss_tree_peak_mib_max']:.0f} MiB | {r['setup_seconds_min']:.1f} s |"
+            f"MiB | {r['anon_tree_peak_mib_max']:.0f} MiB | {r['setup_seconds_min']:.1f} s |"
         )
     return "\n".join(lines)
 
@@ -276,8 +283,9 @@ def main(argv: list[str] | None = None) -> int:
             f"ImageFolder of generated {p['size']}px JPEGs ({p['classes']} classes); idealssl train --method simclr "
             f"--arch convnet (width {p['width']}), views {p['view']}px, batch {p['batch']}, {p['steps']} steps, "
             f"data.num_workers={p['workers']}, OMP_NUM_THREADS={p['threads']}; each run a fresh process; images/s "
-            f"= results.json throughput (set-up excluded); peak RSS = ru_maxrss of the training process; peak PSS = "
-            f"summed Pss of the training process and its workers, sampled every 0.1 s"
+            f"= results.json throughput (set-up excluded), best of the rounds; peak RSS = ru_maxrss of the training "
+            f"process; peak anonymous memory = summed Pss_Anon of the training process and its workers, sampled "
+            f"every 0.1 s"
         ),
         "machine": {
             "platform": platform.platform(),

@@ -217,7 +217,7 @@ def test_streaming_bench_smoke(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads(out.read_text())["rows"]
     assert [row["streamed"] for row in rows] == [False, True]
-    assert all(row["images_per_s"] > 0 and row["rss_train_mib"] > 0 and row["pss_tree_peak_mib"] > 0 for row in rows)
+    assert all(row["images_per_s"] > 0 and row["rss_train_mib"] > 0 and row["anon_tree_peak_mib"] > 0 for row in rows)
     assert rows[1]["data_stream"]["streamed"] and not rows[0]["data_stream"]["streamed"]
     r = subprocess.run(
         [sys.executable, str(ROOT / "benches" / "stream.py"), "--table", "--out", str(out)],
