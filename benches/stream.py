@@ -46,11 +46,11 @@ ROOT = HERE.parent
 def make_folder(root: Path, n_train: int, classes: int, size: int, n_val_per_class: int = 10, seed: int = 0) -> Path:
     """An ImageFolder of ``n_train`` JPEGs (+ ``n_val_per_class`` per class in val/): smooth random images (a
     4x4 random grid upsampled) tinted by class. Written once: a ``.complete`` marker says it is whole."""
+    if (root / ".complete").exists():
+        return root
     import numpy as np
     from PIL import Image
 
-    if (root / ".complete").exists():
-        return root
     rng = np.random.default_rng(seed)
     tints = rng.integers(0, 256, (classes, 3))
     for split, per_class in (("train", n_train // classes), ("val", n_val_per_class)):

@@ -315,12 +315,14 @@ class FileImages:
     Indexing (an integer, a slice, an index or boolean array, or a tuple whose first entry is one of these)
     decodes just the images asked for, with :func:`_decode` (the in-memory path's decode and resize), so a
     streamed dataset and a decoded one give the same pixels. :meth:`take` gives a lazy subset. Nothing is
-    cached: memory stays flat whatever the number of files, which is the point (``data.stream``).
+    cached: memory stays flat whatever the number of files, which is the point (``data.stream``). The paths are
+    held in one NumPy bytes array, not as Python objects: DataLoader workers are forked, and reading a list of
+    N Python strings touches their reference counts, which copies the pages into every worker.
 
     Attributes
     ----------
-    files : list of Path
-        One file per image, in dataset order.
+    paths : np.ndarray
+        One encoded path (``os.fsencode``) per image, in dataset order.
     size, channels : int
         Side of the decoded square images and their channels (1 or 3).
     workers : int
@@ -330,28 +332,36 @@ class FileImages:
     dtype = np.dtype(np.uint8)
     ndim = 4
 
-    def __init__(self, files: Sequence[Path], size: int, channels: int, workers: int = 0):
-        self.files, self.size, self.channels, self.workers = list(files), int(size), int(channels), int(workers)
+    def __init__(self, files: Sequence[Path] | np.ndarray, size: int, channels: int, workers: int = 0):
+        if isinstance(files, np.ndarray) and files.dtype.kind == "S":
+            self.paths = files
+        else:
+            self.paths = np.array([os.fsencode(f) for f in files], dtype=bytes) if len(files) else np.array([], "S1")
+        self.size, self.channels, self.workers = int(size), int(channels), int(workers)
 
     def __len__(self) -> int:
-        return len(self.files)
+        return len(self.paths)
+
+    def file(self, i: int) -> Path:
+        """The file of image ``i``."""
+        return Path(os.fsdecode(self.paths[int(i)]))
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
-        return (len(self.files), self.channels, self.size, self.size)
+        return (len(self.paths), self.channels, self.size, self.size)
 
     @property
     def nbytes(self) -> int:
         """Bytes the images would take decoded (what the in-memory path would hold)."""
-        return len(self.files) * self.channels * self.size * self.size
+        return len(self.paths) * self.channels * self.size * self.size
 
     def _indices(self, key) -> np.ndarray:
         if isinstance(key, slice):
-            return np.arange(len(self.files))[key]
+            return np.arange(len(self.paths))[key]
         idx = np.asarray(key)
         if idx.dtype == bool:
-            if idx.shape != (len(self.files),):
-                raise IndexError(f"boolean index of shape {idx.shape} for {len(self.files)} images")
+            if idx.shape != (len(self.paths),):
+                raise IndexError(f"boolean index of shape {idx.shape} for {len(self.paths)} images")
             return np.flatnonzero(idx)
         if idx.dtype.kind not in "iu":
             raise IndexError(f"images are indexed by integers, slices or boolean masks, not {idx.dtype}")
@@ -361,8 +371,8 @@ class FileImages:
         if isinstance(key, tuple):
             return self[key[0]][(slice(None),) * (not _is_int(key[0])) + key[1:]]
         if _is_int(key):
-            return _decode(self.files[int(key)], self.size, self.channels)
-        return _decode_all([self.files[i] for i in self._indices(key)], self.size, self.channels, self.workers)
+            return _decode(self.file(key), self.size, self.channels)
+        return _decode_all([self.file(i) for i in self._indices(key)], self.size, self.channels, self.workers)
 
     def __array__(self, dtype=None, copy=None):
         """Every image decoded (``np.asarray``): only for code that needs them all at once."""
@@ -371,7 +381,7 @@ class FileImages:
 
     def take(self, key) -> FileImages:
         """The images at ``key`` (as :meth:`__getitem__` reads it), still on disk."""
-        return FileImages([self.files[i] for i in self._indices(key)], self.size, self.channels, self.workers)
+        return FileImages(self.paths[self._indices(key)], self.size, self.channels, self.workers)
 
 
 def _is_int(key) -> bool:
