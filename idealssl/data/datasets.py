@@ -20,6 +20,12 @@ fake       random images of any size and class count, generated (``data.fake_siz
            ``data.fake_images``, ``data.fake_channels``; seed ``data.fake_seed``): smoke tests and speed benchmarks
 ========== ===================================================================================
 
+Streaming (``data.stream``): the image-file datasets (folder, imagenet, tinyimagenet) can also be kept on disk
+as :class:`FileImages`, an array-like that decodes on access with the same decode/resize as the in-memory path
+(so both give the same pixels); the trainer then decodes each batch in DataLoader workers
+(:mod:`idealssl.data.stream`). ``data.stream=auto`` (the default) streams when the decoded set (train + test,
+N x C x H x W bytes) would exceed ``data.memory_budget_gb`` (default 8 GB); ``true`` / ``false`` force it.
+
 CIFAR pickles are read with a restricted unpickler that only admits the numpy array
 reconstruction functions, so a malicious pickle cannot execute code.
 """
@@ -72,6 +78,7 @@ class ImageSet:
     std: tuple[float, ...] = ()
     pretrain_x: np.ndarray | None = None
     notes: str = ""
+    stream: str = ""  #: "" (held in memory) or why the images stay on disk (train_x, test_x are FileImages)
 
     def __post_init__(self):
         for nm in ("train_x", "test_x"):
@@ -302,6 +309,145 @@ def _decode_all(files: Sequence[Path], size: int, channels: int, workers: int = 
     return out
 
 
+class FileImages:
+    """Image files seen as a uint8 array of shape (N, C, size, size) that decodes on access.
+
+    Indexing (an integer, a slice, an index or boolean array, or a tuple whose first entry is one of these)
+    decodes just the images asked for, with :func:`_decode` (the in-memory path's decode and resize), so a
+    streamed dataset and a decoded one give the same pixels. :meth:`take` gives a lazy subset. Nothing is
+    cached: memory stays flat whatever the number of files, which is the point (``data.stream``). The paths are
+    held in one NumPy bytes array, not as Python objects: DataLoader workers are forked, and reading a list of
+    N Python strings touches their reference counts, which copies the pages into every worker.
+
+    Attributes
+    ----------
+    paths : np.ndarray
+        One encoded path (``os.fsencode``) per image, in dataset order.
+    size, channels : int
+        Side of the decoded square images and their channels (1 or 3).
+    workers : int
+        Threads decoding a multi-image access (PIL releases the GIL while decoding).
+    """
+
+    dtype = np.dtype(np.uint8)
+    ndim = 4
+
+    def __init__(self, files: Sequence[Path] | np.ndarray, size: int, channels: int, workers: int = 0):
+        if isinstance(files, np.ndarray) and files.dtype.kind == "S":
+            self.paths = files
+        else:
+            self.paths = np.array([os.fsencode(f) for f in files], dtype=bytes) if len(files) else np.array([], "S1")
+        self.size, self.channels, self.workers = int(size), int(channels), int(workers)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def file(self, i: int) -> Path:
+        """The file of image ``i``."""
+        return Path(os.fsdecode(self.paths[int(i)]))
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (len(self.paths), self.channels, self.size, self.size)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the images would take decoded (what the in-memory path would hold)."""
+        return len(self.paths) * self.channels * self.size * self.size
+
+    def _indices(self, key) -> np.ndarray:
+        if isinstance(key, slice):
+            return np.arange(len(self.paths))[key]
+        idx = np.asarray(key)
+        if idx.dtype == bool:
+            if idx.shape != (len(self.paths),):
+                raise IndexError(f"boolean index of shape {idx.shape} for {len(self.paths)} images")
+            return np.flatnonzero(idx)
+        if idx.dtype.kind not in "iu":
+            raise IndexError(f"images are indexed by integers, slices or boolean masks, not {idx.dtype}")
+        return idx.reshape(-1)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            return self[key[0]][(slice(None),) * (not _is_int(key[0])) + key[1:]]
+        if _is_int(key):
+            return _decode(self.file(key), self.size, self.channels)
+        return _decode_all([self.file(i) for i in self._indices(key)], self.size, self.channels, self.workers)
+
+    def __array__(self, dtype=None, copy=None):
+        """Every image decoded (``np.asarray``): only for code that needs them all at once."""
+        a = self[:]
+        return a if dtype is None else a.astype(dtype)
+
+    def take(self, key) -> FileImages:
+        """The images at ``key`` (as :meth:`__getitem__` reads it), still on disk."""
+        return FileImages(self.paths[self._indices(key)], self.size, self.channels, self.workers)
+
+
+def _is_int(key) -> bool:
+    return isinstance(key, (int, np.integer)) and not isinstance(key, bool)
+
+
+def take(images, key):
+    """``images[key]``, lazily for :class:`FileImages` (a subset that stays on disk)."""
+    return images.take(key) if isinstance(images, FileImages) else images[key]
+
+
+def channel_stats(
+    images, limit: int = 10000, chunk_bytes: int = 1 << 26
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and standard deviation (in [0, 1] units) of the first ``limit`` images.
+
+    Sums of the uint8 values and of their squares (< 2^16, exact in uint16) are exact integers, so the result does
+    not depend on how the images are read (all at once in memory, or about ``chunk_bytes`` of images at a time from
+    disk): the streamed and the in-memory path normalise with the same numbers, bit for bit, and memory stays
+    bounded (no float copy of the set). The std is floored at 1e-3 (a constant channel)."""
+    n = min(len(images), limit)
+    c, h, w = (int(v) for v in images.shape[1:])
+    chunk = max(1, chunk_bytes // (c * h * w))
+    s1, s2 = np.zeros(c, np.int64), np.zeros(c, np.int64)
+    for i in range(0, n, chunk):
+        a = np.asarray(images[i : min(n, i + chunk)])
+        s1 += a.sum(axis=(0, 2, 3), dtype=np.int64)
+        sq = a.astype(np.uint16)
+        np.multiply(sq, sq, out=sq)
+        s2 += sq.sum(axis=(0, 2, 3), dtype=np.int64)
+    count = float(n * h * w)
+    mean = s1 / (255.0 * count)
+    var = np.maximum(s2 / (255.0**2 * count) - mean**2, 0.0)
+    return tuple(float(v) for v in mean), tuple(max(float(v), 1e-3) for v in np.sqrt(var))
+
+
+#: the datasets read from image files, which can stream (data.stream)
+STREAMABLE = ("folder", "imagenet", "tinyimagenet")
+#: data.memory_budget_gb's default: the decoded set (train + test) above which data.stream=auto streams
+MEMORY_BUDGET_GB = 8.0
+
+
+def stream_choice(setting, n_images: int, channels: int, size: int, budget_gb: float) -> str:
+    """Why the images stay on disk ("" when they are decoded into memory).
+
+    ``setting`` is ``data.stream``: ``true`` always streams, ``false`` never, ``"auto"`` streams when the
+    decoded set (``n_images`` x ``channels`` x ``size`` x ``size`` uint8 bytes) would exceed ``budget_gb``."""
+    need = n_images * channels * size * size / 1e9
+    if setting is True:
+        return f"data.stream=true ({need:.3g} GB decoded)"
+    if setting is False:
+        return ""
+    if need > budget_gb:
+        return (
+            f"data.stream=auto: decoded, the {n_images} images would take {need:.3g} GB "
+            f"> data.memory_budget_gb={budget_gb:g}"
+        )
+    return ""
+
+
+def _file_split(files, size: int, channels: int, workers: int, stream: str):
+    """One split's images: decoded now (in memory), or a :class:`FileImages` when streaming."""
+    lazy = FileImages(files, size, channels, workers)
+    return lazy if stream else _decode_all(files, size, channels, workers)
+
+
 def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
     files, labels = [], []
@@ -321,8 +467,11 @@ def load_image_folder(
     folder: str = "",
     max_images: int = 0,
     workers: int = 0,
+    stream="auto",
+    budget_gb: float = MEMORY_BUDGET_GB,
 ) -> ImageSet:
-    """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size."""
+    """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size
+    (in memory, or on access when ``stream`` says so: :func:`stream_choice`)."""
     root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
     test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
     if not (root / "train").is_dir() or test_name is None:
@@ -337,25 +486,33 @@ def load_image_folder(
         raise InputError(
             f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})"
         )
-    if max_images and len(trf) > max_images:
+    streaming = stream_choice(stream, len(trf) + len(tef), channels, size, budget_gb)
+    if max_images and len(trf) > max_images and not streaming:
         raise InputError(
             f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
-            f"lower data.image_size or raise data.max_images"
+            f"lower data.image_size, raise data.max_images or stream them from disk (data.stream=true)"
         )
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
+    train_x = _file_split(trf, size, channels, workers, streaming)
+    mean, std = channel_stats(train_x)
     return ImageSet(
         name,
-        _decode_all(trf, size, channels, workers),
+        train_x,
         np.asarray(trl, np.int64),
-        _decode_all(tef, size, channels, workers),
+        _file_split(tef, size, channels, workers, streaming),
         np.asarray(tel, np.int64),
         len(classes),
+        mean,
+        std,
         notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
         f"to {size} then centre-cropped)",
+        stream=streaming,
     )
 
 
-def load_tinyimagenet(data_dir: Path, size: int = 64, workers: int = 0) -> ImageSet:
+def load_tinyimagenet(
+    data_dir: Path, size: int = 64, workers: int = 0, stream="auto", budget_gb: float = MEMORY_BUDGET_GB
+) -> ImageSet:
     """TinyImageNet-200 in its distributed layout (train/<wnid>/images, val/images + val_annotations.txt)."""
     req = ["wnids.txt", "train", "val/val_annotations.txt", "val/images"]
     root = _locate(data_dir, "tiny-imagenet-200", req)
@@ -386,16 +543,18 @@ def load_tinyimagenet(data_dir: Path, size: int = 64, workers: int = 0) -> Image
         tef.append(root / "val" / "images" / parts[0])
         tel.append(index[parts[1]])
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
+    streaming = stream_choice(stream, len(trf) + len(tef), 3, size, budget_gb)
     return ImageSet(
         "tinyimagenet",
-        _decode_all(trf, size, 3, workers),
+        _file_split(trf, size, 3, workers, streaming),
         np.asarray(trl, np.int64),
-        _decode_all(tef, size, 3, workers),
+        _file_split(tef, size, 3, workers, streaming),
         np.asarray(tel, np.int64),
         len(wnids),
         (0.4802, 0.4481, 0.3975),
         (0.2770, 0.2691, 0.2821),
         notes=f"TinyImageNet in {root}; test = the official val split (the test split has no labels)",
+        stream=streaming,
     )
 
 
@@ -463,7 +622,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
     "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
     "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
     "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(
-        _dir(data_dir), int(cfg.get("image_size") or 64), int(cfg.get("num_workers") or 0)
+        _dir(data_dir), int(cfg.get("image_size") or 64), *_stream_args(cfg)
     ),
     "imagenet": lambda data_dir, cfg: load_image_folder(
         _dir(data_dir),
@@ -472,7 +631,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
         "imagenet",
         "imagenet",
         int(cfg.get("max_images") or 0),
-        int(cfg.get("num_workers") or 0),
+        *_stream_args(cfg),
     ),
     "folder": lambda data_dir, cfg: load_image_folder(
         _dir(data_dir),
@@ -481,9 +640,19 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
         "folder",
         "",
         int(cfg.get("max_images") or 0),
-        int(cfg.get("num_workers") or 0),
+        *_stream_args(cfg),
     ),
 }
+
+
+def _stream_args(cfg: dict) -> tuple[int, object, float]:
+    """(decode workers, data.stream, data.memory_budget_gb) of a data configuration."""
+    budget = cfg.get("memory_budget_gb")
+    return (
+        int(cfg.get("num_workers") or 0),
+        cfg.get("stream", "auto"),
+        float(MEMORY_BUDGET_GB if budget is None else budget),
+    )
 
 
 def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
@@ -493,4 +662,9 @@ def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
         raise InputError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
     if key not in ("digits", "fake") and data_dir is not None and not _dir(data_dir).exists():
         raise InputError(f"--data-dir {data_dir} does not exist")
+    if (cfg or {}).get("stream") is True and key not in STREAMABLE:
+        raise InputError(
+            f"data.stream=true: {key} is held in memory (streaming reads image files: {', '.join(STREAMABLE)}); "
+            f"use data.stream=auto or false"
+        )
     return DATASETS[key](data_dir, cfg or {})

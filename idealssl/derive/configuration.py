@@ -83,6 +83,15 @@ def _ideal_objective(family: ProbeFamily, C: int, temperature: float) -> dict:
     return ideal
 
 
+def dissl_categories_rule(C: int) -> str:
+    """DISSL's rule for the number K of teacher categories given C orbits (S7): one sentence, cheap for any C (the
+    trainer states it with C = the number of pretraining images, which can be millions)."""
+    return (
+        f"K >= C = {C} for a maximal teacher (K = C exactly when C is known); with K < C the "
+        "teacher can only estimate a coarsening of M"
+    )
+
+
 def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
     """Why ``dim`` can or cannot be ideal for the family (S1.3, S1.4, S2.1)."""
     dmin = family.minimal_dimension(C)
@@ -177,8 +186,7 @@ def configure(
         "student_head": f"in the probe family: {head}, then softmax over the K categories",
         "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
         "categories": K,
-        "categories_rule": f"K >= C = {C} for a maximal teacher (K = C exactly when C is known); with K < C the "
-        "teacher can only estimate a coarsening of M",
+        "categories_rule": dissl_categories_rule(C),
         "lambda": dissl_lambda,
         "beta": dissl_beta,
         "lambda_constraint": "0 < lambda < 1 + beta (then every optimal teacher is deterministic); lambda > 1 + beta "

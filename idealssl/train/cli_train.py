@@ -36,8 +36,9 @@ def configure(p: argparse.ArgumentParser) -> None:
         "--num-workers",
         type=int,
         metavar="N",
-        help="threads decoding image files once at start (folder, imagenet, tinyimagenet; data.num_workers; "
-        "default up to 8); the other datasets are arrays already",
+        help="threads decoding image files once at start, or DataLoader workers per process decoding each batch "
+        "when they stream (data.stream) (folder, imagenet, tinyimagenet; data.num_workers; default up to 8); "
+        "the other datasets are arrays already",
     )
     p.add_argument("--data-dir", help="folder holding the dataset files (default $IDEALSSL_DATA or ./data)")
     p.add_argument("--config", help="YAML file with configuration overrides")

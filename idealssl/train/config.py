@@ -49,8 +49,10 @@ DEFAULTS: dict[str, Any] = {
         "fake_images": 1000,
         "fake_channels": 3,
         "fake_seed": 0,
-        "num_workers": 0,
-    },  # threads decoding image files (folder, imagenet, tinyimagenet); 0: up to 8
+        "num_workers": 0,  # threads decoding image files once, or DataLoader workers when streaming; 0: up to 8
+        "stream": "auto",  # image files (folder, imagenet, tinyimagenet): decode per batch (true), once (false)
+        "memory_budget_gb": 8.0,  # data.stream=auto streams when the decoded train + test set exceeds this
+    },
     "model": {
         "arch": "resnet18",
         "expand_dim": None,
@@ -302,6 +304,8 @@ class DataConfig:
     fake_channels: int
     fake_seed: int
     num_workers: int
+    stream: bool | str
+    memory_budget_gb: Num
 
 
 @dataclass
@@ -601,6 +605,8 @@ def validate(cfg: dict | RunConfig) -> RunConfig:
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
     _need(d.num_workers >= 0, "data.num_workers", "an integer >= 0 (0: up to 8, one per core)", d.num_workers)
+    _need(d.stream in (True, False, "auto"), "data.stream", "auto, true or false", d.stream)
+    _check_range("data.memory_budget_gb", d.memory_budget_gb, 0, lo_open=True)
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
     _need(d.image_size is None or d.image_size >= 1, "data.image_size", "an integer >= 1", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import metrics as monitors
-from ..data.datasets import ImageSet
+from ..data.datasets import ImageSet, take
 from ..data.views import ViewGenerator
 
 
@@ -40,13 +40,13 @@ from ..data.views import ViewGenerator
 def extract(
     backbone: torch.nn.Module, prep: Callable, x_uint8, device, batch_size: int = 512, autocast: bool = False
 ) -> torch.Tensor:
-    """Features (N, d) of uint8 images (numpy or tensor), backbone in eval mode; float32 on CPU."""
+    """Features (N, d) of uint8 images (numpy, tensor, or :class:`~idealssl.data.datasets.FileImages`: decoded
+    batch by batch, never all at once), backbone in eval mode; float32 on CPU."""
     was = backbone.training
     backbone.eval()
     out = []
-    xs = torch.as_tensor(x_uint8)
-    for i in range(0, len(xs), batch_size):
-        xb = prep(xs[i : i + batch_size].to(device, non_blocking=True))
+    for i in range(0, len(x_uint8), batch_size):
+        xb = prep(torch.as_tensor(x_uint8[i : i + batch_size]).to(device, non_blocking=True))
         with torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=autocast):
             out.append(backbone(xb).float().cpu())
     backbone.train(was)
@@ -202,8 +202,6 @@ def fewshot(
 
     ytr, yte = np.asarray(ytr), np.asarray(yte)
     ftr_np, fte_np = np.asarray(ftr, dtype=np.float64), np.asarray(fte, dtype=np.float64)
-    rtr = raw_tr.reshape(len(raw_tr), -1).astype(np.float64) / 255.0
-    rte = raw_te.reshape(len(raw_te), -1).astype(np.float64) / 255.0
     rng = np.random.default_rng(seed)
     classes = np.unique(ytr[ytr >= 0])
     acc_f, acc_r = [], []
@@ -211,10 +209,14 @@ def fewshot(
         idx = np.concatenate(
             [rng.choice(np.flatnonzero(ytr == c), size=min(k, int((ytr == c).sum())), replace=False) for c in classes]
         )
-        for xs, xt, acc in ((ftr_np, fte_np, acc_f), (rtr, rte, acc_r)):
-            clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
-            clf.fit(xs[idx], ytr[idx])
-            acc.append(float((clf.predict(xt) == yte).mean()))
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        clf.fit(ftr_np[idx], ytr[idx])
+        acc_f.append(float((clf.predict(fte_np) == yte).mean()))
+        # raw pixels: the k-per-class train images, then test in chunks (streamed images are decoded on access)
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000))
+        clf.fit(_pixels(raw_tr[idx]), ytr[idx])
+        pred = np.concatenate([clf.predict(_pixels(raw_te[i : i + 2048])) for i in range(0, len(raw_te), 2048)])
+        acc_r.append(float((pred == yte).mean()))
     return {
         "k_per_class": int(k),
         "trials": int(trials),
@@ -228,6 +230,12 @@ def fewshot(
             f"pixels with the same labels; accuracy on all of test, mean and std over draws"
         ),
     }
+
+
+def _pixels(x) -> np.ndarray:
+    """uint8 images (n, C, H, W) as rows of float64 pixels in [0, 1]."""
+    x = np.asarray(x)
+    return x.reshape(len(x), -1).astype(np.float64) / 255.0
 
 
 @torch.no_grad()
@@ -375,9 +383,9 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     ite = np.sort(rng.permutation(len(data.test_x))[:max_images])
     small = dataclasses.replace(
         data,
-        train_x=data.train_x[itr],
+        train_x=take(data.train_x, itr),
         train_y=data.train_y[itr],
-        test_x=data.test_x[ite],
+        test_x=take(data.test_x, ite),
         test_y=data.test_y[ite],
         pretrain_x=None,
     )

@@ -19,10 +19,17 @@ optimiser, step counter, torch RNG). A run stopped at step t (SIGTERM, SIGINT, o
 resumed from its last epoch checkpoint) and resumed with ``--resume`` computes the same losses as
 an uninterrupted run on CPU.
 
+Data: the pretraining images are one uint8 tensor indexed per batch, or, when they stream from disk
+(``data.stream``, :mod:`idealssl.data.stream`), image files decoded per batch by DataLoader workers; both read
+the same indices of the same permutation, so they give the same losses.
+
 Distributed: under ``torchrun`` the model (backbone + objective heads + online probe) is wrapped in
 ``DistributedDataParallel``; each of the W processes takes a disjoint slice of size B/W of every
 global batch B; objectives gather batch statistics themselves (objectives.base). Optional SyncBN
-(``model.sync_bn``).
+(``model.sync_bn``). Rank 0 alone writes the run files and checkpoints. A checkpoint may be resumed by
+another number of processes: the step counts global batches, so the run continues from the same global
+sample (step x B) with B/W' images per process and the same learning rate; only the view generators are
+re-seeded (:func:`world_change_line` says so at start).
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ import yaml
 from torch import nn
 
 from .. import metrics as monitors
-from ..data.datasets import ImageSet, load_dataset
+from ..data import stream as streaming
+from ..data.datasets import FileImages, ImageSet, load_dataset, take
 from ..data.views import ViewConfig, ViewGenerator
 from ..errors import InputError
 from ..jsonutil import plain
@@ -226,7 +234,7 @@ def _subset(x: np.ndarray, fraction: float, seed: int) -> np.ndarray:
         return x
     n = max(1, int(round(len(x) * fraction)))
     idx = np.sort(np.random.default_rng(seed).permutation(len(x))[:n])
-    return x[idx]
+    return take(x, idx)
 
 
 def _new_run_dir(cfg: dict) -> Path:
@@ -261,7 +269,7 @@ class Run:
     vcfg: ViewConfig
     views_fn: ViewGenerator
     gen: torch.Generator
-    images: torch.Tensor
+    images: torch.Tensor | FileImages  #: FileImages when the images stream from disk (data.stream)
     labels: torch.Tensor
     n_global: int
     batch: int
@@ -277,6 +285,13 @@ class Run:
     resumed: bool = False
     scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
     theory: list | None = None  # the theory's prescriptions as applied (train/theory_config.py)
+    workers: int = 0  #: DataLoader workers decoding the batches when streaming
+    ck_world: int = 0  #: processes that wrote the checkpoint resumed from (0: a fresh run)
+
+    @property
+    def streaming(self) -> bool:
+        """Whether batches are decoded from image files per step (data.stream) instead of indexed in memory."""
+        return isinstance(self.images, FileImages)
 
     @property
     def ckpt_dir(self) -> Path:
@@ -354,7 +369,7 @@ def pretraining_set(cfg: dict, data: ImageSet, seed: int):
         # one-class protocol: pretrain on the labelled train images of one class only
         if not (isinstance(only, int) and 0 <= only < data.n_classes):
             raise InputError(f"data.only_class must be an integer in 0..{data.n_classes - 1}, got {only!r}")
-        ssl_x, ssl_y = data.train_x[data.train_y == only], data.train_y[data.train_y == only]
+        ssl_x, ssl_y = take(data.train_x, data.train_y == only), data.train_y[data.train_y == only]
     fraction = float(cfg["data"]["fraction"])
     return _subset(ssl_x, fraction, seed), _subset(ssl_y, fraction, seed)
 
@@ -425,11 +440,7 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
     lr = lr_for(cfg)
     opt = _make_optimizer(cfg, model, lr)
     schedules = Schedules.build(total, model.objective, warmup=warmup, ema=ema is not None)
-    images, labels = torch.from_numpy(ssl_x), torch.from_numpy(ssl_y)
-    if rc.data.on_device:
-        images, labels = images.to(device), labels.to(device)
-    elif device.type == "cuda":
-        images, labels = images.pin_memory(), labels.pin_memory()
+    images, labels = _held(ssl_x, ssl_y, rc, device)
     gen = torch.Generator(device=device)
     gen.manual_seed(rc.seed * 7919 + 104729 * (info.rank + 1))
     dmodel: nn.Module = model
@@ -467,10 +478,25 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
         channels_last,
     )
     run.scaler = _fp16_scaler(rc, device)
+    run.workers = streaming.default_workers(int(rc.data.num_workers)) if run.streaming else 0
     run.theory = theory_config.with_dim(theory, model.backbone.dim)
     if ck is not None:
         _load_state(run, ck)
     return run
+
+
+def _held(ssl_x, ssl_y: np.ndarray, rc: RunConfig, device: torch.device):
+    """The pretraining images as the loop reads them: a uint8 tensor (on the device with data.on_device, else
+    pinned for CUDA), or the :class:`FileImages` themselves when they stream from disk; labels as a tensor."""
+    labels = torch.from_numpy(ssl_y)
+    if isinstance(ssl_x, FileImages):
+        return ssl_x, labels
+    images = torch.from_numpy(ssl_x)
+    if rc.data.on_device:
+        return images.to(device), labels.to(device)
+    if device.type == "cuda":
+        return images.pin_memory(), labels.pin_memory()
+    return images, labels
 
 
 def _load_state(run: Run, ck: dict) -> None:
@@ -481,12 +507,11 @@ def _load_state(run: Run, ck: dict) -> None:
     run.step = int(ck["step"])
     torch.set_rng_state(ck["rng"]["torch"])
     states = ck["rng"]["views"]
-    if len(states) != run.info.world:
-        raise InputError(
-            f"--resume: checkpoint written by {len(states)} processes, now {run.info.world}; "
-            f"resume with the same number"
-        )
-    run.gen.set_state(states[run.info.rank])
+    if len(states) == run.info.world:
+        run.gen.set_state(states[run.info.rank])
+    else:  # another world size: the same global batches from the same position; new view streams
+        run.gen.manual_seed(run.rc.seed * 7919 + 104729 * (run.info.rank + 1) + 15485863 * run.step)
+    run.ck_world = len(states)
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
         run.scaler.load_state_dict(ck["scaler"])
@@ -516,7 +541,8 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "autocast_bf16": run.autocast,
             "autocast_fp16_grad_scaler": run.scaler is not None,
             "channels_last": run.channels_last,
-            "data_on_device": bool(run.rc.data.on_device),
+            "data_on_device": bool(run.rc.data.on_device) and not run.streaming,
+            "data_stream": data_reading(run),
         }
     )
     ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
@@ -524,6 +550,52 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
         reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
     elif resuming:
         reset_metrics(run.metrics_path, run.step)
+
+
+def data_reading(run: Run) -> dict:
+    """How the pretraining images are read (env.json, results.json): streamed from files or held in memory,
+    and why (data.stream, data.memory_budget_gb)."""
+    d = run.rc.data
+    return {
+        "streamed": run.streaming,
+        "setting": _setting(d.stream),
+        "memory_budget_gb": d.memory_budget_gb,
+        "reason": run.data.stream or f"decoded once into memory (data.stream={_setting(d.stream)})",
+        "workers": run.workers,
+    }
+
+
+def _setting(v) -> str:
+    """data.stream as the user writes it (YAML's true/false, or auto)."""
+    return str(v).lower()
+
+
+def reading_line(run: Run) -> str:
+    """The start-up line saying how the images are read."""
+    if run.streaming:
+        return (
+            f"data: streamed from image files, decoded per batch by {run.workers} DataLoader worker(s) per "
+            f"process ({run.data.stream})"
+        )
+    d = run.rc.data
+    return (
+        f"data: {len(run.images)} pretraining images decoded once and held in memory "
+        f"(data.stream={_setting(d.stream)}, data.memory_budget_gb={d.memory_budget_gb:g})"
+    )
+
+
+def world_change_line(run: Run) -> str:
+    """On a resume with another number of processes: what stays and what changes ("" otherwise)."""
+    if not run.ck_world or run.ck_world == run.info.world:
+        return ""
+    return (
+        f"resuming a checkpoint written by {run.ck_world} process(es) with {run.info.world}: the global batch "
+        f"stays {run.batch} (now {run.b_local} per process) and continues from the same global position (image "
+        f"{(run.step % run.steps_per_epoch) * run.batch} of epoch {run.step // run.steps_per_epoch}), and the lr "
+        f"stays {run.lr:g} (optim.lr_scaling={run.rc.optim.lr_scaling} follows the global batch); the view "
+        f"generators are re-seeded from (seed, rank, step), so augmentations (and per-process BatchNorm "
+        f"statistics) differ from a {run.ck_world}-process continuation"
+    )
 
 
 # ------------------------------------------------------------------------------------------------ signals, checkpoints
@@ -631,13 +703,32 @@ class Session:
 
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
-    lo = pos * run.batch + run.info.rank * run.b_local
-    idx = perm[lo : lo + run.b_local]
+    idx = streaming.batch_indices(perm, pos, run.batch, run.info.rank, run.b_local)
     if run.rc.data.on_device:
         xb, yb = run.images[idx.to(run.images.device)], run.labels[idx.to(run.labels.device)]
     else:
         xb, yb = run.images[idx], run.labels[idx]
     return xb.to(run.device, non_blocking=True), yb.to(run.device, non_blocking=True)
+
+
+def _batches(run: Run, epoch: int, pos: int):
+    """This process's ``(images, labels)`` batches of ``epoch`` from position ``pos`` on, on the device: indexed
+    from the images in memory, or decoded from their files by DataLoader workers (data.stream); the same
+    indices either way (:mod:`idealssl.data.stream`)."""
+    stop = run.steps_per_epoch
+    if run.limit:
+        stop = min(stop, pos + max(0, run.limit - run.step))
+    if not run.streaming:
+        perm = streaming.epoch_permutation(run.rc.seed, epoch, len(run.images))
+        for p in range(pos, stop):
+            yield _batch(run, perm, p)
+        return
+    sampler = streaming.EpochBatches(
+        len(run.images), run.rc.seed, epoch, run.batch, run.info.rank, run.info.world, pos, stop
+    )
+    dataset = streaming.DecodedFiles(run.images, run.labels.numpy())  # type: ignore[arg-type]
+    for xb, yb in streaming.batch_loader(dataset, sampler, run.workers, run.device.type == "cuda"):
+        yield xb.to(run.device, non_blocking=True), yb.to(run.device, non_blocking=True)
 
 
 def _loss_check(run: Run, stop: StopSignals, epoch: int):
@@ -714,13 +805,14 @@ def train_one_epoch(run: Run, session: Session, stop: StopSignals) -> None:
     """The remaining steps of the current epoch (or up to ``train.limit_steps``). The permutation is a
     function of (seed, epoch) only, so a resumed epoch continues the same order."""
     epoch, pos = divmod(run.step, run.steps_per_epoch)
-    perm = torch.randperm(len(run.images), generator=torch.Generator().manual_seed(run.rc.seed * 1000003 + epoch))
-    while pos < run.steps_per_epoch and not (run.limit and run.step >= run.limit):
-        xb, yb = _batch(run, perm, pos)
-        if train_step(run, session, stop, xb, yb, epoch):
-            save_checkpoint(run, session)
-            raise Interrupted(stop.sig or signal.SIGTERM, run.ckpt_dir / "last.pt")
-        pos += 1
+    batches = _batches(run, epoch, pos)
+    try:
+        for xb, yb in batches:
+            if train_step(run, session, stop, xb, yb, epoch):
+                save_checkpoint(run, session)
+                raise Interrupted(stop.sig or signal.SIGTERM, run.ckpt_dir / "last.pt")
+    finally:
+        batches.close()  # a streamed epoch's DataLoader workers stop here
 
 
 @torch.no_grad()
@@ -729,7 +821,7 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
     model = run.model
     model.eval()
     with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
-        xm = run.images[: min(256, int(run.rc.eval.max_images) or 256)].to(run.device)
+        xm = torch.as_tensor(run.images[: min(256, int(run.rc.eval.max_images) or 256)]).to(run.device)
         plain = model.backbone(run.views_fn.plain(xm)).float()
         state = run.gen.get_state()
         v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
@@ -795,6 +887,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
             "protocol": "pretraining images per second over this session's steps (global batch, "
             "all processes; includes view generation, forward, backward, optimiser)",
         },
+        "data_stream": data_reading(run),
         "peak_memory_mib": peak,
         "peak_memory_protocol": (
             "torch.cuda.max_memory_allocated" if use_cuda else "process max resident set size (ru_maxrss), rank 0"
@@ -902,6 +995,9 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
         f"({info.world} process(es)), lr {run.lr:g}, device {device}"
         + (f"; resuming at step {run.step}" if run.resumed else ""),
     )
+    _log(verbose, info, reading_line(run))
+    if world_change_line(run):
+        _log(verbose, info, world_change_line(run))
     _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
     progress = Progress(
         str(run.rc.train.progress),

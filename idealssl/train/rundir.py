@@ -14,7 +14,8 @@
 * On resume the checkpoint's configuration is kept. This command's ``--device``, ``--data-dir``,
   ``eval.*``, ``train.limit_steps`` and ``train.progress`` apply (they do not change the trajectory);
   device, limit_steps and progress are per session (defaults when not given), data_dir and eval.*
-  are the run's unless given.
+  are the run's unless given. So are ``data.stream``, ``data.num_workers`` and ``data.memory_budget_gb``
+  (how the images are read: the same pixels either way).
   A larger ``--epochs`` extends the run (the lr and EMA schedules then run to the new end; said on one
   line). Any other change (``--lr``, ``--batch-size``, ``optim.*``, ``views.*``, ...) is refused unless
   ``--allow-changes``, which applies it and lists it.
@@ -33,6 +34,9 @@ from . import checkpoint as ckpt_mod
 
 #: explicit settings that a resume takes from the command (they do not change the trajectory)
 RESUME_SAFE = ("device", "data_dir", "out", "eval", "train.limit_steps", "train.progress", "train.loggers")
+#: how the images are read (decoded once or per batch, by how many workers): the same pixels either way, so a
+#: resume may change them; the run's values are kept unless the command gives them
+DATA_READING = ("data.stream", "data.num_workers", "data.memory_budget_gb")
 
 
 def is_nonempty(d: Path) -> bool:
@@ -79,7 +83,7 @@ def _set(cfg: dict, key: str, value: Any) -> None:
 
 
 def _safe(key: str) -> bool:
-    return any(key == s or key.startswith(s + ".") for s in RESUME_SAFE)
+    return any(key == s or key.startswith(s + ".") for s in RESUME_SAFE + DATA_READING)
 
 
 def merge_on_resume(cfg: dict, ck: dict, explicit: dict[str, Any], allow_changes: bool) -> tuple[dict, list[str]]:
@@ -95,6 +99,9 @@ def merge_on_resume(cfg: dict, ck: dict, explicit: dict[str, Any], allow_changes
         merged[k] = copy.deepcopy(cfg[k])
     merged["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
     merged["out"] = cfg.get("out")
+    for k in DATA_READING:  # checkpoints older than data.stream lack these: the defaults (cfg's) then
+        if k in explicit or _get(old, k) is None:
+            _set(merged, k, _get(cfg, k))
     notes = [
         f"resuming at step {ck['step']}: method, dataset, seed and the training settings are kept from the "
         f"checkpoint; this command's device, data_dir, eval.*, train.limit_steps and train.progress apply"

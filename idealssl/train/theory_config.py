@@ -101,8 +101,7 @@ def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = 
     list of dict
         The ``theory`` record (one entry per prescription).
     """
-    from ..derive import configure
-    from ..probes import PROBES
+    from ..probes import PROBES, get_family
 
     th = {**THEORY_DEFAULTS, **(cfg.get("theory") or {})}
     probe, source, enforce = th["probe"], th["source"], bool(th["enforce"])
@@ -114,16 +113,17 @@ def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = 
     enforce = enforce and derived
     method = str(cfg["method"]).lower()
     C = max(int(n_orbits), 2)
-    conf = configure(probe, C)
+    # what the trainer states needs only these two (derive.configure would also solve DISSL's teacher optimum,
+    # a dense C x C problem: gigabytes for C = 20,000 pretraining images)
+    dmin = get_family(probe).minimal_dimension(C)
     preset = _preset_objective(cfg)
     user = dict(cfg.get("objective") or {})
     rec: list[dict[str, Any]] = [
         _rule(f"C = {C} orbits (every pretraining image is its own orbit under crops and colour changes)", C, None),
         _rule(
-            f"d >= {conf.minimal_dimension} for an encoder ideal for every invariant task "
-            f"({probe} probes, S1.3-S1.4/S2.1)",
+            f"d >= {dmin} for an encoder ideal for every invariant task ({probe} probes, S1.3-S1.4/S2.1)",
             dim,
-            None if dim is None else dim >= conf.minimal_dimension,
+            None if dim is None else dim >= dmin,
             note="not enforced: with C = number of images no practical d meets it; class tasks need far less",
         ),
     ]
@@ -151,7 +151,7 @@ def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = 
             )
         )
     if method == "dissl":
-        rec += _dissl(cfg, conf, C, user, preset, derived, enforce, batch)
+        rec += _dissl(cfg, C, user, preset, derived, enforce, batch)
     elif method == "cissl":
         rec.append(
             _rule(
@@ -173,8 +173,9 @@ def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = 
 
 
 def _dissl(
-    cfg: dict, conf: Any, C: int, user: dict, preset: dict, derived: bool, enforce: bool, batch: int | None
+    cfg: dict, C: int, user: dict, preset: dict, derived: bool, enforce: bool, batch: int | None
 ) -> list[dict[str, Any]]:
+    from ..derive.configuration import dissl_categories_rule
     from ..objectives.defaults import DISSL
 
     obj = cfg.setdefault("objective", {})
@@ -188,7 +189,7 @@ def _dissl(
         user,
         preset,
         lambda v: int(v) >= C,
-        f"K >= C = {C} for a maximal teacher (S7; {conf.dissl['categories_rule']})",
+        f"K >= C = {C} for a maximal teacher (S7; {dissl_categories_rule(C)})",
         enforce,
     )
     K = int(

@@ -83,3 +83,21 @@ FAST = [
     "eval.fewshot_trials=1",
     "train.progress=off",
 ]
+
+
+def jpeg_folder(root, classes=4, train_per_class=12, test_per_class=3, size=20, seed=0):
+    """An ImageFolder of JPEGs (``root/{train,val}/c<k>/<i>.jpg``, ``size`` x ``size + 4`` px): each class a
+    colour plus noise, so the images differ and the resize/centre-crop path is exercised."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", train_per_class), ("val", test_per_class)):
+        for c in range(classes):
+            d = root / split / f"c{c}"
+            d.mkdir(parents=True, exist_ok=True)
+            base = rng.integers(0, 256, 3)
+            for i in range(n):
+                a = np.clip(base + rng.normal(0, 40, (size, size + 4, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(a).save(d / f"{i}.jpg", quality=90)
+    return root
