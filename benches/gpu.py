@@ -19,7 +19,9 @@ What it measures, in one process and one run (``python benches/gpu.py``):
     from ``idealssl`` only in where the views come from.
 
   Settings alternate in rounds so that machine load hits all alike; each round times ``--steps``
-  steps after ``--warmup`` untimed ones; images/s is the median over rounds. Peak memory is
+  steps after ``--warmup`` untimed ones (and, for a reference, after the batches its workers made
+  while it waited); images/s is the median over rounds. Every setting's first step (compilation,
+  cuDNN autotuning, worker start-up) is never timed. Peak memory is
   ``torch.cuda.max_memory_allocated`` during a setting's first round minus what was allocated before
   its run was built (so it counts its own model, optimiser state, data and activations only).
   Ratios are ``images/s of an idealssl setting / images/s of the best reference setting``, both
@@ -34,7 +36,7 @@ batch 16, one round); it skips ``torch.compile`` unless ``--compile`` is given, 
 output and JSON. Results go to ``benches/results/gpu.json`` (CUDA), ``gpu_cpu.json`` (full run on a
 CPU) or ``gpu_smoke.json`` (``--smoke``), with the device named.
 
-Run:  python benches/gpu.py            (on a machine with a CUDA GPU; about 5 minutes on one GPU)
+Run:  python benches/gpu.py            (on a machine with a CUDA GPU; a few minutes, never run on one yet)
       python benches/gpu.py --smoke    (any machine, seconds)
 """
 
@@ -181,7 +183,9 @@ class Bench:
         self.stop = loop.StopSignals()  # not entered: no signal handlers, never set
         self.pos, self.epoch, self.perm = 0, 0, self._perm(0)
         self.it = None
+        self.stock = 0  #: batches a persistent DataLoader holds ready after an idle pause (see time_steps)
         if s.kind == "reference":
+            self.stock = 2 * s.workers  # the DataLoader's prefetch_factor (2) batches per worker
             r = self.run
             ds = TwoViewPIL(
                 r.images.numpy(),
@@ -244,8 +248,11 @@ def _sync(device: torch.device) -> None:
 
 
 def time_steps(b: Bench, steps: int, warmup: int) -> float:
-    """Images per second over ``steps`` steps after ``warmup`` untimed ones (device synchronised)."""
-    for _ in range(warmup):
+    """Images per second over ``steps`` steps after ``warmup`` untimed ones (device synchronised).
+
+    A reference's persistent workers keep making batches while the other settings run, so it first
+    takes the batches they hold ready (``b.stock``) untimed too: timing starts in the steady state."""
+    for _ in range(warmup + b.stock):
         b.step()
     _sync(b.device)
     t0 = time.perf_counter()
