@@ -87,6 +87,7 @@ class Setting:
     workers: int = 0  #: reference only: DataLoader workers
 
     def describe(self) -> dict:
+        """The setting as recorded in the JSON (precision as the trainer names it)."""
         d = {"kind": self.kind, "precision": "bf16-mixed" if self.bf16 else "32"}
         d.update(channels_last=self.channels_last, compile=self.compile)
         if self.kind == "reference":
@@ -237,6 +238,7 @@ class Bench:
         loop.train_step(self.run, self.session, self.stop, xb, yb, self.epoch)
 
     def close(self) -> None:
+        """Stop a reference's persistent DataLoader workers."""
         if self.s.kind == "reference":
             self.it = None
             del self.loader

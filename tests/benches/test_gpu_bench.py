@@ -25,6 +25,7 @@ def _load_bench():
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """One ``--smoke`` run for the module's tests (the JSON and the printed output)."""
     out = tmp_path_factory.mktemp("gpu") / "gpu_smoke.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
