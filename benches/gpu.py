@@ -19,8 +19,8 @@ What it measures, in one process and one run (``python benches/gpu.py``):
     from ``idealssl`` only in where the views come from.
 
   Settings alternate in rounds so that machine load hits all alike; each round times ``--steps``
-  steps after ``--warmup`` untimed ones (and, for a reference, after the batches its workers made
-  while it waited); images/s is the median over rounds. Every setting's first step (compilation,
+  steps after ``--warmup`` untimed ones (a reference's workers start afresh each round, and the
+  batches they prefetch while starting are not timed either); images/s is the median over rounds. Every setting's first step (compilation,
   cuDNN autotuning, worker start-up) is never timed. Peak memory is
   ``torch.cuda.max_memory_allocated`` during a setting's first round minus what was allocated before
   its run was built (so it counts its own model, optimiser state, data and activations only).
@@ -184,7 +184,7 @@ class Bench:
         self.stop = loop.StopSignals()  # not entered: no signal handlers, never set
         self.pos, self.epoch, self.perm = 0, 0, self._perm(0)
         self.it = None
-        self.stock = 0  #: batches a persistent DataLoader holds ready after an idle pause (see time_steps)
+        self.stock = 0  #: batches a reference's workers make ready before the first is asked for (time_steps)
         if s.kind == "reference":
             self.stock = 2 * s.workers  # the DataLoader's prefetch_factor (2) batches per worker
             r = self.run
@@ -199,8 +199,7 @@ class Bench:
                 batch_size=r.batch,
                 shuffle=True,
                 drop_last=True,
-                num_workers=s.workers,
-                persistent_workers=s.workers > 0,
+                num_workers=s.workers,  # started afresh each round (pause): one loader's workers at a time
                 pin_memory=self.device.type == "cuda",
                 generator=torch.Generator().manual_seed(0),
             )
@@ -237,11 +236,10 @@ class Bench:
             self.pos += 1
         loop.train_step(self.run, self.session, self.stop, xb, yb, self.epoch)
 
-    def close(self) -> None:
-        """Stop a reference's persistent DataLoader workers."""
-        if self.s.kind == "reference":
-            self.it = None
-            del self.loader
+    def pause(self) -> None:
+        """End of a round: a reference's DataLoader iterator and its workers are shut down, so that only
+        the running setting's workers hold cores and shared memory (the next round starts new ones)."""
+        self.it = None
 
 
 def _sync(device: torch.device) -> None:
@@ -252,8 +250,9 @@ def _sync(device: torch.device) -> None:
 def time_steps(b: Bench, steps: int, warmup: int) -> float:
     """Images per second over ``steps`` steps after ``warmup`` untimed ones (device synchronised).
 
-    A reference's persistent workers keep making batches while the other settings run, so it first
-    takes the batches they hold ready (``b.stock``) untimed too: timing starts in the steady state."""
+    A reference's workers start with the round and fill their prefetch queues while the first batches
+    are awaited, so it also takes that many batches (``b.stock``) untimed: timing starts in the steady
+    state, worker start-up excluded."""
     for _ in range(warmup + b.stock):
         b.step()
     _sync(b.device)
@@ -285,14 +284,13 @@ def measure_steps(args, settings: list[Setting], run_dir: Path) -> dict:
                 _sync(b.device)
                 res[s.name]["first_step_seconds"] = time.perf_counter() - t0
             rate = time_steps(benches[s.name], args.steps, args.warmup)
+            benches[s.name].pause()
             res[s.name]["images_per_s_rounds"].append(rate)
             if first:
                 res[s.name]["peak_gpu_memory_mib"] = (
                     (torch.cuda.max_memory_allocated() - base) / 2**20 if cuda else None
                 )
             print(f"round {r} {s.name}: {rate:.1f} images/s", file=sys.stderr, flush=True)
-    for b in benches.values():
-        b.close()
     for v in res.values():
         v["images_per_s"] = statistics.median(v["images_per_s_rounds"])
     return res
