@@ -78,7 +78,8 @@ def test_every_ratio_is_recomputed_from_this_runs_measurements(smoke):
         assert e["vs_same_precision_reference"] == pytest.approx(s[n]["images_per_s"] / refs[same], rel=1e-12)
     top = max(r["per_setting"], key=lambda n: r["per_setting"][n]["vs_best_reference"])
     assert r["best_idealssl"] == top and r["goal"]["ratio"] == r["per_setting"][top]["vs_best_reference"]
-    assert r["goal"]["met"] == (r["goal"]["ratio"] >= r["goal"]["target_ratio"] == 3.0)
+    assert r["goal"]["target_ratio"] == 3.0 and r["goal"]["met"] is None  # not judged by a CPU smoke run
+    assert "not judged" in r["goal"]["not_judged"]
 
 
 @pytest.mark.parametrize(
