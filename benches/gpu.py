@@ -136,6 +136,7 @@ def run_config(args, s: Setting, method: str | None = None) -> dict:
         f"train.precision={'bf16-mixed' if s.bf16 else '32'}",
         f"optim.batch_size={args.batch}",
         "optim.epochs=1000",  # long schedules: the benchmark never reaches their end
+        "train.log_every=50",  # as the CIFAR-10 preset (the fake preset logs every step)
         f"device={args.device}",
         f"data.on_device={str(s.kind == 'idealssl').lower()}",  # the reference reads host memory
     ]
@@ -344,6 +345,7 @@ def epoch_command(args, method: str, out: Path) -> list[str]:
         f"model.width={args.width}",
         "model.small_stem=true",
         "optim.warmup_epochs=0",
+        "train.log_every=50",
         "probe.online=true",
         "eval.at_end=[knn]",  # the evaluation pass reports the online probe's accuracy too
     ]
