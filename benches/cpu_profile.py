@@ -26,6 +26,7 @@ time budget (see ``PLAN``): this CPU has no bf16 instructions (no AVX512-BF16/AM
 ResNet-18 at batch 256 would take about half an hour.
 
 Run:  OMP_NUM_THREADS=1 python benches/cpu_profile.py      (writes benches/results/cpu_profile.json)
+      python benches/cpu_profile.py --smoke                 (a tiny convnet in seconds: checks that it runs)
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
+
+from idealssl.objectives import available
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -66,6 +69,7 @@ PLAN = [
     ("resnet18_b32", "resnet18", 64, 32, ["fp32", "channels_last"]),
     ("resnet18_b32_bf16", "resnet18", 64, 32, ["fp32", "bf16"]),
     ("resnet18_b32_compile", "resnet18", 64, 32, ["fp32", "compile"]),
+    ("smoke", "convnet", 8, 16, ["fp32", "channels_last", "bf16"]),  # --smoke: every eager path in seconds
 ]
 DEFAULT = ["convnet_b256", "convnet_b32", "resnet18_b256", "resnet18_b32"]
 
@@ -173,11 +177,19 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--method", default="dissl")
     ap.add_argument("--images", type=int, default=1024, help="fake training images (the step cost does not use them)")
-    ap.add_argument("--out", default=str(HERE / "results" / "cpu_profile.json"))
+    ap.add_argument("--smoke", action="store_true", help="tiny convnet, 1 round: checks that it runs (seconds)")
+    ap.add_argument("--out", default=None, help="JSON path (results/cpu_profile.json; smoke cpu_profile_smoke.json)")
     args = ap.parse_args(argv)
     if args.steps < 1 or args.rounds < 1:
         ap.error("--steps and --rounds must be >= 1")
-    args.device, args.size, args.classes, args.smoke = "cpu", 32, 10, False
+    if args.images < 2:
+        ap.error("--images must be >= 2")
+    if args.method not in available():
+        ap.error(f"unknown method {args.method!r}; available: {', '.join(available())}")
+    if args.smoke:
+        args.only, args.rounds, args.images = ["smoke"], 1, min(args.images, 64)
+    args.out = args.out or str(HERE / "results" / ("cpu_profile_smoke.json" if args.smoke else "cpu_profile.json"))
+    args.device, args.size, args.classes = "cpu", 32, 10
     load0, t0 = os.getloadavg(), time.perf_counter()
     configs = {}
     with tempfile.TemporaryDirectory(prefix="idealssl-cpu-profile-") as tmp:
