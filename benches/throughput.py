@@ -49,11 +49,19 @@ HERE = Path(__file__).resolve().parent
 
 
 class TwoViewPIL(Dataset):
-    """The common way: per-sample PIL transforms, two views per image, in ``__getitem__``."""
+    """The common way: per-sample transforms, two views per image, in ``__getitem__``.
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, transform):
-        mode = "L" if x.shape[1] == 1 else "RGB"
-        self.images = [Image.fromarray(a[0] if mode == "L" else a.transpose(1, 2, 0), mode) for a in x]
+    ``as_pil=True`` (default) holds PIL images, as torchvision's dataset classes return them;
+    ``as_pil=False`` holds per-image uint8 (C, H, W) tensors, the input torchvision's v2 transforms
+    are fastest on (used by ``benches/gpu.py``, which times both).
+    """
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, transform, as_pil: bool = True):
+        if as_pil:
+            mode = "L" if x.shape[1] == 1 else "RGB"
+            self.images = [Image.fromarray(a[0] if mode == "L" else a.transpose(1, 2, 0), mode) for a in x]
+        else:
+            self.images = list(torch.from_numpy(np.ascontiguousarray(x)).unbind(0))
         self.y, self.t = y, transform
 
     def __len__(self):
