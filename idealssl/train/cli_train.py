@@ -22,6 +22,8 @@ import json
 import os
 import sys
 
+from .catalog import ARCH_HELP
+
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -64,7 +66,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
-    p.add_argument("--arch", help="resnet18, resnet50 or convnet")
+    p.add_argument("--arch", help=ARCH_HELP + " (model.arch)")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
     p.add_argument(
         "--probe",
