@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -387,6 +389,18 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     )
 
 
+class _Stages:
+    """One line per evaluation stage on stderr, with the seconds since the evaluation began, so that a long
+    evaluation (minutes for the linear probe on a shared CPU) is visibly working; silent unless ``verbose``."""
+
+    def __init__(self, verbose: bool):
+        self.verbose, self.t0 = verbose, time.time()
+
+    def __call__(self, text: str) -> None:
+        if self.verbose:
+            print(f"{text} (+{time.time() - self.t0:.0f} s)", file=sys.stderr, flush=True)
+
+
 def evaluate_model(
     backbone,
     objective,
@@ -404,6 +418,9 @@ def evaluate_model(
     which = list(which if which is not None else ev["at_end"])
     bs = int(ev["batch_size"])
     data, subset = eval_subset(data, int(ev.get("max_images") or 0), int(cfg["seed"]))
+    say = _Stages(verbose)
+    stages = ", ".join(which) or "online probe only"
+    say(f"evaluating ({stages}) on {len(data.train_x)} train / {len(data.test_x)} test images")
     ftr = extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
     fte = extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
     out: dict = {
@@ -426,6 +443,7 @@ def evaluate_model(
             "features of un-augmented images",
         }
     if "linear" in which:
+        say(f"eval: linear probe ({len(ev['linear_wd'])} weight decays x {ev['linear_steps']} steps)")
         out["linear"] = linear_probe(
             ftr,
             data.train_y,
@@ -438,8 +456,10 @@ def evaluate_model(
             int(cfg["seed"]),
         )
     if "knn" in which:
+        say("eval: k-NN")
         out.update(knn_grid(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["knn_k"], ev["knn_t"]))
     if "fewshot" in which:
+        say(f"eval: {ev['fewshot_k']}-shot ({ev['fewshot_trials']} trials)")
         out["fewshot"] = fewshot(
             ftr,
             data.train_y,
@@ -452,6 +472,7 @@ def evaluate_model(
             int(cfg["seed"]),
         )
     if "anomaly" in which:
+        say("eval: anomaly detection")
         only = cfg["data"].get("only_class")
         classes = None if only is None else [int(only)]
         out["anomaly"] = anomaly(
