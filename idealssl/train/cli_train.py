@@ -2,7 +2,8 @@
 
 Examples
 --------
-  idealssl train --method dissl --dataset digits              # embedded data, 20 s to 2 min on a 2-core CPU
+  idealssl train --method dissl --dataset digits              # embedded data; prints its measured time first
+  idealssl train --method simclr --dataset fake --arch timm:resnet10t --fast-dev-run   # a timm backbone
   idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
   idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
   idealssl train --out runs/a --resume --epochs 120            # extend a run (other changes need --allow-changes)

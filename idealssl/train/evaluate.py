@@ -389,6 +389,39 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     )
 
 
+def _anomalies(backbone, objective, data: ImageSet, views_fn, device, cfg: dict, autocast: bool, ftr, fte) -> dict:
+    """``anomaly`` (k-NN scores on features) and, for objectives with a likelihood, ``anomaly_likelihood``; each
+    protocol says whether the encoder saw one class only (``data.only_class``) or every class."""
+    ev = cfg["eval"]
+    only = cfg["data"].get("only_class")
+    classes = None if only is None else [int(only)]
+    out = {
+        "anomaly": anomaly(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            int(ev["anomaly_k"]),
+            int(ev["anomaly_max_train"]),
+            seed=int(cfg["seed"]),
+            classes=classes,
+        )
+    }
+    if has_likelihood_score(objective):
+        out["anomaly_likelihood"] = likelihood_anomaly(
+            backbone, objective, data, views_fn, device, cfg, autocast, classes=classes
+        )
+    for key in out:
+        out[key]["protocol"] += (
+            f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
+            f"the standard one-class protocol)"
+            if only is not None
+            else "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
+            "detector is one-class (data.only_class=c gives the standard protocol)"
+        )
+    return out
+
+
 class _Stages:
     """One line per evaluation stage on stderr, with the seconds since the evaluation began, so that a long
     evaluation (minutes for the linear probe on a shared CPU) is visibly working; silent unless ``verbose``."""
@@ -473,31 +506,7 @@ def evaluate_model(
         )
     if "anomaly" in which:
         say("eval: anomaly detection")
-        only = cfg["data"].get("only_class")
-        classes = None if only is None else [int(only)]
-        out["anomaly"] = anomaly(
-            ftr,
-            data.train_y,
-            fte,
-            data.test_y,
-            int(ev["anomaly_k"]),
-            int(ev["anomaly_max_train"]),
-            seed=int(cfg["seed"]),
-            classes=classes,
-        )
-        if has_likelihood_score(objective):
-            out["anomaly_likelihood"] = likelihood_anomaly(
-                backbone, objective, data, views_fn, device, cfg, autocast, classes=classes
-            )
-        for key in ("anomaly", "anomaly_likelihood"):
-            if key in out:
-                out[key]["protocol"] += (
-                    f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
-                    f"the standard one-class protocol)"
-                    if only is not None
-                    else "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
-                    "detector is one-class (data.only_class=c gives the standard protocol)"
-                )
+        out.update(_anomalies(backbone, objective, data, views_fn, device, cfg, autocast, ftr, fte))
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
     out["monitors"] = {
         "rankme_test": monitors.rankme(fte),
