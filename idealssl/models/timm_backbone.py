@@ -5,7 +5,7 @@ when a ``timm:`` architecture is asked for, so that the rest of the trainer neve
 
 What is built, and why
 ----------------------
-``timm.create_model(name, pretrained=False, num_classes=0, in_chans=C[, img_size=S])``:
+``timm.create_model(name, pretrained=False, num_classes=0, in_chans=C[, img_size=S][, dynamic_img_size=True])``:
 
 * ``num_classes=0`` removes timm's classifier, so the model returns pooled features (B, d) and d is the
   model's own ``num_features``; the objective's heads sit on top of it as for every other backbone;
@@ -13,7 +13,10 @@ What is built, and why
 * ``in_chans`` follows the data (1 for digits, 3 for colour images);
 * ``img_size=S`` is passed only to models whose constructor takes it (ViTs, Swin, ...: their position
   embeddings fix the input size) and only when S differs from the model's default input size. Convnets
-  take any size and are built without it.
+  take any size and are built without it;
+* ``dynamic_img_size=True`` where the constructor takes it (ViTs): the position embeddings are resampled
+  for other input sizes, so multi-crop's smaller local views pass; at size S it computes the same. A model
+  that still cannot take a view size is refused in one line before training (:func:`check_input_sizes`).
 
 The stem. idealssl's own ``resnet18``/``resnet50`` swap in a 3x3 stride-1 stem without max-pool for small
 images. A timm backbone is built exactly as timm gives it, its own stem unchanged, so that the exported
@@ -95,20 +98,43 @@ def _default_size(timm, name: str) -> int | None:
 
 
 def _create(timm, name: str, in_channels: int, image_size: int) -> tuple[nn.Module, dict]:
-    """``timm.create_model`` with ``img_size`` only where the constructor takes it (see the module notes)."""
+    """``timm.create_model`` with ``img_size`` and ``dynamic_img_size`` only where the constructor takes them.
+
+    ``dynamic_img_size=True`` (ViTs) resamples the position embeddings for inputs of another size, so that
+    multi-crop's smaller local views pass through; at the built size it computes the same as without it."""
     base = {"pretrained": False, "num_classes": 0, "in_chans": int(in_channels)}
-    default = _default_size(timm, name)
-    tries = [dict(base, img_size=int(image_size)), base] if image_size != default else [base]
+    size = {} if image_size == _default_size(timm, name) else {"img_size": int(image_size)}
+    tries = [dict(base, **size, dynamic_img_size=True), dict(base, **size), base]
     for i, kw in enumerate(tries):
         try:
             return timm.create_model(name, **kw), kw
         except TypeError as exc:
-            if "img_size" in str(exc) and i + 1 < len(tries):
-                continue  # a convnet: any input size, no img_size argument
+            if ("img_size" in str(exc) or "dynamic_img_size" in str(exc)) and i + 1 < len(tries):
+                continue  # a constructor without that keyword (a convnet takes any size)
             raise InputError(f"model.arch=timm:{name}: timm could not build it ({exc})") from None
         except (RuntimeError, ValueError, AssertionError) as exc:
             raise InputError(f"model.arch=timm:{name}: timm could not build it ({exc})") from None
-    raise AssertionError("unreachable")
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def check_input_sizes(enc: TimmEncoder, in_channels: int, sizes) -> None:
+    """Refuse, in one line before training, view sizes the model cannot take (e.g. local crops for a model
+    whose patch embedding is fixed to one size), instead of an assertion deep inside timm at step 1."""
+    was = enc.training
+    enc.eval()
+    try:
+        for s in sorted({int(x) for x in sizes}):
+            try:
+                with torch.no_grad():
+                    enc(torch.zeros(1, int(in_channels), s, s))
+            except (AssertionError, RuntimeError, ValueError) as exc:
+                msg = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+                raise InputError(
+                    f"model.arch={enc.arch}: it cannot take {s} px views ({msg}); set views.size / views.local_size "
+                    f"to sizes it takes, or views.n_local=0"
+                ) from None
+    finally:
+        enc.train(was)
 
 
 def _describe_stem(net: nn.Module, name: str, image_size: int) -> str:

@@ -381,6 +381,12 @@ def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, dev
     backbone = build_encoder(
         m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
     )
+    if getattr(backbone, "timm_name", None):  # a timm model: refuse view sizes it cannot take, before step 1
+        from ..models.timm_backbone import check_input_sizes
+
+        size = int(rc.views.size or data.image_size)
+        local = [int(rc.views.local_size or max(4, size // 2))] if rc.views.n_local else []
+        check_input_sizes(backbone, data.channels, [size, *local])
     objective = build_objective(cfg, backbone.dim)
     model = SSLModel(backbone, objective, data.n_classes).to(device)
     ema = frozen_copy(backbone).to(device) if getattr(objective, "momentum_backbone", False) else None

@@ -44,7 +44,8 @@ def _reload_and_compare(run, out):
 
 def test_timm_vit_trains_on_fake_exports_and_reloads_in_timm(tmp_path, capsys):
     pytest.importorskip("timm")
-    run, rc = _train(tmp_path, "timm:vit_tiny_patch16_224", "eval.at_end=[knn]")
+    # DINO with two 16 px local crops: the ViT is built with dynamic_img_size, so they pass through it
+    run, rc = _train(tmp_path, "timm:vit_tiny_patch16_224", "views.n_local=2", "eval.at_end=[knn]", method="dino")
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "timm:vit_tiny_patch16_224 (timm vit_tiny_patch16_224, its own patch-16 embedding unchanged" in err
@@ -53,7 +54,7 @@ def test_timm_vit_trains_on_fake_exports_and_reloads_in_timm(tmp_path, capsys):
     assert json.loads((run / "results.json").read_text())["steps"] == 3
     meta = _reload_and_compare(run, tmp_path / "vit.pt")
     # 32 px differs from the ViT's 224 px default: img_size is recorded so that timm rebuilds the same embedding
-    assert meta["create_kwargs"] == {"num_classes": 0, "in_chans": 3, "img_size": 32}
+    assert meta["create_kwargs"] == {"num_classes": 0, "in_chans": 3, "img_size": 32, "dynamic_img_size": True}
     assert "wrote" in capsys.readouterr().out
 
 
@@ -113,3 +114,24 @@ def test_help_and_list_presets_name_the_timm_backbones(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "timm:resnet10t" in capsys.readouterr().out
+
+
+def test_view_sizes_a_timm_model_cannot_take_are_refused_in_one_line():
+    """A model whose patch embedding is fixed to 32 px (as without dynamic_img_size) and a 16 px local view."""
+    from torch import nn
+
+    from idealssl.errors import InputError
+    from idealssl.models.timm_backbone import TimmEncoder, check_input_sizes
+
+    class Fixed(nn.Module):
+        num_features = 4
+
+        def forward(self, x):
+            assert x.shape[-1] == 32, f"Input height ({x.shape[-1]}) doesn't match model (32)."
+            return x.new_zeros(len(x), 4)
+
+    enc = TimmEncoder(Fixed(), "fixed", {}, "stem")
+    check_input_sizes(enc, 3, [32])
+    with pytest.raises(InputError, match=r"timm:fixed: it cannot take 16 px views \(Input height \(16\)"):
+        check_input_sizes(enc, 3, [32, 16])
+    assert enc.training  # the mode is restored
