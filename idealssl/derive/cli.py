@@ -170,7 +170,7 @@ def _row(name: str, v: dict, meaning: str = "") -> None:
         print(f"  {'':<26}{meaning}")
 
 
-def _print_verdict(r: dict) -> None:
+def _print_verdict(r: dict, check_cmd: str) -> None:
     """The checker's verdict first (so derive and check agree), then each disagreeing objective and why."""
     v = r["verdict"]
     head = "IDEAL" if v["ideal"] else "NOT IDEAL"
@@ -182,7 +182,7 @@ def _print_verdict(r: dict) -> None:
         print(
             "                    "
             + (f"ideal at every tolerance >= {t:.3g}" if t is not None else "ideal at no tolerance")
-            + " (check's ideal_tolerance); idealssl check REPRESENTATION --augs ORBITS for the certificate"
+            + f" (check's ideal_tolerance); the certificate: {check_cmd}"
         )
     pad = " " * 20
     for a in v["agreement"]:
@@ -195,13 +195,14 @@ def _print_verdict(r: dict) -> None:
             print(textwrap.fill(text, 118, initial_indent=pad, subsequent_indent=pad + "  "))
 
 
-def _print_exact(r: dict) -> None:
-    """Verdict, then the scale-free values (what the theory's optima are stated for), then the raw one."""
+def _print_exact(r: dict, check_cmd: str) -> None:
+    """Verdict, then the scale-free values (what the theory's optima are stated for), then the raw one;
+    ``check_cmd`` is the ``idealssl check`` command that gives the same verdict with its certificate."""
     print(
         f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = "
         f"{_fmt(r['temperature'])}"
     )
-    _print_verdict(r)
+    _print_verdict(r, check_cmd)
     print("scale-free values (unchanged by rescaling Z; each beside its optimum)")
     n = r["normalised_ideal_log_loss"]
     if n is not None:
@@ -261,7 +262,14 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(plain(res), indent=2))
         else:
-            _print_exact(res)
+            import shlex
+
+            key = f" --key {shlex.quote(args.key)}" if args.key else ""
+            cmd = (
+                f"idealssl check {shlex.quote(args.exact)}{key} --augs {shlex.quote(args.augs)} --probe {args.probe} "
+                f"--tol {res['verdict']['tol']:g}"
+            )
+            _print_exact(res, cmd)
         return 0
     if args.augs is not None:
         raise InputError("--augs is only used with --exact REPRESENTATION")

@@ -8,6 +8,7 @@ optimum (the student realises the teacher's one partition, S7.4) and are not ide
 
 import json
 import math
+import shlex
 
 import numpy as np
 import pytest
@@ -103,6 +104,8 @@ def test_cli_verdict_equals_check_and_leads_the_output(rep, orbits, ideal, capsy
     assert json.loads(capsys.readouterr().out)["ideal"] is ideal
     if not ideal:  # the paper's span counterexample: DISSL's one 3-way partition of collinear codes fits
         assert "DISSL reaches its optimum, unlike the verdict" in out and "fails affine_independence" in out
+        cmd = out.split("the certificate: ", 1)[1].splitlines()[0]  # the printed command, run as typed
+        assert main(shlex.split(cmd)[1:]) == 1 and "verdict: NOT IDEAL" in capsys.readouterr().out
     rc, out, _ = _cli(["--exact", *argv, "--json"], capsys)
     v = json.loads(out)["verdict"]
     assert rc == 0 and v["ideal"] is ideal and v["tol"] == 1e-4 and list(json.loads(out))[5] == "verdict"
