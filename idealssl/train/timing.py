@@ -48,12 +48,13 @@ def matches(t: dict[str, Any], cfg: dict, steps: int, batch: int, device: str) -
 
 
 def describe(t: dict[str, Any]) -> str:
-    """Each recorded measurement: wall seconds in all and for training, on how many cores, at which load, when."""
-    return "; ".join(
-        f"{r['total_wall_s']:.0f} s in all ({r['train_wall_s']:.0f} s of training, then start-up, evaluation and "
-        f"check) on a {t['cores']}-core CPU at load average {r['load']} ({r['when']})"
+    """The recorded measurements: wall seconds in all and of training, each at its load average, and when."""
+    runs = "; ".join(
+        f"{r['total_wall_s']:.0f} s in all ({r['train_wall_s']:.0f} s of training) at load average {r['load']}"
         for r in t["measured"]
     )
+    when = ", ".join(sorted({str(r["when"]) for r in t["measured"]}))
+    return f"on a {t['cores']}-core CPU shared with other jobs, {runs} (measured {when})"
 
 
 def expectation(cfg: dict, steps: int, batch: int, device: str, progress: str) -> str:
