@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -11,7 +12,9 @@ def plain(x):
     """A copy of ``x`` that ``json.dumps(..., allow_nan=False)`` accepts.
 
     Dict keys become strings; tuples and arrays become lists; NumPy scalars become Python numbers
-    and booleans; non-finite floats (NaN, ±inf: a value that does not apply) become ``None``.
+    and booleans; non-finite floats (NaN, ±inf: a value that does not apply) become ``None``; tensors (anything
+    with ``detach`` and ``tolist``, so torch is not imported here) become numbers or lists; paths become strings.
+    Other objects are returned unchanged (``json.dumps(..., default=str)`` writes them as text).
     """
     if isinstance(x, dict):
         return {str(k): plain(v) for k, v in x.items()}
@@ -30,4 +33,8 @@ def plain(x):
     if isinstance(x, (float, np.floating)):
         v = float(x)
         return v if math.isfinite(v) else None
+    if hasattr(x, "detach") and hasattr(x, "tolist"):  # a torch tensor
+        return plain(x.detach().cpu().tolist())
+    if isinstance(x, os.PathLike):
+        return os.fspath(x)
     return x

@@ -50,6 +50,7 @@ from .. import metrics as monitors
 from ..data.datasets import ImageSet, load_dataset
 from ..data.views import ViewConfig, ViewGenerator
 from ..errors import InputError
+from ..jsonutil import plain
 from ..models import build_encoder
 from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
@@ -122,16 +123,6 @@ def view_config(cfg: dict, data: ImageSet, n_global: int) -> ViewConfig:
     tup = {k: tuple(v[k]) for k in ("scale", "ratio", "jitter", "blur_sigma", "local_scale")}
     v.update(tup)
     return ViewConfig(size=int(size), local_size=int(local), **v)
-
-
-def _json_default(o):
-    if isinstance(o, torch.Tensor):
-        return o.item() if o.numel() == 1 else o.tolist()
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, tuple):
-        return list(o)
-    return str(o)
 
 
 def _scalar_logs(logs: dict) -> dict:
@@ -522,7 +513,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
         return
     run.run_dir.mkdir(parents=True, exist_ok=True)
     ckpt_mod.remove_orphans(run.ckpt_dir)
-    ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(_plain(run.cfg), sort_keys=False), "config")
+    ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg), sort_keys=False), "config")
     backbone = run.model.backbone
     env = environment(run.device, run.info)
     env.update(
@@ -530,7 +521,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "encoder": backbone.arch,
             "stem": backbone.stem,
             "dim": backbone.dim,
-            "views": _plain(run.vcfg.to_dict()),
+            "views": plain(run.vcfg.to_dict()),
             "dataset_notes": run.data.notes,
             "lr_after_scaling": run.lr,
             "batch_size_global": run.batch,
@@ -541,15 +532,11 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "data_on_device": bool(run.rc.data.on_device),
         }
     )
-    ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(env, indent=2, default=_json_default), "env file")
+    ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
     if source is not None:
         reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
     elif resuming:
         reset_metrics(run.metrics_path, run.step)
-
-
-def _plain(obj):
-    return json.loads(json.dumps(obj, default=_json_default))
 
 
 # ------------------------------------------------------------------------------------------------ signals, checkpoints
@@ -579,7 +566,7 @@ def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
     backbone = run.model.backbone
     return {
         "format": "idealssl-checkpoint-1",
-        "cfg": _plain(run.cfg),
+        "cfg": plain(run.cfg),
         "step": run.step,
         "epoch": run.step // max(1, run.steps_per_epoch),
         "steps_per_epoch": run.steps_per_epoch,
@@ -848,7 +835,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     results["timing"] = _timing(session, train_seconds, time.time() - t_eval, time.process_time() - cpu_eval)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
     ckpt_mod.write_text_atomic(
-        run.run_dir / "results.json", json.dumps(results, indent=2, default=_json_default), "results file"
+        run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file"
     )
     _log(verbose, run.info, summary(results))
     return results
@@ -950,7 +937,7 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
         if info.main:
             from .loggers import build as build_loggers
 
-            session.extra = build_loggers(list(run.rc.train.loggers), run.run_dir, _plain(run.cfg))
+            session.extra = build_loggers(list(run.rc.train.loggers), run.run_dir, plain(run.cfg))
         with StopSignals() as stop:
             fit(run, session, stop)
     finally:
