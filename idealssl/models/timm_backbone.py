@@ -182,8 +182,10 @@ def build_timm(
         )
     timm = import_timm(arch)
     if not timm.is_model(name):
-        near = [m for m in timm.list_models(f"*{name.split('_')[0]}*")][:6]
-        hint = f"; similar: {', '.join(near)}" if near else "; see timm.list_models()"
+        import difflib
+
+        near = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
+        hint = f"; close names: {', '.join(near)}" if near else "; see timm.list_models()"
         raise InputError(f"model.arch={arch!r}: timm has no model {name!r}{hint}")
     net, kw = _create(timm, name, in_channels, image_size)
     kw = {k: v for k, v in kw.items() if k != "pretrained"}

@@ -79,6 +79,7 @@ def test_timm_convnet_on_one_channel_images_exports_without_img_size(tmp_path, c
         ("timm:resnet10t", ["model.small_stem=true"], "model.small_stem=true is not available for timm:resnet10t"),
         ("timm:resnet10t", ["model.expand_dim=64"], "model.expand_dim is not available for timm:resnet10t"),
         ("timm:no_such_net", [], "timm has no model 'no_such_net'"),
+        ("timm:resnet5O", [], "timm has no model 'resnet5O'; close names: resnet50"),  # a letter O for a zero
         ("timm:", [], "name the timm model, e.g. timm:resnet10t"),
         ("timm:vit_tiny_patch16_224", ["data.fake_size=8"], "8 px images are smaller than its 16 px patches"),
     ],
