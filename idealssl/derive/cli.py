@@ -7,9 +7,12 @@ Usage::
 
 The first form prints what theory/statements.md prescribes for C orbits (minimal dimension, head
 placement, DISSL's categories and the constraint on lambda and beta, CISSL's assumptions, the
-optimum of the ideal log loss, and whether ``--dim`` can be ideal). The second prints the exact
-population values of the ideal ISSL log loss, its normalised version, the CISSL loss and the DISSL
-objective on the given problem, next to their optima. Exit status 0, or 2 on bad input.
+optimum of the ideal log loss, and whether ``--dim`` can be ideal). The second leads with
+``idealssl check``'s verdict on the same problem at the same tolerance (``--check-tol``), then prints the
+exact population values of the scale-free objectives (the whitened and the unit-row ideal log loss, CISSL,
+DISSL) next to their optima, saying for each one that disagrees with the verdict why (DISSL's optimum, for
+one, does not need idealness), and last the raw ideal log loss, which depends on the norms of Z.
+Exit status 0, or 2 on bad input.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import textwrap
 
 from ..errors import InputError
 from ..jsonutil import plain
@@ -45,7 +49,7 @@ EPILOG = """examples:
   idealssl derive --probe linear --classes 5 --dim 3     # cannot be ideal; minimum in R^3 = 0.7906 > L*
   idealssl derive --probe linear-nobias --classes 5      # d >= 4 too: the centred simplex is ideal without bias
   idealssl derive --classes 4 --dissl-categories 8 --dissl-lambda 2.3 --json
-  idealssl derive --exact rep.npy --augs orbits.json     # exact objectives on a finite problem
+  idealssl derive --exact rep.npy --augs orbits.json     # check's verdict, then exact objectives vs optima
 
 theory: theory/statements.md (S1-S8); python -m theory prints every derivation."""
 
@@ -88,7 +92,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=DISSL.beta_det_inv,
         help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)",
     )
-    parser.add_argument("--tol", type=_float, default=1e-6, help="tolerance for 'reaches its optimum' (default 1e-6)")
+    parser.add_argument(
+        "--tol", type=_float, default=1e-6, help="absolute tolerance on the losses for 'reaches optimum' (default 1e-6)"
+    )
+    parser.add_argument(
+        "--check-tol",
+        type=_float,
+        default=None,
+        help="relative tolerance of the verdict, which is idealssl check's (default: check's, 1e-4)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
 
@@ -147,35 +159,78 @@ def _print_config(c: dict) -> None:
     print(f"sample efficiency   {pairs}   [{c['statements']['sample_efficiency']}]")
 
 
-def _print_exact(r: dict) -> None:
+def _row(name: str, v: dict, meaning: str = "") -> None:
+    """One objective: value (exact or an upper bound), its optimum, reached or the gap, what reaching it means."""
+    status = "exact" if v.get("exact", True) else f"upper bound; relaxation {_fmt(v['lower_bound'])}"
+    opt = v.get("optimum", v.get("teacher_optimum"))
+    reach = v.get("reaches_optimum")
+    tail = "" if reach is None else ("  reaches optimum" if reach else f"  gap {_fmt(v['gap'])}")
+    print(f"  {name:<26}{_fmt(v['value'])}  ({status})   optimum {_fmt(opt)}{tail}")
+    if meaning:
+        print(f"  {'':<26}{meaning}")
+
+
+def _print_verdict(r: dict, check_cmd: str) -> None:
+    """The checker's verdict first (so derive and check agree), then each disagreeing objective and why."""
+    v = r["verdict"]
+    head = "IDEAL" if v["ideal"] else "NOT IDEAL"
+    print(f"verdict             {head} for {r['probe']} probes (idealssl check's conditions at tolerance {v['tol']:g})")
+    for f in v["failed"]:
+        print(f"                    fails {f['name']}: {_fmt(f['value'])} (needs {f['needs']})")
+    t = v["ideal_tolerance"]
+    if not v["ideal"]:
+        print(
+            "                    "
+            + (f"ideal at every tolerance >= {t:.3g}" if t is not None else "ideal at no tolerance")
+            + f" (check's ideal_tolerance); the certificate: {check_cmd}"
+        )
+    pad = " " * 20
+    for a in v["agreement"]:
+        name = "the whitened log loss" if a["quantity"] == "normalised_ideal_log_loss" else "DISSL"
+        said = "reaches its optimum" if a["reaches_optimum"] else "misses its optimum"
+        if a["agrees"]:
+            print(f"{pad}{name} agrees ({said})")
+        else:
+            text = f"{name} {said}, unlike the verdict: {a['why']}"
+            print(textwrap.fill(text, 118, initial_indent=pad, subsequent_indent=pad + "  "))
+
+
+def _print_exact(r: dict, check_cmd: str) -> None:
+    """Verdict, then the scale-free values (what the theory's optima are stated for), then the raw one;
+    ``check_cmd`` is the ``idealssl check`` command that gives the same verdict with its certificate."""
     print(
         f"problem             N = {r['n']}, d = {r['d']}, C = {r['classes']}, probe = {r['probe']}, tau = "
         f"{_fmt(r['temperature'])}"
     )
-
-    def row(name, v, extra=""):
-        status = "exact" if v.get("exact", True) else f"upper bound; relaxation {_fmt(v['lower_bound'])}"
-        opt = v.get("optimum", v.get("teacher_optimum"))
-        reach = v.get("reaches_optimum")
-        tail = "" if reach is None else ("  reaches optimum" if reach else f"  gap {_fmt(v['gap'])}")
-        print(f"{name:<20}{_fmt(v['value'])}  ({status})   optimum {_fmt(opt)}{tail}{extra}")
-
-    row("ideal log loss", r["ideal_log_loss"], f"   [mean squared norm {_fmt(r['ideal_log_loss']['mean_sq_norm'])}]")
-    row("  unit-norm rows", r["ideal_log_loss_unit"])
-    if r["normalised_ideal_log_loss"] is not None:
-        row("  normalised", r["normalised_ideal_log_loss"], f"   [rank {r['normalised_ideal_log_loss']['rank']}]")
-    row("CISSL population", r["cissl"])
+    _print_verdict(r, check_cmd)
+    print("scale-free values (unchanged by rescaling Z; each beside its optimum)")
+    n = r["normalised_ideal_log_loss"]
+    if n is not None:
+        _row("ideal log loss, whitened", n, f"reaches L* iff ideal for {r['probe']} probes (S5.1); rank {n['rank']}")
+    _row("ideal log loss, unit rows", r["ideal_log_loss_unit"], "reaches L* iff invariant regular-simplex codes (S4.2)")
+    _row("CISSL population", r["cissl"], "= unit-rows value - log C (S6.1)")
     d = r["dissl"]
-    row(
+    _row(
         "DISSL population",
-        {
-            "value": d["value"],
-            "teacher_optimum": d["teacher_optimum"],
-            "gap": d["gap"],
-            "reaches_optimum": d["reaches_optimum"],
-        },
-        f"   [K = {d['categories']}, student excess {_fmt(d['student_excess'])}]",
+        {k: d[k] for k in ("value", "teacher_optimum", "gap", "reaches_optimum")},
+        f"K = {d['categories']}, student excess {_fmt(d['student_excess'])}; reached when the student realises "
+        f"the teacher's partition (S7.4): does not need idealness",
     )
+    raw = r["ideal_log_loss"]
+    print("raw value (depends on the scale of Z; not a verdict)")
+    _row("ideal log loss, as given", {k: raw[k] for k in ("value", "lower_bound", "exact", "optimum")})
+    msq = raw["mean_sq_norm"]
+    if raw["bound_holds"]:
+        why = f"orbit-weighted mean squared norm {_fmt(msq)} <= 1, so L* is a lower bound here (S4.2)"
+    else:
+        below = raw["value"] < raw["optimum"]
+        why = (
+            f"orbit-weighted mean squared norm {_fmt(msq)} > 1: L* bounds this value only at norms <= 1 (S4.2); "
+            f"larger features sharpen the softmax (the value tends to 0 as separable codes are scaled up), so "
+            + ("its being below L* reflects the norms, not idealness" if below else "the value moves with the norms")
+            + "; read the whitened value"
+        )
+    print(textwrap.fill(why, 118, initial_indent=" " * 28, subsequent_indent=" " * 28))
     se = r["sample_efficiency"]
     print("W_n (if ideal)      " + ", ".join(f"W_{n} = {w:.4g}" for n, w in zip(se["n"], se["W_n_data_marginal"])))
 
@@ -202,11 +257,19 @@ def run(args: argparse.Namespace) -> int:
             dissl_lambda=args.dissl_lambda,
             dissl_beta=args.dissl_beta,
             tol=args.tol,
+            check_tol=args.check_tol,
         ).to_dict()
         if args.json:
             print(json.dumps(plain(res), indent=2))
         else:
-            _print_exact(res)
+            import shlex
+
+            key = f" --key {shlex.quote(args.key)}" if args.key else ""
+            cmd = (
+                f"idealssl check {shlex.quote(args.exact)}{key} --augs {shlex.quote(args.augs)} --probe {args.probe} "
+                f"--tol {res['verdict']['tol']:g}"
+            )
+            _print_exact(res, cmd)
         return 0
     if args.augs is not None:
         raise InputError("--augs is only used with --exact REPRESENTATION")

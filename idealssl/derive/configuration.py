@@ -109,6 +109,54 @@ def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
     )
 
 
+def _cissl(family, head: str, C: int, temperature: float, Lstar: float) -> dict:
+    """CISSL's prescriptions (S6): the asymmetric heads, the assumptions and the population optimum."""
+    cissl = {
+        "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the "
+        "teacher's)",
+        "teacher_head": "as expressive as possible (wide MLP g on the augmented view), L2-normalised",
+        "asymmetric": True,
+        "why": "with a shared (symmetric) head the optimum only makes g(phi(x)) ideal, not phi(x): 1-D codes reach it "
+        "(S6.3)",
+        "assumptions": "unit-norm representations and teacher outputs, temperature tau, equiprobable orbits, "
+        "consistent NCE (k >= 1 negatives, k -> infinity for the exact population form), augmentations "
+        "X~ - M(X) - X",
+        "temperature": temperature,
+        "population_optimum": Lstar - math.log(C),
+        "population_optimum_formula": "L*(C, tau) - log C  (InfoNCE normalised by the number of candidates)",
+    }
+    if not family.linear:
+        cissl["note"] = "MLP probes: replace phi(x) by h(phi(x)) with h of the probe's MLP architecture (CISSL-MLP)"
+    return cissl
+
+
+def _dissl(head: str, C: int, K: int, dissl_lambda: float, dissl_beta: float) -> dict:
+    """DISSL's prescriptions (S7): heads, K, the determinism constraint on lambda and beta, the teacher optimum."""
+    opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
+    a = 1.0 + dissl_beta
+    dissl = {
+        "student_head": f"in the probe family: {head}, then softmax over the K categories",
+        "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
+        "categories": K,
+        "categories_rule": dissl_categories_rule(C),
+        "lambda": dissl_lambda,
+        "beta": dissl_beta,
+        "lambda_constraint": "0 < lambda < 1 + beta (then every optimal teacher is deterministic); lambda > 1 + beta "
+        "with K > C makes every optimal teacher non-deterministic",
+        "lambda_ok": bool(0 < dissl_lambda < a or (K <= C and C % K == 0 and dissl_lambda > 0)),
+        "teacher_optimum": opt.to_dict(),
+        "objective": "CE(q(x1), s(x2)) + beta CE(q(x1), q(x2)) - lambda H(mean q); at the optimal student >= (1+beta) "
+        "H(M^|X) - lambda H(M^)",
+        "paper_names": "code lambda = paper beta (maximality), code beta = paper alpha (teacher cross-view term)",
+    }
+    if K > C and dissl_lambda > a:
+        dissl["warning"] = (
+            f"lambda = {dissl_lambda} > 1 + beta = {a}: with K = {K} > C = {C} categories the "
+            "optimal teacher is not deterministic"
+        )
+    return dissl
+
+
 def configure(
     probe: str,
     classes: int,
@@ -162,46 +210,8 @@ def configure(
                 ideal["minimum_in_dim_note"] = (
                     "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
                 )
-    # ---- CISSL (S6)
-    cissl = {
-        "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the "
-        "teacher's)",
-        "teacher_head": "as expressive as possible (wide MLP g on the augmented view), L2-normalised",
-        "asymmetric": True,
-        "why": "with a shared (symmetric) head the optimum only makes g(phi(x)) ideal, not phi(x): 1-D codes reach it "
-        "(S6.3)",
-        "assumptions": "unit-norm representations and teacher outputs, temperature tau, equiprobable orbits, "
-        "consistent NCE (k >= 1 negatives, k -> infinity for the exact population form), augmentations "
-        "X~ - M(X) - X",
-        "temperature": temperature,
-        "population_optimum": Lstar - math.log(C),
-        "population_optimum_formula": "L*(C, tau) - log C  (InfoNCE normalised by the number of candidates)",
-    }
-    if not family.linear:
-        cissl["note"] = "MLP probes: replace phi(x) by h(phi(x)) with h of the probe's MLP architecture (CISSL-MLP)"
-    # ---- DISSL (S7)
-    opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
-    a = 1.0 + dissl_beta
-    dissl = {
-        "student_head": f"in the probe family: {head}, then softmax over the K categories",
-        "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
-        "categories": K,
-        "categories_rule": dissl_categories_rule(C),
-        "lambda": dissl_lambda,
-        "beta": dissl_beta,
-        "lambda_constraint": "0 < lambda < 1 + beta (then every optimal teacher is deterministic); lambda > 1 + beta "
-        "with K > C makes every optimal teacher non-deterministic",
-        "lambda_ok": bool(0 < dissl_lambda < a or (K <= C and C % K == 0 and dissl_lambda > 0)),
-        "teacher_optimum": opt.to_dict(),
-        "objective": "CE(q(x1), s(x2)) + beta CE(q(x1), q(x2)) - lambda H(mean q); at the optimal student >= (1+beta) "
-        "H(M^|X) - lambda H(M^)",
-        "paper_names": "code lambda = paper beta (maximality), code beta = paper alpha (teacher cross-view term)",
-    }
-    if K > C and dissl_lambda > a:
-        dissl["warning"] = (
-            f"lambda = {dissl_lambda} > 1 + beta = {a}: with K = {K} > C = {C} categories the "
-            "optimal teacher is not deterministic"
-        )
+    cissl = _cissl(family, head, C, temperature, Lstar)
+    dissl = _dissl(head, C, K, dissl_lambda, dissl_beta)
     ns = [int(n) for n in n_values]
     samp = {
         "n": ns,

@@ -1,5 +1,6 @@
-"""Encoders (backbones): ResNet-18/50 with a small-image stem, a small convnet for 8x8 digits, and the
-ISSL paper's dimension expansion (+dim). The objective owns its heads (idealssl.objectives)."""
+"""Encoders (backbones): ResNet-18/50 with a small-image stem, a small convnet for 8x8 digits, timm models
+(``timm:<name>``, optional install) and the ISSL paper's dimension expansion (+dim). The objective owns its
+heads (idealssl.objectives)."""
 
 from .encoders import ENCODERS, Encoder, build_encoder
 

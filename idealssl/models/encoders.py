@@ -6,6 +6,9 @@
   Dubois et al. 2022, TinyImageNet experiments); the choice is returned in ``Encoder.stem`` and written to the log.
 * ``convnet``: a small VGG-style network for 8x8 digits (3 conv-BN-ReLU blocks, one 2x2 pool,
   global average pooling).
+* ``timm:<name>`` (``timm:resnet50``, ``timm:vit_small_patch16_224``, ...): any timm model without its
+  classifier, built by :mod:`idealssl.models.timm_backbone` (optional install ``idealssl[timm]``; its own
+  stem unchanged, so ``model.small_stem=true`` is refused there, with the reason).
 * ``expand_dim``: the paper's "+dim" (Dubois et al. 2022, Sec. 6, "dimensionality"): before
   average pooling, a bottleneck residual block maps the C trunk channels to D > C channels
   (1x1 C->b, 3x3 b->b, 1x1 b->D, with a 1x1 projection shortcut), so that d = D. Theorem 1 requires
@@ -104,10 +107,16 @@ def build_encoder(
     expand_dim: int | None = None,
     small_stem: bool | None = None,
     width: int = 64,
-) -> Encoder:
-    """Build a backbone by name (``resnet18``, ``resnet50``, ``convnet``)."""
-    from ..errors import InputError
+) -> nn.Module:
+    """Build a backbone by name (``resnet18``, ``resnet50``, ``convnet``, ``timm:<name>``).
 
+    Every backbone maps (B, C, H, W) to (B, d) and carries ``dim``, ``arch`` and ``stem`` (what the stem does,
+    logged), so the trainer, the evaluation and the export treat them alike."""
+    from ..errors import InputError
+    from .timm_backbone import build_timm, is_timm
+
+    if is_timm(arch):
+        return build_timm(str(arch).strip(), in_channels, image_size, expand_dim, small_stem)
     arch = str(arch).lower()
     if arch == "resnet18":
         return _resnet(18, in_channels, image_size, expand_dim, small_stem)
@@ -115,4 +124,4 @@ def build_encoder(
         return _resnet(50, in_channels, image_size, expand_dim, small_stem)
     if arch == "convnet":
         return _convnet(in_channels, image_size, expand_dim, width)
-    raise InputError(f"unknown encoder {arch!r}; available: {', '.join(ENCODERS)}")
+    raise InputError(f"unknown encoder {arch!r}; available: {', '.join(ENCODERS)}, timm:<name>")

@@ -13,6 +13,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+#: the backbones, as --help and --list-presets list them (idealssl.models builds them)
+ARCH_HELP = (
+    "resnet18, resnet50, convnet, or timm:<name> (any timm model, e.g. timm:resnet10t, timm:vit_tiny_patch16_224, "
+    "timm:resnet50; pip install 'idealssl[timm]')"
+)
+
 #: method -> (paper, defining hyperparameters)
 PAPERS: dict[str, tuple[str, tuple[str, ...]]] = {
     "simclr": (
@@ -124,6 +130,8 @@ def list_presets() -> str:
         number = _digits_number() if name == "digits" else "no number yet"
         lines.append(f"{name:<13} {comments[0] if comments else name}")
         lines.append(f"{'':<13}   arch: {arch}; recipe: {recipe or 'the defaults'}; number: {number}")
+    lines.append("")
+    lines.append(f"every preset takes --arch (model.arch): {ARCH_HELP}")
     return "\n".join(lines)
 
 

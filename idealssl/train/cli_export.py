@@ -4,11 +4,19 @@ Examples
 --------
   idealssl export runs/digits-dissl/RUN --out backbone.pt
   idealssl export RUN/checkpoints/last.pt --out rn18.pt --format torchvision   # keys of torchvision.models.resnet18
+  idealssl export RUN --out vit.pt        # a timm:<name> backbone: timm's keys, and vit.pt.json with the timm name
 
-``--format torchvision`` renames a ResNet trunk's keys to torchvision's (conv1, bn1, layer1..4), so
-that ``torchvision.models.resnet18().load_state_dict(sd, strict=False)`` loads every trunk weight
-(the fc layer stays missing; a small-image stem has a 3x3 conv1, so build the model with the same
-stem). Not available with the +dim expansion block, which torchvision has no slot for.
+``--format`` (default ``auto``: ``timm`` for a ``timm:<name>`` backbone, ``idealssl`` otherwise):
+
+* ``idealssl``: the keys of idealssl's own encoder (``trunk.*``, ``expand.*``; ``net.*`` for timm);
+* ``torchvision`` renames a ResNet trunk's keys to torchvision's (conv1, bn1, layer1..4), so that
+  ``torchvision.models.resnet18().load_state_dict(sd, strict=False)`` loads every trunk weight (the fc
+  layer stays missing; a small-image stem has a 3x3 conv1, so build the model with the same stem). Not
+  available with the +dim expansion block, which torchvision has no slot for;
+* ``timm`` (timm backbones only) writes timm's own keys, and beside the file ``OUT.json`` with the timm
+  name and the constructor's keywords, so that
+  ``timm.create_model(name, **kwargs).load_state_dict(torch.load(OUT, weights_only=True))`` loads every
+  weight (kwargs: ``num_classes=0``, ``in_chans`` and, for ViTs trained at another size, ``img_size``).
 """
 
 from __future__ import annotations
@@ -24,10 +32,16 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="checkpoint file or run directory")
     p.add_argument("--out", required=True, help="output .pt file")
     p.add_argument("--part", choices=["backbone", "ema"], default="backbone")
-    p.add_argument("--format", choices=["idealssl", "torchvision"], default="idealssl")
+    p.add_argument(
+        "--format",
+        choices=["auto", "idealssl", "torchvision", "timm"],
+        default="auto",
+        help="auto (default): timm for timm:<name> backbones, idealssl otherwise",
+    )
 
 
 def to_torchvision(sd: dict) -> dict:
+    """idealssl ResNet trunk keys (``trunk.<i>.*``) -> torchvision's (``conv1``, ``bn1``, ``layer1..4``)."""
     from ..errors import InputError
 
     out = {}
@@ -41,12 +55,31 @@ def to_torchvision(sd: dict) -> dict:
     return out
 
 
+def to_timm(sd: dict) -> dict:
+    """A :class:`~idealssl.models.timm_backbone.TimmEncoder`'s keys (``net.*``) -> the timm model's own."""
+    return {k[len("net.") :]: v for k, v in sd.items()}
+
+
+def _timm_sidecar(backbone, out) -> dict:
+    """What ``OUT.json`` records: the timm name, the constructor's keywords and how to load the file."""
+    return {
+        "timm_name": backbone.timm_name,
+        "create_kwargs": backbone.create_kwargs,
+        "dim": backbone.dim,
+        "load": (
+            f"timm.create_model({backbone.timm_name!r}, **create_kwargs).load_state_dict("
+            f"torch.load({str(out)!r}, weights_only=True))"
+        ),
+    }
+
+
 def run(args) -> int:
+    import json
     from pathlib import Path
 
     from ..errors import InputError
     from . import checkpoint as C
-    from .checkpoint import save_atomic
+    from .checkpoint import save_atomic, write_text_atomic
     from .model import backbone_from_checkpoint
 
     out = Path(args.out)
@@ -54,12 +87,25 @@ def run(args) -> int:
         raise InputError(f"--out {out} is a directory; give the file to write (e.g. {out / 'backbone.pt'})")
     path = C.resolve_checkpoint(args.checkpoint)
     ck = C.load(path)
-    sd = backbone_from_checkpoint(ck, path, args.part).state_dict()  # verified against the model it describes
-    if args.format == "torchvision":
-        if not str(ck.get("arch")).startswith("resnet"):
-            raise InputError(f"--format torchvision needs a ResNet backbone, this one is {ck['arch']}")
+    arch = str(ck.get("arch"))
+    is_timm = arch.startswith("timm:")
+    fmt = ("timm" if is_timm else "idealssl") if args.format == "auto" else args.format
+    if fmt == "torchvision" and not arch.startswith("resnet"):
+        raise InputError(f"--format torchvision needs a ResNet backbone, this one is {arch}")
+    if fmt == "timm" and not is_timm:
+        raise InputError(f"--format timm needs a timm:<name> backbone, this one is {arch}")
+    backbone = backbone_from_checkpoint(ck, path, args.part)  # verified against the model it describes
+    sd = backbone.state_dict()
+    if fmt == "torchvision":
         sd = to_torchvision(sd)
+    elif fmt == "timm":
+        sd = to_timm(sd)
     sd = {k: v.detach().clone().cpu() for k, v in sd.items()}
     save_atomic(sd, out, digest=False)  # a plain state dict, loadable without idealssl
-    print(f"wrote {len(sd)} tensors ({ck.get('arch')}, d={ck.get('dim')}, step {ck.get('step')}) to {out}")
+    print(f"wrote {len(sd)} tensors ({arch}, d={ck.get('dim')}, step {ck.get('step')}) to {out}")
+    if fmt == "timm":
+        side = out.with_name(out.name + ".json")
+        meta = _timm_sidecar(backbone, out)
+        write_text_atomic(side, json.dumps(meta, indent=2) + "\n", "timm description")
+        print(f"wrote {side}: load with {meta['load']} (create_kwargs={meta['create_kwargs']})")
     return 0

@@ -2,7 +2,8 @@
 
 Examples
 --------
-  idealssl train --method dissl --dataset digits              # embedded data, 20 s to 2 min on a 2-core CPU
+  idealssl train --method dissl --dataset digits              # embedded data; prints its measured time first
+  idealssl train --method simclr --dataset fake --arch timm:resnet10t --fast-dev-run   # a timm backbone
   idealssl train --method cissl --dataset cifar10 --data-dir ~/data optim.epochs=200 views.strength=2
   idealssl train --method dissl --dataset digits --out runs/a  # then, after a kill:  ... --out runs/a --resume
   idealssl train --out runs/a --resume --epochs 120            # extend a run (other changes need --allow-changes)
@@ -21,6 +22,8 @@ import argparse
 import json
 import os
 import sys
+
+from .catalog import ARCH_HELP
 
 
 def configure(p: argparse.ArgumentParser) -> None:
@@ -65,7 +68,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
-    p.add_argument("--arch", help="resnet18, resnet50 or convnet")
+    p.add_argument("--arch", help=ARCH_HELP + " (model.arch)")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
     p.add_argument(
         "--probe",
@@ -117,6 +120,12 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)",
     )
+    _output_options(p)
+
+
+def _output_options(p: argparse.ArgumentParser) -> None:
+    """Display, logging, the print/list actions and the dotted overrides (kept apart so that each part of the
+    parser reads in one screen)."""
     p.add_argument("--no-progress", action="store_true")
     p.add_argument(
         "--logger",
@@ -150,23 +159,7 @@ def run(args) -> int:
     if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
         args.resume = "auto"
-    old = None
-    if args.resume:
-        # a resume continues the run as it was configured: what this command does not set comes from the checkpoint
-        from . import checkpoint as C
-
-        if args.resume == "auto":
-            path = C.find_last(args.out) if args.out else None
-        else:
-            path = C.resolve_checkpoint(args.resume)
-        if path is not None:
-            old = C.load(path)["cfg"]
-        elif args.out and os.path.isfile(os.path.join(args.out, "config.yaml")):
-            old = load_yaml(os.path.join(args.out, "config.yaml"))  # killed before its first checkpoint: same run again
-        if old is not None:
-            args.method = args.method or old.get("method")
-            args.dataset = args.dataset or old.get("dataset")
-            args.seed = old.get("seed") if args.seed is None else args.seed
+    old = _resumed_config(args)
     flags = {
         "data_dir": args.data_dir,
         "out": args.out,
@@ -217,9 +210,39 @@ def run(args) -> int:
 
         raise InputError(f"unknown method {cfg['method']!r}; available: {', '.join(available())}")
     from .loggers import check_available
-    from .loop import Interrupted, NonFiniteLoss, train
 
     check_available(list(cfg["train"]["loggers"]))
+    return _launch(args, cfg, explicit)
+
+
+def _resumed_config(args) -> dict | None:
+    """On ``--resume``, the configuration of the run being continued (what this command does not set comes from
+    it: method, dataset, seed are filled in ``args``); None otherwise or when there is nothing to continue."""
+    if not args.resume:
+        return None
+    from . import checkpoint as C
+    from .config import load_yaml
+
+    old = None
+    if args.resume == "auto":
+        path = C.find_last(args.out) if args.out else None
+    else:
+        path = C.resolve_checkpoint(args.resume)
+    if path is not None:
+        old = C.load(path)["cfg"]
+    elif args.out and os.path.isfile(os.path.join(args.out, "config.yaml")):
+        old = load_yaml(os.path.join(args.out, "config.yaml"))  # killed before its first checkpoint: same run again
+    if old is not None:
+        args.method = args.method or old.get("method")
+        args.dataset = args.dataset or old.get("dataset")
+        args.seed = old.get("seed") if args.seed is None else args.seed
+    return old
+
+
+def _launch(args, cfg: dict, explicit: dict) -> int:
+    """Train in this process, or start ``--devices N`` processes; the exit status (3: non-finite loss,
+    128 + signal: interrupted, with the command that continues the run)."""
+    from .loop import Interrupted, NonFiniteLoss, train
 
     kwargs = {
         "resume": args.resume,

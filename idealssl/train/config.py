@@ -237,6 +237,7 @@ def resolve(
     if base is None:
         pre = preset(dataset)
         methods = pre.pop("methods", {}) or {}
+        pre.pop("timing", None)  # a recorded measurement, not a setting (idealssl.train.timing)
         _check_keys(pre, cfg, f"preset {dataset}")
         deep_update(cfg, pre)
         deep_update(cfg, methods.get(str(method).lower(), {}))

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import sys
+import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -395,6 +397,51 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     )
 
 
+def _anomalies(backbone, objective, data: ImageSet, views_fn, device, cfg: dict, autocast: bool, ftr, fte) -> dict:
+    """``anomaly`` (k-NN scores on features) and, for objectives with a likelihood, ``anomaly_likelihood``; each
+    protocol says whether the encoder saw one class only (``data.only_class``) or every class."""
+    ev = cfg["eval"]
+    only = cfg["data"].get("only_class")
+    classes = None if only is None else [int(only)]
+    out = {
+        "anomaly": anomaly(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            int(ev["anomaly_k"]),
+            int(ev["anomaly_max_train"]),
+            seed=int(cfg["seed"]),
+            classes=classes,
+        )
+    }
+    if has_likelihood_score(objective):
+        out["anomaly_likelihood"] = likelihood_anomaly(
+            backbone, objective, data, views_fn, device, cfg, autocast, classes=classes
+        )
+    for key in out:
+        out[key]["protocol"] += (
+            f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
+            f"the standard one-class protocol)"
+            if only is not None
+            else "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
+            "detector is one-class (data.only_class=c gives the standard protocol)"
+        )
+    return out
+
+
+class _Stages:
+    """One line per evaluation stage on stderr, with the seconds since the evaluation began, so that a long
+    evaluation (minutes for the linear probe on a shared CPU) is visibly working; silent unless ``verbose``."""
+
+    def __init__(self, verbose: bool):
+        self.verbose, self.t0 = verbose, time.time()
+
+    def __call__(self, text: str) -> None:
+        if self.verbose:
+            print(f"{text} (+{time.time() - self.t0:.0f} s)", file=sys.stderr, flush=True)
+
+
 def evaluate_model(
     backbone,
     objective,
@@ -412,6 +459,9 @@ def evaluate_model(
     which = list(which if which is not None else ev["at_end"])
     bs = int(ev["batch_size"])
     data, subset = eval_subset(data, int(ev.get("max_images") or 0), int(cfg["seed"]))
+    say = _Stages(verbose)
+    stages = ", ".join(which) or "online probe only"
+    say(f"evaluating ({stages}) on {len(data.train_x)} train / {len(data.test_x)} test images")
     ftr = extract(backbone, views_fn.plain, data.train_x, device, bs, autocast)
     fte = extract(backbone, views_fn.plain, data.test_x, device, bs, autocast)
     out: dict = {
@@ -434,6 +484,7 @@ def evaluate_model(
             "features of un-augmented images",
         }
     if "linear" in which:
+        say(f"eval: linear probe ({len(ev['linear_wd'])} weight decays x {ev['linear_steps']} steps)")
         out["linear"] = linear_probe(
             ftr,
             data.train_y,
@@ -446,8 +497,10 @@ def evaluate_model(
             int(cfg["seed"]),
         )
     if "knn" in which:
+        say("eval: k-NN")
         out.update(knn_grid(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["knn_k"], ev["knn_t"]))
     if "fewshot" in which:
+        say(f"eval: {ev['fewshot_k']}-shot ({ev['fewshot_trials']} trials)")
         out["fewshot"] = fewshot(
             ftr,
             data.train_y,
@@ -460,31 +513,8 @@ def evaluate_model(
             int(cfg["seed"]),
         )
     if "anomaly" in which:
-        only = cfg["data"].get("only_class")
-        classes = None if only is None else [int(only)]
-        out["anomaly"] = anomaly(
-            ftr,
-            data.train_y,
-            fte,
-            data.test_y,
-            int(ev["anomaly_k"]),
-            int(ev["anomaly_max_train"]),
-            seed=int(cfg["seed"]),
-            classes=classes,
-        )
-        if has_likelihood_score(objective):
-            out["anomaly_likelihood"] = likelihood_anomaly(
-                backbone, objective, data, views_fn, device, cfg, autocast, classes=classes
-            )
-        for key in ("anomaly", "anomaly_likelihood"):
-            if key in out:
-                out[key]["protocol"] += (
-                    f"; the encoder was pretrained on the train images of class {only} only (data.only_class={only}, "
-                    f"the standard one-class protocol)"
-                    if only is not None
-                    else "; the encoder was pretrained on all pretraining images (every class, no labels): only the "
-                    "detector is one-class (data.only_class=c gives the standard protocol)"
-                )
+        say("eval: anomaly detection")
+        out.update(_anomalies(backbone, objective, data, views_fn, device, cfg, autocast, ftr, fte))
     means = torch.stack([fte[yte == c].mean(0) for c in torch.unique(yte)])
     out["monitors"] = {
         "rankme_test": monitors.rankme(fte),

@@ -63,7 +63,7 @@ from ..models import build_encoder
 from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
 from . import distributed as D
-from . import orbit_sets, theory_config
+from . import orbit_sets, theory_config, timing
 from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
@@ -151,10 +151,15 @@ class Progress:
         self.tty = sys.stderr.isatty() if mode == "auto" else mode == "bar"
         self.total, self.t0, self.last = total, time.time(), 0.0
         self.batch, self.start = batch, start_step  # images per step (global); the step this session began at
+        self.first: tuple[int, float] | None = None  # (step, time) at the end of this session's first step
 
     def speed(self, step: int, now: float) -> str:
-        """``N img/s, ETA h:mm:ss`` from this session's steps so far ("" before the first)."""
+        """``N img/s, ETA h:mm:ss`` from this session's steps so far ("" before the first). Timed from the end of
+        the session's first step once a later one is done: the first pays for allocations and first calls, and
+        counting it made the first ETAs several times too long."""
         done, dt = step - self.start, now - self.t0
+        if self.first is not None and step > self.first[0] and now > self.first[1]:
+            done, dt = step - self.first[0], now - self.first[1]
         if done <= 0 or dt <= 0:
             return ""
         rate = done / dt
@@ -165,6 +170,8 @@ class Progress:
         if not self.enabled:
             return
         now = time.time()
+        if self.first is None:
+            self.first = (step, now)
         if self.tty:
             if now - self.last > 0.2 or force:
                 frac = step / max(1, self.total)
@@ -380,6 +387,12 @@ def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, dev
     backbone = build_encoder(
         m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
     )
+    if getattr(backbone, "timm_name", None):  # a timm model: refuse view sizes it cannot take, before step 1
+        from ..models.timm_backbone import check_input_sizes
+
+        size = int(rc.views.size or data.image_size)
+        local = [int(rc.views.local_size or max(4, size // 2))] if rc.views.n_local else []
+        check_input_sizes(backbone, data.channels, [size, *local])
     objective = build_objective(cfg, backbone.dim)
     model = SSLModel(backbone, objective, data.n_classes).to(device)
     ema = frozen_copy(backbone).to(device) if getattr(objective, "momentum_backbone", False) else None
@@ -683,6 +696,9 @@ class Session:
     steps: int = 0
     last_loss: float = float("nan")
     extra: list = field(default_factory=list)  #: optional loggers (csv, tb, wandb; idealssl.train.loggers)
+    #: process CPU seconds at the start of training; replaced by the training CPU seconds when training ends
+    cpu_train: float = field(default_factory=time.process_time)
+    load_start: float | None = field(default_factory=lambda: _load_average())  #: 1-min load average then
 
     def train_seconds(self, run: Run) -> float:
         return run.elapsed_prev + (time.time() - self.t_train)
@@ -895,6 +911,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "train_seconds": run.elapsed_prev + train_seconds,
         "final_loss": session.last_loss,
     }
+    t_eval, cpu_eval = time.time(), time.process_time()
     if run.cfg["eval"]["at_end"] and run.step >= run.total:
         results["eval"] = evaluate_model(
             backbone,
@@ -908,6 +925,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
             verbose=verbose,
         )
     orbit_sets.finalise_hook(run, results, verbose)
+    results["timing"] = _timing(session, train_seconds, time.time() - t_eval, time.process_time() - cpu_eval)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
     ckpt_mod.write_text_atomic(
         run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file"
@@ -999,9 +1017,11 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
     if world_change_line(run):
         _log(verbose, info, world_change_line(run))
     _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
+    total = run.total if not run.limit else min(run.total, run.limit)
+    _log(verbose, info, timing.expectation(run.cfg, total - run.step, run.batch, device.type, run.rc.train.progress))
     progress = Progress(
         str(run.rc.train.progress),
-        run.total if not run.limit else min(run.total, run.limit),
+        total,
         verbose and info.main,
         batch=run.batch,
         start_step=run.step,
@@ -1025,10 +1045,35 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
                 session.metrics.close()
             except OSError:  # the failed write is reported already
                 pass
+    session.cpu_train = time.process_time() - session.cpu_train  # now: this session's training CPU seconds
     results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
     if info.enabled:
         torch.distributed.barrier()
     return results
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average (None where the platform has none)."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def _timing(session: Session, train_s: float, eval_s: float, eval_cpu_s: float) -> dict:
+    """Wall and CPU seconds of this session's training and of the evaluation, with the machine's load then:
+    on a shared machine the wall time says little without the load, and CPU time hardly depends on it."""
+    return {
+        "train_wall_s": round(train_s, 2),
+        "train_cpu_s": round(session.cpu_train, 2),
+        "eval_wall_s": round(eval_s, 2),
+        "eval_cpu_s": round(eval_cpu_s, 2),
+        "load_average_1min": {"train_start": session.load_start, "end": _load_average()},
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "protocol": "wall: time.time(); CPU: time.process_time() of rank 0 (every thread of the process); "
+        "evaluation = the end-of-training evaluations and the check; load average: os.getloadavg()[0]",
+    }
 
 
 def summary(results: dict) -> str:

@@ -66,3 +66,18 @@ def test_unknown_flag_points_to_the_subcommand_help(capsys, argv, where):
         main(argv)
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "unrecognized arguments: --bogus" in err and f"(see {where})" in err, err
+
+
+def test_output_into_a_closed_pipe_is_not_a_traceback():
+    """`idealssl train --list-methods | head -0`: the reader is gone before the first write."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen(
+        [sys.executable, "-m", "idealssl.cli", "train", "--list-methods"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    p.stdout.close()  # no reader: the first write raises BrokenPipeError in the child
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=60) == 141 and "Traceback" not in err, err
