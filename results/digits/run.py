@@ -125,7 +125,8 @@ def run_one(method: str, source: str, seed: int, threads: int, epochs: int) -> P
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         print(
-            f"FAILED {method} {source} seed {seed}: {r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
+            f"FAILED {method} {source} seed {seed}: "
+            f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
             file=sys.stderr,
             flush=True,
         )
@@ -295,9 +296,9 @@ files are in its run directory's `check/`, and `idealssl eval check RUN` redoes 
 and each probe's accuracy (`results.json`, key `correlations`), as "pooled / within": pooled over all
 {corr["n_runs"]} runs (every method, configuration and seed), then within methods (each value minus its
 (method, configuration) mean over seeds, {corr["n_groups"]} groups: only seed-to-seed variation is compared,
-so a method's identity cannot drive it). p-values are not corrected for the {3 * len(CHECK)} tests. A smaller invariance ratio or a larger σ ratio, rank or fitted fraction
-means closer to ideal, so "closer to ideal goes with better probes" reads as a negative ρ in the first row and
-positive ρ in the others:
+so a method's identity cannot drive it). p-values are not corrected for the {3 * len(CHECK)} tests.
+A smaller invariance ratio or a larger σ ratio, rank or fitted fraction means closer to ideal, so "closer
+to ideal goes with better probes" reads as a negative ρ in the first row and positive ρ in the others:
 
 {chr(10).join(corr_lines)}
 
