@@ -134,6 +134,28 @@ def test_tensorboard_logger_writes_scalars_through_summary_writer(tmp_path, caps
     assert ("closed", str(run / "tb"), 0) in _Writer.calls and (run / "metrics.csv").is_file()
 
 
+def test_tensorboard_event_files_read_back_by_tensorboards_own_reader(tmp_path, capsys):
+    """The real writer (the ``tb`` extra, part of ``dev``): the event file holds the same losses as metrics.jsonl,
+    step for step, as TensorBoard's EventAccumulator reads them."""
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run, rc = _quick_run(tmp_path, "--logger", "jsonl,tb")
+    assert rc == 0
+    events = sorted((run / "tb").glob("events.out.tfevents.*"))
+    assert len(events) == 1, events
+    acc = EventAccumulator(str(events[0]))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train/loss", "train/lr", "epoch/rankme"} <= tags, tags
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [r for r in logged if r.get("kind", "step") == "step" and "loss" in r and "step" in r]
+    read = {e.step: e.value for e in acc.Scalars("train/loss")}
+    assert steps and set(read) == {r["step"] for r in steps}
+    for r in steps:
+        assert read[r["step"]] == pytest.approx(r["loss"], rel=1e-6)
+
+
 @pytest.mark.parametrize("name,extra", [("tb", "tb"), ("wandb", "wandb")])
 def test_missing_optional_logger_is_one_line_before_anything_is_written(tmp_path, capsys, monkeypatch, name, extra):
     import sys
