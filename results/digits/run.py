@@ -1,7 +1,8 @@
 """Regenerate the digits results: every registered method, the same budget (the shipped digits preset:
-convnet width 32, batch 256, AdamW 2e-3, with 30 epochs x 5 steps instead of the preset's 60 to keep the
-runs near 30 minutes of CPU), 3 seeds, the theory-derived configuration and, for every method where the theory
-changes the objective, the original (papers') configuration beside it (issue 12).
+convnet width 32, batch 256, AdamW 2e-3, with 30 epochs x 5 steps instead of the preset's 60: the 30 runs
+took about an hour of wall time on a 2-core machine, 2 at a time), 3 seeds, the theory-derived configuration
+and, for every method where the theory changes the objective, the original (papers') configuration beside it
+(issue 12).
 
     python results/digits/run.py                 # all methods, seeds 0 1 2, 2 runs in parallel (1 thread each)
     python results/digits/run.py --methods dissl cissl --seeds 0
