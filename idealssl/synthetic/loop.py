@@ -20,8 +20,8 @@ The representation is what the objective's downstream probe sees: the encoder ou
 representation is the L2-normalised output (the loss is blind to the norm, which would otherwise stay at
 its random initial spread and fail invariance for reasons the theory does not speak to).
 
-The one-per-orbit draw is :func:`orbit_batch` (minimal, kept here until the suite's sampler lands in
-``idealssl/synthetic/sampling.py``).
+The one-per-orbit draw is the suite's own sampler, :func:`idealssl.synthetic.sampling.sample_anchors` in its
+``one-per-orbit`` regime with a batch of C anchors.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..jsonutil import plain
+from .sampling import PAPER_REGIME, sample_anchors
 from .worlds import World
 
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
@@ -47,15 +48,6 @@ PROTOCOL = (
     "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
     "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
 )
-
-
-def orbit_batch(world: World, rng: np.random.Generator, per_orbit: int = 1) -> np.ndarray:
-    """Anchors for one batch: ``per_orbit`` inputs of every orbit (uniform within the orbit), shuffled."""
-    members = world.members
-    picks = [m[rng.integers(0, len(m), size=per_orbit)] for m in members]
-    out = np.concatenate(picks)
-    rng.shuffle(out)
-    return out
 
 
 @dataclass
@@ -70,7 +62,6 @@ class LoopConfig:
     probe: str = "linear"
     lr: float = 3e-3
     lr_final: float = 1e-2  # cosine decay to lr * lr_final
-    per_orbit: int = 1
     hidden: int = 128
     hparams: dict[str, Any] = field(default_factory=dict)
     theory: list[dict[str, Any]] = field(default_factory=list)
@@ -178,7 +169,7 @@ def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, A
     enc.train()
     obj.train()
     for step in range(cfg.steps):
-        anchors = orbit_batch(world, rng, cfg.per_orbit)
+        anchors = sample_anchors(world, world.C, rng, regime=PAPER_REGIME)
         vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
 
         forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
@@ -261,7 +252,7 @@ def run(
         "seed": seed,
         "steps": steps,
         "dim": cfg.dim,
-        "batch": f"{cfg.per_orbit} per orbit x C = {cfg.per_orbit * world.C}",
+        "batch": f"one input of each orbit, C = {world.C} anchors (sampling.sample_anchors, {PAPER_REGIME})",
         "lr": cfg.lr,
         "train_seconds": round(res["seconds"], 2),
         "final_loss": res["losses"][-1],
@@ -277,7 +268,7 @@ def run(
     return plain(row)
 
 
-__all__ = ["orbit_batch", "LoopConfig", "configure_run", "train_loop", "representation", "assess", "run", "GOAL_TOL"]
+__all__ = ["LoopConfig", "configure_run", "train_loop", "representation", "assess", "run", "GOAL_TOL"]
 
 
 # ---------------------------------------------------------------------- command line

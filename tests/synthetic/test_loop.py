@@ -2,18 +2,30 @@
 
 import json
 
-import numpy as np
-
 import idealssl
 from idealssl.cli import main
+from idealssl.synthetic import loop
 from idealssl.synthetic.experiments import main_world
-from idealssl.synthetic.loop import configure_run, orbit_batch
+from idealssl.synthetic.loop import configure_run
 
 
-def test_orbit_batch_holds_one_input_per_orbit():
+def test_the_loop_draws_its_batches_with_the_suites_sampler(monkeypatch):
+    """One sampler for the paper's regime: every batch of the loop is sampling.sample_anchors(world, C, rng,
+    'one-per-orbit'), which holds exactly one input of every orbit."""
     w = main_world(0)
-    a = orbit_batch(w, np.random.default_rng(0))
-    assert sorted(w.orbits[a].tolist()) == list(range(w.C))
+    seen = []
+    real = loop.sample_anchors
+
+    def spy(world, batch, rng, regime="iid"):
+        a = real(world, batch, rng, regime=regime)
+        seen.append((batch, regime, sorted(world.orbits[a].tolist())))
+        return a
+
+    monkeypatch.setattr(loop, "sample_anchors", spy)
+    cfg = configure_run(w, "cissl", "derived", 0, 3)
+    loop.train_loop(w, cfg)
+    assert len(seen) == 3
+    assert all(b == w.C and r == "one-per-orbit" and o == list(range(w.C)) for b, r, o in seen)
 
 
 def test_derived_and_original_configurations():
