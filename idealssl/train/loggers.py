@@ -7,7 +7,10 @@
   (``pip install 'idealssl[tb]'``); without it the run stops before training with one line naming the extra.
 * ``wandb``: Weights & Biases (the ``wandb`` extra). Never prompts: ``WANDB_MODE`` is respected when set;
   otherwise the mode is ``online`` when ``WANDB_API_KEY`` is set and ``offline`` (files under ``RUN/wandb``)
-  when not. Project ``WANDB_PROJECT`` (default ``idealssl``), run name the run directory's name.
+  when not. Project ``WANDB_PROJECT`` (default ``idealssl``), run name the run directory's name. The wandb run id
+  is kept in ``RUN/wandb_run_id`` so that ``--resume`` continues the same wandb run (``resume="allow"``); wandb keeps
+  what the interrupted session logged after the checkpoint and ignores steps logged again below its last step
+  (``metrics.jsonl``, cut to the checkpoint's step, is the record).
 
 Only the main process logs.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +123,8 @@ class WandbLogger:
             config=cfg,
             mode=mode,
             reinit=True,
+            id=wandb_run_id(run_dir),
+            resume="allow",
         )
 
     def log(self, rec: dict) -> None:
@@ -127,6 +133,24 @@ class WandbLogger:
 
     def close(self) -> None:
         self.run.finish()
+
+
+def wandb_run_id(run_dir: Path) -> str:
+    """The run directory's wandb run id: read from ``RUN/wandb_run_id``, or made (16 random hex digits, a valid
+    wandb id) and written there atomically on the first session, so that every resume logs into the same wandb run."""
+    path = Path(run_dir) / "wandb_run_id"
+    if path.is_file():
+        got = path.read_text().strip()
+        if got:
+            return got
+    new = uuid.uuid4().hex[:16]
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(new + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return new
 
 
 def check_available(names: list[str]) -> None:

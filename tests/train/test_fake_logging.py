@@ -196,6 +196,40 @@ def test_wandb_respects_wandb_mode_and_never_prompts(tmp_path, capsys, monkeypat
     assert rc == 0 and seen["mode"] == "offline"  # no key, no mode: offline, never a login prompt
 
 
+def test_wandb_resume_continues_the_same_wandb_run(tmp_path, capsys, monkeypatch):
+    """The run id is stored in RUN/wandb_run_id at the first session; --resume passes it back with resume='allow';
+    a branch (--resume FILE --out NEW) is a new wandb run."""
+    import sys
+    import types
+
+    inits = []
+
+    class _Run:
+        def log(self, d, step):
+            pass
+
+        def finish(self):
+            pass
+
+    def init(**kw):
+        inits.append(kw)
+        return _Run()
+
+    monkeypatch.setitem(sys.modules, "wandb", types.SimpleNamespace(init=init))
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    run, rc = _quick_run(tmp_path, "--logger", "wandb")
+    assert rc == 0 and len(inits) == 1
+    first = inits[0]["id"]
+    assert first and (run / "wandb_run_id").read_text().strip() == first and inits[0]["resume"] == "allow"
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "3"]) == 0
+    assert len(inits) == 2 and inits[1]["id"] == first and inits[1]["resume"] == "allow"
+    branch = tmp_path / "branch"
+    ckpt = run / "checkpoints" / "last.pt"
+    assert main(["train", "--resume", str(ckpt), "--out", str(branch), "--epochs", "4"]) == 0
+    assert len(inits) == 3 and inits[2]["id"] != first
+    assert (branch / "wandb_run_id").read_text().strip() == inits[2]["id"]
+
+
 def test_unknown_logger_is_one_line(capsys):
     assert main(["train", "--logger", "jsonl,mlflow", "--print-config"]) == 2
     err = capsys.readouterr().err
