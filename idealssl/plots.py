@@ -1,7 +1,8 @@
 """Figures of a training run and of a check report (PNG, matplotlib's Agg backend).
 
-* :func:`training_curves` — from ``RUN/metrics.jsonl``: loss, learning rate, online-probe loss, RankMe and invariance
-  ratio (end of each epoch), and every objective term that varies during the run, against the step.
+* :func:`training_curves` — from ``RUN/metrics.jsonl``: loss, learning rate, online-probe loss, RankMe, invariance
+  ratio and online k-NN top-1 (end of each epoch), and every objective term that varies during the run, against
+  the step.
 * :func:`embedding` — a 2-D PCA (scikit-learn) of held-out features of the run's last checkpoint, coloured by class.
 * :func:`check_figure` — a check report (:meth:`idealssl.checker.report.CheckReport.to_dict`): the codes' singular
   values relative to the largest against the tolerance, and each orbit's largest deviation against the tolerance.
@@ -125,7 +126,8 @@ def training_curves(run_dir: Path, out: Path) -> Path:
     results = _read_json(run_dir / "results.json") or {}
     n_classes, dim = _dims(run_dir, results, cfg)
     terms = _objective_terms(steps)[:9]
-    n = 5 + len(terms)
+    kx, ky = _series(epochs, "online_knn")
+    n = 5 + bool(kx) + len(terms)
     cols = 3
     rows = math.ceil(n / cols)
     plt = _pyplot()
@@ -176,7 +178,15 @@ def training_curves(run_dir: Path, out: Path) -> Path:
         marker="o",
         note="no epoch completed yet",
     )
-    for k, ax in zip(terms, flat[5:]):
+    if kx:
+        knn = ((results.get("eval") or {}).get("knn") or {}).get("top1")
+        title = "online k-NN top-1 (end of epoch" + (f"; final k-NN {knn:.3f})" if knn is not None else ")")
+        _panel(flat[5], kx, ky, title, "top-1 accuracy", zero=True, marker="o")
+        flat[5].set_ylim(0, 1.02)
+        if n_classes:
+            flat[5].axhline(1 / n_classes, ls="--", color="grey", lw=1, label=f"chance: 1/{n_classes}")
+            flat[5].legend(fontsize=8)
+    for k, ax in zip(terms, flat[5 + bool(kx) :]):
         _panel(ax, *_series(steps, k), f"objective term: {k}", k)
     for ax in flat[n:]:
         ax.axis("off")

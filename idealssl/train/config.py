@@ -108,7 +108,11 @@ DEFAULTS: dict[str, Any] = {
         "anomaly_fit_lr": 1e-3,
         "batch_size": 512,
         "max_images": 0,
-    },  # max_images: evaluate on at most this many train and test images each (0: all)
+        "online_knn_every": 1,
+        "online_knn_bank": 2000,
+        "online_knn_queries": 500,
+    },  # max_images: evaluate on at most this many train and test images each (0: all); online_knn_*: the k-NN
+    # monitor every N epochs (0: off) with a fixed seeded bank of train images and queries from test
     "train": {
         "precision": "auto",
         "log_every": 10,
@@ -375,6 +379,9 @@ class EvalConfig:
     anomaly_fit_lr: Num
     batch_size: int
     max_images: int
+    online_knn_every: int = 1  # epochs between online k-NN monitors (0: off)
+    online_knn_bank: int = 2000  # train images in its memory bank (a fixed seeded subset)
+    online_knn_queries: int = 500  # test images it classifies (a fixed seeded subset)
 
 
 @dataclass
@@ -572,6 +579,9 @@ def _validate_eval(e: EvalConfig) -> None:
     for name in ("linear_steps", "fewshot_k", "fewshot_trials", "anomaly_k", "anomaly_max_train", "batch_size"):
         _need(getattr(e, name) >= 1, f"eval.{name}", "an integer >= 1", getattr(e, name))
     _need(e.max_images >= 0, "eval.max_images", "an integer >= 0 (0: all)", e.max_images)
+    _need(e.online_knn_every >= 0, "eval.online_knn_every", "an integer >= 0 (0: off)", e.online_knn_every)
+    for name in ("online_knn_bank", "online_knn_queries"):
+        _need(getattr(e, name) >= 1, f"eval.{name}", "an integer >= 1", getattr(e, name))
     _need(e.anomaly_fit_steps >= 0, "eval.anomaly_fit_steps", "an integer >= 0", e.anomaly_fit_steps)
     _check_range("eval.anomaly_fit_lr", e.anomaly_fit_lr, 0, lo_open=True)
     _need(

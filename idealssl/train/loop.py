@@ -63,7 +63,7 @@ from ..models import build_encoder
 from ..objectives.ema import frozen_copy
 from . import checkpoint as ckpt_mod
 from . import distributed as D
-from . import orbit_sets, theory_config, timing
+from . import evaluate, orbit_sets, theory_config, timing
 from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
@@ -843,15 +843,46 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
         v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
         run.gen.set_state(state)  # monitors must not change the training views
     model.train()
-    return {
+    rec = {
         "step": run.step,
         "epoch": epoch,
         "end_of_epoch": True,
         "loss": session.last_loss,
         "rankme": monitors.rankme(plain),
         "invariance_ratio": monitors.invariance_ratio(*v2),
-        "train_seconds": session.train_seconds(run),
     }
+    every = int(run.rc.eval.online_knn_every)
+    if every and (epoch + 1) % every == 0:
+        rec.update(online_knn(run))
+    rec["train_seconds"] = session.train_seconds(run)
+    return rec
+
+
+def online_knn(run: Run) -> dict:
+    """The online k-NN monitor (as solo-learn's): top-1 of the weighted cosine k-NN of the first ``eval.knn_k`` /
+    ``eval.knn_t`` setting, plain eval-mode backbone features, a memory bank of ``eval.online_knn_bank`` train
+    images and ``eval.online_knn_queries`` test images, both fixed seeded subsets (the same at every epoch and
+    after a resume; no random state of training is touched). Empty when the data has fewer than 2 classes."""
+    data = run.data
+    if data.n_classes < 2 or len(data.train_x) == 0 or len(data.test_x) == 0:
+        return {}
+    rng = np.random.default_rng(int(run.rc.seed) + 13)
+    e = run.rc.eval
+
+    def subset(n_all: int, n: int) -> np.ndarray:
+        return np.arange(n_all) if n >= n_all else np.sort(rng.choice(n_all, size=n, replace=False))
+
+    ib, iq = subset(len(data.train_x), int(e.online_knn_bank)), subset(len(data.test_x), int(e.online_knn_queries))
+    k = int((e.knn_k if isinstance(e.knn_k, list) else [e.knn_k])[0])
+    temp = float((e.knn_t if isinstance(e.knn_t, list) else [e.knn_t])[0])
+    feats = [
+        evaluate.extract(
+            run.model.backbone, run.views_fn.plain, take(x, i), run.device, int(e.batch_size), run.autocast
+        )
+        for x, i in ((data.train_x, ib), (data.test_x, iq))
+    ]
+    got = evaluate.knn(feats[0], data.train_y[ib], feats[1], data.test_y[iq], data.n_classes, k, temp)
+    return {"online_knn": got["top1"]}
 
 
 def fit(run: Run, session: Session, stop: StopSignals) -> None:

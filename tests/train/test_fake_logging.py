@@ -230,6 +230,34 @@ def test_wandb_resume_continues_the_same_wandb_run(tmp_path, capsys, monkeypatch
     assert (branch / "wandb_run_id").read_text().strip() == inits[2]["id"]
 
 
+def test_online_knn_monitor_per_epoch_equals_the_final_knn_on_the_same_images(tmp_path, capsys):
+    """eval.online_knn_every: an ``online_knn`` top-1 in every epoch record; with the bank and queries covering all
+    of train and test, the last epoch's value is the final k-NN evaluation of the same weights (same k, T)."""
+    run, rc = _quick_run(
+        tmp_path,
+        "eval.at_end=[knn]",
+        "eval.online_knn_bank=100000",
+        "eval.online_knn_queries=100000",
+        "eval.knn_k=5",
+        "probe.online=false",
+    )
+    assert rc == 0
+    epochs = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if '"end_of_epoch"' in x]
+    assert len(epochs) == 2 and all(0.0 <= e["online_knn"] <= 1.0 for e in epochs)
+    final = json.loads((run / "results.json").read_text())["eval"]["knn"]
+    assert final["k"] == 5 and epochs[-1]["online_knn"] == pytest.approx(final["top1"], abs=1e-9)
+
+
+def test_online_knn_monitor_off_and_subsets(tmp_path, capsys):
+    run, rc = _quick_run(tmp_path, "eval.online_knn_every=0")
+    assert rc == 0 and not any("online_knn" in x for x in (run / "metrics.jsonl").read_text().splitlines())
+    run2, rc = _quick_run(tmp_path / "b", "eval.online_knn_every=2", "eval.online_knn_bank=10")
+    recs = [json.loads(x) for x in (run2 / "metrics.jsonl").read_text().splitlines() if '"end_of_epoch"' in x]
+    assert rc == 0 and ["online_knn" in r for r in recs] == [False, True]
+    assert main(["train", "--dataset", "fake", "--print-config", "eval.online_knn_bank=0"]) == 2
+    assert "eval.online_knn_bank" in capsys.readouterr().err
+
+
 def test_unknown_logger_is_one_line(capsys):
     assert main(["train", "--logger", "jsonl,mlflow", "--print-config"]) == 2
     err = capsys.readouterr().err
