@@ -18,4 +18,5 @@ set -e
 test $rc -eq 2 || { echo "no_torch: train without torch should exit 2, got $rc: $err"; exit 1; }
 case "$err" in *"idealssl[train]"*) ;; *) echo "no_torch: unexpected message: $err"; exit 1 ;; esac
 "$venv/bin/idealssl" derive --probe linear --classes 5 --json >/dev/null
-echo "no_torch: check and derive work without torch; train names the extra"
+"$venv/bin/idealssl" completion bash | grep -q "complete -o default -F _idealssl idealssl"
+echo "no_torch: check, derive and completion work without torch; train names the extra"

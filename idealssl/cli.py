@@ -25,6 +25,7 @@ COMMANDS = {
     "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),
     "bench": ("idealssl.synthetic.cli", "synthetic benchmarks on finite worlds where M(X) is known"),
     "plot": ("idealssl.cli_plot", "draw a training run's figures (curves, embedding, check report) into RUN/plots"),
+    "completion": ("idealssl.cli_completion", "print a shell completion script (bash, zsh)"),
 }
 
 
