@@ -469,9 +469,14 @@ def load_image_folder(
     workers: int = 0,
     stream="auto",
     budget_gb: float = MEMORY_BUDGET_GB,
+    unlabeled: str = "",
 ) -> ImageSet:
     """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size
-    (in memory, or on access when ``stream`` says so: :func:`stream_choice`)."""
+    (in memory, or on access when ``stream`` says so: :func:`stream_choice`).
+
+    ``unlabeled`` (``data.unlabeled_dir``): a directory of unlabelled images (any nesting; a path as given, or
+    relative to the dataset's root) added to pretraining, before the labelled train images, as STL-10's
+    unlabelled split is; evaluation still uses the labelled train/ and val/ splits."""
     root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
     test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
     if not (root / "train").is_dir() or test_name is None:
@@ -486,15 +491,23 @@ def load_image_folder(
         raise InputError(
             f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})"
         )
-    streaming = stream_choice(stream, len(trf) + len(tef), channels, size, budget_gb)
-    if max_images and len(trf) > max_images and not streaming:
+    unl = _unlabeled_files(unlabeled, root) if unlabeled else []
+    streaming = stream_choice(stream, len(unl) + len(trf) + len(tef), channels, size, budget_gb)
+    if max_images and len(unl) + len(trf) > max_images and not streaming:
         raise InputError(
-            f"{root}: {len(trf)} training images exceed data.max_images={max_images} held in memory; "
+            f"{root}: {len(unl) + len(trf)} training images exceed data.max_images={max_images} held in memory; "
             f"lower data.image_size, raise data.max_images or stream them from disk (data.stream=true)"
         )
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
     train_x = _file_split(trf, size, channels, workers, streaming)
     mean, std = channel_stats(train_x)
+    pretrain_x, unl_note = None, ""
+    if unl:
+        if streaming:
+            pretrain_x = FileImages(unl + trf, size, channels, workers)
+        else:
+            pretrain_x = np.concatenate([_decode_all(unl, size, channels, workers), train_x])
+        unl_note = f"; pretraining on {len(unl)} unlabelled images ({unlabeled}) + train"
     return ImageSet(
         name,
         train_x,
@@ -505,9 +518,22 @@ def load_image_folder(
         mean,
         std,
         notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
-        f"to {size} then centre-cropped)",
+        f"to {size} then centre-cropped){unl_note}",
+        pretrain_x=pretrain_x,
         stream=streaming,
     )
+
+
+def _unlabeled_files(unlabeled: str, root: Path) -> list[Path]:
+    """The image files under ``data.unlabeled_dir`` (as given, else relative to the dataset's root), sorted."""
+    given = Path(unlabeled).expanduser()
+    udir = given if given.is_dir() else root / given
+    if not udir.is_dir():
+        raise InputError(f"data.unlabeled_dir={unlabeled}: not a directory (neither as given nor under {root})")
+    files = sorted(p for p in udir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not files:
+        raise InputError(f"data.unlabeled_dir={unlabeled}: no images ({', '.join(IMAGE_EXTENSIONS)}) under {udir}")
+    return files
 
 
 def load_tinyimagenet(
@@ -632,6 +658,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
         "imagenet",
         int(cfg.get("max_images") or 0),
         *_stream_args(cfg),
+        unlabeled=str(cfg.get("unlabeled_dir") or ""),
     ),
     "folder": lambda data_dir, cfg: load_image_folder(
         _dir(data_dir),
@@ -641,6 +668,7 @@ DATASETS: dict[str, Callable[..., ImageSet]] = {
         "",
         int(cfg.get("max_images") or 0),
         *_stream_args(cfg),
+        unlabeled=str(cfg.get("unlabeled_dir") or ""),
     ),
 }
 

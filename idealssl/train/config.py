@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "data": {
         "image_size": None,
         "stl10_unlabeled": True,
+        "unlabeled_dir": None,  # folder/imagenet: a directory of unlabelled images added to pretraining
         "max_images": 0,
         "on_device": True,
         "val_fraction": 0.1,
@@ -311,6 +312,7 @@ class DataConfig:
     num_workers: int
     stream: bool | str
     memory_budget_gb: Num
+    unlabeled_dir: str | None = None  # folder/imagenet: unlabelled images added to pretraining
 
 
 @dataclass
@@ -621,6 +623,13 @@ def validate(cfg: dict | RunConfig) -> RunConfig:
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
     _need(d.image_size is None or d.image_size >= 1, "data.image_size", "an integer >= 1", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
+    if d.unlabeled_dir:
+        _need(
+            cfg.dataset in ("folder", "imagenet"),
+            "data.unlabeled_dir",
+            "used with --dataset folder or imagenet only (stl10: data.stl10_unlabeled)",
+            d.unlabeled_dir,
+        )
     _need(m.width >= 1, "model.width", "an integer >= 1", m.width)
     _need(m.expand_dim is None or m.expand_dim >= 1, "model.expand_dim", "an integer >= 1", m.expand_dim)
     _check_range("probe.lr", cfg.probe.lr, 0, lo_open=True)

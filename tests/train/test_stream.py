@@ -303,3 +303,48 @@ def test_torchrun_two_processes_streamed_killed_and_resumed_mid_epoch(folder, tm
     r = _torchrun(runner, folder, b, "--resume")
     assert "resuming at step 8" in r.stderr
     assert losses(b) == want
+
+
+def _unlabeled(root, n=10, seed=3):
+    """``root/unl/{a,b/c}/*.png``: unlabelled images in nested folders (no class structure)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        d = root / "unl" / ("a" if i % 2 else "b/c")
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 256, (18, 22, 3), dtype=np.uint8)).save(d / f"{i}.png")
+    return root / "unl"
+
+
+def test_unlabeled_dir_adds_unlabelled_images_before_train_streamed_or_not(folder, tmp_path):
+    unl = _unlabeled(tmp_path)
+    cfgs = [{"image_size": 16, "unlabeled_dir": str(unl), "stream": s} for s in (False, True)]
+    mem, streamed = (load_dataset("folder", folder, c) for c in cfgs)
+    plain = load_dataset("folder", folder, {"image_size": 16, "stream": False})
+    for d in (mem, streamed):
+        assert len(d.ssl_x) == 10 + len(plain.train_x) and "10 unlabelled images" in d.notes
+        assert np.array_equal(np.asarray(d.ssl_x[10:]), plain.train_x)  # unlabelled first, then train
+        assert np.array_equal(d.train_x[:], plain.train_x) and np.array_equal(d.test_y, plain.test_y)
+    assert np.array_equal(np.asarray(streamed.ssl_x[np.arange(len(streamed.ssl_x))]), mem.ssl_x)
+
+
+def test_unlabeled_dir_in_a_run_and_its_bad_inputs(folder, tmp_path, capsys):
+    unl = _unlabeled(tmp_path)
+    run = tmp_path / "run"
+    assert main(_args(folder, run, f"data.unlabeled_dir={unl}", "eval.at_end=[knn]")) == 0
+    err = capsys.readouterr().err
+    assert f"{10 + 48} pretraining images" in err
+    res = json.loads((run / "results.json").read_text())
+    assert res["eval"]["knn"]["top1"] >= 0  # evaluation on the labelled splits
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for value, fragment in (
+        (str(tmp_path / "missing"), "not a directory"),
+        (str(empty), "no images"),
+    ):
+        assert main(_args(folder, tmp_path / "bad", f"data.unlabeled_dir={value}")) == 2
+        assert fragment in capsys.readouterr().err
+    argv = ["train", "--dataset", "fake", "--print-config", f"data.unlabeled_dir={unl}"]
+    assert main(argv) == 2
+    assert "data.unlabeled_dir must be used with --dataset folder or imagenet" in capsys.readouterr().err
