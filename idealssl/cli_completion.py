@@ -47,29 +47,13 @@ def tree(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[tu
         "commands": sorted(n for s in subs for n in s.choices) or [str(c) for a in positional for c in a.choices],
         "flags": sorted({o for a in parser._actions for o in a.option_strings}),
         "choices": {o: [str(c) for c in a.choices] for a in parser._actions for o in a.option_strings if a.choices},
-        "takes_value": sorted(
-            {o for a in parser._actions for o in a.option_strings if a.nargs != 0 and not _is_flag_only(a)}
-        ),
+        "takes_value": sorted({o for a in parser._actions for o in a.option_strings if a.nargs != 0}),
     }
     out = {path: node}
     for s in subs:
         for name, sp in s.choices.items():
             out.update(tree(sp, path + (name,)))
     return out
-
-
-def _is_flag_only(action: argparse.Action) -> bool:
-    return isinstance(
-        action,
-        (
-            argparse._StoreTrueAction,
-            argparse._StoreFalseAction,
-            argparse._StoreConstAction,
-            argparse._HelpAction,
-            argparse._VersionAction,
-            argparse._CountAction,
-        ),
-    )
 
 
 def bash_script(nodes: dict[tuple[str, ...], dict], dynamic: dict[str, list[str]]) -> str:

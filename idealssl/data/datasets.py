@@ -448,14 +448,18 @@ def _file_split(files, size: int, channels: int, workers: int, stream: str):
     return lazy if stream else _decode_all(files, size, channels, workers)
 
 
+def _images_under(directory: Path) -> list[Path]:
+    """The image files (IMAGE_EXTENSIONS) anywhere under ``directory``, sorted."""
+    return sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+
+
 def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
     classes = sorted(d.name for d in split_dir.iterdir() if d.is_dir())
     files, labels = [], []
     for c, name in enumerate(classes):
-        for p in sorted((split_dir / name).rglob("*")):
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-                files.append(p)
-                labels.append(c)
+        found = _images_under(split_dir / name)
+        files += found
+        labels += [c] * len(found)
     return files, labels, classes
 
 
@@ -530,7 +534,7 @@ def _unlabeled_files(unlabeled: str, root: Path) -> list[Path]:
     udir = given if given.is_dir() else root / given
     if not udir.is_dir():
         raise InputError(f"data.unlabeled_dir={unlabeled}: not a directory (neither as given nor under {root})")
-    files = sorted(p for p in udir.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    files = _images_under(udir)
     if not files:
         raise InputError(f"data.unlabeled_dir={unlabeled}: no images ({', '.join(IMAGE_EXTENSIONS)}) under {udir}")
     return files

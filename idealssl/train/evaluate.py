@@ -178,11 +178,19 @@ def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, featur
     }
 
 
+def knn_axes(ks, ts) -> tuple[list[int], list[float]]:
+    """``eval.knn_k`` and ``eval.knn_t`` (each a value or a list) as lists; the first of each is the setting
+    reported as ``knn`` (and used by the online k-NN monitor)."""
+    return (
+        [int(k) for k in (ks if isinstance(ks, (list, tuple)) else [ks])],
+        [float(t) for t in (ts if isinstance(ts, (list, tuple)) else [ts])],
+    )
+
+
 def knn_grid(ftr, ytr, fte, yte, n_classes: int, ks, ts) -> dict:
     """``{"knn": first setting}``, plus ``"knn_grid"`` (every (k, T) pair, each with its top-1) when ``eval.knn_k`` or
     ``eval.knn_t`` is a list. The grid is reported, not used to pick a number: ``knn`` stays the first setting."""
-    ks = [int(k) for k in (ks if isinstance(ks, (list, tuple)) else [ks])]
-    ts = [float(t) for t in (ts if isinstance(ts, (list, tuple)) else [ts])]
+    ks, ts = knn_axes(ks, ts)
     runs = [knn(ftr, ytr, fte, yte, n_classes, k, t) for k in ks for t in ts]
     out: dict = {"knn": runs[0]}
     if len(runs) > 1:

@@ -143,13 +143,10 @@ def wandb_run_id(run_dir: Path) -> str:
         got = path.read_text().strip()
         if got:
             return got
+    from .checkpoint import write_text_atomic
+
     new = uuid.uuid4().hex[:16]
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(new + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+    write_text_atomic(path, new + "\n", "wandb run id")
     return new
 
 

@@ -455,7 +455,7 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
     schedules = Schedules.build(total, model.objective, warmup=warmup, ema=ema is not None)
     images, labels = _held(ssl_x, ssl_y, rc, device)
     gen = torch.Generator(device=device)
-    gen.manual_seed(rc.seed * 7919 + 104729 * (info.rank + 1))
+    gen.manual_seed(view_seed(rc.seed, info.rank))
     dmodel: nn.Module = model
     if info.enabled:
         dmodel = nn.parallel.DistributedDataParallel(
@@ -498,6 +498,12 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
     return run
 
 
+def view_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of process ``rank``'s view generator: at the start of a run (step 0), or re-seeded at ``step`` when
+    a checkpoint is resumed by another number of processes (its saved generator states do not fit)."""
+    return seed * 7919 + 104729 * (rank + 1) + 15485863 * step
+
+
 def _held(ssl_x, ssl_y: np.ndarray, rc: RunConfig, device: torch.device):
     """The pretraining images as the loop reads them: a uint8 tensor (on the device with data.on_device, else
     pinned for CUDA), or the :class:`FileImages` themselves when they stream from disk; labels as a tensor."""
@@ -523,7 +529,7 @@ def _load_state(run: Run, ck: dict) -> None:
     if len(states) == run.info.world:
         run.gen.set_state(states[run.info.rank])
     else:  # another world size: the same global batches from the same position; new view streams
-        run.gen.manual_seed(run.rc.seed * 7919 + 104729 * (run.info.rank + 1) + 15485863 * run.step)
+        run.gen.manual_seed(view_seed(run.rc.seed, run.info.rank, run.step))
     run.ck_world = len(states)
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
@@ -873,8 +879,8 @@ def online_knn(run: Run) -> dict:
         return np.arange(n_all) if n >= n_all else np.sort(rng.choice(n_all, size=n, replace=False))
 
     ib, iq = subset(len(data.train_x), int(e.online_knn_bank)), subset(len(data.test_x), int(e.online_knn_queries))
-    k = int((e.knn_k if isinstance(e.knn_k, list) else [e.knn_k])[0])
-    temp = float((e.knn_t if isinstance(e.knn_t, list) else [e.knn_t])[0])
+    ks, ts = evaluate.knn_axes(e.knn_k, e.knn_t)
+    k, temp = ks[0], ts[0]
     feats = [
         evaluate.extract(
             run.model.backbone, run.views_fn.plain, take(x, i), run.device, int(e.batch_size), run.autocast

@@ -138,11 +138,10 @@ def run_one(method: str, source: str, seed: int, threads: int, epochs: int) -> P
     return dest
 
 
-def _row_values(paths: list[Path], protocols: dict) -> dict:
+def _row_values(runs: list[dict], protocols: dict) -> dict:
     keys = METRICS + CHECK
     vals: dict[str, list] = {k: [] for k, _, _ in keys}
-    for p in paths:
-        r = json.loads(p.read_text())
+    for r in runs:
         for k, path, _ in keys:
             v = _get(r, path)
             vals[k].append(None if v is None else float(v))
@@ -178,27 +177,24 @@ def summarise(methods, seeds) -> dict:
     """Mean, std and every value per (method, configuration); the original configuration only where it differs."""
     rows: dict[str, dict] = {}
     protocols: dict[str, str] = {}
-    for m in methods:
-        for source in SOURCES:
-            paths = [per_run(m, source, s) for s in seeds if per_run(m, source, s).exists()]
-            if paths:
-                rows[f"{m} ({source})"] = {"method": m, "source": source, **_row_values(paths, protocols)}
-    return {"rows": rows, "protocols": protocols, "correlations": correlations(methods, seeds)}
-
-
-def correlations(methods, seeds) -> dict:
-    """Spearman's rank correlation between each check quantity and each probe accuracy (does an encoder
-    closer to ideal on its image orbits get better probes?), two ways: ``pooled`` over every run, and
-    ``within`` on the values minus their (method, configuration) mean, so that only seed-to-seed variation
-    inside one method is compared (the pooled figure can be driven by which method a run belongs to)."""
-    from scipy.stats import spearmanr
-
     groups = []
     for m in methods:
         for source in SOURCES:
             runs = [json.loads(p.read_text()) for s in seeds if (p := per_run(m, source, s)).exists()]
             if runs:
+                rows[f"{m} ({source})"] = {"method": m, "source": source, **_row_values(runs, protocols)}
                 groups.append(runs)
+    return {"rows": rows, "protocols": protocols, "correlations": correlations(groups)}
+
+
+def correlations(groups: list[list[dict]]) -> dict:
+    """Spearman's rank correlation between each check quantity and each probe accuracy (does an encoder
+    closer to ideal on its image orbits get better probes?), two ways: ``pooled`` over every run, and
+    ``within`` on the values minus their (method, configuration) mean, so that only seed-to-seed variation
+    inside one method is compared (the pooled figure can be driven by which method a run belongs to).
+    ``groups``: the loaded results of each (method, configuration), one list of runs per group."""
+    from scipy.stats import spearmanr
+
     out: dict = {"n_runs": sum(len(g) for g in groups), "n_groups": len(groups)}
     probes = dict((k, path) for k, path, _ in METRICS)
     for ck, cpath, _ in CHECK:
