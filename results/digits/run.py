@@ -6,6 +6,7 @@ and, for every method where the theory changes the objective, the original (pape
 
     python results/digits/run.py                 # all methods, seeds 0 1 2, 2 runs in parallel (1 thread each)
     python results/digits/run.py --methods dissl cissl --seeds 0
+    python results/digits/run.py --summarise-only  # train nothing: summary and README from per_run/ alone
 
 Each run is ``idealssl train --method M --dataset digits --config-source C --probe linear --seed S`` (the
 README command plus a seed); every run ends with its ``check`` block (held-out images x training views, one
@@ -14,13 +15,15 @@ committed: they hold checkpoints); each run's ``results.json`` is copied to ``re
 (``M-sS.json`` for the derived configuration, ``M-original-sS.json`` for the original one where it differs);
 the summary is written to ``results/digits/results.json`` and the generated part of
 ``results/digits/README.md`` (between the ``run.py`` markers; the rest of the file is kept). Finished runs are
-skipped, so the script can be interrupted and restarted.
+skipped, so the script can be interrupted and restarted. The summary's correlations between check quantities and
+probe accuracies are tested where the runs are grouped (``correlations``; the tests are ``idealssl.stats``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -29,7 +32,6 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -173,49 +175,124 @@ def _row_values(runs: list[dict], protocols: dict) -> dict:
     return row
 
 
+def recorded_runs() -> tuple[list[str], list[int]]:
+    """The methods and seeds of the committed per-run files (``per_run/M[-original]-sS.json``)."""
+    names = [re.fullmatch(r"(.+?)(?:-original)?-s(\d+)", p.stem) for p in (HERE / "per_run").glob("*.json")]
+    found = [m for m in names if m]
+    return sorted({m.group(1) for m in found}), sorted({int(m.group(2)) for m in found})
+
+
 def summarise(methods, seeds) -> dict:
     """Mean, std and every value per (method, configuration); the original configuration only where it differs."""
     rows: dict[str, dict] = {}
     protocols: dict[str, str] = {}
-    groups = []
+    groups: dict[str, list[dict]] = {}
     for m in methods:
         for source in SOURCES:
             runs = [json.loads(p.read_text()) for s in seeds if (p := per_run(m, source, s)).exists()]
             if runs:
                 rows[f"{m} ({source})"] = {"method": m, "source": source, **_row_values(runs, protocols)}
-                groups.append(runs)
-    return {"rows": rows, "protocols": protocols, "correlations": correlations(groups)}
+                groups[f"{m} ({source})"] = runs
+    return {
+        "rows": rows,
+        "protocols": protocols,
+        "correlations": correlations(groups),
+        "derived_vs_original": source_comparison(rows),
+    }
 
 
-def correlations(groups: list[list[dict]]) -> dict:
-    """Spearman's rank correlation between each check quantity and each probe accuracy (does an encoder
-    closer to ideal on its image orbits get better probes?), two ways: ``pooled`` over every run, and
-    ``within`` on the values minus their (method, configuration) mean, so that only seed-to-seed variation
-    inside one method is compared (the pooled figure can be driven by which method a run belongs to).
-    ``groups``: the loaded results of each (method, configuration), one list of runs per group."""
-    from scipy.stats import spearmanr
+COMPARED = ("linear", "knn", "fewshot", "invariance", "sigma_ratio", "rank", "fitted")
 
-    out: dict = {"n_runs": sum(len(g) for g in groups), "n_groups": len(groups)}
+
+def source_comparison(rows: dict) -> dict:
+    """Derived minus original configuration, per method that has both and per quantity: Welch's t interval (95 %)
+    over the seeds and its verdict (``idealssl.stats.welch_interval``, ``verdict``): "derived higher", "derived
+    lower" or "cannot discriminate" when the interval contains 0."""
+    from idealssl.stats import verdict, welch_interval
+
+    out: dict = {}
+    for m in dict.fromkeys(r["method"] for r in rows.values()):
+        a, b = rows.get(f"{m} (derived)"), rows.get(f"{m} (original)")
+        if not (a and b):
+            continue
+        out[m] = {}
+        for k in COMPARED:
+            va = [v for v in (a.get(k) or {}).get("values", []) if v is not None]
+            vb = [v for v in (b.get(k) or {}).get("values", []) if v is not None]
+            if va and vb:
+                iv = welch_interval(va, vb)
+                word = {"held": "derived higher", "not held": "derived lower"}.get(verdict(iv), "cannot discriminate")
+                out[m][k] = {**iv.as_dict(), "verdict": word}
+    return out
+
+
+PROBES = ("linear", "knn", "fewshot")  # the probe accuracies the check quantities are correlated with
+BETWEEN_RESAMPLES = 99_999
+CORRELATION_PROTOCOL = (
+    "within: the mean over (method, configuration) groups of the rank correlation between a check quantity and a "
+    "probe's accuracy over the group's seeds (Spearman's rho on average ranks; Kendall's tau-b beside it); a group "
+    "whose check quantity or accuracy is the same for every seed has no correlation and is left out; values and "
+    "means are rounded to 12 significant digits, so that equal accuracies tie; two-sided p "
+    "from the exact within-group permutation null (the accuracies permuted over the seeds of each group only; "
+    "idealssl.stats.within_group_permutation_test). between: the same coefficients over the groups' means (one "
+    f"value per group), two-sided p from {BETWEEN_RESAMPLES:,} random permutations (seed 0), p = (b + 1)/(m + 1)"
+)
+
+
+def _paired(groups: dict[str, list[dict]], cpath, ppath) -> tuple[list, list, list, list]:
+    """(x, y, group label) of every run with both values, and the (mean x, mean y) of every group that has some."""
+    x, y, g, means = [], [], [], []
+    for label, runs in groups.items():
+        pairs = [
+            (float(a), float(b))
+            for r in runs
+            if (a := _get(r, cpath)) is not None and (b := _get(r, ppath)) is not None
+        ]
+        x += [_tie(a) for a, _ in pairs]
+        y += [_tie(b) for _, b in pairs]
+        g += [label] * len(pairs)
+        if pairs:
+            means.append((_tie(statistics.mean(a for a, _ in pairs)), _tie(statistics.mean(b for _, b in pairs))))
+    return x, y, g, means
+
+
+def _tie(v: float) -> float:
+    """v to 12 significant digits: rank correlations compare values exactly, and two means of the same
+    accuracies (multiples of 1/360) can differ in their last bits."""
+    return float(f"{v:.12g}")
+
+
+def _tests(x, y, groups, **kw) -> dict:
+    """Spearman and Kendall permutation tests (idealssl.stats), or the one-line reason there are none."""
+    from idealssl.errors import InputError
+    from idealssl.stats import CORRELATIONS, within_group_permutation_test
+
+    try:
+        return {m: within_group_permutation_test(x, y, groups, m, **kw).as_dict() for m in CORRELATIONS}
+    except InputError as e:
+        return {"why": str(e)}
+
+
+def correlations(groups: dict[str, list[dict]]) -> dict:
+    """Does an encoder closer to ideal on its image orbits get better probes? For each check quantity and probe
+    accuracy, two questions with their own unit of replication (``CORRELATION_PROTOCOL``): ``within`` a
+    (method, configuration) group, seed to seed (runs of one group are not independent draws, so the test
+    permutes inside groups only), and ``between`` groups, over the groups' means. ``groups``: the loaded results
+    of each (method, configuration)."""
+    out: dict = {"n_runs": sum(len(g) for g in groups.values()), "n_groups": len(groups)}
+    out["protocol"] = CORRELATION_PROTOCOL
     probes = dict((k, path) for k, path, _ in METRICS)
     for ck, cpath, _ in CHECK:
-        for pk in ("linear", "knn", "fewshot"):
-            pooled, within = [], []
-            for runs in groups:
-                pairs = [(_get(r, cpath), _get(r, probes[pk])) for r in runs]
-                pairs = [(float(a), float(b)) for a, b in pairs if a is not None and b is not None]
-                pooled += pairs
-                if len(pairs) > 1:
-                    ma = sum(a for a, _ in pairs) / len(pairs)
-                    mb = sum(b for _, b in pairs) / len(pairs)
-                    within += [(a - ma, b - mb) for a, b in pairs]
-            entry = {}
-            for name, pairs in (("pooled", pooled), ("within", within)):
-                if len(pairs) >= 5 and len({round(a, 12) for a, _ in pairs}) > 1:
-                    rho, pval = spearmanr([a for a, _ in pairs], [b for _, b in pairs])
-                    entry[name] = {"rho": float(rho), "p": float(pval), "n": len(pairs)}
-                else:
-                    entry[name] = {"rho": None, "p": None, "n": len(pairs), "why": "constant or too few values"}
-            out[f"{ck}~{pk}"] = entry
+        for pk in PROBES:
+            x, y, g, means = _paired(groups, cpath, probes[pk])
+            if not x:
+                out[f"{ck}~{pk}"] = {"why": "no run has this value"}
+                continue
+            between = ([a for a, _ in means], [b for _, b in means], [0] * len(means))
+            out[f"{ck}~{pk}"] = {
+                "within": _tests(x, y, g),
+                "between": _tests(*between, n_resamples=BETWEEN_RESAMPLES, seed=0),
+            }
     return out
 
 
@@ -234,33 +311,138 @@ def _cell(row: dict, k: str) -> str:
 
 def _table(summary: dict, keys) -> list[str]:
     lines = ["| method | config | " + " | ".join(h for _, _, h in keys) + " |", "|---" * (len(keys) + 2) + "|"]
-    order = sorted(summary["rows"].values(), key=lambda r: (-(r.get("linear", {}).get("mean") or 0)))
+    order = sorted(summary["rows"].values(), key=lambda r: -(r.get("linear", {}).get("mean") or 0))
     for row in order:
         cells = [_cell(row, k) for k, _, _ in keys]
         lines.append(f"| {row['method']} | {row['source']} | " + " | ".join(cells) + " |")
     return lines
 
 
-def write_table(summary: dict, seeds, command: str, epochs: int, same: list[str]) -> None:
-    prot = "\n".join(f"* **{k}**: {v}" for k, v in sorted(summary["protocols"].items()))
-    corr = summary["correlations"]
-    corr_lines = ["| check quantity | linear | k-NN | 10-shot |", "|---|---|---|---|"]
+def _p(p: float) -> str:
+    return f"{p:.2g}"
+
+
+def _bonferroni(what: str, tested: list[tuple[str, dict]]) -> str:
+    """Which of the tests pass Bonferroni at 5 %, per statistic. A Monte Carlo p within 3 of its standard errors
+    sqrt(p (1 - p) / m) of the threshold is reported as undecided rather than as passing or not."""
+    k = len(tested)
+    level = 0.05 / max(k, 1)
+    parts = []
+    for m, name in (("spearman", "Spearman"), ("kendall", "Kendall")):
+        passed, undecided = [], []
+        for label, t in tested:
+            p = t[m]["p_value"]
+            se = 0.0 if t[m]["exact"] else math.sqrt(p * (1 - p) / t[m]["n_permutations"])
+            if p + 3 * se < level:
+                passed.append(label)
+            elif p - 3 * se <= level:
+                undecided.append(f"{label} (p = {p:.2g} ± {se:.1g}, Monte Carlo)")
+        parts.append(
+            f"{name}: {', '.join(passed) or 'none'} pass"
+            + (f"; at the threshold: {', '.join(undecided)}" if undecided else "")
+        )
+    best = min(tested, key=lambda nt: nt[1]["spearman"]["p_value"], default=None)
+    return (
+        f"* {what}: {k} tests per statistic; Bonferroni at 5 % needs p < 0.05/{k} = {level:.2g}. "
+        + "; ".join(parts)
+        + (f" (smallest Spearman p: {best[0]}, p = {_p(best[1]['spearman']['p_value'])})." if best else ".")
+    )
+
+
+def _comparison_section(comp: dict) -> str:
+    """The generated table of ``derived_vs_original`` (empty when no method has both configurations)."""
+    if not comp:
+        return ""
+    heads = {k: h for k, _, h in METRICS + CHECK} | {"fitted": "fitted_task_fraction"}
+    lines = ["| method | quantity | derived − original | 95 % interval (Welch t) | verdict |", "|---|---|---|---|---|"]
+    for m, by in comp.items():
+        for k, iv in by.items():
+            f = (
+                (lambda v: f"{100 * v:+.1f}")
+                if k in ("linear", "knn", "fewshot", "fitted")
+                else (lambda v: f"{v:+.3g}")
+            )
+            lines.append(
+                f"| {m} | {heads[k]} | {f(iv['estimate'])} | [{f(iv['low'])}, {f(iv['high'])}] | {iv['verdict']} |"
+            )
+    return (
+        "**Derived vs original configuration** (`results.json`, key `derived_vs_original`): difference of the\n"
+        "means over seeds with Welch's t interval at 95 % (`idealssl.stats.welch_interval`; with 3 seeds a side its\n"
+        "degrees of freedom lie between 2 and 4, so the critical value is 2.8 to 4.3, not 2) and the verdict\n"
+        '("cannot discriminate" when the interval contains 0). Accuracies and the fitted fraction in points:\n\n'
+        + "\n".join(lines)
+        + "\n\n"
+    )
+
+
+def _correlation_section(corr: dict) -> str:
+    """The generated text and tables of ``correlations`` (within and between groups, Bonferroni stated)."""
+    within = ["| check quantity | probe | groups | Spearman ρ̄ | p | Kendall τ̄ | p |", "|---|---|---|---|---|---|---|"]
+    between = ["| check quantity | linear | k-NN | 10-shot |", "|---|---|---|---|"]
+    tested: dict[str, list] = {"within": [], "between": []}
+    names = {"linear": "linear", "knn": "k-NN", "fewshot": "10-shot"}
     for ck, _, head in CHECK:
         cells = []
-        for pk in ("linear", "knn", "fewshot"):
+        for pk in PROBES:
             c = corr[f"{ck}~{pk}"]
-            cells.append(
-                " / ".join(
-                    "n/a" if c[w]["rho"] is None else f"{c[w]['rho']:+.2f} (p = {c[w]['p']:.2g})"
-                    for w in ("pooled", "within")
+            if "why" in c:
+                cells.append("n/a")
+                within.append(f"| {head} | {names[pk]} | n/a: {c['why']} | | | | |")
+                continue
+            for q in ("within", "between"):
+                if "why" not in c[q]:
+                    tested[q].append((f"{head} ~ {names[pk]}", c[q]))
+            w, b = c["within"], c["between"]
+            if "why" in w:
+                within.append(f"| {head} | {names[pk]} | n/a: {w['why']} | | | | |")
+            else:
+                sp, kt = w["spearman"], w["kendall"]
+                within.append(
+                    f"| {head} | {names[pk]} | {sp['n_informative']} of {sp['n_groups']} | {sp['statistic']:+.2f} | "
+                    f"{_p(sp['p_value'])} | {kt['statistic']:+.2f} | {_p(kt['p_value'])} |"
                 )
+            cells.append(
+                "n/a"
+                if "why" in b
+                else f"ρ = {b['spearman']['statistic']:+.2f} (p = {_p(b['spearman']['p_value'])}), "
+                f"τ = {b['kendall']['statistic']:+.2f} (p = {_p(b['kendall']['p_value'])})"
             )
-        corr_lines.append(f"| {head} | " + " | ".join(cells) + " |")
-    text = f"""{MARK_START}
+        if any(c != "n/a" for c in cells):
+            between.append(f"| {head} | " + " | ".join(cells) + " |")
+    lines = []
+    for q, what in (("within", "Within methods"), ("between", "Across methods")):
+        lines.append(_bonferroni(what, tested[q]))
+    return f"""**Does an encoder closer to ideal get better probes?** (`results.json`, key `correlations`, computed by
+`idealssl.stats`.) The runs of one (method, configuration) are not independent draws: they share everything but
+the seed. The question is asked twice, each with its own unit of replication. A smaller invariance ratio or a
+larger σ ratio, rank or fitted fraction means closer to ideal, so "closer to ideal goes with better probes" reads
+as a negative coefficient in the first row and positive ones in the others.
+
+*Within methods, seed to seed* ({corr["n_groups"]} groups, {corr["n_runs"]} runs): the mean over groups of the
+within-group Spearman ρ and Kendall τ_b; a group whose check quantity or accuracy is the same for every seed has no
+correlation and is left out ("groups" counts the others); p is two-sided, from the exact null of permuting each
+group's accuracies over its own seeds, so a method's level and spread never enter it.
+
+{chr(10).join(within)}
+
+*Across methods* (the {corr["n_groups"]} groups' means, one point per group): Spearman ρ and Kendall τ_b, two-sided
+p from {BETWEEN_RESAMPLES:,} random permutations of the means.
+
+{chr(10).join(between)}
+
+{chr(10).join(lines)}"""
+
+
+def render(summary: dict, seeds, command: str, epochs: int, same: list[str]) -> str:
+    """The generated part of README.md (between the markers, both included)."""
+    prot = "\n".join(f"* **{k}**: {v}" for k, v in sorted(summary["protocols"].items()))
+    return f"""{MARK_START}
 # digits results (every registered method, same budget, seeds {", ".join(map(str, seeds))})
 
 Regenerate: `{command}` (each run is `idealssl train --method M --dataset digits --config-source C --probe linear
---seed S`, C = derived, and C = original where the theory changes the objective).
+--seed S`, C = derived, and C = original where the theory changes the objective; finished runs are skipped).
+This summary, results.json and the tables below, from the committed per-run files alone (nothing trained):
+`python results/digits/run.py --summarise-only`.
 
 Budget, the same for every method: the shipped digits preset (`idealssl/configs/digits.yaml`):
 convnet (width 32, d = 64), with `optim.epochs={epochs}` for every method ({epochs} epochs x 5 steps of batch 256
@@ -289,21 +471,17 @@ files are in its run directory's `check/`, and `idealssl eval check RUN` redoes 
 
 {chr(10).join(_table(summary, CHECK))}
 
-**Does an encoder closer to ideal get better probes?** Spearman's rank correlation between each check quantity
-and each probe's accuracy (`results.json`, key `correlations`), as "pooled / within": pooled over all
-{corr["n_runs"]} runs (every method, configuration and seed), then within methods (each value minus its
-(method, configuration) mean over seeds, {corr["n_groups"]} groups: only seed-to-seed variation is compared,
-so a method's identity cannot drive it). p-values are not corrected for the {3 * len(CHECK)} tests.
-A smaller invariance ratio or a larger σ ratio, rank or fitted fraction means closer to ideal, so "closer
-to ideal goes with better probes" reads as a negative ρ in the first row and positive ρ in the others:
-
-{chr(10).join(corr_lines)}
+{_comparison_section(summary.get("derived_vs_original", {}))}{_correlation_section(summary["correlations"])}
 
 Protocols (as written in every run's results.json):
 
 {prot}
 {MARK_END}
 """
+
+
+def write_readme(text: str) -> None:
+    """Replace the generated part of README.md (between the markers); the rest of the file is kept."""
     readme = HERE / "README.md"
     old = readme.read_text() if readme.exists() else ""
     if MARK_START in old and MARK_END in old:
@@ -313,6 +491,20 @@ Protocols (as written in every run's results.json):
     readme.write_text(text)
 
 
+def _recorded_epochs(methods, seeds) -> int:
+    """The pretraining epochs of the per-run files (one value, or SystemExit)."""
+    found = {
+        json.loads(p.read_text())["epochs"]
+        for m in methods
+        for src in SOURCES
+        for s in seeds
+        if (p := per_run(m, src, s)).exists()
+    }
+    if len(found) != 1:
+        raise SystemExit(f"per-run files must share one number of epochs, found {sorted(found) or 'none'}")
+    return found.pop()
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--methods", nargs="*")
@@ -320,18 +512,27 @@ def main(argv=None) -> int:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=30, help="pretraining epochs for every method (preset: 60)")
+    ap.add_argument(
+        "--summarise-only",
+        action="store_true",
+        help="train nothing: rewrite results.json and the README's generated part from the per-run files",
+    )
     args = ap.parse_args(argv)
-    from idealssl.objectives import available
+    if args.summarise_only:
+        methods = args.methods or recorded_runs()[0]
+        differs = {m: any(per_run(m, "original", s).exists() for s in args.seeds) for m in methods}
+        epochs = _recorded_epochs(methods, args.seeds)
+    else:
+        from idealssl.objectives import available
 
-    methods = args.methods or [m for m in available()]
-    differs = {m: theory_changes_objective(m) for m in methods}
-    jobs = [(m, src, s) for s in args.seeds for m in methods for src in SOURCES if src == "derived" or differs[m]]
-    t0 = time.time()
-    with ThreadPoolExecutor(args.parallel) as ex:
-        list(ex.map(lambda j: run_one(j[0], j[1], j[2], args.threads, args.epochs), jobs))
+        methods, epochs = args.methods or [m for m in available()], args.epochs
+        differs = {m: theory_changes_objective(m) for m in methods}
+        jobs = [(m, src, s) for s in args.seeds for m in methods for src in SOURCES if src == "derived" or differs[m]]
+        with ThreadPoolExecutor(args.parallel) as ex:
+            list(ex.map(lambda j: run_one(j[0], j[1], j[2], args.threads, epochs), jobs))
     command = (
         "python results/digits/run.py"
-        + ("" if args.epochs == 30 else f" --epochs {args.epochs}")
+        + ("" if epochs == 30 else f" --epochs {epochs}")
         + (f" --methods {' '.join(args.methods)}" if args.methods else "")
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
     )
@@ -341,15 +542,13 @@ def main(argv=None) -> int:
         {
             "command": command,
             "seeds": args.seeds,
-            "epochs": args.epochs,
+            "epochs": epochs,
             "methods": methods,
             "theory_changes_objective": differs,
-            "wall_seconds_this_invocation": time.time() - t0,
-            "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
     )
-    (HERE / "results.json").write_text(json.dumps(summary, indent=2))
-    write_table(summary, args.seeds, command, args.epochs, same)
+    (HERE / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_readme(render(summary, args.seeds, command, epochs, same))
     print((HERE / "README.md").read_text())
     return 0
 
