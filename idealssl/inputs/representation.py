@@ -40,6 +40,8 @@ _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 #: what reading a damaged .npz archive or member can raise (turned into one InputError line)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
+#: deflate's largest expansion: a 258-byte match coded in 2 bits (one length and one distance code)
+DEFLATE_MAX_RATIO = 1032
 
 
 def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
@@ -414,6 +416,7 @@ def _open_npz(path: str, key: str | None) -> Representation:
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
         what = f"{path}:{key}"
+        _require_possible_member_size(zf.getinfo(key + ".npy"), os.path.getsize(path), what)
         try:
             with zf.open(key + ".npy") as f:
                 shape, fortran, dtype, offset = _describe_npy(f, what)
@@ -437,6 +440,24 @@ def _open_npz(path: str, key: str | None) -> Representation:
             raise InputError(f"{what}: cannot load ({exc})") from None
         return from_array(arr, source=what)
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)
+
+
+def _require_possible_member_size(info: zipfile.ZipInfo, archive_bytes: int, what: str) -> None:
+    """Refuse a member whose sizes in the archive's directory cannot be true (they are what the announced
+    array's size is compared with): compressed bytes beyond the archive, a stored member whose two sizes
+    differ, a deflated one expanding beyond deflate's ratio of 1032:1."""
+    claim = f"the archive's directory says the member holds {info.file_size} bytes"
+    if info.compress_size > archive_bytes:
+        raise InputError(
+            f"{what}: {claim} ({info.compress_size} compressed), but the archive has {archive_bytes} bytes"
+        )
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        raise InputError(f"{what}: {claim} but stores {info.compress_size} bytes uncompressed; the archive is corrupt")
+    if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > DEFLATE_MAX_RATIO * info.compress_size:
+        raise InputError(
+            f"{what}: {claim}, more than deflate can expand its {info.compress_size} compressed bytes to "
+            f"({DEFLATE_MAX_RATIO}:1); the archive is corrupt"
+        )
 
 
 def from_array(Z, source: str = "<array>") -> Representation:
