@@ -1,0 +1,103 @@
+"""Exit 1 means "not ideal" and nothing else: bad input is exit 2 with one line on stderr, and valid input at the
+edges of the number formats gets the verdict of its tame twin.
+
+Every case goes through the command line as a user types it (``idealssl.cli.main``, or a child process where the
+failure would kill the process or needs a real file descriptor).
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+import idealssl
+from idealssl.cli import main
+
+PROBES = ["linear", "linear-nobias", "mlp"]
+
+
+def cli(capsys, *argv):
+    rc = main(list(argv))
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def one_line_exit_2(rc, out, err, fragment=""):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert rc == 2, (rc, out, err)
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert fragment in lines[0], lines[0]
+
+
+def save(tmp_path, name, obj):
+    path = tmp_path / name
+    if isinstance(obj, np.ndarray):
+        np.save(path, obj)
+    elif isinstance(obj, str):
+        path.write_text(obj)
+    else:
+        path.write_text(json.dumps(obj))
+    return str(path)
+
+
+# ---------------------------------------------------------------- values near the bottom of the float range
+def centred_simplex(C):
+    """The centred regular simplex as the difference of two vertices of the standard one (no basis choice)."""
+    return np.eye(C) - 1.0 / C
+
+
+@pytest.mark.parametrize("probe", PROBES)
+@pytest.mark.parametrize("scale", [1e-310, 1e-320, 2.0**-1060])
+def test_a_subnormal_simplex_has_the_simplex_verdict(capsys, tmp_path, probe, scale):
+    """Ideality is scale invariant: the simplex scaled into the subnormal range is judged as the simplex."""
+    S = centred_simplex(4)
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
+    rc_ref, out_ref, _ = cli(capsys, "check", save(tmp_path, "s.npy", S), "--augs", o, "--probe", probe, "--json")
+    assert rc_ref == 0
+    tiny = S * scale
+    assert (np.abs(tiny[tiny != 0]) < np.finfo(np.float64).tiny).all()  # every non-zero entry is subnormal
+    rc, out, err = cli(capsys, "check", save(tmp_path, "t.npy", tiny), "--augs", o, "--probe", probe, "--json")
+    assert (rc, err) == (0, ""), err
+    ref, got = json.loads(out_ref), json.loads(out)
+    assert got["ideal"] is True
+    assert set(got["conditions"]) == set(ref["conditions"])
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_two_subnormal_orbits_are_ideal(capsys, tmp_path, probe):
+    """[[5e-320], [-5e-320]] in two orbits: two distinct codes symmetric about 0, ideal for every family."""
+    z = save(tmp_path, "z.npy", np.array([[5e-320], [-5e-320]]))
+    o = save(tmp_path, "o.json", {"labels": [0, 1]})
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--probe", probe)
+    assert (rc, err) == (0, ""), err
+    assert "IDEAL" in out and "NOT IDEAL" not in out
+
+
+def test_the_python_api_agrees_on_subnormal_input():
+    S = centred_simplex(5)
+    rep = idealssl.check(S * 1e-315, np.arange(5), probe="linear")
+    assert rep.ideal
+    assert idealssl.check(S * 1e-315, np.array([0, 1, 2, 3, 3]), probe="linear").ideal is False
+
+
+@pytest.mark.parametrize("scale", [1e-315, 1e300])
+def test_probes_printed_for_extreme_values_are_finite_and_act_on_the_users_numbers(scale):
+    """A witness and a certificate's ERM probe act on Z as given: finite numbers, and their predictions on the
+    user's points are the ones the report states (the rescaled problem is the checker's business)."""
+    from idealssl.checker.witness import predict
+
+    Z = centred_simplex(5) * scale
+    rep = idealssl.check(Z, np.arange(5), task={"orbit_labels": [0, 1, 0, 1, 2]})
+    w = rep.witness
+    assert w["fits"], w
+    probe = {k: np.asarray(v) if isinstance(v, list) else v for k, v in w["probe"].items()}
+    assert all(np.isfinite(v).all() for v in probe.values() if isinstance(v, np.ndarray))
+    assert predict(probe, Z)[0].tolist() == [0, 1, 0, 1, 2]
+    Z2 = np.vstack([Z, 0.5 * Z[3]])  # orbit 3 holds two different points
+    bad = idealssl.check(Z2, np.array([0, 1, 2, 3, 4, 3]))
+    c = bad.counterexample
+    assert c["kind"] == "non_invariant" and c["verified"]
+    erm = {k: np.asarray(v) if isinstance(v, list) else v for k, v in c["proof"]["erm_probe"].items()}
+    assert np.isfinite(erm["W"]).all() and np.isfinite(erm["b"]).all()
+    pred, strict = predict(erm, Z2[[c["proof"]["train_indices"][0], c["proof"]["misclassified"]]])
+    assert pred.tolist() == [1, 0] and strict.all()
