@@ -101,3 +101,46 @@ def test_probes_printed_for_extreme_values_are_finite_and_act_on_the_users_numbe
     assert np.isfinite(erm["W"]).all() and np.isfinite(erm["b"]).all()
     pred, strict = predict(erm, Z2[[c["proof"]["train_indices"][0], c["proof"]["misclassified"]]])
     assert pred.tolist() == [1, 0] and strict.all()
+
+
+# ---------------------------------------------------------------- labels compared as the JSON gives them
+def test_labels_differing_by_a_trailing_nul_are_two_orbits(capsys, tmp_path):
+    z = save(tmp_path, "z.npy", np.array([[0.0], [1.0]]))
+    o = save(tmp_path, "o.json", '{"labels": ["a\\u0000", "a"]}')
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--json")
+    assert (rc, err) == (0, ""), (out, err)
+    report = json.loads(out)
+    assert report["n_orbits"] == 2 and report["orbit_ids"] == ["a", "a\x00"]
+
+
+def test_task_classes_differing_by_a_trailing_nul_are_two_classes(capsys, tmp_path):
+    z = save(tmp_path, "z.npy", np.array([[0.0], [1.0], [2.0]]))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2]})
+    t = save(tmp_path, "t.json", '{"orbit_labels": ["x\\u0000", "x", "x"]}')
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--task", t, "--probe", "mlp", "--json")
+    assert (rc, err) == (0, ""), err
+    witness = json.loads(out)["witness"]
+    assert witness["classes"] == ["x", "x\x00"] and witness["fits"]
+
+
+def long_label_problem(tmp_path, n=20_000):
+    """n points labelled "a" and one labelled by a 2,000,000-character string: two orbits."""
+    labels = ["a"] * n + ["b" * 2_000_000]
+    Z = np.zeros((n + 1, 1))
+    Z[-1] = 1.0
+    return save(tmp_path, "z.npy", Z), save(tmp_path, "o.json", {"labels": labels})
+
+
+def test_one_very_long_label_costs_its_length_not_n_times_it(capsys, tmp_path):
+    """A fixed-width string array would pad all 20,001 labels to 2,000,000 characters (149 GiB)."""
+    z, o = long_label_problem(tmp_path)
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--json")
+    assert (rc, err) == (0, ""), err
+    assert json.loads(out)["n_orbits"] == 2
+
+
+def test_derive_exact_reads_the_long_label_too(capsys, tmp_path):
+    z, o = long_label_problem(tmp_path)
+    rc, out, err = cli(capsys, "derive", "--exact", z, "--augs", o, "--json")
+    assert (rc, err) == (0, ""), err
+    assert json.loads(out)["classes"] == 2
