@@ -11,10 +11,10 @@ needs (theory/statements.md S1; Dubois et al. 2022, Thm. 1):
   (affine dependency, shared codes) is a statement about points, so certificates built on them are
   exact at the point level (no convexity argument needed).
 
-Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read through a
-memory map without copies, in chunks small enough to stay in cache; the pages of processed chunks are
-released from the mapping in batches (``madvise(MADV_DONTNEED)``), so the resident set stays at
-O(C·d + a few MB) however large the file. With ``threads=2`` the rows are split into two contiguous
+Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read by positioned
+reads (``preadv``) into one reused buffer, in chunks small enough to stay in cache, so the resident set
+stays at O(C·d + a few MB) however large the file, and a file shortened during the pass is a short read
+(an ``InputError``), not a fault. With ``threads=2`` the rows are split into two contiguous
 halves processed by two threads (the kernel and NumPy release the GIL).
 
 Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/inputs/_kernels.c``,

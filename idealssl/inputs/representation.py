@@ -3,7 +3,7 @@
 A representation reaches :func:`idealssl.check` as an in-memory array or as a file:
 
 * ``.npy`` (NumPy format, any version) — read with ``allow_pickle=False``; the data are streamed in
-  row chunks from the file (C order) or through a memory map (Fortran order);
+  row chunks from the file (C or Fortran order);
 * ``.npz`` — one named member (``path.npz`` with ``key=...``, or ``path.npz:key``; a single-member
   archive needs no key), compressed or not, streamed from the archive.
 
@@ -12,15 +12,14 @@ into an :class:`~idealssl.errors.InputError` with one precise message: missing o
 pickled / object arrays, non-numeric dtypes, arrays that are not 2-D, empty arrays, truncated files.
 NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 
-``Representation.chunks`` reads a ``.npy`` through a memory map and releases each chunk's pages once
-used, so a pass over a file of any size keeps about one chunk resident (a ``.npz`` member is
-streamed with ``readinto`` into one reusable buffer).
+``Representation.chunks`` reads a ``.npy`` with positioned reads into one reusable buffer (a ``.npz``
+member with ``readinto``), so a pass over a file of any size keeps about one chunk resident, and a file
+truncated while it is read is a short read (one ``InputError`` line), not a fault of a memory map.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import mmap
 import os
 import zipfile
 import zlib
@@ -33,7 +32,6 @@ from ..errors import InputError
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
 CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
-RELEASE_BYTES = 8 << 20  # a streamed .npy's pages are released from the mapping in batches of this size
 ROW_GAP = 4  # Representation.rows reads through gaps of up to this many rows (one read instead of two)
 
 _NPY_MAGIC = b"\x93NUMPY"
@@ -68,13 +66,21 @@ def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: is empty (shape {tuple(shape)}); need at least one point and one dimension")
 
 
-def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
-    """Read len(buf) bytes at ``offset`` into ``buf`` (no intermediate copy where os.preadv exists)."""
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [buf], offset)
-    data = os.pread(fd, len(buf), offset)
-    buf[: len(data)] = data
-    return len(data)
+def _pread_fully(fd: int, buf: memoryview, offset: int) -> int:
+    """Read len(buf) bytes at ``offset`` into ``buf`` (no intermediate copy where os.preadv exists); fewer
+    only at the end of the file. Returns the number of bytes read."""
+    got = 0
+    while got < len(buf):
+        if hasattr(os, "preadv"):
+            k = os.preadv(fd, [buf[got:]], offset + got)
+        else:  # pragma: no cover - platforms without preadv
+            data = os.pread(fd, len(buf) - got, offset + got)
+            buf[got : got + len(data)] = data
+            k = len(data)
+        if k == 0:
+            break
+        got += k
+    return got
 
 
 def chunk_rows(d: int) -> int:
@@ -124,49 +130,72 @@ class Representation:
         start: int = 0,
         stop: int | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
-        the stored dtype already is ``dtype``; blocks are then read-only views).
+        """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype``.
 
-        A C-order ``.npy`` is read through a memory map, the pages of the chunks the caller is done
-        with released from the mapping every ``RELEASE_BYTES`` (``madvise(MADV_DONTNEED)``: they stay
-        in the page cache, not in this process's resident set), so a pass over any file keeps about
-        ``RELEASE_BYTES`` + one chunk resident. A
-        ``.npz`` member is streamed sequentially (``start``/``stop`` are not supported there).
+        A ``.npy`` file is read with positioned reads (``os.preadv``) into one reusable buffer per
+        iterator, so a pass over a file of any size keeps one chunk resident, and a file that shrinks
+        under the pass is a short read (an ``InputError``), never a read past the end of a memory map
+        (``SIGBUS``). A block in the stored dtype is a read-only view of that buffer, valid until the
+        next block is yielded (callers use each block before asking for the next). A ``.npz`` member
+        is streamed sequentially (``start``/``stop`` are not supported there).
 
         Raises
         ------
         InputError
-            On NaN/inf (names the first offending row) or a truncated archive member.
+            On NaN/inf (names the first offending row) or a truncated file or archive member.
         """
         rows = rows or chunk_rows(self.d)
         stop = self.n if stop is None else min(stop, self.n)
         if self._key is not None:
             if start != 0 or stop != self.n:
                 raise ValueError("a .npz member is streamed from its first row to its last")
-            yield from self._stream_chunks(rows, check_finite, dtype)
-            return
-        arr = self._array if self._array is not None else self._memmap()
-        mm = getattr(arr, "_mmap", None) if self._array is None and not self._fortran else None
-        base = self._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
-        rowbytes = self.d * self.dtype.itemsize
-        release = mm is not None and hasattr(mm, "madvise")
-        done = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE  # pages before this are released
-        for i in range(start, stop, rows):
-            block = np.asarray(arr[i : min(i + rows, stop)]).astype(dtype, copy=False)
+            raw: Iterator[tuple[int, np.ndarray]] = self._stream_chunks(rows)
+        elif self._array is not None:
+            raw = ((i, self._array[i : min(i + rows, stop)]) for i in range(start, stop, rows))
+        else:
+            raw = self._file_chunks(rows, start, stop)
+        for i, block in raw:
+            block = np.asarray(block).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
-            block = self._scaled(block)
-            yield i, block
-            if release:
-                # release whole pages behind the block, in batches of RELEASE_BYTES (each madvise
-                # costs a TLB shootdown on every CPU running a thread of this process)
-                hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                if hi - done >= RELEASE_BYTES or i + rows >= stop:
-                    if hi > done and mm is not None:
-                        mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
-                    done = max(done, hi)
+            yield i, self._scaled(block)
 
-    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[tuple[int, np.ndarray]]:
+    def _file_chunks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Rows ``start:stop`` of a ``.npy`` file in the stored dtype, by positioned reads into one buffer
+        (C order: one read per chunk; Fortran order: one read per column of the chunk)."""
+        itemsize = self.dtype.itemsize
+        buf = np.empty(rows * self.d, dtype=self.dtype)
+        view = buf.view(np.uint8).data
+        assert self._path is not None
+        with open(self._path, "rb", buffering=0) as f:
+            fd = f.fileno()
+            for i in range(start, stop, rows):
+                m = min(rows, stop - i)
+                if not self._fortran:
+                    nbytes = m * self.d * itemsize
+                    got = _pread_fully(fd, view[:nbytes], self._offset + i * self.d * itemsize)
+                    if got != nbytes:
+                        self._truncated(i + got // (self.d * itemsize))
+                    block = buf[: m * self.d].reshape(m, self.d)
+                else:
+                    cols = buf[: m * self.d].reshape(self.d, m)
+                    for j in range(self.d):
+                        seg = view[j * m * itemsize : (j + 1) * m * itemsize]
+                        got = _pread_fully(fd, seg, self._offset + (j * self.n + i) * itemsize)
+                        if got != m * itemsize:
+                            self._truncated(i + got // itemsize, column=j)
+                    block = cols.T
+                block.flags.writeable = False
+                yield i, block
+
+    def _truncated(self, row: int, column: int | None = None):
+        where = f"row {row}" if column is None else f"column {column} at row {row}"
+        raise InputError(
+            f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside {where}); "
+            "was it shortened while being read?"
+        )
+
+    def _stream_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
         buf = bytearray(rows * self.d * itemsize)
         with self._stream() as f:
@@ -182,22 +211,17 @@ class Representation:
                         f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
                         f"data ends inside row {start + got // (self.d * itemsize)})"
                     )
-                block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
-                if check_finite:
-                    require_finite(block, start, self.source)
-                block = self._scaled(block)
-                yield start, block
+                yield start, np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
-        """Random access to a few rows (float64). Uses a memory map for ``.npy``; streams otherwise."""
+        """Random access to a few rows (float64): positioned reads for a C-order ``.npy``; one pass otherwise."""
         return self._scaled(self._raw_rows(np.asarray(index, dtype=np.int64)))
 
     def _raw_rows(self, index: np.ndarray) -> np.ndarray:
         if self._array is not None:
             return np.asarray(self._array[index], dtype=np.float64)
         if self._key is None and not self._fortran:
-            # positioned reads (not a memory map: fault-around on a map would inflate RSS), one per
-            # run of nearby rows (gaps of up to ROW_GAP rows are read through)
+            # positioned reads, one per run of nearby rows (gaps of up to ROW_GAP rows are read through)
             rowbytes = self.d * self.dtype.itemsize
             out = np.empty((len(index), self.d))
             if len(index) == 0:
@@ -215,15 +239,13 @@ class Representation:
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
-                    got = _pread_into(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
+                    got = _pread_fully(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
-                        raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
+                        self._truncated(a + got // rowbytes)
             run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))
             out[order] = staging[at[run] + srt - first_row[run]]
             return out
-        if self._key is None:
-            return np.asarray(self._memmap()[index], dtype=np.float64)
-        out = np.empty((len(index), self.d))
+        out = np.empty((len(index), self.d))  # .npz members and Fortran order: one pass over the rows
         order = np.argsort(index)
         sorted_idx = index[order]
         for start, block in dataclasses.replace(self, _scale=1.0).chunks(check_finite=False):
@@ -242,19 +264,8 @@ class Representation:
         return out
 
     # ------------------------------------------------------------------ helpers
-    def _memmap(self) -> np.ndarray:
-        assert self._path is not None
-        shape = (self.n, self.d)
-        if self._fortran:
-            return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="F")
-        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="C")
-
     def _stream(self):
-        assert self._path is not None, "an in-memory representation has no file to stream"
-        if self._key is None:
-            f = open(self._path, "rb")
-            f.seek(self._offset)
-            return f
+        assert self._path is not None and self._key is not None, "only an archive member is streamed"
         try:
             zf = zipfile.ZipFile(self._path)
             member = zf.open(self._key + ".npy")

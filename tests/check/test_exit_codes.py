@@ -6,6 +6,7 @@ failure would kill the process or needs a real file descriptor).
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -144,3 +145,62 @@ def test_derive_exact_reads_the_long_label_too(capsys, tmp_path):
     rc, out, err = cli(capsys, "derive", "--exact", z, "--augs", o, "--json")
     assert (rc, err) == (0, ""), err
     assert json.loads(out)["classes"] == 2
+
+
+# ---------------------------------------------------------------- a .npy truncated while it is read
+TRUNCATE_DURING_THE_PASS = """
+import os, sys
+import idealssl.inputs.representation as r
+from idealssl.cli import main
+
+path = sys.argv[1]
+r.CHUNK_BYTES = 8 * 4 * 16  # 16 rows of 4 values per chunk: 64 chunks
+original = r.Representation.chunks
+
+def chunks(self, *args, **kwargs):
+    for j, item in enumerate(original(self, *args, **kwargs)):
+        yield item
+        if j == 0:
+            os.truncate(path, 128 + 4 * 8 * 20)  # header and 20 rows remain
+
+r.Representation.chunks = chunks
+sys.exit(main(["check", path, "--augs", sys.argv[2]]))
+"""
+
+
+def test_a_npy_truncated_during_the_pass_is_one_line_exit_2(tmp_path):
+    """The file shrinks under the streaming pass: reads past its end say so (a memory map died of SIGBUS)."""
+    import subprocess
+    import sys
+
+    n = 1024
+    Z = np.random.default_rng(0).standard_normal((n, 4))
+    z = save(tmp_path, "z.npy", Z)
+    assert open(z, "rb").read(128).endswith(b"\n") and len(open(z, "rb").read()) == 128 + n * 32
+    o = save(tmp_path, "o.json", {"labels": [i % 5 for i in range(n)]})
+    res = subprocess.run(
+        [sys.executable, "-c", TRUNCATE_DURING_THE_PASS, z, o], capture_output=True, text=True, timeout=120
+    )
+    one_line_exit_2(res.returncode, res.stdout, res.stderr, "truncated")
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize("fortran", [False, True])
+def test_a_npy_truncated_after_its_header_was_read_is_one_line_exit_2(capsys, tmp_path, monkeypatch, fortran):
+    """Between the header's validation and the pass, the last values go (C order: the first rows, the codes,
+    remain)."""
+    import idealssl.inputs.representation as r
+
+    n = 50
+    Z = np.random.default_rng(1).standard_normal((n, 3))
+    z = save(tmp_path, "z.npy", np.asfortranarray(Z) if fortran else Z)
+    o = save(tmp_path, "o.json", {"labels": [i % 4 for i in range(n)]})
+    load = r.load_representation
+
+    def load_then_truncate(*args, **kwargs):
+        rep = load(*args, **kwargs)
+        os.truncate(z, os.path.getsize(z) - 3 * 8 * 5)  # five rows short
+        return rep
+
+    monkeypatch.setattr(r, "load_representation", load_then_truncate)
+    one_line_exit_2(*cli(capsys, "check", z, "--augs", o), "truncated")
