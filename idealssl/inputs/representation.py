@@ -155,6 +155,7 @@ class Representation:
         else:
             raw = self._file_chunks(rows, start, stop)
         for i, block in raw:
+            require_exact_in_float64(block, i, self.source)
             block = np.asarray(block).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
@@ -257,6 +258,7 @@ class Representation:
     def to_array(self) -> np.ndarray:
         """The whole matrix as float64 (for small problems: LPs, exhaustive checks, tests)."""
         if self._array is not None:
+            require_exact_in_float64(self._array, 0, self.source)
             return self._scaled(np.asarray(self._array, dtype=np.float64))
         out = np.empty((self.n, self.d))
         for start, block in self.chunks():
@@ -310,6 +312,30 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
         raise InputError(
             f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
             "representation must be finite"
+        )
+
+
+def require_exact_in_float64(block: np.ndarray, start: int, source: str) -> None:
+    """Refuse 64-bit integers that float64, the checker's arithmetic, cannot hold exactly.
+
+    Beyond 2^53 not every integer is a float64 (2^60 and 2^60 + 1 are one): converting would merge
+    distinct values silently. Integers that are float64 numbers (multiples of its spacing) pass."""
+    if block.dtype.kind not in "iu" or block.dtype.itemsize < 8:
+        return
+    far = block > 2**53 if block.dtype.kind == "u" else (block > 2**53) | (block < -(2**53))
+    if not far.any():
+        return
+    rows, cols = np.nonzero(far)
+    values = block[rows, cols]
+    f = values.astype(np.float64)
+    over = f >= (2.0**64 if block.dtype.kind == "u" else 2.0**63)  # rounded up out of the integer type
+    inexact = over | (np.where(over, 0, f).astype(block.dtype) != values)
+    if inexact.any():
+        k = int(np.argmax(inexact))
+        raise InputError(
+            f"{source}: the integer {int(values[k])} at row {start + int(rows[k])}, column {int(cols[k])} is not a "
+            f"float64 number (the nearest is {int(f[k])}); the checker computes in float64 and would merge distinct "
+            "values: rescale the integers or convert them to float64 yourself"
         )
 
 

@@ -13,6 +13,7 @@ import pytest
 
 import idealssl
 from idealssl.cli import main
+from idealssl.errors import InputError
 
 PROBES = ["linear", "linear-nobias", "mlp"]
 
@@ -152,6 +153,7 @@ TRUNCATE_DURING_THE_PASS = """
 import os, sys
 import idealssl.inputs.representation as r
 from idealssl.cli import main
+from idealssl.errors import InputError
 
 path = sys.argv[1]
 r.CHUNK_BYTES = 8 * 4 * 16  # 16 rows of 4 values per chunk: 64 chunks
@@ -204,3 +206,32 @@ def test_a_npy_truncated_after_its_header_was_read_is_one_line_exit_2(capsys, tm
 
     monkeypatch.setattr(r, "load_representation", load_then_truncate)
     one_line_exit_2(*cli(capsys, "check", z, "--augs", o), "truncated")
+
+
+# ---------------------------------------------------------------- integers float64 cannot hold
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_integers_float64_cannot_hold_exactly_are_refused(capsys, tmp_path, dtype, order):
+    """2^60 and 2^60 + 1 are one float64: computing with them would merge two distinct codes."""
+    Z = np.array([[2**60, 7], [2**60 + 1, 7]], dtype=dtype, order=order)
+    z = save(tmp_path, "z.npy", Z)
+    o = save(tmp_path, "o.json", {"labels": [0, 1]})
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--probe", "mlp")
+    one_line_exit_2(rc, out, err, "1152921504606846977")
+    assert "row 1, column 0" in err and "float64" in err
+    with pytest.raises(InputError, match="float64"):
+        idealssl.check(Z, [0, 1], probe="mlp")
+
+
+def test_derive_refuses_them_too(capsys, tmp_path):
+    z = save(tmp_path, "z.npy", np.array([[0], [2**60], [2**60 + 1]], dtype=np.int64))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2]})
+    one_line_exit_2(*cli(capsys, "derive", "--exact", z, "--augs", o), "float64")
+
+
+def test_large_integers_float64_holds_exactly_are_computed(capsys, tmp_path):
+    """Beyond 2^53 but multiples of float64's spacing there: the numbers themselves, nothing refused."""
+    z = save(tmp_path, "z.npy", np.array([[2**60], [3 * 2**60 + 2**20], [-(2**62)]], dtype=np.int64))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2]})
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--probe", "mlp")
+    assert (rc, err) == (0, ""), err
