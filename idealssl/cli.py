@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 #: subcommand -> (module, one-line help)
 COMMANDS = {
@@ -38,6 +38,25 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):  # noqa: D401
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
+def emit(text: str) -> None:
+    """Write ``text`` to standard output and flush it, so that a failure (a full device, an I/O error) is an
+    :class:`OutputError` while the command runs, not an exception at interpreter exit."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"the output could not be written to standard output ({exc.strerror or exc})") from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the flush at exit cannot fail again."""
+    import os
+
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -100,14 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, even for odd file names
         print(f"idealssl {args.command}: error: {message}", file=sys.stderr)
+        if isinstance(exc, OutputError):
+            _silence_stdout()  # what stays buffered would fail again at exit
         return 2
     except KeyboardInterrupt:
         print(f"idealssl {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (`idealssl train --list-methods | head`): stop quietly, as Unix tools do
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot raise again
+        _silence_stdout()  # so the exit's flush cannot raise again
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
 
 

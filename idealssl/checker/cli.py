@@ -77,6 +77,7 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli import emit
     from ..inputs.representation import load_representation
     from .api import DEFAULT_TOL, check
 
@@ -93,12 +94,10 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         graded=not args.no_graded,
     )
-    out = report.to_json() if args.json else str(report)
-    sys.stdout.write(out + "\n")
+    emit((report.to_json() if args.json else str(report)) + "\n")
     if args.plot:
         from ..plots import check_figure
 
-        sys.stdout.flush()
         check_figure(report.to_dict(), args.plot)
         print(f"figure written to {args.plot}", file=sys.stderr)
     return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes

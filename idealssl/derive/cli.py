@@ -235,6 +235,19 @@ def _print_exact(r: dict, check_cmd: str) -> None:
     print("W_n (if ideal)      " + ", ".join(f"W_{n} = {w:.4g}" for n, w in zip(se["n"], se["W_n_data_marginal"])))
 
 
+def _emit(write) -> None:
+    """What ``write()`` prints, written to standard output at once (a write that fails is exit 2, one line)."""
+    import contextlib
+    import io
+
+    from ..cli import emit
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        write()
+    emit(text.getvalue())
+
+
 def run(args: argparse.Namespace) -> int:
     from . import configure, exact
 
@@ -260,7 +273,7 @@ def run(args: argparse.Namespace) -> int:
             check_tol=args.check_tol,
         ).to_dict()
         if args.json:
-            print(json.dumps(plain(res), indent=2))
+            _emit(lambda: print(json.dumps(plain(res), indent=2)))
         else:
             import shlex
 
@@ -269,7 +282,7 @@ def run(args: argparse.Namespace) -> int:
                 f"idealssl check {shlex.quote(args.exact)}{key} --augs {shlex.quote(args.augs)} --probe {args.probe} "
                 f"--tol {res['verdict']['tol']:g}"
             )
-            _print_exact(res, cmd)
+            _emit(lambda: _print_exact(res, cmd))
         return 0
     if args.augs is not None:
         raise InputError("--augs is only used with --exact REPRESENTATION")
@@ -285,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
     ).to_dict()
     if args.json:
-        print(json.dumps(plain(res), indent=2))
+        _emit(lambda: print(json.dumps(plain(res), indent=2)))
     else:
-        _print_config(res)
+        _emit(lambda: _print_config(res))
     return 0

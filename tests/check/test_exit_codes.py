@@ -235,3 +235,29 @@ def test_large_integers_float64_holds_exactly_are_computed(capsys, tmp_path):
     o = save(tmp_path, "o.json", {"labels": [0, 1, 2]})
     rc, out, err = cli(capsys, "check", z, "--augs", o, "--probe", "mlp")
     assert (rc, err) == (0, ""), err
+
+
+# ---------------------------------------------------------------- output that cannot be written
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check", "{z}", "--augs", "{o}"],
+        ["check", "{z}", "--augs", "{o}", "--json"],
+        ["derive", "--classes", "4"],
+        ["derive", "--exact", "{z}", "--augs", "{o}", "--json"],
+    ],
+)
+def test_stdout_on_a_full_device_is_one_line_exit_2(tmp_path, command):
+    """`idealssl check ... > /dev/full`: the verdict (ideal here) cannot be delivered, which is not "not ideal"."""
+    import subprocess
+    import sys
+
+    z = save(tmp_path, "z.npy", centred_simplex(4))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
+    argv = [a.format(z=z, o=o) for a in command]
+    with open("/dev/full", "w") as full:
+        res = subprocess.run(
+            [sys.executable, "-m", "idealssl.cli", *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+        )
+    one_line_exit_2(res.returncode, "", res.stderr, "could not be written")
