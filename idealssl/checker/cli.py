@@ -83,6 +83,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
+    figure = None
+    if args.plot:  # before the computation: a figure that cannot be written must not cost the verdict's code
+        from ..plots import figure_target
+
+        figure = figure_target(args.plot)
     rep = load_representation(args.representation, key=args.key)
     report = check(
         rep,
@@ -95,9 +100,8 @@ def run(args: argparse.Namespace) -> int:
         graded=not args.no_graded,
     )
     emit((report.to_json() if args.json else str(report)) + "\n")
-    if args.plot:
+    if figure is not None:
         from ..plots import check_figure
 
-        check_figure(report.to_dict(), args.plot)
-        print(f"figure written to {args.plot}", file=sys.stderr)
+        print(f"figure written to {check_figure(report.to_dict(), figure)}", file=sys.stderr)
     return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes

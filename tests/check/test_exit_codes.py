@@ -261,3 +261,57 @@ def test_stdout_on_a_full_device_is_one_line_exit_2(tmp_path, command):
             [sys.executable, "-m", "idealssl.cli", *argv], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
         )
     one_line_exit_2(res.returncode, "", res.stderr, "could not be written")
+
+
+# ---------------------------------------------------------------- --plot: checked before the verdict is computed
+@pytest.fixture
+def ideal_problem(tmp_path):
+    return save(tmp_path, "z.npy", centred_simplex(4)), save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
+
+
+def plot_refused(capsys, ideal_problem, target, fragment):
+    z, o = ideal_problem
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--plot", str(target))
+    one_line_exit_2(rc, out, err, fragment)
+    assert out == ""  # refused before the computation: no report, so no verdict's code to lose
+
+
+def test_plot_with_an_unknown_format_is_refused_first(capsys, tmp_path, ideal_problem):
+    pytest.importorskip("matplotlib")
+    plot_refused(capsys, ideal_problem, tmp_path / "out.xyz", "'.xyz'")
+    assert not (tmp_path / "out.xyz").exists()
+
+
+def test_plot_into_a_directory_is_refused_first(capsys, tmp_path, ideal_problem):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "figs").mkdir()
+    plot_refused(capsys, ideal_problem, tmp_path / "figs", "is a directory")
+    assert not (tmp_path / "figs.png").exists()
+
+
+def test_plot_without_an_extension_is_refused_first(capsys, tmp_path, ideal_problem):
+    pytest.importorskip("matplotlib")
+    plot_refused(capsys, ideal_problem, tmp_path / "figure", "extension")
+    assert not (tmp_path / "figure.png").exists() and not (tmp_path / "figure").exists()
+
+
+def test_plot_under_a_file_is_refused_first(capsys, tmp_path, ideal_problem):
+    pytest.importorskip("matplotlib")
+    (tmp_path / "f").write_text("a file")
+    plot_refused(capsys, ideal_problem, tmp_path / "f" / "check.png", "not a directory")
+
+
+def test_plot_without_matplotlib_is_refused_first(capsys, ideal_problem, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ModuleNotFoundError
+    plot_refused(capsys, ideal_problem, tmp_path / "check.png", "matplotlib")
+
+
+def test_plot_to_a_good_file_keeps_the_verdicts_code(capsys, tmp_path, ideal_problem):
+    pytest.importorskip("matplotlib")
+    z, o = ideal_problem
+    rc, out, err = cli(capsys, "check", z, "--augs", o, "--plot", str(tmp_path / "sub" / "check.pdf"))
+    assert rc == 0 and "IDEAL" in out
+    assert err.strip() == f"figure written to {tmp_path / 'sub' / 'check.pdf'}"
+    assert (tmp_path / "sub" / "check.pdf").stat().st_size > 0
