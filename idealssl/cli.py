@@ -43,6 +43,8 @@ class _Parser(argparse.ArgumentParser):
 def emit(text: str) -> None:
     """Write ``text`` to standard output and flush it, so that a failure (a full device, an I/O error) is an
     :class:`OutputError` while the command runs, not an exception at interpreter exit."""
+    if sys.stdout is None:  # started with file descriptor 1 closed (`>&-`)
+        raise OutputError("the output could not be written: standard output is closed")
     try:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -56,7 +58,8 @@ def _silence_stdout() -> None:
     """Point standard output at /dev/null, so that the flush at exit cannot fail again."""
     import os
 
-    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if sys.stdout is not None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

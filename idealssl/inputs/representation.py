@@ -118,8 +118,21 @@ class Representation:
         the checker's verdicts are scale invariant, and this keeps squares of far-out values finite."""
         return dataclasses.replace(self, _scale=self._scale * factor)
 
-    def _scaled(self, block: np.ndarray) -> np.ndarray:
-        return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
+    def _scaled(self, block: np.ndarray, rows: int | np.ndarray = 0) -> np.ndarray:
+        """``block`` times the scale; ``rows``: the row of its first line, or of each line (for messages)."""
+        if self._scale == 1.0:
+            return block
+        with np.errstate(over="ignore"):
+            out = np.multiply(block, self._scale, dtype=np.float64)
+        if not np.isfinite(out).all() and np.isfinite(block).all():
+            i, j = np.argwhere(~np.isfinite(out))[0]
+            row = int(rows[i]) if isinstance(rows, np.ndarray) else rows + int(i)
+            raise InputError(
+                f"{self.source}: the value {block[i, j]:g} at row {row}, column {int(j)} is too far in magnitude from "
+                f"the orbit codes for float64: the check runs on Z x 2^{int(np.log2(self._scale))}, which brings the "
+                "codes near 1 (so that their squares stay in range) and this value beyond the largest float64"
+            )
+        return out
 
     # ------------------------------------------------------------------ reading
     def chunks(
@@ -159,7 +172,7 @@ class Representation:
             block = np.asarray(block).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
-            yield i, self._scaled(block)
+            yield i, self._scaled(block, i)
 
     def _file_chunks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
         """Rows ``start:stop`` of a ``.npy`` file in the stored dtype, by positioned reads into one buffer
@@ -216,7 +229,8 @@ class Representation:
 
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Random access to a few rows (float64): positioned reads for a C-order ``.npy``; one pass otherwise."""
-        return self._scaled(self._raw_rows(np.asarray(index, dtype=np.int64)))
+        index = np.asarray(index, dtype=np.int64)
+        return self._scaled(self._raw_rows(index), index)
 
     def _raw_rows(self, index: np.ndarray) -> np.ndarray:
         if self._array is not None:

@@ -315,3 +315,32 @@ def test_plot_to_a_good_file_keeps_the_verdicts_code(capsys, tmp_path, ideal_pro
     assert rc == 0 and "IDEAL" in out
     assert err.strip() == f"figure written to {tmp_path / 'sub' / 'check.pdf'}"
     assert (tmp_path / "sub" / "check.pdf").stat().st_size > 0
+
+
+# ---------------------------------------------------------------- found by the adversarial pass
+@pytest.mark.skipif(not os.path.exists("/dev/null"), reason="POSIX shell")
+def test_stdout_closed_is_one_line_exit_2(tmp_path):
+    """`idealssl check ... >&-`: Python starts with sys.stdout None; that is an output failure, not exit 1."""
+    import subprocess
+    import sys
+
+    z = save(tmp_path, "z.npy", centred_simplex(4))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
+    for argv in (["check", z, "--augs", o], ["derive", "--classes", "4"]):
+        res = subprocess.run(
+            ["bash", "-c", 'exec "$0" "$@" >&-', sys.executable, "-m", "idealssl.cli", *argv],
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+        one_line_exit_2(res.returncode, "", res.stderr, "standard output")
+
+
+def test_values_too_far_from_the_codes_for_float64_are_refused_with_the_reason(capsys, tmp_path):
+    """Codes near 1e-300 are rescaled by 2^996 so that their squares stay normal; a point at 1e300 then leaves
+    float64's range. It is finite: the message says what happened (it said "non-finite value inf")."""
+    z = save(tmp_path, "z.npy", np.array([[1e-300], [2e-300], [1e300]]))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 1]})
+    rc, out, err = cli(capsys, "check", z, "--augs", o)
+    one_line_exit_2(rc, out, err, "1e+300 at row 2, column 0")
+    assert "non-finite" not in err and "float64" in err
