@@ -467,7 +467,7 @@ def _open_npz(path: str, key: str | None) -> Representation:
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
         what = f"{path}:{key}"
-        _require_possible_member_size(zf.getinfo(key + ".npy"), os.path.getsize(path), what)
+        _require_possible_member_size(zf, zf.getinfo(key + ".npy"), os.path.getsize(path), what)
         try:
             with zf.open(key + ".npy") as f:
                 shape, fortran, dtype, offset = _describe_npy(f, what)
@@ -493,10 +493,11 @@ def _open_npz(path: str, key: str | None) -> Representation:
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)
 
 
-def _require_possible_member_size(info: zipfile.ZipInfo, archive_bytes: int, what: str) -> None:
+def _require_possible_member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_bytes: int, what: str) -> None:
     """Refuse a member whose sizes in the archive's directory cannot be true (they are what the announced
     array's size is compared with): compressed bytes beyond the archive, a stored member whose two sizes
-    differ, a deflated one expanding beyond deflate's ratio of 1032:1."""
+    differ, a deflated one expanding beyond deflate's ratio of 1032:1. Other compressions (bzip2, LZMA)
+    have no useful bound: such a member is decompressed once and measured."""
     claim = f"the archive's directory says the member holds {info.file_size} bytes"
     if info.compress_size > archive_bytes:
         raise InputError(
@@ -509,6 +510,16 @@ def _require_possible_member_size(info: zipfile.ZipInfo, archive_bytes: int, wha
             f"{what}: {claim}, more than deflate can expand its {info.compress_size} compressed bytes to "
             f"({DEFLATE_MAX_RATIO}:1); the archive is corrupt"
         )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        buf, held = bytearray(CHUNK_BYTES), 0
+        try:
+            with zf.open(info) as f:
+                while held <= info.file_size and (k := f.readinto(buf)):
+                    held += k
+        except (*_ARCHIVE_ERRORS, NotImplementedError) as exc:
+            raise InputError(f"{what}: cannot read the archive member ({exc})") from None
+        if held != info.file_size:
+            raise InputError(f"{what}: {claim} but holds {held}; the archive is corrupt")
 
 
 def from_array(Z, source: str = "<array>") -> Representation:
