@@ -230,6 +230,7 @@ class Representation:
     def rows(self, index: np.ndarray) -> np.ndarray:
         """Random access to a few rows (float64): positioned reads for a C-order ``.npy``; one pass otherwise."""
         index = np.asarray(index, dtype=np.int64)
+        require_memory(8 * len(index) * self.d, f"{self.source}: {len(index)} rows of d = {self.d} values (float64)")
         return self._scaled(self._raw_rows(index), index)
 
     def _raw_rows(self, index: np.ndarray) -> np.ndarray:
@@ -271,6 +272,7 @@ class Representation:
 
     def to_array(self) -> np.ndarray:
         """The whole matrix as float64 (for small problems: LPs, exhaustive checks, tests)."""
+        require_memory(8 * self.n * self.d, f"{self.source}: all {self.n} rows of d = {self.d} values (float64)")
         if self._array is not None:
             require_exact_in_float64(self._array, 0, self.source)
             return self._scaled(np.asarray(self._array, dtype=np.float64))
@@ -326,6 +328,18 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
         raise InputError(
             f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
             "representation must be finite"
+        )
+
+
+def require_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, what needs more memory than the machine has (``what`` says what is held)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf: let the allocation decide
+        return
+    if nbytes > total:
+        raise InputError(
+            f"{what} need {nbytes / 2**30:.4g} GiB of memory, more than this machine's {total / 2**30:.4g} GiB"
         )
 
 
