@@ -2,7 +2,8 @@
 ``configure(parser)`` and ``run(args) -> int``; this file only dispatches.
 
 Subcommand modules must not import torch at module level, so that ``idealssl check`` starts fast.
-Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input.
+Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input or cannot run
+(output that cannot be written, not enough memory).
 """
 
 from __future__ import annotations
@@ -124,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"idealssl {args.command}: error: {message}", file=sys.stderr)
         if isinstance(exc, OutputError):
             _silence_stdout()  # what stays buffered would fail again at exit
+        return 2
+    except MemoryError:  # Python's own exit status for it, 1, would read as check's "not ideal"
+        print(f"idealssl {args.command}: error: not enough memory for this input", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"idealssl {args.command}: interrupted", file=sys.stderr)

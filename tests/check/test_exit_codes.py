@@ -344,3 +344,33 @@ def test_values_too_far_from_the_codes_for_float64_are_refused_with_the_reason(c
     rc, out, err = cli(capsys, "check", z, "--augs", o)
     one_line_exit_2(rc, out, err, "1e+300 at row 2, column 0")
     assert "non-finite" not in err and "float64" in err
+
+
+def test_a_representation_whose_codes_exceed_the_memory_is_refused_first(capsys, tmp_path):
+    """An honest (sparse) file of one row of 2^40 float64 values: the code alone needs 8 TiB. Refused with the
+    sizes, before anything is allocated (it was a MemoryError, exit 1)."""
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (1, 1099511627776), }"
+    header += b" " * (64 - (10 + len(header) + 1) % 64) + b"\n"
+    path = tmp_path / "wide.npy"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header)
+    try:
+        os.truncate(path, 10 + len(header) + 8 * 2**40)  # sparse: no disk blocks
+    except OSError:
+        pytest.skip("the file system refuses an 8 TiB sparse file")
+    o = save(tmp_path, "o.json", {"labels": [0]})
+    for argv in (["check", str(path), "--augs", o], ["derive", "--exact", str(path), "--augs", o]):
+        one_line_exit_2(*cli(capsys, *argv), "memory")
+
+
+def test_running_out_of_memory_anywhere_is_exit_2_not_not_ideal(capsys, tmp_path, monkeypatch):
+    """Python exits 1 on an uncaught MemoryError, which reads as "not ideal": the CLI makes it exit 2, one line."""
+    import idealssl.checker.api as api
+
+    def exhausted(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(api, "check", exhausted)
+    z = save(tmp_path, "z.npy", centred_simplex(4))
+    o = save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
+    one_line_exit_2(*cli(capsys, "check", z, "--augs", o), "not enough memory")
