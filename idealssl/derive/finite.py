@@ -12,7 +12,7 @@ from ..objectives.defaults import DISSL
 from ..probes import get_family
 from ..theory_math import dissl_teacher_optimum, entropy, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import _loss_grad, finite_problem, minimise_ideal_log_loss, normalised_representation, orbit_weights
-from .params import check_teacher_size, validated
+from .params import check_teacher_size, require_finite_logits, validated
 
 
 def _row_normalise(Z):
@@ -245,9 +245,12 @@ def exact(
         dissl_beta=dissl_beta,
         tol=tol,
         check_tol=check_tol,
+        restarts=restarts,
+        seed=seed,
     )
     temperature, dissl_lambda, dissl_beta, tol = v["temperature"], v["dissl_lambda"], v["dissl_beta"], v["tol"]
     Zf, orb = finite_problem(Z, orbits)
+    require_finite_logits(Zf, temperature)
     C, labels = orb.n_orbits, orb.labels
     K = C if v["dissl_categories"] is None else v["dissl_categories"]
     check_teacher_size(C, K)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numbers
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..checker.report import MIN_TOL
 from ..errors import InputError
 
@@ -61,6 +63,8 @@ PARAMETERS = {
     "dissl_lambda": Range("--dissl-lambda", False, 0.0, 1e6),
     "dissl_beta": Range("--dissl-beta", False, 0.0, 1e6),
     "tol": Range("--tol", False, 0.0, 1.0, hi_open=True, why="absolute, on log losses in nats"),
+    "restarts": Range("restarts", True, 0, 1000, why="random starts of each unit-sphere minimisation"),
+    "seed": Range("seed", True, 0, None),
     "check_tol": Range(
         "--check-tol", False, MIN_TOL, 1.0, hi_open=True, why="relative, idealssl check's --tol; below 1e-12 float64 "
         "rounding in the rank test would count"
@@ -80,4 +84,18 @@ def check_teacher_size(classes: int, categories: int) -> None:
             f"C·K = {classes * categories} (C = {classes} orbits, K = {categories} DISSL categories, default K = C) is "
             f"above {MAX_TEACHER_ENTRIES}: DISSL's optimal teacher is held as a C x K matrix; give a smaller "
             "--dissl-categories"
+        )
+
+
+def require_finite_logits(Z, temperature: float) -> None:
+    """The raw ideal log loss's solver steps by max ‖z‖²/τ² (its gradient's Lipschitz constant); that must be a
+    float64, or the solver's backtracking cannot end. Every other value of :func:`.exact` is scale-free."""
+    with np.errstate(over="ignore"):
+        top = float(np.max(np.einsum("ij,ij->i", Z, Z))) / temperature**2
+    if not np.isfinite(top):
+        norm = float(np.max(np.abs(Z)))
+        raise InputError(
+            f"Z holds values up to {norm:.3g}: max ‖z‖²/tau² (tau = {temperature:g}) leaves float64, which the raw "
+            "ideal log loss needs; rescale Z (the whitened, unit-row, CISSL and DISSL values and the verdict do not "
+            "change)"
         )

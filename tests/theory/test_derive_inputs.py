@@ -102,3 +102,32 @@ def test_the_ends_of_the_temperature_range_compute(capsys, problem, t):
     assert json.loads(out)["temperature"] == float(t)
     rc, out, err = run(capsys, "--classes", "4", "--temperature", t, "--dissl-categories", "4096")
     assert (rc, err) == (0, "")
+
+
+def test_exact_on_values_whose_squares_overflow_is_refused_not_a_hang(tmp_path):
+    """The raw ideal log loss's step size needs max ‖z‖²/tau² in float64; at 1e160 it is inf and the solver's
+    backtracking never ended. Refused with the remedy (the scale-free values do not depend on the scale)."""
+    import subprocess
+    import sys
+
+    z, o = tmp_path / "z.npy", tmp_path / "o.json"
+    np.save(z, (np.eye(4) - 0.25) * 1e160)
+    o.write_text(json.dumps({"labels": [0, 1, 2, 3]}))
+    res = subprocess.run(
+        [sys.executable, "-m", "idealssl.cli", "derive", "--exact", str(z), "--augs", str(o)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and res.stdout == "" and len(lines) == 1, res.stderr
+    assert "rescale" in lines[0]
+
+
+def test_exact_refuses_a_negative_seed_or_restarts():
+    """(The seed was NumPy's ValueError.) No random restart is valid: the deterministic starts remain."""
+    with pytest.raises(InputError, match="seed must be an integer >= 0"):
+        derive.exact(np.eye(3), [0, 1, 2], seed=-1)
+    with pytest.raises(InputError, match="restarts must be an integer in"):
+        derive.exact(np.eye(3), [0, 1, 2], restarts=-1)
+    assert derive.exact(np.eye(3), [0, 1, 2], restarts=0).classes == 3
