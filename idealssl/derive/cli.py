@@ -64,9 +64,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="linear",
         help="downstream probe family (default: linear, i.e. affine probes)",
     )
-    parser.add_argument(
-        "--classes", type=_int, metavar="C", help="number of augmentation orbits (equivalence classes)"
-    )
+    parser.add_argument("--classes", type=_int, metavar="C", help="number of augmentation orbits (equivalence classes)")
     parser.add_argument("--dim", type=_int, metavar="d", help="a representation dimension to judge")
     parser.add_argument(
         "--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite problem"
@@ -81,9 +79,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default=1.0,
         help="temperature of the ideal log loss and CISSL, in [0.001, 1000] (default 1)",
     )
-    parser.add_argument(
-        "--dissl-categories", type=_int, metavar="K", help="DISSL teacher categories (default C)"
-    )
+    parser.add_argument("--dissl-categories", type=_int, metavar="K", help="DISSL teacher categories (default C)")
     parser.add_argument(
         "--dissl-lambda",
         type=_float,

@@ -57,8 +57,11 @@ PARAMETERS = {
     "dim": Range("--dim", True, 1, None),
     "dissl_categories": Range("--dissl-categories", True, 1, MAX_TEACHER_ENTRIES, why=_TEACHER),
     "temperature": Range(
-        "--temperature", False, 1e-3, 1e3, why="1/tau bounds the logits of unit vectors; the exact values are "
-        "tested over this range"
+        "--temperature",
+        False,
+        1e-3,
+        1e3,
+        why="1/tau bounds the logits of unit vectors; the exact values are tested over this range",
     ),
     "dissl_lambda": Range("--dissl-lambda", False, 0.0, 1e6),
     "dissl_beta": Range("--dissl-beta", False, 0.0, 1e6),
@@ -66,8 +69,12 @@ PARAMETERS = {
     "restarts": Range("restarts", True, 0, 1000, why="random starts of each unit-sphere minimisation"),
     "seed": Range("seed", True, 0, None),
     "check_tol": Range(
-        "--check-tol", False, MIN_TOL, 1.0, hi_open=True, why="relative, idealssl check's --tol; below 1e-12 float64 "
-        "rounding in the rank test would count"
+        "--check-tol",
+        False,
+        MIN_TOL,
+        1.0,
+        hi_open=True,
+        why="relative, idealssl check's --tol; below 1e-12 float64 rounding in the rank test would count",
     ),
 }
 
