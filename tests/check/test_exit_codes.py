@@ -374,3 +374,12 @@ def test_running_out_of_memory_anywhere_is_exit_2_not_not_ideal(capsys, tmp_path
     z = save(tmp_path, "z.npy", centred_simplex(4))
     o = save(tmp_path, "o.json", {"labels": [0, 1, 2, 3]})
     one_line_exit_2(*cli(capsys, "check", z, "--augs", o), "not enough memory")
+
+
+def test_the_api_takes_numpy_integers_for_threads():
+    """(np.int64(2) was refused as 'not a positive integer'.) Booleans and non-positive values still are not."""
+    S = centred_simplex(4)
+    assert idealssl.check(S, np.arange(4), threads=np.int64(2)).ideal
+    for bad in (True, 0, 2.0):
+        with pytest.raises(InputError, match="threads must be a positive integer"):
+            idealssl.check(S, np.arange(4), threads=bad)
