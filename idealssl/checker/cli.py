@@ -3,7 +3,7 @@
     idealssl check representation.npy --augs orbits.json [--probe linear|linear-nobias|mlp]
                    [--json] [--task task.json] [--tol T] [--exhaustive] [--key KEY] [--plot FILE.png]
 
-Exit status: 0 ideal, 1 not ideal, 2 bad input.
+Exit status: 0 ideal, 1 not ideal (nothing else), 2 bad input or cannot run (one line on stderr).
 """
 
 from __future__ import annotations
