@@ -77,8 +77,8 @@ def encode_labels(values: list | tuple, what: str, source: str) -> tuple[list, n
     if len(kinds) > 1:
         raise InputError(f"{source}: {what} mixes integers and strings")
     if kinds != {str}:
-        names, inv = np.unique(as_int64([int(v) for v in values], what, source), return_inverse=True)
-        return names.tolist(), inv.ravel().astype(np.int64)
+        distinct, inv = np.unique(as_int64([int(v) for v in values], what, source), return_inverse=True)
+        return distinct.tolist(), inv.ravel().astype(np.int64)
     names = sorted(set(values))
     index = {v: i for i, v in enumerate(names)}
     return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))

@@ -125,8 +125,8 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
         if not labels:
             raise InputError(f"{source}: no points (empty labels)")
         if not set(map(type, labels)) <= {int}:  # strings (compared as given), or a bad value to name
-            names, inv = encode_labels(labels, "labels", source)
-            return _orbits(inv, names, p, source)
+            string_names, codes = encode_labels(labels, "labels", source)
+            return _orbits(codes, string_names, p, source)
         raw = as_int64(labels, '"labels"', source)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")

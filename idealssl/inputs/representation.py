@@ -525,11 +525,11 @@ def _require_possible_member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ar
             f"({DEFLATE_MAX_RATIO}:1); the archive is corrupt"
         )
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        buf, held = bytearray(CHUNK_BYTES), 0
+        held = 0
         try:
             with zf.open(info) as f:
-                while held <= info.file_size and (k := f.readinto(buf)):
-                    held += k
+                while held <= info.file_size and (k := f.read(CHUNK_BYTES)):
+                    held += len(k)
         except (*_ARCHIVE_ERRORS, NotImplementedError) as exc:
             raise InputError(f"{what}: cannot read the archive member ({exc})") from None
         if held != info.file_size:
