@@ -152,6 +152,20 @@ def _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts
     return ideal_raw, ideal_unit, norm
 
 
+def _cissl(unit: dict, C: int) -> dict:
+    """Population CISSL from the unit-row ideal log loss (S6.1): the same value minus log C."""
+    return {
+        "value": unit["value"] - math.log(C),
+        "lower_bound": unit["lower_bound"] - math.log(C),
+        "exact": unit["exact"],
+        "optimum": unit["optimum"] - math.log(C),
+        "gap": unit["gap"],
+        "reaches_optimum": unit["reaches_optimum"],
+        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
+        "candidates) = L_I(unit phi) - log C (S6.1)",
+    }
+
+
 def _dissl(Zf, labels, C, w, family, K, lam, beta, tol) -> dict:
     """DISSL's population objective at the optimal teacher and the best student of the family (S7)."""
     opt = dissl_teacher_optimum(C, K, lam, beta)
@@ -256,16 +270,7 @@ def exact(
     check_teacher_size(C, K)
     w = orbit_weights(labels, C, orb.p)
     ideal_raw, unit, norm = _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts, seed)
-    cissl = {
-        "value": unit["value"] - math.log(C),
-        "lower_bound": unit["lower_bound"] - math.log(C),
-        "exact": unit["exact"],
-        "optimum": unit["optimum"] - math.log(C),
-        "gap": unit["gap"],
-        "reaches_optimum": unit["reaches_optimum"],
-        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
-        "candidates) = L_I(unit phi) - log C (S6.1)",
-    }
+    cissl = _cissl(unit, C)
     dissl = _dissl(Zf, labels, C, w, family, K, dissl_lambda, dissl_beta, tol)
     ns = [int(n) for n in n_values]
     mass = orb.orbit_mass()
