@@ -2,7 +2,8 @@
 ``configure(parser)`` and ``run(args) -> int``; this file only dispatches.
 
 Subcommand modules must not import torch at module level, so that ``idealssl check`` starts fast.
-Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input.
+Exit status: 0 success (``check``: ideal), 1 negative verdict (``check``: not ideal), 2 bad input or cannot run
+(output that cannot be written, not enough memory).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from .errors import InputError
+from .errors import InputError, OutputError
 
 #: subcommand -> (module, one-line help)
 COMMANDS = {
@@ -38,6 +39,28 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):  # noqa: D401
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
+
+
+def emit(text: str) -> None:
+    """Write ``text`` to standard output and flush it, so that a failure (a full device, an I/O error) is an
+    :class:`OutputError` while the command runs, not an exception at interpreter exit."""
+    if sys.stdout is None:  # started with file descriptor 1 closed (`>&-`)
+        raise OutputError("the output could not be written: standard output is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"the output could not be written to standard output ({exc.strerror or exc})") from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the flush at exit cannot fail again."""
+    import os
+
+    if sys.stdout is not None:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
@@ -100,14 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         message = str(exc).replace("\r", "\\r").replace("\n", "\\n")  # one line, even for odd file names
         print(f"idealssl {args.command}: error: {message}", file=sys.stderr)
+        if isinstance(exc, OutputError):
+            _silence_stdout()  # what stays buffered would fail again at exit
+        return 2
+    except MemoryError:  # Python's own exit status for it, 1, would read as check's "not ideal"
+        print(f"idealssl {args.command}: error: not enough memory for this input", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"idealssl {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader left (`idealssl train --list-methods | head`): stop quietly, as Unix tools do
-        import os
-
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit's flush cannot raise again
+        _silence_stdout()  # so the exit's flush cannot raise again
         return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by the closed pipe
 
 

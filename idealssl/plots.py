@@ -16,12 +16,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
 
-__all__ = ["training_curves", "embedding", "check_figure", "plot_run", "read_metrics", "find_check_report"]
+__all__ = [
+    "training_curves",
+    "embedding",
+    "check_figure",
+    "figure_target",
+    "plot_run",
+    "read_metrics",
+    "find_check_report",
+]
 
 #: keys of a step record that are not objective terms
 _STEP_KEYS = {"step", "epoch", "loss", "probe_loss", "lr", "end_of_epoch", "train_seconds"}
@@ -40,6 +49,32 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def figure_target(path: str | Path) -> Path:
+    """Check, before anything is computed, that a figure can be written to ``path``: matplotlib installed, an
+    extension naming a format it writes, not a directory, and a writable place for it (folders to be created
+    below the nearest existing one). Returns the path. One InputError line otherwise."""
+    path = Path(path)
+    _pyplot()  # matplotlib installed
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    formats = sorted(FigureCanvasAgg.get_supported_filetypes())
+    if path.is_dir():
+        raise InputError(f"{path} is a directory; give a figure file such as {path / 'check.png'}")
+    ext = path.suffix[1:].lower()
+    if not ext:
+        raise InputError(f"{path}: a figure file needs an extension naming its format ({', '.join(formats)})")
+    if ext not in formats:
+        raise InputError(f"{path}: matplotlib cannot write '.{ext}' figures (it writes {', '.join(formats)})")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"{path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{path}: cannot write in {parent} (permission denied)")
+    return path
 
 
 def _save(fig, path: Path) -> Path:

@@ -74,7 +74,7 @@ def _validated(tol: Any, threads: Any) -> float:
         tiny = isinstance(tol, numbers.Real) and 0 < float(tol) < MIN_TOL
         why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if tiny else ""
         raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+    if not isinstance(threads, numbers.Integral) or isinstance(threads, (bool, np.bool_)) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
     return float(tol)
 
@@ -253,6 +253,7 @@ def check(
     """
     rules = FAMILIES[get_family(probe).name]
     tol = _validated(tol, threads)
+    threads = int(threads)
     user_rep = _as_rep(Z)
     orb = load_orbits(orbits, n=user_rep.n)
     if exhaustive and orb.n_orbits > MAX_C:

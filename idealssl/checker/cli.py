@@ -3,7 +3,7 @@
     idealssl check representation.npy --augs orbits.json [--probe linear|linear-nobias|mlp]
                    [--json] [--task task.json] [--tol T] [--exhaustive] [--key KEY] [--plot FILE.png]
 
-Exit status: 0 ideal, 1 not ideal, 2 bad input.
+Exit status: 0 ideal, 1 not ideal (nothing else), 2 bad input or cannot run (one line on stderr).
 """
 
 from __future__ import annotations
@@ -77,11 +77,17 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..cli import emit
     from ..inputs.representation import load_representation
     from .api import DEFAULT_TOL, check
 
     if args.threads < 1:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
+    figure = None
+    if args.plot:  # before the computation: a figure that cannot be written must not cost the verdict's code
+        from ..plots import figure_target
+
+        figure = figure_target(args.plot)
     rep = load_representation(args.representation, key=args.key)
     report = check(
         rep,
@@ -93,12 +99,9 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         graded=not args.no_graded,
     )
-    out = report.to_json() if args.json else str(report)
-    sys.stdout.write(out + "\n")
-    if args.plot:
+    emit((report.to_json() if args.json else str(report)) + "\n")
+    if figure is not None:
         from ..plots import check_figure
 
-        sys.stdout.flush()
-        check_figure(report.to_dict(), args.plot)
-        print(f"figure written to {args.plot}", file=sys.stderr)
+        print(f"figure written to {check_figure(report.to_dict(), figure)}", file=sys.stderr)
     return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes

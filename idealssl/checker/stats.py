@@ -11,10 +11,10 @@ needs (theory/statements.md S1; Dubois et al. 2022, Thm. 1):
   (affine dependency, shared codes) is a statement about points, so certificates built on them are
   exact at the point level (no convexity argument needed).
 
-Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read through a
-memory map without copies, in chunks small enough to stay in cache; the pages of processed chunks are
-released from the mapping in batches (``madvise(MADV_DONTNEED)``), so the resident set stays at
-O(C·d + a few MB) however large the file. With ``threads=2`` the rows are split into two contiguous
+Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read by positioned
+reads (``preadv``) into one reused buffer, in chunks small enough to stay in cache, so the resident set
+stays at O(C·d + a few MB) however large the file, and a file shortened during the pass is a short read
+(an ``InputError``), not a fault. With ``threads=2`` the rows are split into two contiguous
 halves processed by two threads (the kernel and NumPy release the GIL).
 
 Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/inputs/_kernels.c``,
@@ -110,6 +110,8 @@ SAFE_EXP = 400
 #: the same for float32 data on the NumPy path, which sums squares in float32 (the compiled kernel sums
 #: them in float64, where no float32 value can overflow or underflow)
 SAFE_EXP_FLOAT32 = 30
+#: the largest power of two a float64 holds (the rescaling factor of subnormal codes)
+MAX_EXP = 1023
 
 
 def float32_sums(rep: Representation) -> bool:
@@ -121,14 +123,18 @@ def safe_scale(codes: np.ndarray, float32: bool = False) -> float:
     """A power of two 2^-e bringing the largest code magnitude near 1 when it is far from 1, else 1.
 
     The checker's verdicts are invariant under positive scaling of Z; multiplying by a power of two
-    is exact, so the rescaled problem is the same problem with squares that stay in range."""
+    is exact, so the rescaled problem is the same problem with squares that stay in range. Subnormal
+    values are taken as given (they are exact numbers, with fewer significant bits than normal ones):
+    multiplied by 2^1023 they become normal, exactly, and keep their differences."""
     with np.errstate(invalid="ignore"):
         top = float(np.max(np.abs(codes))) if codes.size else 0.0
     if not np.isfinite(top) or top == 0.0:
         return 1.0  # non-finite values are reported by the pass; all-zero codes need no rescaling
     limit = SAFE_EXP_FLOAT32 if float32 else SAFE_EXP
     e = int(np.frexp(top)[1])  # top = f · 2^e with 0.5 ≤ f < 1
-    return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, -e))
+    # 2^-e is not a float64 below e = -1023 (subnormal codes, down to 2^-1074): 2^1023 brings them to
+    # at least 2^-51, far enough from the bottom that squares stay normal
+    return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, min(-e, MAX_EXP)))
 
 
 def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np.ndarray | None = None) -> OrbitStats:

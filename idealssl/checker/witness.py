@@ -210,12 +210,27 @@ def evaluate(probe: dict, rep: Representation, point_labels: np.ndarray) -> dict
 
 
 def in_original_units(probe: dict, factor: float) -> dict:
-    """The probe whose scores on z equal ``probe``'s scores on ``factor · z`` (first-layer weights
-    times ``factor``): converts a probe built on rescaled data back to the user's units."""
+    """The probe whose decisions on z are ``probe``'s on ``factor · z`` (``factor`` a power of two): converts a
+    probe built on rescaled data back to the user's units.
+
+    Notes
+    -----
+    W (f z) + b = s (W (f/s) z + b/s) for every s > 0, and ReLU and max commute with s (positive
+    homogeneity), so first-layer weights times f/s and every bias divided by s give the same argmax, with
+    scores divided by s. s = 1 (scores kept) unless f·W leaves float64's normal range (subnormal or huge
+    data); then s = 2^⌊k/2⌋ for f = 2^k, which keeps both products in range.
+    """
     if factor == 1.0:
         return probe
     key = "W1" if probe["kind"] == "mlp" else "W"
-    return {**probe, key: probe[key] * factor}
+    top = float(np.abs(probe[key]).max(initial=0.0))
+    with np.errstate(over="ignore", under="ignore"):
+        kept = top * factor
+    if top == 0.0 or (np.isfinite(kept) and kept >= np.finfo(np.float64).tiny):
+        return {**probe, key: probe[key] * factor}
+    s = float(np.ldexp(1.0, int(np.log2(factor)) // 2))
+    biases = {b: probe[b] / s for b in ("b", "b1", "b2") if b in probe}
+    return {**probe, key: probe[key] * (factor / s), **biases}
 
 
 def probe_to_json(probe: dict) -> dict:

@@ -28,7 +28,8 @@ from ..objectives.defaults import DISSL
 from ..probes import PROBES
 
 
-def _positive_int(text: str) -> int:
+def _int(text: str) -> int:
+    """An integer's syntax; its range is checked by :mod:`.params` (one table for the CLI and the API)."""
     try:
         v = int(text)
     except ValueError:
@@ -63,10 +64,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="linear",
         help="downstream probe family (default: linear, i.e. affine probes)",
     )
-    parser.add_argument(
-        "--classes", type=_positive_int, metavar="C", help="number of augmentation orbits (equivalence classes)"
-    )
-    parser.add_argument("--dim", type=_positive_int, metavar="d", help="a representation dimension to judge")
+    parser.add_argument("--classes", type=_int, metavar="C", help="number of augmentation orbits (equivalence classes)")
+    parser.add_argument("--dim", type=_int, metavar="d", help="a representation dimension to judge")
     parser.add_argument(
         "--exact", metavar="REPRESENTATION", help="N x d representation (.npy/.npz) of a finite problem"
     )
@@ -75,11 +74,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--key", help="array name inside an .npz representation")
     parser.add_argument(
-        "--temperature", type=_float, default=1.0, help="temperature of the ideal log loss and CISSL (default 1)"
+        "--temperature",
+        type=_float,
+        default=1.0,
+        help="temperature of the ideal log loss and CISSL, in [0.001, 1000] (default 1)",
     )
-    parser.add_argument(
-        "--dissl-categories", type=_positive_int, metavar="K", help="DISSL teacher categories (default C)"
-    )
+    parser.add_argument("--dissl-categories", type=_int, metavar="K", help="DISSL teacher categories (default C)")
     parser.add_argument(
         "--dissl-lambda",
         type=_float,
@@ -93,13 +93,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"DISSL teacher cross-view weight beta (default {DISSL.beta_det_inv:g}, the released code's)",
     )
     parser.add_argument(
-        "--tol", type=_float, default=1e-6, help="absolute tolerance on the losses for 'reaches optimum' (default 1e-6)"
+        "--tol",
+        type=_float,
+        default=None,
+        help="with --exact: absolute tolerance on the losses for 'reaches optimum', in [0, 1) (default 1e-6)",
     )
     parser.add_argument(
         "--check-tol",
         type=_float,
         default=None,
-        help="relative tolerance of the verdict, which is idealssl check's (default: check's, 1e-4)",
+        help="with --exact: relative tolerance of the verdict, which is idealssl check's (default: check's, 1e-4)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
@@ -235,12 +238,46 @@ def _print_exact(r: dict, check_cmd: str) -> None:
     print("W_n (if ideal)      " + ", ".join(f"W_{n} = {w:.4g}" for n, w in zip(se["n"], se["W_n_data_marginal"])))
 
 
+def _emit(write) -> None:
+    """What ``write()`` prints, written to standard output at once (a write that fails is exit 2, one line)."""
+    import contextlib
+    import io
+
+    from ..cli import emit
+
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text):
+        write()
+    emit(text.getvalue())
+
+
+#: flags that only one form uses (the other form would ignore them silently)
+_EXACT_ONLY = {"augs": "--augs", "key": "--key", "tol": "--tol", "check_tol": "--check-tol"}
+_CLASSES_ONLY = {"dim": "--dim"}
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Before any file is read: the form's flags only, each number in its range (:mod:`.params`)."""
+    from .params import validated
+
+    if args.exact is not None and args.classes is not None:
+        raise InputError("give either --classes (configuration) or --exact with --augs (finite problem), not both")
+    if args.exact is None and args.classes is None and args.augs is None:
+        raise InputError("give --classes C (configuration) or --exact REPRESENTATION --augs ORBITS_JSON")
+    unused = _CLASSES_ONLY if args.exact is not None else _EXACT_ONLY
+    for dest, flag in unused.items():
+        if getattr(args, dest) is not None:
+            form = "--classes" if unused is _CLASSES_ONLY else "--exact"
+            raise InputError(f"{flag} is only used with {form}")
+    names = ("classes", "dim", "dissl_categories", "temperature", "dissl_lambda", "dissl_beta", "tol", "check_tol")
+    validated(**{k: getattr(args, k) for k in names})
+
+
 def run(args: argparse.Namespace) -> int:
     from . import configure, exact
 
+    _check_flags(args)
     if args.exact is not None:
-        if args.classes is not None:
-            raise InputError("give either --classes (configuration) or --exact with --augs (finite problem), not both")
         if args.augs is None:
             raise InputError("--exact needs --augs ORBITS_JSON (the orbits of the points)")
         from ..inputs.orbits import load_orbits
@@ -256,11 +293,11 @@ def run(args: argparse.Namespace) -> int:
             dissl_categories=args.dissl_categories,
             dissl_lambda=args.dissl_lambda,
             dissl_beta=args.dissl_beta,
-            tol=args.tol,
+            tol=1e-6 if args.tol is None else args.tol,
             check_tol=args.check_tol,
         ).to_dict()
         if args.json:
-            print(json.dumps(plain(res), indent=2))
+            _emit(lambda: print(json.dumps(plain(res), indent=2)))
         else:
             import shlex
 
@@ -269,12 +306,8 @@ def run(args: argparse.Namespace) -> int:
                 f"idealssl check {shlex.quote(args.exact)}{key} --augs {shlex.quote(args.augs)} --probe {args.probe} "
                 f"--tol {res['verdict']['tol']:g}"
             )
-            _print_exact(res, cmd)
+            _emit(lambda: _print_exact(res, cmd))
         return 0
-    if args.augs is not None:
-        raise InputError("--augs is only used with --exact REPRESENTATION")
-    if args.classes is None:
-        raise InputError("give --classes C (configuration) or --exact REPRESENTATION --augs ORBITS_JSON")
     res = configure(
         args.probe,
         args.classes,
@@ -285,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
     ).to_dict()
     if args.json:
-        print(json.dumps(plain(res), indent=2))
+        _emit(lambda: print(json.dumps(plain(res), indent=2)))
     else:
-        _print_config(res)
+        _emit(lambda: _print_config(res))
     return 0

@@ -5,13 +5,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..errors import InputError
 from ..objectives.defaults import DISSL
 from ..probes import ProbeFamily, get_family
-from ..theory_math import check_classes, dissl_teacher_optimum, ideal_log_loss_optimum, worst_case_erm_risk
+from ..theory_math import dissl_teacher_optimum, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import ideal_log_loss_minimum
+from .params import check_teacher_size, validated
 
 
 @dataclass
@@ -184,19 +182,28 @@ def configure(
         used to evaluate the determinism constraint and the teacher optimum.
     temperature : float
         Temperature of the ideal log loss / CISSL logits.
+
+    Every number is checked against its range first (:data:`idealssl.derive.params.PARAMETERS`, C·K included).
     """
     family = get_family(probe)
-    C = check_classes(classes)
-    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1):
-        raise InputError(f"--dim must be a positive integer, got {dim!r}")
-    K = C if dissl_categories is None else dissl_categories
+    v = validated(
+        classes=classes,
+        dim=dim,
+        dissl_categories=dissl_categories,
+        dissl_lambda=dissl_lambda,
+        dissl_beta=dissl_beta,
+        temperature=temperature,
+    )
+    C, dim, temperature = v["classes"], v["dim"], v["temperature"]
+    dissl_lambda, dissl_beta = v["dissl_lambda"], v["dissl_beta"]
+    K = C if v["dissl_categories"] is None else v["dissl_categories"]
+    check_teacher_size(C, K)
     dmin = family.minimal_dimension(C)
     head = family.head
     Lstar = ideal_log_loss_optimum(C, temperature)
     ideal = _ideal_objective(family, C, temperature)
     reason = can = None
     if dim is not None:
-        dim = int(dim)
         can = dim >= dmin
         reason = _dim_reason(family, C, dim)
         if family.log_loss_defined and dim < C - 1:

@@ -12,6 +12,7 @@ from ..objectives.defaults import DISSL
 from ..probes import get_family
 from ..theory_math import dissl_teacher_optimum, entropy, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import _loss_grad, finite_problem, minimise_ideal_log_loss, normalised_representation, orbit_weights
+from .params import check_teacher_size, require_finite_logits, validated
 
 
 def _row_normalise(Z):
@@ -151,6 +152,20 @@ def _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts
     return ideal_raw, ideal_unit, norm
 
 
+def _cissl(unit: dict, C: int) -> dict:
+    """Population CISSL from the unit-row ideal log loss (S6.1): the same value minus log C."""
+    return {
+        "value": unit["value"] - math.log(C),
+        "lower_bound": unit["lower_bound"] - math.log(C),
+        "exact": unit["exact"],
+        "optimum": unit["optimum"] - math.log(C),
+        "gap": unit["gap"],
+        "reaches_optimum": unit["reaches_optimum"],
+        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
+        "candidates) = L_I(unit phi) - log C (S6.1)",
+    }
+
+
 def _dissl(Zf, labels, C, w, family, K, lam, beta, tol) -> dict:
     """DISSL's population objective at the optimal teacher and the best student of the family (S7)."""
     opt = dissl_teacher_optimum(C, K, lam, beta)
@@ -219,6 +234,8 @@ def exact(
         Relative tolerance of the verdict, which is :func:`idealssl.check`'s (default: the checker's default),
         so that ``derive --exact`` and ``check`` agree on idealness (see :mod:`.verdict`).
 
+    Every number is checked against its range first (:data:`idealssl.derive.params.PARAMETERS`, C·K included).
+
     Notes
     -----
     Population = the finite problem itself: equiprobable orbits, points of an orbit weighted by the
@@ -235,21 +252,25 @@ def exact(
     from .verdict import verdict
 
     family = get_family(probe)
+    v = validated(
+        temperature=temperature,
+        dissl_categories=dissl_categories,
+        dissl_lambda=dissl_lambda,
+        dissl_beta=dissl_beta,
+        tol=tol,
+        check_tol=check_tol,
+        restarts=restarts,
+        seed=seed,
+    )
+    temperature, dissl_lambda, dissl_beta, tol = v["temperature"], v["dissl_lambda"], v["dissl_beta"], v["tol"]
     Zf, orb = finite_problem(Z, orbits)
+    require_finite_logits(Zf, temperature)
     C, labels = orb.n_orbits, orb.labels
+    K = C if v["dissl_categories"] is None else v["dissl_categories"]
+    check_teacher_size(C, K)
     w = orbit_weights(labels, C, orb.p)
     ideal_raw, unit, norm = _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts, seed)
-    cissl = {
-        "value": unit["value"] - math.log(C),
-        "lower_bound": unit["lower_bound"] - math.log(C),
-        "exact": unit["exact"],
-        "optimum": unit["optimum"] - math.log(C),
-        "gap": unit["gap"],
-        "reaches_optimum": unit["reaches_optimum"],
-        "note": "population CISSL with unit-norm phi and teacher g, infinite negatives (minus log of the number of "
-        "candidates) = L_I(unit phi) - log C (S6.1)",
-    }
-    K = C if dissl_categories is None else dissl_categories
+    cissl = _cissl(unit, C)
     dissl = _dissl(Zf, labels, C, w, family, K, dissl_lambda, dissl_beta, tol)
     ns = [int(n) for n in n_values]
     mass = orb.orbit_mass()
@@ -259,7 +280,7 @@ def exact(
         "W_n_data_marginal": [worst_case_erm_risk(n, masses=mass / mass.sum()) for n in ns],
         "note": "worst-case ERM risk of an ideal encoder (Prop. 2); holds for this Z only if it is ideal",
     }
-    ctol = DEFAULT_TOL if check_tol is None else float(check_tol)
+    ctol = DEFAULT_TOL if v["check_tol"] is None else v["check_tol"]
     return ExactReport(
         n=orb.n,
         d=Zf.shape[1],

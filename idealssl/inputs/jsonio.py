@@ -61,6 +61,29 @@ def as_int64(values, what: str, source: str) -> np.ndarray:
     return arr
 
 
+def encode_labels(values: list | tuple, what: str, source: str) -> tuple[list, np.ndarray]:
+    """Distinct values in sorted order, and the index of each value among them (int64).
+
+    Integers (JSON booleans excluded) or strings, not both. Strings are compared as Python strings, in one pass
+    through a dict: a NumPy string array would strip trailing NULs (merging "a\\u0000" with "a") and pad every
+    label to the longest one (N times its length in memory).
+    """
+    kinds = set(map(type, values))
+    if not kinds <= {int, str}:
+        for i, v in enumerate(values):
+            if not (is_int(v) or isinstance(v, str)):
+                raise InputError(f"{source}: {what}[{i}] = {short(v)} is not an integer or a string")
+        kinds = {str if isinstance(v, str) else int for v in values}
+    if len(kinds) > 1:
+        raise InputError(f"{source}: {what} mixes integers and strings")
+    if kinds != {str}:
+        distinct, inv = np.unique(as_int64([int(v) for v in values], what, source), return_inverse=True)
+        return distinct.tolist(), inv.ravel().astype(np.int64)
+    names = sorted(set(values))
+    index = {v: i for i, v in enumerate(names)}
+    return names, np.fromiter(map(index.__getitem__, values), dtype=np.int64, count=len(values))
+
+
 def read_json(path: str | os.PathLike, what: str):
     """Parse a JSON file; every failure is one InputError line (with line/column for syntax errors)."""
     path = os.fspath(path)

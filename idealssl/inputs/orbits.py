@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import InputError
 from . import kernels
-from .jsonio import as_int64, int_array, is_int, read_json, short
+from .jsonio import as_int64, encode_labels, int_array, is_int, read_json, short
 
 P_TOL = 1e-6  # tolerance on sum(p) == 1
 
@@ -122,17 +122,12 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
     else:
         if not isinstance(labels, (list, tuple)):
             raise InputError(f'{source}: "labels" must be a list, got {type(labels).__name__}')
-        kinds = set()
-        for i, v in enumerate(labels):
-            if is_int(v):
-                kinds.add("int")
-            elif isinstance(v, str):
-                kinds.add("str")
-            else:
-                raise InputError(f"{source}: labels[{i}] = {short(v)} is not an integer or a string")
-        if len(kinds) > 1:
-            raise InputError(f'{source}: "labels" mixes integers and strings')
-        raw = np.asarray(labels) if "str" in kinds else as_int64(labels, '"labels"', source)
+        if not labels:
+            raise InputError(f"{source}: no points (empty labels)")
+        if not set(map(type, labels)) <= {int}:  # strings (compared as given), or a bad value to name
+            string_names, codes = encode_labels(labels, "labels", source)
+            return _orbits(codes, string_names, p, source)
+        raw = as_int64(labels, '"labels"', source)
     if raw.shape[0] == 0:
         raise InputError(f"{source}: no points (empty labels)")
     n = raw.shape[0]
@@ -142,11 +137,17 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
         inv = raw if present.all() else (np.cumsum(present) - 1)[raw]  # labels 0..C-1 already
     else:
         names, inv = np.unique(raw, return_inverse=True)
-    pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
     out = np.ascontiguousarray(inv, dtype=np.int64).ravel()
     if copy and isinstance(labels, np.ndarray) and np.may_share_memory(out, labels):
         out = out.copy()  # never alias the caller's array
-    return Orbits(labels=out, n_orbits=len(names), p=pp, names=names.tolist(), source=source, p_given=p is not None)
+    return _orbits(out, names.tolist(), p, source)
+
+
+def _orbits(labels: np.ndarray, names: list, p, source: str) -> Orbits:
+    """Orbits from labels 0..C-1 (int64) and the user's name of each orbit, with ``p`` validated."""
+    n = len(labels)
+    pp = _parse_p(p, n, source) if p is not None else np.full(n, 1.0 / n)
+    return Orbits(labels=labels, n_orbits=len(names), p=pp, names=names, source=source, p_given=p is not None)
 
 
 def orbits_from_partition(parts, n: int | None = None, p=None, source: str = "<orbits>") -> Orbits:

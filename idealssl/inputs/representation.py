@@ -3,7 +3,7 @@
 A representation reaches :func:`idealssl.check` as an in-memory array or as a file:
 
 * ``.npy`` (NumPy format, any version) — read with ``allow_pickle=False``; the data are streamed in
-  row chunks from the file (C order) or through a memory map (Fortran order);
+  row chunks from the file (C or Fortran order);
 * ``.npz`` — one named member (``path.npz`` with ``key=...``, or ``path.npz:key``; a single-member
   archive needs no key), compressed or not, streamed from the archive.
 
@@ -12,15 +12,14 @@ into an :class:`~idealssl.errors.InputError` with one precise message: missing o
 pickled / object arrays, non-numeric dtypes, arrays that are not 2-D, empty arrays, truncated files.
 NaN and inf are detected while streaming (:meth:`Representation.chunks`).
 
-``Representation.chunks`` reads a ``.npy`` through a memory map and releases each chunk's pages once
-used, so a pass over a file of any size keeps about one chunk resident (a ``.npz`` member is
-streamed with ``readinto`` into one reusable buffer).
+``Representation.chunks`` reads a ``.npy`` with positioned reads into one reusable buffer (a ``.npz``
+member with ``readinto``), so a pass over a file of any size keeps about one chunk resident, and a file
+truncated while it is read is a short read (one ``InputError`` line), not a fault of a memory map.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import mmap
 import os
 import zipfile
 import zlib
@@ -33,13 +32,14 @@ from ..errors import InputError
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
 CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
-RELEASE_BYTES = 8 << 20  # a streamed .npy's pages are released from the mapping in batches of this size
 ROW_GAP = 4  # Representation.rows reads through gaps of up to this many rows (one read instead of two)
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
 #: what reading a damaged .npz archive or member can raise (turned into one InputError line)
 _ARCHIVE_ERRORS = (zipfile.BadZipFile, OSError, EOFError, zlib.error)
+#: deflate's largest expansion: a 258-byte match coded in 2 bits (one length and one distance code)
+DEFLATE_MAX_RATIO = 1032
 
 
 def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
@@ -66,13 +66,21 @@ def validate_header(shape: tuple[int, ...], dtype: np.dtype, what: str) -> None:
         raise InputError(f"{what}: is empty (shape {tuple(shape)}); need at least one point and one dimension")
 
 
-def _pread_into(fd: int, buf: memoryview, offset: int) -> int:
-    """Read len(buf) bytes at ``offset`` into ``buf`` (no intermediate copy where os.preadv exists)."""
-    if hasattr(os, "preadv"):
-        return os.preadv(fd, [buf], offset)
-    data = os.pread(fd, len(buf), offset)
-    buf[: len(data)] = data
-    return len(data)
+def _pread_fully(fd: int, buf: memoryview, offset: int) -> int:
+    """Read len(buf) bytes at ``offset`` into ``buf`` (no intermediate copy where os.preadv exists); fewer
+    only at the end of the file. Returns the number of bytes read."""
+    got = 0
+    while got < len(buf):
+        if hasattr(os, "preadv"):
+            k = os.preadv(fd, [buf[got:]], offset + got)
+        else:  # pragma: no cover - platforms without preadv
+            data = os.pread(fd, len(buf) - got, offset + got)
+            buf[got : got + len(data)] = data
+            k = len(data)
+        if k == 0:
+            break
+        got += k
+    return got
 
 
 def chunk_rows(d: int) -> int:
@@ -110,8 +118,21 @@ class Representation:
         the checker's verdicts are scale invariant, and this keeps squares of far-out values finite."""
         return dataclasses.replace(self, _scale=self._scale * factor)
 
-    def _scaled(self, block: np.ndarray) -> np.ndarray:
-        return block if self._scale == 1.0 else np.multiply(block, self._scale, dtype=np.float64)
+    def _scaled(self, block: np.ndarray, rows: int | np.ndarray = 0) -> np.ndarray:
+        """``block`` times the scale; ``rows``: the row of its first line, or of each line (for messages)."""
+        if self._scale == 1.0:
+            return block
+        with np.errstate(over="ignore"):
+            out = np.multiply(block, self._scale, dtype=np.float64)
+        if not np.isfinite(out).all() and np.isfinite(block).all():
+            i, j = np.argwhere(~np.isfinite(out))[0]
+            row = int(rows[i]) if isinstance(rows, np.ndarray) else rows + int(i)
+            raise InputError(
+                f"{self.source}: the value {block[i, j]:g} at row {row}, column {int(j)} is too far in magnitude from "
+                f"the orbit codes for float64: the check runs on Z x 2^{int(np.log2(self._scale))}, which brings the "
+                "codes near 1 (so that their squares stay in range) and this value beyond the largest float64"
+            )
+        return out
 
     # ------------------------------------------------------------------ reading
     def chunks(
@@ -122,49 +143,73 @@ class Representation:
         start: int = 0,
         stop: int | None = None,
     ) -> Iterator[tuple[int, np.ndarray]]:
-        """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype`` (no copy when
-        the stored dtype already is ``dtype``; blocks are then read-only views).
+        """Yield ``(i, block)``: rows ``i:i+len(block)`` of ``start:stop`` as ``dtype``.
 
-        A C-order ``.npy`` is read through a memory map, the pages of the chunks the caller is done
-        with released from the mapping every ``RELEASE_BYTES`` (``madvise(MADV_DONTNEED)``: they stay
-        in the page cache, not in this process's resident set), so a pass over any file keeps about
-        ``RELEASE_BYTES`` + one chunk resident. A
-        ``.npz`` member is streamed sequentially (``start``/``stop`` are not supported there).
+        A ``.npy`` file is read with positioned reads (``os.preadv``) into one reusable buffer per
+        iterator, so a pass over a file of any size keeps one chunk resident, and a file that shrinks
+        under the pass is a short read (an ``InputError``), never a read past the end of a memory map
+        (``SIGBUS``). A block in the stored dtype is a read-only view of that buffer, valid until the
+        next block is yielded (callers use each block before asking for the next). A ``.npz`` member
+        is streamed sequentially (``start``/``stop`` are not supported there).
 
         Raises
         ------
         InputError
-            On NaN/inf (names the first offending row) or a truncated archive member.
+            On NaN/inf (names the first offending row) or a truncated file or archive member.
         """
         rows = rows or chunk_rows(self.d)
         stop = self.n if stop is None else min(stop, self.n)
         if self._key is not None:
             if start != 0 or stop != self.n:
                 raise ValueError("a .npz member is streamed from its first row to its last")
-            yield from self._stream_chunks(rows, check_finite, dtype)
-            return
-        arr = self._array if self._array is not None else self._memmap()
-        mm = getattr(arr, "_mmap", None) if self._array is None and not self._fortran else None
-        base = self._offset % mmap.ALLOCATIONGRANULARITY  # where row 0 sits inside the mapping
-        rowbytes = self.d * self.dtype.itemsize
-        release = mm is not None and hasattr(mm, "madvise")
-        done = (base + start * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE  # pages before this are released
-        for i in range(start, stop, rows):
-            block = np.asarray(arr[i : min(i + rows, stop)]).astype(dtype, copy=False)
+            raw: Iterator[tuple[int, np.ndarray]] = self._stream_chunks(rows)
+        elif self._array is not None:
+            raw = ((i, self._array[i : min(i + rows, stop)]) for i in range(start, stop, rows))
+        else:
+            raw = self._file_chunks(rows, start, stop)
+        for i, block in raw:
+            require_exact_in_float64(block, i, self.source)
+            block = np.asarray(block).astype(dtype, copy=False)
             if check_finite:
                 require_finite(block, i, self.source)
-            block = self._scaled(block)
-            yield i, block
-            if release:
-                # release whole pages behind the block, in batches of RELEASE_BYTES (each madvise
-                # costs a TLB shootdown on every CPU running a thread of this process)
-                hi = (base + (i + len(block)) * rowbytes) // mmap.PAGESIZE * mmap.PAGESIZE
-                if hi - done >= RELEASE_BYTES or i + rows >= stop:
-                    if hi > done and mm is not None:
-                        mm.madvise(mmap.MADV_DONTNEED, done, hi - done)
-                    done = max(done, hi)
+            yield i, self._scaled(block, i)
 
-    def _stream_chunks(self, rows: int, check_finite: bool, dtype) -> Iterator[tuple[int, np.ndarray]]:
+    def _file_chunks(self, rows: int, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+        """Rows ``start:stop`` of a ``.npy`` file in the stored dtype, by positioned reads into one buffer
+        (C order: one read per chunk; Fortran order: one read per column of the chunk)."""
+        itemsize = self.dtype.itemsize
+        buf = np.empty(rows * self.d, dtype=self.dtype)
+        view = buf.view(np.uint8).data
+        assert self._path is not None
+        with open(self._path, "rb", buffering=0) as f:
+            fd = f.fileno()
+            for i in range(start, stop, rows):
+                m = min(rows, stop - i)
+                if not self._fortran:
+                    nbytes = m * self.d * itemsize
+                    got = _pread_fully(fd, view[:nbytes], self._offset + i * self.d * itemsize)
+                    if got != nbytes:
+                        self._truncated(i + got // (self.d * itemsize))
+                    block = buf[: m * self.d].reshape(m, self.d)
+                else:
+                    cols = buf[: m * self.d].reshape(self.d, m)
+                    for j in range(self.d):
+                        seg = view[j * m * itemsize : (j + 1) * m * itemsize]
+                        got = _pread_fully(fd, seg, self._offset + (j * self.n + i) * itemsize)
+                        if got != m * itemsize:
+                            self._truncated(i + got // itemsize, column=j)
+                    block = cols.T
+                block.flags.writeable = False
+                yield i, block
+
+    def _truncated(self, row: int, column: int | None = None):
+        where = f"row {row}" if column is None else f"column {column} at row {row}"
+        raise InputError(
+            f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, data ends inside {where}); "
+            "was it shortened while being read?"
+        )
+
+    def _stream_chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         itemsize = self.dtype.itemsize
         buf = bytearray(rows * self.d * itemsize)
         with self._stream() as f:
@@ -180,22 +225,19 @@ class Representation:
                         f"{self.source}: file is truncated (expected {self.n} rows of {self.d} values, "
                         f"data ends inside row {start + got // (self.d * itemsize)})"
                     )
-                block = np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d).astype(dtype)
-                if check_finite:
-                    require_finite(block, start, self.source)
-                block = self._scaled(block)
-                yield start, block
+                yield start, np.frombuffer(buf, dtype=self.dtype, count=m * self.d).reshape(m, self.d)
 
     def rows(self, index: np.ndarray) -> np.ndarray:
-        """Random access to a few rows (float64). Uses a memory map for ``.npy``; streams otherwise."""
-        return self._scaled(self._raw_rows(np.asarray(index, dtype=np.int64)))
+        """Random access to a few rows (float64): positioned reads for a C-order ``.npy``; one pass otherwise."""
+        index = np.asarray(index, dtype=np.int64)
+        require_memory(8 * len(index) * self.d, f"{self.source}: {len(index)} rows of d = {self.d} values (float64)")
+        return self._scaled(self._raw_rows(index), index)
 
     def _raw_rows(self, index: np.ndarray) -> np.ndarray:
         if self._array is not None:
             return np.asarray(self._array[index], dtype=np.float64)
         if self._key is None and not self._fortran:
-            # positioned reads (not a memory map: fault-around on a map would inflate RSS), one per
-            # run of nearby rows (gaps of up to ROW_GAP rows are read through)
+            # positioned reads, one per run of nearby rows (gaps of up to ROW_GAP rows are read through)
             rowbytes = self.d * self.dtype.itemsize
             out = np.empty((len(index), self.d))
             if len(index) == 0:
@@ -213,15 +255,13 @@ class Representation:
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
                 for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
-                    got = _pread_into(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
+                    got = _pread_fully(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
-                        raise InputError(f"{self.source}: file is truncated (row {a + got // rowbytes} is incomplete)")
+                        self._truncated(a + got // rowbytes)
             run = np.repeat(np.arange(len(lo)), np.diff(np.r_[lo, len(srt)]))
             out[order] = staging[at[run] + srt - first_row[run]]
             return out
-        if self._key is None:
-            return np.asarray(self._memmap()[index], dtype=np.float64)
-        out = np.empty((len(index), self.d))
+        out = np.empty((len(index), self.d))  # .npz members and Fortran order: one pass over the rows
         order = np.argsort(index)
         sorted_idx = index[order]
         for start, block in dataclasses.replace(self, _scale=1.0).chunks(check_finite=False):
@@ -232,7 +272,9 @@ class Representation:
 
     def to_array(self) -> np.ndarray:
         """The whole matrix as float64 (for small problems: LPs, exhaustive checks, tests)."""
+        require_memory(8 * self.n * self.d, f"{self.source}: all {self.n} rows of d = {self.d} values (float64)")
         if self._array is not None:
+            require_exact_in_float64(self._array, 0, self.source)
             return self._scaled(np.asarray(self._array, dtype=np.float64))
         out = np.empty((self.n, self.d))
         for start, block in self.chunks():
@@ -240,19 +282,8 @@ class Representation:
         return out
 
     # ------------------------------------------------------------------ helpers
-    def _memmap(self) -> np.ndarray:
-        assert self._path is not None
-        shape = (self.n, self.d)
-        if self._fortran:
-            return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="F")
-        return np.memmap(self._path, dtype=self.dtype, mode="r", offset=self._offset, shape=shape, order="C")
-
     def _stream(self):
-        assert self._path is not None, "an in-memory representation has no file to stream"
-        if self._key is None:
-            f = open(self._path, "rb")
-            f.seek(self._offset)
-            return f
+        assert self._path is not None and self._key is not None, "only an archive member is streamed"
         try:
             zf = zipfile.ZipFile(self._path)
             member = zf.open(self._key + ".npy")
@@ -297,6 +328,42 @@ def require_finite(block: np.ndarray, start: int, source: str) -> None:
         raise InputError(
             f"{source}: non-finite value {value} at row {start + int(bad[0])}, column {int(bad[1])}; a "
             "representation must be finite"
+        )
+
+
+def require_memory(nbytes: int, what: str) -> None:
+    """Refuse, before allocating, what needs more memory than the machine has (``what`` says what is held)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no sysconf: let the allocation decide
+        return
+    if nbytes > total:
+        raise InputError(
+            f"{what} need {nbytes / 2**30:.4g} GiB of memory, more than this machine's {total / 2**30:.4g} GiB"
+        )
+
+
+def require_exact_in_float64(block: np.ndarray, start: int, source: str) -> None:
+    """Refuse 64-bit integers that float64, the checker's arithmetic, cannot hold exactly.
+
+    Beyond 2^53 not every integer is a float64 (2^60 and 2^60 + 1 are one): converting would merge
+    distinct values silently. Integers that are float64 numbers (multiples of its spacing) pass."""
+    if block.dtype.kind not in "iu" or block.dtype.itemsize < 8:
+        return
+    far = block > 2**53 if block.dtype.kind == "u" else (block > 2**53) | (block < -(2**53))
+    if not far.any():
+        return
+    rows, cols = np.nonzero(far)
+    values = block[rows, cols]
+    f = values.astype(np.float64)
+    over = f >= (2.0**64 if block.dtype.kind == "u" else 2.0**63)  # rounded up out of the integer type
+    inexact = over | (np.where(over, 0, f).astype(block.dtype) != values)
+    if inexact.any():
+        k = int(np.argmax(inexact))
+        raise InputError(
+            f"{source}: the integer {int(values[k])} at row {start + int(rows[k])}, column {int(cols[k])} is not a "
+            f"float64 number (the nearest is {int(f[k])}); the checker computes in float64 and would merge distinct "
+            "values: rescale the integers or convert them to float64 yourself"
         )
 
 
@@ -414,6 +481,7 @@ def _open_npz(path: str, key: str | None) -> Representation:
         if key not in names:
             raise InputError(f"{path}: no array named {key!r} in the archive (it has: {', '.join(sorted(names))})")
         what = f"{path}:{key}"
+        _require_possible_member_size(zf, zf.getinfo(key + ".npy"), os.path.getsize(path), what)
         try:
             with zf.open(key + ".npy") as f:
                 shape, fortran, dtype, offset = _describe_npy(f, what)
@@ -437,6 +505,35 @@ def _open_npz(path: str, key: str | None) -> Representation:
             raise InputError(f"{what}: cannot load ({exc})") from None
         return from_array(arr, source=what)
     return Representation(n=int(shape[0]), d=int(shape[1]), dtype=dtype, source=what, _path=path, _key=key)
+
+
+def _require_possible_member_size(zf: zipfile.ZipFile, info: zipfile.ZipInfo, archive_bytes: int, what: str) -> None:
+    """Refuse a member whose sizes in the archive's directory cannot be true (they are what the announced
+    array's size is compared with): compressed bytes beyond the archive, a stored member whose two sizes
+    differ, a deflated one expanding beyond deflate's ratio of 1032:1. Other compressions (bzip2, LZMA)
+    have no useful bound: such a member is decompressed once and measured."""
+    claim = f"the archive's directory says the member holds {info.file_size} bytes"
+    if info.compress_size > archive_bytes:
+        raise InputError(
+            f"{what}: {claim} ({info.compress_size} compressed), but the archive has {archive_bytes} bytes"
+        )
+    if info.compress_type == zipfile.ZIP_STORED and info.file_size != info.compress_size:
+        raise InputError(f"{what}: {claim} but stores {info.compress_size} bytes uncompressed; the archive is corrupt")
+    if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > DEFLATE_MAX_RATIO * info.compress_size:
+        raise InputError(
+            f"{what}: {claim}, more than deflate can expand its {info.compress_size} compressed bytes to "
+            f"({DEFLATE_MAX_RATIO}:1); the archive is corrupt"
+        )
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        held = 0
+        try:
+            with zf.open(info) as f:
+                while held <= info.file_size and (k := f.read(CHUNK_BYTES)):
+                    held += len(k)
+        except (*_ARCHIVE_ERRORS, NotImplementedError) as exc:
+            raise InputError(f"{what}: cannot read the archive member ({exc})") from None
+        if held != info.file_size:
+            raise InputError(f"{what}: {claim} but holds {held}; the archive is corrupt")
 
 
 def from_array(Z, source: str = "<array>") -> Representation:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from .jsonio import as_int64, is_int, read_json, short
+from .jsonio import encode_labels, read_json, short
 from .orbits import Orbits
 
 
@@ -32,19 +32,13 @@ class Task:
         return self.orbit_labels[orbits.labels]
 
 
-def _label_values(values, what: str, source: str) -> np.ndarray:
+def _label_values(values, what: str, source: str) -> tuple[list, np.ndarray]:
+    """The task's classes (distinct labels, sorted) and each entry's class index."""
     if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iuU":
         values = values.tolist()
     if not isinstance(values, (list, tuple)):
         raise InputError(f"{source}: {what} must be a list")
-    for i, v in enumerate(values):
-        if not (is_int(v) or isinstance(v, str)):
-            raise InputError(f"{source}: {what}[{i}] = {short(v)} is not an integer or a string")
-    if len({type(v) is str for v in values}) > 1:
-        raise InputError(f"{source}: {what} mixes integers and strings")
-    if values and not isinstance(values[0], str):
-        return as_int64([int(v) for v in values], what, source)
-    return np.asarray(values)
+    return encode_labels(values, what, source)
 
 
 def load_task(path_or_obj, orbits: Orbits) -> Task:
@@ -72,19 +66,15 @@ def load_task(path_or_obj, orbits: Orbits) -> Task:
     if extra:
         raise InputError(f"{source}: unknown key {short(sorted(extra)[0])} in the task")
     if "orbit_labels" in obj:
-        vals = _label_values(obj["orbit_labels"], "orbit_labels", source)
-        if len(vals) != orbits.n_orbits:
+        classes, idx = _label_values(obj["orbit_labels"], "orbit_labels", source)
+        if len(idx) != orbits.n_orbits:
             raise InputError(
-                f'{source}: "orbit_labels" has {len(vals)} entries but there are C = {orbits.n_orbits} orbits'
+                f'{source}: "orbit_labels" has {len(idx)} entries but there are C = {orbits.n_orbits} orbits'
             )
-        classes, idx = np.unique(vals, return_inverse=True)
-        return Task(orbit_labels=idx.ravel().astype(np.int64), classes=classes.tolist())
-    vals = _label_values(obj["point_labels"], "point_labels", source)
-    if len(vals) != orbits.n:
-        raise InputError(f'{source}: "point_labels" has {len(vals)} entries but there are N = {orbits.n} points')
-    classes, idx = np.unique(vals, return_inverse=True)
-    classes = classes.tolist()  # plain Python values, for messages and reports
-    idx = idx.ravel().astype(np.int64)
+        return Task(orbit_labels=idx, classes=classes)
+    classes, idx = _label_values(obj["point_labels"], "point_labels", source)
+    if len(idx) != orbits.n:
+        raise InputError(f'{source}: "point_labels" has {len(idx)} entries but there are N = {orbits.n} points')
     first = orbits.first_points()
     per_orbit = idx[first]
     bad = np.flatnonzero(per_orbit[orbits.labels] != idx)

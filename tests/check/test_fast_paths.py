@@ -3,7 +3,7 @@
 * the compiled gather-subtract-norm kernel (``sq_deviations`` in ``idealssl/_kernels.c``) vs NumPy;
 * ``Representation.rows`` (coalesced positioned reads) vs indexing the array;
 * the large-file parser of ``{"labels": [ints]}`` vs the JSON parser;
-* the batched release of a memory-mapped file's pages keeps a pass's resident set small.
+* a pass over a file keeps its resident set small (one reused read buffer).
 """
 
 import json
@@ -98,10 +98,9 @@ def test_kernel_rejects_bad_arguments():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_pass_same_with_and_without_kernel(tmp_path, monkeypatch, dtype):
-    """orbit_stats over a .npy file (many chunks, 2 threads, pages released in small batches) is the
+    """orbit_stats over a .npy file (many chunks, 2 threads) is the
     same with the compiled kernel and with NumPy."""
     monkeypatch.setattr(representation, "CHUNK_BYTES", 8 * 11 * 16)  # 16 rows of 11 dims
-    monkeypatch.setattr(representation, "RELEASE_BYTES", 4096)
     rng = np.random.default_rng(3)
     n, d, C = 997, 11, 37
     Z = (rng.standard_normal((n, d)) * 10).astype(dtype)
@@ -258,7 +257,7 @@ def test_labels_array_is_not_aliased():
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads VmHWM from /proc (Linux)")
 def test_pass_keeps_resident_set_small(tmp_path):
     """A pass over a 256 MB float32 file keeps the checker's peak RSS far below the file size (pages
-    released in batches). Measured as the child's own VmHWM: ``ru_maxrss`` would also count the
+    read into one reused buffer). Measured as the child's own VmHWM: ``ru_maxrss`` would also count the
     parent's peak, which a child inherits through exec."""
     n, d = 131_072, 512
     path = tmp_path / "big.npy"

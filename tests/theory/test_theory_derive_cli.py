@@ -132,7 +132,7 @@ def test_exact_json_on_simplex_and_on_a_line(tmp_path, capsys):
 @pytest.mark.parametrize(
     "argv_kind,needle",
     [
-        ("classes1", "--classes must be >= 2"),
+        ("classes1", "--classes must be an integer in [2, "),
         ("missing", "no such file"),
         ("noaugs", "--exact needs --augs"),
         ("both", "either --classes"),
