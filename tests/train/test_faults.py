@@ -75,22 +75,19 @@ def _runner(tmp_path, kill_write=None, kill_fraction=0.5, name="runner.py"):
         import importlib.util, os, signal, sys
         spec = importlib.util.spec_from_file_location("_tiny", {os.path.join(here, "_tiny.py")!r})
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        from idealssl.train import checkpoint as C
+        from idealssl import atomic as A
         KILL, FRAC, count = {kill_write!r}, {kill_fraction!r}, [0]
-        real = C._write_atomic
-        def write(path, fn, what):
-            if what != "checkpoint" or KILL is None:
-                return real(path, fn, what)
-            count[0] += 1
-            if count[0] < KILL:
-                return real(path, fn, what)
-            def partial(fh):
-                import io
-                buf = io.BytesIO(); fn(buf); data = buf.getvalue()
-                fh.write(data[:int(len(data) * FRAC)]); fh.flush(); os.fsync(fh.fileno())
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(path, partial, what)
-        C._write_atomic = write
+        real_stage, real_all = A._stage, A._write_all
+        def partial(fd, data):  # a part of the bytes reaches the temporary file, then the process is killed
+            real_all(fd, bytes(memoryview(data)[: int(len(data) * FRAC)])); os.fsync(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+        def stage(path, data, what):
+            if what == "checkpoint" and KILL is not None:
+                count[0] += 1
+                if count[0] >= KILL:
+                    A._write_all = partial
+            return real_stage(path, data, what)
+        A._stage = stage
         from idealssl.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
