@@ -138,6 +138,7 @@ def test_kill9_at_a_random_point_of_a_step_then_resume(tmp_path, reference, seed
         time.sleep(0.005)
     p.send_signal(signal.SIGKILL)
     p.wait()
+    assert p.returncode == -signal.SIGKILL, "the run ended before it was killed: no fault was injected"
     last = C.find_last(out)
     if last is not None:
         C.load(last)  # never corrupt
@@ -227,11 +228,15 @@ def test_truncated_metrics_and_missing_run_files_resume(tmp_path, finished, refe
     ck = C.load(run / "checkpoints" / "last.pt")
     assert ck["step"] == TOTAL
     text = (run / "metrics.jsonl").read_text()
-    (run / "metrics.jsonl").write_text(text[: len(text) // 2])  # cut mid-line
+    cut = text[: len(text) // 2]
+    assert not cut.endswith("\n")  # cut mid-line
+    (run / "metrics.jsonl").write_text(cut)
     (run / "config.yaml").unlink()
+    kept = [json.loads(line) for line in cut.splitlines()[:-1]]  # the whole records before the cut
+    kept_steps = [r["step"] for r in kept if "probe_loss" in r]
     assert main(["train", "--out", str(run), "--resume", "--epochs", "5", "train.progress=off"]) == 0
     got = _losses(run)
-    assert [s for s in got] == sorted(got) and max(got) == 25
+    assert list(got) == kept_steps + list(range(TOTAL + 1, 26))  # each kept step once, in order, then 21..25
 
 
 def _mount_tmpfs(path, size_kib):

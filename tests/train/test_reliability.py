@@ -80,9 +80,19 @@ def test_1_overwrite_moves_the_old_run_aside_and_says_where(finished, capsys):
     assert C.load(finished / "checkpoints" / "last.pt")["step"] == 5
 
 
-def test_1_empty_or_missing_out_is_fine(tmp_path):
-    (tmp_path / "empty").mkdir()
-    assert _run(tmp_path / "empty", epochs=1) == 0
+@pytest.mark.parametrize("kind", ["empty", "missing", "missing-parents"])
+def test_1_empty_or_missing_out_is_fine(tmp_path, capsys, kind):
+    outs = {"empty": tmp_path / "empty", "missing": tmp_path / "new", "missing-parents": tmp_path / "a" / "b" / "new"}
+    out = outs[kind]
+    if kind == "empty":
+        out.mkdir()
+    capsys.readouterr()
+    assert _run(out, epochs=1) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out.strip().splitlines()[-1])["run_dir"] == str(out)
+    assert f"run directory: {out}" in cap.err
+    assert "error" not in cap.err and "--overwrite" not in cap.err and "not empty" not in cap.err
+    assert (out / "results.json").is_file() and C.load(out / "checkpoints" / "last.pt")["step"] == 5
 
 
 # ------------------------------------------------------------------------------------------------ 2
