@@ -143,46 +143,54 @@ def _protected(rel: str, own: tuple[str, ...]) -> bool:
     return any(fnmatch(rel, p) for p in RUN_FILES) and not any(fnmatch(rel, p) for p in own)
 
 
-def guard_output(out: Path, inputs: list[Path], run_dir: Path | None, own: tuple[str, ...] = ()) -> bool:
-    """Refuse (one-line :class:`InputError`) an output ``out`` that is one of ``inputs`` or one of ``run_dir``'s own
-    files (:data:`RUN_FILES`, other than the patterns ``own`` this command writes), compared after resolving paths
-    and symlinks and, for an existing ``out``, by file identity (hard links); returns whether ``out`` lies in
-    ``run_dir``."""
+def enclosing_run(path: Path, levels: int = 3) -> Path | None:
+    """The run directory (:func:`is_run_dir`, or one holding a lock) that ``path`` lies in, up to ``levels`` folders
+    above it; None when there is none."""
+    for d in list(Path(path).parents)[:levels]:
+        if is_run_dir(d) or (d / LOCK_NAME).exists():
+            return d
+    return None
+
+
+def guard_output(out: Path, inputs: list[Path], run_dir: Path | None, own: tuple[str, ...] = ()) -> Path | None:
+    """Refuse (one-line :class:`InputError`) an output ``out`` that is one of ``inputs``, one of ``run_dir``'s own
+    files (:data:`RUN_FILES`, other than the patterns ``own`` this command writes) or one of another run
+    directory's files (:func:`enclosing_run`: no exception there), compared after resolving paths and symlinks and,
+    for an existing ``out``, by file identity (hard links). Returns the run directory ``out`` lies in, if any."""
     real = Path(out).resolve()
     for src in inputs:
         if real == Path(src).resolve() or (real.exists() and Path(src).exists() and os.path.samefile(real, src)):
             raise InputError(f"--out {out} is the file this command reads ({src}); give another --out")
-    if run_dir is None:
-        return False
-    base = Path(run_dir).resolve()
-    inside = base in real.parents
-    if inside and _protected(real.relative_to(base).as_posix(), own):
+    base = Path(run_dir).resolve() if run_dir is not None else None
+    home = base if base is not None and base in real.parents else enclosing_run(real)
+    if home is not None and _protected(real.relative_to(home).as_posix(), own if home == base else ()):
         raise InputError(f"--out {out} is one of the run's own files ({real}); give another --out")
-    if real.is_file() and real.stat().st_nlink > 1:  # a hard link to one of the run's files elsewhere
+    if base is not None and real.is_file() and real.stat().st_nlink > 1:  # a hard link to one of the run's files
         for p in base.rglob("*"):
             rel = p.relative_to(base).as_posix()
             if p.is_file() and not p.is_symlink() and _protected(rel, own) and os.path.samefile(p, real):
                 raise InputError(f"--out {out} is a hard link to the run's {rel}; give another --out")
-    return inside
+    return home
 
 
 @contextmanager
 def writing_into(
     run_dir: Path | None, outs: dict[Path, tuple[str, ...]], inputs: list[Path], command: str
 ) -> Iterator[None]:
-    """Guard every output (``path: the run-file patterns this command owns there``, :func:`guard_output`) and, while
-    the body writes, hold ``run_dir``'s lock when an output lies in it (refused, naming the holder, when another
-    process holds it)."""
-    inside = [guard_output(o, inputs, run_dir, own) for o, own in outs.items()]
-    lock = RunLock(command)
+    """Guard every output (``path: the run-file patterns this command owns in run_dir``, :func:`guard_output`) and,
+    while the body writes, hold the lock of each run directory an output lies in (refused, naming the holder, when
+    another process holds it)."""
+    homes = {guard_output(o, inputs, run_dir, own) for o, own in outs.items()} - {None}
+    locks = [RunLock(command) for _ in homes]
     try:
-        if run_dir is not None and any(inside):
-            note = lock.acquire(Path(run_dir))
+        for lock, home in zip(locks, sorted(homes)):
+            note = lock.acquire(home)  # type: ignore[arg-type]
             if note:
                 print(note, file=sys.stderr, flush=True)
         yield
     finally:
-        lock.release()
+        for lock in locks:
+            lock.release()
 
 
 def _get(cfg: dict, key: str) -> Any:

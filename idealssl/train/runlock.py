@@ -6,10 +6,13 @@ and carries a POSIX record lock (``fcntl.lockf``) for as long as the holder runs
 ``export`` and ``plot`` hold it while they write into a run. Under DDP only rank 0 holds it.
 
 * Held: another process is refused with one line naming the holder (exit 2), before it reads or writes anything of
-  the run. A lock naming a live process on this host, or a process on another host (whose state cannot be seen from
-  here), counts as held even when the record lock is free; the line says which file to delete if that is wrong.
-* Stale: a lock left by a process that is no longer running on this host (killed with SIGKILL, power loss) is
-  reported on one line and taken over.
+  the run. A lock naming a live process on this host counts as held even when the record lock is free (the line
+  says which file to delete if that process is not an idealssl run); so does a lock of another host (on a shared
+  file system) that its holder refreshed within :data:`STALE_AFTER_S` seconds: the holder refreshes the file's time
+  every :data:`HEARTBEAT_S` seconds.
+* Stale: a lock left by a process that is no longer running on this host (killed with SIGKILL, power loss), or one
+  of another host not refreshed for :data:`STALE_AFTER_S` seconds (a job requeued on another node), is reported on
+  one line and taken over.
 * Released on every exit path: return, exceptions, Ctrl-C (KeyboardInterrupt unwinds) and SIGTERM (outside the
   training loop, which checkpoints on SIGTERM itself, the holder turns SIGTERM into :class:`Terminated`, exit 143,
   so that the lock is released on the way out). A SIGKILL leaves the file, which the next run finds stale; the
@@ -27,6 +30,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -40,6 +44,10 @@ except ImportError:  # pragma: no cover - not POSIX: the pid in the file is the 
 
 #: the lock file's name inside a run directory
 LOCK_NAME = ".idealssl-lock"
+#: the holder refreshes the lock file's modification time this often (seconds)
+HEARTBEAT_S = 30
+#: a lock of another host not refreshed for this long (seconds) is stale
+STALE_AFTER_S = 300
 
 
 class Terminated(SystemExit):
@@ -114,6 +122,7 @@ class RunLock:
         self.fd: int | None = None
         self.created: Path | None = None
         self._old_term: Any = None
+        self._stop_beat: threading.Event | None = None
 
     def acquire(self, run_dir: Path, create: bool = False) -> str | None:
         """Hold ``run_dir``'s lock (creating ``run_dir`` when ``create``); the one-line note when a stale lock was
@@ -130,7 +139,7 @@ class RunLock:
                 continue
             holder = _read_holder(fd)
             try:
-                note = self._decide(run_dir, path, free, holder)
+                note = self._decide(run_dir, path, free, holder, time.time() - os.fstat(fd).st_mtime)
             except InputError:
                 os.close(fd)
                 raise
@@ -140,11 +149,13 @@ class RunLock:
             os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
             self.path, self.fd = path, fd
             self._catch_sigterm()
+            self._start_heartbeat()
             return note
         raise InputError(f"{path}: the lock changed hands too often to be taken; try again")
 
-    def _decide(self, run_dir: Path, path: Path, free: bool, holder: dict[str, Any] | None) -> str | None:
-        """Raise when the lock is held; the note for a stale lock taken over (None for a free one)."""
+    def _decide(self, run_dir: Path, path: Path, free: bool, holder: dict[str, Any] | None, age: float) -> str | None:
+        """Raise when the lock is held; the note for a stale lock taken over (None for a free one). ``age``: seconds
+        since the holder last refreshed the file."""
         name = describe(holder) if holder else "a process still starting (no holder recorded yet)"
         if not free:
             raise InputError(f"{run_dir} is in use by {name}; wait until it ends, or pick another --out")
@@ -161,12 +172,29 @@ class RunLock:
                 f"{run_dir} is in use by {name}, which is running; wait until it ends, or pick another --out "
                 f"(if that process is not an idealssl run, delete {path})"
             )
-        if not here:
+        if not here and age <= STALE_AFTER_S:
             raise InputError(
-                f"{run_dir} is locked by {name}, another host (whether it still runs cannot be seen from here); "
-                f"if that run has ended, delete {path}"
+                f"{run_dir} is locked by {name}, another host, which refreshed the lock {age:.0f} s ago; wait until "
+                f"it ends (a lock not refreshed for {STALE_AFTER_S} s is taken over), or pick another --out"
             )
+        if not here:
+            return f"note: {run_dir} was locked by {name}, not refreshed for {age:.0f} s; its lock is taken over"
         return f"note: {run_dir} was locked by {name}, which is no longer running; its lock is taken over"
+
+    def _start_heartbeat(self) -> None:
+        """Refresh the lock file's time every :data:`HEARTBEAT_S` seconds while it is held (a daemon thread), so
+        that another host can tell a live holder from one that has gone."""
+        stop, fd = threading.Event(), self.fd
+
+        def beat() -> None:
+            while not stop.wait(HEARTBEAT_S):
+                try:
+                    os.utime(fd if os.utime in os.supports_fd else str(self.path))  # type: ignore[arg-type]
+                except OSError:
+                    pass
+
+        self._stop_beat = stop
+        threading.Thread(target=beat, name="idealssl-lock-heartbeat", daemon=True).start()
 
     def _catch_sigterm(self) -> None:
         if threading.current_thread() is not threading.main_thread():
@@ -180,6 +208,9 @@ class RunLock:
 
     def release(self) -> None:
         """Remove the lock file (when it is still this holder's) and close it; remove a created, empty directory."""
+        if self._stop_beat is not None:
+            self._stop_beat.set()
+            self._stop_beat = None
         if self._old_term is not None and threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, self._old_term)
         self._old_term = None

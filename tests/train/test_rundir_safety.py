@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -165,6 +166,36 @@ def test_a_lock_naming_a_live_process_is_held_even_without_its_record_lock(finis
         sleeper.wait()
 
 
+def test_the_holder_refreshes_its_lock(tmp_path, monkeypatch):
+    from idealssl.train import runlock
+
+    monkeypatch.setattr(runlock, "HEARTBEAT_S", 0.05)
+    with runlock.RunLock("idealssl train") as lock:
+        lock.acquire(tmp_path)
+        os.utime(tmp_path / LOCK_NAME, (time.time() - 1000, time.time() - 1000))
+        time.sleep(0.5)
+        assert time.time() - (tmp_path / LOCK_NAME).stat().st_mtime < 5
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+@pytest.mark.parametrize("age", [10, 400])
+def test_a_lock_of_another_host_is_held_while_refreshed_and_stale_after(finished, capsys, age):
+    """A job requeued on another node finds its old node's lock: held while refreshed, taken over once stale."""
+    from idealssl.train.runlock import STALE_AFTER_S
+
+    lock = finished / LOCK_NAME
+    lock.write_text(json.dumps({"pid": 4242, "host": "node-a.elsewhere", "command": "idealssl train"}))
+    os.utime(lock, (time.time() - age, time.time() - age))
+    capsys.readouterr()
+    rc = main(["train", "--out", str(finished), "--resume", "train.progress=off"])
+    err = capsys.readouterr().err
+    if age < STALE_AFTER_S:
+        assert rc == 2 and "node-a.elsewhere" in _one_line(err)
+    else:
+        assert rc == 0 and len([line for line in err.splitlines() if "node-a.elsewhere" in line]) == 1, err
+        assert not lock.exists()
+
+
 @pytest.mark.parametrize(
     "extra,rc",
     [
@@ -240,6 +271,21 @@ def test_an_output_that_is_the_input_or_a_run_file_is_refused(finished, tmp_path
     assert "--out" in line
     assert _snapshot(finished) == before
     assert link.is_symlink() and hard.read_bytes() == hard_bytes
+
+
+def test_an_output_over_another_runs_files_is_refused(finished, tmp_path, capsys):
+    other = tmp_path / "other"
+    shutil.copytree(finished, other)
+    before = _snapshot(other)
+    capsys.readouterr()
+    for argv in (
+        ["eval", "knn", str(finished), "--out", str(other / "results.json")],
+        ["eval", "knn", str(finished), "--out", str(other / "eval-knn.json")],
+        ["export", str(finished), "--out", str(other / "checkpoints" / "last.pt")],
+    ):
+        assert main(argv) == 2
+        assert "run's own files" in _one_line(capsys.readouterr().err)
+    assert _snapshot(other) == before
 
 
 def test_eval_writes_its_own_results_file_in_the_run(finished):
