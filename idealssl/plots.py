@@ -78,22 +78,16 @@ def figure_target(path: str | Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    """``fig`` drawn into memory in the format of ``path``'s suffix (PNG without one), then written to exactly
-    ``path`` by :func:`idealssl.atomic.write_bytes` (atomically, never through a symlink)."""
+    """``fig`` drawn into memory in the format of ``path``'s suffix (:func:`figure_target` checks it), then written
+    to exactly ``path`` by :func:`idealssl.atomic.write_bytes` (atomically, never through a symlink)."""
     import io
 
     from . import atomic
 
-    path = Path(path)
-    fmt = path.suffix[1:].lower() or "png"
     buf = io.BytesIO()
     try:
-        if fmt not in fig.canvas.get_supported_filetypes():
-            raise InputError(
-                f"{path}: matplotlib cannot write .{fmt} figures; use one of "
-                f"{', '.join('.' + k for k in sorted(fig.canvas.get_supported_filetypes()))}"
-            )
-        fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
+        path = figure_target(path)
+        fig.savefig(buf, format=path.suffix[1:].lower(), dpi=110, bbox_inches="tight")
     finally:
         _pyplot().close(fig)
     atomic.write_bytes(path, buf.getbuffer(), "figure")
