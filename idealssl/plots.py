@@ -78,14 +78,19 @@ def figure_target(path: str | Path) -> Path:
 
 
 def _save(fig, path: Path) -> Path:
-    path = Path(path)
+    """``fig`` drawn into memory in the format of ``path``'s suffix (:func:`figure_target` checks it), then written
+    to exactly ``path`` by :func:`idealssl.atomic.write_bytes` (atomically, never through a symlink)."""
+    import io
+
+    from . import atomic
+
+    buf = io.BytesIO()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        path = figure_target(path)
+        fig.savefig(buf, format=path.suffix[1:].lower(), dpi=110, bbox_inches="tight")
     finally:
         _pyplot().close(fig)
+    atomic.write_bytes(path, buf.getbuffer(), "figure")
     return path
 
 
@@ -428,21 +433,27 @@ def find_check_report(run_dir: Path) -> Path | None:
 
 # ------------------------------------------------------------------------------------------------ a run
 def plot_run(run_dir: Path, out_dir: Path | None = None, embed: bool = True, device: str = "cpu") -> list[Path]:
-    """Every figure of a run into ``out_dir`` (default ``RUN/plots``); returns the files written."""
+    """Every figure of a run into ``out_dir`` (default ``RUN/plots``); returns the files written. Writing into the
+    run, it holds the run's lock (:mod:`idealssl.train.runlock`: refused while a training run holds it) and refuses
+    an ``out_dir`` where a figure would replace one of the run's own files."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise InputError(f"{run_dir} is not a directory (give a run directory written by idealssl train)")
     if not (run_dir / "metrics.jsonl").is_file():
         raise InputError(f"{run_dir} has no metrics.jsonl: not a run directory written by idealssl train")
+    from .train.rundir import writing_into
+
     out_dir = Path(out_dir) if out_dir is not None else run_dir / "plots"
-    written = [training_curves(run_dir, out_dir / "curves.png")]
-    if embed:
-        if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.pt")):
-            written.append(embedding(run_dir, out_dir / "embedding.png", device=device))
-    rpt = find_check_report(run_dir)
-    if rpt is not None:
-        data = _read_json(rpt)
-        if data is None:
-            raise InputError(f"{rpt}: not JSON")
-        written.append(check_figure(data, out_dir / "check.png", where=str(rpt)))
+    names = ("curves.png", "embedding.png", "check.png")
+    with writing_into(run_dir, {out_dir / n: ("plots/*",) for n in names}, [], "idealssl plot"):
+        written = [training_curves(run_dir, out_dir / "curves.png")]
+        if embed:
+            if (run_dir / "checkpoints").is_dir() and any((run_dir / "checkpoints").glob("*.pt")):
+                written.append(embedding(run_dir, out_dir / "embedding.png", device=device))
+        rpt = find_check_report(run_dir)
+        if rpt is not None:
+            data = _read_json(rpt)
+            if data is None:
+                raise InputError(f"{rpt}: not JSON")
+            written.append(check_figure(data, out_dir / "check.png", where=str(rpt)))
     return written

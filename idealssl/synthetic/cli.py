@@ -35,6 +35,24 @@ EXAMPLES = """examples:
 """
 
 
+OVERWRITE_HELP = "write into a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)"
+
+
+def claim_out(out: Path, overwrite: bool) -> None:
+    """Refuse a non-empty ``--out`` (one line); with ``overwrite``, move an earlier export's contents aside to
+    ``OUT.replaced-<time>`` and say where (:func:`idealssl.train.rundir.claim_empty`, as ``idealssl train``)."""
+    import sys
+
+    from ..train.rundir import claim_empty
+
+    def exported(d: Path) -> bool:
+        return (d / "representation.npy").is_file() and (d / "orbits.json").is_file()
+
+    dest = claim_empty(out, overwrite, is_ours=exported, what="a folder written by idealssl bench", hint="")
+    if dest is not None:
+        print(f"--overwrite: the previous contents of {out} were moved to {dest}", file=sys.stderr, flush=True)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EXAMPLES
@@ -77,7 +95,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     e.add_argument("--dim", type=int, help="representation dimension when training (default C-1)")
     e.add_argument("--steps", type=int, default=1000, help="training steps (default 1000)")
-    e.add_argument("--out", required=True, help="output directory")
+    e.add_argument("--out", required=True, help="output directory (new or empty)")
+    e.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     from .loop import configure_cli as _loop_cli
 
@@ -184,6 +203,7 @@ def _export(args) -> int:
                 f"{', '.join(map(str, sorted(levels)))}"
             )
         w = levels[args.level]
+    claim_out(Path(args.out), args.overwrite)
     Z = None
     info = {"world": w.name, "N": w.N, "C": w.C}
     if args.method:

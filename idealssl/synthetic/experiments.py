@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
 from .evaluate import geometry, ideal_log_loss, probe_tasks, run_check, worst_case_risk
@@ -1356,6 +1357,5 @@ def run_suite(
         log(f"{name}: {res['wall_seconds']:.1f} s; claims held: {held}")
         if out_dir is not None:
             d = Path(out_dir) / mode_name
-            d.mkdir(parents=True, exist_ok=True)
-            (d / f"{name}.json").write_text(json.dumps(plain(res), indent=1, allow_nan=False))
+            atomic.write_text(d / f"{name}.json", json.dumps(plain(res), indent=1, allow_nan=False), "results file")
     return results

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
 from .sampling import PAPER_REGIME, sample_anchors
@@ -263,8 +264,8 @@ def run(
     if out is not None:
         out = Path(out)
         export(world, out, Z)
-        (out / "report.json").write_text(json.dumps(plain(a["report"]), indent=1))
-        (out / "row.json").write_text(json.dumps(plain(row), indent=1))
+        atomic.write_text(out / "report.json", json.dumps(plain(a["report"]), indent=1), "check report")
+        atomic.write_text(out / "row.json", json.dumps(plain(row), indent=1), "results row")
     return plain(row)
 
 
@@ -274,6 +275,8 @@ __all__ = ["LoopConfig", "configure_run", "train_loop", "representation", "asses
 # ---------------------------------------------------------------------- command line
 def configure_cli(p: Any) -> None:
     """``idealssl bench loop`` arguments."""
+    from .cli import OVERWRITE_HELP
+
     p.add_argument(
         "--world",
         choices=("vector", "coarse", "digits"),
@@ -294,7 +297,12 @@ def configure_cli(p: Any) -> None:
     p.add_argument(
         "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
     )
-    p.add_argument("--out", required=True, help="run directory: representation.npy, orbits.json, report.json, row.json")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="run directory (new or empty): representation.npy, orbits.json, report.json, row.json",
+    )
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument(
         "--record",
         help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
@@ -311,19 +319,19 @@ def record(path: Path, row: dict[str, Any]) -> None:
     data["rows"] = [r for r in data["rows"] if tuple(r.get(k) for k in key) != tuple(row.get(k) for k in key)] + [row]
     data["rows"].sort(key=lambda r: (r["method"], r["config"], r["seed"], r["steps"]))
     data["protocol"] = PROTOCOL
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(plain(data), indent=1))
+    atomic.write_text(path, json.dumps(plain(data), indent=1), "results file")
 
 
 def run_cli(args: Any) -> int:
     import torch
 
-    from .cli import _world
+    from .cli import _world, claim_out
 
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"--out {args.out}: exists and is not a directory")
+    claim_out(Path(args.out), args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
     w = _world(args.world, 0)

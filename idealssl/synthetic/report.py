@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .. import atomic
 from ..errors import InputError
 
 BEGIN = "<!-- claims:begin -->"
@@ -66,7 +67,7 @@ def update_readme(readme: Path, table: str) -> None:
         raise InputError(f"{readme}: missing the markers {BEGIN} / {END}")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+    atomic.write_text(readme, f"{head}{BEGIN}\n{table}\n{END}{tail}", "README")
 
 
 TBEGIN = "<!-- tables:begin -->"
@@ -303,4 +304,4 @@ def update_readme_tables(readme: Path, tables: str) -> None:
         raise InputError(f"{readme}: missing the markers {TBEGIN} / {TEND}")
     head, rest = text.split(TBEGIN, 1)
     _, tail = rest.split(TEND, 1)
-    readme.write_text(f"{head}{TBEGIN}\n{tables}\n{TEND}{tail}")
+    atomic.write_text(readme, f"{head}{TBEGIN}\n{tables}\n{TEND}{tail}", "README")

@@ -52,6 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import atomic
 from ..errors import InputError
 
 __all__ = [
@@ -480,11 +481,12 @@ def export(world: World, directory, Z: np.ndarray | None = None) -> dict[str, st
     if Z.ndim != 2 or Z.shape[0] != world.N:
         raise InputError(f"export: representation must have shape ({world.N}, d), got {Z.shape}")
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
-    rep = out / "representation.npy"
-    orb = out / "orbits.json"
-    np.save(rep, np.ascontiguousarray(Z, dtype=np.float64), allow_pickle=False)
-    orb.write_text(json.dumps({"labels": world.orbits.tolist()}))
-    meta = out / "world.json"
-    meta.write_text(json.dumps({"world": world.describe(), "orbit_classes": world.classes.tolist()}, indent=1))
+    rep, orb, meta = out / "representation.npy", out / "orbits.json", out / "world.json"
+    desc = {"world": world.describe(), "orbit_classes": world.classes.tolist()}
+    files = {
+        rep: atomic.npy_bytes(np.ascontiguousarray(Z, dtype=np.float64)),
+        orb: json.dumps({"labels": world.orbits.tolist()}).encode(),
+        meta: json.dumps(desc, indent=1).encode(),
+    }
+    atomic.write_files(files, "exported world")  # the three together, atomically, never through a symlink
     return {"representation": str(rep), "orbits": str(orb), "world": str(meta)}

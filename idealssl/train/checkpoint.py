@@ -1,32 +1,28 @@
 """Checkpoints and run files, written so that nothing previously written is lost or silently corrupted.
 
-* Atomic: a temporary file in the same directory, fsync, ``os.replace``; a run killed while writing
-  never leaves a truncated ``last.pt`` (the old one stays). ``os.replace`` replaces a symlink planted at
-  the destination instead of writing through it. :func:`write_text_atomic` does the same for
-  ``config.yaml``, ``env.json``, ``results.json`` and the rewritten ``metrics.jsonl``.
+* Atomic, never through a symlink: written by :func:`idealssl.atomic.write_bytes` (a temporary file in the same
+  folder, fsync, ``os.replace``), as every run file is; a run killed while writing never leaves a truncated
+  ``last.pt`` (the old one stays).
 * Verified: the state is serialised to bytes, and the file holds ``{"format", "sha256", "payload"}``
   (the payload as a uint8 tensor, stored raw); :func:`load` recomputes the SHA-256 of the payload and refuses a
   mismatch (one line naming the file, exit 2), as it refuses an empty, truncated or foreign file. Checkpoints of the
   earlier format (``idealssl-checkpoint-1``, no digest) still load, with a note that they could not be verified.
-* Disk full: an ``OSError`` or torch's stream-writer error while writing becomes one line, "no space
-  left on ... (the previous checkpoint is kept)"; the temporary file is removed.
+* Disk full (or a file size limit): one line, "no space left on the device while writing ... the previous file is
+  kept" (:class:`idealssl.atomic.WriteError`, exit 2); the temporary file is removed.
 * Read with ``weights_only=True`` (no code runs from a checkpoint).
 """
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
-import os
 import sys
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .. import atomic
 from ..errors import InputError
 
 FORMAT = "idealssl-checkpoint-2"
@@ -44,55 +40,14 @@ def _serialise(obj: Any) -> bytes:
     return buf.getvalue()
 
 
-def _write_atomic(path: Path, write: Callable[[Any], None], what: str) -> None:
-    path = Path(path)
-    if path.is_dir() and not path.is_symlink():
-        raise InputError(f"{path} is a directory; give a file name for the {what}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    except OSError as exc:
-        raise InputError(f"cannot write the {what} {path}: {exc.strerror or first_line(exc)}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InputError(f"no space left on the device while writing {path} (the previous file is kept)") from None
-        if isinstance(exc, OSError):
-            raise InputError(f"cannot write the {what} {path}: {exc.strerror or first_line(exc)}") from None
-        raise
-
-
-def write_text_atomic(path, text: str, what: str = "file") -> None:
-    """Write ``text`` to ``path`` atomically (never through a symlink planted at ``path``)."""
-    _write_atomic(Path(path), lambda fh: fh.write(text.encode()), what)
-
-
 def save_atomic(obj, path, digest: bool = True) -> None:
-    """Save ``obj`` atomically; with ``digest`` (idealssl checkpoints) wrapped with its SHA-256."""
-    path = Path(path)
-    try:
-        data = _serialise(obj)
-        if digest:
-            payload = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-            data = _serialise({"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "payload": payload})
-    except RuntimeError as exc:  # torch's writer reports a full disk as "file write failed" / "unexpected pos"
-        msg = first_line(exc)
-        if "write failed" not in msg and "unexpected pos" not in msg:
-            raise
-        raise InputError(
-            f"no space left on the device while writing {path} ({msg}); the previous checkpoint is kept"
-        ) from None
-    _write_atomic(path, lambda fh: fh.write(data), "checkpoint")
+    """Save ``obj`` atomically (:func:`idealssl.atomic.write_bytes`); with ``digest`` (idealssl checkpoints)
+    wrapped with its SHA-256. The state is serialised in memory first, so a full disk meets the file write only."""
+    data = _serialise(obj)
+    if digest:
+        payload = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        data = _serialise({"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "payload": payload})
+    atomic.write_bytes(path, data, "checkpoint")
 
 
 def _torch_load(source, path: Path):
@@ -138,18 +93,6 @@ def _torch_load_to(obj, device):
     if isinstance(obj, list):
         return [_torch_load_to(v, device) for v in obj]
     return obj
-
-
-def remove_orphans(ckpt_dir) -> list:
-    """Remove the temporary files a process killed while writing left behind (``.NAME.XXXX.tmp``)."""
-    d = Path(ckpt_dir)
-    gone = []
-    if d.is_dir():
-        for p in d.glob(".*.tmp"):
-            if p.is_file() and not p.is_symlink():
-                p.unlink()
-                gone.append(p)
-    return gone
 
 
 def find_last(run_dir) -> Path | None:

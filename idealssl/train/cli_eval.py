@@ -17,6 +17,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from .. import atomic
 
 PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all", "check")
 
@@ -51,6 +54,40 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    """Refuse an ``--out`` that is the checkpoint or one of the run's files; hold the run's lock while writing."""
+    from . import checkpoint as C
+    from .rundir import writing_into
+
+    path = C.resolve_checkpoint(args.checkpoint)
+    run_dir = C.run_dir_of(path)
+    out = Path(output_path(args, path, run_dir))
+    outs = {out: (f"eval-{args.protocol}.json",)}
+    if args.protocol == "check":
+        checks = [(run_dir or path.parent) / "check" / name for name in CHECK_FILES]
+        if any(out.resolve() == p.resolve() for p in checks):
+            from ..errors import InputError
+
+            raise InputError(f"--out {out} is one of the files eval check writes into check/; give another --out")
+        outs.update({p: ("check/*",) for p in checks})
+    with writing_into(run_dir, outs, [path], "idealssl eval"):
+        return _run(args, path, out)
+
+
+#: what ``eval check`` writes into ``RUN/check/`` (:func:`idealssl.train.orbit_sets.run_check`)
+CHECK_FILES = ("representation.npy", "orbits.json", "report.json", "orbit_set.json")
+
+
+def output_path(args, path: Path, run_dir: Path | None) -> str:
+    """``--out``, or ``RUN/eval-<protocol>.json``, or ``FILE-eval-<protocol>.json`` beside a loose checkpoint."""
+    if args.out:
+        return str(args.out)
+    if run_dir is not None:
+        return str(run_dir / f"eval-{args.protocol}.json")
+    return str(path.parent / f"{path.stem}-eval-{args.protocol}.json")
+
+
+def _run(args, path: Path, out: Path) -> int:
+    """Load, evaluate and write (the run directory locked and the outputs guarded by :func:`run`)."""
     import copy
 
     import torch
@@ -63,7 +100,6 @@ def run(args) -> int:
     from .loop import build_objective, evaluate_model, view_config
     from .model import backbone_from_checkpoint
 
-    path = C.resolve_checkpoint(args.checkpoint)
     ck = C.load(path)
     if not isinstance(ck["cfg"], dict):
         raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
@@ -102,7 +138,7 @@ def run(args) -> int:
         from .orbit_sets import eval_check
 
         run_dir = C.run_dir_of(path) or path.parent
-        return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device)
+        return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device, out)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
     res = {
@@ -113,13 +149,7 @@ def run(args) -> int:
         "weights": args.weights,
         **res,
     }
-    run_dir = C.run_dir_of(path)
-    out = args.out or str(
-        run_dir / f"eval-{args.protocol}.json"
-        if run_dir is not None
-        else path.parent / f"{path.stem}-eval-{args.protocol}.json"
-    )  # a loose file: next to it
-    C.write_text_atomic(out, json.dumps(res, indent=2), "results file")
+    atomic.write_text(out, json.dumps(res, indent=2), "results file")
     for name in which + (["anomaly_likelihood"] if "anomaly_likelihood" in res else []):
         r = res.get(name, {})
         val = r.get("top1", r.get("auroc_mean"))

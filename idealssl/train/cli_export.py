@@ -74,18 +74,32 @@ def _timm_sidecar(backbone, out) -> dict:
 
 
 def run(args) -> int:
-    import json
+    """Refuse an ``--out`` that is the checkpoint read or one of its run's files; hold the run's lock while writing
+    into it."""
     from pathlib import Path
 
     from ..errors import InputError
     from . import checkpoint as C
-    from .checkpoint import save_atomic, write_text_atomic
-    from .model import backbone_from_checkpoint
+    from .rundir import writing_into
 
     out = Path(args.out)
     if out.is_dir():
         raise InputError(f"--out {out} is a directory; give the file to write (e.g. {out / 'backbone.pt'})")
     path = C.resolve_checkpoint(args.checkpoint)
+    with writing_into(C.run_dir_of(path), {out: ()}, [path], "idealssl export"):
+        return _export(args, path, out)
+
+
+def _export(args, path, out) -> int:
+    """Load ``path``, convert its backbone to ``--format`` and write it to ``out`` (with the timm sidecar)."""
+    import json
+
+    from .. import atomic
+    from ..errors import InputError
+    from . import checkpoint as C
+    from .model import backbone_from_checkpoint
+    from .rundir import guard_output
+
     ck = C.load(path)
     arch = str(ck.get("arch"))
     is_timm = arch.startswith("timm:")
@@ -94,6 +108,9 @@ def run(args) -> int:
         raise InputError(f"--format torchvision needs a ResNet backbone, this one is {arch}")
     if fmt == "timm" and not is_timm:
         raise InputError(f"--format timm needs a timm:<name> backbone, this one is {arch}")
+    side = out.with_name(out.name + ".json")
+    if fmt == "timm":
+        guard_output(side, [path], C.run_dir_of(path))
     backbone = backbone_from_checkpoint(ck, path, args.part)  # verified against the model it describes
     sd = backbone.state_dict()
     if fmt == "torchvision":
@@ -101,11 +118,10 @@ def run(args) -> int:
     elif fmt == "timm":
         sd = to_timm(sd)
     sd = {k: v.detach().clone().cpu() for k, v in sd.items()}
-    save_atomic(sd, out, digest=False)  # a plain state dict, loadable without idealssl
+    C.save_atomic(sd, out, digest=False)  # a plain state dict, loadable without idealssl
     print(f"wrote {len(sd)} tensors ({arch}, d={ck.get('dim')}, step {ck.get('step')}) to {out}")
     if fmt == "timm":
-        side = out.with_name(out.name + ".json")
         meta = _timm_sidecar(backbone, out)
-        write_text_atomic(side, json.dumps(meta, indent=2) + "\n", "timm description")
+        atomic.write_text(side, json.dumps(meta, indent=2) + "\n", "timm description")
         print(f"wrote {side}: load with {meta['load']} (create_kwargs={meta['create_kwargs']})")
     return 0

@@ -18,12 +18,14 @@ Only the main process logs.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import uuid
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..errors import InputError
 
 LOGGERS = ("jsonl", "csv", "tb", "wandb")
@@ -57,12 +59,11 @@ def jsonl_to_csv(jsonl: Path, out: Path) -> None:
     cols: list[str] = []
     for r in recs:
         cols += [k for k in r if k not in cols]
-    tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-    with open(tmp, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols, restval="")
-        w.writeheader()
-        w.writerows(recs)
-    os.replace(tmp, out)
+    buf = io.StringIO(newline="")
+    w = csv.DictWriter(buf, fieldnames=cols, restval="")
+    w.writeheader()
+    w.writerows(recs)
+    atomic.write_text(out, buf.getvalue(), "metrics CSV")
 
 
 class CSVLogger:
@@ -77,7 +78,7 @@ class CSVLogger:
         if self.jsonl.is_file():
             try:
                 jsonl_to_csv(self.jsonl, self.out)
-            except OSError as exc:
+            except OSError as exc:  # reading metrics.jsonl (the writer's own errors are one line already)
                 raise InputError(f"cannot write {self.out}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
@@ -143,10 +144,8 @@ def wandb_run_id(run_dir: Path) -> str:
         got = path.read_text().strip()
         if got:
             return got
-    from .checkpoint import write_text_atomic
-
     new = uuid.uuid4().hex[:16]
-    write_text_atomic(path, new + "\n", "wandb run id")
+    atomic.write_text(path, new + "\n", "wandb run id")
     return new
 
 

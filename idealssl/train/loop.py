@@ -9,8 +9,11 @@ backbone, precision, optimiser, schedules, DDP) -> :func:`write_run_files` -> :f
     config.yaml      resolved configuration
     env.json         versions, git revision, device, world size, threads
     metrics.jsonl    one JSON object per logged step / epoch (loss, lr, objective logs, monitors)
-    results.json     final numbers, each with its protocol; throughput and peak memory
+    results.json     final numbers, each with its protocol; throughput and peak memory (and the check's failure,
+                     when its files could not be written: the command then exits 2)
     checkpoints/last.pt   atomic, every ``train.ckpt_every_epochs`` epochs, at the end, on SIGTERM/SIGINT
+    check/           the end-of-run check's orbit set and report (idealssl.train.orbit_sets), replaced as a set
+    .idealssl-lock   while a process writes into the run (idealssl.train.runlock)
 
 Determinism and resuming: the epoch's permutation is a function of (seed, epoch) only, the views
 are drawn from a device ``torch.Generator`` whose state is checkpointed (per process), and the
@@ -26,10 +29,11 @@ the same indices of the same permutation, so they give the same losses.
 Distributed: under ``torchrun`` the model (backbone + objective heads + online probe) is wrapped in
 ``DistributedDataParallel``; each of the W processes takes a disjoint slice of size B/W of every
 global batch B; objectives gather batch statistics themselves (objectives.base). Optional SyncBN
-(``model.sync_bn``). Rank 0 alone writes the run files and checkpoints. A checkpoint may be resumed by
-another number of processes: the step counts global batches, so the run continues from the same global
-sample (step x B) with B/W' images per process and the same learning rate; only the view generators are
-re-seeded (:func:`world_change_line` says so at start).
+(``model.sync_bn``). Rank 0 alone holds the run directory's lock (:mod:`idealssl.train.runlock`) and writes the
+run files and checkpoints, each through :mod:`idealssl.atomic` (whole or not at all, never through a symlink). A
+checkpoint may be resumed by another number of processes: the step counts global batches, so the run continues
+from the same global sample (step x B) with B/W' images per process and the same learning rate; only the view
+generators are re-seeded (:func:`world_change_line` says so at start).
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ import torch
 import yaml
 from torch import nn
 
+from .. import atomic
 from .. import metrics as monitors
 from ..data import stream as streaming
 from ..data.datasets import FileImages, ImageSet, load_dataset, take
@@ -68,6 +73,7 @@ from .config import RunConfig, lr_for
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .model import SSLModel
 from .rundir import claim_empty, merge_on_resume, reset_metrics
+from .runlock import RunLock
 from .step import Schedules, training_step
 
 __all__ = ["train", "SSLModel", "build_objective", "view_config", "evaluate_model", "NonFiniteLoss", "Interrupted"]
@@ -322,23 +328,19 @@ class ResumeOptions:
     overwrite: bool = False
 
 
-def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool):
-    """``(cfg, run_dir, checkpoint or None, source run directory or None)``; refuses a non-empty fresh
-    ``--out`` (or moves it aside with ``--overwrite``) and merges the configuration on resume."""
-    ck, run_dir, source = None, None, None
+def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool, lock: RunLock):
+    """``(cfg, run_dir, checkpoint or None, source run directory or None)``. Rank 0 takes ``run_dir``'s lock first,
+    then refuses a non-empty fresh ``--out`` (or moves it aside with ``--overwrite``); the checkpoint is read under
+    the lock, and the configuration merged on resume."""
+    run_dir, source, path = None, None, None
     out = Path(cfg["out"]) if cfg.get("out") else None
+    claim = True
     if opts.resume == "auto":
         if out is None:
             raise InputError("--resume without a path needs --out RUN_DIR (the run to continue)")
-        run_dir = out
-        last = ckpt_mod.find_last(run_dir)
-        if last is None:
-            _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
-        else:
-            ck = ckpt_mod.load(last)
+        run_dir, claim = out, False
     elif opts.resume:
         path = ckpt_mod.resolve_checkpoint(opts.resume)
-        ck = ckpt_mod.load(path)
         source = ckpt_mod.run_dir_of(path)
         if out is None and source is None:
             raise InputError(
@@ -346,18 +348,43 @@ def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool
             )
         run_dir = out if out is not None else source
         if source is not None and run_dir.resolve() == source.resolve():
-            source = None  # continuing in place
-        else:
-            _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
+            source, claim = None, False  # continuing in place
     else:
         run_dir = out if out is not None else _new_run_dir(cfg)
-        _moved(claim_empty(run_dir, opts.overwrite, info.main), run_dir, verbose, info)
     run_dir = Path(D.broadcast_obj(str(run_dir), info))
+    _take(run_dir, lock, claim, opts, info, verbose)
+    ck = None
+    if opts.resume == "auto":
+        last = ckpt_mod.find_last(run_dir)
+        if last is None:
+            _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
+        else:
+            ck = ckpt_mod.load(last)
+    elif path is not None:
+        ck = ckpt_mod.load(path)
     if ck is not None:
         cfg, notes = merge_on_resume(cfg, ck, opts.explicit, opts.allow_changes)
         for line in notes:
             _log(verbose, info, line)
     return cfg, run_dir, ck, source
+
+
+def _take(run_dir: Path, lock: RunLock, claim: bool, opts: ResumeOptions, info: D.DistInfo, verbose: bool) -> None:
+    """Rank 0: lock ``run_dir`` (created when missing) and, for a new run, claim it (:func:`claim_empty`); every
+    process raises rank 0's one-line refusal."""
+    err = None
+    if info.main:
+        try:
+            note = lock.acquire(run_dir, create=True)
+            if note:
+                _log(verbose, info, note)
+            if claim:
+                _moved(claim_empty(run_dir, opts.overwrite), run_dir, verbose, info)
+        except InputError as exc:
+            err = str(exc)
+    err = D.broadcast_obj(err, info)
+    if err:
+        raise InputError(err)
 
 
 def _moved(dest: Path | None, run_dir: Path, verbose: bool, info: D.DistInfo) -> None:
@@ -538,13 +565,15 @@ def _load_state(run: Run, ck: dict) -> None:
 
 
 def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
-    """config.yaml, env.json (atomically, never through a planted symlink); on resume, metrics.jsonl cut
-    back to the checkpoint's step (from ``source``'s when branching) and orphaned temporary files removed."""
+    """config.yaml, env.json (atomically, never through a planted symlink); the temporary files of a writer killed
+    in ``RUN/``, ``RUN/checkpoints/`` or ``RUN/check/`` removed (:func:`idealssl.atomic.remove_temps`: its own names
+    only); on resume, metrics.jsonl cut back to the checkpoint's step (from ``source``'s when branching)."""
     if not run.info.main:
         return
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_mod.remove_orphans(run.ckpt_dir)
-    ckpt_mod.write_text_atomic(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg), sort_keys=False), "config")
+    for folder in (run.run_dir, run.ckpt_dir, run.run_dir / "check"):
+        atomic.remove_temps(folder)
+    atomic.write_text(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg), sort_keys=False), "config")
     backbone = run.model.backbone
     env = environment(run.device, run.info)
     env.update(
@@ -564,7 +593,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "data_stream": data_reading(run),
         }
     )
-    ckpt_mod.write_text_atomic(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
+    atomic.write_text(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
     if source is not None:
         reset_metrics(run.metrics_path, run.step, source / "metrics.jsonl")
     elif resuming:
@@ -964,9 +993,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     orbit_sets.finalise_hook(run, results, verbose)
     results["timing"] = _timing(session, train_seconds, time.time() - t_eval, time.process_time() - cpu_eval)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
-    ckpt_mod.write_text_atomic(
-        run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file"
-    )
+    atomic.write_text(run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file")
     _log(verbose, run.info, summary(results))
     return results
 
@@ -999,9 +1026,11 @@ def train(
         torch.backends.cudnn.benchmark,
         torch.backends.cudnn.deterministic,
     )
+    lock = RunLock("idealssl train")
     try:
-        return _train(cfg, opts, verbose, info, device)
+        return _train(cfg, opts, verbose, info, device, lock)
     finally:
+        lock.release()
         D.teardown()
         torch.use_deterministic_algorithms(before[0])  # train.deterministic holds for this run only
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[1], before[2]
@@ -1026,9 +1055,11 @@ def deterministic(on: bool) -> None:
     torch.backends.cudnn.deterministic = True
 
 
-def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device) -> dict:
+def _train(
+    cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device, lock: RunLock
+) -> dict:
     t_setup = time.time()
-    cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose)
+    cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose, lock)
     deterministic(bool(cfg["train"].get("deterministic")))
     run = setup(cfg, run_dir, ck, info, device)
     write_run_files(run, bool(opts.resume), source)
@@ -1065,7 +1096,8 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
     )
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    session = Session(time.time(), open(run.metrics_path, "a") if info.main else None, progress)
+    metrics = atomic.open_append(run.metrics_path, "metrics file") if info.main else None
+    session = Session(time.time(), metrics, progress)
     try:
         if info.main:
             from .loggers import build as build_loggers
@@ -1086,6 +1118,12 @@ def _train(cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, devi
     results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
     if info.enabled:
         torch.distributed.barrier()
+    failed = (results.get("check") or {}).get("failed")
+    if failed:  # results.json holds the run's results and says the check failed; the exit status says so too
+        raise atomic.WriteError(
+            f"the end-of-run check failed: {failed}; the run's other results are in {run.run_dir / 'results.json'} "
+            f"(idealssl eval check {run.run_dir} redoes the check)"
+        )
     return results
 
 

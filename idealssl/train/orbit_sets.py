@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import atomic
 from ..errors import InputError
 
 CHECK_DEFAULTS: dict[str, Any] = {
@@ -153,18 +154,23 @@ def run_check(
 
     s = settings({**cfg, "check": {**(cfg.get("check") or {}), **(overrides or {})}})
     Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
-    out = Path(run_dir) / "check"
-    out.mkdir(parents=True, exist_ok=True)
-    np.save(out / "representation.npy", Z, allow_pickle=False)
-    (out / "orbits.json").write_text(json.dumps({"labels": labels.tolist()}))
     rep = check(Z, labels, probe=s["probe"], tol=float(s["tol"])).to_dict()
-    (out / "report.json").write_text(json.dumps(plain(rep), indent=1))
-    (out / "orbit_set.json").write_text(json.dumps(plain(desc), indent=1))
+    out = Path(run_dir) / "check"
+    files = {
+        out / "representation.npy": atomic.npy_bytes(Z),
+        out / "orbits.json": json.dumps({"labels": labels.tolist()}).encode(),
+        out / "report.json": json.dumps(plain(rep), indent=1).encode(),
+        out / "orbit_set.json": json.dumps(plain(desc), indent=1).encode(),
+    }
+    atomic.write_files(files, "check file")  # the four replace the previous four together, or none does
     return plain(check_block(rep, desc, s["probe"], float(s["tol"])))
 
 
 def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> None:
-    """``loop.finalise``: the ``theory`` block and, unless ``check.enabled`` is false, the ``check`` block."""
+    """``loop.finalise``: the ``theory`` block and, unless ``check.enabled`` is false, the ``check`` block. A check
+    skipped for its input (a test split of one image) says why in ``{"skipped": ...}``; one whose files could not be
+    written (a full disk) in ``{"failed": ...}``, which ``idealssl train`` reports on one line with exit 2 once
+    ``results.json`` holds the run's other results."""
     import sys
 
     from .theory_config import block
@@ -175,6 +181,9 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
     size = int(run.vcfg.size)
     try:
         results["check"] = run_check(run.run_dir, run.model.backbone, run.data, run.views_fn, size, run.device, run.cfg)
+    except atomic.WriteError as exc:  # e.g. a full disk: recorded, results.json still written, then exit 2
+        results["check"] = {"failed": str(exc)}
+        return
     except InputError as exc:  # e.g. a test split of one image: the run's other results stand
         results["check"] = {"skipped": str(exc)}
         if verbose:
@@ -184,8 +193,11 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
         print(summary(results["check"]), file=sys.stderr, flush=True)
 
 
-def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, views_fn, size: int, device) -> int:
-    """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/)."""
+def eval_check(
+    args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, views_fn, size: int, device, out: Any = None
+) -> int:
+    """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/; the block
+    to ``out``, default ``args.out`` or RUN/eval-check.json)."""
     import sys
 
     over = {
@@ -197,8 +209,8 @@ def eval_check(args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, v
         over["orbits"] = "class"
     blk = run_check(run_dir, backbone, data, views_fn, size, device, ck["cfg"], over)
     blk["checkpoint"], blk["step"], blk["weights"] = str(path), ck["step"], args.weights
-    out = args.out or str(run_dir / "eval-check.json")
-    Path(out).write_text(json.dumps(blk, indent=2))
+    out = out or args.out or str(run_dir / "eval-check.json")
+    atomic.write_text(out, json.dumps(blk, indent=2), "results file")
     print(summary(blk))
     print(f"written to {out} and {run_dir / 'check'}/", file=sys.stderr)
     return 0

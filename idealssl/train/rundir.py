@@ -1,8 +1,16 @@
 """Where a run writes, and what a resume keeps: the rules that keep earlier runs intact.
 
-* A fresh run (no ``--resume``) needs an empty or new ``--out``. A non-empty one is refused (one line
-  naming it) unless ``--overwrite``, which moves the old contents to ``OUT.replaced-<UTC time>`` and
-  says where: nothing is deleted, nothing is moved silently.
+* One process writes into a run directory at a time: its lock (:mod:`idealssl.train.runlock`) is taken before
+  anything of the run is read or written, by ``train`` (fresh, resumed or branched) and by ``eval`` / ``export`` /
+  ``plot`` when they write into the run; a second one is refused with one line naming the holder.
+* A fresh run (no ``--resume``) needs an empty or new ``--out`` (created with its parents; one line when it cannot
+  be: under a file, on a read-only file system). A non-empty one is refused (one line naming it) unless
+  ``--overwrite``, which moves the old contents to ``OUT.replaced-<UTC time>`` and says where: nothing is deleted,
+  nothing is moved silently. ``--overwrite`` refuses the working directory and the folders above it, and a folder
+  that is not a run directory (:func:`is_run_dir`).
+* ``eval``, ``export`` and ``plot`` never write over the checkpoint they read or one of the run's own files
+  (:data:`RUN_FILES`; paths, symlinks and hard links resolved: :func:`guard_output`), except the files the command
+  itself owns there (``eval-<protocol>.json``, ``check/``, ``plots/``).
 * ``--resume`` (bare) continues ``--out``'s ``checkpoints/last.pt``, or starts that run over when it has
   none (a process killed before its first checkpoint).
 * ``--resume FILE`` continues FILE's run directory (FILE must be ``RUN/checkpoints/NAME``).
@@ -10,7 +18,8 @@
   receives the continued run, starting with FILE's run's metrics up to the checkpoint's step; FILE's run
   is not touched.
 * On every resume ``metrics.jsonl`` is cut back to the records up to the checkpoint's step (0 without
-  one) and the temporary files of a process killed while writing a checkpoint are removed.
+  one) and the temporary files of a process killed while writing are removed (the writer's own names only:
+  :func:`idealssl.atomic.remove_temps`).
 * On resume the checkpoint's configuration is kept. This command's ``--device``, ``--data-dir``,
   ``eval.*``, ``train.limit_steps`` and ``train.progress`` apply (they do not change the trajectory);
   device, limit_steps and progress are per session (defaults when not given), data_dir and eval.*
@@ -25,12 +34,18 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from ..errors import InputError
-from . import checkpoint as ckpt_mod
+from .runlock import LOCK_NAME, RunLock
 
 #: explicit settings that a resume takes from the command (they do not change the trajectory)
 RESUME_SAFE = ("device", "data_dir", "out", "eval", "train.limit_steps", "train.progress", "train.loggers")
@@ -40,29 +55,142 @@ DATA_READING = ("data.stream", "data.num_workers", "data.memory_budget_gb")
 
 
 def is_nonempty(d: Path) -> bool:
-    return d.is_dir() and any(d.iterdir())
+    """Whether ``d`` is a folder holding anything besides the run-directory lock."""
+    return d.is_dir() and any(p.name != LOCK_NAME for p in d.iterdir())
 
 
-def claim_empty(run_dir: Path, overwrite: bool, main: bool) -> Path | None:
-    """Refuse a non-empty ``run_dir``, or (``overwrite``) move its contents aside; returns where they went."""
-    if run_dir.exists() and not run_dir.is_dir():
+def is_run_dir(d: Path) -> bool:
+    """Whether ``d`` looks like a folder ``idealssl train`` wrote: ``config.yaml`` with ``env.json``,
+    ``metrics.jsonl`` or ``checkpoints/``."""
+    return (d / "config.yaml").is_file() and any((d / n).exists() for n in ("env.json", "metrics.jsonl", "checkpoints"))
+
+
+def claim_empty(
+    run_dir: Path,
+    overwrite: bool,
+    *,
+    is_ours: Callable[[Path], bool] = is_run_dir,
+    what: str = "a run directory written by idealssl train",
+    hint: str = "continue it with --resume, ",
+) -> Path | None:
+    """Refuse a non-empty ``run_dir``, or (``overwrite``) move its contents aside; returns where they went.
+
+    ``--overwrite`` moves every entry but the lock into ``NAME.replaced-<UTC time>`` beside the (resolved) folder,
+    and refuses the working directory or a folder above it, and a folder that ``is_ours`` does not recognise
+    (``what``): nothing is deleted, nothing that this command did not write is moved."""
+    if (run_dir.exists() or run_dir.is_symlink()) and not run_dir.is_dir():
         raise InputError(f"--out {run_dir} exists and is not a directory")
     if not is_nonempty(run_dir):
         return None
     if not overwrite:
         raise InputError(
-            f"--out {run_dir} is not empty (an earlier run?); continue it with --resume, start over with "
+            f"--out {run_dir} is not empty (an earlier run?); {hint}start over with "
             f"--overwrite (moves its contents to {run_dir.name}.replaced-<time>), or pick another --out"
         )
+    real = run_dir.resolve()
+    cwd = Path.cwd().resolve()
+    if real == cwd or real in cwd.parents:
+        raise InputError(
+            f"--overwrite: --out {run_dir} is the working directory or a folder above it ({real}); refusing to "
+            f"move it aside: pick another --out"
+        )
+    if not is_ours(real):
+        raise InputError(
+            f"--overwrite: --out {run_dir} does not look like {what}; it is left as it is: move its contents "
+            f"yourself or pick another --out"
+        )
+    return _move_aside(real)
+
+
+def _move_aside(real: Path) -> Path:
+    """Every entry of ``real`` but the lock into a new ``NAME.replaced-<UTC time>[-i]`` beside it."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    dest = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}")
-    i = 1
-    while dest.exists():
-        dest = run_dir.with_name(f"{run_dir.name}.replaced-{stamp}-{i}")
-        i += 1
-    if main:
-        run_dir.rename(dest)
+    dest, i = real.with_name(f"{real.name}.replaced-{stamp}"), 1
+    try:
+        while True:
+            try:
+                dest.mkdir()
+                break
+            except FileExistsError:
+                dest, i = real.with_name(f"{real.name}.replaced-{stamp}-{i}"), i + 1
+        for entry in sorted(real.iterdir()):
+            if entry.name != LOCK_NAME:
+                entry.rename(dest / entry.name)
+    except OSError as exc:
+        raise InputError(f"--overwrite: cannot move the contents of {real} to {dest}: {exc.strerror or exc}") from None
     return dest
+
+
+#: what ``idealssl train`` writes into a run directory (paths relative to it, ``fnmatch`` patterns)
+RUN_FILES = (
+    "config.yaml",
+    "env.json",
+    "metrics.jsonl",
+    "metrics.csv",
+    "results.json",
+    "wandb_run_id",
+    LOCK_NAME,
+    "eval-*.json",
+    "checkpoints/*",
+    "check/*",
+    "plots/*",
+    "tb/*",
+    "wandb/*",
+)
+
+
+def _protected(rel: str, own: tuple[str, ...]) -> bool:
+    return any(fnmatch(rel, p) for p in RUN_FILES) and not any(fnmatch(rel, p) for p in own)
+
+
+def enclosing_run(path: Path, levels: int = 3) -> Path | None:
+    """The run directory (:func:`is_run_dir`, or one holding a lock) that ``path`` lies in, up to ``levels`` folders
+    above it; None when there is none."""
+    for d in list(Path(path).parents)[:levels]:
+        if is_run_dir(d) or (d / LOCK_NAME).exists():
+            return d
+    return None
+
+
+def guard_output(out: Path, inputs: list[Path], run_dir: Path | None, own: tuple[str, ...] = ()) -> Path | None:
+    """Refuse (one-line :class:`InputError`) an output ``out`` that is one of ``inputs``, one of ``run_dir``'s own
+    files (:data:`RUN_FILES`, other than the patterns ``own`` this command writes) or one of another run
+    directory's files (:func:`enclosing_run`: no exception there), compared after resolving paths and symlinks and,
+    for an existing ``out``, by file identity (hard links). Returns the run directory ``out`` lies in, if any."""
+    real = Path(out).resolve()
+    for src in inputs:
+        if real == Path(src).resolve() or (real.exists() and Path(src).exists() and os.path.samefile(real, src)):
+            raise InputError(f"--out {out} is the file this command reads ({src}); give another --out")
+    base = Path(run_dir).resolve() if run_dir is not None else None
+    home = base if base is not None and base in real.parents else enclosing_run(real)
+    if home is not None and _protected(real.relative_to(home).as_posix(), own if home == base else ()):
+        raise InputError(f"--out {out} is one of the run's own files ({real}); give another --out")
+    if base is not None and real.is_file() and real.stat().st_nlink > 1:  # a hard link to one of the run's files
+        for p in base.rglob("*"):
+            rel = p.relative_to(base).as_posix()
+            if p.is_file() and not p.is_symlink() and _protected(rel, own) and os.path.samefile(p, real):
+                raise InputError(f"--out {out} is a hard link to the run's {rel}; give another --out")
+    return home
+
+
+@contextmanager
+def writing_into(
+    run_dir: Path | None, outs: dict[Path, tuple[str, ...]], inputs: list[Path], command: str
+) -> Iterator[None]:
+    """Guard every output (``path: the run-file patterns this command owns in run_dir``, :func:`guard_output`) and,
+    while the body writes, hold the lock of each run directory an output lies in (refused, naming the holder, when
+    another process holds it)."""
+    homes = {guard_output(o, inputs, run_dir, own) for o, own in outs.items()} - {None}
+    locks = [RunLock(command) for _ in homes]
+    try:
+        for lock, home in zip(locks, sorted(homes)):
+            note = lock.acquire(home)  # type: ignore[arg-type]
+            if note:
+                print(note, file=sys.stderr, flush=True)
+        yield
+    finally:
+        for lock in locks:
+            lock.release()
 
 
 def _get(cfg: dict, key: str) -> Any:
@@ -153,4 +281,4 @@ def reset_metrics(dest: Path, step: int, source: Path | None = None) -> None:
     """``dest`` := the records of ``source`` (default ``dest``) up to ``step``, written atomically."""
     src = dest if source is None else source
     if src.exists() or dest.exists() or dest.is_symlink():
-        ckpt_mod.write_text_atomic(dest, read_metrics(src, step), "metrics file")
+        atomic.write_text(dest, read_metrics(src, step), "metrics file")

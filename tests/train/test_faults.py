@@ -75,22 +75,19 @@ def _runner(tmp_path, kill_write=None, kill_fraction=0.5, name="runner.py"):
         import importlib.util, os, signal, sys
         spec = importlib.util.spec_from_file_location("_tiny", {os.path.join(here, "_tiny.py")!r})
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
-        from idealssl.train import checkpoint as C
+        from idealssl import atomic as A
         KILL, FRAC, count = {kill_write!r}, {kill_fraction!r}, [0]
-        real = C._write_atomic
-        def write(path, fn, what):
-            if what != "checkpoint" or KILL is None:
-                return real(path, fn, what)
-            count[0] += 1
-            if count[0] < KILL:
-                return real(path, fn, what)
-            def partial(fh):
-                import io
-                buf = io.BytesIO(); fn(buf); data = buf.getvalue()
-                fh.write(data[:int(len(data) * FRAC)]); fh.flush(); os.fsync(fh.fileno())
-                os.kill(os.getpid(), signal.SIGKILL)
-            return real(path, partial, what)
-        C._write_atomic = write
+        real_stage, real_all = A._stage, A._write_all
+        def partial(fd, data):  # a part of the bytes reaches the temporary file, then the process is killed
+            real_all(fd, bytes(memoryview(data)[: int(len(data) * FRAC)])); os.fsync(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+        def stage(path, data, what):
+            if what == "checkpoint" and KILL is not None:
+                count[0] += 1
+                if count[0] >= KILL:
+                    A._write_all = partial
+            return real_stage(path, data, what)
+        A._stage = stage
         from idealssl.cli import main
         sys.exit(main(sys.argv[1:]))
     """)
@@ -141,6 +138,7 @@ def test_kill9_at_a_random_point_of_a_step_then_resume(tmp_path, reference, seed
         time.sleep(0.005)
     p.send_signal(signal.SIGKILL)
     p.wait()
+    assert p.returncode == -signal.SIGKILL, "the run ended before it was killed: no fault was injected"
     last = C.find_last(out)
     if last is not None:
         C.load(last)  # never corrupt
@@ -230,11 +228,15 @@ def test_truncated_metrics_and_missing_run_files_resume(tmp_path, finished, refe
     ck = C.load(run / "checkpoints" / "last.pt")
     assert ck["step"] == TOTAL
     text = (run / "metrics.jsonl").read_text()
-    (run / "metrics.jsonl").write_text(text[: len(text) // 2])  # cut mid-line
+    cut = text[: len(text) // 2]
+    assert not cut.endswith("\n")  # cut mid-line
+    (run / "metrics.jsonl").write_text(cut)
     (run / "config.yaml").unlink()
+    kept = [json.loads(line) for line in cut.splitlines()[:-1]]  # the whole records before the cut
+    kept_steps = [r["step"] for r in kept if "probe_loss" in r]
     assert main(["train", "--out", str(run), "--resume", "--epochs", "5", "train.progress=off"]) == 0
     got = _losses(run)
-    assert [s for s in got] == sorted(got) and max(got) == 25
+    assert list(got) == kept_steps + list(range(TOTAL + 1, 26))  # each kept step once, in order, then 21..25
 
 
 def _mount_tmpfs(path, size_kib):

@@ -5,11 +5,16 @@ Each run here is the tiny digits configuration (``FAST``: 5 steps per epoch, abo
 
 import json
 import os
+import resource
 import shutil
+import signal
+import subprocess
+import sys
 
 import pytest
 import torch
 
+from idealssl import atomic
 from idealssl.cli import main
 from idealssl.train import checkpoint as C
 
@@ -28,7 +33,11 @@ def _snapshot(d):
 
 
 def _one_line_error(capsys):
-    err = capsys.readouterr().err.strip()
+    return _one_line_error_text(capsys.readouterr().err)
+
+
+def _one_line_error_text(err):
+    err = err.strip()
     assert "Traceback" not in err
     lines = [l for l in err.splitlines() if "error:" in l]
     assert len(lines) == 1, err
@@ -71,9 +80,19 @@ def test_1_overwrite_moves_the_old_run_aside_and_says_where(finished, capsys):
     assert C.load(finished / "checkpoints" / "last.pt")["step"] == 5
 
 
-def test_1_empty_or_missing_out_is_fine(tmp_path):
-    (tmp_path / "empty").mkdir()
-    assert _run(tmp_path / "empty", epochs=1) == 0
+@pytest.mark.parametrize("kind", ["empty", "missing", "missing-parents"])
+def test_1_empty_or_missing_out_is_fine(tmp_path, capsys, kind):
+    outs = {"empty": tmp_path / "empty", "missing": tmp_path / "new", "missing-parents": tmp_path / "a" / "b" / "new"}
+    out = outs[kind]
+    if kind == "empty":
+        out.mkdir()
+    capsys.readouterr()
+    assert _run(out, epochs=1) == 0
+    cap = capsys.readouterr()
+    assert json.loads(cap.out.strip().splitlines()[-1])["run_dir"] == str(out)
+    assert f"run directory: {out}" in cap.err
+    assert "error" not in cap.err and "--overwrite" not in cap.err and "not empty" not in cap.err
+    assert (out / "results.json").is_file() and C.load(out / "checkpoints" / "last.pt")["step"] == 5
 
 
 # ------------------------------------------------------------------------------------------------ 2
@@ -168,7 +187,7 @@ def test_4_resume_without_checkpoint_drops_the_dead_runs_records_and_temp_files(
     (out / "metrics.jsonl").write_text(
         "".join(json.dumps({"step": s, "loss": 1.0, "probe_loss": 1.0}) + "\n" for s in (1, 2, 3)) + '{"step": 4, "lo'
     )
-    orphan = out / "checkpoints" / ".last.pt.abc123.tmp"
+    orphan = out / "checkpoints" / f".last.pt.abc12345{atomic.TEMP_SUFFIX}"  # the checkpoint writer's temporary name
     orphan.write_bytes(b"partial")
     assert main(TRAIN + ["--epochs", "1", "--out", str(out), "--resume", *QUIET]) == 0
     steps = [
@@ -312,23 +331,60 @@ def test_8_export_to_a_directory_or_with_a_bad_state_dict(finished, tmp_path, ca
     _one_line_error(capsys)
 
 
-def test_8_disk_full_while_writing_a_checkpoint_keeps_the_old_one(finished, monkeypatch, capsys):
+ENOSPC_RUNNER = """
+import errno, importlib.util, os, sys
+spec = importlib.util.spec_from_file_location("_tiny", {tiny!r})
+spec.loader.exec_module(importlib.util.module_from_spec(spec))
+real = os.write
+def write(fd, data):  # the device fills up while a checkpoint is written: part of it reaches the disk, then ENOSPC
+    name = os.path.basename(os.readlink(f"/proc/self/fd/{{fd}}"))
+    if name.startswith(".last.pt."):
+        real(fd, bytes(memoryview(data)[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return real(fd, data)
+os.write = write
+from idealssl.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _fsize_limit(limit):
+    def pre():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past the limit a write fails with EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return pre
+
+
+@pytest.mark.parametrize("how", ["enospc", "file-size-limit"])
+def test_8_disk_full_while_writing_a_checkpoint_keeps_the_old_one(finished, tmp_path, runner, how):
+    """Real writes that fail part way (no privileges needed): ENOSPC injected at ``os.write`` after half the bytes
+    reached the temporary file, or the kernel's file size limit (RLIMIT_FSIZE) below the checkpoint's size."""
     last = finished / "checkpoints" / "last.pt"
     before = last.read_bytes()
-
-    def full(*a, **k):
-        raise RuntimeError(
-            "[enforce fail at inline_container.cc:778] . PytorchStreamWriter failed writing file "
-            "data/3: file write failed"
-        )
-
-    monkeypatch.setattr(C, "_serialise", full)
-    capsys.readouterr()
-    assert main(["train", "--out", str(finished), "--resume", "--epochs", "3", *FAST[-1:]]) == 2
-    line = _one_line_error(capsys)
-    assert "no space left" in line and str(last) in line
+    script, pre = runner, None
+    if how == "enospc":
+        if not os.path.isdir("/proc/self/fd"):
+            pytest.skip("needs /proc/self/fd to tell which file a write goes to")
+        script = tmp_path / "enospc.py"
+        script.write_text(ENOSPC_RUNNER.format(tiny=os.path.join(os.path.dirname(__file__), "_tiny.py")))
+    else:
+        pre = _fsize_limit(len(before) - 4096)
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    r = subprocess.run(
+        [sys.executable, str(script), "train", "--out", str(finished), "--resume", "--epochs", "3", *FAST[-1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=pre,
+    )
+    assert r.returncode == 2, r.stderr
+    line = _one_line_error_text(r.stderr)
+    word = "no space left on the device" if how == "enospc" else "file size limit"
+    assert word in line and str(last) in line and "previous file is kept" in line, line
     assert last.read_bytes() == before
-    assert not [p for p in last.parent.iterdir() if p.name.endswith(".tmp")]
+    assert not [p.name for p in last.parent.iterdir() if p.name != "last.pt"]  # the partial temporary file removed
 
 
 @pytest.mark.parametrize("labels", [["a", "b"], [0.5, 1.0], [2**70, 0], [-1, 3], [10, 0]])
