@@ -204,6 +204,19 @@ def test_resume_of_an_out_with_nothing_to_continue_is_refused(tmp_path, capsys, 
     assert out.exists() == make
 
 
+def test_branching_a_finished_run_gives_a_run_that_eval_and_export_read(tmp_path, capsys):
+    run, new = tmp_path / "run", tmp_path / "new"
+    assert _run(run, "check.enabled=false") == 0
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run / "checkpoints" / "last.pt"), "--out", str(new)]) == 0
+    assert C.load(new / "checkpoints" / "last.pt")["step"] == C.load(run / "checkpoints" / "last.pt")["step"]
+    res = json.loads((new / "results.json").read_text())
+    assert res["throughput"]["images_per_s"] is None and "no training step" in res["throughput"]["protocol"]
+    assert "no training step" in capsys.readouterr().err
+    assert main(["eval", "knn", str(new)]) == 0
+    assert main(["export", str(new), "--out", str(tmp_path / "bb.pt")]) == 0
+
+
 def test_an_edited_config_yaml_is_read_on_resume_as_if_given_on_the_command_line(tmp_path, capsys):
     """With a checkpoint, an edit of RUN/config.yaml is neither dropped nor applied silently: what a resume may change
     from the command line (eval.*, a longer run, ...) applies from the file and is said; a change of the trajectory
