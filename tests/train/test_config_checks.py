@@ -250,3 +250,18 @@ def test_an_unedited_config_yaml_says_nothing_on_resume(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--out", str(run), "--resume"]) == 0
     assert "config.yaml" not in capsys.readouterr().err
+
+
+def test_knn_records_the_k_it_used():
+    """``eval.knn_k`` above the memory bank: the k-NN uses every train image, and says so (it recorded the k asked)."""
+    import torch
+
+    from idealssl.train import evaluate
+
+    g = torch.Generator().manual_seed(0)
+    ftr, fte = torch.randn(30, 4, generator=g), torch.randn(10, 4, generator=g)
+    ytr, yte = torch.arange(30) % 3, torch.arange(10) % 3
+    got = evaluate.knn(ftr, ytr, fte, yte, 3, k=10**20)
+    assert got["k"] == 30 and got["k_requested"] == 10**20 and "k=30 (every train image" in got["protocol"]
+    small = evaluate.knn(ftr, ytr, fte, yte, 3, k=5)
+    assert small["k"] == 5 and "k_requested" not in small
