@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import sys
 import types
 from dataclasses import asdict, dataclass, fields, is_dataclass
@@ -157,6 +158,12 @@ SEED_MAX = 2**32 - 1
 #: ``views.size``, ``views.local_size``), and the largest convnet width (``model.width``)
 MAX_SIDE = 4096
 MAX_WIDTH = 4096
+#: the largest +dim block (``model.expand_dim``), number of local crops (``views.n_local``), decoding workers per
+#: process (``data.num_workers``) and views per image of the end-of-run check (``check.views``)
+MAX_EXPAND_DIM = 65536
+MAX_LOCAL_VIEWS = 64
+MAX_WORKERS = 256
+MAX_CHECK_VIEWS = 1024
 #: the learning-rate and EMA schedules hold one value per step, computed before step 1
 MAX_EPOCHS = 100_000
 #: ``data.*`` settings that only some datasets read: a value other than the default on another dataset would be
@@ -233,11 +240,11 @@ def apply_override(cfg: dict, item: str) -> None:
         raise InputError(f"override {key!r}: unknown key {leaf!r}; known: {', '.join(sorted(node))}")
     value = _parse_value(val)
     if isinstance(node.get(leaf), dict):  # a whole section: merged key by key, as a config file's
+        name = key.strip()
         if not isinstance(value, dict):
-            raise InputError(
-                f"{key.strip()} must be a mapping, got {value!r} (or set one key: {key.strip()}.KEY=VALUE)"
-            )
-        check_mapping(value, f"override {key.strip()}", node[leaf], f"{key.strip()}.")
+            raise InputError(f"{name} must be a mapping, got {value!r} (or set one key: {name}.KEY=VALUE)")
+        if name != "objective":  # the objective's keys are its constructor's (check_components)
+            check_mapping(value, f"override {name}", node[leaf], f"{name}.")
         deep_update(node[leaf], value)
         return
     node[leaf] = value
@@ -618,10 +625,14 @@ def _describe(tp: Any) -> str:
     if get_origin(tp) in _UNIONS:
         return " or ".join(_describe(t) for t in get_args(tp))
     if get_origin(tp) is list:
-        return f"a list of {_describe((get_args(tp) or (Any,))[0])}"
+        inner = _describe((get_args(tp) or (Any,))[0])
+        return "a list of " + _PLURALS.get(inner, f"values ({inner})")
     return {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
+
+
+_PLURALS = {"a number": "numbers", "an integer": "integers", "a string": "strings", "true/false": "true/false"}
 
 
 def _build(cls: Any, d: dict, where: str):
@@ -705,8 +716,8 @@ def _validate_views(v: ViewsConfig) -> None:
             _check_range(f"views.{name}", x, 0, 1)
     _check_range("views.rotate", v.rotate, 0, 180)
     _check_range("views.strength", v.strength, 0, lo_open=True)
-    for name, lo in (("n_global", 1), ("n_local", 0)):
-        _need(getattr(v, name) >= lo, f"views.{name}", f"an integer >= {lo}", getattr(v, name))
+    _need(v.n_global >= 1, "views.n_global", "an integer >= 1", v.n_global)
+    _need(0 <= v.n_local <= MAX_LOCAL_VIEWS, "views.n_local", f"an integer in [0, {MAX_LOCAL_VIEWS}]", v.n_local)
     for name in ("size", "local_size"):
         _check_side(f"views.{name}", getattr(v, name))
 
@@ -788,14 +799,15 @@ def _validate_data(d: DataConfig) -> None:
     if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
-    _need(d.num_workers >= 0, "data.num_workers", "an integer >= 0 (0: up to 8, one per core)", d.num_workers)
+    workers = f"an integer in [0, {MAX_WORKERS}] (0: up to 8, one per core)"
+    _need(0 <= d.num_workers <= MAX_WORKERS, "data.num_workers", workers, d.num_workers)
     _need(d.stream in (True, False, "auto"), "data.stream", "auto, true or false", d.stream)
     _check_range("data.memory_budget_gb", d.memory_budget_gb, 0, lo_open=True)
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
     _check_side("data.image_size", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
     _check_side("data.fake_size", d.fake_size)
-    _need(d.fake_classes >= 1, "data.fake_classes", "an integer >= 1", d.fake_classes)
+    _need(d.fake_classes >= 2, "data.fake_classes", "an integer >= 2 (the evaluations classify)", d.fake_classes)
     _need(d.fake_images >= 2, "data.fake_images", "an integer >= 2", d.fake_images)
     _need(
         d.fake_channels in (1, 3),
@@ -808,13 +820,18 @@ def _validate_data(d: DataConfig) -> None:
 
 def _validate_model(m: ModelConfig) -> None:
     _need(1 <= m.width <= MAX_WIDTH, "model.width", f"an integer in [1, {MAX_WIDTH}]", m.width)
-    _need(m.expand_dim is None or m.expand_dim >= 1, "model.expand_dim", "an integer >= 1", m.expand_dim)
+    _need(
+        m.expand_dim is None or 1 <= m.expand_dim <= MAX_EXPAND_DIM,
+        "model.expand_dim",
+        f"null or an integer in [1, {MAX_EXPAND_DIM}]",
+        m.expand_dim,
+    )
     _need(m.channels_last in (True, False, "auto"), "model.channels_last", "auto, true or false", m.channels_last)
 
 
 def _validate_check(c: CheckConfig) -> None:
     _need(c.images >= 2, "check.images", "an integer >= 2", c.images)
-    _need(c.views >= 1, "check.views", "an integer >= 1", c.views)
+    _need(1 <= c.views <= MAX_CHECK_VIEWS, "check.views", f"an integer in [1, {MAX_CHECK_VIEWS}]", c.views)
     _check_seed("check.seed", c.seed)
     _need(_finite(c.tol) and MIN_TOL <= c.tol < 1, "check.tol", f"a number in [{MIN_TOL:g}, 1)", c.tol)
     _need(c.probe is None or c.probe in PROBES, "check.probe", f"null or one of {', '.join(PROBES)}", c.probe)
@@ -843,7 +860,7 @@ def validate(cfg: dict | RunConfig) -> RunConfig:
     th = cfg.theory
     _need(th.probe in PROBES, "theory.probe", f"one of {', '.join(PROBES)}", th.probe)
     _need(th.source in SOURCES, "theory.source", f"one of {', '.join(SOURCES)}", th.source)
-    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
         raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
     _check_range("probe.lr", cfg.probe.lr, 0, lo_open=True)
     _check_seed("seed", cfg.seed)
