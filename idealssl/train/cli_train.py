@@ -13,7 +13,9 @@ Examples
 Configuration order: built-in defaults < preset idealssl/configs/<dataset>.yaml < --config FILE <
 flags < dotted overrides (section.key=value). --batch-size is global (all processes together);
 the learning rate is scaled with it by optim.lr_scaling (none|linear|sqrt, relative to
-optim.ref_batch=256), so it does not depend on the number of processes.
+optim.ref_batch=256), so it does not depend on the number of processes. Every key is checked, type
+and range, before any work (idealssl.train.config); on --resume with a checkpoint, an edited
+RUN/config.yaml is read as if its changes were given on this command line.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing",
     )
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="0 .. 2^32 - 1 (NumPy's and torch's seeds; default 0)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")

@@ -4,7 +4,11 @@ command-line flags < dotted overrides (``optim.lr=1e-3 views.strength=2``).
 Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is a
 plain mapping (written to the run directory as ``config.yaml`` and stored in checkpoints); its typed,
 validated form is :class:`RunConfig` (one dataclass per section), built and checked in one place by
-:func:`validate`.
+:func:`validate`; what needs the registries of objectives and backbones is :func:`check_components`. Each source
+is checked on its own before it is merged (:func:`check_file`: a --config file, a preset, a resumed run's
+configuration), so that an error names it; a setting the command gives that the run would not use is refused
+(:func:`_check_used`). Bad input is one :class:`~idealssl.errors.InputError` naming the key, the value and what is
+allowed.
 
 Batch size is global (summed over processes); the learning rate is scaled with the global batch by
 ``optim.lr_scaling``: ``linear`` (lr * B / ref_batch, Goyal et al. 2017), ``sqrt``
