@@ -153,7 +153,7 @@ DEFAULTS["check"] = dict(CHECK_DEFAULTS)
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16", "bf16-mixed", "16-mixed")  # bf16 = bf16-mixed
 EVALS = ("linear", "knn", "fewshot", "anomaly")
-PROGRESS = ("auto", "bar", "lines", "off")  # YAML's off/false is off, on/true is auto
+PROGRESS = ("auto", "bar", "plain", "off")  # YAML's off/false is off, on/true is auto
 ORBITS = ("image", "class")
 #: every seed of a run (``seed``, ``data.fake_seed``, ``check.seed``): NumPy's legacy ``RandomState`` and
 #: scikit-learn's ``random_state`` take 0 .. 2^32 - 1, torch 0 .. 2^64 - 1; the smaller range holds for all

@@ -91,7 +91,7 @@ BAD = [
     (["objective={temperature: abc}"], "objective.temperature must be a number, got 'abc'"),
     (["eval={at_end: linear}"], "eval.at_end must be a list of strings, got 'linear'"),
     (["model.channels_last=maybe"], "model.channels_last must be auto, true or false, got 'maybe'"),
-    (["train.progress=maybe"], "train.progress must be auto, bar, lines or off, got 'maybe'"),
+    (["train.progress=maybe"], "train.progress must be auto, bar, plain or off, got 'maybe'"),
     # the objective's hyperparameters, typed as its constructor declares them; its own range checks
     (["objective.temperature=abc"], "objective.temperature must be a number, got 'abc'"),
     (["objective.temperature=[1]"], "objective.temperature must be a number, got [1]"),
