@@ -435,6 +435,11 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
     """Data, model, objective, EMA backbone, optimiser, schedules, view generator, DDP; state from ``ck``."""
     rc = RunConfig.from_dict(cfg)
     data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
+    if data.n_classes < 2 and rc.eval.at_end:
+        raise InputError(
+            f"eval.at_end={rc.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
+            f"add class folders, or pretrain without them (eval.at_end=[])"
+        )
     ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
     theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(rc.optim.batch_size))  # may set cfg["objective"]
     model, ema, channels_last = _build_model(rc, cfg, data, info, device)

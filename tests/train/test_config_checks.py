@@ -273,3 +273,21 @@ def test_knn_records_the_k_it_used():
     assert got["k"] == 30 and got["k_requested"] == 10**20 and "k=30 (every train image" in got["protocol"]
     small = evaluate.knn(ftr, ytr, fte, yte, 3, k=5)
     assert small["k"] == 5 and "k_requested" not in small
+
+
+def test_a_dataset_of_one_class_is_refused_before_training_when_evaluations_are_asked(tmp_path, capsys):
+    """A folder with one class folder trained, then the linear probe raised scikit-learn's ValueError at the end."""
+    import numpy as np
+    from PIL import Image
+
+    for split, n in (("train", 40), ("val", 10)):
+        d = tmp_path / "data" / split / "a"
+        d.mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(np.full((12, 12, 3), 7 * i % 256, np.uint8)).save(d / f"{i}.png")
+    out = tmp_path / "run"
+    argv = ["train", "--method", "tinytest", "--dataset", "folder", "--data-dir", str(tmp_path / "data")]
+    argv += ["--arch", "convnet", "--fast-dev-run", "--out", str(out), "data.image_size=8", "model.width=8"]
+    assert main([*argv, "check.enabled=false"]) == 2
+    assert "1 class" in _one_line(capsys) and not out.exists()
+    assert main([*argv, "check.enabled=false", "eval.at_end=[]"]) == 0  # pretraining alone is fine
