@@ -122,6 +122,12 @@ def reference_settings(inputs: list[str], workers: list[int]) -> list[Setting]:
     return out
 
 
+def model_settings(args) -> list[str]:
+    """The backbone's own settings: the convnet's width, the ResNets' small stem (the trainer refuses a setting the
+    backbone would not use)."""
+    return [f"model.width={args.width}"] if args.arch == "convnet" else ["model.small_stem=true"]
+
+
 def run_config(args, s: Setting, method: str | None = None) -> dict:
     """The trainer's resolved configuration for setting ``s`` (fake dataset, ResNet-18 small stem)."""
     over = [
@@ -129,8 +135,7 @@ def run_config(args, s: Setting, method: str | None = None) -> dict:
         f"data.fake_classes={args.classes}",
         f"data.fake_images={args.images}",
         f"model.arch={args.arch}",
-        f"model.width={args.width}",
-        "model.small_stem=true",
+        *model_settings(args),
         f"model.channels_last={str(s.channels_last).lower()}",
         f"model.compile={str(s.compile).lower()}",
         f"train.precision={'bf16-mixed' if s.bf16 else '32'}",
@@ -342,8 +347,7 @@ def epoch_command(args, method: str, out: Path) -> list[str]:
         f"data.fake_size={args.size}",
         f"data.fake_classes={args.classes}",
         f"data.fake_images={args.images}",
-        f"model.width={args.width}",
-        "model.small_stem=true",
+        *model_settings(args),
         "optim.warmup_epochs=0",
         "train.log_every=50",
         "probe.online=true",
@@ -508,7 +512,7 @@ def main(argv=None) -> int:
             "classes": args.classes,
             "images": args.images,
             "arch": args.arch,
-            "small_stem": True,
+            "small_stem": args.arch != "convnet",
             "batch_size": args.batch,
             "method": args.method,
             "steps_timed_per_round": args.steps,

@@ -124,4 +124,20 @@ def build_encoder(
         return _resnet(50, in_channels, image_size, expand_dim, small_stem)
     if arch == "convnet":
         return _convnet(in_channels, image_size, expand_dim, width)
-    raise InputError(f"unknown encoder {arch!r}; available: {', '.join(ENCODERS)}, timm:<name>")
+    raise InputError(_unknown(arch))
+
+
+def _unknown(arch: str) -> str:
+    return f"model.arch: unknown encoder {arch!r}; available: {', '.join(ENCODERS)}, timm:<name>"
+
+
+def check_arch(arch: str, small_stem: bool | None = None, expand_dim: int | None = None) -> None:
+    """Refuse, before anything is built, a backbone :func:`build_encoder` would refuse by its name (a timm model
+    unknown to timm, or timm missing; a small stem or +dim block on a timm model): one :class:`InputError`."""
+    from ..errors import InputError
+    from .timm_backbone import check_timm, is_timm
+
+    if is_timm(arch):
+        check_timm(str(arch).strip(), small_stem, expand_dim)
+    elif str(arch).lower() not in ENCODERS:
+        raise InputError(_unknown(arch))

@@ -166,6 +166,15 @@ def build_timm(
     arch: str, in_channels: int, image_size: int, expand_dim: int | None = None, small_stem: bool | None = None
 ) -> TimmEncoder:
     """Build ``timm:<name>`` as a :class:`TimmEncoder` (see the module notes for every choice)."""
+    timm, name = check_timm(arch, small_stem, expand_dim)
+    net, kw = _create(timm, name, in_channels, image_size)
+    kw = {k: v for k, v in kw.items() if k != "pretrained"}
+    return TimmEncoder(net, name, kw, _describe_stem(net, name, int(image_size)))
+
+
+def check_timm(arch: str, small_stem: bool | None = None, expand_dim: int | None = None):
+    """``(timm, name)`` when ``timm:<name>`` can be built with these settings (timm installed, the model known to it,
+    no small stem, no +dim block); a one-line :class:`InputError` otherwise. Nothing is built."""
     name = str(arch)[len(PREFIX) :].strip()
     if not name:
         raise InputError(f"model.arch={arch!r}: name the timm model, e.g. {', '.join(EXAMPLES[:2])}")
@@ -187,6 +196,4 @@ def build_timm(
         near = difflib.get_close_matches(name, timm.list_models(), n=5, cutoff=0.6)
         hint = f"; close names: {', '.join(near)}" if near else "; see timm.list_models()"
         raise InputError(f"model.arch={arch!r}: timm has no model {name!r}{hint}")
-    net, kw = _create(timm, name, in_channels, image_size)
-    kw = {k: v for k, v in kw.items() if k != "pretrained"}
-    return TimmEncoder(net, name, kw, _describe_stem(net, name, int(image_size)))
+    return timm, name

@@ -13,7 +13,9 @@ Examples
 Configuration order: built-in defaults < preset idealssl/configs/<dataset>.yaml < --config FILE <
 flags < dotted overrides (section.key=value). --batch-size is global (all processes together);
 the learning rate is scaled with it by optim.lr_scaling (none|linear|sqrt, relative to
-optim.ref_batch=256), so it does not depend on the number of processes.
+optim.ref_batch=256), so it does not depend on the number of processes. Every key is checked, type
+and range, before any work (idealssl.train.config); on --resume with a checkpoint, an edited
+RUN/config.yaml is read as if its changes were given on this command line.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def configure(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing",
     )
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="0 .. 2^32 - 1 (NumPy's and torch's seeds; default 0)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
     p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
@@ -144,7 +146,8 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import yaml
 
-    from .config import load_yaml, resolve
+    from ..errors import InputError
+    from .config import check_components, load_yaml, resolve
 
     if args.list_methods:
         from .catalog import list_methods
@@ -159,7 +162,12 @@ def run(args) -> int:
     if args.resume and args.resume != "auto" and "=" in args.resume and not os.path.exists(args.resume):
         args.overrides = [args.resume] + list(args.overrides)  # `--resume key=value`: a bare --resume
         args.resume = "auto"
-    old = _resumed_config(args)
+    if args.resume and args.fast_dev_run:
+        raise InputError(
+            "--fast-dev-run cannot continue a run (--resume): it is a throwaway smoke test whose numbers would land in "
+            "the run's results; drop --fast-dev-run, or smoke-test with another --out"
+        )
+    old, source, edits = _resumed_config(args)
     flags = {
         "data_dir": args.data_dir,
         "out": args.out,
@@ -185,58 +193,112 @@ def run(args) -> int:
         from .loggers import parse
 
         flags["train.loggers"] = parse(args.logger)
-    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old)
+    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old, base_source=source)
     cfg["out"] = args.out
     keys = [k for k, v in flags.items() if v is not None] + [o.split("=", 1)[0].strip() for o in args.overrides or []]
     if args.config:
         keys += _dotted(load_yaml(args.config))
-    explicit = {k: _get(cfg, k) for k in keys}
+    explicit = {k: _get(cfg, k) for k in [*keys, *edits]}
     if args.devices is not None and args.devices < 1:
-        from ..errors import InputError
-
         raise InputError(f"--devices must be >= 1, got {args.devices}")
     if args.fast_dev_run:
         fast_dev_run(cfg, args.devices)
+    check_components(cfg)
     if args.print_config:
         from .catalog import resolved_view
 
         shown, notes = resolved_view(cfg)
         print("".join(f"# {n}\n" for n in notes) + yaml.safe_dump(shown, sort_keys=False), end="")
         return 0
-    from ..objectives import available
-
-    if cfg["method"] not in available():
-        from ..errors import InputError
-
-        raise InputError(f"unknown method {cfg['method']!r}; available: {', '.join(available())}")
     from .loggers import check_available
 
     check_available(list(cfg["train"]["loggers"]))
     return _launch(args, cfg, explicit)
 
 
-def _resumed_config(args) -> dict | None:
-    """On ``--resume``, the configuration of the run being continued (what this command does not set comes from
-    it: method, dataset, seed are filled in ``args``); None otherwise or when there is nothing to continue."""
+def _resumed_config(args) -> tuple[dict | None, str, dict]:
+    """On ``--resume``, ``(configuration, where it was read, edits)``: the configuration of the run being continued
+    (what this command does not set comes from it: method, dataset, seed are filled in ``args``), checked as a whole
+    and named in any error. ``edits``: when the run continues in place from a checkpoint, the settings its
+    ``config.yaml`` holds that differ from the checkpoint's (:func:`_edits`), read as if given on this command line.
+    ``(None, "", {})`` without ``--resume``; a bare ``--resume`` with nothing to continue is refused."""
     if not args.resume:
-        return None
+        return None, "", {}
+    from ..errors import InputError
     from . import checkpoint as C
     from .config import load_yaml
 
-    old = None
     if args.resume == "auto":
         path = C.find_last(args.out) if args.out else None
+        run_dir = args.out
     else:
         path = C.resolve_checkpoint(args.resume)
+        run_dir = C.run_dir_of(path)
+        if args.out and run_dir is not None and os.path.realpath(args.out) != os.path.realpath(run_dir):
+            run_dir = None  # a branch: the new directory's files are not the checkpoint's run
+    yaml_path = os.path.join(run_dir, "config.yaml") if run_dir else None
+    old, source, edits = None, "", {}
     if path is not None:
-        old = C.load(path)["cfg"]
-    elif args.out and os.path.isfile(os.path.join(args.out, "config.yaml")):
-        old = load_yaml(os.path.join(args.out, "config.yaml"))  # killed before its first checkpoint: same run again
+        old, source = C.load(path)["cfg"], str(path)
+        if not isinstance(old, dict):
+            raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
+        if yaml_path and os.path.isfile(yaml_path) and not os.path.islink(yaml_path):  # a planted link: replaced
+            edits = _edits(old, load_yaml(yaml_path), yaml_path, args.allow_changes)
+    elif yaml_path and os.path.isfile(yaml_path):
+        old, source = load_yaml(yaml_path), yaml_path  # killed before its first checkpoint: same run again
+    elif args.out and not any(os.path.lexists(os.path.join(args.out, f)) for f in RUN_TRACES):
+        raise InputError(
+            f"--resume: nothing to continue in {args.out} (no checkpoints/last.pt, no config.yaml); "
+            f"drop --resume to start a new run there"
+        )
     if old is not None:
         args.method = args.method or old.get("method")
         args.dataset = args.dataset or old.get("dataset")
         args.seed = old.get("seed") if args.seed is None else args.seed
-    return old
+    return old, source, edits
+
+
+#: what a run directory holds from its first moments (a bare --resume on a directory with none of them is refused)
+RUN_TRACES = ("config.yaml", "checkpoints", "metrics.jsonl")
+#: per-session settings a run's config.yaml records but a resume never reads back (idealssl.train.rundir)
+SESSION_KEYS = ("device", "out", "train.limit_steps", "train.progress")
+
+
+def _edits(ck_cfg: dict, file_cfg: dict, yaml_path: str, allow_changes: bool) -> dict:
+    """The settings of ``config.yaml`` that differ from the checkpoint's (per-session ones aside), merged into
+    ``ck_cfg``: a resume reads them as if given on the command line, so what a resume may change (``eval.*``, a
+    longer ``optim.epochs``, ...; :mod:`idealssl.train.rundir`) applies and is said, and a change of the training
+    trajectory is refused unless ``--allow-changes``. Neither dropped nor applied silently."""
+    from ..errors import InputError
+    from .config import check_file, flatten, set_dotted
+    from .rundir import _safe
+
+    check_file(file_cfg, yaml_path, whole=True)
+    was = flatten(ck_cfg)
+    edits = {k: v for k, v in flatten(file_cfg).items() if k not in SESSION_KEYS and (k not in was or was[k] != v)}
+    if not edits:
+        return {}
+
+    def trajectory(k: str) -> bool:
+        grows = k == "optim.epochs" and isinstance(was.get(k), int) and edits[k] > was[k]
+        return not _safe(k) and not grows
+
+    changed = [k for k in edits if trajectory(k)]
+    if changed and not allow_changes:
+        k = changed[0]
+        more = f" (and {', '.join(changed[1:])})" if len(changed) > 1 else ""
+        raise InputError(
+            f"--resume: {yaml_path} sets {k}={edits[k]!r} but the checkpoint was trained with {was.get(k)!r}{more}; a "
+            f"resume keeps the checkpoint's settings: restore the file, or pass --allow-changes to apply the edit"
+        )
+    if os.environ.get("RANK", "0") == "0":
+        print(
+            f"{yaml_path} differs from the checkpoint in {', '.join(edits)}: read as if given on the command line",
+            file=sys.stderr,
+        )
+    for k, v in edits.items():
+        set_dotted(ck_cfg, k, v)
+    return edits
 
 
 def _launch(args, cfg: dict, explicit: dict) -> int:

@@ -4,7 +4,11 @@ command-line flags < dotted overrides (``optim.lr=1e-3 views.strength=2``).
 Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is a
 plain mapping (written to the run directory as ``config.yaml`` and stored in checkpoints); its typed,
 validated form is :class:`RunConfig` (one dataclass per section), built and checked in one place by
-:func:`validate`.
+:func:`validate`; what needs the registries of objectives and backbones is :func:`check_components`. Each source
+is checked on its own before it is merged (:func:`check_file`: a --config file, a preset, a resumed run's
+configuration), so that an error names it; a setting the command gives that the run would not use is refused
+(:func:`_check_used`). Bad input is one :class:`~idealssl.errors.InputError` naming the key, the value and what is
+allowed.
 
 Batch size is global (summed over processes); the learning rate is scaled with the global batch by
 ``optim.lr_scaling``: ``linear`` (lr * B / ref_batch, Goyal et al. 2017), ``sqrt``
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import sys
 import types
 from dataclasses import asdict, dataclass, fields, is_dataclass
@@ -25,9 +30,24 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
+from ..checker.report import MIN_TOL
 from ..errors import InputError
-from .orbit_sets import CHECK_DEFAULTS
-from .theory_config import THEORY_DEFAULTS
+from ..probes import PROBES
+from .loggers import LOGGERS
+
+#: the theory's prescriptions (:mod:`idealssl.train.theory_config`): probe family, derived or original settings
+THEORY_DEFAULTS: dict[str, Any] = {"probe": "linear", "source": "derived", "enforce": True}
+SOURCES = ("derived", "original")
+#: the end-of-run check (:mod:`idealssl.train.orbit_sets`): M held-out images x V views, tolerance, probe family
+CHECK_DEFAULTS: dict[str, Any] = {
+    "enabled": True,
+    "images": 50,
+    "views": 4,
+    "seed": 0,
+    "tol": 1e-2,
+    "probe": None,
+    "orbits": "image",
+}
 
 DEFAULTS: dict[str, Any] = {
     "method": "dissl",
@@ -127,13 +147,38 @@ DEFAULTS: dict[str, Any] = {
     },
 }
 
-# the theory's prescriptions (train/theory_config.py) and the end-of-run check (train/orbit_sets.py)
 DEFAULTS["theory"] = dict(THEORY_DEFAULTS)
 DEFAULTS["check"] = dict(CHECK_DEFAULTS)
 
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16", "bf16-mixed", "16-mixed")  # bf16 = bf16-mixed
 EVALS = ("linear", "knn", "fewshot", "anomaly")
+PROGRESS = ("auto", "bar", "plain", "off")  # YAML's off/false is off, on/true is auto
+ORBITS = ("image", "class")
+#: every seed of a run (``seed``, ``data.fake_seed``, ``check.seed``): NumPy's legacy ``RandomState`` and
+#: scikit-learn's ``random_state`` take 0 .. 2^32 - 1, torch 0 .. 2^64 - 1; the smaller range holds for all
+SEED_MAX = 2**32 - 1
+#: the largest side, in pixels, of a decoded image or a view (``data.image_size``, ``data.fake_size``,
+#: ``views.size``, ``views.local_size``), and the largest convnet width (``model.width``)
+MAX_SIDE = 4096
+MAX_WIDTH = 4096
+#: the largest +dim block (``model.expand_dim``), number of local crops (``views.n_local``), decoding workers per
+#: process (``data.num_workers``) and views per image of the end-of-run check (``check.views``)
+MAX_EXPAND_DIM = 65536
+MAX_LOCAL_VIEWS = 64
+MAX_WORKERS = 256
+MAX_CHECK_VIEWS = 1024
+#: the learning-rate and EMA schedules hold one value per step, computed before step 1
+MAX_EPOCHS = 100_000
+#: ``data.*`` settings that only some datasets read: a value other than the default on another dataset would be
+#: recorded in config.yaml but not used, so it is refused (key: (the datasets that read it, a hint))
+DATASET_ONLY: dict[str, tuple[tuple[str, ...], str]] = {
+    "image_size": (("tinyimagenet", "imagenet", "folder"), "image files are resized to it; views.size sizes the views"),
+    "max_images": (("imagenet", "folder"), "a cap on the image files held in memory"),
+    "stl10_unlabeled": (("stl10",), ""),
+    "unlabeled_dir": (("folder", "imagenet"), "stl10: data.stl10_unlabeled"),
+    **{k: (("fake",), "") for k in ("fake_size", "fake_classes", "fake_images", "fake_channels", "fake_seed")},
+}
 
 
 def deep_update(base: dict, new: dict) -> dict:
@@ -143,6 +188,26 @@ def deep_update(base: dict, new: dict) -> dict:
         else:
             base[k] = copy.deepcopy(v)
     return base
+
+
+def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (every mapping descended, ``objective`` included)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def set_dotted(cfg: dict, key: str, value: Any) -> None:
+    """``cfg[a][b][c] = value`` for ``key`` ``a.b.c`` (missing mappings made)."""
+    *parts, leaf = key.split(".")
+    node = cfg
+    for p in parts:
+        node = node.setdefault(p, {})
+    node[leaf] = copy.deepcopy(value)
 
 
 def _parse_value(text: str):
@@ -177,7 +242,16 @@ def apply_override(cfg: dict, item: str) -> None:
     leaf = parts[-1]
     if node is not cfg.get("objective") and leaf not in node:
         raise InputError(f"override {key!r}: unknown key {leaf!r}; known: {', '.join(sorted(node))}")
-    node[leaf] = _parse_value(val)
+    value = _parse_value(val)
+    if isinstance(node.get(leaf), dict):  # a whole section: merged key by key, as a config file's
+        name = key.strip()
+        if not isinstance(value, dict):
+            raise InputError(f"{name} must be a mapping, got {value!r} (or set one key: {name}.KEY=VALUE)")
+        if name != "objective":  # the objective's keys are its constructor's (check_components)
+            check_mapping(value, f"override {name}", node[leaf], f"{name}.")
+        deep_update(node[leaf], value)
+        return
+    node[leaf] = value
 
 
 def load_yaml(path) -> dict:
@@ -210,14 +284,43 @@ def list_presets() -> list[str]:
         return []
 
 
-def _check_keys(d: dict, ref: dict, where: str) -> None:
+def check_mapping(d: dict, source: str, ref: dict | None = None, prefix: str = "") -> None:
+    """The shape of a configuration mapping read from ``source`` (a file, a preset, an override): every key known
+    (in ``ref``, default :data:`DEFAULTS`), a mapping wherever the configuration has a section, and a top-level
+    ``methods`` of per-method mappings of the same shape. One :class:`InputError` naming ``source`` and the key."""
+    top, ref = ref is None, DEFAULTS if ref is None else ref
     for k, v in d.items():
-        if k in ("objective", "methods"):
+        key = f"{prefix}{k}"
+        if k == "methods" and top:
+            if not isinstance(v, dict):
+                raise InputError(f"{source}: methods must be a mapping of method names to settings, got {v!r}")
+            for m, sub in v.items():
+                if not isinstance(sub, dict):
+                    raise InputError(f"{source}: methods.{m} must be a mapping, got {sub!r}")
+                check_mapping(sub, source, DEFAULTS, f"methods.{m}.")
             continue
         if k not in ref:
-            raise InputError(f"{where}: unknown key {k!r}; known: {', '.join(sorted(ref))}")
-        if isinstance(v, dict) and isinstance(ref[k], dict):
-            _check_keys(v, ref[k], f"{where}.{k}")
+            raise InputError(f"{source}: unknown key {key!r}; known: {', '.join(sorted(ref))}")
+        if isinstance(ref[k], dict):
+            if not isinstance(v, dict):
+                raise InputError(f"{source}: {key} must be a mapping, got {v!r}")
+            if key != "objective":  # the objective's keys are its constructor's (check_components)
+                check_mapping(v, source, ref[k], key + ".")
+
+
+def check_file(d: dict, source: str, whole: bool = False) -> None:
+    """A configuration read from ``source``, checked on its own so that an error names it: its shape
+    (:func:`check_mapping`) and the type of every value (its own and each ``methods`` section's). With ``whole``
+    (a run's ``config.yaml``, a checkpoint's configuration) every value's range as well (:func:`validate`)."""
+    check_mapping(d, source)
+    own = {k: v for k, v in d.items() if k != "methods"}
+    for part in [own, *(d.get("methods") or {}).values()]:
+        try:
+            rc = _build(RunConfig, deep_update(copy.deepcopy(DEFAULTS), part), "")
+            if whole:
+                validate(rc)
+        except InputError as exc:
+            raise InputError(f"{source}: {exc}") from None
 
 
 def resolve(
@@ -227,12 +330,16 @@ def resolve(
     flags: dict | None = None,
     overrides: list[str] | None = None,
     base: dict | None = None,
+    base_source: str = "the resumed configuration",
 ) -> dict:
     """Resolve the full configuration (see module docstring for the order). With ``base`` (a resumed run's
-    configuration), ``base`` takes the place of the defaults and the preset."""
+    configuration, read from ``base_source``), ``base`` takes the place of the defaults and the preset. Every
+    source is checked before it is merged (:func:`check_file`), the result once more (:func:`validate`)."""
     cfg = copy.deepcopy(DEFAULTS)
     user = load_yaml(config_file) if config_file else {}
+    check_file(user, str(config_file))
     if base is not None:
+        check_file(base, base_source, whole=True)
         deep_update(cfg, base)
         # per-session settings never carry over from the checkpoint: the machine, the stopping point, the display
         cfg["device"] = DEFAULTS["device"]
@@ -243,41 +350,77 @@ def resolve(
         pre = preset(dataset)
         methods = pre.pop("methods", {}) or {}
         pre.pop("timing", None)  # a recorded measurement, not a setting (idealssl.train.timing)
-        _check_keys(pre, cfg, f"preset {dataset}")
+        check_mapping(pre, f"preset {dataset}")
         deep_update(cfg, pre)
         deep_update(cfg, methods.get(str(method).lower(), {}))
-    umethods = user.pop("methods", {}) or {}
-    _check_keys(user, cfg, str(config_file))
+    umethods = (user.pop("methods", {}) or {}).get(str(method).lower(), {})
     deep_update(cfg, user)
-    deep_update(cfg, umethods.get(str(method).lower(), {}))
+    deep_update(cfg, umethods)
     cfg["method"], cfg["dataset"] = str(method).lower(), str(dataset).lower()
     epochs_before = cfg["optim"]["epochs"]
     for k, v in (flags or {}).items():
-        if v is None:
-            continue
-        node = cfg
-        parts = k.split(".")
-        for p in parts[:-1]:
-            node = node[p]
-        node[parts[-1]] = v
+        if v is not None:
+            set_dotted(cfg, k, v)
     for o in overrides or []:
         apply_override(cfg, o)
-    _fit_warmup(cfg, epochs_before, user, flags, overrides)
+    given = _given(user, umethods, flags, overrides)
+    _fit_warmup(cfg, epochs_before, given)
+    progress = cfg["train"].get("progress")
+    if isinstance(progress, bool):  # YAML reads a bare off / on as false / true
+        cfg["train"]["progress"] = "auto" if progress else "off"
     validate(cfg)
+    _check_used(cfg, given)
     return cfg
 
 
-def _fit_warmup(cfg: dict, epochs_before: int, user: dict, flags: dict | None, overrides: list[str] | None) -> None:
+def _given(user: dict, umethods: dict, flags: dict | None, overrides: list[str] | None) -> set[str]:
+    """The dotted keys this command sets itself (config file, flags, overrides), as opposed to the defaults', the
+    preset's and a resumed run's."""
+    keys = set(flatten({k: v for k, v in user.items() if k != "objective"})) | set(flatten(umethods))
+    keys |= {k for k, v in (flags or {}).items() if v is not None}
+    for o in overrides or []:
+        key, _, text = str(o).partition("=")
+        value = _parse_value(text)
+        keys |= set(flatten(value, key.strip() + ".")) if isinstance(value, dict) else {key.strip()}
+    return keys
+
+
+def _check_used(cfg: dict, given: set[str]) -> None:
+    """Refuse a setting this command gives that the run would record in config.yaml but not use: a dataset's own
+    ``data.*`` key on another dataset (:data:`DATASET_ONLY`), ``model.width`` on a backbone other than the convnet,
+    ``model.small_stem`` on the convnet. A preset's ``model.width`` (digits: the convnet's 32) goes back to the
+    default when ``--arch`` picks another backbone, so that config.yaml holds no width that was not used."""
+    dataset, m = str(cfg["dataset"]).lower(), cfg["model"]
+    for key, (users, hint) in DATASET_ONLY.items():
+        value = cfg["data"].get(key)
+        if f"data.{key}" in given and dataset not in users and value != DEFAULTS["data"][key]:
+            raise InputError(
+                f"data.{key}={value!r} is not used by --dataset {dataset}: only {', '.join(users)} read it"
+                + (f" ({hint})" if hint else "")
+            )
+    arch = str(m.get("arch")).lower()
+    fixed = arch in ("resnet18", "resnet50") or arch.startswith("timm:")  # an unknown name: check_components
+    if fixed and m.get("width") != DEFAULTS["model"]["width"]:
+        if "model.width" in given:
+            raise InputError(
+                f"model.width={m.get('width')!r} is not used by model.arch={m.get('arch')}: it sets the convnet's "
+                f"width (a ResNet's and a timm model's widths are their own)"
+            )
+        m["width"] = DEFAULTS["model"]["width"]
+    if arch == "convnet" and m.get("small_stem") is not None and "model.small_stem" in given:
+        raise InputError(
+            f"model.small_stem={m.get('small_stem')!r} is not used by model.arch=convnet (it has no stem to choose; "
+            f"the ResNets read it)"
+        )
+
+
+def _fit_warmup(cfg: dict, epochs_before: int, given: set[str]) -> None:
     """A run shortened below the preset's warmup (``--epochs 2`` on a 60-epoch preset with 5 warmup epochs) keeps
     the schedule's shape: the warmup is scaled by the same factor, and the command says so. A warmup the user set
     (config file, ``optim.warmup_epochs=...``) is never changed: a warmup longer than the run is refused by
     :func:`validate`."""
     o = cfg["optim"]
-    set_by_user = (
-        "warmup_epochs" in (user.get("optim") or {})
-        or any(str(x).split("=", 1)[0].strip() == "optim.warmup_epochs" for x in overrides or [])
-        or (flags or {}).get("optim.warmup_epochs") is not None
-    )
+    set_by_user = "optim.warmup_epochs" in given
     epochs, warmup = o["epochs"], o["warmup_epochs"]
     if set_by_user or not isinstance(epochs, int) or not isinstance(warmup, (int, float)) or warmup <= epochs:
         return
@@ -400,6 +543,28 @@ class TrainOptions:
 
 
 @dataclass
+class TheoryConfig:
+    """The theory's prescriptions (:mod:`idealssl.train.theory_config`)."""
+
+    probe: str  #: the probe family the run is configured for (:data:`idealssl.probes.PROBES`)
+    source: str  #: derived (apply the prescriptions) or original (the presets' settings; measured only)
+    enforce: bool  #: refuse an explicit objective setting that contradicts a prescription
+
+
+@dataclass
+class CheckConfig:
+    """The end-of-run check (:mod:`idealssl.train.orbit_sets`)."""
+
+    enabled: bool
+    images: int  #: M held-out test images
+    views: int  #: V augmented views of each
+    seed: int
+    tol: Num  #: the checker's tolerance, in [MIN_TOL, 1) as ``idealssl check --tol``
+    probe: str | None  #: null: theory.probe
+    orbits: str  #: image (each image's views) or class (all views of a class)
+
+
+@dataclass
 class RunConfig:
     """The resolved configuration, typed and validated (:meth:`from_dict`); :meth:`to_dict` gives back the
     plain mapping written to ``config.yaml`` and stored in checkpoints (same keys, same order, same values)."""
@@ -418,6 +583,8 @@ class RunConfig:
     probe: ProbeConfig
     eval: EvalConfig
     train: TrainOptions
+    theory: TheoryConfig
+    check: CheckConfig
 
     @classmethod
     def from_dict(cls, cfg: dict) -> RunConfig:
@@ -462,10 +629,14 @@ def _describe(tp: Any) -> str:
     if get_origin(tp) in _UNIONS:
         return " or ".join(_describe(t) for t in get_args(tp))
     if get_origin(tp) is list:
-        return f"a list of {_describe((get_args(tp) or (Any,))[0])}"
+        inner = _describe((get_args(tp) or (Any,))[0])
+        return "a list of " + _PLURALS.get(inner, f"values ({inner})")
     return {int: "an integer", float: "a number", str: "a string", bool: "true/false", type(None): "null"}.get(
         tp, getattr(tp, "__name__", str(tp))
     )
+
+
+_PLURALS = {"a number": "numbers", "an integer": "integers", "a string": "strings", "true/false": "true/false"}
 
 
 def _build(cls: Any, d: dict, where: str):
@@ -536,23 +707,40 @@ def _validate_views(v: ViewsConfig) -> None:
     )
     for name in ("flip_p", "jitter_p", "gray_p"):
         _check_range(f"views.{name}", getattr(v, name), 0, 1)
-    for name in ("blur_p", "solarize_p"):
+    for name in ("blur_p", "solarize_p"):  # one per global view (a scalar or one entry: every view)
         val = getattr(v, name)
+        n = max(1, v.n_global)
+        _need(
+            not isinstance(val, list) or 1 <= len(val) <= n,
+            f"views.{name}",
+            f"a number or a list of 1 to {n} numbers (one per global view, views.n_global={v.n_global})",
+            val,
+        )
         for x in val if isinstance(val, list) else [val]:
             _check_range(f"views.{name}", x, 0, 1)
     _check_range("views.rotate", v.rotate, 0, 180)
     _check_range("views.strength", v.strength, 0, lo_open=True)
-    for name, lo in (("size", 1), ("local_size", 1), ("n_global", 1), ("n_local", 0)):
-        val = getattr(v, name)
-        _need(val is None or val >= lo, f"views.{name}", f"an integer >= {lo}", val)
+    _need(v.n_global >= 1, "views.n_global", "an integer >= 1", v.n_global)
+    _need(0 <= v.n_local <= MAX_LOCAL_VIEWS, "views.n_local", f"an integer in [0, {MAX_LOCAL_VIEWS}]", v.n_local)
+    for name in ("size", "local_size"):
+        _check_side(f"views.{name}", getattr(v, name))
+
+
+def _check_side(key: str, x: int | None) -> None:
+    """An image or view side in pixels (null: the dataset's)."""
+    _need(x is None or 1 <= x <= MAX_SIDE, key, f"an integer in [1, {MAX_SIDE}]", x)
+
+
+def _check_seed(key: str, x: int) -> None:
+    _need(0 <= x <= SEED_MAX, key, f"an integer in [0, {SEED_MAX}]", x)
 
 
 def _validate_optim(o: OptimConfig) -> None:
     if str(o.name).lower() not in OPTIMIZERS:
         raise InputError(f"optim.name={o.name!r}; choose one of {', '.join(OPTIMIZERS)}")
-    for key, lo in (("batch_size", 2), ("epochs", 1)):
-        if getattr(o, key) < lo:
-            raise InputError(f"optim.{key} must be an integer >= {lo}, got {getattr(o, key)!r}")
+    if o.batch_size < 2:
+        raise InputError(f"optim.batch_size must be an integer >= 2, got {o.batch_size!r}")
+    _need(1 <= o.epochs <= MAX_EPOCHS, "optim.epochs", f"an integer in [1, {MAX_EPOCHS}]", o.epochs)
     if not (_finite(o.lr) and o.lr > 0):
         raise InputError(f"optim.lr must be a positive number, got {o.lr!r}")
     _check_range("optim.weight_decay", o.weight_decay, 0)
@@ -594,47 +782,149 @@ def _validate_eval(e: EvalConfig) -> None:
     )
 
 
-def validate(cfg: dict | RunConfig) -> RunConfig:
-    """All value checks of a resolved configuration, in one place; returns the typed configuration."""
-    if isinstance(cfg, dict):
-        return RunConfig.from_dict(cfg)
-    t, d, m = cfg.train, cfg.data, cfg.model
-    _validate_optim(cfg.optim)
-    _validate_views(cfg.views)
-    _validate_eval(cfg.eval)
+def _validate_train(t: TrainOptions) -> None:
     if str(t.precision) not in PRECISIONS:
         raise InputError(f"train.precision must be one of {', '.join(PRECISIONS)}, got {t.precision!r}")
     for name in ("log_every", "ckpt_every_epochs"):
         _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
     _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
     _need(t.limit_batches >= 0, "train.limit_batches", "an integer >= 0 (0: every batch)", t.limit_batches)
-    from .loggers import LOGGERS
-
     _need(all(x in LOGGERS for x in t.loggers), "train.loggers", f"a list drawn from {', '.join(LOGGERS)}", t.loggers)
-    if cfg.device not in ("auto", "cpu", "cuda") and not str(cfg.device).startswith("cuda:"):
-        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
+    _need(
+        isinstance(t.progress, bool) or t.progress in PROGRESS,
+        "train.progress",
+        ", ".join(PROGRESS[:-1]) + f" or {PROGRESS[-1]}",
+        t.progress,
+    )
+
+
+def _validate_data(d: DataConfig) -> None:
     f = d.fraction
     if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
-    _need(d.num_workers >= 0, "data.num_workers", "an integer >= 0 (0: up to 8, one per core)", d.num_workers)
+    workers = f"an integer in [0, {MAX_WORKERS}] (0: up to 8, one per core)"
+    _need(0 <= d.num_workers <= MAX_WORKERS, "data.num_workers", workers, d.num_workers)
     _need(d.stream in (True, False, "auto"), "data.stream", "auto, true or false", d.stream)
     _check_range("data.memory_budget_gb", d.memory_budget_gb, 0, lo_open=True)
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
-    _need(d.image_size is None or d.image_size >= 1, "data.image_size", "an integer >= 1", d.image_size)
+    _check_side("data.image_size", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
-    if d.unlabeled_dir:
-        _need(
-            cfg.dataset in ("folder", "imagenet"),
-            "data.unlabeled_dir",
-            "used with --dataset folder or imagenet only (stl10: data.stl10_unlabeled)",
-            d.unlabeled_dir,
-        )
-    _need(m.width >= 1, "model.width", "an integer >= 1", m.width)
-    _need(m.expand_dim is None or m.expand_dim >= 1, "model.expand_dim", "an integer >= 1", m.expand_dim)
+    _check_side("data.fake_size", d.fake_size)
+    _need(d.fake_classes >= 2, "data.fake_classes", "an integer >= 2 (the evaluations classify)", d.fake_classes)
+    _need(d.fake_images >= 2, "data.fake_images", "an integer >= 2", d.fake_images)
+    _need(
+        d.fake_channels in (1, 3),
+        "data.fake_channels",
+        "1 or 3 (the views' colour jitter needs 1 or 3)",
+        d.fake_channels,
+    )
+    _check_seed("data.fake_seed", d.fake_seed)
+
+
+def _validate_model(m: ModelConfig) -> None:
+    _need(1 <= m.width <= MAX_WIDTH, "model.width", f"an integer in [1, {MAX_WIDTH}]", m.width)
+    _need(
+        m.expand_dim is None or 1 <= m.expand_dim <= MAX_EXPAND_DIM,
+        "model.expand_dim",
+        f"null or an integer in [1, {MAX_EXPAND_DIM}]",
+        m.expand_dim,
+    )
+    _need(m.channels_last in (True, False, "auto"), "model.channels_last", "auto, true or false", m.channels_last)
+
+
+def _validate_check(c: CheckConfig) -> None:
+    _need(c.images >= 2, "check.images", "an integer >= 2", c.images)
+    _need(1 <= c.views <= MAX_CHECK_VIEWS, "check.views", f"an integer in [1, {MAX_CHECK_VIEWS}]", c.views)
+    _check_seed("check.seed", c.seed)
+    _need(_finite(c.tol) and MIN_TOL <= c.tol < 1, "check.tol", f"a number in [{MIN_TOL:g}, 1)", c.tol)
+    _need(c.probe is None or c.probe in PROBES, "check.probe", f"null or one of {', '.join(PROBES)}", c.probe)
+    _need(c.orbits in ORBITS, "check.orbits", f"one of {', '.join(ORBITS)}", c.orbits)
+
+
+def check_settings(section: dict) -> dict[str, Any]:
+    """The ``check`` section with its defaults, typed and validated (one :class:`InputError` naming the key)."""
+    s = {**CHECK_DEFAULTS, **section}
+    _validate_check(_build(CheckConfig, s, "check."))
+    return s
+
+
+def validate(cfg: dict | RunConfig) -> RunConfig:
+    """All value checks of a resolved configuration, in one place; returns the typed configuration. What needs the
+    objectives and backbones (torch) is :func:`check_components`."""
+    if isinstance(cfg, dict):
+        return RunConfig.from_dict(cfg)
+    _validate_optim(cfg.optim)
+    _validate_views(cfg.views)
+    _validate_eval(cfg.eval)
+    _validate_train(cfg.train)
+    _validate_data(cfg.data)
+    _validate_model(cfg.model)
+    _validate_check(cfg.check)
+    th = cfg.theory
+    _need(th.probe in PROBES, "theory.probe", f"one of {', '.join(PROBES)}", th.probe)
+    _need(th.source in SOURCES, "theory.source", f"one of {', '.join(SOURCES)}", th.source)
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
+        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
     _check_range("probe.lr", cfg.probe.lr, 0, lo_open=True)
-    _check_range("seed", cfg.seed, 0)
+    _check_seed("seed", cfg.seed)
     return cfg
+
+
+def check_components(cfg: dict) -> None:
+    """What :func:`validate` cannot see without the registries (imports torch): the method is registered; every
+    ``objective.*`` key is a hyperparameter of it, of the type its constructor declares (a finite number where a
+    number); ``views.n_global`` is the number of global views the objective takes; the objective's own range
+    checks pass (it is built on the meta device: nothing is allocated); ``model.arch`` names a backbone that can be
+    built (a timm model known to timm)."""
+    from ..models.encoders import check_arch
+    from ..objectives import available, build
+    from ..objectives.base import _REGISTRY
+
+    method = cfg["method"]
+    if method not in available():
+        raise InputError(f"unknown method {method!r}; available: {', '.join(available())}")
+    cls = _REGISTRY[method]
+    objective = dict(cfg.get("objective") or {})
+    _check_hyperparameters(cls, objective)
+    n_global = int(getattr(cls, "n_global", 2))
+    if cfg["views"]["n_global"] != n_global:
+        raise InputError(
+            f"views.n_global={cfg['views']['n_global']}: {method} takes {n_global} global views (its loss is "
+            f"defined on them); more views: views.n_local (multi-crop)"
+        )
+    import torch
+
+    with torch.device("meta"):
+        build(method, dim=8, **objective)
+    m = cfg["model"]
+    check_arch(m["arch"], m["small_stem"], m["expand_dim"])
+
+
+def _check_hyperparameters(cls: Any, objective: dict) -> None:
+    """``objective.*`` values of the types ``cls``'s constructor annotates (an int where a float is declared is a
+    number), every number finite; an unknown key is left to :func:`idealssl.objectives.build` (it lists the known)."""
+    try:
+        hints = get_type_hints(cls.__init__)
+    except Exception:  # noqa: BLE001 - unresolvable annotations: the constructor alone checks
+        hints = {}
+    for k, v in objective.items():
+        tp = hints.get(k, Any)
+        tp = Union[tp, int] if tp is float or (get_origin(tp) in _UNIONS and float in get_args(tp)) else tp  # noqa: UP007
+        if not _type_ok(v, tp):
+            raise InputError(f"objective.{k} must be {_describe(tp)}, got {v!r}")
+        if not _all_finite(v):
+            raise InputError(f"objective.{k} must be a finite number, got {v!r}")
+
+
+def _all_finite(v: Any) -> bool:
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, (list, tuple)):
+        return all(_all_finite(x) for x in v)
+    if isinstance(v, dict):
+        return all(_all_finite(x) for x in v.values())
+    return True
 
 
 def lr_for(cfg: dict) -> float:

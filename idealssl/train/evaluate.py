@@ -163,19 +163,25 @@ def knn_predict(
 
 
 def knn(ftr, ytr, fte, yte, n_classes: int, k: int = 20, t: float = 0.07, features: str = "backbone") -> dict:
+    """Top-1 of :func:`knn_predict` with its protocol. A ``k`` above the memory bank's size uses the whole bank:
+    ``k`` records the number used, ``k_requested`` the one asked."""
     ytr_t, yte_t = torch.as_tensor(np.asarray(ytr)).long(), torch.as_tensor(np.asarray(yte)).long()
-    scores = knn_predict(ftr, ytr_t, fte, n_classes, k, t)
-    return {
+    used = min(int(k), len(ftr))
+    scores = knn_predict(ftr, ytr_t, fte, n_classes, used, t)
+    res = {
         "top1": float((scores.argmax(1) == yte_t).float().mean()),
-        "k": int(k),
+        "k": used,
         "temperature": float(t),
         "distance": "cosine",
         "protocol": (
-            f"k-NN: k={k}, T={t}, cosine similarity on L2-normalised {features} features (eval mode, "
-            f"un-augmented), votes weighted by exp(sim/T), memory bank = all of train, evaluated on test; "
-            f"k and T fixed in advance (not tuned)"
+            f"k-NN: k={used}{' (every train image: k asked ' + str(k) + ')' if used < int(k) else ''}, T={t}, cosine "
+            f"similarity on L2-normalised {features} features (eval mode, un-augmented), votes weighted by "
+            f"exp(sim/T), memory bank = all of train, evaluated on test; k and T fixed in advance (not tuned)"
         ),
     }
+    if used < int(k):
+        res["k_requested"] = int(k)
+    return res
 
 
 def knn_axes(ks, ts) -> tuple[list[int], list[float]]:

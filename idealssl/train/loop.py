@@ -462,6 +462,11 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
     """Data, model, objective, EMA backbone, optimiser, schedules, view generator, DDP; state from ``ck``."""
     rc = RunConfig.from_dict(cfg)
     data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
+    if data.n_classes < 2 and rc.eval.at_end:
+        raise InputError(
+            f"eval.at_end={rc.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
+            f"add class folders, or pretrain without them (eval.at_end=[])"
+        )
     ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
     theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(rc.optim.batch_size))  # may set cfg["objective"]
     model, ema, channels_last = _build_model(rc, cfg, data, info, device)
@@ -923,6 +928,8 @@ def online_knn(run: Run) -> dict:
 def fit(run: Run, session: Session, stop: StopSignals) -> None:
     """Epochs until the end (or ``train.limit_steps``): steps, end-of-epoch monitors, checkpoints."""
     ckpt_every = max(1, int(run.rc.train.ckpt_every_epochs))
+    if run.resumed and ckpt_mod.find_last(run.run_dir) is None:
+        save_checkpoint(run, session)  # a branch (--resume FILE --out NEW): NEW holds its own start from step one
     run.dmodel.train()
     if run.ema is not None:
         run.ema.train()
@@ -963,12 +970,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "run_dir": str(run.run_dir),
         "world_size": run.info.world,
         "device": str(run.device),
-        "throughput": {
-            "images_per_s": session.steps * run.batch / max(train_seconds, 1e-9),
-            "views_per_image": run.vcfg.n_global + run.vcfg.n_local,
-            "protocol": "pretraining images per second over this session's steps (global batch, "
-            "all processes; includes view generation, forward, backward, optimiser)",
-        },
+        "throughput": _throughput(run, session, train_seconds),
         "data_stream": data_reading(run),
         "peak_memory_mib": peak,
         "peak_memory_protocol": (
@@ -996,6 +998,19 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     atomic.write_text(run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file")
     _log(verbose, run.info, summary(results))
     return results
+
+
+def _throughput(run: Run, session: Session, train_seconds: float) -> dict:
+    """Pretraining images per second over this session's steps; null when the session trained none (a finished
+    run resumed or branched: only its evaluation ran)."""
+    rate = session.steps * run.batch / max(train_seconds, 1e-9) if session.steps else None
+    return {
+        "images_per_s": rate,
+        "views_per_image": run.vcfg.n_global + run.vcfg.n_local,
+        "protocol": "pretraining images per second over this session's steps (global batch, all processes; includes "
+        "view generation, forward, backward, optimiser)"
+        + ("" if session.steps else "; null: no training step in this session (the run was complete)"),
+    }
 
 
 def train(
@@ -1169,5 +1184,7 @@ def summary(results: dict) -> str:
         parts.append(f"anomaly AUROC (k-NN) {ev['anomaly']['auroc_mean']:.4f}")
     if "anomaly_likelihood" in ev:
         parts.append(f"anomaly AUROC (likelihood) {ev['anomaly_likelihood']['auroc_mean']:.4f}")
-    parts.append(f"{results['throughput']['images_per_s']:.0f} img/s, {results['train_seconds']:.1f}s training")
+    rate = results["throughput"]["images_per_s"]
+    speed = "no training step in this session" if rate is None else f"{rate:.0f} img/s"
+    parts.append(f"{speed}, {results['train_seconds']:.1f}s training")
     return " | ".join(parts)

@@ -25,26 +25,13 @@ import numpy as np
 
 from .. import atomic
 from ..errors import InputError
-
-CHECK_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "images": 50,
-    "views": 4,
-    "seed": 0,
-    "tol": 1e-2,
-    "probe": None,
-    "orbits": "image",
-}
+from .config import check_settings
 
 
 def settings(cfg: dict) -> dict[str, Any]:
-    """``check`` section of the configuration, with defaults, validated."""
-    s = {**CHECK_DEFAULTS, **(cfg.get("check") or {})}
-    for k in ("images", "views"):
-        if not isinstance(s[k], int) or isinstance(s[k], bool) or s[k] < (2 if k == "images" else 1):
-            raise InputError(f"check.{k} must be an integer >= {2 if k == 'images' else 1}, got {s[k]!r}")
-    if s["orbits"] not in ("image", "class"):
-        raise InputError(f"check.orbits must be 'image' or 'class', got {s['orbits']!r}")
+    """``check`` section of the configuration, with defaults, validated (:func:`idealssl.train.config.check_settings`);
+    ``probe`` null is the run's ``theory.probe``."""
+    s = check_settings(cfg.get("check") or {})
     if s["probe"] is None:
         s["probe"] = (cfg.get("theory") or {}).get("probe", "linear")
     return s

@@ -37,9 +37,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InputError
+from .config import THEORY_DEFAULTS, resolve
 
-THEORY_DEFAULTS: dict[str, Any] = {"probe": "linear", "source": "derived", "enforce": True}
-SOURCES = ("derived", "original")
 #: derived DISSL maximality weight: this much below the determinism threshold 1 + β
 LAMBDA_MARGIN = 0.3
 
@@ -50,8 +49,6 @@ def _head_kind(probe: str) -> str:
 
 def _preset_objective(cfg: dict) -> dict:
     """The objective settings of defaults + preset alone (what the user did not set)."""
-    from .config import resolve
-
     try:
         return dict(resolve(cfg["method"], cfg["dataset"])["objective"])
     except InputError:  # pragma: no cover - an unknown dataset fails later with its own message
@@ -101,14 +98,10 @@ def apply(cfg: dict, n_orbits: int, dim: int | None = None, batch: int | None = 
     list of dict
         The ``theory`` record (one entry per prescription).
     """
-    from ..probes import PROBES, get_family
+    from ..probes import get_family
 
-    th = {**THEORY_DEFAULTS, **(cfg.get("theory") or {})}
+    th = {**THEORY_DEFAULTS, **(cfg.get("theory") or {})}  # validated with the run (config.validate)
     probe, source, enforce = th["probe"], th["source"], bool(th["enforce"])
-    if probe not in PROBES:
-        raise InputError(f"theory.probe={probe!r}; choose one of {', '.join(PROBES)}")
-    if source not in SOURCES:
-        raise InputError(f"theory.source={source!r}; choose one of {', '.join(SOURCES)}")
     derived = source == "derived"
     enforce = enforce and derived
     method = str(cfg["method"]).lower()

@@ -86,7 +86,7 @@ def test_limit_batches_and_data_fraction(tmp_path, capsys):
         (["--limit-batches", "-1"], "train.limit_batches must be an integer >= 0"),
         (["--data-fraction", "0"], "data.fraction must be in (0, 1]"),
         (["eval.max_images=-3"], "eval.max_images must be an integer >= 0"),
-        (["--num-workers", "-1"], "data.num_workers must be an integer >= 0"),
+        (["--num-workers", "-1"], "data.num_workers must be an integer in [0, 256]"),
     ],
 )
 def test_bad_limits_are_one_line(capsys, argv, fragment):

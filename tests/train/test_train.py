@@ -151,7 +151,7 @@ def test_export_torchvision_keys(tmp_path):
                 "resnet18",
                 "--out",
                 str(out),
-                *FAST,
+                *[o for o in FAST if not o.startswith("model.width")],  # a ResNet's widths are its own
                 "train.limit_steps=1",
                 "eval.at_end=[]",
             ]
