@@ -33,6 +33,8 @@ from scipy.optimize import linprog
 import idealssl
 from idealssl.theory_math import regular_simplex
 
+from .conftest import origin_at, toward_vertex
+
 TOL = 1e-4  # the checker's default
 LP_T = 2e-4  # fittable iff the LP's margin on normalised points exceeds this
 BAND = 10.0  # skip problems whose deciding quantities lie in [TOL / BAND, TOL * BAND]
@@ -84,7 +86,7 @@ def make_codes(kind: str, C: int, d: int, seed: int, near: float = 1.0) -> np.nd
         elif kind == "near_face":
             beta[int(rng.integers(C))] = near * rng.choice([-1.0, 1.0])
         beta = beta / beta.sum()
-        codes = image(S - beta @ S)
+        codes = image(origin_at(S, beta))
     elif kind == "collinear":
         codes = rng.normal(size=d) * rng.integers(0, 2) + np.outer(rng.normal(size=C), rng.normal(size=d))
     elif kind == "coplanar":
@@ -251,9 +253,11 @@ def run_harness(codes: np.ndarray, per: int, seed: int, probe: str) -> None:
 
 
 BOUNDARY_EXAMPLES = [
-    # the acceptance example of issue 11: the simplex x 3 + 0.5 in R^5 (origin inside) is ideal without bias
-    (regular_simplex(6) * 3 + 0.5, 1, 0),
-    (regular_simplex(6) * 3 + 2.0, 2, 1),  # origin outside the hull: not ideal without bias
+    # the regular simplex x 3 in R^5 with the origin half way from the centroid to vertex 0 (barycentric
+    # coordinates 7/12, 1/12, ..., 1/12: inside the hull): ideal without bias
+    (3 * origin_at(regular_simplex(6), toward_vertex(6, 0.5)), 1, 0),
+    # the origin beyond vertex 0 (s = 1.5: barycentric 17/12, -1/12, ...: outside the hull): not ideal without bias
+    (3 * origin_at(regular_simplex(6), toward_vertex(6, 1.5)), 2, 1),
     (np.array([[1.0], [-1.0]]), 1, 2),  # two opposite codes: ideal without bias
     (np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]), 2, 3),  # origin on an edge: support {0, 1} vs {2}
     (np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [0.0, -1.0]]), 1, 4),  # rank C - 2, one-signed null vector exists
@@ -293,10 +297,26 @@ def test_verdict_equals_brute_force_mlp(prob):
     run_harness(*prob, "mlp")
 
 
-def test_acceptance_simplex_shifted_is_ideal_without_bias():
-    """Issue 11: 6 codes forming the simplex scaled by 3 and shifted by 0.5 in R^5 are ideal for
-    linear-nobias (the old checker said NOT IDEAL with the constant labelling as certificate)."""
-    codes = regular_simplex(6) * 3 + 0.5
+@pytest.mark.parametrize("s", [0.0, 0.5, 0.9, 1.5, 3.0])
+def test_acceptance_simplex_shifted_is_ideal_without_bias(s):
+    """Six codes: the regular simplex scaled by 3 in R^5, translated so that the origin lies a fraction s of
+    the way from the centroid to vertex 0 (barycentric coordinates β = (1 − s)/6 + s e_0, by construction,
+    whatever the simplex's orientation). Ideal for linear-nobias iff every β_m > 0, i.e. s < 1 (S1.4); the
+    one dependency of the codes is β itself. Ideal for linear at every s."""
+    beta = toward_vertex(6, s)
+    codes = 3 * origin_at(regular_simplex(6), beta)
     r = idealssl.check(codes, list(range(6)), probe="linear-nobias", exhaustive=True)
-    assert r.ideal and r.exhaustive["n_fittable"] == r.exhaustive["n_labellings"] == 31
-    assert r.conditions["positive_dependency"].value > TOL
+    inside = s < 1
+    assert r.ideal == inside and r.exhaustive["agrees"]
+    assert (r.exhaustive["n_fittable"] == 31) == inside and r.exhaustive["n_labellings"] == 31
+    # the reported dependency of the unit codes is β_m ‖μ_m‖ (normalised, largest entry positive)
+    alpha_hat = beta * np.linalg.norm(codes, axis=1)
+    alpha_hat /= alpha_hat[np.argmax(np.abs(alpha_hat))]
+    got = np.asarray(r.conditions["positive_dependency"].detail["alpha_unit_codes"])
+    assert np.allclose(got / got[np.argmax(np.abs(got))], alpha_hat, atol=1e-12)
+    assert (r.conditions["positive_dependency"].value > TOL) == inside
+    if not inside:
+        ce = r.counterexample
+        assert ce["kind"] == "radon" and ce["verified"]
+        assert not fittable(codes, np.asarray(ce["orbit_labels"]), "linear-nobias")
+    assert idealssl.check(codes, list(range(6)), probe="linear").ideal

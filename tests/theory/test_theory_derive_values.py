@@ -33,6 +33,29 @@ def test_optimum_equals_loss_at_an_independently_built_simplex(C, tau):
     assert np.allclose(R @ R.T, S @ S.T) and R.shape == (C, C - 1)
 
 
+@pytest.mark.parametrize("C", [2, 3, 4, 5, 6, 7, 9, 12])
+def test_regular_simplex_is_the_helmert_closed_form_to_the_last_bit(C):
+    """S4.1: ``regular_simplex`` is the Helmert simplex of ``theory.simplex.helmert_simplex`` (sympy, exact),
+    every entry the float nearest to its exact value, so its bits do not depend on the platform or on
+    LAPACK; its exact Gram matrix is (C/(C−1))(I − 11ᵀ/C) and its rows sum to 0; padding adds zero columns."""
+    import sympy as sp
+
+    from theory.simplex import helmert_simplex, simplex_gram
+
+    H = helmert_simplex(C)
+    assert (H * H.T - simplex_gram(C)).applyfunc(sp.simplify) == sp.zeros(C, C)
+    assert (sp.ones(1, C) * H).applyfunc(sp.simplify) == sp.zeros(1, C - 1)
+    exact = np.array([[float(H[m, j].evalf(40)) for j in range(C - 1)] for m in range(C)])
+    R = derive.regular_simplex(C)
+    assert R.shape == (C, C - 1) and R.dtype == np.float64
+    assert np.array_equal(R, exact), np.argwhere(R != exact)
+    padded = derive.regular_simplex(C, C + 2)
+    assert np.array_equal(padded[:, : C - 1], R) and not padded[:, C - 1 :].any()
+    gram = C / (C - 1) * (np.eye(C) - 1.0 / C)
+    assert np.abs(R @ R.T - gram).max() <= 8 * np.finfo(float).eps
+    assert np.abs(R.sum(axis=0)).max() <= 8 * C * np.finfo(float).eps
+
+
 @pytest.mark.parametrize("C,d", [(3, 2), (4, 3), (4, 5)])
 def test_numeric_minimum_confirms_the_simplex_for_d_at_least_C_minus_1(C, d):
     """S4.2 confirmed by an independent optimiser (SLSQP with explicit unit-norm constraints)."""
