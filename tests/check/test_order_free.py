@@ -3,7 +3,8 @@
 ``linear-nobias`` accepts orbits that are invariant only up to positive scaling (argmax(W z) cannot tell
 z from c·z, c > 0). Its conditions (theory/statements.md S1.4) are then measured on an order-free choice
 of codes, each orbit's largest-norm point, not on whichever point comes first; a zero point fails the
-same way wherever it sits in its orbit.
+same way wherever it sits in its orbit. Random permutations of the points, within and across orbits, for every
+family: ``test_equivalence.py::test_verdict_is_invariant_under_rotation_scaling_translation_and_order``.
 """
 
 from __future__ import annotations
