@@ -121,7 +121,8 @@ def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
 
 
 def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
-    """Thm 1's first condition: max ‖z_x − z_(orbit's first point)‖ relative to the codes' spread."""
+    """Thm 1's first condition: max ‖z_x − r_(M(x))‖ relative to the codes' spread, r the code point of x's orbit
+    (``st.first``: its first point, or the family's order-free choice, see :func:`decide`)."""
     worst = int(np.argmax(st.max_dev))
     value = float(st.max_dev[worst]) / g.scale
     return Condition(
@@ -129,7 +130,7 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
         value=value,
         threshold=g.tol,
         comparison="<=",
-        description="max ‖z_x − z_(orbit's first point)‖ / spread of the codes",
+        description="max ‖z_x − r_(M(x))‖ / spread of the codes (r: each orbit's code point, see `codes`)",
         detail={
             "worst_orbit": worst,
             "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
