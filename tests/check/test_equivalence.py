@@ -585,5 +585,6 @@ def test_acceptance_simplex_shifted_is_ideal_without_bias(s):
     if not inside:
         ce = r.counterexample
         assert ce["kind"] == "radon" and ce["verified"]
+        assert ce["orbit_labels"] == [1, 0, 0, 0, 0, 0]  # the Radon labelling {β > 0} vs {β < 0}
         assert not fittable(from_codes(codes), np.asarray(ce["orbit_labels"]), "linear-nobias")
     assert idealssl.check(codes, list(range(6)), probe="linear").ideal
