@@ -355,7 +355,7 @@ def check(
             rep, orb, *dec.pair, g.scale, tol, bias=rules.family.bias, units=factor
         )
     ideal = all(c.holds for c in conds.values() if c.decisive)
-    if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
+    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
         notes.append("no certificate could be built")
     if certificate is not None and not certificate.verified:
         notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")

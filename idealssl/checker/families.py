@@ -259,7 +259,12 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
             lam[int(np.argmin(norms))] = 1.0
         elif lam is not None and alpha is not None:  # rank C − 1: coefficients within tol of 0 are zeros
             small = np.abs(alpha) <= tol * np.linalg.norm(alpha)
-            if small.any():
+            if small.all():  # possible only for tol ≥ 1/√C: no dependency is left to certify
+                notes.append(
+                    "every coefficient of the codes' one dependency lies within tol of 0, so positive_dependency "
+                    "fails at this tolerance, but no labelling is certified by it (a smaller --tol decides)"
+                )
+            elif small.any():
                 lam = np.where(small, 0.0, lam)
                 slack = 2.0
         certificate = cert.radon_certificate(

@@ -103,3 +103,17 @@ def test_comparisons_at_the_threshold(probe, cond, Z, orbit):
     at = idealssl.check(Z, orbit, probe=probe, tol=v, graded=False).conditions[cond]
     assert at.value == v and at.threshold == v
     assert at.holds == (at.comparison == "<="), (at.comparison, at.value)
+
+
+def test_nobias_tolerance_above_every_dependency_coefficient_does_not_crash():
+    """Codes e1 and −e1: the unit codes' dependency is (1, 1)/√2, so at tol = 0.75 every coefficient lies within
+    tol of 0 and ``positive_dependency`` fails. Counting them all as zeros left no dependency and the certificate
+    divided by zero (also reached through the graded verdict, which re-measures at the tolerance a large
+    deviation sets). No labelling is certified by that dependency: the report is not ideal, without a certificate,
+    and says so."""
+    r = idealssl.check(np.array([[1.0, 0.0], [-1.0, 0.0]]), [0, 1], probe="linear-nobias", tol=0.75)
+    assert not r.ideal and not r.conditions["positive_dependency"].holds
+    assert r.counterexample is None and any("no certificate" in n for n in r.notes)
+    moved = np.array([[1.0, 0.0], [-1.0, 0.0], [-1.0, 1.6], [1.0, 0.0]])  # orbit 1's second point far off
+    r = idealssl.check(moved, [0, 1, 1, 0], probe="linear-nobias")
+    assert not r.ideal and r.counterexample["kind"] == "non_invariant" and r.graded is not None
