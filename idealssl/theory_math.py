@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 
@@ -54,22 +55,46 @@ def ideal_log_loss_optimum(C: int, temperature: float = 1.0) -> float:
     return math.log1p((C - 1) * math.exp(-C / ((C - 1) * temperature)))
 
 
+def _nearest_sqrt(num: int, den: int) -> float:
+    """The float nearest to sqrt(num / den) for positive integers num, den, decided in exact rational
+    arithmetic (no dependence on the platform's sqrt or rounding of num / den)."""
+    q = Fraction(num, den)
+    e = math.sqrt(num / den)
+    while True:
+        up, down = math.nextafter(e, math.inf), math.nextafter(e, 0.0)
+        if ((Fraction(e) + Fraction(up)) / 2) ** 2 < q:
+            e = up
+        elif ((Fraction(e) + Fraction(down)) / 2) ** 2 > q:
+            e = down
+        else:
+            return e
+
+
 def regular_simplex(C: int, d: int | None = None) -> np.ndarray:
     """C unit vectors in R^d (d ≥ C − 1, default C − 1) with pairwise cosine −1/(C − 1), summing to 0.
 
-    Construction: the rows of an orthonormal basis U (C × (C−1)) of the complement of the all-ones
-    vector satisfy U Uᵀ = I − 11ᵀ/C, so the rows of sqrt(C/(C−1)) U have unit norm and inner
-    products −1/(C−1) (statements.md, S4.1).
+    Closed form (the Helmert basis; statements.md S4.1): column j = 1..C−1 is the Helmert contrast
+    (1, …, 1, −j, 0, …, 0)/sqrt(j(j+1)) (j ones) scaled by sqrt(C/(C−1)), so vertex m (m = 0..C−1) has
+
+        v_m[j] = sqrt(C / ((C−1) j (j+1)))   for m < j,
+        v_m[j] = −sqrt(C j / ((C−1)(j+1)))   for m = j,
+        v_m[j] = 0                           for m > j,
+
+    and zeros in the coordinates C..d. The contrasts are an orthonormal basis U of the complement of
+    the all-ones vector, U Uᵀ = I − 11ᵀ/C, so the Gram matrix is (C/(C−1))(I − 11ᵀ/C). Every entry is
+    the float nearest to its exact value (decided in rational arithmetic), so the result is the same
+    to the last bit on every platform (``theory.simplex.helmert_simplex`` is the exact form).
     """
     C = check_classes(C, "C")
     d = C - 1 if d is None else int(d)
     if d < C - 1:
         raise InputError(f"a regular simplex with C = {C} vertices needs d >= {C - 1}, got d = {d}")
-    P = np.eye(C) - 1.0 / C
-    U, s, _ = np.linalg.svd(P)
-    V = U[:, : C - 1] * math.sqrt(C / (C - 1))
+    j = range(1, C)
+    above = np.array([_nearest_sqrt(C, (C - 1) * k * (k + 1)) for k in j])  # rows m < j
+    diagonal = np.array([-_nearest_sqrt(C * k, (C - 1) * (k + 1)) for k in j])  # row m = j
     out = np.zeros((C, d))
-    out[:, : C - 1] = V
+    out[:, : C - 1] = np.triu(np.broadcast_to(above, (C, C - 1)))
+    out[np.arange(1, C), np.arange(C - 1)] = diagonal
     return out
 
 

@@ -3,7 +3,9 @@
 Establishes (symbolically, for general C and temperature τ unless a size is named):
 
 * S4.1  the regular-simplex Gram matrix (C/(C−1))(I − 11ᵀ/C) has unit diagonal, off-diagonal
-        −1/(C−1) and rank C − 1 (eigenvalues checked for C = 2..7), so it needs d ≥ C − 1;
+        −1/(C−1) and rank C − 1 (eigenvalues checked for C = 2..7), so it needs d ≥ C − 1; the
+        Helmert rows (``helmert_simplex``, the closed form of ``regular_simplex``) have this Gram
+        matrix and sum to 0 (C = 2..8, exact);
 * S4.2  at the simplex with w_m = z_m the ideal log loss equals
         L*(C, τ) = log(1 + (C−1) exp(−C/((C−1)τ)));
         and the three algebraic steps of the lower bound L_I ≥ L*: the pair identities, the
@@ -44,6 +46,23 @@ def simplex_gram(Cv):
     return sp.Rational(Cv, Cv - 1) * (sp.eye(Cv) - sp.ones(Cv, Cv) / Cv)
 
 
+def helmert_simplex(Cv):
+    """The regular simplex of ``idealssl.theory_math.regular_simplex`` as an exact C × (C−1) sympy matrix.
+
+    Column j (1 ≤ j ≤ C − 1) is the j-th Helmert contrast (1, …, 1, −j, 0, …, 0)/sqrt(j(j+1)) (j ones),
+    scaled by sqrt(C/(C−1)): entry (m, j) is sqrt(C/((C−1) j (j+1))) for m < j, −sqrt(C j/((C−1)(j+1)))
+    for m = j and 0 for m > j (rows m = 0..C−1). The Helmert contrasts are an orthonormal basis of the
+    complement of the all-ones vector, so the Gram matrix of the rows is (C/(C−1))(I − 11ᵀ/C).
+    """
+    Cv = int(Cv)
+    H = sp.zeros(Cv, Cv - 1)
+    for j in range(1, Cv):
+        for m in range(j):
+            H[m, j - 1] = sp.sqrt(sp.Rational(Cv, (Cv - 1) * j * (j + 1)))
+        H[j, j - 1] = -sp.sqrt(sp.Rational(Cv * j, (Cv - 1) * (j + 1)))
+    return H
+
+
 def _vec(name, n):
     return sp.Matrix(sp.symbols(f"{name}0:{n}", real=True))
 
@@ -73,6 +92,14 @@ def derive() -> dict[str, object]:
         ev = simplex_gram(Cv).eigenvals()
         ok &= ev == {sp.Rational(Cv, Cv - 1): Cv - 1, 0: 1}
     out["S4.1 simplex Gram has eigenvalue C/(C-1) (multiplicity C-1) and 0: rank C-1 (C = 2..7)"] = bool(ok)
+    helmert_ok = True
+    for Cv in range(2, 9):
+        H = helmert_simplex(Cv)
+        helmert_ok &= (H * H.T - simplex_gram(Cv)).applyfunc(sp.simplify) == sp.zeros(Cv, Cv)
+        helmert_ok &= (sp.ones(1, Cv) * H).applyfunc(sp.simplify) == sp.zeros(1, Cv - 1)
+    out["S4.1 the Helmert rows (regular_simplex) have the simplex Gram and sum to 0 (C = 2..8, exact)"] = bool(
+        helmert_ok
+    )
     # ---- S4.2 value at the simplex, general C and tau
     out.update(value_at_simplex_claim())
     # pair identities (generic symbolic vectors, C = 3, d = 2 and C = 4, d = 3)

@@ -15,6 +15,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from ..probes import get_family
 from ..theory_math import numerical_rank
 from . import certificates as cert
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
-from .families import FAMILIES, CodeGeometry, FamilyRules
+from .families import FAMILIES, CodeGeometry, FamilyRules, ScaledInvariance
 from .geometry import rms_norm, sample_efficiency
 from .graded import for_check as graded_block
 from .report import MIN_TOL, CheckReport, Condition
@@ -119,7 +121,8 @@ def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
 
 
 def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
-    """Thm 1's first condition: max ‖z_x − z_(orbit's first point)‖ relative to the codes' spread."""
+    """Thm 1's first condition: max ‖z_x − r_(M(x))‖ relative to the codes' spread, r the code point of x's orbit
+    (``st.first``: its first point, or the family's order-free choice, see :func:`decide`)."""
     worst = int(np.argmax(st.max_dev))
     value = float(st.max_dev[worst]) / g.scale
     return Condition(
@@ -127,7 +130,7 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
         value=value,
         threshold=g.tol,
         comparison="<=",
-        description="max ‖z_x − z_(orbit's first point)‖ / spread of the codes",
+        description="max ‖z_x − r_(M(x))‖ / spread of the codes (r: each orbit's code point, see `codes`)",
         detail={
             "worst_orbit": worst,
             "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
@@ -136,6 +139,86 @@ def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
             "max_deviation_relative_per_orbit": (st.max_dev[:1000] / g.scale).tolist(),  # the first 1000 orbits
         },
     )
+
+
+#: how the codes were chosen, as the report states it (:attr:`CheckReport.codes`)
+FIRST_POINTS = "each orbit's first point"
+LARGEST_NORM = (
+    "each orbit's largest-norm point (invariance holds only up to positive scaling, which homogeneous probes "
+    "cannot see; the conditions are measured on these points, whatever the order of the points)"
+)
+
+
+@dataclass
+class Decision:
+    """The conditions measured at one tolerance, on the codes the invariance condition settled on.
+
+    Attributes
+    ----------
+    st : OrbitStats
+        The streaming pass whose codes the conditions used.
+    g : CodeGeometry
+    conds : dict
+        Invariance first, then the family's conditions.
+    certificate : Certificate or None
+        The family's structural certificate, when a structural condition fails.
+    pair : (orbit, point, point)
+        The most non-invariant orbit and two of its points (for a non-invariance certificate).
+    codes_rule : str
+        :data:`FIRST_POINTS` or :data:`LARGEST_NORM`.
+    """
+
+    st: OrbitStats
+    g: CodeGeometry
+    conds: dict[str, Condition]
+    certificate: cert.Certificate | None
+    pair: tuple[int, int, int]
+    codes_rule: str
+
+
+def decide(
+    rules: FamilyRules,
+    st: OrbitStats,
+    rep: Representation,
+    orb: Orbits,
+    tol: float,
+    notes: list[str],
+    relaxed: Callable[[], ScaledInvariance],
+) -> Decision:
+    """Invariance on each orbit's first point; when it fails and the family relaxes it (``linear-nobias``:
+    up to positive scaling), the relaxed condition on the family's order-free codes (``relaxed()``, measured
+    once by the caller); then the family's conditions on the codes so chosen (Thm 1; theory/statements.md
+    S1.3, S1.4, S2.1)."""
+    scratch: list[str] = []
+    g = code_geometry(st, tol, scratch)
+    inv = invariance_condition(st, g, rep.n)
+    m = inv.detail["worst_orbit"]
+    pair = (m, int(st.first[m]), int(st.argmax_dev[m]))
+    rule = FIRST_POINTS
+    if not inv.holds and rules.relax_invariance is not None:
+        sc = relaxed()
+        st, rule = sc.st, LARGEST_NORM
+        g = code_geometry(st, tol, notes)
+        inv, pair = sc.condition(invariance_condition(st, g, rep.n), tol)
+    else:
+        notes.extend(scratch)
+    conds = {"invariance": inv}
+    structural, certificate = rules.conditions(g, rep, orb, notes)
+    conds.update(structural)
+    return Decision(st, g, conds, certificate, pair, rule)
+
+
+def relaxation(rules: FamilyRules, rep: Representation, orb: Orbits, threads: int) -> Callable[[], ScaledInvariance]:
+    """``rules.relax_invariance`` measured on first use only (it reads Z again)."""
+    memo: list[ScaledInvariance] = []
+
+    def measured() -> ScaledInvariance:
+        if not memo:
+            assert rules.relax_invariance is not None
+            memo.append(rules.relax_invariance(rep, orb, threads))
+        return memo[0]
+
+    return measured
 
 
 def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
@@ -263,21 +346,16 @@ def check(
         )
     the_task = load_task(task, orb) if task is not None else None
     notes: list[str] = []
-    rep, factor, st = _stream(user_rep, orb, threads, notes)
-    g = code_geometry(st, tol, notes)
-    conds = {"invariance": invariance_condition(st, g, rep.n)}
-    structural, certificate = rules.conditions(g, rep, orb, notes)
-    conds.update(structural)
-    worst = conds["invariance"].detail["worst_orbit"]
-    pair = (worst, int(st.first[worst]), int(st.argmax_dev[worst]))  # a non-invariant orbit and two of its points
-    if rules.relax_invariance is not None and not conds["invariance"].holds:
-        pair = rules.relax_invariance(conds, rep, orb, st, tol, pair)
+    rep, factor, st0 = _stream(user_rep, orb, threads, notes)
+    relaxed = relaxation(rules, rep, orb, threads)
+    dec = decide(rules, st0, rep, orb, tol, notes, relaxed)
+    st, g, conds, certificate = dec.st, dec.g, dec.conds, dec.certificate
     if certificate is None and not conds["invariance"].holds:
         certificate = cert.non_invariant_certificate(
-            rep, orb, *pair, g.scale, tol, bias=rules.family.bias, units=factor
+            rep, orb, *dec.pair, g.scale, tol, bias=rules.family.bias, units=factor
         )
     ideal = all(c.holds for c in conds.values() if c.decisive)
-    if not ideal and certificate is None:  # pragma: no cover - every failing condition has a certificate
+    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
         notes.append("no certificate could be built")
     if certificate is not None and not certificate.verified:
         notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
@@ -285,7 +363,7 @@ def check(
     if the_task is not None:
         witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
     exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
-    grades = graded_block(rules, st, g, rep, orb, conds, tol) if graded else None
+    grades = graded_block(rules, st0, dec, rep, orb, tol, relaxed) if graded else None
     return CheckReport(
         ideal=ideal,
         probe=probe,
@@ -301,4 +379,5 @@ def check(
         notes=notes,
         orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None,
         graded=grades,
+        codes={"rule": dec.codes_rule, "points": st.first[:1000].tolist()},
     )

@@ -7,8 +7,9 @@ Three kinds, tried in this order (the first that applies is reported):
     (with Σ λ_m = 0 in the affine case). Label the orbits with λ_m > 0 as 1, all others 0. For any
     probe direction w with ‖w‖ = 1 and bias b, if every code satisfied y_m (w·μ_m + b) ≥ γ, then
     summing with weights |λ_m| gives w·v ≥ ‖λ‖₁ γ, so γ ≤ ‖v‖ / ‖λ‖₁ (Radon / Farkas; theory/statements.md
-    S1.3, Lemma A). The codes are actual points (each orbit's first point), so no probe of the family
-    fits this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
+    S1.3, Lemma A). The codes are actual points (each orbit's first point, or for ``linear-nobias`` when
+    invariance holds only up to positive scaling its largest-norm point), so no probe of the family fits
+    this invariant task with a margin above that bound; with v = 0 none fits it at all. Verified by
     recomputing v in float64 and, when the support is small, by an independent LP. Without bias the
     dependency has both signs or a zero coefficient (S1.4: a one-signed dependency without zeros means
     the origin is inside the codes' hull, which is ideal), so the task is never constant; a zero code
@@ -17,7 +18,7 @@ Three kinds, tried in this order (the first that applies is reported):
     Two orbits whose codes coincide (relative distance ≤ tol): label one 1 and the other 0. Any probe
     — any function of z — gives both points the same output (exactly, when the distance is 0).
 ``non_invariant`` (all families)
-    An orbit m with points x (its first point) and x' at relative distance > tol. Task: orbit m is 1,
+    An orbit m with points x (its code point) and x' at relative distance > tol. Task: orbit m is 1,
     all others 0. On the one-point training sample D = {x}, the affine probe that bisects z_x and z_x'
     is an empirical risk minimiser (zero training error) that misclassifies x', a point of an orbit it
     has seen. For an invariant encoder no ERM errs on a seen orbit, so the worst-case ERM risk W_n
@@ -214,7 +215,7 @@ def radon_certificate(
             "margin_upper_bound_relative": rel_bound,
         },
         verification=(
-            f"‖Σ λ_m z_(first point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} "
+            f"‖Σ λ_m z_(code point of m)‖ = {residual:.3g} recomputed in float64; with ‖λ‖₁ = {np.abs(lam).sum():.3g} "
             f"no {fam} probe"
             f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol "
             f"· σ_1 = {limit:.3g} relative)"

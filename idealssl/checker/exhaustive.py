@@ -45,6 +45,8 @@ def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray
     pts, lab = (Z, labels) if Z is not None else (codes, np.arange(C))
     family = get_family(probe)
     bias = family.bias
+    if family.linear and not bias and on_points:
+        pts = at_code_norms(pts, lab, codes)
     total, fittable, first_bad = 0, 0, None
     margins = []
     spread = np.sqrt(np.mean(np.sum((codes - codes.mean(axis=0)) ** 2, axis=1)))
@@ -81,6 +83,17 @@ def exhaustive_check(Z: np.ndarray | None, labels: np.ndarray, codes: np.ndarray
         "first_unfittable_orbit_labels": first_bad,
         "exact_worst_case_margin": exact_margin,
     }
+
+
+def at_code_norms(Z: np.ndarray, labels: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """Each point rescaled to the norm of its orbit's code, z ↦ z ‖μ_(M(x))‖ / ‖z‖ (zero points stay 0).
+
+    A positive rescaling of a point changes no homogeneous probe's decision on it, so strict separability
+    is unchanged; the LP's margin is then measured at the codes' scale, as the rank test measures it
+    (points that are positive multiples of their code count as the code, S1.4)."""
+    n = np.linalg.norm(Z, axis=1)
+    target = np.linalg.norm(codes, axis=1)[labels]
+    return Z * np.divide(target, n, out=np.zeros_like(n), where=n > 0)[:, None]
 
 
 def _class_gap(codes: np.ndarray, y_orbit: np.ndarray) -> float:

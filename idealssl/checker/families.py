@@ -8,7 +8,8 @@ measured in :mod:`.api`) and
   (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: the note under S1.3);
 * ``linear-nobias`` (homogeneous probes): rank[μ_m] = C, or rank C − 1 and the one dependency
   Σ α_m μ_m = 0 has every α_m non-zero and of one sign (S1.4); invariance is only needed up to
-  positive scaling (argmax W z = argmax W (cz), c > 0);
+  positive scaling (argmax W z = argmax W (cz), c > 0), and then the codes are each orbit's
+  largest-norm point (an order-free choice; :class:`ScaledInvariance`);
 * ``mlp`` (universal probes): the codes are distinct (S2.1).
 
 Each family is one :class:`FamilyRules` entry of :data:`FAMILIES`: a function measuring its
@@ -34,7 +35,7 @@ from . import certificates as cert
 from .certificates import Certificate
 from .geometry import homogeneous_dependency, min_pairwise_distance
 from .report import Condition
-from .stats import OrbitStats, ray_deviation
+from .stats import OrbitStats, largest_norm_points, orbit_stats, ray_deviation
 from .witness import MLP_WITNESSES, affine_witness, homogeneous_witness
 
 
@@ -45,9 +46,10 @@ class CodeGeometry:
     Attributes
     ----------
     codes : ndarray (C, d)
-        The codes r_m (each orbit's first point), in the checker's (possibly rescaled) units.
+        The codes r_m (each orbit's first point, or its largest-norm point under
+        :class:`ScaledInvariance`), in the checker's (possibly rescaled) units.
     first : ndarray (C,)
-        Index of each orbit's first point.
+        Index of each code's point.
     sv_aff, sv_lin : ndarray
         Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m] (rounding-level values
         set to 0), decreasing.
@@ -257,7 +259,12 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
             lam[int(np.argmin(norms))] = 1.0
         elif lam is not None and alpha is not None:  # rank C − 1: coefficients within tol of 0 are zeros
             small = np.abs(alpha) <= tol * np.linalg.norm(alpha)
-            if small.any():
+            if small.all():  # possible only for tol ≥ 1/√C: no dependency is left to certify
+                notes.append(
+                    "every coefficient of the codes' one dependency lies within tol of 0, so positive_dependency "
+                    "fails at this tolerance, but no labelling is certified by it (a smaller --tol decides)"
+                )
+            elif small.any():
                 lam = np.where(small, 0.0, lam)
                 slack = 2.0
         certificate = cert.radon_certificate(
@@ -319,28 +326,68 @@ def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, note
 Pair = tuple[int, int, int]
 
 
-def invariance_up_to_scaling(
-    conds: dict[str, Condition], rep: Representation, orb: Orbits, st: OrbitStats, tol: float, pair: Pair
-) -> Pair:
-    """``linear-nobias``: homogeneous probes cannot tell z from c·z (c > 0), so invariance up to positive
-    scaling suffices. Replaces ``conds["invariance"]`` when every point is a positive multiple of its code;
-    returns the (orbit, point, point) pair for the non-invariance certificate."""
-    chord, m_ray, x_ray = ray_deviation(rep, orb, st.codes)
-    ray = {"value": chord, "threshold": tol, "holds": chord <= tol, "worst_points": [int(st.first[m_ray]), x_ray]}
-    strict = conds["invariance"]
-    if chord <= tol:
-        conds["invariance"] = Condition(
-            holds=True,
-            value=chord,
-            threshold=tol,
-            comparison="<=",
-            description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit: every point is a positive multiple of "
-            "its code, which homogeneous probes cannot tell apart (strict invariance fails: see detail)",
-            detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
-        )
-        return pair
-    strict.detail["up_to_positive_scaling"] = ray
-    return (m_ray, int(st.first[m_ray]), x_ray)
+@dataclass(frozen=True)
+class ScaledInvariance:
+    """Invariance up to positive scaling (``linear-nobias``), measured once for every tolerance.
+
+    Homogeneous probes cannot tell z from c·z (c > 0), so an orbit whose points are positive multiples of
+    one another acts as an invariant one (theory/statements.md S1.4). Its code is then an order-free
+    choice, the orbit's largest-norm point (:func:`~.stats.largest_norm_points`), not whichever point is
+    listed first; the family's conditions are measured on these codes.
+
+    Attributes
+    ----------
+    st : OrbitStats
+        The streaming pass with the largest-norm points as codes (deviations measured from them).
+    chord : float
+        max over points of ‖ẑ_x − r̂_(M(x))‖ (unit vectors; a zero point against a non-zero code counts 2).
+    orbit, point : int
+        Where the chord is largest.
+    """
+
+    st: OrbitStats
+    chord: float
+    orbit: int
+    point: int
+
+    def condition(self, strict: Condition, tol: float) -> tuple[Condition, Pair]:
+        """The invariance condition at ``tol`` (``strict``: strict invariance measured on ``st``'s codes)
+        and the (orbit, point, point) pair for a non-invariance certificate."""
+        m = int(np.argmax(self.st.max_dev))
+        pair = (m, int(self.st.first[m]), int(self.st.argmax_dev[m]))
+        if strict.holds:
+            return strict, pair
+        ray = {
+            "value": self.chord,
+            "threshold": tol,
+            "holds": self.chord <= tol,
+            "worst_points": [int(self.st.first[self.orbit]), self.point],
+        }
+        if self.chord <= tol:
+            relaxed = Condition(
+                holds=True,
+                value=self.chord,
+                threshold=tol,
+                comparison="<=",
+                description="max ‖z_x/‖z_x‖ − r/‖r‖‖ for r the code of x's orbit (its largest-norm point): every "
+                "point is a positive multiple of its code, which homogeneous probes cannot tell apart (strict "
+                "invariance fails: see detail)",
+                detail={"strict": {"value": strict.value, "threshold": tol, "holds": False, **strict.detail}},
+            )
+            return relaxed, pair
+        strict.detail["up_to_positive_scaling"] = ray
+        return strict, (self.orbit, int(self.st.first[self.orbit]), self.point)
+
+
+def scaled_invariance(rep: Representation, orb: Orbits, threads: int = 2) -> ScaledInvariance:
+    """``linear-nobias``'s relaxation of invariance (:class:`ScaledInvariance`): two passes over ``rep`` to
+    find the largest-norm points, one for the deviations from them and one for the chords; run only when
+    strict invariance on the first points fails."""
+    points = largest_norm_points(rep, orb)
+    codes = rep.rows(points)
+    st = orbit_stats(rep, orb, threads=threads, codes=codes, points=points)
+    chord, m, x = ray_deviation(rep, orb, codes)
+    return ScaledInvariance(st, chord, m, x)
 
 
 @dataclass(frozen=True)
@@ -355,20 +402,21 @@ class FamilyRules:
         certificate when one fails.
     witnesses : tuple of callables (codes, orbit_labels, n_classes) -> probe
         Witness constructions for a task, tried in order (the one with fewest errors is kept).
-    relax_invariance : callable, optional
-        Replaces the strict invariance condition by a weaker one the family cannot tell apart.
+    relax_invariance : callable (rep, orbits, threads) -> ScaledInvariance, optional
+        A weaker invariance the family cannot tell apart from the strict one, with the codes it is measured
+        on; used when strict invariance (on each orbit's first point) fails.
     """
 
     family: ProbeFamily
     conditions: Callable[[CodeGeometry, Representation, Orbits, list[str]], Measured]
     witnesses: tuple[Callable, ...]
-    relax_invariance: Callable[..., Pair] | None = None
+    relax_invariance: Callable[[Representation, Orbits, int], ScaledInvariance] | None = None
 
 
 FAMILIES: dict[str, FamilyRules] = {
     "linear": FamilyRules(PROBE_FAMILIES["linear"], affine_conditions, (functools.partial(affine_witness, bias=True),)),
     "linear-nobias": FamilyRules(
-        PROBE_FAMILIES["linear-nobias"], homogeneous_conditions, (homogeneous_witness,), invariance_up_to_scaling
+        PROBE_FAMILIES["linear-nobias"], homogeneous_conditions, (homogeneous_witness,), scaled_invariance
     ),
     "mlp": FamilyRules(PROBE_FAMILIES["mlp"], universal_conditions, MLP_WITNESSES),
 }

@@ -361,22 +361,17 @@ def grade(
 
 
 def for_check(
-    rules: Any, st: OrbitStats, g: CodeGeometry, rep: Any, orb: Any, conds: dict[str, Condition], tol: float
+    rules: Any, st: OrbitStats, dec: Any, rep: Any, orb: Any, tol: float, relaxed: Callable[[], Any]
 ) -> dict[str, Any]:
-    """:func:`grade` for :func:`idealssl.check`: ``measure(t)`` reruns the check's conditions at tolerance t
-    from the same streaming pass (spectra, family conditions, the family's invariance relaxation)."""
-    from .api import code_geometry, invariance_condition
+    """:func:`grade` for :func:`idealssl.check`: ``measure(t)`` reruns the check's decision at tolerance t
+    (:func:`~.api.decide`) from the same streaming pass ``st`` and the same relaxation ``relaxed``; ``dec``
+    is the decision at ``tol``."""
+    from .api import decide
 
     def measure(t: float) -> dict[str, Condition]:
-        notes: list[str] = []
-        gt = code_geometry(st, t, notes)
-        c = {"invariance": invariance_condition(st, gt, rep.n)}
-        c.update(rules.conditions(gt, rep, orb, notes)[0])
-        if rules.relax_invariance is not None and not c["invariance"].holds:
-            rules.relax_invariance(c, rep, orb, st, t, (0, 0, 0))
-        return c
+        return decide(rules, st, rep, orb, t, [], relaxed).conds
 
-    return grade(conds, st, g, rules.family, tol, measure, rep, orb.labels)
+    return grade(dec.conds, dec.st, dec.g, rules.family, tol, measure, rep, orb.labels)
 
 
 def format_graded(gr: dict[str, Any]) -> list[str]:

@@ -89,6 +89,10 @@ class CheckReport:
     graded : dict or None
         The graded verdict (:mod:`idealssl.checker.graded`): ``ideal_tolerance``, ``binding_condition``,
         ``tolerance_headroom``, ``fitted_task_fraction`` (with how it was measured), ``diagnostics``, ``hints``.
+    codes : dict or None
+        Which points the conditions were measured on: ``rule`` (each orbit's first point, or for
+        ``linear-nobias`` when invariance holds only up to positive scaling each orbit's largest-norm point)
+        and ``points`` (the index of each orbit's code point; the first 1000 orbits).
     """
 
     ideal: bool
@@ -105,6 +109,7 @@ class CheckReport:
     notes: list[str] = field(default_factory=list)
     orbit_names: list[Any] | None = None
     graded: dict[str, Any] | None = None
+    codes: dict[str, Any] | None = None
 
     @property
     def ideal_tolerance(self) -> float | None:
@@ -132,6 +137,8 @@ class CheckReport:
             "exhaustive": plain(self.exhaustive),
             "notes": list(self.notes),
         }
+        if self.codes is not None:
+            d["codes"] = plain(self.codes)
         if self.orbit_names is not None:
             d["orbit_ids"] = plain(self.orbit_names)
         if self.graded is not None:
@@ -173,6 +180,8 @@ def format_report(r: CheckReport) -> str:
     for name, c in r.conditions.items():
         tag = ok(c.holds) if c.decisive else ("info" if c.holds else "info")
         lines.append(f"  [{tag}] {name:<22} {_fmt(c.value):>10} {c.comparison} {_fmt(c.threshold):<8} {c.description}")
+    if r.codes is not None and not r.codes["rule"].startswith("each orbit's first point"):
+        lines.append(f"  codes: {r.codes['rule']}")
     lines.append("")
     lines.append(f"verdict: {'IDEAL' if r.ideal else 'NOT IDEAL'} for {title}")
     se = r.sample_efficiency

@@ -44,7 +44,8 @@ class OrbitStats:
     Attributes
     ----------
     codes : ndarray (C, d), float64
-        r_m: the representation of the first point of each orbit.
+        r_m: the representation of each orbit's code point (its first point unless the caller chose
+        others: :func:`largest_norm_points`).
     first : ndarray (C,), int64
         Index of that point.
     max_dev : ndarray (C,)
@@ -137,9 +138,16 @@ def safe_scale(codes: np.ndarray, float32: bool = False) -> float:
     return 1.0 if -limit <= e <= limit else float(np.ldexp(1.0, min(-e, MAX_EXP)))
 
 
-def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np.ndarray | None = None) -> OrbitStats:
+def orbit_stats(
+    rep: Representation,
+    orbits: Orbits,
+    threads: int = 2,
+    codes: np.ndarray | None = None,
+    points: np.ndarray | None = None,
+) -> OrbitStats:
     """Compute :class:`OrbitStats` in one pass over ``rep`` (see module docstring); ``codes``, when
-    given, are ``rep.rows(orbits.first_points())`` already read.
+    given, are ``rep.rows(points)`` already read. ``points``: the point of each orbit whose representation
+    is its code (default each orbit's first point; :func:`largest_norm_points` for ``linear-nobias``).
 
     Raises
     ------
@@ -149,7 +157,7 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np
     if orbits.n != rep.n:
         raise InputError(f"{orbits.source}: the orbits cover {orbits.n} points but {rep.source} has N = {rep.n} rows")
     C, d = orbits.n_orbits, rep.d
-    first = orbits.first_points()
+    first = orbits.first_points() if points is None else np.asarray(points, dtype=np.int64)
     codes = rep.rows(first) if codes is None else codes
     if not np.isfinite(codes).all():
         m = int(np.argmax(~np.isfinite(codes).all(axis=1)))
@@ -191,6 +199,26 @@ def orbit_stats(rep: Representation, orbits: Orbits, threads: int = 2, codes: np
         sizes=sizes,
         mass=orbits.orbit_mass(),
     )
+
+
+def largest_norm_points(rep: Representation, orbits: Orbits) -> np.ndarray:
+    """Each orbit's point of largest norm (the smallest index among equal norms): one pass over ``rep``.
+
+    An order-free choice of codes: it depends on the set of points of each orbit, not on the order in which
+    they are listed (ties between distinct points of equal norm aside, which invariance up to positive
+    scaling, ``ray_deviation`` ≤ tol, puts within tol of each other). ``linear-nobias`` measures its
+    conditions on these points when strict invariance fails (theory/statements.md S1.4: the conditions are
+    unchanged by a positive rescaling of each code, and a point that is a positive multiple of its orbit's
+    largest one is no evidence against idealness)."""
+    sq = np.empty(rep.n)
+    for start, block in rep.chunks():
+        sq[start : start + len(block)] = np.einsum("ij,ij->i", block, block)
+    best = np.full(orbits.n_orbits, -1.0)
+    np.maximum.at(best, orbits.labels, sq)
+    arg = orbits.first_points().copy()
+    hit = np.flatnonzero(sq == best[orbits.labels])
+    arg[orbits.labels[hit[::-1]]] = hit[::-1]  # the smallest index attaining the maximum wins
+    return arg
 
 
 def ray_deviation(rep: Representation, orbits: Orbits, codes: np.ndarray) -> tuple[float, int, int]:

@@ -53,11 +53,14 @@ def affine_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int, 
 def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: int) -> dict:
     """W with argmax(W μ_m) = label_m and no bias, for every non-constant labelling of ideal codes (S1.4).
 
-    Rank C: the minimum-norm solution of W μ_m = onehot(label_m). Rank C − 1 with the dependency
-    Σ α_m μ_m = 0, α > 0: the achievable score vectors (w·μ_m)_m are exactly those orthogonal to α, so
-    class k gets the scores 1 on its orbits S_k and −α(S_k)/α(S_kᶜ) on the others (orthogonal to α,
-    negative off S_k), and an unused class the scores 0; each row is then solved exactly. Otherwise
-    (not ideal) the least-squares one-hot solution, which may not fit."""
+    Rank C − 1 with the dependency Σ α_m μ_m = 0, α > 0: the achievable score vectors (w·μ_m)_m are exactly
+    those orthogonal to α, so class k gets the scores 1 on its orbits S_k and −α(S_k)/α(S_kᶜ) on the others
+    (orthogonal to α, negative off S_k), and an unused class the scores 0; each row is then solved exactly.
+    The same scores are used at rank C when the left singular vector of the smallest singular value is
+    one-signed: they are orthogonal to it, so W has no component along that direction, which a rank test
+    at the checker's tolerance may call zero (solving along it would amplify deviations by 1/σ_C).
+    Otherwise rank C: the minimum-norm solution of W μ_m = onehot(label_m); not ideal: the least-squares
+    one-hot solution, which may not fit."""
     C, d = codes.shape
     s = np.sqrt(np.einsum("ij,ij->", codes, codes) / C) or 1.0
     X = codes / s
@@ -66,7 +69,7 @@ def homogeneous_witness(codes: np.ndarray, orbit_labels: np.ndarray, n_classes: 
     T[np.arange(C), orbit_labels] = 1.0
     alpha = U[:, -1] * np.sign(U[np.argmax(np.abs(U[:, -1])), -1]) if C > 1 else np.ones(1)
     rank = int(np.count_nonzero(sv > 1e-12 * (sv[0] if len(sv) else 0.0))) if len(sv) else 0
-    if C > 1 and rank == C - 1 and np.all(alpha > 0) and len(np.unique(orbit_labels)) > 1:
+    if C > 1 and rank >= C - 1 and np.all(alpha > 0) and len(np.unique(orbit_labels)) > 1:
         for k in range(n_classes):
             inside = orbit_labels == k
             if inside.any():

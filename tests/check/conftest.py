@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 
+from idealssl.theory_math import regular_simplex
+
 
 @pytest.fixture
 def write(tmp_path):
@@ -24,20 +26,32 @@ def write(tmp_path):
 
 
 def simplex(C, d=None, rng=None):
-    """C unit-spread affinely independent codes (regular simplex) in R^d (d >= C-1), randomly rotated."""
-    d = d or C
-    V = np.eye(C) - 1.0 / C
-    if d > C:
-        V = np.hstack([V, np.zeros((C, d - C))])
-    elif d < C:
-        # project onto the (C-1)-dim subspace orthogonal to 1
-        q, _ = np.linalg.qr(V.T)
-        V = V @ q[:, : C - 1]
-        V = np.hstack([V, np.zeros((C, d - (C - 1)))]) if d > C - 1 else V
+    """C affinely independent codes of a regular simplex, centred (Σ rows = 0), each at distance
+    sqrt((C−1)/C) from the centroid, in R^d (d ≥ C − 1; default C; padded with zeros): the rows of
+    ``regular_simplex`` scaled, optionally rotated by a random orthogonal matrix."""
+    d = max(d or C, C - 1)
+    V = regular_simplex(C, d) * np.sqrt((C - 1) / C)
     if rng is not None:
-        Q, _ = np.linalg.qr(rng.standard_normal((V.shape[1], V.shape[1])))
+        Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
         V = V @ Q
     return V
+
+
+def origin_at(codes, beta):
+    """The codes translated so that the origin lies at barycentric coordinates ``beta`` (Σ β = 1) of their
+    affine hull: μ'_m = μ_m − Σ_k β_k μ_k, so Σ_m β_m μ'_m = 0 exactly in exact arithmetic. For affinely
+    independent codes the origin is then inside their hull's relative interior iff every β_m > 0, on a
+    face iff some β_m = 0 (and the others ≥ 0), outside iff some β_m < 0 (theory/statements.md S1.4)."""
+    beta = np.asarray(beta, dtype=np.float64)
+    return codes - beta @ codes
+
+
+def toward_vertex(C, s):
+    """Barycentric coordinates of the point a fraction ``s`` of the way from the centroid of C vertices to
+    vertex 0: β = (1 − s)/C · 1 + s e_0 (inside for 0 ≤ s < 1, at the vertex for s = 1, outside for s > 1)."""
+    beta = np.full(C, (1.0 - s) / C)
+    beta[0] += s
+    return beta
 
 
 def repeat_codes(codes, k):

@@ -34,7 +34,10 @@ def _forms(labels):
 @pytest.mark.parametrize("probe", ["linear", "linear-nobias", "mlp"])
 def test_every_orbit_format_and_probe(capsys, write, probe):
     rng = np.random.default_rng(0)
-    codes = simplex(4, d=4, rng=rng) + 3.0  # shifted: linearly independent too (generic)
+    # the simplex lifted by 3 along the normal of its hyperplane (its zero 4th coordinate), then rotated:
+    # linearly independent (rank 4) by construction, so ideal for every family
+    Q, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    codes = (simplex(4, d=4) + 3.0 * np.eye(4)[3]) @ Q
     Z, labels = repeat_codes(codes, 3)
     perm = rng.permutation(len(Z))
     Z, labels = Z[perm], labels[perm]

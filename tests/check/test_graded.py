@@ -74,7 +74,9 @@ def test_deviation_above_rank_margin_gives_none():
 @pytest.mark.parametrize("probe", ["linear", "linear-nobias", "mlp"])
 def test_fraction_is_one_when_ideal(probe):
     C = 5
-    S = regular_simplex(C, C) + (2.0 if probe == "linear-nobias" else 0.0)  # away from the origin: linearly independent
+    # without bias: lifted by 2 along the zero padded coordinate (normal to the simplex's hyperplane), so the
+    # codes are linearly independent (rank C) by construction
+    S = regular_simplex(C, C) + (2.0 * np.eye(C)[C - 1] if probe == "linear-nobias" else 0.0)
     Z = np.repeat(S, 3, axis=0) + 1e-6 * np.random.default_rng(1).standard_normal((3 * C, C))
     r = idealssl.check(Z, np.repeat(np.arange(C), 3), probe=probe, tol=1e-3)
     assert r.ideal, str(r)

@@ -1,5 +1,6 @@
 """idealssl.derive against values computed independently (statements.md S3, S4, S6, S7)."""
 
+import functools
 import itertools
 import math
 
@@ -31,6 +32,29 @@ def test_optimum_equals_loss_at_an_independently_built_simplex(C, tau):
     assert derive.ideal_log_loss_optimum(C, tau) == pytest.approx(_loss_at(S, S, tau), abs=1e-12)
     R = derive.regular_simplex(C)
     assert np.allclose(R @ R.T, S @ S.T) and R.shape == (C, C - 1)
+
+
+@pytest.mark.parametrize("C", [2, 3, 4, 5, 6, 7, 9, 12])
+def test_regular_simplex_is_the_helmert_closed_form_to_the_last_bit(C):
+    """S4.1: ``regular_simplex`` is the Helmert simplex of ``theory.simplex.helmert_simplex`` (sympy, exact),
+    every entry the float nearest to its exact value, so its bits do not depend on the platform or on
+    LAPACK; its exact Gram matrix is (C/(C−1))(I − 11ᵀ/C) and its rows sum to 0; padding adds zero columns."""
+    import sympy as sp
+
+    from theory.simplex import helmert_simplex, simplex_gram
+
+    H = helmert_simplex(C)
+    assert (H * H.T - simplex_gram(C)).applyfunc(sp.simplify) == sp.zeros(C, C)
+    assert (sp.ones(1, C) * H).applyfunc(sp.simplify) == sp.zeros(1, C - 1)
+    exact = np.array([[float(H[m, j].evalf(40)) for j in range(C - 1)] for m in range(C)])
+    R = derive.regular_simplex(C)
+    assert R.shape == (C, C - 1) and R.dtype == np.float64
+    assert np.array_equal(R, exact), np.argwhere(R != exact)
+    padded = derive.regular_simplex(C, C + 2)
+    assert np.array_equal(padded[:, : C - 1], R) and not padded[:, C - 1 :].any()
+    gram = C / (C - 1) * (np.eye(C) - 1.0 / C)
+    assert np.abs(R @ R.T - gram).max() <= 8 * np.finfo(float).eps
+    assert np.abs(R.sum(axis=0)).max() <= 8 * C * np.finfo(float).eps
 
 
 @pytest.mark.parametrize("C,d", [(3, 2), (4, 3), (4, 5)])
@@ -76,7 +100,18 @@ def _separable(P, y):
     return res.status == 0
 
 
-def _brute_force_Wn(points, point_orbit, p, n):
+def _separable_homogeneous(P, y, constant_ok=True):
+    """Strict separability of ±1 labels y by a homogeneous probe sign(w·z) (own LP: margin >= 1); a
+    constant labelling counts as realised (by the probe with one class) when ``constant_ok``."""
+    if np.all(y > 0) or np.all(y < 0):
+        if constant_ok:
+            return True
+    A = -(y[:, None] * P)
+    res = linprog(np.zeros(P.shape[1]), A_ub=A, b_ub=-np.ones(len(P)), bounds=[(None, None)] * P.shape[1])
+    return res.status == 0
+
+
+def _brute_force_Wn(points, point_orbit, p, n, separable=None):
     """sup over binary invariant tasks of E_D[ sup over ERMs of the risk ], by enumeration.
 
     The ERM set of a realisable task = affine classifiers with zero error on D; their behaviour on the
@@ -85,8 +120,9 @@ def _brute_force_Wn(points, point_orbit, p, n):
     """
     N = len(points)
     C = point_orbit.max() + 1
+    separable = separable or _separable
     realisable = [
-        np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if _separable(points, np.array(lab, float))
+        np.array(lab) for lab in itertools.product((-1, 1), repeat=N) if separable(points, np.array(lab, float))
     ]
     best = 0.0
     for task in itertools.product((-1, 1), repeat=C):
@@ -109,6 +145,20 @@ def test_Wn_formula_matches_brute_force_ERM_enumeration(n):
     p = np.array([0.2, 0.3, 0.5])
     got = _brute_force_Wn(codes, np.arange(3), p, n)
     assert got == pytest.approx(worst_case_erm_risk(n, masses=p), abs=1e-12)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_Wn_homogeneous_with_the_origin_inside_needs_the_constant_task(n):
+    """S1.4's sample-optimality step, by enumeration: three codes with the origin inside their hull (the
+    centred simplex) under homogeneous probes reach W_n = Σ p_m (1 − p_m)^n when the constant task counts as
+    realised (the one-class probe), and stay below it when it does not (after a sample whose orbits share a
+    label, the worst ERM is then the constant task, which two classes cannot realise here)."""
+    codes = derive.regular_simplex(3)
+    p = np.array([0.2, 0.3, 0.5])
+    with_constant = _brute_force_Wn(codes, np.arange(3), p, n, separable=_separable_homogeneous)
+    assert with_constant == pytest.approx(worst_case_erm_risk(n, masses=p), abs=1e-12)
+    two_classes = functools.partial(_separable_homogeneous, constant_ok=False)
+    assert _brute_force_Wn(codes, np.arange(3), p, n, separable=two_classes) < with_constant - 1e-3
 
 
 def test_Wn_equiprobable_matches_configure_and_brute_force():
@@ -169,9 +219,9 @@ def test_invariance_matters_worked_example():
     """theory/statements.md S3.3: a1, a2 (mass 1/4 each) ~ A, b (mass 1/2) ~ B, d = 1.
 
     The non-invariant encoder a1, a2, b -> 0, 1, 2 has W_1 = 9/16 when tasks and probes use two labels
-    (after seeing a1, (x, y, x) is not realisable on a line) and the paper's 5/8 when a third label is
-    allowed ((x, y, z) is: three intervals). The invariant encoder has W_1 = 1/2 either way. Before
-    issue 11 only the two-label value was stated, as a correction of 5/8.
+    (after seeing a1, (x, y, x) is not realisable on a line) and 5/8 when a third label is allowed
+    ((x, y, z) is: three intervals), the paper's task set. The invariant encoder has W_1 = 1/2 either way.
+    The example and both values are our derivation, not figures from the paper.
     """
     p = np.array([0.25, 0.25, 0.5])
     orbit = np.array([0, 0, 1])

@@ -118,8 +118,9 @@ def test_simplex_is_ideal_and_reaches_the_optimum(C):
 
 @pytest.mark.parametrize("C,d", [(4, 2), (5, 3), (5, 1), (6, 4)])
 def test_dimension_below_C_minus_1_makes_both_fail(C, d):
-    """Project the simplex onto its first d < C - 1 coordinates (then renormalise the rows)."""
-    S = derive.regular_simplex(C)[:, :d]
+    """Project the simplex onto its last d < C - 1 (Helmert) coordinates, then renormalise the rows: every
+    vertex has a non-zero last coordinate, so no row is zero; the codes span at most d < C - 1 dimensions."""
+    S = derive.regular_simplex(C)[:, C - 1 - d :]
     S /= np.linalg.norm(S, axis=1, keepdims=True)
     Z = np.repeat(S, 2, axis=0)
     lab = np.repeat(np.arange(C), 2)
