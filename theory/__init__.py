@@ -8,9 +8,10 @@ dict name -> bool or expression) and prints it from ``main()``::
     python -m theory.heads            # S6: CISSL population loss, symmetric vs asymmetric heads
     python -m theory.dissl            # S7: DISSL population objective and determinism threshold
     python -m theory.vje              # S8: VJE KL, Student-t normaliser, polar change, cancellation
+    python -m theory.robust           # S10: robust Theorem 1, certified few-shot error, sharp constants
     python -m theory                  # all of them
 
 The test suite (``tests/theory/test_derivations.py``) runs every ``derive()`` and checks each claim.
 """
 
-MODULES = ("simplex", "sample_efficiency", "heads", "dissl", "vje")
+MODULES = ("simplex", "sample_efficiency", "heads", "dissl", "vje", "robust")

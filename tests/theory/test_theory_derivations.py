@@ -8,7 +8,7 @@ import sympy as sp
 import theory
 
 #: minimum number of established claims per module (guards against a derivation silently shrinking)
-EXPECTED = {"simplex": 15, "sample_efficiency": 6, "heads": 6, "dissl": 9, "vje": 7}
+EXPECTED = {"simplex": 15, "sample_efficiency": 6, "heads": 6, "dissl": 9, "vje": 7, "robust": 19}
 
 
 @pytest.mark.parametrize("name", theory.MODULES)
@@ -66,6 +66,14 @@ def test_derivation_detects_a_false_claim(monkeypatch):
             lambda mod: lambda Cv, d: 2 * sum(sp.binomial(Cv - 1, k) for k in range(0, min(d + 1, Cv - 1) + 1)),
             "cover_necessity_claim",
             "COVER_CLAIM",
+        ),
+        # robust (S10.4): the core bound without its (1 − q)^n factors, s W_n(a/s) + 1 − s
+        (
+            "robust",
+            "core_bound_expr",
+            lambda mod: lambda a, nv: sum(a) * sum((x / sum(a)) * (1 - x / sum(a)) ** nv for x in a) + 1 - sum(a),
+            "core_enumeration_claim",
+            "CORE_CLAIM",
         ),
         # VJE: the Student-t weight without the δ² in the denominator
         (
