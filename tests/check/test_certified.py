@@ -367,6 +367,24 @@ def test_core_bound_per_sample_and_exact_expectation_on_an_outlier_problem():
         assert expect == pytest.approx(cert.bound(n), abs=1e-12) and expect_risk <= cert.bound(n)
 
 
+def test_n_below_is_the_first_n_under_the_target_and_to_dict_is_json():
+    """Certificate.n_below: with no mass outside the core it is the smallest n with W_n ≤ target (the checker's
+    sample-efficiency search, an independent bisection); with an outlier core it is the first n with B(n) ≤ target."""
+    import json
+
+    from idealssl.checker.geometry import sample_efficiency
+
+    prob, _ = build("linear", "simplex_affine", 5, 4, 3, "isotropic", 0.3, 2)
+    cert = cf.certify(prob)
+    assert cert.nshot and cert.certified_mass == pytest.approx(1.0)
+    assert cert.n_below(0.01) == sample_efficiency(prob.orbit_mass, 0.01)[1]
+    out = outlier_problem(0)
+    c2 = cf.certify(out)
+    n = c2.n_below(0.75)
+    assert n is not None and c2.bound(n) <= 0.75 < c2.bound(n - 1) and c2.n_below(0.5) is None
+    json.loads(json.dumps(cert.to_dict()))
+
+
 # ---------------------------------------------------------------------------------------------- counterexamples
 def tight_problem(theta, L=1000.0):
     fam = theory_robust.tight_family(L, theta, 1.0)
