@@ -2,7 +2,7 @@
 
 Theory (theory/statements.md S1–S2; Dubois et al. 2022, Thm. 1 and Sec. 5): an encoder is sample
 optimal for all invariant tasks and a probe family F iff it is invariant (x ~ x+ ⇒ φ(x) = φ(x+),
-measured in :mod:`.api`) and
+measured in :mod:`.decision`) and
 
 * ``linear`` (affine probes): the C orbit codes are affinely independent, rank[μ_m − μ̄] = C − 1
   (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: the note under S1.3);
@@ -33,55 +33,10 @@ from ..probes import FAMILIES as PROBE_FAMILIES
 from ..probes import ProbeFamily
 from . import certificates as cert
 from .certificates import Certificate
-from .geometry import homogeneous_dependency, min_pairwise_distance
+from .geometry import CodeGeometry, homogeneous_dependency, min_pairwise_distance
 from .report import Condition
 from .stats import OrbitStats, largest_norm_points, orbit_stats, ray_deviation
 from .witness import MLP_WITNESSES, affine_witness, homogeneous_witness
-
-
-@dataclass
-class CodeGeometry:
-    """The orbit codes and their spectra, measured once for every family's conditions.
-
-    Attributes
-    ----------
-    codes : ndarray (C, d)
-        The codes r_m (each orbit's first point, or its largest-norm point under
-        :class:`ScaledInvariance`), in the checker's (possibly rescaled) units.
-    first : ndarray (C,)
-        Index of each code's point.
-    sv_aff, sv_lin : ndarray
-        Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m] (rounding-level values
-        set to 0), decreasing.
-    aff_rank, lin_rank : int
-        Their numerical ranks at ``tol``.
-    method : str
-        How the spectra were computed.
-    spread : float
-        S = sqrt(Σ σ²_aff / C), the RMS distance of the codes to their centroid.
-    scale : float
-        The unit of relative deviations: S, or the codes' RMS norm when S = 0.
-    tol : float
-    """
-
-    codes: np.ndarray
-    first: np.ndarray
-    sv_aff: np.ndarray
-    sv_lin: np.ndarray
-    aff_rank: int
-    lin_rank: int
-    method: str
-    spread: float
-    scale: float
-    tol: float
-
-    @property
-    def C(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def d(self) -> int:
-        return int(self.codes.shape[1])
 
 
 def _rel(sv: np.ndarray, k: int) -> float:
