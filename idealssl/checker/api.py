@@ -24,7 +24,7 @@ from ..inputs.representation import Representation, from_array, load_representat
 from ..inputs.tasks import Task, load_task
 from ..probes import get_family
 from . import certificates as cert
-from .decision import decide, relaxation
+from .decision import Decision, decide, relaxation
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .families import FAMILIES, FamilyRules
 from .geometry import sample_efficiency
@@ -143,6 +143,42 @@ def run_exhaustive(
     return exh
 
 
+def _loaded(Z: Any, orbits: Any, task: Any, exhaustive: bool) -> tuple[Representation, Orbits, Task | None]:
+    """The representation, orbits and task, validated; ``--exhaustive`` refused above :data:`MAX_C` orbits."""
+    user_rep = _as_rep(Z)
+    orb = load_orbits(orbits, n=user_rep.n)
+    if exhaustive and orb.n_orbits > MAX_C:
+        raise InputError(
+            f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
+            f"of {MAX_C} (drop --exhaustive: the rank test is exact)"
+        )
+    return user_rep, orb, load_task(task, orb) if task is not None else None
+
+
+def _certificate(
+    rules: FamilyRules,
+    dec: Decision,
+    rep: Representation,
+    orb: Orbits,
+    factor: float,
+    tol: float,
+    ideal: bool,
+    notes: list[str],
+) -> cert.Certificate | None:
+    """The family's certificate, else a non-invariance one when invariance fails; a note when there is none for
+    a representation that is not ideal, or when it could not be verified."""
+    certificate = dec.certificate
+    if certificate is None and not dec.conds["invariance"].holds:
+        certificate = cert.non_invariant_certificate(
+            rep, orb, *dec.pair, dec.g.scale, tol, bias=rules.family.bias, units=factor
+        )
+    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
+        notes.append("no certificate could be built")
+    if certificate is not None and not certificate.verified:
+        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+    return certificate
+
+
 def check(
     Z: Any,
     orbits: Any,
@@ -186,28 +222,14 @@ def check(
     rules = FAMILIES[get_family(probe).name]
     tol = _validated(tol, threads)
     threads = int(threads)
-    user_rep = _as_rep(Z)
-    orb = load_orbits(orbits, n=user_rep.n)
-    if exhaustive and orb.n_orbits > MAX_C:
-        raise InputError(
-            f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
-            f"of {MAX_C} (drop --exhaustive: the rank test is exact)"
-        )
-    the_task = load_task(task, orb) if task is not None else None
+    user_rep, orb, the_task = _loaded(Z, orbits, task, exhaustive)
     notes: list[str] = []
     rep, factor, st0 = _stream(user_rep, orb, threads, notes)
     relaxed = relaxation(rules, rep, orb, threads)
     dec = decide(rules, st0, rep, orb, tol, notes, relaxed)
-    st, g, conds, certificate = dec.st, dec.g, dec.conds, dec.certificate
-    if certificate is None and not conds["invariance"].holds:
-        certificate = cert.non_invariant_certificate(
-            rep, orb, *dec.pair, g.scale, tol, bias=rules.family.bias, units=factor
-        )
+    st, g, conds = dec.st, dec.g, dec.conds
     ideal = all(c.holds for c in conds.values() if c.decisive)
-    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
-        notes.append("no certificate could be built")
-    if certificate is not None and not certificate.verified:
-        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+    certificate = _certificate(rules, dec, rep, orb, factor, tol, ideal, notes)
     witness = None
     if the_task is not None:
         witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
