@@ -159,7 +159,7 @@ class DINO(Objective):
     momentum_backbone = True
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         out_dim: int = 65536,

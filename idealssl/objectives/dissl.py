@@ -194,7 +194,7 @@ class DISSL(Objective):
 
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         categories: int = DEFAULTS.categories,

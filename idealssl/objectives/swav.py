@@ -123,7 +123,7 @@ class SwAV(Objective):
 
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         hidden_dim: int = 2048,
