@@ -13,6 +13,7 @@ torch only by :func:`embedding`.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from pathlib import Path
@@ -252,8 +253,6 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     cfg = ck.get("cfg")
     if not isinstance(cfg, dict):
         raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
-    import copy
-
     cfg = deep_update(copy.deepcopy(DEFAULTS), cfg)
     data = load_dataset(cfg.get("dataset"), cfg.get("data_dir"), cfg["data"])
     backbone = backbone_from_checkpoint(ck, path).to(device)
