@@ -254,7 +254,7 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     if not isinstance(cfg, dict):
         raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
     cfg = deep_update(copy.deepcopy(DEFAULTS), cfg)
-    data = load_dataset(cfg.get("dataset"), cfg.get("data_dir"), cfg["data"])
+    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
     backbone = backbone_from_checkpoint(ck, path).to(device)
     vcfg = view_config(cfg, data, 2)
     views = ViewGenerator(vcfg, ck["mean"], ck["std"])

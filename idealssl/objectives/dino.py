@@ -156,6 +156,11 @@ class DINO(Objective):
     >>> out.loss.backward(); obj.update(step=0, total_steps=1000)
     """
 
+    # buffers (register_buffer in __init__)
+    center: torch.Tensor
+    step: torch.Tensor
+    total_steps: torch.Tensor
+
     momentum_backbone = True
     n_global = 2
 
