@@ -24,18 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+import launch  # noqa: E402  (results/ is not a package: results/launch.py, the writers' one launcher)
+
 RUNS = ROOT / "runs" / "digits-table"
 
 METRICS = [  # (key in the table, path in results.json, header)
@@ -97,46 +97,17 @@ def theory_changes_objective(method: str) -> bool:
 
 
 def run_one(method: str, source: str, seed: int, threads: int, epochs: int) -> Path:
-    out = RUNS / (per_run(method, source, seed).stem)
     dest = per_run(method, source, seed)
     if dest.exists():
         return dest
-    if out.exists():
-        shutil.rmtree(out)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [
-        sys.executable,
-        "-m",
-        "idealssl.cli",
-        "train",
-        "--method",
-        method,
-        "--dataset",
-        "digits",
-        "--seed",
-        str(seed),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--config-source",
-        source,
-        "--probe",
-        "linear",
-        f"optim.epochs={epochs}",
-    ]
-    t0 = time.time()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        print(
-            f"FAILED {method} {source} seed {seed}: "
-            f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
-            file=sys.stderr,
-            flush=True,
-        )
+    args = ["--config-source", source, "--probe", "linear", f"optim.epochs={epochs}"]
+    r = launch.train(method, "digits", seed, RUNS / dest.stem, args, threads)
+    if not r.ok:
+        print(f"FAILED {method} {source} seed {seed}: {r.last_error_line or r.returncode}", file=sys.stderr, flush=True)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(out / "results.json", dest)
-    print(f"done {method} {source} seed {seed} in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    shutil.copy(r.out / "results.json", dest)
+    print(f"done {method} {source} seed {seed} in {r.seconds:.0f}s", file=sys.stderr, flush=True)
     return dest
 
 
