@@ -1,8 +1,7 @@
 """Regenerate the digits results: every registered method, the same budget (the shipped digits preset:
 convnet width 32, batch 256, AdamW 2e-3, with 30 epochs x 5 steps instead of the preset's 60: the 30 runs
-took about an hour of wall time on a 2-core machine, 2 at a time), 3 seeds, the theory-derived configuration
-and, for every method where the theory changes the objective, the original (papers') configuration beside it
-(issue 12).
+take about an hour of wall time on a 2-core machine, 2 at a time), 3 seeds, the theory-derived configuration
+and, for every method where the theory changes the objective, the original (papers') configuration beside it.
 
     python results/digits/run.py                 # all methods, seeds 0 1 2, 2 runs in parallel (1 thread each)
     python results/digits/run.py --methods dissl cissl --seeds 0
@@ -48,7 +47,7 @@ METRICS = [  # (key in the table, path in results.json, header)
     ("online_linear", ("eval", "online_linear", "top1"), "online linear"),
     ("train_seconds", ("train_seconds",), "train s"),
 ]
-CHECK = [  # (key, path in results.json, header): the check block (issue 12)
+CHECK = [  # (key, path in results.json, header): the check block of every run
     ("invariance", ("check", "invariance_ratio"), "invariance"),
     ("sigma_ratio", ("check", "sigma_ratio"), "σ_(C−1)/σ_1"),
     ("rank", ("check", "rank"), "affine rank"),
@@ -437,8 +436,8 @@ for every method (same labels, same draws per seed): it is the baseline the feat
 
 {chr(10).join(_table(summary, METRICS))}
 
-**The check block** (issue 12: `idealssl check` on what was trained; numbers mean ± std over seeds; every run's
-files are in its run directory's `check/`, and `idealssl eval check RUN` redoes it):
+**The check block** (`idealssl check` on the trained encoder's views of held-out images; numbers mean ± std over
+seeds; every run's files are in its run directory's `check/`, and `idealssl eval check RUN` redoes it):
 
 {chr(10).join(_table(summary, CHECK))}
 

@@ -1,4 +1,4 @@
-"""VJE reconstruction study (issue 18): the experiments that decided the open choices of the v1 reconstruction.
+"""VJE reconstruction study: the experiments that decide the open choices of the v1 reconstruction.
 
     python results/digits/vje_study.py digits --seeds 0            # screening on digits (one run at a time)
     python results/digits/vje_study.py synthetic --seeds 0 1 2     # the synthetic vector world (d = 15)
@@ -48,7 +48,7 @@ SYNTHETIC = {
     "v1 beta=1": {"beta": 1.0},
     "v0": {"variant": "v0"},
 }
-#: the heads the suite gave VJE when these rows were recorded (2026-12-02: its SMALL_HEADS): projector
+#: VJE's heads on the vector world for these rows (recorded 2026-12-02 with i.i.d. batches of 128): projector
 #: d -> 256 -> 64, the inference network at VJE's own default width
 SYNTHETIC_HEADS = dict(projector_hidden_dim=256, out_dim=64)
 MONITORS = (
