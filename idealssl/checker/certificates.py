@@ -60,10 +60,10 @@ class Certificate:
     proof : dict
         The figures the argument rests on (coefficients, points, distances, the ERM probe).
     verification : str
-        How the proof was re-checked.
+        How the proof is re-checked.
     verified : bool
     lp_cross_check : str or None
-        ``radon`` only: the independent LP's verdict (None when the LP was too large to run).
+        ``radon`` only: the independent LP's verdict (None when the LP is too large to run).
     """
 
     kind: str

@@ -88,7 +88,7 @@ class CheckReport:
     notes : list of str
     graded : dict or None
         The graded verdict (:mod:`idealssl.checker.graded`): ``ideal_tolerance``, ``binding_condition``,
-        ``tolerance_headroom``, ``fitted_task_fraction`` (with how it was measured), ``diagnostics``, ``hints``.
+        ``tolerance_headroom``, ``fitted_task_fraction`` (with how it is measured), ``diagnostics``, ``hints``.
     codes : dict or None
         Which points the conditions were measured on: ``rule`` (each orbit's first point, or for
         ``linear-nobias`` when invariance holds only up to positive scaling each orbit's largest-norm point)
