@@ -432,14 +432,30 @@ def parse_args(argv):
     ap.add_argument("--epoch-methods", nargs="*", default=["dissl", "simclr"])
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
+    _complete_and_check(ap, args)
+    return args
+
+
+def _complete_and_check(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill the sizes ``--smoke`` or the full run implies, then refuse bad values (``ap.error``: exit 2)."""
     args.device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if not (args.device == "cpu" or args.device == "cuda" or args.device.startswith("cuda:")):
-        ap.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     full = dict(arch="resnet18", width=64, size=32, images=50000, batch=512, steps=20, warmup=3, rounds=3)
     tiny = dict(arch="convnet", width=8, size=16, images=64, batch=16, steps=1, warmup=0, rounds=1)
     for k, v in (tiny if args.smoke else full).items():
         if getattr(args, k) is None:
             setattr(args, k, v)
+    if args.workers is None:
+        n = os.cpu_count() or 1
+        args.workers = [1] if args.smoke else sorted({min(8, n), n})
+    if args.out is None:
+        name = "gpu_smoke.json" if args.smoke else ("gpu.json" if args.device.startswith("cuda") else "gpu_cpu.json")
+        args.out = str(HERE / "results" / name)
+    _refuse_bad(ap, args)
+
+
+def _refuse_bad(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    if not (args.device == "cpu" or args.device == "cuda" or args.device.startswith("cuda:")):
+        ap.error(f"--device must be cpu, cuda or cuda:N, got {args.device!r}")
     for k, lo in (("size", 8), ("classes", 1), ("batch", 2), ("steps", 1), ("warmup", 0), ("rounds", 1)):
         if getattr(args, k) < lo:
             ap.error(f"--{k} must be >= {lo}, got {getattr(args, k)}")
@@ -454,15 +470,8 @@ def parse_args(argv):
             ap.error(f"unknown method {m!r}; available: {', '.join(available())}")
     if args.arch not in ("resnet18", "resnet50", "convnet"):
         ap.error(f"--arch must be resnet18, resnet50 or convnet, got {args.arch!r}")
-    if args.workers is None:
-        n = os.cpu_count() or 1
-        args.workers = [1] if args.smoke else sorted({min(8, n), n})
     if not args.workers or min(args.workers) < 0:
         ap.error(f"--workers needs one or more counts >= 0, got {args.workers}")
-    if args.out is None:
-        name = "gpu_smoke.json" if args.smoke else ("gpu.json" if args.device.startswith("cuda") else "gpu_cpu.json")
-        args.out = str(HERE / "results" / name)
-    return args
 
 
 def main(argv=None) -> int:

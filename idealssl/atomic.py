@@ -8,7 +8,7 @@ a user (run files, checkpoints, the check's orbit set and report, figures, expor
   its name (and by nothing else: a user's ``.notes.tmp`` is not ours).
 * A set of files (:func:`write_files`, e.g. ``check/representation.npy`` with its ``orbits.json``) is staged
   first, every file to its temporary name, and renamed into place only when all of them are written: a failure
-  leaves the previous set as it was, never a new representation beside old orbits.
+  leaves the previous set untouched, never a new representation beside old orbits.
 * No symlink target is written: ``os.replace`` replaces a symlink planted at the destination by the new file.
   (A symlinked *folder* on the way is followed: that is where the user put the folder.)
   :func:`open_append` (``metrics.jsonl``) opens with ``O_NOFOLLOW`` and refuses a symlink.
@@ -130,7 +130,7 @@ def _sync_dir(folder: Path) -> None:
 
 def write_files(files: Mapping[Path | str, bytes | memoryview], what: str = "file") -> None:
     """Write every ``path: bytes`` of ``files`` atomically, as a set: all are staged to temporary files first and
-    renamed into place only when every one is written (a failure leaves each previous file as it was)."""
+    renamed into place only when every one is written (a failure leaves each previous file untouched)."""
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
+from . import __version__
 from .errors import InputError, OutputError
 
 #: subcommand -> (module, one-line help)
@@ -57,8 +59,6 @@ def emit(text: str) -> None:
 
 def _silence_stdout() -> None:
     """Point standard output at /dev/null, so that the flush at exit cannot fail again."""
-    import os
-
     if sys.stdout is not None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
@@ -69,8 +69,6 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="idealssl",
         description="Idealized self-supervised representations: check, derive, benchmark, train.",
     )
-    from . import __version__
-
     parser.add_argument("--version", action="version", version=f"idealssl {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (module, help_) in COMMANDS.items():

@@ -44,7 +44,7 @@ def tree(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> dict[tu
     subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     positional = [a for a in parser._actions if not a.option_strings and a.choices and a not in subs]
     node = {
-        "commands": sorted(n for s in subs for n in s.choices) or [str(c) for a in positional for c in a.choices],
+        "commands": sorted(n for s in subs for n in s.choices) or [str(c) for a in positional for c in a.choices or ()],
         "flags": sorted({o for a in parser._actions for o in a.option_strings}),
         "choices": {o: [str(c) for c in a.choices] for a in parser._actions for o in a.option_strings if a.choices},
         "takes_value": sorted({o for a in parser._actions for o in a.option_strings if a.nargs != 0}),

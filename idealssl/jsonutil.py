@@ -26,6 +26,11 @@ def plain(x):
         if x.dtype.kind in "biu" or (x.dtype.kind == "f" and np.isfinite(x).all()):
             return x.tolist()  # already Python bools, ints or finite floats
         return plain(x.tolist())
+    return _plain_scalar(x)
+
+
+def _plain_scalar(x):
+    """:func:`plain` of anything but a dict, sequence or array."""
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
     if isinstance(x, np.integer):

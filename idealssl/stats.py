@@ -344,7 +344,7 @@ class Interval:
     df : float or None
         Degrees of freedom of a t interval.
     n_resamples, n_failed : int or None
-        Bootstrap resamples, and those whose statistic was NaN (left out).
+        Bootstrap resamples, and those whose statistic is NaN (left out).
     """
 
     estimate: float

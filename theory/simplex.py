@@ -82,6 +82,14 @@ def value_at_simplex_claim() -> dict[str, object]:
 
 def derive() -> dict[str, object]:
     out: dict[str, object] = {}
+    for claims in (_simplex_gram_claims, _log_loss_claims, _one_dimension_claims, _whitening_claims):
+        out.update(claims())
+    return out
+
+
+def _simplex_gram_claims() -> dict[str, object]:
+    """S4.1: the regular simplex's Gram matrix, general C and exact for small C."""
+    out: dict[str, object] = {}
     # ---- S4.1 simplex Gram, general C
     diag = sp.simplify(C / (C - 1) * (1 - 1 / C))
     off = sp.simplify(C / (C - 1) * (-1 / C))
@@ -100,6 +108,12 @@ def derive() -> dict[str, object]:
     out["S4.1 the Helmert rows (regular_simplex) have the simplex Gram and sum to 0 (C = 2..8, exact)"] = bool(
         helmert_ok
     )
+    return out
+
+
+def _log_loss_claims() -> dict[str, object]:
+    """S4.2: the value at the simplex and the steps of the Jensen bound."""
+    out: dict[str, object] = {}
     # ---- S4.2 value at the simplex, general C and tau
     out.update(value_at_simplex_claim())
     # pair identities (generic symbolic vectors, C = 3, d = 2 and C = 4, d = 3)
@@ -136,6 +150,12 @@ def derive() -> dict[str, object]:
     out["S4.2 f(-C/(C-1)) = L*: the Jensen bound equals the simplex value"] = (
         sp.simplify(f.subs(c1, C - 1).subs(t, -C / (C - 1)) - L_star(C, 1)) == 0
     )
+    return out
+
+
+def _one_dimension_claims() -> dict[str, object]:
+    """S4.3: for d = 1 the minimum, by exact enumeration, stays above L*."""
+    out: dict[str, object] = {}
     # ---- S4.3 d = 1, exact enumeration
     d1 = {}
     for Cv in (3, 4, 5):
@@ -151,6 +171,12 @@ def derive() -> dict[str, object]:
             f"S4.3 d = 1, C = {Cv}: exact minimum {sp.nsimplify(best[1])} = {sp.N(best[1], 12)} > L* = "
             f"{sp.N(L_star(Cv, 1), 12)}"
         ] = bool(best[0] > sp.N(L_star(Cv, 1), 40))
+    return out
+
+
+def _whitening_claims() -> dict[str, object]:
+    """S5.1: whitening maps affinely independent codes to the unit regular simplex (exact arithmetic)."""
+    out: dict[str, object] = {}
     # ---- S5.1 whitening gives the unit simplex (exact arithmetic)
     wh_ok = True
     for codes in ([[0, 0], [3, 1], [1, 2]], [[1, 0, 0], [0, 2, 0], [0, 0, 5], [1, 1, 1]]):

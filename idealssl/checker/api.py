@@ -5,18 +5,15 @@ all ~-invariant tasks and a probe family F iff it is invariant (x ~ x+ ⇒ φ(x)
 codes satisfy the family's condition (:mod:`.families`).
 
 Data flow, one way: inputs (validated Z and orbits, :mod:`idealssl.inputs`) → one streaming pass
-(:mod:`.stats`) → spectra of the C codes (:class:`~.families.CodeGeometry`) → invariance, then the
-family's conditions and certificate (:mod:`.families`, :mod:`.certificates`) → optional witness
+(:mod:`.stats`) → spectra of the C codes (:func:`~.geometry.code_geometry`) → invariance, then the
+family's conditions and certificate (:mod:`.decision`, :mod:`.families`, :mod:`.certificates`) → optional witness
 (:mod:`.witness`) and exhaustive cross-check (:mod:`.exhaustive`) → :class:`~.report.CheckReport`.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,41 +23,17 @@ from ..inputs.orbits import Orbits, load_orbits
 from ..inputs.representation import Representation, from_array, load_representation
 from ..inputs.tasks import Task, load_task
 from ..probes import get_family
-from ..theory_math import numerical_rank
 from . import certificates as cert
+from .decision import Decision, decide, relaxation
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
-from .families import FAMILIES, CodeGeometry, FamilyRules, ScaledInvariance
-from .geometry import rms_norm, sample_efficiency
+from .families import FAMILIES, FamilyRules
+from .geometry import sample_efficiency
 from .graded import for_check as graded_block
 from .report import MIN_TOL, CheckReport, Condition
 from .stats import OrbitStats, float32_sums, orbit_stats, safe_scale
 from .witness import Witness, evaluate, in_original_units
 
 DEFAULT_TOL = 1e-4
-#: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
-#: ulps of the largest entry per entry), set to 0
-NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
-
-
-def _spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing.
-
-    For tall matrices (C > 4d) through the d x d Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision
-    (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6; the centred Gram is G − C μ̄μ̄ᵀ unless the centroid
-    is far from the codes' spread (cancellation), when it is formed directly.
-    """
-    C, d = codes.shape
-    mu = codes.mean(axis=0)
-    if C > 4 * d and tol >= 1e-6:
-        G = codes.T @ codes
-        Gc = G - C * np.outer(mu, mu)
-        S2 = np.trace(Gc) / C
-        if mu @ mu > 1e4 * max(S2, 0.0):
-            centred = codes - mu
-            Gc = centred.T @ centred
-        root = lambda M: np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))  # noqa: E731
-        return root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
-    return np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
 
 
 def _as_rep(Z) -> Representation:
@@ -95,130 +68,6 @@ def _stream(
     rep = rep.rescaled(factor)
     st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
     return rep, factor, st
-
-
-def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
-    """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
-    (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
-    codes = st.codes
-    C, d = codes.shape
-    sv_aff, sv_lin, how = _spectra(codes, tol)
-    floor = NOISE_FLOOR * math.sqrt(C * d) * float(np.abs(codes).max(initial=0.0))
-    sv_aff = np.where(sv_aff > floor, sv_aff, 0.0)
-    sv_lin = np.where(sv_lin > floor, sv_lin, 0.0)
-    S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
-    scale = S
-    if scale == 0:
-        scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
-        notes.append(
-            ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
-            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z "
-            "changes the invariance value)"
-        )
-    return CodeGeometry(
-        codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol), how, S, scale, tol
-    )
-
-
-def invariance_condition(st: OrbitStats, g: CodeGeometry, n: int) -> Condition:
-    """Thm 1's first condition: max ‖z_x − r_(M(x))‖ relative to the codes' spread, r the code point of x's orbit
-    (``st.first``: its first point, or the family's order-free choice, see :func:`decide`)."""
-    worst = int(np.argmax(st.max_dev))
-    value = float(st.max_dev[worst]) / g.scale
-    return Condition(
-        holds=value <= g.tol,
-        value=value,
-        threshold=g.tol,
-        comparison="<=",
-        description="max ‖z_x − r_(M(x))‖ / spread of the codes (r: each orbit's code point, see `codes`)",
-        detail={
-            "worst_orbit": worst,
-            "worst_points": [int(st.first[worst]), int(st.argmax_dev[worst])],
-            "rms_within_orbit_relative": float(np.sqrt(np.sum(st.mean_sq_dev * st.sizes) / n)) / g.scale,
-            "code_spread": g.spread,
-            "max_deviation_relative_per_orbit": (st.max_dev[:1000] / g.scale).tolist(),  # the first 1000 orbits
-        },
-    )
-
-
-#: how the codes were chosen, as the report states it (:attr:`CheckReport.codes`)
-FIRST_POINTS = "each orbit's first point"
-LARGEST_NORM = (
-    "each orbit's largest-norm point (invariance holds only up to positive scaling, which homogeneous probes "
-    "cannot see; the conditions are measured on these points, whatever the order of the points)"
-)
-
-
-@dataclass
-class Decision:
-    """The conditions measured at one tolerance, on the codes the invariance condition settled on.
-
-    Attributes
-    ----------
-    st : OrbitStats
-        The streaming pass whose codes the conditions used.
-    g : CodeGeometry
-    conds : dict
-        Invariance first, then the family's conditions.
-    certificate : Certificate or None
-        The family's structural certificate, when a structural condition fails.
-    pair : (orbit, point, point)
-        The most non-invariant orbit and two of its points (for a non-invariance certificate).
-    codes_rule : str
-        :data:`FIRST_POINTS` or :data:`LARGEST_NORM`.
-    """
-
-    st: OrbitStats
-    g: CodeGeometry
-    conds: dict[str, Condition]
-    certificate: cert.Certificate | None
-    pair: tuple[int, int, int]
-    codes_rule: str
-
-
-def decide(
-    rules: FamilyRules,
-    st: OrbitStats,
-    rep: Representation,
-    orb: Orbits,
-    tol: float,
-    notes: list[str],
-    relaxed: Callable[[], ScaledInvariance],
-) -> Decision:
-    """Invariance on each orbit's first point; when it fails and the family relaxes it (``linear-nobias``:
-    up to positive scaling), the relaxed condition on the family's order-free codes (``relaxed()``, measured
-    once by the caller); then the family's conditions on the codes so chosen (Thm 1; theory/statements.md
-    S1.3, S1.4, S2.1)."""
-    scratch: list[str] = []
-    g = code_geometry(st, tol, scratch)
-    inv = invariance_condition(st, g, rep.n)
-    m = inv.detail["worst_orbit"]
-    pair = (m, int(st.first[m]), int(st.argmax_dev[m]))
-    rule = FIRST_POINTS
-    if not inv.holds and rules.relax_invariance is not None:
-        sc = relaxed()
-        st, rule = sc.st, LARGEST_NORM
-        g = code_geometry(st, tol, notes)
-        inv, pair = sc.condition(invariance_condition(st, g, rep.n), tol)
-    else:
-        notes.extend(scratch)
-    conds = {"invariance": inv}
-    structural, certificate = rules.conditions(g, rep, orb, notes)
-    conds.update(structural)
-    return Decision(st, g, conds, certificate, pair, rule)
-
-
-def relaxation(rules: FamilyRules, rep: Representation, orb: Orbits, threads: int) -> Callable[[], ScaledInvariance]:
-    """``rules.relax_invariance`` measured on first use only (it reads Z again)."""
-    memo: list[ScaledInvariance] = []
-
-    def measured() -> ScaledInvariance:
-        if not memo:
-            assert rules.relax_invariance is not None
-            memo.append(rules.relax_invariance(rep, orb, threads))
-        return memo[0]
-
-    return measured
 
 
 def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
@@ -294,6 +143,42 @@ def run_exhaustive(
     return exh
 
 
+def _loaded(Z: Any, orbits: Any, task: Any, exhaustive: bool) -> tuple[Representation, Orbits, Task | None]:
+    """The representation, orbits and task, validated; ``--exhaustive`` refused above :data:`MAX_C` orbits."""
+    user_rep = _as_rep(Z)
+    orb = load_orbits(orbits, n=user_rep.n)
+    if exhaustive and orb.n_orbits > MAX_C:
+        raise InputError(
+            f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
+            f"of {MAX_C} (drop --exhaustive: the rank test is exact)"
+        )
+    return user_rep, orb, load_task(task, orb) if task is not None else None
+
+
+def _certificate(
+    rules: FamilyRules,
+    dec: Decision,
+    rep: Representation,
+    orb: Orbits,
+    factor: float,
+    tol: float,
+    ideal: bool,
+    notes: list[str],
+) -> cert.Certificate | None:
+    """The family's certificate, else a non-invariance one when invariance fails; a note when there is none for
+    a representation that is not ideal, or when it could not be verified."""
+    certificate = dec.certificate
+    if certificate is None and not dec.conds["invariance"].holds:
+        certificate = cert.non_invariant_certificate(
+            rep, orb, *dec.pair, dec.g.scale, tol, bias=rules.family.bias, units=factor
+        )
+    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
+        notes.append("no certificate could be built")
+    if certificate is not None and not certificate.verified:
+        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+    return certificate
+
+
 def check(
     Z: Any,
     orbits: Any,
@@ -337,28 +222,14 @@ def check(
     rules = FAMILIES[get_family(probe).name]
     tol = _validated(tol, threads)
     threads = int(threads)
-    user_rep = _as_rep(Z)
-    orb = load_orbits(orbits, n=user_rep.n)
-    if exhaustive and orb.n_orbits > MAX_C:
-        raise InputError(
-            f"--exhaustive enumerates 2^(C-1) labellings; C = {orb.n_orbits} orbits is above the limit "
-            f"of {MAX_C} (drop --exhaustive: the rank test is exact)"
-        )
-    the_task = load_task(task, orb) if task is not None else None
+    user_rep, orb, the_task = _loaded(Z, orbits, task, exhaustive)
     notes: list[str] = []
     rep, factor, st0 = _stream(user_rep, orb, threads, notes)
     relaxed = relaxation(rules, rep, orb, threads)
     dec = decide(rules, st0, rep, orb, tol, notes, relaxed)
-    st, g, conds, certificate = dec.st, dec.g, dec.conds, dec.certificate
-    if certificate is None and not conds["invariance"].holds:
-        certificate = cert.non_invariant_certificate(
-            rep, orb, *dec.pair, g.scale, tol, bias=rules.family.bias, units=factor
-        )
+    st, g, conds = dec.st, dec.g, dec.conds
     ideal = all(c.holds for c in conds.values() if c.decisive)
-    if not ideal and certificate is None:  # linear-nobias at tol ≥ 1/√C: every dependency coefficient within tol of 0
-        notes.append("no certificate could be built")
-    if certificate is not None and not certificate.verified:
-        notes.append("the certificate could not be verified at this tolerance; do not rely on it (try a larger --tol)")
+    certificate = _certificate(rules, dec, rep, orb, factor, tol, ideal, notes)
     witness = None
     if the_task is not None:
         witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)

@@ -60,10 +60,10 @@ class Certificate:
     proof : dict
         The figures the argument rests on (coefficients, points, distances, the ERM probe).
     verification : str
-        How the proof was re-checked.
+        How the proof is re-checked.
     verified : bool
     lp_cross_check : str or None
-        ``radon`` only: the independent LP's verdict (None when the LP was too large to run).
+        ``radon`` only: the independent LP's verdict (None when the LP is too large to run).
     """
 
     kind: str
@@ -102,7 +102,7 @@ def _labels(orbits: Orbits, positive) -> tuple[list, list]:
     return ol.tolist(), ol[orbits.labels].tolist()
 
 
-def _affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
+def affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
     """An affine dependency (Σ λ = 0) among the codes; any d + 2 codes are affinely dependent, so for
     C > d + 2 it is searched among the first d + 2 only."""
     C, d = codes.shape
@@ -120,20 +120,19 @@ def _affine_dependency(codes: np.ndarray, rank: int) -> np.ndarray | None:
 def radon_certificate(
     codes: np.ndarray,
     orbits: Orbits,
-    rank: int,
+    lam: np.ndarray | None,
     scale: float,
     tol: float,
     bias: bool,
     first: np.ndarray,
     top: float | None = None,
     unit: str = "code spread",
-    lam: np.ndarray | None = None,
     slack: float = 1.0,
 ) -> Certificate | None:
-    """Certificate from an affine (``bias``) or linear dependency among the codes.
+    """Certificate from an affine (``bias``) or linear dependency ``lam`` among the codes (None: no certificate).
 
     The task labels the orbits with λ_m > 0 as 1 and every other orbit 0. For an affine dependency
-    (Σ λ = 0) both signs occur; a linear one (``lam``, from
+    (Σ λ = 0, from :func:`affine_dependency`) both signs occur; a linear one (from
     :func:`~idealssl.checker.geometry.homogeneous_dependency`) has both signs or a zero coefficient,
     so the task is never constant (a constant task is fitted by any probe).
 
@@ -143,9 +142,6 @@ def radon_certificate(
     threshold: for the dependency from the smallest singular vector, ‖Σλμ‖/‖λ‖₁ ≤ σ_min ≤ tol · σ_1
     whenever the rank test found the codes dependent, so the two decide alike (``slack`` = 2 when
     coefficients below tol were set to zero, each adding at most tol · σ_1)."""
-    C, d = codes.shape
-    if lam is None:
-        lam = _affine_dependency(codes, rank) if bias else None
     if lam is None:
         return None
     lam = np.asarray(lam, dtype=np.float64)
@@ -153,7 +149,7 @@ def radon_certificate(
         lam = -lam
     if not ((lam <= 0).any()):  # every orbit labelled 1: a constant task is no certificate
         return None
-    pos, neg = np.flatnonzero(lam > 0), np.flatnonzero(lam < 0)
+    pos = np.flatnonzero(lam > 0)
     support = np.flatnonzero(lam != 0)
     # recompute the residual independently, from the codes in float64
     v = lam[support] @ codes[support]
@@ -165,45 +161,11 @@ def radon_certificate(
     sums_to_zero = abs(float(lam.sum())) <= 1e-12 * float(np.abs(lam).sum())
     verified = rel_bound <= limit * (1 + 1e-9) and (not bias or sums_to_zero)
     orbit_labels, point_labels = _labels(orbits, pos)
-    cross = None
-    if len(support) * d <= LP_CROSS_CHECK_LIMIT:
-        # independently, an LP maximises the margin t of the labelled support points (in units of
-        # `scale`, centred when affine) over probes with ‖w‖_∞ ≤ 1. Such a w has ‖w‖₂ ≤ √d, so some
-        # probe has geometric margin ≥ t*/√d: the LP agrees with the certificate iff t*/√d ≤ its bound
-        y = np.where(lam[support] > 0, 1.0, -1.0)
-        pts = codes[support] - codes.mean(axis=0) if bias else codes[support]
-        t_star = lp.lp_margin(pts / scale, y, bias=bias) if scale > 0 else 0.0
-        lower = max(t_star, 0.0) / np.sqrt(d)
-        agrees = lower <= rel_bound * (1 + 1e-6) + LP_SLACK
-        cross = (
-            f"independent LP on the {len(support)} code points: best margin with ‖w‖_∞ ≤ 1 is {t_star:.3g}, so the "
-            "best geometric margin is "
-            f"≥ {lower:.3g} (relative), {'within' if agrees else 'ABOVE — DISAGREES with'} the certificate's bound "
-            f"{rel_bound:.3g}"
-        )
-        verified = verified and agrees
+    cross, agrees = _lp_cross_check(codes, lam, support, scale, bias, rel_bound)
     fam = "affine" if bias else "homogeneous linear"
-    # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ ≥ 0 with a zero), the task labels the
-    # support 1 and the other orbits 0: w·μ_m > 0 on the support contradicts Σλ_m w·μ_m = 0
-    zero = [m for m in support if not codes[m].any()]
-    tie = (
-        f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties"
-        if zero and len(support) == 1
-        else ""
-    )
-    two_class = (
-        ""
-        if len(neg)
-        else (f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits{tie})")
-    )
     return Certificate(
         kind="radon",
-        summary=(
-            f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {_few(pos)} (λ > 0) "
-            "labelled 1 vs "
-            + (f"orbits {_few(neg)} (λ < 0) and all others 0" if len(neg) else "all other orbits 0")
-            + f": no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
-        ),
+        summary=_radon_summary(codes, lam, bias, rel_bound, unit),
         orbit_labels=orbit_labels,
         point_labels=point_labels,
         proof={
@@ -220,9 +182,59 @@ def radon_certificate(
             f" separates the labelled points with a geometric margin above {bound:.3g} ({rel_bound:.3g} relative ≤ tol "
             f"· σ_1 = {limit:.3g} relative)"
         ),
-        verified=bool(verified),
+        verified=bool(verified and agrees),
         lp_cross_check=cross,
         has_lp_cross_check=True,
+    )
+
+
+def _lp_cross_check(
+    codes: np.ndarray, lam: np.ndarray, support: np.ndarray, scale: float, bias: bool, rel_bound: float
+) -> tuple[str | None, bool]:
+    """Independently of the dependency, an LP maximises the margin t of the labelled support points (in units of
+    ``scale``, centred when affine) over probes with ‖w‖_∞ ≤ 1. Such a w has ‖w‖₂ ≤ √d, so some probe has geometric
+    margin ≥ t*/√d: the LP agrees with the certificate iff t*/√d ≤ its bound. ``(None, True)`` when the support is
+    too large for the LP (:data:`LP_CROSS_CHECK_LIMIT`)."""
+    d = codes.shape[1]
+    if len(support) * d > LP_CROSS_CHECK_LIMIT:
+        return None, True
+    y = np.where(lam[support] > 0, 1.0, -1.0)
+    pts = codes[support] - codes.mean(axis=0) if bias else codes[support]
+    t_star = lp.lp_margin(pts / scale, y, bias=bias) if scale > 0 else 0.0
+    lower = max(t_star, 0.0) / np.sqrt(d)
+    agrees = lower <= rel_bound * (1 + 1e-6) + LP_SLACK
+    cross = (
+        f"independent LP on the {len(support)} code points: best margin with ‖w‖_∞ ≤ 1 is {t_star:.3g}, so the "
+        "best geometric margin is "
+        f"≥ {lower:.3g} (relative), {'within' if agrees else 'ABOVE — DISAGREES with'} the certificate's bound "
+        f"{rel_bound:.3g}"
+    )
+    return cross, bool(agrees)
+
+
+def _radon_summary(codes: np.ndarray, lam: np.ndarray, bias: bool, rel_bound: float, unit: str) -> str:
+    C = codes.shape[0]
+    pos, neg = np.flatnonzero(lam > 0), np.flatnonzero(lam < 0)
+    support = np.flatnonzero(lam != 0)
+    fam = "affine" if bias else "homogeneous linear"
+    # with λ of one sign (possible without bias: Σλ_m μ_m = 0, λ ≥ 0 with a zero), the task labels the
+    # support 1 and the other orbits 0: w·μ_m > 0 on the support contradicts Σλ_m w·μ_m = 0
+    zero = [m for m in support if not codes[m].any()]
+    tie = (
+        f"; orbit {zero[0]}'s code is the zero vector, on which every homogeneous probe ties"
+        if zero and len(support) == 1
+        else ""
+    )
+    two_class = (
+        ""
+        if len(neg)
+        else (f" (the support of a one-signed dependency, λ ≥ 0, vs the {C - len(support)} other orbits{tie})")
+    )
+    return (
+        f"{'affine' if bias else 'linear'} dependency among {len(support)} orbit codes: orbits {_few(pos)} (λ > 0) "
+        "labelled 1 vs "
+        + (f"orbits {_few(neg)} (λ < 0) and all others 0" if len(neg) else "all other orbits 0")
+        + f": no {fam} probe fits this task{two_class} (margin ≤ {rel_bound:.3g} × {unit})"
     )
 
 

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--threads must be >= 1, got {args.threads}")
     figure = None
     if args.plot:  # before the computation: a figure that cannot be written must not cost the verdict's code
-        from ..plots import figure_target
+        from ..figfile import figure_target
 
         figure = figure_target(args.plot)
     rep = load_representation(args.representation, key=args.key)
@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     )
     emit((report.to_json() if args.json else str(report)) + "\n")
     if figure is not None:
-        from ..plots import check_figure
+        from .figure import check_figure
 
         print(f"figure written to {check_figure(report.to_dict(), figure)}", file=sys.stderr)
     return 0 if report.ideal else 1  # the verdict alone; a witness that does not fit is reported in the notes

@@ -2,7 +2,7 @@
 
 Theory (theory/statements.md S1–S2; Dubois et al. 2022, Thm. 1 and Sec. 5): an encoder is sample
 optimal for all invariant tasks and a probe family F iff it is invariant (x ~ x+ ⇒ φ(x) = φ(x+),
-measured in :mod:`.api`) and
+measured in :mod:`.decision`) and
 
 * ``linear`` (affine probes): the C orbit codes are affinely independent, rank[μ_m − μ̄] = C − 1
   (S1.3; the main-text "dim span ≥ C − 1" is necessary, not sufficient: the note under S1.3);
@@ -33,55 +33,10 @@ from ..probes import FAMILIES as PROBE_FAMILIES
 from ..probes import ProbeFamily
 from . import certificates as cert
 from .certificates import Certificate
-from .geometry import homogeneous_dependency, min_pairwise_distance
+from .geometry import CodeGeometry, homogeneous_dependency, min_pairwise_distance
 from .report import Condition
 from .stats import OrbitStats, largest_norm_points, orbit_stats, ray_deviation
 from .witness import MLP_WITNESSES, affine_witness, homogeneous_witness
-
-
-@dataclass
-class CodeGeometry:
-    """The orbit codes and their spectra, measured once for every family's conditions.
-
-    Attributes
-    ----------
-    codes : ndarray (C, d)
-        The codes r_m (each orbit's first point, or its largest-norm point under
-        :class:`ScaledInvariance`), in the checker's (possibly rescaled) units.
-    first : ndarray (C,)
-        Index of each code's point.
-    sv_aff, sv_lin : ndarray
-        Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m] (rounding-level values
-        set to 0), decreasing.
-    aff_rank, lin_rank : int
-        Their numerical ranks at ``tol``.
-    method : str
-        How the spectra were computed.
-    spread : float
-        S = sqrt(Σ σ²_aff / C), the RMS distance of the codes to their centroid.
-    scale : float
-        The unit of relative deviations: S, or the codes' RMS norm when S = 0.
-    tol : float
-    """
-
-    codes: np.ndarray
-    first: np.ndarray
-    sv_aff: np.ndarray
-    sv_lin: np.ndarray
-    aff_rank: int
-    lin_rank: int
-    method: str
-    spread: float
-    scale: float
-    tol: float
-
-    @property
-    def C(self) -> int:
-        return int(self.codes.shape[0])
-
-    @property
-    def d(self) -> int:
-        return int(self.codes.shape[1])
 
 
 def _rel(sv: np.ndarray, k: int) -> float:
@@ -156,7 +111,7 @@ def affine_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: 
         certificate = cert.radon_certificate(
             g.codes,
             orb,
-            g.aff_rank,
+            cert.affine_dependency(g.codes, g.aff_rank),
             S if S > 0 else g.scale,
             tol,
             True,
@@ -195,14 +150,7 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
     positive = g.lin_rank == C or (g.lin_rank == C - 1 and (C == 1 or alpha_value > tol))
     nonzero = zero_value > tol
     realisable = rank_ok and positive and nonzero
-    margin = 0.0
-    if realisable and g.lin_rank == C:
-        margin = float(sv[C - 1]) / math.sqrt(C) / lin_scale
-    elif realisable and lam is not None:  # S1.4: margin ≥ ρ σ_(C−1)/√C, ρ = α_min / (Σα − α_min), α of the raw codes
-        a = np.abs(lam)
-        margin = float(a.min() / (a.sum() - a.min())) * float(sv[C - 2]) / math.sqrt(C) / lin_scale
-    elif realisable:
-        margin = 1.0
+    margin = _homogeneous_margin(g, lam, lin_scale) if realisable else 0.0
     conds = {
         "linear_rank": Condition(
             holds=rank_ok,
@@ -253,34 +201,59 @@ def homogeneous_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, no
     }
     certificate = None
     if not realisable and C > 1:
-        slack = 1.0
-        if not nonzero:  # the dependency e_m of a (numerically) zero code
-            lam = np.zeros(C)
-            lam[int(np.argmin(norms))] = 1.0
-        elif lam is not None and alpha is not None:  # rank C − 1: coefficients within tol of 0 are zeros
-            small = np.abs(alpha) <= tol * np.linalg.norm(alpha)
-            if small.all():  # possible only for tol ≥ 1/√C: no dependency is left to certify
-                notes.append(
-                    "every coefficient of the codes' one dependency lies within tol of 0, so positive_dependency "
-                    "fails at this tolerance, but no labelling is certified by it (a smaller --tol decides)"
-                )
-            elif small.any():
-                lam = np.where(small, 0.0, lam)
-                slack = 2.0
-        certificate = cert.radon_certificate(
-            codes,
-            orb,
-            g.lin_rank,
-            lin_scale,
-            tol,
-            False,
-            g.first,
-            top=float(sv[0]) if len(sv) else None,
-            unit="the codes' RMS norm",
-            lam=lam,
-            slack=slack,
-        )
+        certificate = _homogeneous_certificate(g, orb, lam, alpha, nonzero, lin_scale, notes)
     return conds, certificate
+
+
+def _homogeneous_margin(g: CodeGeometry, lam: np.ndarray | None, lin_scale: float) -> float:
+    """The worst-case margin of a realisable ``linear-nobias`` geometry, relative to the codes' RMS norm (S1.4)."""
+    C, sv = g.C, g.sv_lin
+    if g.lin_rank == C:
+        return float(sv[C - 1]) / math.sqrt(C) / lin_scale
+    if lam is not None:  # S1.4: margin ≥ ρ σ_(C−1)/√C, ρ = α_min / (Σα − α_min), α of the raw codes
+        a = np.abs(lam)
+        return float(a.min() / (a.sum() - a.min())) * float(sv[C - 2]) / math.sqrt(C) / lin_scale
+    return 1.0
+
+
+def _homogeneous_certificate(
+    g: CodeGeometry,
+    orb: Orbits,
+    lam: np.ndarray | None,
+    alpha: np.ndarray | None,
+    nonzero: bool,
+    lin_scale: float,
+    notes: list[str],
+) -> Certificate | None:
+    """The Radon certificate of a failing ``linear-nobias`` geometry: the dependency e_m of a zero code, or the
+    codes' dependency with its coefficients within tol of 0 set to zero."""
+    C, tol, sv, codes = g.C, g.tol, g.sv_lin, g.codes
+    slack = 1.0
+    if not nonzero:  # the dependency e_m of a (numerically) zero code
+        lam = np.zeros(C)
+        lam[int(np.argmin(np.linalg.norm(codes, axis=1)))] = 1.0
+    elif lam is not None and alpha is not None:  # rank C − 1: coefficients within tol of 0 are zeros
+        small = np.abs(alpha) <= tol * np.linalg.norm(alpha)
+        if small.all():  # possible only for tol ≥ 1/√C: no dependency is left to certify
+            notes.append(
+                "every coefficient of the codes' one dependency lies within tol of 0, so positive_dependency "
+                "fails at this tolerance, but no labelling is certified by it (a smaller --tol decides)"
+            )
+        elif small.any():
+            lam = np.where(small, 0.0, lam)
+            slack = 2.0
+    return cert.radon_certificate(
+        codes,
+        orb,
+        lam,
+        lin_scale,
+        tol,
+        False,
+        g.first,
+        top=float(sv[0]) if len(sv) else None,
+        unit="the codes' RMS norm",
+        slack=slack,
+    )
 
 
 def universal_conditions(g: CodeGeometry, rep: Representation, orb: Orbits, notes: list[str]) -> Measured:

@@ -1,4 +1,5 @@
-"""Geometry of the orbit codes: spreads, ranks, dependencies, margins, the sample-efficiency curve.
+"""Geometry of the orbit codes: spectra and ranks (:func:`code_geometry`), spreads, dependencies, margins, the
+sample-efficiency curve.
 
 Notation (theory/statements.md S1.1): codes μ_1..μ_C ∈ R^d, centroid μ̄ = (1/C) Σ_m μ_m, centred
 codes c_m = μ_m − μ̄ (the rows of M_c). All tolerances are relative, so every verdict is unchanged by
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..theory_math import erm_risk, numerical_rank  # noqa: F401  (numerical_rank: re-exported for the checker)
+from ..theory_math import erm_risk, numerical_rank
+from .stats import OrbitStats
 
 
 def spread(codes: np.ndarray) -> float:
@@ -207,3 +209,97 @@ def sample_efficiency(mass: np.ndarray, target: float = 0.01, n_max: int = 10**1
         base *= 10
     curve = [[n, W(n)] for n in grid]
     return curve, needed, W
+
+
+@dataclass
+class CodeGeometry:
+    """The orbit codes and their spectra, measured once for every family's conditions.
+
+    Attributes
+    ----------
+    codes : ndarray (C, d)
+        The codes r_m (each orbit's first point, or its largest-norm point under
+        :class:`ScaledInvariance`), in the checker's (possibly rescaled) units.
+    first : ndarray (C,)
+        Index of each code's point.
+    sv_aff, sv_lin : ndarray
+        Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m] (rounding-level values
+        set to 0), decreasing.
+    aff_rank, lin_rank : int
+        Their numerical ranks at ``tol``.
+    method : str
+        How the spectra were computed.
+    spread : float
+        S = sqrt(Σ σ²_aff / C), the RMS distance of the codes to their centroid.
+    scale : float
+        The unit of relative deviations: S, or the codes' RMS norm when S = 0.
+    tol : float
+    """
+
+    codes: np.ndarray
+    first: np.ndarray
+    sv_aff: np.ndarray
+    sv_lin: np.ndarray
+    aff_rank: int
+    lin_rank: int
+    method: str
+    spread: float
+    scale: float
+    tol: float
+
+    @property
+    def C(self) -> int:
+        return int(self.codes.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.codes.shape[1])
+
+
+#: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
+#: ulps of the largest entry per entry), set to 0
+NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
+
+
+def spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing.
+
+    For tall matrices (C > 4d) through the d x d Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision
+    (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6; the centred Gram is G − C μ̄μ̄ᵀ unless the centroid
+    is far from the codes' spread (cancellation), when it is formed directly.
+    """
+    C, d = codes.shape
+    mu = codes.mean(axis=0)
+    if C > 4 * d and tol >= 1e-6:
+        G = codes.T @ codes
+        Gc = G - C * np.outer(mu, mu)
+        S2 = np.trace(Gc) / C
+        if mu @ mu > 1e4 * max(S2, 0.0):
+            centred = codes - mu
+            Gc = centred.T @ centred
+        root = lambda M: np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))  # noqa: E731
+        return root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
+    return np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
+
+
+def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
+    """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
+    (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
+    codes = st.codes
+    C, d = codes.shape
+    sv_aff, sv_lin, how = spectra(codes, tol)
+    floor = NOISE_FLOOR * math.sqrt(C * d) * float(np.abs(codes).max(initial=0.0))
+    sv_aff = np.where(sv_aff > floor, sv_aff, 0.0)
+    sv_lin = np.where(sv_lin > floor, sv_lin, 0.0)
+    S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
+    scale = S
+    if scale == 0:
+        scale = rms_norm(codes) or float(st.max_dev.max()) or 1.0
+        notes.append(
+            ("all orbit codes coincide (zero spread)" if C > 1 else "one orbit: there is no spread between codes")
+            + "; deviations are measured relative to the codes' norm, which depends on the origin (translating Z "
+            "changes the invariance value)"
+        )
+    return CodeGeometry(
+        codes, st.first, sv_aff, sv_lin, numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol), how, S, scale, tol
+    )

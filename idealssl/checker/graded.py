@@ -34,18 +34,20 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from ..inputs.orbits import Orbits
+from ..inputs.representation import Representation
 from ..probes import ProbeFamily
 from . import lp
+from .decision import Decision, decide
+from .families import FamilyRules, ScaledInvariance
+from .geometry import CodeGeometry
 from .report import MIN_TOL, Condition
+from .stats import OrbitStats
 from .witness import MLP_WITNESSES, predict
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .families import CodeGeometry
-    from .stats import OrbitStats
 
 #: all labellings up to complement when C is at most this (2^(C−1) − 1 ≤ 511 linear programs)
 ALL_LABELLINGS_MAX_C = 10
@@ -361,54 +363,19 @@ def grade(
 
 
 def for_check(
-    rules: Any, st: OrbitStats, dec: Any, rep: Any, orb: Any, tol: float, relaxed: Callable[[], Any]
+    rules: FamilyRules,
+    st: OrbitStats,
+    dec: Decision,
+    rep: Representation,
+    orb: Orbits,
+    tol: float,
+    relaxed: Callable[[], ScaledInvariance],
 ) -> dict[str, Any]:
     """:func:`grade` for :func:`idealssl.check`: ``measure(t)`` reruns the check's decision at tolerance t
-    (:func:`~.api.decide`) from the same streaming pass ``st`` and the same relaxation ``relaxed``; ``dec``
+    (:func:`~.decision.decide`) from the same streaming pass ``st`` and the same relaxation ``relaxed``; ``dec``
     is the decision at ``tol``."""
-    from .api import decide
 
     def measure(t: float) -> dict[str, Condition]:
         return decide(rules, st, rep, orb, t, [], relaxed).conds
 
     return grade(dec.conds, dec.st, dec.g, rules.family, tol, measure, rep, orb.labels)
-
-
-def format_graded(gr: dict[str, Any]) -> list[str]:
-    """Lines of the readable report for the ``graded`` block."""
-    t = gr.get("ideal_tolerance")
-    lines = ["", "graded verdict:"]
-    if t is None:
-        lines.append(f"  ideal_tolerance: none ({gr.get('why_none', '')})")
-    else:
-        lines.append(
-            f"  ideal_tolerance: {t:.4g} (binding: {gr.get('binding_condition') or 'none'}; ideal for every "
-            f"tolerance in [{t:.4g}, {gr.get('tolerance_headroom', 1.0):.4g}))"
-        )
-    if gr.get("why_no_fraction"):
-        lines.append(f"  fitted_task_fraction: not computed ({gr['why_no_fraction']})")
-    if gr.get("fitted_task_fraction") is not None:
-        lines.append(
-            f"  fitted_task_fraction: {gr['fitted_task_fraction']:.4g} ({gr['n_fitted']}/{gr['n_labellings']}: "
-            f"{gr['labellings']}, on {gr['on']})"
-        )
-    diag = gr.get("diagnostics", {})
-    if diag.get("worst_orbits"):
-        lines.append(
-            "  largest deviations (orbit: max, relative to the "
-            + diag["unit"]
-            + "): "
-            + ", ".join(f"{w['orbit']}: {w['max_deviation']:.3g}" for w in diag["worst_orbits"])
-        )
-    if diag.get("closest_pairs"):
-        lines.append(
-            "  closest codes (orbits: distance): "
-            + ", ".join(f"{p['orbits'][0]}-{p['orbits'][1]}: {p['distance']:.3g}" for p in diag["closest_pairs"])
-        )
-    if diag.get("smallest_directions"):
-        lines.append(
-            f"  smallest directions of the {diag['smallest_directions_of']} (σ_k/σ_1: orbits loading most): "
-            + "; ".join(f"σ_{r['index']} {r['sigma_relative']:.3g}: {r['orbits']}" for r in diag["smallest_directions"])
-        )
-    lines += [f"hint: {h}" for h in gr.get("hints", [])]
-    return lines

@@ -88,7 +88,7 @@ class CheckReport:
     notes : list of str
     graded : dict or None
         The graded verdict (:mod:`idealssl.checker.graded`): ``ideal_tolerance``, ``binding_condition``,
-        ``tolerance_headroom``, ``fitted_task_fraction`` (with how it was measured), ``diagnostics``, ``hints``.
+        ``tolerance_headroom``, ``fitted_task_fraction`` (with how it is measured), ``diagnostics``, ``hints``.
     codes : dict or None
         Which points the conditions were measured on: ``rule`` (each orbit's first point, or for
         ``linear-nobias`` when invariance holds only up to positive scaling each orbit's largest-norm point)
@@ -192,48 +192,94 @@ def format_report(r: CheckReport) -> str:
             f"sample efficiency{'' if r.ideal else ' (if it were ideal)'}: W_n = Σ_m p_m (1 − p_m)^n: {pts}; "
             f"W_n ≤ 0.01 from n = {n99 if n99 is not None else '> 1e15'}"
         )
-    ce = r.counterexample
-    if ce:
-        lines.append("")
-        lines.append(
-            f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): {ce['summary']}"
-        )
-        ol = ce["orbit_labels"]
-        if len(ol) <= 40:
-            lines.append(f"  orbit labels: {ol}")
-        else:
-            pos = [i for i, v in enumerate(ol) if v == 1]
-            lines.append(
-                f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
-                "prints every label"
-            )
-        for k in ("verification", "lp_cross_check"):
-            if ce.get(k):
-                lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
-    w = r.witness
-    if w:
-        lines.append("")
-        ev = w["evaluation"]
-        lines.append(
-            f"witness probe ({w['probe']['kind']}) for the task: {ev['accuracy'] * 100:.4g}% on all {r.n_points} points"
-            f" ({ev['n_errors']} errors){'' if w['fits'] else ' — does NOT fit'}; --json prints its weights"
-        )
-    ex = r.exhaustive
-    if ex:
-        lines.append("")
-        lines.append(
-            f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} "
-            "non-constant binary labellings (up to complement) fittable; "
-            f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict"
-        )
-        if ex.get("exact_worst_case_margin") is not None:
-            lines.append(
-                f"  exact worst-case margin (relative to the code spread): {_fmt(ex['exact_worst_case_margin'])}"
-            )
+    lines += _certificate_lines(r.counterexample) + _witness_lines(r) + _exhaustive_lines(r.exhaustive)
     if r.graded is not None:
-        from .graded import format_graded
-
         lines += format_graded(r.graded)
     for n in r.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)
+
+
+def _certificate_lines(ce: dict[str, Any] | None) -> list[str]:
+    if not ce:
+        return []
+    lines = ["", f"certificate ({ce['kind']}, {'verified' if ce.get('verified') else 'NOT verified'}): {ce['summary']}"]
+    ol = ce["orbit_labels"]
+    if len(ol) <= 40:
+        lines.append(f"  orbit labels: {ol}")
+    else:
+        pos = [i for i, v in enumerate(ol) if v == 1]
+        lines.append(
+            f"  orbits labelled 1: {pos[:30]}{' ...' if len(pos) > 30 else ''} (all others 0); --json "
+            "prints every label"
+        )
+    for k in ("verification", "lp_cross_check"):
+        if ce.get(k):
+            lines.append(f"  {k.replace('_', ' ')}: {ce[k]}")
+    return lines
+
+
+def _witness_lines(r: CheckReport) -> list[str]:
+    w = r.witness
+    if not w:
+        return []
+    ev = w["evaluation"]
+    return [
+        "",
+        f"witness probe ({w['probe']['kind']}) for the task: {ev['accuracy'] * 100:.4g}% on all {r.n_points} points"
+        f" ({ev['n_errors']} errors){'' if w['fits'] else ' — does NOT fit'}; --json prints its weights",
+    ]
+
+
+def _exhaustive_lines(ex: dict[str, Any] | None) -> list[str]:
+    if not ex:
+        return []
+    lines = [
+        "",
+        f"exhaustive cross-check ({ex['method']}, on {ex['on']}): {ex['n_fittable']}/{ex['n_labellings']} "
+        "non-constant binary labellings (up to complement) fittable; "
+        f"{'agrees' if ex['agrees'] else 'DISAGREES'} with the verdict",
+    ]
+    if ex.get("exact_worst_case_margin") is not None:
+        lines.append(f"  exact worst-case margin (relative to the code spread): {_fmt(ex['exact_worst_case_margin'])}")
+    return lines
+
+
+def format_graded(gr: dict[str, Any]) -> list[str]:
+    """Lines of the readable report for the ``graded`` block."""
+    t = gr.get("ideal_tolerance")
+    lines = ["", "graded verdict:"]
+    if t is None:
+        lines.append(f"  ideal_tolerance: none ({gr.get('why_none', '')})")
+    else:
+        lines.append(
+            f"  ideal_tolerance: {t:.4g} (binding: {gr.get('binding_condition') or 'none'}; ideal for every "
+            f"tolerance in [{t:.4g}, {gr.get('tolerance_headroom', 1.0):.4g}))"
+        )
+    if gr.get("why_no_fraction"):
+        lines.append(f"  fitted_task_fraction: not computed ({gr['why_no_fraction']})")
+    if gr.get("fitted_task_fraction") is not None:
+        lines.append(
+            f"  fitted_task_fraction: {gr['fitted_task_fraction']:.4g} ({gr['n_fitted']}/{gr['n_labellings']}: "
+            f"{gr['labellings']}, on {gr['on']})"
+        )
+    diag = gr.get("diagnostics", {})
+    if diag.get("worst_orbits"):
+        lines.append(
+            "  largest deviations (orbit: max, relative to the "
+            + diag["unit"]
+            + "): "
+            + ", ".join(f"{w['orbit']}: {w['max_deviation']:.3g}" for w in diag["worst_orbits"])
+        )
+    if diag.get("closest_pairs"):
+        lines.append(
+            "  closest codes (orbits: distance): "
+            + ", ".join(f"{p['orbits'][0]}-{p['orbits'][1]}: {p['distance']:.3g}" for p in diag["closest_pairs"])
+        )
+    if diag.get("smallest_directions"):
+        lines.append(
+            f"  smallest directions of the {diag['smallest_directions_of']} (σ_k/σ_1: orbits loading most): "
+            + "; ".join(f"σ_{r['index']} {r['sigma_relative']:.3g}: {r['orbits']}" for r in diag["smallest_directions"])
+        )
+    lines += [f"hint: {h}" for h in gr.get("hints", [])]
+    return lines

@@ -443,7 +443,7 @@ def stream_choice(setting, n_images: int, channels: int, size: int, budget_gb: f
 
 
 def _file_split(files, size: int, channels: int, workers: int, stream: str):
-    """One split's images: decoded now (in memory), or a :class:`FileImages` when streaming."""
+    """One split's images: decoded at once (in memory), or a :class:`FileImages` when streaming."""
     lazy = FileImages(files, size, channels, workers)
     return lazy if stream else _decode_all(files, size, channels, workers)
 

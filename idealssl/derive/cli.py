@@ -18,8 +18,11 @@ Exit status 0, or 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
+import shlex
 import textwrap
 
 from ..errors import InputError
@@ -240,9 +243,6 @@ def _print_exact(r: dict, check_cmd: str) -> None:
 
 def _emit(write) -> None:
     """What ``write()`` prints, written to standard output at once (a write that fails is exit 2, one line)."""
-    import contextlib
-    import io
-
     from ..cli import emit
 
     text = io.StringIO()
@@ -299,8 +299,6 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             _emit(lambda: print(json.dumps(plain(res), indent=2)))
         else:
-            import shlex
-
             key = f" --key {shlex.quote(args.key)}" if args.key else ""
             cmd = (
                 f"idealssl check {shlex.quote(args.exact)}{key} --augs {shlex.quote(args.augs)} --probe {args.probe} "

@@ -178,8 +178,8 @@ def configure(
     dissl_categories : int, optional
         K, DISSL's number of teacher categories (default C, the smallest maximal choice).
     dissl_lambda, dissl_beta : float
-        DISSL's maximality weight λ and teacher cross-view weight β (code names; paper α = β),
-        used to evaluate the determinism constraint and the teacher optimum.
+        DISSL's maximality weight λ and teacher cross-view weight β (code names; paper α = β), at which the
+        determinism constraint and the teacher optimum are evaluated.
     temperature : float
         Temperature of the ideal log loss / CISSL logits.
 

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checker import DEFAULT_TOL
+from ..inputs.orbits import Orbits
 from ..objectives.defaults import DISSL
-from ..probes import get_family
+from ..probes import ProbeFamily, get_family
 from ..theory_math import dissl_teacher_optimum, entropy, ideal_log_loss_optimum, worst_case_erm_risk
 from .logloss import _loss_grad, finite_problem, minimise_ideal_log_loss, normalised_representation, orbit_weights
 from .params import check_teacher_size, require_finite_logits, validated
+from .verdict import verdict
 
 
 def _row_normalise(Z):
@@ -106,8 +109,9 @@ class ExactReport:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts, seed):
+def _log_losses(Zf, orb: Orbits, w, family: ProbeFamily, temperature, tol, restarts, seed):
     """The ideal log loss on Z as given (raw), on unit rows (Prop. 3) and whitened (S5.1), each beside L*."""
+    labels, C, probe = orb.labels, orb.n_orbits, family.name
     Lstar = ideal_log_loss_optimum(C, temperature)
     raw = minimise_ideal_log_loss(Zf, labels, C, w, temperature, restarts, seed)
     msq = float(np.dot(w, np.einsum("ij,ij->i", Zf, Zf)))
@@ -199,7 +203,7 @@ def _dissl(Zf, labels, C, w, family, K, lam, beta, tol) -> dict:
     }
 
 
-def exact(
+def exact(  # noqa: PLR0913  (the published signature: one keyword per option of derive --exact)
     Z,
     orbits,
     probe: str = "linear",
@@ -248,9 +252,6 @@ def exact(
 
     Examples: see :mod:`idealssl.derive`.
     """
-    from ..checker import DEFAULT_TOL
-    from .verdict import verdict
-
     family = get_family(probe)
     v = validated(
         temperature=temperature,
@@ -262,24 +263,11 @@ def exact(
         restarts=restarts,
         seed=seed,
     )
-    temperature, dissl_lambda, dissl_beta, tol = v["temperature"], v["dissl_lambda"], v["dissl_beta"], v["tol"]
-    Zf, orb = finite_problem(Z, orbits)
-    require_finite_logits(Zf, temperature)
+    temperature, tol = v["temperature"], v["tol"]
+    Zf, orb, K, w = _problem(Z, orbits, temperature, v["dissl_categories"])
     C, labels = orb.n_orbits, orb.labels
-    K = C if v["dissl_categories"] is None else v["dissl_categories"]
-    check_teacher_size(C, K)
-    w = orbit_weights(labels, C, orb.p)
-    ideal_raw, unit, norm = _log_losses(Zf, orb, labels, C, w, probe, family, temperature, tol, restarts, seed)
-    cissl = _cissl(unit, C)
-    dissl = _dissl(Zf, labels, C, w, family, K, dissl_lambda, dissl_beta, tol)
-    ns = [int(n) for n in n_values]
-    mass = orb.orbit_mass()
-    samp = {
-        "n": ns,
-        "W_n_equiprobable": [worst_case_erm_risk(n, classes=C) for n in ns],
-        "W_n_data_marginal": [worst_case_erm_risk(n, masses=mass / mass.sum()) for n in ns],
-        "note": "worst-case ERM risk of an ideal encoder (Prop. 2); holds for this Z only if it is ideal",
-    }
+    ideal_raw, unit, norm = _log_losses(Zf, orb, w, family, temperature, tol, restarts, seed)
+    dissl = _dissl(Zf, labels, C, w, family, K, v["dissl_lambda"], v["dissl_beta"], tol)
     ctol = DEFAULT_TOL if v["check_tol"] is None else v["check_tol"]
     return ExactReport(
         n=orb.n,
@@ -290,8 +278,29 @@ def exact(
         verdict=verdict(Zf, orb, probe, ctol, tol, norm, dissl),
         normalised_ideal_log_loss=norm,
         ideal_log_loss_unit=unit,
-        cissl=cissl,
+        cissl=_cissl(unit, C),
         dissl=dissl,
         ideal_log_loss=ideal_raw,
-        sample_efficiency=samp,
+        sample_efficiency=_sample_efficiency(orb, C, n_values),
     )
+
+
+def _problem(Z, orbits, temperature: float, categories: int | None) -> tuple[np.ndarray, Orbits, int, np.ndarray]:
+    """Z as float64 with its orbits, DISSL's K (default C) and the orbit weights of the points, each checked."""
+    Zf, orb = finite_problem(Z, orbits)
+    require_finite_logits(Zf, temperature)
+    K = orb.n_orbits if categories is None else categories
+    check_teacher_size(orb.n_orbits, K)
+    return Zf, orb, K, orbit_weights(orb.labels, orb.n_orbits, orb.p)
+
+
+def _sample_efficiency(orb: Orbits, C: int, n_values) -> dict:
+    """W_n of an ideal encoder (Prop. 2) for equiprobable orbits and for the problem's orbit masses."""
+    ns = [int(n) for n in n_values]
+    mass = orb.orbit_mass()
+    return {
+        "n": ns,
+        "W_n_equiprobable": [worst_case_erm_risk(n, classes=C) for n in ns],
+        "W_n_data_marginal": [worst_case_erm_risk(n, masses=mass / mass.sum()) for n in ns],
+        "note": "worst-case ERM risk of an ideal encoder (Prop. 2); holds for this Z only if it is ideal",
+    }

@@ -8,6 +8,7 @@ evaluation (:func:`idealssl.synthetic.evaluate.ideal_log_loss`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from ..inputs.orbits import Orbits, load_orbits
+from ..inputs.representation import Representation, from_array, load_representation
 from ..probes import get_family
 from ..theory_math import check_classes, ideal_log_loss_optimum
 
@@ -75,8 +78,6 @@ def _sphere_min(Z, y, w, C, tau, starts, maxiter=2000):
 
 def _signs_min(Z, y, w, C, tau, starts):
     """d = 1: unit-norm weights are signs; exhaustive for C ≤ 14, else greedy sign flips."""
-    import itertools
-
     if C <= 14:
         best_f, best_W = np.inf, None
         for s in itertools.product((-1.0, 1.0), repeat=C):
@@ -381,9 +382,6 @@ def ideal_log_loss_minimum(C: int, d: int, temperature: float = 1.0, restarts: i
 
 def finite_problem(Z, orbits):
     """Validate (Z, orbits) with the shared loaders; returns (float64 array, Orbits)."""
-    from ..inputs.orbits import Orbits, load_orbits
-    from ..inputs.representation import Representation, from_array, load_representation
-
     if isinstance(Z, (str, os.PathLike)):
         rep = load_representation(Z)
     else:

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..checker import check
+
 
 def _failed(rep) -> list[dict[str, Any]]:
     """The decisive conditions that fail, as name, value, requirement."""
@@ -79,8 +81,6 @@ def verdict(Z, orb, probe: str, check_tol: float, tol: float, norm: dict | None,
     ``agreement``: for the whitened log loss and DISSL, ``reaches_optimum``, ``agrees`` and, when they differ,
     ``why`` (see the module notes).
     """
-    from ..checker import check
-
     rep = check(Z, orb, probe=probe, tol=check_tol, graded=True)
     failed = _failed(rep)
     t_ideal = rep.ideal_tolerance

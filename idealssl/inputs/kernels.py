@@ -1,6 +1,6 @@
 """The compiled kernels of ``idealssl/_kernels.c``, when built.
 
-``get(name)`` returns the kernel, or None when the optional extension was not built (no C compiler
+``get(name)`` returns the kernel, or None when the optional extension is not built (no C compiler
 at install) or when ``IDEALSSL_PURE_NUMPY=1`` asks for the NumPy / Python paths. Callers keep such a
 path for every kernel; both give the same results (tests/check/test_fast_paths.py).
 """

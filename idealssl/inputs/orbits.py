@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,17 +110,7 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
     """Orbits from a per-point label sequence (ints or strings). ``copy=False`` lets the orbits keep
     an int64 label array 0..C-1 as given (for arrays the caller owns and will not modify)."""
     if isinstance(labels, np.ndarray):
-        if labels.ndim != 1:
-            raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
-        raw = labels
-        if raw.dtype.kind not in "iuUS":
-            integral = raw.dtype.kind == "f" and bool(
-                np.isfinite(raw).all() and (raw == np.round(raw)).all() and (np.abs(raw) <= 2.0**53).all()
-            )
-            if integral:
-                raw = raw.astype(np.int64)  # integral floats below 2^53 are exact integers
-            else:
-                raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {raw.dtype}")
+        raw = _label_array(labels, source)
     else:
         if not isinstance(labels, (list, tuple)):
             raise InputError(f'{source}: "labels" must be a list, got {type(labels).__name__}')
@@ -141,6 +133,20 @@ def orbits_from_labels(labels: Sequence | np.ndarray, p=None, source: str = "<la
     if copy and isinstance(labels, np.ndarray) and np.may_share_memory(out, labels):
         out = out.copy()  # never alias the caller's array
     return _orbits(out, names.tolist(), p, source)
+
+
+def _label_array(labels: np.ndarray, source: str) -> np.ndarray:
+    """A flat array of integer or string labels as given; integral floats below 2^53 as int64 (exact)."""
+    if labels.ndim != 1:
+        raise InputError(f"{source}: orbit labels must be a flat sequence, got shape {labels.shape}")
+    if labels.dtype.kind in "iuUS":
+        return labels
+    integral = labels.dtype.kind == "f" and bool(
+        np.isfinite(labels).all() and (labels == np.round(labels)).all() and (np.abs(labels) <= 2.0**53).all()
+    )
+    if not integral:
+        raise InputError(f"{source}: orbit labels must be integers or strings, got dtype {labels.dtype}")
+    return labels.astype(np.int64)
 
 
 def _orbits(labels: np.ndarray, names: list, p, source: str) -> Orbits:
@@ -276,10 +282,7 @@ def _fast_integer_labels(path: str) -> np.ndarray | None:
     handles it: other keys or characters, anything outside JSON's grammar for a list of integers
     (``np.fromstring`` alone would accept a leading zero, a trailing comma, a lone minus), and
     integers of 18 digits or more. The compiled ``parse_int_list`` (``idealssl/_kernels.c``) checks
-    and parses in one pass; the NumPy path below gives the same answers."""
-    import re
-    import warnings
-
+    and parses in one pass; the NumPy path (:func:`_int_list_numpy`) gives the same answers."""
     try:
         with open(path, "rb") as f:
             raw = f.read()
@@ -294,6 +297,12 @@ def _fast_integer_labels(path: str) -> np.ndarray | None:
     if parse is not None:  # the compiled parser checks the same grammar in one pass
         arr = np.empty(body.count(b",") + 1, dtype=np.int64)
         return arr if parse(body, arr) == len(arr) else None
+    return _int_list_numpy(body)
+
+
+def _int_list_numpy(body: bytes) -> np.ndarray | None:
+    """The integers of ``body`` (the text between ``[`` and ``]``), or None when it is not JSON's list of integers
+    (:func:`_fast_integer_labels`'s grammar, checked with NumPy)."""
     if body.translate(None, b"0123456789-, \t\n\r"):
         return None  # another character
     # the grammar, checked on the bytes without whitespace (t): numbers -?digits without leading

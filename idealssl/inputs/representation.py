@@ -19,6 +19,7 @@ truncated while it is read is a short read (one ``InputError`` line), not a faul
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import zipfile
@@ -386,8 +387,6 @@ def _read_header(f, version, what: str = "<npy>"):
 def _read_header_3_0(f):
     """Version 3.0 is 2.0 (4-byte little-endian header length) with a UTF-8 header; NumPy has no
     public reader for it."""
-    import ast
-
     size = f.read(4)
     if len(size) != 4:
         raise ValueError("the header length is truncated")

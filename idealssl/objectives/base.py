@@ -107,7 +107,7 @@ class Objective(nn.Module):
                 raise ValueError(
                     f"{self.name}: all views must have the same batch size, view 0 has {b}, view {i} has {v.shape[0]}"
                 )
-        if b < 2:
+        if b is None or b < 2:
             raise ValueError(f"{self.name}: batch size must be >= 2, got {b}")
         return list(views)
 

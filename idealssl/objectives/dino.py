@@ -156,10 +156,15 @@ class DINO(Objective):
     >>> out.loss.backward(); obj.update(step=0, total_steps=1000)
     """
 
+    # buffers (register_buffer in __init__)
+    center: torch.Tensor
+    step: torch.Tensor
+    total_steps: torch.Tensor
+
     momentum_backbone = True
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         out_dim: int = 65536,

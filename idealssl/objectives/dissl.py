@@ -192,9 +192,13 @@ class DISSL(Objective):
     >>> out.loss.backward(); out.logs["H_M"], out.logs["H_M_given_Z"]
     """
 
+    # buffers (register_buffer in __init__)
+    marginal: torch.Tensor
+    step: torch.Tensor
+
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         categories: int = DEFAULTS.categories,

@@ -131,12 +131,13 @@ class BatchNorm1d(nn.BatchNorm1d):
         mean = xa.mean(0)
         var = xa.var(0, unbiased=False)
         n = xa.shape[0]
-        if self.track_running_stats and self.running_mean is not None:
+        tracked, running_mean, running_var = self.num_batches_tracked, self.running_mean, self.running_var
+        if self.track_running_stats and running_mean is not None and running_var is not None and tracked is not None:
             with torch.no_grad():
-                self.num_batches_tracked += 1
-                m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
-                self.running_mean.mul_(1 - m).add_(m * mean.detach())
-                self.running_var.mul_(1 - m).add_(m * var.detach() * n / max(n - 1, 1))
+                tracked.add_(1)
+                m = self.momentum if self.momentum is not None else 1.0 / float(tracked)
+                running_mean.mul_(1 - m).add_(m * mean.detach())
+                running_var.mul_(1 - m).add_(m * var.detach() * n / max(n - 1, 1))
         y = (x - mean) / torch.sqrt(var + self.eps)
         if self.affine:
             y = y * self.weight + self.bias

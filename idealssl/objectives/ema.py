@@ -12,8 +12,8 @@ initial mean 0 / variance 1) or describe a different network. The online network
 statistics are themselves an exponential average of the batch statistics the (nearby) online
 weights produced, so copying them is the closest cheap estimate for the averaged weights; averaging
 them a second time would only add lag (and is meaningless for the integer ``num_batches_tracked``).
-This is what ``idealssl train`` always did for its EMA backbone; the objectives' heads (parameters
-only before) now follow it, which changes no loss (their teachers run in training mode).
+The trainers' EMA backbone and the objectives' teacher heads (BYOL, DINO) follow the same rule; for the heads it
+changes no loss, since their teachers run in training mode.
 """
 
 from __future__ import annotations

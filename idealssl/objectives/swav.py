@@ -121,9 +121,14 @@ class SwAV(Objective):
     >>> out.loss.backward(); obj.update(step=0, total_steps=1000)
     """
 
+    # buffers (register_buffer in __init__)
+    step: torch.Tensor
+    queue: torch.Tensor
+    queue_filled: torch.Tensor
+
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         hidden_dim: int = 2048,
@@ -175,8 +180,8 @@ class SwAV(Objective):
     def forward(self, views: Sequence[torch.Tensor], targets: Sequence[torch.Tensor] | None = None) -> ObjectiveOutput:
         views = self.check_views(views)
         v, a = len(views), self.n_global
-        z = F.normalize(self.head(torch.cat(views, 0)), dim=1)
-        z = [gather(x, self.gather) for x in z.chunk(v)]
+        h = F.normalize(self.head(torch.cat(views, 0)), dim=1)
+        z = [gather(x, self.gather) for x in h.chunk(v)]
         scores = [self.prototypes(x) for x in z]
         n = z[0].shape[0]
         codes = []

@@ -1,7 +1,7 @@
 """VJE: variational joint embedding, a symmetric conditional ELBO on embeddings (RECONSTRUCTED form).
 
 Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026 (arXiv 2602.05639; its v1 and v3 abstracts
-and the OpenReview change note are the sources). The paper's equations were not available; the structure
+and the OpenReview change note are the sources; the paper's equations are not among them). The structure
 (symmetric conditional ELBO on paired embeddings, polar Student-t likelihood of the target embedding with a
 directional factor on the unit sphere and a radial factor, a subnormalised directional term in training
 and a normalised reference model, a diagonal Gaussian amortised posterior whose feature-wise variances are
@@ -11,8 +11,8 @@ documented statement by statement in theory/objectives.md (VJE) and theory/state
 
 Two variants (``variant=``): ``"v1"`` (default; :mod:`.vje_polar`'s angular Student-t, prior at the scale
 of the unit sphere, EMA target, wide inference network; every choice decided by experiment, see
-results/digits/README.md) and ``"v0"``, the first reconstruction (R^D Student-t constant on the sphere,
-prior N(0, I), shared-encoder target, bottleneck inference network), kept for comparison: it collapses.
+results/digits/README.md) and ``"v0"`` (R^D Student-t constant on the sphere, prior N(0, I), shared-encoder
+target, bottleneck inference network), kept for comparison: it collapses.
 """
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def gaussian_kl_prior(mu: torch.Tensor, logvar: torch.Tensor, prior_logvar) -> t
 
 
 @float32_loss
-def vje_elbo_v1(
+def vje_elbo_v1(  # noqa: PLR0913  (the ELBO's terms and the published hyperparameters, as pure-function arguments)
     mu: torch.Tensor,
     logvar: torch.Tensor,
     target: torch.Tensor,
@@ -214,7 +214,7 @@ _V1: dict[str, Any] = dict(
 @register("vje")
 class VJE(Objective):
     """VJE (Oji & Fieguth, TMLR 2026, "Joint Embedding Variational Bayes", arXiv 2602.05639; the official
-    code was not found). **The exact form here is reconstructed** (module docstring, theory/objectives.md):
+    code is not among the sources). **The exact form here is reconstructed** (module docstring, theory/objectives.md):
     only the structure is from the paper's abstracts, its OpenReview change note and the authors' statements.
 
     An inference network g (MLP) maps the context embedding h_a to a diagonal Gaussian posterior
@@ -235,8 +235,8 @@ class VJE(Objective):
     variant : {"v1", "v0"}, default "v1"
         v1: angular Student-t (subnormalised in training, normalised reference model for scoring), prior
         N(0, I/E), EMA target, projector d -> 256 -> E with output batch norm, inference net E -> 256 -> 2E,
-        KL weight 1e-3. v0: the first reconstruction (R^D Student-t
-        constant, prior N(0, I), shared target, d -> max(d/4, 8) -> 2d); it collapses (digits README).
+        KL weight 1e-3. v0: R^D Student-t constant on the sphere, prior N(0, I), shared target,
+        d -> max(d/4, 8) -> 2d; it collapses (results/digits/README.md).
     hidden_dim : int or None
         Hidden width of the inference network (Linear -> BN -> ReLU -> Linear(., 2D)); v0: max(dim // 4, 8).
     nu : float or None, default 5
@@ -297,7 +297,7 @@ class VJE(Objective):
 
     n_global = 2
 
-    def __init__(
+    def __init__(  # noqa: PLR0913  (one keyword per published hyperparameter)
         self,
         dim: int,
         variant: str = "v1",

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
+from .worlds import OVERWRITE_HELP, claim_out, named_world
 
 EXAMPLES = """examples:
   idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
@@ -33,24 +34,6 @@ EXAMPLES = """examples:
   idealssl bench export --world vector --out w && idealssl check w/representation.npy --augs w/orbits.json
   idealssl bench export --world digits --method dissl --dim 19 --out d   # a trained encoder's representation
 """
-
-
-OVERWRITE_HELP = "write into a non-empty --out: its contents are moved to OUT.replaced-<time> (printed)"
-
-
-def claim_out(out: Path, overwrite: bool) -> None:
-    """Refuse a non-empty ``--out`` (one line); with ``overwrite``, move an earlier export's contents aside to
-    ``OUT.replaced-<time>`` and say where (:func:`idealssl.train.rundir.claim_empty`, as ``idealssl train``)."""
-    import sys
-
-    from ..train.rundir import claim_empty
-
-    def exported(d: Path) -> bool:
-        return (d / "representation.npy").is_file() and (d / "orbits.json").is_file()
-
-    dest = claim_empty(out, overwrite, is_ours=exported, what="a folder written by idealssl bench", hint="")
-    if dest is not None:
-        print(f"--overwrite: the previous contents of {out} were moved to {dest}", file=sys.stderr, flush=True)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -111,12 +94,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_bench_parser=parser)
 
 
-def _world(name: str, seed: int):
-    from . import experiments as E
-
-    return {"vector": E.main_world, "digits": E.image_world, "coarse": E.coarse_world}[name](seed)
-
-
 def run(args) -> int:
     cmd = getattr(args, "bench_command", None)
     if cmd is None:
@@ -126,7 +103,7 @@ def run(args) -> int:
         from . import experiments as E
 
         for name in ("vector", "coarse", "digits"):
-            w = _world(name, 0)
+            w = named_world(name, 0)
             fam = " -> ".join(str(x.C) for x in w.coarseness_family())
             print(
                 f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, "
@@ -194,7 +171,7 @@ def _export(args) -> int:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"--out {args.out}: exists and is not a directory")
-    w = _world(args.world, args.seed)
+    w = named_world(args.world, args.seed)
     if args.level is not None:
         levels = {x.C: x for x in w.coarseness_family()}
         if args.level not in levels:

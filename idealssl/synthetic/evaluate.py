@@ -266,13 +266,12 @@ def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs
     """The checker's verdict (:func:`idealssl.check`) as a plain dict, or ``None`` when the
     checker is not installed. Errors from the checker are recorded, not raised."""
     try:
-        from ..checker.api import check  # noqa: F401
+        from ..checker.api import check
     except ImportError:
         return None
-    import idealssl
 
     try:
-        rep = idealssl.check(np.asarray(Z, dtype=np.float64), np.asarray(orbits), probe=probe, **kwargs)
+        rep = check(np.asarray(Z, dtype=np.float64), np.asarray(orbits), probe=probe, **kwargs)
     except Exception as exc:  # recorded in the results: a checker failure is a finding too
         return {"error": f"{type(exc).__name__}: {exc}"}
     out = {"ideal": bool(rep.ideal)}

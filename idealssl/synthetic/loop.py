@@ -275,7 +275,7 @@ __all__ = ["LoopConfig", "configure_run", "train_loop", "representation", "asses
 # ---------------------------------------------------------------------- command line
 def configure_cli(p: Any) -> None:
     """``idealssl bench loop`` arguments."""
-    from .cli import OVERWRITE_HELP
+    from .worlds import OVERWRITE_HELP
 
     p.add_argument(
         "--world",
@@ -325,7 +325,7 @@ def record(path: Path, row: dict[str, Any]) -> None:
 def run_cli(args: Any) -> int:
     import torch
 
-    from .cli import _world, claim_out
+    from .worlds import claim_out, named_world
 
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
@@ -334,7 +334,7 @@ def run_cli(args: Any) -> int:
     claim_out(Path(args.out), args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
-    w = _world(args.world, 0)
+    w = named_world(args.world, 0)
     row = run(
         w,
         args.method.lower(),

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -26,6 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 RUNS = HERE.parent.parent / "runs" / "digits-one-class"
+sys.path.insert(0, str(HERE.parent))
+import launch  # noqa: E402  (results/ is not a package: results/launch.py, the writers' one launcher)
+
 OVERRIDES = ["optim.batch_size=64", "optim.epochs=60", "eval.at_end=[anomaly]"]
 
 
@@ -33,30 +33,9 @@ def run_one(method, seed, c):
     out = RUNS / f"{method}-s{seed}-c{c}"
     if (out / "results.json").exists():
         return json.loads((out / "results.json").read_text())
-    if out.exists():
-        shutil.rmtree(out)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    cmd = [
-        sys.executable,
-        "-m",
-        "idealssl.cli",
-        "train",
-        "--method",
-        method,
-        "--dataset",
-        "digits",
-        "--seed",
-        str(seed),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--config-source",
-        "original",  # as the recorded tables (the presets' settings)
-        f"data.only_class={c}",
-        *OVERRIDES,
-    ]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode:
+    # --config-source original: as the recorded tables (the presets' settings)
+    r = launch.train(method, "digits", seed, out, ["--config-source", "original", f"data.only_class={c}", *OVERRIDES])
+    if not r.ok:
         print(f"FAILED {method} s{seed} c{c}: {r.stderr.strip().splitlines()[-1:]}", file=sys.stderr, flush=True)
         return None
     print(f"done {method} s{seed} c{c}", file=sys.stderr, flush=True)

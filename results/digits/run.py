@@ -1,8 +1,7 @@
 """Regenerate the digits results: every registered method, the same budget (the shipped digits preset:
 convnet width 32, batch 256, AdamW 2e-3, with 30 epochs x 5 steps instead of the preset's 60: the 30 runs
-took about an hour of wall time on a 2-core machine, 2 at a time), 3 seeds, the theory-derived configuration
-and, for every method where the theory changes the objective, the original (papers') configuration beside it
-(issue 12).
+take about an hour of wall time on a 2-core machine, 2 at a time), 3 seeds, the theory-derived configuration
+and, for every method where the theory changes the objective, the original (papers') configuration beside it.
 
     python results/digits/run.py                 # all methods, seeds 0 1 2, 2 runs in parallel (1 thread each)
     python results/digits/run.py --methods dissl cissl --seeds 0
@@ -24,18 +23,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+import launch  # noqa: E402  (results/ is not a package: results/launch.py, the writers' one launcher)
+
 RUNS = ROOT / "runs" / "digits-table"
 
 METRICS = [  # (key in the table, path in results.json, header)
@@ -48,7 +47,7 @@ METRICS = [  # (key in the table, path in results.json, header)
     ("online_linear", ("eval", "online_linear", "top1"), "online linear"),
     ("train_seconds", ("train_seconds",), "train s"),
 ]
-CHECK = [  # (key, path in results.json, header): the check block (issue 12)
+CHECK = [  # (key, path in results.json, header): the check block of every run
     ("invariance", ("check", "invariance_ratio"), "invariance"),
     ("sigma_ratio", ("check", "sigma_ratio"), "σ_(C−1)/σ_1"),
     ("rank", ("check", "rank"), "affine rank"),
@@ -97,46 +96,17 @@ def theory_changes_objective(method: str) -> bool:
 
 
 def run_one(method: str, source: str, seed: int, threads: int, epochs: int) -> Path:
-    out = RUNS / (per_run(method, source, seed).stem)
     dest = per_run(method, source, seed)
     if dest.exists():
         return dest
-    if out.exists():
-        shutil.rmtree(out)
-    env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    cmd = [
-        sys.executable,
-        "-m",
-        "idealssl.cli",
-        "train",
-        "--method",
-        method,
-        "--dataset",
-        "digits",
-        "--seed",
-        str(seed),
-        "--out",
-        str(out),
-        "--no-progress",
-        "--config-source",
-        source,
-        "--probe",
-        "linear",
-        f"optim.epochs={epochs}",
-    ]
-    t0 = time.time()
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if r.returncode != 0:
-        print(
-            f"FAILED {method} {source} seed {seed}: "
-            f"{r.stderr.strip().splitlines()[-1] if r.stderr.strip() else r.returncode}",
-            file=sys.stderr,
-            flush=True,
-        )
+    args = ["--config-source", source, "--probe", "linear", f"optim.epochs={epochs}"]
+    r = launch.train(method, "digits", seed, RUNS / dest.stem, args, threads)
+    if not r.ok:
+        print(f"FAILED {method} {source} seed {seed}: {r.last_error_line or r.returncode}", file=sys.stderr, flush=True)
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(out / "results.json", dest)
-    print(f"done {method} {source} seed {seed} in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    shutil.copy(r.out / "results.json", dest)
+    print(f"done {method} {source} seed {seed} in {r.seconds:.0f}s", file=sys.stderr, flush=True)
     return dest
 
 
@@ -466,8 +436,8 @@ for every method (same labels, same draws per seed): it is the baseline the feat
 
 {chr(10).join(_table(summary, METRICS))}
 
-**The check block** (issue 12: `idealssl check` on what was trained; numbers mean ± std over seeds; every run's
-files are in its run directory's `check/`, and `idealssl eval check RUN` redoes it):
+**The check block** (`idealssl check` on the trained encoder's views of held-out images; numbers mean ± std over
+seeds; every run's files are in its run directory's `check/`, and `idealssl eval check RUN` redoes it):
 
 {chr(10).join(_table(summary, CHECK))}
 

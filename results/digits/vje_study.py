@@ -1,4 +1,4 @@
-"""VJE reconstruction study (issue 18): the experiments that decided the open choices of the v1 reconstruction.
+"""VJE reconstruction study: the experiments that decide the open choices of the v1 reconstruction.
 
     python results/digits/vje_study.py digits --seeds 0            # screening on digits (one run at a time)
     python results/digits/vje_study.py synthetic --seeds 0 1 2     # the synthetic vector world (d = 15)
@@ -17,10 +17,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -28,6 +25,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 RUNS = ROOT / "runs" / "vje-study"
 OUT = HERE / "vje_study.json"
+sys.path.insert(0, str(HERE.parent))
+import launch  # noqa: E402  (results/ is not a package: results/launch.py, the writers' one launcher)
 
 #: digits screening: name -> objective overrides (v1 defaults otherwise)
 DIGITS = {
@@ -49,7 +48,7 @@ SYNTHETIC = {
     "v1 beta=1": {"beta": 1.0},
     "v0": {"variant": "v0"},
 }
-#: the heads the suite gave VJE when these rows were recorded (2026-12-02: its SMALL_HEADS): projector
+#: VJE's heads on the vector world for these rows (recorded 2026-12-02 with i.i.d. batches of 128): projector
 #: d -> 256 -> 64, the inference network at VJE's own default width
 SYNTHETIC_HEADS = dict(projector_hidden_dim=256, out_dim=64)
 MONITORS = (
@@ -79,32 +78,11 @@ def _store(rows: list) -> None:
 
 def digits_row(name: str, over: dict, seed: int) -> dict:
     out = RUNS / f"{re.sub('[^a-z0-9]+', '-', name.lower()).strip('-')}-s{seed}"
-    if out.exists():
-        shutil.rmtree(out)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     ov = [f"objective.{k}={v}" for k, v in over.items()]
-    cmd = [
-        sys.executable,
-        "-m",
-        "idealssl.cli",
-        "train",
-        "--method",
-        "vje",
-        "--dataset",
-        "digits",
-        "--seed",
-        str(seed),
-        "--out",
-        str(out),
-        "--no-progress",
-        "optim.epochs=30",
-        "eval.at_end=[linear,knn]",
-        *ov,
-    ]
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    r = launch.train("vje", "digits", seed, out, ["optim.epochs=30", "eval.at_end=[linear,knn]", *ov])
     row = {"study": "digits", "name": name, "seed": seed, "overrides": ov}
-    if r.returncode:
-        row["error"] = (r.stderr.strip().splitlines() or ["?"])[-1]
+    if not r.ok:
+        row["error"] = r.last_error_line or "?"
         return row
     return read_digits_run(out, row)
 

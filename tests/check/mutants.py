@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 FAM = "idealssl/checker/families.py"
-API = "idealssl/checker/api.py"
+DEC = "idealssl/checker/decision.py"
 GEO = "idealssl/checker/geometry.py"
 COPIED = ["idealssl", "theory", "examples", "tests/check", "tests/theory"]
 COPIED_FILES = ["pyproject.toml", "tests/conftest.py"]
@@ -59,10 +59,10 @@ def _m(name, family, condition, path, *edits):
 
 MUTANTS = [
     # ---- invariance (every family)
-    _m("invariance-dropped", "all", "invariance", API, ("holds=value <= g.tol,", "holds=True,")),
-    _m("invariance-strict", "all", "invariance", API, ("holds=value <= g.tol,", "holds=value < g.tol,")),
-    _m("invariance-tol-x1000", "all", "invariance", API, ("holds=value <= g.tol,", "holds=value <= g.tol * 1e3,")),
-    _m("invariance-tol-/1000", "all", "invariance", API, ("holds=value <= g.tol,", "holds=value <= g.tol / 1e3,")),
+    _m("invariance-dropped", "all", "invariance", DEC, ("holds=value <= g.tol,", "holds=True,")),
+    _m("invariance-strict", "all", "invariance", DEC, ("holds=value <= g.tol,", "holds=value < g.tol,")),
+    _m("invariance-tol-x1000", "all", "invariance", DEC, ("holds=value <= g.tol,", "holds=value <= g.tol * 1e3,")),
+    _m("invariance-tol-/1000", "all", "invariance", DEC, ("holds=value <= g.tol,", "holds=value <= g.tol / 1e3,")),
     # ---- linear (affine probes)
     _m(
         "affine-rank-is-span-rank",
@@ -84,7 +84,7 @@ MUTANTS = [
         "affine-rank-tol-x1000",
         "linear",
         "affine_independence",
-        API,
+        GEO,
         (
             "numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol)",
             "numerical_rank(sv_aff, tol * 1e3), numerical_rank(sv_lin, tol)",
@@ -94,7 +94,7 @@ MUTANTS = [
         "affine-rank-tol-/1000",
         "linear",
         "affine_independence",
-        API,
+        GEO,
         (
             "numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol)",
             "numerical_rank(sv_aff, tol / 1e3), numerical_rank(sv_lin, tol)",
@@ -198,7 +198,7 @@ MUTANTS = [
         "nobias-linear-rank-tol-x1000",
         "linear-nobias",
         "linear_rank",
-        API,
+        GEO,
         (
             "numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol)",
             "numerical_rank(sv_aff, tol), numerical_rank(sv_lin, tol * 1e3)",

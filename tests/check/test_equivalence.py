@@ -99,29 +99,13 @@ def make_codes(kind: str, C: int, d: int, seed: int, near: float = 1.0) -> np.nd
     elif kind == "simplex_affine":
         codes = image(S) + rng.normal(size=d)
     elif kind in ("origin_inside", "origin_on_face", "origin_outside", "near_face", "near_zero_code"):
-        beta = rng.dirichlet(np.ones(C))  # the origin at barycentric coordinates beta of the codes' hull
-        k = int(rng.integers(1, max(2, C - 1)))
-        if kind == "origin_on_face":
-            beta[rng.choice(C, size=min(k, C - 1), replace=False)] = 0.0
-        elif kind == "origin_outside":
-            beta[int(rng.integers(C))] = -rng.uniform(0.1, 1.0)
-        elif kind == "near_face":
-            beta[int(rng.integers(C))] = near * rng.choice([-1.0, 1.0])
-        beta = beta / beta.sum()
-        codes = image(origin_at(S, beta))
-        if kind == "near_zero_code":  # the origin inside, one code scaled towards it: only its norm decides
-            codes[int(rng.integers(C))] *= near
+        codes = _hull_codes(kind, S, rng, near, image)
     elif kind == "collinear":
         codes = rng.normal(size=d) * rng.integers(0, 2) + np.outer(rng.normal(size=C), rng.normal(size=d))
     elif kind == "coplanar":
         codes = rng.normal(size=d) * rng.integers(0, 2) + rng.normal(size=(C, 2)) @ rng.normal(size=(2, d))
-    elif kind in ("repeated", "near_repeated"):
-        codes = rng.normal(size=(C, d))
-        i, j = rng.choice(C, size=2, replace=False)
-        codes[j] = codes[i] + (near * np.linalg.norm(codes[i]) * _unit(rng, d) if kind == "near_repeated" else 0.0)
-    elif kind == "zero_code":
-        codes = rng.normal(size=(C, d))
-        codes[int(rng.integers(C))] = 0.0
+    elif kind in ("repeated", "near_repeated", "zero_code", "near_dependent"):
+        codes = _perturbed_codes(kind, C, d, rng, near)
     elif kind == "rank_minus_one_linear":
         codes = rng.normal(size=(C, C - 1)) @ rng.normal(size=(C - 1, d)) if C > 1 else np.zeros((C, d))
     elif kind == "rank_minus_one_affine":  # affine rank C - 2; span rank C - 1 when d >= C - 1 (translated)
@@ -129,13 +113,42 @@ def make_codes(kind: str, C: int, d: int, seed: int, near: float = 1.0) -> np.nd
         codes = rng.normal(size=(C, r)) @ rng.normal(size=(r, d)) + rng.normal(size=d)
     elif kind == "simplex_linear_image":
         codes = image(S)
-    elif kind == "near_dependent":
-        codes = rng.normal(size=(C, d))
-        t = rng.uniform(-2, 2)
-        codes[-1] = t * codes[0] + (1 - t) * codes[1 % C] + near * np.linalg.norm(codes[0]) * _unit(rng, d)
     else:  # pragma: no cover
         raise ValueError(kind)
     return codes * 10.0 ** rng.uniform(-3, 3)
+
+
+def _hull_codes(kind: str, S: np.ndarray, rng, near: float, image) -> np.ndarray:
+    """Codes placed by the origin's barycentric coordinates in their hull (inside, on a face, outside, near a face),
+    or with one code scaled towards the origin inside (``near_zero_code``)."""
+    C = S.shape[0]
+    beta = rng.dirichlet(np.ones(C))  # the origin at barycentric coordinates beta of the codes' hull
+    k = int(rng.integers(1, max(2, C - 1)))
+    if kind == "origin_on_face":
+        beta[rng.choice(C, size=min(k, C - 1), replace=False)] = 0.0
+    elif kind == "origin_outside":
+        beta[int(rng.integers(C))] = -rng.uniform(0.1, 1.0)
+    elif kind == "near_face":
+        beta[int(rng.integers(C))] = near * rng.choice([-1.0, 1.0])
+    beta = beta / beta.sum()
+    codes = image(origin_at(S, beta))
+    if kind == "near_zero_code":  # the origin inside, one code scaled towards it: only its norm decides
+        codes[int(rng.integers(C))] *= near
+    return codes
+
+
+def _perturbed_codes(kind: str, C: int, d: int, rng, near: float) -> np.ndarray:
+    """Gaussian codes with two equal (or ``near``-equal) codes, a zero code, or one code ``near`` the line of two."""
+    codes = rng.normal(size=(C, d))
+    if kind in ("repeated", "near_repeated"):
+        i, j = rng.choice(C, size=2, replace=False)
+        codes[j] = codes[i] + (near * np.linalg.norm(codes[i]) * _unit(rng, d) if kind == "near_repeated" else 0.0)
+    elif kind == "zero_code":
+        codes[int(rng.integers(C))] = 0.0
+    else:  # near_dependent
+        t = rng.uniform(-2, 2)
+        codes[-1] = t * codes[0] + (1 - t) * codes[1 % C] + near * np.linalg.norm(codes[0]) * _unit(rng, d)
+    return codes
 
 
 def _unit(rng, d):

@@ -94,6 +94,7 @@ def test_summarise_only_regenerates_the_committed_readme_and_results(tmp_path):
     for name in ("run.py", "README.md", "results.json"):
         shutil.copy(DIGITS / name, dest / name)
     shutil.copytree(DIGITS / "per_run", dest / "per_run")
+    shutil.copy(DIGITS.parent / "launch.py", dest.parent / "launch.py")  # the results writers' launcher
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     r = subprocess.run(
         [sys.executable, str(dest / "run.py"), "--summarise-only"], env=env, capture_output=True, text=True
