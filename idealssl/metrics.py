@@ -1,7 +1,8 @@
 """Label-free monitors of a representation (no labels needed, except where stated).
 
-* :func:`rankme`: effective rank exp(H(p)), p_k = sigma_k / sum sigma (Garrido et al., ICML 2023,
-  "RankMe"); collapse shows as a rank far below d.
+* :func:`rankme`: effective rank exp(H(p)), p_k = sigma_k / sum sigma + eps (Garrido et al., ICML 2023,
+  "RankMe"); collapse shows as a rank far below d. The singular values come from torch, the entropy rank from
+  :func:`idealssl.label_free.effective_rank`, the one home of RankMe's formula (NumPy, for orbit sets on disk).
 * :func:`invariance_ratio`: E||z(x) - z(x+)||^2 / E||z(x_i) - z(x_j)||^2 over two views of the same
   inputs; 0 for an invariant encoder (idealssl Theorem 1's first condition), about 1 when the
   views of one input are as far apart as two different inputs.
@@ -15,13 +16,14 @@ from __future__ import annotations
 
 import torch
 
+from .label_free import RANKME_EPS, effective_rank
 
-def rankme(z: torch.Tensor, eps: float = 1e-7) -> float:
-    """RankMe effective rank of embeddings ``z`` (N, d): exp(-sum p log p), p = sigma / ||sigma||_1."""
-    z = z.detach().double()
-    s = torch.linalg.svdvals(z)
-    p = s / s.sum().clamp_min(eps) + eps
-    return float(torch.exp(-(p * torch.log(p)).sum()))
+
+def rankme(z: torch.Tensor, eps: float = RANKME_EPS) -> float:
+    """RankMe effective rank of embeddings ``z`` (N, d): exp(-sum p log p), p = sigma / ||sigma||_1 + eps
+    (:func:`idealssl.label_free.rankme` on the same matrix gives the same value)."""
+    s = torch.linalg.svdvals(z.detach().double())
+    return effective_rank(s.cpu().numpy(), eps)
 
 
 def invariance_ratio(z1: torch.Tensor, z2: torch.Tensor) -> float:

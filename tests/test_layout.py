@@ -28,6 +28,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "idealssl.theory_math",
         "idealssl.stats",
         "idealssl.metrics",
+        "idealssl.label_free",
         "idealssl.inputs",
         "idealssl.objectives.defaults",  # published hyperparameters, torch-free: derive reads them
     ),
