@@ -27,6 +27,7 @@ COMMANDS = {
     "eval": ("idealssl.train.cli_eval", "evaluate a checkpoint: linear probe, k-NN, few-shot, anomaly detection"),
     "export": ("idealssl.train.cli_export", "write a checkpoint's backbone as a plain state_dict"),
     "bench": ("idealssl.synthetic.cli", "synthetic benchmarks on finite worlds where M(X) is known"),
+    "select": ("idealssl.cli_select", "rank runs or checkpoints by a label-free score of their orbit sets"),
     "plot": ("idealssl.cli_plot", "draw a training run's figures (curves, embedding, check report) into RUN/plots"),
     "completion": ("idealssl.cli_completion", "print a shell completion script (bash, zsh)"),
 }

@@ -46,6 +46,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "idealssl.cli",
         "idealssl.cli_completion",
         "idealssl.cli_plot",
+        "idealssl.cli_select",
         "idealssl.plots",
         "idealssl.checker.cli",
         "idealssl.derive.cli",

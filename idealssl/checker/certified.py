@@ -879,3 +879,25 @@ def margin_radius_ratio(
             per.append(ratios(S, margin_lower(prob.codes[S], prob.probe)))
         vals = [float(v) for v in np.median(np.array(per), axis=0)]
     return {f"q{q:g}": float(v) for q, v in zip(qs, vals)}
+
+
+def pair_ratios(prob: Problem, quantile: float = 0.5, block: int = 1024) -> np.ndarray:
+    """The certification ratio of every two-orbit sub-problem (S10.5, the continuous form of
+    :func:`pair_separation`'s ``population`` test), in the order of ``itertools.combinations(range(C), 2)``.
+
+    With γ_mm' the exact two-orbit margin and ε_m the radius of orbit m's α-core (α = ``quantile``):
+    ρ_mm' = 2γ_mm'/(ε_m + ε_m') with bias (the two balls are disjoint, hence the pair separable, iff ρ > 1), and
+    γ_mm'/max(ε_m, ε_m') without. ``inf`` where both radii are 0 and γ > 0 (0/0 counts as 0). The share of ρ > 1 is
+    :func:`pair_separation`'s ``pairs``; the median ρ keeps ordering encoders when few pairs are certified.
+    Rotation and scale invariant, translation invariant with bias. Cost O(C² d) in blocks of ``block`` rows."""
+    eps, _ = _alpha_cores(prob, quantile)
+    C, out = prob.C, []
+    for i in range(0, C, block):
+        rows = slice(i, min(i + block, C))
+        g = _pair_margins(prob.codes, prob.bias, rows)
+        den = (eps[rows, None] + eps[None, :]) / 2.0 if prob.bias else np.maximum(eps[rows, None], eps[None, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.where(den > 0, g / np.where(den > 0, den, 1.0), np.where(g > 0, np.inf, 0.0))
+        idx = np.arange(rows.start, rows.stop)
+        out.append(r[np.arange(C)[None, :] > idx[:, None]])
+    return np.concatenate(out) if out else np.zeros(0)
