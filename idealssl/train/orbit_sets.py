@@ -150,7 +150,28 @@ def run_check(
         out / "orbit_set.json": json.dumps(plain(desc), indent=1).encode(),
     }
     atomic.write_files(files, "check file")  # the four replace the previous four together, or none does
-    return plain(check_block(rep, desc, s["probe"], float(s["tol"])))
+    blk = check_block(rep, desc, s["probe"], float(s["tol"]))
+    blk["label_free"] = label_free_block(Z, labels, s["probe"], desc)
+    return plain(blk)
+
+
+def label_free_block(Z: np.ndarray, labels: np.ndarray, probe: str, desc: dict[str, Any]) -> dict[str, Any]:
+    """Every label-free score of the orbit set (:mod:`idealssl.checker.selection`: the theory's S10.5 scores beside
+    RankMe, LiDAR and alpha-ReQ), each with its value, parts and a protocol string holding its definition and
+    constants; ``idealssl select RUN`` recomputes them from ``RUN/check/``."""
+    from ..checker.selection import score_orbit_set
+
+    where = (
+        f"backbone features of {desc['images']} test images x {desc['views']} views ({desc['orbits']} orbits, "
+        f"check.seed {desc['seed']}), probe {probe}"
+    )
+    return {
+        "features": "backbone",
+        "scores": {
+            name: {"value": v["value"], "parts": v["parts"], "protocol": f"{v['definition']}; on {where}"}
+            for name, v in score_orbit_set(Z, labels, probe).items()
+        },
+    }
 
 
 def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> None:
@@ -210,4 +231,9 @@ def summary(block: dict[str, Any]) -> str:
         f"{block['orbits']} orbits): {block['verdict']}; ideal_tolerance {'none' if t is None else f'{t:.3g}'}; "
         f"invariance {block['invariance_ratio']:.3g}; "
         f"rank {block['rank']} vs {block['rank_required']}; fitted_task_fraction {block['fitted_task_fraction']}"
+        + "".join(
+            f"; {n} {block['label_free']['scores'][n]['value']:.4g}"
+            for n in ("pair_ratio", "lidar", "rankme")
+            if n in (block.get("label_free") or {}).get("scores", {})
+        )
     )
