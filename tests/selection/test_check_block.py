@@ -9,7 +9,6 @@ import pytest
 
 from idealssl.checker.selection import SCORES
 from idealssl.cli import main
-
 from tests.train._tiny import FAST
 
 pytest.importorskip("torch")
