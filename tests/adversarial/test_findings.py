@@ -1,5 +1,6 @@
 """Each finding of ``tests/adversarial/findings.py`` as a test: the ``check`` and ``static`` groups in the default
-run (each a few seconds of subprocesses), the ``train`` group (real ``idealssl train`` runs) and the longest\n``check`` findings (``SLOW``) in the slow step."""
+run (each a few seconds of subprocesses), the ``train`` group (real ``idealssl train`` runs) and the longest
+``check`` findings (``SLOW``) in the slow step."""
 
 import pytest
 
