@@ -143,11 +143,11 @@ def _accepted(method: str, hp: dict[str, Any]) -> dict[str, Any]:
 
 def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, Any]:
     """Train with the one-per-orbit batches, Adam with cosine decay; the step is
-    :func:`idealssl.train.step.training_step` (the one both trainers run)."""
+    :func:`idealssl.step.training_step` (the one both trainers run)."""
     import torch
 
     from ..objectives.ema import frozen_copy
-    from ..train.step import Schedules, training_step
+    from ..step import Schedules, training_step
     from .train import TrainConfig, _build, make_encoder, world_forward
 
     torch.manual_seed(cfg.seed)

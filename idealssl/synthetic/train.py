@@ -7,7 +7,7 @@ vector worlds, a two-layer convnet for 8x8 image worlds), and the objective is a
 :mod:`idealssl.objectives.base`: ``forward(views, targets)``, an EMA copy of the encoder when the
 objective sets ``momentum_backbone`` (its no-grad embeddings of the global views are the targets;
 EMA coefficient ``objective.momentum(step, total)``), and ``objective.update(step, total)`` after
-every optimiser step: the step is :func:`idealssl.train.step.training_step`, the one ``idealssl train``
+every optimiser step: the step is :func:`idealssl.step.training_step`, the one ``idealssl train``
 runs.
 
 One extra method is built in: ``"oracle"`` minimises the ideal ISSL log loss (Eq. 6) with the
@@ -138,7 +138,7 @@ def _build(world: World, cfg: TrainConfig):
 
 
 def world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle: bool):
-    """The forward closure of one synthetic step for :func:`idealssl.train.step.training_step`: the encoder's
+    """The forward closure of one synthetic step for :func:`idealssl.step.training_step`: the encoder's
     embeddings of the views ``X[v]`` (``v`` in ``vidx``), the EMA backbone's as targets when there is one, and the
     objective's loss (the oracle's: supervised by the true orbits of the anchors). Shared by :func:`train` and
     :mod:`idealssl.synthetic.loop`."""
@@ -158,7 +158,7 @@ def world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle: bool):
 
 
 def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
-    """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.train.step.training_step`).
+    """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.step.training_step`).
 
     Returns
     -------
@@ -168,7 +168,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
         kept for the results' format), ``losses`` (per step), ``last_logs`` (the objective's logs at the
         last step, as floats), ``seconds``.
     """
-    from ..train.step import Schedules, training_step
+    from ..step import Schedules, training_step
 
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

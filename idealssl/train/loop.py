@@ -66,6 +66,7 @@ from ..errors import InputError
 from ..jsonutil import plain
 from ..models import build_encoder
 from ..objectives.ema import frozen_copy
+from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
 from . import distributed as D
 from . import evaluate, orbit_sets, theory_config, timing
@@ -74,7 +75,6 @@ from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  
 from .model import SSLModel
 from .rundir import claim_empty, merge_on_resume, reset_metrics
 from .runlock import RunLock
-from .step import Schedules, training_step
 
 __all__ = ["train", "SSLModel", "build_objective", "view_config", "evaluate_model", "NonFiniteLoss", "Interrupted"]
 
