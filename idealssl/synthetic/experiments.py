@@ -246,7 +246,6 @@ def train_and_assess(
         final_loss=res["losses"][-1],
         **loss_tail(res["losses"]),
         hparams_used=res["hparams_used"],
-        hparams_ignored=res["hparams_ignored"],
         logs=res["last_logs"],
     )
     row.update(

@@ -27,19 +27,20 @@ The one-per-orbit draw is the suite's own sampler, :func:`idealssl.synthetic.sam
 from __future__ import annotations
 
 import json
-import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
-from .sampling import PAPER_REGIME, sample_anchors
-from .worlds import World
+from .sampling import PAPER_REGIME
+from .worlds import World, export
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
 GOAL_TOL = 1e-2
@@ -53,19 +54,55 @@ PROTOCOL = (
 
 @dataclass
 class LoopConfig:
-    """One run of the loop (recorded in the row)."""
+    """One run of the loop (recorded in the row).
+
+    Attributes
+    ----------
+    method : str
+        A registered objective or ``"oracle"``.
+    config : {"derived", "original"}
+        Where the hyperparameters come from (see the module docstring).
+    seed, steps, dim : int
+        Training seed, steps, representation dimension.
+    probe : str
+        The probe family the configuration is derived for and the checker decides.
+    lr, lr_final, hidden : float, float, int
+        Adam's learning rate, cosine-decayed to ``lr * lr_final``; the encoder's hidden width.
+    hparams : dict
+        The objective's keyword arguments.
+    theory : list of dict
+        The theory's prescriptions for this run: ``prescription``, ``value``, ``holds``.
+    """
 
     method: str
-    config: str  # "derived" or "original"
+    config: str
     seed: int
     steps: int
     dim: int
     probe: str = "linear"
     lr: float = 3e-3
-    lr_final: float = 1e-2  # cosine decay to lr * lr_final
+    lr_final: float = 1e-2
     hidden: int = 128
     hparams: dict[str, Any] = field(default_factory=dict)
     theory: list[dict[str, Any]] = field(default_factory=list)
+
+    def training(self, world: World) -> TrainConfig:
+        """This run as a configuration of the synthetic trainer (:func:`idealssl.synthetic.train.train`): every
+        batch one input of each orbit (C anchors, :data:`.sampling.PAPER_REGIME`), Adam with cosine decay."""
+        from .train import TrainConfig
+
+        return TrainConfig(
+            method=self.method,
+            dim=self.dim,
+            steps=self.steps,
+            batch=world.C,
+            lr=self.lr,
+            lr_final=self.lr_final,
+            hidden=self.hidden,
+            hparams=dict(self.hparams),
+            seed=self.seed,
+            batch_regime=PAPER_REGIME,
+        )
 
 
 def configure_run(
@@ -141,49 +178,6 @@ def _accepted(method: str, hp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in hp.items() if k in params and k != "n_classes"}
 
 
-def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, Any]:
-    """Train with the one-per-orbit batches, Adam with cosine decay; the step is
-    :func:`idealssl.step.training_step` (the one both trainers run)."""
-    import torch
-
-    from ..objectives.ema import frozen_copy
-    from ..step import Schedules, training_step
-    from .train import TrainConfig, _build, make_encoder, world_forward
-
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    enc = make_encoder(world, cfg.dim, cfg.hidden)
-    obj = _build(world, TrainConfig(method=cfg.method, dim=cfg.dim, hparams=dict(cfg.hparams), seed=cfg.seed))
-    oracle = cfg.method == "oracle"
-    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
-    params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
-    )
-    schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
-    X = torch.as_tensor(world.X)
-    orbits_t = torch.as_tensor(world.orbits)
-    n_views = int(getattr(obj, "n_global", 2))
-    losses: list[float] = []
-    t0 = time.perf_counter()
-    enc.train()
-    obj.train()
-    for step in range(cfg.steps):
-        anchors = sample_anchors(world, world.C, rng, regime=PAPER_REGIME)
-        vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
-
-        forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
-        res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc)
-        sched.step()
-        losses.append(float(res.loss.detach()))
-        if log_every and step % log_every == 0:
-            print(f"[{cfg.method}/{cfg.config} s{cfg.seed}] step {step} loss {losses[-1]:.4f}", flush=True)
-    enc.eval()
-    obj.eval()
-    return {"encoder": enc, "objective": obj, "losses": losses, "seconds": time.perf_counter() - t0}
-
-
 def representation(world: World, encoder, method: str) -> np.ndarray:
     """Z of every input (unit-norm for the oracle; see module docstring)."""
     from .train import embed
@@ -238,12 +232,12 @@ def run(
     lr: float | None = None,
 ) -> dict[str, Any]:
     """Configure, train, embed, check; write the run's files to ``out``; return the row."""
-    from .worlds import export
+    from .train import train
 
     cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim)
     if lr is not None:
         cfg.lr = float(lr)
-    res = train_loop(world, cfg, log_every=log_every)
+    res = train(world, cfg.training(world), log_every=log_every, label=f"{method}/{config} s{seed}")
     Z = representation(world, res["encoder"], method)
     a = assess(Z, world, probe=probe)
     row = {
@@ -269,7 +263,7 @@ def run(
     return plain(row)
 
 
-__all__ = ["LoopConfig", "configure_run", "train_loop", "representation", "assess", "run", "GOAL_TOL"]
+__all__ = ["LoopConfig", "configure_run", "representation", "assess", "run", "GOAL_TOL"]
 
 
 # ---------------------------------------------------------------------- command line

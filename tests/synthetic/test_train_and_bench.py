@@ -51,7 +51,42 @@ def test_every_registered_objective_trains(small_world):
         r = train(small_world, TrainConfig(m, dim=5, steps=3, batch=16, hparams=method_hparams(m), seed=0))
         assert np.all(np.isfinite(r["losses"])), m
         assert embed(r["encoder"], small_world).shape == (small_world.N, 5)
-        assert "n_classes" not in r["hparams_ignored"] or m != "dissl"
+        assert r["hparams_used"] == method_hparams(m)
+
+
+def test_learning_rate_constant_or_cosine_to_a_floor_from_the_step_schedules(small_world):
+    """One trainer, two schedules: a constant lr (the suite) and a cosine decay to lr * lr_final (the loop), both
+    from idealssl.step.Schedules and applied by the shared step at every step."""
+    import math
+
+    from idealssl.synthetic import train as T
+
+    torch.set_num_threads(1)
+    const_cfg = T.TrainConfig("oracle", dim=3, steps=6, lr=1e-3, batch=8)
+    const = T.setup(small_world, const_cfg)
+    assert const.schedules.lr is None
+    cfg = T.TrainConfig("oracle", dim=3, steps=6, lr=3e-3, lr_final=0.01, batch=8)
+    run = T.setup(small_world, cfg)
+    expected = [0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t / 6)) for t in range(6)]
+    assert run.schedules.lr == pytest.approx(expected, rel=1e-12)
+    for t in range(6):
+        T.train_step(small_world, cfg, run, t)
+        assert run.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3 * expected[t], rel=1e-12)
+    for t in range(2):  # the constant schedule leaves Adam's lr alone
+        T.train_step(small_world, const_cfg, const, t)
+        assert const.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_a_non_finite_loss_stops_the_trainer_before_the_step(small_world):
+    from idealssl.synthetic import train as T
+
+    cfg = T.TrainConfig("oracle", dim=3, steps=2, batch=8)
+    run = T.setup(small_world, cfg)
+    before = [p.detach().clone() for p in run.encoder.parameters()]
+    run.X = torch.full_like(run.X, float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite loss at step 0"):
+        T.train_step(small_world, cfg, run, 0)
+    assert all(torch.equal(a, b) for a, b in zip(before, run.encoder.parameters()))
 
 
 def test_image_world_trains_with_the_convnet():
