@@ -28,7 +28,7 @@ import numpy as np
 
 from ..jsonutil import plain
 from ..probes import get_family
-from ..theory_math import erm_risk, ideal_log_loss_optimum, matrix_rank
+from ..theory_math import affine_rank, erm_risk, ideal_log_loss_optimum, matrix_rank
 
 __all__ = [
     "geometry",
@@ -64,7 +64,8 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str,
     dict
         ``invariance_ratio`` = sum_i ||z_i - mu_{M(x_i)}||^2 / sum_i ||z_i - zbar||^2 (0 for an
         invariant encoder; 1 - R^2 of predicting z from the orbit); ``affine_rank`` =
-        rank[mu_m - mu_1]_m (Theorem 1 needs C-1, theory/statements.md S1.3); ``span_rank`` =
+        rank[mu_m - mubar]_m (:func:`idealssl.theory_math.affine_rank`; Theorem 1 needs C-1,
+        theory/statements.md S1.3); ``span_rank`` =
         rank[mu_m] (the paper's literal wording); ``simplex_distance`` = ||G - G*||_F / ||G*||_F
         with G the Gram matrix of the centred, unit-normalised codes and G* that of the regular
         simplex (1 on the diagonal, -1/(C-1) elsewhere; the minimiser of L_I, S4.2).
@@ -84,7 +85,7 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str,
         "C": C,
         "d": int(Z.shape[1]),
         "invariance_ratio": within / total if total > 0 else 0.0,
-        "affine_rank": matrix_rank(mu[1:] - mu[0], rtol),
+        "affine_rank": affine_rank(mu, rtol),
         "span_rank": matrix_rank(mu, rtol),
         "simplex_distance": float(np.linalg.norm(G - Gs) / np.linalg.norm(Gs)),
     }

@@ -36,6 +36,7 @@ import numpy as np
 from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
+from ..theory_math import affine_rank
 from .sampling import PAPER_REGIME
 from .worlds import World, export
 
@@ -204,19 +205,12 @@ def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL
             "ideal_tolerance": g.get("ideal_tolerance"),
             "binding_condition": g.get("binding_condition"),
             "invariance_ratio": cond["invariance"]["value"],
-            "affine_rank": _affine_rank(Z, world),
+            "affine_rank": affine_rank(Z[[m[0] for m in world.members]], tol),
             "required_rank": world.C - 1,
             "sigma_ratio": cond.get("affine_independence", {}).get("value"),
             "fitted_task_fraction": g.get("fitted_task_fraction"),
         },
     }
-
-
-def _affine_rank(Z: np.ndarray, world: World, tol: float = GOAL_TOL) -> int:
-    from ..theory_math import numerical_rank
-
-    codes = np.stack([Z[m[0]] for m in world.members])
-    return int(numerical_rank(np.linalg.svd(codes - codes.mean(0), compute_uv=False), tol))
 
 
 def run(
