@@ -111,7 +111,7 @@ def configure_run(
 ) -> LoopConfig:
     """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring)."""
     from ..derive import configure
-    from .experiments import method_hparams
+    from .experiments.settings import method_hparams
 
     if config not in ("derived", "original"):
         raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
@@ -260,45 +260,6 @@ def run(
 __all__ = ["LoopConfig", "configure_run", "representation", "assess", "run", "GOAL_TOL"]
 
 
-# ---------------------------------------------------------------------- command line
-def configure_cli(p: Any) -> None:
-    """``idealssl bench loop`` arguments."""
-    from .worlds import OVERWRITE_HELP
-
-    p.add_argument(
-        "--world",
-        choices=("vector", "coarse", "digits"),
-        default="vector",
-        help="the suite's world (default vector, C = 16)",
-    )
-    p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
-    p.add_argument(
-        "--config",
-        choices=("derived", "original"),
-        default="derived",
-        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
-    )
-    p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
-    p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
-    p.add_argument(
-        "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="run directory (new or empty): representation.npy, orbits.json, report.json, row.json",
-    )
-    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    p.add_argument(
-        "--record",
-        help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
-        "replacing the row with the same method, config and seed",
-    )
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-
-
 def record(path: Path, row: dict[str, Any]) -> None:
     """Add ``row`` to the rows of ``path`` (same method, config, seed and steps: replaced)."""
     path = Path(path)
@@ -308,53 +269,6 @@ def record(path: Path, row: dict[str, Any]) -> None:
     data["rows"].sort(key=lambda r: (r["method"], r["config"], r["seed"], r["steps"]))
     data["protocol"] = PROTOCOL
     atomic.write_text(path, json.dumps(plain(data), indent=1), "results file")
-
-
-def run_cli(args: Any) -> int:
-    import torch
-
-    from .worlds import claim_out, named_world
-
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1, got {args.steps}")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(f"--out {args.out}: exists and is not a directory")
-    claim_out(Path(args.out), args.overwrite)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    w = named_world(args.world, 0)
-    row = run(
-        w,
-        args.method.lower(),
-        args.config,
-        args.seed,
-        args.steps,
-        out=Path(args.out),
-        probe=args.probe,
-        dim=args.dim,
-        lr=args.lr,
-    )
-    if args.record:
-        record(Path(args.record), row)
-    keys = (
-        "method",
-        "config",
-        "seed",
-        "steps",
-        "ideal",
-        "ideal_tolerance",
-        "invariance_ratio",
-        "affine_rank",
-        "sigma_ratio",
-        "fitted_task_fraction",
-        "train_seconds",
-    )
-    print(json.dumps({k: row.get(k) for k in keys}))
-    print(
-        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
-        f"--probe {args.probe} --tol {GOAL_TOL:g}"
-    )
-    return 0
 
 
 def table(path: Path) -> str:

@@ -29,6 +29,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+#: the suite's experiments, in the order ``idealssl bench synthetic`` runs them and the reports list them (one
+#: module each in :mod:`idealssl.synthetic.experiments`)
+EXPERIMENTS = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
+
 CANNOT = "cannot discriminate"
 INCONCLUSIVE = "inconclusive"
 VERDICT_STATES = (True, False, INCONCLUSIVE, CANNOT, None)

@@ -7,11 +7,10 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
+from .protocol import EXPERIMENTS
 
 BEGIN = "<!-- claims:begin -->"
 END = "<!-- claims:end -->"
-
-ORDER = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 
 def _fmt(v) -> str:
@@ -44,7 +43,7 @@ def claims_table(results: Path, mode: str = "full") -> str:
         raise InputError(f"{d}: no such results directory; run `idealssl bench synthetic --mode {mode}` first")
     lines = ["| experiment | claim | prediction | criterion | result | numbers |", "|---|---|---|---|---|---|"]
     found = False
-    for name in ORDER:
+    for name in EXPERIMENTS:
         f = d / f"{name}.json"
         if not f.exists():
             continue
@@ -181,7 +180,7 @@ def result_tables(results: Path, mode: str = "full") -> str:
     if f.exists():
         out += _loss_lines(json.loads(f.read_text()))
     walls = []
-    for name in ORDER:
+    for name in EXPERIMENTS:
         f = d / f"{name}.json"
         if f.exists():
             walls.append(f"{name} {json.loads(f.read_text())['wall_seconds']:.0f} s")

@@ -30,12 +30,16 @@ that are still label-preserving for every task that is a function of the class;
 per class (Prop. 2 of the paper: coarser label-preserving augmentations mean fewer orbits and a
 smaller worst-case ERM risk W_n).
 
+The suite's worlds
+------------------
+:func:`main_world` (vector, C = 16), :func:`coarse_world` (vector, C = 32, four coarseness levels) and
+:func:`image_world` (digits, C = 20): the worlds of ``idealssl bench`` (``--world vector|coarse|digits``, :func:`named_world`).
+
 Export
 ------
 :func:`export` writes ``representation.npy`` (N x d float64) and ``orbits.json`` for
 ``idealssl check representation.npy --augs orbits.json``; :func:`claim_out` claims the folder first (empty, or an
-earlier export moved aside with ``--overwrite``). :func:`named_world` gives the suite's worlds by the names of
-``idealssl bench --world``.
+earlier export moved aside with ``--overwrite``).
 
 References
 ----------
@@ -64,6 +68,12 @@ __all__ = [
     "group_generators",
     "export",
     "GROUPS",
+    "main_world",
+    "coarse_world",
+    "image_world",
+    "NAMED_WORLDS",
+    "named_world",
+    "claim_out",
 ]
 
 #: names of the finite groups :func:`vector_world` knows

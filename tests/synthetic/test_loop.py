@@ -5,8 +5,8 @@ import json
 import idealssl
 from idealssl.cli import main
 from idealssl.synthetic import train as trainer
-from idealssl.synthetic.experiments import main_world
 from idealssl.synthetic.loop import configure_run
+from idealssl.synthetic.worlds import main_world
 
 
 def test_the_loop_draws_its_batches_with_the_suites_sampler(monkeypatch):

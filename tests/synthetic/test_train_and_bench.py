@@ -41,7 +41,7 @@ def test_oracle_training_reaches_an_ideal_representation(small_world):
 
 def test_every_registered_objective_trains(small_world):
     """A few steps with each objective through the objectives' contract (EMA targets when asked)."""
-    from idealssl.synthetic.experiments import method_hparams
+    from idealssl.synthetic.experiments.settings import method_hparams
     from idealssl.synthetic.train import TrainConfig, embed, train
 
     torch.set_num_threads(1)
@@ -109,7 +109,7 @@ def test_unknown_method_is_an_input_error(small_world):
 def test_free_logit_dissl_threshold():
     """theory/statements.md S7.2-S7.3: with K > C categories the optimal teacher is deterministic for
     lambda < 1 + beta and spreads for lambda > 1 + beta (beta = 0.8: threshold 1.8)."""
-    from idealssl.synthetic.experiments import free_logit_dissl
+    from idealssl.synthetic.experiments.dissl_threshold import free_logit_dissl
 
     torch.set_num_threads(1)
     lo = free_logit_dissl(C=4, K=8, lam=1.0, beta=0.8, steps=500, seed=0)
@@ -165,6 +165,20 @@ def test_bench_export_then_check(tmp_path, capsys):
     # the checker reads the export; 20 steps are not enough for invariance: verdict 1 (not ideal) or 0
     assert main(["check", str(out / "representation.npy"), "--augs", str(out / "orbits.json")]) in (0, 1)
     assert main(["bench", "worlds"]) == 0
+
+
+def test_one_registered_runner_per_experiment_in_the_suites_order():
+    """The registry of the experiments package runs exactly the experiments the torch-free protocol lists (the
+    CLI's help and the report read that list), each one module with a ``run(mode, store)``."""
+    import importlib
+
+    from idealssl.synthetic import experiments as E
+    from idealssl.synthetic import protocol, report
+
+    assert tuple(E.RUNNERS) == protocol.EXPERIMENTS == E.EXPERIMENTS
+    assert report.EXPERIMENTS is protocol.EXPERIMENTS
+    for name, runner in E.RUNNERS.items():
+        assert runner is importlib.import_module(f"idealssl.synthetic.experiments.{name}").run
 
 
 def test_dissl_threshold_experiment_and_report(tmp_path):
