@@ -223,12 +223,8 @@ def probe_tasks(
     n_groups = int(groups.max()) + 1
     F = _features(Z, probe)
     N = F.shape[0]
-    full, few = {}, {}
-    p = np.bincount(orbits, minlength=C) / N
-    fs_err = {n: [] for n in shots}
-    fs_seen = {n: [] for n in shots}
-    fs_unseen = {n: [] for n in shots}
-    fs_mass = {n: [] for n in shots}
+    full = {}
+    few: dict[int, list[tuple[float, float, float, float]]] = {n: [] for n in shots}
     for K in n_labels:
         tasks = random_labellings(n_groups, n_tasks, K, rng)
         accs = []
@@ -236,31 +232,41 @@ def probe_tasks(
             y = lab[groups[orbits]]
             accs.append(float(np.mean(_fit_predict(F, y, F, probe, seed + t) == y)))
             for n in shots:
-                tr = rng.integers(0, N, size=n)
-                wrong = _fit_predict(F[tr], y[tr], F, probe, seed + t) != y
-                seen = np.zeros(C, bool)
-                seen[orbits[tr]] = True
-                s = seen[orbits]
-                fs_err[n].append(float(wrong.mean()))
-                fs_seen[n].append(float(wrong[s].mean()))
-                fs_unseen[n].append(float(wrong[~s].mean()) if (~s).any() else 0.0)
-                fs_mass[n].append(float(np.mean(~s)))
+                few[n].append(_fewshot_once(F, y, orbits, C, rng.integers(0, N, size=n), probe, seed + t))
         full[str(min(K, n_groups))] = {
             "mean_acc": float(np.mean(accs)),
             "min_acc": float(np.min(accs)),
             "frac_perfect": float(np.mean(np.asarray(accs) >= 1.0 - 1e-12)),
             "n_tasks": int(len(accs)),
         }
-    for n in shots:
-        few[str(n)] = {
-            "error": float(np.mean(fs_err[n])),
-            "error_sem": float(np.std(fs_err[n]) / math.sqrt(len(fs_err[n]))),
-            "seen_orbit_error": float(np.mean(fs_seen[n])),
-            "unseen_orbit_error": float(np.mean(fs_unseen[n])),
-            "unseen_mass": float(np.mean(fs_mass[n])),
-            "W_n": worst_case_risk(p, n),
-        }
-    return {"probe": probe, "full": full, "fewshot": few}
+    p = np.bincount(orbits, minlength=C) / N
+    return {"probe": probe, "full": full, "fewshot": {str(n): _fewshot_summary(few[n], p, n) for n in shots}}
+
+
+def _fewshot_once(
+    F: np.ndarray, y: np.ndarray, orbits: np.ndarray, C: int, tr: np.ndarray, probe: str, seed: int
+) -> tuple[float, float, float, float]:
+    """The probe fitted on the inputs ``tr`` and tested on all: error, error on inputs of seen orbits, on unseen
+    orbits (0 when none is unseen), and the mass of the unseen orbits."""
+    wrong = _fit_predict(F[tr], y[tr], F, probe, seed) != y
+    seen = np.zeros(C, bool)
+    seen[orbits[tr]] = True
+    s = seen[orbits]
+    unseen = float(wrong[~s].mean()) if (~s).any() else 0.0
+    return float(wrong.mean()), float(wrong[s].mean()), unseen, float(np.mean(~s))
+
+
+def _fewshot_summary(runs: list[tuple[float, float, float, float]], p: np.ndarray, n: int) -> dict[str, float]:
+    """Means over tasks of :func:`_fewshot_once`'s figures, the standard error of the error, and W_n."""
+    err, seen, unseen, mass = (np.asarray(col) for col in zip(*runs))
+    return {
+        "error": float(np.mean(err)),
+        "error_sem": float(np.std(err) / math.sqrt(len(err))),
+        "seen_orbit_error": float(np.mean(seen)),
+        "unseen_orbit_error": float(np.mean(unseen)),
+        "unseen_mass": float(np.mean(mass)),
+        "W_n": worst_case_risk(p, n),
+    }
 
 
 def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> dict | None:
