@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..jsonutil import plain
 from ..probes import get_family
@@ -119,7 +121,7 @@ def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> dict[
     return {"ideal_log_loss": val, "optimum": opt_val, "gap": val - opt_val}
 
 
-def worst_case_risk(p: Sequence[float], n: int) -> float:
+def worst_case_risk(p: ArrayLike, n: int) -> float:
     """W_n = sum_m p_m (1 - p_m)^n (Prop. 2 with a fixed orbit marginal p; theory/statements.md S3.1).
 
     It is the expected mass of the orbits that n i.i.d. labelled inputs leave unseen: the worst ERM
@@ -281,7 +283,7 @@ def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs
         rep = check(np.asarray(Z, dtype=np.float64), np.asarray(orbits), probe=probe, **kwargs)
     except Exception as exc:  # recorded in the results: a checker failure is a finding too
         return {"error": f"{type(exc).__name__}: {exc}"}
-    out = {"ideal": bool(rep.ideal)}
+    out: dict[str, Any] = {"ideal": bool(rep.ideal)}
     try:
         out["conditions"] = {
             k: {"holds": bool(c.holds), "value": plain(c.value), "threshold": plain(c.threshold)}

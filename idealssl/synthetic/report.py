@@ -217,7 +217,7 @@ def _methods_rows(summary: dict, regime: str) -> list:
 
 def _methods_tables(res: dict) -> list:
     p = res["protocol"]
-    wn = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
+    wn: dict = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
     regime = p.get("batch_regime", "iid")
     out = [
         f"### methods (world {p['world']['name']}, d = {p['dim']}, equal budget of {p['steps']} steps), sorted by "

@@ -10,6 +10,7 @@ steps); the correlations within one budget and those of the objectives' own batc
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.stats import spearmanr
 
 from ...objectives import available
@@ -37,7 +38,7 @@ def _loss_point(r: dict) -> dict:
     }
 
 
-def _spearman(x: list, y: list, n: int | None = None) -> dict:
+def _spearman(x: ArrayLike, y: ArrayLike, n: int | None = None) -> dict:
     rho, pv = spearmanr(x, y)
     out = {"rho": float(rho), "p": float(pv)}
     return out if n is None else {**out, "n": n}
