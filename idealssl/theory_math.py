@@ -135,8 +135,8 @@ NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
 
 
 def code_spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing, and how they were
-    computed; values at the rounding level of the codes (:data:`NOISE_FLOOR`) are 0 (identical codes far from the
+    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing, and the method that
+    computed them; values at the rounding level of the codes (:data:`NOISE_FLOOR`) are 0 (identical codes far from the
     origin leave ~1e-16 of their norm after centring).
 
     The first spectrum measures the affine hull of the C codes (its numerical rank is their affine rank, S1.3),
