@@ -27,7 +27,7 @@ from ..errors import InputError
 from .loop import DEFAULT_STEPS, GOAL_TOL, record
 from .loop import run as run_loop
 from .protocol import EXPERIMENTS
-from .worlds import NAMED_WORLDS, OVERWRITE_HELP, claim_out, named_world
+from .worlds import NAMED_WORLDS, OVERWRITE_HELP, claim_out, export, named_world
 
 EXAMPLES = """examples:
   idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
@@ -257,8 +257,6 @@ def run(args) -> int:
 
 
 def _export(args) -> int:
-    from .worlds import export
-
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
