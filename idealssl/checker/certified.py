@@ -392,9 +392,11 @@ def _upper_margin(codes: np.ndarray, bias: bool, block: int = 1024) -> float:
     return best
 
 
-def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C) -> Margin:
+def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C, pair_upper: bool = True) -> Margin:
     """γ_F of the codes (S10.1): exact for C ≤ ``exact_max_c`` (every labelling up to complement by
-    :func:`labelling_margin`, about 2^(C−1) small problems), else [:func:`cheap_margin`, a pair/dependency bound].
+    :func:`labelling_margin`, about 2^(C−1) small problems), else [:func:`cheap_margin`, a pair/dependency bound]
+    (``pair_upper`` False: no upper end, +inf, which saves its O(C² d)). For the linear families with C − 1 > d,
+    exactly 0 (Radon, S1.3: some labelling of C ≥ d + 2 points is not separable, with or without bias).
     ``mlp``: half the smallest code distance, always exact. One orbit: +inf (no non-constant task)."""
     codes = np.asarray(codes, dtype=np.float64)
     C, d = codes.shape
@@ -408,10 +410,11 @@ def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C) ->
         lab = np.zeros(C, dtype=np.int64)
         lab[i] = 1
         return Margin(exact - slack, exact + slack, True, lab, "half the smallest code distance")
+    if C - 1 > d:
+        return Margin(0.0, 0.0, True, None, f"C − 1 = {C - 1} > d = {d}: some labelling is not separable (Radon, S1.3)")
     if C > exact_max_c:
-        return Margin(
-            cheap_margin(codes, probe), _upper_margin(codes, family.bias), False, None, _cheap_how(family.bias)
-        )
+        upper = _upper_margin(codes, family.bias) if pair_upper else math.inf
+        return Margin(cheap_margin(codes, probe), upper, False, None, _cheap_how(family.bias))
     Q = _basis(codes[1:] - codes[0]) if family.bias else _basis(codes)
     lo, up, arg = math.inf, math.inf, None
     for rest in itertools.product((1, 0), repeat=C - 1):
@@ -688,7 +691,9 @@ def certify(prob: Problem, exact_max_c: int = EXACT_MAX_C) -> Certificate:
     )
 
 
-def orbit_certificate(codes, radii, orbit_mass, probe: str = "linear", exact_max_c: int = EXACT_MAX_C) -> Certificate:
+def orbit_certificate(
+    codes, radii, orbit_mass, probe: str = "linear", exact_max_c: int = EXACT_MAX_C, pair_upper: bool = True
+) -> Certificate:
     """The certificate of :func:`certify` from per-orbit summaries alone: codes μ_m, radii ε_m (any upper bounds on
     each orbit's largest deviation from μ_m; +inf for an orbit holding a zero point without bias) and masses p_m.
 
@@ -702,7 +707,7 @@ def orbit_certificate(codes, radii, orbit_mass, probe: str = "linear", exact_max
     codes = np.asarray(codes, dtype=np.float64)
     eps = np.asarray(radii, dtype=np.float64)
     mass = np.asarray(orbit_mass, dtype=np.float64)
-    gamma = code_margin(codes, probe, exact_max_c)
+    gamma = code_margin(codes, probe, exact_max_c, pair_upper)
     g = gamma.lower
     live = mass > 0
     e_live = eps[live] if live.any() else np.zeros(1)

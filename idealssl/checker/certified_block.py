@@ -144,7 +144,7 @@ def _from_orbits(
         codes, radii = st.codes, st.max_dev.astype(np.float64)
     else:
         codes, radii = _direction_radii(rep, orb, st.codes)
-    cert = cf.orbit_certificate(codes, radii, st.mass, probe, exact_max_c)
+    cert = cf.orbit_certificate(codes, radii, st.mass, probe, exact_max_c, pair_upper=pairs)
     sizes = st.sizes.astype(np.float64)
     in_core = float(sizes[cert.core_mass > 0].sum() / sizes.sum())
     in_pop = float(sizes[radii < cert.gamma.lower].sum() / sizes.sum())
