@@ -40,6 +40,7 @@ from ..inputs.representation import Representation
 from ..jsonutil import plain
 from ..probes import get_family
 from . import certified as cf
+from .geometry import find_dependency
 from .stats import OrbitStats
 
 MODES = ("auto", "full", "off")
@@ -287,16 +288,20 @@ def _figures(parts: Parts, orb: Orbits, unit: float, mode: str) -> dict[str, Any
 
 
 def _dependency_orbits(codes: np.ndarray, probe: str, cert: cf.Certificate, top: int) -> list[int]:
-    """The orbits on the binding dependency: the smaller side of the exact binding labelling, else those loading
-    most on the last left singular vector of the (centred, with bias) codes."""
+    """The orbits on the binding dependency: the smaller side of the exact binding labelling; with C − 1 > d the
+    support of a Radon dependency among the first d + 2 codes (S1.3; not separable with or without bias); else
+    those loading most on the last left singular vector of the (centred, with bias) codes."""
     lab = cert.gamma.labelling
+    C, d = codes.shape
     if lab is not None and cert.gamma.exact:
         side = np.flatnonzero(lab == 1) if lab.sum() <= len(lab) / 2 else np.flatnonzero(lab == 0)
         return [int(m) for m in side[:top]]
+    if C - 1 > d:
+        dep = find_dependency(codes[: d + 2], d, affine=True)
+        lam = np.zeros(d + 2) if dep is None else dep.lam
+        return [int(m) for m in np.argsort(-np.abs(lam), kind="stable")[:top] if lam[m] != 0]
     M = codes - codes.mean(axis=0) if get_family(probe).bias else codes
-    u = np.linalg.svd(M, full_matrices=False)[0][:, -1] if len(M) <= M.shape[1] + 1 else None
-    if u is None:
-        return []
+    u = np.linalg.svd(M, full_matrices=False)[0][:, -1]
     return [int(m) for m in np.argsort(-np.abs(u), kind="stable")[:top]]
 
 
@@ -336,7 +341,7 @@ def _reasons(parts: Parts, probe: str, d: int, unit: float) -> list[dict[str, An
                 }
     if get_family(probe).linear and not cert.nshot:
         pair_min = float(table.nearest_margin.min()) if table is not None else math.inf
-        if len(eps) - 1 > d or cert.gamma.upper < pair_min * (1 - 1e-9):
+        if len(eps) - 1 > d or not out:  # γ = 0 by Radon, or nothing else explains the failure
             sev = pair_min / cert.gamma.upper if cert.gamma.upper > 0 else math.inf
             for m in _dependency_orbits(parts.codes, probe, cert, TOP):
                 out.setdefault(m, {"orbit": m, "reason": "on a dependency", "severity": sev, "eps": eps[m] * unit})
@@ -350,9 +355,9 @@ def diagnosis(parts: Parts, probe: str, d: int, unit: float = 1.0) -> dict[str, 
     * ``too close to another code``: the two-orbit problem with its nearest code (``partner``) fails S10.3's
       premise although the orbit's own radius is below a third (``mlp``: half) of that pair's margin;
     * ``too spread``: ε_m ≥ γ/3 (``mlp``: γ/2), the radius S10.3(b) allows at the codes' margin γ;
-    * ``on a dependency`` (linear families): γ is set by several codes together (C − 1 > d, or γ below every
-      two-orbit margin): the smaller side of the binding labelling, or the orbits loading most on the last
-      singular direction of the codes."""
+    * ``on a dependency`` (linear families), when C − 1 > d (γ = 0) or when no orbit is singled out above, so that
+      γ itself, set by several codes together, is what is too small: the smaller side of the binding labelling, or
+      the orbits loading most on the last singular direction of the codes."""
     rows = _reasons(parts, probe, d, unit)
     note = None
     if get_family(probe).linear and parts.cert.gamma.lower == 0 and len(parts.radii) - 1 > d:

@@ -294,3 +294,19 @@ def test_results_json_check_block_carries_the_block():
     report = idealssl.check(Z, lab, tol=1e-2).to_dict()
     desc = {"images": 4, "views": 6, "orbits": "image"}
     assert check_block(report, desc, "linear", 1e-2)["certified"] == report["certified"]
+
+
+def test_a_dependency_is_named_only_when_nothing_else_explains_the_failure():
+    """A simplex's margin is set by a labelling of half the orbits against the rest (S10.1(d)), not by a pair: with
+    one orbit too spread, that orbit alone breaks the certificate (the binding labelling's orbits are not named);
+    with C − 1 > d (γ = 0, Radon) the orbits on a dependency are."""
+    Z, lab, gamma = _near_ideal(C=6, per=5, rel=0.2, seed=0)
+    Z[lab == 2] = 3.0 * Z[lab == 2] - 2.0 * Z[lab == 2].mean(axis=0)
+    blk = idealssl.check(Z, lab).to_dict()["certified"]
+    assert [(r["orbit"], r["reason"]) for r in blk["orbits"]["breaking"]] == [(2, "too spread")]
+    rng = np.random.default_rng(0)
+    Z = np.repeat(rng.normal(size=(8, 3)), 2, axis=0) + 1e-3 * rng.normal(size=(16, 3))
+    blk = idealssl.check(Z, np.repeat(np.arange(8), 2)).to_dict()["certified"]
+    assert blk["gamma"]["exact"] and blk["gamma"]["upper"] == 0.0
+    assert {r["reason"] for r in blk["orbits"]["breaking"]} == {"on a dependency"}
+    assert blk["orbits"]["note"].startswith("C − 1 = 7 > d = 3")
