@@ -13,7 +13,6 @@ torch only by :func:`embedding`.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
@@ -243,20 +242,17 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     from .data.datasets import load_dataset
     from .data.views import ViewGenerator
     from .train import checkpoint as C
-    from .train.config import DEFAULTS, deep_update
+    from .train.config import from_run
     from .train.evaluate import extract
     from .train.loop import view_config
     from .train.model import backbone_from_checkpoint
 
     path = C.resolve_checkpoint(str(run_dir))
     ck = C.load(path)
-    cfg = ck.get("cfg")
-    if not isinstance(cfg, dict):
-        raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
-    cfg = deep_update(copy.deepcopy(DEFAULTS), cfg)
-    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
-    backbone = backbone_from_checkpoint(ck, path).to(device)
-    vcfg = view_config(cfg, data, 2)
+    cfg = from_run(ck.get("cfg"), str(path))
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
+    backbone = backbone_from_checkpoint(ck, path, cfg=cfg).to(device)
+    vcfg = view_config(cfg.views, data, 2)
     views = ViewGenerator(vcfg, ck["mean"], ck["std"])
     rng = np.random.default_rng(0)
     idx = np.sort(rng.permutation(len(data.test_x))[:max_points])

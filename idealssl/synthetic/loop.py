@@ -109,60 +109,15 @@ class LoopConfig:
 def configure_run(
     world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear", dim: int | None = None
 ) -> LoopConfig:
-    """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring)."""
-    from ..derive import configure
+    """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring); the prescriptions and
+    their records are :func:`idealssl.derive.prescriptions.for_world`'s."""
+    from ..derive.prescriptions import for_world
     from .experiments.settings import method_hparams
 
     if config not in ("derived", "original"):
         raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
-    conf = configure(probe, world.C)
-    d = int(dim or conf.minimal_dimension)
     hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
-    theory: list[dict[str, Any]] = [
-        {
-            "prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
-            "value": d,
-            "holds": d >= conf.minimal_dimension,
-        }
-    ]
-    if method == "dissl":
-        from ..objectives.defaults import DISSL
-
-        if config == "derived":
-            K, lam, beta = world.C, 1.5, DISSL.beta_det_inv
-            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta, bottleneck=None)
-        else:
-            K, lam, beta = 64, DISSL.lambda_maximality, DISSL.beta_det_inv
-            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
-        theory += [
-            {"prescription": f"K >= C = {world.C} (K = C when C is known)", "value": K, "holds": K >= world.C},
-            {
-                "prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)",
-                "value": lam,
-                "holds": lam < 1 + beta,
-            },
-        ]
-    if method == "cissl":
-        tau = float(conf.cissl["temperature"]) if config == "derived" else float(hp.get("temperature", 0.07))
-        if config == "derived":
-            hp["temperature"] = tau
-        theory.append(
-            {
-                "prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
-                "minimiser is the simplex at any tau, but at small tau the loss saturates "
-                "(gradients ~ exp(-1/tau)) long before the codes reach it",
-                "value": tau,
-                "holds": tau == float(conf.cissl["temperature"]),
-            }
-        )
-    if method in ("dissl", "cissl"):
-        theory.append(
-            {
-                "prescription": f"student head in the probe family ({probe})",
-                "value": hp.get("probe", "linear"),
-                "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear"),
-            }
-        )
+    d, theory = for_world(method, config, probe, world.C, hp, dim)
     return LoopConfig(
         method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory
     )

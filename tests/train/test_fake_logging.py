@@ -1,6 +1,7 @@
 """``--dataset fake`` (random images of any size and class count) and the optional loggers."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from idealssl.cli import main
 from idealssl.data.datasets import load_dataset, load_fake
 from idealssl.errors import InputError
+from idealssl.train.defaults import DataConfig
 
 from ._tiny import FAST
 
@@ -21,21 +23,22 @@ def test_fake_images_any_size_and_class_count_seeded():
     b = load_fake(size=12, n_classes=3, n_images=30, channels=1, seed=5)
     assert np.array_equal(a.train_x, b.train_x) and np.array_equal(a.test_x, b.test_x)
     assert not np.array_equal(a.train_x, load_fake(12, 3, 30, 1, seed=6).train_x)
-    c = load_dataset("fake", "/nonexistent", {"fake_size": 40, "fake_classes": 100, "fake_images": 200})
+    c = load_dataset("fake", "/nonexistent", DataConfig(fake_size=40, fake_classes=100, fake_images=200))
     assert c.train_x.shape == (200, 3, 40, 40) and c.n_classes == 100 and c.test_x.shape[0] == 100
 
 
 @pytest.mark.parametrize(
     "kw,fragment",
     [
-        ({"size": 0}, "data.fake_size must be an integer >= 1"),
+        ({"size": 0}, "data.fake_size must be an integer in [1, 4096], got 0"),
         ({"n_classes": 2.5}, "data.fake_classes must be an integer"),
+        ({"n_classes": 1}, "data.fake_classes must be an integer >= 2"),
         ({"channels": 2}, "data.fake_channels must be 1 or 3"),
         ({"n_images": 10**6, "size": 256}, "more than 2 GiB"),
     ],
 )
 def test_fake_bad_settings_are_one_line(kw, fragment):
-    with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
+    with pytest.raises(InputError, match=re.escape(fragment)):
         load_fake(**kw)
 
 

@@ -4,7 +4,7 @@ import json
 
 from idealssl.cli import main
 from idealssl.train import timing
-from idealssl.train.config import resolve
+from idealssl.train.config import build, resolve
 
 from ._tiny import FAST
 
@@ -18,7 +18,7 @@ def test_digits_preset_records_the_readme_command_with_its_conditions():
 
 
 def test_expectation_for_the_readme_command_and_for_another_configuration():
-    cfg = resolve("dissl", "digits")
+    cfg = build("dissl", "digits").config
     t = timing.recorded("digits")
     line = timing.expectation(cfg, int(t["steps"]), int(t["batch_size"]), "cpu", "auto")
     r = t["measured"][0]
@@ -27,7 +27,7 @@ def test_expectation_for_the_readme_command_and_for_another_configuration():
     total, train = f"{r['total_wall_s']:.0f}", f"{r['train_wall_s']:.0f}"
     assert f"{total} s in all ({train} s of training) at load average {r['load']}" in line
     assert "progress: a line every 10 s" in line
-    other = timing.expectation(resolve("simclr", "digits"), 300, 256, "cpu", "off")
+    other = timing.expectation(build("simclr", "digits").config, 300, 256, "cpu", "off")
     assert other.startswith("expected: 300 steps of 256 images; no recorded time") and "display off" in other
     assert "no recorded time" in timing.expectation(cfg, 300, 256, "cuda", "auto")  # measured on a CPU
 
