@@ -279,7 +279,7 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     ax.set_xlabel(f"PC 1 ({100 * var[0]:.1f}% of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * var[1]:.1f}% of the variance)")
     ax.set_title(
-        f"{cfg.get('method')} on {data.name}, step {ck.get('step')}: PCA of backbone features\n"
+        f"{cfg.method} on {data.name}, step {ck.get('step')}: PCA of backbone features\n"
         f"{len(xy)} test images (d = {feats.shape[1]}), coloured by class",
         fontsize=10,
     )

@@ -91,7 +91,7 @@ class ImageSet:
         uint8 images of shape (N, C, H, W).
     train_y, test_y : np.ndarray
         int64 labels (N,), -1 when unlabeled.
-    pretrain_x : np.ndarray or None
+    pretrain_x : np.ndarray, FileImages or None
         Images used for self-supervised pretraining when different from ``train_x`` (STL-10:
         unlabeled + train).
     n_classes : int
@@ -110,7 +110,7 @@ class ImageSet:
     n_classes: int
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
-    pretrain_x: np.ndarray | None = None
+    pretrain_x: np.ndarray | FileImages | None = None
     notes: str = ""
     stream: str = ""  #: "" (held in memory) or why the images stay on disk (train_x, test_x are FileImages)
 
@@ -133,8 +133,8 @@ class ImageSet:
         return int(self.train_x.shape[-1])
 
     @property
-    def ssl_x(self) -> np.ndarray:
-        """Images used for pretraining."""
+    def ssl_x(self) -> np.ndarray | FileImages:
+        """Images used for pretraining (FileImages when they stream)."""
         return self.pretrain_x if self.pretrain_x is not None else self.train_x
 
 
@@ -319,7 +319,7 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray:
             im = im.convert("RGB" if channels == 3 else "L")
             w, h = im.size
             s = size / min(w, h)
-            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.BILINEAR)
             w, h = im.size
             left, top = (w - size) // 2, (h - size) // 2
             im = im.crop((left, top, left + size, top + size))
@@ -537,7 +537,8 @@ def load_image_folder(
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
     train_x = _file_split(trf, size, channels, workers, streaming)
     mean, std = channel_stats(train_x)
-    pretrain_x, unl_note = None, ""
+    pretrain_x: np.ndarray | FileImages | None = None
+    unl_note = ""
     if unl:
         if streaming:
             pretrain_x = FileImages(unl + trf, size, channels, workers)

@@ -61,7 +61,7 @@ def run(args) -> int:
     path = C.resolve_checkpoint(args.checkpoint)
     run_dir = C.run_dir_of(path)
     out = Path(output_path(args, path, run_dir))
-    outs = {out: (f"eval-{args.protocol}.json",)}
+    outs: dict[Path, tuple[str, ...]] = {out: (f"eval-{args.protocol}.json",)}
     if args.protocol == "check":
         checks = [(run_dir or path.parent) / "check" / name for name in CHECK_FILES]
         if any(out.resolve() == p.resolve() for p in checks):

@@ -547,7 +547,7 @@ def _build(cls: type[T], d: Mapping[str, Any], where: str) -> T:
         if f.name not in d:
             raise InputError(f"configuration: missing key {key!r}")
         v, tp = d[f.name], hints[f.name]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):
             if not isinstance(v, dict):
                 raise InputError(f"configuration: {key} must be a mapping, got {v!r}")
             kwargs[f.name] = _build(tp, v, key + ".")

@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ from ..derive.prescriptions import with_dim
 from ..errors import InputError
 from ..jsonutil import plain
 from ..models import build_encoder
+from ..models.timm_backbone import TimmEncoder, check_input_sizes
 from ..objectives.ema import frozen_copy
 from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
@@ -263,7 +264,8 @@ def build_objective(cfg: RunConfig, dim: int):
         raise InputError(f"method {cfg.method!r}: bad objective hyperparameters {cfg.objective} ({exc})") from None
 
 
-def _subset(x: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+def _subset(x: Any, fraction: float, seed: int) -> Any:
+    """A seeded random ``fraction`` of the rows of ``x`` (an array, or FileImages kept on disk), in order."""
     if fraction >= 1:
         return x
     n = max(1, int(round(len(x) * fraction)))
@@ -422,9 +424,7 @@ def _build_model(cfg: RunConfig, data: ImageSet, info: D.DistInfo, device: torch
     backbone = build_encoder(
         m.arch, data.channels, int(cfg.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
     )
-    if getattr(backbone, "timm_name", None):  # a timm model: refuse view sizes it cannot take, before step 1
-        from ..models.timm_backbone import check_input_sizes
-
+    if isinstance(backbone, TimmEncoder):  # a timm model: refuse view sizes it cannot take, before step 1
         size = int(cfg.views.size or data.image_size)
         local = [int(cfg.views.local_size or max(4, size // 2))] if cfg.views.n_local else []
         check_input_sizes(backbone, data.channels, [size, *local])
@@ -755,7 +755,7 @@ class Session:
     """This process's training session: timing, counters, the open metrics file."""
 
     t_train: float
-    metrics: TextIO | None
+    metrics: IO[str] | None
     progress: Progress
     steps: int = 0
     last_loss: float = float("nan")
@@ -784,7 +784,7 @@ class Session:
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
     idx = streaming.batch_indices(perm, pos, run.batch, run.info.rank, run.b_local)
-    if run.cfg.data.on_device:
+    if run.cfg.data.on_device and isinstance(run.images, torch.Tensor):  # FileImages stream: never on the device
         xb, yb = run.images[idx.to(run.images.device)], run.labels[idx.to(run.labels.device)]
     else:
         xb, yb = run.images[idx], run.labels[idx]
@@ -872,7 +872,7 @@ def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, 
             "step": run.step,
             "epoch": epoch,
             "loss": lval,
-            "probe_loss": float(out.aux_loss.detach()),
+            "probe_loss": float("nan") if out.aux_loss is None else float(out.aux_loss.detach()),
             "lr": run.opt.param_groups[0]["lr"],
         }
         rec.update(_scalar_logs(out.logs))

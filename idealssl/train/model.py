@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from ..models import build_encoder
+from ..models import Backbone, build_encoder
 from .config import from_run
 from .defaults import RunConfig
 
@@ -22,7 +22,7 @@ class SSLModel(nn.Module):
     shapes the representation (solo-learn's online probe).
     """
 
-    def __init__(self, backbone: nn.Module, objective: nn.Module, n_classes: int):
+    def __init__(self, backbone: Backbone, objective: nn.Module, n_classes: int):
         super().__init__()
         self.backbone = backbone
         self.objective = objective
@@ -51,7 +51,7 @@ class SSLModel(nn.Module):
         return out.loss, probe_loss, out.logs
 
 
-def backbone_from_checkpoint(ck: dict, path, part: str = "backbone", cfg: RunConfig | None = None) -> nn.Module:
+def backbone_from_checkpoint(ck: dict, path, part: str = "backbone", cfg: RunConfig | None = None) -> Backbone:
     """The backbone a checkpoint describes, with its ``part`` weights ("backbone" or "ema") loaded strictly;
     one-line :class:`~idealssl.errors.InputError` naming the file for a bad configuration or state dict. ``cfg``:
     the checkpoint's configuration when the caller has read it already (:func:`idealssl.train.config.from_run`)."""

@@ -41,7 +41,6 @@ def embed_views(
     old, views_fn.g = views_fn.g, g
     was_training = backbone.training
     backbone.eval()
-    out = []
     try:
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
@@ -53,7 +52,7 @@ def embed_views(
                     for i in range(0, len(x01), batch)
                 ]
                 per_view.append(torch.cat(zs))
-            out = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
+            out: np.ndarray = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
     finally:
         views_fn.g = old
         backbone.train(was_training)
@@ -134,7 +133,7 @@ def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: R
     Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
     rep = check(Z, labels, probe=probe, tol=float(s.tol)).to_dict()
     out = Path(run_dir) / "check"
-    files = {
+    files: dict[Path | str, bytes | memoryview] = {
         out / "representation.npy": atomic.npy_bytes(Z),
         out / "orbits.json": json.dumps({"labels": labels.tolist()}).encode(),
         out / "report.json": json.dumps(plain(rep), indent=1).encode(),

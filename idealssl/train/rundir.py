@@ -166,11 +166,11 @@ def writing_into(
     """Guard every output (``path: the run-file patterns this command owns in run_dir``, :func:`guard_output`) and,
     while the body writes, hold the lock of each run directory an output lies in (refused, naming the holder, when
     another process holds it)."""
-    homes = {guard_output(o, inputs, run_dir, own) for o, own in outs.items()} - {None}
+    homes = {h for o, own in outs.items() if (h := guard_output(o, inputs, run_dir, own)) is not None}
     locks = [RunLock(command) for _ in homes]
     try:
         for lock, home in zip(locks, sorted(homes)):
-            note = lock.acquire(home)  # type: ignore[arg-type]
+            note = lock.acquire(home)
             if note:
                 print(note, file=sys.stderr, flush=True)
         yield

@@ -64,7 +64,7 @@ def expectation(cfg: RunConfig, steps: int, batch: int, device: str, progress: s
     shown = {
         "off": "progress display off (--no-progress)",
         "bar": "progress: a bar with img/s and ETA",
-    }.get(progress, "progress: a line every 10 s with img/s and ETA (a bar on a terminal)")
+    }.get(str(progress), "progress: a line every 10 s with img/s and ETA (a bar on a terminal)")
     t = recorded(cfg.dataset)
     if t is not None and matches(t, cfg, steps, batch, device):
         when = f"expected for `{t['command']}`, as measured: {describe(t)}; less on an idle machine"
