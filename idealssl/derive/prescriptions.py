@@ -228,6 +228,53 @@ def with_dim(rec: list[Record], dim: int) -> list[Record]:
     return rec
 
 
+@dataclass
+class Prescriptions:
+    """The prescriptions of one image run, as applied: the theory settings they were applied for and one record
+    each (module docstring); what the run prints at its start (:meth:`describe`) and writes into results.json
+    (:meth:`block`).
+
+    Attributes
+    ----------
+    probe, source : str
+        The probe family and ``derived`` / ``original`` (``theory.probe``, ``theory.source``).
+    enforce : bool
+        ``theory.enforce``.
+    records : list of dict
+        One per prescription.
+    """
+
+    probe: str
+    source: str
+    enforce: bool
+    records: list[Record]
+
+    def with_dim(self, dim: int) -> Prescriptions:
+        """The dimension prescription filled in once the encoder is built (:func:`with_dim`)."""
+        with_dim(self.records, dim)
+        return self
+
+    def describe(self) -> str:
+        """Lines printed at the start of a run."""
+        p = self.probe
+        lines = [f"theory ({self.source} configuration, {p} probes; see idealssl derive --probe {p}):"]
+        for r in self.records:
+            tag = {True: "ok  ", False: "NO  ", None: "info"}[r["holds"]]
+            extra = " [applied]" if r["applied"] else ""
+            lines.append(f"  [{tag}] {r['prescription']}: {r['value']}{extra}")
+        return "\n".join(lines)
+
+    def block(self) -> dict[str, Any]:
+        """The ``theory`` block of results.json."""
+        return {
+            "probe": self.probe,
+            "source": self.source,
+            "enforce": bool(self.enforce),
+            "prescriptions": self.records,
+            "all_hold": all(r["holds"] is not False for r in self.records),
+        }
+
+
 # ------------------------------------------------------------------------------------------------ synthetic loop
 def for_world(
     method: str, source: str, probe: str, C: int, hparams: dict[str, Any], dim: int | None = None

@@ -119,8 +119,8 @@ def _digits_number() -> str:
 
 
 def list_presets() -> str:
-    from .config import list_presets as names
-    from .config import preset
+    from .presets import list_presets as names
+    from .presets import preset
 
     lines = []
     for name in names():

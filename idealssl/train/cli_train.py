@@ -201,25 +201,24 @@ def run(args) -> int:
 
 
 def configuration(args) -> tuple[RunConfig, ResumeOptions]:
-    """The run's configuration, built once from the command line (:func:`idealssl.train.config.build`: defaults <
+    """The run's configuration, built once from the command line (:func:`idealssl.train.config.for_command`: defaults <
     preset < --config < flags < overrides, or the resumed run in place of the first two), with every component
     checked; and how the run starts (resume, the settings given explicitly, --allow-changes, --overwrite)."""
-    from ..errors import InputError
-    from . import config
+    from .config import Command, for_command
     from .resume import ResumeOptions, resumed_config
 
     resumed = resumed_config(args.resume, args.out, args.allow_changes)
-    base = resumed.config
-    method = args.method or (base.method if base is not None else None)
-    dataset = args.dataset or (base.dataset if base is not None else None)
-    built = config.build(method, dataset, args.config, _flags(args), args.overrides, base=base)
-    cfg = config.with_values(built.config, {"out": args.out})  # per session: this command's --out only
-    explicit = {k: config.get_dotted(cfg, k) for k in [*built.given, *resumed.edits]}
-    if args.devices is not None and args.devices < 1:
-        raise InputError(f"--devices must be >= 1, got {args.devices}")
-    if args.fast_dev_run:
-        cfg = config.fast_dev_run(cfg, args.devices)
-    config.check_components(cfg)
+    cmd = Command(
+        args.method,
+        args.dataset,
+        args.config,
+        _flags(args),
+        list(args.overrides or []),
+        args.out,
+        bool(args.fast_dev_run),
+        args.devices,
+    )
+    cfg, explicit = for_command(cmd, resumed.config, resumed.edits)
     return cfg, ResumeOptions(args.resume, explicit, args.allow_changes, args.overwrite)
 
 

@@ -29,7 +29,6 @@ import sys
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import fields, is_dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -51,6 +50,7 @@ from .defaults import (
     ViewsConfig,
 )
 from .loggers import LOGGERS
+from .presets import preset
 
 #: the built-in defaults as a mapping: the keys every source may set (:func:`check_mapping`)
 DEFAULTS: dict[str, Any] = RunConfig().to_dict()
@@ -239,32 +239,6 @@ def load_yaml(path: str | os.PathLike) -> dict:
     return d
 
 
-def preset(dataset: str) -> dict:
-    """The shipped preset for a dataset (empty when none)."""
-    name = f"{dataset.lower()}.yaml"
-    try:
-        text = resources.files("idealssl.configs").joinpath(name).read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    return yaml.safe_load(text) or {}
-
-
-def list_presets() -> list[str]:
-    try:
-        return sorted(p.name[:-5] for p in resources.files("idealssl.configs").iterdir() if p.name.endswith(".yaml"))
-    except ModuleNotFoundError:
-        return []
-
-
-def preset_objective(method: str, dataset: str) -> dict[str, Any]:
-    """The objective's hyperparameters of the defaults and the preset alone (its own and its ``methods`` section's):
-    what a run's configuration holds when the user set none."""
-    pre = preset(dataset)
-    out = dict(pre.get("objective") or {})
-    out.update(((pre.get("methods") or {}).get(str(method).lower()) or {}).get("objective") or {})
-    return out
-
-
 def check_mapping(d: Mapping, source: str, ref: Mapping | None = None, prefix: str = "") -> None:
     """The shape of a configuration mapping read from ``source`` (a file, a preset, an override): every key known
     (in ``ref``, default :data:`DEFAULTS`), a mapping wherever the configuration has a section, and a top-level
@@ -366,6 +340,58 @@ def build(
         rc = with_values(rc, {"train.progress": "auto" if progress else "off"})
     validate(rc)
     return Resolved(_check_used(rc, given), given)
+
+
+@dataclasses.dataclass
+class Command:
+    """What the command line of ``idealssl train`` gives the configuration (:func:`for_command`).
+
+    Attributes
+    ----------
+    method, dataset, config_file : str or None
+        ``--method``, ``--dataset``, ``--config``.
+    flags : dict
+        The flags' settings by dotted key (None: not given).
+    overrides : list of str
+        ``section.key=value`` overrides.
+    out : str or None
+        ``--out``: per session, never read from a --config file or a resumed run.
+    fast_dev_run : bool
+    devices : int or None
+        ``--devices``.
+    """
+
+    method: str | None = None
+    dataset: str | None = None
+    config_file: str | None = None
+    flags: dict[str, Any] = dataclasses.field(default_factory=dict)
+    overrides: list[str] = dataclasses.field(default_factory=list)
+    out: str | None = None
+    fast_dev_run: bool = False
+    devices: int | None = None
+
+
+def for_command(
+    cmd: Command, base: RunConfig | None = None, edits: Mapping[str, Any] | None = None
+) -> tuple[RunConfig, dict[str, Any]]:
+    """The configuration of one ``idealssl train`` command, built once (:func:`build`), with ``--out``,
+    ``--fast-dev-run`` and the components checked (:func:`check_components`); and the settings the command gave
+    explicitly (dotted key -> the run's value), with a resumed run's ``edits`` of its config.yaml among them.
+
+    ``base``: the configuration of the run a ``--resume`` continues (:func:`idealssl.train.resume.resumed_config`):
+    method and dataset default to its own.
+    """
+    method = cmd.method or (base.method if base is not None else None)
+    dataset = cmd.dataset or (base.dataset if base is not None else None)
+    built = build(method, dataset, cmd.config_file, cmd.flags, cmd.overrides, base=base)
+    cfg = with_values(built.config, {"out": cmd.out})  # per session: this command's --out only
+    explicit = {k: get_dotted(cfg, k) for k in [*built.given, *(edits or {})]}
+    if cmd.devices is not None and cmd.devices < 1:
+        raise InputError(f"--devices must be >= 1, got {cmd.devices}")
+    if cmd.fast_dev_run:
+        cfg = fast_dev_run(cfg, cmd.devices)
+    check_components(cfg)
+    return cfg, explicit
 
 
 def resolve(

@@ -62,7 +62,7 @@ from .. import metrics as monitors
 from ..data import stream as streaming
 from ..data.datasets import FileImages, ImageSet, load_dataset, take
 from ..data.views import ViewConfig, ViewGenerator
-from ..derive.prescriptions import with_dim
+from ..derive.prescriptions import Prescriptions
 from ..errors import InputError
 from ..jsonutil import plain
 from ..models import build_encoder
@@ -319,7 +319,7 @@ class Run:
     elapsed_prev: float = 0.0
     resumed: bool = False
     scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
-    theory: list | None = None  #: the theory's prescriptions as applied (idealssl.derive.prescriptions records)
+    theory: Prescriptions | None = None  #: the theory's prescriptions as applied (idealssl.derive.prescriptions)
     workers: int = 0  #: DataLoader workers decoding the batches when streaming
     ck_world: int = 0  #: processes that wrote the checkpoint resumed from (0: a fresh run)
 
@@ -509,7 +509,7 @@ def setup(cfg: RunConfig, run_dir: Path, ck: dict | None, info: D.DistInfo, devi
     )
     run.scaler = _fp16_scaler(cfg, device)
     run.workers = streaming.default_workers(int(cfg.data.num_workers)) if run.streaming else 0
-    run.theory = with_dim(theory, model.backbone.dim)
+    run.theory = theory.with_dim(model.backbone.dim)
     if ck is not None:
         _load_state(run, ck)
     return run
@@ -1116,7 +1116,8 @@ def _train(
     _log(verbose, info, reading_line(run))
     if world_change_line(run):
         _log(verbose, info, world_change_line(run))
-    _log(verbose, info, theory_config.describe(run.theory or [], run.cfg.theory))
+    if run.theory is not None:
+        _log(verbose, info, run.theory.describe())
     total = run.total if not run.limit else min(run.total, run.limit)
     _log(verbose, info, timing.expectation(run.cfg, total - run.step, run.batch, device.type, run.cfg.train.progress))
     progress = Progress(

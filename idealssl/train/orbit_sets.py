@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .. import atomic
+from ..derive.prescriptions import Prescriptions
 from ..errors import InputError
-from . import theory_config
 from .config import validate, with_values
 from .defaults import CheckConfig, RunConfig
 
@@ -150,7 +150,8 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
     ``results.json`` holds the run's other results."""
     import sys
 
-    results["theory"] = theory_config.block(run.theory or [], run.cfg.theory)
+    th = run.cfg.theory
+    results["theory"] = (run.theory or Prescriptions(th.probe, th.source, th.enforce, [])).block()
     if not run.cfg.check.enabled:
         return
     size = int(run.vcfg.size)

@@ -36,16 +36,15 @@ synthetic loop reads too.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
-from ..derive.prescriptions import ObjectiveSettings, Record, for_images
-from .config import preset_objective
-from .defaults import RunConfig, TheoryConfig
+from ..derive.prescriptions import ObjectiveSettings, Prescriptions, for_images
+from .defaults import RunConfig
+from .presets import preset_objective
 
 
 def apply(
     rc: RunConfig, n_orbits: int, dim: int | None = None, batch: int | None = None
-) -> tuple[RunConfig, list[Record]]:
+) -> tuple[RunConfig, Prescriptions]:
     """Apply (``derived``) or only measure (``original``) the prescriptions.
 
     Parameters
@@ -61,9 +60,9 @@ def apply(
 
     Returns
     -------
-    (RunConfig, list of dict)
-        The configuration with the prescribed objective settings, and the ``theory`` record (one entry per
-        prescription).
+    (RunConfig, Prescriptions)
+        The configuration with the prescribed objective settings, and the prescriptions as applied (one record
+        per prescription; the ``theory`` block of results.json).
     """
     th = rc.theory
     derived = th.source == "derived"
@@ -71,25 +70,4 @@ def apply(
         dict(rc.objective), preset_objective(rc.method, rc.dataset), derived, bool(th.enforce) and derived
     )
     rec = for_images(rc.method, th.probe, n_orbits, settings, dim, batch)
-    return dataclasses.replace(rc, objective=settings.values), rec
-
-
-def describe(rec: list[Record], th: TheoryConfig) -> str:
-    """Lines printed at the start of a run."""
-    lines = [f"theory ({th.source} configuration, {th.probe} probes; see idealssl derive --probe {th.probe}):"]
-    for r in rec:
-        tag = {True: "ok  ", False: "NO  ", None: "info"}[r["holds"]]
-        extra = " [applied]" if r["applied"] else ""
-        lines.append(f"  [{tag}] {r['prescription']}: {r['value']}{extra}")
-    return "\n".join(lines)
-
-
-def block(rec: list[Record], th: TheoryConfig) -> dict[str, Any]:
-    """The ``theory`` block of results.json."""
-    return {
-        "probe": th.probe,
-        "source": th.source,
-        "enforce": bool(th.enforce),
-        "prescriptions": rec,
-        "all_hold": all(r["holds"] is not False for r in rec),
-    }
+    return dataclasses.replace(rc, objective=settings.values), Prescriptions(th.probe, th.source, th.enforce, rec)

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .config import preset
 from .defaults import RunConfig
+from .presets import preset
 
 #: the keys a recorded measurement must have
 KEYS = ("command", "method", "arch", "width", "batch_size", "steps", "eval", "device", "cores")

@@ -7,12 +7,9 @@ import pytest
 
 import idealssl
 from idealssl.cli import main
-from idealssl.derive.prescriptions import with_dim
 from idealssl.errors import InputError
 from idealssl.train import theory_config
 from idealssl.train.config import build
-
-from ._tiny import FAST
 
 
 def _cfg(method="dissl", *overrides):
@@ -20,7 +17,7 @@ def _cfg(method="dissl", *overrides):
 
 
 def _by(rec, start):
-    return next(r for r in rec if r["prescription"].startswith(start))
+    return next(r for r in rec.records if r["prescription"].startswith(start))
 
 
 def test_derived_applies_dissl_prescriptions():
@@ -33,7 +30,7 @@ def test_derived_applies_dissl_prescriptions():
     assert _by(rec, "K >= C")["holds"] and _by(rec, "K >= C")["applied"]
     assert _by(rec, "0 < lambda")["value"] == pytest.approx(1.5) and _by(rec, "0 < lambda")["holds"]
     assert _by(rec, "batch >= K")["holds"] is False  # recorded, not enforced
-    with_dim(rec, 64)
+    rec.with_dim(64)
     assert _by(rec, "d >= 1436")["holds"] is False and _by(rec, "d >= 1436")["value"] == 64
 
 
@@ -57,7 +54,7 @@ def test_contradicting_setting_is_refused_unless_overridden(override, fragment):
         theory_config.apply(_cfg("dissl", override), n_orbits=1437)
     assert fragment in str(e.value) and "theory.enforce=false" in str(e.value)
     _, rec = theory_config.apply(_cfg("dissl", override, "theory.enforce=false"), n_orbits=1437)
-    assert any(r["holds"] is False for r in rec)
+    assert any(r["holds"] is False for r in rec.records)
 
 
 def test_mlp_probe_and_other_methods():
@@ -65,29 +62,15 @@ def test_mlp_probe_and_other_methods():
     assert cfg.objective["probe"] == "mlp" and _by(rec, "student head")["holds"]
     before = _cfg("simclr")
     cfg, rec = theory_config.apply(before, n_orbits=100)
-    assert cfg.objective == before.objective and "not one of the theory's objectives" in rec[-1]["prescription"]
+    assert cfg.objective == before.objective and "not one of the theory's objectives" in rec.records[-1]["prescription"]
 
 
-def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, capsys):
+def test_train_writes_theory_and_check_blocks_and_files_check_accepts(train_args, tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(
-        [
-            "train",
-            "--method",
-            "dissl",
-            "--dataset",
-            "digits",
-            "--epochs",
-            "1",
-            "--probe",
-            "linear",
-            "--out",
-            str(out),
-            *FAST,
-            "eval.at_end=[]",
-            "check.images=8",
-            "check.views=3",
-        ]
+        train_args(
+            "dissl", "eval.at_end=[]", "check.images=8", "check.views=3", epochs=1, out=out, flags=["--probe", "linear"]
+        )
     )
     assert rc == 0
     err = capsys.readouterr().err
@@ -123,20 +106,7 @@ def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, 
     assert blk["orbits"] == "class" and blk["M"] == 12 and blk["C"] <= 10
 
 
-def test_contradiction_refused_on_the_command_line(tmp_path, capsys):
-    rc = main(
-        [
-            "train",
-            "--method",
-            "dissl",
-            "--dataset",
-            "digits",
-            "--out",
-            str(tmp_path / "r"),
-            *FAST,
-            "objective.lambda_maximality=3.0",
-            "eval.at_end=[]",
-        ]
-    )
+def test_contradiction_refused_on_the_command_line(train_args, tmp_path, capsys):
+    rc = main(train_args("dissl", "objective.lambda_maximality=3.0", "eval.at_end=[]", out=tmp_path / "r"))
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "contradicts the theory" in err and len(err.splitlines()) == 1
