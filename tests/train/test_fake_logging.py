@@ -12,6 +12,7 @@ from idealssl.errors import InputError
 from idealssl.train.defaults import DataConfig
 
 from ._tiny import FAST
+from .conftest import train_args as build_train_args
 
 QUICK = [o for o in FAST if "fraction" not in o] + ["eval.at_end=[]", "optim.warmup_epochs=0"]
 
@@ -42,20 +43,10 @@ def test_fake_bad_settings_are_one_line(kw, fragment):
         load_fake(**kw)
 
 
-def test_train_on_fake_images(tmp_path, capsys):
+def test_train_on_fake_images(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = train_args(
         "tinytest",
-        "--dataset",
-        "fake",
-        "--arch",
-        "convnet",
-        "--epochs",
-        "1",
-        "--out",
-        str(run),
         *QUICK,
         "data.fake_size=16",
         "data.fake_classes=4",
@@ -63,7 +54,12 @@ def test_train_on_fake_images(tmp_path, capsys):
         "optim.batch_size=32",
         "eval.at_end=[knn]",
         "eval.knn_k=5",
-    ]
+        dataset="fake",
+        epochs=1,
+        out=run,
+        flags=["--arch", "convnet"],
+        fast=False,
+    )
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "tinytest on fake: 128 pretraining images" in err
@@ -73,24 +69,19 @@ def test_train_on_fake_images(tmp_path, capsys):
 
 def _quick_run(tmp_path, *extra):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = build_train_args(
         "tinytest",
-        "--dataset",
-        "fake",
-        "--arch",
-        "convnet",
-        "--epochs",
-        "2",
-        "--out",
-        str(run),
         *QUICK,
         "data.fake_size=8",
         "data.fake_images=64",
         "optim.batch_size=32",
         *extra,
-    ]
+        dataset="fake",
+        epochs=2,
+        out=run,
+        flags=["--arch", "convnet"],
+        fast=False,
+    )
     return run, main(argv)
 
 

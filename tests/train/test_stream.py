@@ -21,6 +21,7 @@ from idealssl.train import checkpoint as C
 from idealssl.train.defaults import DataConfig
 
 from ._tiny import jpeg_folder
+from .conftest import train_args as build_train_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,20 +33,8 @@ def folder(tmp_path_factory):
 
 
 def _args(folder, out, *extra):
-    return [
-        "train",
-        "--method",
+    return build_train_args(
         "tinytest",
-        "--dataset",
-        "folder",
-        "--data-dir",
-        str(folder),
-        "--epochs",
-        "2",
-        "--arch",
-        "convnet",
-        "--out",
-        str(out),
         "model.width=8",
         "optim.batch_size=8",
         "optim.warmup_epochs=0",
@@ -53,7 +42,12 @@ def _args(folder, out, *extra):
         "train.log_every=1",
         "train.progress=off",
         *extra,
-    ]
+        dataset="folder",
+        epochs=2,
+        out=out,
+        flags=["--data-dir", str(folder), "--arch", "convnet"],
+        fast=False,
+    )
 
 
 def _losses(run_dir):
@@ -194,10 +188,8 @@ def test_bad_stream_settings_are_one_line(folder, tmp_path, capsys, override, me
     assert message in err and "Traceback" not in err and err.strip().count("\n") == 0
 
 
-def test_stream_true_on_an_array_dataset_is_refused(tmp_path, capsys):
-    code = main(
-        ["train", "--method", "tinytest", "--dataset", "digits", "--out", str(tmp_path / "d"), "data.stream=true"]
-    )
+def test_stream_true_on_an_array_dataset_is_refused(train_args, tmp_path, capsys):
+    code = main(train_args("tinytest", "data.stream=true", out=tmp_path / "d", fast=False))
     err = capsys.readouterr().err
     assert code == 2 and "data.stream=true: digits is held in memory" in err and "Traceback" not in err
     with pytest.raises(InputError, match="cifar10 is held in memory"):

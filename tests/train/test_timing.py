@@ -6,8 +6,6 @@ from idealssl.cli import main
 from idealssl.train import timing
 from idealssl.train.config import build, resolve
 
-from ._tiny import FAST
-
 
 def test_digits_preset_records_the_readme_command_with_its_conditions():
     t = timing.recorded("digits")
@@ -45,9 +43,9 @@ def test_eta_is_timed_from_the_end_of_the_first_step(capsys):
     assert "10 img/s ETA 0:01:30" in err[1]  # 1 step/s after step 1, 90 steps left (not 0:15:00 from 110 s)
 
 
-def test_trainer_prints_the_expectation_before_step_1_and_each_evaluation_stage(tmp_path, capsys):
+def test_trainer_prints_the_expectation_before_step_1_and_each_evaluation_stage(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--method", "tinytest", "--epochs", "1", "--out", str(run), *FAST, "train.progress=plain"]
+    argv = train_args("tinytest", "train.progress=plain", dataset=None, epochs=1, out=run)
     assert main(argv + ["eval.at_end=[knn,fewshot]", "eval.fewshot_trials=1"]) == 0
     err = capsys.readouterr().err
     assert "no recorded time for this configuration" in err
