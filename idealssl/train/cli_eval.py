@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from .. import atomic
+from ..errors import InputError
 
 PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all", "check")
 
@@ -126,7 +127,6 @@ def _load(args, path: Path, ck: dict) -> tuple:
 
     from ..data.datasets import load_dataset
     from ..data.views import ViewGenerator
-    from ..errors import InputError
     from . import checkpoint as C
     from .config import from_run, validate, with_values
     from .loop import build_objective, view_config

@@ -26,6 +26,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from .catalog import ARCH_HELP
 
 if TYPE_CHECKING:
@@ -165,7 +166,6 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     """List, print or train: the command's arguments become the run's configuration once (:func:`configuration`)."""
-    from ..errors import InputError
 
     if args.list_methods:
         from .catalog import list_methods
@@ -276,7 +276,6 @@ def _launch(args, cfg: RunConfig, opts: ResumeOptions) -> int:
 
 
 def _spawned(n: int, cfg: RunConfig, opts: ResumeOptions) -> int:
-    from ..errors import InputError
     from .launch import spawn
 
     code, payload = spawn(n, cfg, opts)

@@ -67,6 +67,7 @@ from ..errors import InputError
 from ..jsonutil import plain
 from ..models import build_encoder
 from ..models.timm_backbone import TimmEncoder, check_input_sizes
+from ..objectives import build as build_objective_of
 from ..objectives.ema import frozen_copy
 from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
@@ -74,7 +75,9 @@ from . import distributed as D
 from . import evaluate, orbit_sets, theory_config, timing
 from .defaults import RunConfig, ViewsConfig
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
+from .loggers import build as build_loggers
 from .model import SSLModel
+from .optim import LARS
 from .resume import ResumeOptions, merge_on_resume
 from .rundir import claim_empty, reset_metrics
 from .runlock import RunLock
@@ -107,7 +110,7 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
     import sklearn
     import torchvision
 
-    from .. import __version__
+    from .. import __version__  # the package root's constant (tests/test_layout.py: ROOT_CONSTANTS)
 
     env = {
         "idealssl": __version__,
@@ -245,8 +248,6 @@ def _make_optimizer(cfg: RunConfig, model: SSLModel, lr: float):
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=float(o.momentum))
     if name == "lars":
-        from .optim import LARS
-
         return LARS(groups, lr=lr, momentum=float(o.momentum))
     raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam, sgd or lars")
 
@@ -254,10 +255,8 @@ def _make_optimizer(cfg: RunConfig, model: SSLModel, lr: float):
 def build_objective(cfg: RunConfig, dim: int):
     """The configured objective (``method`` with the ``objective.*`` hyperparameters) on ``dim``-dimensional
     features."""
-    from ..objectives import build
-
     try:
-        return build(cfg.method, dim=dim, **cfg.objective)
+        return build_objective_of(cfg.method, dim=dim, **cfg.objective)
     except KeyError as exc:
         raise InputError(str(exc.args[0]) if exc.args else str(exc)) from None
     except TypeError as exc:
@@ -1133,8 +1132,6 @@ def _train(
     session = Session(time.time(), metrics, progress)
     try:
         if info.main:
-            from .loggers import build as build_loggers
-
             session.extra = build_loggers(list(run.cfg.train.loggers), run.run_dir, plain(run.cfg.to_dict()))
         with StopSignals() as stop:
             fit(run, session, stop)

@@ -18,14 +18,17 @@ check alone.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import atomic
+from ..checker import check
 from ..derive.prescriptions import Prescriptions
 from ..errors import InputError
+from ..jsonutil import plain
 from .config import validate, with_values
 from .defaults import CheckConfig, RunConfig
 
@@ -126,9 +129,6 @@ def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: f
 
 def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: RunConfig) -> dict[str, Any]:
     """Embed, write ``RUN/check/``, check at ``cfg``'s ``check`` settings; returns the ``check`` block."""
-    from ..checker import check
-    from ..jsonutil import plain
-
     s, probe = cfg.check, cfg.check_probe
     Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
     rep = check(Z, labels, probe=probe, tol=float(s.tol)).to_dict()
@@ -148,8 +148,6 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
     skipped for its input (a test split of one image) says why in ``{"skipped": ...}``; one whose files could not be
     written (a full disk) in ``{"failed": ...}``, which ``idealssl train`` reports on one line with exit 2 once
     ``results.json`` holds the run's other results."""
-    import sys
-
     th = run.cfg.theory
     results["theory"] = (run.theory or Prescriptions(th.probe, th.source, th.enforce, [])).block()
     if not run.cfg.check.enabled:
@@ -175,8 +173,6 @@ def eval_check(
     """``idealssl eval check RUN``: redo the orbit set and the check for any run, from its checkpoint ``path`` at
     ``step`` (written to RUN/check/, beside a loose checkpoint; the block to ``out``), at the run's ``check``
     settings with the command's ``--images``, ``--views``, ``--probe``, ``--tol`` and ``--class-orbits``."""
-    import sys
-
     from .checkpoint import run_dir_of
 
     over = {
