@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .checker.figure import check_figure
 from .errors import InputError
 from .figfile import pyplot, save
@@ -305,7 +306,7 @@ def plot_run(run_dir: Path, out_dir: Path | None = None, embed: bool = True, dev
         raise InputError(f"{run_dir} has no metrics.jsonl: not a run directory written by idealssl train")
     from .train.rundir import writing_into
 
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / "plots"
+    out_dir = Path(out_dir) if out_dir is not None else atomic.real_folder(run_dir / "plots", "run's figures")
     names = ("curves.png", "embedding.png", "check.png")
     with writing_into(run_dir, {out_dir / n: ("plots/*",) for n in names}, [], "idealssl plot"):
         written = [training_curves(run_dir, out_dir / "curves.png")]

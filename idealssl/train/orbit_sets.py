@@ -109,6 +109,7 @@ def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: f
         "rank_required": eff.get("threshold"),
         "sigma_ratio": cond[rank_key]["value"] if rank_key in cond else None,
         "fitted_task_fraction": report.get("fitted_task_fraction"),
+        "certified": report.get("certified"),
         "M": desc["images"],
         "V": desc["views"],
         "C": C,
@@ -132,7 +133,7 @@ def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: R
     s, probe = cfg.check, cfg.check_probe
     Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
     rep = check(Z, labels, probe=probe, tol=float(s.tol)).to_dict()
-    out = Path(run_dir) / "check"
+    out = atomic.real_folder(Path(run_dir) / "check", "check files")
     files: dict[Path | str, bytes | memoryview] = {
         out / "representation.npy": atomic.npy_bytes(Z),
         out / "orbits.json": json.dumps({"labels": labels.tolist()}).encode(),

@@ -281,11 +281,6 @@ def test_trainer_check_report_carries_the_block(tmp_path, capsys):
     assert "check" in res and "verdict" in res["check"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="idealssl/train/orbit_sets.py check_block copies chosen keys of the report into results.json; it needs "
-    'one line, \'"certified": report.get("certified"),\' (left to the trainers\' redesign)',
-)
 def test_results_json_check_block_carries_the_block():
     pytest.importorskip("torch")
     from idealssl.train.orbit_sets import check_block
