@@ -61,6 +61,7 @@ import numpy as np
 
 from .. import atomic
 from ..errors import InputError
+from ..outdir import claim_empty
 
 __all__ = [
     "World",
@@ -540,10 +541,9 @@ OVERWRITE_HELP = "write into a non-empty --out: its contents are moved to OUT.re
 
 def claim_out(out: Path, overwrite: bool) -> None:
     """Refuse a non-empty ``out`` (one line); with ``overwrite``, move an earlier export's contents aside to
-    ``OUT.replaced-<time>`` and say where (:func:`idealssl.train.rundir.claim_empty`, as ``idealssl train``)."""
+    ``OUT.replaced-<time>`` and say where (:func:`idealssl.outdir.claim_empty`, as ``idealssl train``)."""
     import sys
 
-    from ..train.rundir import claim_empty
 
     def exported(d: Path) -> bool:
         return (d / "representation.npy").is_file() and (d / "orbits.json").is_file()

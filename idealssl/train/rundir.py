@@ -29,20 +29,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from fnmatch import fnmatch
 from pathlib import Path
 
-from .. import atomic
+from .. import atomic, outdir
 from ..errors import InputError
-from .runlock import LOCK_NAME, RunLock
-
-
-def is_nonempty(d: Path) -> bool:
-    """Whether ``d`` is a folder holding anything besides the run-directory lock."""
-    return d.is_dir() and any(p.name != LOCK_NAME for p in d.iterdir())
+from ..outdir import LOCK_NAME
+from .runlock import RunLock
 
 
 def is_run_dir(d: Path) -> bool:
@@ -51,60 +46,15 @@ def is_run_dir(d: Path) -> bool:
     return (d / "config.yaml").is_file() and any((d / n).exists() for n in ("env.json", "metrics.jsonl", "checkpoints"))
 
 
-def claim_empty(
-    run_dir: Path,
-    overwrite: bool,
-    *,
-    is_ours: Callable[[Path], bool] = is_run_dir,
-    what: str = "a run directory written by idealssl train",
-    hint: str = "continue it with --resume, ",
-) -> Path | None:
-    """Refuse a non-empty ``run_dir``, or (``overwrite``) move its contents aside; returns where they went.
-
-    ``--overwrite`` moves every entry but the lock into ``NAME.replaced-<UTC time>`` beside the (resolved) folder,
-    and refuses the working directory or a folder above it, and a folder that ``is_ours`` does not recognise
-    (``what``): nothing is deleted, nothing that this command did not write is moved."""
-    if (run_dir.exists() or run_dir.is_symlink()) and not run_dir.is_dir():
-        raise InputError(f"--out {run_dir} exists and is not a directory")
-    if not is_nonempty(run_dir):
-        return None
-    if not overwrite:
-        raise InputError(
-            f"--out {run_dir} is not empty (an earlier run?); {hint}start over with "
-            f"--overwrite (moves its contents to {run_dir.name}.replaced-<time>), or pick another --out"
-        )
-    real = run_dir.resolve()
-    cwd = Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
-        raise InputError(
-            f"--overwrite: --out {run_dir} is the working directory or a folder above it ({real}); refusing to "
-            f"move it aside: pick another --out"
-        )
-    if not is_ours(real):
-        raise InputError(
-            f"--overwrite: --out {run_dir} does not look like {what}; it is left as it is: move its contents "
-            f"yourself or pick another --out"
-        )
-    return _move_aside(real)
-
-
-def _move_aside(real: Path) -> Path:
-    """Every entry of ``real`` but the lock into a new ``NAME.replaced-<UTC time>[-i]`` beside it."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    dest, i = real.with_name(f"{real.name}.replaced-{stamp}"), 1
-    try:
-        while True:
-            try:
-                dest.mkdir()
-                break
-            except FileExistsError:
-                dest, i = real.with_name(f"{real.name}.replaced-{stamp}-{i}"), i + 1
-        for entry in sorted(real.iterdir()):
-            if entry.name != LOCK_NAME:
-                entry.rename(dest / entry.name)
-    except OSError as exc:
-        raise InputError(f"--overwrite: cannot move the contents of {real} to {dest}: {exc.strerror or exc}") from None
-    return dest
+def claim_empty(run_dir: Path, overwrite: bool) -> Path | None:
+    """:func:`idealssl.outdir.claim_empty` for a run directory of ``idealssl train``."""
+    return outdir.claim_empty(
+        run_dir,
+        overwrite,
+        is_ours=is_run_dir,
+        what="a run directory written by idealssl train",
+        hint="continue it with --resume, ",
+    )
 
 
 #: what ``idealssl train`` writes into a run directory (paths relative to it, ``fnmatch`` patterns)
