@@ -128,7 +128,7 @@ def model_settings(args) -> list[str]:
     return [f"model.width={args.width}"] if args.arch == "convnet" else ["model.small_stem=true"]
 
 
-def run_config(args, s: Setting, method: str | None = None) -> dict:
+def run_config(args, s: Setting, method: str | None = None) -> C.RunConfig:
     """The trainer's resolved configuration for setting ``s`` (fake dataset, ResNet-18 small stem)."""
     over = [
         f"data.fake_size={args.size}",
@@ -145,7 +145,7 @@ def run_config(args, s: Setting, method: str | None = None) -> dict:
         f"device={args.device}",
         f"data.on_device={str(s.kind == 'idealssl').lower()}",  # the reference reads host memory
     ]
-    return C.resolve(method or args.method, "fake", overrides=over)
+    return C.build(method or args.method, "fake", overrides=over).config
 
 
 class FedViews:
@@ -214,7 +214,7 @@ class Bench:
 
     def _perm(self, epoch: int) -> torch.Tensor:
         """The trainer's permutation of an epoch (as in :func:`idealssl.train.loop.train_one_epoch`)."""
-        g = torch.Generator().manual_seed(self.run.rc.seed * 1000003 + epoch)
+        g = torch.Generator().manual_seed(self.run.cfg.seed * 1000003 + epoch)
         return torch.randperm(len(self.run.images), generator=g)
 
     def _next_reference(self):

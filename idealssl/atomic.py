@@ -11,7 +11,8 @@ a user (run files, checkpoints, the check's orbit set and report, figures, expor
   leaves the previous set untouched, never a new representation beside old orbits.
 * No symlink target is written: ``os.replace`` replaces a symlink planted at the destination by the new file.
   (A symlinked *folder* on the way is followed: that is where the user put the folder.)
-  :func:`open_append` (``metrics.jsonl``) opens with ``O_NOFOLLOW`` and refuses a symlink.
+  :func:`open_append` (``metrics.jsonl``) opens with ``O_NOFOLLOW`` and refuses a symlink; :func:`real_folder`
+  refuses a run folder (``check/``, ``plots/``) planted as a symlink.
 * Failures are one line, :class:`WriteError` (an :class:`~idealssl.errors.InputError`: exit 2), with the temporary
   file removed: a full disk (``ENOSPC``, ``EDQUOT``) says "no space left on the device", a file size limit
   (``EFBIG``, ``ulimit -f``) says so, any other ``OSError`` says "cannot write the WHAT PATH: REASON"; in each case
@@ -146,6 +147,19 @@ def write_files(files: Mapping[Path | str, bytes | memoryview], what: str = "fil
         raise
     for folder in {p.parent for _, p in staged}:
         _sync_dir(folder)
+
+
+def real_folder(path: Path | str, what: str = "folder") -> Path:
+    """``path`` as a real folder of the run (created if absent); a symlink planted there is refused, since writing
+    the run's files through it would replace files of the same names in the folder it points to."""
+    path = Path(path)
+    if path.is_symlink():
+        raise WriteError(f"{path} is a symlink; refusing to write the {what} through it (remove the link)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(exc, path, what) from None
+    return path
 
 
 def write_bytes(path: Path | str, data: bytes | memoryview, what: str = "file") -> None:

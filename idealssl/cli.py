@@ -43,6 +43,16 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):  # noqa: D401
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} -h)\n")
 
+    def _print_message(self, message, file=None):  # argparse drops a failed write of -h silently (exit 0)
+        if message and (file is None or file is sys.stdout):
+            try:
+                emit(message)
+            except OutputError as exc:
+                _silence_stdout()
+                self.exit(2, f"{self.prog}: error: {exc}\n")
+        else:
+            super()._print_message(message, file)
+
 
 def emit(text: str) -> None:
     """Write ``text`` to standard output and flush it, so that a failure (a full device, an I/O error) is an
@@ -56,6 +66,31 @@ def emit(text: str) -> None:
         raise
     except OSError as exc:
         raise OutputError(f"the output could not be written to standard output ({exc.strerror or exc})") from None
+
+
+class _GuardedStdout:
+    """Standard output whose failed writes (a full device, an I/O error) are an :class:`OutputError`, for every
+    ``print`` of every subcommand; a closed pipe stays a ``BrokenPipeError`` (exit 141)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def _guard(self, method, *args):
+        try:
+            return method(*args)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"the output could not be written to standard output ({exc.strerror or exc})") from None
+
+    def write(self, text):
+        return self._guard(self._stream.write, text)
+
+    def flush(self):
+        return self._guard(self._stream.flush)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
 
 
 def _silence_stdout() -> None:
@@ -108,9 +143,22 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         parser.print_help()
         return 2
+    stdout = sys.stdout
+    if stdout is not None:
+        sys.stdout = _GuardedStdout(stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the parsed subcommand; bad input, an unwritable output and no memory are one line and exit 2."""
     try:
         try:
-            return int(args._run(args) or 0)
+            code = int(args._run(args) or 0)
+            emit("")  # flushes: a verdict that never reached standard output is no verdict (exit 2 below)
+            return code
         except ModuleNotFoundError as exc:  # subcommands import the [train] extra lazily, inside run()
             if exc.name not in TRAIN_EXTRA:
                 raise

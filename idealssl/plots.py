@@ -13,12 +13,12 @@ torch only by :func:`embedding`.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from pathlib import Path
 from typing import Any
 
+from . import atomic
 from .checker.figure import check_figure
 from .errors import InputError
 from .figfile import pyplot, save
@@ -243,20 +243,17 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     from .data.datasets import load_dataset
     from .data.views import ViewGenerator
     from .train import checkpoint as C
-    from .train.config import DEFAULTS, deep_update
+    from .train.config import from_run
     from .train.evaluate import extract
     from .train.loop import view_config
     from .train.model import backbone_from_checkpoint
 
     path = C.resolve_checkpoint(str(run_dir))
     ck = C.load(path)
-    cfg = ck.get("cfg")
-    if not isinstance(cfg, dict):
-        raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
-    cfg = deep_update(copy.deepcopy(DEFAULTS), cfg)
-    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
-    backbone = backbone_from_checkpoint(ck, path).to(device)
-    vcfg = view_config(cfg, data, 2)
+    cfg = from_run(ck.get("cfg"), str(path))
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
+    backbone = backbone_from_checkpoint(ck, path, cfg=cfg).to(device)
+    vcfg = view_config(cfg.views, data, 2)
     views = ViewGenerator(vcfg, ck["mean"], ck["std"])
     rng = np.random.default_rng(0)
     idx = np.sort(rng.permutation(len(data.test_x))[:max_points])
@@ -283,7 +280,7 @@ def embedding(run_dir: Path, out: Path, max_points: int = MAX_EMBED_POINTS, devi
     ax.set_xlabel(f"PC 1 ({100 * var[0]:.1f}% of the variance)")
     ax.set_ylabel(f"PC 2 ({100 * var[1]:.1f}% of the variance)")
     ax.set_title(
-        f"{cfg.get('method')} on {data.name}, step {ck.get('step')}: PCA of backbone features\n"
+        f"{cfg.method} on {data.name}, step {ck.get('step')}: PCA of backbone features\n"
         f"{len(xy)} test images (d = {feats.shape[1]}), coloured by class",
         fontsize=10,
     )
@@ -309,7 +306,7 @@ def plot_run(run_dir: Path, out_dir: Path | None = None, embed: bool = True, dev
         raise InputError(f"{run_dir} has no metrics.jsonl: not a run directory written by idealssl train")
     from .train.rundir import writing_into
 
-    out_dir = Path(out_dir) if out_dir is not None else run_dir / "plots"
+    out_dir = Path(out_dir) if out_dir is not None else atomic.real_folder(run_dir / "plots", "run's figures")
     names = ("curves.png", "embedding.png", "check.png")
     with writing_into(run_dir, {out_dir / n: ("plots/*",) for n in names}, [], "idealssl plot"):
         written = [training_curves(run_dir, out_dir / "curves.png")]

@@ -26,6 +26,9 @@ __all__ = [
     "merge_orbits",
     "numerical_rank",
     "matrix_rank",
+    "NOISE_FLOOR",
+    "code_spectra",
+    "affine_rank",
     "entropy",
     "dissl_invariant_objective",
     "DisslOptimum",
@@ -124,6 +127,70 @@ def matrix_rank(A: np.ndarray, rtol: float) -> int:
     if A.size == 0:
         return 0
     return numerical_rank(np.linalg.svd(A, compute_uv=False), rtol)
+
+
+#: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
+#: ulps of the largest entry per element), not geometry: :func:`code_spectra` counts them as 0
+NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
+
+
+def code_spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
+    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing, and the method that
+    computed them; values at the rounding level of the codes (:data:`NOISE_FLOOR`) are 0 (identical codes far from the
+    origin leave ~1e-16 of their norm after centring).
+
+    The first spectrum measures the affine hull of the C codes (its numerical rank is their affine rank, S1.3),
+    the second their linear span (S1.4). For tall matrices (C > 4d) with ``tol`` ≥ 1e-6 both come from the d x d
+    Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision (~1e-8 of σ_1) is ample for such tolerances; the centred
+    Gram is G − C μ̄μ̄ᵀ unless the centroid is far from the codes' spread (cancellation), when it is formed
+    directly. Otherwise by SVD.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray, shape (C, d)
+        One point per orbit.
+    tol : float
+        The relative tolerance the spectra will be thresholded at (chooses the method).
+
+    Returns
+    -------
+    sv_affine, sv_linear : numpy.ndarray
+    how : str
+        ``"SVD"`` or ``"eigenvalues of the d x d Gram matrix"``.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    C, d = codes.shape
+    mu = codes.mean(axis=0)
+    if C > 4 * d and tol >= 1e-6:
+        G = codes.T @ codes
+        Gc = G - C * np.outer(mu, mu)
+        S2 = np.trace(Gc) / C
+        if mu @ mu > 1e4 * max(S2, 0.0):
+            centred = codes - mu
+            Gc = centred.T @ centred
+
+        def root(M: np.ndarray) -> np.ndarray:
+            return np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))
+
+        sv_aff, sv_lin, how = root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
+    else:
+        sv_aff, sv_lin, how = np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
+    floor = NOISE_FLOOR * math.sqrt(C * d) * float(np.abs(codes).max(initial=0.0))
+    return np.where(sv_aff > floor, sv_aff, 0.0), np.where(sv_lin > floor, sv_lin, 0.0), how
+
+
+def affine_rank(codes: np.ndarray, rtol: float) -> int:
+    """Affine rank of C points: the dimension of their affine hull, rank [μ_m − μ̄] (S1.3: affine probes need
+    C − 1), as the number of singular values of the centred points above ``rtol`` times the largest
+    (:func:`code_spectra`, :func:`numerical_rank`).
+
+    >>> affine_rank(np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0]]), 1e-9)   # collinear: 1, though they span R^2
+    1
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.size == 0:
+        return 0
+    return numerical_rank(code_spectra(codes, rtol)[0], rtol)
 
 
 # ---------------------------------------------------------------- S3: sample efficiency

@@ -61,7 +61,7 @@ def digits_runs(
     its evaluation (linear probe, k-NN, few-shot, anomaly as requested)."""
     import tempfile
 
-    from idealssl.train.config import resolve
+    from idealssl.train.config import build
     from idealssl.train.loop import train
 
     rows = []
@@ -69,11 +69,8 @@ def digits_runs(
         for s in seeds:
             t0 = time.perf_counter()
             tmp = tempfile.mkdtemp(prefix=f"nb-{m}-")
-            cfg = resolve(
-                method=m, dataset="digits", flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs}
-            )
-            cfg["eval"]["at_end"] = list(at_end)
-            res = train(cfg, verbose=False)
+            flags = {"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs, "eval.at_end": list(at_end)}
+            res = train(build(m, "digits", flags=flags).config, verbose=False)
             ev = res.get("eval", {})
             row = {
                 "method": m,
@@ -146,23 +143,21 @@ def vje_uncertainty(run_dir: str, seed: int = 0, n_views: int = 8) -> dict:
 
     from idealssl.data.datasets import load_dataset
     from idealssl.data.views import ViewGenerator
-    from idealssl.models import build_encoder
     from idealssl.train import checkpoint as C
+    from idealssl.train.config import from_run
     from idealssl.train.loop import build_objective, view_config
+    from idealssl.train.model import backbone_from_checkpoint
 
-    ck = C.load(C.resolve_checkpoint(run_dir))
-    cfg = ck["cfg"]
-    data = load_dataset(cfg["dataset"], cfg.get("data_dir"), cfg["data"])
-    m = cfg["model"]
-    bb = build_encoder(
-        m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"])
-    )
-    bb.load_state_dict(ck["backbone"])
+    path = C.resolve_checkpoint(run_dir)
+    ck = C.load(path)
+    cfg = from_run(ck["cfg"], str(path))
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
+    bb = backbone_from_checkpoint(ck, path, cfg=cfg)
     bb.eval()
     obj = build_objective(cfg, bb.dim)
     obj.load_state_dict({k[len("objective.") :]: v for k, v in ck["model"].items() if k.startswith("objective.")})
     obj.eval()
-    vcfg = view_config(cfg, data, int(getattr(obj, "n_global", 2)))
+    vcfg = view_config(cfg.views, data, int(getattr(obj, "n_global", 2)))
     views = ViewGenerator(vcfg, ck["mean"], ck["std"], torch.Generator().manual_seed(seed))
     x = torch.as_tensor(data.test_x)
     with torch.no_grad():
@@ -206,7 +201,7 @@ def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> d
     import shutil
     import tempfile
 
-    from idealssl.train.config import resolve
+    from idealssl.train.config import build
     from idealssl.train.loop import train
 
     seeds = (0, 1, 2) if mode == "full" else (0,)
@@ -218,14 +213,9 @@ def vje_one_class(mode: str = "full", methods=("vje", "simclr"), log=print) -> d
             for c in classes:
                 t0 = time.perf_counter()
                 tmp = tempfile.mkdtemp(prefix=f"nb-oc-{m}-")
-                cfg = resolve(
-                    method=m,
-                    dataset="digits",
-                    flags={"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs, "optim.batch_size": 64},
-                )
-                cfg["data"]["only_class"] = c
-                cfg["eval"]["at_end"] = ["anomaly"]
-                ev = train(cfg, verbose=False).get("eval", {})
+                flags = {"seed": s, "out": tmp, "device": "cpu", "optim.epochs": epochs, "optim.batch_size": 64}
+                flags.update({"data.only_class": c, "eval.at_end": ["anomaly"]})
+                ev = train(build(m, "digits", flags=flags).config, verbose=False).get("eval", {})
                 row = {"method": m, "seed": s, "class": c}
                 for k in ("anomaly", "anomaly_likelihood"):
                     if k in ev:

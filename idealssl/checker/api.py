@@ -24,6 +24,7 @@ from ..inputs.representation import Representation, from_array, load_representat
 from ..inputs.tasks import Task, load_task
 from ..probes import get_family
 from . import certificates as cert
+from . import certified_block
 from .decision import Decision, decide, relaxation
 from .exhaustive import MAX_C, MAX_POINTS, exhaustive_check
 from .families import FAMILIES, FamilyRules
@@ -44,13 +45,14 @@ def _as_rep(Z) -> Representation:
     return from_array(Z)
 
 
-def _validated(tol: Any, threads: Any) -> float:
+def _validated(tol: Any, threads: Any, certified: Any = "auto") -> float:
     if not isinstance(tol, numbers.Real) or isinstance(tol, (bool, np.bool_)) or not (MIN_TOL <= float(tol) < 1):
         tiny = isinstance(tol, numbers.Real) and 0 < float(tol) < MIN_TOL
         why = f" (below {MIN_TOL:g}, float64 rounding in the rank test would count)" if tiny else ""
         raise InputError(f"tolerance must be a number in [{MIN_TOL:g}, 1), got {tol!r}{why}")
     if not isinstance(threads, numbers.Integral) or isinstance(threads, (bool, np.bool_)) or threads < 1:
         raise InputError(f"threads must be a positive integer, got {threads!r}")
+    certified_block.validate_mode(certified)
     return float(tol)
 
 
@@ -188,6 +190,7 @@ def check(
     exhaustive: bool = False,
     threads: int = 2,
     graded: bool = True,
+    certified: str = "auto",
 ) -> CheckReport:
     """Decide whether Z is ideal for ``probe`` and certify the verdict.
 
@@ -209,6 +212,10 @@ def check(
     graded : bool
         Also compute the graded verdict (``ideal_tolerance``, ``fitted_task_fraction``, diagnostics,
         hints; :mod:`.graded`).
+    certified : ``"auto"`` | ``"full"`` | ``"off"``
+        The ``certified`` block (theory/statements.md S10, :mod:`.certified_block`: margin, radii, certified n-shot
+        error, the orbits that break it); ``full`` on every point with the exact margin up to C = 12. Never changes
+        the verdict.
 
     Returns
     -------
@@ -220,7 +227,7 @@ def check(
         Any invalid input (one precise message).
     """
     rules = FAMILIES[get_family(probe).name]
-    tol = _validated(tol, threads)
+    tol = _validated(tol, threads, certified)
     threads = int(threads)
     user_rep, orb, the_task = _loaded(Z, orbits, task, exhaustive)
     notes: list[str] = []
@@ -235,6 +242,7 @@ def check(
         witness = build_witness(rules, g.codes, the_task, orb, user_rep, factor, ideal, notes)
     exh = run_exhaustive(rep, orb, g.codes, probe, tol, conds, notes) if exhaustive else None
     grades = graded_block(rules, st0, dec, rep, orb, tol, relaxed) if graded else None
+    robust = certified_block.block(rep, orb, st, rules.family.name, factor, certified)
     return CheckReport(
         ideal=ideal,
         probe=probe,
@@ -250,5 +258,6 @@ def check(
         notes=notes,
         orbit_names=orb.names if orb.names != list(range(orb.n_orbits)) else None,
         graded=grades,
+        certified=robust,
         codes={"rule": dec.codes_rule, "points": st.first[:1000].tolist()},
     )

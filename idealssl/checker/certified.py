@@ -392,9 +392,11 @@ def _upper_margin(codes: np.ndarray, bias: bool, block: int = 1024) -> float:
     return best
 
 
-def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C) -> Margin:
+def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C, pair_upper: bool = True) -> Margin:
     """γ_F of the codes (S10.1): exact for C ≤ ``exact_max_c`` (every labelling up to complement by
-    :func:`labelling_margin`, about 2^(C−1) small problems), else [:func:`cheap_margin`, a pair/dependency bound].
+    :func:`labelling_margin`, about 2^(C−1) small problems), else [:func:`cheap_margin`, a pair/dependency bound]
+    (``pair_upper`` False: no upper end, +inf, which saves its O(C² d)). For the linear families with C − 1 > d,
+    exactly 0 (Radon, S1.3: some labelling of C ≥ d + 2 points is not separable, with or without bias).
     ``mlp``: half the smallest code distance, always exact. One orbit: +inf (no non-constant task)."""
     codes = np.asarray(codes, dtype=np.float64)
     C, d = codes.shape
@@ -408,10 +410,11 @@ def code_margin(codes, probe: str = "linear", exact_max_c: int = EXACT_MAX_C) ->
         lab = np.zeros(C, dtype=np.int64)
         lab[i] = 1
         return Margin(exact - slack, exact + slack, True, lab, "half the smallest code distance")
+    if C - 1 > d:
+        return Margin(0.0, 0.0, True, None, f"C − 1 = {C - 1} > d = {d}: some labelling is not separable (Radon, S1.3)")
     if C > exact_max_c:
-        return Margin(
-            cheap_margin(codes, probe), _upper_margin(codes, family.bias), False, None, _cheap_how(family.bias)
-        )
+        upper = _upper_margin(codes, family.bias) if pair_upper else math.inf
+        return Margin(cheap_margin(codes, probe), upper, False, None, _cheap_how(family.bias))
     Q = _basis(codes[1:] - codes[0]) if family.bias else _basis(codes)
     lo, up, arg = math.inf, math.inf, None
     for rest in itertools.product((1, 0), repeat=C - 1):
@@ -688,6 +691,48 @@ def certify(prob: Problem, exact_max_c: int = EXACT_MAX_C) -> Certificate:
     )
 
 
+def orbit_certificate(
+    codes, radii, orbit_mass, probe: str = "linear", exact_max_c: int = EXACT_MAX_C, pair_upper: bool = True
+) -> Certificate:
+    """The certificate of :func:`certify` from per-orbit summaries alone: codes μ_m, radii ε_m (any upper bounds on
+    each orbit's largest deviation from μ_m; +inf for an orbit holding a zero point without bias) and masses p_m.
+
+    Diameters are bounded through the code, δ_m ≤ 2ε_m, and the core is made of whole orbits,
+    K(r) = ⋃{m : ε_m ≤ r}. S10.4's proof uses of its core only that the sample's and the fresh point's deviations
+    are at most ε(K) and that the orbit diameters within K are at most δ(K); here ε(K) ≤ r and δ(K) ≤ 2r, so the
+    premise holds when 3r < γ (``mlp``: 4r < 2γ, i.e. 2r < γ) and B(n) = 1 − s^(n+1)(1 − W_n(p̃)) with a_m = p_m on
+    K. K(r) lies inside the point core {dev ≤ r} of the same codes, whose premise then holds too, and B never
+    increases as the core grows (S10.4, the best radius): the bound is never below :func:`certify`'s on the same
+    codes. Cost: γ as in :func:`code_margin`, then O(C log C). ``eps_quantiles`` are over the C radii."""
+    codes = np.asarray(codes, dtype=np.float64)
+    eps = np.asarray(radii, dtype=np.float64)
+    mass = np.asarray(orbit_mass, dtype=np.float64)
+    gamma = code_margin(codes, probe, exact_max_c, pair_upper)
+    g = gamma.lower
+    live = mass > 0
+    e_live = eps[live] if live.any() else np.zeros(1)
+    eps_max = float(e_live.max())
+    cand = np.unique(e_live[np.isfinite(e_live)])
+    good = [float(r) for r in cand if nshot_premise(probe, g, 2.0 * float(r), float(r), float(r))]
+    radius = max(good) if good else None
+    core = np.where(live & (eps <= radius), mass, 0.0) if radius is not None else np.zeros(len(mass))
+    pop = float(mass[live & (eps < g)].sum())
+    return Certificate(
+        probe=get_family(probe).name,
+        gamma=gamma,
+        eps_max=eps_max,
+        delta_max=2.0 * eps_max,
+        eps_quantiles={f"q{q:g}": float(np.quantile(e_live, q, method="higher")) for q in QUANTILES},
+        population=bool(eps_max < g),
+        nshot=bool(nshot_premise(probe, g, 2.0 * eps_max, eps_max, eps_max)),
+        radius=radius,
+        core_mass=core,
+        certified_mass=float(core.sum()),
+        certified_mass_population=pop,
+        orbit_mass=mass,
+    )
+
+
 def sample_bound(prob: Problem, idx, exact_max_c: int = SUBSET_EXACT_MAX_C) -> float:
     """b(D): an upper bound on the risk, on every invariant task, of the max-margin ERM (1-NN for ``mlp``) fitted
     on the sample D of point indices ``idx`` (S10.3, per sample).
@@ -764,27 +809,57 @@ def pair_separation(
     orbits certified against every other orbit). Predicts pairwise (binary) discriminability of orbits by a
     probe, the quantity behind k-NN accuracy on invariant tasks. Rotation and scale invariant, translation
     invariant with bias. Cost O(C² d) in blocks of ``block`` rows."""
+    eps, delta = _alpha_cores(prob, quantile)
+    table = pair_table(prob.codes, prob.probe, eps, delta, kind, block)
+    return {"pairs": table.pairs, "orbits": float(table.orbit_ok.mean())}
+
+
+class PairTable(NamedTuple):
+    """Two-orbit certificates of :func:`pair_table`: ``pairs`` (share of the C(C−1)/2 pairs certified),
+    ``orbit_ok`` (per orbit: certified against every other), ``nearest`` (per orbit, the other orbit of smallest
+    2-orbit margin; −1 when C = 1) and ``nearest_margin`` (that margin, +inf when C = 1)."""
+
+    pairs: float
+    orbit_ok: np.ndarray
+    nearest: np.ndarray
+    nearest_margin: np.ndarray
+
+
+def pair_table(codes, probe: str, eps, delta, kind: str = "population", block: int = 1024) -> PairTable:
+    """The k = 2 certificates of every pair of orbits (S10.5), from per-orbit radii ``eps`` and diameters ``delta``
+    (any upper bounds, e.g. δ_m ≤ 2ε_m, give a sound, weaker table).
+
+    With γ_mm' the exact 2-orbit margin (‖μ_m − μ_m'‖/2 with bias, dist(0, [ν_m, −ν_m']) without): ``population``
+    asks ε_m + ε_m' < 2γ_mm' with bias (two disjoint balls), max(ε_m, ε_m') < γ_mm' without (S10.2(i) on the pair);
+    ``nshot`` the premise of S10.3 on the pair (max δ + max ε < γ; ``mlp``: max δ + 2 max ε < 2γ). Cost O(C² d)
+    in blocks of ``block`` rows."""
     if kind not in ("nshot", "population"):
         raise InputError(f"kind must be 'nshot' or 'population', got {kind!r}")
-    eps, delta = _alpha_cores(prob, quantile)
-    C, good_pairs = prob.C, 0
+    codes = np.asarray(codes, dtype=np.float64)
+    eps, delta = np.asarray(eps, dtype=np.float64), np.asarray(delta, dtype=np.float64)
+    family = get_family(probe)
+    C, good_pairs = len(codes), 0
     orbit_ok = np.ones(C, dtype=bool)
-    mlp = not get_family(prob.probe).linear
+    nearest, nearest_margin = np.full(C, -1, dtype=np.int64), np.full(C, np.inf)
     for i in range(0, C, block):
         rows = slice(i, min(i + block, C))
-        g = _pair_margins(prob.codes, prob.bias, rows)
-        e_max = np.maximum(eps[rows, None], eps[None, :])
-        if kind == "population":
-            ok = (eps[rows, None] + eps[None, :] < 2.0 * g) if prob.bias else (e_max < g)
-        else:
-            d_max = np.maximum(delta[rows, None], delta[None, :])
-            ok = (d_max + 2.0 * e_max < 2.0 * g) if mlp else (d_max + e_max < g)
+        g = _pair_margins(codes, family.bias, rows)
         idx = np.arange(rows.start, rows.stop)
+        if C > 1:
+            nearest[rows] = np.argmin(g, axis=1)
+            nearest_margin[rows] = g[idx - i, nearest[rows]]
+        e_max = np.maximum(eps[rows, None], eps[None, :])
+        with np.errstate(invalid="ignore"):  # an infinite radius (a zero point without bias) certifies nothing
+            if kind == "population":
+                ok = (eps[rows, None] + eps[None, :] < 2.0 * g) if family.bias else (e_max < g)
+            else:
+                d_max = np.maximum(delta[rows, None], delta[None, :])
+                ok = (d_max + 2.0 * e_max < 2.0 * g) if not family.linear else (d_max + e_max < g)
         ok[idx - i, idx] = True
         orbit_ok[rows] &= ok.all(axis=1)
         good_pairs += int(ok[np.arange(C)[None, :] > idx[:, None]].sum())  # each pair m < m' once
     total = C * (C - 1) // 2
-    return {"pairs": good_pairs / total if total else 1.0, "orbits": float(orbit_ok.mean())}
+    return PairTable(good_pairs / total if total else 1.0, orbit_ok, nearest, nearest_margin)
 
 
 def subset_certificates(

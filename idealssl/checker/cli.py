@@ -70,6 +70,14 @@ def configure(p: argparse.ArgumentParser) -> None:
         help="also draw the codes' singular values and each orbit's deviation against the tolerance (needs matplotlib)",
     )
     p.add_argument(
+        "--certified",
+        choices=("auto", "full", "off"),
+        default="auto",
+        help="the certified block (theory/statements.md S10: margin, radii, certified n-shot error, the orbits that "
+        "break it): auto (default: every point for small inputs, per-orbit summaries for large ones), full (every "
+        "point, exact margin up to C = 12), off",
+    )
+    p.add_argument(
         "--no-graded",
         action="store_true",
         help="skip the graded verdict (ideal_tolerance, fitted_task_fraction, diagnostics, hints)",
@@ -98,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         exhaustive=args.exhaustive,
         threads=args.threads,
         graded=not args.no_graded,
+        certified=args.certified,
     )
     emit((report.to_json() if args.json else str(report)) + "\n")
     if figure is not None:

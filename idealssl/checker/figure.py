@@ -1,19 +1,22 @@
 """The check report's figure (PNG or any format matplotlib writes): ``idealssl check --plot`` and ``idealssl plot``.
 
 :func:`check_figure` draws a report (:meth:`idealssl.checker.report.CheckReport.to_dict`, or a dict holding one):
-the codes' singular values relative to the largest against the tolerance, and each orbit's largest deviation
-against the tolerance. matplotlib is imported when the figure is drawn; nothing here imports torch.
+the codes' singular values relative to the largest against the tolerance, each orbit's largest deviation
+against the tolerance and, when the report has a ``certified`` block (theory/statements.md S10), each orbit's
+radius ε_m against the codes' margin γ and the radius γ/3 (``mlp``: γ/2) that S10.3(b) allows, the orbits that
+break the certificate marked. matplotlib is imported when the figure is drawn; nothing here imports torch.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
 from ..figfile import pyplot, save
 
-__all__ = ["check_figure"]
+__all__ = ["check_figure", "certified_points"]
 
 
 def _report_body(report: Any, where: str) -> dict:
@@ -41,10 +44,13 @@ def check_figure(report: Any, out: Path, where: str = "report") -> Path:
     tol = float(rep.get("tol") or 1e-4)
     C = int(rep.get("n_orbits") or 0)
     plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11.5, 4.2))
+    robust = isinstance(rep.get("certified"), dict)
+    fig, axes = plt.subplots(1, 3 if robust else 2, figsize=(17.0 if robust else 11.5, 4.2))
     floor = tol / 100
-    _spectrum_panel(a1, rep, tol, C, floor)
-    _deviation_panel(a2, rep, tol, C, floor)
+    _spectrum_panel(axes[0], rep, tol, C, floor)
+    _deviation_panel(axes[1], rep, tol, C, floor)
+    if robust:
+        _certified_panel(axes[2], rep)
     verdict = "IDEAL" if rep.get("ideal") else "NOT IDEAL"
     fig.suptitle(
         f"idealssl check, probe {rep.get('probe')}: {verdict} — N = {rep.get('n_points')}, C = {C}, "
@@ -114,3 +120,50 @@ def _deviation_panel(a2: Any, rep: dict, tol: float, C: int, floor: float) -> No
     a2.set_title("invariance: largest deviation within each orbit", fontsize=10)
     a2.legend(fontsize=8)
     a2.grid(alpha=0.3, which="both")
+
+
+def certified_points(rep: dict) -> tuple[list[int], list[float], list[bool], dict[str, float]]:
+    """From a report's ``certified`` block: orbit indices, their radii ε_m (+inf for a zero point without bias),
+    whether each breaks the certificate (listed in the block's diagnosis), and the horizontal lines: γ's lower end
+    and the radius S10.3(b) allows, γ/3 (``mlp``: γ/2)."""
+    blk = rep["certified"]
+    radii = [math.inf if v is None else float(v) for v in blk["eps"]["radii_first_orbits"]]
+    broken = {int(r["orbit"]) for r in blk["orbits"]["breaking"]}
+    g = blk["gamma"]["lower"]
+    k = 2 if blk["threshold"]["eps_over_gamma_below"] == 0.5 else 3
+    lines = {} if g is None else {"γ (S10.2(i))": float(g), f"γ/{k} (S10.3(b))": float(g) / k}
+    return list(range(len(radii))), radii, [m in broken for m in range(len(radii))], lines
+
+
+def _certified_panel(ax: Any, rep: dict) -> None:
+    """Each orbit's radius ε_m against γ and γ/3 (S10.3(b)); the orbits that break the certificate in red."""
+    xs, ys, broken, lines = certified_points(rep)
+    blk = rep["certified"]
+    finite = [y for y in ys if math.isfinite(y) and y > 0]
+    top = max(finite + list(lines.values()) + [1e-300])
+    floor = min(finite + [v for v in lines.values() if v > 0] + [top]) / 10
+    shown = [floor if not (math.isfinite(y) and y > 0) else y for y in ys]
+    shown = [top * 3 if not math.isfinite(y) else v for y, v in zip(ys, shown)]
+    ok = [i for i in xs if not broken[i]]
+    bad = [i for i in xs if broken[i]]
+    ax.scatter(ok, [shown[i] for i in ok], s=18, color="C0", edgecolors="k", linewidths=0.3, label="orbit radius ε_m")
+    if bad:
+        ax.scatter(
+            [xs[i] for i in bad], [shown[i] for i in bad], s=30, marker="X", color="C3", label="breaks the certificate"
+        )
+    for (name, v), style in zip(lines.items(), ("-", "--")):
+        if v > 0:
+            ax.axhline(v, ls=style, color="grey" if style == "-" else "C2", label=name)
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 2, top * 6)
+    unit = blk.get("units", "units of Z")
+    ax.set_xlabel("orbit m" + (" (first 1000)" if int(rep.get("n_orbits") or 0) > len(xs) else ""))
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_ylabel(f"ε_m = max ‖z_x − μ_m‖ ({unit})")
+    ax.set_title(f"certified (S10): radii against the margin; ε/γ = {_short(blk.get('eps_over_gamma'))}", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+
+
+def _short(x: Any) -> str:
+    return "inf" if x is None else f"{float(x):.3g}"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..theory_math import erm_risk, numerical_rank
+from ..theory_math import code_spectra, erm_risk, numerical_rank
 from .stats import OrbitStats
 
 
@@ -256,41 +256,12 @@ class CodeGeometry:
         return int(self.codes.shape[1])
 
 
-#: singular values below NOISE_FLOOR · √(C d) · max|μ| are float64 rounding (the centring's error is a few
-#: ulps of the largest entry per entry), set to 0
-NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
-
-
-def spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
-    """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing.
-
-    For tall matrices (C > 4d) through the d x d Gram matrix G = Σ μ_m μ_mᵀ, whose relative precision
-    (~1e-8 of σ_1) is ample for tolerances ≥ 1e-6; the centred Gram is G − C μ̄μ̄ᵀ unless the centroid
-    is far from the codes' spread (cancellation), when it is formed directly.
-    """
-    C, d = codes.shape
-    mu = codes.mean(axis=0)
-    if C > 4 * d and tol >= 1e-6:
-        G = codes.T @ codes
-        Gc = G - C * np.outer(mu, mu)
-        S2 = np.trace(Gc) / C
-        if mu @ mu > 1e4 * max(S2, 0.0):
-            centred = codes - mu
-            Gc = centred.T @ centred
-        root = lambda M: np.sqrt(np.clip(np.linalg.eigvalsh(M)[::-1], 0.0, None))  # noqa: E731
-        return root(Gc), root(G), "eigenvalues of the d x d Gram matrix"
-    return np.linalg.svd(codes - mu, compute_uv=False), np.linalg.svd(codes, compute_uv=False), "SVD"
-
-
 def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
-    """Spectra and ranks of the codes; singular values at the rounding level of the codes are zero
-    (identical codes far from the origin leave ~1e-16 of their norm after centring)."""
+    """Spectra and ranks of the codes (:func:`idealssl.theory_math.code_spectra`: singular values at the rounding
+    level of the codes are zero; identical codes far from the origin leave ~1e-16 of their norm after centring)."""
     codes = st.codes
-    C, d = codes.shape
-    sv_aff, sv_lin, how = spectra(codes, tol)
-    floor = NOISE_FLOOR * math.sqrt(C * d) * float(np.abs(codes).max(initial=0.0))
-    sv_aff = np.where(sv_aff > floor, sv_aff, 0.0)
-    sv_lin = np.where(sv_lin > floor, sv_lin, 0.0)
+    C = codes.shape[0]
+    sv_aff, sv_lin, how = code_spectra(codes, tol)
     S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
     scale = S
     if scale == 0:

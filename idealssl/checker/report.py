@@ -11,6 +11,7 @@ import numpy as np
 
 from ..jsonutil import plain
 from ..probes import get_family
+from .certified_block import format_certified
 
 #: smallest accepted relative tolerance: below it, float64 rounding in the SVD (~ max(C, d) · 2.2e-16 of σ_1)
 #: would count
@@ -89,6 +90,10 @@ class CheckReport:
     graded : dict or None
         The graded verdict (:mod:`idealssl.checker.graded`): ``ideal_tolerance``, ``binding_condition``,
         ``tolerance_headroom``, ``fitted_task_fraction`` (with how it is measured), ``diagnostics``, ``hints``.
+    certified : dict or None
+        The certified block (:mod:`idealssl.checker.certified_block`, theory/statements.md S10): the codes' margin
+        γ, the radii ε, the certified n-shot error bound, soft scores, the orbits that break it and ``line``, the
+        one-line summary printed under the verdict.
     codes : dict or None
         Which points the conditions were measured on: ``rule`` (each orbit's first point, or for
         ``linear-nobias`` when invariance holds only up to positive scaling each orbit's largest-norm point)
@@ -110,6 +115,7 @@ class CheckReport:
     orbit_names: list[Any] | None = None
     graded: dict[str, Any] | None = None
     codes: dict[str, Any] | None = None
+    certified: dict[str, Any] | None = None
 
     @property
     def ideal_tolerance(self) -> float | None:
@@ -145,6 +151,8 @@ class CheckReport:
             d["ideal_tolerance"] = plain(self.ideal_tolerance)
             d["fitted_task_fraction"] = plain(self.fitted_task_fraction)
             d["graded"] = plain(self.graded)
+        if self.certified is not None:
+            d["certified"] = plain(self.certified)
         return d
 
     def to_json(self, **kw) -> str:
@@ -184,6 +192,8 @@ def format_report(r: CheckReport) -> str:
         lines.append(f"  codes: {r.codes['rule']}")
     lines.append("")
     lines.append(f"verdict: {'IDEAL' if r.ideal else 'NOT IDEAL'} for {title}")
+    if r.certified is not None:
+        lines.append(r.certified["line"])
     se = r.sample_efficiency
     if se:
         n99 = se.get("n_for_W_le_0.01")
@@ -195,6 +205,8 @@ def format_report(r: CheckReport) -> str:
     lines += _certificate_lines(r.counterexample) + _witness_lines(r) + _exhaustive_lines(r.exhaustive)
     if r.graded is not None:
         lines += format_graded(r.graded)
+    if r.certified is not None:
+        lines += format_certified(r.certified)
     for n in r.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)

@@ -40,12 +40,46 @@ import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from ..errors import InputError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+#: the largest side, in pixels, of a decoded image or a view (``data.image_size``, ``data.fake_size``, ``views.size``,
+#: ``views.local_size``)
+MAX_SIDE = 4096
+
+
+class DataSettings(Protocol):
+    """What the loaders read of a run's data settings (``data.*``; the run configuration's
+    :class:`~idealssl.train.defaults.DataConfig` is one, and holds the defaults)."""
+
+    @property
+    def image_size(self) -> int | None: ...
+    @property
+    def stl10_unlabeled(self) -> bool: ...
+    @property
+    def unlabeled_dir(self) -> str | None: ...
+    @property
+    def max_images(self) -> int: ...
+    @property
+    def fake_size(self) -> int: ...
+    @property
+    def fake_classes(self) -> int: ...
+    @property
+    def fake_images(self) -> int: ...
+    @property
+    def fake_channels(self) -> int: ...
+    @property
+    def fake_seed(self) -> int: ...
+    @property
+    def num_workers(self) -> int: ...
+    @property
+    def stream(self) -> bool | str: ...
+    @property
+    def memory_budget_gb(self) -> float: ...
 
 
 @dataclass
@@ -60,7 +94,7 @@ class ImageSet:
         uint8 images of shape (N, C, H, W).
     train_y, test_y : np.ndarray
         int64 labels (N,), -1 when unlabeled.
-    pretrain_x : np.ndarray or None
+    pretrain_x : np.ndarray, FileImages or None
         Images used for self-supervised pretraining when different from ``train_x`` (STL-10:
         unlabeled + train).
     n_classes : int
@@ -79,7 +113,7 @@ class ImageSet:
     n_classes: int
     mean: tuple[float, ...] = ()
     std: tuple[float, ...] = ()
-    pretrain_x: np.ndarray | None = None
+    pretrain_x: np.ndarray | FileImages | None = None
     notes: str = ""
     stream: str = ""  #: "" (held in memory) or why the images stay on disk (train_x, test_x are FileImages)
 
@@ -102,8 +136,8 @@ class ImageSet:
         return int(self.train_x.shape[-1])
 
     @property
-    def ssl_x(self) -> np.ndarray:
-        """Images used for pretraining."""
+    def ssl_x(self) -> np.ndarray | FileImages:
+        """Images used for pretraining (FileImages when they stream)."""
         return self.pretrain_x if self.pretrain_x is not None else self.train_x
 
 
@@ -362,7 +396,7 @@ def _decode(path: Path, size: int, channels: int) -> np.ndarray:
             im = im.convert("RGB" if channels == 3 else "L")
             w, h = im.size
             s = size / min(w, h)
-            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.BILINEAR)
+            im = im.resize((max(size, round(w * s)), max(size, round(h * s))), Image.Resampling.BILINEAR)
             w, h = im.size
             left, top = (w - size) // 2, (h - size) // 2
             im = im.crop((left, top, left + size, top + size))
@@ -497,8 +531,6 @@ def channel_stats(
 
 #: the datasets read from image files, which can stream (data.stream)
 STREAMABLE = ("folder", "imagenet", "tinyimagenet")
-#: data.memory_budget_gb's default: the decoded set (train + test) above which data.stream=auto streams
-MEMORY_BUDGET_GB = 8.0
 
 
 def stream_choice(setting, n_images: int, channels: int, size: int, budget_gb: float) -> str:
@@ -543,13 +575,13 @@ def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
 def load_image_folder(
     data_dir: Path,
     size: int,
-    channels: int = 3,
-    name: str = "folder",
-    folder: str = "",
-    max_images: int = 0,
-    workers: int = 0,
-    stream="auto",
-    budget_gb: float = MEMORY_BUDGET_GB,
+    channels: int,
+    name: str,
+    folder: str,
+    max_images: int,
+    workers: int,
+    stream: bool | str,
+    budget_gb: float,
     unlabeled: str = "",
 ) -> ImageSet:
     """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size
@@ -582,7 +614,8 @@ def load_image_folder(
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
     train_x = _file_split(trf, size, channels, workers, streaming)
     mean, std = channel_stats(train_x)
-    pretrain_x, unl_note = None, ""
+    pretrain_x: np.ndarray | FileImages | None = None
+    unl_note = ""
     if unl:
         if streaming:
             pretrain_x = FileImages(unl + trf, size, channels, workers)
@@ -617,9 +650,7 @@ def _unlabeled_files(unlabeled: str, root: Path) -> list[Path]:
     return files
 
 
-def load_tinyimagenet(
-    data_dir: Path, size: int = 64, workers: int = 0, stream="auto", budget_gb: float = MEMORY_BUDGET_GB
-) -> ImageSet:
+def load_tinyimagenet(data_dir: Path, size: int, workers: int, stream: bool | str, budget_gb: float) -> ImageSet:
     """TinyImageNet-200 in its distributed layout (train/<wnid>/images, val/images + val_annotations.txt)."""
     req = ["wnids.txt", "train", "val/val_annotations.txt", "val/images"]
     root = _locate(data_dir, "tiny-imagenet-200", req)
@@ -667,26 +698,31 @@ def load_tinyimagenet(
 
 # ----------------------------------------------------------------------------------------------- registry
 # ----------------------------------------------------------------------------------------------- fake
-def load_fake(size: int = 32, n_classes: int = 10, n_images: int = 1000, channels: int = 3, seed: int = 0) -> ImageSet:
-    """Random uint8 images (no file read): ``n_images`` train and ``max(n_classes, n_images // 5)`` test images of
-    ``channels`` x ``size`` x ``size``, labels cycling over ``n_classes``. Each image is half a fixed random
-    pattern of its class and half noise, so the classes are separable (evaluations run above chance) but
-    nothing is natural about them: use it for smoke tests and throughput, never for accuracy."""
-    for key, v, lo in (
-        ("fake_size", size, 1),
-        ("fake_classes", n_classes, 1),
-        ("fake_images", n_images, 2),
-        ("fake_channels", channels, 1),
+def check_fake(size: int, n_classes: int, n_images: int, channels: int) -> None:
+    """What a generated set may be (``data.fake_*``): one :class:`InputError` naming the setting otherwise."""
+    for key, v, lo, hi, what in (
+        ("fake_size", size, 1, MAX_SIDE, f"an integer in [1, {MAX_SIDE}]"),
+        ("fake_classes", n_classes, 2, None, "an integer >= 2 (the evaluations classify)"),
+        ("fake_images", n_images, 2, None, "an integer >= 2"),
+        ("fake_channels", channels, 1, 3, "1 or 3 (the views' colour jitter needs 1 or 3)"),
     ):
-        if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-            raise InputError(f"data.{key} must be an integer >= {lo}, got {v!r}")
-    if channels not in (1, 3):
-        raise InputError(f"data.fake_channels must be 1 or 3 (the views' colour jitter needs 1 or 3), got {channels}")
+        ok = isinstance(v, int) and not isinstance(v, bool) and v >= lo and (hi is None or v <= hi)
+        if not ok or (key == "fake_channels" and v == 2):
+            raise InputError(f"data.{key} must be {what}, got {v!r}")
     if n_images * channels * size * size > 2**31:
         raise InputError(
             f"--dataset fake: {n_images} images of {channels}x{size}x{size} would need more than 2 GiB; "
             f"lower data.fake_images or data.fake_size"
         )
+
+
+def load_fake(size: int = 32, n_classes: int = 10, n_images: int = 1000, channels: int = 3, seed: int = 0) -> ImageSet:
+    """Random uint8 images (no file read): ``n_images`` train and ``max(n_classes, n_images // 5)`` test images of
+    ``channels`` x ``size`` x ``size``, labels cycling over ``n_classes``. Each image is half a fixed random
+    pattern of its class and half noise, so the classes are separable (evaluations run above chance) but
+    nothing is natural about them: use it for smoke tests and throughput, never for accuracy. The settings are
+    checked by :func:`check_fake`."""
+    check_fake(size, n_classes, n_images, channels)
     rng = np.random.default_rng(seed)
     patterns = rng.integers(0, 256, (n_classes, channels, size, size), dtype=np.uint8)
 
@@ -716,65 +752,50 @@ def _dir(data_dir) -> Path:
     return Path(os.path.expanduser(str(data_dir or os.environ.get("IDEALSSL_DATA", "data"))))
 
 
-DATASETS: dict[str, Callable[..., ImageSet]] = {
-    "digits": lambda data_dir, cfg: load_digits_set(),
-    "mnist5k": lambda data_dir, cfg: load_mnist5k(data_dir),
-    "fake": lambda data_dir, cfg: load_fake(
-        cfg.get("fake_size", 32),
-        cfg.get("fake_classes", 10),
-        cfg.get("fake_images", 1000),
-        cfg.get("fake_channels", 3),
-        cfg.get("fake_seed", 0),
-    ),
-    "cifar10": lambda data_dir, cfg: load_cifar(_dir(data_dir), 10),
-    "cifar100": lambda data_dir, cfg: load_cifar(_dir(data_dir), 100),
-    "stl10": lambda data_dir, cfg: load_stl10(_dir(data_dir), bool(cfg.get("stl10_unlabeled", True))),
-    "tinyimagenet": lambda data_dir, cfg: load_tinyimagenet(
-        _dir(data_dir), int(cfg.get("image_size") or 64), *_stream_args(cfg)
-    ),
-    "imagenet": lambda data_dir, cfg: load_image_folder(
+def _folder(data_dir, s: DataSettings, default_size: int, name: str, folder: str) -> ImageSet:
+    """An ImageFolder dataset (``folder``, ``imagenet``) as the settings ``s`` ask."""
+    return load_image_folder(
         _dir(data_dir),
-        int(cfg.get("image_size") or 224),
+        int(s.image_size or default_size),
         3,
-        "imagenet",
-        "imagenet",
-        int(cfg.get("max_images") or 0),
-        *_stream_args(cfg),
-        unlabeled=str(cfg.get("unlabeled_dir") or ""),
-    ),
-    "folder": lambda data_dir, cfg: load_image_folder(
-        _dir(data_dir),
-        int(cfg.get("image_size") or 64),
-        int(cfg.get("channels") or 3),
-        "folder",
-        "",
-        int(cfg.get("max_images") or 0),
-        *_stream_args(cfg),
-        unlabeled=str(cfg.get("unlabeled_dir") or ""),
-    ),
-}
-
-
-def _stream_args(cfg: dict) -> tuple[int, object, float]:
-    """(decode workers, data.stream, data.memory_budget_gb) of a data configuration."""
-    budget = cfg.get("memory_budget_gb")
-    return (
-        int(cfg.get("num_workers") or 0),
-        cfg.get("stream", "auto"),
-        float(MEMORY_BUDGET_GB if budget is None else budget),
+        name,
+        folder,
+        int(s.max_images or 0),
+        *_stream_args(s),
+        unlabeled=str(s.unlabeled_dir or ""),
     )
 
 
-def load_dataset(name: str, data_dir=None, cfg: dict | None = None) -> ImageSet:
-    """Load a dataset by name; a missing dataset raises :class:`InputError` saying which files go where."""
+#: dataset name -> loader of (``--data-dir``, the data settings)
+DATASETS: dict[str, Callable[[str | os.PathLike | None, DataSettings], ImageSet]] = {
+    "digits": lambda data_dir, s: load_digits_set(),
+    "mnist5k": lambda data_dir, s: load_mnist5k(data_dir),
+    "fake": lambda data_dir, s: load_fake(s.fake_size, s.fake_classes, s.fake_images, s.fake_channels, s.fake_seed),
+    "cifar10": lambda data_dir, s: load_cifar(_dir(data_dir), 10),
+    "cifar100": lambda data_dir, s: load_cifar(_dir(data_dir), 100),
+    "stl10": lambda data_dir, s: load_stl10(_dir(data_dir), bool(s.stl10_unlabeled)),
+    "tinyimagenet": lambda data_dir, s: load_tinyimagenet(_dir(data_dir), int(s.image_size or 64), *_stream_args(s)),
+    "imagenet": lambda data_dir, s: _folder(data_dir, s, 224, "imagenet", "imagenet"),
+    "folder": lambda data_dir, s: _folder(data_dir, s, 64, "folder", ""),
+}
+
+
+def _stream_args(s: DataSettings) -> tuple[int, bool | str, float]:
+    """(decode workers, data.stream, data.memory_budget_gb) of the data settings."""
+    return int(s.num_workers or 0), s.stream, float(s.memory_budget_gb)
+
+
+def load_dataset(name: str, data_dir: str | os.PathLike | None, settings: DataSettings) -> ImageSet:
+    """Load a dataset by name with the run's data settings; a missing dataset raises :class:`InputError` saying
+    which files go where."""
     key = str(name).lower().replace("-", "").replace("_", "")
     if key not in DATASETS:
         raise InputError(f"unknown dataset {name!r}; available: {', '.join(sorted(DATASETS))}")
     if key not in ("digits", "fake", "mnist5k") and data_dir is not None and not _dir(data_dir).exists():
         raise InputError(f"--data-dir {data_dir} does not exist")
-    if (cfg or {}).get("stream") is True and key not in STREAMABLE:
+    if settings.stream is True and key not in STREAMABLE:
         raise InputError(
             f"data.stream=true: {key} is held in memory (streaming reads image files: {', '.join(STREAMABLE)}); "
             f"use data.stream=auto or false"
         )
-    return DATASETS[key](data_dir, cfg or {})
+    return DATASETS[key](data_dir, settings)

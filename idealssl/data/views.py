@@ -100,9 +100,9 @@ class ViewConfig:
 
 
 def _per_view(p: PerView, v: int) -> float:
-    if isinstance(p, (list, tuple)):
-        return float(p[min(v, len(p) - 1)]) if len(p) else 0.0
-    return float(p)
+    if isinstance(p, (int, float)):
+        return float(p)
+    return float(p[min(v, len(p) - 1)]) if len(p) else 0.0
 
 
 class ViewGenerator:

@@ -2,6 +2,6 @@
 (``timm:<name>``, optional install) and the ISSL paper's dimension expansion (+dim). The objective owns its
 heads (idealssl.objectives)."""
 
-from .encoders import ENCODERS, Encoder, build_encoder
+from .encoders import ENCODERS, Backbone, Encoder, build_encoder
 
-__all__ = ["Encoder", "build_encoder", "ENCODERS"]
+__all__ = ["Backbone", "Encoder", "build_encoder", "ENCODERS"]

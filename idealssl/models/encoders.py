@@ -21,6 +21,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..errors import InputError
+from .timm_backbone import TimmEncoder, build_timm, check_timm, is_timm
+
 
 class ExpandBlock(nn.Module):
     """Bottleneck residual block that expands channels C -> D (the "+dim" of the ISSL paper)."""
@@ -67,6 +70,10 @@ class Encoder(nn.Module):
         return self.expand(self.trunk(x)).mean(dim=(2, 3))
 
 
+#: what :func:`build_encoder` returns: every backbone carries ``dim``, ``arch`` and ``stem``
+Backbone = Encoder | TimmEncoder
+
+
 def _resnet(depth: int, in_ch: int, image_size: int, expand_dim, small_stem: bool | None) -> Encoder:
     import torchvision
 
@@ -107,14 +114,11 @@ def build_encoder(
     expand_dim: int | None = None,
     small_stem: bool | None = None,
     width: int = 64,
-) -> nn.Module:
+) -> Backbone:
     """Build a backbone by name (``resnet18``, ``resnet50``, ``convnet``, ``timm:<name>``).
 
     Every backbone maps (B, C, H, W) to (B, d) and carries ``dim``, ``arch`` and ``stem`` (what the stem does,
     logged), so the trainer, the evaluation and the export treat them alike."""
-    from ..errors import InputError
-    from .timm_backbone import build_timm, is_timm
-
     if is_timm(arch):
         return build_timm(str(arch).strip(), in_channels, image_size, expand_dim, small_stem)
     arch = str(arch).lower()
@@ -134,9 +138,6 @@ def _unknown(arch: str) -> str:
 def check_arch(arch: str, small_stem: bool | None = None, expand_dim: int | None = None) -> None:
     """Refuse, before anything is built, a backbone :func:`build_encoder` would refuse by its name (a timm model
     unknown to timm, or timm missing; a small stem or +dim block on a timm model): one :class:`InputError`."""
-    from ..errors import InputError
-    from .timm_backbone import check_timm, is_timm
-
     if is_timm(arch):
         check_timm(str(arch).strip(), small_stem, expand_dim)
     elif str(arch).lower() not in ENCODERS:

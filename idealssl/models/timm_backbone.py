@@ -78,7 +78,7 @@ class TimmEncoder(nn.Module):
     def __init__(self, net: nn.Module, timm_name: str, create_kwargs: dict, stem: str):
         super().__init__()
         self.net = net
-        self.dim = int(net.num_features)
+        self.dim = int(net.num_features)  # type: ignore[arg-type]  # timm models declare an int
         self.timm_name = timm_name
         self.arch = PREFIX + timm_name
         self.create_kwargs = dict(create_kwargs)

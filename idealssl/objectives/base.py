@@ -1,6 +1,6 @@
 """The one interface every objective implements.
 
-Data flow (the trainer's step, :mod:`idealssl.train.step`): ``data -> views -> encoder -> objective -> optimizer``.
+Data flow (the trainer's step, :mod:`idealssl.step`): ``data -> views -> encoder -> objective -> optimizer``.
 An objective owns its heads and any teacher state (EMA heads, centres, queues, marginal EMAs);
 the trainer owns the backbone, the optimiser and, when an objective asks for it, an EMA copy of
 the backbone (``momentum_backbone = True``, as BYOL and DINO need).

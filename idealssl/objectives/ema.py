@@ -1,5 +1,5 @@
 """The one EMA updater of the package: objectives' teacher heads (BYOL, DINO) and the trainers' EMA
-backbone (:mod:`idealssl.train.step`, used by ``idealssl train`` and the synthetic trainer).
+backbone (:mod:`idealssl.step`, used by ``idealssl train`` and the synthetic trainer).
 
 Buffers are copied from the online network (one documented choice, for every caller). Parameters are
 averaged, ``target <- m * target + (1 - m) * online``; buffers (BatchNorm running mean/variance and

@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .worlds import OVERWRITE_HELP, claim_out, named_world
+from .loop import DEFAULT_STEPS, GOAL_TOL, record
+from .loop import run as run_loop
+from .protocol import EXPERIMENTS
+from .worlds import NAMED_WORLDS, OVERWRITE_HELP, claim_out, export, named_world
 
 EXAMPLES = """examples:
   idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
@@ -34,6 +37,42 @@ EXAMPLES = """examples:
   idealssl bench export --world vector --out w && idealssl check w/representation.npy --augs w/orbits.json
   idealssl bench export --world digits --method dissl --dim 19 --out d   # a trained encoder's representation
 """
+
+
+def _configure_loop(p: argparse.ArgumentParser) -> None:
+    """``idealssl bench loop`` arguments (:mod:`.loop`)."""
+    p.add_argument(
+        "--world",
+        choices=("vector", "coarse", "digits"),
+        default="vector",
+        help="the suite's world (default vector, C = 16)",
+    )
+    p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
+    p.add_argument(
+        "--config",
+        choices=("derived", "original"),
+        default="derived",
+        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
+    )
+    p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
+    p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
+    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
+    p.add_argument(
+        "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        help="run directory (new or empty): representation.npy, orbits.json, report.json, row.json",
+    )
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    p.add_argument(
+        "--record",
+        help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
+        "replacing the row with the same method, config and seed",
+    )
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +90,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--experiments",
         nargs="+",
         metavar="NAME",
-        help="dimension, methods, coarseness, loss_vs_accuracy, dissl_threshold (default: all)",
+        help=f"{', '.join(EXPERIMENTS)} (default: all)",
     )
     p.add_argument("--seeds", nargs="+", type=int, metavar="S", help="override the mode's seeds")
     p.add_argument("--steps", type=int, help="override the mode's training steps")
@@ -81,9 +120,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--out", required=True, help="output directory (new or empty)")
     e.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
-    from .loop import configure_cli as _loop_cli
-
-    _loop_cli(sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder"))
+    _configure_loop(
+        sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder")
+    )
 
     sub.add_parser("worlds", help="describe the suite's worlds")
 
@@ -94,48 +133,89 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(_bench_parser=parser)
 
 
-def run(args) -> int:
-    cmd = getattr(args, "bench_command", None)
-    if cmd is None:
-        args._bench_parser.print_help()
-        return 2
-    if cmd == "worlds":
-        from . import experiments as E
+def _worlds(args) -> int:
+    """``idealssl bench worlds``: each suite world's size, classes, input shape and coarseness levels."""
+    for name in ("vector", "coarse", "digits"):
+        builder = NAMED_WORLDS[name]
+        w = builder(0)
+        fam = " -> ".join(str(x.C) for x in w.coarseness_family())
+        print(
+            f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, "
+            f"coarseness levels C = {fam}"
+        )
+        print(f"        {(builder.__doc__ or '').split(chr(10))[0]}")
+    return 0
 
-        for name in ("vector", "coarse", "digits"):
-            w = named_world(name, 0)
-            fam = " -> ".join(str(x.C) for x in w.coarseness_family())
-            print(
-                f"{name:7s} {w.name}: N={w.N}, C={w.C}, classes={w.n_classes}, input {tuple(w.input_shape)}, "
-                f"coarseness levels C = {fam}"
-            )
-            builder = getattr(E, {"vector": "main_world", "coarse": "coarse_world", "digits": "image_world"}[name])
-            print(f"        {(builder.__doc__ or '').split(chr(10))[0]}")
-        return 0
-    if cmd == "export":
-        return _export(args)
-    if cmd == "loop":
-        from .loop import run_cli
 
-        return run_cli(args)
-    if cmd == "report":
-        from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
+def _loop(args) -> int:
+    """``idealssl bench loop``: configure, train, export and check one encoder (:func:`.loop.run`); print the row's
+    summary and the independent check's command."""
+    import torch
 
-        table = claims_table(Path(args.results), args.mode)
-        tables = result_tables(Path(args.results), args.mode)
-        if args.readme:
-            readme = Path(args.readme)
-            if not readme.is_file():
-                raise InputError(f"--readme {readme}: no such file")
-            update_readme(readme, table)
-            if TBEGIN in readme.read_text():
-                update_readme_tables(readme, tables)
-            print(f"updated {readme}")
-        print(table)
-        print()
-        print(tables)
-        return 0
-    # synthetic
+    if args.steps < 1:
+        raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise InputError(f"--out {args.out}: exists and is not a directory")
+    claim_out(Path(args.out), args.overwrite)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    w = named_world(args.world, 0)
+    row = run_loop(
+        w,
+        args.method.lower(),
+        args.config,
+        args.seed,
+        args.steps,
+        out=Path(args.out),
+        probe=args.probe,
+        dim=args.dim,
+        lr=args.lr,
+    )
+    if args.record:
+        record(Path(args.record), row)
+    keys = (
+        "method",
+        "config",
+        "seed",
+        "steps",
+        "ideal",
+        "ideal_tolerance",
+        "invariance_ratio",
+        "affine_rank",
+        "sigma_ratio",
+        "fitted_task_fraction",
+        "train_seconds",
+    )
+    print(json.dumps({k: row.get(k) for k in keys}))
+    print(
+        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
+        f"--probe {args.probe} --tol {GOAL_TOL:g}"
+    )
+    return 0
+
+
+def _report(args) -> int:
+    """``idealssl bench report``: the claims table and the result tables (and the README's copies of them)."""
+    from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
+
+    table = claims_table(Path(args.results), args.mode)
+    tables = result_tables(Path(args.results), args.mode)
+    if args.readme:
+        readme = Path(args.readme)
+        if not readme.is_file():
+            raise InputError(f"--readme {readme}: no such file")
+        update_readme(readme, table)
+        if TBEGIN in readme.read_text():
+            update_readme_tables(readme, tables)
+        print(f"updated {readme}")
+    print(table)
+    print()
+    print(tables)
+    return 0
+
+
+def _synthetic(args) -> int:
+    """``idealssl bench synthetic``: run the suite and say how many claims held."""
     if args.steps is not None and args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if args.seeds is not None and any(s < 0 for s in args.seeds):
@@ -164,9 +244,19 @@ def run(args) -> int:
     return 0
 
 
-def _export(args) -> int:
-    from .worlds import export
+def run(args) -> int:
+    cmd = getattr(args, "bench_command", None)
+    if cmd is None:
+        args._bench_parser.print_help()
+        return 2
+    commands = {"worlds": _worlds, "export": _export, "loop": _loop, "report": _report, "synthetic": _synthetic}
+    try:
+        return commands[cmd](args)
+    except FloatingPointError as exc:  # a diverged training run: one line, as for bad input
+        raise InputError(f"training diverged ({exc}); try a smaller learning rate or another seed") from None
 
+
+def _export(args) -> int:
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
@@ -186,7 +276,7 @@ def _export(args) -> int:
     if args.method:
         if args.dim is not None and args.dim < 1:
             raise InputError(f"--dim must be >= 1, got {args.dim}")
-        from .experiments import method_hparams
+        from .experiments.settings import method_hparams
         from .train import TrainConfig, embed, train
 
         dim = args.dim or w.C - 1

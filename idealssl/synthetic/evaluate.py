@@ -23,12 +23,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..jsonutil import plain
 from ..probes import get_family
-from ..theory_math import erm_risk, ideal_log_loss_optimum, matrix_rank
+from ..theory_math import affine_rank, erm_risk, ideal_log_loss_optimum, matrix_rank
 
 __all__ = [
     "geometry",
@@ -64,7 +66,8 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str,
     dict
         ``invariance_ratio`` = sum_i ||z_i - mu_{M(x_i)}||^2 / sum_i ||z_i - zbar||^2 (0 for an
         invariant encoder; 1 - R^2 of predicting z from the orbit); ``affine_rank`` =
-        rank[mu_m - mu_1]_m (Theorem 1 needs C-1, theory/statements.md S1.3); ``span_rank`` =
+        rank[mu_m - mubar]_m (:func:`idealssl.theory_math.affine_rank`; Theorem 1 needs C-1,
+        theory/statements.md S1.3); ``span_rank`` =
         rank[mu_m] (the paper's literal wording); ``simplex_distance`` = ||G - G*||_F / ||G*||_F
         with G the Gram matrix of the centred, unit-normalised codes and G* that of the regular
         simplex (1 on the diagonal, -1/(C-1) elsewhere; the minimiser of L_I, S4.2).
@@ -84,7 +87,7 @@ def geometry(Z: np.ndarray, orbits: np.ndarray, rtol: float = 1e-3) -> dict[str,
         "C": C,
         "d": int(Z.shape[1]),
         "invariance_ratio": within / total if total > 0 else 0.0,
-        "affine_rank": matrix_rank(mu[1:] - mu[0], rtol),
+        "affine_rank": affine_rank(mu, rtol),
         "span_rank": matrix_rank(mu, rtol),
         "simplex_distance": float(np.linalg.norm(G - Gs) / np.linalg.norm(Gs)),
     }
@@ -118,7 +121,7 @@ def ideal_log_loss(Z: np.ndarray, orbits: np.ndarray, iters: int = 300) -> dict[
     return {"ideal_log_loss": val, "optimum": opt_val, "gap": val - opt_val}
 
 
-def worst_case_risk(p: Sequence[float], n: int) -> float:
+def worst_case_risk(p: ArrayLike, n: int) -> float:
     """W_n = sum_m p_m (1 - p_m)^n (Prop. 2 with a fixed orbit marginal p; theory/statements.md S3.1).
 
     It is the expected mass of the orbits that n i.i.d. labelled inputs leave unseen: the worst ERM
@@ -222,12 +225,8 @@ def probe_tasks(
     n_groups = int(groups.max()) + 1
     F = _features(Z, probe)
     N = F.shape[0]
-    full, few = {}, {}
-    p = np.bincount(orbits, minlength=C) / N
-    fs_err = {n: [] for n in shots}
-    fs_seen = {n: [] for n in shots}
-    fs_unseen = {n: [] for n in shots}
-    fs_mass = {n: [] for n in shots}
+    full = {}
+    few: dict[int, list[tuple[float, float, float, float]]] = {n: [] for n in shots}
     for K in n_labels:
         tasks = random_labellings(n_groups, n_tasks, K, rng)
         accs = []
@@ -235,31 +234,41 @@ def probe_tasks(
             y = lab[groups[orbits]]
             accs.append(float(np.mean(_fit_predict(F, y, F, probe, seed + t) == y)))
             for n in shots:
-                tr = rng.integers(0, N, size=n)
-                wrong = _fit_predict(F[tr], y[tr], F, probe, seed + t) != y
-                seen = np.zeros(C, bool)
-                seen[orbits[tr]] = True
-                s = seen[orbits]
-                fs_err[n].append(float(wrong.mean()))
-                fs_seen[n].append(float(wrong[s].mean()))
-                fs_unseen[n].append(float(wrong[~s].mean()) if (~s).any() else 0.0)
-                fs_mass[n].append(float(np.mean(~s)))
+                few[n].append(_fewshot_once(F, y, orbits, C, rng.integers(0, N, size=n), probe, seed + t))
         full[str(min(K, n_groups))] = {
             "mean_acc": float(np.mean(accs)),
             "min_acc": float(np.min(accs)),
             "frac_perfect": float(np.mean(np.asarray(accs) >= 1.0 - 1e-12)),
             "n_tasks": int(len(accs)),
         }
-    for n in shots:
-        few[str(n)] = {
-            "error": float(np.mean(fs_err[n])),
-            "error_sem": float(np.std(fs_err[n]) / math.sqrt(len(fs_err[n]))),
-            "seen_orbit_error": float(np.mean(fs_seen[n])),
-            "unseen_orbit_error": float(np.mean(fs_unseen[n])),
-            "unseen_mass": float(np.mean(fs_mass[n])),
-            "W_n": worst_case_risk(p, n),
-        }
-    return {"probe": probe, "full": full, "fewshot": few}
+    p = np.bincount(orbits, minlength=C) / N
+    return {"probe": probe, "full": full, "fewshot": {str(n): _fewshot_summary(few[n], p, n) for n in shots}}
+
+
+def _fewshot_once(
+    F: np.ndarray, y: np.ndarray, orbits: np.ndarray, C: int, tr: np.ndarray, probe: str, seed: int
+) -> tuple[float, float, float, float]:
+    """The probe fitted on the inputs ``tr`` and tested on all: error, error on inputs of seen orbits, on unseen
+    orbits (0 when none is unseen), and the mass of the unseen orbits."""
+    wrong = _fit_predict(F[tr], y[tr], F, probe, seed) != y
+    seen = np.zeros(C, bool)
+    seen[orbits[tr]] = True
+    s = seen[orbits]
+    unseen = float(wrong[~s].mean()) if (~s).any() else 0.0
+    return float(wrong.mean()), float(wrong[s].mean()), unseen, float(np.mean(~s))
+
+
+def _fewshot_summary(runs: list[tuple[float, float, float, float]], p: np.ndarray, n: int) -> dict[str, float]:
+    """Means over tasks of :func:`_fewshot_once`'s figures, the standard error of the error, and W_n."""
+    err, seen, unseen, mass = (np.asarray(col) for col in zip(*runs))
+    return {
+        "error": float(np.mean(err)),
+        "error_sem": float(np.std(err) / math.sqrt(len(err))),
+        "seen_orbit_error": float(np.mean(seen)),
+        "unseen_orbit_error": float(np.mean(unseen)),
+        "unseen_mass": float(np.mean(mass)),
+        "W_n": worst_case_risk(p, n),
+    }
 
 
 def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs) -> dict | None:
@@ -274,7 +283,7 @@ def run_check(Z: np.ndarray, orbits: np.ndarray, probe: str = "linear", **kwargs
         rep = check(np.asarray(Z, dtype=np.float64), np.asarray(orbits), probe=probe, **kwargs)
     except Exception as exc:  # recorded in the results: a checker failure is a finding too
         return {"error": f"{type(exc).__name__}: {exc}"}
-    out = {"ideal": bool(rep.ideal)}
+    out: dict[str, Any] = {"ideal": bool(rep.ideal)}
     try:
         out["conditions"] = {
             k: {"holds": bool(c.holds), "value": plain(c.value), "threshold": plain(c.threshold)}

@@ -27,19 +27,21 @@ The one-per-orbit draw is the suite's own sampler, :func:`idealssl.synthetic.sam
 from __future__ import annotations
 
 import json
-import math
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
-from .sampling import PAPER_REGIME, sample_anchors
-from .worlds import World
+from ..theory_math import affine_rank
+from .sampling import PAPER_REGIME
+from .worlds import World, export
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
 GOAL_TOL = 1e-2
@@ -53,78 +55,69 @@ PROTOCOL = (
 
 @dataclass
 class LoopConfig:
-    """One run of the loop (recorded in the row)."""
+    """One run of the loop (recorded in the row).
+
+    Attributes
+    ----------
+    method : str
+        A registered objective or ``"oracle"``.
+    config : {"derived", "original"}
+        Where the hyperparameters come from (see the module docstring).
+    seed, steps, dim : int
+        Training seed, steps, representation dimension.
+    probe : str
+        The probe family the configuration is derived for and the checker decides.
+    lr, lr_final, hidden : float, float, int
+        Adam's learning rate, cosine-decayed to ``lr * lr_final``; the encoder's hidden width.
+    hparams : dict
+        The objective's keyword arguments.
+    theory : list of dict
+        The theory's prescriptions for this run: ``prescription``, ``value``, ``holds``.
+    """
 
     method: str
-    config: str  # "derived" or "original"
+    config: str
     seed: int
     steps: int
     dim: int
     probe: str = "linear"
     lr: float = 3e-3
-    lr_final: float = 1e-2  # cosine decay to lr * lr_final
+    lr_final: float = 1e-2
     hidden: int = 128
     hparams: dict[str, Any] = field(default_factory=dict)
     theory: list[dict[str, Any]] = field(default_factory=list)
+
+    def training(self, world: World) -> TrainConfig:
+        """This run as a configuration of the synthetic trainer (:func:`idealssl.synthetic.train.train`): every
+        batch one input of each orbit (C anchors, :data:`.sampling.PAPER_REGIME`), Adam with cosine decay."""
+        from .train import TrainConfig
+
+        return TrainConfig(
+            method=self.method,
+            dim=self.dim,
+            steps=self.steps,
+            batch=world.C,
+            lr=self.lr,
+            lr_final=self.lr_final,
+            hidden=self.hidden,
+            hparams=dict(self.hparams),
+            seed=self.seed,
+            batch_regime=PAPER_REGIME,
+        )
 
 
 def configure_run(
     world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear", dim: int | None = None
 ) -> LoopConfig:
-    """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring)."""
-    from ..derive import configure
-    from .experiments import method_hparams
+    """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring); the prescriptions and
+    their records are :func:`idealssl.derive.prescriptions.for_world`'s."""
+    from ..derive.prescriptions import for_world
+    from .experiments.settings import method_hparams
 
     if config not in ("derived", "original"):
         raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
-    conf = configure(probe, world.C)
-    d = int(dim or conf.minimal_dimension)
     hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
-    theory: list[dict[str, Any]] = [
-        {
-            "prescription": f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
-            "value": d,
-            "holds": d >= conf.minimal_dimension,
-        }
-    ]
-    if method == "dissl":
-        from ..objectives.defaults import DISSL
-
-        if config == "derived":
-            K, lam, beta = world.C, 1.5, DISSL.beta_det_inv
-            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta, bottleneck=None)
-        else:
-            K, lam, beta = 64, DISSL.lambda_maximality, DISSL.beta_det_inv
-            hp.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
-        theory += [
-            {"prescription": f"K >= C = {world.C} (K = C when C is known)", "value": K, "holds": K >= world.C},
-            {
-                "prescription": "lambda < 1 + beta (deterministic optimal teacher, S7)",
-                "value": lam,
-                "holds": lam < 1 + beta,
-            },
-        ]
-    if method == "cissl":
-        tau = float(conf.cissl["temperature"]) if config == "derived" else float(hp.get("temperature", 0.07))
-        if config == "derived":
-            hp["temperature"] = tau
-        theory.append(
-            {
-                "prescription": f"temperature of the ideal log loss tau = {conf.cissl['temperature']:g} (derive); the "
-                "minimiser is the simplex at any tau, but at small tau the loss saturates "
-                "(gradients ~ exp(-1/tau)) long before the codes reach it",
-                "value": tau,
-                "holds": tau == float(conf.cissl["temperature"]),
-            }
-        )
-    if method in ("dissl", "cissl"):
-        theory.append(
-            {
-                "prescription": f"student head in the probe family ({probe})",
-                "value": hp.get("probe", "linear"),
-                "holds": hp.get("probe", "linear") == ("mlp" if probe == "mlp" else "linear"),
-            }
-        )
+    d, theory = for_world(method, config, probe, world.C, hp, dim)
     return LoopConfig(
         method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory
     )
@@ -139,49 +132,6 @@ def _accepted(method: str, hp: dict[str, Any]) -> dict[str, Any]:
     base.available()  # imports the registered objectives
     params = inspect.signature(base._REGISTRY[method.lower()].__init__).parameters
     return {k: v for k, v in hp.items() if k in params and k != "n_classes"}
-
-
-def train_loop(world: World, cfg: LoopConfig, log_every: int = 0) -> dict[str, Any]:
-    """Train with the one-per-orbit batches, Adam with cosine decay; the step is
-    :func:`idealssl.train.step.training_step` (the one both trainers run)."""
-    import torch
-
-    from ..objectives.ema import frozen_copy
-    from ..train.step import Schedules, training_step
-    from .train import TrainConfig, _build, make_encoder, world_forward
-
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    enc = make_encoder(world, cfg.dim, cfg.hidden)
-    obj = _build(world, TrainConfig(method=cfg.method, dim=cfg.dim, hparams=dict(cfg.hparams), seed=cfg.seed))
-    oracle = cfg.method == "oracle"
-    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
-    params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: cfg.lr_final + (1 - cfg.lr_final) * 0.5 * (1 + math.cos(math.pi * min(s, cfg.steps) / cfg.steps))
-    )
-    schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
-    X = torch.as_tensor(world.X)
-    orbits_t = torch.as_tensor(world.orbits)
-    n_views = int(getattr(obj, "n_global", 2))
-    losses: list[float] = []
-    t0 = time.perf_counter()
-    enc.train()
-    obj.train()
-    for step in range(cfg.steps):
-        anchors = sample_anchors(world, world.C, rng, regime=PAPER_REGIME)
-        vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
-
-        forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
-        res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc)
-        sched.step()
-        losses.append(float(res.loss.detach()))
-        if log_every and step % log_every == 0:
-            print(f"[{cfg.method}/{cfg.config} s{cfg.seed}] step {step} loss {losses[-1]:.4f}", flush=True)
-    enc.eval()
-    obj.eval()
-    return {"encoder": enc, "objective": obj, "losses": losses, "seconds": time.perf_counter() - t0}
 
 
 def representation(world: World, encoder, method: str) -> np.ndarray:
@@ -210,19 +160,12 @@ def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL
             "ideal_tolerance": g.get("ideal_tolerance"),
             "binding_condition": g.get("binding_condition"),
             "invariance_ratio": cond["invariance"]["value"],
-            "affine_rank": _affine_rank(Z, world),
+            "affine_rank": affine_rank(Z[[m[0] for m in world.members]], tol),
             "required_rank": world.C - 1,
             "sigma_ratio": cond.get("affine_independence", {}).get("value"),
             "fitted_task_fraction": g.get("fitted_task_fraction"),
         },
     }
-
-
-def _affine_rank(Z: np.ndarray, world: World, tol: float = GOAL_TOL) -> int:
-    from ..theory_math import numerical_rank
-
-    codes = np.stack([Z[m[0]] for m in world.members])
-    return int(numerical_rank(np.linalg.svd(codes - codes.mean(0), compute_uv=False), tol))
 
 
 def run(
@@ -238,12 +181,12 @@ def run(
     lr: float | None = None,
 ) -> dict[str, Any]:
     """Configure, train, embed, check; write the run's files to ``out``; return the row."""
-    from .worlds import export
+    from .train import train
 
     cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim)
     if lr is not None:
         cfg.lr = float(lr)
-    res = train_loop(world, cfg, log_every=log_every)
+    res = train(world, cfg.training(world), log_every=log_every, label=f"{method}/{config} s{seed}")
     Z = representation(world, res["encoder"], method)
     a = assess(Z, world, probe=probe)
     row = {
@@ -269,46 +212,7 @@ def run(
     return plain(row)
 
 
-__all__ = ["LoopConfig", "configure_run", "train_loop", "representation", "assess", "run", "GOAL_TOL"]
-
-
-# ---------------------------------------------------------------------- command line
-def configure_cli(p: Any) -> None:
-    """``idealssl bench loop`` arguments."""
-    from .worlds import OVERWRITE_HELP
-
-    p.add_argument(
-        "--world",
-        choices=("vector", "coarse", "digits"),
-        default="vector",
-        help="the suite's world (default vector, C = 16)",
-    )
-    p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
-    p.add_argument(
-        "--config",
-        choices=("derived", "original"),
-        default="derived",
-        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
-    )
-    p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
-    p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
-    p.add_argument(
-        "--dim", type=int, help="representation dimension (default: the minimal one, C - 1 for linear probes)"
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        help="run directory (new or empty): representation.npy, orbits.json, report.json, row.json",
-    )
-    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    p.add_argument(
-        "--record",
-        help="also add the row to this JSON file (e.g. synthetic/results/full/loop.json), "
-        "replacing the row with the same method, config and seed",
-    )
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+__all__ = ["LoopConfig", "configure_run", "representation", "assess", "run", "GOAL_TOL"]
 
 
 def record(path: Path, row: dict[str, Any]) -> None:
@@ -320,53 +224,6 @@ def record(path: Path, row: dict[str, Any]) -> None:
     data["rows"].sort(key=lambda r: (r["method"], r["config"], r["seed"], r["steps"]))
     data["protocol"] = PROTOCOL
     atomic.write_text(path, json.dumps(plain(data), indent=1), "results file")
-
-
-def run_cli(args: Any) -> int:
-    import torch
-
-    from .worlds import claim_out, named_world
-
-    if args.steps < 1:
-        raise InputError(f"--steps must be >= 1, got {args.steps}")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise InputError(f"--out {args.out}: exists and is not a directory")
-    claim_out(Path(args.out), args.overwrite)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    w = named_world(args.world, 0)
-    row = run(
-        w,
-        args.method.lower(),
-        args.config,
-        args.seed,
-        args.steps,
-        out=Path(args.out),
-        probe=args.probe,
-        dim=args.dim,
-        lr=args.lr,
-    )
-    if args.record:
-        record(Path(args.record), row)
-    keys = (
-        "method",
-        "config",
-        "seed",
-        "steps",
-        "ideal",
-        "ideal_tolerance",
-        "invariance_ratio",
-        "affine_rank",
-        "sigma_ratio",
-        "fitted_task_fraction",
-        "train_seconds",
-    )
-    print(json.dumps({k: row.get(k) for k in keys}))
-    print(
-        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
-        f"--probe {args.probe} --tol {GOAL_TOL:g}"
-    )
-    return 0
 
 
 def table(path: Path) -> str:

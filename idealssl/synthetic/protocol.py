@@ -28,6 +28,11 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+#: the suite's experiments, in the order ``idealssl bench synthetic`` runs them and the reports list them (one
+#: module each in :mod:`idealssl.synthetic.experiments`)
+EXPERIMENTS = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 CANNOT = "cannot discriminate"
 INCONCLUSIVE = "inconclusive"
@@ -38,7 +43,7 @@ PAIR_FAMILIES = {"contrastive": ("simclr", "cissl"), "distillation": ("dino", "d
 PAIR_METHODS = tuple(m for pair in PAIR_FAMILIES.values() for m in pair)
 
 #: head settings that make the two methods of a pair equal where they do not differ by definition
-MATCHED_HEADS = {
+MATCHED_HEADS: dict[str, dict[str, object]] = {
     "simclr": {"out_norm": True},
     "dino": {"n_layers": 2, "use_bn": True, "warmup_teacher_temp_frac": 0.0, "freeze_last_layer_steps": 0},
 }
@@ -86,7 +91,7 @@ def loss_tail(losses: Sequence[float]) -> dict:
     }
 
 
-def partial_spearman(x: Sequence[float], y: Sequence[float], z: Sequence[float]) -> dict:
+def partial_spearman(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> dict:
     """Spearman correlation of x and y controlling for z (partial correlation of the ranks), with a
     two-sided p-value from Student's t with n - 3 degrees of freedom."""
     from scipy.stats import rankdata

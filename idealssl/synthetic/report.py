@@ -7,11 +7,10 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
+from .protocol import EXPERIMENTS
 
 BEGIN = "<!-- claims:begin -->"
 END = "<!-- claims:end -->"
-
-ORDER = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 
 def _fmt(v) -> str:
@@ -44,7 +43,7 @@ def claims_table(results: Path, mode: str = "full") -> str:
         raise InputError(f"{d}: no such results directory; run `idealssl bench synthetic --mode {mode}` first")
     lines = ["| experiment | claim | prediction | criterion | result | numbers |", "|---|---|---|---|---|---|"]
     found = False
-    for name in ORDER:
+    for name in EXPERIMENTS:
         f = d / f"{name}.json"
         if not f.exists():
             continue
@@ -82,109 +81,117 @@ def _m(v, digits=3) -> str:
     return f"{v['mean']:.{digits}f}"
 
 
-def result_tables(results: Path, mode: str = "full") -> str:
-    """Markdown tables of the aggregates (mean ± sd over seeds) of every result file found."""
-    d = Path(results) / mode
-    out = []
-    f = d / "dimension.json"
-    if f.exists():
-        res = json.loads(f.read_text())
-        out += [
-            "### dimension (linear and MLP probes, full world as training set)",
-            "",
-            "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover "
-            "fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | "
-            "invariance ratio |",
-            "|---|---|---|---|---|---|---|---|---|---|",
-        ]
-        for s in res["summary"]:
+def _dimension_lines(res: dict) -> list[str]:
+    out = [
+        "### dimension (linear and MLP probes, full world as training set)",
+        "",
+        "| world | method | d | vs C-1 | linear: tasks fitted perfectly (2 labels) | (5 labels) | Cover "
+        "fraction (2 labels, general position) | MLP: tasks fitted perfectly (2 labels) | affine rank | "
+        "invariance ratio |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in res["summary"]:
+        out.append(
+            f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | "
+            f"{_m(s['linear_frac_perfect_binary'], 2)} | {_m(s['linear_frac_perfect_5class'], 2)} | "
+            f"{s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
+            f"{_m(s['affine_rank'], 1)} | {_m(s['invariance_ratio'])} |"
+        )
+    return out + [""]
+
+
+def _self_target_lines(res: dict) -> list[str]:
+    out = [
+        "### self target (CISSL and SimCLR at their published default temperatures 0.07 / 0.1, matched heads)",
+        "",
+        "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | "
+        "invariance ratio | 16-shot error | linear acc (2 labels) | loss flattened |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for regime, ms in res["summary"].items():
+        for m, x in ms.items():
             out.append(
-                f"| {s['world']} | {s['method']} | {s['dim']} | {s['relation']} | "
-                f"{_m(s['linear_frac_perfect_binary'], 2)} | {_m(s['linear_frac_perfect_5class'], 2)} | "
-                f"{s['cover_fraction_binary']:.3f} | {_m(s['mlp_frac_perfect_binary'], 2)} | "
-                f"{_m(s['affine_rank'], 1)} | {_m(s['invariance_ratio'])} |"
+                f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | "
+                f"{x['below_bound_runs']} | {_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | "
+                f"{_m(x['linear_acc_binary'])} | {x['flattened']} |"
             )
-        out.append("")
-    f = d / "methods.json"
-    if f.exists():
-        out += _methods_tables(json.loads(f.read_text()))
-    f = d / "self_target.json"
-    if f.exists():
-        res = json.loads(f.read_text())
-        out += [
-            "### self target (CISSL and SimCLR at their published default temperatures 0.07 / 0.1, matched heads)",
-            "",
-            "| batch regime | method | final batch loss (last 10%) | invariant bound | runs below the bound | "
-            "invariance ratio | 16-shot error | linear acc (2 labels) | loss flattened |",
-            "|---|---|---|---|---|---|---|---|---|",
+    return out + [""]
+
+
+def _coarseness_lines(res: dict) -> list[str]:
+    shots = res["protocol"]["shots"]
+    out = [
+        f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / "
+        "seen-orbit error)",
+        "",
+        "| method | C | " + " | ".join(f"n={n}" for n in shots) + " | invariance ratio (level orbits) |",
+        "|---|---|" + "---|" * len(shots) + "---|",
+    ]
+    for s in res["summary"]:
+        cells = [
+            f"{s[f'error_n{n}']['mean']:.3f} / {s[f'W_n{n}']:.3f} / {s[f'seen_orbit_error_n{n}']['mean']:.3f}"
+            for n in shots
         ]
-        for regime, ms in res["summary"].items():
-            for m, x in ms.items():
-                out.append(
-                    f"| {regime} | {m} | {_m(x['final_loss_last10'])} | {x['invariant_bound']:.3f} | "
-                    f"{x['below_bound_runs']} | {_m(x['invariance_ratio'])} | {_m(x['fewshot_error_n16'])} | "
-                    f"{_m(x['linear_acc_binary'])} | {x['flattened']} |"
-                )
-        out.append("")
-    f = d / "coarseness.json"
-    if f.exists():
-        res = json.loads(f.read_text())
-        shots = res["protocol"]["shots"]
-        out += [
-            f"### coarseness (world {res['protocol']['world']['name']}; tasks label the 4 classes; error / W_n / "
-            "seen-orbit error)",
-            "",
-            "| method | C | " + " | ".join(f"n={n}" for n in shots) + " | invariance ratio (level orbits) |",
-            "|---|---|" + "---|" * len(shots) + "---|",
-        ]
-        for s in res["summary"]:
-            cells = [
-                f"{s[f'error_n{n}']['mean']:.3f} / {s[f'W_n{n}']:.3f} / {s[f'seen_orbit_error_n{n}']['mean']:.3f}"
-                for n in shots
+        out.append(f"| {s['method']} | {s['C']} | " + " | ".join(cells) + f" | {_m(s['invariance_ratio'])} |")
+    return out + [""]
+
+
+def _trained_dissl_lines(rows: list[dict]) -> list[str]:
+    tl = sorted({r["lambda"] for r in rows if r["part"] == "trained" and "error" not in r})
+    if not tl:
+        return []
+    out = [
+        "",
+        "| trained encoder (C = 16) | " + " | ".join(f"λ={x}" for x in tl) + " |",
+        "|---|" + "---|" * len(tl),
+    ]
+    for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "trained"):
+        cells = []
+        for x in tl:
+            hs = [
+                r["H_M_given_Z_full"] for r in rows if r["setting"] == setting and r["lambda"] == x and "error" not in r
             ]
-            out.append(f"| {s['method']} | {s['C']} | " + " | ".join(cells) + f" | {_m(s['invariance_ratio'])} |")
-        out.append("")
-    f = d / "dissl_threshold.json"
-    if f.exists():
-        res = json.loads(f.read_text())
-        rows = res["rows"]
-        lams = sorted({r["lambda"] for r in rows if r["part"] == "free-logits"})
-        out += [
-            f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = "
-            f"{res['summary']['threshold']}): teacher H(M^|X) in nats",
-            "",
-            "| setting | " + " | ".join(f"λ={x}" for x in lams) + " |",
-            "|---|" + "---|" * len(lams),
-        ]
-        for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "free-logits"):
-            vals = {r["lambda"]: r["H_M_given_X"] for r in rows if r["setting"] == setting}
-            out.append(f"| free logits, {setting} | " + " | ".join(_m(vals.get(x)) for x in lams) + " |")
-        tl = sorted({r["lambda"] for r in rows if r["part"] == "trained" and "error" not in r})
-        if tl:
-            out += [
-                "",
-                "| trained encoder (C = 16) | " + " | ".join(f"λ={x}" for x in tl) + " |",
-                "|---|" + "---|" * len(tl),
-            ]
-            for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "trained"):
-                cells = []
-                for x in tl:
-                    hs = [
-                        r["H_M_given_Z_full"]
-                        for r in rows
-                        if r["setting"] == setting and r["lambda"] == x and "error" not in r
-                    ]
-                    cells.append(f"{sum(hs) / len(hs):.3f}" if hs else "n/a")
-                out.append(f"| {setting} | " + " | ".join(cells) + " |")
-        out.append("")
-    f = d / "loss_vs_accuracy.json"
-    if f.exists():
-        out += _loss_lines(json.loads(f.read_text()))
-    walls = []
-    for name in ORDER:
-        f = d / f"{name}.json"
-        if f.exists():
-            walls.append(f"{name} {json.loads(f.read_text())['wall_seconds']:.0f} s")
+            cells.append(f"{sum(hs) / len(hs):.3f}" if hs else "n/a")
+        out.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return out
+
+
+def _dissl_lines(res: dict) -> list[str]:
+    rows = res["rows"]
+    lams = sorted({r["lambda"] for r in rows if r["part"] == "free-logits"})
+    out = [
+        f"### DISSL determinism (beta = {res['protocol']['beta']}, threshold 1 + beta = "
+        f"{res['summary']['threshold']}): teacher H(M^|X) in nats",
+        "",
+        "| setting | " + " | ".join(f"λ={x}" for x in lams) + " |",
+        "|---|" + "---|" * len(lams),
+    ]
+    for setting in dict.fromkeys(r["setting"] for r in rows if r["part"] == "free-logits"):
+        vals = {r["lambda"]: r["H_M_given_X"] for r in rows if r["setting"] == setting}
+        out.append(f"| free logits, {setting} | " + " | ".join(_m(vals.get(x)) for x in lams) + " |")
+    return out + _trained_dissl_lines(rows) + [""]
+
+
+def result_tables(results: Path, mode: str = "full") -> str:
+    """Markdown tables of the aggregates (mean ± sd over seeds) of every result file found, in the suite's order,
+    and the experiments' wall times."""
+    d = Path(results) / mode
+    tables = {
+        "dimension": _dimension_lines,
+        "methods": _methods_tables,
+        "self_target": _self_target_lines,
+        "coarseness": _coarseness_lines,
+        "dissl_threshold": _dissl_lines,
+        "loss_vs_accuracy": _loss_lines,
+    }
+    found = {
+        name: json.loads((d / f"{name}.json").read_text()) for name in EXPERIMENTS if (d / f"{name}.json").exists()
+    }
+    out: list[str] = []
+    for name, lines in tables.items():  # the tables' order
+        if name in found:
+            out += lines(found[name])
+    walls = [f"{name} {res['wall_seconds']:.0f} s" for name, res in found.items()]
     if walls:
         out += ["Wall times (" + mode + " mode): " + ", ".join(walls) + "."]
     return "\n".join(out)
@@ -210,7 +217,7 @@ def _methods_rows(summary: dict, regime: str) -> list:
 
 def _methods_tables(res: dict) -> list:
     p = res["protocol"]
-    wn = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
+    wn: dict = next((s["W_n"] for s in res["summary"].values() if "W_n" in s), {})
     regime = p.get("batch_regime", "iid")
     out = [
         f"### methods (world {p['world']['name']}, d = {p['dim']}, equal budget of {p['steps']} steps), sorted by "

@@ -10,7 +10,7 @@
     need same-orbit anchors, and the alternative (drawing from several worlds at once) would train
     on a different data distribution from the world that is evaluated. The smaller batch is the
     price; the suite records the effective batch and whether the losses flattened.
-``"iid"`` (ablation; the trainer's default, the suite's former regime)
+``"iid"`` (ablation; the trainer's default, and the regime of the recorded dimension experiment)
     ``batch`` anchors i.i.d. uniform over the N inputs. With C = 16 orbits and 128 anchors, each
     anchor has about 8 inputs of its own orbit (16 same-orbit negative views) in the batch, and a
     contrastive loss can be lowered by telling an input apart from its orbit-mates, i.e. by *not*

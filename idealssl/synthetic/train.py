@@ -1,14 +1,19 @@
-"""A small training loop for finite worlds: any registered objective, exact augmentations.
+"""The synthetic trainer: any registered objective on a finite world, views from the exact augmentations.
 
-Views come from the world's exact augmentation distribution (uniform over the orbit of the
-anchor, :meth:`~idealssl.synthetic.worlds.World.sample_views`), the encoder is small (an MLP for
-vector worlds, a two-layer convnet for 8x8 image worlds), and the objective is any name that
-:func:`idealssl.objectives.build` knows, following the contract of
-:mod:`idealssl.objectives.base`: ``forward(views, targets)``, an EMA copy of the encoder when the
-objective sets ``momentum_backbone`` (its no-grad embeddings of the global views are the targets;
-EMA coefficient ``objective.momentum(step, total)``), and ``objective.update(step, total)`` after
-every optimiser step: the step is :func:`idealssl.train.step.training_step`, the one ``idealssl train``
-runs.
+Views come from the world's exact augmentation distribution (uniform over the orbit of the anchor,
+:meth:`~idealssl.synthetic.worlds.World.sample_views`), the anchors of a batch from one of the batch regimes of
+:mod:`.sampling`, the encoder is small (an MLP for vector worlds, a two-layer convnet for 8x8 image worlds), and
+the objective is any name that :func:`idealssl.objectives.build` knows, following the contract of
+:mod:`idealssl.objectives.base`: ``forward(views, targets)``, an EMA copy of the encoder when the objective sets
+``momentum_backbone`` (its no-grad embeddings of the global views are the targets; EMA coefficient
+``objective.momentum(step, total)``), and ``objective.update(step, total)`` after every optimiser step. The step
+is :func:`idealssl.step.training_step`, the one ``idealssl train`` runs, with its precomputed
+:class:`idealssl.step.Schedules`.
+
+One trainer serves every synthetic caller: the experiments of ``idealssl bench synthetic`` (constant learning
+rate, batches of up to 128 anchors), ``idealssl bench export --method`` and the loop demonstration
+``idealssl bench loop`` (:mod:`.loop`: one anchor per orbit, cosine decay of the learning rate), each a
+:class:`TrainConfig`.
 
 One extra method is built in: ``"oracle"`` minimises the ideal ISSL log loss (Eq. 6) with the
 TRUE maximal invariant M (unit-norm embeddings and learnable unit-norm class weights,
@@ -26,11 +31,13 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..objectives import build
 from ..objectives.ema import frozen_copy
+from ..step import Forward, Schedules, StepOutput, training_step
 from .sampling import sample_anchors
 from .worlds import World
 
-__all__ = ["TrainConfig", "make_encoder", "train", "embed", "world_forward", "ORACLE"]
+__all__ = ["TrainConfig", "make_encoder", "setup", "train_step", "train", "embed", "ORACLE"]
 
 ORACLE = "oracle"
 
@@ -46,7 +53,11 @@ class TrainConfig:
     dim : int
         Representation dimension d (the encoder's output, what the probes see).
     steps, batch, lr, weight_decay : int, int, float, float
-        Adam for ``steps`` steps on batches of ``batch`` anchors, 2 views each.
+        Adam for ``steps`` steps on batches of ``batch`` anchors, ``n_global`` views each (2 for every
+        registered objective).
+    lr_final : float or None
+        None: constant learning rate ``lr``; a fraction: cosine decay from ``lr`` to ``lr * lr_final`` over the
+        steps (:func:`idealssl.step.warmup_cosine` without warmup).
     batch_regime : {"iid", "one-per-orbit"}
         How the anchors of a batch are drawn (:mod:`.sampling`): i.i.d. uniform over X, or from
         ``min(batch, C)`` distinct orbits (the paper's regime).
@@ -63,6 +74,7 @@ class TrainConfig:
     steps: int = 400
     batch: int = 128
     lr: float = 2e-3
+    lr_final: float | None = None
     weight_decay: float = 0.0
     hidden: int = 128
     hparams: dict = field(default_factory=dict)
@@ -118,15 +130,9 @@ class _Oracle(nn.Module):
         return loss / len(views)
 
 
-def _build_objective(method: str, dim: int, hparams: dict):
-    """Through :func:`idealssl.objectives.build`, which refuses an unknown method or hyperparameter (one
-    line, an :class:`~idealssl.errors.InputError`) instead of dropping it."""
-    from ..objectives import build
-
-    return build(method, dim, **hparams)
-
-
-def _build(world: World, cfg: TrainConfig):
+def _build(world: World, cfg: TrainConfig) -> nn.Module:
+    """The objective of ``cfg``: the oracle, or :func:`idealssl.objectives.build`, which refuses an unknown method
+    or hyperparameter (one line, an :class:`~idealssl.errors.InputError`) instead of dropping it."""
     if cfg.method.lower() == ORACLE:
         bad = sorted(set(cfg.hparams) - {"temperature"})
         if bad:
@@ -134,19 +140,71 @@ def _build(world: World, cfg: TrainConfig):
                 f"method 'oracle' has no hyperparameter {', '.join(map(repr, bad))}; it takes: temperature"
             )
         return _Oracle(cfg.dim, world.C, **cfg.hparams)
-    return _build_objective(cfg.method, cfg.dim, dict(cfg.hparams))
+    return build(cfg.method, cfg.dim, **dict(cfg.hparams))
 
 
-def world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle: bool):
-    """The forward closure of one synthetic step for :func:`idealssl.train.step.training_step`: the encoder's
-    embeddings of the views ``X[v]`` (``v`` in ``vidx``), the EMA backbone's as targets when there is one, and the
-    objective's loss (the oracle's: supervised by the true orbits of the anchors). Shared by :func:`train` and
-    :mod:`idealssl.synthetic.loop`."""
+@dataclass
+class _Setup:
+    """What one run holds: models, optimiser, schedules, the world as tensors and the view sampler's state."""
 
-    def forward():
+    encoder: nn.Module
+    objective: nn.Module
+    ema: nn.Module | None
+    optimizer: torch.optim.Optimizer
+    schedules: Schedules
+    X: torch.Tensor
+    orbits: torch.Tensor
+    n_views: int
+    oracle: bool
+    rng: np.random.Generator
+
+
+def setup(world: World, cfg: TrainConfig) -> _Setup:
+    """Seed, then build the encoder, the objective, the EMA backbone when the objective asks for one, Adam over
+    the trainable parameters and the schedules (:class:`idealssl.step.Schedules`: a constant learning rate, or
+    a cosine decay to ``cfg.lr_final`` of it)."""
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    enc = make_encoder(world, cfg.dim, cfg.hidden)
+    obj = _build(world, cfg)
+    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
+    params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
+    opt = torch.optim.Adam([{"params": params, "base_lr": cfg.lr}], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    warmup = None if cfg.lr_final is None else 0
+    schedules = Schedules.build(cfg.steps, obj, warmup=warmup, ema=ema is not None, lr_final=cfg.lr_final or 0.0)
+    n_views = int(getattr(obj, "n_global", 2))
+    oracle = cfg.method.lower() == ORACLE
+    X, orbits = torch.as_tensor(world.X), torch.as_tensor(world.orbits)
+    return _Setup(enc, obj, ema, opt, schedules, X, orbits, n_views, oracle, rng)
+
+
+def train_step(world: World, cfg: TrainConfig, run: _Setup, step: int) -> StepOutput:
+    """Step ``step``: draw the anchors (:func:`.sampling.sample_anchors` in ``cfg.batch_regime``) and their views
+    (uniform in each anchor's orbit), then :func:`idealssl.step.training_step`; a non-finite loss raises
+    :class:`FloatingPointError` before any state changes."""
+
+    def check(loss: torch.Tensor) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
+
+    anchors = sample_anchors(world, cfg.batch, run.rng, cfg.batch_regime)
+    vidx = [world.sample_views(anchors, run.rng) for _ in range(run.n_views)]
+    forward = _forward(run, vidx, anchors)
+    return training_step(
+        forward, run.optimizer, run.objective, step, run.schedules, ema=run.ema, online=run.encoder, check=check
+    )
+
+
+def _forward(run: _Setup, vidx: list[np.ndarray], anchors: np.ndarray) -> Forward:
+    """The forward closure of one step for :func:`idealssl.step.training_step`: the encoder's embeddings of the
+    views ``X[v]`` (``v`` in ``vidx``), the EMA backbone's as targets when there is one, and the objective's loss
+    (the oracle's: supervised by the true orbits of the anchors)."""
+    enc, obj, ema, X = run.encoder, run.objective, run.ema, run.X
+
+    def forward() -> tuple[torch.Tensor, None, dict]:
         views = [enc(X[v]) for v in vidx]
-        if oracle:
-            return obj(views, orbits_t[anchors]), None, {}
+        if run.oracle:
+            return obj(views, run.orbits[anchors]), None, {}
         targets = None
         if ema is not None:
             with torch.no_grad():
@@ -157,60 +215,44 @@ def world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle: bool):
     return forward
 
 
-def train(world: World, cfg: TrainConfig, log_every: int = 0) -> dict:
-    """Train an encoder on ``world`` with ``cfg.method`` (the step is :func:`idealssl.train.step.training_step`).
+def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None = None) -> dict:
+    """Train an encoder on ``world`` with ``cfg.method``: :func:`setup`, then ``cfg.steps`` of :func:`train_step`.
+
+    Parameters
+    ----------
+    world : World
+    cfg : TrainConfig
+    log_every : int
+        Print the loss every this many steps (0: never), prefixed by ``label`` (default: method and d).
 
     Returns
     -------
     dict
         ``encoder`` (the trained module, eval mode), ``objective``, ``config`` (plain dict),
-        ``hparams_used`` (``cfg.hparams``: an unknown one is refused), ``hparams_ignored`` (always empty,
-        kept for the results' format), ``losses`` (per step), ``last_logs`` (the objective's logs at the
-        last step, as floats), ``seconds``.
+        ``hparams_used`` (``cfg.hparams``: an unknown one is refused), ``losses`` (per step), ``last_logs``
+        (the objective's logs at the last step, as floats), ``seconds``.
     """
-    from ..train.step import Schedules, training_step
-
-    torch.manual_seed(cfg.seed)
-    rng = np.random.default_rng(cfg.seed)
-    enc = make_encoder(world, cfg.dim, cfg.hidden)
-    obj = _build(world, cfg)
-    oracle = cfg.method.lower() == ORACLE
-    ema = frozen_copy(enc) if getattr(obj, "momentum_backbone", False) else None
-    params = list(enc.parameters()) + [p for p in obj.parameters() if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    schedules = Schedules.build(cfg.steps, obj, warmup=None, ema=ema is not None)
-    X = torch.as_tensor(world.X)
-    orbits_t = torch.as_tensor(world.orbits)
-    n_views = int(getattr(obj, "n_global", 2))
+    run = setup(world, cfg)
+    label = label or f"{cfg.method} d={cfg.dim}"
     losses: list[float] = []
     logs: dict[str, float] = {}
     t0 = time.perf_counter()
-    enc.train()
-    obj.train()
-
-    def check(loss: torch.Tensor) -> None:
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
-
+    run.encoder.train()
+    run.objective.train()
     for step in range(cfg.steps):
-        anchors = sample_anchors(world, cfg.batch, rng, cfg.batch_regime)
-        vidx = [world.sample_views(anchors, rng) for _ in range(n_views)]
-
-        forward = world_forward(enc, obj, ema, X, orbits_t, vidx, anchors, oracle)
-        res = training_step(forward, opt, obj, step, schedules, ema=ema, online=enc, check=check)
+        res = train_step(world, cfg, run, step)
         losses.append(float(res.loss.detach()))
         if step == cfg.steps - 1:
             logs = {k: float(v) for k, v in res.logs.items()}
         if log_every and step % log_every == 0:
-            print(f"[{cfg.method} d={cfg.dim}] step {step} loss {losses[-1]:.4f}", flush=True)
-    enc.eval()
-    obj.eval()
+            print(f"[{label}] step {step} loss {losses[-1]:.4f}", flush=True)
+    run.encoder.eval()
+    run.objective.eval()
     return {
-        "encoder": enc,
-        "objective": obj,
+        "encoder": run.encoder,
+        "objective": run.objective,
         "config": asdict(cfg),
         "hparams_used": dict(cfg.hparams),
-        "hparams_ignored": [],
         "losses": losses,
         "last_logs": logs,
         "seconds": time.perf_counter() - t0,

@@ -11,7 +11,10 @@ import inspect
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .defaults import RunConfig
 
 #: the backbones, as --help and --list-presets list them (idealssl.models builds them)
 ARCH_HELP = (
@@ -116,8 +119,8 @@ def _digits_number() -> str:
 
 
 def list_presets() -> str:
-    from .config import list_presets as names
-    from .config import preset
+    from .presets import list_presets as names
+    from .presets import preset
 
     lines = []
     for name in names():
@@ -135,35 +138,34 @@ def list_presets() -> str:
     return "\n".join(lines)
 
 
-def resolved_view(cfg: dict) -> tuple[dict, list[str]]:
-    """A copy of ``cfg`` with what a run resolves (the device, the run directory pattern, the objective's own
-    defaults beside the configured values), and comment lines (the learning rate after scaling, what changed)."""
-    import copy
-
-    from .config import lr_for
-
-    out = copy.deepcopy(cfg)
+def resolved_view(cfg: RunConfig) -> tuple[dict, list[str]]:
+    """``cfg`` as ``--print-config`` shows it, with what a run resolves (the device, the run directory pattern, the
+    objective's own defaults beside the configured values), and comment lines (the learning rate after scaling,
+    what changed)."""
     notes = []
-    if out.get("device") == "auto":
+    device = cfg.device
+    if device == "auto":
         try:
             import torch
 
-            out["device"] = "cuda" if torch.cuda.is_available() else "cpu"
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         except ModuleNotFoundError:
-            out["device"] = "cpu"
-        notes.append(f"device: auto resolves to {out['device']} on this machine")
-    if not out.get("out"):
-        out["out"] = f"runs/{cfg['dataset']}-{cfg['method']}/<start time>-s{cfg['seed']}"
+            device = "cpu"
+        notes.append(f"device: auto resolves to {device} on this machine")
+    out = cfg.out
+    if not out:
+        out = f"runs/{cfg.dataset}-{cfg.method}/<start time>-s{cfg.seed}"
         notes.append("out: the default run directory (the time stamp is taken at the start)")
     try:
-        full = objective_defaults(cfg["method"])
+        full = objective_defaults(cfg.method)
     except KeyError:
         full = {}
-    full.update(cfg.get("objective") or {})
-    if cfg["method"] == "dissl" and full.get("teacher_temperature") is None and "student_temperature" in full:
+    full.update(cfg.objective)
+    if cfg.method == "dissl" and full.get("teacher_temperature") is None and "student_temperature" in full:
         full["teacher_temperature"] = float(full["student_temperature"]) / 2
         notes.append("objective.teacher_temperature: null means student_temperature / 2 (DISSL)")
-    out["objective"] = full
+    shown = cfg.to_dict()
+    shown.update(device=device, out=out, objective=full)
     notes.append("objective: every hyperparameter of the method (its defaults, then the preset's and yours)")
-    notes.append(f"learning rate after optim.lr_scaling={cfg['optim']['lr_scaling']}: {lr_for(cfg):g}")
-    return out, notes
+    notes.append(f"learning rate after optim.lr_scaling={cfg.optim.lr_scaling}: {cfg.optim.scaled_lr:g}")
+    return shown, notes

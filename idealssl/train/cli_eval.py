@@ -20,6 +20,7 @@ import sys
 from pathlib import Path
 
 from .. import atomic
+from ..errors import InputError
 
 PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all", "check")
 
@@ -61,7 +62,7 @@ def run(args) -> int:
     path = C.resolve_checkpoint(args.checkpoint)
     run_dir = C.run_dir_of(path)
     out = Path(output_path(args, path, run_dir))
-    outs = {out: (f"eval-{args.protocol}.json",)}
+    outs: dict[Path, tuple[str, ...]] = {out: (f"eval-{args.protocol}.json",)}
     if args.protocol == "check":
         checks = [(run_dir or path.parent) / "check" / name for name in CHECK_FILES]
         if any(out.resolve() == p.resolve() for p in checks):
@@ -88,62 +89,20 @@ def output_path(args, path: Path, run_dir: Path | None) -> str:
 
 def _run(args, path: Path, out: Path) -> int:
     """Load, evaluate and write (the run directory locked and the outputs guarded by :func:`run`)."""
-    import copy
-
-    import torch
-
-    from ..data.datasets import load_dataset
-    from ..data.views import ViewGenerator
-    from ..errors import InputError
     from . import checkpoint as C
-    from .config import DEFAULTS, deep_update, validate
-    from .loop import build_objective, evaluate_model, view_config
-    from .model import backbone_from_checkpoint
+    from .loop import evaluate_model
 
     ck = C.load(path)
-    if not isinstance(ck["cfg"], dict):
-        raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
-    cfg = deep_update(copy.deepcopy(DEFAULTS), ck["cfg"])  # keys added since the run was written: defaults
-    try:
-        validate(cfg)
-    except InputError as exc:
-        raise InputError(f"{path}: bad configuration in the checkpoint ({exc})") from None
-    if args.data_dir:
-        cfg["data_dir"] = args.data_dir
-    for key, val in (("knn_k", args.knn_k), ("knn_t", args.knn_t), ("fewshot_k", args.fewshot_k)):
-        if val is not None:
-            cfg["eval"][key] = val[0] if isinstance(val, list) and len(val) == 1 else val
-    if args.device == "auto":
-        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    else:
-        device = torch.device(args.device)
-    data = load_dataset(cfg.get("dataset"), cfg.get("data_dir"), cfg["data"])
-    if args.weights == "ema" and ck.get("ema") is None:
-        raise InputError(f"{path}: this run kept no EMA backbone (method {cfg.get('method')})")
-    backbone = backbone_from_checkpoint(ck, path, "ema" if args.weights == "ema" else "backbone")
-    objective = build_objective(cfg, backbone.dim)
-    try:
-        objective.load_state_dict(
-            {k[len("objective.") :]: v for k, v in ck["model"].items() if k.startswith("objective.")}
-        )
-    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
-        raise InputError(
-            f"{path}: the objective's state dict does not match {cfg.get('method')!r} ({C.first_line(exc)})"
-        ) from None
-    backbone.to(device)
-    objective.to(device).eval()
-    vcfg = view_config(cfg, data, int(getattr(objective, "n_global", 2)))
-    views = ViewGenerator(vcfg, ck["mean"], ck["std"])
+    cfg, backbone, objective, data, views, device = _load(args, path, ck)
     if args.protocol == "check":
         from .orbit_sets import eval_check
 
-        run_dir = C.run_dir_of(path) or path.parent
-        return eval_check(args, path, {**ck, "cfg": cfg}, run_dir, backbone, data, views, int(vcfg.size), device, out)
+        return eval_check(args, path, ck["step"], cfg, backbone, data, views, int(views.cfg.size), device, out)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
     res = {
         "checkpoint": str(path),
-        "method": cfg["method"],
+        "method": cfg.method,
         "dataset": data.name,
         "step": ck["step"],
         "weights": args.weights,
@@ -158,3 +117,51 @@ def _run(args, path: Path, out: Path) -> int:
         print(f"knn k={s['k']} T={s['temperature']:g}: {s['top1']:.4f}")
     print(f"written to {out}", file=sys.stderr)
     return 0
+
+
+def _load(args, path: Path, ck: dict) -> tuple:
+    """``(cfg, backbone, objective, data, views, device)`` of the checkpoint ``ck`` read from ``path``: its
+    configuration checked whole (:func:`idealssl.train.config.from_run`), with this command's ``--data-dir``,
+    ``--knn-k``, ``--knn-t`` and ``--fewshot-k``."""
+    import torch
+
+    from ..data.datasets import load_dataset
+    from ..data.views import ViewGenerator
+    from . import checkpoint as C
+    from .config import from_run, validate, with_values
+    from .loop import build_objective, view_config
+    from .model import backbone_from_checkpoint
+
+    cfg = from_run(ck["cfg"], str(path))
+    given = {
+        "data_dir": args.data_dir,
+        "eval.knn_k": _one_or_list(args.knn_k),
+        "eval.knn_t": _one_or_list(args.knn_t),
+        "eval.fewshot_k": args.fewshot_k,
+    }
+    cfg = validate(with_values(cfg, {k: v for k, v in given.items() if v is not None}))
+    device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
+    if args.weights == "ema" and ck.get("ema") is None:
+        raise InputError(f"{path}: this run kept no EMA backbone (method {cfg.method})")
+    backbone = backbone_from_checkpoint(ck, path, "ema" if args.weights == "ema" else "backbone", cfg)
+    objective = build_objective(cfg, backbone.dim)
+    try:
+        objective.load_state_dict(
+            {k[len("objective.") :]: v for k, v in ck["model"].items() if k.startswith("objective.")}
+        )
+    except (RuntimeError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(
+            f"{path}: the objective's state dict does not match {cfg.method!r} ({C.first_line(exc)})"
+        ) from None
+    backbone.to(device)
+    objective.to(device).eval()
+    views = ViewGenerator(view_config(cfg.views, data, int(getattr(objective, "n_global", 2))), ck["mean"], ck["std"])
+    return cfg, backbone, objective, data, views, device
+
+
+def _one_or_list(values: list | None):
+    """An ``nargs="+"`` option as the configuration holds it: one value, or a list (a grid)."""
+    if values is None:
+        return None
+    return values[0] if len(values) == 1 else values

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import InputError
+
 _TV = {0: "conv1", 1: "bn1", 4: "layer1", 5: "layer2", 6: "layer3", 7: "layer4"}
 
 
@@ -42,7 +44,6 @@ def configure(p: argparse.ArgumentParser) -> None:
 
 def to_torchvision(sd: dict) -> dict:
     """idealssl ResNet trunk keys (``trunk.<i>.*``) -> torchvision's (``conv1``, ``bn1``, ``layer1..4``)."""
-    from ..errors import InputError
 
     out = {}
     for k, v in sd.items():
@@ -78,7 +79,6 @@ def run(args) -> int:
     into it."""
     from pathlib import Path
 
-    from ..errors import InputError
     from . import checkpoint as C
     from .rundir import writing_into
 
@@ -95,7 +95,6 @@ def _export(args, path, out) -> int:
     import json
 
     from .. import atomic
-    from ..errors import InputError
     from . import checkpoint as C
     from .model import backbone_from_checkpoint
     from .rundir import guard_output

@@ -24,13 +24,27 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from .catalog import ARCH_HELP
+
+if TYPE_CHECKING:
+    from .defaults import RunConfig
+    from .resume import ResumeOptions
 
 
 def configure(p: argparse.ArgumentParser) -> None:
     p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.epilog = __doc__.split("Examples\n--------\n", 1)[1]
+    _run_options(p)
+    _recipe_options(p)
+    _device_options(p)
+    _output_options(p)
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """What to train on, where the run goes, and how it starts (each part of the parser reads in one screen)."""
     p.add_argument("--method", help="objective name (idealssl train --list-methods)")
     p.add_argument(
         "--dataset",
@@ -67,6 +81,10 @@ def configure(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="on --resume, apply changed settings (--lr, --batch-size, optim.*, ...) instead of refusing",
     )
+
+
+def _recipe_options(p: argparse.ArgumentParser) -> None:
+    """The recipe: seed, schedule, batch, backbone, augmentation strength, the theory's probe family and source."""
     p.add_argument("--seed", type=int, help="0 .. 2^32 - 1 (NumPy's and torch's seeds; default 0)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
@@ -83,6 +101,10 @@ def configure(p: argparse.ArgumentParser) -> None:
         choices=["derived", "original"],
         help="derived (default): apply idealssl derive's prescriptions; original: the presets' settings",
     )
+
+
+def _device_options(p: argparse.ArgumentParser) -> None:
+    """Devices, processes, precision, and the switches that shorten a run."""
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:i")
     p.add_argument(
         "--devices",
@@ -123,7 +145,6 @@ def configure(p: argparse.ArgumentParser) -> None:
         metavar="F",
         help="pretrain on a seeded random fraction F in (0, 1] of the images (data.fraction)",
     )
-    _output_options(p)
 
 
 def _output_options(p: argparse.ArgumentParser) -> None:
@@ -145,10 +166,7 @@ def _output_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import yaml
-
-    from ..errors import InputError
-    from .config import check_components, load_yaml, resolve
+    """List, print or train: the command's arguments become the run's configuration once (:func:`configuration`)."""
 
     if args.list_methods:
         from .catalog import list_methods
@@ -168,8 +186,46 @@ def run(args) -> int:
             "--fast-dev-run cannot continue a run (--resume): it is a throwaway smoke test whose numbers would land in "
             "the run's results; drop --fast-dev-run, or smoke-test with another --out"
         )
-    old, source, edits = _resumed_config(args)
-    flags = {
+    cfg, opts = configuration(args)
+    if args.print_config:
+        import yaml
+
+        from .catalog import resolved_view
+
+        shown, notes = resolved_view(cfg)
+        print("".join(f"# {n}\n" for n in notes) + yaml.safe_dump(shown, sort_keys=False), end="")
+        return 0
+    from .loggers import check_available
+
+    check_available(list(cfg.train.loggers))
+    return _launch(args, cfg, opts)
+
+
+def configuration(args) -> tuple[RunConfig, ResumeOptions]:
+    """The run's configuration, built once from the command line (:func:`idealssl.train.config.for_command`: defaults <
+    preset < --config < flags < overrides, or the resumed run in place of the first two), with every component
+    checked; and how the run starts (resume, the settings given explicitly, --allow-changes, --overwrite)."""
+    from .config import Command, for_command
+    from .resume import ResumeOptions, resumed_config
+
+    resumed = resumed_config(args.resume, args.out, args.allow_changes)
+    cmd = Command(
+        args.method,
+        args.dataset,
+        args.config,
+        _flags(args),
+        list(args.overrides or []),
+        args.out,
+        bool(args.fast_dev_run),
+        args.devices,
+    )
+    cfg, explicit = for_command(cmd, resumed.config, resumed.edits)
+    return cfg, ResumeOptions(args.resume, explicit, args.allow_changes, args.overwrite)
+
+
+def _flags(args) -> dict[str, Any]:
+    """The flags' settings by dotted key (None: not given)."""
+    flags: dict[str, Any] = {
         "data_dir": args.data_dir,
         "out": args.out,
         "seed": args.seed,
@@ -194,129 +250,18 @@ def run(args) -> int:
         from .loggers import parse
 
         flags["train.loggers"] = parse(args.logger)
-    cfg = resolve(args.method, args.dataset, args.config, flags, args.overrides, base=old, base_source=source)
-    cfg["out"] = args.out
-    keys = [k for k, v in flags.items() if v is not None] + [o.split("=", 1)[0].strip() for o in args.overrides or []]
-    if args.config:
-        keys += _dotted(load_yaml(args.config))
-    explicit = {k: _get(cfg, k) for k in [*keys, *edits]}
-    if args.devices is not None and args.devices < 1:
-        raise InputError(f"--devices must be >= 1, got {args.devices}")
-    if args.fast_dev_run:
-        fast_dev_run(cfg, args.devices)
-    check_components(cfg)
-    if args.print_config:
-        from .catalog import resolved_view
-
-        shown, notes = resolved_view(cfg)
-        print("".join(f"# {n}\n" for n in notes) + yaml.safe_dump(shown, sort_keys=False), end="")
-        return 0
-    from .loggers import check_available
-
-    check_available(list(cfg["train"]["loggers"]))
-    return _launch(args, cfg, explicit)
+    return flags
 
 
-def _resumed_config(args) -> tuple[dict | None, str, dict]:
-    """On ``--resume``, ``(configuration, where it was read, edits)``: the configuration of the run being continued
-    (what this command does not set comes from it: method, dataset, seed are filled in ``args``), checked as a whole
-    and named in any error. ``edits``: when the run continues in place from a checkpoint, the settings its
-    ``config.yaml`` holds that differ from the checkpoint's (:func:`_edits`), read as if given on this command line.
-    ``(None, "", {})`` without ``--resume``; a bare ``--resume`` with nothing to continue is refused."""
-    if not args.resume:
-        return None, "", {}
-    from ..errors import InputError
-    from . import checkpoint as C
-    from .config import load_yaml
-
-    if args.resume == "auto":
-        path = C.find_last(args.out) if args.out else None
-        run_dir = args.out
-    else:
-        path = C.resolve_checkpoint(args.resume)
-        run_dir = C.run_dir_of(path)
-        if args.out and run_dir is not None and os.path.realpath(args.out) != os.path.realpath(run_dir):
-            run_dir = None  # a branch: the new directory's files are not the checkpoint's run
-    yaml_path = os.path.join(run_dir, "config.yaml") if run_dir else None
-    old, source, edits = None, "", {}
-    if path is not None:
-        old, source = C.load(path)["cfg"], str(path)
-        if not isinstance(old, dict):
-            raise InputError(f"{path}: the checkpoint's configuration is not a mapping")
-        if yaml_path and os.path.isfile(yaml_path) and not os.path.islink(yaml_path):  # a planted link: replaced
-            edits = _edits(old, load_yaml(yaml_path), yaml_path, args.allow_changes)
-    elif yaml_path and os.path.isfile(yaml_path):
-        old, source = load_yaml(yaml_path), yaml_path  # killed before its first checkpoint: same run again
-    elif args.out and not any(os.path.lexists(os.path.join(args.out, f)) for f in RUN_TRACES):
-        raise InputError(
-            f"--resume: nothing to continue in {args.out} (no checkpoints/last.pt, no config.yaml); "
-            f"drop --resume to start a new run there"
-        )
-    if old is not None:
-        args.method = args.method or old.get("method")
-        args.dataset = args.dataset or old.get("dataset")
-        args.seed = old.get("seed") if args.seed is None else args.seed
-    return old, source, edits
-
-
-#: what a run directory holds from its first moments (a bare --resume on a directory with none of them is refused)
-RUN_TRACES = ("config.yaml", "checkpoints", "metrics.jsonl")
-#: per-session settings a run's config.yaml records but a resume never reads back (idealssl.train.rundir)
-SESSION_KEYS = ("device", "out", "train.limit_steps", "train.progress")
-
-
-def _edits(ck_cfg: dict, file_cfg: dict, yaml_path: str, allow_changes: bool) -> dict:
-    """The settings of ``config.yaml`` that differ from the checkpoint's (per-session ones aside), merged into
-    ``ck_cfg``: a resume reads them as if given on the command line, so what a resume may change (``eval.*``, a
-    longer ``optim.epochs``, ...; :mod:`idealssl.train.rundir`) applies and is said, and a change of the training
-    trajectory is refused unless ``--allow-changes``. Neither dropped nor applied silently."""
-    from ..errors import InputError
-    from .config import check_file, flatten, set_dotted
-    from .rundir import _safe
-
-    check_file(file_cfg, yaml_path, whole=True)
-    was = flatten(ck_cfg)
-    edits = {k: v for k, v in flatten(file_cfg).items() if k not in SESSION_KEYS and (k not in was or was[k] != v)}
-    if not edits:
-        return {}
-
-    def trajectory(k: str) -> bool:
-        grows = k == "optim.epochs" and isinstance(was.get(k), int) and edits[k] > was[k]
-        return not _safe(k) and not grows
-
-    changed = [k for k in edits if trajectory(k)]
-    if changed and not allow_changes:
-        k = changed[0]
-        more = f" (and {', '.join(changed[1:])})" if len(changed) > 1 else ""
-        raise InputError(
-            f"--resume: {yaml_path} sets {k}={edits[k]!r} but the checkpoint was trained with {was.get(k)!r}{more}; a "
-            f"resume keeps the checkpoint's settings: restore the file, or pass --allow-changes to apply the edit"
-        )
-    if os.environ.get("RANK", "0") == "0":
-        print(
-            f"{yaml_path} differs from the checkpoint in {', '.join(edits)}: read as if given on the command line",
-            file=sys.stderr,
-        )
-    for k, v in edits.items():
-        set_dotted(ck_cfg, k, v)
-    return edits
-
-
-def _launch(args, cfg: dict, explicit: dict) -> int:
+def _launch(args, cfg: RunConfig, opts: ResumeOptions) -> int:
     """Train in this process, or start ``--devices N`` processes; the exit status (3: non-finite loss,
     128 + signal: interrupted, with the command that continues the run)."""
     from .loop import Interrupted, NonFiniteLoss, train
 
-    kwargs = {
-        "resume": args.resume,
-        "explicit": explicit,
-        "allow_changes": args.allow_changes,
-        "overwrite": args.overwrite,
-    }
     if args.devices is not None and args.devices > 1 and "WORLD_SIZE" not in os.environ:
-        return _spawned(args.devices, cfg, kwargs)
+        return _spawned(args.devices, cfg, opts)
     try:
-        res = train(cfg, **kwargs)
+        res = train(cfg, opts)
     except NonFiniteLoss as exc:
         print(f"idealssl train: {exc}", file=sys.stderr)
         return 3
@@ -331,27 +276,10 @@ def _launch(args, cfg: dict, explicit: dict) -> int:
     return 0
 
 
-#: what --fast-dev-run sets (after every other setting): a seconds-long run through every stage
-FAST_DEV_RUN = {
-    "optim.epochs": 1,
-    "optim.warmup_epochs": 0,
-    "train.limit_batches": 3,
-    "train.limit_steps": 0,
-    "train.log_every": 1,
-    "train.ckpt_every_epochs": 1,
-    "eval.max_images": 200,
-    "eval.linear_steps": 20,
-    "eval.fewshot_trials": 1,
-    "eval.anomaly_max_train": 100,
-    "eval.anomaly_fit_steps": 2,
-}
-
-
-def _spawned(n: int, cfg: dict, kwargs: dict) -> int:
-    from ..errors import InputError
+def _spawned(n: int, cfg: RunConfig, opts: ResumeOptions) -> int:
     from .launch import spawn
 
-    code, payload = spawn(n, cfg, **kwargs)
+    code, payload = spawn(n, cfg, opts)
     if code == 2:
         raise InputError(str(payload))
     if code:
@@ -359,33 +287,3 @@ def _spawned(n: int, cfg: dict, kwargs: dict) -> int:
         return code
     print(json.dumps({k: payload[k] for k in ("run_dir", "method", "dataset", "seed")}))
     return 0
-
-
-def fast_dev_run(cfg: dict, devices: int | None = None) -> None:
-    """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
-    monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
-    world = max(1, devices or int(os.environ.get("WORLD_SIZE", "1") or 1))
-    cfg["optim"]["batch_size"] = min(int(cfg["optim"]["batch_size"]), world * -(-16 // world))
-    for key, value in FAST_DEV_RUN.items():
-        section, leaf = key.split(".")
-        cfg[section][leaf] = value
-    cfg["eval"]["linear_wd"] = list(cfg["eval"]["linear_wd"])[:2]
-
-
-def _get(cfg: dict, key: str):
-    node = cfg
-    for part in key.split("."):
-        node = node.get(part) if isinstance(node, dict) else None
-    return node
-
-
-def _dotted(d: dict, prefix: str = "") -> list:
-    out = []
-    for k, v in d.items():
-        if k == "methods":
-            continue
-        if isinstance(v, dict) and k != "objective":
-            out += _dotted(v, f"{prefix}{k}.")
-        else:
-            out.append(f"{prefix}{k}")
-    return out

@@ -1,155 +1,60 @@
-"""Run configuration: defaults < dataset preset < preset's per-method section < --config file <
+"""Building the run configuration: defaults < dataset preset < preset's per-method section < --config file <
 command-line flags < dotted overrides (``optim.lr=1e-3 views.strength=2``).
 
-Presets live in ``idealssl/configs/<dataset>.yaml`` (package data). The resolved configuration is a
-plain mapping (written to the run directory as ``config.yaml`` and stored in checkpoints); its typed,
-validated form is :class:`RunConfig` (one dataclass per section), built and checked in one place by
-:func:`validate`; what needs the registries of objectives and backbones is :func:`check_components`. Each source
-is checked on its own before it is merged (:func:`check_file`: a --config file, a preset, a resumed run's
-configuration), so that an error names it; a setting the command gives that the run would not use is refused
-(:func:`_check_used`). Bad input is one :class:`~idealssl.errors.InputError` naming the key, the value and what is
-allowed.
+The defaults and the typed sections are :mod:`idealssl.train.defaults`; presets live in
+``idealssl/configs/<dataset>.yaml`` (package data). :func:`build` merges the sources, each checked on its own before
+it is merged (:func:`check_file`: a --config file, a preset, a resumed run's configuration) so that an error names
+it, types the result once (:class:`~idealssl.train.defaults.RunConfig`) and validates it once (:func:`validate`,
+ranges included); a setting the command gives that the run would not use is refused (:func:`_check_used`). What
+needs the registries of objectives and backbones is :func:`check_components`. Bad input is one
+:class:`~idealssl.errors.InputError` naming the key, the value and what is allowed.
+
+Dotted keys (``optim.lr``) name a setting wherever one is read or changed: :func:`get_dotted`, :func:`set_dotted`
+(a mapping being merged), :func:`with_values` (a typed configuration), :func:`flatten`.
 
 Batch size is global (summed over processes); the learning rate is scaled with the global batch by
-``optim.lr_scaling``: ``linear`` (lr * B / ref_batch, Goyal et al. 2017), ``sqrt``
-(lr * sqrt(B / ref_batch)) or ``none``. Because it depends on the global batch only, the same
-command gives the same learning rate on 1 or N processes.
+``optim.lr_scaling`` (:attr:`~idealssl.train.defaults.OptimConfig.scaled_lr`): ``linear`` (lr * B / ref_batch,
+Goyal et al. 2017), ``sqrt`` (lr * sqrt(B / ref_batch)) or ``none``. Because it depends on the global batch only, the
+same command gives the same learning rate on 1 or N processes.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
+import os
 import re
 import sys
 import types
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from importlib import resources
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, NamedTuple, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
 from ..checker.report import MIN_TOL
+from ..data.datasets import MAX_SIDE, check_fake
 from ..errors import InputError
 from ..probes import PROBES
+from .defaults import (
+    CheckConfig,
+    DataConfig,
+    EvalConfig,
+    ModelConfig,
+    Num,
+    OptimConfig,
+    RunConfig,
+    TrainOptions,
+    ViewsConfig,
+)
 from .loggers import LOGGERS
+from .presets import preset
 
-#: the theory's prescriptions (:mod:`idealssl.train.theory_config`): probe family, derived or original settings
-THEORY_DEFAULTS: dict[str, Any] = {"probe": "linear", "source": "derived", "enforce": True}
+#: the built-in defaults as a mapping: the keys every source may set (:func:`check_mapping`)
+DEFAULTS: dict[str, Any] = RunConfig().to_dict()
 SOURCES = ("derived", "original")
-#: the end-of-run check (:mod:`idealssl.train.orbit_sets`): M held-out images x V views, tolerance, probe family
-CHECK_DEFAULTS: dict[str, Any] = {
-    "enabled": True,
-    "images": 50,
-    "views": 4,
-    "seed": 0,
-    "tol": 1e-2,
-    "probe": None,
-    "orbits": "image",
-}
-
-DEFAULTS: dict[str, Any] = {
-    "method": "dissl",
-    "dataset": "digits",
-    "data_dir": None,
-    "seed": 0,
-    "out": None,  # run directory; default runs/<dataset>-<method>/<timestamp>-s<seed>
-    "device": "auto",
-    "data": {
-        "image_size": None,
-        "stl10_unlabeled": True,
-        "unlabeled_dir": None,  # folder/imagenet: a directory of unlabelled images added to pretraining
-        "max_images": 0,
-        "on_device": True,
-        "val_fraction": 0.1,
-        "fraction": 1.0,
-        "only_class": None,
-        "fake_size": 32,
-        "fake_classes": 10,
-        "fake_images": 1000,
-        "fake_channels": 3,
-        "fake_seed": 0,
-        "num_workers": 0,  # threads decoding image files once, or DataLoader workers when streaming; 0: up to 8
-        "stream": "auto",  # image files (folder, imagenet, tinyimagenet): decode per batch (true), once (false)
-        "memory_budget_gb": 8.0,  # data.stream=auto streams when the decoded train + test set exceeds this
-    },
-    "model": {
-        "arch": "resnet18",
-        "expand_dim": None,
-        "small_stem": None,
-        "width": 64,
-        "sync_bn": False,
-        "channels_last": "auto",
-        "compile": False,
-    },
-    "views": {
-        "size": None,
-        "n_global": 2,
-        "scale": [0.2, 1.0],
-        "ratio": [0.75, 1.3333333],
-        "flip_p": 0.5,
-        "rotate": 0.0,
-        "jitter": [0.4, 0.4, 0.4, 0.1],
-        "jitter_p": 0.8,
-        "gray_p": 0.2,
-        "blur_p": 0.0,
-        "blur_sigma": [0.1, 2.0],
-        "solarize_p": 0.0,
-        "strength": 1.0,
-        "n_local": 0,
-        "local_size": None,
-        "local_scale": [0.05, 0.2],
-    },
-    "objective": {},
-    "optim": {
-        "name": "adamw",
-        "lr": 2e-3,
-        "weight_decay": 1e-6,
-        "momentum": 0.9,
-        "batch_size": 256,
-        "epochs": 100,
-        "warmup_epochs": 10,
-        "lr_scaling": "none",
-        "ref_batch": 256,
-        "grad_clip": 2.0,
-    },
-    "probe": {"online": True, "lr": 1e-3},
-    "eval": {
-        "at_end": ["linear", "knn", "fewshot", "anomaly"],
-        "knn_k": 20,
-        "knn_t": 0.07,
-        "linear_wd": [0.0, 1e-5, 1e-4, 1e-3, 1e-2],
-        "linear_steps": 300,
-        "fewshot_k": 10,
-        "fewshot_trials": 5,
-        "anomaly_k": 5,
-        "anomaly_max_train": 5000,
-        "anomaly_fit_steps": 100,
-        "anomaly_fit_lr": 1e-3,
-        "batch_size": 512,
-        "max_images": 0,
-        "online_knn_every": 1,
-        "online_knn_bank": 2000,
-        "online_knn_queries": 500,
-    },  # max_images: evaluate on at most this many train and test images each (0: all); online_knn_*: the k-NN
-    # monitor every N epochs (0: off) with a fixed seeded bank of train images and queries from test
-    "train": {
-        "precision": "auto",
-        "log_every": 10,
-        "ckpt_every_epochs": 1,
-        "progress": "auto",
-        "limit_steps": 0,
-        "keep_epoch_ckpts": False,
-        "limit_batches": 0,  # at most this many steps per epoch (0: all)
-        "loggers": ["jsonl"],  # jsonl (always), csv, tb, wandb (idealssl.train.loggers)
-        "deterministic": False,  # torch.use_deterministic_algorithms, cuDNN benchmark off
-    },
-}
-
-DEFAULTS["theory"] = dict(THEORY_DEFAULTS)
-DEFAULTS["check"] = dict(CHECK_DEFAULTS)
-
 OPTIMIZERS = ("adamw", "adam", "sgd", "lars")
 PRECISIONS = ("auto", "32", "bf16", "bf16-mixed", "16-mixed")  # bf16 = bf16-mixed
 EVALS = ("linear", "knn", "fewshot", "anomaly")
@@ -158,9 +63,7 @@ ORBITS = ("image", "class")
 #: every seed of a run (``seed``, ``data.fake_seed``, ``check.seed``): NumPy's legacy ``RandomState`` and
 #: scikit-learn's ``random_state`` take 0 .. 2^32 - 1, torch 0 .. 2^64 - 1; the smaller range holds for all
 SEED_MAX = 2**32 - 1
-#: the largest side, in pixels, of a decoded image or a view (``data.image_size``, ``data.fake_size``,
-#: ``views.size``, ``views.local_size``), and the largest convnet width (``model.width``)
-MAX_SIDE = 4096
+#: the largest convnet width (``model.width``); the largest image or view side is data's ``MAX_SIDE``
 MAX_WIDTH = 4096
 #: the largest +dim block (``model.expand_dim``), number of local crops (``views.n_local``), decoding workers per
 #: process (``data.num_workers``) and views per image of the end-of-run check (``check.views``)
@@ -179,9 +82,30 @@ DATASET_ONLY: dict[str, tuple[tuple[str, ...], str]] = {
     "unlabeled_dir": (("folder", "imagenet"), "stl10: data.stl10_unlabeled"),
     **{k: (("fake",), "") for k in ("fake_size", "fake_classes", "fake_images", "fake_channels", "fake_seed")},
 }
+#: per-session settings: a resumed run's value never carries over (the machine, the run directory, the stopping
+#: point, the display); the command's, or the default
+SESSION_KEYS = ("device", "out", "train.limit_steps", "train.progress")
+#: what --fast-dev-run sets (after every other setting): a seconds-long run through every stage
+FAST_DEV_RUN: dict[str, Any] = {
+    "optim.epochs": 1,
+    "optim.warmup_epochs": 0,
+    "train.limit_batches": 3,
+    "train.limit_steps": 0,
+    "train.log_every": 1,
+    "train.ckpt_every_epochs": 1,
+    "eval.max_images": 200,
+    "eval.linear_steps": 20,
+    "eval.fewshot_trials": 1,
+    "eval.anomaly_max_train": 100,
+    "eval.anomaly_fit_steps": 2,
+}
+
+T = TypeVar("T")
 
 
-def deep_update(base: dict, new: dict) -> dict:
+# ------------------------------------------------------------------------------------------------ dotted keys
+def deep_update(base: dict, new: Mapping | None) -> dict:
+    """Merge ``new`` into ``base`` key by key (mappings recursively, every value copied); returns ``base``."""
     for k, v in (new or {}).items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):
             deep_update(base[k], v)
@@ -190,7 +114,7 @@ def deep_update(base: dict, new: dict) -> dict:
     return base
 
 
-def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(d: Mapping, prefix: str = "") -> dict[str, Any]:
     """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}`` (every mapping descended, ``objective`` included)."""
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -201,16 +125,55 @@ def flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def set_dotted(cfg: dict, key: str, value: Any) -> None:
-    """``cfg[a][b][c] = value`` for ``key`` ``a.b.c`` (missing mappings made)."""
+_MISSING = object()
+
+
+def get_dotted(node: Any, key: str, default: Any = None) -> Any:
+    """The setting ``key`` (``a.b.c``) of a typed configuration or of a mapping; ``default`` when there is none."""
+    for part in key.split("."):
+        if is_dataclass(node) and not isinstance(node, type):
+            node = getattr(node, part, _MISSING)
+        elif isinstance(node, Mapping):
+            node = node.get(part, _MISSING)
+        else:
+            return default
+        if node is _MISSING:
+            return default
+    return node
+
+
+def set_dotted(tree: dict, key: str, value: Any) -> None:
+    """``tree[a][b][c] = value`` for ``key`` ``a.b.c`` in a mapping being merged (missing mappings made)."""
     *parts, leaf = key.split(".")
-    node = cfg
+    node = tree
     for p in parts:
         node = node.setdefault(p, {})
     node[leaf] = copy.deepcopy(value)
 
 
-def _parse_value(text: str):
+def with_values(config: T, values: Mapping[str, Any]) -> T:
+    """A copy of a typed configuration with the settings ``values`` (dotted key -> value) replaced; not validated
+    (the caller validates what it did not take from a validated configuration)."""
+    for key, value in values.items():
+        config = _replaced(config, key.split("."), value)
+    return config
+
+
+def _replaced(node: Any, parts: list[str], value: Any) -> Any:
+    head, rest = parts[0], parts[1:]
+    if is_dataclass(node) and not isinstance(node, type):
+        if head not in {f.name for f in fields(node)}:
+            raise KeyError(head)
+        new = _replaced(getattr(node, head), rest, value) if rest else copy.deepcopy(value)
+        return dataclasses.replace(node, **{head: new})
+    if isinstance(node, Mapping):  # the objective's hyperparameters
+        sub = _replaced(node.get(head, {}), rest, value) if rest else copy.deepcopy(value)
+        return {**node, head: sub}
+    raise KeyError(head)
+
+
+# ------------------------------------------------------------------------------------------------ sources
+def _parse_value(text: str) -> Any:
     """A YAML value; a number YAML 1.1 reads as a string (``1e-3``, ``inf``) is a number."""
     try:
         value = yaml.safe_load(text)
@@ -224,27 +187,16 @@ def _parse_value(text: str):
     return value
 
 
-def apply_override(cfg: dict, item: str) -> None:
-    """Apply one ``a.b.c=value`` override (value parsed as YAML: numbers, lists, null, true)."""
+def apply_override(tree: dict, item: str) -> None:
+    """Apply one ``a.b.c=value`` override to a mapping being merged (value parsed as YAML: numbers, lists, null,
+    true); an unknown section or key is refused, naming the known ones."""
     if "=" not in item:
         raise InputError(f"override {item!r} must look like section.key=value (e.g. optim.lr=1e-3)")
     key, val = item.split("=", 1)
-    parts = key.strip().split(".")
-    node = cfg
-    for p in parts[:-1]:
-        if p not in node or not isinstance(node[p], dict):
-            if p == "objective" or node is cfg.get("objective"):
-                node = node.setdefault(p, {})
-                continue
-            sections = ", ".join(k for k, v in cfg.items() if isinstance(v, dict))
-            raise InputError(f"override {key!r}: unknown section {p!r}; sections: {sections}")
-        node = node[p]
-    leaf = parts[-1]
-    if node is not cfg.get("objective") and leaf not in node:
-        raise InputError(f"override {key!r}: unknown key {leaf!r}; known: {', '.join(sorted(node))}")
+    name = key.strip()
+    node, leaf = _override_parent(tree, name)
     value = _parse_value(val)
     if isinstance(node.get(leaf), dict):  # a whole section: merged key by key, as a config file's
-        name = key.strip()
         if not isinstance(value, dict):
             raise InputError(f"{name} must be a mapping, got {value!r} (or set one key: {name}.KEY=VALUE)")
         if name != "objective":  # the objective's keys are its constructor's (check_components)
@@ -254,7 +206,27 @@ def apply_override(cfg: dict, item: str) -> None:
     node[leaf] = value
 
 
-def load_yaml(path) -> dict:
+def _override_parent(tree: dict, key: str) -> tuple[dict, str]:
+    """The mapping holding ``key``'s last part, and that part; ``objective.*`` keys are the objective's own."""
+    parts = key.split(".")
+    objective = tree.get("objective")
+    node = tree
+    for p in parts[:-1]:
+        if p not in node or not isinstance(node[p], dict):
+            if p == "objective" or node is objective:
+                node = node.setdefault(p, {})
+                continue
+            sections = ", ".join(k for k, v in tree.items() if isinstance(v, dict))
+            raise InputError(f"override {key!r}: unknown section {p!r}; sections: {sections}")
+        node = node[p]
+    leaf = parts[-1]
+    if node is not objective and leaf not in node:
+        raise InputError(f"override {key!r}: unknown key {leaf!r}; known: {', '.join(sorted(node))}")
+    return node, leaf
+
+
+def load_yaml(path: str | os.PathLike) -> dict:
+    """A YAML configuration file, which must hold a mapping (one :class:`InputError` naming the file otherwise)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"config file {p} does not exist")
@@ -267,53 +239,43 @@ def load_yaml(path) -> dict:
     return d
 
 
-def preset(dataset: str) -> dict:
-    """The shipped preset for a dataset (empty when none)."""
-    name = f"{dataset.lower()}.yaml"
-    try:
-        text = resources.files("idealssl.configs").joinpath(name).read_text()
-    except (FileNotFoundError, ModuleNotFoundError):
-        return {}
-    return yaml.safe_load(text) or {}
-
-
-def list_presets() -> list[str]:
-    try:
-        return sorted(p.name[:-5] for p in resources.files("idealssl.configs").iterdir() if p.name.endswith(".yaml"))
-    except ModuleNotFoundError:
-        return []
-
-
-def check_mapping(d: dict, source: str, ref: dict | None = None, prefix: str = "") -> None:
+def check_mapping(d: Mapping, source: str, ref: Mapping | None = None, prefix: str = "") -> None:
     """The shape of a configuration mapping read from ``source`` (a file, a preset, an override): every key known
     (in ``ref``, default :data:`DEFAULTS`), a mapping wherever the configuration has a section, and a top-level
     ``methods`` of per-method mappings of the same shape. One :class:`InputError` naming ``source`` and the key."""
-    top, ref = ref is None, DEFAULTS if ref is None else ref
+    root = ref is None
+    known: Mapping = DEFAULTS if ref is None else ref
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if k == "methods" and top:
-            if not isinstance(v, dict):
-                raise InputError(f"{source}: methods must be a mapping of method names to settings, got {v!r}")
-            for m, sub in v.items():
-                if not isinstance(sub, dict):
-                    raise InputError(f"{source}: methods.{m} must be a mapping, got {sub!r}")
-                check_mapping(sub, source, DEFAULTS, f"methods.{m}.")
+        if k == "methods" and root:
+            _check_methods(v, source)
             continue
-        if k not in ref:
-            raise InputError(f"{source}: unknown key {key!r}; known: {', '.join(sorted(ref))}")
-        if isinstance(ref[k], dict):
+        if k not in known:
+            raise InputError(f"{source}: unknown key {key!r}; known: {', '.join(sorted(known))}")
+        if isinstance(known[k], dict):
             if not isinstance(v, dict):
                 raise InputError(f"{source}: {key} must be a mapping, got {v!r}")
-            if key != "objective":  # the objective's keys are its constructor's (check_components)
-                check_mapping(v, source, ref[k], key + ".")
+            if not (known is DEFAULTS and k == "objective"):  # the objective's keys are its constructor's
+                check_mapping(v, source, known[k], key + ".")
 
 
-def check_file(d: dict, source: str, whole: bool = False) -> None:
+def _check_methods(v: Any, source: str) -> None:
+    if not isinstance(v, dict):
+        raise InputError(f"{source}: methods must be a mapping of method names to settings, got {v!r}")
+    for m, sub in v.items():
+        if not isinstance(sub, dict):
+            raise InputError(f"{source}: methods.{m} must be a mapping, got {sub!r}")
+        check_mapping(sub, source, DEFAULTS, f"methods.{m}.")
+
+
+def check_file(d: Mapping, source: str, whole: bool = False) -> RunConfig:
     """A configuration read from ``source``, checked on its own so that an error names it: its shape
     (:func:`check_mapping`) and the type of every value (its own and each ``methods`` section's). With ``whole``
-    (a run's ``config.yaml``, a checkpoint's configuration) every value's range as well (:func:`validate`)."""
+    (a run's ``config.yaml``, a checkpoint's configuration) every value's range as well (:func:`validate`).
+    Returns its own settings over the defaults, typed."""
     check_mapping(d, source)
     own = {k: v for k, v in d.items() if k != "methods"}
+    typed_own = None
     for part in [own, *(d.get("methods") or {}).values()]:
         try:
             rc = _build(RunConfig, deep_update(copy.deepcopy(DEFAULTS), part), "")
@@ -321,288 +283,249 @@ def check_file(d: dict, source: str, whole: bool = False) -> None:
                 validate(rc)
         except InputError as exc:
             raise InputError(f"{source}: {exc}") from None
+        if typed_own is None:
+            typed_own = rc
+    assert typed_own is not None
+    return typed_own
+
+
+def from_run(recorded: Any, source: str) -> RunConfig:
+    """A run's recorded configuration (a checkpoint's, a run directory's ``config.yaml``), checked whole and named
+    in any error (:func:`check_file`); keys added to the configuration since the run was written take their
+    defaults."""
+    if not isinstance(recorded, dict):
+        raise InputError(f"{source}: the run's configuration is not a mapping")
+    return check_file(recorded, source, whole=True)
+
+
+# ------------------------------------------------------------------------------------------------ building
+class Resolved(NamedTuple):
+    """What :func:`build` returns: the configuration, and the dotted keys the command set itself (its --config
+    file, flags and overrides, as opposed to the defaults', the preset's and a resumed run's)."""
+
+    config: RunConfig
+    given: tuple[str, ...]
+
+
+def build(
+    method: str | None = None,
+    dataset: str | None = None,
+    config_file: str | os.PathLike | None = None,
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] | None = None,
+    base: RunConfig | None = None,
+) -> Resolved:
+    """The run configuration, built once from its sources (see the module docstring for the order), typed and
+    validated once.
+
+    Parameters
+    ----------
+    method, dataset : str, optional
+        ``--method`` and ``--dataset`` (default: the --config file's, the base's, the defaults').
+    config_file : path, optional
+        A ``--config`` YAML file (its own settings and a ``methods:`` section per method).
+    flags : mapping, optional
+        Dotted key -> value of the command's flags (None: not given).
+    overrides : list of str, optional
+        ``section.key=value`` overrides (values parsed as YAML).
+    base : RunConfig, optional
+        A resumed run's configuration (:func:`from_run`): it takes the place of the defaults and the preset, but
+        its per-session settings (:data:`SESSION_KEYS`) do not carry over.
+    """
+    tree, given, epochs_before = _merge(method, dataset, config_file, flags, overrides, base)
+    rc = _build(RunConfig, tree, "")
+    rc = _fit_warmup(rc, epochs_before, given)
+    progress = rc.train.progress
+    if isinstance(progress, bool):  # YAML reads a bare off / on as false / true
+        rc = with_values(rc, {"train.progress": "auto" if progress else "off"})
+    validate(rc)
+    return Resolved(_check_used(rc, given), given)
+
+
+@dataclasses.dataclass
+class Command:
+    """What the command line of ``idealssl train`` gives the configuration (:func:`for_command`).
+
+    Attributes
+    ----------
+    method, dataset, config_file : str or None
+        ``--method``, ``--dataset``, ``--config``.
+    flags : dict
+        The flags' settings by dotted key (None: not given).
+    overrides : list of str
+        ``section.key=value`` overrides.
+    out : str or None
+        ``--out``: per session, never read from a --config file or a resumed run.
+    fast_dev_run : bool
+    devices : int or None
+        ``--devices``.
+    """
+
+    method: str | None = None
+    dataset: str | None = None
+    config_file: str | None = None
+    flags: dict[str, Any] = dataclasses.field(default_factory=dict)
+    overrides: list[str] = dataclasses.field(default_factory=list)
+    out: str | None = None
+    fast_dev_run: bool = False
+    devices: int | None = None
+
+
+def for_command(
+    cmd: Command, base: RunConfig | None = None, edits: Mapping[str, Any] | None = None
+) -> tuple[RunConfig, dict[str, Any]]:
+    """The configuration of one ``idealssl train`` command, built once (:func:`build`), with ``--out``,
+    ``--fast-dev-run`` and the components checked (:func:`check_components`); and the settings the command gave
+    explicitly (dotted key -> the run's value), with a resumed run's ``edits`` of its config.yaml among them.
+
+    ``base``: the configuration of the run a ``--resume`` continues (:func:`idealssl.train.resume.resumed_config`):
+    method and dataset default to its own.
+    """
+    method = cmd.method or (base.method if base is not None else None)
+    dataset = cmd.dataset or (base.dataset if base is not None else None)
+    built = build(method, dataset, cmd.config_file, cmd.flags, cmd.overrides, base=base)
+    cfg = with_values(built.config, {"out": cmd.out})  # per session: this command's --out only
+    explicit = {k: get_dotted(cfg, k) for k in [*built.given, *(edits or {})]}
+    if cmd.devices is not None and cmd.devices < 1:
+        raise InputError(f"--devices must be >= 1, got {cmd.devices}")
+    if cmd.fast_dev_run:
+        cfg = fast_dev_run(cfg, cmd.devices)
+    check_components(cfg)
+    return cfg, explicit
 
 
 def resolve(
     method: str | None = None,
     dataset: str | None = None,
-    config_file=None,
-    flags: dict | None = None,
-    overrides: list[str] | None = None,
-    base: dict | None = None,
-    base_source: str = "the resumed configuration",
-) -> dict:
-    """Resolve the full configuration (see module docstring for the order). With ``base`` (a resumed run's
-    configuration, read from ``base_source``), ``base`` takes the place of the defaults and the preset. Every
-    source is checked before it is merged (:func:`check_file`), the result once more (:func:`validate`)."""
-    cfg = copy.deepcopy(DEFAULTS)
+    config_file: str | os.PathLike | None = None,
+    flags: Mapping[str, Any] | None = None,
+    overrides: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The configuration :func:`build` gives, as the mapping ``config.yaml`` holds (for scripts that read it)."""
+    return build(method, dataset, config_file, flags, overrides).config.to_dict()
+
+
+def _merge(
+    method: str | None,
+    dataset: str | None,
+    config_file: str | os.PathLike | None,
+    flags: Mapping[str, Any] | None,
+    overrides: Sequence[str] | None,
+    base: RunConfig | None,
+) -> tuple[dict[str, Any], tuple[str, ...], Any]:
+    """The sources merged into one mapping, the keys the command gave, and ``optim.epochs`` before the flags and
+    overrides (:func:`_fit_warmup`)."""
     user = load_yaml(config_file) if config_file else {}
     check_file(user, str(config_file))
-    if base is not None:
-        check_file(base, base_source, whole=True)
-        deep_update(cfg, base)
-        # per-session settings never carry over from the checkpoint: the machine, the stopping point, the display
-        cfg["device"] = DEFAULTS["device"]
-        cfg["train"].update(limit_steps=DEFAULTS["train"]["limit_steps"], progress=DEFAULTS["train"]["progress"])
-    dataset = dataset or user.get("dataset") or cfg["dataset"]
-    method = method or user.get("method") or cfg["method"]
+    if base is None:
+        tree = copy.deepcopy(DEFAULTS)
+    else:  # per-session settings never carry over from the resumed run
+        tree = with_values(base, {k: get_dotted(DEFAULTS, k) for k in SESSION_KEYS}).to_dict()
+    dataset = str(dataset or user.get("dataset") or get_dotted(tree, "dataset"))
+    method = str(method or user.get("method") or get_dotted(tree, "method"))
     if base is None:
         pre = preset(dataset)
         methods = pre.pop("methods", {}) or {}
         pre.pop("timing", None)  # a recorded measurement, not a setting (idealssl.train.timing)
         check_mapping(pre, f"preset {dataset}")
-        deep_update(cfg, pre)
-        deep_update(cfg, methods.get(str(method).lower(), {}))
-    umethods = (user.pop("methods", {}) or {}).get(str(method).lower(), {})
-    deep_update(cfg, user)
-    deep_update(cfg, umethods)
-    cfg["method"], cfg["dataset"] = str(method).lower(), str(dataset).lower()
-    epochs_before = cfg["optim"]["epochs"]
+        deep_update(tree, pre)
+        deep_update(tree, methods.get(method.lower(), {}))
+    umethods = (user.pop("methods", {}) or {}).get(method.lower(), {})
+    deep_update(tree, user)
+    deep_update(tree, umethods)
+    tree.update(method=method.lower(), dataset=dataset.lower())
+    epochs_before = get_dotted(tree, "optim.epochs")
     for k, v in (flags or {}).items():
         if v is not None:
-            set_dotted(cfg, k, v)
+            set_dotted(tree, k, v)
     for o in overrides or []:
-        apply_override(cfg, o)
-    given = _given(user, umethods, flags, overrides)
-    _fit_warmup(cfg, epochs_before, given)
-    progress = cfg["train"].get("progress")
-    if isinstance(progress, bool):  # YAML reads a bare off / on as false / true
-        cfg["train"]["progress"] = "auto" if progress else "off"
-    validate(cfg)
-    _check_used(cfg, given)
-    return cfg
+        apply_override(tree, o)
+    return tree, _given(user, umethods, flags, overrides), epochs_before
 
 
-def _given(user: dict, umethods: dict, flags: dict | None, overrides: list[str] | None) -> set[str]:
-    """The dotted keys this command sets itself (config file, flags, overrides), as opposed to the defaults', the
-    preset's and a resumed run's."""
-    keys = set(flatten({k: v for k, v in user.items() if k != "objective"})) | set(flatten(umethods))
-    keys |= {k for k, v in (flags or {}).items() if v is not None}
+def _given(
+    user: dict, umethods: dict, flags: Mapping[str, Any] | None, overrides: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The dotted keys this command sets itself (flags, overrides, config file), as opposed to the defaults', the
+    preset's and a resumed run's; in that order, each once."""
+    keys = [k for k, v in (flags or {}).items() if v is not None]
     for o in overrides or []:
         key, _, text = str(o).partition("=")
         value = _parse_value(text)
-        keys |= set(flatten(value, key.strip() + ".")) if isinstance(value, dict) else {key.strip()}
-    return keys
+        keys += list(flatten(value, key.strip() + ".")) if isinstance(value, dict) else [key.strip()]
+    keys += list(flatten(user)) + list(flatten(umethods))
+    return tuple(dict.fromkeys(keys))
 
 
-def _check_used(cfg: dict, given: set[str]) -> None:
+def _check_used(rc: RunConfig, given: tuple[str, ...]) -> RunConfig:
     """Refuse a setting this command gives that the run would record in config.yaml but not use: a dataset's own
     ``data.*`` key on another dataset (:data:`DATASET_ONLY`), ``model.width`` on a backbone other than the convnet,
     ``model.small_stem`` on the convnet. A preset's ``model.width`` (digits: the convnet's 32) goes back to the
     default when ``--arch`` picks another backbone, so that config.yaml holds no width that was not used."""
-    dataset, m = str(cfg["dataset"]).lower(), cfg["model"]
+    dataset, m, default = rc.dataset.lower(), rc.model, RunConfig()
     for key, (users, hint) in DATASET_ONLY.items():
-        value = cfg["data"].get(key)
-        if f"data.{key}" in given and dataset not in users and value != DEFAULTS["data"][key]:
+        value = getattr(rc.data, key)
+        if f"data.{key}" in given and dataset not in users and value != getattr(default.data, key):
             raise InputError(
                 f"data.{key}={value!r} is not used by --dataset {dataset}: only {', '.join(users)} read it"
                 + (f" ({hint})" if hint else "")
             )
-    arch = str(m.get("arch")).lower()
+    arch = str(m.arch).lower()
     fixed = arch in ("resnet18", "resnet50") or arch.startswith("timm:")  # an unknown name: check_components
-    if fixed and m.get("width") != DEFAULTS["model"]["width"]:
+    if fixed and m.width != default.model.width:
         if "model.width" in given:
             raise InputError(
-                f"model.width={m.get('width')!r} is not used by model.arch={m.get('arch')}: it sets the convnet's "
+                f"model.width={m.width!r} is not used by model.arch={m.arch}: it sets the convnet's "
                 f"width (a ResNet's and a timm model's widths are their own)"
             )
-        m["width"] = DEFAULTS["model"]["width"]
-    if arch == "convnet" and m.get("small_stem") is not None and "model.small_stem" in given:
+        rc = with_values(rc, {"model.width": default.model.width})
+    if arch == "convnet" and m.small_stem is not None and "model.small_stem" in given:
         raise InputError(
-            f"model.small_stem={m.get('small_stem')!r} is not used by model.arch=convnet (it has no stem to choose; "
+            f"model.small_stem={m.small_stem!r} is not used by model.arch=convnet (it has no stem to choose; "
             f"the ResNets read it)"
         )
+    return rc
 
 
-def _fit_warmup(cfg: dict, epochs_before: int, given: set[str]) -> None:
+def _fit_warmup(rc: RunConfig, epochs_before: Any, given: tuple[str, ...]) -> RunConfig:
     """A run shortened below the preset's warmup (``--epochs 2`` on a 60-epoch preset with 5 warmup epochs) keeps
     the schedule's shape: the warmup is scaled by the same factor, and the command says so. A warmup the user set
     (config file, ``optim.warmup_epochs=...``) is never changed: a warmup longer than the run is refused by
     :func:`validate`."""
-    o = cfg["optim"]
-    set_by_user = "optim.warmup_epochs" in given
-    epochs, warmup = o["epochs"], o["warmup_epochs"]
-    if set_by_user or not isinstance(epochs, int) or not isinstance(warmup, (int, float)) or warmup <= epochs:
-        return
+    epochs, warmup = rc.optim.epochs, rc.optim.warmup_epochs
+    if "optim.warmup_epochs" in given or warmup <= epochs:
+        return rc
     scaled = warmup * epochs / max(epochs_before, epochs, warmup) if epochs_before > epochs else float(epochs) / 2
-    o["warmup_epochs"] = round(float(scaled), 4)
+    rc = with_values(rc, {"optim.warmup_epochs": round(float(scaled), 4)})
     print(
         f"note: optim.warmup_epochs={warmup:g} (preset) is longer than optim.epochs={epochs}; scaled with the run to "
-        f"{o['warmup_epochs']:g} (set optim.warmup_epochs to choose)",
+        f"{rc.optim.warmup_epochs:g} (set optim.warmup_epochs to choose)",
         file=sys.stderr,
     )
+    return rc
 
 
-# ------------------------------------------------------------------------------------------------ typed config
-Num = Union[int, float]  # noqa: UP007 - _type_ok and _describe read typing.Union aliases
-Probs = Union[Num, list[Num]]  # noqa: UP007
+def typed(tree: Mapping[str, Any]) -> RunConfig:
+    """A complete configuration mapping as a :class:`RunConfig`: every entry type-checked against the sections,
+    then every value :func:`validate`-d; one :class:`InputError` naming the key otherwise."""
+    return validate(_build(RunConfig, tree, ""))
 
 
-@dataclass
-class DataConfig:
-    image_size: int | None
-    stl10_unlabeled: bool
-    max_images: int
-    on_device: bool
-    val_fraction: Num
-    fraction: Num
-    only_class: int | None
-    fake_size: int
-    fake_classes: int
-    fake_images: int
-    fake_channels: int
-    fake_seed: int
-    num_workers: int
-    stream: bool | str
-    memory_budget_gb: Num
-    unlabeled_dir: str | None = None  # folder/imagenet: unlabelled images added to pretraining
+def fast_dev_run(rc: RunConfig, devices: int | None = None) -> RunConfig:
+    """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
+    monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
+    world = max(1, devices or int(os.environ.get("WORLD_SIZE", "1") or 1))
+    batch = min(int(rc.optim.batch_size), world * -(-16 // world))
+    return with_values(rc, {"optim.batch_size": batch, **FAST_DEV_RUN, "eval.linear_wd": list(rc.eval.linear_wd)[:2]})
 
 
-@dataclass
-class ModelConfig:
-    arch: str
-    expand_dim: int | None
-    small_stem: bool | None
-    width: int
-    sync_bn: bool
-    channels_last: bool | str
-    compile: bool
-
-
-@dataclass
-class ViewsConfig:
-    size: int | None
-    n_global: int
-    scale: list[Num]
-    ratio: list[Num]
-    flip_p: Num
-    rotate: Num
-    jitter: list[Num]
-    jitter_p: Num
-    gray_p: Num
-    blur_p: Probs
-    blur_sigma: list[Num]
-    solarize_p: Probs
-    strength: Num
-    n_local: int
-    local_size: int | None
-    local_scale: list[Num]
-
-
-@dataclass
-class OptimConfig:
-    name: str
-    lr: Num
-    weight_decay: Num
-    momentum: Num
-    batch_size: int
-    epochs: int
-    warmup_epochs: Num
-    lr_scaling: str
-    ref_batch: Num
-    grad_clip: Num | None
-
-
-@dataclass
-class ProbeConfig:
-    online: bool
-    lr: Num
-
-
-@dataclass
-class EvalConfig:
-    at_end: list[str]
-    knn_k: int | list[int]  # a list: a grid, each setting reported (eval.knn_k=[10,20,200])
-    knn_t: Num | list[Num]
-    linear_wd: list[Num]
-    linear_steps: int
-    fewshot_k: int
-    fewshot_trials: int
-    anomaly_k: int
-    anomaly_max_train: int
-    anomaly_fit_steps: int
-    anomaly_fit_lr: Num
-    batch_size: int
-    max_images: int
-    online_knn_every: int = 1  # epochs between online k-NN monitors (0: off)
-    online_knn_bank: int = 2000  # train images in its memory bank (a fixed seeded subset)
-    online_knn_queries: int = 500  # test images it classifies (a fixed seeded subset)
-
-
-@dataclass
-class TrainOptions:
-    precision: str | int
-    log_every: int
-    ckpt_every_epochs: int
-    progress: str | bool  # YAML reads a bare off as false
-    limit_steps: int | None
-    keep_epoch_ckpts: bool
-    limit_batches: int
-    loggers: list[str]
-    deterministic: bool
-
-
-@dataclass
-class TheoryConfig:
-    """The theory's prescriptions (:mod:`idealssl.train.theory_config`)."""
-
-    probe: str  #: the probe family the run is configured for (:data:`idealssl.probes.PROBES`)
-    source: str  #: derived (apply the prescriptions) or original (the presets' settings; measured only)
-    enforce: bool  #: refuse an explicit objective setting that contradicts a prescription
-
-
-@dataclass
-class CheckConfig:
-    """The end-of-run check (:mod:`idealssl.train.orbit_sets`)."""
-
-    enabled: bool
-    images: int  #: M held-out test images
-    views: int  #: V augmented views of each
-    seed: int
-    tol: Num  #: the checker's tolerance, in [MIN_TOL, 1) as ``idealssl check --tol``
-    probe: str | None  #: null: theory.probe
-    orbits: str  #: image (each image's views) or class (all views of a class)
-
-
-@dataclass
-class RunConfig:
-    """The resolved configuration, typed and validated (:meth:`from_dict`); :meth:`to_dict` gives back the
-    plain mapping written to ``config.yaml`` and stored in checkpoints (same keys, same order, same values)."""
-
-    method: str
-    dataset: str
-    data_dir: str | None
-    seed: int
-    out: str | None
-    device: str
-    data: DataConfig
-    model: ModelConfig
-    views: ViewsConfig
-    objective: dict[str, Any]
-    optim: OptimConfig
-    probe: ProbeConfig
-    eval: EvalConfig
-    train: TrainOptions
-    theory: TheoryConfig
-    check: CheckConfig
-
-    @classmethod
-    def from_dict(cls, cfg: dict) -> RunConfig:
-        """Type-check every entry against the dataclasses, then :func:`validate` the values; one
-        :class:`InputError` naming the key otherwise."""
-        rc = _build(cls, cfg, "")
-        validate(rc)
-        return rc
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
+# ------------------------------------------------------------------------------------------------ typing
 #: typing.Union[...] and the X | Y form (types.UnionType) of the annotations
 _UNIONS = (Union, types.UnionType)
 
 
 def _type_ok(value: Any, tp: Any) -> bool:
+    """Whether ``value`` is of the annotation ``tp`` (an int is not a bool; a number is an int or a float)."""
     origin = get_origin(tp)
     if tp is Any:
         return True
@@ -611,7 +534,7 @@ def _type_ok(value: Any, tp: Any) -> bool:
     if origin is list:
         (inner,) = get_args(tp) or (Any,)
         return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)
-    if origin in (dict, dict):
+    if origin is dict:
         return isinstance(value, dict)
     if tp is type(None):
         return value is None
@@ -623,6 +546,7 @@ def _type_ok(value: Any, tp: Any) -> bool:
 
 
 def _describe(tp: Any) -> str:
+    """``tp`` in words, for an error message ("a number", "a list of strings", ...)."""
     if get_origin(tp) in _UNIONS and {int, float} <= set(get_args(tp)):
         rest = [t for t in get_args(tp) if t not in (int, float)]
         return " or ".join(["a number"] + [_describe(t) for t in rest])
@@ -639,25 +563,28 @@ def _describe(tp: Any) -> str:
 _PLURALS = {"a number": "numbers", "an integer": "integers", "a string": "strings", "true/false": "true/false"}
 
 
-def _build(cls: Any, d: dict, where: str):
+def _build(cls: type[T], d: Mapping[str, Any], where: str) -> T:
+    """``cls`` (a section, or :class:`RunConfig`) from the mapping ``d``: every field present and of its annotated
+    type (sections recursively), values copied; one :class:`InputError` naming the key otherwise."""
     hints = get_type_hints(cls)
     kwargs = {}
-    for f in fields(cls):
+    for f in fields(cls):  # type: ignore[arg-type]
         key = f"{where}{f.name}"
         if f.name not in d:
             raise InputError(f"configuration: missing key {key!r}")
         v, tp = d[f.name], hints[f.name]
-        if is_dataclass(tp):
+        if isinstance(tp, type) and is_dataclass(tp):
             if not isinstance(v, dict):
                 raise InputError(f"configuration: {key} must be a mapping, got {v!r}")
             kwargs[f.name] = _build(tp, v, key + ".")
             continue
         if not _type_ok(v, tp):
             raise InputError(f"{key} must be {_describe(tp)}, got {v!r}")
-        kwargs[f.name] = v
+        kwargs[f.name] = copy.deepcopy(v)
     return cls(**kwargs)
 
 
+# ------------------------------------------------------------------------------------------------ values
 def _need(ok: bool, key: str, what: str, value: Any) -> None:
     if not ok:
         raise InputError(f"{key} must be {what}, got {value!r}")
@@ -810,15 +737,7 @@ def _validate_data(d: DataConfig) -> None:
     _need(d.max_images >= 0, "data.max_images", "an integer >= 0 (0: all)", d.max_images)
     _check_side("data.image_size", d.image_size)
     _need(d.only_class is None or d.only_class >= 0, "data.only_class", "a class index >= 0", d.only_class)
-    _check_side("data.fake_size", d.fake_size)
-    _need(d.fake_classes >= 2, "data.fake_classes", "an integer >= 2 (the evaluations classify)", d.fake_classes)
-    _need(d.fake_images >= 2, "data.fake_images", "an integer >= 2", d.fake_images)
-    _need(
-        d.fake_channels in (1, 3),
-        "data.fake_channels",
-        "1 or 3 (the views' colour jitter needs 1 or 3)",
-        d.fake_channels,
-    )
+    check_fake(d.fake_size, d.fake_classes, d.fake_images, d.fake_channels)
     _check_seed("data.fake_seed", d.fake_seed)
 
 
@@ -842,66 +761,57 @@ def _validate_check(c: CheckConfig) -> None:
     _need(c.orbits in ORBITS, "check.orbits", f"one of {', '.join(ORBITS)}", c.orbits)
 
 
-def check_settings(section: dict) -> dict[str, Any]:
-    """The ``check`` section with its defaults, typed and validated (one :class:`InputError` naming the key)."""
-    s = {**CHECK_DEFAULTS, **section}
-    _validate_check(_build(CheckConfig, s, "check."))
-    return s
-
-
-def validate(cfg: dict | RunConfig) -> RunConfig:
-    """All value checks of a resolved configuration, in one place; returns the typed configuration. What needs the
-    objectives and backbones (torch) is :func:`check_components`."""
-    if isinstance(cfg, dict):
-        return RunConfig.from_dict(cfg)
-    _validate_optim(cfg.optim)
-    _validate_views(cfg.views)
-    _validate_eval(cfg.eval)
-    _validate_train(cfg.train)
-    _validate_data(cfg.data)
-    _validate_model(cfg.model)
-    _validate_check(cfg.check)
-    th = cfg.theory
+def validate(rc: RunConfig) -> RunConfig:
+    """All value checks of a typed configuration, in one place (ranges, choices, the relations between values);
+    returns it. What needs the objectives and backbones (torch) is :func:`check_components`."""
+    _validate_optim(rc.optim)
+    _validate_views(rc.views)
+    _validate_eval(rc.eval)
+    _validate_train(rc.train)
+    _validate_data(rc.data)
+    _validate_model(rc.model)
+    _validate_check(rc.check)
+    th = rc.theory
     _need(th.probe in PROBES, "theory.probe", f"one of {', '.join(PROBES)}", th.probe)
     _need(th.source in SOURCES, "theory.source", f"one of {', '.join(SOURCES)}", th.source)
-    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", cfg.device):
-        raise InputError(f"--device must be auto, cpu or cuda[:i], got {cfg.device!r}")
-    _check_range("probe.lr", cfg.probe.lr, 0, lo_open=True)
-    _check_seed("seed", cfg.seed)
-    return cfg
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", rc.device):
+        raise InputError(f"--device must be auto, cpu or cuda[:i], got {rc.device!r}")
+    _check_range("probe.lr", rc.probe.lr, 0, lo_open=True)
+    _check_seed("seed", rc.seed)
+    return rc
 
 
-def check_components(cfg: dict) -> None:
+# ------------------------------------------------------------------------------------------------ components
+def check_components(rc: RunConfig) -> None:
     """What :func:`validate` cannot see without the registries (imports torch): the method is registered; every
     ``objective.*`` key is a hyperparameter of it, of the type its constructor declares (a finite number where a
     number); ``views.n_global`` is the number of global views the objective takes; the objective's own range
     checks pass (it is built on the meta device: nothing is allocated); ``model.arch`` names a backbone that can be
     built (a timm model known to timm)."""
+    import torch
+
     from ..models.encoders import check_arch
     from ..objectives import available, build
     from ..objectives.base import _REGISTRY
 
-    method = cfg["method"]
+    method = rc.method
     if method not in available():
         raise InputError(f"unknown method {method!r}; available: {', '.join(available())}")
     cls = _REGISTRY[method]
-    objective = dict(cfg.get("objective") or {})
-    _check_hyperparameters(cls, objective)
+    _check_hyperparameters(cls, rc.objective)
     n_global = int(getattr(cls, "n_global", 2))
-    if cfg["views"]["n_global"] != n_global:
+    if rc.views.n_global != n_global:
         raise InputError(
-            f"views.n_global={cfg['views']['n_global']}: {method} takes {n_global} global views (its loss is "
+            f"views.n_global={rc.views.n_global}: {method} takes {n_global} global views (its loss is "
             f"defined on them); more views: views.n_local (multi-crop)"
         )
-    import torch
-
     with torch.device("meta"):
-        build(method, dim=8, **objective)
-    m = cfg["model"]
-    check_arch(m["arch"], m["small_stem"], m["expand_dim"])
+        build(method, dim=8, **rc.objective)
+    m = rc.model
+    check_arch(m.arch, m.small_stem, m.expand_dim)
 
 
-def _check_hyperparameters(cls: Any, objective: dict) -> None:
+def _check_hyperparameters(cls: Any, objective: Mapping[str, Any]) -> None:
     """``objective.*`` values of the types ``cls``'s constructor annotates (an int where a float is declared is a
     number), every number finite; an unknown key is left to :func:`idealssl.objectives.build` (it lists the known)."""
     try:
@@ -925,10 +835,3 @@ def _all_finite(v: Any) -> bool:
     if isinstance(v, dict):
         return all(_all_finite(x) for x in v.values())
     return True
-
-
-def lr_for(cfg: dict) -> float:
-    """Learning rate after the scaling rule (global batch vs ``optim.ref_batch``)."""
-    o = cfg["optim"]
-    r = o["batch_size"] / float(o["ref_batch"])
-    return float(o["lr"]) * {"none": 1.0, "linear": r, "sqrt": r**0.5}[o["lr_scaling"]]

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..errors import InputError
+
 
 @dataclass
 class DistInfo:
@@ -35,8 +37,6 @@ def setup(device_pref: str) -> tuple[DistInfo, torch.device]:
     else:
         use_cuda = device_pref.startswith("cuda")
         if use_cuda and not torch.cuda.is_available():
-            from ..errors import InputError
-
             raise InputError("--device cuda requested but no CUDA device is available")
     if use_cuda:
         idx = local if world > 1 or device_pref in ("auto", "cuda") else int(device_pref.split(":")[1])

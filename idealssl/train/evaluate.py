@@ -36,6 +36,7 @@ from torch import nn
 from .. import metrics as monitors
 from ..data.datasets import ImageSet, take
 from ..data.views import ViewGenerator
+from .defaults import RunConfig
 
 
 @torch.no_grad()
@@ -321,7 +322,7 @@ def likelihood_anomaly(
     data: ImageSet,
     views_fn: ViewGenerator,
     device,
-    cfg: dict,
+    cfg: RunConfig,
     autocast: bool = False,
     classes=None,
 ) -> dict:
@@ -334,16 +335,15 @@ def likelihood_anomaly(
     augmented views; AUROC for "not c" over the whole test split. Views come from a generator
     seeded with the run's seed, so the evaluation is reproducible.
     """
-    ev = cfg["eval"]
-    steps, lr = int(ev.get("anomaly_fit_steps", 100)), float(ev.get("anomaly_fit_lr", 1e-3))
-    g = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 12345)
+    steps, lr = int(cfg.eval.anomaly_fit_steps), float(cfg.eval.anomaly_fit_lr)
+    g = torch.Generator(device=device).manual_seed(int(cfg.seed) + 12345)
     aug = ViewGenerator(views_fn.cfg, views_fn.mean.flatten().tolist(), views_fn.std.flatten().tolist(), g)
     was = backbone.training
     backbone.eval()
 
     @torch.no_grad()
     def two_views(x):
-        outs = [[], []]
+        outs: list[list[torch.Tensor]] = [[], []]
         for i in range(0, len(x), 512):
             vs = aug(torch.as_tensor(x[i : i + 512]).to(device))[:2]
             for j in range(2):
@@ -358,9 +358,10 @@ def likelihood_anomaly(
         obj = copy.deepcopy(objective).to(device).train()
         params = [p for p in obj.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=lr) if params else None
-        gi = torch.Generator().manual_seed(int(cfg["seed"]))
+        gi = torch.Generator().manual_seed(int(cfg.seed))
         idx_all = torch.as_tensor(normal_idx)
         for _ in range(steps if opt is not None else 0):
+            assert opt is not None
             idx = idx_all[torch.randperm(len(idx_all), generator=gi)[:256]].to(device)
             loss = obj([tr[0][idx], tr[1][idx]]).loss
             opt.zero_grad(set_to_none=True)
@@ -375,10 +376,10 @@ def likelihood_anomaly(
         data.train_y,
         None,
         data.test_y,
-        max_train=int(ev["anomaly_max_train"]),
+        max_train=int(cfg.eval.anomaly_max_train),
         class_score_fn=fit_and_score,
-        score_name=f"{cfg['method']} negative ELBO (objective.score)",
-        seed=int(cfg["seed"]),
+        score_name=f"{cfg.method} negative ELBO (objective.score)",
+        seed=int(cfg.seed),
         classes=classes,
     )
     res["protocol"] += (
@@ -411,11 +412,11 @@ def eval_subset(data: ImageSet, max_images: int, seed: int) -> tuple[ImageSet, s
     )
 
 
-def _anomalies(backbone, objective, data: ImageSet, views_fn, device, cfg: dict, autocast: bool, ftr, fte) -> dict:
+def _anomalies(backbone, objective, data: ImageSet, views_fn, device, cfg: RunConfig, autocast: bool, ftr, fte) -> dict:
     """``anomaly`` (k-NN scores on features) and, for objectives with a likelihood, ``anomaly_likelihood``; each
     protocol says whether the encoder saw one class only (``data.only_class``) or every class."""
-    ev = cfg["eval"]
-    only = cfg["data"].get("only_class")
+    ev = cfg.eval
+    only = cfg.data.only_class
     classes = None if only is None else [int(only)]
     out = {
         "anomaly": anomaly(
@@ -423,9 +424,9 @@ def _anomalies(backbone, objective, data: ImageSet, views_fn, device, cfg: dict,
             data.train_y,
             fte,
             data.test_y,
-            int(ev["anomaly_k"]),
-            int(ev["anomaly_max_train"]),
-            seed=int(cfg["seed"]),
+            int(ev.anomaly_k),
+            int(ev.anomaly_max_train),
+            seed=int(cfg.seed),
             classes=classes,
         )
     }
@@ -462,17 +463,17 @@ def evaluate_model(
     data: ImageSet,
     views_fn: ViewGenerator,
     device,
-    cfg: dict,
+    cfg: RunConfig,
     probe: nn.Module | None = None,
     autocast: bool = False,
     verbose: bool = False,
     which: list[str] | None = None,
 ) -> dict:
     """All end-of-training evaluations (``eval.at_end`` or ``which``); each entry carries its protocol."""
-    ev = cfg["eval"]
-    which = list(which if which is not None else ev["at_end"])
-    bs = int(ev["batch_size"])
-    data, subset = eval_subset(data, int(ev.get("max_images") or 0), int(cfg["seed"]))
+    ev = cfg.eval
+    which = list(which if which is not None else ev.at_end)
+    bs = int(ev.batch_size)
+    data, subset = eval_subset(data, int(ev.max_images or 0), int(cfg.seed))
     say = _Stages(verbose)
     stages = ", ".join(which) or "online probe only"
     say(f"evaluating ({stages}) on {len(data.train_x)} train / {len(data.test_x)} test images")
@@ -488,44 +489,8 @@ def evaluate_model(
         out["subset"] = subset
     yte = torch.as_tensor(data.test_y)
     if probe is not None:
-        with torch.no_grad():
-            pred = probe(fte.to(device)).argmax(1).cpu()
-        out["online_linear"] = {
-            "top1": float((pred == yte).float().mean()),
-            "protocol": "online linear probe: trained during pretraining on detached features of "
-            "the first augmented global view (train-mode BatchNorm), same optimiser "
-            f"(lr {cfg['probe']['lr']}, constant), evaluated on test with eval-mode "
-            "features of un-augmented images",
-        }
-    if "linear" in which:
-        say(f"eval: linear probe ({len(ev['linear_wd'])} weight decays x {ev['linear_steps']} steps)")
-        out["linear"] = linear_probe(
-            ftr,
-            data.train_y,
-            fte,
-            data.test_y,
-            data.n_classes,
-            ev["linear_wd"],
-            int(ev["linear_steps"]),
-            float(cfg["data"]["val_fraction"]),
-            int(cfg["seed"]),
-        )
-    if "knn" in which:
-        say("eval: k-NN")
-        out.update(knn_grid(ftr, data.train_y, fte, data.test_y, data.n_classes, ev["knn_k"], ev["knn_t"]))
-    if "fewshot" in which:
-        say(f"eval: {ev['fewshot_k']}-shot ({ev['fewshot_trials']} trials)")
-        out["fewshot"] = fewshot(
-            ftr,
-            data.train_y,
-            fte,
-            data.test_y,
-            data.train_x,
-            data.test_x,
-            int(ev["fewshot_k"]),
-            int(ev["fewshot_trials"]),
-            int(cfg["seed"]),
-        )
+        out["online_linear"] = _online_linear(probe, fte, yte, device, cfg.probe.lr)
+    out.update(_feature_protocols(which, ftr, fte, data, cfg, say))
     if "anomaly" in which:
         say("eval: anomaly detection")
         out.update(_anomalies(backbone, objective, data, views_fn, device, cfg, autocast, ftr, fte))
@@ -536,4 +501,54 @@ def evaluate_model(
         "protocol": "RankMe (Garrido et al. 2023) of test features; relative Frobenius distance of the "
         "test class means' normalised Gram matrix to a regular simplex's",
     }
+    return out
+
+
+def _online_linear(probe: nn.Module, fte: torch.Tensor, yte: torch.Tensor, device, lr: float) -> dict:
+    """The online probe's top-1 on the test features."""
+    with torch.no_grad():
+        pred = probe(fte.to(device)).argmax(1).cpu()
+    return {
+        "top1": float((pred == yte).float().mean()),
+        "protocol": "online linear probe: trained during pretraining on detached features of "
+        "the first augmented global view (train-mode BatchNorm), same optimiser "
+        f"(lr {lr}, constant), evaluated on test with eval-mode "
+        "features of un-augmented images",
+    }
+
+
+def _feature_protocols(
+    which: list[str], ftr: torch.Tensor, fte: torch.Tensor, data: ImageSet, cfg: RunConfig, say: _Stages
+) -> dict:
+    """The linear probe, k-NN and few-shot evaluations of ``which`` on the extracted features."""
+    ev, out = cfg.eval, {}
+    if "linear" in which:
+        say(f"eval: linear probe ({len(ev.linear_wd)} weight decays x {ev.linear_steps} steps)")
+        out["linear"] = linear_probe(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            data.n_classes,
+            ev.linear_wd,
+            int(ev.linear_steps),
+            float(cfg.data.val_fraction),
+            int(cfg.seed),
+        )
+    if "knn" in which:
+        say("eval: k-NN")
+        out.update(knn_grid(ftr, data.train_y, fte, data.test_y, data.n_classes, ev.knn_k, ev.knn_t))
+    if "fewshot" in which:
+        say(f"eval: {ev.fewshot_k}-shot ({ev.fewshot_trials} trials)")
+        out["fewshot"] = fewshot(
+            ftr,
+            data.train_y,
+            fte,
+            data.test_y,
+            data.train_x,
+            data.test_x,
+            int(ev.fewshot_k),
+            int(ev.fewshot_trials),
+            int(cfg.seed),
+        )
     return out

@@ -16,6 +16,8 @@ import sys
 from typing import Any
 
 from ..errors import InputError
+from .defaults import RunConfig
+from .resume import ResumeOptions
 
 
 def _free_port() -> int:
@@ -24,7 +26,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _worker(rank: int, world: int, port: int, cfg: dict, kwargs: dict, queue: Any) -> None:
+def _worker(rank: int, world: int, port: int, cfg: RunConfig, opts: ResumeOptions, queue: Any) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -39,9 +41,10 @@ def _worker(rank: int, world: int, port: int, cfg: dict, kwargs: dict, queue: An
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     from .loop import Interrupted, NonFiniteLoss, train
 
-    code, payload = 0, None
+    code: int = 0
+    payload: Any = None
     try:
-        payload = train(cfg, **kwargs)
+        payload = train(cfg, opts)
     except InputError as exc:
         code, payload = 2, str(exc)
     except NonFiniteLoss as exc:
@@ -54,14 +57,14 @@ def _worker(rank: int, world: int, port: int, cfg: dict, kwargs: dict, queue: An
     sys.exit(code)
 
 
-def spawn(n: int, cfg: dict, **kwargs: Any) -> tuple[int, Any]:
-    """Run ``train(cfg, **kwargs)`` in ``n`` processes; ``(exit status, rank 0's results or message)``."""
+def spawn(n: int, cfg: RunConfig, opts: ResumeOptions) -> tuple[int, Any]:
+    """Run ``train(cfg, opts)`` in ``n`` processes; ``(exit status, rank 0's results or message)``."""
     import torch
     import torch.multiprocessing as mp
 
     if n < 1:
         raise InputError(f"--devices must be >= 1, got {n}")
-    dev = str(cfg.get("device", "auto"))
+    dev = str(cfg.device)
     if dev.startswith("cuda") or (dev == "auto" and torch.cuda.is_available()):
         have = torch.cuda.device_count()
         if n > have:
@@ -69,7 +72,7 @@ def spawn(n: int, cfg: dict, **kwargs: Any) -> tuple[int, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.SimpleQueue()
     port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, n, port, cfg, kwargs, queue), daemon=False) for r in range(n)]
+    procs = [ctx.Process(target=_worker, args=(r, n, port, cfg, opts, queue), daemon=False) for r in range(n)]
     for p in procs:
         p.start()
     _wait(procs)

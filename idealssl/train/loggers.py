@@ -107,7 +107,7 @@ class TensorBoardLogger:
 
 
 class WandbLogger:
-    def __init__(self, run_dir: Path, cfg: dict):
+    def __init__(self, run_dir: Path, recorded: dict[str, Any]):
         try:
             import wandb
         except ImportError:
@@ -121,7 +121,7 @@ class WandbLogger:
             project=os.environ.get("WANDB_PROJECT", "idealssl"),
             name=Path(run_dir).name,
             dir=str(run_dir),
-            config=cfg,
+            config=recorded,
             mode=mode,
             reinit=True,
             id=wandb_run_id(run_dir),
@@ -162,8 +162,9 @@ def check_available(names: list[str]) -> None:
                 ) from None
 
 
-def build(names: list[str], run_dir: Path, cfg: dict) -> list[Any]:
-    """The loggers besides JSONL (which the training session writes itself)."""
+def build(names: list[str], run_dir: Path, recorded: dict[str, Any]) -> list[Any]:
+    """The loggers besides JSONL (which the training session writes itself); ``recorded``: the run's configuration
+    as config.yaml holds it (W&B records it with the run)."""
     out: list[Any] = []
     for n in names:
         if n == "csv":
@@ -171,5 +172,5 @@ def build(names: list[str], run_dir: Path, cfg: dict) -> list[Any]:
         elif n == "tb":
             out.append(TensorBoardLogger(run_dir))
         elif n == "wandb":
-            out.append(WandbLogger(run_dir, cfg))
+            out.append(WandbLogger(run_dir, recorded))
     return out

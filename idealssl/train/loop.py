@@ -50,7 +50,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -62,19 +62,25 @@ from .. import metrics as monitors
 from ..data import stream as streaming
 from ..data.datasets import FileImages, ImageSet, load_dataset, take
 from ..data.views import ViewConfig, ViewGenerator
+from ..derive.prescriptions import Prescriptions
 from ..errors import InputError
 from ..jsonutil import plain
 from ..models import build_encoder
+from ..models.timm_backbone import TimmEncoder, check_input_sizes
+from ..objectives import build as build_objective_of
 from ..objectives.ema import frozen_copy
+from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
 from . import distributed as D
 from . import evaluate, orbit_sets, theory_config, timing
-from .config import RunConfig, lr_for
+from .defaults import RunConfig, ViewsConfig
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
+from .loggers import build as build_loggers
 from .model import SSLModel
-from .rundir import claim_empty, merge_on_resume, reset_metrics
+from .optim import LARS
+from .resume import ResumeOptions, merge_on_resume
+from .rundir import claim_empty, reset_metrics
 from .runlock import RunLock
-from .step import Schedules, training_step
 
 __all__ = ["train", "SSLModel", "build_objective", "view_config", "evaluate_model", "NonFiniteLoss", "Interrupted"]
 
@@ -104,7 +110,7 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
     import sklearn
     import torchvision
 
-    from .. import __version__
+    from .. import __version__  # the package root's constant (tests/test_layout.py: ROOT_CONSTANTS)
 
     env = {
         "idealssl": __version__,
@@ -129,14 +135,33 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
     return env
 
 
-def view_config(cfg: dict, data: ImageSet, n_global: int) -> ViewConfig:
-    v = dict(cfg["views"])
-    size = v.pop("size") or data.image_size
-    local = v.pop("local_size") or max(4, size // 2)
-    v["n_global"] = n_global
-    tup = {k: tuple(v[k]) for k in ("scale", "ratio", "jitter", "blur_sigma", "local_scale")}
-    v.update(tup)
-    return ViewConfig(size=int(size), local_size=int(local), **v)
+def view_config(views: ViewsConfig, data: ImageSet, n_global: int) -> ViewConfig:
+    """The augmentation recipe of the ``views`` settings for ``data``: null sizes resolved (the images' side, half of
+    it for local crops), ``n_global`` the objective's number of global views."""
+    size = int(views.size or data.image_size)
+    return ViewConfig(
+        size=size,
+        n_global=n_global,
+        scale=_pair(views.scale),
+        ratio=_pair(views.ratio),
+        flip_p=views.flip_p,
+        rotate=views.rotate,
+        jitter=_pair(views.jitter),
+        jitter_p=views.jitter_p,
+        gray_p=views.gray_p,
+        blur_p=views.blur_p,
+        blur_sigma=_pair(views.blur_sigma),
+        solarize_p=views.solarize_p,
+        strength=views.strength,
+        n_local=views.n_local,
+        local_size=int(views.local_size or max(4, size // 2)),
+        local_scale=_pair(views.local_scale),
+    )
+
+
+def _pair(values: list) -> Any:
+    """A validated list of numbers as the tuple :class:`ViewConfig` holds (values kept as they are)."""
+    return tuple(values)
 
 
 def _scalar_logs(logs: dict) -> dict:
@@ -202,47 +227,44 @@ class Progress:
             sys.stderr.write("\n")
 
 
-def _make_optimizer(cfg: dict, model: SSLModel, lr: float):
-    o = cfg["optim"]
+def _make_optimizer(cfg: RunConfig, model: SSLModel, lr: float):
+    o = cfg.optim
     main = [p for n, p in model.named_parameters() if not n.startswith("probe.") and p.requires_grad]
     groups = [
-        {"params": main, "lr": lr, "weight_decay": float(o["weight_decay"]), "base_lr": lr},
+        {"params": main, "lr": lr, "weight_decay": float(o.weight_decay), "base_lr": lr},
         {
             "params": list(model.probe.parameters()),
-            "lr": float(cfg["probe"]["lr"]),
+            "lr": float(cfg.probe.lr),
             "weight_decay": 0.0,
-            "base_lr": float(cfg["probe"]["lr"]),
+            "base_lr": float(cfg.probe.lr),
             "fixed": True,
         },
     ]
-    name = str(o["name"]).lower()
+    name = str(o.name).lower()
     if name == "adamw":
         return torch.optim.AdamW(groups, lr=lr)
     if name == "adam":
         return torch.optim.Adam(groups, lr=lr)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=float(o["momentum"]))
+        return torch.optim.SGD(groups, lr=lr, momentum=float(o.momentum))
     if name == "lars":
-        from .optim import LARS
-
-        return LARS(groups, lr=lr, momentum=float(o["momentum"]))
+        return LARS(groups, lr=lr, momentum=float(o.momentum))
     raise InputError(f"optim.name={name!r} is not supported by this trainer; use adamw, adam, sgd or lars")
 
 
-def build_objective(cfg: dict, dim: int):
-    from ..objectives import build
-
+def build_objective(cfg: RunConfig, dim: int):
+    """The configured objective (``method`` with the ``objective.*`` hyperparameters) on ``dim``-dimensional
+    features."""
     try:
-        return build(cfg["method"], dim=dim, **(cfg.get("objective") or {}))
+        return build_objective_of(cfg.method, dim=dim, **cfg.objective)
     except KeyError as exc:
         raise InputError(str(exc.args[0]) if exc.args else str(exc)) from None
     except TypeError as exc:
-        raise InputError(
-            f"method {cfg['method']!r}: bad objective hyperparameters {cfg.get('objective')} ({exc})"
-        ) from None
+        raise InputError(f"method {cfg.method!r}: bad objective hyperparameters {cfg.objective} ({exc})") from None
 
 
-def _subset(x: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+def _subset(x: Any, fraction: float, seed: int) -> Any:
+    """A seeded random ``fraction`` of the rows of ``x`` (an array, or FileImages kept on disk), in order."""
     if fraction >= 1:
         return x
     n = max(1, int(round(len(x) * fraction)))
@@ -250,15 +272,15 @@ def _subset(x: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     return take(x, idx)
 
 
-def _new_run_dir(cfg: dict) -> Path:
-    if cfg.get("out"):
-        return Path(cfg["out"])
+def _new_run_dir(cfg: RunConfig) -> Path:
+    if cfg.out:
+        return Path(cfg.out)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{cfg['dataset']}-{cfg['method']}"
-    d = base / f"{stamp}-s{cfg['seed']}"
+    base = Path("runs") / f"{cfg.dataset}-{cfg.method}"
+    d = base / f"{stamp}-s{cfg.seed}"
     i = 1
     while d.exists():
-        d = base / f"{stamp}-s{cfg['seed']}-{i}"
+        d = base / f"{stamp}-s{cfg.seed}-{i}"
         i += 1
     return d
 
@@ -268,8 +290,7 @@ def _new_run_dir(cfg: dict) -> Path:
 class Run:
     """Everything a run needs once set up (:func:`setup`); the loop mutates ``step`` only."""
 
-    cfg: dict
-    rc: RunConfig
+    cfg: RunConfig  #: the run's configuration, with the theory's prescriptions applied (as config.yaml holds it)
     info: D.DistInfo
     device: torch.device
     run_dir: Path
@@ -297,7 +318,7 @@ class Run:
     elapsed_prev: float = 0.0
     resumed: bool = False
     scaler: Any = None  #: torch.amp.GradScaler for train.precision=16-mixed
-    theory: list | None = None  # the theory's prescriptions as applied (train/theory_config.py)
+    theory: Prescriptions | None = None  #: the theory's prescriptions as applied (idealssl.derive.prescriptions)
     workers: int = 0  #: DataLoader workers decoding the batches when streaming
     ck_world: int = 0  #: processes that wrote the checkpoint resumed from (0: a fresh run)
 
@@ -318,22 +339,12 @@ class Run:
         return self.step >= self.total or bool(self.limit and self.step >= self.limit)
 
 
-@dataclass
-class ResumeOptions:
-    """How a run starts (:mod:`idealssl.train.rundir` has the rules)."""
-
-    resume: str | None = None  #: None, "auto" (``--out``'s last checkpoint), a checkpoint file or run directory
-    explicit: dict[str, Any] = field(default_factory=dict)  #: settings the command gave explicitly (dotted keys)
-    allow_changes: bool = False
-    overwrite: bool = False
-
-
-def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool, lock: RunLock):
+def resume_point(cfg: RunConfig, opts: ResumeOptions, info: D.DistInfo, verbose: bool, lock: RunLock):
     """``(cfg, run_dir, checkpoint or None, source run directory or None)``. Rank 0 takes ``run_dir``'s lock first,
     then refuses a non-empty fresh ``--out`` (or moves it aside with ``--overwrite``); the checkpoint is read under
     the lock, and the configuration merged on resume."""
     run_dir, source, path = None, None, None
-    out = Path(cfg["out"]) if cfg.get("out") else None
+    out = Path(cfg.out) if cfg.out else None
     claim = True
     if opts.resume == "auto":
         if out is None:
@@ -347,23 +358,20 @@ def resume_point(cfg: dict, opts: ResumeOptions, info: D.DistInfo, verbose: bool
                 f"--resume {path}: the file is not in a run's checkpoints/ folder; give --out DIR for the continued run"
             )
         run_dir = out if out is not None else source
-        if source is not None and run_dir.resolve() == source.resolve():
+        if source is not None and (out is None or out.resolve() == source.resolve()):
             source, claim = None, False  # continuing in place
     else:
         run_dir = out if out is not None else _new_run_dir(cfg)
     run_dir = Path(D.broadcast_obj(str(run_dir), info))
     _take(run_dir, lock, claim, opts, info, verbose)
-    ck = None
+    ck, read = None, path
     if opts.resume == "auto":
-        last = ckpt_mod.find_last(run_dir)
-        if last is None:
+        read = ckpt_mod.find_last(run_dir)
+        if read is None:
             _log(verbose, info, f"no checkpoint in {run_dir}/checkpoints; starting from scratch")
-        else:
-            ck = ckpt_mod.load(last)
-    elif path is not None:
-        ck = ckpt_mod.load(path)
-    if ck is not None:
-        cfg, notes = merge_on_resume(cfg, ck, opts.explicit, opts.allow_changes)
+    if read is not None:
+        ck = ckpt_mod.load(read)
+        cfg, notes = merge_on_resume(cfg, ck, opts.explicit, opts.allow_changes, str(read))
         for line in notes:
             _log(verbose, info, line)
     return cfg, run_dir, ck, source
@@ -392,33 +400,32 @@ def _moved(dest: Path | None, run_dir: Path, verbose: bool, info: D.DistInfo) ->
         print(f"--overwrite: the previous contents of {run_dir} were moved to {dest}", file=sys.stderr, flush=True)
 
 
-def pretraining_set(cfg: dict, data: ImageSet, seed: int):
-    """Images and labels (-1 = unlabelled) the encoder is pretrained on: all, one class, or a fraction."""
+def pretraining_set(cfg: RunConfig, data: ImageSet):
+    """Images and labels (-1 = unlabelled) the encoder is pretrained on: all, one class, or a fraction (seeded by
+    the run's seed)."""
     ssl_y = data.train_y if data.pretrain_x is None else np.full(len(data.ssl_x), -1, np.int64)
     if data.pretrain_x is not None:
         ssl_y[len(data.ssl_x) - len(data.train_y) :] = data.train_y  # STL-10: unlabeled then train
     ssl_x = data.ssl_x
-    only = cfg["data"].get("only_class")
+    only = cfg.data.only_class
     if only is not None:
         # one-class protocol: pretrain on the labelled train images of one class only
         if not (isinstance(only, int) and 0 <= only < data.n_classes):
             raise InputError(f"data.only_class must be an integer in 0..{data.n_classes - 1}, got {only!r}")
         ssl_x, ssl_y = take(data.train_x, data.train_y == only), data.train_y[data.train_y == only]
-    fraction = float(cfg["data"]["fraction"])
-    return _subset(ssl_x, fraction, seed), _subset(ssl_y, fraction, seed)
+    fraction = float(cfg.data.fraction)
+    return _subset(ssl_x, fraction, cfg.seed), _subset(ssl_y, fraction, cfg.seed)
 
 
-def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, device: torch.device):
-    torch.manual_seed(rc.seed)
-    m = rc.model
+def _build_model(cfg: RunConfig, data: ImageSet, info: D.DistInfo, device: torch.device):
+    torch.manual_seed(cfg.seed)
+    m = cfg.model
     backbone = build_encoder(
-        m.arch, data.channels, int(rc.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
+        m.arch, data.channels, int(cfg.views.size or data.image_size), m.expand_dim, m.small_stem, int(m.width)
     )
-    if getattr(backbone, "timm_name", None):  # a timm model: refuse view sizes it cannot take, before step 1
-        from ..models.timm_backbone import check_input_sizes
-
-        size = int(rc.views.size or data.image_size)
-        local = [int(rc.views.local_size or max(4, size // 2))] if rc.views.n_local else []
+    if isinstance(backbone, TimmEncoder):  # a timm model: refuse view sizes it cannot take, before step 1
+        size = int(cfg.views.size or data.image_size)
+        local = [int(cfg.views.local_size or max(4, size // 2))] if cfg.views.n_local else []
         check_input_sizes(backbone, data.channels, [size, *local])
     objective = build_objective(cfg, backbone.dim)
     model = SSLModel(backbone, objective, data.n_classes).to(device)
@@ -437,18 +444,18 @@ def _build_model(rc: RunConfig, cfg: dict, data: ImageSet, info: D.DistInfo, dev
     return model, ema, channels_last
 
 
-def _precision(rc: RunConfig, device: torch.device) -> bool:
+def _precision(cfg: RunConfig, device: torch.device) -> bool:
     """Whether to run forward passes under bf16 autocast (``16-mixed``: see :func:`_fp16_scaler`)."""
-    prec = str(rc.train.precision)
+    prec = str(cfg.train.precision)
     autocast = (prec == "auto" and device.type == "cuda") or prec in ("bf16", "bf16-mixed")
     if autocast and device.type == "cpu":
         autocast = prec in ("bf16", "bf16-mixed")
     return autocast
 
 
-def _fp16_scaler(rc: RunConfig, device: torch.device):
+def _fp16_scaler(cfg: RunConfig, device: torch.device):
     """``train.precision=16-mixed``: a gradient scaler for fp16 autocast (CUDA only); None otherwise."""
-    if str(rc.train.precision) != "16-mixed":
+    if str(cfg.train.precision) != "16-mixed":
         return None
     if device.type != "cuda":
         raise InputError(
@@ -458,52 +465,29 @@ def _fp16_scaler(rc: RunConfig, device: torch.device):
     return torch.amp.GradScaler("cuda")
 
 
-def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: torch.device) -> Run:
-    """Data, model, objective, EMA backbone, optimiser, schedules, view generator, DDP; state from ``ck``."""
-    rc = RunConfig.from_dict(cfg)
-    data = load_dataset(rc.dataset, rc.data_dir, cfg["data"])
-    if data.n_classes < 2 and rc.eval.at_end:
-        raise InputError(
-            f"eval.at_end={rc.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
-            f"add class folders, or pretrain without them (eval.at_end=[])"
-        )
-    ssl_x, ssl_y = pretraining_set(cfg, data, rc.seed)
-    theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(rc.optim.batch_size))  # may set cfg["objective"]
-    model, ema, channels_last = _build_model(rc, cfg, data, info, device)
+def setup(cfg: RunConfig, run_dir: Path, ck: dict | None, info: D.DistInfo, device: torch.device) -> Run:
+    """Data, the theory's prescriptions, model, objective, EMA backbone, optimiser, schedules, view generator, DDP;
+    state from ``ck``. The run holds ``cfg`` with the prescriptions applied."""
+    data, ssl_x, ssl_y = _pretraining_data(cfg)
+    cfg, theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(cfg.optim.batch_size))
+    model, ema, channels_last = _build_model(cfg, data, info, device)
     n_global = int(getattr(model.objective, "n_global", 2))
-    vcfg = view_config(cfg, data, n_global)
-    B = int(rc.optim.batch_size)
-    if B % info.world:
-        raise InputError(f"optim.batch_size={B} (global) must be divisible by the number of processes {info.world}")
-    if B > len(ssl_x):
-        raise InputError(f"optim.batch_size={B} exceeds the {len(ssl_x)} pretraining images of {data.name}")
-    steps_per_epoch = len(ssl_x) // B
-    if rc.train.limit_batches:  # --limit-batches: shorter epochs (the schedules follow)
-        steps_per_epoch = min(steps_per_epoch, int(rc.train.limit_batches))
-    total = steps_per_epoch * int(rc.optim.epochs)
-    warmup = int(round(float(rc.optim.warmup_epochs) * steps_per_epoch))
-    lr = lr_for(cfg)
+    vcfg = view_config(cfg.views, data, n_global)
+    B, steps_per_epoch, total, warmup = _steps(cfg, len(ssl_x), data.name, info.world)
+    lr = cfg.optim.scaled_lr
     opt = _make_optimizer(cfg, model, lr)
     schedules = Schedules.build(total, model.objective, warmup=warmup, ema=ema is not None)
-    images, labels = _held(ssl_x, ssl_y, rc, device)
+    images, labels = _held(ssl_x, ssl_y, cfg, device)
     gen = torch.Generator(device=device)
-    gen.manual_seed(view_seed(rc.seed, info.rank))
-    dmodel: nn.Module = model
-    if info.enabled:
-        dmodel = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    if rc.model.compile:
-        dmodel = torch.compile(dmodel)  # type: ignore[assignment]
+    gen.manual_seed(view_seed(cfg.seed, info.rank))
     run = Run(
         cfg,
-        rc,
         info,
         device,
         run_dir,
         data,
         model,
-        dmodel,
+        _wrapped(model, cfg, info, device),
         ema,
         opt,
         schedules,
@@ -517,17 +501,56 @@ def setup(cfg: dict, run_dir: Path, ck: dict | None, info: D.DistInfo, device: t
         B // info.world,
         steps_per_epoch,
         total,
-        int(rc.train.limit_steps or 0),
+        int(cfg.train.limit_steps or 0),
         lr,
-        _precision(rc, device),
+        _precision(cfg, device),
         channels_last,
     )
-    run.scaler = _fp16_scaler(rc, device)
-    run.workers = streaming.default_workers(int(rc.data.num_workers)) if run.streaming else 0
-    run.theory = theory_config.with_dim(theory, model.backbone.dim)
+    run.scaler = _fp16_scaler(cfg, device)
+    run.workers = streaming.default_workers(int(cfg.data.num_workers)) if run.streaming else 0
+    run.theory = theory.with_dim(model.backbone.dim)
     if ck is not None:
         _load_state(run, ck)
     return run
+
+
+def _pretraining_data(cfg: RunConfig) -> tuple[ImageSet, Any, np.ndarray]:
+    """The dataset, and the images and labels pretrained on (:func:`pretraining_set`); a dataset of one class is
+    refused when evaluations (which classify) are asked."""
+    data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
+    if data.n_classes < 2 and cfg.eval.at_end:
+        raise InputError(
+            f"eval.at_end={cfg.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
+            f"add class folders, or pretrain without them (eval.at_end=[])"
+        )
+    ssl_x, ssl_y = pretraining_set(cfg, data)
+    return data, ssl_x, ssl_y
+
+
+def _steps(cfg: RunConfig, n_images: int, name: str, world: int) -> tuple[int, int, int, int]:
+    """(global batch, steps per epoch, total steps, warmup steps) for ``n_images`` pretraining images."""
+    B = int(cfg.optim.batch_size)
+    if B % world:
+        raise InputError(f"optim.batch_size={B} (global) must be divisible by the number of processes {world}")
+    if B > n_images:
+        raise InputError(f"optim.batch_size={B} exceeds the {n_images} pretraining images of {name}")
+    steps_per_epoch = n_images // B
+    if cfg.train.limit_batches:  # --limit-batches: shorter epochs (the schedules follow)
+        steps_per_epoch = min(steps_per_epoch, int(cfg.train.limit_batches))
+    total = steps_per_epoch * int(cfg.optim.epochs)
+    return B, steps_per_epoch, total, int(round(float(cfg.optim.warmup_epochs) * steps_per_epoch))
+
+
+def _wrapped(model: SSLModel, cfg: RunConfig, info: D.DistInfo, device: torch.device) -> nn.Module:
+    """The module the steps call: ``model`` in DistributedDataParallel under DDP, compiled with ``model.compile``."""
+    dmodel: nn.Module = model
+    if info.enabled:
+        dmodel = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    if cfg.model.compile:
+        dmodel = torch.compile(dmodel)  # type: ignore[assignment]
+    return dmodel
 
 
 def view_seed(seed: int, rank: int, step: int = 0) -> int:
@@ -536,14 +559,14 @@ def view_seed(seed: int, rank: int, step: int = 0) -> int:
     return seed * 7919 + 104729 * (rank + 1) + 15485863 * step
 
 
-def _held(ssl_x, ssl_y: np.ndarray, rc: RunConfig, device: torch.device):
+def _held(ssl_x, ssl_y: np.ndarray, cfg: RunConfig, device: torch.device):
     """The pretraining images as the loop reads them: a uint8 tensor (on the device with data.on_device, else
     pinned for CUDA), or the :class:`FileImages` themselves when they stream from disk; labels as a tensor."""
     labels = torch.from_numpy(ssl_y)
     if isinstance(ssl_x, FileImages):
         return ssl_x, labels
     images = torch.from_numpy(ssl_x)
-    if rc.data.on_device:
+    if cfg.data.on_device:
         return images.to(device), labels.to(device)
     if device.type == "cuda":
         return images.pin_memory(), labels.pin_memory()
@@ -561,7 +584,7 @@ def _load_state(run: Run, ck: dict) -> None:
     if len(states) == run.info.world:
         run.gen.set_state(states[run.info.rank])
     else:  # another world size: the same global batches from the same position; new view streams
-        run.gen.manual_seed(view_seed(run.rc.seed, run.info.rank, run.step))
+        run.gen.manual_seed(view_seed(run.cfg.seed, run.info.rank, run.step))
     run.ck_world = len(states)
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
@@ -578,7 +601,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
     run.run_dir.mkdir(parents=True, exist_ok=True)
     for folder in (run.run_dir, run.ckpt_dir, run.run_dir / "check"):
         atomic.remove_temps(folder)
-    atomic.write_text(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg), sort_keys=False), "config")
+    atomic.write_text(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg.to_dict()), sort_keys=False), "config")
     backbone = run.model.backbone
     env = environment(run.device, run.info)
     env.update(
@@ -594,7 +617,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "autocast_bf16": run.autocast,
             "autocast_fp16_grad_scaler": run.scaler is not None,
             "channels_last": run.channels_last,
-            "data_on_device": bool(run.rc.data.on_device) and not run.streaming,
+            "data_on_device": bool(run.cfg.data.on_device) and not run.streaming,
             "data_stream": data_reading(run),
         }
     )
@@ -608,7 +631,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
 def data_reading(run: Run) -> dict:
     """How the pretraining images are read (env.json, results.json): streamed from files or held in memory,
     and why (data.stream, data.memory_budget_gb)."""
-    d = run.rc.data
+    d = run.cfg.data
     return {
         "streamed": run.streaming,
         "setting": _setting(d.stream),
@@ -630,7 +653,7 @@ def reading_line(run: Run) -> str:
             f"data: streamed from image files, decoded per batch by {run.workers} DataLoader worker(s) per "
             f"process ({run.data.stream})"
         )
-    d = run.rc.data
+    d = run.cfg.data
     return (
         f"data: {len(run.images)} pretraining images decoded once and held in memory "
         f"(data.stream={_setting(d.stream)}, data.memory_budget_gb={d.memory_budget_gb:g})"
@@ -645,7 +668,7 @@ def world_change_line(run: Run) -> str:
         f"resuming a checkpoint written by {run.ck_world} process(es) with {run.info.world}: the global batch "
         f"stays {run.batch} (now {run.b_local} per process) and continues from the same global position (image "
         f"{(run.step % run.steps_per_epoch) * run.batch} of epoch {run.step // run.steps_per_epoch}), and the lr "
-        f"stays {run.lr:g} (optim.lr_scaling={run.rc.optim.lr_scaling} follows the global batch); the view "
+        f"stays {run.lr:g} (optim.lr_scaling={run.cfg.optim.lr_scaling} follows the global batch); the view "
         f"generators are re-seeded from (seed, rank, step), so augmentations (and per-process BatchNorm "
         f"statistics) differ from a {run.ck_world}-process continuation"
     )
@@ -678,7 +701,7 @@ def checkpoint_state(run: Run, view_states: list, train_seconds: float) -> dict:
     backbone = run.model.backbone
     return {
         "format": "idealssl-checkpoint-1",
-        "cfg": plain(run.cfg),
+        "cfg": plain(run.cfg.to_dict()),
         "step": run.step,
         "epoch": run.step // max(1, run.steps_per_epoch),
         "steps_per_epoch": run.steps_per_epoch,
@@ -731,7 +754,7 @@ class Session:
     """This process's training session: timing, counters, the open metrics file."""
 
     t_train: float
-    metrics: TextIO | None
+    metrics: IO[str] | None
     progress: Progress
     steps: int = 0
     last_loss: float = float("nan")
@@ -760,7 +783,7 @@ class Session:
 
 def _batch(run: Run, perm: torch.Tensor, pos: int):
     idx = streaming.batch_indices(perm, pos, run.batch, run.info.rank, run.b_local)
-    if run.rc.data.on_device:
+    if run.cfg.data.on_device and isinstance(run.images, torch.Tensor):  # FileImages stream: never on the device
         xb, yb = run.images[idx.to(run.images.device)], run.labels[idx.to(run.labels.device)]
     else:
         xb, yb = run.images[idx], run.labels[idx]
@@ -775,12 +798,12 @@ def _batches(run: Run, epoch: int, pos: int):
     if run.limit:
         stop = min(stop, pos + max(0, run.limit - run.step))
     if not run.streaming:
-        perm = streaming.epoch_permutation(run.rc.seed, epoch, len(run.images))
+        perm = streaming.epoch_permutation(run.cfg.seed, epoch, len(run.images))
         for p in range(pos, stop):
             yield _batch(run, perm, p)
         return
     sampler = streaming.EpochBatches(
-        len(run.images), run.rc.seed, epoch, run.batch, run.info.rank, run.info.world, pos, stop
+        len(run.images), run.cfg.seed, epoch, run.batch, run.info.rank, run.info.world, pos, stop
     )
     dataset = streaming.DecodedFiles(run.images, run.labels.numpy())  # type: ignore[arg-type]
     for xb, yb in streaming.batch_loader(dataset, sampler, run.workers, run.device.type == "cuda"):
@@ -802,7 +825,7 @@ def _loss_check(run: Run, stop: StopSignals, epoch: int):
         if not torch.isfinite(lval):
             last = ckpt_mod.find_last(run.run_dir)
             raise NonFiniteLoss(
-                f"loss is {float(lval)} at step {run.step} (epoch {epoch}) of {run.rc.method} on {run.data.name}; "
+                f"loss is {float(lval)} at step {run.step} (epoch {epoch}) of {run.cfg.method} on {run.data.name}; "
                 f"stopped. Last good checkpoint: {last if last else 'none yet'}. "
                 f"Try a lower optim.lr (now {run.lr:g}), train.precision=32, or a larger optim.grad_clip"
             )
@@ -832,7 +855,7 @@ def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, 
         run.schedules,
         ema=run.ema,
         online=run.model.backbone,
-        grad_clip=float(run.rc.optim.grad_clip or 0.0),
+        grad_clip=float(run.cfg.optim.grad_clip or 0.0),
         autocast=run.autocast or run.scaler is not None,
         device_type=run.device.type,
         check=_loss_check(run, stop, epoch),
@@ -843,12 +866,12 @@ def train_step(run: Run, session: Session, stop: StopSignals, xb: torch.Tensor, 
     run.step += 1
     session.steps += 1
     session.last_loss = lval
-    if run.step % max(1, int(run.rc.train.log_every)) == 0 or run.step == run.total:
+    if run.step % max(1, int(run.cfg.train.log_every)) == 0 or run.step == run.total:
         rec = {
             "step": run.step,
             "epoch": epoch,
             "loss": lval,
-            "probe_loss": float(out.aux_loss.detach()),
+            "probe_loss": float("nan") if out.aux_loss is None else float(out.aux_loss.detach()),
             "lr": run.opt.param_groups[0]["lr"],
         }
         rec.update(_scalar_logs(out.logs))
@@ -877,7 +900,7 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
     model = run.model
     model.eval()
     with torch.autocast(device_type=run.device.type, dtype=torch.bfloat16, enabled=run.autocast):
-        xm = torch.as_tensor(run.images[: min(256, int(run.rc.eval.max_images) or 256)]).to(run.device)
+        xm = torch.as_tensor(run.images[: min(256, int(run.cfg.eval.max_images) or 256)]).to(run.device)
         plain = model.backbone(run.views_fn.plain(xm)).float()
         state = run.gen.get_state()
         v2 = [model.backbone(v).float() for v in run.views_fn(xm)[:2]]
@@ -891,7 +914,7 @@ def epoch_monitors(run: Run, session: Session, epoch: int) -> dict:
         "rankme": monitors.rankme(plain),
         "invariance_ratio": monitors.invariance_ratio(*v2),
     }
-    every = int(run.rc.eval.online_knn_every)
+    every = int(run.cfg.eval.online_knn_every)
     if every and (epoch + 1) % every == 0:
         rec.update(online_knn(run))
     rec["train_seconds"] = session.train_seconds(run)
@@ -906,8 +929,8 @@ def online_knn(run: Run) -> dict:
     data = run.data
     if data.n_classes < 2 or len(data.train_x) == 0 or len(data.test_x) == 0:
         return {}
-    rng = np.random.default_rng(int(run.rc.seed) + 13)
-    e = run.rc.eval
+    rng = np.random.default_rng(int(run.cfg.seed) + 13)
+    e = run.cfg.eval
 
     def subset(n_all: int, n: int) -> np.ndarray:
         return np.arange(n_all) if n >= n_all else np.sort(rng.choice(n_all, size=n, replace=False))
@@ -927,7 +950,7 @@ def online_knn(run: Run) -> dict:
 
 def fit(run: Run, session: Session, stop: StopSignals) -> None:
     """Epochs until the end (or ``train.limit_steps``): steps, end-of-epoch monitors, checkpoints."""
-    ckpt_every = max(1, int(run.rc.train.ckpt_every_epochs))
+    ckpt_every = max(1, int(run.cfg.train.ckpt_every_epochs))
     if run.resumed and ckpt_mod.find_last(run.run_dir) is None:
         save_checkpoint(run, session)  # a branch (--resume FILE --out NEW): NEW holds its own start from step one
     run.dmodel.train()
@@ -941,7 +964,7 @@ def fit(run: Run, session: Session, stop: StopSignals) -> None:
                 session.log(epoch_monitors(run, session, epoch))
             if (epoch + 1) % ckpt_every == 0 or run.step >= run.total:
                 save_checkpoint(run, session)
-                if run.info.main and run.rc.train.keep_epoch_ckpts:
+                if run.info.main and run.cfg.train.keep_epoch_ckpts:
                     save_checkpoint(run, session, f"epoch={epoch + 1}.pt")
     session.progress.update(run.step, run.step // max(1, run.steps_per_epoch), session.last_loss, force=True)
     if run.limit and run.step >= run.limit and run.step < run.total:
@@ -961,10 +984,10 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     )
     backbone = run.model.backbone
     results = {
-        "method": run.rc.method,
+        "method": run.cfg.method,
         "dataset": run.data.name,
-        "seed": run.rc.seed,
-        "epochs": int(run.rc.optim.epochs),
+        "seed": run.cfg.seed,
+        "epochs": int(run.cfg.optim.epochs),
         "steps": run.step,
         "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
         "run_dir": str(run.run_dir),
@@ -980,7 +1003,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "final_loss": session.last_loss,
     }
     t_eval, cpu_eval = time.time(), time.process_time()
-    if run.cfg["eval"]["at_end"] and run.step >= run.total:
+    if run.cfg.eval.at_end and run.step >= run.total:
         results["eval"] = evaluate_model(
             backbone,
             run.model.objective,
@@ -988,7 +1011,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
             run.views_fn,
             run.device,
             run.cfg,
-            probe=run.model.probe if run.rc.probe.online else None,
+            probe=run.model.probe if run.cfg.probe.online else None,
             autocast=run.autocast,
             verbose=verbose,
         )
@@ -1013,29 +1036,22 @@ def _throughput(run: Run, session: Session, train_seconds: float) -> dict:
     }
 
 
-def train(
-    cfg: dict,
-    resume: str | None = None,
-    verbose: bool = True,
-    *,
-    explicit: dict[str, Any] | None = None,
-    allow_changes: bool = False,
-    overwrite: bool = False,
-) -> dict:
+def train(cfg: RunConfig, opts: ResumeOptions | None = None, verbose: bool = True) -> dict:
     """Pretrain, checkpoint and evaluate; returns the results dict (also written to results.json).
 
     Parameters
     ----------
-    cfg : dict
-        Resolved configuration (:func:`idealssl.train.config.resolve`).
-    resume : str, optional
-        ``"auto"`` (the run directory's ``checkpoints/last.pt``), a checkpoint path, or a run directory.
-    explicit, allow_changes, overwrite
-        The settings the command gave explicitly (dotted keys), and the ``--allow-changes`` /
-        ``--overwrite`` flags (:mod:`idealssl.train.rundir`).
+    cfg : RunConfig
+        The run's configuration (:func:`idealssl.train.config.build`).
+    opts : ResumeOptions, optional
+        How the run starts: ``resume`` (None, ``"auto"``: the run directory's ``checkpoints/last.pt``, a checkpoint
+        path, or a run directory), the settings the command gave explicitly (dotted keys), ``--allow-changes`` and
+        ``--overwrite`` (:mod:`idealssl.train.resume`, :mod:`idealssl.train.rundir`). Default: a fresh run.
+    verbose : bool
+        Print the start-up lines, progress and results (rank 0).
     """
-    opts = ResumeOptions(resume, dict(explicit or {}), allow_changes, overwrite)
-    info, device = D.setup(str(cfg["device"]))
+    opts = opts or ResumeOptions()
+    info, device = D.setup(str(cfg.device))
     before = (
         torch.are_deterministic_algorithms_enabled(),
         torch.backends.cudnn.benchmark,
@@ -1071,15 +1087,15 @@ def deterministic(on: bool) -> None:
 
 
 def _train(
-    cfg: dict, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device, lock: RunLock
+    cfg: RunConfig, opts: ResumeOptions, verbose: bool, info: D.DistInfo, device: torch.device, lock: RunLock
 ) -> dict:
     t_setup = time.time()
     cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose, lock)
-    deterministic(bool(cfg["train"].get("deterministic")))
+    deterministic(bool(cfg.train.deterministic))
     run = setup(cfg, run_dir, ck, info, device)
     write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
-    if info.enabled and not run.rc.model.sync_bn and _has_batchnorm(run.model):
+    if info.enabled and not run.cfg.model.sync_bn and _has_batchnorm(run.model):
         _log(
             verbose,
             info,
@@ -1090,20 +1106,21 @@ def _train(
     _log(
         verbose,
         info,
-        f"{run.rc.method} on {run.data.name}: {len(run.images)} pretraining images, "
+        f"{run.cfg.method} on {run.data.name}: {len(run.images)} pretraining images, "
         f"{run.model.backbone.arch} ({run.model.backbone.stem}), d={run.model.backbone.dim}, "
-        f"{run.rc.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
+        f"{run.cfg.optim.epochs} epochs x {run.steps_per_epoch} steps, global batch {run.batch} "
         f"({info.world} process(es)), lr {run.lr:g}, device {device}"
         + (f"; resuming at step {run.step}" if run.resumed else ""),
     )
     _log(verbose, info, reading_line(run))
     if world_change_line(run):
         _log(verbose, info, world_change_line(run))
-    _log(verbose, info, theory_config.describe(run.theory or [], run.cfg))
+    if run.theory is not None:
+        _log(verbose, info, run.theory.describe())
     total = run.total if not run.limit else min(run.total, run.limit)
-    _log(verbose, info, timing.expectation(run.cfg, total - run.step, run.batch, device.type, run.rc.train.progress))
+    _log(verbose, info, timing.expectation(run.cfg, total - run.step, run.batch, device.type, run.cfg.train.progress))
     progress = Progress(
-        str(run.rc.train.progress),
+        str(run.cfg.train.progress),
         total,
         verbose and info.main,
         batch=run.batch,
@@ -1115,9 +1132,7 @@ def _train(
     session = Session(time.time(), metrics, progress)
     try:
         if info.main:
-            from .loggers import build as build_loggers
-
-            session.extra = build_loggers(list(run.rc.train.loggers), run.run_dir, plain(run.cfg))
+            session.extra = build_loggers(list(run.cfg.train.loggers), run.run_dir, plain(run.cfg.to_dict()))
         with StopSignals() as stop:
             fit(run, session, stop)
     finally:

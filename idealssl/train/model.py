@@ -6,6 +6,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
+from ..models import Backbone, build_encoder
+from .config import from_run
+from .defaults import RunConfig
+
 __all__ = ["SSLModel"]
 
 
@@ -17,7 +22,7 @@ class SSLModel(nn.Module):
     shapes the representation (solo-learn's online probe).
     """
 
-    def __init__(self, backbone: nn.Module, objective: nn.Module, n_classes: int):
+    def __init__(self, backbone: Backbone, objective: nn.Module, n_classes: int):
         super().__init__()
         self.backbone = backbone
         self.objective = objective
@@ -46,21 +51,19 @@ class SSLModel(nn.Module):
         return out.loss, probe_loss, out.logs
 
 
-def backbone_from_checkpoint(ck: dict, path, part: str = "backbone") -> nn.Module:
+def backbone_from_checkpoint(ck: dict, path, part: str = "backbone", cfg: RunConfig | None = None) -> Backbone:
     """The backbone a checkpoint describes, with its ``part`` weights ("backbone" or "ema") loaded strictly;
-    one-line :class:`~idealssl.errors.InputError` naming the file for a bad configuration or state dict."""
-    from ..errors import InputError
-    from ..models import build_encoder
-
+    one-line :class:`~idealssl.errors.InputError` naming the file for a bad configuration or state dict. ``cfg``:
+    the checkpoint's configuration when the caller has read it already (:func:`idealssl.train.config.from_run`)."""
     sd = ck.get(part)
     if sd is None:
         raise InputError(f"{path}: no {'EMA backbone' if part == 'ema' else part} in this checkpoint")
     if not isinstance(sd, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in sd.items()):
         raise InputError(f"{path}: the {part} state dict is not a mapping of names to tensors")
+    m = (cfg or from_run(ck["cfg"], str(path))).model
     try:
-        m = ck["cfg"]["model"]
         backbone = build_encoder(
-            m["arch"], int(ck["in_channels"]), int(ck["image_size"]), m["expand_dim"], m["small_stem"], int(m["width"])
+            m.arch, int(ck["in_channels"]), int(ck["image_size"]), m.expand_dim, m.small_stem, int(m.width)
         )
     except InputError as exc:
         raise InputError(f"{path}: bad model configuration in the checkpoint ({exc})") from None

@@ -18,23 +18,20 @@ check alone.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .. import atomic
+from ..checker import check
+from ..checker.selection import score_orbit_set
+from ..derive.prescriptions import Prescriptions
 from ..errors import InputError
-from .config import check_settings
-
-
-def settings(cfg: dict) -> dict[str, Any]:
-    """``check`` section of the configuration, with defaults, validated (:func:`idealssl.train.config.check_settings`);
-    ``probe`` null is the run's ``theory.probe``."""
-    s = check_settings(cfg.get("check") or {})
-    if s["probe"] is None:
-        s["probe"] = (cfg.get("theory") or {}).get("probe", "linear")
-    return s
+from ..jsonutil import plain
+from .config import validate, with_values
+from .defaults import CheckConfig, RunConfig
 
 
 def embed_views(
@@ -48,7 +45,6 @@ def embed_views(
     old, views_fn.g = views_fn.g, g
     was_training = backbone.training
     backbone.eval()
-    out = []
     try:
         with torch.no_grad():
             x = torch.from_numpy(np.ascontiguousarray(images)).to(device)
@@ -60,7 +56,7 @@ def embed_views(
                     for i in range(0, len(x01), batch)
                 ]
                 per_view.append(torch.cat(zs))
-            out = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
+            out: np.ndarray = torch.stack(per_view, 1).reshape(len(images) * V, -1).double().numpy()
     finally:
         views_fn.g = old
         backbone.train(was_training)
@@ -68,17 +64,17 @@ def embed_views(
 
 
 def orbit_set(
-    backbone, data, views_fn, size: int, device, s: dict[str, Any]
+    backbone, data, views_fn, size: int, device, s: CheckConfig
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """(Z, orbit labels, description) for the settings ``s``."""
+    """(Z, orbit labels, description) for the check settings ``s``."""
     n_test = len(data.test_x)
-    M = min(int(s["images"]), n_test)
+    M = min(int(s.images), n_test)
     if M < 2:
         raise InputError(f"check: the test split has {n_test} images; need at least 2")
-    pick = np.sort(np.random.default_rng(int(s["seed"])).permutation(n_test)[:M])
-    V = int(s["views"])
-    Z = embed_views(backbone, data.test_x[pick], views_fn, size, V, int(s["seed"]), device)
-    if s["orbits"] == "class":
+    pick = np.sort(np.random.default_rng(int(s.seed)).permutation(n_test)[:M])
+    V = int(s.views)
+    Z = embed_views(backbone, data.test_x[pick], views_fn, size, V, int(s.seed), device)
+    if s.orbits == "class":
         y = np.asarray(data.test_y)[pick]
         _, labels = np.unique(np.repeat(y, V), return_inverse=True)
     else:
@@ -86,8 +82,8 @@ def orbit_set(
     desc = {
         "images": M,
         "views": V,
-        "seed": int(s["seed"]),
-        "orbits": s["orbits"],
+        "seed": int(s.seed),
+        "orbits": s.orbits,
         "split": "test",
         "image_indices": pick.tolist(),
         "augmentations": "the run's training views (ViewConfig), seeded",
@@ -114,6 +110,7 @@ def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: f
         "rank_required": eff.get("threshold"),
         "sigma_ratio": cond[rank_key]["value"] if rank_key in cond else None,
         "fitted_task_fraction": report.get("fitted_task_fraction"),
+        "certified": report.get("certified"),
         "M": desc["images"],
         "V": desc["views"],
         "C": C,
@@ -132,26 +129,21 @@ def check_block(report: dict[str, Any], desc: dict[str, Any], probe: str, tol: f
     }
 
 
-def run_check(
-    run_dir: Path, backbone, data, views_fn, size: int, device, cfg: dict, overrides: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """Embed, write ``RUN/check/``, check; returns the ``check`` block."""
-    from ..checker import check
-    from ..jsonutil import plain
-
-    s = settings({**cfg, "check": {**(cfg.get("check") or {}), **(overrides or {})}})
+def run_check(run_dir: Path, backbone, data, views_fn, size: int, device, cfg: RunConfig) -> dict[str, Any]:
+    """Embed, write ``RUN/check/``, check at ``cfg``'s ``check`` settings; returns the ``check`` block."""
+    s, probe = cfg.check, cfg.check_probe
     Z, labels, desc = orbit_set(backbone, data, views_fn, size, device, s)
-    rep = check(Z, labels, probe=s["probe"], tol=float(s["tol"])).to_dict()
-    out = Path(run_dir) / "check"
-    files = {
+    rep = check(Z, labels, probe=probe, tol=float(s.tol)).to_dict()
+    out = atomic.real_folder(Path(run_dir) / "check", "check files")
+    files: dict[Path | str, bytes | memoryview] = {
         out / "representation.npy": atomic.npy_bytes(Z),
         out / "orbits.json": json.dumps({"labels": labels.tolist()}).encode(),
         out / "report.json": json.dumps(plain(rep), indent=1).encode(),
         out / "orbit_set.json": json.dumps(plain(desc), indent=1).encode(),
     }
     atomic.write_files(files, "check file")  # the four replace the previous four together, or none does
-    blk = check_block(rep, desc, s["probe"], float(s["tol"]))
-    blk["label_free"] = label_free_block(Z, labels, s["probe"], desc)
+    blk = check_block(rep, desc, probe, float(s.tol))
+    blk["label_free"] = label_free_block(Z, labels, probe, desc)
     return plain(blk)
 
 
@@ -159,8 +151,6 @@ def label_free_block(Z: np.ndarray, labels: np.ndarray, probe: str, desc: dict[s
     """Every label-free score of the orbit set (:mod:`idealssl.checker.selection`: the theory's S10.5 scores beside
     RankMe, LiDAR and alpha-ReQ), each with its value, parts and a protocol string holding its definition and
     constants; ``idealssl select RUN`` recomputes them from ``RUN/check/``."""
-    from ..checker.selection import score_orbit_set
-
     where = (
         f"backbone features of {desc['images']} test images x {desc['views']} views ({desc['orbits']} orbits, "
         f"check.seed {desc['seed']}), probe {probe}"
@@ -179,12 +169,9 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
     skipped for its input (a test split of one image) says why in ``{"skipped": ...}``; one whose files could not be
     written (a full disk) in ``{"failed": ...}``, which ``idealssl train`` reports on one line with exit 2 once
     ``results.json`` holds the run's other results."""
-    import sys
-
-    from .theory_config import block
-
-    results["theory"] = block(run.theory or [], run.cfg)
-    if not settings(run.cfg)["enabled"]:
+    th = run.cfg.theory
+    results["theory"] = (run.theory or Prescriptions(th.probe, th.source, th.enforce, [])).block()
+    if not run.cfg.check.enabled:
         return
     size = int(run.vcfg.size)
     try:
@@ -202,22 +189,24 @@ def finalise_hook(run: Any, results: dict[str, Any], verbose: bool = True) -> No
 
 
 def eval_check(
-    args: Any, path: Path, ck: dict, run_dir: Path, backbone, data, views_fn, size: int, device, out: Any = None
+    args: Any, path: Path, step: int, cfg: RunConfig, backbone, data, views_fn, size: int, device, out: Path
 ) -> int:
-    """``idealssl eval check RUN``: redo the orbit set and the check for any run (written to RUN/check/; the block
-    to ``out``, default ``args.out`` or RUN/eval-check.json)."""
-    import sys
+    """``idealssl eval check RUN``: redo the orbit set and the check for any run, from its checkpoint ``path`` at
+    ``step`` (written to RUN/check/, beside a loose checkpoint; the block to ``out``), at the run's ``check``
+    settings with the command's ``--images``, ``--views``, ``--probe``, ``--tol`` and ``--class-orbits``."""
+    from .checkpoint import run_dir_of
 
     over = {
-        k: v
+        f"check.{k}": v
         for k, v in (("images", args.images), ("views", args.views), ("probe", args.probe), ("tol", args.tol))
         if v is not None
     }
     if args.class_orbits:
-        over["orbits"] = "class"
-    blk = run_check(run_dir, backbone, data, views_fn, size, device, ck["cfg"], over)
-    blk["checkpoint"], blk["step"], blk["weights"] = str(path), ck["step"], args.weights
-    out = out or args.out or str(run_dir / "eval-check.json")
+        over["check.orbits"] = "class"
+    cfg = validate(with_values(cfg, over))
+    run_dir = run_dir_of(path) or path.parent
+    blk = run_check(run_dir, backbone, data, views_fn, size, device, cfg)
+    blk["checkpoint"], blk["step"], blk["weights"] = str(path), step, args.weights
     atomic.write_text(out, json.dumps(blk, indent=2), "results file")
     print(summary(blk))
     print(f"written to {out} and {run_dir / 'check'}/", file=sys.stderr)

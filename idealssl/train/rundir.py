@@ -1,4 +1,4 @@
-"""Where a run writes, and what a resume keeps: the rules that keep earlier runs intact.
+"""Where a run writes: the rules that keep earlier runs intact.
 
 * One process writes into a run directory at a time: its lock (:mod:`idealssl.train.runlock`) is taken before
   anything of the run is read or written, by ``train`` (fresh, resumed or branched) and by ``eval`` / ``export`` /
@@ -20,43 +20,24 @@
 * On every resume ``metrics.jsonl`` is cut back to the records up to the checkpoint's step (0 without
   one) and the temporary files of a process killed while writing are removed (the writer's own names only:
   :func:`idealssl.atomic.remove_temps`).
-* On resume the checkpoint's configuration is kept. This command's ``--device``, ``--data-dir``,
-  ``eval.*``, ``train.limit_steps`` and ``train.progress`` apply (they do not change the trajectory);
-  device, limit_steps and progress are per session (defaults when not given), data_dir and eval.*
-  are the run's unless given. So are ``data.stream``, ``data.num_workers`` and ``data.memory_budget_gb``
-  (how the images are read: the same pixels either way).
-  A larger ``--epochs`` extends the run (the lr and EMA schedules then run to the new end; said on one
-  line). Any other change (``--lr``, ``--batch-size``, ``optim.*``, ``views.*``, ...) is refused unless
-  ``--allow-changes``, which applies it and lists it.
+* What configuration a resume runs with (the checkpoint's, and what the command may change in it) is
+  :mod:`idealssl.train.resume`'s.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
 
-from .. import atomic
+from .. import atomic, outdir
 from ..errors import InputError
-from .runlock import LOCK_NAME, RunLock
-
-#: explicit settings that a resume takes from the command (they do not change the trajectory)
-RESUME_SAFE = ("device", "data_dir", "out", "eval", "train.limit_steps", "train.progress", "train.loggers")
-#: how the images are read (decoded once or per batch, by how many workers): the same pixels either way, so a
-#: resume may change them; the run's values are kept unless the command gives them
-DATA_READING = ("data.stream", "data.num_workers", "data.memory_budget_gb")
-
-
-def is_nonempty(d: Path) -> bool:
-    """Whether ``d`` is a folder holding anything besides the run-directory lock."""
-    return d.is_dir() and any(p.name != LOCK_NAME for p in d.iterdir())
+from ..outdir import LOCK_NAME
+from .runlock import RunLock
 
 
 def is_run_dir(d: Path) -> bool:
@@ -65,60 +46,15 @@ def is_run_dir(d: Path) -> bool:
     return (d / "config.yaml").is_file() and any((d / n).exists() for n in ("env.json", "metrics.jsonl", "checkpoints"))
 
 
-def claim_empty(
-    run_dir: Path,
-    overwrite: bool,
-    *,
-    is_ours: Callable[[Path], bool] = is_run_dir,
-    what: str = "a run directory written by idealssl train",
-    hint: str = "continue it with --resume, ",
-) -> Path | None:
-    """Refuse a non-empty ``run_dir``, or (``overwrite``) move its contents aside; returns where they went.
-
-    ``--overwrite`` moves every entry but the lock into ``NAME.replaced-<UTC time>`` beside the (resolved) folder,
-    and refuses the working directory or a folder above it, and a folder that ``is_ours`` does not recognise
-    (``what``): nothing is deleted, nothing that this command did not write is moved."""
-    if (run_dir.exists() or run_dir.is_symlink()) and not run_dir.is_dir():
-        raise InputError(f"--out {run_dir} exists and is not a directory")
-    if not is_nonempty(run_dir):
-        return None
-    if not overwrite:
-        raise InputError(
-            f"--out {run_dir} is not empty (an earlier run?); {hint}start over with "
-            f"--overwrite (moves its contents to {run_dir.name}.replaced-<time>), or pick another --out"
-        )
-    real = run_dir.resolve()
-    cwd = Path.cwd().resolve()
-    if real == cwd or real in cwd.parents:
-        raise InputError(
-            f"--overwrite: --out {run_dir} is the working directory or a folder above it ({real}); refusing to "
-            f"move it aside: pick another --out"
-        )
-    if not is_ours(real):
-        raise InputError(
-            f"--overwrite: --out {run_dir} does not look like {what}; it is left as it is: move its contents "
-            f"yourself or pick another --out"
-        )
-    return _move_aside(real)
-
-
-def _move_aside(real: Path) -> Path:
-    """Every entry of ``real`` but the lock into a new ``NAME.replaced-<UTC time>[-i]`` beside it."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    dest, i = real.with_name(f"{real.name}.replaced-{stamp}"), 1
-    try:
-        while True:
-            try:
-                dest.mkdir()
-                break
-            except FileExistsError:
-                dest, i = real.with_name(f"{real.name}.replaced-{stamp}-{i}"), i + 1
-        for entry in sorted(real.iterdir()):
-            if entry.name != LOCK_NAME:
-                entry.rename(dest / entry.name)
-    except OSError as exc:
-        raise InputError(f"--overwrite: cannot move the contents of {real} to {dest}: {exc.strerror or exc}") from None
-    return dest
+def claim_empty(run_dir: Path, overwrite: bool) -> Path | None:
+    """:func:`idealssl.outdir.claim_empty` for a run directory of ``idealssl train``."""
+    return outdir.claim_empty(
+        run_dir,
+        overwrite,
+        is_ours=is_run_dir,
+        what="a run directory written by idealssl train",
+        hint="continue it with --resume, ",
+    )
 
 
 #: what ``idealssl train`` writes into a run directory (paths relative to it, ``fnmatch`` patterns)
@@ -180,86 +116,17 @@ def writing_into(
     """Guard every output (``path: the run-file patterns this command owns in run_dir``, :func:`guard_output`) and,
     while the body writes, hold the lock of each run directory an output lies in (refused, naming the holder, when
     another process holds it)."""
-    homes = {guard_output(o, inputs, run_dir, own) for o, own in outs.items()} - {None}
+    homes = {h for o, own in outs.items() if (h := guard_output(o, inputs, run_dir, own)) is not None}
     locks = [RunLock(command) for _ in homes]
     try:
         for lock, home in zip(locks, sorted(homes)):
-            note = lock.acquire(home)  # type: ignore[arg-type]
+            note = lock.acquire(home)
             if note:
                 print(note, file=sys.stderr, flush=True)
         yield
     finally:
         for lock in locks:
             lock.release()
-
-
-def _get(cfg: dict, key: str) -> Any:
-    node: Any = cfg
-    for p in key.split("."):
-        if not isinstance(node, dict) or p not in node:
-            return None
-        node = node[p]
-    return node
-
-
-def _set(cfg: dict, key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = cfg
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = copy.deepcopy(value)
-
-
-def _safe(key: str) -> bool:
-    return any(key == s or key.startswith(s + ".") for s in RESUME_SAFE + DATA_READING)
-
-
-def merge_on_resume(cfg: dict, ck: dict, explicit: dict[str, Any], allow_changes: bool) -> tuple[dict, list[str]]:
-    """The configuration a resume runs with, and the lines that say what was kept / changed."""
-    old = ck["cfg"]
-    for k in ("method", "dataset", "seed"):
-        if old.get(k) != cfg.get(k):
-            raise InputError(
-                f"--resume: checkpoint was trained with {k}={old.get(k)!r}, this command asks {cfg.get(k)!r}"
-            )
-    merged = copy.deepcopy(old)
-    for k in ("device", "eval", "data_dir"):
-        merged[k] = copy.deepcopy(cfg[k])
-    merged["train"] = dict(old["train"], limit_steps=cfg["train"]["limit_steps"], progress=cfg["train"]["progress"])
-    merged["out"] = cfg.get("out")
-    for k in DATA_READING:  # checkpoints older than data.stream lack these: the defaults (cfg's) then
-        if k in explicit or _get(old, k) is None:
-            _set(merged, k, _get(cfg, k))
-    notes = [
-        f"resuming at step {ck['step']}: method, dataset, seed and the training settings are kept from the "
-        f"checkpoint; this command's device, data_dir, eval.*, train.limit_steps and train.progress apply"
-    ]
-    changes = {k: (_get(old, k), v) for k, v in explicit.items() if not _safe(k) and _get(old, k) != v}
-    done = int(ck["step"])
-    spe = int(ck.get("steps_per_epoch") or 1)
-    if "optim.epochs" in changes:
-        was, new = changes["optim.epochs"]
-        if not isinstance(new, int) or new * spe < done:
-            raise InputError(f"--resume: optim.epochs={new!r} is fewer than the {done / spe:g} epochs already trained")
-        if new > was:
-            changes.pop("optim.epochs")
-            _set(merged, "optim.epochs", new)
-            notes.append(
-                f"optim.epochs {was} -> {new}: the run is extended (the lr and EMA schedules now run to step "
-                f"{new * spe}; steps before {done} followed the schedules of {was} epochs)"
-            )
-    if changes and not allow_changes:
-        k, (was, new) = next(iter(changes.items()))
-        more = f" (and {', '.join(list(changes)[1:])})" if len(changes) > 1 else ""
-        raise InputError(
-            f"--resume: this command changes {k} from {was!r} to {new!r}{more}; a resume keeps the "
-            f"checkpoint's settings. Pass --allow-changes to apply the change (the run then differs from "
-            f"an uninterrupted one), or start a new run with another --out"
-        )
-    for k, (was, new) in changes.items():
-        _set(merged, k, new)
-        notes.append(f"--allow-changes: {k} {was!r} -> {new!r}")
-    return merged, notes
 
 
 def read_metrics(path: Path, step: int) -> str:

@@ -36,14 +36,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..outdir import LOCK_NAME
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: the pid in the file is the only record
     fcntl = None  # type: ignore[assignment]
 
-#: the lock file's name inside a run directory
-LOCK_NAME = ".idealssl-lock"
 #: the holder refreshes the lock file's modification time this often (seconds)
 HEARTBEAT_S = 30
 #: a lock of another host not refreshed for this long (seconds) is stale

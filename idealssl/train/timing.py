@@ -12,12 +12,15 @@ wait. Two sources, each stated with where it comes from:
 * the run's own pace: the progress lines time the steps from the end of the first one (which pays for
   allocations and first calls), so their ETA is a measurement on this machine, now.
 
-The ``timing:`` section is not a setting: :func:`idealssl.train.config.resolve` drops it.
+The ``timing:`` section is not a setting: :func:`idealssl.train.config.build` drops it.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from .defaults import RunConfig
+from .presets import preset
 
 #: the keys a recorded measurement must have
 KEYS = ("command", "method", "arch", "width", "batch_size", "steps", "eval", "device", "cores")
@@ -25,24 +28,22 @@ KEYS = ("command", "method", "arch", "width", "batch_size", "steps", "eval", "de
 
 def recorded(dataset: str) -> dict[str, Any] | None:
     """The preset's ``timing:`` section, or None when it has none (or an incomplete one)."""
-    from .config import preset
-
     t = preset(dataset).get("timing")
     if not isinstance(t, dict) or any(k not in t for k in KEYS) or not isinstance(t.get("measured"), list):
         return None
     return t
 
 
-def matches(t: dict[str, Any], cfg: dict, steps: int, batch: int, device: str) -> bool:
+def matches(t: dict[str, Any], cfg: RunConfig, steps: int, batch: int, device: str) -> bool:
     """Whether this run is the configuration the recorded measurement was taken with."""
-    m = cfg["model"]
+    m = cfg.model
     return (
-        cfg["method"] == t["method"]
-        and str(m["arch"]) == t["arch"]
-        and int(m["width"]) == int(t["width"])
+        cfg.method == t["method"]
+        and str(m.arch) == t["arch"]
+        and int(m.width) == int(t["width"])
         and int(batch) == int(t["batch_size"])
         and int(steps) == int(t["steps"])
-        and list(cfg["eval"]["at_end"]) == list(t["eval"])
+        and list(cfg.eval.at_end) == list(t["eval"])
         and device == t["device"]
     )
 
@@ -57,14 +58,14 @@ def describe(t: dict[str, Any]) -> str:
     return f"on a {t['cores']}-core CPU shared with other jobs, {runs} (measured {when})"
 
 
-def expectation(cfg: dict, steps: int, batch: int, device: str, progress: str) -> str:
+def expectation(cfg: RunConfig, steps: int, batch: int, device: str, progress: str | bool) -> str:
     """The line printed before the first step: expected duration (recorded, or 'measured after step 2') and
     how progress is shown."""
     shown = {
         "off": "progress display off (--no-progress)",
         "bar": "progress: a bar with img/s and ETA",
-    }.get(progress, "progress: a line every 10 s with img/s and ETA (a bar on a terminal)")
-    t = recorded(str(cfg["dataset"]))
+    }.get(str(progress), "progress: a line every 10 s with img/s and ETA (a bar on a terminal)")
+    t = recorded(cfg.dataset)
     if t is not None and matches(t, cfg, steps, batch, device):
         when = f"expected for `{t['command']}`, as measured: {describe(t)}; less on an idle machine"
     else:

@@ -77,21 +77,20 @@ def theory_changes_objective(method: str) -> bool:
     """Whether ``--config-source derived`` changes the objective of ``method`` on the digits preset: the
     trainer's own prescriptions (``idealssl.train.theory_config.apply``) applied for C = the number of
     pretraining images, compared with the original configuration."""
-    import copy
+    import dataclasses
 
     from idealssl.data.datasets import load_digits_set
     from idealssl.train import theory_config
     from idealssl.train.catalog import objective_defaults
-    from idealssl.train.config import resolve
+    from idealssl.train.config import build
 
-    base = resolve(method, "digits")
+    base = build(method, "digits").config
     n = len(load_digits_set().train_x)
     objs = []
     for source in SOURCES:
-        cfg = copy.deepcopy(base)
-        cfg["theory"] = {**(cfg.get("theory") or {}), "source": source, "probe": "linear"}
-        theory_config.apply(cfg, n_orbits=n, batch=int(cfg["optim"]["batch_size"]))
-        objs.append({**objective_defaults(method), **cfg["objective"]})
+        cfg = dataclasses.replace(base, theory=dataclasses.replace(base.theory, source=source, probe="linear"))
+        cfg, _ = theory_config.apply(cfg, n_orbits=n, batch=int(cfg.optim.batch_size))
+        objs.append({**objective_defaults(method), **cfg.objective})
     return objs[0] != objs[1]
 
 

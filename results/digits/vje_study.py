@@ -106,13 +106,12 @@ def read_digits_run(out: Path, row: dict) -> dict:
 
 
 def synthetic_row(name: str, over: dict, seed: int) -> dict:
-    from idealssl.synthetic.experiments import MODES, main_world, train_and_assess
+    from idealssl.synthetic.experiments import MODES, Measures, main_world, train_and_assess
 
     w = main_world()
     hp = {**SYNTHETIC_HEADS, **over}
-    r = train_and_assess(
-        w, "vje", w.C - 1, seed, MODES["full"], shots=(4, 16, 64), probes=("linear",), hparams=hp, check=False
-    )
+    measures = Measures(probes=("linear",), shots=(4, 16, 64), check=False)
+    r = train_and_assess(w, "vje", w.C - 1, seed, MODES["full"], hparams=hp, measures=measures)
     row = {"study": "synthetic", "name": name, "seed": seed, "hparams": {k: v for k, v in over.items()}}
     if "error" in r:
         row["error"] = r["error"]

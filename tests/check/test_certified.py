@@ -137,9 +137,21 @@ def test_large_c_bounds_bracket_the_exact_margin():
             codes = rng.normal(size=(C, d))
             exact = cf.code_margin(codes, probe, exact_max_c=12)
             bounds = cf.code_margin(codes, probe, exact_max_c=4)
+            if C - 1 > d:  # Radon: exactly 0 for both families, whatever exact_max_c (S10.1(c))
+                assert bounds.exact and bounds.lower == bounds.upper == exact.upper == 0.0
+                solved = [cf.labelling_margin(codes[y], codes[~y], probe == "linear")[0] for y in _labellings(C)]
+                assert min(solved) == 0.0  # the labellings solved one by one agree: one is not separable
+                continue
             assert not bounds.exact and bounds.lower <= exact.lower + 1e-12 and exact.upper <= bounds.upper + 1e-12
-            if C - 1 > d and probe == "linear":  # Radon: the upper bound is (numerically) 0
-                assert bounds.upper < 1e-9 and exact.upper < 1e-9
+            no_pairs = cf.code_margin(codes, probe, exact_max_c=4, pair_upper=False)
+            assert no_pairs.lower == bounds.lower and no_pairs.upper == math.inf
+
+
+def _labellings(C):
+    for rest in itertools.product((True, False), repeat=C - 1):
+        y = np.array((True, *rest))
+        if not y.all():
+            yield y
 
 
 # ------------------------------------------------------------------------------------------------ S10.2

@@ -246,6 +246,10 @@ def test_large_integers_float64_holds_exactly_are_computed(capsys, tmp_path):
         ["check", "{z}", "--augs", "{o}", "--json"],
         ["derive", "--classes", "4"],
         ["derive", "--exact", "{z}", "--augs", "{o}", "--json"],
+        ["bench", "worlds"],  # a plain print() of any subcommand
+        ["completion", "bash"],
+        ["check", "-h"],  # argparse's help, whose failed write argparse itself ignores
+        ["-h"],
     ],
 )
 def test_stdout_on_a_full_device_is_one_line_exit_2(tmp_path, command):

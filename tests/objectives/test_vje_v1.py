@@ -144,8 +144,8 @@ SMALL = dict(hidden_dim=64, projector_hidden_dim=64, out_dim=32)
 
 def _world_rank(hparams: dict, steps: int) -> float:
     from idealssl.metrics import rankme
-    from idealssl.synthetic.experiments import main_world
     from idealssl.synthetic.train import TrainConfig, embed, train
+    from idealssl.synthetic.worlds import main_world
 
     torch.set_num_threads(1)
     w = main_world()

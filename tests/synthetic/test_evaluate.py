@@ -15,7 +15,7 @@ from idealssl.synthetic.evaluate import (
     random_labellings,
     worst_case_risk,
 )
-from idealssl.synthetic.experiments import cover_fraction
+from idealssl.synthetic.experiments.dimension import cover_fraction
 
 
 def _simplex(C, reps=3):

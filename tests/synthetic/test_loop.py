@@ -4,26 +4,26 @@ import json
 
 import idealssl
 from idealssl.cli import main
-from idealssl.synthetic import loop
-from idealssl.synthetic.experiments import main_world
+from idealssl.synthetic import train as trainer
 from idealssl.synthetic.loop import configure_run
+from idealssl.synthetic.worlds import main_world
 
 
 def test_the_loop_draws_its_batches_with_the_suites_sampler(monkeypatch):
-    """One sampler for the paper's regime: every batch of the loop is sampling.sample_anchors(world, C, rng,
-    'one-per-orbit'), which holds exactly one input of every orbit."""
+    """The loop is a configuration of the one synthetic trainer: every batch is sampling.sample_anchors(world, C,
+    rng, 'one-per-orbit'), which holds exactly one input of every orbit."""
     w = main_world(0)
     seen = []
-    real = loop.sample_anchors
+    real = trainer.sample_anchors
 
     def spy(world, batch, rng, regime="iid"):
         a = real(world, batch, rng, regime=regime)
         seen.append((batch, regime, sorted(world.orbits[a].tolist())))
         return a
 
-    monkeypatch.setattr(loop, "sample_anchors", spy)
+    monkeypatch.setattr(trainer, "sample_anchors", spy)
     cfg = configure_run(w, "cissl", "derived", 0, 3)
-    loop.train_loop(w, cfg)
+    trainer.train(w, cfg.training(w))
     assert len(seen) == 3
     assert all(b == w.C and r == "one-per-orbit" and o == list(range(w.C)) for b, r, o in seen)
 

@@ -98,7 +98,7 @@ def _cell(method, d, C, lin, mlp):
 
 
 def test_dimension_claims_cannot_discriminate():
-    from idealssl.synthetic.experiments import dimension_claims
+    from idealssl.synthetic.experiments.dimension import dimension_claims
 
     memorising = [_cell(m, d, 16, lin, 1.0) for m in ("oracle", "cissl") for d, lin in ((3, 0.0), (15, 1.0))]
     claims = {c["id"]: c["held"] for c in dimension_claims(memorising)}
@@ -110,7 +110,7 @@ def test_dimension_claims_cannot_discriminate():
 
 
 def test_coarseness_claims_exclude_the_n1_ties():
-    from idealssl.synthetic.experiments import coarseness_claims
+    from idealssl.synthetic.experiments.coarseness import coarseness_claims
 
     def level(C, errs):
         e = {"method": "oracle", "C": C}

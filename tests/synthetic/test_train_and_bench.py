@@ -41,7 +41,7 @@ def test_oracle_training_reaches_an_ideal_representation(small_world):
 
 def test_every_registered_objective_trains(small_world):
     """A few steps with each objective through the objectives' contract (EMA targets when asked)."""
-    from idealssl.synthetic.experiments import method_hparams
+    from idealssl.synthetic.experiments.settings import method_hparams
     from idealssl.synthetic.train import TrainConfig, embed, train
 
     torch.set_num_threads(1)
@@ -51,7 +51,42 @@ def test_every_registered_objective_trains(small_world):
         r = train(small_world, TrainConfig(m, dim=5, steps=3, batch=16, hparams=method_hparams(m), seed=0))
         assert np.all(np.isfinite(r["losses"])), m
         assert embed(r["encoder"], small_world).shape == (small_world.N, 5)
-        assert "n_classes" not in r["hparams_ignored"] or m != "dissl"
+        assert r["hparams_used"] == method_hparams(m)
+
+
+def test_learning_rate_constant_or_cosine_to_a_floor_from_the_step_schedules(small_world):
+    """One trainer, two schedules: a constant lr (the suite) and a cosine decay to lr * lr_final (the loop), both
+    from idealssl.step.Schedules and applied by the shared step at every step."""
+    import math
+
+    from idealssl.synthetic import train as T
+
+    torch.set_num_threads(1)
+    const_cfg = T.TrainConfig("oracle", dim=3, steps=6, lr=1e-3, batch=8)
+    const = T.setup(small_world, const_cfg)
+    assert const.schedules.lr is None
+    cfg = T.TrainConfig("oracle", dim=3, steps=6, lr=3e-3, lr_final=0.01, batch=8)
+    run = T.setup(small_world, cfg)
+    expected = [0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t / 6)) for t in range(6)]
+    assert run.schedules.lr == pytest.approx(expected, rel=1e-12)
+    for t in range(6):
+        T.train_step(small_world, cfg, run, t)
+        assert run.optimizer.param_groups[0]["lr"] == pytest.approx(3e-3 * expected[t], rel=1e-12)
+    for t in range(2):  # the constant schedule leaves Adam's lr alone
+        T.train_step(small_world, const_cfg, const, t)
+        assert const.optimizer.param_groups[0]["lr"] == 1e-3
+
+
+def test_a_non_finite_loss_stops_the_trainer_before_the_step(small_world):
+    from idealssl.synthetic import train as T
+
+    cfg = T.TrainConfig("oracle", dim=3, steps=2, batch=8)
+    run = T.setup(small_world, cfg)
+    before = [p.detach().clone() for p in run.encoder.parameters()]
+    run.X = torch.full_like(run.X, float("nan"))
+    with pytest.raises(FloatingPointError, match="non-finite loss at step 0"):
+        T.train_step(small_world, cfg, run, 0)
+    assert all(torch.equal(a, b) for a, b in zip(before, run.encoder.parameters()))
 
 
 def test_image_world_trains_with_the_convnet():
@@ -74,7 +109,7 @@ def test_unknown_method_is_an_input_error(small_world):
 def test_free_logit_dissl_threshold():
     """theory/statements.md S7.2-S7.3: with K > C categories the optimal teacher is deterministic for
     lambda < 1 + beta and spreads for lambda > 1 + beta (beta = 0.8: threshold 1.8)."""
-    from idealssl.synthetic.experiments import free_logit_dissl
+    from idealssl.synthetic.experiments.dissl_threshold import free_logit_dissl
 
     torch.set_num_threads(1)
     lo = free_logit_dissl(C=4, K=8, lam=1.0, beta=0.8, steps=500, seed=0)
@@ -130,6 +165,20 @@ def test_bench_export_then_check(tmp_path, capsys):
     # the checker reads the export; 20 steps are not enough for invariance: verdict 1 (not ideal) or 0
     assert main(["check", str(out / "representation.npy"), "--augs", str(out / "orbits.json")]) in (0, 1)
     assert main(["bench", "worlds"]) == 0
+
+
+def test_one_registered_runner_per_experiment_in_the_suites_order():
+    """The registry of the experiments package runs exactly the experiments the torch-free protocol lists (the
+    CLI's help and the report read that list), each one module with a ``run(mode, store)``."""
+    import importlib
+
+    from idealssl.synthetic import experiments as E
+    from idealssl.synthetic import protocol, report
+
+    assert tuple(E.RUNNERS) == protocol.EXPERIMENTS == E.EXPERIMENTS
+    assert report.EXPERIMENTS is protocol.EXPERIMENTS
+    for name, runner in E.RUNNERS.items():
+        assert runner is importlib.import_module(f"idealssl.synthetic.experiments.{name}").run
 
 
 def test_dissl_threshold_experiment_and_report(tmp_path):

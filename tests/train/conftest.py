@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from . import _tiny  # noqa: F401  (registers tinytest / tinyema)
+from ._tiny import FAST
 
 HERE = Path(__file__).parent
 
@@ -31,3 +32,31 @@ def sub_env():
     env = dict(os.environ)
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return env
+
+
+def train_args(
+    method: str = "tinytest",
+    *overrides: str,
+    dataset: str | None = "digits",
+    out=None,
+    epochs: int | None = None,
+    flags: tuple[str, ...] | list[str] = (),
+    fast: bool = True,
+) -> list[str]:
+    """The argv of ``idealssl train`` as the tests give it: ``--method``, ``--dataset`` (None: none), ``--epochs``,
+    ``--out``, other ``flags``, then the dotted overrides: :data:`FAST` (the tiny run's settings) unless ``fast`` is
+    false, and ``overrides`` after it (a later override wins)."""
+    argv = ["train", "--method", method]
+    if dataset is not None:
+        argv += ["--dataset", dataset]
+    if epochs is not None:
+        argv += ["--epochs", str(epochs)]
+    if out is not None:
+        argv += ["--out", str(out)]
+    return [*argv, *flags, *(FAST if fast else []), *overrides]
+
+
+@pytest.fixture(name="train_args")
+def train_args_fixture():
+    """The builder of ``idealssl train`` argv lists (:func:`train_args`)."""
+    return train_args

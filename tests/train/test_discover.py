@@ -32,8 +32,8 @@ def test_list_presets_prints_dataset_arch_recipe_and_number(capsys):
     assert "convnet" in digits and "number:" in digits and "no number yet" not in digits
 
 
-def test_print_config_shows_resolved_values(capsys):
-    assert main(["train", "--method", "dissl", "--dataset", "digits", "--print-config"]) == 0
+def test_print_config_shows_resolved_values(train_args, capsys):
+    assert main(train_args("dissl", flags=["--print-config"], fast=False)) == 0
     out = capsys.readouterr().out
     cfg = yaml.safe_load(out)
     assert cfg["device"] in ("cpu", "cuda") and cfg["out"].startswith("runs/digits-dissl/")

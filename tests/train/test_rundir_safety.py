@@ -325,6 +325,29 @@ def test_planted_symlinks_are_replaced_and_their_targets_never_written(finished,
         assert not (finished / name).is_symlink() and (finished / name).stat().st_size > 0, name
 
 
+@pytest.mark.parametrize(
+    "folder,argv",
+    [
+        ("check", lambda R: ["eval", "check", str(R)]),
+        ("plots", lambda R: ["plot", str(R), "--no-embedding"]),
+    ],
+)
+def test_a_run_folder_planted_as_a_symlink_is_refused_and_its_target_untouched(
+    finished, tmp_path, capsys, folder, argv
+):
+    users = tmp_path / "users_folder"
+    users.mkdir()
+    for name in ("representation.npy", "orbits.json", "report.json", "orbit_set.json", "curves.png"):
+        (users / name).write_text(f"precious {name}")
+    before = _snapshot(users)
+    if (finished / folder).exists():
+        shutil.rmtree(finished / folder)
+    (finished / folder).symlink_to(users)
+    assert main(argv(finished)) == 2
+    assert "symlink" in _one_line(capsys.readouterr().err)
+    assert _snapshot(users) == before
+
+
 def test_metrics_jsonl_symlink_planted_during_a_run_is_refused_not_followed(tmp_path):
     victim = tmp_path / "victim.txt"
     victim.write_text("precious")

@@ -18,20 +18,9 @@ def _records(run):
     return [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_fast_dev_run_goes_through_every_stage(tmp_path, capsys):
+def test_fast_dev_run_goes_through_every_stage(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
-        "tinytest",
-        "--dataset",
-        "digits",
-        "--fast-dev-run",
-        "--out",
-        str(run),
-        "model.width=8",
-        "train.progress=off",
-    ]
+    argv = train_args("tinytest", "model.width=8", "train.progress=off", out=run, flags=["--fast-dev-run"], fast=False)
     assert main(argv) == 0
     res = json.loads((run / "results.json").read_text())
     assert res["steps"] == 3 and res["epochs"] == 1
@@ -47,32 +36,24 @@ def test_fast_dev_run_goes_through_every_stage(tmp_path, capsys):
     assert cfg["optim"]["batch_size"] == 16 and cfg["train"]["limit_batches"] == 3
 
 
-def test_print_config_shows_the_fast_dev_run_settings(capsys):
-    assert main(["train", "--method", "simclr", "--fast-dev-run", "--print-config"]) == 0
+def test_print_config_shows_the_fast_dev_run_settings(train_args, capsys):
+    assert main(train_args("simclr", dataset=None, flags=["--fast-dev-run", "--print-config"], fast=False)) == 0
     cfg = yaml.safe_load(capsys.readouterr().out)
     assert cfg["optim"]["batch_size"] == 16 and cfg["optim"]["epochs"] == 1 and cfg["optim"]["warmup_epochs"] == 0
     assert cfg["eval"]["max_images"] == 200 and cfg["train"]["limit_batches"] == 3
 
 
-def test_limit_batches_and_data_fraction(tmp_path, capsys):
+def test_limit_batches_and_data_fraction(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = train_args(
         "tinytest",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "2",
-        "--limit-batches",
-        "2",
-        "--data-fraction",
-        "0.5",
-        "--out",
-        str(run),
         *[o for o in FAST if "fraction" not in o],
         "eval.at_end=[]",
-    ]
+        epochs=2,
+        out=run,
+        flags=["--limit-batches", "2", "--data-fraction", "0.5"],
+        fast=False,
+    )
     assert main(argv) == 0
     assert "718 pretraining images" in capsys.readouterr().err  # half of 1437, rounded
     steps = [r["step"] for r in _records(run) if not r.get("end_of_epoch")]
@@ -128,8 +109,8 @@ def test_fast_dev_run_resnet18_under_a_minute(tmp_path, sub_env, method):
         assert wall < 60, f"{wall:.0f} s"
 
 
-def test_devices_must_be_positive(capsys):
-    assert main(["train", "--method", "simclr", "--devices", "0", "--print-config"]) == 2
+def test_devices_must_be_positive(train_args, capsys):
+    assert main(train_args("simclr", dataset=None, flags=["--devices", "0", "--print-config"], fast=False)) == 2
     err = capsys.readouterr().err
     assert "--devices must be >= 1, got 0" in err and err.count("\n") == 1
 
@@ -169,18 +150,10 @@ def test_devices_2_starts_ddp_itself_on_cpu(tmp_path, sub_env):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "is not empty" in r.stderr, r.stderr
 
 
-def test_knn_grid_reports_every_setting(tmp_path, capsys):
+def test_knn_grid_reports_every_setting(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = [
-        "train",
-        "--method",
+    argv = train_args(
         "tinytest",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "1",
-        "--out",
-        str(run),
         *[o for o in FAST if "fraction" not in o],
         "optim.warmup_epochs=0",
         "train.limit_batches=2",
@@ -188,7 +161,10 @@ def test_knn_grid_reports_every_setting(tmp_path, capsys):
         "eval.knn_k=[5,20]",
         "eval.knn_t=[0.07,0.5]",
         "eval.max_images=300",
-    ]
+        epochs=1,
+        out=run,
+        fast=False,
+    )
     assert main(argv) == 0
     ev = json.loads((run / "results.json").read_text())["eval"]
     grid = ev["knn_grid"]["settings"]
@@ -205,20 +181,8 @@ def test_bad_knn_grid_is_one_line(capsys):
     assert "eval.knn_k must be an integer >= 1 or a non-empty list" in capsys.readouterr().err
 
 
-def test_precision_bf16_mixed_on_cpu_and_16_mixed_needs_cuda(tmp_path, capsys):
-    common = [
-        "train",
-        "--method",
-        "tinytest",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "1",
-        *FAST,
-        "optim.warmup_epochs=0",
-        "train.limit_batches=2",
-        "eval.at_end=[]",
-    ]
+def test_precision_bf16_mixed_on_cpu_and_16_mixed_needs_cuda(train_args, tmp_path, capsys):
+    common = train_args("tinytest", "optim.warmup_epochs=0", "train.limit_batches=2", "eval.at_end=[]", epochs=1)
     assert main([*common, "--out", str(tmp_path / "a"), "--precision", "bf16-mixed"]) == 0
     env = json.loads((tmp_path / "a" / "env.json").read_text())
     assert env["autocast_bf16"] is True and env["autocast_fp16_grad_scaler"] is False
@@ -229,28 +193,21 @@ def test_precision_bf16_mixed_on_cpu_and_16_mixed_needs_cuda(tmp_path, capsys):
     assert not (tmp_path / "b" / "config.yaml").exists()
 
 
-def test_deterministic_flag_reaches_torch_for_the_run_only(tmp_path, capsys, monkeypatch):
+def test_deterministic_flag_reaches_torch_for_the_run_only(train_args, tmp_path, capsys, monkeypatch):
     import torch
 
     seen = []
     real = torch.use_deterministic_algorithms
     monkeypatch.setattr(torch, "use_deterministic_algorithms", lambda on, **kw: (seen.append(on), real(on, **kw)))
-    argv = [
-        "train",
-        "--method",
+    argv = train_args(
         "tinytest",
-        "--dataset",
-        "digits",
-        "--epochs",
-        "1",
-        "--deterministic",
-        "--out",
-        str(tmp_path / "r"),
-        *FAST,
         "optim.warmup_epochs=0",
         "train.limit_batches=2",
         "eval.at_end=[]",
-    ]
+        epochs=1,
+        out=tmp_path / "r",
+        flags=["--deterministic"],
+    )
     assert main(argv) == 0
     assert seen == [True, False] and not torch.are_deterministic_algorithms_enabled()
     cfg = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())

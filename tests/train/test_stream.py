@@ -18,8 +18,10 @@ from idealssl.data import stream as S
 from idealssl.data.datasets import FileImages, channel_stats, load_dataset, stream_choice
 from idealssl.errors import InputError
 from idealssl.train import checkpoint as C
+from idealssl.train.defaults import DataConfig
 
 from ._tiny import jpeg_folder
+from .conftest import train_args as build_train_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,20 +33,8 @@ def folder(tmp_path_factory):
 
 
 def _args(folder, out, *extra):
-    return [
-        "train",
-        "--method",
+    return build_train_args(
         "tinytest",
-        "--dataset",
-        "folder",
-        "--data-dir",
-        str(folder),
-        "--epochs",
-        "2",
-        "--arch",
-        "convnet",
-        "--out",
-        str(out),
         "model.width=8",
         "optim.batch_size=8",
         "optim.warmup_epochs=0",
@@ -52,7 +42,12 @@ def _args(folder, out, *extra):
         "train.log_every=1",
         "train.progress=off",
         *extra,
-    ]
+        dataset="folder",
+        epochs=2,
+        out=out,
+        flags=["--data-dir", str(folder), "--arch", "convnet"],
+        fast=False,
+    )
 
 
 def _losses(run_dir):
@@ -63,8 +58,8 @@ def _losses(run_dir):
 def test_file_images_decode_like_the_in_memory_path(folder):
     """FileImages indexes like the decoded array (ints, slices, index and boolean arrays, tuples) with the
     same pixels, and the channel statistics are the same bit for bit."""
-    mem = load_dataset("folder", folder, {"image_size": 16, "stream": False})
-    lazy = load_dataset("folder", folder, {"image_size": 16, "stream": True})
+    mem = load_dataset("folder", folder, DataConfig(image_size=16, stream=False))
+    lazy = load_dataset("folder", folder, DataConfig(image_size=16, stream=True))
     assert isinstance(lazy.train_x, FileImages) and isinstance(mem.train_x, np.ndarray)
     assert lazy.train_x.shape == mem.train_x.shape and lazy.test_x.shape == mem.test_x.shape
     assert lazy.mean == mem.mean and lazy.std == mem.std
@@ -171,7 +166,7 @@ def test_auto_streams_above_the_memory_budget(folder, tmp_path, capsys):
     assert stream_choice("auto", 10, 3, 10, 1e-5) == ""  # 3,000 bytes
     assert "> data.memory_budget_gb=1e-06" in stream_choice("auto", 1000, 3, 10, 1e-6)
     assert stream_choice(False, 10**9, 3, 224, 1.0) == "" and stream_choice(True, 1, 1, 1, 8.0).startswith("data.st")
-    assert not load_dataset("folder", folder, {"image_size": 16}).stream  # defaults: auto, 8 GB
+    assert not load_dataset("folder", folder, DataConfig(image_size=16)).stream  # defaults: auto, 8 GB
     out = tmp_path / "auto"
     assert main(_args(folder, out, "data.memory_budget_gb=1e-6", "eval.at_end=[]", "check.enabled=false")) == 0
     err = capsys.readouterr().err
@@ -193,14 +188,12 @@ def test_bad_stream_settings_are_one_line(folder, tmp_path, capsys, override, me
     assert message in err and "Traceback" not in err and err.strip().count("\n") == 0
 
 
-def test_stream_true_on_an_array_dataset_is_refused(tmp_path, capsys):
-    code = main(
-        ["train", "--method", "tinytest", "--dataset", "digits", "--out", str(tmp_path / "d"), "data.stream=true"]
-    )
+def test_stream_true_on_an_array_dataset_is_refused(train_args, tmp_path, capsys):
+    code = main(train_args("tinytest", "data.stream=true", out=tmp_path / "d", fast=False))
     err = capsys.readouterr().err
     assert code == 2 and "data.stream=true: digits is held in memory" in err and "Traceback" not in err
     with pytest.raises(InputError, match="cifar10 is held in memory"):
-        load_dataset("cifar10", tmp_path, {"stream": True})
+        load_dataset("cifar10", tmp_path, DataConfig(stream=True))
 
 
 def test_streaming_bench_smoke(tmp_path):
@@ -320,8 +313,8 @@ def _unlabeled(root, n=10, seed=3):
 def test_unlabeled_dir_adds_unlabelled_images_before_train_streamed_or_not(folder, tmp_path):
     unl = _unlabeled(tmp_path)
     cfgs = [{"image_size": 16, "unlabeled_dir": str(unl), "stream": s} for s in (False, True)]
-    mem, streamed = (load_dataset("folder", folder, c) for c in cfgs)
-    plain = load_dataset("folder", folder, {"image_size": 16, "stream": False})
+    mem, streamed = (load_dataset("folder", folder, DataConfig(**c)) for c in cfgs)
+    plain = load_dataset("folder", folder, DataConfig(image_size=16, stream=False))
     for d in (mem, streamed):
         assert len(d.ssl_x) == 10 + len(plain.train_x) and "10 unlabelled images" in d.notes
         assert np.array_equal(np.asarray(d.ssl_x[10:]), plain.train_x)  # unlabelled first, then train

@@ -9,36 +9,34 @@ import idealssl
 from idealssl.cli import main
 from idealssl.errors import InputError
 from idealssl.train import theory_config
-from idealssl.train.config import resolve
-
-from ._tiny import FAST
+from idealssl.train.config import build
 
 
 def _cfg(method="dissl", *overrides):
-    return resolve(method, "digits", overrides=list(overrides))
+    return build(method, "digits", overrides=list(overrides)).config
 
 
 def _by(rec, start):
-    return next(r for r in rec if r["prescription"].startswith(start))
+    return next(r for r in rec.records if r["prescription"].startswith(start))
 
 
 def test_derived_applies_dissl_prescriptions():
     cfg = _cfg()
-    assert cfg["objective"]["categories"] == 128  # the preset
-    rec = theory_config.apply(cfg, n_orbits=1437, batch=256)
-    obj = cfg["objective"]
+    assert cfg.objective["categories"] == 128  # the preset
+    applied, rec = theory_config.apply(cfg, n_orbits=1437, batch=256)
+    assert cfg.objective["categories"] == 128  # the configuration given is not changed
+    obj = applied.objective
     assert obj["categories"] == 1437 and obj["probe"] == "linear" and obj["lambda_maximality"] == pytest.approx(1.5)
     assert _by(rec, "K >= C")["holds"] and _by(rec, "K >= C")["applied"]
     assert _by(rec, "0 < lambda")["value"] == pytest.approx(1.5) and _by(rec, "0 < lambda")["holds"]
     assert _by(rec, "batch >= K")["holds"] is False  # recorded, not enforced
-    theory_config.with_dim(rec, 64)
+    rec.with_dim(64)
     assert _by(rec, "d >= 1436")["holds"] is False and _by(rec, "d >= 1436")["value"] == 64
 
 
 def test_original_keeps_the_preset_and_records_what_breaks():
-    cfg = _cfg("dissl", "theory.source=original")
-    rec = theory_config.apply(cfg, n_orbits=1437)
-    assert cfg["objective"]["categories"] == 128 and "lambda_maximality" not in cfg["objective"]
+    cfg, rec = theory_config.apply(_cfg("dissl", "theory.source=original"), n_orbits=1437)
+    assert cfg.objective["categories"] == 128 and "lambda_maximality" not in cfg.objective
     assert _by(rec, "K >= C")["holds"] is False and not _by(rec, "K >= C")["applied"]
     assert _by(rec, "0 < lambda")["value"] == pytest.approx(2.3) and _by(rec, "0 < lambda")["holds"] is False
 
@@ -55,41 +53,24 @@ def test_contradicting_setting_is_refused_unless_overridden(override, fragment):
     with pytest.raises(InputError, match="contradicts the theory") as e:
         theory_config.apply(_cfg("dissl", override), n_orbits=1437)
     assert fragment in str(e.value) and "theory.enforce=false" in str(e.value)
-    cfg = _cfg("dissl", override, "theory.enforce=false")
-    rec = theory_config.apply(cfg, n_orbits=1437)
-    assert any(r["holds"] is False for r in rec)
+    _, rec = theory_config.apply(_cfg("dissl", override, "theory.enforce=false"), n_orbits=1437)
+    assert any(r["holds"] is False for r in rec.records)
 
 
 def test_mlp_probe_and_other_methods():
-    cfg = _cfg("cissl", "theory.probe=mlp")
-    rec = theory_config.apply(cfg, n_orbits=100)
-    assert cfg["objective"]["probe"] == "mlp" and _by(rec, "student head")["holds"]
-    cfg = _cfg("simclr")
-    before = dict(cfg["objective"])
-    rec = theory_config.apply(cfg, n_orbits=100)
-    assert cfg["objective"] == before and "not one of the theory's objectives" in rec[-1]["prescription"]
+    cfg, rec = theory_config.apply(_cfg("cissl", "theory.probe=mlp"), n_orbits=100)
+    assert cfg.objective["probe"] == "mlp" and _by(rec, "student head")["holds"]
+    before = _cfg("simclr")
+    cfg, rec = theory_config.apply(before, n_orbits=100)
+    assert cfg.objective == before.objective and "not one of the theory's objectives" in rec.records[-1]["prescription"]
 
 
-def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, capsys):
+def test_train_writes_theory_and_check_blocks_and_files_check_accepts(train_args, tmp_path, capsys):
     out = tmp_path / "run"
     rc = main(
-        [
-            "train",
-            "--method",
-            "dissl",
-            "--dataset",
-            "digits",
-            "--epochs",
-            "1",
-            "--probe",
-            "linear",
-            "--out",
-            str(out),
-            *FAST,
-            "eval.at_end=[]",
-            "check.images=8",
-            "check.views=3",
-        ]
+        train_args(
+            "dissl", "eval.at_end=[]", "check.images=8", "check.views=3", epochs=1, out=out, flags=["--probe", "linear"]
+        )
     )
     assert rc == 0
     err = capsys.readouterr().err
@@ -125,20 +106,7 @@ def test_train_writes_theory_and_check_blocks_and_files_check_accepts(tmp_path, 
     assert blk["orbits"] == "class" and blk["M"] == 12 and blk["C"] <= 10
 
 
-def test_contradiction_refused_on_the_command_line(tmp_path, capsys):
-    rc = main(
-        [
-            "train",
-            "--method",
-            "dissl",
-            "--dataset",
-            "digits",
-            "--out",
-            str(tmp_path / "r"),
-            *FAST,
-            "objective.lambda_maximality=3.0",
-            "eval.at_end=[]",
-        ]
-    )
+def test_contradiction_refused_on_the_command_line(train_args, tmp_path, capsys):
+    rc = main(train_args("dissl", "objective.lambda_maximality=3.0", "eval.at_end=[]", out=tmp_path / "r"))
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "contradicts the theory" in err and len(err.splitlines()) == 1

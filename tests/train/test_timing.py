@@ -4,9 +4,7 @@ import json
 
 from idealssl.cli import main
 from idealssl.train import timing
-from idealssl.train.config import resolve
-
-from ._tiny import FAST
+from idealssl.train.config import build, resolve
 
 
 def test_digits_preset_records_the_readme_command_with_its_conditions():
@@ -18,7 +16,7 @@ def test_digits_preset_records_the_readme_command_with_its_conditions():
 
 
 def test_expectation_for_the_readme_command_and_for_another_configuration():
-    cfg = resolve("dissl", "digits")
+    cfg = build("dissl", "digits").config
     t = timing.recorded("digits")
     line = timing.expectation(cfg, int(t["steps"]), int(t["batch_size"]), "cpu", "auto")
     r = t["measured"][0]
@@ -27,7 +25,7 @@ def test_expectation_for_the_readme_command_and_for_another_configuration():
     total, train = f"{r['total_wall_s']:.0f}", f"{r['train_wall_s']:.0f}"
     assert f"{total} s in all ({train} s of training) at load average {r['load']}" in line
     assert "progress: a line every 10 s" in line
-    other = timing.expectation(resolve("simclr", "digits"), 300, 256, "cpu", "off")
+    other = timing.expectation(build("simclr", "digits").config, 300, 256, "cpu", "off")
     assert other.startswith("expected: 300 steps of 256 images; no recorded time") and "display off" in other
     assert "no recorded time" in timing.expectation(cfg, 300, 256, "cuda", "auto")  # measured on a CPU
 
@@ -45,9 +43,9 @@ def test_eta_is_timed_from_the_end_of_the_first_step(capsys):
     assert "10 img/s ETA 0:01:30" in err[1]  # 1 step/s after step 1, 90 steps left (not 0:15:00 from 110 s)
 
 
-def test_trainer_prints_the_expectation_before_step_1_and_each_evaluation_stage(tmp_path, capsys):
+def test_trainer_prints_the_expectation_before_step_1_and_each_evaluation_stage(train_args, tmp_path, capsys):
     run = tmp_path / "run"
-    argv = ["train", "--method", "tinytest", "--epochs", "1", "--out", str(run), *FAST, "train.progress=plain"]
+    argv = train_args("tinytest", "train.progress=plain", dataset=None, epochs=1, out=run)
     assert main(argv + ["eval.at_end=[knn,fewshot]", "eval.fewshot_trials=1"]) == 0
     err = capsys.readouterr().err
     assert "no recorded time for this configuration" in err

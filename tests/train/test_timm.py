@@ -12,13 +12,19 @@ import torch
 
 from idealssl.cli import main
 
+from .conftest import train_args as build_train_args
+
 FAKE = ["--dataset", "fake", "data.fake_size=32", "data.fake_classes=4", "data.fake_images=64", "train.progress=off"]
 
 
 def _train(tmp_path, arch, *extra, method="simclr"):
     """``idealssl train --method M --dataset fake --arch ARCH --fast-dev-run`` as a user types it."""
     run = tmp_path / "run"
-    rc = main(["train", "--method", method, "--arch", arch, "--fast-dev-run", "--out", str(run), *FAKE, *extra])
+    rc = main(
+        build_train_args(
+            method, *FAKE, *extra, dataset=None, out=run, flags=["--arch", arch, "--fast-dev-run"], fast=False
+        )
+    )
     return run, rc
 
 

@@ -25,9 +25,9 @@ def _losses(run_dir):
     return out
 
 
-def test_digits_run_writes_run_directory_with_protocols(tmp_path, capsys):
+def test_digits_run_writes_run_directory_with_protocols(train_args, tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "2", "--out", str(out), *FAST])
+    rc = main(train_args("tinytest", epochs=2, out=out))
     assert rc == 0
     for f in ("config.yaml", "env.json", "metrics.jsonl", "results.json", "checkpoints/last.pt"):
         assert (out / f).is_file(), f
@@ -52,10 +52,10 @@ def test_digits_run_writes_run_directory_with_protocols(tmp_path, capsys):
     build_encoder("convnet", 1, 8, width=8).load_state_dict(sd)
 
 
-def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(train_args, tmp_path):
     """Stop mid-epoch (train.limit_steps), resume, compare every step with a run never stopped; EMA state too."""
     a, b = tmp_path / "a", tmp_path / "b"
-    common = ["train", "--method", "tinyema", "--dataset", "digits", "--epochs", "3"]
+    common = train_args("tinyema", epochs=3, fast=False)
     assert main(common + ["--out", str(a), *FAST, "eval.at_end=[]"]) == 0
     assert main(common + ["--out", str(b), *FAST, "eval.at_end=[]", "train.limit_steps=7"]) == 0
     ck = C.load(b / "checkpoints" / "last.pt")
@@ -70,23 +70,9 @@ def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
         assert torch.equal(ca["model"][k], cb["model"][k]), k
 
 
-def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(train_args, tmp_path, capsys):
     out = tmp_path / "nan"
-    rc = main(
-        [
-            "train",
-            "--method",
-            "tinytest",
-            "--dataset",
-            "digits",
-            "--epochs",
-            "3",
-            "--out",
-            str(out),
-            *FAST,
-            "objective.nan_at=7",
-        ]
-    )
+    rc = main(train_args("tinytest", "objective.nan_at=7", epochs=3, out=out))
     err = capsys.readouterr().err
     assert rc == 3
     assert "loss is nan at step 7 (epoch 1)" in err and "Last good checkpoint" in err and "last.pt" in err
@@ -114,47 +100,32 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, argv, fragment):
     assert rc == 2 and fragment in err and len(err.splitlines()) == 1, err
 
 
-def test_every_registered_method_trains_through_the_loop(tmp_path):
+def test_every_registered_method_trains_through_the_loop(train_args, tmp_path):
     methods = [m for m in available() if not m.startswith("tiny")]
     assert methods, "no objectives registered"
     for m in methods:
         out = tmp_path / m
-        rc = main(
-            [
-                "train",
-                "--method",
-                m,
-                "--dataset",
-                "digits",
-                "--out",
-                str(out),
-                *FAST,
-                "train.limit_steps=2",
-                "eval.at_end=[]",
-            ]
-        )
+        rc = main(train_args(m, "train.limit_steps=2", "eval.at_end=[]", out=out))
         assert rc == 0, m
         assert C.load(out / "checkpoints" / "last.pt")["step"] == 2
 
 
-def test_export_torchvision_keys(tmp_path):
+def test_export_torchvision_keys(train_args, tmp_path):
     import torchvision
 
     out = tmp_path / "rn"
     assert (
         main(
-            [
-                "train",
-                "--method",
+            train_args(
                 "tinytest",
-                "--arch",
-                "resnet18",
-                "--out",
-                str(out),
                 *[o for o in FAST if not o.startswith("model.width")],  # a ResNet's widths are its own
                 "train.limit_steps=1",
                 "eval.at_end=[]",
-            ]
+                dataset=None,
+                out=out,
+                flags=["--arch", "resnet18"],
+                fast=False,
+            )
         )
         == 0
     )
@@ -180,9 +151,9 @@ def _wait_for_step(path, step, proc, timeout=120):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
-def test_killed_process_resumes_to_identical_losses(tmp_path, runner, sub_env, sig):
+def test_killed_process_resumes_to_identical_losses(train_args, tmp_path, runner, sub_env, sig):
     """A real process killed mid-run (SIGTERM: checkpoint at that step; SIGKILL: last epoch checkpoint)."""
-    args = ["train", "--method", "tinytest", "--dataset", "digits", "--epochs", "6"]
+    args = train_args("tinytest", epochs=6, fast=False)
     a, b = tmp_path / "a", tmp_path / "b"
     subprocess.run(
         [sys.executable, str(runner), *args, "--out", str(a), *FAST, "eval.at_end=[]"],
@@ -249,7 +220,7 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
 
 
-def test_real_format_fixtures_train_end_to_end(tmp_path):
+def test_real_format_fixtures_train_end_to_end(train_args, tmp_path):
     """CIFAR-10 pickle batches and STL-10 binaries (unlabeled split in pretraining) through the CLI."""
     import numpy as np
 
@@ -264,26 +235,19 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
     out = tmp_path / "c10"
     assert (
         main(
-            [
-                "train",
-                "--method",
+            train_args(
                 "tinytest",
-                "--dataset",
-                "cifar10",
-                "--data-dir",
-                str(tmp_path),
-                "--epochs",
-                "1",
-                "--out",
-                str(out),
-                "--arch",
-                "convnet",
                 "model.width=8",
                 "optim.batch_size=32",
                 "train.progress=off",
                 "optim.warmup_epochs=0",
                 "eval.at_end=[knn]",
-            ]
+                dataset="cifar10",
+                epochs=1,
+                out=out,
+                flags=["--data-dir", str(tmp_path), "--arch", "convnet"],
+                fast=False,
+            )
         )
         == 0
     )
@@ -301,20 +265,8 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
     out = tmp_path / "stl"
     assert (
         main(
-            [
-                "train",
-                "--method",
+            train_args(
                 "tinytest",
-                "--dataset",
-                "stl10",
-                "--data-dir",
-                str(tmp_path),
-                "--epochs",
-                "2",
-                "--out",
-                str(out),
-                "--arch",
-                "convnet",
                 "model.width=4",
                 "optim.batch_size=8",
                 "views.size=16",
@@ -323,7 +275,12 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
                 "train.log_every=1",
                 "eval.at_end=[knn]",
                 "eval.knn_k=2",
-            ]
+                dataset="stl10",
+                epochs=2,
+                out=out,
+                flags=["--data-dir", str(tmp_path), "--arch", "convnet"],
+                fast=False,
+            )
         )
         == 0
     )
@@ -331,7 +288,8 @@ def test_real_format_fixtures_train_end_to_end(tmp_path):
 
 
 def test_every_preset_resolves():
-    from idealssl.train.config import list_presets, resolve
+    from idealssl.train.config import resolve
+    from idealssl.train.presets import list_presets
 
     names = list_presets()
     assert {"digits", "cifar10", "cifar100", "stl10", "tinyimagenet", "imagenet"} <= set(names)
@@ -384,26 +342,20 @@ def test_torchrun_sigterm_and_resume_matches_uninterrupted(tmp_path, runner, sub
     assert sorted(la) == sorted(lb) == list(range(1, 26)) and la == lb
 
 
-def test_multicrop_local_views_reach_the_objective(tmp_path):
+def test_multicrop_local_views_reach_the_objective(train_args, tmp_path):
     """DINO with 2 global + 2 local crops (multi-crop): local views go through the loop to the objective."""
     out = tmp_path / "mc"
     assert (
         main(
-            [
-                "train",
-                "--method",
+            train_args(
                 "dino",
-                "--dataset",
-                "digits",
-                "--out",
-                str(out),
-                *FAST,
                 "train.limit_steps=2",
                 "eval.at_end=[]",
                 "views.n_local=2",
                 "views.local_size=4",
                 "views.size=8",
-            ]
+                out=out,
+            )
         )
         == 0
     )
@@ -412,20 +364,9 @@ def test_multicrop_local_views_reach_the_objective(tmp_path):
     out = tmp_path / "mc2"
     assert (
         main(
-            [
-                "train",
-                "--method",
-                "tinytest",
-                "--dataset",
-                "digits",
-                "--out",
-                str(out),
-                *FAST,
-                "train.limit_steps=2",
-                "eval.at_end=[]",
-                "views.n_local=3",
-                "views.local_size=4",
-            ]
+            train_args(
+                "tinytest", "train.limit_steps=2", "eval.at_end=[]", "views.n_local=3", "views.local_size=4", out=out
+            )
         )
         == 0
     )

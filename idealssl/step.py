@@ -1,5 +1,5 @@
-"""One training step, shared by ``idealssl train`` (:mod:`idealssl.train.loop`) and the synthetic trainer
-(:mod:`idealssl.synthetic.train`).
+"""One training step and its per-step schedules, shared by both trainers: ``idealssl train``
+(:mod:`idealssl.train.loop`) and the synthetic trainer (:mod:`idealssl.synthetic.train`).
 
 Order of one step ``t`` of ``T`` (as in DINO's ``train_one_epoch`` and the BYOL recipe)::
 
@@ -10,14 +10,12 @@ Order of one step ``t`` of ``T`` (as in DINO's ``train_one_epoch`` and the BYOL 
     objective.update(t, T)            teacher heads, centres, marginal EMAs, step counters
     EMA backbone <- ema_update_(EMA, online, schedules.momentum[t])
 
-The synthetic trainer used to move the EMA backbone before ``objective.update``; ``idealssl train`` did
-it after. The two orders give identical numbers for every registered objective because
-``objective.momentum(t, T)`` is a pure function of (t, T) (cosine schedules) and the EMA backbone and the
-objective's own teachers are disjoint modules; the shared order is ``idealssl train``'s, the one its
-checkpoints were written with: the objective's state for step t is final before anything reads the
-coefficient for step t. Schedules are precomputed per step (DINO's ``main_dino.py`` builds its lr, weight
-decay and momentum schedules as arrays up front), so that a resumed run reads exactly the values of an
-uninterrupted one.
+The objective's state for step t is final before anything reads the EMA coefficient for step t. The
+relative order of the last two lines does not change any number for the registered objectives:
+``objective.momentum(t, T)`` is a pure function of (t, T) (cosine schedules), and the EMA backbone and the
+objective's own teachers are disjoint modules. Schedules are precomputed per step (DINO's ``main_dino.py``
+builds its lr, weight decay and momentum schedules as arrays up front), so that a resumed run reads exactly
+the values of an uninterrupted one.
 """
 
 from __future__ import annotations
@@ -32,26 +30,37 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..objectives.ema import ema_update_
+from .objectives.ema import ema_update_
 
-__all__ = ["warmup_cosine", "Schedules", "StepOutput", "training_step"]
+__all__ = ["Forward", "warmup_cosine", "Schedules", "StepOutput", "training_step"]
 
 Forward = Callable[[], tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]]
 
 
-def warmup_cosine(step: int, total: int, warmup: int) -> float:
-    """Linear warmup over ``warmup`` steps, then cosine decay to 0 (the ISSL protocol)."""
+def warmup_cosine(step: int, total: int, warmup: int, final: float = 0.0) -> float:
+    """Learning-rate multiplier at ``step`` of ``total``: linear warmup over ``warmup`` steps, then cosine
+    decay from 1 to ``final`` (the ISSL protocol: ``final = 0``).
+
+    .. math:: f(t) = f_{final} + (1 - f_{final}) \\tfrac12 (1 + \\cos(\\pi \\min(1, (t - w) / (T - w))))
+    """
     if warmup > 0 and step < warmup:
         return (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+    return final + (1 - final) * (0.5 * (1 + math.cos(math.pi * min(1.0, t))))
 
 
 @dataclass
 class Schedules:
     """Per-step values, precomputed for the whole run: lr multiplier and EMA-backbone coefficient.
 
-    ``lr`` is None for a constant learning rate; ``momentum`` is None when there is no EMA backbone.
+    Attributes
+    ----------
+    total : int
+        Steps of the run (a step past the end reads the last value).
+    lr : numpy.ndarray or None
+        Learning-rate multiplier per step (:func:`warmup_cosine`); None for a constant learning rate.
+    momentum : numpy.ndarray or None
+        EMA-backbone coefficient per step (``objective.momentum(t, T)``); None without an EMA backbone.
     """
 
     total: int
@@ -59,8 +68,25 @@ class Schedules:
     momentum: np.ndarray | None = None
 
     @classmethod
-    def build(cls, total: int, objective: nn.Module, warmup: int | None = None, ema: bool = False) -> Schedules:
-        lr = None if warmup is None else np.array([warmup_cosine(s, total, warmup) for s in range(total)])
+    def build(
+        cls, total: int, objective: nn.Module, warmup: int | None = None, ema: bool = False, lr_final: float = 0.0
+    ) -> Schedules:
+        """The schedules of a run of ``total`` steps.
+
+        Parameters
+        ----------
+        total : int
+        objective : torch.nn.Module
+            Gives the EMA coefficient ``objective.momentum(t, total)`` when ``ema``.
+        warmup : int or None
+            None: constant learning rate; otherwise :func:`warmup_cosine` with this many warmup steps,
+            decaying to ``lr_final`` times the base learning rate.
+        ema : bool
+            Whether the run has an EMA backbone.
+        lr_final : float
+            The multiplier the cosine ends at (0 for the ISSL protocol).
+        """
+        lr = None if warmup is None else np.array([warmup_cosine(s, total, warmup, lr_final) for s in range(total)])
         mom = None
         if ema:
             mom = np.array([float(objective.momentum(s, total)) for s in range(total)])  # type: ignore[operator]
@@ -77,13 +103,16 @@ class Schedules:
 
 @dataclass
 class StepOutput:
+    """What one step returns: the objective's loss, the auxiliary loss (or None), the objective's logs and
+    what ``check`` returned."""
+
     loss: torch.Tensor
     aux_loss: torch.Tensor | None
     logs: dict[str, Any] = field(default_factory=dict)
     checked: Any = None  #: what ``check`` returned
 
 
-def training_step(
+def training_step(  # noqa: PLR0913  (the image trainer's call site passes the precision and clipping options)
     forward: Forward,
     optimizer: torch.optim.Optimizer,
     objective: nn.Module,

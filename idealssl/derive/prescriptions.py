@@ -1,0 +1,332 @@
+"""The theory's prescriptions applied to a training run, and the record of each (theory/statements.md S1-S7).
+
+The one home of what the theory prescribes to an objective's configuration and of how each prescription is
+recorded, for both trainers: the image trainer (:func:`for_images`, called by :mod:`idealssl.train.theory_config`)
+and the synthetic loop (:func:`for_world`, called by :func:`idealssl.synthetic.loop.configure_run`).
+:func:`idealssl.derive.configure` states the same prescriptions in full for ``idealssl derive``.
+
+For a probe family F and C orbits (Dubois et al. 2022, Sec. 4-6):
+
+* the representation dimension d >= F's minimal dimension (S1.3, S1.4, S2.1);
+* CISSL and DISSL: the student head in F (:attr:`~idealssl.probes.ProbeFamily.head_kind`), the teacher's head as
+  expressive as possible (S6, S7);
+* DISSL: K >= C teacher categories, K = C when C is known; a maximality weight 0 < λ < 1 + β, so that every optimal
+  teacher is deterministic, prescribed as λ = 1 + β − :data:`LAMBDA_MARGIN` (S7);
+* CISSL on a known world: the ideal log loss's temperature τ = 1 (S4; :func:`idealssl.derive.configure`).
+
+A record is a mapping ``{prescription, value, holds}``: the rule in words with the statement it comes from, the
+value the run uses, and whether that value satisfies the rule (None: a fact, no rule). The image trainer's records
+add ``applied`` (the run's value is the prescribed one, set by the trainer), ``enforced`` (a contradicting value the
+user gave would have been refused) and, for a rule recorded but not enforced, ``note``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from ..objectives.defaults import DISSL
+from ..probes import get_family
+from .configuration import configure, dissl_categories_rule
+
+#: the derived DISSL maximality weight lies this much below the determinism threshold 1 + β
+LAMBDA_MARGIN = 0.3
+
+Record = dict[str, Any]
+
+
+def dissl_lambda(beta: float) -> float:
+    """The prescribed DISSL maximality weight λ = 1 + β − :data:`LAMBDA_MARGIN` (S7: λ < 1 + β)."""
+    return round(1.0 + float(beta) - LAMBDA_MARGIN, 6)
+
+
+def student_head(probe: str) -> str:
+    """The head shape of CISSL's and DISSL's student for probe family ``probe`` (S6, S7)."""
+    return get_family(probe).head_kind
+
+
+def _record(prescription: str, value: Any, holds: bool | None, **extra: Any) -> Record:
+    return {"prescription": prescription, "value": value, "holds": holds, **extra}
+
+
+def _image_record(
+    prescription: str, value: Any, holds: bool | None, applied: bool = False, enforced: bool = False, note: str = ""
+) -> Record:
+    return _record(prescription, value, holds, applied=applied, enforced=enforced, **({"note": note} if note else {}))
+
+
+# ------------------------------------------------------------------------------------------------ image trainer
+@dataclass
+class ObjectiveSettings:
+    """An image run's objective hyperparameters while the prescriptions are applied to them.
+
+    Attributes
+    ----------
+    values : dict
+        The run's ``objective.*``; :meth:`apply` sets prescribed values in it.
+    preset : mapping
+        The defaults' and the preset's alone: a value of ``values`` that differs from it was set by the user (or by
+        the run resumed, which recorded its settings).
+    derived : bool
+        ``theory.source == "derived"``: apply the prescriptions (``original``: record them only).
+    enforce : bool
+        Refuse a user's value that contradicts a prescription (``theory.enforce``; derived runs only).
+    """
+
+    values: dict[str, Any]
+    preset: Mapping[str, Any]
+    derived: bool
+    enforce: bool
+
+    def value(self, key: str, default: Any) -> Any:
+        """The run's value of ``key``: its own, else the preset's, else ``default`` (the published one)."""
+        return self.values.get(key, self.preset.get(key, default))
+
+    def apply(self, key: str, value: Any, ok: Callable[[Any], bool], reason: str) -> bool:
+        """Set ``key`` to the prescribed ``value`` (derived runs) unless the user set it; a user's value that fails
+        ``ok`` is refused when enforcing. Returns whether the prescribed value was applied."""
+        if not self.derived:
+            return False
+        mine = self.values.get(key)
+        if key in self.values and mine != self.preset.get(key):
+            if not ok(mine) and self.enforce:
+                raise InputError(
+                    f"objective.{key}={mine!r} contradicts the theory: {reason}; "
+                    "to run it anyway: theory.enforce=false, or --config-source original"
+                )
+            return False
+        self.values[key] = value
+        return True
+
+
+def for_images(
+    method: str,
+    probe: str,
+    n_orbits: int,
+    settings: ObjectiveSettings,
+    dim: int | None = None,
+    batch: int | None = None,
+) -> list[Record]:
+    """Apply (derived) or only measure (original) the prescriptions to an image run's objective settings.
+
+    Parameters
+    ----------
+    method : str
+        The objective.
+    probe : str
+        The probe family the run is configured for.
+    n_orbits : int
+        C: for real images the number of pretraining images (the augmentations never map one image onto another).
+    settings : ObjectiveSettings
+        The objective's hyperparameters; the prescribed ones are set in ``settings.values``.
+    dim : int, optional
+        The encoder's representation dimension, when known (:func:`with_dim` fills it in later).
+    batch : int, optional
+        The global batch size.
+
+    Returns
+    -------
+    list of dict
+        One record per prescription (module docstring).
+    """
+    method = str(method).lower()
+    C = max(int(n_orbits), 2)
+    dmin = get_family(probe).minimal_dimension(C)
+    rec = [
+        _image_record(
+            f"C = {C} orbits (every pretraining image is its own orbit under crops and colour changes)", C, None
+        ),
+        _image_record(
+            f"d >= {dmin} for an encoder ideal for every invariant task ({probe} probes, S1.3-S1.4/S2.1)",
+            dim,
+            None if dim is None else dim >= dmin,
+            note="not enforced: with C = number of images no practical d meets it; class tasks need far less",
+        ),
+    ]
+    if method in ("dissl", "cissl"):
+        rec.append(_image_head(probe, settings))
+    if method == "dissl":
+        rec += _image_dissl(C, settings, batch)
+    elif method == "cissl":
+        rec.append(
+            _image_record(
+                "CISSL assumptions: unit-norm student and teacher outputs, asymmetric heads, "
+                "views X~ - M(X) - X (augmentations that never map one image onto another)",
+                "as built (L2-normalised heads)",
+                True,
+            )
+        )
+    else:
+        rec.append(
+            _image_record(
+                f"{method}: not one of the theory's objectives (CISSL, DISSL); no head or hyperparameter is prescribed",
+                None,
+                None,
+            )
+        )
+    return rec
+
+
+def _image_head(probe: str, s: ObjectiveSettings) -> Record:
+    head = student_head(probe)
+    reason = f"the student head must lie in the {probe} probe family ({head}), S6-S7"
+    applied = s.apply("probe", head, lambda v: v == head, reason)
+    used = s.value("probe", "linear")
+    return _image_record(
+        f"student head in the probe family: {head} (teacher head as expressive as possible)",
+        used,
+        used == head,
+        applied,
+        s.enforce,
+    )
+
+
+def _image_dissl(C: int, s: ObjectiveSettings, batch: int | None) -> list[Record]:
+    beta = float(s.value("beta_det_inv", DISSL.beta_det_inv))
+    k_applied = s.apply(
+        "categories", C, lambda v: int(v) >= C, f"K >= C = {C} for a maximal teacher (S7; {dissl_categories_rule(C)})"
+    )
+    K = int(s.value("categories", DISSL.categories))
+    rec = [_image_record(f"K >= C = {C} teacher categories (K = C when C is known)", K, K >= C, k_applied, s.enforce)]
+    l_applied = s.apply(
+        "lambda_maximality",
+        dissl_lambda(beta),
+        lambda v: 0 < float(v) < 1 + beta,
+        f"lambda < 1 + beta = {1 + beta:g} makes every optimal teacher deterministic (S7)",
+    )
+    lam = float(s.value("lambda_maximality", DISSL.lambda_maximality))
+    rec.append(
+        _image_record(
+            f"0 < lambda < 1 + beta = {1 + beta:g} "
+            f"(deterministic optimal teacher; derived: 1 + beta - {LAMBDA_MARGIN})",
+            lam,
+            0 < lam < 1 + beta,
+            l_applied,
+            s.enforce,
+        )
+    )
+    if batch is not None:
+        rec.append(
+            _image_record(
+                "batch >= K, so that a batch can show a uniform marginal over the K categories",
+                batch,
+                batch >= K,
+                note="not enforced: the maximality term's batch estimate is at most log(batch)",
+            )
+        )
+    return rec
+
+
+def with_dim(rec: list[Record], dim: int) -> list[Record]:
+    """Fill in the dimension prescription of image records once the encoder is built."""
+    for r in rec:
+        if r["prescription"].startswith("d >= "):
+            need = int(r["prescription"].split()[2])
+            r["value"], r["holds"] = int(dim), int(dim) >= need
+    return rec
+
+
+@dataclass
+class Prescriptions:
+    """The prescriptions of one image run, as applied: the theory settings they were applied for and one record
+    each (module docstring); what the run prints at its start (:meth:`describe`) and writes into results.json
+    (:meth:`block`).
+
+    Attributes
+    ----------
+    probe, source : str
+        The probe family and ``derived`` / ``original`` (``theory.probe``, ``theory.source``).
+    enforce : bool
+        ``theory.enforce``.
+    records : list of dict
+        One per prescription.
+    """
+
+    probe: str
+    source: str
+    enforce: bool
+    records: list[Record]
+
+    def with_dim(self, dim: int) -> Prescriptions:
+        """The dimension prescription filled in once the encoder is built (:func:`with_dim`)."""
+        with_dim(self.records, dim)
+        return self
+
+    def describe(self) -> str:
+        """Lines printed at the start of a run."""
+        p = self.probe
+        lines = [f"theory ({self.source} configuration, {p} probes; see idealssl derive --probe {p}):"]
+        for r in self.records:
+            tag = {True: "ok  ", False: "NO  ", None: "info"}[r["holds"]]
+            extra = " [applied]" if r["applied"] else ""
+            lines.append(f"  [{tag}] {r['prescription']}: {r['value']}{extra}")
+        return "\n".join(lines)
+
+    def block(self) -> dict[str, Any]:
+        """The ``theory`` block of results.json."""
+        return {
+            "probe": self.probe,
+            "source": self.source,
+            "enforce": bool(self.enforce),
+            "prescriptions": self.records,
+            "all_hold": all(r["holds"] is not False for r in self.records),
+        }
+
+
+# ------------------------------------------------------------------------------------------------ synthetic loop
+def for_world(
+    method: str, source: str, probe: str, C: int, hparams: dict[str, Any], dim: int | None = None
+) -> tuple[int, list[Record]]:
+    """The dimension and the records of a run on a world of C known orbits (``idealssl bench loop``).
+
+    ``derived`` applies the prescriptions to ``hparams`` (changed in place): DISSL's K = C, λ = 1 + β − margin
+    with the published β, and its bottleneck removed; CISSL's τ = 1. ``original`` keeps the suite's settings (DISSL
+    with the published λ and β). The student head is recorded, not set. Returns ``(d, records)``, d the minimal
+    dimension unless ``dim`` is given.
+    """
+    conf = configure(probe, C)
+    d = int(dim or conf.minimal_dimension)
+    derived = source == "derived"
+    rec = [
+        _record(
+            f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
+            d,
+            d >= conf.minimal_dimension,
+        )
+    ]
+    if method == "dissl":
+        rec += _world_dissl(C, hparams, derived)
+    if method == "cissl":
+        tau_star = float(conf.cissl["temperature"])
+        tau = tau_star if derived else float(hparams.get("temperature", 0.07))
+        if derived:
+            hparams["temperature"] = tau
+        rec.append(
+            _record(
+                f"temperature of the ideal log loss tau = {tau_star:g} (derive); the "
+                "minimiser is the simplex at any tau, but at small tau the loss saturates "
+                "(gradients ~ exp(-1/tau)) long before the codes reach it",
+                tau,
+                tau == tau_star,
+            )
+        )
+    if method in ("dissl", "cissl"):
+        used = hparams.get("probe", "linear")
+        rec.append(_record(f"student head in the probe family ({probe})", used, used == student_head(probe)))
+    return d, rec
+
+
+def _world_dissl(C: int, hparams: dict[str, Any], derived: bool) -> list[Record]:
+    beta = DISSL.beta_det_inv
+    if derived:
+        K, lam = C, dissl_lambda(beta)
+        hparams.update(categories=K, lambda_maximality=lam, beta_det_inv=beta, bottleneck=None)
+    else:
+        K, lam = int(hparams["categories"]), DISSL.lambda_maximality
+        hparams.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
+    return [
+        _record(f"K >= C = {C} (K = C when C is known)", K, K >= C),
+        _record("lambda < 1 + beta (deterministic optimal teacher, S7)", lam, lam < 1 + beta),
+    ]
