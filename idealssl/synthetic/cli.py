@@ -5,7 +5,8 @@ Usage::
     idealssl bench synthetic [--mode quick|full] [--experiments NAME ...] [--seeds S ...] [--steps N]
                              [--batch-regime one-per-orbit|iid] [--out DIR]
     idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
-    idealssl bench loop --world vector --method dissl|cissl|oracle|... --config derived|original --seed S --out DIR
+    idealssl bench loop --world vector|paper [--orbits C] --method dissl|cissl|oracle|... --config derived|original
+                        [--sampler iid|epoch|one-per-orbit] [--batch B] --seed S --out DIR
     idealssl bench worlds
     idealssl bench report [--results DIR] [--readme README.md]
 
@@ -24,9 +25,10 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from .loop import DEFAULT_STEPS, GOAL_TOL, record
+from .loop import DEFAULT_BATCH, DEFAULT_STEPS, GOAL_TOL, record
 from .loop import run as run_loop
 from .protocol import EXPERIMENTS
+from .sampling import BATCH_REGIMES, DEFAULT_REGIME
 from .worlds import NAMED_WORLDS, OVERWRITE_HELP, claim_out, export, named_world
 
 EXAMPLES = """examples:
@@ -55,6 +57,16 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
         help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
     )
     p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
+    p.add_argument(
+        "--sampler",
+        choices=BATCH_REGIMES,
+        default=DEFAULT_REGIME,
+        help="how the anchors of a batch are drawn: iid (default) or epoch, orbit-blind; one-per-orbit: the oracle "
+        "regime (the sampler reads the orbits; C anchors), labelled so in the row",
+    )
+    p.add_argument(
+        "--batch", type=int, default=DEFAULT_BATCH, help=f"anchors per orbit-blind batch (default {DEFAULT_BATCH})"
+    )
     p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
     p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help=f"training steps (default {DEFAULT_STEPS})")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 3e-3, cosine-decayed to 1%%)")
@@ -121,7 +133,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     e.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
 
     _configure_loop(
-        sub.add_parser("loop", help="derive, train (one sample per orbit per batch), export, check one encoder")
+        sub.add_parser("loop", help="derive, train (orbit-blind batches by default), export, check one encoder")
     )
 
     sub.add_parser("worlds", help="describe the suite's worlds")
@@ -154,6 +166,8 @@ def _loop(args) -> int:
 
     if args.steps < 1:
         raise InputError(f"--steps must be >= 1, got {args.steps}")
+    if args.batch < 2:
+        raise InputError(f"--batch must be >= 2, got {args.batch}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise InputError(f"--out {args.out}: exists and is not a directory")
     claim_out(Path(args.out), args.overwrite)
@@ -170,6 +184,8 @@ def _loop(args) -> int:
         probe=args.probe,
         dim=args.dim,
         lr=args.lr,
+        batch=args.batch,
+        sampler=args.sampler,
     )
     if args.record:
         record(Path(args.record), row)

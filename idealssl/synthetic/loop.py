@@ -1,12 +1,13 @@
 """Close the loop on a world where the truth is known: derive a configuration, train, check the encoder.
 
 ``idealssl bench loop --world vector --method dissl --config derived --seed 0 --out DIR`` trains an encoder
-on the world in the paper's batch regime (every batch holds one input of every orbit, the views drawn
-uniformly from each anchor's orbit; Dubois et al. 2022, Sec. 4 and App. D assume the batch covers the orbits)
-and writes ``DIR/representation.npy`` + ``DIR/orbits.json`` of the trained encoder on the whole world, the
-checker's report (``DIR/report.json``, with the graded keys of :mod:`idealssl.checker.graded`) and the run's
-row (``DIR/row.json``). Then ``idealssl check DIR/representation.npy --augs DIR/orbits.json --tol 1e-2``
-decides, independently, whether the trained encoder is ideal for linear probes.
+on the world with orbit-blind batches (``--sampler iid``, the default: anchors i.i.d. from the inputs; or
+``epoch``: a permutation per epoch, as an image trainer's loader), the views drawn uniformly from each anchor's
+orbit by the world's augmentation, and writes ``DIR/representation.npy`` + ``DIR/orbits.json`` of the trained
+encoder on the whole world, the checker's report (``DIR/report.json``, with the graded keys of
+:mod:`idealssl.checker.graded`) and the run's row (``DIR/row.json``). Then
+``idealssl check DIR/representation.npy --augs DIR/orbits.json --tol 1e-2`` decides, independently, whether the
+trained encoder is ideal for linear probes.
 
 Two configurations, so that they can be compared on the same world, encoder, optimiser and batches:
 
@@ -20,8 +21,10 @@ The representation is what the objective's downstream probe sees: the encoder ou
 representation is the L2-normalised output (the loss is blind to the norm, which would otherwise stay at
 its random initial spread and fail invariance for reasons the theory does not speak to).
 
-The one-per-orbit draw is the suite's own sampler, :func:`idealssl.synthetic.sampling.sample_anchors` in its
-``one-per-orbit`` regime with a batch of C anchors.
+``--sampler one-per-orbit`` is the **oracle regime**: every batch one input of each orbit (C anchors), drawn
+with the orbit partition M that the method is meant to discover; a row trained in it says so
+(``protocol.batch_regime`` and ``protocol.oracle``). The anchors of every regime come from
+:class:`idealssl.synthetic.sampling.AnchorSampler`.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
 from ..theory_math import affine_rank
-from .sampling import PAPER_REGIME
+from .sampling import DEFAULT_REGIME, ORACLE_REGIME, describe_regime
 from .worlds import World, export
 
 if TYPE_CHECKING:
@@ -46,10 +49,12 @@ if TYPE_CHECKING:
 #: the tolerance of the loop's goal (``idealssl check --probe linear --tol 1e-2``)
 GOAL_TOL = 1e-2
 DEFAULT_STEPS = 15000
+DEFAULT_BATCH = 64
 PROTOCOL = (
-    "idealssl bench loop: the suite's vector world (C = 16, N = 256, seed 0); encoder MLP 10-128-128-d, Adam with "
-    "cosine decay to 1% over the steps, every batch one input of each orbit (16 anchors) x 2 views uniform in "
-    "the orbit; representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
+    "idealssl bench loop: encoder MLP D-h-h-d (h = max(128, d + 1)), Adam with cosine decay to 1% over the steps, "
+    "batches of anchors x 2 views uniform in each anchor's orbit, anchors drawn as protocol.batch_regime of each "
+    "row says (iid / epoch: orbit-blind; one-per-orbit: the oracle regime, C anchors, the sampler reads M); "
+    "representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
 )
 
 
@@ -69,6 +74,10 @@ class LoopConfig:
         The probe family the configuration is derived for and the checker decides.
     lr, lr_final, hidden : float, float, int
         Adam's learning rate, cosine-decayed to ``lr * lr_final``; the encoder's hidden width.
+    batch : int
+        Anchors per batch in the orbit-blind regimes (the oracle regime uses C).
+    sampler : {"iid", "epoch", "one-per-orbit"}
+        The batch regime (:mod:`.sampling`); ``one-per-orbit`` is the oracle regime.
     hparams : dict
         The objective's keyword arguments.
     theory : list of dict
@@ -84,30 +93,40 @@ class LoopConfig:
     lr: float = 3e-3
     lr_final: float = 1e-2
     hidden: int = 128
+    batch: int = DEFAULT_BATCH
+    sampler: str = DEFAULT_REGIME
     hparams: dict[str, Any] = field(default_factory=dict)
     theory: list[dict[str, Any]] = field(default_factory=list)
 
     def training(self, world: World) -> TrainConfig:
-        """This run as a configuration of the synthetic trainer (:func:`idealssl.synthetic.train.train`): every
-        batch one input of each orbit (C anchors, :data:`.sampling.PAPER_REGIME`), Adam with cosine decay."""
+        """This run as a configuration of the synthetic trainer (:func:`idealssl.synthetic.train.train`): batches
+        of ``batch`` anchors in the regime ``sampler`` (C anchors in the oracle regime), Adam with cosine decay."""
         from .train import TrainConfig
 
         return TrainConfig(
             method=self.method,
             dim=self.dim,
             steps=self.steps,
-            batch=world.C,
+            batch=world.C if self.sampler == ORACLE_REGIME else self.batch,
             lr=self.lr,
             lr_final=self.lr_final,
             hidden=self.hidden,
             hparams=dict(self.hparams),
             seed=self.seed,
-            batch_regime=PAPER_REGIME,
+            batch_regime=self.sampler,
         )
 
 
-def configure_run(
-    world: World, method: str, config: str, seed: int, steps: int, probe: str = "linear", dim: int | None = None
+def configure_run(  # noqa: PLR0913 - one keyword per option of idealssl bench loop
+    world: World,
+    method: str,
+    config: str,
+    seed: int,
+    steps: int,
+    probe: str = "linear",
+    dim: int | None = None,
+    batch: int = DEFAULT_BATCH,
+    sampler: str = DEFAULT_REGIME,
 ) -> LoopConfig:
     """The hyperparameters of ``config`` for ``method`` on ``world`` (see module docstring); the prescriptions and
     their records are :func:`idealssl.derive.prescriptions.for_world`'s."""
@@ -119,7 +138,17 @@ def configure_run(
     hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
     d, theory = for_world(method, config, probe, world.C, hp, dim)
     return LoopConfig(
-        method=method, config=config, seed=seed, steps=steps, dim=d, probe=probe, hparams=hp, theory=theory
+        method=method,
+        config=config,
+        seed=seed,
+        steps=steps,
+        dim=d,
+        probe=probe,
+        hidden=max(128, d + 1),
+        batch=int(batch),
+        sampler=sampler,
+        hparams=hp,
+        theory=theory,
     )
 
 
@@ -168,7 +197,7 @@ def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL
     }
 
 
-def run(
+def run(  # noqa: PLR0913 - one keyword per option of idealssl bench loop
     world: World,
     method: str,
     config: str,
@@ -179,14 +208,17 @@ def run(
     dim: int | None = None,
     log_every: int = 0,
     lr: float | None = None,
+    batch: int = DEFAULT_BATCH,
+    sampler: str = DEFAULT_REGIME,
 ) -> dict[str, Any]:
     """Configure, train, embed, check; write the run's files to ``out``; return the row."""
     from .train import train
 
-    cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim)
+    cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim, batch=batch, sampler=sampler)
+    tcfg = cfg.training(world)
     if lr is not None:
         cfg.lr = float(lr)
-    res = train(world, cfg.training(world), log_every=log_every, label=f"{method}/{config} s{seed}")
+    res = train(world, tcfg, log_every=log_every, label=f"{method}/{config} s{seed}")
     Z = representation(world, res["encoder"], method)
     a = assess(Z, world, probe=probe)
     row = {
@@ -196,7 +228,7 @@ def run(
         "seed": seed,
         "steps": steps,
         "dim": cfg.dim,
-        "batch": f"one input of each orbit, C = {world.C} anchors (sampling.sample_anchors, {PAPER_REGIME})",
+        "protocol": describe_regime(world, tcfg.batch, tcfg.batch_regime),
         "lr": cfg.lr,
         "train_seconds": round(res["seconds"], 2),
         "final_loss": res["losses"][-1],

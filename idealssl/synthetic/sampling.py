@@ -1,6 +1,15 @@
 """Batch regimes of the synthetic trainer: how the anchors of one batch are drawn from a world.
 
-``"one-per-orbit"`` (the regime of the paper, and of the suite's claims about it)
+Orbit-blind regimes draw the anchors from the inputs alone, as every trainer on real data does; the views of each
+anchor then come from its orbit by the world's augmentation (:meth:`~.worlds.World.sample_views`), which is the
+augmentation itself, not knowledge of M given to the sampler.
+
+``"iid"`` (the default of the synthetic trainer and of ``idealssl bench loop``)
+    ``batch`` anchors i.i.d. uniform over the N inputs.
+``"epoch"`` (orbit-blind, as an image trainer's data loader)
+    A fresh uniform permutation of the N inputs per epoch, cut into consecutive batches of ``batch`` anchors (a
+    batch that would cross the end of an epoch is completed from the next permutation).
+``"one-per-orbit"`` (**oracle regime**: the sampler reads the orbit partition M)
     Every anchor of a batch comes from a different orbit: ``min(batch, C)`` distinct orbits drawn
     uniformly without replacement, then one input uniformly within each. On a real data set every
     image is its own orbit and a batch of 256 holds 256 orbits, so no anchor meets an input of its
@@ -9,9 +18,11 @@
     log loss are argued. When C < batch the batch is **C anchors**, not more: a larger batch would
     need same-orbit anchors, and the alternative (drawing from several worlds at once) would train
     on a different data distribution from the world that is evaluated. The smaller batch is the
-    price; the suite records the effective batch and whether the losses flattened.
-``"iid"`` (ablation; the trainer's default, and the regime of the recorded dimension experiment)
-    ``batch`` anchors i.i.d. uniform over the N inputs. With C = 16 orbits and 128 anchors, each
+    price; the suite records the effective batch and whether the losses flattened. Because it reads M, which is
+    what the method is meant to discover, a result in this regime is labelled ``oracle`` in its protocol
+    (:func:`describe_regime`).
+
+Same-orbit anchors in the orbit-blind regimes. With C = 16 orbits and 128 anchors, each
     anchor has about 8 inputs of its own orbit (16 same-orbit negative views) in the batch, and a
     contrastive loss can be lowered by telling an input apart from its orbit-mates, i.e. by *not*
     being invariant.
@@ -36,6 +47,10 @@ from .worlds import World
 __all__ = [
     "BATCH_REGIMES",
     "PAPER_REGIME",
+    "ORACLE_REGIME",
+    "ORBIT_BLIND",
+    "DEFAULT_REGIME",
+    "AnchorSampler",
     "effective_batch",
     "sample_anchors",
     "same_orbit_counts",
@@ -43,9 +58,15 @@ __all__ = [
     "describe_regime",
 ]
 
-BATCH_REGIMES = ("one-per-orbit", "iid")
-#: the regime of the paper's claims
-PAPER_REGIME = "one-per-orbit"
+BATCH_REGIMES = ("one-per-orbit", "iid", "epoch")
+#: the oracle regime: every batch one input of min(batch, C) distinct orbits (the sampler reads M)
+ORACLE_REGIME = "one-per-orbit"
+#: the name the suite's claims experiments (``idealssl bench synthetic``) give the oracle regime
+PAPER_REGIME = ORACLE_REGIME
+#: the regimes whose anchors are drawn from the inputs alone
+ORBIT_BLIND = ("iid", "epoch")
+#: the synthetic trainer's and ``idealssl bench loop``'s regime
+DEFAULT_REGIME = "iid"
 
 
 def _check(regime: str) -> None:
@@ -54,9 +75,9 @@ def _check(regime: str) -> None:
 
 
 def effective_batch(world: World, batch: int, regime: str) -> int:
-    """The number of anchors per batch: ``batch`` (iid) or ``min(batch, C)`` (one-per-orbit)."""
+    """The number of anchors per batch: ``batch`` (orbit-blind) or ``min(batch, C)`` (one-per-orbit)."""
     _check(regime)
-    return int(batch) if regime == "iid" else int(min(batch, world.C))
+    return int(batch) if regime in ORBIT_BLIND else int(min(batch, world.C))
 
 
 def sample_anchors(world: World, batch: int, rng: np.random.Generator, regime: str = "iid") -> np.ndarray:
@@ -66,11 +87,36 @@ def sample_anchors(world: World, batch: int, rng: np.random.Generator, regime: s
     runs in that regime reproduce earlier results.
     """
     _check(regime)
+    if regime == "epoch":
+        raise InputError("the epoch regime keeps a permutation between batches: draw it with AnchorSampler")
     if regime == "iid":
         return rng.integers(0, world.N, size=batch)
     members = world.members
     orbits = rng.choice(world.C, size=min(batch, world.C), replace=False)
     return np.array([members[m][rng.integers(0, members[m].size)] for m in orbits], dtype=np.int64)
+
+
+class AnchorSampler:
+    """The anchors of successive batches in one regime (module docstring): ``sampler()`` returns one batch.
+
+    ``iid`` and ``one-per-orbit`` draw as :func:`sample_anchors` does (same random stream); ``epoch`` keeps its
+    permutation between calls. The orbit-blind regimes read only N from the world.
+    """
+
+    def __init__(self, world: World, batch: int, rng: np.random.Generator, regime: str = DEFAULT_REGIME):
+        _check(regime)
+        if int(batch) < 1:
+            raise InputError(f"batch must be >= 1, got {batch}")
+        self.world, self.batch, self.rng, self.regime = world, int(batch), rng, regime
+        self._order = np.empty(0, dtype=np.int64)
+
+    def __call__(self) -> np.ndarray:
+        if self.regime != "epoch":
+            return sample_anchors(self.world, self.batch, self.rng, self.regime)
+        while self._order.size < self.batch:
+            self._order = np.concatenate([self._order, self.rng.permutation(self.world.N)])
+        out, self._order = self._order[: self.batch], self._order[self.batch :]
+        return out
 
 
 def same_orbit_counts(orbits_of_anchors: np.ndarray) -> np.ndarray:
@@ -86,7 +132,9 @@ def invariant_bound(world: World, batch: int, regime: str, n_views: int = 2, sel
     E log(V k + V - 1) when it is not (SimCLR: E log(m + 1)); k = other anchors of the same orbit.
 
     Exact: in the iid regime, k ~ Binomial(B - 1, p_M) given the anchor's orbit M (mass p_M); in the
-    one-per-orbit regime k = 0.
+    one-per-orbit regime k = 0. The epoch regime draws without replacement within an epoch (k hypergeometric);
+    the binomial value is given for it too, a lower bound there (the hypergeometric count is smaller in convex
+    order, Hoeffding 1963, and the log is concave), so it stays a bound on the loss.
     """
     from scipy.stats import binom
 
@@ -101,10 +149,11 @@ def invariant_bound(world: World, batch: int, regime: str, n_views: int = 2, sel
 
 
 def describe_regime(world: World, batch: int, regime: str) -> dict:
-    """What the results record about the regime of one training run."""
+    """What the results record about the regime of one training run (``oracle``: the sampler reads M)."""
     B = effective_batch(world, batch, regime)
     return {
         "batch_regime": regime,
+        "oracle": regime == ORACLE_REGIME,
         "batch_requested": int(batch),
         "batch_effective": B,
         "invariant_bound_cissl": invariant_bound(world, B, regime, self_candidate=True),

@@ -34,7 +34,7 @@ from ..errors import InputError
 from ..objectives import build
 from ..objectives.ema import frozen_copy
 from ..step import Forward, Schedules, StepOutput, training_step
-from .sampling import sample_anchors
+from .sampling import DEFAULT_REGIME, AnchorSampler
 from .worlds import World
 
 __all__ = ["TrainConfig", "make_encoder", "setup", "train_step", "train", "embed", "ORACLE"]
@@ -58,9 +58,9 @@ class TrainConfig:
     lr_final : float or None
         None: constant learning rate ``lr``; a fraction: cosine decay from ``lr`` to ``lr * lr_final`` over the
         steps (:func:`idealssl.step.warmup_cosine` without warmup).
-    batch_regime : {"iid", "one-per-orbit"}
-        How the anchors of a batch are drawn (:mod:`.sampling`): i.i.d. uniform over X, or from
-        ``min(batch, C)`` distinct orbits (the paper's regime).
+    batch_regime : {"iid", "epoch", "one-per-orbit"}
+        How the anchors of a batch are drawn (:mod:`.sampling`): orbit-blind, i.i.d. uniform over X (the default)
+        or by epoch permutation; or the oracle regime, ``min(batch, C)`` distinct orbits (the sampler reads M).
     hidden : int
         Width of the encoder's hidden layers.
     hparams : dict
@@ -79,7 +79,7 @@ class TrainConfig:
     hidden: int = 128
     hparams: dict = field(default_factory=dict)
     seed: int = 0
-    batch_regime: str = "iid"
+    batch_regime: str = DEFAULT_REGIME
 
 
 class _ConvEncoder(nn.Module):
@@ -157,6 +157,7 @@ class _Setup:
     n_views: int
     oracle: bool
     rng: np.random.Generator
+    sampler: AnchorSampler
 
 
 def setup(world: World, cfg: TrainConfig) -> _Setup:
@@ -175,19 +176,20 @@ def setup(world: World, cfg: TrainConfig) -> _Setup:
     n_views = int(getattr(obj, "n_global", 2))
     oracle = cfg.method.lower() == ORACLE
     X, orbits = torch.as_tensor(world.X), torch.as_tensor(world.orbits)
-    return _Setup(enc, obj, ema, opt, schedules, X, orbits, n_views, oracle, rng)
+    sampler = AnchorSampler(world, cfg.batch, rng, cfg.batch_regime)
+    return _Setup(enc, obj, ema, opt, schedules, X, orbits, n_views, oracle, rng, sampler)
 
 
 def train_step(world: World, cfg: TrainConfig, run: _Setup, step: int) -> StepOutput:
-    """Step ``step``: draw the anchors (:func:`.sampling.sample_anchors` in ``cfg.batch_regime``) and their views
-    (uniform in each anchor's orbit), then :func:`idealssl.step.training_step`; a non-finite loss raises
+    """Step ``step``: draw the anchors (the run's :class:`.sampling.AnchorSampler`, ``cfg.batch_regime``) and their
+    views (uniform in each anchor's orbit), then :func:`idealssl.step.training_step`; a non-finite loss raises
     :class:`FloatingPointError` before any state changes."""
 
     def check(loss: torch.Tensor) -> None:
         if not torch.isfinite(loss):
             raise FloatingPointError(f"{cfg.method}: non-finite loss at step {step}")
 
-    anchors = sample_anchors(world, cfg.batch, run.rng, cfg.batch_regime)
+    anchors = run.sampler()
     vidx = [world.sample_views(anchors, run.rng) for _ in range(run.n_views)]
     forward = _forward(run, vidx, anchors)
     return training_step(

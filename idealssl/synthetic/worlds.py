@@ -544,7 +544,6 @@ def claim_out(out: Path, overwrite: bool) -> None:
     ``OUT.replaced-<time>`` and say where (:func:`idealssl.outdir.claim_empty`, as ``idealssl train``)."""
     import sys
 
-
     def exported(d: Path) -> bool:
         return (d / "representation.npy").is_file() and (d / "orbits.json").is_file()
 
