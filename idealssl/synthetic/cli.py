@@ -29,7 +29,16 @@ from .loop import DEFAULT_BATCH, DEFAULT_STEPS, GOAL_TOL, record
 from .loop import run as run_loop
 from .protocol import EXPERIMENTS
 from .sampling import BATCH_REGIMES, DEFAULT_REGIME
-from .worlds import NAMED_WORLDS, OVERWRITE_HELP, claim_out, export, named_world
+from .worlds import (
+    NAMED_WORLDS,
+    OVERWRITE_HELP,
+    PAPER_HELD_OUT,
+    PAPER_ORBITS,
+    claim_out,
+    export,
+    hold_out,
+    named_world,
+)
 
 EXAMPLES = """examples:
   idealssl bench worlds                                  # the suite's finite worlds (C orbits, dimensions)
@@ -45,9 +54,19 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
     """``idealssl bench loop`` arguments (:mod:`.loop`)."""
     p.add_argument(
         "--world",
-        choices=("vector", "coarse", "digits"),
+        choices=("vector", "coarse", "digits", "paper"),
         default="vector",
-        help="the suite's world (default vector, C = 16)",
+        help="the suite's world (default vector, C = 16); paper: many orbits (--orbits, default "
+        f"{PAPER_ORBITS}), {PAPER_HELD_OUT} inputs of every orbit held out and checked",
+    )
+    p.add_argument("--orbits", type=int, help=f"C of --world paper (default {PAPER_ORBITS})")
+    p.add_argument(
+        "--evaluate-at",
+        type=int,
+        nargs="+",
+        default=(),
+        metavar="STEP",
+        help="also check the encoder after these steps",
     )
     p.add_argument("--method", required=True, help="a registered objective (dissl, cissl, simclr, ...) or 'oracle'")
     p.add_argument(
@@ -173,7 +192,11 @@ def _loop(args) -> int:
     claim_out(Path(args.out), args.overwrite)
     if args.threads:
         torch.set_num_threads(args.threads)
-    w = named_world(args.world, 0)
+    if args.orbits is not None and args.orbits < 2:
+        raise InputError(f"--orbits must be >= 2, got {args.orbits}")
+    w, held = named_world(args.world, 0, size=args.orbits), None
+    if args.world == "paper":
+        w, held = hold_out(w, PAPER_HELD_OUT, seed=0)
     row = run_loop(
         w,
         args.method.lower(),
@@ -186,27 +209,22 @@ def _loop(args) -> int:
         lr=args.lr,
         batch=args.batch,
         sampler=args.sampler,
+        heldout=held,
+        evaluate_at=tuple(args.evaluate_at),
     )
     if args.record:
         record(Path(args.record), row)
-    keys = (
-        "method",
-        "config",
-        "seed",
-        "steps",
-        "ideal",
-        "ideal_tolerance",
-        "invariance_ratio",
-        "affine_rank",
-        "sigma_ratio",
-        "fitted_task_fraction",
-        "train_seconds",
-    )
+    keys = ("method", "config", "seed", "steps", "train_seconds")
     print(json.dumps({k: row.get(k) for k in keys}))
-    print(
-        f"then: idealssl check {Path(args.out) / 'representation.npy'} --augs {Path(args.out) / 'orbits.json'} "
-        f"--probe {args.probe} --tol {GOAL_TOL:g}"
-    )
+    split_keys = ("ideal", "ideal_tolerance", "invariance_ratio", "affine_rank", "sigma_ratio", "certified_fraction")
+    for split, label in (("train", "training points"), ("heldout", "held-out points")):
+        if row.get(split):
+            print(f"{label}: " + json.dumps({k: row[split].get(k) for k in split_keys}))
+    for sub in (Path(args.out), Path(args.out) / "heldout") if held is not None else (Path(args.out),):
+        print(
+            f"then: idealssl check {sub / 'representation.npy'} --augs {sub / 'orbits.json'} "
+            f"--probe {args.probe} --tol {GOAL_TOL:g}"
+        )
     return 0
 
 

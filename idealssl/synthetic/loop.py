@@ -174,16 +174,20 @@ def representation(world: World, encoder, method: str) -> np.ndarray:
 
 
 def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL_TOL) -> dict[str, Any]:
-    """The checker's report on Z at ``tol`` (with the graded keys) and the row's summary figures."""
+    """The checker's report on Z at ``tol`` (with the graded and certified blocks, theory/statements.md S10) and
+    the row's summary figures of it."""
     from ..checker import check
 
     rep = check(Z, world.orbits, probe=probe, tol=tol)
     d = rep.to_dict()
     g = d.get("graded") or {}
     cond = d["conditions"]
+    cert = d.get("certified") or {}
+    frac = cert.get("certified_fraction") or {}
     return {
         "report": d,
         "summary": {
+            "n_points": int(world.N),
             "ideal": d["ideal"],
             "tol": tol,
             "ideal_tolerance": g.get("ideal_tolerance"),
@@ -193,8 +197,21 @@ def assess(Z: np.ndarray, world: World, probe: str = "linear", tol: float = GOAL
             "required_rank": world.C - 1,
             "sigma_ratio": cond.get("affine_independence", {}).get("value"),
             "fitted_task_fraction": g.get("fitted_task_fraction"),
+            "certified_fraction": frac.get("mass"),
+            "certified_nshot": (cert.get("nshot") or {}).get("holds"),
+            "eps_over_gamma": cert.get("eps_over_gamma"),
         },
     }
+
+
+def _measure(encoder, method: str, probe: str, splits: dict[str, World | None]) -> dict[str, Any]:
+    """Embed and assess every split that is given: ``{name: (Z, assessment)}``."""
+    out = {}
+    for name, w in splits.items():
+        if w is not None:
+            Z = representation(w, encoder, method)
+            out[name] = (Z, assess(Z, w, probe=probe))
+    return out
 
 
 def run(  # noqa: PLR0913 - one keyword per option of idealssl bench loop
@@ -210,38 +227,63 @@ def run(  # noqa: PLR0913 - one keyword per option of idealssl bench loop
     lr: float | None = None,
     batch: int = DEFAULT_BATCH,
     sampler: str = DEFAULT_REGIME,
+    heldout: World | None = None,
+    evaluate_at: tuple[int, ...] = (),
+    hparams: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Configure, train, embed, check; write the run's files to ``out``; return the row."""
+    """Configure, train on ``world``, embed, check the training points and the ``heldout`` points (when given) at
+    the steps ``evaluate_at`` and at the end; write the run's files to ``out`` (the held-out split's in
+    ``out/heldout``); return the row. ``hparams`` override the configuration's (recorded in the row)."""
     from .train import train
 
     cfg = configure_run(world, method, config, seed, steps, probe=probe, dim=dim, batch=batch, sampler=sampler)
-    tcfg = cfg.training(world)
+    cfg.hparams.update(hparams or {})
     if lr is not None:
         cfg.lr = float(lr)
-    res = train(world, tcfg, log_every=log_every, label=f"{method}/{config} s{seed}")
-    Z = representation(world, res["encoder"], method)
-    a = assess(Z, world, probe=probe)
+    tcfg = cfg.training(world)
+    splits = {"train": world, "heldout": heldout}
+    curve: list[dict[str, Any]] = []
+
+    def on_eval(k: int, enc) -> None:
+        curve.append({"step": k, **{n: a["summary"] for n, (_, a) in _measure(enc, method, probe, splits).items()}})
+
+    res = train(
+        world, tcfg, log_every=log_every, label=f"{method}/{config} s{seed}", on_eval=on_eval, evaluate_at=evaluate_at
+    )
+    final = _measure(res["encoder"], method, probe, splits)
+    curve.append({"step": steps, **{n: a["summary"] for n, (_, a) in final.items()}})
     row = {
         "world": world.name,
+        "world_params": world.params,
         "method": method,
         "config": config,
         "seed": seed,
         "steps": steps,
         "dim": cfg.dim,
+        "hidden": cfg.hidden,
         "protocol": describe_regime(world, tcfg.batch, tcfg.batch_regime),
         "lr": cfg.lr,
         "train_seconds": round(res["seconds"], 2),
         "final_loss": res["losses"][-1],
-        **a["summary"],
+        "train": final["train"][1]["summary"],
+        "heldout": final["heldout"][1]["summary"] if "heldout" in final else None,
+        "curve": curve,
         "hparams": cfg.hparams,
         "theory": cfg.theory,
     }
     if out is not None:
-        out = Path(out)
-        export(world, out, Z)
-        atomic.write_text(out / "report.json", json.dumps(plain(a["report"]), indent=1), "check report")
-        atomic.write_text(out / "row.json", json.dumps(plain(row), indent=1), "results row")
+        _write(Path(out), world, heldout, final, row)
     return plain(row)
+
+
+def _write(out: Path, world: World, heldout: World | None, final: dict[str, Any], row: dict[str, Any]) -> None:
+    """The run's files: each split's representation, orbits and check report, and the row."""
+    for name, w, sub in (("train", world, out), ("heldout", heldout, out / "heldout")):
+        if w is not None:
+            Z, a = final[name]
+            export(w, sub, Z)
+            atomic.write_text(sub / "report.json", json.dumps(plain(a["report"]), indent=1), "check report")
+    atomic.write_text(out / "row.json", json.dumps(plain(row), indent=1), "results row")
 
 
 __all__ = ["LoopConfig", "configure_run", "representation", "assess", "run", "GOAL_TOL"]

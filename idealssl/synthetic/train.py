@@ -24,6 +24,7 @@ can reach, not an SSL method.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -217,7 +218,14 @@ def _forward(run: _Setup, vidx: list[np.ndarray], anchors: np.ndarray) -> Forwar
     return forward
 
 
-def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None = None) -> dict:
+def train(
+    world: World,
+    cfg: TrainConfig,
+    log_every: int = 0,
+    label: str | None = None,
+    on_eval: Callable[[int, nn.Module], None] | None = None,
+    evaluate_at: Sequence[int] = (),
+) -> dict:
     """Train an encoder on ``world`` with ``cfg.method``: :func:`setup`, then ``cfg.steps`` of :func:`train_step`.
 
     Parameters
@@ -226,6 +234,9 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None 
     cfg : TrainConfig
     log_every : int
         Print the loss every this many steps (0: never), prefixed by ``label`` (default: method and d).
+    on_eval, evaluate_at : callable, sequence of int
+        ``on_eval(k, encoder)`` after the k-th step for every k in ``evaluate_at`` (1 <= k < steps), with the
+        encoder in eval mode (training resumes in train mode); the time it takes is not counted in ``seconds``.
 
     Returns
     -------
@@ -238,7 +249,8 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None 
     label = label or f"{cfg.method} d={cfg.dim}"
     losses: list[float] = []
     logs: dict[str, float] = {}
-    t0 = time.perf_counter()
+    evals = {int(k) for k in evaluate_at if 1 <= int(k) < cfg.steps}
+    t0, paused = time.perf_counter(), 0.0
     run.encoder.train()
     run.objective.train()
     for step in range(cfg.steps):
@@ -248,6 +260,12 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None 
             logs = {k: float(v) for k, v in res.logs.items()}
         if log_every and step % log_every == 0:
             print(f"[{label}] step {step} loss {losses[-1]:.4f}", flush=True)
+        if on_eval is not None and step + 1 in evals:
+            t1 = time.perf_counter()
+            run.encoder.eval()
+            on_eval(step + 1, run.encoder)
+            run.encoder.train()
+            paused += time.perf_counter() - t1
     run.encoder.eval()
     run.objective.eval()
     return {
@@ -257,7 +275,7 @@ def train(world: World, cfg: TrainConfig, log_every: int = 0, label: str | None 
         "hparams_used": dict(cfg.hparams),
         "losses": losses,
         "last_logs": logs,
-        "seconds": time.perf_counter() - t0,
+        "seconds": time.perf_counter() - t0 - paused,
     }
 
 

@@ -73,6 +73,10 @@ __all__ = [
     "main_world",
     "coarse_world",
     "image_world",
+    "paper_world",
+    "hold_out",
+    "PAPER_ORBITS",
+    "PAPER_HELD_OUT",
     "NAMED_WORLDS",
     "named_world",
     "claim_out",
@@ -526,13 +530,56 @@ def image_world(seed: int = 0) -> World:
     return digits_world(per_class=2, max_shift=1, seed=seed)
 
 
+#: the paper world's default number of orbits (8 x a batch of 64) and held-out points per orbit
+PAPER_ORBITS = 512
+PAPER_HELD_OUT = 4
+
+
+def paper_world(seed: int = 0, n_orbits: int = PAPER_ORBITS) -> World:
+    """A world in the paper's regime: many orbits (default C = 512, eight times a batch of 64), each the 8 cyclic
+    shifts of a generic unit vector in R^8 times 2 nuisance vectors in 2 extra dimensions (16 inputs per orbit,
+    N = 16 C), 4 classes; :func:`hold_out` keeps points of every orbit apart for the check."""
+    if int(n_orbits) < 2:
+        raise InputError(f"the paper world needs at least 2 orbits, got {n_orbits}")
+    w = vector_world(
+        n_orbits=int(n_orbits), dim=8, groups=("shift",), n_classes=4, nuisance_dim=2, n_nuisance=2, seed=seed
+    )
+    w.name = f"paper-C{w.C}"
+    return w
+
+
+def hold_out(world: World, per_orbit: int = PAPER_HELD_OUT, seed: int = 0) -> tuple[World, World]:
+    """Split every orbit: ``per_orbit`` of its inputs, uniform without replacement (``seed``), form the held-out
+    world, the others the training world. Both keep the orbit labels 0..C-1 and the classes; the training world's
+    augmentation is uniform over the training inputs of the orbit, so the held-out inputs are never seen."""
+    per_orbit = int(per_orbit)
+    smallest = int(np.bincount(world.orbits).min())
+    if not 1 <= per_orbit < smallest:
+        raise InputError(f"hold out between 1 and {smallest - 1} inputs per orbit (the smallest has {smallest})")
+    rng = np.random.default_rng(seed)
+    held = np.zeros(world.N, dtype=bool)
+    for mem in world.members:
+        held[rng.choice(mem, size=per_orbit, replace=False)] = True
+    params = dict(world.params, held_out_per_orbit=per_orbit, held_out_seed=seed)
+
+    def part(mask: np.ndarray, tag: str) -> World:
+        return World(f"{world.name}-{tag}", world.X[mask], world.orbits[mask], world.classes, world.input_shape, params)
+
+    return part(~held, "train"), part(held, "heldout")
+
+
 #: the worlds of ``idealssl bench`` (``--world NAME``)
-NAMED_WORLDS = {"vector": main_world, "digits": image_world, "coarse": coarse_world}
+NAMED_WORLDS = {"vector": main_world, "digits": image_world, "coarse": coarse_world, "paper": paper_world}
 
 
-def named_world(name: str, seed: int) -> World:
-    """The suite's world called ``name`` (:data:`NAMED_WORLDS`), drawn with ``seed``."""
-    return NAMED_WORLDS[name](seed)
+def named_world(name: str, seed: int, size: int | None = None) -> World:
+    """The suite's world called ``name`` (:data:`NAMED_WORLDS`), drawn with ``seed``; ``size`` is the number of
+    orbits of the world that takes one (``paper``)."""
+    if size is None:
+        return NAMED_WORLDS[name](seed)
+    if name != "paper":
+        raise InputError(f"the {name} world has a fixed size; --orbits applies to --world paper")
+    return paper_world(seed, n_orbits=size)
 
 
 #: ``--overwrite`` of the commands that write an export (``idealssl bench export``, ``idealssl bench loop``)

@@ -116,7 +116,7 @@ def test_bench_loop_writes_files_the_checker_accepts(tmp_path, capsys):
         )
         == 0
     )
-    row = json.loads(capsys.readouterr().out.splitlines()[0])
+    row = json.loads((out / "row.json").read_text())["train"]
     rep = idealssl.check(str(out / "representation.npy"), str(out / "orbits.json"), tol=1e-2)
     assert rep.ideal == row["ideal"] and rep.ideal_tolerance == row["ideal_tolerance"]
     assert json.loads(rec.read_text())["rows"][0]["method"] == "cissl"

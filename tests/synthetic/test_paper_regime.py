@@ -1,0 +1,59 @@
+"""Worlds in the paper's regime (many orbits per batch, held-out points of every orbit) and the loop run there."""
+
+import json
+
+import numpy as np
+import pytest
+
+import idealssl
+from idealssl.cli import main
+from idealssl.errors import InputError
+from idealssl.synthetic.loop import run as loop_run
+from idealssl.synthetic.worlds import hold_out, named_world, paper_world
+
+SMOKE_C = 32  # the smoke size: C = 8 x a batch of 4
+
+
+def test_paper_world_holds_out_points_of_every_orbit():
+    w = paper_world(0, n_orbits=SMOKE_C)
+    train, held = hold_out(w, 4, seed=0)
+    assert train.C == held.C == w.C == SMOKE_C
+    assert np.all(np.bincount(held.orbits) == 4) and np.all(np.bincount(train.orbits) == 12)
+    # the held-out inputs are not training inputs, and each keeps its orbit
+    rows = {tuple(x) for x in train.X.round(6)}
+    assert not any(tuple(x) in rows for x in held.X.round(6))
+    assert train.N + held.N == w.N
+    with pytest.raises(InputError, match="hold out"):
+        hold_out(w, 16, seed=0)  # nothing left to train on
+
+
+def test_named_world_takes_its_size():
+    assert named_world("paper", 0, size=32).C == 32 and named_world("vector", 0).C == 16
+    with pytest.raises(InputError, match="size"):
+        named_world("vector", 0, size=32)
+
+
+def test_loop_checks_training_and_held_out_points_over_training():
+    w = paper_world(0, n_orbits=SMOKE_C)
+    train, held = hold_out(w, 4, seed=0)
+    row = loop_run(train, "cissl", "derived", 0, 6, batch=4, heldout=held, evaluate_at=(3,))
+    assert row["protocol"]["batch_regime"] == "iid" and row["protocol"]["batch_effective"] * 8 == train.C
+    assert row["dim"] == SMOKE_C - 1
+    for split in ("train", "heldout"):
+        s = row[split]
+        assert s["n_points"] == (train.N if split == "train" else held.N)
+        assert {"ideal", "ideal_tolerance", "invariance_ratio", "sigma_ratio", "certified_fraction"} <= set(s)
+    assert [c["step"] for c in row["curve"]] == [3, 6]
+    assert row["curve"][-1]["heldout"]["invariance_ratio"] == row["heldout"]["invariance_ratio"]
+
+
+def test_bench_loop_paper_world_writes_both_splits(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["bench", "loop", "--world", "paper", "--orbits", str(SMOKE_C), "--batch", "4", "--method", "simclr"]
+    assert main([*args, "--config", "original", "--steps", "4", "--out", str(out)]) == 0
+    row = json.loads((out / "row.json").read_text())
+    for sub, key in ((out, "train"), (out / "heldout", "heldout")):
+        rep = idealssl.check(str(sub / "representation.npy"), str(sub / "orbits.json"), tol=1e-2)
+        assert rep.ideal == row[key]["ideal"]
+    assert "held-out" in capsys.readouterr().out
+    assert main([*args, "--orbits", "1", "--steps", "2", "--out", str(tmp_path / "x")]) == 2
