@@ -11,6 +11,26 @@ from ..theory_math import dissl_teacher_optimum, ideal_log_loss_optimum, worst_c
 from .logloss import ideal_log_loss_minimum
 from .params import check_teacher_size, validated
 
+#: the basis of a value the theory does not decide
+SILENT = "the theory is silent"
+
+#: where each prescribed value comes from (:attr:`Configuration.provenance`)
+PROVENANCE = {
+    "minimal_dimension": "S1.3-S1.4 (linear probes, with and without bias) / S2.1 (MLP probes)",
+    "ideal_objective.temperature": f"{SILENT}: the minimiser is the simplex at every tau (S4.2); L* is evaluated at "
+    "the temperature given (default 1)",
+    "cissl.student_head": "S6.2-S6.3: the branch dotted with the other in the probe family",
+    "cissl.teacher_head": "S6.3: as expressive as possible",
+    "cissl.temperature": f"{SILENT}: the minimiser is the simplex at every tau (S4.2, S6.1); the published default",
+    "dissl.student_head": "S7.4: the student in the probe family",
+    "dissl.teacher_head": "S7.1-S7.2: as expressive as possible",
+    "dissl.categories": "S7.1-S7.2: K >= C for a maximal teacher, K = C the smallest",
+    "dissl.lambda": "S7.2-S7.3: lambda < 1 + beta when K > C or with a batch marginal over B < K inputs "
+    "(derive.prescriptions.dissl_lambda_bound); inside the interval the theory is silent",
+    "dissl.beta": f"{SILENT} beyond beta > 0 (S7.1); the published default",
+    "sample_efficiency": "S3.1",
+}
+
 
 @dataclass
 class Configuration:
@@ -31,6 +51,9 @@ class Configuration:
         W_n = (1 − 1/C)^n at a few n (S3.1).
     statements : dict
         name -> statement number in theory/statements.md.
+    provenance : dict
+        Every value prescribed (``section.key``) -> the statement it comes from, or :data:`SILENT` and where the
+        value comes from instead.
     """
 
     probe: str
@@ -44,6 +67,7 @@ class Configuration:
     dissl: dict
     sample_efficiency: dict
     statements: dict = field(default_factory=dict)
+    provenance: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -232,4 +256,4 @@ def configure(
         "dissl": "S7.1-S7.3",
         "sample_efficiency": "S3.1",
     }
-    return Configuration(probe, C, dmin, dim, can, reason, ideal, cissl, dissl, samp, statements)
+    return Configuration(probe, C, dmin, dim, can, reason, ideal, cissl, dissl, samp, statements, dict(PROVENANCE))

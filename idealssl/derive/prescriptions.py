@@ -10,18 +10,21 @@ For a probe family F and C orbits (Dubois et al. 2022, Sec. 4-6):
 * the representation dimension d >= F's minimal dimension (S1.3, S1.4, S2.1);
 * CISSL and DISSL: the student head in F (:attr:`~idealssl.probes.ProbeFamily.head_kind`), the teacher's head as
   expressive as possible (S6, S7);
-* DISSL: K >= C teacher categories, K = C when C is known; a maximality weight 0 < λ < 1 + β, so that every optimal
-  teacher is deterministic, prescribed as λ = 1 + β − :data:`LAMBDA_MARGIN` (S7);
-* CISSL on a known world: the ideal log loss's temperature τ = 1 (S4; :func:`idealssl.derive.configure`).
+* DISSL: K >= C teacher categories, K = C when C is known (S7.1-S7.2); the maximality weight below the bound of
+  :func:`dissl_lambda_bound` (S7.2-S7.3, and the batch marginal), the published default when it lies below it;
+* what the theory does not decide (CISSL's τ, DISSL's β, the temperatures, the head widths) keeps the published
+  default and its record says so (:data:`SILENT`).
 
-A record is a mapping ``{prescription, value, holds}``: the rule in words with the statement it comes from, the
-value the run uses, and whether that value satisfies the rule (None: a fact, no rule). The image trainer's records
+A record is a mapping ``{prescription, value, holds, basis}``: the rule in words, the value the run uses, whether
+that value satisfies the rule (None: a fact, no rule), and ``basis``, the statement of theory/statements.md the
+value comes from, or :data:`SILENT` and where the value comes from instead. The image trainer's records
 add ``applied`` (the run's value is the prescribed one, set by the trainer), ``enforced`` (a contradicting value the
 user gave would have been refused) and, for a rule recorded but not enforced, ``note``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,17 +32,60 @@ from typing import Any
 from ..errors import InputError
 from ..objectives.defaults import DISSL
 from ..probes import get_family
-from .configuration import configure, dissl_categories_rule
-
-#: the derived DISSL maximality weight lies this much below the determinism threshold 1 + β
-LAMBDA_MARGIN = 0.3
+from .configuration import SILENT, configure, dissl_categories_rule
 
 Record = dict[str, Any]
 
 
-def dissl_lambda(beta: float) -> float:
-    """The prescribed DISSL maximality weight λ = 1 + β − :data:`LAMBDA_MARGIN` (S7: λ < 1 + β)."""
-    return round(1.0 + float(beta) - LAMBDA_MARGIN, 6)
+def dissl_lambda_bound(beta: float, categories: int, orbits: int, batch: int | None) -> float:
+    """The largest maximality weight λ (exclusive) at which every optimal DISSL teacher is deterministic.
+
+    Parameters
+    ----------
+    beta : float
+        The teacher cross-view weight β (code name; paper α).
+    categories, orbits : int
+        K and C.
+    batch : int or None
+        B, the inputs whose mean teacher output is the marginal of the maximality term (None: the population).
+
+    Returns
+    -------
+    float
+        1 + β when K > C (S7.3) or B < K (below); ``inf`` otherwise (S7.2: K <= C, every λ > 0).
+
+    Notes
+    -----
+    With the marginal taken over a batch of B inputs (orbit-blind batches of B anchors), the objective at an
+    invariant teacher and a matching student is F_B = (1 + β) (1/B) Σ_i H(q_i) − λ H((1/B) Σ_i q_i) (S7.1). A
+    mixture's entropy is at most the mean entropy plus the entropy of the mixing weights, so
+    H(q̄) <= (1/B) Σ_i H(q_i) + log min(B, K) and F_B >= (1 + β − λ) (1/B) Σ_i H(q_i) − λ log min(B, K).
+    For λ <= 1 + β the bound is attained by one-hot rows on distinct categories, and for λ < 1 + β only by
+    deterministic rows. For λ > 1 + β and B < K, spreading each of B deterministic rows uniformly over r disjoint
+    categories (B r <= K) changes F_B by (1 + β − λ) log r < 0: the batch optimum is not deterministic even
+    at K = C. For B >= K the second bound F_B >= (1 + β) (1/B) Σ_i H(q_i) − λ log K is attained deterministically
+    for every λ. So the bound does not depend on B or K beyond the comparison B < K; no margin below 1 + β
+    follows from them. Test: ``tests/test_prescriptions.py`` (brute force over batches).
+    """
+    if categories > orbits or (batch is not None and batch < categories):
+        return 1.0 + float(beta)
+    return math.inf
+
+
+def dissl_lambda(beta: float, categories: int, orbits: int, batch: int | None) -> tuple[float, str]:
+    """The maximality weight a derived DISSL run uses and its basis: the published default λ when it lies below
+    :func:`dissl_lambda_bound`; otherwise the midpoint (1 + β)/2 of the interval (0, 1 + β) the theory allows
+    (a choice: the theory is silent inside the interval; the midpoint is the farthest from both of its ends, no
+    maximality at 0 and non-deterministic teachers above 1 + β)."""
+    bound = dissl_lambda_bound(beta, categories, orbits, batch)
+    lam = float(DISSL.lambda_maximality)
+    if lam < bound:
+        return lam, f"{SILENT} below the bound {bound:g}; the published default"
+    why = f"K = {categories} > C = {orbits} (S7.3)" if categories > orbits else f"B = {batch} < K = {categories}"
+    return round((1.0 + float(beta)) / 2.0, 6), (
+        f"S7.2-S7.3 with the batch marginal: lambda < 1 + beta = {bound:g} since {why}; the published "
+        f"{lam:g} breaks it; inside the interval {SILENT}: its midpoint (1 + beta)/2, a choice"
+    )
 
 
 def student_head(probe: str) -> str:
@@ -190,19 +236,20 @@ def _image_dissl(C: int, s: ObjectiveSettings, batch: int | None) -> list[Record
     )
     K = int(s.value("categories", DISSL.categories))
     rec = [_image_record(f"K >= C = {C} teacher categories (K = C when C is known)", K, K >= C, k_applied, s.enforce)]
+    bound = dissl_lambda_bound(beta, K, C, batch)
+    prescribed, basis = dissl_lambda(beta, K, C, batch)
     l_applied = s.apply(
         "lambda_maximality",
-        dissl_lambda(beta),
-        lambda v: 0 < float(v) < 1 + beta,
-        f"lambda < 1 + beta = {1 + beta:g} makes every optimal teacher deterministic (S7)",
+        prescribed,
+        lambda v: 0 < float(v) < bound,
+        f"lambda < {bound:g} makes every optimal teacher deterministic (S7.2-S7.3, batch marginal)",
     )
     lam = float(s.value("lambda_maximality", DISSL.lambda_maximality))
     rec.append(
         _image_record(
-            f"0 < lambda < 1 + beta = {1 + beta:g} "
-            f"(deterministic optimal teacher; derived: 1 + beta - {LAMBDA_MARGIN})",
+            f"0 < lambda < {bound:g} (deterministic optimal teacher; {basis})",
             lam,
-            0 < lam < 1 + beta,
+            0 < lam < bound,
             l_applied,
             s.enforce,
         )
@@ -276,57 +323,82 @@ class Prescriptions:
 
 
 # ------------------------------------------------------------------------------------------------ synthetic loop
-def for_world(
-    method: str, source: str, probe: str, C: int, hparams: dict[str, Any], dim: int | None = None
+def for_world(  # noqa: PLR0913 - the run's method, source, probe, C, hyperparameters, d and batch
+    method: str,
+    source: str,
+    probe: str,
+    C: int,
+    hparams: dict[str, Any],
+    dim: int | None = None,
+    batch: int | None = None,
 ) -> tuple[int, list[Record]]:
     """The dimension and the records of a run on a world of C known orbits (``idealssl bench loop``).
 
-    ``derived`` applies the prescriptions to ``hparams`` (changed in place): DISSL's K = C, λ = 1 + β − margin
-    with the published β, and its bottleneck removed; CISSL's τ = 1. ``original`` keeps the suite's settings (DISSL
-    with the published λ and β). The student head is recorded, not set. Returns ``(d, records)``, d the minimal
-    dimension unless ``dim`` is given.
+    ``derived`` applies the prescriptions to ``hparams`` (changed in place): DISSL's K = C, λ of
+    :func:`dissl_lambda` for a batch of ``batch`` anchors, and its bottleneck removed (the student head in the
+    probe family); nothing else (CISSL's τ, DISSL's β: :data:`SILENT`, the suite's published values).
+    ``original`` keeps the suite's settings (DISSL with the published λ and β). Every record names its basis.
+    Returns ``(d, records)``, d the minimal dimension unless ``dim`` is given.
     """
     conf = configure(probe, C)
     d = int(dim or conf.minimal_dimension)
     derived = source == "derived"
     rec = [
         _record(
-            f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes (S1.3-S1.4/S2.1)",
+            f"d >= minimal dimension {conf.minimal_dimension} for {probe} probes",
             d,
             d >= conf.minimal_dimension,
+            basis=conf.provenance["minimal_dimension"],
         )
     ]
     if method == "dissl":
-        rec += _world_dissl(C, hparams, derived)
+        rec += _world_dissl(C, hparams, derived, batch)
     if method == "cissl":
-        tau_star = float(conf.cissl["temperature"])
-        tau = tau_star if derived else float(hparams.get("temperature", 0.07))
-        if derived:
-            hparams["temperature"] = tau
+        tau = float(hparams.get("temperature", 0.07))
         rec.append(
             _record(
-                f"temperature of the ideal log loss tau = {tau_star:g} (derive); the "
-                "minimiser is the simplex at any tau, but at small tau the loss saturates "
-                "(gradients ~ exp(-1/tau)) long before the codes reach it",
+                "temperature tau of the CISSL logits: any tau > 0 has the simplex as minimiser (S4.2, S6.1)",
                 tau,
-                tau == tau_star,
+                tau > 0,
+                basis=conf.provenance["cissl.temperature"],
             )
         )
     if method in ("dissl", "cissl"):
         used = hparams.get("probe", "linear")
-        rec.append(_record(f"student head in the probe family ({probe})", used, used == student_head(probe)))
+        rec.append(
+            _record(
+                f"student head in the probe family ({probe})",
+                used,
+                used == student_head(probe),
+                basis=conf.provenance[f"{method}.student_head"],
+            )
+        )
     return d, rec
 
 
-def _world_dissl(C: int, hparams: dict[str, Any], derived: bool) -> list[Record]:
+def _world_dissl(C: int, hparams: dict[str, Any], derived: bool, batch: int | None) -> list[Record]:
     beta = DISSL.beta_det_inv
     if derived:
-        K, lam = C, dissl_lambda(beta)
+        K = C
+        lam, lam_basis = dissl_lambda(beta, K, C, batch)
         hparams.update(categories=K, lambda_maximality=lam, beta_det_inv=beta, bottleneck=None)
     else:
         K, lam = int(hparams["categories"]), DISSL.lambda_maximality
+        lam_basis = "the published default (original configuration)"
         hparams.update(categories=K, lambda_maximality=lam, beta_det_inv=beta)
+    bound = dissl_lambda_bound(beta, K, C, batch)
     return [
-        _record(f"K >= C = {C} (K = C when C is known)", K, K >= C),
-        _record("lambda < 1 + beta (deterministic optimal teacher, S7)", lam, lam < 1 + beta),
+        _record(f"K >= C = {C} (K = C when C is known)", K, K >= C, basis="S7.1-S7.2"),
+        _record(
+            f"lambda < {bound:g} (deterministic optimal teacher; batch of {batch}, K = {K}, C = {C})",
+            lam,
+            lam < bound,
+            basis=lam_basis,
+        ),
+        _record(
+            "beta (teacher cross-view weight) > 0",
+            beta,
+            beta > 0,
+            basis=f"{SILENT} beyond beta > 0 (S7.1); the published default",
+        ),
     ]

@@ -84,6 +84,12 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
         "regime (the sampler reads the orbits; C anchors), labelled so in the row",
     )
     p.add_argument(
+        "--temperature",
+        type=float,
+        help="the objective's temperature (the suite's grid meaning: contrastive tau; distillation student "
+        "temperature, teacher half of it); default: the suite's published value",
+    )
+    p.add_argument(
         "--batch", type=int, default=DEFAULT_BATCH, help=f"anchors per orbit-blind batch (default {DEFAULT_BATCH})"
     )
     p.add_argument("--seed", type=int, default=0, help="training seed (the world is the suite's, seed 0)")
@@ -211,6 +217,7 @@ def _loop(args) -> int:
         sampler=args.sampler,
         heldout=held,
         evaluate_at=tuple(args.evaluate_at),
+        hparams=_temperature(args.method.lower(), args.temperature),
     )
     if args.record:
         record(Path(args.record), row)
@@ -226,6 +233,20 @@ def _loop(args) -> int:
             f"--probe {args.probe} --tol {GOAL_TOL:g}"
         )
     return 0
+
+
+def _temperature(method: str, value: float | None) -> dict:
+    """``--temperature`` as the objective's keyword arguments (:func:`.protocol.temperature_hparams`)."""
+    from .protocol import temperature_hparams
+
+    if value is None:
+        return {}
+    if value <= 0:
+        raise InputError(f"--temperature must be > 0, got {value}")
+    try:
+        return temperature_hparams(method, value)
+    except ValueError:
+        raise InputError(f"--temperature: {method} has no temperature in the suite's grids") from None
 
 
 def _report(args) -> int:

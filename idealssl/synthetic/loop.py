@@ -136,7 +136,8 @@ def configure_run(  # noqa: PLR0913 - one keyword per option of idealssl bench l
     if config not in ("derived", "original"):
         raise InputError(f"--config must be 'derived' or 'original', got {config!r}")
     hp = _accepted(method, method_hparams(method)) if method != "oracle" else {}
-    d, theory = for_world(method, config, probe, world.C, hp, dim)
+    B = world.C if sampler == ORACLE_REGIME else int(batch)
+    d, theory = for_world(method, config, probe, world.C, hp, dim, batch=B)
     return LoopConfig(
         method=method,
         config=config,
@@ -290,12 +291,17 @@ __all__ = ["LoopConfig", "configure_run", "representation", "assess", "run", "GO
 
 
 def record(path: Path, row: dict[str, Any]) -> None:
-    """Add ``row`` to the rows of ``path`` (same method, config, seed and steps: replaced)."""
+    """Add ``row`` to the rows of ``path`` (a row of the same world, method, config, seed, steps, batch regime and
+    hyperparameters is replaced)."""
     path = Path(path)
     data = json.loads(path.read_text()) if path.is_file() else {"rows": []}
-    key = ("method", "config", "seed", "steps")
-    data["rows"] = [r for r in data["rows"] if tuple(r.get(k) for k in key) != tuple(row.get(k) for k in key)] + [row]
-    data["rows"].sort(key=lambda r: (r["method"], r["config"], r["seed"], r["steps"]))
+
+    def key(r: dict[str, Any]) -> str:
+        regime = (r.get("protocol") or {}).get("batch_regime", ORACLE_REGIME)
+        return json.dumps([r.get(k) for k in ("world", "method", "config", "seed", "steps")] + [regime, r["hparams"]])
+
+    data["rows"] = [r for r in data["rows"] if key(r) != key(row)] + [row]
+    data["rows"].sort(key=lambda r: (r["world"], r["method"], r["config"], json.dumps(r["hparams"]), r["seed"]))
     data["protocol"] = PROTOCOL
     atomic.write_text(path, json.dumps(plain(data), indent=1), "results file")
 

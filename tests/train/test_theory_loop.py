@@ -26,9 +26,11 @@ def test_derived_applies_dissl_prescriptions():
     applied, rec = theory_config.apply(cfg, n_orbits=1437, batch=256)
     assert cfg.objective["categories"] == 128  # the configuration given is not changed
     obj = applied.objective
-    assert obj["categories"] == 1437 and obj["probe"] == "linear" and obj["lambda_maximality"] == pytest.approx(1.5)
+    assert (
+        obj["categories"] == 1437 and obj["probe"] == "linear" and obj["lambda_maximality"] == pytest.approx(0.9)
+    )  # (1 + beta)/2: B = 256 < K
     assert _by(rec, "K >= C")["holds"] and _by(rec, "K >= C")["applied"]
-    assert _by(rec, "0 < lambda")["value"] == pytest.approx(1.5) and _by(rec, "0 < lambda")["holds"]
+    assert _by(rec, "0 < lambda")["value"] == pytest.approx(0.9) and _by(rec, "0 < lambda")["holds"]
     assert _by(rec, "batch >= K")["holds"] is False  # recorded, not enforced
     rec.with_dim(64)
     assert _by(rec, "d >= 1436")["holds"] is False and _by(rec, "d >= 1436")["value"] == 64
@@ -38,22 +40,25 @@ def test_original_keeps_the_preset_and_records_what_breaks():
     cfg, rec = theory_config.apply(_cfg("dissl", "theory.source=original"), n_orbits=1437)
     assert cfg.objective["categories"] == 128 and "lambda_maximality" not in cfg.objective
     assert _by(rec, "K >= C")["holds"] is False and not _by(rec, "K >= C")["applied"]
-    assert _by(rec, "0 < lambda")["value"] == pytest.approx(2.3) and _by(rec, "0 < lambda")["holds"] is False
+    # K = 128 <= C with the population marginal: every lambda > 0 gives a deterministic teacher (S7.2)
+    assert _by(rec, "0 < lambda")["value"] == pytest.approx(2.3) and _by(rec, "0 < lambda")["holds"] is True
+    _, rec = theory_config.apply(_cfg("dissl", "theory.source=original", "objective.categories=512"), 1437, batch=256)
+    assert _by(rec, "0 < lambda < 1.8")["holds"] is False  # a batch of 256 < K = 512: lambda < 1 + beta binds
 
 
 @pytest.mark.parametrize(
     "override, fragment",
     [
-        ("objective.lambda_maximality=2.3", "lambda < 1 + beta"),
+        ("objective.lambda_maximality=2.3", "lambda < 1.8"),
         ("objective.categories=64", "K >= C = 1437"),
         ("objective.probe=mlp", "probe family"),
     ],
 )
 def test_contradicting_setting_is_refused_unless_overridden(override, fragment):
     with pytest.raises(InputError, match="contradicts the theory") as e:
-        theory_config.apply(_cfg("dissl", override), n_orbits=1437)
+        theory_config.apply(_cfg("dissl", override), n_orbits=1437, batch=256)
     assert fragment in str(e.value) and "theory.enforce=false" in str(e.value)
-    _, rec = theory_config.apply(_cfg("dissl", override, "theory.enforce=false"), n_orbits=1437)
+    _, rec = theory_config.apply(_cfg("dissl", override, "theory.enforce=false"), n_orbits=1437, batch=256)
     assert any(r["holds"] is False for r in rec.records)
 
 
