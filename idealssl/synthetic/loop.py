@@ -324,3 +324,41 @@ def table(path: Path) -> str:
             f"{fmt(r['fitted_task_fraction'])} |"
         )
     return "\n".join(out)
+
+
+def _label(r: dict[str, Any]) -> str:
+    hp = r.get("hparams") or {}
+    t = hp.get("temperature", hp.get("student_temperature"))
+    return f"{r['method']} / {r['config']}" + ("" if t is None else f" / τ {t:g}")
+
+
+def seed_table(rows: list[dict[str, Any]], split: str = "heldout", tol: float = GOAL_TOL) -> str:
+    """Markdown table over seeds of the rows of one world: per method, configuration and temperature, the number
+    of runs ideal at ``tol`` on ``split``'s points, and 95 % t intervals (:func:`idealssl.stats.t_interval`) of
+    the invariance ratio, σ_(C−1)/σ_1 and the certified fraction, with the three-way verdict
+    (:func:`idealssl.stats.verdict`, S9.3) on the claim "invariance ratio < tol" (the goal's first condition)."""
+    from ..stats import t_interval, verdict
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        if r.get(split):
+            groups.setdefault(_label(r), []).append(r)
+    out = [
+        f"| method / config | seeds | ideal at {tol:g} | invariance ratio (95 % t) | invariance < {tol:g} | "
+        "σ_(C−1)/σ_1 (mean) | affine rank (mean, of C − 1) | certified fraction (mean) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+
+    def mean(rs: list[dict[str, Any]], k: str) -> str:
+        v = [float(r[split][k]) for r in rs if r[split].get(k) is not None]
+        return f"{np.mean(v):.3g}" if v else "—"
+
+    for label, rs in sorted(groups.items()):
+        inv = t_interval([r[split]["invariance_ratio"] for r in rs])
+        span = f"{inv.estimate:.3g} [{inv.low:.3g}, {inv.high:.3g}]"
+        out.append(
+            f"| {label} | {len(rs)} | {sum(bool(r[split]['ideal']) for r in rs)} | {span} | "
+            f"{verdict(inv, tol, claim='less')} | {mean(rs, 'sigma_ratio')} | {mean(rs, 'affine_rank')} "
+            f"(of {rs[0][split]['required_rank']}) | {mean(rs, 'certified_fraction')} |"
+        )
+    return "\n".join(out)

@@ -57,3 +57,23 @@ def test_bench_loop_paper_world_writes_both_splits(tmp_path, capsys):
         assert rep.ideal == row[key]["ideal"]
     assert "held-out" in capsys.readouterr().out
     assert main([*args, "--orbits", "1", "--steps", "2", "--out", str(tmp_path / "x")]) == 2
+
+
+def test_seed_table_gives_t_intervals_and_the_three_way_verdict():
+    from idealssl.synthetic.loop import seed_table
+
+    def row(seed, inv, t=None):
+        s = {
+            "invariance_ratio": inv,
+            "ideal": False,
+            "sigma_ratio": 0.1,
+            "affine_rank": 5,
+            "required_rank": 7,
+            "certified_fraction": 0.0,
+        }
+        return {"method": "simclr", "config": "original", "seed": seed, "hparams": {"temperature": t}, "heldout": s}
+
+    rows = [row(0, 0.5, 0.1), row(1, 0.6, 0.1), row(2, 0.55, 0.1), row(0, 0.011, 0.5), row(1, 0.009, 0.5)]
+    lines = seed_table(rows).splitlines()
+    assert "not held" in lines[2] and "τ 0.1" in lines[2]  # all three seeds far above 1e-2
+    assert "cannot discriminate" in lines[3] and "| 2 |" in lines[3]  # two seeds straddling 1e-2
