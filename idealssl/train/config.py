@@ -49,6 +49,7 @@ from .defaults import (
     TrainOptions,
     ViewsConfig,
 )
+from .features import FEATURES, projector_of
 from .loggers import LOGGERS
 from .presets import preset
 
@@ -759,6 +760,7 @@ def _validate_check(c: CheckConfig) -> None:
     _need(_finite(c.tol) and MIN_TOL <= c.tol < 1, "check.tol", f"a number in [{MIN_TOL:g}, 1)", c.tol)
     _need(c.probe is None or c.probe in PROBES, "check.probe", f"null or one of {', '.join(PROBES)}", c.probe)
     _need(c.orbits in ORBITS, "check.orbits", f"one of {', '.join(ORBITS)}", c.orbits)
+    _need(c.features in FEATURES, "check.features", f"one of {', '.join(FEATURES)}", c.features)
 
 
 def validate(rc: RunConfig) -> RunConfig:
@@ -786,8 +788,9 @@ def check_components(rc: RunConfig) -> None:
     """What :func:`validate` cannot see without the registries (imports torch): the method is registered; every
     ``objective.*`` key is a hyperparameter of it, of the type its constructor declares (a finite number where a
     number); ``views.n_global`` is the number of global views the objective takes; the objective's own range
-    checks pass (it is built on the meta device: nothing is allocated); ``model.arch`` names a backbone that can be
-    built (a timm model known to timm)."""
+    checks pass (it is built on the meta device: nothing is allocated); a projector check
+    (``check.features`` projector or both) has a projector to embed (:func:`idealssl.train.features.projector_of`);
+    ``model.arch`` names a backbone that can be built (a timm model known to timm)."""
     import torch
 
     from ..models.encoders import check_arch
@@ -806,7 +809,9 @@ def check_components(rc: RunConfig) -> None:
             f"defined on them); more views: views.n_local (multi-crop)"
         )
     with torch.device("meta"):
-        build(method, dim=8, **rc.objective)
+        objective = build(method, dim=8, **rc.objective)
+    if rc.check.enabled and rc.check.features != "backbone":
+        projector_of(objective)
     m = rc.model
     check_arch(m.arch, m.small_stem, m.expand_dim)
 

@@ -296,6 +296,10 @@ class CheckConfig:
         The probe family checked (null: ``theory.probe``; :meth:`RunConfig.check_probe`).
     orbits : str
         image (each image's views form an orbit) or class (all views of a class).
+    features : str
+        Which features are embedded: ``backbone`` (the backbone's output, the features the evaluation's probes read;
+        ``RUN/check/``), ``projector`` (the objective's head applied to them, the representation its loss sees;
+        ``RUN/check-projector/``) or ``both`` (:mod:`idealssl.train.features`).
     """
 
     enabled: bool = True
@@ -305,6 +309,7 @@ class CheckConfig:
     tol: Num = 1e-2
     probe: str | None = None
     orbits: str = "image"
+    features: str = "backbone"
 
 
 @dataclass

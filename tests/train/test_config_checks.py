@@ -49,6 +49,8 @@ BAD = [
     (["check.seed=1e30"], "check.seed must be an integer"),
     (["check.probe=foo"], "check.probe must be null or one of linear, linear-nobias, mlp, got 'foo'"),
     (["check.orbits=foo"], "check.orbits must be one of image, class, got 'foo'"),
+    (["check.features=foo"], "check.features must be one of backbone, projector, both, got 'foo'"),
+    (["check.features=[projector]"], "check.features must be a string"),
     (["check.enabled=maybe"], "check.enabled must be true/false, got 'maybe'"),
     (["check=5"], "check must be a mapping"),
     # theory: untyped before, read after the data were loaded
@@ -111,6 +113,19 @@ def test_a_bad_value_is_one_line_and_exit_2_before_any_work(tmp_path, capsys, no
     assert main([*SIMCLR, "--out", str(out), *QUICK, *argv]) == 2
     assert message in _one_line(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("features", ["projector", "both"])
+def test_a_projector_check_of_a_method_without_a_projector_is_refused_before_any_work(
+    tmp_path, capsys, no_work, features
+):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "vje", "--dataset", "digits", "--out", str(out), *QUICK]
+    assert main([*argv, "objective.projector_hidden_dim=0", f"check.features={features}"]) == 2
+    assert "method 'vje' with objective.projector_hidden_dim=0 has no projector" in _one_line(capsys)
+    assert not out.exists()
+    off = ["objective.projector_hidden_dim=0", f"check.features={features}", "check.enabled=false"]
+    config.check_components(config.build("vje", "digits", overrides=off).config)  # no check, nothing to refuse
 
 
 @pytest.mark.parametrize("argv", [["check.tol=abc"], ["views.n_global=1"], ["--method", "nosuch"]])
