@@ -1,14 +1,16 @@
 """Rank encoders without labels: ``idealssl select RUN... [--score S] [--json]``.
 
 Each argument is a run directory (its orbit set ``RUN/check/representation.npy`` and ``RUN/check/orbits.json``,
-written by ``idealssl train`` and ``idealssl eval check``) or such a folder itself (e.g. the check folder of one of
-a run's checkpoints). Every score is recomputed from those two files (:mod:`idealssl.checker.selection`), never
-read from results.json. The runs are printed best first by the chosen score, with its parts and what it predicts.
+written by ``idealssl train`` and ``idealssl eval check``; with ``--features projector``, the objective's projector's
+in ``RUN/check-projector/``) or such a folder itself (e.g. the check folder of one of a run's checkpoints). Every
+score is recomputed from those two files (:mod:`idealssl.checker.selection`), never read from results.json. The
+runs are printed best first by the chosen score, with its parts and what it predicts.
 
 Examples
 --------
   idealssl select runs/a runs/b runs/c                   # ranked by the default score (pair_ratio)
   idealssl select runs/* --score lidar --json            # one JSON document, every score of every run
+  idealssl select runs/* --features projector            # the projector's orbit sets (check.features=both)
   idealssl select runs/a/checks/epoch=10 runs/a/checks/epoch=20 --probe linear-nobias
   idealssl select --list-scores                          # the scores, their definitions and constants
 
@@ -42,24 +44,39 @@ def configure(p: argparse.ArgumentParser) -> None:
         choices=["linear", "linear-nobias", "mlp"],
         help="probe family of the theory's scores (default: the run's check.probe in results.json, else linear)",
     )
+    p.add_argument(
+        "--features",
+        choices=["backbone", "projector"],
+        default="backbone",
+        help="a run directory's orbit set: the backbone's (RUN/check/, default) or the objective's projector's "
+        "(RUN/check-projector/, written with check.features=projector or both)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document (every score of every run)")
     p.add_argument("--list-scores", action="store_true", help="print the scores with their definitions and exit")
 
 
-def orbit_set_files(path: str) -> tuple[Path, Path, Path | None]:
-    """(representation.npy, orbits.json, results.json or None) of a run directory or of an orbit-set folder."""
+def orbit_set_files(path: str, features: str = "backbone") -> tuple[Path, Path, Path | None]:
+    """(representation.npy, orbits.json, results.json or None) of an orbit-set folder, or of a run directory's
+    ``features`` set (``RUN/check/`` or ``RUN/check-projector/``)."""
+    from .train.features import FOLDERS
+
     p = Path(path)
+    sub = FOLDERS[features]
     if not p.is_dir():
         raise InputError(
             f"{path}: not a directory (give a run directory or a folder with representation.npy and orbits.json)"
         )
-    for folder, results in ((p, p.parent / "results.json"), (p / "check", p / "results.json")):
+    for folder, results in ((p, p.parent / "results.json"), (p / sub, p / "results.json")):
         rep, orb = folder / "representation.npy", folder / "orbits.json"
         if rep.is_file() and orb.is_file():
             return rep, orb, results if results.is_file() else None
     raise InputError(
-        f"{path}: no orbit set (expected {p / 'check' / 'representation.npy'} and orbits.json, written by "
-        "idealssl train or idealssl eval check)"
+        f"{path}: no orbit set (expected {p / sub / 'representation.npy'} and orbits.json, written by "
+        + (
+            "idealssl train or idealssl eval check)"
+            if features == "backbone"
+            else "idealssl train or idealssl eval check with check.features=projector or both)"
+        )
     )
 
 
@@ -75,18 +92,31 @@ def _run_probe(results: Path | None) -> str | None:
     return probe if probe in ("linear", "linear-nobias", "mlp") else None
 
 
-def score_path(path: str, probe: str | None) -> dict[str, Any]:
-    """Every score of the orbit set of ``path`` (recomputed from its files)."""
+def _features_of(folder: Path) -> str | None:
+    """Which features an orbit-set folder holds: its ``orbit_set.json``'s ``features`` (written by the trainer),
+    else ``backbone`` for a ``check/`` folder written before the key existed; None when unknown."""
+    try:
+        features = json.loads((folder / "orbit_set.json").read_text()).get("features")
+    except (OSError, ValueError, AttributeError):
+        features = None
+    if features in ("backbone", "projector"):
+        return str(features)
+    return "backbone" if folder.name == "check" else None
+
+
+def score_path(path: str, probe: str | None, features: str = "backbone") -> dict[str, Any]:
+    """Every score of the orbit set of ``path`` (recomputed from its files; a run directory's ``features`` set)."""
     from .checker.selection import score_orbit_set
     from .inputs import load_orbits
     from .inputs.representation import load_representation
 
-    rep_file, orb_file, results = orbit_set_files(path)
+    rep_file, orb_file, results = orbit_set_files(path, features)
     Z = load_representation(rep_file).to_array()
     orb = load_orbits(str(orb_file), n=Z.shape[0])
     used = probe or _run_probe(results) or "linear"
     return {
         "path": path,
+        "features": _features_of(rep_file.parent),
         "probe": used,
         "N": int(Z.shape[0]),
         "d": int(Z.shape[1]),
@@ -124,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.runs:
         raise InputError("give at least one RUN (a run directory or an orbit-set folder); see idealssl select -h")
-    ranked = rank([score_path(p, args.probe) for p in args.runs], args.score)
+    ranked = rank([score_path(p, args.probe, args.features) for p in args.runs], args.score)
     if args.json:
         emit(json.dumps(plain({"score": args.score, "ranked": ranked}), indent=1) + "\n")
         return 0

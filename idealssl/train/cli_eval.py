@@ -7,6 +7,7 @@ Examples
   idealssl eval knn RUN --knn-k 10 20 200 --knn-t 0.07 0.1    # a grid: every setting reported
   idealssl eval all RUN --out eval.json
   idealssl eval check RUN --images 50 --views 4 [--class-orbits]   # RUN/check/: orbit set + idealssl check
+  idealssl eval check RUN --features both       # also RUN/check-projector/: the objective's projector
 
 Every number is written with its protocol (features, split, hyperparameters and how they were
 chosen). The linear probe's weight decay is chosen on a validation split carved from train.
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
+from .features import FOLDERS
 
 PROTOCOLS = ("linear", "knn", "fewshot", "anomaly", "all", "check")
 
@@ -52,6 +54,12 @@ def configure(p: argparse.ArgumentParser) -> None:
     g.add_argument("--class-orbits", action="store_true", help="one orbit per class (all views of its images)")
     g.add_argument("--probe", choices=["linear", "linear-nobias", "mlp"], help="probe family (default: the run's)")
     g.add_argument("--tol", type=float, help="tolerance of the verdict (default: the run's check.tol)")
+    g.add_argument(
+        "--features",
+        choices=["backbone", "projector", "both"],
+        help="the backbone's output (RUN/check/), the objective's projector (RUN/check-projector/) or both "
+        "(default: the run's check.features)",
+    )
 
 
 def run(args) -> int:
@@ -64,17 +72,21 @@ def run(args) -> int:
     out = Path(output_path(args, path, run_dir))
     outs: dict[Path, tuple[str, ...]] = {out: (f"eval-{args.protocol}.json",)}
     if args.protocol == "check":
-        checks = [(run_dir or path.parent) / "check" / name for name in CHECK_FILES]
+        checks = [(run_dir or path.parent) / folder / name for folder in FOLDERS.values() for name in CHECK_FILES]
         if any(out.resolve() == p.resolve() for p in checks):
             from ..errors import InputError
 
-            raise InputError(f"--out {out} is one of the files eval check writes into check/; give another --out")
-        outs.update({p: ("check/*",) for p in checks})
+            raise InputError(
+                f"--out {out} is one of the files eval check writes into {'/ or '.join(FOLDERS.values())}/; "
+                "give another --out"
+            )
+        outs.update({p: (f"{p.parent.name}/*",) for p in checks})
     with writing_into(run_dir, outs, [path], "idealssl eval"):
         return _run(args, path, out)
 
 
-#: what ``eval check`` writes into ``RUN/check/`` (:func:`idealssl.train.orbit_sets.run_check`)
+#: what ``eval check`` writes into ``RUN/check/`` and ``RUN/check-projector/``
+#: (:func:`idealssl.train.orbit_sets.run_check`)
 CHECK_FILES = ("representation.npy", "orbits.json", "report.json", "orbit_set.json")
 
 
@@ -97,7 +109,7 @@ def _run(args, path: Path, out: Path) -> int:
     if args.protocol == "check":
         from .orbit_sets import eval_check
 
-        return eval_check(args, path, ck["step"], cfg, backbone, data, views, int(views.cfg.size), device, out)
+        return eval_check(args, path, ck["step"], cfg, backbone, objective, data, views, device, out)
     which = ["linear", "knn", "fewshot", "anomaly"] if args.protocol == "all" else [args.protocol]
     res = evaluate_model(backbone, objective, data, views, device, cfg, which=which)
     res = {

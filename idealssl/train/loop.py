@@ -13,6 +13,7 @@ backbone, precision, optimiser, schedules, DDP) -> :func:`write_run_files` -> :f
                      when its files could not be written: the command then exits 2)
     checkpoints/last.pt   atomic, every ``train.ckpt_every_epochs`` epochs, at the end, on SIGTERM/SIGINT
     check/           the end-of-run check's orbit set and report (idealssl.train.orbit_sets), replaced as a set
+    check-projector/ the same for the objective's projector (check.features: projector or both)
     .idealssl-lock   while a process writes into the run (idealssl.train.runlock)
 
 Determinism and resuming: the epoch's permutation is a function of (seed, epoch) only, the views
@@ -594,12 +595,13 @@ def _load_state(run: Run, ck: dict) -> None:
 
 def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
     """config.yaml, env.json (atomically, never through a planted symlink); the temporary files of a writer killed
-    in ``RUN/``, ``RUN/checkpoints/`` or ``RUN/check/`` removed (:func:`idealssl.atomic.remove_temps`: its own names
-    only); on resume, metrics.jsonl cut back to the checkpoint's step (from ``source``'s when branching)."""
+    in ``RUN/``, ``RUN/checkpoints/``, ``RUN/check/`` or ``RUN/check-projector/`` removed
+    (:func:`idealssl.atomic.remove_temps`: its own names only); on resume, metrics.jsonl cut back to the checkpoint's
+    step (from ``source``'s when branching)."""
     if not run.info.main:
         return
     run.run_dir.mkdir(parents=True, exist_ok=True)
-    for folder in (run.run_dir, run.ckpt_dir, run.run_dir / "check"):
+    for folder in (run.run_dir, run.ckpt_dir, run.run_dir / "check", run.run_dir / "check-projector"):
         atomic.remove_temps(folder)
     atomic.write_text(run.run_dir / "config.yaml", yaml.safe_dump(plain(run.cfg.to_dict()), sort_keys=False), "config")
     backbone = run.model.backbone

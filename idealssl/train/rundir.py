@@ -10,7 +10,7 @@
   that is not a run directory (:func:`is_run_dir`).
 * ``eval``, ``export`` and ``plot`` never write over the checkpoint they read or one of the run's own files
   (:data:`RUN_FILES`; paths, symlinks and hard links resolved: :func:`guard_output`), except the files the command
-  itself owns there (``eval-<protocol>.json``, ``check/``, ``plots/``).
+  itself owns there (``eval-<protocol>.json``, ``check/``, ``check-projector/``, ``plots/``).
 * ``--resume`` (bare) continues ``--out``'s ``checkpoints/last.pt``, or starts that run over when it has
   none (a process killed before its first checkpoint).
 * ``--resume FILE`` continues FILE's run directory (FILE must be ``RUN/checkpoints/NAME``).
@@ -69,6 +69,7 @@ RUN_FILES = (
     "eval-*.json",
     "checkpoints/*",
     "check/*",
+    "check-projector/*",
     "plots/*",
     "tb/*",
     "wandb/*",
