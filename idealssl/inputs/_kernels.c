@@ -11,7 +11,8 @@
  * block for this (gather the codes, subtract, reduce) and writes a block-sized temporary; this
  * kernel reads each row and its code once. The arithmetic is the same as the NumPy path: the
  * difference is formed in the data's precision (float32 or float64), the squares are summed in
- * double. The codes of the rows a little ahead are prefetched (when orbits are stored in random
+ * double, in the fixed order stated at DEFINE_GROUP_SUMS below (tests/check/test_fast_paths.py pins
+ * it). The codes of the rows a little ahead are prefetched (when orbits are stored in random
  * order, fetching each point's code is a random read from a C x d table that need not fit in
  * cache). The GIL is released, so two threads can run it on two halves of a file.
  *
@@ -25,6 +26,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int
@@ -42,40 +44,122 @@ is_int64(const Py_buffer *b)
     return b->itemsize == 8 && (format_is(b, 'q') || format_is(b, 'l'));
 }
 
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 2
-#endif
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch((p), 0, 3)
 #else
 #define PREFETCH(p) ((void)0)
 #endif
 
-#define ROW_LOOP(T)                                                              \
-    for (Py_ssize_t i = 0; i < n; i++) {                                         \
-        const int64_t m = lab[i];                                                \
-        if (m < 0 || m >= n_codes) {                                             \
-            bad = i;                                                             \
-            break;                                                               \
-        }                                                                        \
-        const T *z = (const T *)zb.buf + i * d;                                  \
-        const T *r = (const T *)rb.buf + m * d;                                  \
-        if (i + PREFETCH_AHEAD < n) {                                            \
-            const int64_t mp = lab[i + PREFETCH_AHEAD];                          \
-            if (mp != m && mp >= 0 && mp < n_codes) {                            \
-                const char *p = (const char *)((const T *)rb.buf + mp * d);      \
-                for (Py_ssize_t b = 0; b < d * (Py_ssize_t)sizeof(T); b += 64)   \
-                    PREFETCH(p + b);                                             \
-            }                                                                    \
-        }                                                                        \
-        double acc = 0.0;                                                        \
-        _Pragma("omp simd reduction(+:acc)")                                     \
-        for (Py_ssize_t k = 0; k < d; k++) {                                     \
-            const T t = z[k] - r[k];                                             \
-            acc += (double)t * (double)t;                                        \
-        }                                                                        \
-        out[i] = acc;                                                            \
+/*
+ * One row's sum of squares, in a fixed order written out in the source (so that no compiler choice of
+ * vector width changes a bit): W lanes (W = 4 for float32, 2 for float64), lane l summing the terms
+ * k = l, l + W, l + 2W, ... of the first W * floor(d / W) columns in order, the remaining columns added to
+ * lane 0 in order, then out = (((lane 0 + 0.0) + lane 1) + lane 2) + lane 3. Each term is
+ * (double)t * (double)t with t = z_k - r_k formed in the data's precision; setup.py compiles with
+ * -ffp-contract=off, so no multiply-add is fused. GROUP rows are summed side by side: their GROUP * W
+ * accumulators are independent, so the additions pipeline instead of waiting on one another, and
+ * every row's own sequence of operations is the one above.
+ */
+#define GROUP 4
+#define DEFINE_GROUP_SUMS(T, W, NAME)                                              \
+    static inline void NAME(const T *const *z, const T *const *r, Py_ssize_t d, double *o) \
+    {                                                                              \
+        double a[GROUP][W];                                                        \
+        for (int j = 0; j < GROUP; j++)                                            \
+            for (int l = 0; l < W; l++)                                            \
+                a[j][l] = 0.0;                                                     \
+        Py_ssize_t k = 0;                                                          \
+        for (; k + W <= d; k += W)                                                 \
+            for (int j = 0; j < GROUP; j++)                                        \
+                for (int l = 0; l < W; l++) {                                      \
+                    const T t = z[j][k + l] - r[j][k + l];                         \
+                    a[j][l] += (double)t * (double)t;                              \
+                }                                                                  \
+        for (; k < d; k++)                                                         \
+            for (int j = 0; j < GROUP; j++) {                                      \
+                const T t = z[j][k] - r[j][k];                                     \
+                a[j][0] += (double)t * (double)t;                                  \
+            }                                                                      \
+        for (int j = 0; j < GROUP; j++) {                                          \
+            double acc = a[j][0] + 0.0;                                            \
+            for (int l = 1; l < W; l++)                                            \
+                acc += a[j][l];                                                    \
+            o[j] = acc;                                                            \
+        }                                                                          \
     }
+
+DEFINE_GROUP_SUMS(float, 4, group_sums_f32)
+DEFINE_GROUP_SUMS(double, 2, group_sums_f64)
+
+/* out[i] for rows 0..n-1 of Z (n x d) against the codes R (n_codes x d); returns the first row whose
+ * label is outside 0..n_codes-1 (nothing from it on is written), or -1. Runs without the GIL. */
+#define DEFINE_ROWS(ATTR, T, NAME, SUMS)                                          \
+    ATTR static Py_ssize_t NAME(const T *Z, const T *R, const int64_t *lab, double *out, \
+                           Py_ssize_t n, Py_ssize_t d, Py_ssize_t n_codes)         \
+    {                                                                              \
+        for (Py_ssize_t i = 0; i < n; i += GROUP) {                                \
+            const int g = n - i < GROUP ? (int)(n - i) : GROUP;                    \
+            const T *z[GROUP], *r[GROUP];                                          \
+            double o[GROUP];                                                       \
+            for (int j = 0; j < GROUP; j++) {                                      \
+                const Py_ssize_t row = i + (j < g ? j : 0);                        \
+                const int64_t m = lab[row];                                        \
+                if (m < 0 || m >= n_codes)                                         \
+                    return row;                                                    \
+                z[j] = Z + row * d;                                                \
+                r[j] = R + m * d;                                                  \
+            }                                                                      \
+            for (Py_ssize_t ahead = i + GROUP; ahead < i + 2 * GROUP && ahead < n; ahead++) { \
+                const int64_t mp = lab[ahead];                                     \
+                if (mp >= 0 && mp < n_codes && mp != lab[ahead - 1]) {             \
+                    const char *p = (const char *)(R + mp * d);                    \
+                    for (Py_ssize_t b = 0; b < d * (Py_ssize_t)sizeof(T); b += 64) \
+                        PREFETCH(p + b);                                           \
+                }                                                                  \
+            }                                                                      \
+            SUMS(z, r, d, o);                                                      \
+            for (int j = 0; j < g; j++)                                            \
+                out[i + j] = o[j];                                                 \
+        }                                                                          \
+        return -1;                                                                 \
+    }
+
+DEFINE_ROWS(, float, rows_f32, group_sums_f32)
+DEFINE_ROWS(, double, rows_f64, group_sums_f64)
+
+/* float32 also has an AVX2 version, used where the compiler can target it and the CPU has it (chosen once, at
+ * import; IDEALSSL_NO_AVX2=1 keeps the portable one): wider vectors, the same operations in the same order, so
+ * the same bits. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#include <immintrin.h>
+#define HAVE_AVX2_CLONES 1
+/* float32 with AVX2: the four lanes of a row are one vector of four doubles (lane l in element l); one
+ * subtraction of four floats, one conversion, one multiplication and one addition per four columns */
+__attribute__((target("avx2"))) static inline void
+group_sums_f32_avx2(const float *const *z, const float *const *r, Py_ssize_t d, double *o)
+{
+    __m256d a[GROUP];
+    for (int j = 0; j < GROUP; j++)
+        a[j] = _mm256_setzero_pd();
+    Py_ssize_t k = 0;
+    for (; k + 4 <= d; k += 4)
+        for (int j = 0; j < GROUP; j++) {
+            const __m256d t = _mm256_cvtps_pd(_mm_sub_ps(_mm_loadu_ps(z[j] + k), _mm_loadu_ps(r[j] + k)));
+            a[j] = _mm256_add_pd(a[j], _mm256_mul_pd(t, t));
+        }
+    for (int j = 0; j < GROUP; j++) {
+        double lane[4];
+        _mm256_storeu_pd(lane, a[j]);
+        for (Py_ssize_t kk = k; kk < d; kk++) {
+            const float t = z[j][kk] - r[j][kk];
+            lane[0] += (double)t * (double)t;
+        }
+        o[j] = (((lane[0] + 0.0) + lane[1]) + lane[2]) + lane[3];
+    }
+}
+DEFINE_ROWS(__attribute__((target("avx2"))), float, rows_f32_avx2, group_sums_f32_avx2)
+#endif
+static int use_avx2 = 0; /* set at import */
 
 static PyObject *
 sq_deviations(PyObject *self, PyObject *args)
@@ -111,13 +195,15 @@ sq_deviations(PyObject *self, PyObject *args)
     }
     const int64_t *lab = (const int64_t *)lb.buf;
     double *out = (double *)ob.buf;
-    Py_ssize_t bad = -1;
+    Py_ssize_t bad;
     Py_BEGIN_ALLOW_THREADS
-    if (f32) {
-        ROW_LOOP(float)
-    } else {
-        ROW_LOOP(double)
-    }
+#ifdef HAVE_AVX2_CLONES
+    if (use_avx2 && f32)
+        bad = rows_f32_avx2((const float *)zb.buf, (const float *)rb.buf, lab, out, n, d, n_codes);
+    else
+#endif
+        bad = f32 ? rows_f32((const float *)zb.buf, (const float *)rb.buf, lab, out, n, d, n_codes)
+                  : rows_f64((const double *)zb.buf, (const double *)rb.buf, lab, out, n, d, n_codes);
     Py_END_ALLOW_THREADS
     if (bad >= 0) {
         PyErr_Format(PyExc_ValueError, "sq_deviations: labels[%zd] = %lld is outside 0..%zd", bad, (long long)lab[bad], n_codes - 1);
@@ -222,5 +308,9 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__kernels(void)
 {
+#ifdef HAVE_AVX2_CLONES
+    __builtin_cpu_init();
+    use_avx2 = __builtin_cpu_supports("avx2") && getenv("IDEALSSL_NO_AVX2") == NULL;
+#endif
     return PyModule_Create(&module);
 }

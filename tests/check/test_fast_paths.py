@@ -65,6 +65,66 @@ def test_kernel_matches_numpy(n, d, C, dtype, seed, scale):
     np.testing.assert_allclose(out, np.einsum("ij,ij->i", diff, diff), rtol=1e-12, atol=0)
 
 
+def lane_order_reference(Z: np.ndarray, R: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """The kernel's documented order of additions (idealssl/inputs/_kernels.c), in NumPy: W lanes (4 for float32,
+    2 for float64), lane l summing the squares of columns l, l + W, ... of the first W * (d // W) columns in order,
+    the other columns added to lane 0 in order, then (((lane 0 + 0) + lane 1) + lane 2) + lane 3."""
+    W = 4 if Z.dtype == np.float32 else 2
+    t = (Z - R[lab]).astype(np.float64)  # the difference in the data's precision; its square is exact in float64
+    sq = t * t
+    lanes = np.zeros((len(Z), W))
+    full = W * (Z.shape[1] // W)
+    for k in range(0, full, W):
+        lanes += sq[:, k : k + W]
+    for k in range(full, Z.shape[1]):
+        lanes[:, 0] += sq[:, k]
+    out = lanes[:, 0] + 0.0
+    for j in range(1, W):
+        out = out + lanes[:, j]
+    return out
+
+
+KERNEL_ORDER_SCRIPT = """
+import sys, numpy as np
+from idealssl.inputs._kernels import sq_deviations
+cases = np.load(sys.argv[1])
+outs = {}
+for k in range(len(cases.files) // 3):
+    Z, R, lab = cases[f"z{k}"], cases[f"r{k}"], cases[f"l{k}"]
+    outs[f"o{k}"] = np.empty(len(Z))
+    sq_deviations(Z, R, lab, outs[f"o{k}"])
+np.savez(sys.argv[2], **outs)
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_adds_in_its_documented_order_with_and_without_avx2(tmp_path, dtype):
+    """Bit for bit the order written in the C source, on every d from 1 to 70 (all remainders of the lanes, groups
+    of rows that do not fill the last group) and on the AVX2 path (float32, where the CPU has it) as on the portable
+    one (IDEALSSL_NO_AVX2=1): a compiler's choice of vector width changes no result."""
+    rng = np.random.default_rng(11)
+    cases, refs = {}, []
+    for k, d in enumerate(range(1, 71)):
+        n, C = int(rng.integers(1, 12)), int(rng.integers(1, 5))
+        scale = 10.0 ** rng.integers(-6, 7, size=(1, d))
+        Z = (rng.standard_normal((n, d)) * scale).astype(dtype)
+        R = (rng.standard_normal((C, d)) * scale).astype(dtype)
+        lab = rng.integers(0, C, n)
+        cases.update({f"z{k}": Z, f"r{k}": R, f"l{k}": lab})
+        refs.append(lane_order_reference(Z, R, lab))
+        out = np.full(n, np.nan)
+        kernel(Z, R, lab, out)
+        assert np.array_equal(out.view(np.int64), refs[-1].view(np.int64)), d
+    np.savez(tmp_path / "cases.npz", **cases)
+    env = {**os.environ, "IDEALSSL_NO_AVX2": "1"}
+    cmd = [sys.executable, "-c", KERNEL_ORDER_SCRIPT, tmp_path / "cases.npz", tmp_path / "out.npz"]
+    subprocess.run(cmd, check=True, env=env, timeout=120)
+    portable = np.load(tmp_path / "out.npz")
+    for k, ref in enumerate(refs):
+        assert np.array_equal(portable[f"o{k}"].view(np.int64), ref.view(np.int64)), k + 1
+
+
 @needs_kernel
 def test_kernel_rejects_bad_arguments():
     Z = np.zeros((4, 3), np.float32)
