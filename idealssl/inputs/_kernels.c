@@ -218,6 +218,121 @@ done:
     return result;
 }
 
+/*
+ * sq_deviations_file(fd, offset, start, stop, codes, labels, out, buf) -> (status, row)
+ *
+ *     sq_deviations over rows start..stop-1 of a C-order .npy whose data begin at byte offset of the open
+ *     file fd, read with pread into buf (one reused buffer; its size sets the rows per read) and summed
+ *     there while it is in cache, all without the GIL: the checker's streaming pass in one call per thread
+ *     and segment. status 0: done; 1: the file ends before row `row` is complete (a short read: a file
+ *     shortened under the pass, never a fault); 2: a result of the block starting at `row` is not finite
+ *     (NaN/inf in the data, or a float32 difference that overflowed), nothing from that block on is
+ *     written, and the caller redoes it from there on its own path. OSError on a failed read.
+ */
+#ifndef _WIN32 /* pread */
+#define HAVE_FILE_PASS 1
+#include <errno.h>
+#include <math.h>
+#include <unistd.h>
+
+static PyObject *
+sq_deviations_file(PyObject *self, PyObject *args)
+{
+    int fd;
+    long long offset;
+    Py_ssize_t start, stop;
+    PyObject *ro, *lo, *oo, *bo;
+    if (!PyArg_ParseTuple(args, "iLnnOOOO:sq_deviations_file", &fd, &offset, &start, &stop, &ro, &lo, &oo, &bo))
+        return NULL;
+    Py_buffer rb = {0}, lb = {0}, ob = {0}, bb = {0};
+    PyObject *result = NULL;
+    const int ro_flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(ro, &rb, ro_flags) < 0 || PyObject_GetBuffer(lo, &lb, ro_flags) < 0 ||
+        PyObject_GetBuffer(oo, &ob, ro_flags | PyBUF_WRITABLE) < 0 ||
+        PyObject_GetBuffer(bo, &bb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        goto done;
+    if (rb.ndim != 2 || lb.ndim != 1 || ob.ndim != 1 || offset < 0) {
+        PyErr_SetString(PyExc_ValueError, "sq_deviations_file: expected codes (C, d), labels (N,), out (N,), offset >= 0");
+        goto done;
+    }
+    const Py_ssize_t d = rb.shape[1], n_codes = rb.shape[0];
+    const int f32 = format_is(&rb, 'f') && rb.itemsize == 4;
+    const int f64 = format_is(&rb, 'd') && rb.itemsize == 8;
+    if (!(f32 || f64) || !is_int64(&lb) || !(format_is(&ob, 'd') && ob.itemsize == 8)) {
+        PyErr_SetString(PyExc_TypeError, "sq_deviations_file: codes float32 or float64, labels int64, out float64");
+        goto done;
+    }
+    const Py_ssize_t rowbytes = d * rb.itemsize, rows = bb.len / (rowbytes > 0 ? rowbytes : 1);
+    if (start < 0 || stop < start || stop > lb.shape[0] || lb.shape[0] != ob.shape[0] || rows < 1 ||
+        ((uintptr_t)bb.buf % (uintptr_t)rb.itemsize) != 0) {
+        PyErr_SetString(PyExc_ValueError, "sq_deviations_file: rows out of range, or a buffer smaller than one row or misaligned");
+        goto done;
+    }
+    const int64_t *lab = (const int64_t *)lb.buf;
+    double *out = (double *)ob.buf;
+    Py_ssize_t bad = -1, row = stop;
+    int status = 0, err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = start; i < stop && status == 0 && bad < 0 && err == 0; i += rows) {
+        const Py_ssize_t m = stop - i < rows ? stop - i : rows, want = m * rowbytes;
+        Py_ssize_t got = 0;
+        while (got < want) {
+            const ssize_t k = pread(fd, (char *)bb.buf + got, (size_t)(want - got), (off_t)(offset + i * rowbytes + got));
+            if (k < 0 && errno == EINTR)
+                continue;
+            if (k < 0) {
+                err = errno;
+                break;
+            }
+            if (k == 0)
+                break;
+            got += k;
+        }
+        if (err)
+            break;
+        if (got < want) {
+            status = 1;
+            row = i + got / rowbytes;
+            break;
+        }
+#ifdef HAVE_AVX2_CLONES
+        if (use_avx2 && f32)
+            bad = rows_f32_avx2((const float *)bb.buf, (const float *)rb.buf, lab + i, out + i, m, d, n_codes);
+        else
+#endif
+            bad = f32 ? rows_f32((const float *)bb.buf, (const float *)rb.buf, lab + i, out + i, m, d, n_codes)
+                      : rows_f64((const double *)bb.buf, (const double *)rb.buf, lab + i, out + i, m, d, n_codes);
+        if (bad >= 0) {
+            bad += i;
+            break;
+        }
+        for (Py_ssize_t j = 0; j < m; j++)
+            if (!isfinite(out[i + j])) {
+                status = 2;
+                row = i;
+                break;
+            }
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    if (bad >= 0) {
+        PyErr_Format(PyExc_ValueError, "sq_deviations_file: labels[%zd] = %lld is outside 0..%zd", bad, (long long)lab[bad], n_codes - 1);
+        goto done;
+    }
+    result = Py_BuildValue("(in)", status, row);
+done:
+    if (rb.obj) PyBuffer_Release(&rb);
+    if (lb.obj) PyBuffer_Release(&lb);
+    if (ob.obj) PyBuffer_Release(&ob);
+    if (bb.obj) PyBuffer_Release(&bb);
+    return result;
+}
+#endif
+
 #define JSON_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
 
 static PyObject *
@@ -294,6 +409,12 @@ static PyMethodDef methods[] = {
      "sq_deviations(block, codes, labels, out): out[i] = sum_k (block[i, k] - codes[labels[i], k])**2.\n\n"
      "block and codes: C-contiguous, both float32 or both float64; labels: int64; out: float64, writable.\n"
      "Squares summed in double; releases the GIL."},
+#ifdef HAVE_FILE_PASS
+    {"sq_deviations_file", sq_deviations_file, METH_VARARGS,
+     "sq_deviations_file(fd, offset, start, stop, codes, labels, out, buf) -> (status, row): sq_deviations over\n"
+     "rows start..stop-1 of a C-order .npy (data at byte offset of fd), read by pread into buf; status 0 done,\n"
+     "1 the file ends inside row `row`, 2 a non-finite result in the block starting at `row`. Releases the GIL."},
+#endif
     {"parse_int_list", parse_int_list, METH_VARARGS,
      "parse_int_list(text, out) -> n: the JSON integers of text (the inside of a JSON array) into the int64\n"
      "buffer out; -1 when text is anything else or holds more numbers than out."},
@@ -302,7 +423,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_kernels",
-    "idealssl's compiled kernels: sq_deviations (the checker's pass), parse_int_list (orbit labels).", -1, methods,
+    "idealssl's compiled kernels: sq_deviations and sq_deviations_file (the checker's pass), parse_int_list (orbit labels).", -1, methods,
 };
 
 PyMODINIT_FUNC

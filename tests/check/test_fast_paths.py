@@ -156,6 +156,42 @@ def test_kernel_rejects_bad_arguments():
         kernel(Z, R, lab, ro)
 
 
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("overflow", [False, True])
+def test_the_compiled_file_pass_equals_the_chunked_pass_bit_for_bit(tmp_path, monkeypatch, dtype, overflow):
+    """``stats.file_kernel`` (pread and sums in C, per segment) gives every statistic of the chunked kernel pass
+    exactly, over many segments and reads, 1 and 2 threads; a float32 difference that overflows (rows 500-501)
+    hands the rest of the range to the chunked path, which recomputes it in float64."""
+    if stats.file_kernel is None:
+        pytest.skip("the compiled file pass is not built")
+    monkeypatch.setattr(representation, "CHUNK_BYTES", 8 * 11 * 16)  # 16 rows of 11 dims per read
+    monkeypatch.setattr(stats, "SEGMENT_ROWS", 40)
+    rng = np.random.default_rng(5)
+    n, d, C = 1003, 11, 37
+    Z = (rng.standard_normal((n, d)) * 10).astype(dtype)
+    labels = rng.integers(0, C, n)
+    labels[:C] = np.arange(C)
+    if overflow:
+        Z[500, 0], Z[501, 0], labels[500], labels[501] = 3e38, -3e38, 3, 3
+        Z[3, 0] = -3e38  # orbit 3's code: 3e38 - (-3e38) overflows float32, not float64
+    np.save(tmp_path / "z.npy", Z)
+    orb = orbits_from_labels(labels)
+    calls = []
+    compiled = stats.file_kernel
+    monkeypatch.setattr(stats, "file_kernel", lambda *a: calls.append(a[2]) or compiled(*a))
+    for threads in (1, 2):
+        got = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=threads)
+        monkeypatch.setattr(stats, "file_kernel", None)
+        ref = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=threads)
+        monkeypatch.setattr(stats, "file_kernel", lambda *a: calls.append(a[2]) or compiled(*a))
+        for f in ("codes", "max_dev", "mean_sq_dev", "argmax_dev", "sizes", "first"):
+            assert np.array_equal(getattr(got, f), getattr(ref, f)), (f, threads)
+    assert len(calls) > 2 * (n // 40) // 2  # the compiled pass ran, segment by segment
+    if overflow:
+        assert np.isfinite(got.max_dev).all() and got.max_dev[3] > 1e38
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
 def test_pass_same_with_and_without_kernel(tmp_path, monkeypatch, dtype):
     """orbit_stats over a .npy file (many chunks, 2 threads) is the
