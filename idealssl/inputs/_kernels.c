@@ -331,6 +331,78 @@ done:
     if (bb.obj) PyBuffer_Release(&bb);
     return result;
 }
+
+/*
+ * pread_runs(fd, offset, rowbytes, first, count, at, staging) -> k
+ *
+ *     For each run k: count[k] rows of rowbytes bytes from row first[k] of the data at byte offset of fd,
+ *     into staging at row at[k] (Representation.rows's coalesced reads of a few scattered rows, without
+ *     Python between reads and without the GIL). Returns -1 when every run was read whole, else the first
+ *     run the file ends inside (the caller names the row). OSError on a failed read.
+ */
+static PyObject *
+pread_runs(PyObject *self, PyObject *args)
+{
+    int fd;
+    long long offset;
+    Py_ssize_t rowbytes;
+    PyObject *fo, *co, *ao, *so;
+    if (!PyArg_ParseTuple(args, "iLnOOOO:pread_runs", &fd, &offset, &rowbytes, &fo, &co, &ao, &so))
+        return NULL;
+    Py_buffer fb = {0}, cb = {0}, ab = {0}, sb = {0};
+    PyObject *result = NULL;
+    const int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT;
+    if (PyObject_GetBuffer(fo, &fb, flags) < 0 || PyObject_GetBuffer(co, &cb, flags) < 0 ||
+        PyObject_GetBuffer(ao, &ab, flags) < 0 || PyObject_GetBuffer(so, &sb, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0)
+        goto done;
+    if (!is_int64(&fb) || !is_int64(&cb) || !is_int64(&ab) || fb.ndim != 1 || cb.ndim != 1 || ab.ndim != 1 ||
+        cb.shape[0] != fb.shape[0] || ab.shape[0] != fb.shape[0] || rowbytes < 1 || offset < 0) {
+        PyErr_SetString(PyExc_TypeError, "pread_runs: first, count, at: int64 vectors of one length; rowbytes >= 1");
+        goto done;
+    }
+    const Py_ssize_t runs = fb.shape[0], cap = sb.len / rowbytes;
+    const int64_t *first = (const int64_t *)fb.buf, *count = (const int64_t *)cb.buf, *at = (const int64_t *)ab.buf;
+    for (Py_ssize_t k = 0; k < runs; k++)
+        if (first[k] < 0 || count[k] < 0 || at[k] < 0 || at[k] > cap - count[k]) {
+            PyErr_SetString(PyExc_ValueError, "pread_runs: a run outside the file's rows or the staging buffer");
+            goto done;
+        }
+    Py_ssize_t short_run = -1;
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t k = 0; k < runs && short_run < 0 && !err; k++) {
+        char *dst = (char *)sb.buf + at[k] * rowbytes;
+        const Py_ssize_t want = count[k] * rowbytes;
+        Py_ssize_t got = 0;
+        while (got < want) {
+            const ssize_t r = pread(fd, dst + got, (size_t)(want - got), (off_t)(offset + first[k] * rowbytes + got));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                err = errno;
+                break;
+            }
+            if (r == 0)
+                break;
+            got += r;
+        }
+        if (!err && got < want)
+            short_run = k;
+    }
+    Py_END_ALLOW_THREADS
+    if (err) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        goto done;
+    }
+    result = PyLong_FromSsize_t(short_run);
+done:
+    if (fb.obj) PyBuffer_Release(&fb);
+    if (cb.obj) PyBuffer_Release(&cb);
+    if (ab.obj) PyBuffer_Release(&ab);
+    if (sb.obj) PyBuffer_Release(&sb);
+    return result;
+}
 #endif
 
 #define JSON_SPACE(c) ((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r')
@@ -414,6 +486,9 @@ static PyMethodDef methods[] = {
      "sq_deviations_file(fd, offset, start, stop, codes, labels, out, buf) -> (status, row): sq_deviations over\n"
      "rows start..stop-1 of a C-order .npy (data at byte offset of fd), read by pread into buf; status 0 done,\n"
      "1 the file ends inside row `row`, 2 a non-finite result in the block starting at `row`. Releases the GIL."},
+    {"pread_runs", pread_runs, METH_VARARGS,
+     "pread_runs(fd, offset, rowbytes, first, count, at, staging) -> k: count[k] rows from row first[k] into\n"
+     "staging at row at[k], for every run k; -1, or the first run the file ends inside. Releases the GIL."},
 #endif
     {"parse_int_list", parse_int_list, METH_VARARGS,
      "parse_int_list(text, out) -> n: the JSON integers of text (the inside of a JSON array) into the int64\n"
@@ -423,7 +498,7 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_kernels",
-    "idealssl's compiled kernels: sq_deviations and sq_deviations_file (the checker's pass), parse_int_list (orbit labels).", -1, methods,
+    "idealssl's compiled kernels: sq_deviations and sq_deviations_file (the checker's pass), pread_runs (scattered rows), parse_int_list (orbit labels).", -1, methods,
 };
 
 PyMODINIT_FUNC

@@ -405,3 +405,28 @@ def test_plain_fast_paths_give_what_the_slow_path_gives():
     assert plain(np.ones((2, 2), np.float32)) == [[1.0, 1.0], [1.0, 1.0]]
     out = [1] * 100
     assert plain(out) is not out  # a copy
+
+
+def test_rows_read_by_the_compiled_runs_equal_pythons_reads_and_name_the_same_truncated_row(tmp_path, monkeypatch):
+    """``Representation.rows`` with ``pread_runs`` (the compiled reads of scattered runs) gives the same rows as its
+    Python reads, and on a file that ends inside a run the same one-line error (the row named)."""
+    compiled = representation._pread_runs
+    if compiled is None:
+        pytest.skip("the compiled kernels are not built")
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((3000, 7)).astype(np.float32)
+    np.save(tmp_path / "z.npy", Z)
+    index = np.r_[rng.integers(0, 3000, 400), np.arange(0, 3000, 6), [2999, 0, 0]]
+    calls = []
+    monkeypatch.setattr(representation, "_pread_runs", lambda *a: calls.append(1) or compiled(*a))
+    got = load_representation(tmp_path / "z.npy").rows(index)
+    assert calls and np.array_equal(got, Z[index].astype(np.float64))
+    rep = load_representation(tmp_path / "z.npy")
+    os.truncate(tmp_path / "z.npy", 128 + 7 * 4 * 2500 + 9)  # ends inside row 2500
+    errors = []
+    for kernel in (compiled, None):
+        monkeypatch.setattr(representation, "_pread_runs", kernel)
+        with pytest.raises(InputError, match="truncated") as exc:
+            rep.rows(index)
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "data ends inside row 250" in errors[0], errors  # the first run past row 2500
