@@ -133,9 +133,27 @@ def _deepest(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argpa
         parser = subs[0].choices[name]
 
 
+#: the variables through which a user sets the BLAS's threads; when none is set, ``idealssl check`` asks for one
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _one_blas_thread() -> None:
+    """Start NumPy's (and SciPy's) BLAS with one thread unless the environment chooses (:data:`BLAS_THREAD_VARIABLES`).
+
+    For ``idealssl check``: its BLAS work is small (a d x d Gram matrix of the codes, QRs and SVDs of a few hundred
+    rows), and on a machine whose cores other jobs share, two BLAS threads wait for each other whenever one is
+    descheduled (benches/README.md: the Gram matrix of 10,000 codes in 512 dimensions took 0.3-0.5 s beside one busy
+    process instead of 0.13 s). The streaming pass has its own threads (``--threads``). Effective only before NumPy
+    is imported, hence here, before the subcommand's module."""
+    if "numpy" not in sys.modules and not any(v in os.environ for v in BLAS_THREAD_VARIABLES):
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     command = next((a for a in argv if not a.startswith("-")), None)
+    if command == "check":
+        _one_blas_thread()
     parser = build_parser(command if command in COMMANDS else None)
     args, extra = parser.parse_known_args(argv)
     if extra:  # an unknown flag: the error names the (sub)command's own help

@@ -318,20 +318,25 @@ def hints(graded: dict[str, Any], conds: dict[str, Condition], family: ProbeFami
     return out
 
 
+def fraction_points_shape(n: int, C: int, d: int) -> tuple[int, int]:
+    """The shape of :func:`points_for_fraction`'s points, known before any is read."""
+    return (n, d) if n <= MAX_POINTS else (2 * C, d)
+
+
 def points_for_fraction(rep: Any, labels: np.ndarray, st: OrbitStats) -> tuple[np.ndarray, np.ndarray, str]:
     """All points when N <= MAX_POINTS, else the codes and each orbit's farthest point."""
-    if rep.n <= MAX_POINTS:
-        return rep.to_array(), labels, f"all {rep.n} points"
     C = len(st.codes)
+    if rep.n <= MAX_POINTS:
+        return rep.to_array(), labels, _fraction_points_text(C, rep.n)
     P = np.vstack([st.codes, rep.rows(st.argmax_dev)])
-    return (
-        P,
-        np.concatenate([np.arange(C), np.arange(C)]),
-        (
-            f"the {C} codes and each orbit's farthest point (N = {rep.n} > {MAX_POINTS}; "
-            "an upper bound for linear probes)"
-        ),
-    )
+    return P, np.concatenate([np.arange(C), np.arange(C)]), _fraction_points_text(C, rep.n)
+
+
+def _fraction_points_text(C: int, n: int) -> str:
+    """What :func:`points_for_fraction` takes, in words."""
+    if n <= MAX_POINTS:
+        return f"all {n} points"
+    return f"the {C} codes and each orbit's farthest point (N = {n} > {MAX_POINTS}; an upper bound for linear probes)"
 
 
 def grade(
@@ -348,14 +353,16 @@ def grade(
     representation, ``measure(t)`` the decisive conditions measured again at tolerance t."""
     out: dict[str, Any] = {"tol": tol}
     out.update(ideal_tolerance(conds, tol, measure))
-    P, lab, on = points_for_fraction(rep, labels, st)
-    if P.size > MAX_LP_ENTRIES:
+    rows, cols = fraction_points_shape(rep.n, len(st.codes), rep.d)
+    if rows * cols > MAX_LP_ENTRIES:  # decided before the points are read
+        on = _fraction_points_text(len(st.codes), rep.n)
         out.update(
             fitted_task_fraction=None,
-            why_no_fraction=f"{on}: {P.shape[0]} x {P.shape[1]} exceeds {MAX_LP_ENTRIES:,} "
+            why_no_fraction=f"{on}: {rows} x {cols} exceeds {MAX_LP_ENTRIES:,} "
             "entries per linear program; not computed",
         )
     else:
+        P, lab, on = points_for_fraction(rep, labels, st)
         out.update(fitted_task_fraction(P, lab, g.codes, family, on))
     out["diagnostics"] = diagnostics(st, g, family)
     out["hints"] = hints(out, conds, family, g.C, g.d)

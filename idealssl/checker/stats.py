@@ -12,16 +12,19 @@ needs (theory/statements.md S1; Dubois et al. 2022, Thm. 1):
   exact at the point level (no convexity argument needed).
 
 Cost: N·d subtractions and multiply-adds, O(C·d + chunk) memory. A ``.npy`` file is read by positioned
-reads (``preadv``) into one reused buffer, in chunks small enough to stay in cache, so the resident set
-stays at O(C·d + a few MB) however large the file, and a file shortened during the pass is a short read
-(an ``InputError``), not a fault. With ``threads=2`` the rows are split into two contiguous
-halves processed by two threads (the kernel and NumPy release the GIL).
+reads into one reused buffer, in chunks small enough to stay in cache, so the resident set stays at
+O(C·d + a few MB) however large the file, and a file shortened during the pass is a short read (an
+``InputError``), not a fault. With ``threads=2`` the rows are split into two contiguous halves processed by
+two threads (the kernels and NumPy release the GIL).
 
-Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in ``idealssl/inputs/_kernels.c``,
-an optional extension built by ``pip install``) that reads each row and its code once, prefetching the
-codes of the next rows; without it (or with ``IDEALSSL_PURE_NUMPY=1``) by NumPy in three passes over
-the chunk (gather, subtract, reduce). Same arithmetic either way: differences in the working
-precision, squares summed in float64 by the kernel and in the working precision by NumPy.
+Per chunk, ``‖z_x − r_{M(x)}‖²`` is computed by a compiled kernel (``sq_deviations`` in
+``idealssl/inputs/_kernels.c``, an optional extension built by ``pip install``) that reads each row and its code
+once, prefetching the codes of the rows ahead; for a C-order ``.npy`` of float32 or float64, unscaled,
+``sq_deviations_file`` also does the reading (``pread`` into the reused buffer, sums while the chunk is in cache,
+no Python and no GIL between chunks). Without the extension (or with ``IDEALSSL_PURE_NUMPY=1``) NumPy computes it
+in three passes over each chunk (gather, subtract, reduce). Same arithmetic either way: differences in the
+working precision, squares summed in float64 by the kernels (in the order fixed in the C source) and in the
+working precision by NumPy.
 """
 
 from __future__ import annotations
@@ -70,6 +73,50 @@ class OrbitStats:
 
 #: ``sq_deviations(block, codes, labels, out)`` from the C extension, or None (NumPy path)
 fused_kernel = kernels.get("sq_deviations")
+#: ``sq_deviations_file(fd, offset, start, stop, codes, labels, out, buf)``: the same, reading a C-order ``.npy``
+#: itself (pread into one reused buffer, without the GIL); None where it is not built
+file_kernel = kernels.get("sq_deviations_file")
+#: rows per call of :data:`file_kernel` (the reads within a call are one buffer each): about 64 MB of float32 at
+#: d = 512, so a pass makes a few dozen calls
+SEGMENT_ROWS = 1 << 15
+
+
+def _file_pass_applies(rep: Representation, work: type) -> bool:
+    """Whether :func:`_file_pass` can read ``rep``: a C-order ``.npy`` of native float32/float64, unscaled, whose
+    stored dtype is the working one, with both kernels built."""
+    return (
+        file_kernel is not None
+        and fused_kernel is not None
+        and rep._path is not None
+        and rep._key is None
+        and rep._array is None
+        and not rep._fortran
+        and rep._scale == 1.0
+        and rep.dtype.isnative
+        and rep.dtype == np.dtype(work)
+    )
+
+
+def _file_pass(
+    rep: Representation, lo: int, hi: int, labels: np.ndarray, codes_w: np.ndarray, out: np.ndarray, rows: int
+) -> int:
+    """out[lo:hi] = ‖z_x − r_{M(x)}‖² by :data:`file_kernel`: each row read once into a reused buffer of ``rows``
+    rows and summed there (the arithmetic of :func:`_deviations`). A file that ends early is an ``InputError``
+    (the short read of :meth:`Representation.chunks`). Returns the row from which the caller's own path must go
+    on (``hi`` when done; else the first row of a block with a non-finite result, which that path reports or
+    recomputes in float64)."""
+    buf = np.empty(rows * rep.d, dtype=rep.dtype)
+    assert rep._path is not None and file_kernel is not None
+    with open(rep._path, "rb", buffering=0) as f:
+        for seg in range(lo, hi, SEGMENT_ROWS):
+            status, row = file_kernel(
+                f.fileno(), rep._offset, seg, min(seg + SEGMENT_ROWS, hi), codes_w, labels, out, buf
+            )
+            if status == 1:
+                rep._truncated(row)
+            if status == 2:
+                return row
+    return hi
 
 
 def _deviations(
@@ -169,9 +216,12 @@ def orbit_stats(
     rows = chunk_rows(d)
     sq = np.empty(rep.n)  # squared deviation of every point from its orbit's code
 
+    fast = _file_pass_applies(rep, work)
+
     def run(bounds):
+        lo = _file_pass(rep, bounds[0], min(bounds[1], rep.n), labels, codes_w, sq, rows) if fast else bounds[0]
         work_buf = np.empty((rows, d), dtype=work)
-        for start, block in rep.chunks(rows=rows, check_finite=False, dtype=work, start=bounds[0], stop=bounds[1]):
+        for start, block in rep.chunks(rows=rows, check_finite=False, dtype=work, start=lo, stop=bounds[1]):
             _deviations(block, start, labels, codes_w, rep.source, sq, work_buf)
 
     n_chunks = -(-rep.n // rows)

@@ -19,4 +19,4 @@ def get(name: str) -> Callable | None:
         kernels = importlib.import_module("idealssl.inputs._kernels")
     except ImportError:
         return None
-    return getattr(kernels, name)
+    return getattr(kernels, name, None)  # None: not built on this platform (sq_deviations_file needs pread)

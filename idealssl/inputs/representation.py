@@ -30,6 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
+from . import kernels
+
+#: ``pread_runs`` of the compiled kernels (positioned reads of scattered runs of rows, without Python between them),
+#: or None: the same reads from Python
+_pread_runs = kernels.get("pread_runs")
 
 #: rows per chunk are chosen so that one chunk holds about this many bytes (float64 working copy)
 CHUNK_BYTES = 2 << 20  # small enough that one chunk's working copy stays in cache
@@ -253,9 +258,14 @@ class Representation:
             staging = np.empty((int(n_rows.sum()), self.d), dtype=self.dtype)
             view = staging.reshape(-1).view(np.uint8).data
             assert self._path is not None
+            runs = range(len(first_row))
             with open(self._path, "rb", buffering=0) as f:
                 fd = f.fileno()
-                for a, k, pos in zip(first_row.tolist(), n_rows.tolist(), at.tolist()):
+                if _pread_runs is not None:  # the same reads in C; a run the file ends inside is read again below
+                    i64 = [np.ascontiguousarray(a, dtype=np.int64) for a in (first_row, n_rows, at)]
+                    k = _pread_runs(fd, self._offset, rowbytes, *i64, view)
+                    runs = range(k, k + 1) if k >= 0 else range(0)
+                for a, k, pos in zip(first_row[runs].tolist(), n_rows[runs].tolist(), at[runs].tolist()):
                     got = _pread_fully(fd, view[pos * rowbytes : (pos + k) * rowbytes], self._offset + a * rowbytes)
                     if got != k * rowbytes:
                         self._truncated(a + got // rowbytes)

@@ -65,6 +65,66 @@ def test_kernel_matches_numpy(n, d, C, dtype, seed, scale):
     np.testing.assert_allclose(out, np.einsum("ij,ij->i", diff, diff), rtol=1e-12, atol=0)
 
 
+def lane_order_reference(Z: np.ndarray, R: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    """The kernel's documented order of additions (idealssl/inputs/_kernels.c), in NumPy: W lanes (4 for float32,
+    2 for float64), lane l summing the squares of columns l, l + W, ... of the first W * (d // W) columns in order,
+    the other columns added to lane 0 in order, then (((lane 0 + 0) + lane 1) + lane 2) + lane 3."""
+    W = 4 if Z.dtype == np.float32 else 2
+    t = (Z - R[lab]).astype(np.float64)  # the difference in the data's precision; its square is exact in float64
+    sq = t * t
+    lanes = np.zeros((len(Z), W))
+    full = W * (Z.shape[1] // W)
+    for k in range(0, full, W):
+        lanes += sq[:, k : k + W]
+    for k in range(full, Z.shape[1]):
+        lanes[:, 0] += sq[:, k]
+    out = lanes[:, 0] + 0.0
+    for j in range(1, W):
+        out = out + lanes[:, j]
+    return out
+
+
+KERNEL_ORDER_SCRIPT = """
+import sys, numpy as np
+from idealssl.inputs._kernels import sq_deviations
+cases = np.load(sys.argv[1])
+outs = {}
+for k in range(len(cases.files) // 3):
+    Z, R, lab = cases[f"z{k}"], cases[f"r{k}"], cases[f"l{k}"]
+    outs[f"o{k}"] = np.empty(len(Z))
+    sq_deviations(Z, R, lab, outs[f"o{k}"])
+np.savez(sys.argv[2], **outs)
+"""
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_adds_in_its_documented_order_with_and_without_avx2(tmp_path, dtype):
+    """Bit for bit the order written in the C source, on every d from 1 to 70 (all remainders of the lanes, groups
+    of rows that do not fill the last group) and on the AVX2 path (float32, where the CPU has it) as on the portable
+    one (IDEALSSL_NO_AVX2=1): a compiler's choice of vector width changes no result."""
+    rng = np.random.default_rng(11)
+    cases, refs = {}, []
+    for k, d in enumerate(range(1, 71)):
+        n, C = int(rng.integers(1, 12)), int(rng.integers(1, 5))
+        scale = 10.0 ** rng.integers(-6, 7, size=(1, d))
+        Z = (rng.standard_normal((n, d)) * scale).astype(dtype)
+        R = (rng.standard_normal((C, d)) * scale).astype(dtype)
+        lab = rng.integers(0, C, n)
+        cases.update({f"z{k}": Z, f"r{k}": R, f"l{k}": lab})
+        refs.append(lane_order_reference(Z, R, lab))
+        out = np.full(n, np.nan)
+        kernel(Z, R, lab, out)
+        assert np.array_equal(out.view(np.int64), refs[-1].view(np.int64)), d
+    np.savez(tmp_path / "cases.npz", **cases)
+    env = {**os.environ, "IDEALSSL_NO_AVX2": "1"}
+    cmd = [sys.executable, "-c", KERNEL_ORDER_SCRIPT, tmp_path / "cases.npz", tmp_path / "out.npz"]
+    subprocess.run(cmd, check=True, env=env, timeout=120)
+    portable = np.load(tmp_path / "out.npz")
+    for k, ref in enumerate(refs):
+        assert np.array_equal(portable[f"o{k}"].view(np.int64), ref.view(np.int64)), k + 1
+
+
 @needs_kernel
 def test_kernel_rejects_bad_arguments():
     Z = np.zeros((4, 3), np.float32)
@@ -94,6 +154,42 @@ def test_kernel_rejects_bad_arguments():
         ro = np.zeros(4)
         ro.flags.writeable = False
         kernel(Z, R, lab, ro)
+
+
+@needs_kernel
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("overflow", [False, True])
+def test_the_compiled_file_pass_equals_the_chunked_pass_bit_for_bit(tmp_path, monkeypatch, dtype, overflow):
+    """``stats.file_kernel`` (pread and sums in C, per segment) gives every statistic of the chunked kernel pass
+    exactly, over many segments and reads, 1 and 2 threads; a float32 difference that overflows (rows 500-501)
+    hands the rest of the range to the chunked path, which recomputes it in float64."""
+    if stats.file_kernel is None:
+        pytest.skip("the compiled file pass is not built")
+    monkeypatch.setattr(representation, "CHUNK_BYTES", 8 * 11 * 16)  # 16 rows of 11 dims per read
+    monkeypatch.setattr(stats, "SEGMENT_ROWS", 40)
+    rng = np.random.default_rng(5)
+    n, d, C = 1003, 11, 37
+    Z = (rng.standard_normal((n, d)) * 10).astype(dtype)
+    labels = rng.integers(0, C, n)
+    labels[:C] = np.arange(C)
+    if overflow:
+        Z[500, 0], Z[501, 0], labels[500], labels[501] = 3e38, -3e38, 3, 3
+        Z[3, 0] = -3e38  # orbit 3's code: 3e38 - (-3e38) overflows float32, not float64
+    np.save(tmp_path / "z.npy", Z)
+    orb = orbits_from_labels(labels)
+    calls = []
+    compiled = stats.file_kernel
+    monkeypatch.setattr(stats, "file_kernel", lambda *a: calls.append(a[2]) or compiled(*a))
+    for threads in (1, 2):
+        got = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=threads)
+        monkeypatch.setattr(stats, "file_kernel", None)
+        ref = orbit_stats(load_representation(tmp_path / "z.npy"), orb, threads=threads)
+        monkeypatch.setattr(stats, "file_kernel", lambda *a: calls.append(a[2]) or compiled(*a))
+        for f in ("codes", "max_dev", "mean_sq_dev", "argmax_dev", "sizes", "first"):
+            assert np.array_equal(getattr(got, f), getattr(ref, f)), (f, threads)
+    assert len(calls) > 2 * (n // 40) // 2  # the compiled pass ran, segment by segment
+    if overflow:
+        assert np.isfinite(got.max_dev).all() and got.max_dev[3] > 1e38
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int16])
@@ -309,3 +405,28 @@ def test_plain_fast_paths_give_what_the_slow_path_gives():
     assert plain(np.ones((2, 2), np.float32)) == [[1.0, 1.0], [1.0, 1.0]]
     out = [1] * 100
     assert plain(out) is not out  # a copy
+
+
+def test_rows_read_by_the_compiled_runs_equal_pythons_reads_and_name_the_same_truncated_row(tmp_path, monkeypatch):
+    """``Representation.rows`` with ``pread_runs`` (the compiled reads of scattered runs) gives the same rows as its
+    Python reads, and on a file that ends inside a run the same one-line error (the row named)."""
+    compiled = representation._pread_runs
+    if compiled is None:
+        pytest.skip("the compiled kernels are not built")
+    rng = np.random.default_rng(9)
+    Z = rng.standard_normal((3000, 7)).astype(np.float32)
+    np.save(tmp_path / "z.npy", Z)
+    index = np.r_[rng.integers(0, 3000, 400), np.arange(0, 3000, 6), [2999, 0, 0]]
+    calls = []
+    monkeypatch.setattr(representation, "_pread_runs", lambda *a: calls.append(1) or compiled(*a))
+    got = load_representation(tmp_path / "z.npy").rows(index)
+    assert calls and np.array_equal(got, Z[index].astype(np.float64))
+    rep = load_representation(tmp_path / "z.npy")
+    os.truncate(tmp_path / "z.npy", 128 + 7 * 4 * 2500 + 9)  # ends inside row 2500
+    errors = []
+    for kernel in (compiled, None):
+        monkeypatch.setattr(representation, "_pread_runs", kernel)
+        with pytest.raises(InputError, match="truncated") as exc:
+            rep.rows(index)
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1] and "data ends inside row 250" in errors[0], errors  # the first run past row 2500

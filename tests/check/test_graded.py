@@ -135,3 +135,26 @@ def test_dimension_hint_and_not_graded():
     assert any(h.startswith("dimension: d = 2 < 5") for h in r.graded["hints"])
     r = idealssl.check(Z, np.arange(6), tol=1e-2, graded=False)
     assert r.graded is None and "ideal_tolerance" not in r.to_dict()
+
+
+def test_the_fraction_skipped_for_size_reads_no_farthest_points(monkeypatch):
+    """Above MAX_POINTS points the fraction is measured on the codes and each orbit's farthest point; when those
+    2C x d values exceed MAX_LP_ENTRIES it is not computed, and the C farthest rows are not read for nothing."""
+    from idealssl.checker import graded
+    from idealssl.inputs.representation import Representation
+
+    monkeypatch.setattr(graded, "MAX_POINTS", 50)
+    monkeypatch.setattr(graded, "MAX_LP_ENTRIES", 100)
+    rng = np.random.default_rng(0)
+    C, per, d = 20, 4, 6  # 2C x d = 240 > 100 entries
+    Z = rng.standard_normal((C * per, d))
+    labels = np.repeat(np.arange(C), per)
+    reads = []
+    rows = Representation.rows
+    monkeypatch.setattr(Representation, "rows", lambda self, index: reads.append(len(index)) or rows(self, index))
+    rep = idealssl.check(Z, labels.tolist(), certified="off")
+    gr = rep.graded
+    assert gr["fitted_task_fraction"] is None
+    assert gr["why_no_fraction"].startswith(f"the {C} codes and each orbit's farthest point")
+    assert f"{2 * C} x {d} exceeds 100 entries" in gr["why_no_fraction"]
+    assert reads == [C]  # the codes, read once before the pass; no farthest points
