@@ -79,6 +79,8 @@ MAX_EPOCHS = 100_000
 DATASET_ONLY: dict[str, tuple[tuple[str, ...], str]] = {
     "image_size": (("tinyimagenet", "imagenet", "folder"), "image files are resized to it; views.size sizes the views"),
     "max_images": (("imagenet", "folder"), "a cap on the image files held in memory"),
+    "test_fraction": (("folder",), "the test split held out of a plain ImageFolder root"),
+    "split_seed": (("folder",), "the seed of a plain ImageFolder root's split"),
     "stl10_unlabeled": (("stl10",), ""),
     "unlabeled_dir": (("folder", "imagenet"), "stl10: data.stl10_unlabeled"),
     **{k: (("fake",), "") for k in ("fake_size", "fake_classes", "fake_images", "fake_channels", "fake_seed")},
@@ -731,6 +733,8 @@ def _validate_data(d: DataConfig) -> None:
     if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
+    _check_range("data.test_fraction", d.test_fraction, 0, 1, lo_open=True, hi_open=True)
+    _check_seed("data.split_seed", d.split_seed)
     workers = f"an integer in [0, {MAX_WORKERS}] (0: up to 8, one per core)"
     _need(0 <= d.num_workers <= MAX_WORKERS, "data.num_workers", workers, d.num_workers)
     _need(d.stream in (True, False, "auto"), "data.stream", "auto, true or false", d.stream)

@@ -34,6 +34,11 @@ class DataConfig:
         folder / imagenet: a directory of unlabelled images added to pretraining.
     max_images : int
         imagenet / folder: a cap on the image files held in memory (0: none).
+    test_fraction : float
+        folder, a plain ImageFolder root (``ROOT/<class>/*``): the fraction of each class held out as the test split.
+    split_seed : int
+        folder, a plain ImageFolder root: the seed of that stratified split (fixed apart from the run's seed, so runs
+        of several seeds share one test split).
     on_device : bool
         Hold the pretraining images on the training device.
     val_fraction : float
@@ -56,6 +61,8 @@ class DataConfig:
     stl10_unlabeled: bool = True
     unlabeled_dir: str | None = None
     max_images: int = 0
+    test_fraction: Num = 0.2
+    split_seed: int = 0
     on_device: bool = True
     val_fraction: Num = 0.1
     fraction: Num = 1.0

@@ -48,6 +48,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,6 +75,7 @@ from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
 from . import distributed as D
 from . import evaluate, orbit_sets, theory_config, timing
+from .config import with_values
 from .defaults import RunConfig, ViewsConfig
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .loggers import build as build_loggers
@@ -466,10 +468,19 @@ def _fp16_scaler(cfg: RunConfig, device: torch.device):
     return torch.amp.GradScaler("cuda")
 
 
-def setup(cfg: RunConfig, run_dir: Path, ck: dict | None, info: D.DistInfo, device: torch.device) -> Run:
+def setup(
+    cfg: RunConfig,
+    run_dir: Path,
+    ck: dict | None,
+    info: D.DistInfo,
+    device: torch.device,
+    explicit: Collection[str] = (),
+) -> Run:
     """Data, the theory's prescriptions, model, objective, EMA backbone, optimiser, schedules, view generator, DDP;
-    state from ``ck``. The run holds ``cfg`` with the prescriptions applied."""
+    state from ``ck``. The run holds ``cfg`` with the prescriptions applied (and, on a dataset without labels,
+    ``eval.at_end=[]``: :func:`without_labels`; ``explicit``: the dotted keys the command gave)."""
     data, ssl_x, ssl_y = _pretraining_data(cfg)
+    cfg = without_labels(cfg, data, explicit)
     cfg, theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(cfg.optim.batch_size))
     model, ema, channels_last = _build_model(cfg, data, info, device)
     n_global = int(getattr(model.objective, "n_global", 2))
@@ -519,13 +530,35 @@ def _pretraining_data(cfg: RunConfig) -> tuple[ImageSet, Any, np.ndarray]:
     """The dataset, and the images and labels pretrained on (:func:`pretraining_set`); a dataset of one class is
     refused when evaluations (which classify) are asked."""
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
-    if data.n_classes < 2 and cfg.eval.at_end:
+    if data.n_classes == 1 and cfg.eval.at_end:
         raise InputError(
             f"eval.at_end={cfg.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
             f"add class folders, or pretrain without them (eval.at_end=[])"
         )
     ssl_x, ssl_y = pretraining_set(cfg, data)
     return data, ssl_x, ssl_y
+
+
+#: what results.json says of a run on a dataset without labels
+NO_LABELS = (
+    "skipped: the dataset has no labels (unlabelled images, no class folders), which the end-of-training evaluations "
+    "(linear, k-NN, few-shot, anomaly), the online probe's accuracy and the online k-NN monitor need"
+)
+
+
+def without_labels(cfg: RunConfig, data: ImageSet, explicit: Collection[str] = ()) -> RunConfig:
+    """A dataset without labels (``n_classes`` 0: a flat folder of unlabelled images) pretrains only: the
+    evaluations are skipped (``eval.at_end=[]``, a line in ``data.notices``), or refused with the reason when the
+    command asked for them (``eval.at_end`` among the ``explicit`` keys)."""
+    if data.n_classes or not cfg.eval.at_end:
+        return cfg
+    if "eval.at_end" in explicit:
+        raise InputError(
+            f"eval.at_end={list(cfg.eval.at_end)}: {data.name} has no labels (unlabelled images, no class folders) "
+            f"and these evaluations classify; give class folders, or pretrain only (eval.at_end=[])"
+        )
+    data.notices.append(f"{data.name}: evaluations {NO_LABELS}")
+    return with_values(cfg, {"eval.at_end": []})
 
 
 def _steps(cfg: RunConfig, n_images: int, name: str, world: int) -> tuple[int, int, int, int]:
@@ -1004,6 +1037,10 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "train_seconds": run.elapsed_prev + train_seconds,
         "final_loss": session.last_loss,
     }
+    if run.data.split is not None:
+        results["data_split"] = run.data.split
+    if run.data.n_classes == 0:
+        results["eval_skipped"] = NO_LABELS
     t_eval, cpu_eval = time.time(), time.process_time()
     if run.cfg.eval.at_end and run.step >= run.total:
         results["eval"] = evaluate_model(
@@ -1094,9 +1131,11 @@ def _train(
     t_setup = time.time()
     cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose, lock)
     deterministic(bool(cfg.train.deterministic))
-    run = setup(cfg, run_dir, ck, info, device)
+    run = setup(cfg, run_dir, ck, info, device, opts.explicit)
     write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
+    for line in run.data.notices:
+        _log(verbose, info, line)
     if info.enabled and not run.cfg.model.sync_bn and _has_batchnorm(run.model):
         _log(
             verbose,
