@@ -225,25 +225,9 @@ def configuration(args) -> tuple[RunConfig, ResumeOptions]:
 
 def _flags(args) -> dict[str, Any]:
     """The flags' settings by dotted key (None: not given)."""
-    flags: dict[str, Any] = {
-        "data_dir": args.data_dir,
-        "out": args.out,
-        "seed": args.seed,
-        "optim.epochs": args.epochs,
-        "optim.batch_size": args.batch_size,
-        "optim.lr": args.lr,
-        "model.arch": args.arch,
-        "views.strength": args.strength,
-        "device": args.device,
-        "train.precision": args.precision,
-        "model.compile": args.compile,
-        "train.limit_batches": args.limit_batches,
-        "data.fraction": args.data_fraction,
-        "train.deterministic": args.deterministic,
-        "data.num_workers": args.num_workers,
-        "theory.probe": args.probe,
-        "theory.source": args.config_source,
-    }
+    from .config import FLAG_KEYS
+
+    flags: dict[str, Any] = {key: getattr(args, name) for name, key in FLAG_KEYS.items()}
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:

@@ -85,6 +85,27 @@ DATASET_ONLY: dict[str, tuple[tuple[str, ...], str]] = {
     "unlabeled_dir": (("folder", "imagenet"), "stl10: data.stl10_unlabeled"),
     **{k: (("fake",), "") for k in ("fake_size", "fake_classes", "fake_images", "fake_channels", "fake_seed")},
 }
+#: the flags of ``idealssl train`` that set one key each (the flag's name, dashes as underscores -> dotted key);
+#: also the short keywords of :func:`idealssl.train`
+FLAG_KEYS: dict[str, str] = {
+    "data_dir": "data_dir",
+    "out": "out",
+    "seed": "seed",
+    "epochs": "optim.epochs",
+    "batch_size": "optim.batch_size",
+    "lr": "optim.lr",
+    "arch": "model.arch",
+    "strength": "views.strength",
+    "device": "device",
+    "precision": "train.precision",
+    "compile": "model.compile",
+    "limit_batches": "train.limit_batches",
+    "data_fraction": "data.fraction",
+    "deterministic": "train.deterministic",
+    "num_workers": "data.num_workers",
+    "probe": "theory.probe",
+    "config_source": "theory.source",
+}
 #: per-session settings: a resumed run's value never carries over (the machine, the run directory, the stopping
 #: point, the display); the command's, or the default
 SESSION_KEYS = ("device", "out", "train.limit_steps", "train.progress")
