@@ -324,6 +324,7 @@ class Run:
     theory: Prescriptions | None = None  #: the theory's prescriptions as applied (idealssl.derive.prescriptions)
     workers: int = 0  #: DataLoader workers decoding the batches when streaming
     ck_world: int = 0  #: processes that wrote the checkpoint resumed from (0: a fresh run)
+    view_seed_step: int = 0  #: the step the view generators were seeded at (:func:`view_seed`; >0: re-seeded)
 
     @property
     def streaming(self) -> bool:
@@ -593,6 +594,26 @@ def view_seed(seed: int, rank: int, step: int = 0) -> int:
     return seed * 7919 + 104729 * (rank + 1) + 15485863 * step
 
 
+def seed_record(run: Run) -> dict[str, Any]:
+    """The seeds the run's processes draw from (env.json and results.json's ``seeds``): the model's initialisation
+    (``torch.manual_seed(seed)``), the epoch order (a function of (seed, epoch)) and each process's view generator
+    (:func:`view_seed` of (seed, rank, step); a resumed checkpoint's generator states continue instead, unless the
+    number of processes changed, when the generators are re-seeded at the resumed step)."""
+    seed, step = int(run.cfg.seed), int(run.view_seed_step)
+    resumed = bool(run.ck_world) and not step
+    return {
+        "seed": seed,
+        "model_init": seed,
+        "epoch_order": "torch.randperm(N) with torch.Generator().manual_seed(seed * 1000003 + epoch), the same in "
+        "every process (each takes its shard)",
+        "view_generators": [{"rank": r, "seed": view_seed(seed, r, step)} for r in range(run.info.world)],
+        "view_generators_step": step,
+        "rule": "view generator seed = seed * 7919 + 104729 * (rank + 1) + 15485863 * step (step 0 at the start; "
+        "the resumed step when a checkpoint is resumed by another number of processes)"
+        + ("; this session continued the checkpoint's saved generator states" if resumed else ""),
+    }
+
+
 def _held(ssl_x, ssl_y: np.ndarray, cfg: RunConfig, device: torch.device):
     """The pretraining images as the loop reads them: a uint8 tensor (on the device with data.on_device, else
     pinned for CUDA), or the :class:`FileImages` themselves when they stream from disk; labels as a tensor."""
@@ -619,6 +640,7 @@ def _load_state(run: Run, ck: dict) -> None:
         run.gen.set_state(states[run.info.rank])
     else:  # another world size: the same global batches from the same position; new view streams
         run.gen.manual_seed(view_seed(run.cfg.seed, run.info.rank, run.step))
+        run.view_seed_step = run.step
     run.ck_world = len(states)
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
@@ -654,6 +676,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "channels_last": run.channels_last,
             "data_on_device": bool(run.cfg.data.on_device) and not run.streaming,
             "data_stream": data_reading(run),
+            "seeds": seed_record(run),
         }
     )
     atomic.write_text(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
@@ -1022,6 +1045,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "method": run.cfg.method,
         "dataset": run.data.name,
         "seed": run.cfg.seed,
+        "seeds": seed_record(run),
         "epochs": int(run.cfg.optim.epochs),
         "steps": run.step,
         "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},

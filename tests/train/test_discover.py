@@ -115,3 +115,12 @@ def test_the_static_catalogue_is_the_registry():
     assert sorted(METHODS) == sorted(ours)
     for m in ours:
         assert METHODS[m] == live_entry(m, METHODS[m].paper, tuple(METHODS[m].defaults)), m
+
+
+def test_help_explains_seed_epochs_and_the_lr_scaling_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "-h"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED" in text and "--epochs EPOCHS pretraining epochs" in text
+    assert "optim.lr_scaling (default none" in text
+    assert "stdout" in text and "stderr" in text  # which stream carries what

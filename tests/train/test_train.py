@@ -235,6 +235,10 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     # resuming the 2-process run continues from its checkpoint with both processes' view generators
     ck = C.load(out / "checkpoints" / "last.pt")
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
+    from idealssl.train.loop import view_seed
+
+    want = [{"rank": r, "seed": view_seed(0, r)} for r in (0, 1)]
+    assert res["seeds"]["view_generators"] == env["seeds"]["view_generators"] == want
 
 
 def test_real_format_fixtures_train_end_to_end(train_args, tmp_path):
@@ -408,3 +412,20 @@ def test_torchvision_sidecar_code_rebuilds_each_stem_strictly(tmp_path, image_si
     x = torch.randn(2, in_ch, image_size, image_size)
     torch.testing.assert_close(scope["model"].eval()(x), enc(x))
     assert ("maxpool = torch.nn.Identity()" in side["code"]) == (image_size <= 64)
+
+
+def test_per_process_seeds_are_recorded(train_args, tmp_path):
+    """results.json and env.json record the seeds each process draws from (seed, rank, step): the model's
+    initialisation, the epoch order and each process's view generator."""
+    from idealssl.train.loop import view_seed
+
+    out = tmp_path / "run"
+    assert main(train_args("tinytest", "train.limit_steps=1", "eval.at_end=[]", "--seed", "5", out=out)) == 0
+    res = json.loads((out / "results.json").read_text())
+    env = json.loads((out / "env.json").read_text())
+    assert res["seeds"] == env["seeds"]
+    seeds = res["seeds"]
+    assert seeds["seed"] == 5 and seeds["model_init"] == 5 and seeds["view_generators"] == [
+        {"rank": 0, "seed": view_seed(5, 0)}
+    ]
+    assert "rank" in seeds["rule"] and "step" in seeds["rule"] and "epoch" in seeds["epoch_order"]
