@@ -122,6 +122,11 @@ FAST_DEV_RUN: dict[str, Any] = {
     "eval.fewshot_trials": 1,
     "eval.anomaly_max_train": 100,
     "eval.anomaly_fit_steps": 2,
+    "eval.online_knn_bank": 128,
+    "eval.online_knn_queries": 64,
+    "check.images": 16,
+    "check.views": 2,
+    "train.threads": 1,
 }
 
 T = TypeVar("T")
@@ -537,7 +542,9 @@ def typed(tree: Mapping[str, Any]) -> RunConfig:
 
 def fast_dev_run(rc: RunConfig, devices: int | None = None) -> RunConfig:
     """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
-    monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
+    monitors (the online k-NN on 128 bank and 64 query images), a checkpoint, every configured evaluation on at most
+    200 train and 200 test images (one extraction batch each), the check on 16 images of 2 views, and one torch
+    thread per process (always: :data:`FAST_DEV_RUN`)."""
     world = max(1, devices or int(os.environ.get("WORLD_SIZE", "1") or 1))
     batch = min(int(rc.optim.batch_size), world * -(-16 // world))
     return with_values(rc, {"optim.batch_size": batch, **FAST_DEV_RUN, "eval.linear_wd": list(rc.eval.linear_wd)[:2]})
@@ -740,6 +747,7 @@ def _validate_train(t: TrainOptions) -> None:
         _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
     _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
     _need(t.limit_batches >= 0, "train.limit_batches", "an integer >= 0 (0: every batch)", t.limit_batches)
+    _need(0 <= t.threads <= MAX_WORKERS, "train.threads", f"an integer in [0, {MAX_WORKERS}] (0: torch's)", t.threads)
     _need(all(x in LOGGERS for x in t.loggers), "train.loggers", f"a list drawn from {', '.join(LOGGERS)}", t.loggers)
     _need(
         isinstance(t.progress, bool) or t.progress in PROGRESS,

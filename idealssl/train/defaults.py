@@ -255,6 +255,10 @@ class TrainOptions:
         jsonl (always), csv, tb, wandb (:mod:`idealssl.train.loggers`).
     deterministic : bool
         ``torch.use_deterministic_algorithms``, cuDNN benchmark off.
+    threads : int
+        Torch's intra-op threads in each process for the run (``torch.set_num_threads``; 0: torch's default, or
+        cores / processes under ``--devices``). ``--fast-dev-run`` sets 1: on a shared CPU, threads that wait for
+        busy cores cost more than they give a small model.
     """
 
     precision: str | int = "auto"
@@ -266,6 +270,7 @@ class TrainOptions:
     limit_batches: int = 0
     loggers: list[str] = field(default_factory=lambda: ["jsonl"])
     deterministic: bool = False
+    threads: int = 0
 
 
 @dataclass
