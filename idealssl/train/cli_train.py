@@ -148,8 +148,9 @@ def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fast-dev-run",
         action="store_true",
-        help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
-        "checkpoint, every evaluation on 200 train/test images (numbers not reportable)",
+        help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors (online k-NN on "
+        "128/64 images), checkpoint, every evaluation on 200 train/test images, the check on 16 images, one torch "
+        "and BLAS thread per process (train.threads=1); numbers not reportable",
     )
     p.add_argument(
         "--limit-batches",
