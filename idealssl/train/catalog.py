@@ -11,7 +11,7 @@ import inspect
 import json
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from .defaults import RunConfig
@@ -22,42 +22,77 @@ ARCH_HELP = (
     "timm:resnet50; pip install 'idealssl[timm]')"
 )
 
-#: method -> (paper, defining hyperparameters)
-PAPERS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "simclr": (
-        'Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", ICML 2020',
-        ("temperature", "out_dim"),
-    ),
-    "byol": ('Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020', ("base_momentum", "out_dim")),
-    "dino": (
-        'Caron et al., "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021',
-        ("out_dim", "student_temp", "teacher_temp", "center_momentum", "momentum_teacher"),
-    ),
-    "swav": (
-        'Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments", NeurIPS 2020',
-        ("n_prototypes", "temperature", "epsilon", "sinkhorn_iterations"),
-    ),
-    "vicreg": (
-        'Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance Regularization", ICLR 2022',
-        ("sim_coeff", "std_coeff", "cov_coeff"),
-    ),
-    "barlow": (
+
+class Method(NamedTuple):
+    """One objective as ``--list-methods`` shows it, without importing it (torch)."""
+
+    summary: str  #: the first line of the objective module's docstring
+    paper: str
+    defaults: dict[str, Any]  #: its defining hyperparameters with the constructor's defaults
+
+
+#: the catalogue of the objectives of :mod:`idealssl.objectives`, static so that ``--list-methods`` needs no torch;
+#: ``tests/train/test_discover.py`` holds it equal to the live registry (:func:`live_entry`)
+METHODS: dict[str, Method] = {
+    "barlow": Method(
+        "Barlow Twins: redundancy reduction through the cross-correlation matrix of two views.",
         'Zbontar et al., "Barlow Twins: Self-Supervised Learning via Redundancy Reduction", ICML 2021',
-        ("lambd", "out_dim"),
+        {"lambd": 0.0051, "out_dim": 8192},
     ),
-    "cissl": (
+    "byol": Method(
+        "BYOL: an online predictor regresses the EMA target network's projection of another view.",
+        'Grill et al., "Bootstrap Your Own Latent", NeurIPS 2020',
+        {"base_momentum": 0.996, "out_dim": 256},
+    ),
+    "cissl": Method(
+        "CISSL: contrastive ISSL with asymmetric heads (Dubois et al. 2022, Sec. 4.1, Eq. 7).",
         'Dubois, Hashimoto, Ermon & Liang, "Improving Self-Supervised Learning by Characterizing Idealized '
         'Representations", NeurIPS 2022 (CISSL, Sec. 4.1)',
-        ("temperature", "probe", "out_dim"),
+        {"temperature": 0.07, "probe": "linear", "out_dim": 128},
     ),
-    "dissl": (
+    "dino": Method(
+        "DINO: self-distillation with an EMA teacher, centring and sharpening.",
+        'Caron et al., "Emerging Properties in Self-Supervised Vision Transformers", ICCV 2021',
+        {
+            "out_dim": 65536,
+            "student_temp": 0.1,
+            "teacher_temp": 0.04,
+            "center_momentum": 0.9,
+            "momentum_teacher": 0.996,
+        },
+    ),
+    "dissl": Method(
+        "DISSL: distillation ISSL (Dubois et al. 2022, Sec. 4.2, Eq. 9, Algorithm 1).",
         'Dubois, Hashimoto, Ermon & Liang, "Improving Self-Supervised Learning by Characterizing Idealized '
         'Representations", NeurIPS 2022 (DISSL, Sec. 4.2)',
-        ("categories", "lambda_maximality", "beta_det_inv", "student_temperature", "teacher_temperature", "probe"),
+        {
+            "categories": 16384,
+            "lambda_maximality": 2.3,
+            "beta_det_inv": 0.8,
+            "student_temperature": 1.0,
+            "teacher_temperature": None,
+            "probe": "linear",
+        },
     ),
-    "vje": (
+    "simclr": Method(
+        "SimCLR: NT-Xent with one projection head shared by both branches (the symmetric baseline).",
+        'Chen et al., "A Simple Framework for Contrastive Learning of Visual Representations", ICML 2020',
+        {"temperature": 0.1, "out_dim": 128},
+    ),
+    "swav": Method(
+        "SwAV: swapped prediction of Sinkhorn-Knopp cluster assignments over learned prototypes.",
+        'Caron et al., "Unsupervised Learning of Visual Features by Contrasting Cluster Assignments", NeurIPS 2020',
+        {"n_prototypes": 3000, "temperature": 0.1, "epsilon": 0.05, "sinkhorn_iterations": 3},
+    ),
+    "vicreg": Method(
+        "VICReg: variance-invariance-covariance regularisation.",
+        'Bardes, Ponce & LeCun, "VICReg: Variance-Invariance-Covariance Regularization", ICLR 2022',
+        {"sim_coeff": 25.0, "std_coeff": 25.0, "cov_coeff": 1.0},
+    ),
+    "vje": Method(
+        "VJE: variational joint embedding, a symmetric conditional ELBO on embeddings (RECONSTRUCTED form).",
         'Oji & Fieguth, "Joint Embedding Variational Bayes", TMLR 2026 (reconstructed form; theory/objectives.md)',
-        ("nu", "beta", "lambda_radial"),
+        {"nu": None, "beta": None, "lambda_radial": 1.0},
     ),
 }
 
@@ -85,17 +120,20 @@ def _summary(method: str) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else method
 
 
-def list_methods() -> str:
-    from ..objectives import available
+def live_entry(method: str, paper: str, keys: tuple[str, ...]) -> Method:
+    """``method``'s catalogue entry as the registered objective gives it (imports torch): its module's summary line
+    and the constructor's defaults of ``keys``."""
+    d = objective_defaults(method)
+    return Method(_summary(method), paper, {k: d[k] for k in keys if k in d})
 
+
+def list_methods() -> str:
+    """The catalogue (:data:`METHODS`), one method per block; imports nothing (no torch)."""
     lines = []
-    for m in available():
-        paper, keys = PAPERS.get(m, ("(no paper recorded)", ()))
-        d = objective_defaults(m)
-        shown = {k: d[k] for k in keys if k in d} or dict(list(d.items())[:6])
-        lines.append(f"{m:<8} {_summary(m)}")
-        lines.append(f"{'':<8}   paper: {paper}")
-        lines.append(f"{'':<8}   defaults: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    for m, entry in sorted(METHODS.items()):
+        lines.append(f"{m:<8} {entry.summary}")
+        lines.append(f"{'':<8}   paper: {entry.paper}")
+        lines.append(f"{'':<8}   defaults: " + ", ".join(f"{k}={v}" for k, v in entry.defaults.items()))
     lines.append("")
     lines.append(
         "every hyperparameter of a method (resolved for a dataset): idealssl train --method M --dataset D "

@@ -3,15 +3,16 @@
 Examples
 --------
   idealssl export runs/digits-dissl/RUN --out backbone.pt
-  idealssl export RUN/checkpoints/last.pt --out rn18.pt --format torchvision   # keys of torchvision.models.resnet18
+  idealssl export RUN/checkpoints/last.pt --out rn18.pt --format torchvision   # and rn18.pt.json: the code to load it
   idealssl export RUN --out vit.pt        # a timm:<name> backbone: timm's keys, and vit.pt.json with the timm name
 
 ``--format`` (default ``auto``: ``timm`` for a ``timm:<name>`` backbone, ``idealssl`` otherwise):
 
 * ``idealssl``: the keys of idealssl's own encoder (``trunk.*``, ``expand.*``; ``net.*`` for timm);
-* ``torchvision`` renames a ResNet trunk's keys to torchvision's (conv1, bn1, layer1..4), so that
-  ``torchvision.models.resnet18().load_state_dict(sd, strict=False)`` loads every trunk weight (the fc
-  layer stays missing; a small-image stem has a 3x3 conv1, so build the model with the same stem). Not
+* ``torchvision`` renames a ResNet trunk's keys to torchvision's (conv1, bn1, layer1..4) and writes beside the
+  file ``OUT.json`` whose ``code`` is the Python that builds the matching torchvision model (the run's input
+  channels; the small-image stem's 3x3 stride-1 conv1 without max-pool where the run had it; ``fc`` replaced by
+  ``Identity``, so ``model(x)`` is the (B, d) representation) and loads the file with ``strict=True``. Not
   available with the +dim expansion block, which torchvision has no slot for;
 * ``timm`` (timm backbones only) writes timm's own keys, and beside the file ``OUT.json`` with the timm
   name and the constructor's keywords, so that
@@ -74,6 +75,36 @@ def _timm_sidecar(backbone, out) -> dict:
     }
 
 
+def torchvision_code(backbone, out) -> dict:
+    """What ``OUT.json`` records for ``--format torchvision``: the model's name, its stem and the exact code that
+    builds the matching ``torchvision.models.resnet*`` (read from the backbone's own conv1 and max-pool) and loads
+    ``out`` into it with ``strict=True``."""
+    from torch import nn
+
+    conv1, pool = backbone.trunk[0], backbone.trunk[3]
+    k, s, p = conv1.kernel_size[0], conv1.stride[0], conv1.padding[0]
+    lines = [
+        "import torch",
+        "import torchvision",
+        f"model = torchvision.models.{backbone.arch}(weights=None)",
+        f"model.conv1 = torch.nn.Conv2d({conv1.in_channels}, {conv1.out_channels}, kernel_size={k}, stride={s},"
+        f" padding={p}, bias=False)",
+    ]
+    if isinstance(pool, nn.Identity):
+        lines.append("model.maxpool = torch.nn.Identity()")
+    lines += [
+        "model.fc = torch.nn.Identity()  # no classifier was trained: model(x) is the (B, d) representation",
+        f"model.load_state_dict(torch.load({str(out)!r}, weights_only=True), strict=True)",
+    ]
+    return {
+        "torchvision_model": backbone.arch,
+        "in_channels": conv1.in_channels,
+        "stem": backbone.stem,
+        "dim": backbone.dim,
+        "code": "\n".join(lines) + "\n",
+    }
+
+
 def run(args) -> int:
     """Refuse an ``--out`` that is the checkpoint read or one of its run's files; hold the run's lock while writing
     into it."""
@@ -108,7 +139,7 @@ def _export(args, path, out) -> int:
     if fmt == "timm" and not is_timm:
         raise InputError(f"--format timm needs a timm:<name> backbone, this one is {arch}")
     side = out.with_name(out.name + ".json")
-    if fmt == "timm":
+    if fmt in ("timm", "torchvision"):
         guard_output(side, [path], C.run_dir_of(path))
     backbone = backbone_from_checkpoint(ck, path, args.part)  # verified against the model it describes
     sd = backbone.state_dict()
@@ -123,4 +154,8 @@ def _export(args, path, out) -> int:
         meta = _timm_sidecar(backbone, out)
         atomic.write_text(side, json.dumps(meta, indent=2) + "\n", "timm description")
         print(f"wrote {side}: load with {meta['load']} (create_kwargs={meta['create_kwargs']})")
+    elif fmt == "torchvision":
+        meta = torchvision_code(backbone, out)
+        atomic.write_text(side, json.dumps(meta, indent=2) + "\n", "torchvision description")
+        print(f"wrote {side}: its 'code' builds the matching torchvision model and loads {out} (strict=True)")
     return 0

@@ -16,6 +16,11 @@ the learning rate is scaled with it by optim.lr_scaling (none|linear|sqrt, relat
 optim.ref_batch=256), so it does not depend on the number of processes. Every key is checked, type
 and range, before any work (idealssl.train.config); on --resume with a checkpoint, an edited
 RUN/config.yaml is read as if its changes were given on this command line.
+
+Streams: stdout carries one JSON line when the run ends ({"run_dir", "method", "dataset", "seed"}: for scripts,
+`idealssl train ... | jq -r .run_dir`); stderr carries the start lines, progress and the results text; every number
+lands in RUN/results.json. Exit status: 0 done, 2 bad input (one line), 3 a non-finite loss, 128 + N stopped by
+signal N (the line says how to resume).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
 from .catalog import ARCH_HELP
+from .defaults import OptimConfig
 
 if TYPE_CHECKING:
     from .defaults import RunConfig
@@ -85,10 +91,22 @@ def _run_options(p: argparse.ArgumentParser) -> None:
 
 def _recipe_options(p: argparse.ArgumentParser) -> None:
     """The recipe: seed, schedule, batch, backbone, augmentation strength, the theory's probe family and source."""
-    p.add_argument("--seed", type=int, help="0 .. 2^32 - 1 (NumPy's and torch's seeds; default 0)")
-    p.add_argument("--epochs", type=int)
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="0 .. 2^32 - 1 (default 0): the model's initialisation, the epoch order and, with the rank, each "
+        "process's view generator (all recorded in results.json's seeds)",
+    )
+    p.add_argument(
+        "--epochs", type=int, help="pretraining epochs (optim.epochs; default: the dataset preset's, --list-presets)"
+    )
     p.add_argument("--batch-size", type=int, help="global batch size (summed over processes)")
-    p.add_argument("--lr", type=float, help="base learning rate (before optim.lr_scaling)")
+    p.add_argument(
+        "--lr",
+        type=float,
+        help=f"base learning rate, scaled with the global batch by optim.lr_scaling (default "
+        f"{OptimConfig.lr_scaling}: the lr as given; linear or sqrt: times B/{OptimConfig.ref_batch} or its root)",
+    )
     p.add_argument("--arch", help=ARCH_HELP + " (model.arch)")
     p.add_argument("--strength", type=float, help="augmentation strength s (Dubois et al. 2022)")
     p.add_argument(
@@ -130,8 +148,9 @@ def _device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fast-dev-run",
         action="store_true",
-        help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors, "
-        "checkpoint, every evaluation on 200 train/test images (numbers not reportable)",
+        help="smoke test of the whole path in seconds: batch 16, one epoch of 3 steps, monitors (online k-NN on "
+        "128/64 images), checkpoint, every evaluation on 200 train/test images, the check on 16 images, one torch "
+        "and BLAS thread per process (train.threads=1); numbers not reportable",
     )
     p.add_argument(
         "--limit-batches",
@@ -225,25 +244,9 @@ def configuration(args) -> tuple[RunConfig, ResumeOptions]:
 
 def _flags(args) -> dict[str, Any]:
     """The flags' settings by dotted key (None: not given)."""
-    flags: dict[str, Any] = {
-        "data_dir": args.data_dir,
-        "out": args.out,
-        "seed": args.seed,
-        "optim.epochs": args.epochs,
-        "optim.batch_size": args.batch_size,
-        "optim.lr": args.lr,
-        "model.arch": args.arch,
-        "views.strength": args.strength,
-        "device": args.device,
-        "train.precision": args.precision,
-        "model.compile": args.compile,
-        "train.limit_batches": args.limit_batches,
-        "data.fraction": args.data_fraction,
-        "train.deterministic": args.deterministic,
-        "data.num_workers": args.num_workers,
-        "theory.probe": args.probe,
-        "theory.source": args.config_source,
-    }
+    from .config import FLAG_KEYS
+
+    flags: dict[str, Any] = {key: getattr(args, name) for name, key in FLAG_KEYS.items()}
     if args.no_progress:
         flags["train.progress"] = "off"
     if args.logger is not None:

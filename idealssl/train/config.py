@@ -79,9 +79,32 @@ MAX_EPOCHS = 100_000
 DATASET_ONLY: dict[str, tuple[tuple[str, ...], str]] = {
     "image_size": (("tinyimagenet", "imagenet", "folder"), "image files are resized to it; views.size sizes the views"),
     "max_images": (("imagenet", "folder"), "a cap on the image files held in memory"),
+    "test_fraction": (("folder",), "the test split held out of a plain ImageFolder root"),
+    "split_seed": (("folder",), "the seed of a plain ImageFolder root's split"),
     "stl10_unlabeled": (("stl10",), ""),
     "unlabeled_dir": (("folder", "imagenet"), "stl10: data.stl10_unlabeled"),
     **{k: (("fake",), "") for k in ("fake_size", "fake_classes", "fake_images", "fake_channels", "fake_seed")},
+}
+#: the flags of ``idealssl train`` that set one key each (the flag's name, dashes as underscores -> dotted key);
+#: also the short keywords of :func:`idealssl.train`
+FLAG_KEYS: dict[str, str] = {
+    "data_dir": "data_dir",
+    "out": "out",
+    "seed": "seed",
+    "epochs": "optim.epochs",
+    "batch_size": "optim.batch_size",
+    "lr": "optim.lr",
+    "arch": "model.arch",
+    "strength": "views.strength",
+    "device": "device",
+    "precision": "train.precision",
+    "compile": "model.compile",
+    "limit_batches": "train.limit_batches",
+    "data_fraction": "data.fraction",
+    "deterministic": "train.deterministic",
+    "num_workers": "data.num_workers",
+    "probe": "theory.probe",
+    "config_source": "theory.source",
 }
 #: per-session settings: a resumed run's value never carries over (the machine, the run directory, the stopping
 #: point, the display); the command's, or the default
@@ -99,6 +122,11 @@ FAST_DEV_RUN: dict[str, Any] = {
     "eval.fewshot_trials": 1,
     "eval.anomaly_max_train": 100,
     "eval.anomaly_fit_steps": 2,
+    "eval.online_knn_bank": 128,
+    "eval.online_knn_queries": 64,
+    "check.images": 16,
+    "check.views": 2,
+    "train.threads": 1,
 }
 
 T = TypeVar("T")
@@ -514,7 +542,9 @@ def typed(tree: Mapping[str, Any]) -> RunConfig:
 
 def fast_dev_run(rc: RunConfig, devices: int | None = None) -> RunConfig:
     """--fast-dev-run: a global batch of 16 (a multiple of the processes), one epoch of 3 steps, end-of-epoch
-    monitors, a checkpoint, and every configured evaluation on at most 200 train and 200 test images."""
+    monitors (the online k-NN on 128 bank and 64 query images), a checkpoint, every configured evaluation on at most
+    200 train and 200 test images (one extraction batch each), the check on 16 images of 2 views, and one torch
+    thread per process (always: :data:`FAST_DEV_RUN`)."""
     world = max(1, devices or int(os.environ.get("WORLD_SIZE", "1") or 1))
     batch = min(int(rc.optim.batch_size), world * -(-16 // world))
     return with_values(rc, {"optim.batch_size": batch, **FAST_DEV_RUN, "eval.linear_wd": list(rc.eval.linear_wd)[:2]})
@@ -717,6 +747,7 @@ def _validate_train(t: TrainOptions) -> None:
         _need(getattr(t, name) >= 1, f"train.{name}", "an integer >= 1", getattr(t, name))
     _need(t.limit_steps is None or t.limit_steps >= 0, "train.limit_steps", "an integer >= 0", t.limit_steps)
     _need(t.limit_batches >= 0, "train.limit_batches", "an integer >= 0 (0: every batch)", t.limit_batches)
+    _need(0 <= t.threads <= MAX_WORKERS, "train.threads", f"an integer in [0, {MAX_WORKERS}] (0: torch's)", t.threads)
     _need(all(x in LOGGERS for x in t.loggers), "train.loggers", f"a list drawn from {', '.join(LOGGERS)}", t.loggers)
     _need(
         isinstance(t.progress, bool) or t.progress in PROGRESS,
@@ -731,6 +762,8 @@ def _validate_data(d: DataConfig) -> None:
     if not (_finite(f) and 0 < f <= 1):
         raise InputError(f"data.fraction must be in (0, 1], got {f!r}")
     _check_range("data.val_fraction", d.val_fraction, 0, 1, hi_open=True)
+    _check_range("data.test_fraction", d.test_fraction, 0, 1, lo_open=True, hi_open=True)
+    _check_seed("data.split_seed", d.split_seed)
     workers = f"an integer in [0, {MAX_WORKERS}] (0: up to 8, one per core)"
     _need(0 <= d.num_workers <= MAX_WORKERS, "data.num_workers", workers, d.num_workers)
     _need(d.stream in (True, False, "auto"), "data.stream", "auto, true or false", d.stream)

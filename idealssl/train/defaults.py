@@ -34,6 +34,11 @@ class DataConfig:
         folder / imagenet: a directory of unlabelled images added to pretraining.
     max_images : int
         imagenet / folder: a cap on the image files held in memory (0: none).
+    test_fraction : float
+        folder, a plain ImageFolder root (``ROOT/<class>/*``): the fraction of each class held out as the test split.
+    split_seed : int
+        folder, a plain ImageFolder root: the seed of that stratified split (fixed apart from the run's seed, so runs
+        of several seeds share one test split).
     on_device : bool
         Hold the pretraining images on the training device.
     val_fraction : float
@@ -56,6 +61,8 @@ class DataConfig:
     stl10_unlabeled: bool = True
     unlabeled_dir: str | None = None
     max_images: int = 0
+    test_fraction: Num = 0.2
+    split_seed: int = 0
     on_device: bool = True
     val_fraction: Num = 0.1
     fraction: Num = 1.0
@@ -248,6 +255,10 @@ class TrainOptions:
         jsonl (always), csv, tb, wandb (:mod:`idealssl.train.loggers`).
     deterministic : bool
         ``torch.use_deterministic_algorithms``, cuDNN benchmark off.
+    threads : int
+        Torch's intra-op threads in each process for the run (``torch.set_num_threads``; 0: torch's default, or
+        cores / processes under ``--devices``). ``--fast-dev-run`` sets 1: on a shared CPU, threads that wait for
+        busy cores cost more than they give a small model.
     """
 
     precision: str | int = "auto"
@@ -259,6 +270,7 @@ class TrainOptions:
     limit_batches: int = 0
     loggers: list[str] = field(default_factory=lambda: ["jsonl"])
     deterministic: bool = False
+    threads: int = 0
 
 
 @dataclass

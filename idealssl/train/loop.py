@@ -39,6 +39,7 @@ generators are re-seeded (:func:`world_change_line` says so at start).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -48,6 +49,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,6 +76,7 @@ from ..step import Schedules, training_step
 from . import checkpoint as ckpt_mod
 from . import distributed as D
 from . import evaluate, orbit_sets, theory_config, timing
+from .config import with_values
 from .defaults import RunConfig, ViewsConfig
 from .evaluate import evaluate_model, has_likelihood_score, likelihood_anomaly  # noqa: F401  (re-exported)
 from .loggers import build as build_loggers
@@ -322,6 +325,7 @@ class Run:
     theory: Prescriptions | None = None  #: the theory's prescriptions as applied (idealssl.derive.prescriptions)
     workers: int = 0  #: DataLoader workers decoding the batches when streaming
     ck_world: int = 0  #: processes that wrote the checkpoint resumed from (0: a fresh run)
+    view_seed_step: int = 0  #: the step the view generators were seeded at (:func:`view_seed`; >0: re-seeded)
 
     @property
     def streaming(self) -> bool:
@@ -466,10 +470,19 @@ def _fp16_scaler(cfg: RunConfig, device: torch.device):
     return torch.amp.GradScaler("cuda")
 
 
-def setup(cfg: RunConfig, run_dir: Path, ck: dict | None, info: D.DistInfo, device: torch.device) -> Run:
+def setup(
+    cfg: RunConfig,
+    run_dir: Path,
+    ck: dict | None,
+    info: D.DistInfo,
+    device: torch.device,
+    explicit: Collection[str] = (),
+) -> Run:
     """Data, the theory's prescriptions, model, objective, EMA backbone, optimiser, schedules, view generator, DDP;
-    state from ``ck``. The run holds ``cfg`` with the prescriptions applied."""
+    state from ``ck``. The run holds ``cfg`` with the prescriptions applied (and, on a dataset without labels,
+    ``eval.at_end=[]``: :func:`without_labels`; ``explicit``: the dotted keys the command gave)."""
     data, ssl_x, ssl_y = _pretraining_data(cfg)
+    cfg = without_labels(cfg, data, explicit)
     cfg, theory = theory_config.apply(cfg, n_orbits=len(ssl_x), batch=int(cfg.optim.batch_size))
     model, ema, channels_last = _build_model(cfg, data, info, device)
     n_global = int(getattr(model.objective, "n_global", 2))
@@ -519,13 +532,35 @@ def _pretraining_data(cfg: RunConfig) -> tuple[ImageSet, Any, np.ndarray]:
     """The dataset, and the images and labels pretrained on (:func:`pretraining_set`); a dataset of one class is
     refused when evaluations (which classify) are asked."""
     data = load_dataset(cfg.dataset, cfg.data_dir, cfg.data)
-    if data.n_classes < 2 and cfg.eval.at_end:
+    if data.n_classes == 1 and cfg.eval.at_end:
         raise InputError(
             f"eval.at_end={cfg.eval.at_end}: the evaluations classify, and {data.name} has {data.n_classes} class; "
             f"add class folders, or pretrain without them (eval.at_end=[])"
         )
     ssl_x, ssl_y = pretraining_set(cfg, data)
     return data, ssl_x, ssl_y
+
+
+#: what results.json says of a run on a dataset without labels
+NO_LABELS = (
+    "skipped: the dataset has no labels (unlabelled images, no class folders), which the end-of-training evaluations "
+    "(linear, k-NN, few-shot, anomaly), the online probe's accuracy and the online k-NN monitor need"
+)
+
+
+def without_labels(cfg: RunConfig, data: ImageSet, explicit: Collection[str] = ()) -> RunConfig:
+    """A dataset without labels (``n_classes`` 0: a flat folder of unlabelled images) pretrains only: the
+    evaluations are skipped (``eval.at_end=[]``, a line in ``data.notices``), or refused with the reason when the
+    command asked for them (``eval.at_end`` among the ``explicit`` keys)."""
+    if data.n_classes or not cfg.eval.at_end:
+        return cfg
+    if "eval.at_end" in explicit:
+        raise InputError(
+            f"eval.at_end={list(cfg.eval.at_end)}: {data.name} has no labels (unlabelled images, no class folders) "
+            f"and these evaluations classify; give class folders, or pretrain only (eval.at_end=[])"
+        )
+    data.notices.append(f"{data.name}: evaluations {NO_LABELS}")
+    return with_values(cfg, {"eval.at_end": []})
 
 
 def _steps(cfg: RunConfig, n_images: int, name: str, world: int) -> tuple[int, int, int, int]:
@@ -560,6 +595,26 @@ def view_seed(seed: int, rank: int, step: int = 0) -> int:
     return seed * 7919 + 104729 * (rank + 1) + 15485863 * step
 
 
+def seed_record(run: Run) -> dict[str, Any]:
+    """The seeds the run's processes draw from (env.json and results.json's ``seeds``): the model's initialisation
+    (``torch.manual_seed(seed)``), the epoch order (a function of (seed, epoch)) and each process's view generator
+    (:func:`view_seed` of (seed, rank, step); a resumed checkpoint's generator states continue instead, unless the
+    number of processes changed, when the generators are re-seeded at the resumed step)."""
+    seed, step = int(run.cfg.seed), int(run.view_seed_step)
+    resumed = bool(run.ck_world) and not step
+    return {
+        "seed": seed,
+        "model_init": seed,
+        "epoch_order": "torch.randperm(N) with torch.Generator().manual_seed(seed * 1000003 + epoch), the same in "
+        "every process (each takes its shard)",
+        "view_generators": [{"rank": r, "seed": view_seed(seed, r, step)} for r in range(run.info.world)],
+        "view_generators_step": step,
+        "rule": "view generator seed = seed * 7919 + 104729 * (rank + 1) + 15485863 * step (step 0 at the start; "
+        "the resumed step when a checkpoint is resumed by another number of processes)"
+        + ("; this session continued the checkpoint's saved generator states" if resumed else ""),
+    }
+
+
 def _held(ssl_x, ssl_y: np.ndarray, cfg: RunConfig, device: torch.device):
     """The pretraining images as the loop reads them: a uint8 tensor (on the device with data.on_device, else
     pinned for CUDA), or the :class:`FileImages` themselves when they stream from disk; labels as a tensor."""
@@ -586,6 +641,7 @@ def _load_state(run: Run, ck: dict) -> None:
         run.gen.set_state(states[run.info.rank])
     else:  # another world size: the same global batches from the same position; new view streams
         run.gen.manual_seed(view_seed(run.cfg.seed, run.info.rank, run.step))
+        run.view_seed_step = run.step
     run.ck_world = len(states)
     run.elapsed_prev = float(ck.get("train_seconds", 0.0))
     if run.scaler is not None and ck.get("scaler"):
@@ -621,6 +677,7 @@ def write_run_files(run: Run, resuming: bool, source: Path | None) -> None:
             "channels_last": run.channels_last,
             "data_on_device": bool(run.cfg.data.on_device) and not run.streaming,
             "data_stream": data_reading(run),
+            "seeds": seed_record(run),
         }
     )
     atomic.write_text(run.run_dir / "env.json", json.dumps(plain(env), indent=2, default=str), "env file")
@@ -989,6 +1046,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "method": run.cfg.method,
         "dataset": run.data.name,
         "seed": run.cfg.seed,
+        "seeds": seed_record(run),
         "epochs": int(run.cfg.optim.epochs),
         "steps": run.step,
         "encoder": {"arch": backbone.arch, "stem": backbone.stem, "dim": backbone.dim},
@@ -1004,6 +1062,10 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         "train_seconds": run.elapsed_prev + train_seconds,
         "final_loss": session.last_loss,
     }
+    if run.data.split is not None:
+        results["data_split"] = run.data.split
+    if run.data.n_classes == 0:
+        results["eval_skipped"] = NO_LABELS
     t_eval, cpu_eval = time.time(), time.process_time()
     if run.cfg.eval.at_end and run.step >= run.total:
         results["eval"] = evaluate_model(
@@ -1058,15 +1120,34 @@ def train(cfg: RunConfig, opts: ResumeOptions | None = None, verbose: bool = Tru
         torch.are_deterministic_algorithms_enabled(),
         torch.backends.cudnn.benchmark,
         torch.backends.cudnn.deterministic,
+        torch.get_num_threads(),
     )
     lock = RunLock("idealssl train")
     try:
-        return _train(cfg, opts, verbose, info, device, lock)
+        with run_threads(int(cfg.train.threads)):
+            return _train(cfg, opts, verbose, info, device, lock)
     finally:
         lock.release()
         D.teardown()
         torch.use_deterministic_algorithms(before[0])  # train.deterministic holds for this run only
         torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = before[1], before[2]
+        torch.set_num_threads(before[3])  # train.threads holds for this run only
+
+
+@contextlib.contextmanager
+def run_threads(n: int) -> Iterator[None]:
+    """``train.threads``: ``n`` torch intra-op threads and ``n`` BLAS/OpenMP threads of NumPy and SciPy
+    (threadpoolctl, scikit-learn's dependency) while the run lasts; 0 leaves both as they are. On a 2-core machine
+    shared with other work, two threads per process wait for each other on busy cores: one NumPy least-squares
+    check of the end-of-run check took 2.4-7.3 s with 2 BLAS threads and 0.15-0.3 s with 1 (load average 7-9)."""
+    if not n:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    with threadpool_limits(n):
+        yield
 
 
 def _log(verbose: bool, info: D.DistInfo, msg: str) -> None:
@@ -1094,9 +1175,11 @@ def _train(
     t_setup = time.time()
     cfg, run_dir, ck, source = resume_point(cfg, opts, info, verbose, lock)
     deterministic(bool(cfg.train.deterministic))
-    run = setup(cfg, run_dir, ck, info, device)
+    run = setup(cfg, run_dir, ck, info, device, opts.explicit)
     write_run_files(run, bool(opts.resume), source)
     _log(verbose, info, f"run directory: {run.run_dir}")
+    for line in run.data.notices:
+        _log(verbose, info, line)
     if info.enabled and not run.cfg.model.sync_bn and _has_batchnorm(run.model):
         _log(
             verbose,

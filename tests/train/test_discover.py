@@ -1,5 +1,8 @@
 """Discoverability: --list-methods, --list-presets, --print-config, check/bench help, unknown flags."""
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -81,3 +84,43 @@ def test_output_into_a_closed_pipe_is_not_a_traceback():
     p.stdout.close()  # no reader: the first write raises BrokenPipeError in the child
     err = p.stderr.read().decode()
     assert p.wait(timeout=60) == 141 and "Traceback" not in err, err
+
+
+def test_list_methods_works_without_torch():
+    """The catalogue is static: `idealssl train --list-methods` in an interpreter where torch cannot be imported (the
+    base install, without the train extra) prints every method, and imports no objective."""
+    code = (
+        "import sys; sys.modules['torch'] = None; sys.modules['torchvision'] = None\n"
+        "from idealssl.cli import main\n"
+        "rc = main(['train', '--list-methods'])\n"
+        "loaded = [m for m in sys.modules if m.startswith('idealssl.objectives.')]\n"
+        "assert loaded in ([], ['idealssl.objectives.defaults']), loaded\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for m in ("barlow", "byol", "cissl", "dino", "dissl", "simclr", "swav", "vicreg", "vje"):
+        assert f"\n{m} " in "\n" + proc.stdout, m
+    assert "lambda_maximality=2.3" in proc.stdout and "Grill et al." in proc.stdout
+
+
+def test_the_static_catalogue_is_the_registry():
+    """Every objective of idealssl/objectives is in the catalogue, with its module's summary line and its
+    constructor's defaults (the live registry, read with torch)."""
+    from idealssl.objectives import available
+    from idealssl.objectives.base import _REGISTRY
+    from idealssl.train.catalog import METHODS, live_entry
+
+    ours = [m for m in available() if _REGISTRY[m].__module__.startswith("idealssl.objectives.")]
+    assert sorted(METHODS) == sorted(ours)
+    for m in ours:
+        assert METHODS[m] == live_entry(m, METHODS[m].paper, tuple(METHODS[m].defaults)), m
+
+
+def test_help_explains_seed_epochs_and_the_lr_scaling_default(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "-h"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--seed SEED" in text and "--epochs EPOCHS pretraining epochs" in text
+    assert "optim.lr_scaling (default none" in text
+    assert "stdout" in text and "stderr" in text  # which stream carries what

@@ -34,6 +34,21 @@ def test_fast_dev_run_goes_through_every_stage(train_args, tmp_path, capsys):
     assert (run / "checkpoints" / "last.pt").is_file()
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["optim"]["batch_size"] == 16 and cfg["train"]["limit_batches"] == 3
+    # a smoke test: one torch thread per process (always), the online k-NN monitor and the check trimmed too
+    assert cfg["train"]["threads"] == 1 and json.loads((run / "env.json").read_text())["torch_threads"] == 1
+    assert cfg["eval"]["online_knn_bank"] <= 128 and cfg["eval"]["online_knn_queries"] <= 128
+    assert cfg["check"]["images"] <= 20 and cfg["check"]["views"] <= 2
+    assert any("online_knn" in r for r in recs)
+
+
+def test_train_threads_holds_for_the_run_only(train_args, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    argv = train_args("tinytest", "train.limit_steps=1", "eval.at_end=[]", "train.threads=1", out=tmp_path / "r")
+    assert main(argv) == 0
+    assert json.loads((tmp_path / "r" / "env.json").read_text())["torch_threads"] == 1
+    assert torch.get_num_threads() == before
 
 
 def test_print_config_shows_the_fast_dev_run_settings(train_args, capsys):

@@ -134,6 +134,23 @@ def test_export_torchvision_keys(train_args, tmp_path):
     net.conv1 = torch.nn.Conv2d(1, 64, 3, 1, 1, bias=False)
     res = net.load_state_dict(torch.load(tmp_path / "tv.pt", weights_only=True), strict=False)
     assert sorted(res.missing_keys) == ["fc.bias", "fc.weight"] and not res.unexpected_keys
+    # the sidecar's code, run as is in a fresh interpreter, builds the matching model and loads it strictly;
+    # the model it builds gives the backbone's representation
+    side = json.loads((tmp_path / "tv.pt.json").read_text())
+    assert side["torchvision_model"] == "resnet18" and side["in_channels"] == 1 and "no max-pool" in side["stem"]
+    x = torch.randn(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.save(x, tmp_path / "x.pt")
+    probe = f"\nmodel.eval()\ntorch.save(model(torch.load({str(tmp_path / 'x.pt')!r})).detach(), 'y.pt')\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", side["code"] + probe], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "strict=True" in side["code"] and "idealssl" not in side["code"].replace(str(tmp_path), "")
+    from idealssl.train.model import backbone_from_checkpoint
+
+    ck = C.load(out / "checkpoints" / "last.pt")
+    mine = backbone_from_checkpoint(ck, out).eval()
+    torch.testing.assert_close(torch.load(tmp_path / "y.pt"), mine(x).detach())
 
 
 def _wait_for_step(path, step, proc, timeout=120):
@@ -218,6 +235,10 @@ def test_torchrun_two_processes_gloo(tmp_path, runner, sub_env):
     # resuming the 2-process run continues from its checkpoint with both processes' view generators
     ck = C.load(out / "checkpoints" / "last.pt")
     assert len(ck["rng"]["views"]) == 2 and not torch.equal(ck["rng"]["views"][0], ck["rng"]["views"][1])
+    from idealssl.train.loop import view_seed
+
+    want = [{"rank": r, "seed": view_seed(0, r)} for r in (0, 1)]
+    assert res["seeds"]["view_generators"] == env["seeds"]["view_generators"] == want
 
 
 def test_real_format_fixtures_train_end_to_end(train_args, tmp_path):
@@ -372,3 +393,39 @@ def test_multicrop_local_views_reach_the_objective(train_args, tmp_path):
     )
     recs = [json.loads(l) for l in (out / "metrics.jsonl").read_text().splitlines()]
     assert all(r["n_views"] == 5 and r["smallest_batch"] == 64 for r in recs if "n_views" in r) and recs
+
+
+@pytest.mark.parametrize("image_size,in_ch", [(96, 3), (96, 1), (32, 3)])
+def test_torchvision_sidecar_code_rebuilds_each_stem_strictly(tmp_path, image_size, in_ch):
+    """The sidecar's code for the ImageNet stem (7x7 stride-2 conv, max-pool; one channel too) and the small-image
+    stem loads the converted weights with strict=True and gives the backbone's representation."""
+    from idealssl.models import build_encoder
+    from idealssl.train.cli_export import to_torchvision, torchvision_code
+
+    torch.manual_seed(0)
+    enc = build_encoder("resnet18", in_ch, image_size).eval()
+    out = tmp_path / "b.pt"
+    torch.save(to_torchvision(enc.state_dict()), out)
+    side = torchvision_code(enc, out)
+    scope: dict = {}
+    exec(side["code"], scope)  # the same text a user pastes
+    x = torch.randn(2, in_ch, image_size, image_size)
+    torch.testing.assert_close(scope["model"].eval()(x), enc(x))
+    assert ("maxpool = torch.nn.Identity()" in side["code"]) == (image_size <= 64)
+
+
+def test_per_process_seeds_are_recorded(train_args, tmp_path):
+    """results.json and env.json record the seeds each process draws from (seed, rank, step): the model's
+    initialisation, the epoch order and each process's view generator."""
+    from idealssl.train.loop import view_seed
+
+    out = tmp_path / "run"
+    assert main(train_args("tinytest", "train.limit_steps=1", "eval.at_end=[]", "--seed", "5", out=out)) == 0
+    res = json.loads((out / "results.json").read_text())
+    env = json.loads((out / "env.json").read_text())
+    assert res["seeds"] == env["seeds"]
+    seeds = res["seeds"]
+    assert seeds["seed"] == 5 and seeds["model_init"] == 5 and seeds["view_generators"] == [
+        {"rank": 0, "seed": view_seed(5, 0)}
+    ]
+    assert "rank" in seeds["rule"] and "step" in seeds["rule"] and "epoch" in seeds["epoch_order"]
