@@ -94,7 +94,8 @@ class ModelConfig:
     sync_bn : bool
         SyncBatchNorm across processes (CUDA).
     channels_last : bool or "auto"
-        The channels-last memory format (auto: on CUDA).
+        The channels-last memory format (auto: on CUDA, and on a CPU for the built-in convolutional encoders,
+        measured faster there: ``idealssl.train.loop.uses_channels_last``).
     compile : bool
         ``torch.compile`` the model.
     """
