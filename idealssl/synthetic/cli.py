@@ -73,7 +73,8 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
         "--config",
         choices=("derived", "original"),
         default="derived",
-        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
+        help="derived: idealssl derive's prescriptions (CISSL/DISSL: K = C, lambda inside its bound, student head "
+        "output width >= C - 1); original: the published hyperparameters with the suite's small heads (64)",
     )
     p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
     p.add_argument(

@@ -12,9 +12,12 @@ trained encoder is ideal for linear probes.
 Two configurations, so that they can be compared on the same world, encoder, optimiser and batches:
 
 * ``derived``: what :func:`idealssl.derive.configure` prescribes for the probe family and the world's C
-  (d = the minimal dimension, DISSL's K = C and λ < 1 + β, heads in the probe family with full rank);
+  (d = the minimal dimension, DISSL's K = C and λ < 1 + β, the student head in the probe family with an output
+  width k >= the minimal dimension: CISSL's ``out_dim`` = max(the suite's 64, C − 1), S1.3; the hidden widths
+  stay the suite's, the theory is silent on them);
 * ``original``: the published hyperparameters with the synthetic suite's small heads
-  (:func:`idealssl.synthetic.experiments.method_hparams`: DISSL K = 64, λ = 2.3, β = 0.8), at the same d.
+  (:func:`idealssl.synthetic.experiments.method_hparams`: CISSL out_dim 64; DISSL K = 64, λ = 2.3, β = 0.8), at
+  the same d. The objectives without a prescription (SimCLR, DINO, ...) run the same in both.
 
 The representation is what the objective's downstream probe sees: the encoder output, except for the
 ``oracle`` whose loss is defined on unit-norm codes (the ideal ISSL log loss, Eq. 6), so its

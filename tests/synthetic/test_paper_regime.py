@@ -77,3 +77,16 @@ def test_seed_table_gives_t_intervals_and_the_three_way_verdict():
     lines = seed_table(rows).splitlines()
     assert "not held" in lines[2] and "τ 0.1" in lines[2]  # all three seeds far above 1e-2
     assert "cannot discriminate" in lines[3] and "| 2 |" in lines[3]  # two seeds straddling 1e-2
+
+
+def test_bench_loop_derived_widens_the_student_head_to_c_minus_1():
+    """``--config derived`` gives CISSL's heads an output width >= C - 1 (derive's prescription, S1.3); ``original``
+    keeps the suite's small heads (64) and its record says so."""
+    from idealssl.synthetic.loop import configure_run
+
+    w = paper_world(0, n_orbits=128)
+    d = configure_run(w, "cissl", "derived", 0, 2, batch=16)
+    o = configure_run(w, "cissl", "original", 0, 2, batch=16)
+    assert d.hparams["out_dim"] == 127 and o.hparams["out_dim"] == 64
+    assert all(r["holds"] is not False for r in d.theory)
+    assert any(r["holds"] is False and "output width" in r["prescription"] for r in o.theory)
