@@ -331,7 +331,7 @@ def table(path: Path) -> str:
 
 def _label(r: dict[str, Any]) -> str:
     hp = r.get("hparams") or {}
-    t = hp.get("temperature", hp.get("student_temperature"))
+    t = next((hp[k] for k in ("temperature", "student_temperature", "student_temp") if k in hp), None)
     return f"{r['method']} / {r['config']}" + ("" if t is None else f" / τ {t:g}")
 
 

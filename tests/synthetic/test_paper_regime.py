@@ -90,3 +90,17 @@ def test_bench_loop_derived_widens_the_student_head_to_c_minus_1():
     assert d.hparams["out_dim"] == 127 and o.hparams["out_dim"] == 64
     assert all(r["holds"] is not False for r in d.theory)
     assert any(r["holds"] is False and "output width" in r["prescription"] for r in o.theory)
+
+
+def test_bench_loop_hparam_sets_and_records_the_objectives_settings(tmp_path, capsys):
+    """``--hparam KEY=VALUE`` passes an objective's keyword (DINO's published teacher-temperature warm-up and
+    centring momentum), recorded in the row; a malformed pair or a keyword the objective does not take: exit 2."""
+    args = ["bench", "loop", "--world", "paper", "--orbits", str(SMOKE_C), "--batch", "4", "--method", "dino"]
+    args += ["--config", "original", "--steps", "3"]
+    published = ["teacher_temp=0.07", "warmup_teacher_temp=0.04", "warmup_teacher_temp_frac=0.3", "center_momentum=0.9"]
+    assert main([*args, "--hparam", *published, "--out", str(tmp_path / "a")]) == 0
+    hp = json.loads((tmp_path / "a" / "row.json").read_text())["hparams"]
+    assert hp["teacher_temp"] == 0.07 and hp["warmup_teacher_temp_frac"] == 0.3 and hp["center_momentum"] == 0.9
+    assert main([*args, "--hparam", "teacher_temp", "--out", str(tmp_path / "b")]) == 2
+    assert main([*args, "--hparam", "no_such_setting=1", "--out", str(tmp_path / "c")]) == 2
+    assert "no_such_setting" in capsys.readouterr().err
