@@ -33,6 +33,7 @@ with the orbit partition M that the method is meant to discover; a row trained i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,3 +366,28 @@ def seed_table(rows: list[dict[str, Any]], split: str = "heldout", tol: float = 
             f"(of {rs[0][split]['required_rank']}) | {mean(rs, 'certified_fraction')} |"
         )
     return "\n".join(out)
+
+
+def selection_key(summary: dict[str, Any]) -> tuple[float, ...]:
+    """The order in which the loop's temperature grids choose (smaller is better), on one split's summary: ideal at
+    the goal's tolerance first, then the ideal tolerance (None: not ideal at any tolerance, last), the certified
+    fraction (higher first), the affine rank of the codes (higher first; what binds far from ideal), the invariance
+    ratio (lower first)."""
+    tol = summary.get("ideal_tolerance")
+    return (
+        0.0 if summary.get("ideal") else 1.0,
+        math.inf if tol is None else float(tol),
+        -float(summary.get("certified_fraction") or 0.0),
+        -float(summary.get("affine_rank") or 0),
+        float(summary["invariance_ratio"]),
+    )
+
+
+def choose(rows: list[dict[str, Any]], method: str, seed: int = 0, split: str = "train") -> dict[str, Any]:
+    """The row of ``method`` at ``seed`` that :func:`selection_key` ranks first on ``split``'s check (the grid's
+    choice: made on the TRAINING points, never on the held-out ones); the chosen row's ``hparams`` are what the
+    other seeds run with. Raises InputError when no row matches."""
+    cand = [r for r in rows if r["method"] == method and r["seed"] == seed and r.get(split)]
+    if not cand:
+        raise InputError(f"no {method} row at seed {seed} with a {split} check to choose from")
+    return min(cand, key=lambda r: selection_key(r[split]))

@@ -104,3 +104,30 @@ def test_bench_loop_hparam_sets_and_records_the_objectives_settings(tmp_path, ca
     assert main([*args, "--hparam", "teacher_temp", "--out", str(tmp_path / "b")]) == 2
     assert main([*args, "--hparam", "no_such_setting=1", "--out", str(tmp_path / "c")]) == 2
     assert "no_such_setting" in capsys.readouterr().err
+
+
+def test_the_grid_chooses_on_the_training_points_in_the_declared_order():
+    from idealssl.synthetic.loop import choose
+
+    def row(t, train, held, seed=0):
+        base = {"ideal": False, "ideal_tolerance": None, "certified_fraction": 0.0}
+        return {
+            "method": "simclr",
+            "seed": seed,
+            "hparams": {"temperature": t},
+            "train": {**base, **train},
+            "heldout": {**base, **held},
+        }
+
+    rows = [
+        row(0.1, {"affine_rank": 9, "invariance_ratio": 0.1}, {"affine_rank": 30, "invariance_ratio": 0.1}),
+        row(0.2, {"affine_rank": 12, "invariance_ratio": 0.3}, {"affine_rank": 5, "invariance_ratio": 0.3}),
+        row(0.5, {"affine_rank": 12, "invariance_ratio": 0.2}, {"affine_rank": 5, "invariance_ratio": 0.2}),
+        row(0.05, {"affine_rank": 99, "invariance_ratio": 0.01}, {"affine_rank": 99, "invariance_ratio": 0.01}, seed=1),
+    ]
+    assert choose(rows, "simclr")["hparams"]["temperature"] == 0.5  # rank first, then invariance; seed 0 only
+    assert choose(rows, "simclr", split="heldout")["hparams"]["temperature"] == 0.1
+    rows[0]["train"].update(ideal_tolerance=0.5)  # an ideal tolerance beats any rank
+    assert choose(rows, "simclr")["hparams"]["temperature"] == 0.1
+    with pytest.raises(InputError, match="no dino row"):
+        choose(rows, "dino")
