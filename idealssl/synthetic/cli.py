@@ -277,10 +277,22 @@ def _temperature(method: str, value: float | None) -> dict:
 
 def _report(args) -> int:
     """``idealssl bench report``: the claims table and the result tables (and the README's copies of them)."""
-    from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
+    from .loop import paper_tables
+    from .report import (
+        LBEGIN,
+        LEND,
+        TBEGIN,
+        claims_table,
+        replace_between,
+        result_tables,
+        update_readme,
+        update_readme_tables,
+    )
 
     table = claims_table(Path(args.results), args.mode)
     tables = result_tables(Path(args.results), args.mode)
+    paper = Path(args.results) / args.mode / "loop_paper.json"
+    loop_tables = paper_tables(paper) if paper.is_file() else ""
     if args.readme:
         readme = Path(args.readme)
         if not readme.is_file():
@@ -288,10 +300,15 @@ def _report(args) -> int:
         update_readme(readme, table)
         if TBEGIN in readme.read_text():
             update_readme_tables(readme, tables)
+        if loop_tables and LBEGIN in readme.read_text():
+            replace_between(readme, LBEGIN, LEND, loop_tables)
         print(f"updated {readme}")
     print(table)
     print()
     print(tables)
+    if loop_tables:
+        print()
+        print(loop_tables)
     return 0
 
 

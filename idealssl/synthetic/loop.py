@@ -44,6 +44,7 @@ from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
 from ..theory_math import affine_rank
+from .protocol import CANNOT
 from .sampling import DEFAULT_REGIME, ORACLE_REGIME, describe_regime
 from .worlds import World, export
 
@@ -391,3 +392,136 @@ def choose(rows: list[dict[str, Any]], method: str, seed: int = 0, split: str = 
     if not cand:
         raise InputError(f"no {method} row at seed {seed} with a {split} check to choose from")
     return min(cand, key=lambda r: selection_key(r[split]))
+
+
+#: the figures the loop's claims compare, and which way is closer to ideal (the goal: invariance ratio and ideal
+#: tolerance down to the tolerance, affine rank up to C − 1, every point certified; theory/statements.md S1.3, S10)
+CLOSER = {
+    "invariance_ratio": "lower",
+    "affine_rank": "higher",
+    "ideal_tolerance": "lower",
+    "certified_fraction": "higher",
+}
+DERIVED_CLOSER, ORIGINAL_CLOSER = "derived closer", "original closer"
+
+
+def _by_seed(rows: list[dict[str, Any]], method: str, config: str, split: str) -> dict[int, dict[str, Any]]:
+    """``{seed: summary}`` of ``method``/``config`` on ``split``; a seed recorded twice (two budgets or grids) is
+    refused, since the comparison would not know which to pair."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r["method"] == method and r["config"] == config and r.get(split):
+            if r["seed"] in out:
+                raise InputError(f"{method}/{config}: two rows at seed {r['seed']}; compare one budget at a time")
+            out[int(r["seed"])] = r[split]
+    return out
+
+
+def compare_configs(rows: list[dict[str, Any]], split: str = "heldout", confidence: float = 0.95) -> list[dict]:
+    """Derived against original per method, over the seeds both configurations ran (theory/statements.md S9.3).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The loop's rows of one world and one budget.
+    split : {"heldout", "train"}
+        Which check to compare.
+    confidence : float
+        1 − α of the interval.
+
+    Returns
+    -------
+    list of dict
+        One entry per method with both configurations and per figure of :data:`CLOSER`: ``method``, ``figure``,
+        ``closer`` (lower / higher), ``seeds``, ``derived`` and ``original`` (the values, by seed),
+        ``interval`` (:class:`idealssl.stats.Interval` of the mean paired difference derived − original, or None)
+        and ``verdict``: "derived closer" when the whole interval lies on the side that is closer to ideal,
+        "original closer" when it lies on the other, "cannot discriminate" when it contains 0, or when a value is
+        undefined (an ideal tolerance of None: not ideal at any tolerance).
+
+    Notes
+    -----
+    The configurations of one seed share the encoder's initialisation and the batches (the seed fixes both), so
+    the differences d_s are paired: d̄ ± t_{1−α/2, n−1} s_d/√n over the n common seeds (4.303 s_d/√3 at n = 3,
+    95 %; one seed gives the whole line).
+    """
+    from ..stats import t_interval, verdict
+
+    out = []
+    for m in sorted({r["method"] for r in rows}):
+        der, ori = _by_seed(rows, m, "derived", split), _by_seed(rows, m, "original", split)
+        seeds = sorted(set(der) & set(ori))
+        if not seeds:
+            continue
+        for fig, closer in CLOSER.items():
+            a, b = [der[s].get(fig) for s in seeds], [ori[s].get(fig) for s in seeds]
+            entry = {"method": m, "figure": fig, "closer": closer, "seeds": seeds, "derived": a, "original": b}
+            entry.update(interval=None, verdict=CANNOT)
+            if None not in a and None not in b:
+                iv = t_interval([float(x) - float(y) for x, y in zip(a, b)], confidence)
+                v = verdict(iv, 0.0, claim="less" if closer == "lower" else "greater")
+                entry.update(interval=iv, verdict={"held": DERIVED_CLOSER, "not held": ORIGINAL_CLOSER}.get(v, CANNOT))
+            out.append(entry)
+    return out
+
+
+def claims_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
+    """Markdown of :func:`compare_configs`: one line per method and figure."""
+    fmt = lambda v: "—" if v is None else f"{v:.3g}"  # noqa: E731
+    mean = lambda v: None if None in v else float(np.mean(v))  # noqa: E731
+    out = [
+        f"| method | figure ({split} points) | closer to ideal when | seeds | derived (mean) | original (mean) | "
+        "derived − original, mean [95 % t, paired by seed] | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in compare_configs(rows, split):
+        iv = e["interval"]
+        span = "undefined (not ideal at any tolerance)"
+        if iv is not None:
+            span = f"{iv.estimate:.3g} [{iv.low:.3g}, {iv.high:.3g}]"
+        out.append(
+            f"| {e['method']} | {e['figure']} | {e['closer']} | {len(e['seeds'])} | {fmt(mean(e['derived']))} | "
+            f"{fmt(mean(e['original']))} | {span} | {e['verdict']} |"
+        )
+    return "\n".join(out)
+
+
+def curve_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
+    """Markdown of the checks over training (each row's ``curve``): per method / config / temperature and step, the
+    means over seeds of ``split``'s invariance ratio, affine rank and certified fraction, the runs ideal at the
+    goal's tolerance and the binding conditions the checker named (``graded.binding_condition``)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(_label(r), []).append(r)
+    out = [
+        f"| method / config | step | seeds | ideal at {GOAL_TOL:g} | invariance ratio | affine rank "
+        "| certified fraction | binding condition |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, rs in sorted(groups.items()):
+        steps = sorted({int(c["step"]) for r in rs for c in r["curve"] if c.get(split)})
+        for k in steps:
+            at = [c[split] for r in rs for c in r["curve"] if int(c["step"]) == k and c.get(split)]
+            mean = lambda key, at=at: float(np.mean([float(a.get(key) or 0.0) for a in at]))  # noqa: E731
+            binds = ", ".join(sorted({str(a.get("binding_condition")) for a in at}))
+            out.append(
+                f"| {label} | {k} | {len(at)} | {sum(bool(a['ideal']) for a in at)} | "
+                f"{mean('invariance_ratio'):.3g} | {mean('affine_rank'):.3g} | {mean('certified_fraction'):.3g} | "
+                f"{binds} |"
+            )
+    return "\n".join(out)
+
+
+def paper_tables(path: Path) -> str:
+    """The tables of the paper-regime loop's record ``path`` (``synthetic/results/full/loop_paper.json``) for
+    synthetic/README.md, generated by ``idealssl bench report --readme``: per method the seeds on the held-out and
+    the training points (:func:`seed_table`), derived against original (:func:`claims_table`, held-out points),
+    and the checks over training (:func:`curve_table`, held-out points)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    parts = [
+        ("Held-out points, final step", seed_table(rows, "heldout")),
+        ("Training points, final step", seed_table(rows, "train")),
+        ("Derived against original (held-out points, final step)", claims_table(rows, "heldout")),
+        ("Over training (held-out points)", curve_table(rows, "heldout")),
+    ]
+    return "\n\n".join(f"**{title}**\n\n{table}" for title, table in parts)

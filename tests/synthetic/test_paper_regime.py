@@ -131,3 +131,58 @@ def test_the_grid_chooses_on_the_training_points_in_the_declared_order():
     assert choose(rows, "simclr")["hparams"]["temperature"] == 0.1
     with pytest.raises(InputError, match="no dino row"):
         choose(rows, "dino")
+
+
+def _summary(inv, rank, tol=None, cert=0.0):
+    return {"invariance_ratio": inv, "affine_rank": rank, "ideal_tolerance": tol, "certified_fraction": cert}
+
+
+def test_claims_table_compares_configs_with_paired_t_intervals_against_scipy():
+    """Derived vs original over three seeds: the interval of the mean paired difference is
+    d̄ ± t_{0.975, 2} s_d / √3 with scipy's critical value (4.303), and the verdict follows which side of 0 the whole
+    interval lies on, in the direction that is closer to ideal for each figure."""
+    from scipy import stats as sps
+
+    from idealssl.synthetic.loop import claims_table, compare_configs
+
+    def row(method, config, seed, **kw):
+        return {"method": method, "config": config, "seed": seed, "heldout": _summary(**kw)}
+
+    rows = [
+        row("cissl", "derived", 0, inv=0.30, rank=500),
+        row("cissl", "derived", 1, inv=0.20, rank=511),
+        row("cissl", "derived", 2, inv=0.25, rank=505),
+        row("cissl", "original", 0, inv=0.50, rank=64),
+        row("cissl", "original", 1, inv=0.45, rank=60),
+        row("cissl", "original", 2, inv=0.60, rank=66),
+        row("dissl", "derived", 0, inv=0.50, rank=13),
+        row("dissl", "derived", 1, inv=0.60, rank=5),
+        row("dissl", "derived", 2, inv=0.55, rank=9),
+        row("dissl", "original", 0, inv=0.20, rank=8, tol=0.3),
+        row("dissl", "original", 1, inv=0.25, rank=8, tol=0.3),
+        row("dissl", "original", 2, inv=0.22, rank=8, tol=0.3),
+        row("simclr", "original", 0, inv=0.1, rank=9),  # one configuration only: no comparison
+    ]
+    got = {(e["method"], e["figure"]): e for e in compare_configs(rows)}
+    d = np.array([0.30 - 0.50, 0.20 - 0.45, 0.25 - 0.60])
+    half = sps.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    assert sps.t.ppf(0.975, 2) == pytest.approx(4.303, abs=1e-3)
+    iv = got[("cissl", "invariance_ratio")]["interval"]
+    assert iv.estimate == pytest.approx(d.mean()) and iv.low == pytest.approx(d.mean() - half)
+    assert iv.high == pytest.approx(d.mean() + half) and iv.df == 2
+    assert got[("cissl", "invariance_ratio")]["verdict"] == "derived closer"  # lower invariance, interval < 0
+    assert got[("cissl", "affine_rank")]["verdict"] == "derived closer"  # higher rank, interval > 0
+    assert got[("cissl", "certified_fraction")]["verdict"] == "cannot discriminate"  # every difference 0
+    assert got[("cissl", "ideal_tolerance")]["interval"] is None  # not ideal at any tolerance
+    assert got[("dissl", "invariance_ratio")]["verdict"] == "original closer"
+    r = np.array([13 - 8, 5 - 8, 9 - 8])  # straddles 0
+    iv = got[("dissl", "affine_rank")]["interval"]
+    assert iv.low == pytest.approx(r.mean() - sps.t.ppf(0.975, 2) * r.std(ddof=1) / np.sqrt(3))
+    assert iv.low < 0 < iv.high
+    assert got[("dissl", "affine_rank")]["verdict"] == "cannot discriminate"
+    assert got[("dissl", "ideal_tolerance")]["verdict"] == "cannot discriminate"  # undefined on the derived side
+    assert {m for m, _ in got} == {"cissl", "dissl"}
+    lines = claims_table(rows).splitlines()
+    assert len(lines) == 2 + 8 and "derived closer" in lines[3] and "undefined" in lines[4]
+    with pytest.raises(InputError, match="two rows at seed 0"):
+        compare_configs([*rows, row("cissl", "derived", 0, inv=0.3, rank=500)])
