@@ -59,7 +59,11 @@ PROTOCOL = (
     "idealssl bench loop: encoder MLP D-h-h-d (h = max(128, d + 1)), Adam with cosine decay to 1% over the steps, "
     "batches of anchors x 2 views uniform in each anchor's orbit, anchors drawn as protocol.batch_regime of each "
     "row says (iid / epoch: orbit-blind; one-per-orbit: the oracle regime, C anchors, the sampler reads M); "
-    "representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
+    "representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes; "
+    "every method of one file with the same steps and learning-rate rule. Tuning budget: CISSL and DISSL none "
+    "(derive's values, the published ones where the theory is silent); a baseline's temperature grid runs at seed 0 "
+    "only, one run of the row's budget per grid value, chosen by loop.choose on the TRAINING points' check, and "
+    "its other seeds run the choice (each row's hparams hold its grid value)"
 )
 
 
