@@ -459,10 +459,11 @@ def compare_configs(rows: list[dict[str, Any]], split: str = "heldout", confiden
             continue
         for fig, closer in CLOSER.items():
             a, b = [der[s].get(fig) for s in seeds], [ori[s].get(fig) for s in seeds]
-            entry = {"method": m, "figure": fig, "closer": closer, "seeds": seeds, "derived": a, "original": b}
-            entry.update(interval=None, verdict=CANNOT)
-            if None not in a and None not in b:
-                iv = t_interval([float(x) - float(y) for x, y in zip(a, b)], confidence)
+            entry: dict[str, Any] = {"method": m, "figure": fig, "closer": closer, "seeds": seeds}
+            entry.update(derived=a, original=b, interval=None, verdict=CANNOT)
+            diffs = [None if x is None or y is None else float(x) - float(y) for x, y in zip(a, b)]
+            if None not in diffs:
+                iv = t_interval(diffs, confidence)
                 v = verdict(iv, 0.0, claim="less" if closer == "lower" else "greater")
                 entry.update(interval=iv, verdict={"held": DERIVED_CLOSER, "not held": ORIGINAL_CLOSER}.get(v, CANNOT))
             out.append(entry)
