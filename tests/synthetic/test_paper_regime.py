@@ -186,3 +186,21 @@ def test_claims_table_compares_configs_with_paired_t_intervals_against_scipy():
     assert len(lines) == 2 + 8 and "derived closer" in lines[3] and "undefined" in lines[4]
     with pytest.raises(InputError, match="two rows at seed 0"):
         compare_configs([*rows, row("cissl", "derived", 0, inv=0.3, rank=500)])
+
+
+def test_paper_tables_have_one_section_per_budget(tmp_path):
+    from idealssl.synthetic.loop import paper_tables
+
+    def row(config, seed, steps, inv):
+        s = {**_summary(inv, 9), "ideal": False, "sigma_ratio": 1e-9, "required_rank": 511, "binding_condition": "x"}
+        curve = [{"step": steps // 2, "heldout": s, "train": s}, {"step": steps, "heldout": s, "train": s}]
+        return {"method": "cissl", "config": config, "seed": seed, "steps": steps, "hparams": {}, "curve": curve}
+
+    rows = [row(c, seed, 1500, 0.5) for c in ("derived", "original") for seed in (0, 1)] + [row("derived", 0, 15000, 0.1)]
+    for r in rows:
+        r["heldout"] = r["train"] = r["curve"][-1]["heldout"]
+    (tmp_path / "p.json").write_text(json.dumps({"rows": rows}))
+    text = paper_tables(tmp_path / "p.json")
+    assert text.count("**1500 steps:") == 4  # seeds (held-out, training), derived against original, curve
+    assert text.count("**15000 steps:") == 3  # one configuration: no comparison table
+    assert "| cissl | invariance_ratio | lower | 2 |" in text
