@@ -196,7 +196,9 @@ def test_paper_tables_have_one_section_per_budget(tmp_path):
         curve = [{"step": steps // 2, "heldout": s, "train": s}, {"step": steps, "heldout": s, "train": s}]
         return {"method": "cissl", "config": config, "seed": seed, "steps": steps, "hparams": {}, "curve": curve}
 
-    rows = [row(c, seed, 1500, 0.5) for c in ("derived", "original") for seed in (0, 1)] + [row("derived", 0, 15000, 0.1)]
+    rows = [row(c, seed, 1500, 0.5) for c in ("derived", "original") for seed in (0, 1)] + [
+        row("derived", 0, 15000, 0.1)
+    ]
     for r in rows:
         r["heldout"] = r["train"] = r["curve"][-1]["heldout"]
     (tmp_path / "p.json").write_text(json.dumps({"rows": rows}))
