@@ -436,7 +436,8 @@ def compare_configs(rows: list[dict[str, Any]], split: str = "heldout", confiden
     Returns
     -------
     list of dict
-        One entry per method with both configurations and per figure of :data:`CLOSER`: ``method``, ``figure``,
+        One entry per method that ran both configurations (a baseline's grid, one configuration, has none) and per
+        figure of :data:`CLOSER`: ``method``, ``figure``,
         ``closer`` (lower / higher), ``seeds``, ``derived`` and ``original`` (the values, by seed),
         ``interval`` (:class:`idealssl.stats.Interval` of the mean paired difference derived − original, or None)
         and ``verdict``: "derived closer" when the whole interval lies on the side that is closer to ideal,
@@ -452,7 +453,10 @@ def compare_configs(rows: list[dict[str, Any]], split: str = "heldout", confiden
     from ..stats import t_interval, verdict
 
     out = []
-    for m in sorted({r["method"] for r in rows}):
+    configs: dict[str, set[str]] = {}
+    for r in rows:
+        configs.setdefault(r["method"], set()).add(r["config"])
+    for m in sorted(m for m, c in configs.items() if {"derived", "original"} <= c):
         der, ori = _by_seed(rows, m, "derived", split), _by_seed(rows, m, "original", split)
         seeds = sorted(set(der) & set(ori))
         if not seeds:

@@ -161,7 +161,8 @@ def test_claims_table_compares_configs_with_paired_t_intervals_against_scipy():
         row("dissl", "original", 0, inv=0.20, rank=8, tol=0.3),
         row("dissl", "original", 1, inv=0.25, rank=8, tol=0.3),
         row("dissl", "original", 2, inv=0.22, rank=8, tol=0.3),
-        row("simclr", "original", 0, inv=0.1, rank=9),  # one configuration only: no comparison
+        row("simclr", "original", 0, inv=0.1, rank=9),  # one configuration only (a grid at seed 0): no comparison
+        row("simclr", "original", 0, inv=0.2, rank=13),
     ]
     got = {(e["method"], e["figure"]): e for e in compare_configs(rows)}
     d = np.array([0.30 - 0.50, 0.20 - 0.45, 0.25 - 0.60])
