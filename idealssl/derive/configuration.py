@@ -168,12 +168,15 @@ def _cissl(family, head: str, C: int, temperature: float, Lstar: float) -> dict:
     return cissl
 
 
-def _dissl(head: str, C: int, K: int, dissl_lambda: float, dissl_beta: float) -> dict:
-    """DISSL's prescriptions (S7): heads, K, the determinism constraint on lambda and beta, the teacher optimum."""
+def _dissl(head: str, C: int, K: int, dissl_lambda: float, dissl_beta: float, dmin: int) -> dict:
+    """DISSL's prescriptions (S7): heads and the student's output width (>= ``dmin``, S1.3), K, the determinism
+    constraint on lambda and beta, the teacher optimum."""
     opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
     a = 1.0 + dissl_beta
     dissl = {
         "student_head": f"in the probe family: {head}, then softmax over the K categories",
+        "head_output_rule": f"student output width (its K logits, or a bottleneck before them) >= {dmin} (S1.3: the "
+        "affine rank of the student's output is at most its width; the hidden widths: the theory is silent)",
         "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
         "categories": K,
         "categories_rule": dissl_categories_rule(C),
@@ -258,11 +261,7 @@ def configure(
                     "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
                 )
     cissl = _cissl(family, head, C, temperature, Lstar)
-    dissl = _dissl(head, C, K, dissl_lambda, dissl_beta)
-    dissl["head_output_rule"] = (
-        f"student output width (its K logits, or a bottleneck before them) >= {dmin} (S1.3: the affine rank of the "
-        "student's output is at most its width; the hidden widths: the theory is silent)"
-    )
+    dissl = _dissl(head, C, K, dissl_lambda, dissl_beta, dmin)
     ns = [int(n) for n in n_values]
     samp = {
         "n": ns,
