@@ -79,3 +79,31 @@ def test_configure_states_the_provenance_of_every_prescribed_value():
     assert prov["cissl.temperature"].startswith(SILENT) and prov["dissl.beta"].startswith(SILENT)
     assert prov["dissl.categories"].startswith("S7")
     assert set(prov) >= {"cissl.student_head", "cissl.teacher_head", "dissl.lambda", "dissl.student_head"}
+
+
+def test_derived_head_output_width_is_at_least_c_minus_1_with_its_basis():
+    """The objectives see the representation only through the student head's output: an affine image of the codes
+    whose affine rank is at most its width, so affine probes need that width >= C - 1 (S1.3); derived sets it, the
+    hidden widths are left to the published values (the theory is silent), original keeps the small heads."""
+    small = {"out_dim": 64, "teacher_hidden_dim": 256, "probe_hidden_dim": 256}
+    hp = dict(small)
+    _, rec = for_world("cissl", "derived", "linear", 512, hp, batch=64)
+    assert hp["out_dim"] == 511 and hp["teacher_hidden_dim"] == 256 and hp["probe_hidden_dim"] == 256
+    width = next(r for r in rec if "output width" in r["prescription"])
+    assert width["holds"] is True and width["value"] == 511 and width["basis"].startswith("S1.3")
+    hidden = next(r for r in rec if "hidden widths" in r["prescription"])
+    assert hidden["basis"].startswith(SILENT) and hidden["holds"] is None
+    hp = dict(small)
+    _, rec = for_world("cissl", "original", "linear", 512, hp, batch=64)
+    width = next(r for r in rec if "output width" in r["prescription"])
+    assert hp["out_dim"] == 64 and width["holds"] is False and "original" in width["basis"]
+    hp = dict(small)  # C = 16: the published 64 already satisfies 64 >= 15 and is kept
+    _, rec = for_world("cissl", "derived", "linear", 16, hp, batch=64)
+    assert hp["out_dim"] == 64 and next(r for r in rec if "output width" in r["prescription"])["holds"] is True
+    hp = {"categories": 64, "bottleneck": None}  # DISSL: the student's output is the K = C categories
+    _, rec = for_world("dissl", "derived", "linear", 512, hp, batch=64)
+    width = next(r for r in rec if "output width" in r["prescription"])
+    assert hp["bottleneck"] is None and width["value"] == 512 and width["holds"] is True
+    conf = configure("linear", 512)
+    assert conf.cissl["head_output_width"] == 511 and conf.provenance["head_output_width"].startswith("S1.3")
+    assert conf.provenance["head_hidden_widths"].startswith(SILENT)

@@ -142,6 +142,7 @@ def _print_config(c: dict) -> None:
         print(f"                    in R^{c['dim']}: {_fmt(io['minimum_in_dim'])} ({io['minimum_in_dim_note']})")
     cs = c["cissl"]
     print(f"CISSL               student head: {cs['student_head']}   [{c['statements']['cissl']}]")
+    print(f"                    {cs['head_output_rule']}")
     print(f"                    teacher head: {cs['teacher_head']}")
     print(f"                    assumes: {cs['assumptions']}")
     print(
@@ -150,6 +151,7 @@ def _print_config(c: dict) -> None:
     ds = c["dissl"]
     t = ds["teacher_optimum"]
     print(f"DISSL               student head: {ds['student_head']}   [{c['statements']['dissl']}]")
+    print(f"                    {ds['head_output_rule']}")
     print(f"                    teacher head: {ds['teacher_head']}")
     print(f"                    categories K = {ds['categories']}: {ds['categories_rule']}")
     print(f"                    lambda, beta = {_fmt(ds['lambda'])}, {_fmt(ds['beta'])}: {ds['lambda_constraint']}")

@@ -29,6 +29,11 @@ PROVENANCE = {
     "(derive.prescriptions.dissl_lambda_bound); inside the interval the theory is silent",
     "dissl.beta": f"{SILENT} beyond beta > 0 (S7.1); the published default",
     "sample_efficiency": "S3.1",
+    "head_output_width": "S1.3 (with S1.4 / S2.1 for the other families): the objective sees the representation "
+    "only through its student head's output h(z) in R^k, an affine image of the codes whose affine rank is at most "
+    "k, so an objective that is to ask for affine rank C - 1 needs k >= C - 1 (the family's minimal dimension); "
+    "above it the theory is silent",
+    "head_hidden_widths": f"{SILENT}: the suite's (or the published) hidden widths of the heads",
 }
 
 
@@ -131,9 +136,20 @@ def _dim_reason(family: ProbeFamily, C: int, dim: int) -> str:
     )
 
 
+def head_output_rule(family: ProbeFamily, C: int) -> str:
+    """The rule on the width k of the student head's output for C orbits (:data:`PROVENANCE` ``head_output_width``)."""
+    return (
+        f"student head output width k >= {family.minimal_dimension(C)} (the affine rank of h(codes) is at most k; "
+        "the hidden widths: the theory is silent)"
+    )
+
+
 def _cissl(family, head: str, C: int, temperature: float, Lstar: float) -> dict:
-    """CISSL's prescriptions (S6): the asymmetric heads, the assumptions and the population optimum."""
+    """CISSL's prescriptions (S6): the asymmetric heads, their output width, the assumptions and the population
+    optimum."""
     cissl = {
+        "head_output_width": family.minimal_dimension(C),
+        "head_output_rule": head_output_rule(family, C),
         "student_head": f"in the probe family: {head}, then L2-normalised (the branch whose output is dotted with the "
         "teacher's)",
         "teacher_head": "as expressive as possible (wide MLP g on the augmented view), L2-normalised",
@@ -152,12 +168,15 @@ def _cissl(family, head: str, C: int, temperature: float, Lstar: float) -> dict:
     return cissl
 
 
-def _dissl(head: str, C: int, K: int, dissl_lambda: float, dissl_beta: float) -> dict:
-    """DISSL's prescriptions (S7): heads, K, the determinism constraint on lambda and beta, the teacher optimum."""
+def _dissl(head: str, C: int, K: int, dissl_lambda: float, dissl_beta: float, dmin: int) -> dict:
+    """DISSL's prescriptions (S7): heads and the student's output width (>= ``dmin``, S1.3), K, the determinism
+    constraint on lambda and beta, the teacher optimum."""
     opt = dissl_teacher_optimum(C, K, dissl_lambda, dissl_beta)
     a = 1.0 + dissl_beta
     dissl = {
         "student_head": f"in the probe family: {head}, then softmax over the K categories",
+        "head_output_rule": f"student output width (its K logits, or a bottleneck before them) >= {dmin} (S1.3: the "
+        "affine rank of the student's output is at most its width; the hidden widths: the theory is silent)",
         "teacher_head": "as expressive as possible (wide MLP), softmax over the K categories",
         "categories": K,
         "categories_rule": dissl_categories_rule(C),
@@ -242,7 +261,7 @@ def configure(
                     "not computed for C > 10 (non-convex, slow); strictly larger than the optimum (S4.3)"
                 )
     cissl = _cissl(family, head, C, temperature, Lstar)
-    dissl = _dissl(head, C, K, dissl_lambda, dissl_beta)
+    dissl = _dissl(head, C, K, dissl_lambda, dissl_beta, dmin)
     ns = [int(n) for n in n_values]
     samp = {
         "n": ns,

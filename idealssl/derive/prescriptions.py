@@ -32,7 +32,7 @@ from typing import Any
 from ..errors import InputError
 from ..objectives.defaults import DISSL
 from ..probes import get_family
-from .configuration import SILENT, configure, dissl_categories_rule
+from .configuration import SILENT, Configuration, configure, dissl_categories_rule
 
 Record = dict[str, Any]
 
@@ -353,6 +353,8 @@ def for_world(  # noqa: PLR0913 - the run's method, source, probe, C, hyperparam
     ]
     if method == "dissl":
         rec += _world_dissl(C, hparams, derived, batch)
+    if method in ("dissl", "cissl"):
+        rec += _world_widths(method, conf, hparams, derived)
     if method == "cissl":
         tau = float(hparams.get("temperature", 0.07))
         rec.append(
@@ -374,6 +376,42 @@ def for_world(  # noqa: PLR0913 - the run's method, source, probe, C, hyperparam
             )
         )
     return d, rec
+
+
+def head_width(minimal: int, published: int) -> tuple[int, str]:
+    """The output width k of a derived student head and its basis: the published (or the suite's) width when it
+    satisfies k >= ``minimal`` (the family's minimal dimension; above it the theory is silent), else ``minimal``,
+    the smallest width the rule allows (S1.3; :data:`~idealssl.derive.configuration.PROVENANCE`
+    ``head_output_width``)."""
+    if int(published) >= int(minimal):
+        return int(published), f"S1.3: k >= {minimal} holds; above it {SILENT}: the published width"
+    return int(minimal), f"S1.3: k >= {minimal}, the smallest such width (the published {published} is below it)"
+
+
+def _world_widths(method: str, conf: Configuration, hparams: dict[str, Any], derived: bool) -> list[Record]:
+    """The student head's output width (CISSL ``out_dim``; DISSL the K logits, or ``bottleneck`` when set) and the
+    heads' hidden widths, for a derived run (set) or an original one (recorded)."""
+    need = conf.minimal_dimension
+    if method == "cissl":
+        key, width = "out_dim", int(hparams.get("out_dim", 128))
+    else:
+        b = hparams.get("bottleneck")
+        key, width = ("categories", int(hparams["categories"])) if b is None else ("bottleneck", int(b))
+    if derived:
+        width, basis = head_width(need, width)
+        hparams[key] = width
+    else:
+        basis = "the suite's small heads (original configuration)"
+    hidden = {k: hparams[k] for k in ("teacher_hidden_dim", "probe_hidden_dim") if k in hparams}
+    return [
+        _record(
+            f"student head output width ({method} {key}) >= {need} for {conf.probe} probes",
+            width,
+            width >= need,
+            basis=basis if not derived else f"{basis} ({conf.provenance['head_output_width'].split(':')[0]})",
+        ),
+        _record("head hidden widths", hidden, None, basis=conf.provenance["head_hidden_widths"]),
+    ]
 
 
 def _world_dissl(C: int, hparams: dict[str, Any], derived: bool, batch: int | None) -> list[Record]:

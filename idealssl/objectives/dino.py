@@ -208,9 +208,16 @@ class DINO(Objective):
         return torch.zeros_like(grad) if int(self.step) < self.freeze_last_layer_steps else grad
 
     def current_teacher_temp(self) -> float:
-        """Linear warm-up from ``warmup_teacher_temp`` to ``teacher_temp`` over the warm-up steps."""
-        warm = int(self.warmup_teacher_temp_frac * int(self.total_steps))
+        """Linear warm-up from ``warmup_teacher_temp`` to ``teacher_temp`` over the warm-up steps
+        W = floor(frac T): τ_t(k) = τ_w + (τ_t − τ_w) k / W for k < W, then τ_t (``main_dino.py``'s schedule).
+
+        The step k and the total T are those recorded by the last :meth:`update`; before the first one (k = 0, T
+        not yet known) a run with a warm-up uses its start τ_w, the value of step 0 whenever W >= 1.
+        """
         k = int(self.step)
+        if k == 0 and self.warmup_teacher_temp_frac > 0:
+            return self.warmup_teacher_temp
+        warm = int(self.warmup_teacher_temp_frac * int(self.total_steps))
         if warm <= 0 or k >= warm:
             return self.teacher_temp
         return self.warmup_teacher_temp + (self.teacher_temp - self.warmup_teacher_temp) * k / warm

@@ -6,7 +6,8 @@ Usage::
                              [--batch-regime one-per-orbit|iid] [--out DIR]
     idealssl bench export --world vector|digits|coarse [--level C] [--method NAME --dim D] --out DIR
     idealssl bench loop --world vector|paper [--orbits C] --method dissl|cissl|oracle|... --config derived|original
-                        [--sampler iid|epoch|one-per-orbit] [--batch B] --seed S --out DIR
+                        [--sampler iid|epoch|one-per-orbit] [--batch B] [--temperature T] [--hparam KEY=VALUE ...]
+                        --seed S --out DIR
     idealssl bench worlds
     idealssl bench report [--results DIR] [--readme README.md]
 
@@ -73,7 +74,8 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
         "--config",
         choices=("derived", "original"),
         default="derived",
-        help="derived: idealssl derive's prescriptions; original: the published hyperparameters (small heads)",
+        help="derived: idealssl derive's prescriptions (CISSL/DISSL: K = C, lambda inside its bound, student head "
+        "output width >= C - 1); original: the published hyperparameters with the suite's small heads (64)",
     )
     p.add_argument("--probe", choices=("linear", "linear-nobias", "mlp"), default="linear")
     p.add_argument(
@@ -88,6 +90,15 @@ def _configure_loop(p: argparse.ArgumentParser) -> None:
         type=float,
         help="the objective's temperature (the suite's grid meaning: contrastive tau; distillation student "
         "temperature, teacher half of it); default: the suite's published value",
+    )
+    p.add_argument(
+        "--hparam",
+        nargs="+",
+        default=(),
+        metavar="KEY=VALUE",
+        help="an objective's keyword argument (VALUE read as JSON, else a string), applied after --config and "
+        "--temperature and recorded in the row; e.g. DINO's published schedule: teacher_temp=0.07 "
+        "warmup_teacher_temp=0.04 warmup_teacher_temp_frac=0.3 center_momentum=0.9",
     )
     p.add_argument(
         "--batch", type=int, default=DEFAULT_BATCH, help=f"anchors per orbit-blind batch (default {DEFAULT_BATCH})"
@@ -217,7 +228,7 @@ def _loop(args) -> int:
         sampler=args.sampler,
         heldout=held,
         evaluate_at=tuple(args.evaluate_at),
-        hparams=_temperature(args.method.lower(), args.temperature),
+        hparams={**_temperature(args.method.lower(), args.temperature), **_hparams(args.hparam)},
     )
     if args.record:
         record(Path(args.record), row)
@@ -233,6 +244,21 @@ def _loop(args) -> int:
             f"--probe {args.probe} --tol {GOAL_TOL:g}"
         )
     return 0
+
+
+def _hparams(pairs) -> dict:
+    """``--hparam KEY=VALUE ...`` as keyword arguments: VALUE parsed as JSON (numbers, true/false, null), else kept
+    as a string; the objective's constructor refuses a key it does not take (:func:`idealssl.objectives.build`)."""
+    out = {}
+    for pair in pairs:
+        key, sep, raw = str(pair).partition("=")
+        if not sep or not key.isidentifier():
+            raise InputError(f"--hparam {pair!r}: expected KEY=VALUE with KEY an objective's keyword")
+        try:
+            out[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key] = raw
+    return out
 
 
 def _temperature(method: str, value: float | None) -> dict:
@@ -251,10 +277,22 @@ def _temperature(method: str, value: float | None) -> dict:
 
 def _report(args) -> int:
     """``idealssl bench report``: the claims table and the result tables (and the README's copies of them)."""
-    from .report import TBEGIN, claims_table, result_tables, update_readme, update_readme_tables
+    from .loop import paper_tables
+    from .report import (
+        LBEGIN,
+        LEND,
+        TBEGIN,
+        claims_table,
+        replace_between,
+        result_tables,
+        update_readme,
+        update_readme_tables,
+    )
 
     table = claims_table(Path(args.results), args.mode)
     tables = result_tables(Path(args.results), args.mode)
+    paper = Path(args.results) / args.mode / "loop_paper.json"
+    loop_tables = paper_tables(paper) if paper.is_file() else ""
     if args.readme:
         readme = Path(args.readme)
         if not readme.is_file():
@@ -262,10 +300,15 @@ def _report(args) -> int:
         update_readme(readme, table)
         if TBEGIN in readme.read_text():
             update_readme_tables(readme, tables)
+        if loop_tables and LBEGIN in readme.read_text():
+            replace_between(readme, LBEGIN, LEND, loop_tables)
         print(f"updated {readme}")
     print(table)
     print()
     print(tables)
+    if loop_tables:
+        print()
+        print(loop_tables)
     return 0
 
 

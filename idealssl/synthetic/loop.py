@@ -12,9 +12,12 @@ trained encoder is ideal for linear probes.
 Two configurations, so that they can be compared on the same world, encoder, optimiser and batches:
 
 * ``derived``: what :func:`idealssl.derive.configure` prescribes for the probe family and the world's C
-  (d = the minimal dimension, DISSL's K = C and λ < 1 + β, heads in the probe family with full rank);
+  (d = the minimal dimension, DISSL's K = C and λ < 1 + β, the student head in the probe family with an output
+  width k >= the minimal dimension: CISSL's ``out_dim`` = max(the suite's 64, C − 1), S1.3; the hidden widths
+  stay the suite's, the theory is silent on them);
 * ``original``: the published hyperparameters with the synthetic suite's small heads
-  (:func:`idealssl.synthetic.experiments.method_hparams`: DISSL K = 64, λ = 2.3, β = 0.8), at the same d.
+  (:func:`idealssl.synthetic.experiments.method_hparams`: CISSL out_dim 64; DISSL K = 64, λ = 2.3, β = 0.8), at
+  the same d. The objectives without a prescription (SimCLR, DINO, ...) run the same in both.
 
 The representation is what the objective's downstream probe sees: the encoder output, except for the
 ``oracle`` whose loss is defined on unit-norm codes (the ideal ISSL log loss, Eq. 6), so its
@@ -30,6 +33,7 @@ with the orbit partition M that the method is meant to discover; a row trained i
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -40,6 +44,7 @@ from .. import atomic
 from ..errors import InputError
 from ..jsonutil import plain
 from ..theory_math import affine_rank
+from .protocol import CANNOT
 from .sampling import DEFAULT_REGIME, ORACLE_REGIME, describe_regime
 from .worlds import World, export
 
@@ -54,7 +59,11 @@ PROTOCOL = (
     "idealssl bench loop: encoder MLP D-h-h-d (h = max(128, d + 1)), Adam with cosine decay to 1% over the steps, "
     "batches of anchors x 2 views uniform in each anchor's orbit, anchors drawn as protocol.batch_regime of each "
     "row says (iid / epoch: orbit-blind; one-per-orbit: the oracle regime, C anchors, the sampler reads M); "
-    "representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes"
+    "representation = encoder output (oracle: L2-normalised); idealssl check at tol 1e-2 for linear probes; "
+    "every method of one file with the same steps and learning-rate rule. Tuning budget: CISSL and DISSL none "
+    "(derive's values, the published ones where the theory is silent); a baseline's temperature grid runs at seed 0 "
+    "only, one run of the row's budget per grid value, chosen by loop.choose on the TRAINING points' check, and "
+    "its other seeds run the choice (each row's hparams hold its grid value)"
 )
 
 
@@ -328,7 +337,7 @@ def table(path: Path) -> str:
 
 def _label(r: dict[str, Any]) -> str:
     hp = r.get("hparams") or {}
-    t = hp.get("temperature", hp.get("student_temperature"))
+    t = next((hp[k] for k in ("temperature", "student_temperature", "student_temp") if k in hp), None)
     return f"{r['method']} / {r['config']}" + ("" if t is None else f" / τ {t:g}")
 
 
@@ -362,3 +371,171 @@ def seed_table(rows: list[dict[str, Any]], split: str = "heldout", tol: float = 
             f"(of {rs[0][split]['required_rank']}) | {mean(rs, 'certified_fraction')} |"
         )
     return "\n".join(out)
+
+
+def selection_key(summary: dict[str, Any]) -> tuple[float, ...]:
+    """The order in which the loop's temperature grids choose (smaller is better), on one split's summary: ideal at
+    the goal's tolerance first, then the ideal tolerance (None: not ideal at any tolerance, last), the certified
+    fraction (higher first), the affine rank of the codes (higher first; what binds far from ideal), the invariance
+    ratio (lower first)."""
+    tol = summary.get("ideal_tolerance")
+    return (
+        0.0 if summary.get("ideal") else 1.0,
+        math.inf if tol is None else float(tol),
+        -float(summary.get("certified_fraction") or 0.0),
+        -float(summary.get("affine_rank") or 0),
+        float(summary["invariance_ratio"]),
+    )
+
+
+def choose(rows: list[dict[str, Any]], method: str, seed: int = 0, split: str = "train") -> dict[str, Any]:
+    """The row of ``method`` at ``seed`` that :func:`selection_key` ranks first on ``split``'s check (the grid's
+    choice: made on the TRAINING points, never on the held-out ones); the chosen row's ``hparams`` are what the
+    other seeds run with. Raises InputError when no row matches."""
+    cand = [r for r in rows if r["method"] == method and r["seed"] == seed and r.get(split)]
+    if not cand:
+        raise InputError(f"no {method} row at seed {seed} with a {split} check to choose from")
+    return min(cand, key=lambda r: selection_key(r[split]))
+
+
+#: the figures the loop's claims compare, and which way is closer to ideal (the goal: invariance ratio and ideal
+#: tolerance down to the tolerance, affine rank up to C − 1, every point certified; theory/statements.md S1.3, S10)
+CLOSER = {
+    "invariance_ratio": "lower",
+    "affine_rank": "higher",
+    "ideal_tolerance": "lower",
+    "certified_fraction": "higher",
+}
+DERIVED_CLOSER, ORIGINAL_CLOSER = "derived closer", "original closer"
+
+
+def _by_seed(rows: list[dict[str, Any]], method: str, config: str, split: str) -> dict[int, dict[str, Any]]:
+    """``{seed: summary}`` of ``method``/``config`` on ``split``; a seed recorded twice (two budgets or grids) is
+    refused, since the comparison would not know which to pair."""
+    out: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        if r["method"] == method and r["config"] == config and r.get(split):
+            if r["seed"] in out:
+                raise InputError(f"{method}/{config}: two rows at seed {r['seed']}; compare one budget at a time")
+            out[int(r["seed"])] = r[split]
+    return out
+
+
+def compare_configs(rows: list[dict[str, Any]], split: str = "heldout", confidence: float = 0.95) -> list[dict]:
+    """Derived against original per method, over the seeds both configurations ran (theory/statements.md S9.3).
+
+    Parameters
+    ----------
+    rows : list of dict
+        The loop's rows of one world and one budget.
+    split : {"heldout", "train"}
+        Which check to compare.
+    confidence : float
+        1 − α of the interval.
+
+    Returns
+    -------
+    list of dict
+        One entry per method that ran both configurations (a baseline's grid, one configuration, has none) and per
+        figure of :data:`CLOSER`: ``method``, ``figure``,
+        ``closer`` (lower / higher), ``seeds``, ``derived`` and ``original`` (the values, by seed),
+        ``interval`` (:class:`idealssl.stats.Interval` of the mean paired difference derived − original, or None)
+        and ``verdict``: "derived closer" when the whole interval lies on the side that is closer to ideal,
+        "original closer" when it lies on the other, "cannot discriminate" when it contains 0, or when a value is
+        undefined (an ideal tolerance of None: not ideal at any tolerance).
+
+    Notes
+    -----
+    The configurations of one seed share the encoder's initialisation and the batches (the seed fixes both), so
+    the differences d_s are paired: d̄ ± t_{1−α/2, n−1} s_d/√n over the n common seeds (4.303 s_d/√3 at n = 3,
+    95 %; one seed gives the whole line).
+    """
+    from ..stats import t_interval, verdict
+
+    out = []
+    configs: dict[str, set[str]] = {}
+    for r in rows:
+        configs.setdefault(r["method"], set()).add(r["config"])
+    for m in sorted(m for m, c in configs.items() if {"derived", "original"} <= c):
+        der, ori = _by_seed(rows, m, "derived", split), _by_seed(rows, m, "original", split)
+        seeds = sorted(set(der) & set(ori))
+        if not seeds:
+            continue
+        for fig, closer in CLOSER.items():
+            a, b = [der[s].get(fig) for s in seeds], [ori[s].get(fig) for s in seeds]
+            entry: dict[str, Any] = {"method": m, "figure": fig, "closer": closer, "seeds": seeds}
+            entry.update(derived=a, original=b, interval=None, verdict=CANNOT)
+            diffs = [None if x is None or y is None else float(x) - float(y) for x, y in zip(a, b)]
+            if None not in diffs:
+                iv = t_interval(diffs, confidence)
+                v = verdict(iv, 0.0, claim="less" if closer == "lower" else "greater")
+                entry.update(interval=iv, verdict={"held": DERIVED_CLOSER, "not held": ORIGINAL_CLOSER}.get(v, CANNOT))
+            out.append(entry)
+    return out
+
+
+def claims_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
+    """Markdown of :func:`compare_configs`: one line per method and figure."""
+    fmt = lambda v: "—" if v is None else f"{v:.3g}"  # noqa: E731
+    mean = lambda v: None if None in v else float(np.mean(v))  # noqa: E731
+    out = [
+        f"| method | figure ({split} points) | closer to ideal when | seeds | derived (mean) | original (mean) | "
+        "derived − original, mean [95 % t, paired by seed] | verdict |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for e in compare_configs(rows, split):
+        iv = e["interval"]
+        span = "undefined (not ideal at any tolerance)"
+        if iv is not None:
+            span = f"{iv.estimate:.3g} [{iv.low:.3g}, {iv.high:.3g}]"
+        out.append(
+            f"| {e['method']} | {e['figure']} | {e['closer']} | {len(e['seeds'])} | {fmt(mean(e['derived']))} | "
+            f"{fmt(mean(e['original']))} | {span} | {e['verdict']} |"
+        )
+    return "\n".join(out)
+
+
+def curve_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
+    """Markdown of the checks over training (each row's ``curve``): per method / config / temperature and step, the
+    means over seeds of ``split``'s invariance ratio, affine rank and certified fraction, the runs ideal at the
+    goal's tolerance and the binding conditions the checker named (``graded.binding_condition``)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(_label(r), []).append(r)
+    out = [
+        f"| method / config | step | seeds | ideal at {GOAL_TOL:g} | invariance ratio | affine rank "
+        "| certified fraction | binding condition |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, rs in sorted(groups.items()):
+        steps = sorted({int(c["step"]) for r in rs for c in r["curve"] if c.get(split)})
+        for k in steps:
+            at = [c[split] for r in rs for c in r["curve"] if int(c["step"]) == k and c.get(split)]
+            mean = lambda key, at=at: float(np.mean([float(a.get(key) or 0.0) for a in at]))  # noqa: E731
+            binds = ", ".join(sorted({str(a.get("binding_condition")) for a in at}))
+            out.append(
+                f"| {label} | {k} | {len(at)} | {sum(bool(a['ideal']) for a in at)} | "
+                f"{mean('invariance_ratio'):.3g} | {mean('affine_rank'):.3g} | {mean('certified_fraction'):.3g} | "
+                f"{binds} |"
+            )
+    return "\n".join(out)
+
+
+def paper_tables(path: Path) -> str:
+    """The tables of the paper-regime loop's record ``path`` (``synthetic/results/full/loop_paper.json``) for
+    synthetic/README.md, generated by ``idealssl bench report --readme``, one section per training budget (steps):
+    per method the seeds on the held-out and the training points (:func:`seed_table`), derived against original
+    (:func:`claims_table`, held-out points) where both ran, and the checks over training (:func:`curve_table`,
+    held-out points)."""
+    rows = json.loads(Path(path).read_text())["rows"]
+    out = []
+    for steps in sorted({int(r["steps"]) for r in rows}):
+        rs = [r for r in rows if int(r["steps"]) == steps]
+        parts = [
+            ("held-out points, final step", seed_table(rs, "heldout")),
+            ("training points, final step", seed_table(rs, "train")),
+            ("derived against original (held-out points, final step)", claims_table(rs, "heldout")),
+            ("over training (held-out points)", curve_table(rs, "heldout")),
+        ]
+        out += [f"**{steps} steps: {title}**\n\n{table}" for title, table in parts if table.count("\n") > 1]
+    return "\n\n".join(out)

@@ -59,14 +59,19 @@ def claims_table(results: Path, mode: str = "full") -> str:
     return "\n".join(lines)
 
 
+def replace_between(readme: Path, begin: str, end: str, text: str) -> None:
+    """Replace the text between the markers ``begin`` and ``end`` of ``readme`` by ``text``."""
+    doc = readme.read_text()
+    if begin not in doc or end not in doc:
+        raise InputError(f"{readme}: missing the markers {begin} / {end}")
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    atomic.write_text(readme, f"{head}{begin}\n{text}\n{end}{tail}", "README")
+
+
 def update_readme(readme: Path, table: str) -> None:
     """Replace the text between the claims markers of ``readme`` by ``table``."""
-    text = readme.read_text()
-    if BEGIN not in text or END not in text:
-        raise InputError(f"{readme}: missing the markers {BEGIN} / {END}")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    atomic.write_text(readme, f"{head}{BEGIN}\n{table}\n{END}{tail}", "README")
+    replace_between(readme, BEGIN, END, table)
 
 
 TBEGIN = "<!-- tables:begin -->"
@@ -306,9 +311,10 @@ def _loss_lines(res: dict) -> list:
 
 def update_readme_tables(readme: Path, tables: str) -> None:
     """Replace the text between the tables markers of ``readme`` by ``tables``."""
-    text = readme.read_text()
-    if TBEGIN not in text or TEND not in text:
-        raise InputError(f"{readme}: missing the markers {TBEGIN} / {TEND}")
-    head, rest = text.split(TBEGIN, 1)
-    _, tail = rest.split(TEND, 1)
-    atomic.write_text(readme, f"{head}{TBEGIN}\n{tables}\n{TEND}{tail}", "README")
+    replace_between(readme, TBEGIN, TEND, tables)
+
+
+#: the markers of the paper-regime loop's tables (:func:`idealssl.synthetic.loop.paper_tables` of
+#: ``results/<mode>/loop_paper.json``)
+LBEGIN = "<!-- loop-paper:begin -->"
+LEND = "<!-- loop-paper:end -->"

@@ -62,6 +62,23 @@ def test_dino_closed_forms_and_schedules():
     assert obj.current_teacher_temp() == pytest.approx(0.07)
 
 
+def test_dino_teacher_temperature_warm_up_as_a_run_sees_it():
+    """The published schedule (main_dino.py: 0.04 -> 0.07 linearly over the warm-up, then 0.07) at every step of a
+    run, step 0 included: the temperature each forward uses, the step counter set by ``update`` after it."""
+    T, frac = 20, 0.3
+    obj = build(
+        "dino", 8, warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_frac=frac, **small_kwargs("dino", 8)
+    )
+    warm = int(frac * T)
+    views = [torch.randn(4, 8), torch.randn(4, 8)]
+    used = []
+    for k in range(T):
+        used.append(obj(views, targets=views).logs["teacher_temp"])
+        obj.update(k, T)
+    expected = [0.04 + 0.03 * k / warm if k < warm else 0.07 for k in range(T)]
+    assert used == pytest.approx(expected)
+
+
 def test_dino_gradients_and_teacher_ema():
     obj = build("dino", 8, freeze_last_layer_steps=1, **small_kwargs("dino", 8))
     views = [torch.randn(6, 8, requires_grad=True) for _ in range(3)]

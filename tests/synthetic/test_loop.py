@@ -88,9 +88,10 @@ def test_derived_and_original_configurations():
     # K = C = 16 and a batch of 64 >= K: every lambda gives a deterministic teacher, the published 2.3 is kept
     assert d.hparams["categories"] == w.C and d.hparams["lambda_maximality"] == 2.3
     assert o.hparams["categories"] == 64 and o.hparams["lambda_maximality"] == 2.3
-    assert all(r["holds"] for r in d.theory) and not all(r["holds"] for r in o.theory)  # o: K > C, lambda > 1.8
+    assert all(r["holds"] is not False for r in d.theory)  # None: a record of a fact, no rule
+    assert any(r["holds"] is False for r in o.theory)  # o: K > C, lambda > 1.8
     small = configure_run(w, "dissl", "derived", 0, 10, batch=8)  # B = 8 < K = 16: lambda < 1 + beta binds
-    assert small.hparams["lambda_maximality"] == 0.9 and all(r["holds"] for r in small.theory)
+    assert small.hparams["lambda_maximality"] == 0.9 and all(r["holds"] is not False for r in small.theory)
 
 
 def test_bench_loop_writes_files_the_checker_accepts(tmp_path, capsys):

@@ -238,6 +238,10 @@ def test_readme_tables_are_the_recorded_results():
     readme = (root / "synthetic" / "README.md").read_text()
     assert claims_table(results, "full") in readme
     assert result_tables(results, "full") in readme
+    from idealssl.synthetic.loop import paper_tables
+    from idealssl.synthetic.report import LBEGIN, LEND
+
+    assert f"{LBEGIN}\n{paper_tables(results / 'full' / 'loop_paper.json')}\n{LEND}" in readme
     from idealssl.synthetic.experiments import EXPERIMENTS
 
     for name in EXPERIMENTS:  # the suite's files (loop.json is `idealssl bench loop --record`'s, checked below)
