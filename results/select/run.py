@@ -135,12 +135,31 @@ def configuration(ckpt: Path, run_dir: Path, data_dir: str | None) -> dict:
     got = score_orbit_set(Zs["backbone"], labels, "linear")
     scores = {n: v["value"] for n, v in got.items()}
     parts = {f"{n}:{k}": float(v) for n, s in got.items() for k, v in s["parts"].items() if _number(v)}
+    parts.update(pair_parts(Zs["backbone"], labels))
     return {
         "checkpoint": ckpt.stem,
         "step": int(ck["step"]),
         "accuracy": _accuracies(res),
         "scores": scores,
         "parts": parts,
+    }
+
+
+def pair_parts(Z: np.ndarray, labels) -> dict[str, float]:
+    """pair_ratio's numerator and denominator apart, each over the RMS spread s of all points (scale-free):
+    ``separation`` = median over orbit pairs of ‖μ_m − μ_m'‖ / s (= 2γ_mm'/s with bias), ``core_radius`` = median
+    over orbits of the radius ε_m of the α-core (α = selection.CORE_QUANTILE) / s."""
+    from idealssl.checker import certified as cert
+    from idealssl.checker.selection import CORE_QUANTILE
+
+    prob = cert.problem(Z, labels, "linear")
+    scale = float(np.sqrt(np.mean(np.sum((prob.points - prob.points.mean(0)) ** 2, axis=1))))
+    i, j = np.triu_indices(prob.C, 1)
+    dist = np.linalg.norm(prob.codes[i] - prob.codes[j], axis=1)
+    eps, _ = cert._alpha_cores(prob, CORE_QUANTILE)  # the α-core's one definition (S10.5)
+    return {
+        "pair_ratio:separation": float(np.median(dist)) / scale,
+        "pair_ratio:core_radius": float(np.median(eps)) / scale,
     }
 
 
@@ -206,8 +225,15 @@ def sweep(dataset: str, size: dict, runs: Path, data_dir: str | None) -> list[di
     return rows
 
 
-#: the parts of the theory's scores whose ordering is measured beside the scores (``score:part`` in a row's parts)
-PARTS = ("pair_ratio:median_ratio_q1", "margin_ratio:ratio_q1", "margin_ratio:gamma")
+#: the parts of the theory's scores whose ordering is measured beside the scores (``score:part`` in a row's parts),
+#: with the direction that ranks (+1: larger is better; -1: smaller, a tighter orbit)
+PARTS = {
+    "pair_ratio:separation": 1,
+    "pair_ratio:core_radius": -1,
+    "pair_ratio:median_ratio_q1": 1,
+    "pair_ratio:pairs_certified_q1": 1,
+    "margin_ratio:ratio_q1": 1,
+}
 OTHERS = ("rankme", "lidar")  # the literature's scores the default is compared with
 
 
@@ -218,7 +244,7 @@ def _keys(rs: list[dict], name: str) -> np.ndarray:
     if name in SCORES:
         key = np.array([SCORES[name].key(r["scores"][name]) for r in rs], dtype=float)
     else:
-        key = np.array([r["parts"].get(name, np.nan) for r in rs], dtype=float)
+        key = PARTS[name] * np.array([r["parts"].get(name, np.nan) for r in rs], dtype=float)
     finite = np.isfinite(key)
     return np.where(finite, key, (key[finite].min() - 1.0) if finite.any() else 0.0)
 
@@ -388,18 +414,22 @@ def render(doc: dict) -> str:
     knobs = "; ".join(f"{m} {k.split('.')[-1]} {KNOBS[m][1][: size['knobs']]}" for m, k in doc["knobs"].items())
     n_cfg = ", ".join(f"{ds} {d['n_configurations']}" for ds, d in st.items())
     runs = len({r["run"] for r in doc["configurations"]})
+    budget = "; ".join(
+        f"{ds}: {size['epochs'][ds]} epochs, evaluated at epochs {', '.join(map(str, size['checkpoints'][ds]))}"
+        for ds in doc["datasets"]
+    )
+    per_seed = size["knobs"] * len(size["lrs"]) * min(len(size["checkpoints"][ds]) for ds in doc["datasets"])
     load = cond.get("load_during")
     return f"""{MARK_START}
 ## What it measured
 
-`{doc["command"]}`: {runs} runs, {n_cfg} configurations (checkpoints). Per dataset and method: the knob
-({knobs}) x learning rates {size["lrs"]} x seeds {size["seeds"]} = {len(size["lrs"]) * size["knobs"]} runs per seed,
-each evaluated at epochs {size["checkpoints"]} (epochs per run {size["epochs"]}; batch {size["batch"]}, convnet
-width {size["width"]}, AdamW, 1 warmup epoch, cosine decay), so
-{size["knobs"] * len(size["lrs"]) * min(len(v) for v in size["checkpoints"].values())} or more configurations per method
-and seed. Orbit sets: {size["images"]} test images x 4 training views. Conditions: {cond["wall_s"]:.0f} s of wall time
-in one process with one thread, {cond["cores"]} cores shared with another job, load average {cond["load_before"]}
-before{f", {load[0]}-{load[1]} while it ran" if load else ""}.
+`{doc["command"]}`: {runs} runs; configurations (checkpoints): {n_cfg}. Per dataset and method: the knob
+({knobs}) x learning rates {", ".join(f"{v:g}" for v in size["lrs"])} x seeds {", ".join(map(str, size["seeds"]))}
+({size["knobs"] * len(size["lrs"])} runs per seed; {budget}), so {per_seed} configurations per method and seed.
+Every run: convnet width {size["width"]}, batch {size["batch"]}, AdamW with 1 warmup epoch and cosine decay, the
+presets' augmentations and heads; orbit sets of {size["images"]} test images x 4 training views. Conditions:
+{cond["wall_s"]:.0f} s of wall time in one process with one thread, on a {cond["cores"]}-core CPU machine shared
+with another job; load average {cond["load_before"]} before{f", {load[0]}-{load[1]} while it ran" if load else ""}.
 
 Kendall τ: the mean over the four methods of the within-method τ_b with the accuracy (test split); p: two-sided,
 from the blocked permutation test (`idealssl.stats.blocked_permutation_test`, 1,999 resamples): inside each
