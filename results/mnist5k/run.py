@@ -25,22 +25,34 @@ _spec.loader.exec_module(table)
 table.use("mnist5k", HERE, "results/mnist5k/run.py")
 
 
+STEPS_PER_EPOCH = 15  # 4,000 train images in batches of 256, the last partial one dropped
+
+
 def render(summary: dict, seeds, command: str, epochs: int, same: list[str]) -> str:
     """The generated part of README.md: the digits table's sections, with mnist5k's budget and split."""
     prot = "\n".join(f"* **{k}**: {v}" for k, v in sorted(summary["protocols"].items()))
     secs = [r["train_seconds"]["mean"] for r in summary["rows"].values() if r.get("train_seconds")]
+    from idealssl.train.presets import preset
+
+    preset_methods = list(preset("mnist5k")["methods"])  # the methods the preset configures
+    mean_s = sum(secs) / max(len(secs), 1)
+    per_step = mean_s / (epochs * STEPS_PER_EPOCH)
     return f"""{table.MARK_START}
 # mnist5k results (methods {", ".join(summary["methods"])}, seeds {", ".join(map(str, seeds))})
 
 Regenerate: `{command}` (each run is `idealssl train --method M --dataset mnist5k --config-source C --probe linear
 --seed S optim.epochs={epochs}`; finished runs are skipped). From the committed per-run files alone:
-`python results/mnist5k/run.py --summarise-only --methods {" ".join(summary["methods"])}`.
+`python results/mnist5k/run.py --summarise-only --methods {" ".join(summary["methods"])} --seeds
+{" ".join(map(str, seeds))}`.
 
 Budget: the shipped mnist5k preset (`idealssl/configs/mnist5k.yaml`: convnet width 32, d = 64, batch 256, AdamW lr
 2e-3 with 3 warmup epochs and cosine decay, weight decay 1e-6, grad-norm clip 2) with **{epochs} epochs** (the
-preset's own default is 30) of 16 steps on the 4,000 train images; test split: 1,000 images (stratified 20 %,
-seed 0). CPU, 1 thread per run, one run at a time, on a 2-core machine shared with another job (mean pretraining
-wall time {sum(secs) / max(len(secs), 1):.0f} s per run). Not run: the preset's other methods and its 30 epochs.
+preset's own default is 30) of 15 steps on the 4,000 train images (the last partial batch dropped); test split:
+1,000 images (stratified 20 %, seed 0). CPU, 1 thread per run, one run at a time, on a 2-core machine shared with
+another job: mean pretraining wall time {mean_s:.0f} s per run, {per_step:.2f} s per step, so the preset's 30
+epochs would take about {per_step * 450 / 60:.0f} min per run and its {len(preset_methods)} methods x 3 seeds about
+{per_step * 450 * len(preset_methods) * 3 / 3600:.1f} h. Not run: the preset's other methods
+({", ".join(m for m in preset_methods if m not in summary["methods"])}) and its 30 epochs.
 
 {chr(10).join(table._table(summary, table.METRICS))}
 
