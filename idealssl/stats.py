@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats as _sps
@@ -36,6 +36,7 @@ __all__ = [
     "Regret",
     "within_group_correlation",
     "within_group_permutation_test",
+    "blocked_permutation_test",
     "cluster_bootstrap",
     "correlation_difference_interval",
     "t_interval",
@@ -101,6 +102,34 @@ class _Group:
     Y: float
     pairs: tuple[np.ndarray, np.ndarray] | None = None
     r: float = math.nan
+    #: the exchangeable blocks: per stratum, a (units x positions) matrix of the group's row indices; an arrangement
+    #: gives unit i the y of unit π(i), position by position (None: one stratum whose units are single rows)
+    layout: list[np.ndarray] | None = None
+
+    def strata(self) -> list[np.ndarray]:
+        return self.layout if self.layout is not None else [np.arange(len(self.y))[:, None]]
+
+    def n_arrangements(self) -> int:
+        return math.prod(math.factorial(len(b)) for b in self.strata())
+
+    def _compose(self, unit_perms: list[np.ndarray]) -> np.ndarray:
+        """Row arrangements (m, n) from one unit permutation per stratum ((m, units) each): perm[B[i]] = B[π(i)]."""
+        m = len(unit_perms[0])
+        out = np.empty((m, len(self.y)), dtype=np.int64)
+        for b, pi in zip(self.strata(), unit_perms):
+            out[:, b] = b[pi]
+        return out
+
+    def all_arrangements(self) -> np.ndarray:
+        """Every arrangement, each once: the product over strata of all permutations of their units."""
+        per = [np.array(list(itertools.permutations(range(len(b))))) for b in self.strata()]
+        combos = itertools.product(*[range(len(q)) for q in per])
+        idx = np.array(list(combos)).T
+        return self._compose([q[i] for q, i in zip(per, idx)])
+
+    def random_arrangements(self, m: int, rng: np.random.Generator) -> np.ndarray:
+        """m independent uniform arrangements (one uniform unit permutation per stratum)."""
+        return self._compose([np.argsort(rng.random((m, len(b))), axis=1) for b in self.strata()])
 
     def coef(self, perms: np.ndarray) -> np.ndarray:
         """Coefficients of the arrangements ``y[perms[k]]`` (rows of ``perms``) against x."""
@@ -230,10 +259,9 @@ def _exact_null(used: list[_Group], w: np.ndarray) -> tuple[np.ndarray, np.ndarr
     vals: np.ndarray = np.zeros(1)
     probs: np.ndarray = np.ones(1)
     for a, g in zip(w, used):
-        n = len(g.y)
-        if n > EXACT_MAX_GROUP:
+        if g.n_arrangements() > math.factorial(EXACT_MAX_GROUP):
             return None
-        r = g.coef(np.array(list(itertools.permutations(range(n)))))
+        r = g.coef(g.all_arrangements())
         gv, gc = np.unique(np.round(a * r, 12), return_counts=True)
         if len(vals) * len(gv) > EXACT_MAX_PRODUCTS:
             return None
@@ -251,7 +279,7 @@ def _monte_carlo_exceed(used, w, t, alternative, n_resamples, rng) -> int:
         m = min(step, n_resamples - s)
         null = np.zeros(m)
         for a, g in zip(w, used):
-            null += a * g.coef(np.argsort(rng.random((m, len(g.y))), axis=1))
+            null += a * g.coef(g.random_arrangements(m, rng))
         b += int(_tail(null, t, alternative).sum())
     return b
 
@@ -305,8 +333,15 @@ def within_group_permutation_test(
     permutation test of a rank correlation.
     """
     _choice(alternative, ALTERNATIVES, "alternative")
-    n_resamples = _positive_int(n_resamples, "n_resamples")
     labels, made, n = _groups(x, y, groups, method, weighting)
+    return _permutation_test(labels, made, n, method, weighting, alternative, n_resamples, seed, exact)
+
+
+def _permutation_test(  # noqa: PLR0913 (the test's settings, passed through from the two public tests)
+    labels: list, made: list, n: int, method, weighting, alternative, n_resamples, seed, exact
+) -> GroupedCorrelation:
+    """The test of :func:`within_group_permutation_test` on prepared groups (each with its arrangements)."""
+    n_resamples = _positive_int(n_resamples, "n_resamples")
     used = [g for g in made if g is not None]
     if not used:
         raise InputError("no group has at least two pairs with varying x and y: the correlation is undefined")
@@ -314,10 +349,13 @@ def within_group_permutation_test(
     t = float(w @ np.array([g.r for g in used]))
     null = None if exact is False else _exact_null(used, w)
     if exact is True and null is None:
-        raise InputError(f"the exact null is too large (groups of more than {EXACT_MAX_GROUP} rows); use exact=None")
+        raise InputError(
+            f"the exact null is too large (a group with more than {EXACT_MAX_GROUP}! = "
+            f"{math.factorial(EXACT_MAX_GROUP):,} arrangements); use exact=None"
+        )
     if null is not None:
         p = float(min(1.0, null[1][_tail(null[0], t, alternative)].sum()))
-        n_perm = math.prod(math.factorial(len(g.y)) for g in used)
+        n_perm = math.prod(g.n_arrangements() for g in used)
     else:
         b = _monte_carlo_exceed(used, w, t, alternative, int(n_resamples), np.random.default_rng(seed))
         p, n_perm = (b + 1) / (n_resamples + 1), int(n_resamples)
@@ -326,6 +364,121 @@ def within_group_permutation_test(
     return GroupedCorrelation(
         method, weighting, alternative, t, p, null is not None, n_perm, n, len(labels), len(used), per_group, seed_used
     )
+
+
+def _labels(v, n: int, name: str) -> np.ndarray:
+    """Integer ids (order of first appearance) of one label per row."""
+    a = np.asarray(v)
+    if a.ndim != 1 or len(a) != n:
+        raise InputError(f"{name} must give one label per row ({n}), got shape {a.shape}")
+    return _group_ids(a, n)[0]
+
+
+def _nested(inner: np.ndarray, outer: np.ndarray, what: str, within: str) -> None:
+    """Refuse an ``inner`` label whose rows carry more than one ``outer`` label."""
+    for k in np.unique(inner):
+        if len(np.unique(outer[inner == k])) > 1:
+            raise InputError(f"{what} {int(k)} (in order of appearance) lies in more than one {within}")
+
+
+def _layouts(gid: np.ndarray, units, strata, positions, n: int) -> list[list[np.ndarray]]:
+    """Per group, per stratum, the (units x positions) matrix of the group's local row indices."""
+    uid = _labels(units, n, "units")
+    sid = gid if strata is None else _labels(strata, n, "strata")
+    if positions is None:
+        pos = np.zeros(n, dtype=np.int64)
+        for k in np.unique(uid):
+            pos[uid == k] = np.arange(np.count_nonzero(uid == k))
+    else:
+        pos = _labels(positions, n, "positions")
+    _nested(uid, gid, "unit", "group")
+    _nested(uid, sid, "unit", "stratum")
+    _nested(sid, gid, "stratum", "group")
+    out = []
+    for g in range(int(gid.max()) + 1):
+        rows = np.flatnonzero(gid == g)
+        local = {int(r): i for i, r in enumerate(rows)}
+        blocks = []
+        for s in dict.fromkeys(sid[rows].tolist()):
+            us = list(dict.fromkeys(uid[rows][sid[rows] == s].tolist()))
+            want = None
+            mat = []
+            for u in us:
+                ru = np.flatnonzero(uid == u)
+                if len(set(pos[ru].tolist())) < len(ru):
+                    dup = int(np.bincount(pos[ru]).argmax())
+                    raise InputError(f"unit {u} (in order of appearance) holds position {dup} twice or more")
+                order = ru[np.argsort(pos[ru], kind="stable")]
+                have = sorted(pos[ru].tolist())
+                if want is not None and have != want:
+                    raise InputError(
+                        f"the units of stratum {s} must hold the same positions (unit {u} differs): an exchange "
+                        "moves a unit's rows position by position"
+                    )
+                want = have
+                mat.append([local[int(r)] for r in order])
+            blocks.append(np.array(mat, dtype=np.int64))
+        out.append(blocks)
+    return out
+
+
+def blocked_permutation_test(  # noqa: PLR0913 (the within-group test's settings and the three levels of blocks)
+    x,
+    y,
+    groups,
+    units,
+    strata=None,
+    positions=None,
+    method: str = "kendall",
+    weighting: str = "mean",
+    alternative: str = "two-sided",
+    n_resamples: int = 9999,
+    seed: int = 0,
+    exact: bool | None = None,
+) -> GroupedCorrelation:
+    """Permutation test of a within-group rank correlation that exchanges whole units (theory/statements.md, S9.5).
+
+    Rows are nested: positions (e.g. the checkpoints of a run) inside units (runs) inside strata (seeds) inside
+    groups (methods). H0: inside each stratum the units' sequences of y are exchangeable, i.e. every assignment of
+    the stratum's units' y sequences to its units, moved position by position, is equally likely, independently
+    across strata. The test enumerates or samples exactly those assignments, so that what a unit's rows share (a
+    run's checkpoints move together) and what differs between strata (a seed) never enters the null as if rows
+    were independent.
+
+    Parameters
+    ----------
+    x, y, groups, method, weighting, alternative, n_resamples, seed, exact
+        As in :func:`within_group_permutation_test`; the statistic T = Σ_g a_g r_g is the same (over all rows of a
+        group), only the null changes. ``exact=None`` enumerates a group when it has at most 8! arrangements.
+    units : array_like, shape (n,)
+        The exchangeable unit of each row (e.g. the run); a unit lies in one group and one stratum.
+    strata : array_like, shape (n,), optional
+        Units are exchanged only inside a stratum (e.g. the seed: label it per group, ``(method, seed)``); a stratum
+        lies in one group. Default: the group.
+    positions : array_like, shape (n,), optional
+        Each row's position inside its unit (e.g. the checkpoint's epoch); the units of a stratum must hold the same
+        positions, each once. Default: the order of the unit's rows.
+
+    Returns
+    -------
+    GroupedCorrelation
+        As :func:`within_group_permutation_test`; ``n_permutations`` (exact) is Π over informative groups of
+        Π over their strata of (units in the stratum)!.
+
+    Notes
+    -----
+    With one row per unit and the default strata this is :func:`within_group_permutation_test` (same statistic,
+    same exact null, same Monte Carlo draws). Positions are never permuted, so a trend shared by every unit along
+    the positions (both x and y rising with training) is kept in the null: the test asks whether x orders the units
+    beyond what the positions alone give, which makes it conservative about an ordering along the positions.
+    """
+    _choice(alternative, ALTERNATIVES, "alternative")
+    labels, made, n = _groups(x, y, groups, method, weighting)
+    layouts = _layouts(_group_ids(groups, n)[0], units, strata, positions, n)
+    for g, lay in zip(made, layouts):
+        if g is not None:
+            g.layout = lay
+    return _permutation_test(labels, made, n, method, weighting, alternative, n_resamples, seed, exact)
 
 
 # ---------------------------------------------------------------- S9.2-S9.3: intervals
@@ -500,7 +653,7 @@ def _finish(
     return Interval(theta, lo, hi, c, f"cluster-{how}", G, None, B, failed)
 
 
-def cluster_bootstrap(
+def cluster_bootstrap(  # noqa: PLR0913 (the interval's settings and the optional second stage)
     statistic: Callable[..., float],
     arrays: Sequence,
     groups,
@@ -508,6 +661,7 @@ def cluster_bootstrap(
     confidence: float = 0.95,
     method: str = "percentile",
     seed: int = 0,
+    clusters=None,
 ) -> Interval:
     """Cluster bootstrap interval for a statistic of grouped rows (theory/statements.md, S9.2).
 
@@ -531,12 +685,16 @@ def cluster_bootstrap(
         Φ(z0 + (z0 + z)/(1 − a(z0 + z))) for z = Φ⁻¹(α/2), Φ⁻¹(1 − α/2).
     seed : int
         Seed of the NumPy Generator that draws the groups.
+    clusters : array_like, shape (n,), optional
+        A second stage (S9.5): the cluster of each row (e.g. the run), each cluster inside one group. In every
+        drawn group its n_k clusters are drawn with replacement, n_k of them, each keeping its rows whole (e.g. a
+        run's checkpoints); a cluster drawn twice enters twice. Percentile intervals only.
 
     Returns
     -------
     Interval
         ``estimate`` = the statistic on the data; ``n`` = G; ``n_failed`` resamples (NaN) left out; NaN bounds
-        when every resample failed.
+        when every resample failed; ``method`` "cluster-two-stage-percentile" with ``clusters``.
 
     Notes
     -----
@@ -554,6 +712,8 @@ def cluster_bootstrap(
     if G < 2:
         raise InputError(f"a cluster bootstrap needs at least 2 groups, got {G}")
     rows = [np.flatnonzero(gid == k) for k in range(G)]
+    if clusters is not None:
+        return _two_stage(statistic, cols, gid, rows, clusters, B, c, method, seed)
 
     def on(picks) -> float:
         idx = np.concatenate([rows[k] for k in picks])
@@ -567,6 +727,29 @@ def cluster_bootstrap(
     return _finish(on(range(G)), boot, jackknife, c, method, G)
 
 
+def _two_stage(statistic, cols, gid, rows, clusters, B: int, c: float, method: str, seed: int) -> Interval:
+    """:func:`cluster_bootstrap` with a second stage: groups drawn, then clusters inside each drawn group."""
+    if method != "percentile":
+        raise InputError("a two-stage cluster bootstrap gives percentile intervals only (method='percentile')")
+    cid = _labels(clusters, len(gid), "clusters")
+    _nested(cid, gid, "cluster", "group")
+    members = [[np.flatnonzero(cid == k) for k in dict.fromkeys(cid[r].tolist())] for r in rows]
+    G = len(rows)
+
+    def on(parts: list[list[np.ndarray]]) -> float:
+        idx = np.concatenate([np.concatenate(p) for p in parts])
+        lab = np.repeat(np.arange(len(parts)), [sum(len(q) for q in p) for p in parts])
+        return float(statistic(*[a[idx] for a in cols], groups=lab))
+
+    theta = on(members)  # the data first, then the resamples
+    rng = np.random.default_rng(seed)
+    boot = np.empty(B)
+    for b, top in enumerate(rng.integers(0, G, (B, G))):
+        boot[b] = on([[members[k][j] for j in rng.integers(0, len(members[k]), len(members[k]))] for k in top])
+    iv = _finish(theta, boot, lambda: np.array([]), c, "percentile", G)
+    return replace(iv, method="cluster-two-stage-percentile")
+
+
 def _correlation_on_counts(made: list, weighting: str, counts: np.ndarray) -> np.ndarray:
     """T for each row of ``counts`` (times each group is present; columns follow ``made``, None = uninformative)."""
     keep = [k for k, g in enumerate(made) if g is not None]
@@ -576,7 +759,7 @@ def _correlation_on_counts(made: list, weighting: str, counts: np.ndarray) -> np
     return _weights(used, weighting, counts[:, keep]) @ np.array([g.r for g in used])
 
 
-def correlation_difference_interval(
+def correlation_difference_interval(  # noqa: PLR0913 (the coefficient's, the interval's and the stages' settings)
     score_a,
     score_b,
     target,
@@ -587,6 +770,7 @@ def correlation_difference_interval(
     confidence: float = 0.95,
     ci: str = "percentile",
     seed: int = 0,
+    clusters=None,
 ) -> Interval:
     """Cluster-bootstrap interval for T(a, target) − T(b, target), both on the same resample
     (theory/statements.md, S9.2).
@@ -606,6 +790,10 @@ def correlation_difference_interval(
         As in :func:`cluster_bootstrap`.
     ci : {"percentile", "bca"}
         :func:`cluster_bootstrap`'s ``method``.
+    clusters : array_like, shape (n,), optional
+        The second stage of :func:`cluster_bootstrap` (e.g. the run of each checkpoint): each drawn group's
+        clusters are redrawn, so r_g changes from resample to resample and is recomputed on the resampled rows
+        (ties between copies of a row count as τ_b's ties). Percentile only.
 
     Returns
     -------
@@ -623,6 +811,8 @@ def correlation_difference_interval(
     """
     _choice(ci, ("percentile", "bca"), "ci")
     c, B = _confidence(confidence), _positive_int(n_resamples, "n_resamples")
+    if clusters is not None:
+        return _difference_two_stage(score_a, score_b, target, groups, method, weighting, B, c, ci, seed, clusters)
     labels, made_a, _ = _groups(score_a, target, groups, method, weighting)
     made_b = None
     if score_b is not None:
@@ -639,6 +829,23 @@ def correlation_difference_interval(
 
     counts = np.stack([np.bincount(p, minlength=G) for p in _draws(G, B, seed)])
     return _finish(float(stat(np.ones((1, G)))[0]), stat(counts), lambda: stat(1 - np.eye(G)), c, ci, G)
+
+
+def _difference_two_stage(  # noqa: PLR0913 (correlation_difference_interval's settings, passed through)
+    score_a, score_b, target, groups, method, weighting, B, c, ci, seed, clusters
+) -> Interval:
+    """:func:`correlation_difference_interval` by the two-stage :func:`cluster_bootstrap` (coefficients recomputed)."""
+    a = _vector(score_a, "score_a")
+    b = None if score_b is None else _vector(score_b, "score_b")
+    if b is not None and len(b) != len(a):
+        raise InputError("score_a and score_b must have the same length")
+    cols = (a, _vector(target, "target")) if b is None else (a, b, _vector(target, "target"))
+
+    def stat(*arrays, groups) -> float:
+        t = within_group_correlation(arrays[0], arrays[-1], groups, method, weighting)
+        return t if b is None else t - within_group_correlation(arrays[1], arrays[-1], groups, method, weighting)
+
+    return cluster_bootstrap(stat, cols, groups, B, c, ci, seed, clusters)
 
 
 # ---------------------------------------------------------------- S9.4: top-1 regret

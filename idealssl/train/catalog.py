@@ -142,18 +142,24 @@ def list_methods() -> str:
     return "\n".join(lines)
 
 
-def _digits_number() -> str:
-    path = Path(__file__).resolve().parents[2] / "results" / "digits" / "results.json"
+def _recorded_number(dataset: str) -> str:
+    """The preset's recorded number: a method's mean linear-probe accuracy from ``results/<dataset>/results.json``
+    (DISSL's derived row where there is one, the README's first command; else the first row), or what to read."""
+    path = Path(__file__).resolve().parents[2] / "results" / dataset / "results.json"
+    if not path.exists():
+        return "no number yet"
     try:
-        rows = json.loads(path.read_text())["rows"]
-        lin = rows["dissl"]["linear"]
+        doc = json.loads(path.read_text())
+        rows = doc["rows"]
+        key = "dissl (derived)" if "dissl (derived)" in rows else next(iter(rows))
+        lin = rows[key]["linear"]
         n = len(lin.get("values", []))
         return (
-            f"DISSL linear probe {lin['mean']:.3f} ± {lin['std']:.3f} ({n} seeds; every method in "
-            f"results/digits/README.md)"
+            f"{key} linear probe {lin['mean']:.3f} ± {lin['std']:.3f} ({n} seeds, {doc['epochs']} epochs; every run "
+            f"in results/{dataset}/README.md)"
         )
-    except (OSError, KeyError, TypeError, ValueError):
-        return "see results/digits/README.md in the repository"
+    except (OSError, KeyError, TypeError, ValueError, StopIteration):
+        return f"see results/{dataset}/README.md in the repository"
 
 
 def list_presets() -> str:
@@ -168,7 +174,7 @@ def list_presets() -> str:
         m, o = p.get("model") or {}, p.get("optim") or {}
         arch = m.get("arch", "resnet18") + (f" (width {m['width']})" if "width" in m else "")
         recipe = ", ".join(f"{k} {o[k]}" for k in ("name", "lr", "batch_size", "epochs", "warmup_epochs") if k in o)
-        number = _digits_number() if name == "digits" else "no number yet"
+        number = _recorded_number(name)
         lines.append(f"{name:<13} {comments[0] if comments else name}")
         lines.append(f"{'':<13}   arch: {arch}; recipe: {recipe or 'the defaults'}; number: {number}")
     lines.append("")

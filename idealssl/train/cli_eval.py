@@ -105,7 +105,7 @@ def _run(args, path: Path, out: Path) -> int:
     from .loop import evaluate_model
 
     ck = C.load(path)
-    cfg, backbone, objective, data, views, device = _load(args, path, ck)
+    cfg, backbone, objective, data, views, device = load_for_eval(args, path, ck)
     if args.protocol == "check":
         from .orbit_sets import eval_check
 
@@ -131,10 +131,11 @@ def _run(args, path: Path, out: Path) -> int:
     return 0
 
 
-def _load(args, path: Path, ck: dict) -> tuple:
+def load_for_eval(args, path: Path, ck: dict) -> tuple:
     """``(cfg, backbone, objective, data, views, device)`` of the checkpoint ``ck`` read from ``path``: its
     configuration checked whole (:func:`idealssl.train.config.from_run`), with this command's ``--data-dir``,
-    ``--knn-k``, ``--knn-t`` and ``--fewshot-k``."""
+    ``--knn-k``, ``--knn-t`` and ``--fewshot-k`` (``args`` needs those, ``device`` and ``weights``); the one loader
+    of ``idealssl eval`` and of the scripts that evaluate many checkpoints in one process (results/select/run.py)."""
     import torch
 
     from ..data.datasets import load_dataset

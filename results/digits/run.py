@@ -36,6 +36,16 @@ sys.path.insert(0, str(HERE.parent))
 import launch  # noqa: E402  (results/ is not a package: results/launch.py, the writers' one launcher)
 
 RUNS = ROOT / "runs" / "digits-table"
+DATASET = "digits"
+SCRIPT = "results/digits/run.py"
+
+
+def use(dataset: str, here: Path, script: str) -> None:
+    """Point this table's machinery at another dataset's preset (``results/<dataset>/run.py``): its runs, per-run
+    files, results.json and README go to ``here``, its run directories to ``runs/<dataset>-table/``."""
+    global DATASET, HERE, RUNS, SCRIPT
+    DATASET, HERE, RUNS, SCRIPT = dataset, Path(here), ROOT / "runs" / f"{dataset}-table", script
+
 
 METRICS = [  # (key in the table, path in results.json, header)
     ("linear", ("eval", "linear", "top1"), "linear probe"),
@@ -74,18 +84,18 @@ def per_run(method: str, source: str, seed: int) -> Path:
 
 
 def theory_changes_objective(method: str) -> bool:
-    """Whether ``--config-source derived`` changes the objective of ``method`` on the digits preset: the
+    """Whether ``--config-source derived`` changes the objective of ``method`` on the dataset's preset: the
     trainer's own prescriptions (``idealssl.train.theory_config.apply``) applied for C = the number of
     pretraining images, compared with the original configuration."""
     import dataclasses
 
-    from idealssl.data.datasets import load_digits_set
+    from idealssl.data.datasets import load_dataset
     from idealssl.train import theory_config
     from idealssl.train.catalog import objective_defaults
     from idealssl.train.config import build
 
-    base = build(method, "digits").config
-    n = len(load_digits_set().train_x)
+    base = build(method, DATASET).config
+    n = len(load_dataset(DATASET, base.data_dir, base.data).train_x)
     objs = []
     for source in SOURCES:
         cfg = dataclasses.replace(base, theory=dataclasses.replace(base.theory, source=source, probe="linear"))
@@ -99,7 +109,7 @@ def run_one(method: str, source: str, seed: int, threads: int, epochs: int) -> P
     if dest.exists():
         return dest
     args = ["--config-source", source, "--probe", "linear", f"optim.epochs={epochs}"]
-    r = launch.train(method, "digits", seed, RUNS / dest.stem, args, threads)
+    r = launch.train(method, DATASET, seed, RUNS / dest.stem, args, threads)
     if not r.ok:
         print(f"FAILED {method} {source} seed {seed}: {r.last_error_line or r.returncode}", file=sys.stderr, flush=True)
         return dest
@@ -479,8 +489,10 @@ def _recorded_epochs(methods, seeds) -> int:
     return found.pop()
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None, render_readme=None, description: str | None = None) -> int:
+    """The command line; ``render_readme`` (default :func:`render`) writes the README's generated part."""
+    render_readme = render_readme or render
+    ap = argparse.ArgumentParser(description=description or __doc__.splitlines()[0])
     ap.add_argument("--methods", nargs="*")
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     ap.add_argument("--parallel", type=int, default=2)
@@ -505,7 +517,7 @@ def main(argv=None) -> int:
         with ThreadPoolExecutor(args.parallel) as ex:
             list(ex.map(lambda j: run_one(j[0], j[1], j[2], args.threads, epochs), jobs))
     command = (
-        "python results/digits/run.py"
+        f"python {SCRIPT}"
         + ("" if epochs == 30 else f" --epochs {epochs}")
         + (f" --methods {' '.join(args.methods)}" if args.methods else "")
         + ("" if args.seeds == [0, 1, 2] else f" --seeds {' '.join(map(str, args.seeds))}")
@@ -522,7 +534,7 @@ def main(argv=None) -> int:
         }
     )
     (HERE / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    write_readme(render(summary, args.seeds, command, epochs, same))
+    write_readme(render_readme(summary, args.seeds, command, epochs, same))
     print((HERE / "README.md").read_text())
     return 0
 

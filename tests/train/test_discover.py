@@ -35,6 +35,20 @@ def test_list_presets_prints_dataset_arch_recipe_and_number(capsys):
     assert "convnet" in digits and "number:" in digits and "no number yet" not in digits
 
 
+def test_list_presets_reads_each_recorded_number(capsys):
+    """digits and mnist5k have results/<dataset>/results.json: the line shows a method's mean linear accuracy."""
+    import json
+    from pathlib import Path
+
+    assert main(["train", "--list-presets"]) == 0
+    out = capsys.readouterr().out
+    root = Path(__file__).resolve().parents[2]
+    for name in ("digits", "mnist5k"):
+        rows = json.loads((root / "results" / name / "results.json").read_text())["rows"]
+        line = next(ln for ln in out.splitlines() if ln.lstrip().startswith("arch:") and f"results/{name}/" in ln)
+        assert any(f"linear probe {r['linear']['mean']:.3f}" in line for r in rows.values()), line
+
+
 def test_print_config_shows_resolved_values(train_args, capsys):
     assert main(train_args("dissl", flags=["--print-config"], fast=False)) == 0
     out = capsys.readouterr().out
