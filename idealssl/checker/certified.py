@@ -784,7 +784,7 @@ def certified_mass(prob: Problem, kind: str = "nshot", exact_max_c: int = EXACT_
     return cert.certified_mass if kind == "nshot" else cert.certified_mass_population
 
 
-def _alpha_cores(prob: Problem, quantile: float) -> tuple[np.ndarray, np.ndarray]:
+def alpha_cores(prob: Problem, quantile: float) -> tuple[np.ndarray, np.ndarray]:
     """Per orbit, ε_m and δ_m of its α-core: the ⌈α n_m⌉ points of smallest deviation (α = 1: the whole orbit)."""
     if not 0.0 < quantile <= 1.0:
         raise InputError(f"quantile must lie in (0, 1], got {quantile!r}")
@@ -809,7 +809,7 @@ def pair_separation(
     orbits certified against every other orbit). Predicts pairwise (binary) discriminability of orbits by a
     probe, the quantity behind k-NN accuracy on invariant tasks. Rotation and scale invariant, translation
     invariant with bias. Cost O(C² d) in blocks of ``block`` rows."""
-    eps, delta = _alpha_cores(prob, quantile)
+    eps, delta = alpha_cores(prob, quantile)
     table = pair_table(prob.codes, prob.probe, eps, delta, kind, block)
     return {"pairs": table.pairs, "orbits": float(table.orbit_ok.mean())}
 
@@ -965,7 +965,7 @@ def pair_ratios(prob: Problem, quantile: float = 0.5, block: int = 1024) -> np.n
     γ_mm'/max(ε_m, ε_m') without. ``inf`` where both radii are 0 and γ > 0 (0/0 counts as 0). The share of ρ > 1 is
     :func:`pair_separation`'s ``pairs``; the median ρ keeps ordering encoders when few pairs are certified.
     Rotation and scale invariant, translation invariant with bias. Cost O(C² d) in blocks of ``block`` rows."""
-    eps, _ = _alpha_cores(prob, quantile)
+    eps, _ = alpha_cores(prob, quantile)
     C, out = prob.C, []
     for i in range(0, C, block):
         rows = slice(i, min(i + block, C))

@@ -156,7 +156,7 @@ def pair_parts(Z: np.ndarray, labels) -> dict[str, float]:
     scale = float(np.sqrt(np.mean(np.sum((prob.points - prob.points.mean(0)) ** 2, axis=1))))
     i, j = np.triu_indices(prob.C, 1)
     dist = np.linalg.norm(prob.codes[i] - prob.codes[j], axis=1)
-    eps, _ = cert._alpha_cores(prob, CORE_QUANTILE)  # the α-core's one definition (S10.5)
+    eps, _ = cert.alpha_cores(prob, CORE_QUANTILE)  # the α-core's one definition (S10.5)
     return {
         "pair_ratio:separation": float(np.median(dist)) / scale,
         "pair_ratio:core_radius": float(np.median(eps)) / scale,
