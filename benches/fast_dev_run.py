@@ -9,9 +9,11 @@ Each run is the user's command, ``idealssl train --method M --dataset digits --a
 evaluation, the check), timed from start to exit. The baseline is the same command with the smoke test's previous
 settings restored by overrides (torch's default threads, the online k-NN on 2000/500 images, the check on 50 images
 of 4 views): ``train.threads=0 eval.online_knn_bank=2000 eval.online_knn_queries=500 check.images=50
-check.views=4``. Rounds alternate the two, so a shared machine's load hits both alike. "Under load" starts
-``--busy`` processes spinning in pure Python (one core each when free) for the duration of those rounds; the load
-average (1 min) is sampled before each run and recorded beside it, since other users of the machine add to it.
+check.views=4``, and the previous exit (``main`` then Python's normal exit, whose teardown frees every module;
+the console script skips it: :func:`idealssl.cli.exit_fast`). Rounds alternate the two, so a shared machine's load
+hits both alike. "Under load" starts ``--busy`` processes spinning in pure Python (one core each when free) for the
+duration of those rounds; the load average (1 min) is sampled before each run and recorded beside it, since other
+users of the machine add to it.
 ``OMP_NUM_THREADS`` is removed from the children's environment (a user's shell has none). Besides the wall time, the
 child's CPU time (user + system, ``RUSAGE_CHILDREN``) is recorded: with one thread it is close to the wall time the
 same run takes on an idle machine, whatever the load was. Results go to
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: the previous console script: ``main`` and the interpreter's own exit (its teardown frees every module)
+NORMAL_EXIT = "import sys; from idealssl.cli import main; sys.exit(main())"
 PREVIOUS = [
     "train.threads=0",
     "eval.online_knn_bank=2000",
@@ -49,10 +53,11 @@ def _spin(stop) -> None:  # a busy process: pure Python, no sleep
         x = (x * 1103515245 + 12345) % 2**31
 
 
-def _one(method: str, extra: list[str], out: Path) -> dict:
+def _one(method: str, extra: list[str], out: Path, normal_exit: bool = False) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    cmd = [sys.executable, "-m", "idealssl.cli", "train", "--method", method, "--dataset", "digits"]
+    entry = ["-m", "idealssl.cli"] if not normal_exit else ["-c", NORMAL_EXIT]
+    cmd = [sys.executable, *entry, "train", "--method", method, "--dataset", "digits"]
     cmd += ["--arch", "resnet18", "--fast-dev-run", "--no-progress", "--out", str(out), *extra]
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -77,7 +82,7 @@ def _rounds(method: str, rounds: int, busy: int, tmp: Path) -> dict:
         runs: dict[str, list[dict]] = {"fast_dev_run": [], "previous_settings": []}
         for i in range(rounds):
             for name, extra in (("fast_dev_run", []), ("previous_settings", PREVIOUS)):
-                runs[name].append(_one(method, extra, tmp / f"{name}-{busy}-{i}"))
+                runs[name].append(_one(method, extra, tmp / f"{name}-{busy}-{i}", normal_exit=bool(extra)))
     finally:
         stop.set()
         for p in spinners:
@@ -126,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "idealssl train --method M --dataset digits --arch resnet18 --fast-dev-run --no-progress, "
         "fresh process, wall time from start to exit; baseline: the same with the previous smoke-test settings "
-        f"({' '.join(PREVIOUS)}); rounds alternated",
+        f"({' '.join(PREVIOUS)}) and the previous exit ({NORMAL_EXIT}); rounds alternated",
         "method": args.method,
         "rounds": args.rounds,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},
