@@ -34,18 +34,21 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return (lines[0] if lines else type(exc).__name__)[:limit]
 
 
-def _serialise(obj: Any) -> bytes:
+def _serialise(obj: Any) -> memoryview:
+    """``torch.save(obj)`` in memory: a writable view of the buffer itself (no copy of a checkpoint's size)."""
     buf = io.BytesIO()
     torch.save(obj, buf)
-    return buf.getvalue()
+    return buf.getbuffer()
 
 
 def save_atomic(obj, path, digest: bool = True) -> None:
     """Save ``obj`` atomically (:func:`idealssl.atomic.write_bytes`); with ``digest`` (idealssl checkpoints)
-    wrapped with its SHA-256. The state is serialised in memory first, so a full disk meets the file write only."""
+    wrapped with its SHA-256. The state is serialised in memory first, so a full disk meets the file write only.
+    The payload tensor shares the serialised state's memory: no copy of a checkpoint's size is made besides the
+    two serialisations."""
     data = _serialise(obj)
     if digest:
-        payload = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        payload = torch.frombuffer(data, dtype=torch.uint8)
         data = _serialise({"format": FORMAT, "sha256": hashlib.sha256(data).hexdigest(), "payload": payload})
     atomic.write_bytes(path, data, "checkpoint")
 

@@ -453,3 +453,22 @@ def test_10_run_files_do_not_follow_planted_symlinks(finished, tmp_path, name):
     assert main(["train", "--out", str(finished), "--resume", "--epochs", "3", *FAST[-1:]]) == 0
     assert victim.read_text() == "precious"
     assert not (finished / name).is_symlink()
+
+
+def test_2_the_checkpoint_file_is_the_verified_format_byte_for_byte(tmp_path):
+    """save_atomic shares memory instead of copying (no bytearray, no getvalue): the file is still exactly
+    torch.save({"format", "sha256", "payload"}) of the state's serialisation, and loads back equal."""
+    import hashlib
+    import io
+
+    state = {"backbone": {"w": torch.arange(1000, dtype=torch.float32)}, "cfg": {"seed": 0}, "step": 3}
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    raw = buf.getvalue()
+    ref = io.BytesIO()
+    payload = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
+    torch.save({"format": C.FORMAT, "sha256": hashlib.sha256(raw).hexdigest(), "payload": payload}, ref)
+    C.save_atomic(state, tmp_path / "last.pt")
+    assert (tmp_path / "last.pt").read_bytes() == ref.getvalue()
+    back = C.load(tmp_path / "last.pt")
+    assert torch.equal(back["backbone"]["w"], state["backbone"]["w"]) and back["step"] == 3
