@@ -28,6 +28,7 @@ __all__ = [
     "matrix_rank",
     "NOISE_FLOOR",
     "code_spectra",
+    "Spectra",
     "affine_rank",
     "entropy",
     "dissl_invariant_objective",
@@ -134,7 +135,11 @@ def matrix_rank(A: np.ndarray, rtol: float) -> int:
 NOISE_FLOOR = 16 * float(np.finfo(np.float64).eps)
 
 
-def code_spectra(codes: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray, str]:
+#: what :func:`code_spectra` returns: (σ of the centred codes, σ of the codes, the method that computed them)
+Spectra = tuple[np.ndarray, np.ndarray, str]
+
+
+def code_spectra(codes: np.ndarray, tol: float) -> Spectra:
     """Singular values of the centred codes [μ_m − μ̄] and of the codes [μ_m], decreasing, and the method that
     computed them; values at the rounding level of the codes (:data:`NOISE_FLOOR`) are 0 (identical codes far from the
     origin leave ~1e-16 of their norm after centring).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from ..inputs.orbits import Orbits, load_orbits
 from ..inputs.representation import Representation, from_array, load_representation
 from ..inputs.tasks import Task, load_task
 from ..probes import get_family
+from ..theory_math import Spectra, code_spectra
 from . import certificates as cert
 from . import certified_block
 from .decision import Decision, decide, relaxation
@@ -57,9 +59,13 @@ def _validated(tol: Any, threads: Any, certified: Any = "auto") -> float:
 
 
 def _stream(
-    rep: Representation, orb: Orbits, threads: int, notes: list[str]
-) -> tuple[Representation, float, OrbitStats]:
-    """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude."""
+    rep: Representation, orb: Orbits, threads: int, notes: list[str], tol: float
+) -> tuple[Representation, float, OrbitStats, Spectra]:
+    """The streaming pass, on Z rescaled by a power of two when its values are far from 1 in magnitude, and the
+    spectra of the codes (each orbit's first point, read before the pass): with ``threads`` > 1 computed in one more
+    thread during the pass, which waits on the file more than on the cores (benches/README.md: 0.16-0.22 s of
+    Gram matrix and eigenvalues hidden behind a 0.46-0.57 s pass at 1M x 512), by the same single-threaded
+    computation, so the same bits as after it."""
     raw_codes = rep.rows(orb.first_points())
     factor = safe_scale(raw_codes, float32_sums(rep))
     if factor != 1.0:
@@ -68,8 +74,14 @@ def _stream(
             "verdict is scale invariant); distances and bounds below are in those units, probes in the original ones"
         )
     rep = rep.rescaled(factor)
-    st = orbit_stats(rep, orb, threads=threads, codes=raw_codes * factor if factor != 1.0 else raw_codes)
-    return rep, factor, st
+    codes = raw_codes * factor if factor != 1.0 else raw_codes
+    if threads < 2 or not np.isfinite(codes).all():  # non-finite codes: the pass names the row (one line)
+        st = orbit_stats(rep, orb, threads=threads, codes=codes)
+        return rep, factor, st, code_spectra(st.codes, tol)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        spectra = ex.submit(code_spectra, codes, tol)
+        st = orbit_stats(rep, orb, threads=threads, codes=codes)
+        return rep, factor, st, spectra.result()
 
 
 def _sample_efficiency(st: OrbitStats, orb: Orbits, ideal: bool) -> dict[str, Any]:
@@ -231,9 +243,9 @@ def check(
     threads = int(threads)
     user_rep, orb, the_task = _loaded(Z, orbits, task, exhaustive)
     notes: list[str] = []
-    rep, factor, st0 = _stream(user_rep, orb, threads, notes)
+    rep, factor, st0, spectra = _stream(user_rep, orb, threads, notes, tol)
     relaxed = relaxation(rules, rep, orb, threads)
-    dec = decide(rules, st0, rep, orb, tol, notes, relaxed)
+    dec = decide(rules, st0, rep, orb, tol, notes, relaxed, spectra)
     st, g, conds = dec.st, dec.g, dec.conds
     ideal = all(c.holds for c in conds.values() if c.decisive)
     certificate = _certificate(rules, dec, rep, orb, factor, tol, ideal, notes)

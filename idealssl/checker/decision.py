@@ -13,6 +13,7 @@ import numpy as np
 
 from ..inputs.orbits import Orbits
 from ..inputs.representation import Representation
+from ..theory_math import Spectra
 from . import certificates as cert
 from .families import FamilyRules, ScaledInvariance
 from .geometry import CodeGeometry, code_geometry
@@ -84,13 +85,14 @@ def decide(
     tol: float,
     notes: list[str],
     relaxed: Callable[[], ScaledInvariance],
+    spectra: Spectra | None = None,
 ) -> Decision:
     """Invariance on each orbit's first point; when it fails and the family relaxes it (``linear-nobias``:
     up to positive scaling), the relaxed condition on the family's order-free codes (``relaxed()``, measured
     once by the caller); then the family's conditions on the codes so chosen (Thm 1; theory/statements.md
-    S1.3, S1.4, S2.1)."""
+    S1.3, S1.4, S2.1). ``spectra``: ``code_spectra(st.codes, tol)`` when the caller has it already."""
     scratch: list[str] = []
-    g = code_geometry(st, tol, scratch)
+    g = code_geometry(st, tol, scratch, spectra)
     inv = invariance_condition(st, g, rep.n)
     m = inv.detail["worst_orbit"]
     pair = (m, int(st.first[m]), int(st.argmax_dev[m]))

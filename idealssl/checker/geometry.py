@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..theory_math import code_spectra, erm_risk, numerical_rank
+from ..theory_math import Spectra, code_spectra, erm_risk, numerical_rank
 from .stats import OrbitStats
 
 
@@ -256,12 +256,13 @@ class CodeGeometry:
         return int(self.codes.shape[1])
 
 
-def code_geometry(st: OrbitStats, tol: float, notes: list[str]) -> CodeGeometry:
+def code_geometry(st: OrbitStats, tol: float, notes: list[str], spectra: Spectra | None = None) -> CodeGeometry:
     """Spectra and ranks of the codes (:func:`idealssl.theory_math.code_spectra`: singular values at the rounding
-    level of the codes are zero; identical codes far from the origin leave ~1e-16 of their norm after centring)."""
+    level of the codes are zero; identical codes far from the origin leave ~1e-16 of their norm after centring);
+    ``spectra``: ``code_spectra(st.codes, tol)`` computed beforehand."""
     codes = st.codes
     C = codes.shape[0]
-    sv_aff, sv_lin, how = code_spectra(codes, tol)
+    sv_aff, sv_lin, how = code_spectra(codes, tol) if spectra is None else spectra
     S = float(np.sqrt(np.sum(np.square(sv_aff)) / C))  # spread: Σσ² of the centred codes = ‖μ − μ̄‖_F²
     scale = S
     if scale == 0:

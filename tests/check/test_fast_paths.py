@@ -430,3 +430,23 @@ def test_rows_read_by_the_compiled_runs_equal_pythons_reads_and_name_the_same_tr
             rep.rows(index)
         errors.append(str(exc.value))
     assert errors[0] == errors[1] and "data ends inside row 250" in errors[0], errors  # the first run past row 2500
+
+
+@pytest.mark.parametrize("noise", [0.0, 1e-3])
+def test_spectra_during_the_pass_give_the_report_of_one_thread_bit_for_bit(tmp_path, monkeypatch, noise):
+    """With threads > 1 the codes' spectra are computed in a thread beside the streaming pass (api._stream); the
+    report (every spectrum, rank, bound and verdict) equals the one-thread report exactly. C = 30 > 4d takes the
+    d x d Gram route of code_spectra; many chunks of rows; invariant codes (rank fails) and noisy ones."""
+    from idealssl.checker.api import check
+
+    monkeypatch.setattr(representation, "CHUNK_BYTES", 8 * 6 * 16)  # 16 rows of 6 dims per read
+    rng = np.random.default_rng(5)
+    C, d, m = 30, 6, 10
+    Z = np.repeat(rng.standard_normal((C, d)), m, axis=0) + noise * rng.standard_normal((C * m, d))
+    perm = rng.permutation(C * m)
+    np.save(tmp_path / "z.npy", Z[perm].astype(np.float32))
+    labels = np.repeat(np.arange(C), m)[perm].tolist()
+    reports = [check(tmp_path / "z.npy", labels, threads=t).to_dict() for t in (1, 2, 3)]
+    assert reports[0]["ideal"] is False
+    assert reports[0]["conditions"]["invariance"]["holds"] is (noise == 0.0)
+    assert reports[1] == reports[0] and reports[2] == reports[0]
