@@ -495,6 +495,12 @@ def claims_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
     return "\n".join(out)
 
 
+def _mean_of_recorded(checks: list[dict[str, Any]], key: str) -> str:
+    """The mean of ``key`` over the checks that recorded it (3 significant digits), ``n/a`` when none did."""
+    values = [float(a[key]) for a in checks if a.get(key) is not None]
+    return f"{np.mean(values):.3g}" if values else "n/a"
+
+
 def curve_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
     """Markdown of the checks over training (each row's ``curve``): per method / config / temperature and step, the
     means over seeds of ``split``'s invariance ratio, affine rank and certified fraction, the runs ideal at the
@@ -511,13 +517,11 @@ def curve_table(rows: list[dict[str, Any]], split: str = "heldout") -> str:
         steps = sorted({int(c["step"]) for r in rs for c in r["curve"] if c.get(split)})
         for k in steps:
             at = [c[split] for r in rs for c in r["curve"] if int(c["step"]) == k and c.get(split)]
-            mean = lambda key, at=at: float(np.mean([float(a.get(key) or 0.0) for a in at]))  # noqa: E731
-            binds = ", ".join(sorted({str(a.get("binding_condition")) for a in at}))
-            out.append(
-                f"| {label} | {k} | {len(at)} | {sum(bool(a['ideal']) for a in at)} | "
-                f"{mean('invariance_ratio'):.3g} | {mean('affine_rank'):.3g} | {mean('certified_fraction'):.3g} | "
-                f"{binds} |"
+            figures = " | ".join(
+                _mean_of_recorded(at, key) for key in ("invariance_ratio", "affine_rank", "certified_fraction")
             )
+            binds = ", ".join(sorted({str(a.get("binding_condition")) for a in at}))
+            out.append(f"| {label} | {k} | {len(at)} | {sum(bool(a['ideal']) for a in at)} | {figures} | {binds} |")
     return "\n".join(out)
 
 

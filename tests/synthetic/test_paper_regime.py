@@ -207,3 +207,17 @@ def test_paper_tables_have_one_section_per_budget(tmp_path):
     assert text.count("**1500 steps:") == 4  # seeds (held-out, training), derived against original, curve
     assert text.count("**15000 steps:") == 3  # one configuration: no comparison table
     assert "| cissl | invariance_ratio | lower | 2 |" in text
+
+
+def test_curve_table_means_skip_a_missing_figure_instead_of_counting_it_as_zero():
+    from idealssl.synthetic.loop import curve_table
+
+    def row(seed, inv, rank):
+        s = {"invariance_ratio": inv, "affine_rank": rank, "certified_fraction": 0.0, "ideal": False}
+        return {"method": "cissl", "config": "derived", "seed": seed, "curve": [{"step": 10, "heldout": s}]}
+
+    line = curve_table([row(0, 0.4, 8), row(1, None, 10), row(2, 0.2, None)]).splitlines()[2]
+    cells = [c.strip() for c in line.split("|")]
+    assert cells[3] == "3" and cells[5] == "0.3" and cells[6] == "9"  # means of the recorded values only
+    none = curve_table([row(0, None, 8)]).splitlines()[2]
+    assert [c.strip() for c in none.split("|")][5] == "n/a"
