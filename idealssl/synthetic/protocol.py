@@ -30,6 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .sampling import ORACLE_REGIME
+
 #: the suite's experiments, in the order ``idealssl bench synthetic`` runs them and the reports list them (one
 #: module each in :mod:`idealssl.synthetic.experiments`)
 EXPERIMENTS = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
@@ -107,6 +109,13 @@ def partial_spearman(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> dict:
         return {"rho": rho, "p": 0.0 if abs(rho) >= 1.0 else float("nan"), "n": n}
     tval = rho * math.sqrt((n - 3) / (1 - rho**2))
     return {"rho": rho, "p": float(2 * student_t.sf(abs(tval), n - 3)), "n": n}
+
+
+def regime_label(regime: str, ablation: bool = False) -> str:
+    """How results name a batch regime: ``one-per-orbit`` is called the oracle regime (its sampler reads the orbit
+    partition M, :mod:`.sampling`), and an ablation says so."""
+    label = f"{regime} (oracle regime)" if regime == ORACLE_REGIME else regime
+    return f"{label}, ablation" if ablation else label
 
 
 def head_claim(summary: dict, base: str, ours: str, regime: str, suffix: str = "") -> dict:

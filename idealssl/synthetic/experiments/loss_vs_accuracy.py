@@ -1,10 +1,12 @@
 """``loss_vs_accuracy``: the ideal ISSL log loss against linear-probe accuracy across models (Fig. 7b).
 
 The models are every method of ``methods`` at the mode's steps (when both run in one suite; otherwise CISSL and
-DISSL at that budget) plus CISSL and DISSL at the mode's shorter budgets (``loss_models``), on the main world in
-the paper's batch regime at the temperatures chosen on the validation world. The verdict is the partial Spearman
-correlation of L_I (Eq. 6; theory/statements.md S4.2) with the 16-shot error, controlling for log(training
-steps); the correlations within one budget and those of the objectives' own batch losses are reported beside it.
+DISSL at that budget) plus CISSL and DISSL at the mode's shorter budgets (``loss_models``), on the main world in the
+mode's batch regime (``iid`` by default: orbit-blind anchors; ``one-per-orbit``, the oracle regime, when asked for
+and then labelled ``oracle`` in the protocol) at the temperatures chosen on the validation world. The verdict is the
+partial Spearman correlation of L_I (Eq. 6; theory/statements.md S4.2) with the 16-shot error, controlling for
+log(training steps); the correlations within one budget and those of the objectives' own batch losses are reported
+beside it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from scipy.stats import spearmanr
 from ...objectives import available
 from ...theory_math import ideal_log_loss_optimum
 from ..protocol import partial_spearman
+from ..sampling import ORACLE_REGIME
 from ..worlds import main_world
 from .runs import Measures, acc, few, strip, train_and_assess
 from .settings import Mode, pair_hparams
@@ -112,6 +115,7 @@ def run(mode: Mode, store: dict | None = None) -> dict:
             "world": w.describe(),
             "dim": w.C - 1,
             "batch_regime": mode["batch_regime"],
+            "oracle": mode["batch_regime"] == ORACLE_REGIME,
             "batch": mode["batch"],
             "models": "every method of 'methods' at " + str(mode["steps"]) + " steps (when run in the same suite; "
             "otherwise cissl and dissl at that budget) plus cissl and dissl at steps " + str(list(mode["loss_models"])),
