@@ -273,15 +273,36 @@ def _methods_tables(res: dict) -> list:
     return out
 
 
+def _test_text(res: dict) -> str:
+    """One permutation test of ``loss_vs_accuracy`` (its ``test`` and ``smallest_p``) in words."""
+    t = res.get("test")
+    if not t:
+        return "not tested (fewer than two informative groups)"
+    how = "exact" if t["exact"] else f"{t['n_permutations']} Monte Carlo arrangements"
+    return (
+        f"ρ = {t['statistic']:.3f}, two-sided p = {t['p_value']:.2g} ({how}; smallest attainable p "
+        f"{res['smallest_p']:.2g})"
+    )
+
+
 def _loss_lines(res: dict) -> list:
     s = res["summary"]
     if "spearman_loss_vs_fewshot16_error" not in s:
         return []
     part = s.get("partial_spearman_controlling_log_steps")
-    out = [
-        "### ideal log loss vs probe accuracy",
-        "",
-        f"{s['n_models']} models (batch regime {regime_label(res['protocol'].get('batch_regime', 'iid'))}). "
+    across, within_m = s.get("across_methods", {}), s.get("within_method", {})
+    out = ["### ideal log loss vs probe accuracy", ""]
+    if across:
+        out += [
+            f"Across methods at {across['steps']} steps, on the seed means of {len(across['methods'])} methods "
+            f"(one point per method): {_test_text(across)}. Within each budget sweep "
+            f"({', '.join(within_m.get('methods', [])) or 'none'}; {within_m.get('n_models', 0)} models), seeds "
+            f"exchanged whole, budget by budget: {_test_text(within_m)}.",
+            "",
+        ]
+    out += [
+        f"Descriptive, every model counted as independent (it is not: the p-values are too small): "
+        f"{s['n_models']} models (batch regime {regime_label(res['protocol'].get('batch_regime', 'iid'))}), "
         f"Spearman ρ(L_I, 16-shot error) = {s['spearman_loss_vs_fewshot16_error']['rho']:.3f} "
         f"(p = {s['spearman_loss_vs_fewshot16_error']['p']:.2g}); ρ(L_I, full-data accuracy) = "
         f"{s['spearman_loss_vs_full_binary_acc']['rho']:.3f}"

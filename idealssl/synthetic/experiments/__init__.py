@@ -69,6 +69,8 @@ __all__ = [
     "MODES",
     "Mode",
     "run_suite",
+    "rejudge",
+    "JUDGES",
     "versions",
     "method_hparams",
     "Measures",
@@ -89,6 +91,35 @@ RUNNERS: dict[str, Callable[[Mode, dict], dict]] = {
     "loss_vs_accuracy": loss_vs_accuracy.run,
     "dissl_threshold": dissl_threshold.run,
 }
+
+
+#: the experiments whose summary and verdict are functions of their recorded rows (and protocol): ``judge(result)``
+#: returns the keys it recomputes; :func:`rejudge` applies it to a result file without training
+JUDGES: dict[str, Callable[[dict], dict]] = {
+    "methods": methods.judge,
+    "self_target": self_target.judge,
+    "coarseness": coarseness.judge,
+    "loss_vs_accuracy": loss_vs_accuracy.judge,
+}
+
+
+def rejudge(path: Path | str) -> list[str]:
+    """Recompute the summary and verdict of one result file from its recorded rows (:data:`JUDGES`) and rewrite it,
+    recording the code that judged (``verdict_recomputed``: the git revision); returns the ids of the claims whose
+    verdict changed. A result file of another experiment raises :class:`InputError`."""
+    path = Path(path)
+    try:
+        res = json.loads(path.read_text())
+        name = res["experiment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{path}: not a result file of idealssl bench synthetic") from None
+    if name not in JUDGES:
+        raise InputError(f"{path}: the verdict of {name!r} is not recomputed from its rows ({', '.join(JUDGES)} are)")
+    before = {c["id"]: c.get("held") for c in res["verdict"]["claims"]}
+    res.update(plain(JUDGES[name](res)))
+    res["verdict_recomputed"] = {"git": versions()["git"], "from": "the recorded rows, without training"}
+    atomic.write_text(path, json.dumps(plain(res), indent=1, allow_nan=False), "results file")
+    return [c["id"] for c in res["verdict"]["claims"] if before.get(c["id"], "new") != c.get("held")]
 
 
 def versions() -> dict[str, str]:

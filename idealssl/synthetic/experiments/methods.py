@@ -25,7 +25,7 @@ from .self_target import self_target_claim
 from .settings import Mode, ablation_regime, method_hparams, methods_list, pair_hparams
 from .temperatures import select_temperatures
 
-__all__ = ["run", "SHOTS"]
+__all__ = ["run", "judge", "per_seed", "SHOTS"]
 
 #: few-shot sizes of the linear probe
 SHOTS = (4, 16, 64)
@@ -77,12 +77,25 @@ def _vje_claim(summary: dict, regime: str) -> dict:
     }
 
 
-def _claims(summary: dict, summary_abl: dict, regime: str, ablation: str | None) -> list[dict]:
-    claims = [head_claim(summary, base, ours, regime_label(regime)) for base, ours in PAIR_FAMILIES.values()]
-    if summary_abl and ablation:
+def per_seed(rows: list[dict]) -> dict[str, dict[int, dict]]:
+    """Per method, per seed: the 16-shot error and the full-data binary accuracy of the linear probe (the figures
+    the head claims pair by seed)."""
+    out: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        if "error" not in r:
+            out.setdefault(r["method"], {})[int(r["seed"])] = {"fewshot16_error": few(r, 16), "full_acc_binary": acc(r)}
+    return out
+
+
+def _claims(rows: list[dict], abl_rows: list[dict], regime: str, ablation: str | None) -> list[dict]:
+    """The claims of ``methods`` from its rows (the main regime's and the ablation's)."""
+    summary, seeds = summaries(rows, SHOTS), per_seed(rows)
+    claims = [head_claim(summary, seeds, base, ours, regime_label(regime)) for base, ours in PAIR_FAMILIES.values()]
+    if abl_rows and ablation:
+        summary_abl, seeds_abl = summaries(abl_rows, SHOTS), per_seed(abl_rows)
         suffix = "-oracle" if ablation == ORACLE_REGIME else f"-{ablation}"
         claims += [
-            head_claim(summary_abl, base, ours, regime_label(ablation, True), suffix=suffix)
+            head_claim(summary_abl, seeds_abl, base, ours, regime_label(ablation, True), suffix=suffix)
             for base, ours in PAIR_FAMILIES.values()
         ]
         by_regime = {regime: summary, ablation: summary_abl}
@@ -92,6 +105,16 @@ def _claims(summary: dict, summary_abl: dict, regime: str, ablation: str | None)
     if "vje" in summary and "error" not in summary["vje"]:
         claims.append(_vje_claim(summary, regime_label(regime)))
     return claims
+
+
+def judge(res: dict) -> dict:
+    """The verdict of a ``methods`` result from its recorded rows and protocol (what :func:`run` records; a recorded
+    file's verdict is recomputed with it, without training)."""
+    p = res["protocol"]
+    regime, ablation = p["batch_regime"], p.get("ablation_regime")
+    rows = [r for r in res["rows"] if r["batch_regime"] == regime]
+    abl_rows = [r for r in res["rows"] if ablation and r["batch_regime"] == ablation]
+    return {"verdict": {"claims": _claims(rows, abl_rows, regime, ablation)}}
 
 
 def _protocol(mode: Mode, rows: list[dict], ablation: str | None, sel: dict, hps: dict) -> dict:
@@ -146,12 +169,10 @@ def run(mode: Mode, store: dict | None = None) -> dict:
     if store is not None:
         store["methods_rows"] = rows
     rows, abl_rows = strip(rows), strip(abl_rows)
-    summary = summaries(rows, SHOTS)
-    summary_abl = summaries(abl_rows, SHOTS) if abl_rows else {}
     return {
         "rows": rows + abl_rows,
-        "summary": summary,
-        "summary_ablation": summary_abl,
-        "verdict": {"claims": _claims(summary, summary_abl, regime, ablation)},
+        "summary": summaries(rows, SHOTS),
+        "summary_ablation": summaries(abl_rows, SHOTS) if abl_rows else {},
+        "verdict": {"claims": _claims(rows, abl_rows, regime, ablation)},
         "protocol": _protocol(mode, rows, ablation, sel, hps),
     }

@@ -18,7 +18,7 @@ from ..worlds import main_world
 from .runs import Measures, acc, few, mean_sd, strip, train_and_assess
 from .settings import Mode, pair_hparams
 
-__all__ = ["run", "self_target_claim", "REGIMES"]
+__all__ = ["run", "judge", "self_target_claim", "REGIMES"]
 
 #: the two regimes the experiment compares: the default (orbit-blind) and the oracle regime
 REGIMES = (DEFAULT_REGIME, ORACLE_REGIME)
@@ -83,6 +83,17 @@ def _summary(rows: list[dict], regimes: list[str]) -> dict:
     return summary
 
 
+def judge(res: dict) -> dict:
+    """The summary and verdict of a ``self_target`` result from its recorded rows (what :func:`run` records; a
+    recorded file's verdict is recomputed with it, without training)."""
+    summary = _summary(res["rows"], list(REGIMES))
+    claim = self_target_claim(
+        summary.get(ORACLE_REGIME, {}), summary.get(DEFAULT_REGIME, {}), "at the published default temperature 0.07"
+    )
+    claim["id"] = "cissl-self-target-default-temperature"
+    return {"summary": summary, "verdict": {"claims": [claim]}}
+
+
 def run(mode: Mode, store: dict | None = None) -> dict:
     """CISSL's self target vs the invariant bound at the published default temperatures (CISSL 0.07,
     SimCLR 0.1; matched heads), in the iid regime (the default) and in the oracle regime (one-per-orbit)."""
@@ -95,15 +106,9 @@ def run(mode: Mode, store: dict | None = None) -> dict:
         for s in mode["seeds"]
     ]
     rows = strip(rows)
-    summary = _summary(rows, list(REGIMES))
-    claim = self_target_claim(
-        summary.get(ORACLE_REGIME, {}), summary.get(DEFAULT_REGIME, {}), "at the published default temperature 0.07"
-    )
-    claim["id"] = "cissl-self-target-default-temperature"
     return {
         "rows": rows,
-        "summary": summary,
-        "verdict": {"claims": [claim]},
+        **judge({"rows": rows}),
         "protocol": {
             "world": w.describe(),
             "dim": w.C - 1,
