@@ -17,11 +17,10 @@ of a pair made equal wherever they do not differ by definition:
 * **length**: the losses' last 10% are recorded (:func:`loss_tail`), with a flag saying whether the
   curve has flattened.
 
-Verdict states (``held``): ``True``, ``False``, ``"inconclusive"`` (the difference is within noise),
-``"cannot discriminate"`` (the test cannot fail here whatever the truth, e.g. a probe that memorises
-every labelling, one seed, or an interval that contains both outcomes), ``None`` (a measurement, no prediction).
-Claims that compare seeds carry two-sided t intervals, paired by seed where two settings share the seed's tasks
-(:func:`t_verdict`, theory/statements.md S9.3).
+Verdict states (``held``): ``True``, ``False``, ``"cannot discriminate"`` (the data allow both outcomes, e.g. an
+interval that contains the threshold or one seed, or the test cannot fail here whatever the truth, e.g. a probe that
+memorises every labelling), ``None`` (a measurement, no prediction). Claims that compare seeds carry two-sided t
+intervals, paired by seed where two settings share the seed's tasks (:func:`t_verdict`, theory/statements.md S9.3).
 """
 
 from __future__ import annotations
@@ -39,8 +38,7 @@ from .sampling import ORACLE_REGIME
 EXPERIMENTS = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 CANNOT = "cannot discriminate"
-INCONCLUSIVE = "inconclusive"
-VERDICT_STATES = (True, False, INCONCLUSIVE, CANNOT, None)
+VERDICT_STATES = (True, False, CANNOT, None)
 
 #: the pairs of Table 1, (baseline, ours), by family; the family names the temperature grid
 PAIR_FAMILIES = {"contrastive": ("simclr", "cissl"), "distillation": ("dino", "dissl")}

@@ -29,7 +29,7 @@ def _claim(base_err, ours_err, base_acc=(0.9,) * 3, ours_acc=(0.9,) * 3):
 
 def test_head_claim_is_a_paired_t_interval_against_scipy():
     """base - ours = 0.01, 0.04, 0.07: mean 0.04, sd 0.03; the 95 % interval 0.04 ± 4.303 x 0.03/√3 contains 0.
-    The former criterion (difference of means above 2 standard errors of the unpaired means, 0.0346) called it
+    A difference of means above 2 standard errors of the unpaired means (0.0346) would call it
     held."""
     c = _claim((0.31, 0.34, 0.37), (0.30, 0.30, 0.30))
     iv = c["values"]["fewshot16_error_base_minus_ours"]
@@ -90,7 +90,7 @@ def _coarse_rows(errors_by_level, wn=0.5, seen=0.0):
 
 def test_coarseness_monotone_is_a_paired_t_interval_below_the_margin():
     """error(coarser) - error(finer) by seed: -0.05, -0.01, +0.03 has the interval -0.01 ± 4.303 x 0.04/√3, which
-    contains the margin 0.01 (the former slack, 2 SE of the unpaired means + 0.01, called it monotone)."""
+    contains the margin 0.01 (a slack of 2 SE of the unpaired means + 0.01 would call it monotone)."""
     from idealssl.synthetic.experiments.coarseness import coarseness_claims
 
     rows = _coarse_rows({8: (0.30, 0.30, 0.30), 4: (0.25, 0.29, 0.33)})

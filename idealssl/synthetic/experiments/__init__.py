@@ -11,8 +11,8 @@ paper's objectives too; ``one-per-orbit`` is the **oracle regime** (the sampler 
 the method is meant to discover), run only as a labelled ablation (``ablation_regime``, ``oracle: true`` in its
 rows), or as the main regime when ``--batch-regime one-per-orbit`` asks for it (``protocol.oracle: true``); the
 Table 1 pairs are matched and their temperatures chosen on a validation world (:mod:`idealssl.synthetic.protocol`,
-:mod:`.temperatures`). Verdicts are True, False, "inconclusive", "cannot discriminate" (the test cannot fail here)
-or None (a measurement).
+:mod:`.temperatures`). Verdicts are True, False, "cannot discriminate" (the data allow both outcomes, or the test
+cannot fail here) or None (a measurement).
 
 Experiments (statements of ``theory/statements.md`` in brackets), in the order :data:`EXPERIMENTS` runs them:
 
