@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
+from idealssl.jsonutil import plain
 from idealssl.synthetic.protocol import CANNOT, head_claim
 
 T975_2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2)
@@ -205,8 +206,9 @@ def test_loss_vs_accuracy_verdict_three_ways_and_cannot_discriminate_when_the_te
 
 
 def test_bench_report_rejudge_recomputes_the_verdicts_from_the_recorded_rows(tmp_path, capsys):
-    """`idealssl bench report --rejudge` rewrites the verdicts (no training) with the code's criteria; the files of
-    synthetic/results/quick as recorded serve as input. A file that is not a result exits 2."""
+    """`idealssl bench report --rejudge` rewrites verdicts (no training) that differ from what the code computes from
+    the rows, here the files of synthetic/results/quick with every verdict overwritten, and leaves a file that
+    already agrees untouched, byte for byte. A file that is not a result exits 2."""
     import json
     import shutil
     from pathlib import Path
@@ -217,12 +219,43 @@ def test_bench_report_rejudge_recomputes_the_verdicts_from_the_recorded_rows(tmp
 
     src = Path(__file__).resolve().parents[2] / "synthetic" / "results" / "quick"
     shutil.copytree(src, tmp_path / "quick")
-    assert main(["bench", "report", "--results", str(tmp_path), "--mode", "quick", "--rejudge"]) == 0
-    assert capsys.readouterr().out.count("rejudged ") == len(JUDGES)
+    for name in JUDGES:
+        f = tmp_path / "quick" / f"{name}.json"
+        doc = json.loads(f.read_text())
+        doc.pop("verdict_recomputed", None)
+        doc["verdict"] = {"claims": [{**c, "held": "stale"} for c in doc["verdict"]["claims"]]}
+        f.write_text(json.dumps(doc))
+    args = ["bench", "report", "--results", str(tmp_path), "--mode", "quick", "--rejudge"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("verdict changed for") == len(JUDGES)
+    written = {}
     for name, judge in JUDGES.items():
-        doc = json.loads((tmp_path / "quick" / f"{name}.json").read_text())
-        assert doc["verdict"] == json.loads(json.dumps(judge(doc)["verdict"])), name
+        f = tmp_path / "quick" / f"{name}.json"
+        doc = json.loads(f.read_text())
+        assert doc["verdict"] == plain(judge(doc)["verdict"]), name
         assert doc["verdict_recomputed"]["git"]
+        written[name] = f.read_bytes()
+    assert main(args) == 0
+    assert capsys.readouterr().out.count("no change") == len(JUDGES)
+    assert all((tmp_path / "quick" / f"{n}.json").read_bytes() == b for n, b in written.items())
     (tmp_path / "bad" / "quick").mkdir(parents=True)
     (tmp_path / "bad" / "quick" / "methods.json").write_text("[]")
     assert main(["bench", "report", "--results", str(tmp_path / "bad"), "--mode", "quick", "--rejudge"]) == 2
+
+
+@pytest.mark.parametrize("mode", ["full", "quick"])
+def test_the_recorded_verdicts_are_their_rows_judged(mode):
+    """Every recorded verdict that is a function of its rows is what the code computes from them (`idealssl bench
+    report --rejudge` leaves the committed files unchanged)."""
+    import json
+    from pathlib import Path
+
+    pytest.importorskip("torch")
+    from idealssl.synthetic.experiments import JUDGES
+
+    d = Path(__file__).resolve().parents[2] / "synthetic" / "results" / mode
+    if not d.is_dir():
+        pytest.skip(f"no recorded {mode}-mode results in this checkout")
+    for name, judge in JUDGES.items():
+        doc = json.loads((d / f"{name}.json").read_text())
+        assert plain(judge(doc)["verdict"]) == doc["verdict"], name

@@ -104,9 +104,10 @@ JUDGES: dict[str, Callable[[dict], dict]] = {
 
 
 def rejudge(path: Path | str) -> list[str]:
-    """Recompute the summary and verdict of one result file from its recorded rows (:data:`JUDGES`) and rewrite it,
-    recording the code that judged (``verdict_recomputed``: the git revision); returns the ids of the claims whose
-    verdict changed. A result file of another experiment raises :class:`InputError`."""
+    """Recompute the summary and verdict of one result file from its recorded rows (:data:`JUDGES`) and, when they
+    differ from the recorded ones, rewrite it, recording the code that judged (``verdict_recomputed``: the git
+    revision); returns the ids of the claims whose verdict changed. A result file of another experiment raises
+    :class:`InputError`."""
     path = Path(path)
     try:
         res = json.loads(path.read_text())
@@ -116,7 +117,10 @@ def rejudge(path: Path | str) -> list[str]:
     if name not in JUDGES:
         raise InputError(f"{path}: the verdict of {name!r} is not recomputed from its rows ({', '.join(JUDGES)} are)")
     before = {c["id"]: c.get("held") for c in res["verdict"]["claims"]}
-    res.update(plain(JUDGES[name](res)))
+    judged = plain(JUDGES[name](res))
+    if all(res.get(k) == v for k, v in judged.items()):
+        return []  # the file already holds what this code computes: left as it is
+    res.update(judged)
     res["verdict_recomputed"] = {"git": versions()["git"], "from": "the recorded rows, without training"}
     atomic.write_text(path, json.dumps(plain(res), indent=1, allow_nan=False), "results file")
     return [c["id"] for c in res["verdict"]["claims"] if before.get(c["id"], "new") != c.get("held")]

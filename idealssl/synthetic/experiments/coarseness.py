@@ -87,8 +87,9 @@ def _by_seed(rows: list[dict], m: str, C: int, n: int, key: str = "error") -> di
     """One few-shot figure of ``method`` at the level with ``C`` orbits, by seed."""
     out = {}
     for r in rows:
-        if r["method"] == m and r["level_C"] == C and "error" not in r and few(r, n, key) is not None:
-            out[int(r["seed"])] = float(few(r, n, key))
+        v = few(r, n, key) if r["method"] == m and r["level_C"] == C and "error" not in r else None
+        if v is not None:
+            out[int(r["seed"])] = float(v)
     return out
 
 
