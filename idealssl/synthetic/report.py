@@ -232,7 +232,7 @@ def _methods_tables(res: dict) -> list:
         f"{wn.get('64', float('nan')):.3f}. Batch regime {regime_label(regime)} (effective batch "
         f"{p.get('batch_effective', p['batch'])})"
         + (
-            f"; the pairs again in the {regime_label(p['ablation_regime'])} regime as a labelled ablation."
+            f"; the pairs again in batch regime {regime_label(p['ablation_regime'])} as a labelled ablation."
             if p.get("ablation_regime")
             else "."
         ),
