@@ -17,9 +17,10 @@ of a pair made equal wherever they do not differ by definition:
 * **length**: the losses' last 10% are recorded (:func:`loss_tail`), with a flag saying whether the
   curve has flattened.
 
-Verdict states (``held``): ``True``, ``False``, ``"inconclusive"`` (the difference is within noise),
-``"cannot discriminate"`` (the test cannot fail here whatever the truth, e.g. a probe that memorises
-every labelling), ``None`` (a measurement, no prediction).
+Verdict states (``held``): ``True``, ``False``, ``"cannot discriminate"`` (the data allow both outcomes, e.g. an
+interval that contains the threshold or one seed, or the test cannot fail here whatever the truth, e.g. a probe that
+memorises every labelling), ``None`` (a measurement, no prediction). Claims that compare seeds carry two-sided t
+intervals, paired by seed where two settings share the seed's tasks (:func:`t_verdict`, theory/statements.md S9.3).
 """
 
 from __future__ import annotations
@@ -30,13 +31,14 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .sampling import ORACLE_REGIME
+
 #: the suite's experiments, in the order ``idealssl bench synthetic`` runs them and the reports list them (one
 #: module each in :mod:`idealssl.synthetic.experiments`)
 EXPERIMENTS = ("dimension", "methods", "self_target", "coarseness", "loss_vs_accuracy", "dissl_threshold")
 
 CANNOT = "cannot discriminate"
-INCONCLUSIVE = "inconclusive"
-VERDICT_STATES = (True, False, INCONCLUSIVE, CANNOT, None)
+VERDICT_STATES = (True, False, CANNOT, None)
 
 #: the pairs of Table 1, (baseline, ours), by family; the family names the temperature grid
 PAIR_FAMILIES = {"contrastive": ("simclr", "cissl"), "distillation": ("dino", "dissl")}
@@ -109,31 +111,93 @@ def partial_spearman(x: ArrayLike, y: ArrayLike, z: ArrayLike) -> dict:
     return {"rho": rho, "p": float(2 * student_t.sf(abs(tval), n - 3)), "n": n}
 
 
-def head_claim(summary: dict, base: str, ours: str, regime: str, suffix: str = "") -> dict:
-    """The Table 1 claim 'ours beats base' from the per-method summaries of one batch regime."""
+def regime_label(regime: str, ablation: bool = False) -> str:
+    """How results name a batch regime: ``one-per-orbit`` is called the oracle regime (its sampler reads the orbit
+    partition M, :mod:`.sampling`), and an ablation says so."""
+    label = f"{regime} (oracle regime)" if regime == ORACLE_REGIME else regime
+    return f"{label}, ablation" if ablation else label
+
+
+def t_verdict(values: Sequence[float], threshold: float = 0.0, claim: str = "greater") -> tuple[dict, str]:
+    """The two-sided 95 % t interval of the mean of ``values`` over seeds (one figure, or differences paired by
+    seed) and its three-way verdict on the claim "the mean is ``claim`` than ``threshold``" (theory/statements.md
+    S9.3): x̄ ± t_{0.975, n−1} s/√n (:func:`idealssl.stats.t_interval`), "held" when the whole interval lies on the
+    claim's side, "not held" when it lies on the other, "cannot discriminate" when it contains the threshold (one
+    seed: always; :func:`idealssl.stats.verdict`). Returns the interval as a JSON-safe dict and the verdict."""
+    from ..stats import t_interval, verdict
+
+    iv = t_interval(list(values), 0.95)
+    return iv.as_dict(), verdict(iv, threshold, claim)
+
+
+def all_held(verdicts: Sequence[str]) -> bool | str:
+    """A claim over many comparisons (each a :func:`t_verdict`): True when every one is held, False when one is not
+    held, "cannot discriminate" otherwise (or when there is none)."""
+    if "not held" in verdicts:
+        return False
+    return True if verdicts and all(v == "held" for v in verdicts) else CANNOT
+
+
+def _joint(err: str, acc: str) -> bool | str:
+    """A head claim's verdict from its two figures' verdicts: held when the 16-shot error is lower and the
+    full-data accuracy is not lower, failed when either lies on the other side, else cannot discriminate."""
+    if err == "not held" or acc == "not held":
+        return False
+    return True if err == "held" else CANNOT
+
+
+def head_claim(
+    summary: dict, per_seed: dict[str, dict[int, dict]], base: str, ours: str, regime: str, suffix: str = ""
+) -> dict:
+    """The Table 1 claim 'ours beats base' in one batch regime, paired by seed (theory/statements.md S9.3).
+
+    Parameters
+    ----------
+    summary : dict
+        Per-method aggregates (``final_loss_last10``, ``invariance_ratio``, reported beside the verdict).
+    per_seed : dict
+        Per method, per seed: ``fewshot16_error`` and ``full_acc_binary`` (None when not measured).
+    base, ours : str
+        The pair (Table 1: SimCLR vs CISSL, DINO vs DISSL).
+    regime : str
+        The regime's label (:func:`regime_label`), part of the prediction.
+    suffix : str
+        Appended to the claim's id (an ablation's regime).
+
+    Returns
+    -------
+    dict
+        ``held``: True when the 95 % t interval (n − 1 dof) of the paired difference of 16-shot error, base − ours,
+        lies above 0 and that of full-data binary accuracy, ours − base, does not lie below 0; False when the error
+        interval lies below 0 or the accuracy interval does; "cannot discriminate" otherwise; None when a method
+        is missing. The seeds pair the two methods: one seed draws the same random invariant tasks and few-shot
+        samples for both (and the same world).
+    """
     cid = f"heads-{ours}-vs-{base}{suffix}"
     pred = f"{ours} beats {base} on linear probes at equal budget (Table 1); batch regime {regime}"
-    if any(m not in summary or "error" in summary[m] for m in (base, ours)):
+    got = {m: {s: v for s, v in per_seed.get(m, {}).items() if None not in v.values()} for m in (base, ours)}
+    seeds = sorted(set(got[base]) & set(got[ours]))
+    if not seeds or any(m not in summary or "error" in summary[m] for m in (base, ours)):
         return {"id": cid, "prediction": pred, "criterion": "not run: a method is missing or failed", "held": None}
-    a, b = summary[ours]["fewshot_error_n16"], summary[base]["fewshot_error_n16"]
-    fa, fb = summary[ours]["linear_acc_binary"]["mean"], summary[base]["linear_acc_binary"]["mean"]
-    n = max(a["n"], 1)
-    se = math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / n) if n > 1 else 0.0
-    diff = b["mean"] - a["mean"]
-    held = (diff > 2 * se and fa >= fb) if n > 1 else (diff > 0 and fa >= fb)
-    if n > 1 and abs(diff) <= 2 * se and abs(fa - fb) < 0.01:
-        held = INCONCLUSIVE
+    d_err = [got[base][s]["fewshot16_error"] - got[ours][s]["fewshot16_error"] for s in seeds]
+    d_acc = [got[ours][s]["full_acc_binary"] - got[base][s]["full_acc_binary"] for s in seeds]
+    iv_err, v_err = t_verdict(d_err)
+    iv_acc, v_acc = t_verdict(d_acc)
     return {
         "id": cid,
         "prediction": pred,
-        "criterion": "16-shot linear-probe error lower by more than 2 standard errors over seeds (any difference "
-        "with one seed) and full-data binary accuracy not lower; 'inconclusive' when both differences "
-        "are within noise",
+        "criterion": "paired by seed (same tasks and few-shot draws), 95 % two-sided t interval (n - 1 dof): "
+        "16-shot linear-probe error difference (base - ours) above 0 and full-data binary accuracy difference "
+        "(ours - base) not below 0; failed when either lies on the other side of 0; 'cannot discriminate' when "
+        "the error interval contains 0 (always with one seed)",
         "values": {
-            "fewshot16_error": {ours: a, base: b},
-            "full_acc_binary": {ours: fa, base: fb},
+            "seeds": seeds,
+            "fewshot16_error": {m: [got[m][s]["fewshot16_error"] for s in seeds] for m in (ours, base)},
+            "full_acc_binary": {m: [got[m][s]["full_acc_binary"] for s in seeds] for m in (ours, base)},
+            "fewshot16_error_base_minus_ours": {**iv_err, "verdict": v_err},
+            "full_acc_binary_ours_minus_base": {**iv_acc, "verdict": v_acc},
             "final_loss_last10": {m: summary[m]["final_loss_last10"] for m in (ours, base)},
             "invariance_ratio": {m: summary[m]["invariance_ratio"] for m in (ours, base)},
         },
-        "held": held,
+        "held": _joint(v_err, v_acc),
     }

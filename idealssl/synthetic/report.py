@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import atomic
 from ..errors import InputError
-from .protocol import EXPERIMENTS
+from .protocol import EXPERIMENTS, regime_label
 
 BEGIN = "<!-- claims:begin -->"
 END = "<!-- claims:end -->"
@@ -229,10 +229,10 @@ def _methods_tables(res: dict) -> list:
         "16-shot error",
         "",
         f"W_n: n=4: {wn.get('4', float('nan')):.3f}, n=16: {wn.get('16', float('nan')):.3f}, n=64: "
-        f"{wn.get('64', float('nan')):.3f}. Batch regime {regime} (effective batch "
+        f"{wn.get('64', float('nan')):.3f}. Batch regime {regime_label(regime)} (effective batch "
         f"{p.get('batch_effective', p['batch'])})"
         + (
-            f"; the pairs again in the {p['ablation_regime']} regime (batch {p['batch']}) as an ablation."
+            f"; the pairs again in batch regime {regime_label(p['ablation_regime'])} as a labelled ablation."
             if p.get("ablation_regime")
             else "."
         ),
@@ -266,11 +266,23 @@ def _methods_tables(res: dict) -> list:
         "loss flattened |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    out += _methods_rows(res["summary"], regime)
-    if res.get("summary_iid"):
-        out += _methods_rows(res["summary_iid"], "iid (ablation)")
+    out += _methods_rows(res["summary"], regime_label(regime))
+    if res.get("summary_ablation"):
+        out += _methods_rows(res["summary_ablation"], regime_label(p["ablation_regime"], ablation=True))
     out.append("")
     return out
+
+
+def _test_text(res: dict) -> str:
+    """One permutation test of ``loss_vs_accuracy`` (its ``test`` and ``smallest_p``) in words."""
+    t = res.get("test")
+    if not t:
+        return "not tested (fewer than two informative groups)"
+    how = "exact" if t["exact"] else f"{t['n_permutations']} Monte Carlo arrangements"
+    return (
+        f"ρ = {t['statistic']:.3f}, two-sided p = {t['p_value']:.2g} ({how}; smallest attainable p "
+        f"{res['smallest_p']:.2g})"
+    )
 
 
 def _loss_lines(res: dict) -> list:
@@ -278,10 +290,19 @@ def _loss_lines(res: dict) -> list:
     if "spearman_loss_vs_fewshot16_error" not in s:
         return []
     part = s.get("partial_spearman_controlling_log_steps")
-    out = [
-        "### ideal log loss vs probe accuracy",
-        "",
-        f"{s['n_models']} models (batch regime {res['protocol'].get('batch_regime', 'iid')}). "
+    across, within_m = s.get("across_methods", {}), s.get("within_method", {})
+    out = ["### ideal log loss vs probe accuracy", ""]
+    if across:
+        out += [
+            f"Across methods at {across['steps']} steps, on the seed means of {len(across['methods'])} methods "
+            f"(one point per method): {_test_text(across)}. Within each budget sweep "
+            f"({', '.join(within_m.get('methods', [])) or 'none'}; {within_m.get('n_models', 0)} models), seeds "
+            f"exchanged whole, budget by budget: {_test_text(within_m)}.",
+            "",
+        ]
+    out += [
+        f"Descriptive, every model counted as independent (it is not: the p-values are too small): "
+        f"{s['n_models']} models (batch regime {regime_label(res['protocol'].get('batch_regime', 'iid'))}), "
         f"Spearman ρ(L_I, 16-shot error) = {s['spearman_loss_vs_fewshot16_error']['rho']:.3f} "
         f"(p = {s['spearman_loss_vs_fewshot16_error']['p']:.2g}); ρ(L_I, full-data accuracy) = "
         f"{s['spearman_loss_vs_full_binary_acc']['rho']:.3f}"

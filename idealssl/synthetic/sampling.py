@@ -4,7 +4,7 @@ Orbit-blind regimes draw the anchors from the inputs alone, as every trainer on 
 anchor then come from its orbit by the world's augmentation (:meth:`~.worlds.World.sample_views`), which is the
 augmentation itself, not knowledge of M given to the sampler.
 
-``"iid"`` (the default of the synthetic trainer and of ``idealssl bench loop``)
+``"iid"`` (the default of the synthetic trainer, ``idealssl bench loop`` and ``idealssl bench synthetic``'s claims)
     ``batch`` anchors i.i.d. uniform over the N inputs.
 ``"epoch"`` (orbit-blind, as an image trainer's data loader)
     A fresh uniform permutation of the N inputs per epoch, cut into consecutive batches of ``batch`` anchors (a
@@ -46,7 +46,6 @@ from .worlds import World
 
 __all__ = [
     "BATCH_REGIMES",
-    "PAPER_REGIME",
     "ORACLE_REGIME",
     "ORBIT_BLIND",
     "DEFAULT_REGIME",
@@ -61,8 +60,6 @@ __all__ = [
 BATCH_REGIMES = ("one-per-orbit", "iid", "epoch")
 #: the oracle regime: every batch one input of min(batch, C) distinct orbits (the sampler reads M)
 ORACLE_REGIME = "one-per-orbit"
-#: the name the suite's claims experiments (``idealssl bench synthetic``) give the oracle regime
-PAPER_REGIME = ORACLE_REGIME
 #: the regimes whose anchors are drawn from the inputs alone
 ORBIT_BLIND = ("iid", "epoch")
 #: the synthetic trainer's and ``idealssl bench loop``'s regime
@@ -140,7 +137,7 @@ def invariant_bound(world: World, batch: int, regime: str, n_views: int = 2, sel
 
     _check(regime)
     c = n_views if self_candidate else n_views - 1
-    if regime == PAPER_REGIME:
+    if regime == ORACLE_REGIME:
         return float(np.log(c)) if c > 0 else 0.0
     p = world.orbit_mass
     k = np.arange(batch)

@@ -19,9 +19,10 @@
 #     `idealssl bench synthetic --mode full` (`synthetic/results/full/methods.json`; its protocol,
 #     seeds, steps and head settings are printed below), with the supervised oracle as reference.
 #     The pairs are matched (same head widths and output normalisation where the methods do not
-#     differ by definition, temperatures chosen by one grid on a validation world) and trained in
-#     the paper's batch regime (each batch draws distinct orbits); the iid regime (same-orbit
-#     negatives in the batch) is shown as an ablation, with each contrastive loss's invariant bound.
+#     differ by definition, temperatures chosen by one grid on a validation world in the same regime)
+#     and trained in the iid batch regime (orbit-blind anchors, as on real data: same-orbit negatives
+#     in the batch); the oracle regime (each batch draws distinct orbits: the sampler reads the
+#     orbits) is shown as a labelled ablation, with each contrastive loss's invariant bound.
 #     Affine logistic-regression probes on random binary / 5-label invariant tasks: full-data
 #     accuracy and 16-shot error; the verdicts are the ones recorded there;
 #   - digits (sklearn 8x8, the `idealssl train` digits preset: convnet, d = 64, 60 epochs), 2 seeds:
@@ -105,13 +106,15 @@ if rec is not None:
             f"16-shot err {s['error_n16'][0]:.3f}±{s['error_n16'][1]:.3f}  L_I {s['ideal_log_loss'][0]:.3f}  "
             f"invariance ratio {s['invariance_ratio'][0]:.3f}  checker ideal {s['check_ideal']}"
         )
-    for name, summ_r in (("paper regime", rec["summary"]), ("iid ablation", rec.get("summary_iid") or {})):
+    ablation = rec["protocol"].get("ablation_regime")
+    oracle_name = "oracle regime" if ablation == "one-per-orbit" else f"{ablation} ablation"
+    for name, summ_r in ((f"{regime} regime", rec["summary"]), (oracle_name, rec.get("summary_ablation") or {})):
         for m in E.HEAD_METHODS:
             x = summ_r.get(m)
             if x and "error" not in x:
                 b = x.get("invariant_bound")
                 print(
-                    f"{name:12s} {NAMES[m]:7s} final batch loss (last 10%) {x['final_loss_last10']['mean']:.3f}"
+                    f"{name:13s} {NAMES[m]:7s} final batch loss (last 10%) {x['final_loss_last10']['mean']:.3f}"
                     + ("" if b is None else f" vs invariant bound {b:.3f}")
                     + f"; loss flattened in {x['flattened']} runs; "
                     f"16-shot err {x['fewshot_error_n16']['mean']:.3f}; "

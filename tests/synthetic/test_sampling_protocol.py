@@ -113,13 +113,23 @@ def test_coarseness_claims_exclude_the_n1_ties():
     from idealssl.synthetic.experiments.coarseness import coarseness_claims
 
     def level(C, errs):
-        e = {"method": "oracle", "C": C}
-        for n, x in errs.items():
-            e[f"error_n{n}"] = {"mean": x, "sd": 0.0, "n": 3}
-            e[f"seen_orbit_error_n{n}"] = {"mean": 0.0, "sd": 0.0, "n": 3}
-            e[f"W_n{n}"] = 1.0
-        return e
+        return [
+            {
+                "method": "oracle",
+                "level_C": C,
+                "seed": s,
+                "probes": {
+                    "linear": {
+                        "fewshot": {
+                            str(n): {"error": x + 0.01 * s, "seen_orbit_error": 0.0, "W_n": 1.0}
+                            for n, x in errs.items()
+                        }
+                    }
+                },
+            }
+            for s in range(3)
+        ]
 
-    summary = [level(8, {1: 0.50, 4: 0.4}), level(4, {1: 0.60, 4: 0.2})]  # n = 1 worse when coarser: excluded
-    mono = coarseness_claims(summary, ["oracle"], (1, 4))[0]
+    rows = level(8, {1: 0.50, 4: 0.4}) + level(4, {1: 0.60, 4: 0.2})  # n = 1 worse when coarser: excluded
+    mono = coarseness_claims(rows, ["oracle"], (1, 4))[0]
     assert mono["held"] is True and mono["values"]["pairs"] == 1 and mono["values"]["excluded"] == "n = 1"

@@ -258,9 +258,15 @@ def test_readme_tables_are_the_recorded_results():
     for name in (
         "methods",
         "loss_vs_accuracy",
-    ):  # the claims about the paper: its regime, temperatures chosen on validation
-        protocol = json.loads((results / "full" / f"{name}.json").read_text())["protocol"]
-        assert protocol["batch_regime"] == "one-per-orbit"
+    ):  # the claims about the paper: orbit-blind iid batches, temperatures chosen on validation in that regime
+        doc = json.loads((results / "full" / f"{name}.json").read_text())
+        protocol = doc["protocol"]
+        assert protocol["batch_regime"] == "iid" and protocol["oracle"] is False
+        assert protocol["temperatures"]["validation"]["batch_regime"] == "iid"
+        if name == "methods":  # the oracle regime only as the pairs' labelled ablation
+            assert protocol["ablation_regime"] == "one-per-orbit" and protocol["ablation_oracle"] is True
+            assert all(r["oracle"] is (r["batch_regime"] == "one-per-orbit") for r in doc["rows"])
+            assert {r["method"] for r in doc["rows"] if r["oracle"]} == {"simclr", "cissl", "dino", "dissl"}
         chosen = protocol["temperatures"]["chosen"]
         assert set(chosen) == {"simclr", "cissl", "dino", "dissl"} and protocol["temperatures"]["validation"][
             "train_seed"

@@ -5,24 +5,27 @@ Each experiment trains small encoders on a world (:mod:`idealssl.synthetic.train
 held, computed from the numbers (never written by hand). :func:`run_suite` runs a selection and writes one JSON
 file per experiment (protocol, seeds, versions, wall time, rows, verdict).
 
-Every training experiment records its batch regime (:mod:`idealssl.synthetic.sampling`: ``one-per-orbit``, the
-paper's, for the claims about the paper's objectives; ``iid`` where the experiment needs a fixed batch, with the
-reason) and its temperatures in ``protocol``; the Table 1 pairs are matched and their temperatures chosen on a
-validation world (:mod:`idealssl.synthetic.protocol`, :mod:`.temperatures`). Verdicts are True, False,
-"inconclusive", "cannot discriminate" (the test cannot fail here) or None (a measurement).
+Every training experiment records its batch regime (:mod:`idealssl.synthetic.sampling`) and its temperatures in
+``protocol``: ``iid`` (orbit-blind anchors, as every trainer on real data) by default, for the claims about the
+paper's objectives too; ``one-per-orbit`` is the **oracle regime** (the sampler reads the orbit partition M, which
+the method is meant to discover), run only as a labelled ablation (``ablation_regime``, ``oracle: true`` in its
+rows), or as the main regime when ``--batch-regime one-per-orbit`` asks for it (``protocol.oracle: true``); the
+Table 1 pairs are matched and their temperatures chosen on a validation world (:mod:`idealssl.synthetic.protocol`,
+:mod:`.temperatures`). Verdicts are True, False, "cannot discriminate" (the data allow both outcomes, or the test
+cannot fail here) or None (a measurement).
 
 Experiments (statements of ``theory/statements.md`` in brackets), in the order :data:`EXPERIMENTS` runs them:
 
 :mod:`.dimension`
     d below, at and above C-1; linear and MLP probes (Theorem 1, Sec. 5, Fig. 7c) [S1.3, S1.5, S2.1].
 :mod:`.methods`
-    every registered objective (and the supervised oracle) on one world at equal budget in the paper's
-    batch regime: the matched head comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1)
-    [S6.2, S6.3], again in the iid regime as an ablation (CISSL's self target vs the invariant bound),
+    every registered objective (and the supervised oracle) on one world at equal budget in the iid
+    regime: the matched head comparisons SimCLR vs CISSL and DINO vs DISSL (Table 1, Sec. 4.1)
+    [S6.2, S6.3], again in the oracle regime as a labelled ablation (CISSL's self target vs the invariant bound),
     and VJE against the others; its models also feed ``loss_vs_accuracy`` [S6].
 :mod:`.self_target`
     CISSL's self target against the invariant bound at the published default temperatures, in both regimes
-    [S6.1].
+    (iid, the default, and the oracle regime) [S6.1].
 :mod:`.coarseness`
     a coarseness family (orbits merged within classes) vs few-shot error, against W_n (Prop. 2,
     Fig. 7a) [S3.1, S3.2].
@@ -66,6 +69,8 @@ __all__ = [
     "MODES",
     "Mode",
     "run_suite",
+    "rejudge",
+    "JUDGES",
     "versions",
     "method_hparams",
     "Measures",
@@ -86,6 +91,39 @@ RUNNERS: dict[str, Callable[[Mode, dict], dict]] = {
     "loss_vs_accuracy": loss_vs_accuracy.run,
     "dissl_threshold": dissl_threshold.run,
 }
+
+
+#: the experiments whose summary and verdict are functions of their recorded rows (and protocol): ``judge(result)``
+#: returns the keys it recomputes; :func:`rejudge` applies it to a result file without training
+JUDGES: dict[str, Callable[[dict], dict]] = {
+    "methods": methods.judge,
+    "self_target": self_target.judge,
+    "coarseness": coarseness.judge,
+    "loss_vs_accuracy": loss_vs_accuracy.judge,
+}
+
+
+def rejudge(path: Path | str) -> list[str]:
+    """Recompute the summary and verdict of one result file from its recorded rows (:data:`JUDGES`) and, when they
+    differ from the recorded ones, rewrite it, recording the code that judged (``verdict_recomputed``: the git
+    revision); returns the ids of the claims whose verdict changed. A result file of another experiment raises
+    :class:`InputError`."""
+    path = Path(path)
+    try:
+        res = json.loads(path.read_text())
+        name = res["experiment"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError(f"{path}: not a result file of idealssl bench synthetic") from None
+    if name not in JUDGES:
+        raise InputError(f"{path}: the verdict of {name!r} is not recomputed from its rows ({', '.join(JUDGES)} are)")
+    before = {c["id"]: c.get("held") for c in res["verdict"]["claims"]}
+    judged = plain(JUDGES[name](res))
+    if all(res.get(k) == v for k, v in judged.items()):
+        return []  # the file already holds what this code computes: left as it is
+    res.update(judged)
+    res["verdict_recomputed"] = {"git": versions()["git"], "from": "the recorded rows, without training"}
+    atomic.write_text(path, json.dumps(plain(res), indent=1, allow_nan=False), "results file")
+    return [c["id"] for c in res["verdict"]["claims"] if before.get(c["id"], "new") != c.get("held")]
 
 
 def versions() -> dict[str, str]:
@@ -162,7 +200,8 @@ def run_suite(
     experiments : names from :data:`EXPERIMENTS` (default: all, in that order)
     out_dir : path or None (None: write nothing)
     seeds, steps : override the mode's seeds / training steps
-    batch_regime : override the mode's regime for the claims about the paper (methods, loss_vs_accuracy)
+    batch_regime : override the mode's regime for the claims about the paper (methods, loss_vs_accuracy; default
+        iid); ``one-per-orbit`` runs them in the oracle regime (and the methods' ablation in iid)
     log : called with one line per experiment
     """
     if mode_name not in MODES:

@@ -1,10 +1,18 @@
 """``loss_vs_accuracy``: the ideal ISSL log loss against linear-probe accuracy across models (Fig. 7b).
 
 The models are every method of ``methods`` at the mode's steps (when both run in one suite; otherwise CISSL and
-DISSL at that budget) plus CISSL and DISSL at the mode's shorter budgets (``loss_models``), on the main world in
-the paper's batch regime at the temperatures chosen on the validation world. The verdict is the partial Spearman
-correlation of L_I (Eq. 6; theory/statements.md S4.2) with the 16-shot error, controlling for log(training
-steps); the correlations within one budget and those of the objectives' own batch losses are reported beside it.
+DISSL at that budget) plus CISSL and DISSL at the mode's shorter budgets (``loss_models``), on the main world in the
+mode's batch regime (``iid`` by default: orbit-blind anchors; ``one-per-orbit``, the oracle regime, when asked for
+and then labelled ``oracle`` in the protocol) at the temperatures chosen on the validation world.
+
+The models are grouped (the seeds of one method, the budgets of one seed's sweep), so the verdicts test groups, not
+models (theory/statements.md S9): ``loss-vs-acc`` correlates L_I (Eq. 6; S4.2) with the 16-shot error across the
+methods at the full budget on their seed means (:func:`across_methods`, an ordinary permutation test, S9.1);
+``loss-vs-acc-within-method`` correlates them inside each budget sweep with a permutation test that exchanges
+whole seeds, budget by budget (:func:`within_method`, S9.5). Each says "cannot discriminate" when its p is not
+below 0.05 or the test could not reject at all (:func:`permutation_verdict`). The model-level Spearman
+correlations (overall, partial given log(training steps), within one budget) and those of the objectives' own
+batch losses are reported beside them as descriptions (:func:`loss_stats`).
 """
 
 from __future__ import annotations
@@ -13,15 +21,20 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.stats import spearmanr
 
+from ...errors import InputError
 from ...objectives import available
 from ...theory_math import ideal_log_loss_optimum
-from ..protocol import partial_spearman
+from ..protocol import CANNOT, partial_spearman
+from ..sampling import ORACLE_REGIME
 from ..worlds import main_world
 from .runs import Measures, acc, few, strip, train_and_assess
 from .settings import Mode, pair_hparams
 from .temperatures import select_temperatures
 
-__all__ = ["run", "loss_stats"]
+__all__ = ["run", "judge", "loss_stats", "across_methods", "within_method", "permutation_verdict", "ALPHA"]
+
+#: the level of the loss-vs-accuracy tests
+ALPHA = 0.05
 
 
 def _loss_point(r: dict) -> dict:
@@ -46,7 +59,9 @@ def _spearman(x: ArrayLike, y: ArrayLike, n: int | None = None) -> dict:
 
 def loss_stats(points: list[dict]) -> dict:
     """Spearman correlations of L_I with the 16-shot error (overall, partial given log steps, within one budget)
-    and of each objective's own batch loss with it (within its budget sweep); only the count below 4 points."""
+    and of each objective's own batch loss with it (within its budget sweep); only the count below 4 points.
+    Descriptive: their p-values treat every model as independent, which the seeds of one method and the runs of
+    one budget sweep are not (the verdict uses :func:`across_methods` and :func:`within_method`)."""
     L = np.array([p["ideal_log_loss"] for p in points])
     err = np.array([p["fewshot16_error"] for p in points])
     out: dict = {"n_models": len(points)}
@@ -72,17 +87,119 @@ def loss_stats(points: list[dict]) -> dict:
     return out
 
 
-def _claim(out: dict) -> dict:
-    part = out.get("partial_spearman_controlling_log_steps")
-    return {
-        "id": "loss-vs-acc",
-        "prediction": "lower ideal ISSL log loss goes with better linear probing (Fig. 7b)",
-        "criterion": "partial Spearman correlation between L_I and 16-shot error across models, "
-        "controlling for log(training steps), > 0 with p < 0.05 (within-budget correlations and the "
-        "objectives' own batch losses reported beside it)",
-        "values": {k: v for k, v in out.items() if k != "spearman_loss_vs_full_binary_acc"},
-        "held": None if part is None else bool(part["rho"] > 0 and part["p"] < 0.05),
+def _smallest_p(test: dict) -> float:
+    """The smallest p-value the permutation test can give: 1/(number of arrangements) exact (the observed one is
+    always as extreme as itself), 1/(m + 1) with m Monte Carlo draws."""
+    n = test["n_permutations"]
+    return 1.0 / n if test["exact"] else 1.0 / (n + 1)
+
+
+def across_methods(points: list[dict], steps: int) -> dict:
+    """Spearman's ρ of L_I with the 16-shot error across methods at the budget ``steps``, on the methods' seed
+    means (one value per method: the seeds of a method are not independent models), with the ordinary permutation
+    test (:func:`idealssl.stats.within_group_permutation_test` with one group, two-sided; S9.1)."""
+    from ...stats import within_group_permutation_test
+
+    ps = [p for p in points if p["steps"] == steps]
+    methods = sorted({p["method"] for p in ps})
+    L = [float(np.mean([p["ideal_log_loss"] for p in ps if p["method"] == m])) for m in methods]
+    err = [float(np.mean([p["fewshot16_error"] for p in ps if p["method"] == m])) for m in methods]
+    out: dict = {"steps": steps, "methods": methods, "ideal_log_loss": L, "fewshot16_error": err, "test": None}
+    try:
+        test = within_group_permutation_test(L, err, np.zeros(len(methods)), method="spearman", seed=0)
+    except InputError:  # fewer than two methods, or a constant figure: no correlation to test
+        return out
+    out["test"] = test.as_dict()
+    out["smallest_p"] = _smallest_p(out["test"])
+    return out
+
+
+def within_method(points: list[dict]) -> dict:
+    """The within-method Spearman ρ of L_I with the 16-shot error over each budget sweep (a method with more than
+    one budget), tested by exchanging whole seeds inside each method, budget by budget
+    (:func:`idealssl.stats.blocked_permutation_test`, S9.5): the runs of one seed share its initialisation and
+    batches, so a seed's sweep is the unit; budgets are never permuted, so the trend that training length gives
+    both figures stays in the null, and the test asks whether L_I orders the seeds beyond it."""
+    from ...stats import blocked_permutation_test
+
+    swept = {m for m in {p["method"] for p in points} if len({p["steps"] for p in points if p["method"] == m}) > 1}
+    rows = []
+    for m in sorted(swept):
+        budgets = {p["steps"] for p in points if p["method"] == m}
+        by_seed: dict[int, list[dict]] = {}
+        for p in points:
+            if p["method"] == m:
+                by_seed.setdefault(int(p["seed"]), []).append(p)
+        rows += [p for ps in by_seed.values() if {p["steps"] for p in ps} == budgets for p in ps]
+    out: dict = {"methods": sorted(swept), "n_models": len(rows), "test": None}
+    if not rows:
+        return out
+    try:
+        test = blocked_permutation_test(
+            [p["ideal_log_loss"] for p in rows],
+            [p["fewshot16_error"] for p in rows],
+            [p["method"] for p in rows],
+            units=[f"{p['method']}/{p['seed']}" for p in rows],
+            positions=[p["steps"] for p in rows],
+            method="spearman",
+            seed=0,
+        )
+    except InputError:
+        return out
+    out["test"] = test.as_dict()
+    out["smallest_p"] = _smallest_p(out["test"])
+    return out
+
+
+def permutation_verdict(result: dict, alpha: float = ALPHA) -> bool | str:
+    """The three-way verdict of a two-sided permutation test on the claim "the correlation is positive" (as
+    :func:`idealssl.stats.verdict` on an interval, S9.3): True when the statistic is positive with p < ``alpha``,
+    False when it is negative with p < ``alpha``, "cannot discriminate" otherwise: p >= ``alpha``, or no test, or a
+    test that could not reject whatever the truth (its smallest attainable p is at least ``alpha``)."""
+    t = result.get("test")
+    if t is None or result["smallest_p"] >= alpha or t["p_value"] >= alpha:
+        return CANNOT
+    return bool(t["statistic"] > 0)
+
+
+def _claims(out: dict) -> list[dict]:
+    across, within = out["across_methods"], out["within_method"]
+    pred = "lower ideal ISSL log loss goes with better linear probing (Fig. 7b)"
+    cannot = (
+        "; failed when ρ < 0 with p < 0.05; 'cannot discriminate' otherwise (p >= 0.05, or a test whose smallest "
+        "attainable p, 1/(arrangements), is not below 0.05)"
+    )
+    return [
+        {
+            "id": "loss-vs-acc",
+            "prediction": pred + ", across methods",
+            "criterion": f"Spearman ρ of L_I with the 16-shot error across the methods at {across['steps']} steps, "
+            "on the methods' seed means (one point per method): held when > 0 with two-sided permutation p < 0.05"
+            + cannot,
+            "values": across,
+            "held": permutation_verdict(across),
+        },
+        {
+            "id": "loss-vs-acc-within-method",
+            "prediction": pred + ", within one method's budget sweep",
+            "criterion": "within-method Spearman ρ of L_I with the 16-shot error over the budget sweeps (mean over "
+            "methods): held when > 0 with two-sided p < 0.05 from a permutation test that exchanges whole seeds "
+            "inside each method, budget by budget (budgets never permuted: training length is controlled)" + cannot,
+            "values": within,
+            "held": permutation_verdict(within),
+        },
+    ]
+
+
+def judge(res: dict) -> dict:
+    """The summary and verdict of a ``loss_vs_accuracy`` result from its recorded models (``rows``) and the mode's
+    budget (what :func:`run` records; a recorded file's verdict is recomputed with it, without training)."""
+    out = {
+        **loss_stats(res["rows"]),
+        "across_methods": across_methods(res["rows"], int(res["mode_settings"]["steps"])),
+        "within_method": within_method(res["rows"]),
     }
+    return {"summary": out, "verdict": {"claims": _claims(out)}}
 
 
 def run(mode: Mode, store: dict | None = None) -> dict:
@@ -103,15 +220,15 @@ def run(mode: Mode, store: dict | None = None) -> dict:
             for s in mode["seeds"]
         ]
     points = [_loss_point(r) for r in strip(rows) if "error" not in r]
-    out = loss_stats(points)
+    judged = judge({"rows": points, "mode_settings": {"steps": mode["steps"]}})
     return {
         "rows": points,
-        "summary": out,
-        "verdict": {"claims": [_claim(out)]},
+        **judged,
         "protocol": {
             "world": w.describe(),
             "dim": w.C - 1,
             "batch_regime": mode["batch_regime"],
+            "oracle": mode["batch_regime"] == ORACLE_REGIME,
             "batch": mode["batch"],
             "models": "every method of 'methods' at " + str(mode["steps"]) + " steps (when run in the same suite; "
             "otherwise cissl and dissl at that budget) plus cissl and dissl at steps " + str(list(mode["loss_models"])),

@@ -1,12 +1,15 @@
 """``methods``: every registered objective (and the supervised oracle) on the main world at equal budget.
 
-d = C - 1, the mode's steps, the paper's batch regime (one anchor per orbit, :mod:`.sampling`). The Table 1
-pairs (SimCLR vs CISSL, DINO vs DISSL; Sec. 4.1, theory/statements.md S6.2-S6.3) run with matched heads
-(:data:`.protocol.MATCHED_HEADS`) and temperatures chosen on the validation world
-(:func:`.temperatures.select_temperatures`); the other objectives with the suite's small heads and published
-defaults. The pairs run again in the iid regime as an ablation (CISSL's self target against the invariant bound,
-:func:`.self_target.self_target_claim`); VJE is measured against the others. Each representation is probed with
-the linear probe on the full world and at 4, 16 and 64 labelled inputs. The trained models also feed
+d = C - 1, the mode's steps, the mode's batch regime: ``iid`` by default (orbit-blind: anchors i.i.d. over the
+inputs, as every trainer on real data draws them; :mod:`.sampling`). The Table 1 pairs (SimCLR vs CISSL, DINO vs
+DISSL; Sec. 4.1, theory/statements.md S6.2-S6.3) run with matched heads (:data:`.protocol.MATCHED_HEADS`) and
+temperatures chosen on the validation world in that same regime (:func:`.temperatures.select_temperatures`); the
+other objectives with the suite's small heads and published defaults. The pairs run again in the other regime as a
+labelled ablation (:func:`.settings.ablation_regime`: the **oracle regime** ``one-per-orbit``, whose sampler reads
+the orbit partition M, rows ``oracle: true``; ``iid`` when ``--batch-regime one-per-orbit`` makes the oracle regime
+the main one), which also gives CISSL's self target against the invariant bound
+(:func:`.self_target.self_target_claim`); VJE is measured against the others. Each representation is probed with the
+linear probe on the full world and at 4, 16 and 64 labelled inputs. The trained models also feed
 ``loss_vs_accuracy`` (through the suite's store).
 """
 
@@ -14,14 +17,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..protocol import MATCHED_HEADS, PAIR_FAMILIES, PAIR_METHODS, head_claim
+from ..protocol import MATCHED_HEADS, PAIR_FAMILIES, PAIR_METHODS, head_claim, regime_label
+from ..sampling import ORACLE_REGIME
 from ..worlds import main_world
 from .runs import Measures, acc, few, mean_sd, perfect, strip, train_and_assess
 from .self_target import self_target_claim
-from .settings import Mode, method_hparams, methods_list, pair_hparams
+from .settings import Mode, ablation_regime, method_hparams, methods_list, pair_hparams
 from .temperatures import select_temperatures
 
-__all__ = ["run", "SHOTS"]
+__all__ = ["run", "judge", "per_seed", "SHOTS"]
 
 #: few-shot sizes of the linear probe
 SHOTS = (4, 16, 64)
@@ -73,19 +77,44 @@ def _vje_claim(summary: dict, regime: str) -> dict:
     }
 
 
-def _claims(summary: dict, summary_iid: dict, regime: str) -> list[dict]:
-    claims = [head_claim(summary, base, ours, regime) for base, ours in PAIR_FAMILIES.values()]
-    if summary_iid:
+def per_seed(rows: list[dict]) -> dict[str, dict[int, dict]]:
+    """Per method, per seed: the 16-shot error and the full-data binary accuracy of the linear probe (the figures
+    the head claims pair by seed)."""
+    out: dict[str, dict[int, dict]] = {}
+    for r in rows:
+        if "error" not in r:
+            out.setdefault(r["method"], {})[int(r["seed"])] = {"fewshot16_error": few(r, 16), "full_acc_binary": acc(r)}
+    return out
+
+
+def _claims(rows: list[dict], abl_rows: list[dict], regime: str, ablation: str | None) -> list[dict]:
+    """The claims of ``methods`` from its rows (the main regime's and the ablation's)."""
+    summary, seeds = summaries(rows, SHOTS), per_seed(rows)
+    claims = [head_claim(summary, seeds, base, ours, regime_label(regime)) for base, ours in PAIR_FAMILIES.values()]
+    if abl_rows and ablation:
+        summary_abl, seeds_abl = summaries(abl_rows, SHOTS), per_seed(abl_rows)
+        suffix = "-oracle" if ablation == ORACLE_REGIME else f"-{ablation}"
         claims += [
-            head_claim(summary_iid, base, ours, "iid (ablation)", suffix="-iid")
+            head_claim(summary_abl, seeds_abl, base, ours, regime_label(ablation, True), suffix=suffix)
             for base, ours in PAIR_FAMILIES.values()
         ]
-        claims.append(
-            self_target_claim(summary, summary_iid, regime, "at the temperature chosen on the validation world")
-        )
+        by_regime = {regime: summary, ablation: summary_abl}
+        if "iid" in by_regime and ORACLE_REGIME in by_regime:
+            setting = "at the temperature chosen on the validation world"
+            claims.append(self_target_claim(by_regime[ORACLE_REGIME], by_regime["iid"], setting))
     if "vje" in summary and "error" not in summary["vje"]:
-        claims.append(_vje_claim(summary, regime))
+        claims.append(_vje_claim(summary, regime_label(regime)))
     return claims
+
+
+def judge(res: dict) -> dict:
+    """The verdict of a ``methods`` result from its recorded rows and protocol (what :func:`run` records; a recorded
+    file's verdict is recomputed with it, without training)."""
+    p = res["protocol"]
+    regime, ablation = p["batch_regime"], p.get("ablation_regime")
+    rows = [r for r in res["rows"] if r["batch_regime"] == regime]
+    abl_rows = [r for r in res["rows"] if ablation and r["batch_regime"] == ablation]
+    return {"verdict": {"claims": _claims(rows, abl_rows, regime, ablation)}}
 
 
 def _protocol(mode: Mode, rows: list[dict], ablation: str | None, sel: dict, hps: dict) -> dict:
@@ -97,8 +126,10 @@ def _protocol(mode: Mode, rows: list[dict], ablation: str | None, sel: dict, hps
         "steps": mode["steps"],
         "batch": mode["batch"],
         "batch_regime": mode["batch_regime"],
+        "oracle": mode["batch_regime"] == ORACLE_REGIME,
         "batch_effective": rows[0].get("batch_effective") if rows else None,
         "ablation_regime": ablation,
+        "ablation_oracle": ablation == ORACLE_REGIME,
         "ablation_methods": list(PAIR_METHODS) if ablation else [],
         "temperatures": sel,
         "matched_heads": MATCHED_HEADS,
@@ -113,10 +144,10 @@ def _protocol(mode: Mode, rows: list[dict], ablation: str | None, sel: dict, hps
 
 
 def run(mode: Mode, store: dict | None = None) -> dict:
-    """All objectives on the main world at equal budget (d = C-1) in the paper's batch regime, the Table 1
-    pairs with matched heads and temperatures chosen on a validation world; the pairs again in the iid
-    regime (ablation: the self-target effect); VJE measured against the others. The unstripped rows (with
-    their trained modules) go to ``store["methods_rows"]``."""
+    """All objectives on the main world at equal budget (d = C-1) in the mode's batch regime (iid by default), the
+    Table 1 pairs with matched heads and temperatures chosen on a validation world in that regime; the pairs again
+    in the other regime as a labelled ablation (the oracle regime by default; CISSL's self target); VJE measured
+    against the others. The unstripped rows (with their trained modules) go to ``store["methods_rows"]``."""
     w = main_world()
     d = w.C - 1
     regime = mode["batch_regime"]
@@ -128,7 +159,7 @@ def run(mode: Mode, store: dict | None = None) -> dict:
         for m in methods_list()
         for s in mode["seeds"]
     ]
-    ablation = "iid" if regime != "iid" and mode.get("iid_ablation") else None
+    ablation = ablation_regime(mode)
     abl_rows = [
         train_and_assess(w, m, d, s, mode, hparams=hps[m], batch_regime=ablation, measures=measures)
         for m in (methods_list() if ablation else [])
@@ -138,12 +169,10 @@ def run(mode: Mode, store: dict | None = None) -> dict:
     if store is not None:
         store["methods_rows"] = rows
     rows, abl_rows = strip(rows), strip(abl_rows)
-    summary = summaries(rows, SHOTS)
-    summary_iid = summaries(abl_rows, SHOTS) if abl_rows else {}
     return {
         "rows": rows + abl_rows,
-        "summary": summary,
-        "summary_iid": summary_iid,
-        "verdict": {"claims": _claims(summary, summary_iid, regime)},
+        "summary": summaries(rows, SHOTS),
+        "summary_ablation": summaries(abl_rows, SHOTS) if abl_rows else {},
+        "verdict": {"claims": _claims(rows, abl_rows, regime, ablation)},
         "protocol": _protocol(mode, rows, ablation, sel, hps),
     }

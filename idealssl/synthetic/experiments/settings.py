@@ -1,5 +1,6 @@
-"""The suite's settings: its modes, the small heads of every objective, the matched pairs' hyperparameters, and
-the experiments that keep the iid batch regime (with the reason each records)."""
+"""The suite's settings: its modes, the small heads of every objective, the matched pairs' hyperparameters, the
+regime of the claims about the paper and its labelled ablation, and the experiments that keep the iid batch regime
+whatever the mode says (with the reason each records)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,18 @@ from ...objectives import available
 from ...objectives.base import UnknownObjectiveError
 from ...objectives.presets import compact
 from ..protocol import MATCHED_HEADS, temperature_hparams
+from ..sampling import DEFAULT_REGIME, ORACLE_REGIME, ORBIT_BLIND
 
-__all__ = ["Mode", "MODES", "IID_EXPERIMENTS", "METHOD_HPARAMS", "method_hparams", "pair_hparams", "methods_list"]
+__all__ = [
+    "Mode",
+    "MODES",
+    "IID_EXPERIMENTS",
+    "METHOD_HPARAMS",
+    "method_hparams",
+    "pair_hparams",
+    "methods_list",
+    "ablation_regime",
+]
 
 
 class Mode(TypedDict):
@@ -21,9 +32,11 @@ class Mode(TypedDict):
     ``free_steps``: the DISSL-threshold grid (free logits / trained encoders); ``dims_rel``: the dimensions of
     the dimension experiment relative to C - 1; ``digits``: whether it adds the digits world; ``loss_models``:
     the extra budgets of the loss-vs-accuracy sweep; ``batch_regime``: the regime of the claims about the paper
-    (methods, loss_vs_accuracy); ``grids``: the temperature grids of the matched pairs, chosen on the
-    validation world (``validation_world_seed``) with the training seed ``validation_seed``; ``iid_ablation``:
-    rerun the pairs in the iid regime with the chosen values.
+    (methods, loss_vs_accuracy), ``iid`` (orbit-blind, as every trainer on real data) in both modes;
+    ``grids``: the temperature grids of the matched pairs, chosen on the validation world
+    (``validation_world_seed``) with the training seed ``validation_seed`` in ``batch_regime``; ``ablation``:
+    rerun the pairs with the chosen values in the other regime (:func:`ablation_regime`: the oracle regime
+    ``one-per-orbit`` when ``batch_regime`` is orbit-blind, ``iid`` otherwise), labelled as an ablation.
     """
 
     steps: int
@@ -41,7 +54,7 @@ class Mode(TypedDict):
     grids: dict[str, tuple[float, ...]]
     validation_world_seed: int
     validation_seed: int
-    iid_ablation: bool
+    ablation: bool
 
 
 #: quick: CI, a few minutes on two cores, verdicts identical on rerun; full: the recorded tables (seeds 0, 1, 2)
@@ -58,11 +71,11 @@ MODES: dict[str, Mode] = {
         dims_rel=("quarter", "at", "double"),
         digits=False,
         loss_models=(60,),
-        batch_regime="one-per-orbit",
+        batch_regime=DEFAULT_REGIME,
         grids={"contrastive": (0.1, 0.5), "distillation": (0.3, 1.0)},
         validation_world_seed=1,
         validation_seed=1000,
-        iid_ablation=True,
+        ablation=True,
     ),
     "full": Mode(
         steps=1000,
@@ -76,13 +89,23 @@ MODES: dict[str, Mode] = {
         dims_rel=("quarter", "half", "at", "double"),
         digits=True,
         loss_models=(30, 100, 300),
-        batch_regime="one-per-orbit",
+        batch_regime=DEFAULT_REGIME,
         grids={"contrastive": (0.05, 0.1, 0.2, 0.5), "distillation": (0.1, 0.3, 1.0)},
         validation_world_seed=1,
         validation_seed=1000,
-        iid_ablation=True,
+        ablation=True,
     ),
 }
+
+
+def ablation_regime(mode: Mode) -> str | None:
+    """The regime in which ``methods`` reruns the pairs as an ablation: the oracle regime (``one-per-orbit``, the
+    sampler reads M) when the mode's regime is orbit-blind, ``iid`` when it is the oracle regime; None when the
+    mode runs no ablation."""
+    if not mode.get("ablation"):
+        return None
+    return ORACLE_REGIME if mode["batch_regime"] in ORBIT_BLIND else DEFAULT_REGIME
+
 
 #: experiments that keep the iid regime, and why (recorded in their protocol)
 IID_EXPERIMENTS = {

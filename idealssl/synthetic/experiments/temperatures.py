@@ -3,7 +3,8 @@
 The same grid serves both methods of a pair (:data:`.protocol.PAIR_FAMILIES`; the grids are the mode's
 ``grids``); each grid value trains one encoder on :func:`.worlds.main_world` with the mode's validation world
 seed and validation training seed, and the value with the lowest 16-shot linear-probe error is chosen (ties:
-the smaller value). ``methods`` and ``loss_vs_accuracy`` share one choice per suite run.
+the smaller value). The validation runs use the mode's batch regime, the regime in which the claims are judged
+(``iid`` by default). ``methods`` and ``loss_vs_accuracy`` share one choice per suite run.
 """
 
 from __future__ import annotations
