@@ -215,9 +215,9 @@ def exit_fast(code: int) -> None:
     A normal exit flushes the standard streams, waits for the threads that are not daemons, runs the ``atexit``
     handlers (logging's flush, multiprocessing's clean-up of child processes, temporary folders), and then frees
     every module, which writes nothing and after a training command (torch, its compiler, scikit-learn, SciPy)
-    takes 0.6-1.5 s of CPU on this project's machines (benches/README.md, "The smoke test"). This function does the
-    first three and skips the last (``os._exit``); the run's files are already complete on the disk (written by
-    :mod:`idealssl.atomic`, the metrics file closed by the trainer). It falls back to the normal exit
+    takes 0.6-1.5 s of CPU on this project's machines (benches/README.md, the ``--fast-dev-run`` section). This
+    function does the first three and skips the last (``os._exit``); the run's files are already complete on the
+    disk (written by :mod:`idealssl.atomic`, the metrics file closed by the trainer). It falls back to the normal exit
     (``sys.exit``) when a stream cannot be flushed (the error is then reported as Python reports it) or a
     non-daemon thread is still running."""
     try:
