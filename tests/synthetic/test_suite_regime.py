@@ -44,6 +44,7 @@ def _run_methods(monkeypatch, regime):
     return methods.run(_tiny(regime), {})
 
 
+@pytest.mark.slow  # 20-36 s: trains the methods experiment
 def test_methods_runs_iid_rows_and_labelled_oracle_ablation_rows(monkeypatch):
     res = _run_methods(monkeypatch, None)
     main = [r for r in res["rows"] if r["batch_regime"] == "iid"]
@@ -63,6 +64,7 @@ def test_methods_runs_iid_rows_and_labelled_oracle_ablation_rows(monkeypatch):
     assert "one-per-orbit (oracle regime), ablation" in claims["heads-cissl-vs-simclr-oracle"]["prediction"]
 
 
+@pytest.mark.slow  # 20-36 s: trains the methods experiment
 def test_batch_regime_one_per_orbit_reproduces_the_oracle_regime_suite(monkeypatch):
     res = _run_methods(monkeypatch, "one-per-orbit")
     main = [r for r in res["rows"] if r["batch_regime"] == "one-per-orbit"]
