@@ -3,6 +3,7 @@
     python benches/fast_dev_run.py                    # byol, resnet18, digits; 3 rounds idle and 3 under load 4
     python benches/fast_dev_run.py --busy 0 --rounds 1 --method dissl
     python benches/fast_dev_run.py --table            # the row of benches/README.md, from the recorded JSON
+    python benches/fast_dev_run.py --against DIR --busy 0 --rounds 5   # this checkout against another one
 
 Each run is the user's command, ``idealssl train --method M --dataset digits --arch resnet18 --fast-dev-run
 --no-progress``, in a FRESH Python process (interpreter start, imports, data, 3 steps, monitors, checkpoint, every
@@ -53,9 +54,9 @@ def _spin(stop) -> None:  # a busy process: pure Python, no sleep
         x = (x * 1103515245 + 12345) % 2**31
 
 
-def _one(method: str, extra: list[str], out: Path, normal_exit: bool = False) -> dict:
+def _one(method: str, extra: list[str], out: Path, normal_exit: bool = False, root: Path = ROOT) -> dict:
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(root) + os.pathsep + env.get("PYTHONPATH", "")
     entry = ["-m", "idealssl.cli"] if not normal_exit else ["-c", NORMAL_EXIT]
     cmd = [sys.executable, *entry, "train", "--method", method, "--dataset", "digits"]
     cmd += ["--arch", "resnet18", "--fast-dev-run", "--no-progress", "--out", str(out), *extra]
@@ -71,7 +72,7 @@ def _one(method: str, extra: list[str], out: Path, normal_exit: bool = False) ->
     return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "load_1min_before": round(load, 2)}
 
 
-def _rounds(method: str, rounds: int, busy: int, tmp: Path) -> dict:
+def _rounds(method: str, rounds: int, busy: int, tmp: Path, against: Path | None = None) -> dict:
     stop = mp.Event()
     spinners = [mp.Process(target=_spin, args=(stop,), daemon=True) for _ in range(busy)]
     for p in spinners:
@@ -79,10 +80,17 @@ def _rounds(method: str, rounds: int, busy: int, tmp: Path) -> dict:
     try:
         if busy:
             time.sleep(5)  # let the load settle in
-        runs: dict[str, list[dict]] = {"fast_dev_run": [], "previous_settings": []}
+        base = "previous_settings" if against is None else "against"
+        runs: dict[str, list[dict]] = {"fast_dev_run": [], base: []}
         for i in range(rounds):
-            for name, extra in (("fast_dev_run", []), ("previous_settings", PREVIOUS)):
-                runs[name].append(_one(method, extra, tmp / f"{name}-{busy}-{i}", normal_exit=bool(extra)))
+            for name in runs:
+                out = tmp / f"{name}-{busy}-{i}"
+                if name == "against":
+                    assert against is not None
+                    runs[name].append(_one(method, [], out, root=against))
+                else:
+                    extra = PREVIOUS if name == "previous_settings" else []
+                    runs[name].append(_one(method, extra, out, normal_exit=bool(extra)))
     finally:
         stop.set()
         for p in spinners:
@@ -95,9 +103,14 @@ def _rounds(method: str, rounds: int, busy: int, tmp: Path) -> dict:
         "runs": runs,
         "median_wall_s": med,
         "median_cpu_s": cpu,
-        "ratio_previous_over_fast": round(med["previous_settings"] / med["fast_dev_run"], 2),
+        "ratio_previous_over_fast": round(med[base] / med["fast_dev_run"], 2),
         "load_1min_range": [min(loads), max(loads)],
     }
+
+
+def _commit(root: Path) -> str | None:
+    r = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return r.stdout.strip() or None
 
 
 def table(path: Path) -> str:
@@ -105,11 +118,12 @@ def table(path: Path) -> str:
     rows = []
     for c in res["conditions"]:
         m, cpu = c["median_wall_s"], c["median_cpu_s"]
+        base = "against" if "against" in m else "previous_settings"
         lo, hi = c["load_1min_range"]
         rows.append(
             f"| {res['method']}, resnet18, digits; {c['busy_processes']} busy processes, load average {lo:g}-{hi:g} "
             f"| {m['fast_dev_run']:.1f} s ({cpu['fast_dev_run']:.1f} s CPU) "
-            f"| {m['previous_settings']:.1f} s ({cpu['previous_settings']:.1f} s CPU) "
+            f"| {m[base]:.1f} s ({cpu[base]:.1f} s CPU) "
             f"| {c['ratio_previous_over_fast']:.2f}x |"
         )
     return "\n".join(rows)
@@ -120,18 +134,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--method", default="byol")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--busy", type=int, nargs="*", default=[0, 4], help="busy processes per condition (0: idle)")
-    ap.add_argument("--out", type=Path, default=ROOT / "benches" / "results" / "fast_dev_run.json")
+    ap.add_argument("--out", type=Path, default=None, help="default benches/results/fast_dev_run[_ab].json")
     ap.add_argument("--table", action="store_true", help="print the README row from --out and exit")
+    ap.add_argument("--against", type=Path, default=None, help="a checkout of another commit: the baseline's code")
     args = ap.parse_args(argv)
+    name = "fast_dev_run_ab.json" if args.against is not None else "fast_dev_run.json"
+    args.out = args.out or ROOT / "benches" / "results" / name
     if args.table:
         print(table(args.out))
         return 0
     with tempfile.TemporaryDirectory() as d:
-        conditions = [_rounds(args.method, args.rounds, b, Path(d)) for b in args.busy]
+        conditions = [_rounds(args.method, args.rounds, b, Path(d), args.against) for b in args.busy]
+    baseline = (
+        f"the same with the previous smoke-test settings ({' '.join(PREVIOUS)}) and the previous exit ({NORMAL_EXIT})"
+        if args.against is None
+        else f"the same command run from the checkout {args.against} (commit {_commit(args.against)})"
+    )
     result = {
         "benchmark": "idealssl train --method M --dataset digits --arch resnet18 --fast-dev-run --no-progress, "
-        "fresh process, wall time from start to exit; baseline: the same with the previous smoke-test settings "
-        f"({' '.join(PREVIOUS)}) and the previous exit ({NORMAL_EXIT}); rounds alternated",
+        f"fresh process, wall time from start to exit; baseline: {baseline}; rounds alternated",
+        "commit": _commit(ROOT),
         "method": args.method,
         "rounds": args.rounds,
         "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "python": sys.version.split()[0]},

@@ -111,7 +111,8 @@ def _git_rev() -> str | None:
 
 
 def environment(device: torch.device, info: D.DistInfo) -> dict:
-    import sklearn
+    from importlib import metadata
+
     import torchvision
 
     from .. import __version__  # the package root's constant (tests/test_layout.py: ROOT_CONSTANTS)
@@ -123,7 +124,7 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
-        "scikit_learn": sklearn.__version__,
+        "scikit_learn": metadata.version("scikit-learn"),  # read without importing it (evaluate.prefetch_imports)
         "platform": platform.platform(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
@@ -804,9 +805,12 @@ def non_finite_state(run: Run) -> str | None:
     return None
 
 
-def save_checkpoint(run: Run, session: Session, name: str = "last.pt") -> None:
+def save_checkpoint(run: Run, session: Session, name: str = "last.pt", background: bool = False) -> None:
     """Gather every process's view-generator state, then rank 0 writes ``checkpoints/<name>`` atomically;
-    never a checkpoint whose weights are not finite (the last good one is kept, :class:`NonFiniteLoss`)."""
+    never a checkpoint whose weights are not finite (the last good one is kept, :class:`NonFiniteLoss`). With
+    ``background`` the state is serialised here and written by ``session.writer`` while the run goes on
+    (:class:`idealssl.train.checkpoint.Writer`); a pending write always lands before the next checkpoint."""
+    session.writer.wait()
     bad = non_finite_state(run)
     if bad is not None:
         last = ckpt_mod.find_last(run.run_dir)
@@ -817,7 +821,11 @@ def save_checkpoint(run: Run, session: Session, name: str = "last.pt") -> None:
         )
     states = D.gather_obj(run.gen.get_state().cpu(), run.info)
     if run.info.main:
-        ckpt_mod.save_atomic(checkpoint_state(run, states, session.train_seconds(run)), run.ckpt_dir / name)
+        state = checkpoint_state(run, states, session.train_seconds(run))
+        if background:
+            session.writer.save(state, run.ckpt_dir / name)
+        else:
+            ckpt_mod.save_atomic(state, run.ckpt_dir / name)
 
 
 # ------------------------------------------------------------------------------------------------ loop
@@ -831,6 +839,10 @@ class Session:
     steps: int = 0
     last_loss: float = float("nan")
     extra: list = field(default_factory=list)  #: optional loggers (csv, tb, wandb; idealssl.train.loggers)
+    #: writes the end-of-epoch checkpoints while the run goes on (rank 0)
+    writer: ckpt_mod.Writer = field(default_factory=ckpt_mod.Writer)
+    #: imports the evaluations' modules during training (:func:`idealssl.train.evaluate.prefetch_imports`)
+    prefetch: threading.Thread | None = None
     #: process CPU seconds at the start of training; replaced by the training CPU seconds when training ends
     cpu_train: float = field(default_factory=time.process_time)
     load_start: float | None = field(default_factory=lambda: _load_average())  #: 1-min load average then
@@ -1035,12 +1047,12 @@ def fit(run: Run, session: Session, stop: StopSignals) -> None:
             if session.metrics is not None:
                 session.log(epoch_monitors(run, session, epoch))
             if (epoch + 1) % ckpt_every == 0 or run.step >= run.total:
-                save_checkpoint(run, session)
+                save_checkpoint(run, session, background=True)
                 if run.info.main and run.cfg.train.keep_epoch_ckpts:
-                    save_checkpoint(run, session, f"epoch={epoch + 1}.pt")
+                    save_checkpoint(run, session, f"epoch={epoch + 1}.pt", background=True)
     session.progress.update(run.step, run.step // max(1, run.steps_per_epoch), session.last_loss, force=True)
     if run.limit and run.step >= run.limit and run.step < run.total:
-        save_checkpoint(run, session)
+        save_checkpoint(run, session, background=True)
 
 
 # ------------------------------------------------------------------------------------------------ results
@@ -1079,6 +1091,8 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         results["data_split"] = run.data.split
     if run.data.n_classes == 0:
         results["eval_skipped"] = NO_LABELS
+    if session.prefetch is not None:
+        session.prefetch.join()  # the evaluations import nothing the prefetch is still importing
     t_eval, cpu_eval = time.time(), time.process_time()
     if run.cfg.eval.at_end and run.step >= run.total:
         results["eval"] = evaluate_model(
@@ -1095,6 +1109,7 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
     orbit_sets.finalise_hook(run, results, verbose)
     results["timing"] = _timing(session, train_seconds, time.time() - t_eval, time.process_time() - cpu_eval)
     results["setup_seconds"] = time.time() - t_setup - train_seconds
+    session.writer.wait()  # the last checkpoint is on disk before the results say the run ended
     atomic.write_text(run.run_dir / "results.json", json.dumps(plain(results), indent=2, default=str), "results file")
     _log(verbose, run.info, summary(results))
     return results
@@ -1228,22 +1243,7 @@ def _train(
         torch.cuda.reset_peak_memory_stats(device)
     metrics = atomic.open_append(run.metrics_path, "metrics file") if info.main else None
     session = Session(time.time(), metrics, progress)
-    try:
-        if info.main:
-            session.extra = build_loggers(list(run.cfg.train.loggers), run.run_dir, plain(run.cfg.to_dict()))
-        with StopSignals() as stop:
-            fit(run, session, stop)
-    finally:
-        progress.close()
-        for lg in session.extra:
-            lg.close()
-        if session.metrics is not None:
-            try:
-                session.metrics.close()
-            except OSError:  # the failed write is reported already
-                pass
-    session.cpu_train = time.process_time() - session.cpu_train  # now: this session's training CPU seconds
-    results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
+    results = _fit_and_finalise(run, session, info, t_setup, verbose)
     if info.enabled:
         torch.distributed.barrier()
     failed = (results.get("check") or {}).get("failed")
@@ -1253,6 +1253,43 @@ def _train(
             f"(idealssl eval check {run.run_dir} redoes the check)"
         )
     return results
+
+
+def _fit_and_finalise(run: Run, session: Session, info: D.DistInfo, t_setup: float, verbose: bool) -> dict:
+    """Train (:func:`fit`), close the display, the loggers and the metrics file, then :func:`finalise`; the
+    background checkpoint write lands before any error propagates (:func:`_drain`)."""
+    if info.main and run.cfg.eval.at_end and not (run.limit and run.limit < run.total):
+        session.prefetch = evaluate.prefetch_imports()  # the session ends with the evaluations
+    try:
+        try:
+            if info.main:
+                session.extra = build_loggers(list(run.cfg.train.loggers), run.run_dir, plain(run.cfg.to_dict()))
+            with StopSignals() as stop:
+                fit(run, session, stop)
+        finally:
+            session.progress.close()
+            for lg in session.extra:
+                lg.close()
+            if session.metrics is not None:
+                try:
+                    session.metrics.close()
+                except OSError:  # the failed write is reported already
+                    pass
+        session.cpu_train = time.process_time() - session.cpu_train  # now: this session's training CPU seconds
+        results = finalise(run, session, time.time() - session.t_train, t_setup, verbose)
+    except BaseException:
+        _drain(session, info)
+        raise
+    session.writer.close()
+    return results
+
+
+def _drain(session: Session, info: D.DistInfo) -> None:
+    """On an error: the checkpoint being written lands before the error propagates; if that write failed too, one
+    line says so (the previous checkpoint is kept) and the first error is the one raised."""
+    err = session.writer.close()
+    if err is not None and info.main:
+        print(f"note: the last checkpoint could not be written either ({ckpt_mod.first_line(err)})", file=sys.stderr)
 
 
 def _load_average() -> float | None:

@@ -143,3 +143,53 @@ def test_digits_embedded():
     ds = load_dataset("digits", None, DataConfig())
     assert ds.train_x.shape == (1437, 1, 8, 8) and ds.test_x.shape == (360, 1, 8, 8)
     assert ds.train_x.max() == 255 and set(np.unique(ds.test_y)) == set(range(10))
+
+
+def _digits_through_sklearn():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    d = load_digits()
+    x = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
+    tr, te = train_test_split(np.arange(len(d.target)), test_size=0.2, stratify=d.target, random_state=0)
+    return x[tr], d.target[tr], x[te], d.target[te]
+
+
+def _same_as_sklearn(ds):
+    xtr, ytr, xte, yte = _digits_through_sklearn()
+    assert np.array_equal(ds.train_x, xtr) and np.array_equal(ds.test_x, xte)
+    assert np.array_equal(ds.train_y, ytr) and np.array_equal(ds.test_y, yte) and ds.train_y.dtype == np.int64
+
+
+def test_digits_stored_split_is_sklearns():
+    """The stored split and the NumPy reading give the arrays scikit-learn's load_digits + train_test_split give."""
+    from idealssl.data.datasets import load_digits_set
+
+    _same_as_sklearn(load_digits_set())
+
+
+def test_digits_another_csv_recomputes_the_split(monkeypatch, tmp_path):
+    """When the installed CSV is not the one the stored split was made from, train_test_split makes it."""
+    import json
+    from importlib import resources
+
+    import idealssl.data.datasets as D
+
+    doc = json.loads(resources.files("idealssl.data").joinpath(D.DIGITS_SPLIT).read_text())
+    doc["csv_sha256"] = "0" * 64
+    doc["train"], doc["test"] = doc["test"], doc["train"]  # wrong on purpose: must not be used
+    (tmp_path / "split.json").write_text(json.dumps(doc))
+    monkeypatch.setattr(D, "DIGITS_SPLIT", str(tmp_path / "split.json"))  # absolute: joinpath returns it
+    _same_as_sklearn(D.load_digits_set())
+
+
+def test_digits_load_without_importing_sklearn():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from idealssl.data.datasets import load_digits_set; d = load_digits_set(); "
+        "assert len(d.train_x) == 1437; print('sklearn' in sys.modules)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"
