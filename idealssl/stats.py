@@ -162,15 +162,16 @@ def _make_group(x: np.ndarray, y: np.ndarray, method: str) -> _Group | None:
     return g
 
 
-def _groups(x, y, groups, method: str, weighting: str) -> tuple[list, list, int]:
-    """Validated inputs → (group labels in order of first appearance, each group's _Group or None, n pairs)."""
+def _groups(x, y, groups, method: str, weighting: str) -> tuple[list, list, np.ndarray]:
+    """Validated inputs → (group labels in order of first appearance, each group's _Group or None, the group index
+    of each of the n pairs, :func:`_group_ids`)."""
     _choice(method, CORRELATIONS, "method")
     _choice(weighting, WEIGHTINGS, "weighting")
     x, y = _vector(x, "x"), _vector(y, "y")
     if len(x) != len(y):
         raise InputError(f"x and y must have the same length, got {len(x)} and {len(y)}")
     gid, labels = _group_ids(groups, len(x))
-    return labels, [_make_group(x[gid == k], y[gid == k], method) for k in range(len(labels))], len(x)
+    return labels, [_make_group(x[gid == k], y[gid == k], method) for k in range(len(labels))], gid
 
 
 def _weights(used: list[_Group], weighting: str, counts: np.ndarray) -> np.ndarray:
@@ -333,8 +334,8 @@ def within_group_permutation_test(
     permutation test of a rank correlation.
     """
     _choice(alternative, ALTERNATIVES, "alternative")
-    labels, made, n = _groups(x, y, groups, method, weighting)
-    return _permutation_test(labels, made, n, method, weighting, alternative, n_resamples, seed, exact)
+    labels, made, gid = _groups(x, y, groups, method, weighting)
+    return _permutation_test(labels, made, len(gid), method, weighting, alternative, n_resamples, seed, exact)
 
 
 def _permutation_test(  # noqa: PLR0913 (the test's settings, passed through from the two public tests)
@@ -473,12 +474,12 @@ def blocked_permutation_test(  # noqa: PLR0913 (the within-group test's settings
     beyond what the positions alone give, which makes it conservative about an ordering along the positions.
     """
     _choice(alternative, ALTERNATIVES, "alternative")
-    labels, made, n = _groups(x, y, groups, method, weighting)
-    layouts = _layouts(_group_ids(groups, n)[0], units, strata, positions, n)
+    labels, made, gid = _groups(x, y, groups, method, weighting)
+    layouts = _layouts(gid, units, strata, positions, len(gid))
     for g, lay in zip(made, layouts):
         if g is not None:
             g.layout = lay
-    return _permutation_test(labels, made, n, method, weighting, alternative, n_resamples, seed, exact)
+    return _permutation_test(labels, made, len(gid), method, weighting, alternative, n_resamples, seed, exact)
 
 
 # ---------------------------------------------------------------- S9.2-S9.3: intervals

@@ -177,6 +177,15 @@ def mean_se(xs):
     return float(a.mean()), float(a.std(ddof=1) / math.sqrt(a.size)) if a.size > 1 else 0.0
 
 
+#: the verdict lines' words, by a claim's ``held`` (True, False, or the three-way "cannot discriminate")
+WORDS = {
+    True: "AGREES with the paper",
+    False: "DISAGREES with the paper",
+    "inconclusive": "INCONCLUSIVE",
+    "cannot discriminate": "CANNOT DISCRIMINATE here",
+}
+
+
 def verdict(held: bool, text: str) -> str:
     """One line 'AGREES' / 'DISAGREES' with the paper, printed and returned."""
     line = f"{'AGREES' if held else 'DISAGREES'} with the paper: {text}"
@@ -184,20 +193,50 @@ def verdict(held: bool, text: str) -> str:
     return line
 
 
+def three_way(v: str, text: str) -> str:
+    """One line from a three-way verdict of :func:`idealssl.stats.verdict` ("held": AGREES, "not held": DISAGREES,
+    "cannot discriminate": CANNOT DISCRIMINATE here), printed and returned."""
+    line = f"{WORDS[{'held': True, 'not held': False}.get(v, v)]}: {text}"
+    print(line)
+    return line
+
+
+def paired_difference(rows: list[dict], base: str, ours: str, key: str = "linear") -> dict:
+    """The 95 % interval of ``key``(ours) − ``key``(base) over seeds and its verdict on "ours is higher"
+    (theory/statements.md S9.3).
+
+    Rows carry ``method``, ``seed`` and ``key``. When both methods have the same seeds, the difference is paired by
+    seed (one seed draws the same data order and probe split for both): x̄ ± t_{0.975, n−1} s/√n of the per-seed
+    differences (:func:`idealssl.stats.t_interval`); otherwise Welch's interval of the two sets
+    (:func:`idealssl.stats.welch_interval`), and ``pairing`` says that the seeds differ. Returns ``interval``
+    (:class:`idealssl.stats.Interval`), ``verdict`` ("held", "not held", "cannot discriminate": the interval
+    against 0, :func:`idealssl.stats.verdict`) and ``pairing``.
+    """
+    from idealssl.stats import t_interval, welch_interval
+    from idealssl.stats import verdict as three_way_verdict
+
+    def by_seed(m: str) -> dict:
+        return {r["seed"]: float(r[key]) for r in rows if r["method"] == m and r.get(key) is not None}
+
+    a, b = by_seed(ours), by_seed(base)
+    if a and set(a) == set(b):
+        seeds = sorted(a)
+        iv = t_interval([a[s] - b[s] for s in seeds])
+        pairing = f"paired by seed, seeds {seeds}"
+    else:
+        iv = welch_interval(list(a.values()), list(b.values()))
+        pairing = f"Welch, unpaired: the seeds differ ({ours} {sorted(a)}, {base} {sorted(b)})"
+    return {"interval": iv, "verdict": three_way_verdict(iv, 0.0, "greater"), "pairing": pairing}
+
+
 def claim_verdicts(rec: dict | None) -> None:
     """Print the verdict of every claim recorded by ``idealssl bench synthetic`` (computed there, from the
     numbers, by :mod:`idealssl.synthetic.experiments`; the notebooks do not recompute them)."""
     if rec is None:
         return
-    words = {
-        True: "AGREES with the paper",
-        False: "DISAGREES with the paper",
-        "inconclusive": "INCONCLUSIVE",
-        "cannot discriminate": "CANNOT DISCRIMINATE here",
-    }
     for c in rec["verdict"]["claims"]:
         vals = c.get("values")
         print(
-            f"{words.get(c.get('held'), 'REPORTED')} [{c['id']}]: {c['prediction']} — criterion: {c['criterion']}"
+            f"{WORDS.get(c.get('held'), 'REPORTED')} [{c['id']}]: {c['prediction']} — criterion: {c['criterion']}"
             + (f" — values: {json.dumps(plain(vals))}" if vals else "")
         )

@@ -185,8 +185,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--rejudge",
         action="store_true",
         help="first recompute the summary and verdict of the result files whose verdict is a function of their "
-        "recorded rows (methods, self_target, coarseness, loss_vs_accuracy) with this code, and rewrite them "
-        "(no training)",
+        "recorded rows (methods, self_target, coarseness, loss_vs_accuracy, dissl_threshold) with this code, and "
+        "rewrite them (no training)",
     )
     parser.set_defaults(_bench_parser=parser)
 

@@ -27,7 +27,9 @@
 #     accuracy and 16-shot error; the verdicts are the ones recorded there;
 #   - digits (sklearn 8x8, the `idealssl train` digits preset: convnet, d = 64, 60 epochs), 2 seeds:
 #     linear probe and k-NN top-1 on the 360 test images (`notebooks/results/digits_heads.json`;
-#     `python -m notebooks.experiments digits_heads`, rerun in full mode).
+#     `python -m notebooks.experiments digits_heads`, rerun in full mode). The verdict of each pair is the 95 %
+#     t interval of the linear-probe accuracy difference (ours − base), paired by seed (`idealssl.stats`,
+#     `theory/statements.md` S9.3); the figure's bars are ± one standard error.
 
 # %%
 import time
@@ -179,7 +181,10 @@ if rec is not None:
     ax.set_xticks(x)
     ax.set_xticklabels([NAMES[m] for m in order])
     ax.set_ylabel("linear-probe error (lower is better)")
-    ax.set_title(f"Synthetic world (C = 16, d = 15, {regime}), {len(rec['seeds'])} seeds, ± SE")
+    ax.set_title(
+        f"Synthetic world (C = 16, d = 15, {regime}), {len(rec['seeds'])} seeds\n"
+        "bars ± SE; verdicts: paired 95 % t intervals"
+    )
     ax.legend(
         handles=[
             Patch(fc="0.45", label="16-shot error (binary + 5-label tasks)"),
@@ -220,7 +225,10 @@ if rec is not None:
         lo = min(lin[:, 0].min(), knn[:, 0].min())
         ax.set_ylim(max(0, lo - 0.1), 1.0)
         n_seeds = len({r["seed"] for r in dig_rec["rows"]})
-        ax.set_title(f"Digits (8x8, d = 64, {dig_rec['rows'][0]['epochs']} epochs), {n_seeds} seeds, ± SE")
+        ax.set_title(
+            f"Digits (8x8, d = 64, {dig_rec['rows'][0]['epochs']} epochs), {n_seeds} seeds\n"
+            "bars ± SE; verdict: paired 95 % t interval"
+        )
         ax.set_ylabel("test top-1 accuracy")
         ax.legend(
             handles=[Patch(fc="0.45", label="linear probe"), Patch(fc="0.8", hatch="//", label="k-NN (k = 20)")],
@@ -244,16 +252,15 @@ nbutil.verdict(
     "while the symmetric one reaches L_I* with 1-d codes that the checker rejects (Sec. 4.1; statements S6.2-S6.3).",
 )
 nbutil.claim_verdicts(rec)  # synthetic world: the verdicts recorded by idealssl bench synthetic
-for base, ours in PAIRS:
+for base, ours in PAIRS:  # digits: linear-probe accuracy, ours − base, 95 % t interval (S9.3)
     if base in dig and ours in dig:
-        lb, lo = dig[base]["linear"], dig[ours]["linear"]
-        d_se = np.hypot(lb[1], lo[1])
-        txt = f"digits: {NAMES[ours]} linear {lo[0]:.4f}±{lo[1]:.4f} vs {NAMES[base]} {lb[0]:.4f}±{lb[1]:.4f}"
-        if abs(lo[0] - lb[0]) <= 2 * d_se:
-            print(
-                "INCONCLUSIVE (difference within 2 SE; every method is near 99% on digits, "
-                "too easy to separate heads): " + txt
-            )
-        else:
-            nbutil.verdict(lo[0] > lb[0], txt)
+        pd = nbutil.paired_difference(dig_rec["rows"], base, ours, "linear")
+        iv = pd["interval"]
+        nbutil.three_way(
+            pd["verdict"],
+            f"digits: {NAMES[ours]} − {NAMES[base]} linear-probe accuracy {iv.estimate:+.4f}, 95 % t interval "
+            f"[{iv.low:+.4f}, {iv.high:+.4f}] ({pd['pairing']}, {iv.df:.3g} dof; {NAMES[ours]} "
+            f"{dig[ours]['linear'][0]:.4f}, {NAMES[base]} {dig[base]['linear'][0]:.4f}; every method is near 99% "
+            "on digits)",
+        )
 print(f"notebook time {time.perf_counter() - info['t0']:.1f} s")

@@ -136,3 +136,41 @@ def test_notebooks_read_the_synthetic_suite_and_keep_only_their_own_results():
     assert not hasattr(E, "coarseness") and not hasattr(E, "main_world"), (
         "no second implementation of the synthetic experiments"
     )
+
+
+def _runs(method, values):
+    return [{"method": method, "seed": s, "linear": v} for s, v in values.items()]
+
+
+def test_paired_difference_pairs_by_seed_and_falls_back_to_welch_when_the_seeds_differ():
+    """ours - base per seed (0.01, 0.02 from large seed-to-seed swings): the paired t interval with 1 dof, against
+    scipy; with other seeds on one side, Welch's interval of the two sets, and the pairing says why."""
+    import numpy as np
+    from scipy import stats as sps
+
+    from idealssl.stats import welch_interval
+    from notebooks import nbutil
+
+    rows = _runs("base", {0: 0.90, 1: 0.70}) + _runs("ours", {0: 0.91, 1: 0.72})
+    r = nbutil.paired_difference(rows, "base", "ours", "linear")
+    d = np.array([0.01, 0.02])
+    lo, hi = sps.t.interval(0.95, 1, loc=d.mean(), scale=sps.sem(d))
+    iv = r["interval"]
+    assert (iv.method, iv.df) == ("t", 1.0) and iv.low == pytest.approx(lo) and iv.high == pytest.approx(hi)
+    assert r["verdict"] == "cannot discriminate" and "paired by seed" in r["pairing"]
+    same = nbutil.paired_difference(_runs("base", {0: 0.5, 1: 0.6}) + _runs("ours", {0: 0.7, 1: 0.8}), "base", "ours")
+    assert (same["interval"].low, same["interval"].high, same["verdict"]) == (pytest.approx(0.2),) * 2 + ("held",)
+    rows = _runs("base", {0: 0.90, 1: 0.70}) + _runs("ours", {0: 0.91, 2: 0.72})
+    r = nbutil.paired_difference(rows, "base", "ours", "linear")
+    assert r["interval"] == welch_interval([0.91, 0.72], [0.90, 0.70]) and "Welch" in r["pairing"]
+    assert "seeds differ" in r["pairing"]
+
+
+def test_notebook_04_judges_digits_with_a_paired_t_interval():
+    """The digits comparison of notebook 04 prints a paired t interval and a three-way verdict, not a 2-SE rule."""
+    nb = nbformat.read(NB_DIR / "04_heads.ipynb", as_version=4)
+    text = _text(nb)
+    lines = [ln for ln in text.splitlines() if ln.split(":", 1)[-1].strip().startswith("digits:")]
+    assert len(lines) == 2, lines  # one per pair
+    assert all("95 % t interval" in ln and "paired by seed" in ln for ln in lines)
+    assert "2 SE" not in text

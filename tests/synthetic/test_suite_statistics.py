@@ -1,6 +1,7 @@
 """The statistics the suite's claims carry (theory/statements.md S9.3, S9.5): the Table 1 head claims paired by seed
-with a two-sided t interval, coarseness's comparisons with t intervals, and loss-vs-accuracy tests that respect the
-grouping of its models; each checked against scipy or by hand on small numbers."""
+with a two-sided t interval, coarseness's comparisons with t intervals, dissl_threshold's trained claims on per-seed
+differences with t intervals, and loss-vs-accuracy tests that respect the grouping of its models; each checked against
+scipy or by hand on small numbers."""
 
 import math
 
@@ -259,3 +260,120 @@ def test_the_recorded_verdicts_are_their_rows_judged(mode):
     for name, judge in JUDGES.items():
         doc = json.loads((d / f"{name}.json").read_text())
         assert plain(judge(doc)["verdict"]) == doc["verdict"], name
+
+
+# ---------------------------------------------------------------- dissl_threshold: the trained claims
+K4, C128, C4 = "K=4C, B=128", "K=C, B=128", "K=C, B=4"
+BELOW, ABOVE = (1.0, 1.5), (2.3, 3.0)  # lambdas at or below / above 1 + beta = 1.8
+
+
+def _dissl_row(setting, lam, seed, h):
+    if h is None:
+        return {"part": "trained", "setting": setting, "lambda": lam, "seed": seed, "error": "diverged"}
+    return {"part": "trained", "setting": setting, "lambda": lam, "seed": seed, "H_M_given_Z_full": h}
+
+
+def _dissl_claims(rows):
+    """The dissl_threshold claims judged from ``rows`` the way `idealssl bench report --rejudge` judges a file."""
+    pytest.importorskip("torch")
+    from idealssl.synthetic.experiments import JUDGES
+
+    res = {"experiment": "dissl_threshold", "rows": rows, "protocol": {"beta": 0.8}}
+    return {c["id"]: c for c in plain(JUDGES["dissl_threshold"](res))["verdict"]["claims"]}
+
+
+def _settings(h):
+    """Rows of every setting, lambda and seed 0-2 with H(M^|Z) = h(setting, lambda, seed)."""
+    return [_dissl_row(st, lam, s, h(st, lam, s)) for st in (K4, C128, C4) for lam in BELOW + ABOVE for s in (0, 1, 2)]
+
+
+def test_dissl_trained_claims_are_paired_by_seed_constant_differences_give_a_zero_width_interval():
+    """Large seed offsets (0, 4, 8 nats) shared by every run of a seed, a constant effect of 1 nat: the per-seed
+    differences are exactly 1, so the t interval is the point 1 (held); unpaired, the offsets would swamp it (Welch's
+    interval of the B = 4 and B = 128 means, 1 ± 9.1, contains the margin)."""
+    offset = {0: 0.0, 1: 4.0, 2: 8.0}
+
+    def h(st, lam, s):
+        return offset[s] + (1.0 if lam > 1.8 and st in (K4, C4) else 0.0)
+
+    c = _dissl_claims(_settings(h))
+    one = c["dissl-threshold-trained"]
+    iv = one["values"]["above_minus_at_or_below"]
+    assert (iv["estimate"], iv["low"], iv["high"], iv["df"], iv["verdict"]) == (1.0, 1.0, 1.0, 2, "held")
+    assert iv["seeds"] == [0, 1, 2] and iv["differences"] == [1.0, 1.0, 1.0] and one["held"] is True
+    two = c["dissl-batch-marginal-trained"]
+    up, down = two["values"]["B4_minus_B128_above"], two["values"]["B4_minus_B128_at_or_below"]
+    assert (up["low"], up["high"], up["verdict"]) == (1.0, 1.0, "held")
+    assert (down["low"], down["high"], down["verdict"]) == (0.0, 0.0, "held")  # below the margin: it does not
+    assert two["held"] is True
+    assert "t interval" in one["criterion"] and "t interval" in two["criterion"]
+
+
+def test_dissl_trained_two_seeds_straddling_the_margin_cannot_discriminate():
+    """Two seeds whose differences are 0.04 and 0.2 nats: the mean 0.12 exceeds the margin 0.05 (a comparison of
+    plain means calls it held), but the t interval with 1 dof, 0.12 ± 12.7 x 0.08, contains it."""
+
+    def h(st, lam, s):
+        return {0: 0.04, 1: 0.2}.get(s, 0.0) if lam > 1.8 and st in (K4, C4) else 0.0
+
+    rows = [r for r in _settings(h) if r["seed"] in (0, 1)]
+    c = _dissl_claims(rows)
+    iv = c["dissl-threshold-trained"]["values"]["above_minus_at_or_below"]
+    d = np.array([0.04, 0.2])
+    lo, hi = sps.t.interval(0.95, 1, loc=d.mean(), scale=sps.sem(d))
+    assert iv["low"] == pytest.approx(lo) and iv["high"] == pytest.approx(hi) and iv["df"] == 1
+    assert iv["verdict"] == CANNOT and c["dissl-threshold-trained"]["held"] == CANNOT
+    assert c["dissl-batch-marginal-trained"]["values"]["B4_minus_B128_above"]["verdict"] == CANNOT
+    assert c["dissl-batch-marginal-trained"]["held"] == CANNOT
+
+
+def test_dissl_batch_marginal_trained_second_half_is_held_only_below_the_margin():
+    """lambda <= 1 + beta, B = 4 minus B = 128 per seed: an interval below 0.05 holds the claim's second half, one
+    above it fails the claim, one containing it (0.01, 0.02, 0.2: mean 0.077 > 0.05, interval [-0.19, 0.35])
+    cannot discriminate, whatever the first half says."""
+
+    def rows(below):
+        return _settings(lambda st, lam, s: (1.0 if lam > 1.8 else below[s]) if st == C4 else 0.0)
+
+    def claim(below):
+        return _dissl_claims(rows(below))["dissl-batch-marginal-trained"]
+
+    assert claim({0: 0.0, 1: 0.01, 2: 0.02})["held"] is True
+    high = claim({0: 0.3, 1: 0.31, 2: 0.32})
+    assert high["values"]["B4_minus_B128_at_or_below"]["verdict"] == "not held" and high["held"] is False
+    wide = claim({0: 0.01, 1: 0.02, 2: 0.2})
+    d = np.array([0.01, 0.02, 0.2])
+    iv = wide["values"]["B4_minus_B128_at_or_below"]
+    assert iv["high"] == pytest.approx(d.mean() + T975_2 * d.std(ddof=1) / math.sqrt(3))
+    assert iv["verdict"] == CANNOT and wide["held"] == CANNOT
+
+
+def test_dissl_batch_marginal_trained_pairs_by_seed_and_lambda_and_skips_failed_runs():
+    """H grows with lambda (100 nats more at lambda = 3 than at 2.3, as large for both batches) and B = 4 adds 1 nat;
+    seed 2's B = 4 run at lambda = 3 failed. Paired by (seed, lambda), seed 2's difference is 1 like the others
+    (its lambda = 3 pair is left out); the means over the runs present would give 1 - 50 for it. A seed with no run
+    on one side of 1 + beta drops out of the first claim."""
+
+    def h(st, lam, s):
+        if st == C4 and lam == 3.0 and s == 2:
+            return None
+        base = 100.0 if lam == 3.0 else 0.0
+        return base + (1.0 if st == C4 and lam > 1.8 else 0.0)
+
+    rows = [r for r in _settings(h) if not (r["setting"] == K4 and r["seed"] == 1 and r["lambda"] < 1.8)]
+    c = _dissl_claims(rows)
+    up = c["dissl-batch-marginal-trained"]["values"]["B4_minus_B128_above"]
+    assert (up["low"], up["high"], up["n"]) == (1.0, 1.0, 3)
+    assert c["dissl-threshold-trained"]["values"]["above_minus_at_or_below"]["seeds"] == [0, 2]
+
+
+def test_dissl_trained_claims_with_one_seed_cannot_discriminate_and_none_without_runs():
+    """One seed: the whole line, cannot discriminate. No trained run: no trained claim; no free-logit row: the free
+    claims are not run (None), not held."""
+    c = _dissl_claims([r for r in _settings(lambda st, lam, s: 1.0 if lam > 1.8 else 0.0) if r["seed"] == 0])
+    assert c["dissl-threshold-trained"]["held"] == CANNOT
+    assert c["dissl-threshold-trained"]["values"]["above_minus_at_or_below"]["low"] is None  # (-inf, inf)
+    assert c["dissl-batch-marginal-trained"]["held"] == CANNOT
+    c = _dissl_claims([_dissl_row(K4, 1.0, 0, None)])
+    assert "dissl-threshold-trained" not in c
+    assert [c[i]["held"] for i in ("dissl-threshold", "dissl-small-K", "dissl-batch-marginal")] == [None] * 3

@@ -100,6 +100,7 @@ JUDGES: dict[str, Callable[[dict], dict]] = {
     "self_target": self_target.judge,
     "coarseness": coarseness.judge,
     "loss_vs_accuracy": loss_vs_accuracy.judge,
+    "dissl_threshold": dissl_threshold.judge,
 }
 
 

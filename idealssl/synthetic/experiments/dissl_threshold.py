@@ -18,11 +18,12 @@ import torch
 
 from ...objectives import available
 from ...objectives.dissl import dissl_loss
+from ..protocol import all_held, t_verdict
 from ..worlds import World, main_world
 from .runs import Measures, acc, mean_sd, train_and_assess
 from .settings import IID_EXPERIMENTS, Mode, method_hparams
 
-__all__ = ["run", "free_logit_dissl", "BETA", "FREE_SETTINGS", "TRAINED_SETTINGS"]
+__all__ = ["run", "judge", "free_logit_dissl", "BETA", "MARGIN", "FREE_SETTINGS", "TRAINED_SETTINGS"]
 
 BETA = 0.8
 #: H(M^|X) above this many nats counts as a non-deterministic teacher
@@ -162,12 +163,14 @@ def _trained_rows(mode: Mode) -> list[dict]:
     ]
 
 
-def _free_claims(rows: list[dict]) -> list[dict]:
-    thr = 1 + BETA
-    held = {}
+def _free_claims(rows: list[dict], beta: float = BETA) -> list[dict]:
+    thr = 1 + beta
+    held: dict[str, bool | None] = {}
     for name, _, _ in FREE_SETTINGS:
         rs = [r for r in rows if r["setting"] == name]
-        if name.startswith("K<C, full"):
+        if not rs:
+            held[name] = None
+        elif name.startswith("K<C, full"):
             held[name] = all(r["H_M_given_X"]["mean"] < EPS for r in rs)
         else:
             held[name] = all((r["H_M_given_X"]["mean"] > EPS) == (r["lambda"] > thr) for r in rs)
@@ -196,45 +199,118 @@ def _free_claims(rows: list[dict]) -> list[dict]:
     ]
 
 
-def _exceeds(a: list[float], b: list[float]) -> bool:
-    """The mean of ``a`` exceeds that of ``b`` by more than 0.05 nats."""
-    return float(np.mean(a)) > float(np.mean(b)) + 0.05
+#: the trained claims' margin in nats: a difference of full-data H(M^|Z) counts when its interval clears it
+MARGIN = 0.05
+_INTERVAL = "95 % two-sided t interval over seeds (n - 1 dof)"
 
 
-def _trained_claims(trained: list[dict]) -> list[dict]:
-    ok = [t for t in trained if "error" not in t]
-    if not ok:
+def _entropies(trained: list[dict]) -> dict[tuple[str, int, float], float]:
+    """Full-data H(M^|Z) of every trained run that did not fail, by (setting, seed, lambda)."""
+    return {(t["setting"], int(t["seed"]), t["lambda"]): t["H_M_given_Z_full"] for t in trained if "error" not in t}
+
+
+def _threshold_differences(h: dict, setting: str, thr: float) -> dict[int, float]:
+    """Per seed, the mean H over the lambdas above ``thr`` minus the mean over those at or below it (``setting``'s
+    runs; a seed without a run on each side is left out)."""
+    out = {}
+    for s in sorted({k[1] for k in h if k[0] == setting}):
+        hi = [v for (st, sd, lam), v in h.items() if (st, sd) == (setting, s) and lam > thr]
+        lo = [v for (st, sd, lam), v in h.items() if (st, sd) == (setting, s) and lam <= thr]
+        if hi and lo:
+            out[s] = float(np.mean(hi)) - float(np.mean(lo))
+    return out
+
+
+def _batch_differences(h: dict, above: bool, thr: float) -> dict[int, float]:
+    """Per seed, the mean over the lambdas on one side of ``thr`` of H(B = 4) - H(B = 128) at K = C, paired by
+    (seed, lambda): a lambda counts for a seed only when both batches' runs are there."""
+    small, large = TRAINED_SETTINGS[2][0], TRAINED_SETTINGS[1][0]
+    pairs: dict[int, list[float]] = {}
+    for (st, s, lam), v in sorted(h.items()):
+        if st == small and (lam > thr) == above and (large, s, lam) in h:
+            pairs.setdefault(s, []).append(v - h[(large, s, lam)])
+    return {s: float(np.mean(d)) for s, d in pairs.items()}
+
+
+def _interval(diffs: dict[int, float], claim: str) -> tuple[dict | None, str | None]:
+    """The t interval of the per-seed differences against :data:`MARGIN` (``claim``: "greater" or "less"), with its
+    verdict and the differences by seed; (None, None) without a seed."""
+    if not diffs:
+        return None, None
+    iv, v = t_verdict(list(diffs.values()), MARGIN, claim)
+    return {**iv, "verdict": v, "seeds": list(diffs), "differences": list(diffs.values())}, v
+
+
+def _trained_claims(trained: list[dict], beta: float = BETA) -> list[dict]:
+    """The trained-encoder claims from their runs, one run per (setting, lambda, seed), judged with 95 % t intervals
+    over seeds (theory/statements.md S9.3) on differences paired by seed: the seed is the independent unit (the
+    runs of one seed share its initialisation and batches at every lambda), and the lambdas of a seed are averaged,
+    not counted as replicates.
+
+    * ``dissl-threshold-trained`` (S7.3): K = 4C, B = 128; per seed d_s = mean H over lambda > 1 + beta minus mean
+      H over lambda <= 1 + beta; held when the interval of d lies above :data:`MARGIN`, failed when below it.
+    * ``dissl-batch-marginal-trained`` (S7.3 with the batch marginal): K = C; per seed the mean over lambdas of
+      H(B = 4) - H(B = 128), paired by (seed, lambda), above 1 + beta (claim: above the margin) and at or below it
+      (claim: below the margin); held when both intervals agree, failed when either lies on the other side
+      (:func:`idealssl.synthetic.protocol.all_held`).
+
+    One seed gives the whole line: "cannot discriminate". No run at all gives no claim.
+    """
+    h = _entropies(trained)
+    if not h:
         return []
+    thr = 1 + beta
 
-    def h(setting: str, above: bool) -> list[float]:
-        return [t["H_M_given_Z_full"] for t in ok if t["setting"] == setting and (t["lambda"] > 1 + BETA) == above]
+    def summary(setting: str) -> dict:
+        def side(above: bool) -> dict:
+            return mean_sd([v for (st, _, lam), v in h.items() if st == setting and (lam > thr) == above])
 
-    tsum = {
-        name: {"lambda>1+beta": mean_sd(h(name, True)), "lambda<=1+beta": mean_sd(h(name, False))}
-        for name, _, _ in TRAINED_SETTINGS
-    }
-    hi, lo = h("K=4C, B=128", True), h("K=4C, B=128", False)
-    b4h, b128h = h("K=C, B=4", True), h("K=C, B=128", True)
-    b4l, b128l = h("K=C, B=4", False), h("K=C, B=128", False)
+        return {"lambda>1+beta": side(True), "lambda<=1+beta": side(False)}
+
+    k4, c128, c4 = (name for name, _, _ in TRAINED_SETTINGS)
+    d_thr = _threshold_differences(h, k4, thr)
+    d_up, d_down = _batch_differences(h, True, thr), _batch_differences(h, False, thr)
+    iv_thr, v_thr = _interval(d_thr, "greater")
+    iv_up, v_up = _interval(d_up, "greater")
+    iv_down, v_down = _interval(d_down, "less")
     return [
         {
             "id": "dissl-threshold-trained",
             "prediction": "a trained DISSL teacher with K > C is less deterministic above lambda = 1 + beta (S7.3)",
-            "criterion": "K = 4C, batch 128: mean full-data H(M^|Z) over runs with lambda > 1 + beta exceeds "
-            "the mean over runs with lambda <= 1 + beta by > 0.05 nats",
-            "values": tsum["K=4C, B=128"],
-            "held": _exceeds(hi, lo) if hi and lo else None,
+            "criterion": "K = 4C, batch 128: per seed, the mean full-data H(M^|Z) over the lambdas > 1 + beta minus "
+            f"the mean over the lambdas <= 1 + beta; held when the {_INTERVAL} of these differences lies above the "
+            f"margin {MARGIN} nats; failed when it lies below it; 'cannot discriminate' when it contains it (always "
+            "with one seed)",
+            "values": {**summary(k4), "above_minus_at_or_below": iv_thr},
+            "held": all_held([v_thr]) if v_thr else None,
         },
         {
             "id": "dissl-batch-marginal-trained",
             "prediction": "with K = C, a batch B < K makes the trained teacher non-deterministic above lambda "
             "= 1 + beta, a batch B >= K does not (S7.3 with the batch marginal)",
-            "criterion": "lambda > 1 + beta: mean H(M^|Z) with B = 4 exceeds that with B = 128 by > 0.05 nats; "
-            "lambda <= 1 + beta: it does not",
-            "values": {"B=4": tsum["K=C, B=4"], "B=128": tsum["K=C, B=128"]},
-            "held": (_exceeds(b4h, b128h) and not _exceeds(b4l, b128l)) if b4h and b128h and b4l and b128l else None,
+            "criterion": "K = C: per seed, the mean over lambdas of full-data H(M^|Z) with B = 4 minus with B = 128 "
+            f"(paired by seed and lambda); held when the {_INTERVAL} for the lambdas > 1 + beta lies above the "
+            f"margin {MARGIN} nats and the one for the lambdas <= 1 + beta lies below it; failed when either lies "
+            "on the other side of the margin; 'cannot discriminate' otherwise (always with one seed)",
+            "values": {
+                "B=4": summary(c4),
+                "B=128": summary(c128),
+                "B4_minus_B128_above": iv_up,
+                "B4_minus_B128_at_or_below": iv_down,
+            },
+            "held": all_held([v_up, v_down]) if v_up and v_down else None,
         },
     ]
+
+
+def judge(res: dict) -> dict:
+    """The verdict of a ``dissl_threshold`` result from its recorded rows and protocol (what :func:`run` records; a
+    recorded file's verdict is recomputed with it, without training)."""
+    beta = float(res["protocol"]["beta"])
+    rows = res["rows"]
+    free = [r for r in rows if r["part"] == "free-logits"]
+    trained = [r for r in rows if r["part"] == "trained"]
+    return {"verdict": {"claims": _free_claims(free, beta) + _trained_claims(trained, beta)}}
 
 
 def run(mode: Mode, store: dict | None = None) -> dict:
@@ -245,7 +321,7 @@ def run(mode: Mode, store: dict | None = None) -> dict:
     return {
         "rows": rows + trained,
         "summary": {"threshold": 1 + BETA},
-        "verdict": {"claims": _free_claims(rows) + _trained_claims(trained)},
+        "verdict": {"claims": _free_claims(rows, BETA) + _trained_claims(trained, BETA)},
         "protocol": {
             "beta": BETA,
             "batch_regime": "iid",
