@@ -209,6 +209,20 @@ def ideal_log_loss(Z, orbits, temperature: float = 1.0, restarts: int = 4, seed:
     )
 
 
+def merged_points(Z: np.ndarray, labels: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Equal (z_x, orbit of x) pairs merged into one point carrying the sum of their weights ω_x.
+
+    The objective Σ_x ω_x CE(orbit of x, softmax(W z_x / τ)) and its gradient are sums over points whose terms
+    depend on the pair (z_x, orbit) only, so the merged problem has the same value and gradient at every W (up to
+    the order of floating-point additions). An invariant orbit collapses to one point: the minimisers then cost
+    O(C d) per evaluation instead of O(N d)."""
+    keys = np.column_stack([labels.astype(np.float64), Z])
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    if len(uniq) == len(Z):
+        return Z, labels, w
+    return uniq[:, 1:], uniq[:, 0].astype(labels.dtype), np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
+
+
 def minimise_ideal_log_loss(
     Z: np.ndarray,
     labels: np.ndarray,
@@ -233,6 +247,7 @@ def minimise_ideal_log_loss(
     """
     if not (temperature > 0 and math.isfinite(temperature)):
         raise InputError(f"temperature must be a positive number, got {temperature!r}")
+    Z, labels, w = merged_points(Z, labels, w)
     N, d = Z.shape
     rng = np.random.default_rng(seed)
     codes = np.zeros((C, d))
