@@ -167,37 +167,15 @@ def _locate(data_dir: Path, folder: str, required: Sequence[str]) -> Path | None
 
 
 # ----------------------------------------------------------------------------------------------- digits
-#: the digits split, stored beside this module: the train and test indices that scikit-learn's stratified
-#: ``train_test_split(numpy.arange(1797), test_size=0.2, stratify=target, random_state=0)`` returns for its bundled
-#: ``digits.csv.gz`` (whose SHA-256 it records; tests/train/test_datasets.py recomputes it with scikit-learn)
-DIGITS_SPLIT = "digits_split.json"
-DIGITS_MEMBER = "sklearn/datasets/data/digits.csv.gz"
-
-
 def load_digits_set() -> ImageSet:
-    """scikit-learn's bundled 8x8 digits, values 0..16 scaled to uint8, stratified 80/20 split (seed 0).
+    """scikit-learn's bundled 8x8 digits, values 0..16 scaled to uint8, stratified 80/20 split (seed 0)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
 
-    The pixels are read from scikit-learn's ``digits.csv.gz`` with NumPy, as ``sklearn.datasets.load_digits`` reads
-    them, and the split is the stored :data:`DIGITS_SPLIT` when the installed file is the one it was made from
-    (else recomputed by ``train_test_split``): the same arrays as through scikit-learn, without importing it here
-    (1.2-1.75 s of a smoke test's start-up on this project's 2-core CPU; the trainer imports it beside the
-    training steps, :func:`idealssl.train.loop.prefetch_imports`)."""
-    import gzip
-    import io
-    import json
-    from importlib import metadata, resources
-
-    raw = Path(str(metadata.distribution("scikit-learn").locate_file(DIGITS_MEMBER))).read_bytes()
-    rows = np.loadtxt(io.TextIOWrapper(gzip.GzipFile(fileobj=io.BytesIO(raw))), delimiter=",")
-    images, y = rows[:, :-1].reshape(-1, 8, 8), rows[:, -1].astype(np.int64)
-    x = np.clip(np.round(images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
-    split = json.loads(resources.files(__package__).joinpath(DIGITS_SPLIT).read_text())
-    if hashlib.sha256(raw).hexdigest() == split["csv_sha256"]:
-        tr, te = np.asarray(split["train"], dtype=np.int64), np.asarray(split["test"], dtype=np.int64)
-    else:
-        from sklearn.model_selection import train_test_split
-
-        tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
+    d = load_digits()
+    x = np.clip(np.round(d.images * (255.0 / 16.0)), 0, 255).astype(np.uint8)[:, None]
+    y = d.target.astype(np.int64)
+    tr, te = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=0)
     return ImageSet(
         "digits",
         x[tr],

@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import importlib
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -39,36 +37,6 @@ from .. import metrics as monitors
 from ..data.datasets import ImageSet, take
 from ..data.views import ViewGenerator
 from .defaults import RunConfig
-
-#: what the evaluations import on first use: scikit-learn's probes, pipelines, splits and metrics (1.2-1.75 s of
-#: CPU on this project's 2-core machine, SciPy's statistics and optimisers included)
-PREFETCH = (
-    "sklearn.linear_model",
-    "sklearn.model_selection",
-    "sklearn.metrics",
-    "sklearn.pipeline",
-    "sklearn.preprocessing",
-)
-
-
-def prefetch_imports(names: Sequence[str] = PREFETCH) -> threading.Thread:
-    """Import ``names`` in a background thread, started when training starts and joined before the evaluations.
-
-    The training steps spend their time in torch's kernels, which release the GIL, so the imports run on another
-    core meanwhile instead of after the training (``--fast-dev-run``: benches/README.md). A failed import is left to
-    the import that needs the module (which raises it); the caller joins the thread before running code that imports
-    the same modules, so that no module is imported by two threads at once."""
-
-    def run() -> None:
-        for name in names:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - reported by the evaluation that imports it
-                return
-
-    thread = threading.Thread(target=run, name="prefetch-imports", daemon=True)
-    thread.start()
-    return thread
 
 
 @torch.no_grad()

@@ -111,8 +111,7 @@ def _git_rev() -> str | None:
 
 
 def environment(device: torch.device, info: D.DistInfo) -> dict:
-    from importlib import metadata
-
+    import sklearn
     import torchvision
 
     from .. import __version__  # the package root's constant (tests/test_layout.py: ROOT_CONSTANTS)
@@ -124,7 +123,7 @@ def environment(device: torch.device, info: D.DistInfo) -> dict:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "numpy": np.__version__,
-        "scikit_learn": metadata.version("scikit-learn"),  # read without importing it (evaluate.prefetch_imports)
+        "scikit_learn": sklearn.__version__,
         "platform": platform.platform(),
         "processor": platform.processor(),
         "cpu_count": os.cpu_count(),
@@ -841,8 +840,6 @@ class Session:
     extra: list = field(default_factory=list)  #: optional loggers (csv, tb, wandb; idealssl.train.loggers)
     #: writes the end-of-epoch checkpoints while the run goes on (rank 0)
     writer: ckpt_mod.Writer = field(default_factory=ckpt_mod.Writer)
-    #: imports the evaluations' modules during training (:func:`idealssl.train.evaluate.prefetch_imports`)
-    prefetch: threading.Thread | None = None
     #: process CPU seconds at the start of training; replaced by the training CPU seconds when training ends
     cpu_train: float = field(default_factory=time.process_time)
     load_start: float | None = field(default_factory=lambda: _load_average())  #: 1-min load average then
@@ -1091,8 +1088,6 @@ def finalise(run: Run, session: Session, train_seconds: float, t_setup: float, v
         results["data_split"] = run.data.split
     if run.data.n_classes == 0:
         results["eval_skipped"] = NO_LABELS
-    if session.prefetch is not None:
-        session.prefetch.join()  # the evaluations import nothing the prefetch is still importing
     t_eval, cpu_eval = time.time(), time.process_time()
     if run.cfg.eval.at_end and run.step >= run.total:
         results["eval"] = evaluate_model(
@@ -1258,8 +1253,6 @@ def _train(
 def _fit_and_finalise(run: Run, session: Session, info: D.DistInfo, t_setup: float, verbose: bool) -> dict:
     """Train (:func:`fit`), close the display, the loggers and the metrics file, then :func:`finalise`; the
     background checkpoint write lands before any error propagates (:func:`_drain`)."""
-    if info.main and run.cfg.eval.at_end and not (run.limit and run.limit < run.total):
-        session.prefetch = evaluate.prefetch_imports()  # the session ends with the evaluations
     try:
         try:
             if info.main:
@@ -1312,7 +1305,8 @@ def _timing(session: Session, train_s: float, eval_s: float, eval_cpu_s: float) 
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "protocol": "wall: time.time(); CPU: time.process_time() of rank 0 (every thread of the process); "
-        "evaluation = the end-of-training evaluations and the check; load average: os.getloadavg()[0]",
+        "evaluation = the end-of-training evaluations and the check (its CPU time includes the last checkpoint's "
+        "write, which runs beside them); load average: os.getloadavg()[0]",
     }
 
 
