@@ -425,7 +425,9 @@ def test_per_process_seeds_are_recorded(train_args, tmp_path):
     env = json.loads((out / "env.json").read_text())
     assert res["seeds"] == env["seeds"]
     seeds = res["seeds"]
-    assert seeds["seed"] == 5 and seeds["model_init"] == 5 and seeds["view_generators"] == [
-        {"rank": 0, "seed": view_seed(5, 0)}
-    ]
+    assert (
+        seeds["seed"] == 5
+        and seeds["model_init"] == 5
+        and seeds["view_generators"] == [{"rank": 0, "seed": view_seed(5, 0)}]
+    )
     assert "rank" in seeds["rule"] and "step" in seeds["rule"] and "epoch" in seeds["epoch_order"]
