@@ -221,10 +221,10 @@ def _threshold_differences(h: dict, setting: str, thr: float) -> dict[int, float
     return out
 
 
-def _batch_differences(h: dict, above: bool, thr: float) -> dict[int, float]:
-    """Per seed, the mean over the lambdas on one side of ``thr`` of H(B = 4) - H(B = 128) at K = C, paired by
-    (seed, lambda): a lambda counts for a seed only when both batches' runs are there."""
-    small, large = TRAINED_SETTINGS[2][0], TRAINED_SETTINGS[1][0]
+def _batch_differences(h: dict, small: str, large: str, above: bool, thr: float) -> dict[int, float]:
+    """Per seed, the mean over the lambdas on one side of ``thr`` of H(``small``) - H(``large``) (the settings K = C
+    with B = 4 and with B = 128), paired by (seed, lambda): a lambda counts for a seed only when both settings' runs
+    are there."""
     pairs: dict[int, list[float]] = {}
     for (st, s, lam), v in sorted(h.items()):
         if st == small and (lam > thr) == above and (large, s, lam) in h:
@@ -269,7 +269,7 @@ def _trained_claims(trained: list[dict], beta: float = BETA) -> list[dict]:
 
     k4, c128, c4 = (name for name, _, _ in TRAINED_SETTINGS)
     d_thr = _threshold_differences(h, k4, thr)
-    d_up, d_down = _batch_differences(h, True, thr), _batch_differences(h, False, thr)
+    d_up, d_down = _batch_differences(h, c4, c128, True, thr), _batch_differences(h, c4, c128, False, thr)
     iv_thr, v_thr = _interval(d_thr, "greater")
     iv_up, v_up = _interval(d_up, "greater")
     iv_down, v_down = _interval(d_down, "less")
